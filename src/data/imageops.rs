@@ -1,0 +1,216 @@
+//! Small image helpers: float images (HWC, 0..255), crop + bilinear resize, area averaging,
+//! flips and PNG/JPEG input/output.
+
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// A float image, interleaved channels (HWC), values in 0..255.
+#[derive(Clone, Debug)]
+pub struct Img {
+    pub w: usize,
+    pub h: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+/// An axis-aligned rectangle in pixel units (x, y = top-left corner).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rect {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+impl Rect {
+    pub fn full(w: usize, h: usize) -> Rect {
+        Rect { x: 0.0, y: 0.0, w: w as f32, h: h as f32 }
+    }
+
+    /// Square of side `scale * max(w, h)` around this box's centre (the face crop).
+    pub fn square_scaled(&self, scale: f32) -> Rect {
+        let side = scale * self.w.max(self.h);
+        let (cx, cy) = (self.x + self.w / 2.0, self.y + self.h / 2.0);
+        Rect { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side }
+    }
+
+    /// True when the rectangle has positive size and overlaps a w x h image.
+    pub fn overlaps(&self, w: usize, h: usize) -> bool {
+        self.w > 0.0
+            && self.h > 0.0
+            && self.x < w as f32
+            && self.y < h as f32
+            && self.x + self.w > 0.0
+            && self.y + self.h > 0.0
+    }
+}
+
+impl Img {
+    pub fn new(w: usize, h: usize, c: usize) -> Img {
+        Img { w, h, c, data: vec![0.0; w * h * c] }
+    }
+
+    pub fn at(&self, x: usize, y: usize, ch: usize) -> f32 {
+        self.data[(y * self.w + x) * self.c + ch]
+    }
+
+    pub fn set(&mut self, x: usize, y: usize, ch: usize, v: f32) {
+        self.data[(y * self.w + x) * self.c + ch] = v;
+    }
+
+    /// Bilinear sample at continuous pixel coordinates (pixel centres at i + 0.5);
+    /// clamps to the edge inside the image, 0 outside it (crop padding).
+    pub fn bilinear(&self, x: f32, y: f32, ch: usize) -> f32 {
+        if x < 0.0 || y < 0.0 || x > self.w as f32 || y > self.h as f32 {
+            return 0.0;
+        }
+        let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f32);
+        let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f32);
+        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+        let top = self.at(x0, y0, ch) * (1.0 - ax) + self.at(x1, y0, ch) * ax;
+        let bot = self.at(x0, y1, ch) * (1.0 - ax) + self.at(x1, y1, ch) * ax;
+        top * (1.0 - ay) + bot * ay
+    }
+
+    /// Wrap-around bilinear sample of a texture at normalised coordinates (u, v in 0..1).
+    pub fn sample_uv(&self, u: f32, v: f32, ch: usize) -> f32 {
+        self.bilinear(
+            (u * self.w as f32).clamp(0.0, self.w as f32),
+            (v * self.h as f32).clamp(0.0, self.h as f32),
+            ch,
+        )
+    }
+}
+
+/// Crops `rect` out of `img` and resizes it to `size x size` with bilinear sampling
+/// (half-pixel centres, no antialias); returns HWC.
+pub fn crop_resize(img: &Img, rect: Rect, size: usize) -> Img {
+    let mut out = Img::new(size, size, img.c);
+    let (sx, sy) = (rect.w / size as f32, rect.h / size as f32);
+    for j in 0..size {
+        let y = rect.y + (j as f32 + 0.5) * sy;
+        for i in 0..size {
+            let x = rect.x + (i as f32 + 0.5) * sx;
+            for ch in 0..img.c {
+                out.set(i, j, ch, img.bilinear(x, y, ch));
+            }
+        }
+    }
+    out
+}
+
+/// Area-averages channel 0 of `img` over `rect` into an `s x s` map (pixels outside the image
+/// count as 0). Exact box averaging when the rect side is a multiple of s.
+pub fn area_resample(img: &Img, rect: Rect, s: usize) -> Vec<f32> {
+    let k = ((rect.w.max(rect.h) / s as f32).ceil() as usize).max(1);
+    let mut out = vec![0.0; s * s];
+    for j in 0..s {
+        for i in 0..s {
+            let mut acc = 0.0;
+            for b in 0..k {
+                let y = rect.y + (j as f32 + (b as f32 + 0.5) / k as f32) * rect.h / s as f32;
+                for a in 0..k {
+                    let x = rect.x + (i as f32 + (a as f32 + 0.5) / k as f32) * rect.w / s as f32;
+                    if x >= 0.0 && y >= 0.0 && (x as usize) < img.w && (y as usize) < img.h {
+                        acc += img.at(x as usize, y as usize, 0);
+                    }
+                }
+            }
+            out[j * s + i] = acc / (k * k) as f32;
+        }
+    }
+    out
+}
+
+/// Averages `f x f` blocks of a planar single-channel map (w, h multiples of f).
+pub fn downsample_plane(src: &[f32], w: usize, h: usize, f: usize) -> Vec<f32> {
+    let (ow, oh) = (w / f, h / f);
+    let mut out = vec![0.0; ow * oh];
+    for y in 0..oh * f {
+        for x in 0..ow * f {
+            out[(y / f) * ow + x / f] += src[y * w + x];
+        }
+    }
+    let n = (f * f) as f32;
+    out.iter_mut().for_each(|v| *v /= n);
+    out
+}
+
+/// Mirrors every row of width `w` (flips any stack of planar w-wide maps horizontally).
+pub fn flip_rows(data: &mut [f32], w: usize) {
+    for row in data.chunks_mut(w) {
+        row.reverse();
+    }
+}
+
+pub fn load(path: &Path, gray: bool) -> Result<Img> {
+    let dyn_img = image::open(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    Ok(if gray {
+        let g = dyn_img.to_luma8();
+        let (w, h) = (g.width() as usize, g.height() as usize);
+        Img { w, h, c: 1, data: g.into_raw().into_iter().map(f32::from).collect() }
+    } else {
+        let g = dyn_img.to_rgb8();
+        let (w, h) = (g.width() as usize, g.height() as usize);
+        Img { w, h, c: 3, data: g.into_raw().into_iter().map(f32::from).collect() }
+    })
+}
+
+pub fn decode_png_bytes(bytes: &[u8]) -> Result<Img> {
+    let g = image::load_from_memory(bytes).context("cannot decode embedded image")?.to_rgb8();
+    let (w, h) = (g.width() as usize, g.height() as usize);
+    Ok(Img { w, h, c: 3, data: g.into_raw().into_iter().map(f32::from).collect() })
+}
+
+pub fn to_u8(data: &[f32]) -> Vec<u8> {
+    data.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()
+}
+
+pub fn save(img: &Img, path: &Path) -> Result<()> {
+    let color = if img.c == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    image::save_buffer(path, &to_u8(&img.data), img.w as u32, img.h as u32, color)
+        .with_context(|| format!("cannot write image {}", path.display()))
+}
+
+/// Encodes to JPEG at `quality` and decodes back (the sensor's compression artefacts).
+pub fn jpeg_roundtrip(img: &Img, quality: u8) -> Result<Img> {
+    let mut buf = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality);
+    image::ImageEncoder::write_image(enc, &to_u8(&img.data), img.w as u32, img.h as u32, image::ExtendedColorType::Rgb8)
+        .context("jpeg encode")?;
+    decode_png_bytes(&buf)
+}
+
+/// Separable Gaussian blur of an HWC image (edge clamped).
+pub fn gaussian_blur(img: &Img, sigma: f32) -> Img {
+    if sigma < 0.05 {
+        return img.clone();
+    }
+    let r = (sigma * 2.5).ceil() as isize;
+    let kern: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let total: f32 = kern.iter().sum();
+    let pass = |src: &Img, horizontal: bool| {
+        let mut out = Img::new(src.w, src.h, src.c);
+        for y in 0..src.h {
+            for x in 0..src.w {
+                for ch in 0..src.c {
+                    let mut acc = 0.0;
+                    for (k, wgt) in kern.iter().enumerate() {
+                        let d = k as isize - r;
+                        let (sx, sy) = if horizontal {
+                            ((x as isize + d).clamp(0, src.w as isize - 1) as usize, y)
+                        } else {
+                            (x, (y as isize + d).clamp(0, src.h as isize - 1) as usize)
+                        };
+                        acc += wgt * src.at(sx, sy, ch);
+                    }
+                    out.set(x, y, ch, acc / total);
+                }
+            }
+        }
+        out
+    };
+    pass(&pass(img, true), false)
+}

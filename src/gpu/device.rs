@@ -1,0 +1,88 @@
+//! Adapter selection: the best GPU available, with overrides, and a clear error when none works.
+
+use anyhow::{bail, Result};
+
+/// Which backends to consider, from `TDFAS_BACKEND` (vulkan | gl | metal | dx12), else all native ones.
+fn backends_from_env() -> Result<wgpu::Backends> {
+    let Ok(name) = std::env::var("TDFAS_BACKEND") else {
+        return Ok(wgpu::Backends::VULKAN
+            | wgpu::Backends::METAL
+            | wgpu::Backends::DX12
+            | wgpu::Backends::GL);
+    };
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "vulkan" | "vk" => wgpu::Backends::VULKAN,
+        "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+        "metal" => wgpu::Backends::METAL,
+        "dx12" | "d3d12" => wgpu::Backends::DX12,
+        other => bail!("TDFAS_BACKEND={other:?} is not one of vulkan, gl, metal, dx12"),
+    })
+}
+
+/// Ranks adapters: discrete > integrated > virtual > CPU; among equals, Vulkan/Metal/DX12 before GL,
+/// because the GL backend lacks storage-buffer features some drivers need.
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 1,
+        wgpu::DeviceType::Other => 0,
+    };
+    let backend = if info.backend == wgpu::Backend::Gl { 0 } else { 1 };
+    (kind, backend)
+}
+
+pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} ({:?}, {:?}, driver {} {})",
+        info.name, info.backend, info.device_type, info.driver, info.driver_info
+    )
+}
+
+const INSTALL_HINT: &str = "no usable GPU adapter. To run without a GPU, install a software driver: \
+on Debian/Ubuntu `apt-get install mesa-vulkan-drivers libvulkan1` (lavapipe, preferred; \
+Mesa 25 from bookworm-backports is about 2x faster than Mesa 22) or `libgl1-mesa-dri libegl1` \
+(llvmpipe through the GL backend, used with TDFAS_BACKEND=gl)";
+
+/// Picks the adapter tdfas will run on. `TDFAS_ADAPTER` selects by (case-insensitive) name substring.
+pub fn select_adapter() -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    let backends = backends_from_env()?;
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    let instance = wgpu::Instance::new(desc);
+    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let wanted = std::env::var("TDFAS_ADAPTER").ok().map(|s| s.to_lowercase());
+    let found: Vec<String> = adapters.iter().map(|a| describe(&a.get_info())).collect();
+    let mut candidates: Vec<wgpu::Adapter> = adapters
+        .into_iter()
+        .filter(|a| match &wanted {
+            Some(w) => a.get_info().name.to_lowercase().contains(w.as_str()),
+            None => true,
+        })
+        .collect();
+    candidates.sort_by_key(|a| std::cmp::Reverse(rank(&a.get_info())));
+    match candidates.into_iter().next() {
+        Some(adapter) => Ok((instance, adapter)),
+        None => {
+            let listing = if found.is_empty() {
+                "  (none)".to_string()
+            } else {
+                found.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n")
+            };
+            match wanted {
+                Some(w) => bail!(
+                    "TDFAS_ADAPTER={w:?} matches no adapter. Adapters found:\n{listing}\n\
+                     Unset TDFAS_ADAPTER or use a substring of one of these names."
+                ),
+                None => bail!("{INSTALL_HINT}.\nAdapters found ({backends:?}):\n{listing}"),
+            }
+        }
+    }
+}
+
+/// The optional features tdfas uses when the adapter has them; none is required.
+pub fn optional_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+    let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
+    adapter.features() & wanted
+}

@@ -1,0 +1,589 @@
+//! The GPU runtime: one device, cached pipelines and bind groups, pooled buffers, and a recorder
+//! that batches every dispatch of a step into one command encoder and one submit.
+
+pub mod device;
+pub mod pool;
+pub mod profiler;
+pub mod shaders;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::tensor::Tensor;
+use pool::BufferPool;
+use profiler::{Cost, Profiler};
+
+/// Threads per workgroup of the 1-D elementwise kernels (they all declare @workgroup_size(256)).
+pub const WG: u32 = 256;
+
+/// A compute pipeline plus the bind-group layout made from its shader's declared bindings.
+pub struct Kernel {
+    pub name: String,
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+    /// binding index -> is uniform (else storage)
+    pub bindings: Vec<(u32, bool)>,
+    pub id: u64,
+}
+
+enum Command {
+    Dispatch { kernel: Rc<Kernel>, bind_group: wgpu::BindGroup, groups: [u32; 3], cost: Cost },
+    Copy { src: wgpu::Buffer, src_offset: u64, dst: wgpu::Buffer, dst_offset: u64, size: u64 },
+    Clear { buffer: wgpu::Buffer, offset: u64, size: u64 },
+}
+
+/// What a binding slot receives: a tensor (its buffer range) or a raw buffer.
+pub enum Arg<'a> {
+    T(&'a Tensor),
+    Buf(&'a wgpu::Buffer),
+}
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub features: wgpu::Features,
+    pub limits: wgpu::Limits,
+    pub pool: BufferPool,
+    kernels: RefCell<HashMap<String, Rc<Kernel>>>,
+    bind_groups: RefCell<HashMap<Vec<u64>, wgpu::BindGroup>>,
+    commands: RefCell<Vec<Command>>,
+    /// Uniform parameters of the pending dispatches, one 256-byte-aligned slot each; uploaded at flush.
+    params: RefCell<Vec<u8>>,
+    params_buffer: RefCell<(wgpu::Buffer, u64)>,
+    /// Arenas outgrown during the current step; their dispatches still read them.
+    old_params: RefCell<Vec<(wgpu::Buffer, u64)>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    pub profiler: RefCell<Option<Profiler>>,
+    submits: Cell<u64>,
+}
+
+const PARAM_SLOT: usize = 256;
+
+impl Gpu {
+    /// Opens the best adapter (see `device::select_adapter`) with its own limits.
+    pub fn new() -> Result<Self> {
+        let (_instance, adapter) = device::select_adapter()?;
+        let info = adapter.get_info();
+        let features = device::optional_features(&adapter);
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("tdfas"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .with_context(|| format!("opening {}", device::describe(&info)))?;
+        // Errors are collected and returned from `flush`, instead of wgpu's default panic.
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            *lost_sink.lock().unwrap() = Some(format!("{reason:?}: {msg}"));
+        });
+        let params_buffer = Self::make_params_buffer(&device, 64 * PARAM_SLOT as u64);
+        let pool = BufferPool::new();
+        let id = pool.next_id();
+        Ok(Self {
+            device,
+            queue,
+            info,
+            features,
+            limits,
+            pool,
+            kernels: RefCell::new(HashMap::new()),
+            bind_groups: RefCell::new(HashMap::new()),
+            commands: RefCell::new(Vec::new()),
+            params: RefCell::new(Vec::new()),
+            params_buffer: RefCell::new((params_buffer, id)),
+            old_params: RefCell::new(Vec::new()),
+            errors,
+            lost,
+            profiler: RefCell::new(None),
+            submits: Cell::new(0),
+        })
+    }
+
+    fn make_params_buffer(device: &wgpu::Device, size: u64) -> wgpu::Buffer {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tdfas params"),
+            size,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+            || self.info.name.to_lowercase().contains("llvmpipe")
+    }
+
+    pub fn describe(&self) -> String {
+        device::describe(&self.info)
+    }
+
+    /// Number of submits so far (a training step should add exactly one).
+    pub fn submit_count(&self) -> u64 {
+        self.submits.get()
+    }
+
+    /// The compute pipeline for `shader`'s entry point `entry`, built once and cached.
+    pub fn kernel(&self, shader: &str, entry: &str) -> Result<Rc<Kernel>> {
+        let key = format!("{shader}::{entry}");
+        if let Some(k) = self.kernels.borrow().get(&key) {
+            return Ok(k.clone());
+        }
+        let source = shaders::source(shader)?;
+        let module_ir = naga::front::wgsl::parse_str(source)
+            .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
+        // The bind-group layout lists every binding the file declares, so all entry points of a
+        // file share one binding convention (binding 0 = uniform params, then storage buffers).
+        let mut bindings = Vec::new();
+        for (_, var) in module_ir.global_variables.iter() {
+            if let Some(rb) = &var.binding {
+                let uniform = match var.space {
+                    naga::AddressSpace::Uniform => true,
+                    naga::AddressSpace::Storage { .. } => false,
+                    _ => continue,
+                };
+                let read_only = match var.space {
+                    naga::AddressSpace::Storage { access } => {
+                        !access.contains(naga::StorageAccess::STORE)
+                    }
+                    _ => true,
+                };
+                if rb.group != 0 {
+                    bail!("shaders/{shader}.wgsl: only @group(0) is supported");
+                }
+                bindings.push((rb.binding, uniform, read_only));
+            }
+        }
+        bindings.sort();
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .map(|&(binding, uniform, read_only)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: if uniform {
+                        wgpu::BufferBindingType::Uniform
+                    } else {
+                        wgpu::BufferBindingType::Storage { read_only }
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&key),
+            entries: &entries,
+        });
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&key),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(shader),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&key),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let kernel = Rc::new(Kernel {
+            name: key.clone(),
+            pipeline,
+            layout,
+            bindings: bindings.iter().map(|&(b, u, _)| (b, u)).collect(),
+            id: self.pool.next_id(),
+        });
+        self.kernels.borrow_mut().insert(key, kernel.clone());
+        Ok(kernel)
+    }
+
+    /// Records one dispatch. `params` fills the uniform binding (if the shader has one); `args`
+    /// fill the storage bindings in binding order. Nothing runs until `flush`.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        shader: &str,
+        entry: &str,
+        params: &P,
+        args: &[Arg],
+        groups: [u32; 3],
+        cost: Cost,
+    ) -> Result<()> {
+        let kernel = self.kernel(shader, entry)?;
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            bail!("{}: dispatch {groups:?} exceeds the adapter's {max} workgroups per dimension", kernel.name);
+        }
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let bytes = bytemuck::bytes_of(params);
+        let offset = {
+            let mut p = self.params.borrow_mut();
+            let offset = p.len();
+            p.extend_from_slice(bytes);
+            p.resize(offset + PARAM_SLOT, 0);
+            offset as u64
+        };
+        self.ensure_params_capacity();
+        let params_buffer = self.params_buffer.borrow();
+        let mut key = vec![kernel.id, params_buffer.1, offset];
+        let mut storage = args.iter();
+        let mut resources = Vec::new();
+        for &(binding, uniform) in &kernel.bindings {
+            if uniform {
+                resources.push((binding, &params_buffer.0, offset, Some(PARAM_SLOT as u64)));
+                continue;
+            }
+            let arg = storage
+                .next()
+                .ok_or_else(|| anyhow!("{}: too few buffers bound", kernel.name))?;
+            match arg {
+                Arg::T(t) => {
+                    key.extend([t.buffer_id(), t.byte_offset(), t.byte_len()]);
+                    resources.push((binding, t.buffer(), t.byte_offset(), Some(t.byte_len())));
+                }
+                Arg::Buf(b) => {
+                    key.extend([u64::MAX, b.size(), 0]);
+                    resources.push((binding, *b, 0, None));
+                }
+            }
+        }
+        if storage.next().is_some() {
+            bail!("{}: more buffers given than the shader declares", kernel.name);
+        }
+        let cached = if args.iter().any(|a| matches!(a, Arg::Buf(_))) {
+            None
+        } else {
+            self.bind_groups.borrow().get(&key).cloned()
+        };
+        let bind_group = match cached {
+            Some(bg) => bg,
+            None => {
+                let entries: Vec<wgpu::BindGroupEntry> = resources
+                    .iter()
+                    .map(|&(binding, buffer, offset, size)| wgpu::BindGroupEntry {
+                        binding,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer,
+                            offset,
+                            size: size.and_then(wgpu::BufferSize::new),
+                        }),
+                    })
+                    .collect();
+                let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&kernel.name),
+                    layout: &kernel.layout,
+                    entries: &entries,
+                });
+                let mut cache = self.bind_groups.borrow_mut();
+                if cache.len() > 20_000 {
+                    cache.clear();
+                }
+                cache.insert(key, bg.clone());
+                bg
+            }
+        };
+        drop(params_buffer);
+        self.commands.borrow_mut().push(Command::Dispatch { kernel, bind_group, groups, cost });
+        Ok(())
+    }
+
+    /// Grows the uniform arena before the pending parameters outgrow it (bind groups made against
+    /// the old buffer stay valid: they keep it alive, and their data is uploaded at flush).
+    fn ensure_params_capacity(&self) {
+        let needed = self.params.borrow().len() as u64;
+        let mut pb = self.params_buffer.borrow_mut();
+        if needed > pb.0.size() {
+            // Flushing would break the one-submit rule, so grow and re-upload everything at flush;
+            // existing bind groups reference the old buffer, so write the old prefix there too.
+            let size = (needed * 2).next_power_of_two();
+            let new = Self::make_params_buffer(&self.device, size);
+            self.old_params.borrow_mut().push((pb.0.clone(), pb.0.size()));
+            *pb = (new, self.pool.next_id());
+        }
+    }
+
+    pub fn copy(&self, src: &Tensor, src_offset_elems: usize, dst: &Tensor, dst_offset_elems: usize, elems: usize) {
+        if elems == 0 {
+            return;
+        }
+        self.commands.borrow_mut().push(Command::Copy {
+            src: src.buffer().clone(),
+            src_offset: src.byte_offset() + 4 * src_offset_elems as u64,
+            dst: dst.buffer().clone(),
+            dst_offset: dst.byte_offset() + 4 * dst_offset_elems as u64,
+            size: 4 * elems as u64,
+        });
+    }
+
+    pub fn clear(&self, t: &Tensor) {
+        self.commands.borrow_mut().push(Command::Clear {
+            buffer: t.buffer().clone(),
+            offset: t.byte_offset(),
+            size: t.byte_len(),
+        });
+    }
+
+    /// Records an upload: data goes through a fresh staging buffer copied in stream order, so a
+    /// pooled buffer reused within the same step never sees its new contents too early.
+    pub fn upload_into(&self, dst: &Tensor, data: &[f32]) {
+        use wgpu::util::DeviceExt;
+        assert_eq!(data.len(), dst.numel(), "upload size");
+        if data.is_empty() {
+            return;
+        }
+        let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("tdfas upload"),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::COPY_SRC,
+        });
+        self.commands.borrow_mut().push(Command::Copy {
+            src: staging,
+            src_offset: 0,
+            dst: dst.buffer().clone(),
+            dst_offset: dst.byte_offset(),
+            size: dst.byte_len(),
+        });
+    }
+
+    pub fn pending(&self) -> usize {
+        self.commands.borrow().len()
+    }
+
+    /// Encodes every pending command into one encoder and submits it once.
+    pub fn flush(&self) -> Result<()> {
+        self.check_device()?;
+        let commands = std::mem::take(&mut *self.commands.borrow_mut());
+        let params = std::mem::take(&mut *self.params.borrow_mut());
+        if commands.is_empty() {
+            return Ok(());
+        }
+        for (old, size) in self.old_params.borrow_mut().drain(..) {
+            let n = (size as usize).min(params.len());
+            self.queue.write_buffer(&old, 0, &params[..n]);
+        }
+        if !params.is_empty() {
+            self.queue.write_buffer(&self.params_buffer.borrow().0, 0, &params);
+        }
+        let profiling = self.profiler.borrow().is_some();
+        if profiling {
+            self.run_profiled(commands)?;
+        } else {
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            let mut i = 0;
+            while i < commands.len() {
+                if let Command::Dispatch { .. } = &commands[i] {
+                    // Consecutive dispatches share one compute pass.
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    while let Some(Command::Dispatch { kernel, bind_group, groups, .. }) = commands.get(i) {
+                        pass.set_pipeline(&kernel.pipeline);
+                        pass.set_bind_group(0, bind_group, &[]);
+                        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                        i += 1;
+                    }
+                } else {
+                    Self::encode_transfer(&mut encoder, &commands[i]);
+                    i += 1;
+                }
+            }
+            self.queue.submit([encoder.finish()]);
+            self.submits.set(self.submits.get() + 1);
+        }
+        self.check_device()
+    }
+
+    fn encode_transfer(encoder: &mut wgpu::CommandEncoder, c: &Command) {
+        match c {
+            Command::Copy { src, src_offset, dst, dst_offset, size } => {
+                encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *size)
+            }
+            Command::Clear { buffer, offset, size } => encoder.clear_buffer(buffer, *offset, Some(*size)),
+            Command::Dispatch { .. } => unreachable!("dispatches are encoded in passes"),
+        }
+    }
+
+    /// Profiling: each dispatch in its own pass with GPU timestamps when the adapter has them,
+    /// else each dispatch submitted and waited for on its own (wall time).
+    fn run_profiled(&self, commands: Vec<Command>) -> Result<()> {
+        let timestamps = self.features.contains(wgpu::Features::TIMESTAMP_QUERY);
+        for chunk in commands.chunks(1024) {
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            let queries = timestamps.then(|| {
+                self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("tdfas profiler"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2 * chunk.len() as u32,
+                })
+            });
+            let mut timed = Vec::new();
+            for (i, c) in chunk.iter().enumerate() {
+                let Command::Dispatch { kernel, bind_group, groups, cost } = c else {
+                    Self::encode_transfer(&mut encoder, c);
+                    continue;
+                };
+                let start = std::time::Instant::now();
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(&kernel.name),
+                        timestamp_writes: queries.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                            query_set: q,
+                            beginning_of_pass_write_index: Some(2 * i as u32),
+                            end_of_pass_write_index: Some(2 * i as u32 + 1),
+                        }),
+                    });
+                    pass.set_pipeline(&kernel.pipeline);
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                }
+                if queries.is_none() {
+                    let done = std::mem::replace(&mut encoder, self.device.create_command_encoder(&Default::default()));
+                    self.queue.submit([done.finish()]);
+                    self.wait()?;
+                    let ns = start.elapsed().as_nanos() as f64;
+                    self.profiler.borrow_mut().as_mut().unwrap().record(&kernel.name, ns, *cost);
+                } else {
+                    timed.push((i, kernel.name.clone(), *cost));
+                }
+            }
+            if let Some(q) = &queries {
+                let n = 2 * chunk.len() as u64;
+                let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps"),
+                    size: 8 * n,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                encoder.resolve_query_set(q, 0..n as u32, &resolve, 0);
+                let read = self.read_buffer_via(&mut encoder, &resolve, 8 * n);
+                self.queue.submit([encoder.finish()]);
+                self.submits.set(self.submits.get() + 1);
+                let bytes = self.map_read(&read)?;
+                let stamps: &[u64] = bytemuck::cast_slice(&bytes);
+                let period = self.queue.get_timestamp_period() as f64;
+                let mut prof = self.profiler.borrow_mut();
+                for (i, name, cost) in timed {
+                    let ns = stamps[2 * i + 1].saturating_sub(stamps[2 * i]) as f64 * period;
+                    prof.as_mut().unwrap().record(&name, ns, cost);
+                }
+            } else {
+                self.queue.submit([encoder.finish()]);
+                self.submits.set(self.submits.get() + 1);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_buffer_via(&self, encoder: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, size: u64) -> wgpu::Buffer {
+        let read = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tdfas readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(src, 0, &read, 0, size);
+        read
+    }
+
+    fn map_read(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| anyhow!("GPU readback was dropped"))?
+            .map_err(|e| anyhow!("GPU readback failed: {e}"))?;
+        let data = buffer.get_mapped_range(..).map_err(|e| anyhow!("mapping readback: {e:?}"))?.to_vec();
+        buffer.unmap();
+        Ok(data)
+    }
+
+    /// Blocks until the GPU has finished everything submitted.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+        self.check_device()
+    }
+
+    fn check_device(&self) -> Result<()> {
+        if let Some(reason) = self.lost.lock().unwrap().clone() {
+            bail!("the GPU device was lost ({reason}); checkpoints on disk are intact, rerun with --resume");
+        }
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
+        if !errors.is_empty() {
+            bail!("GPU error: {}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// Flushes pending work and reads a tensor back to the host (the only sync point).
+    pub fn download(&self, t: &Tensor) -> Result<Vec<f32>> {
+        if t.numel() == 0 {
+            return Ok(Vec::new());
+        }
+        self.flush()?;
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        let read = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tdfas readback"),
+            size: t.byte_len(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(t.buffer(), t.byte_offset(), &read, 0, t.byte_len());
+        self.queue.submit([encoder.finish()]);
+        self.submits.set(self.submits.get() + 1);
+        let bytes = self.map_read(&read)?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Checks that one buffer of `bytes` fits the adapter's binding limits, with a clear error.
+    pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let max = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        if bytes > max {
+            bail!(
+                "{what} needs a {:.1} MiB buffer but the adapter ({}) binds at most {:.1} MiB; \
+                 use a smaller --batch or --preset",
+                bytes as f64 / 1048576.0,
+                self.info.name,
+                max as f64 / 1048576.0
+            );
+        }
+        Ok(())
+    }
+
+    /// Workgroup counts for `n` threads of 256, folded into 2-D when x would exceed the limit.
+    /// Shaders recover the linear index as `gid.x + gid.y * nwg.x * 256`.
+    pub fn groups_1d(&self, n: usize) -> [u32; 3] {
+        let groups = (n as u64).div_ceil(WG as u64);
+        let max = self.limits.max_compute_workgroups_per_dimension as u64;
+        if groups <= max {
+            [groups as u32, 1, 1]
+        } else {
+            let y = groups.div_ceil(max);
+            [groups.div_ceil(y) as u32, y as u32, 1]
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Every WGSL kernel, embedded in the binary. Add a line here for each new file in shaders/.
+
+use anyhow::{anyhow, Result};
+
+macro_rules! shaders {
+    ($($name:literal),* $(,)?) => {
+        pub const ALL: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../shaders/", $name)))),*
+        ];
+    };
+}
+
+// One file per op family and pass; see the header comment of each for bindings and shapes.
+shaders![
+    "elementwise.wgsl",
+    "reduce.wgsl",
+    "broadcast.wgsl",
+    "matmul.wgsl",
+];
+
+pub fn source(name: &str) -> Result<&'static str> {
+    ALL.iter()
+        .find(|(n, _)| n.strip_suffix(".wgsl") == Some(name))
+        .map(|(_, s)| *s)
+        .ok_or_else(|| anyhow!("no shader named {name:?} (is it listed in src/gpu/shaders.rs?)"))
+}

@@ -1,0 +1,157 @@
+//! The tape: ops record themselves during the forward pass; `backward` walks the records in
+//! reverse and calls each op's hand-written gradient (micrograd's engine, with GPU tensors).
+
+use anyhow::{bail, Result};
+
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
+
+/// A value on the tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(pub usize);
+
+/// Gradient of one op: given dL/d(output), returns dL/d(input) for each input (None where the
+/// input needs no gradient).
+pub type BackwardFn<'g> = Box<dyn FnOnce(&Gpu, &Tensor) -> Result<Vec<Option<Tensor>>> + 'g>;
+
+struct Node<'g> {
+    name: &'static str,
+    inputs: Vec<Var>,
+    output: Var,
+    backward: BackwardFn<'g>,
+}
+
+pub struct Tape<'g> {
+    pub gpu: &'g Gpu,
+    values: Vec<Tensor>,
+    requires_grad: Vec<bool>,
+    nodes: Vec<Node<'g>>,
+    /// When false (inference, frozen parts) nothing is recorded.
+    pub grad_enabled: bool,
+    /// When true, every op's output is read back and checked for NaN/Inf (slow; debugging).
+    pub detect_anomaly: bool,
+    anomaly: Option<String>,
+}
+
+/// Gradients from one backward walk, indexed by Var.
+pub struct Grads {
+    grads: Vec<Option<Tensor>>,
+}
+
+impl Grads {
+    pub fn get(&self, v: Var) -> Option<&Tensor> {
+        self.grads.get(v.0).and_then(|g| g.as_ref())
+    }
+}
+
+impl<'g> Tape<'g> {
+    pub fn new(gpu: &'g Gpu) -> Self {
+        Self {
+            gpu,
+            values: Vec::new(),
+            requires_grad: Vec::new(),
+            nodes: Vec::new(),
+            grad_enabled: true,
+            detect_anomaly: false,
+            anomaly: None,
+        }
+    }
+
+    /// A leaf value: an input (requires_grad = false) or a parameter.
+    pub fn leaf(&mut self, t: Tensor, requires_grad: bool) -> Var {
+        self.values.push(t);
+        self.requires_grad.push(requires_grad && self.grad_enabled);
+        Var(self.values.len() - 1)
+    }
+
+    pub fn value(&self, v: Var) -> &Tensor {
+        &self.values[v.0]
+    }
+
+    pub fn requires_grad(&self, v: Var) -> bool {
+        self.requires_grad[v.0]
+    }
+
+    /// Records an op's output. The gradient closure is kept only if some input needs a gradient.
+    pub fn record(&mut self, name: &'static str, inputs: &[Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
+        if self.detect_anomaly && self.anomaly.is_none() {
+            match self.gpu.download(&output) {
+                Ok(values) => {
+                    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+                        self.anomaly = Some(format!(
+                            "op `{name}` (tape node {}) produced {} at element {i} of its {:?} output",
+                            self.nodes.len(),
+                            values[i],
+                            output.shape()
+                        ));
+                    }
+                }
+                Err(e) => self.anomaly = Some(format!("op `{name}`: {e}")),
+            }
+        }
+        let needs = self.grad_enabled && inputs.iter().any(|&v| self.requires_grad[v.0]);
+        let out = self.leaf(output, false);
+        if needs {
+            self.requires_grad[out.0] = true;
+            self.nodes.push(Node { name, inputs: inputs.to_vec(), output: out, backward });
+        }
+        out
+    }
+
+    /// With `detect_anomaly`, the first op that produced a non-finite value.
+    pub fn anomaly(&self) -> Option<&str> {
+        self.anomaly.as_deref()
+    }
+
+    /// Walks the tape backwards from `loss` (seeded with ones), accumulating gradients where a
+    /// value feeds several ops. Records GPU work only; nothing is read back.
+    pub fn backward(self, loss: Var) -> Result<Grads> {
+        self.backward_with(loss, None)
+    }
+
+    /// Like `backward`, with an explicit upstream gradient for `output` (used by gradient tests).
+    pub fn backward_with(mut self, output: Var, seed: Option<Tensor>) -> Result<Grads> {
+        let gpu = self.gpu;
+        let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
+        let shape = self.values[output.0].shape().to_vec();
+        let seed = match seed {
+            Some(s) => {
+                if s.shape() != shape.as_slice() {
+                    bail!("backward seed shape {:?} != output shape {:?}", s.shape(), shape);
+                }
+                s
+            }
+            None => Tensor::filled(gpu, &shape, 1.0),
+        };
+        grads[output.0] = Some(seed);
+        let nodes = std::mem::take(&mut self.nodes);
+        for node in nodes.into_iter().rev() {
+            let Some(g_out) = grads[node.output.0].clone() else { continue };
+            // An op output's gradient is needed only by this node: free it for the pool.
+            grads[node.output.0] = None;
+            let input_grads = (node.backward)(gpu, &g_out)?;
+            if input_grads.len() != node.inputs.len() {
+                bail!("backward of `{}` returned {} gradients for {} inputs", node.name, input_grads.len(), node.inputs.len());
+            }
+            for (&input, g) in node.inputs.iter().zip(input_grads) {
+                let Some(g) = g else { continue };
+                if !self.requires_grad[input.0] {
+                    continue;
+                }
+                if g.shape() != self.values[input.0].shape() {
+                    bail!(
+                        "backward of `{}`: gradient shape {:?} != input shape {:?}",
+                        node.name,
+                        g.shape(),
+                        self.values[input.0].shape()
+                    );
+                }
+                grads[input.0] = Some(match grads[input.0].take() {
+                    None => g,
+                    Some(acc) => crate::ops::elementwise::add(gpu, &acc, &g)?,
+                });
+            }
+        }
+        Ok(Grads { grads })
+    }
+}

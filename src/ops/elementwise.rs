@@ -1,0 +1,137 @@
+//! Elementwise ops: add, sub, mul, scale, axpy, ReLU, sigmoid, tanh, with their gradients.
+
+use anyhow::{ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::graph::{Tape, Var};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    s: f32,
+    _pad: [u32; 2],
+}
+
+/// Runs entry `entry` of elementwise.wgsl: out = f(a, b, s).
+fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: &Tensor, s: f32, flops: f64) -> Result<Tensor> {
+    ensure!(a.numel() == b.numel(), "{entry}: sizes differ, {:?} vs {:?}", a.shape(), b.shape());
+    let out = Tensor::empty(gpu, a.shape());
+    let n = a.numel();
+    let params = Params { n: n as u32, s, _pad: [0; 2] };
+    gpu.dispatch(
+        "elementwise",
+        entry,
+        &params,
+        &[Arg::T(a), Arg::T(b), Arg::T(&out)],
+        gpu.groups_1d(n),
+        Cost::elementwise(n, flops, 3.0),
+    )?;
+    Ok(out)
+}
+
+pub fn add(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    run(gpu, "add", a, b, 0.0, 1.0)
+}
+pub fn sub(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    run(gpu, "sub", a, b, 0.0, 1.0)
+}
+pub fn mul(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    run(gpu, "mul", a, b, 0.0, 1.0)
+}
+pub fn scale(gpu: &Gpu, a: &Tensor, s: f32) -> Result<Tensor> {
+    run(gpu, "scale", a, a, s, 1.0)
+}
+/// s * a + b
+pub fn axpy(gpu: &Gpu, s: f32, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    run(gpu, "axpy", a, b, s, 2.0)
+}
+pub fn relu(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
+    run(gpu, "relu", x, x, 0.0, 1.0)
+}
+/// gradient of ReLU given its input x and the upstream gradient gy
+pub fn relu_backward(gpu: &Gpu, x: &Tensor, gy: &Tensor) -> Result<Tensor> {
+    run(gpu, "relu_backward", x, gy, 0.0, 1.0)
+}
+pub fn sigmoid(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
+    run(gpu, "sigmoid", x, x, 0.0, 4.0)
+}
+/// gradient of sigmoid given its output y
+pub fn sigmoid_backward(gpu: &Gpu, y: &Tensor, gy: &Tensor) -> Result<Tensor> {
+    run(gpu, "sigmoid_backward", y, gy, 0.0, 3.0)
+}
+pub fn tanh(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
+    run(gpu, "tanh_forward", x, x, 0.0, 5.0)
+}
+/// gradient of tanh given its output y
+pub fn tanh_backward(gpu: &Gpu, y: &Tensor, gy: &Tensor) -> Result<Tensor> {
+    run(gpu, "tanh_backward", y, gy, 0.0, 3.0)
+}
+
+// ---- tape ops -------------------------------------------------------------------------------
+
+pub fn t_add(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
+    let y = add(t.gpu, t.value(a), t.value(b))?;
+    Ok(t.record("add", &[a, b], y, Box::new(|_, g| Ok(vec![Some(g.clone()), Some(g.clone())]))))
+}
+
+pub fn t_sub(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
+    let y = sub(t.gpu, t.value(a), t.value(b))?;
+    Ok(t.record("sub", &[a, b], y, Box::new(|gpu, g| Ok(vec![Some(g.clone()), Some(scale(gpu, g, -1.0)?)]))))
+}
+
+pub fn t_mul(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
+    let (av, bv) = (t.value(a).clone(), t.value(b).clone());
+    let y = mul(t.gpu, &av, &bv)?;
+    Ok(t.record(
+        "mul",
+        &[a, b],
+        y,
+        Box::new(move |gpu, g| Ok(vec![Some(mul(gpu, g, &bv)?), Some(mul(gpu, g, &av)?)])),
+    ))
+}
+
+pub fn t_scale(t: &mut Tape, a: Var, s: f32) -> Result<Var> {
+    let y = scale(t.gpu, t.value(a), s)?;
+    Ok(t.record("scale", &[a], y, Box::new(move |gpu, g| Ok(vec![Some(scale(gpu, g, s)?)]))))
+}
+
+/// s * a + b
+pub fn t_axpy(t: &mut Tape, s: f32, a: Var, b: Var) -> Result<Var> {
+    let y = axpy(t.gpu, s, t.value(a), t.value(b))?;
+    Ok(t.record("axpy", &[a, b], y, Box::new(move |gpu, g| Ok(vec![Some(scale(gpu, g, s)?), Some(g.clone())]))))
+}
+
+pub fn t_relu(t: &mut Tape, x: Var) -> Result<Var> {
+    let xv = t.value(x).clone();
+    let y = relu(t.gpu, &xv)?;
+    Ok(t.record("relu", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(relu_backward(gpu, &xv, g)?)]))))
+}
+
+pub fn t_sigmoid(t: &mut Tape, x: Var) -> Result<Var> {
+    let y = sigmoid(t.gpu, t.value(x))?;
+    let yv = y.clone();
+    Ok(t.record("sigmoid", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(sigmoid_backward(gpu, &yv, g)?)]))))
+}
+
+pub fn t_tanh(t: &mut Tape, x: Var) -> Result<Var> {
+    let y = tanh(t.gpu, t.value(x))?;
+    let yv = y.clone();
+    Ok(t.record("tanh", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(tanh_backward(gpu, &yv, g)?)]))))
+}
+
+/// Same data, new shape (free: a view).
+pub fn t_reshape(t: &mut Tape, x: Var, shape: &[usize]) -> Result<Var> {
+    let xv = t.value(x).clone();
+    ensure!(
+        shape.iter().product::<usize>() == xv.numel(),
+        "reshape {:?} -> {:?}: sizes differ",
+        xv.shape(),
+        shape
+    );
+    let in_shape = xv.shape().to_vec();
+    Ok(t.record("reshape", &[x], xv.reshape(shape), Box::new(move |_, g| Ok(vec![Some(g.reshape(&in_shape))]))))
+}

@@ -1,0 +1,178 @@
+//! The engine foundation: elementwise ops, reductions and matmul against their f64 references,
+//! reference backwards against finite differences, and a small chain trained through the tape.
+
+mod common;
+use common::{check, gpu, up};
+use tdfas::ops::{elementwise as ew, matmul, reduce};
+use tdfas::reference::{basic as r, dot, gradcheck, random, to_f64};
+use tdfas::{Tape, Tensor};
+
+#[test]
+fn elementwise_ops_match_reference() {
+    let g = gpu();
+    let n = 1000 + 37; // not a multiple of the 256-thread workgroup
+    let a = random(n, 1).iter().map(|v| v * 4.0).collect::<Vec<_>>();
+    let b = random(n, 2);
+    let (ta, tb) = (up(&g, &a, &[n]), up(&g, &b, &[n]));
+    check(&g, "add", &ew::add(&g, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| x + y).collect::<Vec<_>>(), 1);
+    check(&g, "sub", &ew::sub(&g, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<_>>(), 1);
+    check(&g, "mul", &ew::mul(&g, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| x * y).collect::<Vec<_>>(), 1);
+    check(&g, "scale", &ew::scale(&g, &ta, -0.5).unwrap(), &a.iter().map(|x| -0.5 * x).collect::<Vec<_>>(), 1);
+    check(&g, "axpy", &ew::axpy(&g, 3.0, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| 3.0 * x + y).collect::<Vec<_>>(), 1);
+    check(&g, "relu", &ew::relu(&g, &ta).unwrap(), &r::relu(&a), 1);
+    check(&g, "relu'", &ew::relu_backward(&g, &ta, &tb).unwrap(), &r::relu_backward(&a, &b), 1);
+    let s = r::sigmoid(&a);
+    check(&g, "sigmoid", &ew::sigmoid(&g, &ta).unwrap(), &s, 1);
+    check(&g, "sigmoid'", &ew::sigmoid_backward(&g, &up(&g, &s, &[n]), &tb).unwrap(), &r::sigmoid_backward(&s, &b), 1);
+    let t = r::tanh(&a);
+    check(&g, "tanh", &ew::tanh(&g, &ta).unwrap(), &t, 1);
+    check(&g, "tanh'", &ew::tanh_backward(&g, &up(&g, &t, &[n]), &tb).unwrap(), &r::tanh_backward(&t, &b), 1);
+}
+
+#[test]
+fn activations_are_finite_for_large_inputs() {
+    let g = gpu();
+    let x = [-1e4, -100.0, 0.0, 100.0, 1e4];
+    let tx = up(&g, &x, &[5]);
+    let s = ew::sigmoid(&g, &tx).unwrap().download(&g).unwrap();
+    let t = ew::tanh(&g, &tx).unwrap().download(&g).unwrap();
+    assert!(s.iter().chain(&t).all(|v| v.is_finite()), "{s:?} {t:?}");
+    assert_eq!((s[0], s[4], t[0], t[4]), (0.0, 1.0, -1.0, 1.0));
+}
+
+#[test]
+fn reference_activation_backwards_match_finite_differences() {
+    let x = random(7, 3);
+    let gy = random(7, 4);
+    for (name, f, b) in [
+        ("sigmoid", r::sigmoid as fn(&[f64]) -> Vec<f64>, true),
+        ("tanh", r::tanh as fn(&[f64]) -> Vec<f64>, false),
+    ] {
+        let y = f(&x);
+        let analytic = if b { r::sigmoid_backward(&y, &gy) } else { r::tanh_backward(&y, &gy) };
+        gradcheck(name, &mut |x| dot(&f(x), &gy), &x, &analytic).unwrap();
+    }
+    // ReLU away from its kink
+    let xr: Vec<f64> = x.iter().map(|v| if v.abs() < 0.05 { 0.3 } else { *v }).collect();
+    gradcheck("relu", &mut |x| dot(&r::relu(x), &gy), &xr, &r::relu_backward(&xr, &gy)).unwrap();
+}
+
+#[test]
+fn reductions_match_reference_and_differences() {
+    let g = gpu();
+    let (rows, len) = (3, 517);
+    let x = random(rows * len, 5);
+    let mut m: Vec<f64> = random(rows * len, 6).iter().map(|v| if *v > 0.0 { 1.0 } else { 0.0 }).collect();
+    m[2 * len..].iter_mut().for_each(|v| *v = 0.0); // an empty mask gives 0
+    let tx = up(&g, &x, &[rows, len]);
+    check(&g, "sum_rows", &reduce::sum_rows(&g, &tx, rows, 1.0).unwrap(), &r::sum_rows(&x, rows), len);
+    let (mean, _) = reduce::masked_mean_rows(&g, &tx, &up(&g, &m, &[rows, len]), rows).unwrap();
+    check(&g, "masked_mean", &mean, &r::masked_mean_rows(&x, &m, rows), len);
+    let gr = random(rows, 7);
+    gradcheck("masked_mean", &mut |x| dot(&r::masked_mean_rows(x, &m, rows), &gr), &x, &r::masked_mean_rows_backward(&m, &gr)).unwrap();
+
+    // GPU backward through the tape
+    let mut tape = Tape::new(&g);
+    let vx = tape.leaf(tx.clone(), true);
+    let y = reduce::t_masked_mean_rows(&mut tape, vx, &up(&g, &m, &[rows, len]), rows).unwrap();
+    let grads = tape.backward_with(y, Some(up(&g, &gr, &[rows]))).unwrap();
+    check(&g, "masked_mean backward", grads.get(vx).unwrap(), &r::masked_mean_rows_backward(&m, &gr), 1);
+}
+
+#[test]
+fn matmul_with_transposes_matches_reference() {
+    let g = gpu();
+    let (m, k, n) = (19, 23, 17);
+    let a = random(m * k, 8);
+    let b = random(k * n, 9);
+    let want = r::matmul(&a, &b, m, k, n);
+    let (ta, tb) = (up(&g, &a, &[m, k]), up(&g, &b, &[k, n]));
+    check(&g, "matmul", &matmul::matmul(&g, &ta, &tb, false, false).unwrap(), &want, k);
+    let at = up(&g, &r::transpose(&a, m, k), &[k, m]);
+    let bt = up(&g, &r::transpose(&b, k, n), &[n, k]);
+    check(&g, "matmul ta", &matmul::matmul(&g, &at, &tb, true, false).unwrap(), &want, k);
+    check(&g, "matmul tb", &matmul::matmul(&g, &ta, &bt, false, true).unwrap(), &want, k);
+    let gc = random(m * n, 10);
+    let (ga, gb) = r::matmul_backward(&a, &b, &gc, m, k, n);
+    gradcheck("matmul dA", &mut |x| dot(&r::matmul(x, &b, m, k, n), &gc), &a, &ga).unwrap();
+    gradcheck("matmul dB", &mut |x| dot(&r::matmul(&a, x, m, k, n), &gc), &b, &gb).unwrap();
+}
+
+/// loss = mean((X W + B)^2 * c): matmul -> add -> mul -> mean, with W used twice (accumulation).
+fn chain_loss(x: &[f64], w: &[f64], bias: &[f64], c: &[f64], n: usize, k: usize, m: usize) -> f64 {
+    let y = r::matmul(x, w, n, k, m);
+    let z: Vec<f64> = y.iter().zip(bias).map(|(a, b)| a + b).collect();
+    z.iter().zip(&z).zip(c).map(|((a, b), c)| a * b * c).sum::<f64>() / z.len() as f64
+}
+
+#[test]
+fn a_chain_of_ops_trains_through_the_tape_with_correct_gradients() {
+    let g = gpu();
+    let (n, k, m) = (5, 7, 3);
+    let x = random(n * k, 11);
+    let mut w = random(k * m, 12);
+    let bias = random(n * m, 13);
+    let c: Vec<f64> = random(n * m, 14).iter().map(|v| v.abs() + 0.5).collect();
+    let mut losses = Vec::new();
+    for step in 0..20 {
+        let mut tape = Tape::new(&g);
+        let vx = tape.leaf(up(&g, &x, &[n, k]), false);
+        let vw = tape.leaf(up(&g, &w, &[k, m]), true);
+        let vb = tape.leaf(up(&g, &bias, &[n, m]), true);
+        let vc = tape.leaf(up(&g, &c, &[n, m]), false);
+        let y = matmul::t_matmul(&mut tape, vx, vw).unwrap();
+        let z = ew::t_add(&mut tape, y, vb).unwrap();
+        let z2 = ew::t_mul(&mut tape, z, z).unwrap(); // z used twice: gradients accumulate
+        let zc = ew::t_mul(&mut tape, z2, vc).unwrap();
+        let loss = reduce::t_mean(&mut tape, zc).unwrap();
+        let loss_value = tape.value(loss).download(&g).unwrap()[0] as f64;
+        let want = chain_loss(&x, &w, &bias, &c, n, k, m);
+        assert!((loss_value - want).abs() < 1e-5 * want.abs().max(1.0), "loss {loss_value} vs {want}");
+        losses.push(loss_value);
+        let grads = tape.backward(loss).unwrap();
+        let gw = to_f64(&grads.get(vw).unwrap().download(&g).unwrap());
+        let gb = to_f64(&grads.get(vb).unwrap().download(&g).unwrap());
+        if step == 0 {
+            let numeric_w = tdfas::reference::numeric_grad(&mut |w| chain_loss(&x, w, &bias, &c, n, k, m), &w, 1e-6);
+            let numeric_b = tdfas::reference::numeric_grad(&mut |b| chain_loss(&x, &w, b, &c, n, k, m), &bias, 1e-6);
+            tdfas::reference::assert_close("dW vs finite differences", &tdfas::reference::to_f32(&numeric_w), &gw, n).unwrap();
+            tdfas::reference::assert_close("dB vs finite differences", &tdfas::reference::to_f32(&numeric_b), &gb, 1).unwrap();
+        }
+        w.iter_mut().zip(&gw).for_each(|(w, g)| *w -= 0.5 * g);
+    }
+    assert!(losses[19] < 0.5 * losses[0], "loss did not fall: {losses:?}");
+}
+
+#[test]
+fn a_recorded_step_is_one_submit_and_reads_nothing_back() {
+    let g = gpu();
+    let x = Tensor::upload(&g, &vec![1.0; 64 * 64], &[64, 64]).unwrap();
+    g.flush().unwrap();
+    let before = g.submit_count();
+    let mut tape = Tape::new(&g);
+    let vx = tape.leaf(x, true);
+    let y = matmul::t_matmul(&mut tape, vx, vx).unwrap();
+    let z = ew::t_relu(&mut tape, y).unwrap();
+    let loss = reduce::t_mean(&mut tape, z).unwrap();
+    let grads = tape.backward(loss).unwrap();
+    assert!(g.pending() > 5);
+    assert_eq!(g.submit_count(), before, "nothing may be submitted while recording");
+    g.flush().unwrap();
+    assert_eq!(g.submit_count(), before + 1, "one step = one submit");
+    // 64x64 ones: y = 64 everywhere; d mean(relu(X X)) / dX = 2 * 64 / 4096 per element
+    let gx = grads.get(vx).unwrap().download(&g).unwrap();
+    assert!(gx.iter().all(|v| (v - 2.0 * 64.0 / 4096.0).abs() < 1e-6), "{}", gx[0]);
+}
+
+#[test]
+fn pooled_buffers_are_reused_across_steps() {
+    let g = gpu();
+    for _ in 0..3 {
+        let a = Tensor::zeros(&g, &[1000]);
+        let b = ew::add(&g, &a, &a).unwrap();
+        b.download(&g).unwrap();
+    }
+    let (allocated, in_use) = g.pool.usage();
+    assert_eq!(in_use, 0);
+    assert!(allocated <= 3 * 4096, "pool grew to {allocated} bytes");
+}

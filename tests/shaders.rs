@@ -1,0 +1,55 @@
+//! Every WGSL file parses, validates, and translates to SPIR-V, Metal and HLSL, so a shader that
+//! would fail on another vendor's backend fails here first.
+
+use naga::back::{hlsl, msl, spv};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+#[test]
+fn every_shader_validates_and_translates_to_all_backends() {
+    let mut failures = Vec::new();
+    for (name, source) in tdfas::gpu::shaders::ALL {
+        let module = match naga::front::wgsl::parse_str(source) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{name}: {}", e.emit_to_string(source)));
+                continue;
+            }
+        };
+        let info = match Validator::new(ValidationFlags::all(), Capabilities::default()).validate(&module) {
+            Ok(i) => i,
+            Err(e) => {
+                failures.push(format!("{name}: validation: {e:?}"));
+                continue;
+            }
+        };
+        if let Err(e) = spv::write_vec(&module, &info, &spv::Options::default(), None) {
+            failures.push(format!("{name}: SPIR-V: {e}"));
+        }
+        let mut msl_out = String::new();
+        let pipeline = msl::PipelineOptions::default();
+        if let Err(e) = msl::Writer::new(&mut msl_out).write(&module, &info, &msl::Options::default(), &pipeline) {
+            failures.push(format!("{name}: MSL: {e}"));
+        }
+        let mut hlsl_out = String::new();
+        let hopts = hlsl::Options::default();
+        let pipeline = hlsl::PipelineOptions::default();
+        if let Err(e) = hlsl::Writer::new(&mut hlsl_out, &hopts, &pipeline).write(&module, &info, None) {
+            failures.push(format!("{name}: HLSL: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_file_in_shaders_is_embedded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".wgsl") {
+            assert!(
+                tdfas::gpu::shaders::ALL.iter().any(|(n, _)| *n == name),
+                "shaders/{name} is not listed in src/gpu/shaders.rs"
+            );
+        }
+    }
+}
