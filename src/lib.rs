@@ -4,6 +4,8 @@
 //! `ops` (one WGSL op family per file, forward and hand-written backward), `graph` (tape and
 //! parameter store), `reference` (f64 CPU versions of every op, for tests).
 
+pub mod data;
+pub mod eval;
 pub mod gpu;
 pub mod graph;
 pub mod ops;

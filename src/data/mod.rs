@@ -1,1 +1,212 @@
-pub fn _placeholder() {}
+//! Datasets: the synthetic benchmark (`synth`), readers for the generic layout, OULU-NPU, SiW
+//! and FAS-SGTD, clip sampling, face crop, augmentation and depth labels.
+
+pub mod depth_label;
+pub mod generic;
+pub mod imageops;
+pub mod load;
+pub mod mesh;
+pub mod oulu;
+pub mod protocol;
+pub mod raster;
+pub mod sgtd;
+pub mod siw;
+pub mod synth;
+pub mod video;
+
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// Clip geometry the model wants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipSpec {
+    /// Frames per clip (Nf).
+    pub frames: usize,
+    /// Sampling interval between frames of a clip.
+    pub interval: usize,
+    /// Frame size H = W.
+    pub size: usize,
+    /// Label map size S = size / 8.
+    pub map: usize,
+}
+
+impl ClipSpec {
+    /// Number of source frames one clip spans.
+    pub fn span(&self) -> usize {
+        (self.frames.max(1) - 1) * self.interval.max(1) + 1
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Dev,
+    Test,
+}
+
+impl Split {
+    /// Lower-case name used by the generic layout and protocol files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Dev => "dev",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// One loaded clip, ready for the model.
+#[derive(Clone, Debug)]
+pub struct Clip {
+    /// Clips of one video share it (scores are averaged per video).
+    pub video_id: String,
+    /// "live", or the attack instrument, e.g. "print1", "replay2".
+    pub instrument: String,
+    /// 1 = live, 0 = spoof.
+    pub label: u32,
+    /// Nf x 3 x H x W, NCHW, normalised (p - 127.5) / 128.
+    pub frames: Vec<f32>,
+    /// Nf x S x S in [0, 1] (spoof: all 0).
+    pub depth: Vec<f32>,
+    /// Nf x S x S, 0/1 face mask.
+    pub mask: Vec<f32>,
+}
+
+/// Where one clip's frames and labels are; `load` reads them.
+#[derive(Clone, Debug, Default)]
+pub struct ClipIndex {
+    pub video_id: String,
+    pub instrument: String,
+    pub label: u32,
+    pub frame_paths: Vec<PathBuf>,
+    /// Per frame: an 8-bit depth image (0..255 = 0..1) in the frame's coordinates.
+    pub depth_paths: Vec<Option<PathBuf>>,
+    /// Per frame: an 8-bit mask image in the frame's coordinates.
+    pub mask_paths: Vec<Option<PathBuf>>,
+    /// Per frame: where the face is (box or eyes), in the frame's pixel coordinates.
+    pub anchors: Vec<Option<depth_label::FaceAnchor>>,
+    /// A video to decode into the frames' folder when the frames are not there yet.
+    pub video: Option<PathBuf>,
+}
+
+/// Which reader a root was opened with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    Generic,
+    Oulu,
+    Siw,
+    Sgtd,
+}
+
+/// The clips of one split.
+pub struct Dataset {
+    pub root: PathBuf,
+    pub layout: Layout,
+    pub spec: ClipSpec,
+    clips: Vec<ClipIndex>,
+    skipped: Vec<String>,
+}
+
+impl Dataset {
+    /// Opens `root`, detecting its layout, and indexes the clips of `split` (optionally
+    /// restricted to a protocol). Bad or incomplete videos are skipped with a warning.
+    pub fn open(
+        root: &Path,
+        split: Split,
+        protocol: Option<&str>,
+        spec: &ClipSpec,
+    ) -> Result<Dataset> {
+        if spec.frames == 0 || spec.size == 0 || spec.map == 0 || spec.interval == 0 {
+            bail!("clip spec {spec:?}: frames, interval, size and map must be positive");
+        }
+        if !root.is_dir() {
+            bail!("dataset root {} is not a folder", root.display());
+        }
+        let layout = detect_layout(root)?;
+        let (clips, skipped) = match layout {
+            Layout::Generic => generic::index(root, split, protocol, spec)?,
+            Layout::Oulu => oulu::index(root, split, protocol, spec)?,
+            Layout::Siw => siw::index(root, split, protocol, spec)?,
+            Layout::Sgtd => sgtd::index(root, split, protocol, spec)?,
+        };
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            layout,
+            spec: spec.clone(),
+            clips,
+            skipped,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.clips.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clips.is_empty()
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn index(&self, i: usize) -> &ClipIndex {
+        &self.clips[i]
+    }
+
+    /// Loads clip `i`. With `augment`: random crop scale 1.1-1.4 (where boxes exist) and a
+    /// horizontal flip of frames, depth and mask together.
+    pub fn load(&self, i: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
+        match self.clips.get(i) {
+            Some(c) => load::load_clip(c, &self.spec, augment),
+            None => bail!(
+                "clip {i} out of range: {} has {} clips",
+                self.root.display(),
+                self.clips.len()
+            ),
+        }
+    }
+
+    /// Warnings for clips skipped at open time.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+}
+
+/// Detects the layout from the folder names under `root`.
+pub fn detect_layout(root: &Path) -> Result<Layout> {
+    let has = |p: &str| root.join(p).is_dir();
+    if has("Train_files") || has("Dev_files") || has("Test_files") {
+        return Ok(Layout::Oulu);
+    }
+    if has("Train/live") || has("Train/spoof") || has("Test/live") || has("Test/spoof") {
+        return Ok(Layout::Siw);
+    }
+    // FAS-SGTD files may sit in live/ spoof folders too, so look for them first.
+    if sgtd::looks_like(root) {
+        return Ok(Layout::Sgtd);
+    }
+    let generic = ["train", "dev", "test"].iter().any(|s| {
+        ["live", "print", "replay", "spoof"]
+            .iter()
+            .any(|c| root.join(s).join(c).is_dir())
+    });
+    if generic {
+        return Ok(Layout::Generic);
+    }
+    bail!(
+        "{}: unknown dataset layout (expected train|dev|test/live|print|replay/<clip>/NNNN.png, \
+         OULU-NPU Train_files/, SiW Train/live/, or FAS-SGTD *_scene.jpg)",
+        root.display()
+    )
+}
+
+/// Start frames (positions in a frame list of length `n`) of the clips sampled from a video:
+/// consecutive, non-overlapping spans.
+pub fn clip_starts(n: usize, spec: &ClipSpec) -> Vec<usize> {
+    let span = spec.span();
+    if n < span {
+        return Vec::new();
+    }
+    (0..=n - span).step_by(span).collect()
+}
+
+#[cfg(test)]
+mod tests;

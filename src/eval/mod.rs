@@ -51,7 +51,11 @@ pub fn per_video(clips: &[ScoredVideo]) -> Result<Vec<ScoredVideo>> {
     let mut acc: BTreeMap<&str, (&ScoredVideo, f64, usize)> = BTreeMap::new();
     for (i, c) in clips.iter().enumerate() {
         if !c.score.is_finite() {
-            bail!("per_video: clip {i} of video '{}' has non-finite score {}", c.video_id, c.score);
+            bail!(
+                "per_video: clip {i} of video '{}' has non-finite score {}",
+                c.video_id,
+                c.score
+            );
         }
         let e = acc.entry(c.video_id.as_str()).or_insert((c, 0.0, 0));
         if e.0.label != c.label || e.0.instrument != c.instrument {

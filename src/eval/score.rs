@@ -13,7 +13,11 @@ fn masked_mean(depth: &[f32], mask: Option<&[f32]>) -> f64 {
             if den <= 0.0 {
                 return 0.0;
             }
-            let num: f64 = depth.iter().zip(m).map(|(&d, &w)| d as f64 * w as f64).sum();
+            let num: f64 = depth
+                .iter()
+                .zip(m)
+                .map(|(&d, &w)| d as f64 * w as f64)
+                .sum();
             num / den
         }
     }
@@ -33,7 +37,11 @@ pub fn clip_score(
     }
     if let Some(m) = masks {
         if m.len() != depth.len() {
-            bail!("clip_score: {} masks for {} depth maps", m.len(), depth.len());
+            bail!(
+                "clip_score: {} masks for {} depth maps",
+                m.len(),
+                depth.len()
+            );
         }
     }
     let mut sum = 0.0;
@@ -41,7 +49,11 @@ pub fn clip_score(
         let m = masks.map(|m| m[t].as_slice());
         if let Some(m) = m {
             if m.len() != d.len() {
-                bail!("clip_score: frame {t}: mask has {} values, depth {}", m.len(), d.len());
+                bail!(
+                    "clip_score: frame {t}: mask has {} values, depth {}",
+                    m.len(),
+                    d.len()
+                );
             }
         }
         sum += masked_mean(d, m);

@@ -1,0 +1,226 @@
+//! The generic layout: `root/{train,dev,test}/{live,print,replay}/<clip>/NNNN.png|jpg`, with
+//! optional `NNNN_depth.png`, `NNNN_mask.png` and `bbox.csv` (frame,x,y,w,h) per clip folder.
+//! Protocols: `root/protocols/<name>/{train,dev,test}.txt`, lines `+1,train/live/<clip>`.
+//! An optional `root/clips.csv` (clip,instrument,...) gives each clip's instrument.
+
+use super::depth_label::FaceAnchor;
+use super::imageops::Rect;
+use super::{clip_starts, protocol, ClipIndex, ClipSpec, Split};
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub fn index(
+    root: &Path,
+    split: Split,
+    protocol_name: Option<&str>,
+    spec: &ClipSpec,
+) -> Result<(Vec<ClipIndex>, Vec<String>)> {
+    let instruments = read_clips_csv(root)?;
+    let mut skipped = Vec::new();
+    let videos: Vec<(String, u32)> = match protocol_name {
+        Some(name) => {
+            let path = root
+                .join("protocols")
+                .join(name)
+                .join(format!("{}.txt", split.name()));
+            if !path.is_file() {
+                bail!("protocol {name:?}: file {} not found", path.display());
+            }
+            protocol::read(&path)?
+                .into_iter()
+                .map(|e| (e.name, e.label))
+                .collect()
+        }
+        None => list_split(root, split)?,
+    };
+    let mut clips = Vec::new();
+    for (rel, label) in videos {
+        let dir = root.join(&rel);
+        if !dir.is_dir() {
+            skipped.push(format!("{}: clip folder missing, skipped", dir.display()));
+            continue;
+        }
+        let class = Path::new(&rel)
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|s| s.to_string_lossy().to_string());
+        let instrument = instruments.get(&rel).cloned().unwrap_or_else(|| {
+            if label == 1 {
+                "live".to_string()
+            } else {
+                class.unwrap_or_else(|| "spoof".to_string())
+            }
+        });
+        match video_clips(&dir, &rel, &instrument, label, spec, &mut skipped) {
+            Ok(v) => clips.extend(v),
+            Err(e) => skipped.push(format!("{rel}: {e:#}, skipped")),
+        }
+    }
+    Ok((clips, skipped))
+}
+
+/// Every clip folder of a split, as (relative path, label), sorted.
+fn list_split(root: &Path, split: Split) -> Result<Vec<(String, u32)>> {
+    let dir = root.join(split.name());
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for class in sorted_dirs(&dir)? {
+        let cname = class.file_name().unwrap().to_string_lossy().to_string();
+        let label = u32::from(cname == "live" || cname == "real");
+        for clip in sorted_dirs(&class)? {
+            let cl = clip.file_name().unwrap().to_string_lossy().to_string();
+            out.push((format!("{}/{}/{}", split.name(), cname, cl), label));
+        }
+    }
+    Ok(out)
+}
+
+pub fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Frame files of a clip folder by frame number: `NNNN.png|jpg|jpeg`.
+pub fn frame_files(dir: &Path) -> Result<BTreeMap<u32, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = e?.path();
+        let (Some(stem), Some(ext)) = (p.file_stem(), p.extension()) else {
+            continue;
+        };
+        let ext = ext.to_string_lossy().to_lowercase();
+        if !matches!(ext.as_str(), "png" | "jpg" | "jpeg") {
+            continue;
+        }
+        if let Ok(n) = stem.to_string_lossy().parse::<u32>() {
+            out.insert(n, p);
+        }
+    }
+    Ok(out)
+}
+
+/// The clips of one video folder; clips that would need a missing frame are skipped.
+fn video_clips(
+    dir: &Path,
+    rel: &str,
+    instrument: &str,
+    label: u32,
+    spec: &ClipSpec,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<ClipIndex>> {
+    let frames = frame_files(dir)?;
+    let (Some(&first), Some(&last)) = (frames.keys().next(), frames.keys().last()) else {
+        bail!("no frames (NNNN.png|jpg)");
+    };
+    let boxes = read_bbox(&dir.join("bbox.csv"))?;
+    let n = (last - first + 1) as usize;
+    if n < spec.span() {
+        bail!("{n} frames, fewer than one clip needs ({})", spec.span());
+    }
+    let mut out = Vec::new();
+    for start in clip_starts(n, spec) {
+        let nums: Vec<u32> = (0..spec.frames)
+            .map(|k| first + (start + k * spec.interval) as u32)
+            .collect();
+        if let Some(m) = nums.iter().find(|n| !frames.contains_key(n)) {
+            skipped.push(format!(
+                "{}: frame {m:04} missing, clip starting at frame {} skipped",
+                dir.display(),
+                nums[0]
+            ));
+            continue;
+        }
+        let side = |suffix: &str, n: u32| {
+            let p = dir.join(format!(
+                "{}_{suffix}.png",
+                frames[&n].file_stem().unwrap().to_string_lossy()
+            ));
+            p.is_file().then_some(p)
+        };
+        out.push(ClipIndex {
+            video_id: rel.to_string(),
+            instrument: instrument.to_string(),
+            label,
+            frame_paths: nums.iter().map(|n| frames[n].clone()).collect(),
+            depth_paths: nums.iter().map(|&n| side("depth", n)).collect(),
+            mask_paths: nums.iter().map(|&n| side("mask", n)).collect(),
+            anchors: nums
+                .iter()
+                .map(|n| boxes.get(n).map(|r| FaceAnchor::Box(*r)))
+                .collect(),
+            video: None,
+        });
+    }
+    Ok(out)
+}
+
+/// `bbox.csv`: lines `frame,x,y,w,h` (an optional header line starting with a letter).
+pub fn read_bbox(path: &Path) -> Result<HashMap<u32, Rect>> {
+    let mut out = HashMap::new();
+    if !path.is_file() {
+        return Ok(out);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '#') {
+            continue;
+        }
+        let v: Vec<f32> = line
+            .split(',')
+            .map(|s| s.trim().parse().unwrap_or(f32::NAN))
+            .collect();
+        if v.len() != 5 || v.iter().any(|x| !x.is_finite()) || v[0] < 0.0 {
+            bail!(
+                "{}:{}: expected `frame,x,y,w,h`, got {line:?}",
+                path.display(),
+                i + 1
+            );
+        }
+        out.insert(
+            v[0] as u32,
+            Rect {
+                x: v[1],
+                y: v[2],
+                w: v[3],
+                h: v[4],
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// `root/clips.csv`: header then `clip,instrument,...` -> instrument per clip path.
+fn read_clips_csv(root: &Path) -> Result<HashMap<String, String>> {
+    let path = root.join("clips.csv");
+    let mut out = HashMap::new();
+    if !path.is_file() {
+        return Ok(out);
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if line.trim().is_empty() {
+            continue;
+        }
+        if f.len() < 2 {
+            bail!(
+                "{}:{}: expected `clip,instrument,...`",
+                path.display(),
+                i + 1
+            );
+        }
+        out.insert(f[0].trim().to_string(), f[1].trim().to_string());
+    }
+    Ok(out)
+}

@@ -1,0 +1,131 @@
+//! Reads one clip: face crop (box enlarged 1.3x, random 1.1-1.4x when augmenting), bilinear
+//! resize to H x W, normalisation, labels at S x S by area averaging, optional flip.
+
+use super::depth_label::{render_depth_in, FaceAnchor};
+use super::imageops::{area_resample, crop_resize, flip_rows, load, Rect};
+use super::{video, Clip, ClipIndex, ClipSpec};
+use anyhow::Result;
+use rand::Rng;
+
+/// Test-time crop enlargement and the training range.
+pub const TEST_SCALE: f32 = 1.3;
+pub const TRAIN_SCALE: (f32, f32) = (1.1, 1.4);
+
+pub fn load_clip(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<Clip> {
+    video::ensure_frames(c)?;
+    let has_anchor = c.anchors.iter().any(|a| a.is_some());
+    let (scale, flip) = match augment {
+        Some(rng) => {
+            let s = if has_anchor {
+                rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1)
+            } else {
+                TEST_SCALE
+            };
+            (s, rng.random_bool(0.5))
+        }
+        None => (TEST_SCALE, false),
+    };
+    let (n, s) = (spec.size, spec.map);
+    let mut clip = Clip {
+        video_id: c.video_id.clone(),
+        instrument: c.instrument.clone(),
+        label: c.label,
+        frames: Vec::with_capacity(c.frame_paths.len() * 3 * n * n),
+        depth: Vec::with_capacity(c.frame_paths.len() * s * s),
+        mask: Vec::with_capacity(c.frame_paths.len() * s * s),
+    };
+    for (k, path) in c.frame_paths.iter().enumerate() {
+        let img = load(path, false)?;
+        let anchor = c.anchors.get(k).copied().flatten();
+        let rect = crop_rect(anchor, img.w, img.h, scale);
+        let crop = crop_resize(&img, rect, n);
+        for ch in 0..3 {
+            clip.frames
+                .extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
+        }
+        let (depth, mask) = labels(c, k, anchor, rect, img.w, img.h, s)?;
+        clip.depth.extend(depth);
+        clip.mask.extend(mask);
+    }
+    if flip {
+        flip_rows(&mut clip.frames, n);
+        flip_rows(&mut clip.depth, s);
+        flip_rows(&mut clip.mask, s);
+    }
+    Ok(clip)
+}
+
+/// The crop: the anchor's face box enlarged by `scale` as a square, or the whole frame when
+/// there is no box or it lies outside the frame.
+pub fn crop_rect(anchor: Option<FaceAnchor>, w: usize, h: usize, scale: f32) -> Rect {
+    match anchor {
+        Some(a) => {
+            let fb = a.face_box();
+            if fb.overlaps(w, h) {
+                fb.square_scaled(scale)
+            } else {
+                Rect::full(w, h)
+            }
+        }
+        None => Rect::full(w, h),
+    }
+}
+
+/// Depth and mask of frame k at S x S: from label images when present, else rendered from the
+/// anchor (or, without one, from a face box assumed to fill the already-cropped frame).
+fn labels(
+    c: &ClipIndex,
+    k: usize,
+    anchor: Option<FaceAnchor>,
+    rect: Rect,
+    w: usize,
+    h: usize,
+    s: usize,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let depth_file = c.depth_paths.get(k).cloned().flatten();
+    let mask_file = c.mask_paths.get(k).cloned().flatten();
+    let fallback = || {
+        let a = anchor.filter(|a| a.face_box().overlaps(w, h));
+        let a = a.unwrap_or_else(|| {
+            let full = Rect::full(w, h);
+            let (fw, fh) = (full.w / TEST_SCALE, full.h / TEST_SCALE);
+            FaceAnchor::Box(Rect {
+                x: (full.w - fw) / 2.0,
+                y: (full.h - fh) / 2.0,
+                w: fw,
+                h: fh,
+            })
+        });
+        render_depth_in(&a, rect, s)
+    };
+    let mut rendered = None;
+    let mask = match &mask_file {
+        Some(p) => threshold(area_resample(&scaled_gray(p)?, rect, s)),
+        None => rendered.get_or_insert_with(fallback).mask.clone(),
+    };
+    let depth = if c.label == 0 {
+        vec![0.0; s * s]
+    } else if let Some(p) = &depth_file {
+        area_resample(&scaled_gray(p)?, rect, s)
+    } else {
+        rendered.get_or_insert_with(fallback).depth.clone()
+    };
+    Ok((depth, mask))
+}
+
+/// A grey label image scaled to 0..1.
+fn scaled_gray(path: &std::path::Path) -> Result<super::imageops::Img> {
+    let mut g = load(path, true)?;
+    g.data.iter_mut().for_each(|v| *v /= 255.0);
+    Ok(g)
+}
+
+fn threshold(v: Vec<f32>) -> Vec<f32> {
+    v.into_iter()
+        .map(|x| if x >= 0.5 { 1.0 } else { 0.0 })
+        .collect()
+}

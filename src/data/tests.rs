@@ -1,0 +1,364 @@
+//! Reader tests on tiny trees written by the tests themselves.
+
+use super::imageops::{save, Img};
+use super::*;
+use rand::SeedableRng;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tdfas_data_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A w x h frame whose left half is dark and right half bright (so flips are visible).
+fn frame(w: usize, h: usize, path: &Path) {
+    let mut img = Img::new(w, h, 3);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                img.set(x, y, c, if x < w / 2 { 20.0 } else { 230.0 });
+            }
+        }
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    save(&img, path).unwrap();
+}
+
+/// A grey label image: value v on the left half, 0 on the right.
+fn label(w: usize, h: usize, v: f32, path: &Path) {
+    let mut img = Img::new(w, h, 1);
+    for y in 0..h {
+        for x in 0..w / 2 {
+            img.set(x, y, 0, v);
+        }
+    }
+    save(&img, path).unwrap();
+}
+
+fn spec() -> ClipSpec {
+    ClipSpec {
+        frames: 2,
+        interval: 2,
+        size: 16,
+        map: 4,
+    }
+}
+
+#[test]
+fn generic_reader_samples_clips_and_skips_missing_frames() {
+    let root = tmp("generic");
+    let live = root.join("train/live/a");
+    for t in [0, 1, 2, 3, 4, 5, 6, 7] {
+        frame(32, 32, &live.join(format!("{t:04}.png")));
+        label(32, 32, 255.0, &live.join(format!("{t:04}_depth.png")));
+        label(32, 32, 255.0, &live.join(format!("{t:04}_mask.png")));
+    }
+    let spoof = root.join("train/print/b");
+    for t in [0, 1, 2, 4, 5, 6] {
+        frame(
+            32,
+            32,
+            &spoof.join(format!("{t:04}.jpg")).with_extension("png"),
+        );
+    }
+    std::fs::create_dir_all(root.join("train/replay/empty")).unwrap();
+    let ds = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
+    assert_eq!(ds.layout, Layout::Generic);
+    // live: 8 frames, span 3 -> clips at 0 and 3; print: frames 0..=6 with 3 missing -> the
+    // clip at 0 (0, 2) is fine, the clip at 3 (3, 5) is skipped.
+    assert_eq!(ds.len(), 3, "{:?}", ds.skipped());
+    assert!(
+        ds.skipped()
+            .iter()
+            .any(|s| s.contains("frame 0003 missing")),
+        "{:?}",
+        ds.skipped()
+    );
+    assert!(
+        ds.skipped().iter().any(|s| s.contains("empty")),
+        "{:?}",
+        ds.skipped()
+    );
+    let c = ds.load(0, None).unwrap();
+    assert_eq!(
+        (c.label, c.instrument.as_str(), c.video_id.as_str()),
+        (1, "live", "train/live/a")
+    );
+    // Depth label left half 1, right half 0 at S = 4.
+    assert_eq!(&c.depth[..4], &[1.0, 1.0, 0.0, 0.0]);
+    let p = ds.load(2, None).unwrap();
+    assert_eq!((p.label, p.instrument.as_str()), (0, "print"));
+    assert!(p.depth.iter().all(|&d| d == 0.0));
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn flip_moves_frame_depth_and_mask_together() {
+    let root = tmp("flip");
+    let live = root.join("dev/live/a");
+    for t in 0..3 {
+        frame(16, 16, &live.join(format!("{t:04}.png")));
+        label(16, 16, 255.0, &live.join(format!("{t:04}_depth.png")));
+        label(16, 16, 255.0, &live.join(format!("{t:04}_mask.png")));
+    }
+    let ds = Dataset::open(&root, Split::Dev, None, &spec()).unwrap();
+    let plain = ds.load(0, None).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut flipped = None;
+    for _ in 0..16 {
+        let c = ds.load(0, Some(&mut rng)).unwrap();
+        if c.frames != plain.frames {
+            flipped = Some(c);
+            break;
+        }
+    }
+    let f = flipped.expect("some draw flips");
+    // Dark pixels moved right and so did the depth and mask.
+    assert!(plain.frames[0] < 0.0 && f.frames[0] > 0.0);
+    assert_eq!(&f.depth[..4], &[0.0, 0.0, 1.0, 1.0]);
+    assert_eq!(&f.mask[..4], &[0.0, 0.0, 1.0, 1.0]);
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn bbox_crop_and_box_outside_frame() {
+    let root = tmp("bbox");
+    let live = root.join("test/live/a");
+    for t in 0..3 {
+        frame(40, 40, &live.join(format!("{t:04}.png")));
+    }
+    // Frame 0: box in the dark left half; frame 2: box entirely outside the frame.
+    std::fs::write(
+        live.join("bbox.csv"),
+        "frame,x,y,w,h\n0,2,10,10,10\n2,500,500,10,10\n",
+    )
+    .unwrap();
+    let ds = Dataset::open(&root, Split::Test, None, &spec()).unwrap();
+    let c = ds.load(0, None).unwrap();
+    let n = 16 * 16 * 3;
+    let centre = 8 * 16 + 8;
+    assert!(c.frames[centre] < -0.7, "frame 0 crop shows the dark half");
+    // Frame 2 falls back to the whole frame: both halves visible.
+    let f2 = &c.frames[n..2 * n];
+    assert!(f2[8 * 16 + 1] < 0.0 && f2[8 * 16 + 14] > 0.0);
+    // Live without depth files: rendered from the box, so the crop's centre is face.
+    assert!(c.depth[2 * 4 + 2] > 0.0 && c.mask[2 * 4 + 2] == 1.0);
+    assert!(c.depth.iter().all(|d| (0.0..=1.0).contains(d)));
+    // A malformed bbox line names file and line.
+    std::fs::write(live.join("bbox.csv"), "0,1,2,3,4\n1,x,2,3\n").unwrap();
+    let ds = Dataset::open(&root, Split::Test, None, &spec()).unwrap();
+    assert!(
+        ds.skipped().iter().any(|s| s.contains("bbox.csv:2")),
+        "{:?}",
+        ds.skipped()
+    );
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn protocol_errors_name_file_and_line() {
+    let root = tmp("proto");
+    frame(8, 8, &root.join("train/live/a/0000.png"));
+    let pdir = root.join("protocols/P9");
+    std::fs::create_dir_all(&pdir).unwrap();
+    std::fs::write(
+        pdir.join("train.txt"),
+        "+1,train/live/a\nlive train/live/b\n",
+    )
+    .unwrap();
+    let err = Dataset::open(&root, Split::Train, Some("P9"), &spec())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("train.txt:2"), "{err}");
+    let err = Dataset::open(&root, Split::Train, Some("nope"), &spec())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+    std::fs::write(pdir.join("train.txt"), "+1,train/live/missing\n").unwrap();
+    let ds = Dataset::open(&root, Split::Train, Some("P9"), &spec()).unwrap();
+    assert!(ds.is_empty() && ds.skipped()[0].contains("missing"));
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn oulu_reader_on_fixture() {
+    let root = tmp("oulu");
+    let dir = root.join("Train_files");
+    // Live video decoded beforehand; its eye file has a failed detection at frame 5.
+    for t in 1..=6 {
+        frame(64, 64, &dir.join(format!("1_1_01_1/{t:04}.png")));
+    }
+    let eyes = |bad: usize| {
+        (1..=6)
+            .map(|t| {
+                if t == bad {
+                    format!("{t},0,0,0,0\n")
+                } else {
+                    format!("{t},24,28,40,28\n")
+                }
+            })
+            .collect::<String>()
+    };
+    std::fs::write(dir.join("1_1_01_1.txt"), eyes(5)).unwrap();
+    // Attack with a video only: needs ffmpeg at load time.
+    std::fs::write(dir.join("1_1_01_4.txt"), eyes(0)).unwrap();
+    std::fs::write(dir.join("1_1_01_4.avi"), b"not a video").unwrap();
+    std::fs::write(dir.join("1_1_01_2.txt"), "1,2,x\n").unwrap();
+    let pdir = root.join("Protocols/Protocol_1");
+    std::fs::create_dir_all(&pdir).unwrap();
+    std::fs::write(pdir.join("Train.txt"), "+1,1_1_01_1\n-1,1_1_01_4\n").unwrap();
+    std::fs::create_dir_all(root.join("Protocols/Protocol_3")).unwrap();
+    std::fs::write(
+        root.join("Protocols/Protocol_3/Train_2.txt"),
+        "-1,1_1_01_4\n",
+    )
+    .unwrap();
+    let ds = Dataset::open(&root, Split::Train, Some("1"), &spec()).unwrap();
+    assert_eq!(ds.layout, Layout::Oulu);
+    // Live: clips at frames 1 and 4; the one using frame 5? (4, 6) does not: both kept.
+    let live: Vec<_> = (0..ds.len()).filter(|&i| ds.index(i).label == 1).collect();
+    assert_eq!(live.len(), 2, "{:?}", ds.skipped());
+    let c = ds.load(live[0], None).unwrap();
+    assert!(
+        c.depth.iter().any(|&d| d > 0.5),
+        "live depth rendered from the eyes"
+    );
+    let atk = (0..ds.len()).find(|&i| ds.index(i).label == 0).unwrap();
+    assert_eq!(ds.index(atk).instrument, "replay1");
+    if video::ffmpeg_available() {
+        assert!(ds.load(atk, None).is_err(), "a fake video cannot decode");
+    } else {
+        let e = ds.load(atk, None).err().unwrap().to_string();
+        assert!(e.contains("ffmpeg") && e.contains("1_1_01_4.avi"), "{e}");
+        println!("skipped OULU video decoding: ffmpeg is not installed");
+    }
+    // Without protocol: every .txt; the bad eye file is skipped with file and line.
+    let all = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
+    assert!(
+        all.skipped().iter().any(|s| s.contains("1_1_01_2.txt:1")),
+        "{:?}",
+        all.skipped()
+    );
+    let p3 = Dataset::open(&root, Split::Train, Some("3_2"), &spec()).unwrap();
+    assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
+    // A failed detection inside a clip skips it.
+    let s1 = ClipSpec {
+        frames: 3,
+        interval: 1,
+        size: 16,
+        map: 4,
+    };
+    let ds = Dataset::open(&root, Split::Train, Some("1"), &s1).unwrap();
+    assert!(
+        ds.skipped().iter().any(|s| s.contains("frame 5")),
+        "{:?}",
+        ds.skipped()
+    );
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn siw_reader_on_fixture() {
+    let root = tmp("siw");
+    let live = root.join("Train/live/003");
+    let spoof = root.join("Train/spoof/005");
+    for t in 1..=3 {
+        frame(48, 48, &live.join(format!("003-1-1-1-1/{t:04}.png")));
+        frame(48, 48, &spoof.join(format!("005-2-3-2-1/{t:04}.png")));
+    }
+    std::fs::write(
+        live.join("003-1-1-1-1.face"),
+        "10 8 38 40\n10 8 38 40\n10 8 38 40\n",
+    )
+    .unwrap();
+    std::fs::write(
+        spoof.join("005-2-3-2-1.face"),
+        "10 8 38 40\n10 8 38 40\n10 8 38 40\n",
+    )
+    .unwrap();
+    let train = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
+    assert_eq!(train.layout, Layout::Siw);
+    assert_eq!(train.len(), 1);
+    assert_eq!(
+        (train.index(0).label, train.index(0).instrument.as_str()),
+        (1, "live")
+    );
+    let c = train.load(0, None).unwrap();
+    assert!(c.mask.contains(&1.0));
+    let dev = Dataset::open(&root, Split::Dev, None, &spec()).unwrap();
+    assert_eq!(
+        (dev.len(), dev.index(0).instrument.as_str()),
+        (1, "replay2")
+    );
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn sgtd_reader_on_fixture() {
+    let root = tmp("sgtd");
+    let dir = root.join("test/live");
+    for t in 1..=3 {
+        let p = dir.join(format!("vid_{t:03}_scene.jpg"));
+        frame(32, 32, &p.with_extension("png"));
+        std::fs::rename(p.with_extension("png"), &p).unwrap();
+        std::fs::write(dir.join(format!("vid_{t:03}_scene.dat")), "4,4,24,24").unwrap();
+    }
+    let ds = Dataset::open(&root, Split::Test, None, &spec()).unwrap();
+    assert_eq!(ds.layout, Layout::Sgtd);
+    assert_eq!((ds.len(), ds.index(0).label), (1, 1));
+    assert_eq!(ds.load(0, None).unwrap().frames.len(), 2 * 3 * 16 * 16);
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn unknown_layout_is_an_error() {
+    let root = tmp("unknown");
+    let e = Dataset::open(&root, Split::Train, None, &spec())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("unknown dataset layout"), "{e}");
+}
+
+#[test]
+fn oulu_video_decodes_with_ffmpeg() {
+    if !video::ffmpeg_available() {
+        println!("skipped: ffmpeg is not installed, OULU video decoding not tested");
+        return;
+    }
+    let root = tmp("oulu_video");
+    let dir = root.join("Dev_files");
+    let src = root.join("src");
+    for t in 1..=4 {
+        frame(32, 32, &src.join(format!("{t:04}.png")));
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let avi = dir.join("2_3_04_1.avi");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-framerate", "30", "-i"])
+        .arg(src.join("%04d.png"))
+        .args(["-c:v", "mjpeg", "-q:v", "2"])
+        .arg(&avi)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg could not write the fixture video");
+    std::fs::write(
+        dir.join("2_3_04_1.txt"),
+        "1,8,12,22,12\n2,8,12,22,12\n3,8,12,22,12\n4,8,12,22,12\n",
+    )
+    .unwrap();
+    let ds = Dataset::open(&root, Split::Dev, None, &spec()).unwrap();
+    assert_eq!(ds.len(), 1, "{:?}", ds.skipped());
+    let c = ds.load(0, None).unwrap();
+    assert!(
+        ds.index(0).frame_paths.iter().all(|p| p.is_file()),
+        "frames decoded to the cache"
+    );
+    // The crop around the eyes sits on the dark/bright edge: both kinds of pixel present.
+    assert!(c.frames.iter().any(|&v| v < -0.5) && c.frames.iter().any(|&v| v > 0.5));
+    std::fs::remove_dir_all(root).ok();
+}
