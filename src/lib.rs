@@ -11,6 +11,7 @@ pub mod graph;
 pub mod ops;
 pub mod reference;
 pub mod tensor;
+pub mod train;
 
 pub use gpu::Gpu;
 pub use graph::{ParamStore, Tape, Var};

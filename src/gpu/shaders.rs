@@ -16,6 +16,7 @@ shaders![
     "reduce.wgsl",
     "broadcast.wgsl",
     "matmul.wgsl",
+    "adadelta.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

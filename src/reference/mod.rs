@@ -1,6 +1,7 @@
 //! Plain-Rust f64 CPU references of every GPU op (forward and backward), and the test harness:
 //! tolerance-scaled comparison and a central finite-difference gradient checker.
 
+pub mod adadelta;
 pub mod basic;
 
 use anyhow::{bail, Result};

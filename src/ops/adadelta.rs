@@ -1,0 +1,31 @@
+//! Adadelta, one dispatch updating every trainable parameter of a packed arena.
+
+use anyhow::{ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    lr: f32,
+    rho: f32,
+    eps: f32,
+}
+
+/// In place: p, v (square_avg), u (acc_delta) updated from g. All four have the same length.
+pub fn adadelta_step(gpu: &Gpu, p: &Tensor, g: &Tensor, v: &Tensor, u: &Tensor, lr: f32, rho: f32, eps: f32) -> Result<()> {
+    let n = p.numel();
+    ensure!(g.numel() == n && v.numel() == n && u.numel() == n, "adadelta: parameter, gradient and state sizes differ");
+    gpu.dispatch(
+        "adadelta",
+        "adadelta",
+        &Params { n: n as u32, lr, rho, eps },
+        &[Arg::T(p), Arg::T(g), Arg::T(v), Arg::T(u)],
+        gpu.groups_1d(n),
+        Cost::elementwise(n, 12.0, 7.0),
+    )
+}

@@ -1,0 +1,3 @@
+//! Training: the optimizer, checkpoints and the two-stage trainer.
+
+pub mod adadelta;
