@@ -16,6 +16,9 @@ shaders![
     "reduce.wgsl",
     "broadcast.wgsl",
     "matmul.wgsl",
+    "conv2d_forward.wgsl",
+    "conv2d_weight_grad.wgsl",
+    "conv2d_bias_grad.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

@@ -1,6 +1,7 @@
 //! One op family per file: shape checks, forward dispatch, backward dispatch, and the tape
 //! functions (`t_*`) that record the op with its hand-written gradient.
 
+pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod reduce;

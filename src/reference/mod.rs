@@ -2,6 +2,7 @@
 //! tolerance-scaled comparison and a central finite-difference gradient checker.
 
 pub mod basic;
+pub mod conv;
 
 use anyhow::{bail, Result};
 
