@@ -17,6 +17,9 @@ shaders![
     "broadcast.wgsl",
     "matmul.wgsl",
     "adadelta.wgsl",
+    "conv2d_forward.wgsl",
+    "conv2d_weight_grad.wgsl",
+    "conv2d_bias_grad.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

@@ -2,6 +2,7 @@
 //! functions (`t_*`) that record the op with its hand-written gradient.
 
 pub mod adadelta;
+pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod reduce;

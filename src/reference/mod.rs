@@ -3,6 +3,7 @@
 
 pub mod adadelta;
 pub mod basic;
+pub mod conv;
 
 use anyhow::{bail, Result};
 

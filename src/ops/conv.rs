@@ -1,0 +1,306 @@
+//! 2-D convolution (stride 1, zero padding k/2, odd k, cross-correlation as PyTorch's conv2d)
+//! as implicit-GEMM WGSL kernels, with hand-written input, weight and bias gradients.
+
+use anyhow::{bail, ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::graph::{Tape, Var};
+use crate::tensor::Tensor;
+
+/// Uniform of conv2d_forward.wgsl (see its header).
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct FwdParams {
+    n: u32,
+    cin: u32,
+    cout: u32,
+    h: u32,
+    w: u32,
+    k: u32,
+    s_o: u32,
+    s_c: u32,
+    flip: u32,
+    has_bias: u32,
+    _pad: [u32; 2],
+}
+
+/// Uniform of conv2d_weight_grad.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct WgradParams {
+    n: u32,
+    cin: u32,
+    cout: u32,
+    h: u32,
+    w: u32,
+    k: u32,
+    _pad: [u32; 2],
+}
+
+/// Uniform of conv2d_bias_grad.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BgradParams {
+    n: u32,
+    cout: u32,
+    hw: u32,
+    _pad: u32,
+}
+
+/// Pixels per forward workgroup (64 threads x 4 pixels) and channels per register block.
+const PIX_PER_GROUP: usize = 256;
+const BLOCK: usize = 4;
+
+fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
+    match t.shape() {
+        &[n, c, h, w] => Ok([n, c, h, w]),
+        s => bail!("conv2d: {what} must be 4-D [N, C, H, W], got {s:?}"),
+    }
+}
+
+/// Checks the weight [Co, Ci, k, k] against an input with `ci` channels; returns (Co, k).
+fn weight_shape(w: &Tensor, ci: usize) -> Result<(usize, usize)> {
+    let &[co, wci, kh, kw] = w.shape() else {
+        bail!(
+            "conv2d: weight must be 4-D [Co, Ci, k, k], got {:?}",
+            w.shape()
+        );
+    };
+    ensure!(
+        kh == kw && kh % 2 == 1,
+        "conv2d: weight {:?} needs a square odd kernel (k x k, k = 1, 3, 5..)",
+        w.shape()
+    );
+    ensure!(
+        wci == ci,
+        "conv2d: weight {:?} expects {wci} input channels, the input has {ci}",
+        w.shape()
+    );
+    ensure!(
+        co > 0 && ci > 0,
+        "conv2d: weight {:?} has an empty channel dimension",
+        w.shape()
+    );
+    Ok((co, kh))
+}
+
+fn check_sizes(gpu: &Gpu, tensors: &[(&str, usize)]) -> Result<()> {
+    for (what, n) in tensors {
+        gpu.check_binding_size(&format!("conv2d {what}"), 4 * *n as u64)?;
+    }
+    Ok(())
+}
+
+/// One implicit-GEMM launch: out[n, o] = sum over (c, tap) of W(o, c, tap) * inp[n, c] shifted.
+/// Forward: W = w as stored; input gradient: W = w transposed over (Co, Ci) and flipped.
+#[allow(clippy::too_many_arguments)]
+fn gemm_conv(
+    gpu: &Gpu,
+    inp: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    cout: usize,
+    k: usize,
+    s_o: usize,
+    s_c: usize,
+    flip: bool,
+) -> Result<Tensor> {
+    let [n, cin, h, wd] = inp.nchw();
+    let out = Tensor::empty(gpu, &[n, cout, h, wd]);
+    let pixels = n * h * wd;
+    if pixels == 0 {
+        return Ok(out);
+    }
+    check_sizes(
+        gpu,
+        &[
+            ("input", inp.numel()),
+            ("weight", w.numel()),
+            ("output", out.numel()),
+        ],
+    )?;
+    let groups = [
+        pixels.div_ceil(PIX_PER_GROUP) as u32,
+        cout.div_ceil(BLOCK) as u32,
+        1,
+    ];
+    let params = FwdParams {
+        n: n as u32,
+        cin: cin as u32,
+        cout: cout as u32,
+        h: h as u32,
+        w: wd as u32,
+        k: k as u32,
+        s_o: s_o as u32,
+        s_c: s_c as u32,
+        flip: flip as u32,
+        has_bias: b.is_some() as u32,
+        _pad: [0; 2],
+    };
+    let flops = 2.0 * (cout * pixels * cin * k * k) as f64;
+    let bytes = 4.0 * (inp.numel() + w.numel() + out.numel()) as f64;
+    gpu.dispatch(
+        "conv2d_forward",
+        "conv2d_forward",
+        &params,
+        &[Arg::T(inp), Arg::T(w), Arg::T(b.unwrap_or(w)), Arg::T(&out)],
+        groups,
+        Cost::new(flops, bytes),
+    )?;
+    Ok(out)
+}
+
+/// y = conv(x, w) + b: x [N, Ci, H, W], w [Co, Ci, k, k], b [Co] -> y [N, Co, H, W].
+pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let [_, ci, _, _] = nchw("input x", x)?;
+    let (co, k) = weight_shape(w, ci)?;
+    if let Some(b) = b {
+        ensure!(
+            b.shape() == [co],
+            "conv2d: bias must be [{co}] for weight {:?}, got {:?}",
+            w.shape(),
+            b.shape()
+        );
+    }
+    gemm_conv(gpu, x, w, b, co, k, ci * k * k, k * k, false)
+}
+
+/// dL/dx from gy [N, Co, H, W] and w [Co, Ci, k, k]: gy convolved with the flipped, transposed
+/// weight (same padding), -> [N, Ci, H, W].
+pub fn conv2d_backward_input(gpu: &Gpu, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let [_, gco, _, _] = nchw("output gradient gy", gy)?;
+    let &[co, ci, _, _] = w.shape() else {
+        bail!(
+            "conv2d backward: weight must be 4-D [Co, Ci, k, k], got {:?}",
+            w.shape()
+        );
+    };
+    ensure!(
+        gco == co,
+        "conv2d backward: gy {:?} has {gco} channels, the weight {:?} makes {co}",
+        gy.shape(),
+        w.shape()
+    );
+    // Validates k (square, odd) the same way as the forward, with the roles of Ci and Co swapped.
+    let (_, k) = weight_shape(w, ci)?;
+    gemm_conv(gpu, gy, w, None, ci, k, k * k, ci * k * k, true)
+}
+
+/// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
+pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
+    let [n, ci, h, wd] = nchw("input x", x)?;
+    let [gn, co, gh, gw_] = nchw("output gradient gy", gy)?;
+    ensure!(
+        (gn, gh, gw_) == (n, h, wd),
+        "conv2d backward: gy {:?} must match x {:?} in batch and size (stride 1, same padding)",
+        gy.shape(),
+        x.shape()
+    );
+    ensure!(
+        k % 2 == 1,
+        "conv2d backward: kernel size must be odd, got {k}"
+    );
+    ensure!(
+        co > 0 && ci > 0,
+        "conv2d backward: empty channels (x {:?}, gy {:?})",
+        x.shape(),
+        gy.shape()
+    );
+    let kk = k * k;
+    let gw = Tensor::empty(gpu, &[co, ci, k, k]);
+    check_sizes(
+        gpu,
+        &[
+            ("input", x.numel()),
+            ("output gradient", gy.numel()),
+            ("weight gradient", gw.numel()),
+        ],
+    )?;
+    let params = WgradParams {
+        n: n as u32,
+        cin: ci as u32,
+        cout: co as u32,
+        h: h as u32,
+        w: wd as u32,
+        k: k as u32,
+        _pad: [0; 2],
+    };
+    let flops = 2.0 * (co * ci * kk * n * h * wd) as f64;
+    let bytes = 4.0 * (x.numel() + gy.numel() + gw.numel()) as f64;
+    gpu.dispatch(
+        "conv2d_weight_grad",
+        "conv2d_weight_grad",
+        &params,
+        &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+        [
+            (kk * ci.div_ceil(BLOCK)) as u32,
+            co.div_ceil(BLOCK) as u32,
+            1,
+        ],
+        Cost::new(flops, bytes),
+    )?;
+    Ok(gw)
+}
+
+/// dL/db [Co] = gy summed over batch and pixels.
+pub fn conv2d_backward_bias(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
+    let [n, co, h, w] = nchw("output gradient gy", gy)?;
+    let gb = Tensor::empty(gpu, &[co]);
+    check_sizes(gpu, &[("output gradient", gy.numel())])?;
+    let params = BgradParams {
+        n: n as u32,
+        cout: co as u32,
+        hw: (h * w) as u32,
+        _pad: 0,
+    };
+    gpu.dispatch(
+        "conv2d_bias_grad",
+        "conv2d_bias_grad",
+        &params,
+        &[Arg::T(gy), Arg::T(&gb)],
+        [co as u32, 1, 1],
+        Cost::elementwise(gy.numel(), 1.0, 1.0),
+    )?;
+    Ok(gb)
+}
+
+/// conv2d on the tape. Gradients are computed only for the inputs that need them (the first
+/// layer's image, frozen weights).
+pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
+    let (xv, wv) = (t.value(x).clone(), t.value(w).clone());
+    let y = conv2d(t.gpu, &xv, &wv, b.map(|b| t.value(b)))?;
+    let k = wv.dim(2);
+    let (need_x, need_w) = (t.requires_grad(x), t.requires_grad(w));
+    let need_b = b.is_some_and(|b| t.requires_grad(b));
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    let has_b = b.is_some();
+    Ok(t.record(
+        "conv2d",
+        &inputs,
+        y,
+        Box::new(move |gpu, g| {
+            let gx = if need_x {
+                Some(conv2d_backward_input(gpu, g, &wv)?)
+            } else {
+                None
+            };
+            let gw = if need_w {
+                Some(conv2d_backward_weight(gpu, &xv, g, k)?)
+            } else {
+                None
+            };
+            let mut grads = vec![gx, gw];
+            if has_b {
+                grads.push(if need_b {
+                    Some(conv2d_backward_bias(gpu, g)?)
+                } else {
+                    None
+                });
+            }
+            Ok(grads)
+        }),
+    ))
+}

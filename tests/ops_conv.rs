@@ -1,0 +1,348 @@
+//! 2-D convolution: GPU forward and all three backward kernels against the f64 reference on odd
+//! shapes, the reference backward against finite differences, PyTorch goldens, and the tape op.
+
+mod common;
+use common::{check, gpu, up};
+use safetensors::SafeTensors;
+use tdfas::ops::conv::{
+    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, t_conv2d,
+};
+use tdfas::reference::conv as r;
+use tdfas::reference::{dot, gradcheck, random};
+use tdfas::{Gpu, Tape};
+
+/// One test case: batch, in channels, out channels, height, width, kernel size.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    n: usize,
+    ci: usize,
+    co: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+}
+
+/// Runs forward and every backward on the GPU and compares each with the reference.
+fn check_case(g: &Gpu, c: Case, seed: u64) {
+    let shape = [c.n, c.ci, c.h, c.w];
+    let x = random(c.n * c.ci * c.h * c.w, seed);
+    let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1)
+        .iter()
+        .map(|v| v * 0.5)
+        .collect();
+    let b = random(c.co, seed + 2);
+    let gy = random(c.n * c.co * c.h * c.w, seed + 3);
+    let (tx, tw, tb) = (
+        up(g, &x, &shape),
+        up(g, &w, &[c.co, c.ci, c.k, c.k]),
+        up(g, &b, &[c.co]),
+    );
+    let tgy = up(g, &gy, &[c.n, c.co, c.h, c.w]);
+    let kk = c.k * c.k;
+    let what = |s: &str| format!("{s} {c:?}");
+
+    check(
+        g,
+        &what("y"),
+        &conv2d(g, &tx, &tw, Some(&tb)).unwrap(),
+        &r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)),
+        c.ci * kk,
+    );
+    check(
+        g,
+        &what("y (no bias)"),
+        &conv2d(g, &tx, &tw, None).unwrap(),
+        &r::conv2d(&x, shape, &w, c.co, c.k, None),
+        c.ci * kk,
+    );
+    let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
+    check(
+        g,
+        &what("gx"),
+        &conv2d_backward_input(g, &tgy, &tw).unwrap(),
+        &gx,
+        c.co * kk,
+    );
+    check(
+        g,
+        &what("gw"),
+        &conv2d_backward_weight(g, &tx, &tgy, c.k).unwrap(),
+        &gw,
+        c.n * c.h * c.w,
+    );
+    check(
+        g,
+        &what("gb"),
+        &conv2d_backward_bias(g, &tgy).unwrap(),
+        &gb,
+        c.n * c.h * c.w,
+    );
+}
+
+#[test]
+fn conv_matches_reference_on_odd_shapes() {
+    let g = gpu();
+    let cases = [
+        Case {
+            n: 2,
+            ci: 3,
+            co: 5,
+            h: 7,
+            w: 5,
+            k: 3,
+        },
+        Case {
+            n: 2,
+            ci: 3,
+            co: 5,
+            h: 7,
+            w: 5,
+            k: 1,
+        },
+        // Ci = 1, Co = 1: every register block mostly clamped
+        Case {
+            n: 1,
+            ci: 1,
+            co: 1,
+            h: 4,
+            w: 3,
+            k: 3,
+        },
+        // large Ci, Co not a multiple of 4, pixel count (3*9*11 = 297) not a multiple of 256
+        Case {
+            n: 3,
+            ci: 37,
+            co: 6,
+            h: 9,
+            w: 11,
+            k: 3,
+        },
+        // wide image (W > 64 threads) and k = 5
+        Case {
+            n: 1,
+            ci: 2,
+            co: 3,
+            h: 3,
+            w: 70,
+            k: 5,
+        },
+        // 1x1 image with a 3x3 kernel: only the centre tap sees data
+        Case {
+            n: 2,
+            ci: 5,
+            co: 7,
+            h: 1,
+            w: 1,
+            k: 3,
+        },
+        // many pixels: several forward workgroups and threads looping in the weight gradient
+        Case {
+            n: 2,
+            ci: 4,
+            co: 9,
+            h: 17,
+            w: 19,
+            k: 3,
+        },
+    ];
+    for (i, c) in cases.into_iter().enumerate() {
+        check_case(&g, c, 100 + 10 * i as u64);
+    }
+}
+
+#[test]
+fn reference_backward_matches_finite_differences() {
+    for (k, co) in [(3, 2), (1, 3), (5, 2)] {
+        let shape = [2, 3, 4, 5];
+        let x = random(2 * 3 * 4 * 5, 1);
+        let w = random(co * 3 * k * k, 2);
+        let b = random(co, 3);
+        let gy = random(2 * co * 4 * 5, 4);
+        let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, co, k, &gy);
+        let f = |x: &[f64], w: &[f64], b: &[f64]| dot(&r::conv2d(x, shape, w, co, k, Some(b)), &gy);
+        gradcheck(&format!("conv k={k} dx"), &mut |v| f(v, &w, &b), &x, &gx).unwrap();
+        gradcheck(&format!("conv k={k} dw"), &mut |v| f(&x, v, &b), &w, &gw).unwrap();
+        gradcheck(&format!("conv k={k} db"), &mut |v| f(&x, &w, v), &b, &gb).unwrap();
+    }
+}
+
+/// Reads tensor `name` of a fixture as f64 with its shape.
+fn fixture_tensor(st: &SafeTensors, file: &str, name: &str) -> (Vec<f64>, Vec<usize>) {
+    let t = st
+        .tensor(name)
+        .unwrap_or_else(|e| panic!("tests/fixtures/{file}: no tensor {name}: {e}"));
+    let v: Vec<f64> = t
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+        .collect();
+    (v, t.shape().to_vec())
+}
+
+fn check_golden(file: &str, has_bias: bool) {
+    let bytes = std::fs::read(format!(
+        "{}/tests/fixtures/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let get = |name: &str| fixture_tensor(&st, file, name);
+    let g = gpu();
+    let ((x, xs), (w, ws), (gy, gys)) = (get("x"), get("weight"), get("gy"));
+    let (tx, tw, tgy) = (up(&g, &x, &xs), up(&g, &w, &ws), up(&g, &gy, &gys));
+    let k = ws[2];
+    let tb = has_bias.then(|| {
+        let (b, bs) = get("bias");
+        up(&g, &b, &bs)
+    });
+    let what = |s: &str| format!("{file} {s}");
+    check(
+        &g,
+        &what("y"),
+        &conv2d(&g, &tx, &tw, tb.as_ref()).unwrap(),
+        &get("y").0,
+        ws[1] * k * k,
+    );
+    check(
+        &g,
+        &what("gx"),
+        &conv2d_backward_input(&g, &tgy, &tw).unwrap(),
+        &get("gx").0,
+        ws[0] * k * k,
+    );
+    let pixels = xs[0] * xs[2] * xs[3];
+    check(
+        &g,
+        &what("gweight"),
+        &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(),
+        &get("gweight").0,
+        pixels,
+    );
+    if has_bias {
+        check(
+            &g,
+            &what("gbias"),
+            &conv2d_backward_bias(&g, &tgy).unwrap(),
+            &get("gbias").0,
+            pixels,
+        );
+    }
+}
+
+#[test]
+fn conv3x3_matches_pytorch_golden() {
+    check_golden("op_conv2d_3x3.safetensors", true);
+}
+
+#[test]
+fn conv1x1_matches_pytorch_golden() {
+    check_golden("op_conv2d_1x1.safetensors", false);
+}
+
+#[test]
+fn tape_conv_gradients_match_reference() {
+    let g = gpu();
+    let (shape, co, k) = ([2, 3, 6, 5], 4, 3);
+    let x = random(2 * 3 * 6 * 5, 11);
+    let w = random(co * 3 * k * k, 12);
+    let b = random(co, 13);
+    let gy = random(2 * co * 6 * 5, 14);
+    let mut t = Tape::new(&g);
+    let vx = t.leaf(up(&g, &x, &shape), true);
+    let vw = t.leaf(up(&g, &w, &[co, 3, k, k]), true);
+    let vb = t.leaf(up(&g, &b, &[co]), true);
+    let y = t_conv2d(&mut t, vx, vw, Some(vb)).unwrap();
+    check(
+        &g,
+        "tape y",
+        t.value(y),
+        &r::conv2d(&x, shape, &w, co, k, Some(&b)),
+        3 * k * k,
+    );
+    let grads = t
+        .backward_with(y, Some(up(&g, &gy, &[2, co, 6, 5])))
+        .unwrap();
+    let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, co, k, &gy);
+    check(&g, "tape gx", grads.get(vx).unwrap(), &gx, co * k * k);
+    check(&g, "tape gw", grads.get(vw).unwrap(), &gw, 60);
+    check(&g, "tape gb", grads.get(vb).unwrap(), &gb, 60);
+}
+
+#[test]
+fn tape_conv_skips_gradients_not_needed() {
+    let g = gpu();
+    let mut t = Tape::new(&g);
+    let vx = t.leaf(up(&g, &random(2 * 3 * 4 * 4, 1), &[2, 3, 4, 4]), false);
+    let vw = t.leaf(up(&g, &random(2 * 3 * 9, 2), &[2, 3, 3, 3]), true);
+    let y = t_conv2d(&mut t, vx, vw, None).unwrap();
+    let grads = t.backward(y).unwrap();
+    assert!(grads.get(vx).is_none(), "the input needs no gradient");
+    let gw = grads.get(vw).unwrap().download(&g).unwrap();
+    assert_eq!(gw.len(), 2 * 3 * 9);
+    assert!(gw.iter().any(|v| *v != 0.0));
+}
+
+#[test]
+fn conv_rejects_bad_shapes_with_clear_errors() {
+    let g = gpu();
+    let x = up(&g, &random(2 * 3 * 4 * 4, 1), &[2, 3, 4, 4]);
+    let err = |r: anyhow::Result<tdfas::Tensor>| format!("{:#}", r.unwrap_err());
+    let w_ci = up(&g, &random(5 * 4 * 9, 2), &[5, 4, 3, 3]);
+    assert!(err(conv2d(&g, &x, &w_ci, None)).contains("4 input channels"));
+    let w_even = up(&g, &random(5 * 3 * 4, 2), &[5, 3, 2, 2]);
+    assert!(err(conv2d(&g, &x, &w_even, None)).contains("odd"));
+    let w = up(&g, &random(5 * 3 * 9, 2), &[5, 3, 3, 3]);
+    let b = up(&g, &random(4, 3), &[4]);
+    assert!(err(conv2d(&g, &x, &w, Some(&b))).contains("bias must be [5]"));
+    assert!(err(conv2d(&g, &x.reshape(&[2, 3, 16]), &w, None)).contains("4-D"));
+    let gy = up(&g, &random(2 * 4 * 16, 4), &[2, 4, 4, 4]);
+    assert!(err(conv2d_backward_input(&g, &gy, &w)).contains("4 channels"));
+    let gy_small = up(&g, &random(2 * 5 * 9, 4), &[2, 5, 3, 3]);
+    assert!(err(conv2d_backward_weight(&g, &x, &gy_small, 3)).contains("must match x"));
+}
+
+/// Throughput on the current adapter (a measurement, not a check):
+/// `cargo test --release --test ops_conv -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn conv_throughput() {
+    let g = gpu();
+    println!("adapter: {}", g.describe());
+    for (n, ci, co, h, w, k) in [
+        (10, 16, 16, 48, 48, 3),
+        (10, 32, 32, 48, 48, 3),
+        (10, 32, 32, 48, 48, 1),
+    ] {
+        let x = up(&g, &random(n * ci * h * w, 1), &[n, ci, h, w]);
+        let wt = up(&g, &random(co * ci * k * k, 2), &[co, ci, k, k]);
+        let gy = up(&g, &random(n * co * h * w, 3), &[n, co, h, w]);
+        let flops = 2.0 * (n * co * ci * k * k * h * w) as f64;
+        let time = |f: &dyn Fn() -> tdfas::Tensor| {
+            let _ = f().download(&g).unwrap(); // warm-up: pipeline build
+            let reps = 3;
+            let start = std::time::Instant::now();
+            let mut last = None;
+            for _ in 0..reps {
+                last = Some(f());
+            }
+            let _ = last.unwrap().download(&g).unwrap();
+            start.elapsed().as_secs_f64() / reps as f64
+        };
+        let fwd = time(&|| conv2d(&g, &x, &wt, None).unwrap());
+        let bin = time(&|| conv2d_backward_input(&g, &gy, &wt).unwrap());
+        let bw = time(&|| conv2d_backward_weight(&g, &x, &gy, k).unwrap());
+        let bb = time(&|| conv2d_backward_bias(&g, &gy).unwrap());
+        println!(
+            "N={n} Ci={ci} Co={co} {h}x{w} k={k} ({:.2} GFLOP per pass): forward {:.2} GFLOP/s ({:.1} ms), \
+             backward-input {:.2} GFLOP/s ({:.1} ms), backward-weight {:.2} GFLOP/s ({:.1} ms), bias {:.1} ms",
+            flops / 1e9,
+            flops / fwd / 1e9,
+            fwd * 1e3,
+            flops / bin / 1e9,
+            bin * 1e3,
+            flops / bw / 1e9,
+            bw * 1e3,
+            bb * 1e3
+        );
+    }
+}
