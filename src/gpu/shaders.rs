@@ -16,6 +16,15 @@ shaders![
     "reduce.wgsl",
     "broadcast.wgsl",
     "matmul.wgsl",
+    "batchnorm_stats.wgsl",
+    "batchnorm_forward.wgsl",
+    "batchnorm_backward_reduce.wgsl",
+    "batchnorm_backward.wgsl",
+    "maxpool_forward.wgsl",
+    "maxpool_backward.wgsl",
+    "resize_forward.wgsl",
+    "resize_backward.wgsl",
+    "concat.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

@@ -2,6 +2,10 @@
 //! tolerance-scaled comparison and a central finite-difference gradient checker.
 
 pub mod basic;
+pub mod batchnorm;
+pub mod concat;
+pub mod pool;
+pub mod resize;
 
 use anyhow::{bail, Result};
 
