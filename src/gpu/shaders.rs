@@ -20,6 +20,15 @@ shaders![
     "conv2d_forward.wgsl",
     "conv2d_weight_grad.wgsl",
     "conv2d_bias_grad.wgsl",
+    "batchnorm_stats.wgsl",
+    "batchnorm_forward.wgsl",
+    "batchnorm_backward_reduce.wgsl",
+    "batchnorm_backward.wgsl",
+    "maxpool_forward.wgsl",
+    "maxpool_backward.wgsl",
+    "resize_forward.wgsl",
+    "resize_backward.wgsl",
+    "concat.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

@@ -6,3 +6,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod reduce;
+pub mod batchnorm;
+pub mod concat;
+pub mod pool;
+pub mod resize;

@@ -4,6 +4,10 @@
 pub mod adadelta;
 pub mod basic;
 pub mod conv;
+pub mod batchnorm;
+pub mod concat;
+pub mod pool;
+pub mod resize;
 
 use anyhow::{bail, Result};
 

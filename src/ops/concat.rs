@@ -1,0 +1,187 @@
+//! Concatenation along channels (dim 1 of NCHW) or the batch (dim 0), and slices, their inverses.
+//! All are strided block copies done by one kernel (shaders/concat.wgsl), so they stay inside the
+//! step's compute passes. Any rank >= 2 works for channels, >= 1 for the batch.
+
+use anyhow::{ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::graph::{Tape, Var};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    blocks: u32,
+    len: u32,
+    src_stride: u32,
+    src_off: u32,
+    dst_stride: u32,
+    dst_off: u32,
+    _pad: [u32; 2],
+}
+
+/// (outer, inner) of a shape around `dim`: elements = outer * shape[dim] * inner.
+fn split(shape: &[usize], dim: usize) -> (usize, usize) {
+    (shape[..dim].iter().product(), shape[dim + 1..].iter().product())
+}
+
+/// Copies the region [start, start + src.shape[dim]) of `dst` along `dim` from `src`, or
+/// (`take`) the same region of `src` into all of `dst`.
+fn copy_region(gpu: &Gpu, src: &Tensor, dst: &Tensor, dim: usize, start: usize, take: bool) -> Result<()> {
+    let (small, big) = if take { (dst, src) } else { (src, dst) };
+    let (outer, inner) = split(big.shape(), dim);
+    let len = small.shape()[dim] * inner;
+    let big_stride = big.shape()[dim] * inner;
+    let p = if take {
+        Params {
+            blocks: outer as u32,
+            len: len as u32,
+            src_stride: big_stride as u32,
+            src_off: (start * inner) as u32,
+            dst_stride: len as u32,
+            dst_off: 0,
+            _pad: [0; 2],
+        }
+    } else {
+        Params {
+            blocks: outer as u32,
+            len: len as u32,
+            src_stride: len as u32,
+            src_off: 0,
+            dst_stride: big_stride as u32,
+            dst_off: (start * inner) as u32,
+            _pad: [0; 2],
+        }
+    };
+    let n = outer * len;
+    gpu.dispatch(
+        "concat",
+        "main",
+        &p,
+        &[Arg::T(src), Arg::T(dst)],
+        gpu.groups_1d(n),
+        Cost::elementwise(n, 0.0, 2.0),
+    )
+}
+
+fn dim_name(dim: usize) -> &'static str {
+    if dim == 0 {
+        "concat_batch"
+    } else {
+        "concat_channels"
+    }
+}
+
+/// Concatenation along `dim` (0 or 1): every other dimension must agree.
+pub fn concat(gpu: &Gpu, xs: &[&Tensor], dim: usize) -> Result<Tensor> {
+    let what = dim_name(dim);
+    ensure!(!xs.is_empty(), "{what}: no inputs");
+    let first = xs[0].shape();
+    ensure!(
+        first.len() > dim,
+        "{what}: input 0 has shape {first:?}, no dimension {dim}"
+    );
+    for (i, x) in xs.iter().enumerate() {
+        let s = x.shape();
+        let same = s.len() == first.len() && s.iter().zip(first).enumerate().all(|(d, (a, b))| d == dim || a == b);
+        ensure!(
+            same,
+            "{what}: input {i} has shape {s:?}, input 0 has {first:?} (only dim {dim} may differ)"
+        );
+    }
+    let mut shape = first.to_vec();
+    shape[dim] = xs.iter().map(|x| x.shape()[dim]).sum();
+    let y = Tensor::empty(gpu, &shape);
+    let mut start = 0;
+    for x in xs {
+        copy_region(gpu, x, &y, dim, start, false)?;
+        start += x.shape()[dim];
+    }
+    Ok(y)
+}
+
+/// x[.., start .. start + len, ..] along `dim` (0 or 1), as a new tensor.
+pub fn slice(gpu: &Gpu, x: &Tensor, dim: usize, start: usize, len: usize) -> Result<Tensor> {
+    let s = x.shape();
+    ensure!(s.len() > dim, "slice: input {s:?} has no dimension {dim}");
+    ensure!(
+        len > 0 && start + len <= s[dim],
+        "slice: range {start}..{} is outside dimension {dim} of {s:?}",
+        start + len
+    );
+    let mut shape = s.to_vec();
+    shape[dim] = len;
+    let y = Tensor::empty(gpu, &shape);
+    copy_region(gpu, x, &y, dim, start, true)?;
+    Ok(y)
+}
+
+/// Gradient of a slice: zeros of `x_shape` with `g` placed at `start` along `dim`.
+fn unslice(gpu: &Gpu, g: &Tensor, x_shape: &[usize], dim: usize, start: usize) -> Result<Tensor> {
+    let gx = Tensor::zeros(gpu, x_shape);
+    copy_region(gpu, g, &gx, dim, start, false)?;
+    Ok(gx)
+}
+
+pub fn concat_channels(gpu: &Gpu, xs: &[&Tensor]) -> Result<Tensor> {
+    concat(gpu, xs, 1)
+}
+pub fn slice_channels(gpu: &Gpu, x: &Tensor, start: usize, len: usize) -> Result<Tensor> {
+    slice(gpu, x, 1, start, len)
+}
+pub fn concat_batch(gpu: &Gpu, xs: &[&Tensor]) -> Result<Tensor> {
+    concat(gpu, xs, 0)
+}
+pub fn slice_batch(gpu: &Gpu, x: &Tensor, start: usize, len: usize) -> Result<Tensor> {
+    slice(gpu, x, 0, start, len)
+}
+
+// ---- tape ops -------------------------------------------------------------------------------
+
+fn t_concat(t: &mut Tape, xs: &[Var], dim: usize) -> Result<Var> {
+    let values: Vec<Tensor> = xs.iter().map(|&v| t.value(v).clone()).collect();
+    let refs: Vec<&Tensor> = values.iter().collect();
+    let y = concat(t.gpu, &refs, dim)?;
+    let sizes: Vec<usize> = values.iter().map(|v| v.shape()[dim]).collect();
+    Ok(t.record(
+        dim_name(dim),
+        xs,
+        y,
+        Box::new(move |gpu, g| {
+            let mut start = 0;
+            let mut grads = Vec::new();
+            for len in sizes {
+                grads.push(Some(slice(gpu, g, dim, start, len)?));
+                start += len;
+            }
+            Ok(grads)
+        }),
+    ))
+}
+
+fn t_slice(t: &mut Tape, x: Var, dim: usize, start: usize, len: usize) -> Result<Var> {
+    let x_shape = t.value(x).shape().to_vec();
+    let y = slice(t.gpu, t.value(x), dim, start, len)?;
+    let name = if dim == 0 { "slice_batch" } else { "slice_channels" };
+    Ok(t.record(
+        name,
+        &[x],
+        y,
+        Box::new(move |gpu, g| Ok(vec![Some(unslice(gpu, g, &x_shape, dim, start)?)])),
+    ))
+}
+
+pub fn t_concat_channels(t: &mut Tape, xs: &[Var]) -> Result<Var> {
+    t_concat(t, xs, 1)
+}
+pub fn t_slice_channels(t: &mut Tape, x: Var, start: usize, len: usize) -> Result<Var> {
+    t_slice(t, x, 1, start, len)
+}
+pub fn t_concat_batch(t: &mut Tape, xs: &[Var]) -> Result<Var> {
+    t_concat(t, xs, 0)
+}
+pub fn t_slice_batch(t: &mut Tape, x: Var, start: usize, len: usize) -> Result<Var> {
+    t_slice(t, x, 0, start, len)
+}

@@ -1,0 +1,89 @@
+//! Max pooling 2x2, stride 2 (floor for odd sizes). The gradient goes to the first maximum of each
+//! window in row-major order; the forward saves that window position (u32) for the backward.
+
+use anyhow::{ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::graph::{Tape, Var};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    planes: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    _pad: [u32; 3],
+}
+
+fn params(x_shape: &[usize]) -> Result<Params> {
+    ensure!(
+        x_shape.len() == 4 && x_shape[2] >= 2 && x_shape[3] >= 2,
+        "maxpool2: input must be NCHW with H, W >= 2, got {x_shape:?}"
+    );
+    let (n, c, h, w) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3]);
+    Ok(Params {
+        planes: (n * c) as u32,
+        h: h as u32,
+        w: w as u32,
+        oh: (h / 2) as u32,
+        ow: (w / 2) as u32,
+        _pad: [0; 3],
+    })
+}
+
+/// Returns (y [N, C, H/2, W/2], idx): idx holds, per output, the window position dy * 2 + dx of
+/// the max as a u32 in an f32-sized tensor (only for `maxpool2_backward`).
+pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let p = params(x.shape())?;
+    let [n, c, _, _] = x.nchw();
+    let out_shape = [n, c, p.oh as usize, p.ow as usize];
+    let y = Tensor::empty(gpu, &out_shape);
+    let idx = Tensor::empty(gpu, &out_shape);
+    gpu.dispatch(
+        "maxpool_forward",
+        "main",
+        &p,
+        &[Arg::T(x), Arg::T(&y), Arg::T(&idx)],
+        gpu.groups_1d(y.numel()),
+        Cost::elementwise(y.numel(), 3.0, 6.0),
+    )?;
+    Ok((y, idx))
+}
+
+/// gx [x_shape] from gy and the forward's idx; non-maxima and dropped odd rows/columns get 0.
+pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor) -> Result<Tensor> {
+    let p = params(x_shape)?;
+    let out_shape = [x_shape[0], x_shape[1], p.oh as usize, p.ow as usize];
+    ensure!(
+        gy.shape() == out_shape && idx.shape() == out_shape,
+        "maxpool2 backward: gradient {:?} / indices {:?} do not match the output {out_shape:?}",
+        gy.shape(),
+        idx.shape()
+    );
+    let gx = Tensor::empty(gpu, x_shape);
+    gpu.dispatch(
+        "maxpool_backward",
+        "main",
+        &p,
+        &[Arg::T(gy), Arg::T(idx), Arg::T(&gx)],
+        gpu.groups_1d(gx.numel()),
+        Cost::elementwise(gx.numel(), 1.0, 1.5),
+    )?;
+    Ok(gx)
+}
+
+pub fn t_maxpool2(t: &mut Tape, x: Var) -> Result<Var> {
+    let x_shape = t.value(x).shape().to_vec();
+    let (y, idx) = maxpool2(t.gpu, t.value(x))?;
+    Ok(t.record(
+        "maxpool2",
+        &[x],
+        y,
+        Box::new(move |gpu, g| Ok(vec![Some(maxpool2_backward(gpu, &x_shape, g, &idx)?)])),
+    ))
+}

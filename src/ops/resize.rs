@@ -1,0 +1,90 @@
+//! Bilinear resize of NCHW maps, align_corners=False, half-pixel centres, no antialias (PyTorch
+//! `F.interpolate(mode="bilinear")`), down or up. The backward is a gather: each input pixel sums
+//! its contributions, so no atomics are needed.
+
+use anyhow::{ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::graph::{Tape, Var};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    planes: u32,
+    ih: u32,
+    iw: u32,
+    oh: u32,
+    ow: u32,
+    _pad: [u32; 3],
+}
+
+fn params(x_shape: &[usize], oh: usize, ow: usize) -> Result<Params> {
+    ensure!(
+        x_shape.len() == 4 && x_shape[2] > 0 && x_shape[3] > 0 && oh > 0 && ow > 0,
+        "resize_bilinear: input must be non-empty NCHW and the output size positive, got {x_shape:?} -> {oh}x{ow}"
+    );
+    Ok(Params {
+        planes: (x_shape[0] * x_shape[1]) as u32,
+        ih: x_shape[2] as u32,
+        iw: x_shape[3] as u32,
+        oh: oh as u32,
+        ow: ow as u32,
+        _pad: [0; 3],
+    })
+}
+
+pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
+    let p = params(x.shape(), oh, ow)?;
+    let y = Tensor::empty(gpu, &[x.dim(0), x.dim(1), oh, ow]);
+    gpu.dispatch(
+        "resize_forward",
+        "main",
+        &p,
+        &[Arg::T(x), Arg::T(&y)],
+        gpu.groups_1d(y.numel()),
+        Cost::elementwise(y.numel(), 12.0, 5.0),
+    )?;
+    Ok(y)
+}
+
+/// gx [x_shape] of y = resize_bilinear(x, oh, ow), given gy [N, C, oh, ow].
+pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Result<Tensor> {
+    ensure!(
+        gy.shape().len() == 4,
+        "resize_bilinear backward: gradient must be NCHW, got {:?}",
+        gy.shape()
+    );
+    let (oh, ow) = (gy.dim(2), gy.dim(3));
+    let p = params(x_shape, oh, ow)?;
+    ensure!(
+        gy.shape()[..2] == x_shape[..2],
+        "resize_bilinear backward: gradient {:?} does not match input {x_shape:?}",
+        gy.shape()
+    );
+    let gx = Tensor::empty(gpu, x_shape);
+    // Each input pixel visits about (2 * out / in + 3) output rows and columns.
+    let taps = (2.0 * oh as f64 / x_shape[2] as f64 + 3.0) * (2.0 * ow as f64 / x_shape[3] as f64 + 3.0);
+    gpu.dispatch(
+        "resize_backward",
+        "main",
+        &p,
+        &[Arg::T(gy), Arg::T(&gx)],
+        gpu.groups_1d(gx.numel()),
+        Cost::elementwise(gx.numel(), 10.0 * taps, taps),
+    )?;
+    Ok(gx)
+}
+
+pub fn t_resize(t: &mut Tape, x: Var, oh: usize, ow: usize) -> Result<Var> {
+    let x_shape = t.value(x).shape().to_vec();
+    let y = resize_bilinear(t.gpu, t.value(x), oh, ow)?;
+    Ok(t.record(
+        "resize",
+        &[x],
+        y,
+        Box::new(move |gpu, g| Ok(vec![Some(resize_bilinear_backward(gpu, &x_shape, g)?)])),
+    ))
+}
