@@ -49,8 +49,10 @@ struct BgradParams {
     _pad: u32,
 }
 
-/// Pixels per forward workgroup (64 threads x 4 pixels) and channels per register block.
+/// Register blocks: forward 64 threads x 4 pixels per workgroup, 8 output channels per thread;
+/// weight gradient 8 output x 4 input channels per workgroup.
 const PIX_PER_GROUP: usize = 256;
+const FWD_CHANNELS: usize = 8;
 const BLOCK: usize = 4;
 
 fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
@@ -123,7 +125,7 @@ fn gemm_conv(
     )?;
     let groups = [
         pixels.div_ceil(PIX_PER_GROUP) as u32,
-        cout.div_ceil(BLOCK) as u32,
+        cout.div_ceil(FWD_CHANNELS) as u32,
         1,
     ];
     let params = FwdParams {
@@ -236,7 +238,7 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
         &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
         [
             (kk * ci.div_ceil(BLOCK)) as u32,
-            co.div_ceil(BLOCK) as u32,
+            co.div_ceil(FWD_CHANNELS) as u32,
             1,
         ],
         Cost::new(flops, bytes),
