@@ -5,9 +5,12 @@
 //! parameter store), `reference` (f64 CPU versions of every op, for tests).
 
 pub mod data;
+pub mod demo;
 pub mod eval;
 pub mod gpu;
 pub mod graph;
+pub mod infer;
+pub mod model;
 pub mod ops;
 pub mod reference;
 pub mod tensor;

@@ -1,7 +1,10 @@
 //! The `tdfas` command line.
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+use tdfas::model::Config;
 
 #[derive(Parser)]
 #[command(name = "tdfas", version, about = "Multi-frame face anti-spoofing (FAS-TD) on any GPU, with wgpu")]
@@ -14,6 +17,101 @@ struct Cli {
 enum Command {
     /// Print the adapter, backend, driver, features and limits tdfas will use.
     Info,
+    /// Render the synthetic live/print/replay benchmark.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        /// small (the CPU demo's) or default
+        #[arg(long, default_value = "small")]
+        preset: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// also write a contact sheet PNG of every class (frames, depth labels, masks)
+        #[arg(long)]
+        preview: Option<PathBuf>,
+    },
+    /// Train the model (stage 1, stage 2 or both) on a dataset.
+    Train {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
+        #[arg(long)]
+        preset: Option<String>,
+        /// a TOML config file instead of a preset
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// ablation variant: 1, 1*, 2, 2*, 3, 3*, 4, 4*
+        #[arg(long)]
+        variant: Option<String>,
+        /// 1, 2 or both
+        #[arg(long, default_value = "both")]
+        stage: String,
+        #[arg(long)]
+        resume: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        protocol: Option<String>,
+        /// override the steps of each stage
+        #[arg(long)]
+        steps: Option<usize>,
+        #[arg(long)]
+        lr1: Option<f64>,
+        #[arg(long)]
+        lr2: Option<f64>,
+        #[arg(long)]
+        batch1: Option<usize>,
+        #[arg(long)]
+        batch2: Option<usize>,
+        #[arg(long, default_value_t = 50)]
+        checkpoint_every: usize,
+        /// read back every op's output and name the first that is not finite (slow)
+        #[arg(long)]
+        detect_anomaly: bool,
+        /// random crop scale and horizontal flip (labels flipped with the frames)
+        #[arg(long)]
+        augment: bool,
+        /// stop after this many steps, as if killed (testing resume)
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+    /// Evaluate a checkpoint: APCER, BPCER, ACER, HTER, EER, AUC with the dev-EER threshold.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        protocol: Option<String>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Score folders of face-cropped frames or videos with a checkpoint.
+    Infer {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// write the depth maps as PNG here
+        #[arg(long)]
+        depth_dir: Option<PathBuf>,
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// The whole job on the synthetic benchmark: render, train Model 4 and Model 1, evaluate, report.
+    Demo {
+        #[arg(long, default_value = "runs/demo")]
+        out: PathBuf,
+        #[arg(long)]
+        preset: Option<String>,
+        /// a short setting (CI smoke test)
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 fn main() {
@@ -26,6 +124,86 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info => info(),
+        Command::Synth { out, preset, seed, preview } => {
+            let opts = tdfas::data::synth::SynthOptions::preset(&preset, seed)?;
+            let s = tdfas::data::synth::generate(&out, &opts, true)?;
+            println!("{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}", s.videos, s.frames, s.bytes as f64 / 1e6, s.seconds, s.ms_per_frame, out.display());
+            if let Some(p) = preview {
+                tdfas::data::synth::preview(&out, &p)?;
+                println!("preview: {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Train { data, out, preset, config, variant, stage, resume, seed, protocol, steps, lr1, lr2, batch1, batch2, checkpoint_every, detect_anomaly, augment, stop_after } => {
+            let gpu = tdfas::Gpu::new()?;
+            let mut cfg = match (config, preset) {
+                (Some(path), _) => Config::from_file(&path)?,
+                (None, Some(p)) => Config::preset(&p)?,
+                (None, None) => Config::preset(if gpu.is_cpu() { "tiny" } else { "paper" })?,
+            };
+            if let Some(v) = variant {
+                cfg.variant = v;
+            }
+            if let Some(s) = steps {
+                cfg.stage1.steps = s;
+                cfg.stage2.steps = s;
+            }
+            if let Some(x) = lr1 { cfg.stage1.lr = x; }
+            if let Some(x) = lr2 { cfg.stage2.lr = x; }
+            if let Some(x) = batch1 { cfg.stage1.batch = x; }
+            if let Some(x) = batch2 { cfg.stage2.batch = x; }
+            cfg.validate()?;
+            let stages = match stage.as_str() {
+                "1" => vec![1],
+                "2" => vec![2],
+                "both" => vec![1, 2],
+                other => bail!("--stage {other:?}: use 1, 2 or both"),
+            };
+            eprintln!("adapter: {}", gpu.describe());
+            let summary = tdfas::train::trainer::train(&gpu, &tdfas::train::trainer::TrainOptions {
+                data, out: out.clone(), config: cfg, stages, resume, seed, protocol, checkpoint_every, progress: true, detect_anomaly, augment, stop_after,
+            })?;
+            for (stage, first, last) in &summary.stages {
+                let fmt = |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
+                println!("stage {stage}: first step {}; last step {}", fmt(first), fmt(last));
+            }
+            println!("model: {}", out.join("model.safetensors").display());
+            Ok(())
+        }
+        Command::Eval { checkpoint, data, protocol, json, report } => {
+            let gpu = tdfas::Gpu::new()?;
+            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let name = format!("Model {}", model.cfg.variant);
+            let (r, grid) = tdfas::eval::run::evaluate_model(&gpu, &model, &name, &data, protocol.as_deref(), true)?;
+            println!("{}", tdfas::eval::report::paper_table(&[(r.name.clone(), r.metrics.clone())]));
+            if let Some(j) = json {
+                std::fs::write(&j, serde_json::to_string_pretty(&r.metrics)?)?;
+                println!("metrics: {}", j.display());
+            }
+            if let Some(dir) = report {
+                tdfas::eval::report::write_report(&dir, &format!("{name} on {}", data.display()), &[r], &grid)?;
+                println!("report: {}/index.html", dir.display());
+            }
+            Ok(())
+        }
+        Command::Infer { checkpoint, depth_dir, inputs } => {
+            let gpu = tdfas::Gpu::new()?;
+            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let results = tdfas::infer::infer(&gpu, &model, &inputs, depth_dir.as_deref())?;
+            for r in results {
+                let clips = r.clip_scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" ");
+                println!("{}\tscore {:.4}\tclips [{clips}]", r.input.display(), r.score);
+            }
+            Ok(())
+        }
+        Command::Demo { out, preset, quick, seed } => {
+            let gpu = tdfas::Gpu::new()?;
+            let r = tdfas::demo::run(&gpu, &tdfas::demo::DemoOptions { out, preset, quick, seed, progress: true })?;
+            println!("\n{}", r.table);
+            println!("report: {}/index.html (ROC, DET, score histograms, depth-map grid)", r.report_dir.display());
+            println!("total time {:.1} s", r.seconds);
+            Ok(())
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod report;
+pub mod run;
 pub mod score;
 
 use anyhow::{bail, Result};

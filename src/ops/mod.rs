@@ -10,3 +10,8 @@ pub mod batchnorm;
 pub mod concat;
 pub mod pool;
 pub mod resize;
+pub mod cross_entropy;
+pub mod depth_loss;
+pub mod gru;
+pub mod linear;
+pub mod sobel;

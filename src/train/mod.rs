@@ -1,3 +1,5 @@
 //! Training: the optimizer, checkpoints and the two-stage trainer.
 
 pub mod adadelta;
+pub mod checkpoint;
+pub mod trainer;

@@ -1,0 +1,181 @@
+//! Model configuration: TOML presets (`paper`, `tiny`), files, and the ablation variants.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    pub lr: f64,
+    pub batch: usize,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+}
+
+fn default_steps() -> usize {
+    1000
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub name: String,
+    pub variant: String,
+    pub image_size: usize,
+    pub frames: usize,
+    pub interval: usize,
+    pub stem: usize,
+    pub block: [usize; 3],
+    pub head: [usize; 2],
+    pub off_reduce: usize,
+    pub off_out: usize,
+    pub gru_hidden: usize,
+    pub fc_hidden: usize,
+    pub alpha: f64,
+    pub beta: f64,
+    pub bn_eps: f64,
+    pub bn_momentum: f64,
+    pub adadelta_rho: f64,
+    pub adadelta_eps: f64,
+    pub stage1: StageConfig,
+    pub stage2: StageConfig,
+}
+
+/// What an ablation variant (paper tables 4 and 5) builds and trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// OFF blocks (short-term motion) between frames
+    pub off: bool,
+    /// ConvGRU (long-term motion); variant 2 replaces it by a 3x3 conv
+    pub gru: bool,
+    /// binary head and loss
+    pub binary: bool,
+    /// contrastive depth loss (1* drops it)
+    pub contrastive: bool,
+    /// single-frame only (model 1 / 1*): no stage 2
+    pub single_only: bool,
+}
+
+impl Variant {
+    pub fn parse(name: &str) -> Result<Variant> {
+        let v = |off, gru, binary, contrastive, single_only| Variant { off, gru, binary, contrastive, single_only };
+        Ok(match name {
+            "1" => v(false, false, false, true, true),
+            "1*" => v(false, false, false, false, true),
+            "2" => v(true, false, true, true, false),
+            "2*" => v(true, false, false, true, false),
+            "3" => v(false, true, true, true, false),
+            "3*" => v(false, true, false, true, false),
+            "4" => v(true, true, true, true, false),
+            "4*" => v(true, true, false, true, false),
+            other => bail!("unknown variant {other:?}: use one of 1, 1*, 2, 2*, 3, 3*, 4, 4*"),
+        })
+    }
+}
+
+const PRESETS: &[(&str, &str)] = &[("paper", include_str!("presets/paper.toml")), ("tiny", include_str!("presets/tiny.toml"))];
+
+impl Config {
+    pub fn preset(name: &str) -> Result<Config> {
+        let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
+            bail!("unknown preset {name:?}: use one of {}", PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "));
+        };
+        Self::from_toml(text, &format!("preset {name}"))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
+        let c: Config = toml::from_str(text).with_context(|| format!("{origin}: not a valid tdfas config"))?;
+        c.validate().with_context(|| format!("{origin}: invalid config"))?;
+        Ok(c)
+    }
+
+    pub fn from_json(text: &str) -> Result<Config> {
+        let c: Config = serde_json::from_str(text).context("config JSON")?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("config serialises")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        Variant::parse(&self.variant)?;
+        if self.image_size < 8 || self.image_size % 8 != 0 {
+            bail!("image_size must be a positive multiple of 8 (map size S = image_size / 8), got {}", self.image_size);
+        }
+        if self.image_size > 4096 {
+            bail!("image_size {} is larger than 4096", self.image_size);
+        }
+        if self.frames < 2 || self.frames > 64 {
+            bail!("frames must be 2..=64 (the multi-frame part needs pairs), got {}", self.frames);
+        }
+        if self.interval == 0 {
+            bail!("interval must be at least 1");
+        }
+        let widths = [self.stem, self.block[0], self.block[1], self.block[2], self.head[0], self.head[1], self.off_reduce, self.off_out, self.gru_hidden, self.fc_hidden];
+        if widths.iter().any(|&w| w == 0 || w > 4096) {
+            bail!("every channel width must be 1..=4096, got {widths:?}");
+        }
+        for (what, x) in [("alpha", self.alpha), ("beta", self.beta), ("bn_momentum", self.bn_momentum), ("adadelta_rho", self.adadelta_rho)] {
+            if !(0.0..=1.0).contains(&x) {
+                bail!("{what} must be in [0, 1], got {x}");
+            }
+        }
+        for (what, x) in [("bn_eps", self.bn_eps), ("adadelta_eps", self.adadelta_eps), ("stage1.lr", self.stage1.lr), ("stage2.lr", self.stage2.lr)] {
+            if !(x > 0.0 && x.is_finite()) {
+                bail!("{what} must be positive, got {x}");
+            }
+        }
+        if self.stage1.batch == 0 || self.stage2.batch == 0 {
+            bail!("batch sizes must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn variant(&self) -> Variant {
+        Variant::parse(&self.variant).expect("validated")
+    }
+
+    /// S: depth maps, masks and the ConvGRU live at S x S.
+    pub fn map_size(&self) -> usize {
+        self.image_size / 8
+    }
+
+    pub fn clip_spec(&self) -> crate::data::ClipSpec {
+        crate::data::ClipSpec { frames: self.frames, interval: self.interval, size: self.image_size, map: self.map_size() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_parse_and_validate() {
+        let p = Config::preset("paper").unwrap();
+        assert_eq!((p.image_size, p.map_size(), p.frames, p.block), (256, 32, 5, [128, 192, 128]));
+        assert!(Config::preset("tiny").is_ok());
+        assert!(Config::preset("huge").unwrap_err().to_string().contains("unknown preset"));
+    }
+
+    #[test]
+    fn bad_configs_are_clear_errors() {
+        let text = include_str!("presets/tiny.toml");
+        let e = Config::from_toml(&text.replace("image_size = 32", "image_size = 30"), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("multiple of 8"), "{e:#}");
+        let e = Config::from_toml(&text.replace("variant = \"4\"", "variant = \"5\""), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("unknown variant"), "{e:#}");
+        let e = Config::from_toml(&format!("{text}\nbogus = 1"), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("x.toml"), "{e:#}");
+        let json = Config::preset("tiny").unwrap().to_json();
+        assert_eq!(Config::from_json(&json).unwrap(), Config::preset("tiny").unwrap());
+    }
+}

@@ -1,0 +1,173 @@
+//! Checkpoints: safetensors with MODEL.md's parameter names and PyTorch layouts (f32), the config
+//! in the metadata, and the optimizer state and progress so `--resume` continues exactly.
+//! Written atomically (temporary file, fsync, rename): a file on disk is always whole.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::gpu::Gpu;
+use crate::model::fastd::FasTd;
+use crate::model::Config;
+use crate::train::adadelta::Adadelta;
+
+/// Where training stands, stored in the metadata.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// 1 or 2: the stage being trained; `step` steps of it are done
+    pub stage: u8,
+    pub step: usize,
+    pub seed: u64,
+    /// stage finished (the next resume starts the next stage)
+    pub stage_done: bool,
+}
+
+pub const OPTIM_V: &str = "optim.square_avg.";
+pub const OPTIM_U: &str = "optim.acc_delta.";
+
+/// Writes `path` atomically: the model's parameters (and running stats), optimizer state if given.
+pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, progress: &Progress) -> Result<()> {
+    let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for p in &model.params.params {
+        let values = p.value.download(gpu)?;
+        data.push((p.name.clone(), p.value.shape().to_vec(), bytemuck::cast_slice(&values).to_vec()));
+    }
+    if let Some(o) = optim {
+        let v = o.v.download(gpu)?;
+        let u = o.u.download(gpu)?;
+        for (name, offset, n) in &o.layout.slots {
+            let shape = model.params.get(name)?.shape().to_vec();
+            data.push((format!("{OPTIM_V}{name}"), shape.clone(), bytemuck::cast_slice(&v[*offset..offset + n]).to_vec()));
+            data.push((format!("{OPTIM_U}{name}"), shape, bytemuck::cast_slice(&u[*offset..offset + n]).to_vec()));
+        }
+    }
+    let views: Vec<(String, TensorView)> = data
+        .iter()
+        .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b)?)))
+        .collect::<Result<_>>()?;
+    let mut meta = HashMap::new();
+    meta.insert("config".to_string(), model.cfg.to_json());
+    meta.insert("progress".to_string(), serde_json::to_string(progress)?);
+    meta.insert("format".to_string(), "tdfas-checkpoint-1".to_string());
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serialising checkpoint: {e}"))?;
+    write_atomic(path, &bytes)
+}
+
+/// temp file in the same folder, fsync, rename over the target, fsync the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ckpt"), std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        f.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A checkpoint read and validated: tensors by name, config, progress.
+pub struct Loaded {
+    pub config: Config,
+    pub progress: Option<Progress>,
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+/// Reads and checks a checkpoint file; every problem is reported with the file's name.
+pub fn read(path: &Path) -> Result<Loaded> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    parse(&bytes).with_context(|| format!("checkpoint {} is not usable", path.display()))
+}
+
+/// Parses checkpoint bytes (the fuzzed entry point): never panics, never allocates from an
+/// untrusted length (safetensors checks the header length against the buffer first).
+pub fn parse(bytes: &[u8]) -> Result<Loaded> {
+    if bytes.len() < 8 {
+        bail!("file is {} bytes, too short for a safetensors header", bytes.len());
+    }
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    if header_len > (bytes.len() as u64).saturating_sub(8) {
+        bail!("header length {header_len} exceeds the file size {} (truncated or corrupt file)", bytes.len());
+    }
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| anyhow!("corrupt safetensors header: {e}"))?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| anyhow!("corrupt safetensors data: {e}"))?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    let config_json = metadata.get("config").ok_or_else(|| anyhow!("no model config in the metadata (not a tdfas checkpoint?)"))?;
+    let config = Config::from_json(config_json).context("the config in the metadata")?;
+    let progress = match metadata.get("progress") {
+        Some(p) => Some(serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?),
+        None => None,
+    };
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            bail!("tensor {name} has dtype {:?}; tdfas checkpoints are F32", view.dtype());
+        }
+        let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            bail!("tensor {name} holds a non-finite value ({}) at element {i}", values[i]);
+        }
+        tensors.insert(name, (view.shape().to_vec(), values));
+    }
+    Ok(Loaded { config, progress, tensors })
+}
+
+/// Loads parameters into a model built from the checkpoint's config, checking that the names,
+/// shapes and dtypes match exactly; lists every mismatch at once.
+pub fn load_model(gpu: &Gpu, path: &Path) -> Result<(FasTd, Loaded)> {
+    let loaded = read(path)?;
+    let mut model = FasTd::new(gpu, loaded.config.clone(), 0)?;
+    apply(gpu, &mut model, &loaded).with_context(|| format!("checkpoint {}", path.display()))?;
+    Ok((model, loaded))
+}
+
+pub fn apply(gpu: &Gpu, model: &mut FasTd, loaded: &Loaded) -> Result<()> {
+    let mut problems = Vec::new();
+    for p in &model.params.params {
+        match loaded.tensors.get(&p.name) {
+            None => problems.push(format!("missing tensor {} {:?}", p.name, p.value.shape())),
+            Some((shape, _)) if shape.as_slice() != p.value.shape() => {
+                problems.push(format!("tensor {} has shape {:?}, the model needs {:?}", p.name, shape, p.value.shape()))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in loaded.tensors.keys() {
+        if !name.starts_with("optim.") && !model.params.contains(name) {
+            problems.push(format!("unexpected tensor {name} (not a parameter of variant {})", model.cfg.variant));
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{} problem(s): {}", problems.len(), problems.join("; "));
+    }
+    let names: Vec<String> = model.params.names().map(String::from).collect();
+    for name in names {
+        model.params.set(gpu, &name, &loaded.tensors[&name].1)?;
+    }
+    Ok(())
+}
+
+/// Restores the optimizer state saved with a checkpoint into a fresh Adadelta.
+pub fn apply_optimizer(gpu: &Gpu, optim: &Adadelta, loaded: &Loaded) -> Result<()> {
+    let mut v = vec![0f32; optim.layout.len];
+    let mut u = vec![0f32; optim.layout.len];
+    for (name, offset, n) in &optim.layout.slots {
+        for (prefix, dst) in [(OPTIM_V, &mut v), (OPTIM_U, &mut u)] {
+            let (_, values) = loaded.tensors.get(&format!("{prefix}{name}")).ok_or_else(|| anyhow!("optimizer state {prefix}{name} missing"))?;
+            if values.len() != *n {
+                bail!("optimizer state {prefix}{name} has {} values, the parameter {n}", values.len());
+            }
+            dst[*offset..offset + n].copy_from_slice(values);
+        }
+    }
+    gpu.upload_into(&optim.v, &v);
+    gpu.upload_into(&optim.u, &u);
+    Ok(())
+}

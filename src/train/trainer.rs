@@ -1,0 +1,239 @@
+//! The two-stage trainer (MODEL.md "Training"): stage 1 trains the single-frame part on batches
+//! of frames; stage 2 freezes it (BatchNorm statistics included) and trains OFF + ConvGRU + head
+//! on batches of clips. One submit per step; only the losses are read back.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::adadelta::Adadelta;
+use super::checkpoint::{self, Progress};
+use crate::data::{Clip, Dataset, Split};
+use crate::gpu::Gpu;
+use crate::graph::Tape;
+use crate::model::fastd::{FasTd, HostBatch};
+use crate::model::Config;
+
+pub struct TrainOptions {
+    pub data: PathBuf,
+    pub out: PathBuf,
+    pub config: Config,
+    /// stages to run, e.g. [1, 2]
+    pub stages: Vec<u8>,
+    pub resume: bool,
+    pub seed: u64,
+    pub protocol: Option<String>,
+    pub checkpoint_every: usize,
+    pub progress: bool,
+    pub detect_anomaly: bool,
+    pub augment: bool,
+    /// stop (as if killed) after this many steps in this process: for tests of resuming
+    pub stop_after: Option<usize>,
+}
+
+/// One step's losses, read back after the step's single submit.
+pub type StepLosses = Vec<(&'static str, f32)>;
+
+/// One training step of `stage` on `batch`: forward, backward, Adadelta, one submit.
+pub fn train_step(gpu: &Gpu, model: &FasTd, optim: &Adadelta, batch: &HostBatch, stage: u8, detect_anomaly: bool) -> Result<StepLosses> {
+    let mut t = Tape::new(gpu);
+    t.detect_anomaly = detect_anomaly;
+    let (losses, vars) = if stage == 1 {
+        let (d, vars) = model.forward_single(&mut t, batch, true)?;
+        (model.loss_single(&mut t, d, batch)?, vars)
+    } else {
+        let (out, vars) = model.forward(&mut t, batch, true)?;
+        (model.loss_multi(&mut t, &out, batch)?, vars)
+    };
+    if let Some(op) = t.anomaly() {
+        bail!("--detect-anomaly: {op}");
+    }
+    let parts: Vec<(&'static str, crate::tensor::Tensor)> = losses.parts.iter().map(|(n, v)| (*n, t.value(*v).clone())).collect();
+    let grads = t.backward(losses.total)?;
+    optim.step(gpu, &Adadelta::collect(&grads, &vars))?;
+    gpu.flush()?;
+    parts.iter().map(|(n, v)| Ok((*n, v.download(gpu)?[0]))).collect()
+}
+
+/// Samples batches deterministically: step s takes positions s*batch .. of a stream of shuffled
+/// epochs, so a resumed run sees exactly the batches the uninterrupted run would have.
+pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) -> Vec<usize> {
+    let mut perms: HashMap<usize, Vec<usize>> = HashMap::new();
+    (step * batch..(step + 1) * batch)
+        .map(|pos| {
+            let epoch = pos / n;
+            let perm = perms.entry(epoch).or_insert_with(|| {
+                let mut p: Vec<usize> = (0..n).collect();
+                p.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ ((stage as u64) << 56) ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+                p
+            });
+            perm[pos % n]
+        })
+        .collect()
+}
+
+/// Clips of a split, loaded once and kept in memory (the benchmark sizes tdfas targets fit).
+pub struct ClipCache {
+    pub dataset: Dataset,
+    clips: Vec<Option<Clip>>,
+}
+
+impl ClipCache {
+    pub fn open(root: &Path, split: Split, protocol: Option<&str>, cfg: &Config) -> Result<ClipCache> {
+        let dataset = Dataset::open(root, split, protocol, &cfg.clip_spec())?;
+        for w in dataset.skipped() {
+            eprintln!("warning: {w}");
+        }
+        if dataset.len() == 0 {
+            bail!("{}: the {:?} split has no usable clips", root.display(), split);
+        }
+        let clips = (0..dataset.len()).map(|_| None).collect();
+        Ok(ClipCache { dataset, clips })
+    }
+    pub fn len(&self) -> usize {
+        self.clips.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.clips.is_empty()
+    }
+    pub fn get(&mut self, i: usize) -> Result<&Clip> {
+        if self.clips[i].is_none() {
+            self.clips[i] = Some(self.dataset.load(i, None)?);
+        }
+        Ok(self.clips[i].as_ref().unwrap())
+    }
+}
+
+pub struct TrainSummary {
+    pub checkpoint: PathBuf,
+    /// (stage, first-logged losses, last losses)
+    pub stages: Vec<(u8, StepLosses, StepLosses)>,
+}
+
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.safetensors")
+}
+
+/// Runs the stages, writing checkpoints and a JSON-lines log under `opts.out`.
+pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    let ckpt = checkpoint_path(&opts.out);
+    let (mut model, mut progress, loaded) = if opts.resume && ckpt.exists() {
+        let (model, loaded) = checkpoint::load_model(gpu, &ckpt)?;
+        let progress = loaded.progress.clone().with_context(|| format!("{}: no training progress in the metadata", ckpt.display()))?;
+        eprintln!("resuming from {} (stage {}, step {})", ckpt.display(), progress.stage, progress.step);
+        (model, progress, Some(loaded))
+    } else {
+        if opts.resume {
+            eprintln!("no checkpoint at {}: starting a new run", ckpt.display());
+        }
+        let model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
+        let progress = Progress { stage: opts.stages[0], step: 0, seed: opts.seed, stage_done: false };
+        (model, progress, None)
+    };
+    let cfg = model.cfg.clone();
+    let mut train_set = ClipCache::open(&opts.data, Split::Train, opts.protocol.as_deref(), &cfg)?;
+    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(opts.out.join("log.jsonl")).context("opening the training log")?;
+    let mut summary = TrainSummary { checkpoint: ckpt.clone(), stages: vec![] };
+    let mut steps_this_process = 0usize;
+    for &stage in &opts.stages {
+        if stage < progress.stage || (stage == progress.stage && progress.stage_done) {
+            continue; // finished before the resume
+        }
+        if stage == 2 && cfg.variant().single_only {
+            continue;
+        }
+        let start_step = if stage == progress.stage { progress.step } else { 0 };
+        let stage_cfg = if stage == 1 { &cfg.stage1 } else { &cfg.stage2 };
+        model.set_stage(stage);
+        let optim = Adadelta::new(gpu, &mut model.params, stage_cfg.lr as f32, cfg.adadelta_rho as f32, cfg.adadelta_eps as f32)?;
+        if let (Some(l), true) = (&loaded, stage == progress.stage && start_step > 0) {
+            checkpoint::apply_optimizer(gpu, &optim, l)?;
+        }
+        let n_items = if stage == 1 { train_set.len() * cfg.frames } else { train_set.len() };
+        let bar = progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {stage}"));
+        bar.set_position(start_step as u64);
+        let mut first: Option<StepLosses> = None;
+        let mut last: StepLosses = vec![];
+        let mut last_good = (start_step, ckpt.exists());
+        let started = Instant::now();
+        for step in start_step..stage_cfg.steps {
+            let idx = batch_indices(n_items, stage_cfg.batch, progress.seed, stage, step);
+            let batch = if stage == 1 {
+                let mut picks = Vec::new();
+                for &i in &idx {
+                    train_set.get(i / cfg.frames)?;
+                    picks.push((i / cfg.frames, i % cfg.frames));
+                }
+                let clips: Vec<&Clip> = picks.iter().map(|&(c, _)| train_set.clips[c].as_ref().unwrap()).collect();
+                let picks: Vec<(&Clip, usize)> = clips.into_iter().zip(picks.iter().map(|p| p.1)).collect();
+                HostBatch::single_frames(&cfg, &picks)
+            } else {
+                for &i in &idx {
+                    train_set.get(i)?;
+                }
+                let clips: Vec<Clip> = idx.iter().map(|&i| train_set.clips[i].clone().unwrap()).collect();
+                HostBatch::from_clips(&cfg, &clips)?
+            };
+            let losses = train_step(gpu, &model, &optim, &batch, stage, opts.detect_anomaly)?;
+            if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
+                let good = if last_good.1 { format!("the last good checkpoint {} (stage {stage}, step {}) is intact", ckpt.display(), last_good.0) } else { "no checkpoint was written yet".into() };
+                bail!("stage {stage}, step {}: {name} is {v}; training stopped, {good}. Try a lower learning rate, or --detect-anomaly to find the op", step + 1);
+            }
+            let line = serde_json::json!({"stage": stage, "step": step + 1, "seconds": started.elapsed().as_secs_f64(),
+                "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
+            writeln!(log, "{line}").context("writing the training log")?;
+            let total = losses.last().map(|l| l.1).unwrap_or(0.0);
+            bar.set_message(format!("loss {total:.4}"));
+            bar.inc(1);
+            first.get_or_insert_with(|| losses.clone());
+            last = losses;
+            progress = Progress { stage, step: step + 1, seed: progress.seed, stage_done: step + 1 == stage_cfg.steps };
+            steps_this_process += 1;
+            let stop = opts.stop_after == Some(steps_this_process);
+            if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
+                checkpoint::save(gpu, &ckpt, &model, Some(&optim), &progress)?;
+                last_good = (step + 1, true);
+            }
+            if stop {
+                bar.abandon();
+                bail!("stopped after {steps_this_process} steps (--stop-after)");
+            }
+        }
+        if start_step >= stage_cfg.steps && !progress.stage_done {
+            progress.stage_done = true;
+        }
+        bar.finish();
+        if stage == 1 {
+            checkpoint::save(gpu, &opts.out.join("stage1.safetensors"), &model, None, &progress)?;
+        }
+        summary.stages.push((stage, first.unwrap_or_default(), last));
+        // The next stage starts at its step 0 with a fresh optimizer.
+        if let Some(&next) = opts.stages.iter().find(|&&s| s > stage) {
+            progress = Progress { stage: next, step: 0, seed: progress.seed, stage_done: false };
+            checkpoint::save(gpu, &ckpt, &model, None, &progress)?;
+        }
+    }
+    checkpoint::save(gpu, &opts.out.join("model.safetensors"), &model, None, &progress)?;
+    Ok(summary)
+}
+
+pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}

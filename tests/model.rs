@@ -1,0 +1,204 @@
+//! The whole model against the independent PyTorch implementation (tools/torch_reference.py):
+//! outputs, losses, every parameter gradient, and parameters + Adadelta state + BatchNorm
+//! running statistics after one and three optimizer steps (llm.c's test_gpt2, for FAS-TD).
+
+mod common;
+use common::{gpu, Golden};
+use tdfas::model::fastd::{FasTd, HostBatch};
+use tdfas::model::Config;
+use tdfas::reference::max_rel_error;
+use tdfas::train::adadelta::Adadelta;
+use tdfas::train::trainer::train_step;
+use tdfas::{Gpu, Tape};
+
+fn f32s(x: &[f64]) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect()
+}
+
+/// A model built from the golden's config with every parameter from `param.*`.
+fn model_from(g: &Gpu, golden: &Golden) -> FasTd {
+    let mut cfg = Config::from_json(&golden.metadata["config"]).unwrap();
+    if golden.metadata["stage"] == "1" {
+        cfg.variant = "1".into(); // a stage-1 file holds the single-frame part only
+    }
+    let mut model = FasTd::new(g, cfg, 0).unwrap();
+    let names: Vec<String> = model.params.names().map(String::from).collect();
+    for name in &names {
+        model.params.set(g, name, &f32s(golden.get(&format!("param.{name}")))).unwrap();
+    }
+    let golden_params = golden.tensors.keys().filter(|k| k.starts_with("param.")).count();
+    assert_eq!(golden_params, names.len(), "the golden and the model have different parameter sets");
+    model
+}
+
+/// Compares and prints the worst error relative to the largest magnitude of the golden tensor.
+fn cmp(report: &mut Vec<String>, what: &str, got: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let err = max_rel_error(got, want);
+    report.push(format!("{what:<44} {err:.2e}"));
+    assert!(err <= tol, "{what}: worst relative error {err:.3e} > {tol:.1e}\n{}", report.join("\n"));
+}
+
+/// [B, T, ...] golden order from per-t tensors of [B, ...].
+fn interleave(per_t: &[Vec<f32>], b: usize) -> Vec<f32> {
+    let item = per_t[0].len() / b;
+    (0..b).flat_map(|bi| per_t.iter().flat_map(move |t| t[bi * item..(bi + 1) * item].to_vec())).collect()
+}
+
+fn stage2_batch(golden: &Golden) -> HostBatch {
+    HostBatch {
+        clips: golden.shape("input.clips")[0],
+        frames: f32s(golden.get("input.clips")),
+        depth: f32s(golden.get("input.depth")),
+        mask: f32s(golden.get("input.mask")),
+        labels: f32s(golden.get("input.labels")),
+    }
+}
+
+const OUT_TOL: f64 = 2e-4;
+const GRAD_TOL: f64 = 2e-3;
+const STEP_TOL: f64 = 2e-3;
+
+fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, stage: u8, report: &mut Vec<String>) {
+    let lr = if stage == 1 { model.cfg.stage1.lr } else { model.cfg.stage2.lr };
+    let opt = Adadelta::new(g, &mut model.params, lr as f32, model.cfg.adadelta_rho as f32, model.cfg.adadelta_eps as f32).unwrap();
+    for step in 1..=3 {
+        train_step(g, model, &opt, batch, stage, false).unwrap();
+        if step == 2 {
+            continue;
+        }
+        for p in &model.params.params {
+            let key = format!("step{step}.{}", p.name);
+            if golden.has(&key) {
+                cmp(report, &key, &p.value.download(g).unwrap(), golden.get(&key), STEP_TOL);
+            }
+        }
+        for (name, _, _) in &opt.layout.slots {
+            let (v, u) = opt.state(name).unwrap();
+            cmp(report, &format!("step{step}.square_avg.{name}"), &v.download(g).unwrap(), golden.get(&format!("step{step}.square_avg.{name}")), STEP_TOL);
+            cmp(report, &format!("step{step}.acc_delta.{name}"), &u.download(g).unwrap(), golden.get(&format!("step{step}.acc_delta.{name}")), STEP_TOL);
+        }
+    }
+}
+
+#[test]
+fn stage1_matches_pytorch() {
+    let g = gpu();
+    let golden = Golden::load("model_stage1");
+    let mut model = model_from(&g, &golden);
+    model.set_stage(1);
+    let n = golden.shape("input.frames")[0];
+    let batch = HostBatch { clips: n, frames: f32s(golden.get("input.frames")), depth: f32s(golden.get("input.depth")), mask: f32s(golden.get("input.mask")), labels: vec![0.0; n] };
+    let mut report = Vec::new();
+    let mut t = Tape::new(&g);
+    let (d, vars) = model.forward_single(&mut t, &batch, true).unwrap();
+    cmp(&mut report, "out.d_single", &t.value(d).download(&g).unwrap(), golden.get("out.d_single"), OUT_TOL);
+    let losses = model.loss_single(&mut t, d, &batch).unwrap();
+    for (name, v) in &losses.parts {
+        cmp(&mut report, &format!("loss.{name}"), &t.value(*v).download(&g).unwrap(), golden.get(&format!("loss.{name}")), OUT_TOL);
+    }
+    let grads = t.backward(losses.total).unwrap();
+    let mut checked = 0;
+    for (name, var) in &vars {
+        let key = format!("grad.{name}");
+        if golden.has(&key) {
+            cmp(&mut report, &key, &grads.get(*var).unwrap().download(&g).unwrap(), golden.get(&key), GRAD_TOL);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(), "every golden gradient is checked");
+    // a fresh model: the forward above already updated the running statistics once
+    let mut model = model_from(&g, &golden);
+    model.set_stage(1);
+    check_steps(&g, &golden, &mut model, &batch, 1, &mut report);
+    println!("{}", report.join("\n"));
+}
+
+#[test]
+fn stage2_matches_pytorch() {
+    let g = gpu();
+    let golden = Golden::load("model_stage2");
+    let mut model = model_from(&g, &golden);
+    model.set_stage(2);
+    let batch = stage2_batch(&golden);
+    let b = batch.clips;
+    let mut report = Vec::new();
+    let mut t = Tape::new(&g);
+    let (out, vars) = model.forward(&mut t, &batch, true).unwrap();
+    let dl = |t: &Tape, v: tdfas::Var| t.value(v).download(&g).unwrap();
+    cmp(&mut report, "out.d_single", &dl(&t, out.d_single), golden.get("out.d_single"), OUT_TOL);
+    for (l, &o) in out.off.iter().enumerate() {
+        cmp(&mut report, &format!("out.o{}", l + 1), &dl(&t, o), golden.get(&format!("out.o{}", l + 1)), OUT_TOL);
+    }
+    let per_t = |vs: &[tdfas::Var]| interleave(&vs.iter().map(|&v| dl(&t, v)).collect::<Vec<_>>(), b);
+    cmp(&mut report, "out.gru1", &per_t(&out.gru1), golden.get("out.gru1"), OUT_TOL);
+    cmp(&mut report, "out.d_multi", &per_t(&out.d_multi), golden.get("out.d_multi"), OUT_TOL);
+    cmp(&mut report, "out.d_fusion", &per_t(&out.d_fusion), golden.get("out.d_fusion"), OUT_TOL);
+    cmp(&mut report, "out.logits", &dl(&t, out.logits.unwrap()), golden.get("out.logits"), OUT_TOL);
+    for p in &model.params.params {
+        let key = format!("out.bn.{}", p.name);
+        if golden.has(&key) {
+            cmp(&mut report, &key, &p.value.download(&g).unwrap(), golden.get(&key), OUT_TOL);
+        }
+    }
+    let losses = model.loss_multi(&mut t, &out, &batch).unwrap();
+    for (name, v) in &losses.parts {
+        cmp(&mut report, &format!("loss.{name}"), &dl(&t, *v), golden.get(&format!("loss.{name}")), OUT_TOL);
+    }
+    let grads = t.backward(losses.total).unwrap();
+    let mut checked = 0;
+    for (name, var) in &vars {
+        let key = format!("grad.{name}");
+        if golden.has(&key) {
+            cmp(&mut report, &key, &grads.get(*var).unwrap().download(&g).unwrap(), golden.get(&key), GRAD_TOL);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(), "every golden gradient is checked");
+
+    // eval-mode score (eq. 18) from a fresh model with the initial parameters
+    let fresh = model_from(&g, &golden);
+    let scored = fresh.score(&g, &batch).unwrap();
+    cmp(&mut report, "eval.score", &f32s(&scored.scores), golden.get("eval.score"), OUT_TOL);
+
+    // the running statistics updated above must be reset before the optimizer steps
+    let mut model = model_from(&g, &golden);
+    model.set_stage(2);
+    check_steps(&g, &golden, &mut model, &batch, 2, &mut report);
+    println!("{}", report.join("\n"));
+}
+
+fn variant_matches_pytorch(file: &str) {
+    let g = gpu();
+    let golden = Golden::load(file);
+    let mut model = model_from(&g, &golden);
+    model.set_stage(2);
+    let batch = stage2_batch(&golden);
+    let mut report = Vec::new();
+    let mut t = Tape::new(&g);
+    let (out, vars) = model.forward(&mut t, &batch, true).unwrap();
+    let per_t: Vec<Vec<f32>> = out.d_multi.iter().map(|&v| t.value(v).download(&g).unwrap()).collect();
+    cmp(&mut report, "out.d_multi", &interleave(&per_t, batch.clips), golden.get("out.d_multi"), OUT_TOL);
+    let losses = model.loss_multi(&mut t, &out, &batch).unwrap();
+    for (name, v) in &losses.parts {
+        cmp(&mut report, &format!("loss.{name}"), &t.value(*v).download(&g).unwrap(), golden.get(&format!("loss.{name}")), OUT_TOL);
+    }
+    let grads = t.backward(losses.total).unwrap();
+    for (name, var) in &vars {
+        let key = format!("grad.{name}");
+        if golden.has(&key) {
+            cmp(&mut report, &key, &grads.get(*var).unwrap().download(&g).unwrap(), golden.get(&key), GRAD_TOL);
+        }
+    }
+    println!("{}", report.join("\n"));
+}
+
+#[test]
+fn variant2_matches_pytorch() {
+    variant_matches_pytorch("model_variant2");
+}
+
+#[test]
+fn variant3_matches_pytorch() {
+    variant_matches_pytorch("model_variant3");
+}

@@ -1,0 +1,151 @@
+//! Training: a tiny batch is overfitted in both stages; a run stopped mid-way and resumed ends
+//! with exactly the parameters of an uninterrupted run; checkpoints load and reject corruption.
+
+mod common;
+use common::gpu;
+use tdfas::data::synth::{generate, SynthOptions};
+use tdfas::model::fastd::{FasTd, HostBatch};
+use tdfas::model::Config;
+use tdfas::train::adadelta::Adadelta;
+use tdfas::train::checkpoint;
+use tdfas::train::trainer::{train, train_step, TrainOptions};
+
+/// The smallest config with the full structure (variant 4).
+pub fn micro() -> Config {
+    let mut c = Config::preset("tiny").unwrap();
+    c.image_size = 16;
+    c.frames = 3;
+    c.interval = 1;
+    c.stem = 4;
+    c.block = [4, 6, 4];
+    c.head = [4, 4];
+    c.off_reduce = 2;
+    c.off_out = 3;
+    c.gru_hidden = 2;
+    c.fc_hidden = 4;
+    c.stage1.batch = 3;
+    c.stage2.batch = 2;
+    c
+}
+
+fn clip_batch(cfg: &Config, clips: usize, seed: u64) -> HostBatch {
+    let (nf, h, s) = (cfg.frames, cfg.image_size, cfg.map_size());
+    let frames = tdfas::reference::random(clips * nf * 3 * h * h, seed).iter().map(|&v| v as f32).collect();
+    let mut depth = vec![0f32; clips * nf * s * s];
+    for (i, d) in depth.iter_mut().enumerate() {
+        let clip = i / (nf * s * s);
+        let p = i % (s * s);
+        if clip % 2 == 0 {
+            *d = 0.3 + 0.5 * ((p % s) as f32 / s as f32); // live: a depth ramp
+        }
+    }
+    let labels = (0..clips).map(|c| if c % 2 == 0 { 1.0 } else { 0.0 }).collect();
+    HostBatch { clips, frames, depth, mask: vec![1.0; clips * nf * s * s], labels }
+}
+
+#[test]
+fn a_tiny_batch_is_overfitted_in_both_stages() {
+    let g = gpu();
+    let mut cfg = micro();
+    cfg.stage1.lr = 1.0;
+    cfg.stage2.lr = 0.5;
+    cfg.variant = "4*".into(); // stage 2 loss = L_depth alone, so "near-zero depth loss" is the target
+    let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();
+    let batch = clip_batch(&cfg, 2, 7);
+    model.set_stage(1);
+    let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
+    let mut l1 = Vec::new();
+    for _ in 0..60 {
+        l1.push(train_step(&g, &model, &opt, &batch, 1, false).unwrap().last().unwrap().1);
+    }
+    model.set_stage(2);
+    let opt = Adadelta::new(&g, &mut model.params, 0.5, 0.95, 1e-6).unwrap();
+    let mut l2 = Vec::new();
+    for _ in 0..80 {
+        let losses = train_step(&g, &model, &opt, &batch, 2, false).unwrap();
+        l2.push(losses.iter().find(|l| l.0 == "l_depth").unwrap().1);
+    }
+    println!("stage 1 {:.4} -> {:.4}; stage 2 depth {:.4} -> {:.4}", l1[0], l1[59], l2[0], l2[79]);
+    assert!(l1[59] < 0.1 * l1[0] && l1[59] < 0.01, "stage 1 did not overfit: {l1:?}");
+    assert!(l2[79] < 0.2 * l2[0] && l2[79] < 0.01, "stage 2 did not overfit: {l2:?}");
+}
+
+fn tiny_dataset(dir: &std::path::Path) {
+    let mut o = SynthOptions::preset("small", 3).unwrap();
+    o.identities = 3;
+    o.split = [1, 1, 1];
+    o.videos_per_class = 1;
+    o.cross_videos_per_class = 0;
+    o.frames = 4;
+    o.size = 32;
+    generate(dir, &o, false).unwrap();
+}
+
+fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: Option<usize>) -> anyhow::Result<()> {
+    let mut cfg = micro();
+    cfg.stage1.steps = 4;
+    cfg.stage2.steps = 3;
+    train(&gpu(), &TrainOptions {
+        data: data.to_path_buf(),
+        out: out.to_path_buf(),
+        config: cfg,
+        stages: vec![1, 2],
+        resume,
+        seed: 5,
+        protocol: None,
+        checkpoint_every: 1,
+        progress: false,
+        detect_anomaly: false,
+        augment: false,
+        stop_after,
+    })
+    .map(|_| ())
+}
+
+#[test]
+fn a_stopped_and_resumed_run_ends_with_the_same_parameters() {
+    let tmp = std::env::temp_dir().join(format!("tdfas-resume-{}", std::process::id()));
+    let data = tmp.join("data");
+    tiny_dataset(&data);
+    run(&data, &tmp.join("straight"), false, None).unwrap();
+    // stop after 3 steps (stage 1), then after 2 more (crossing into stage 2), then finish
+    let out = tmp.join("resumed");
+    assert!(run(&data, &out, false, Some(3)).is_err());
+    assert!(run(&data, &out, true, Some(2)).is_err());
+    run(&data, &out, true, None).unwrap();
+    let a = checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
+    let b = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (name, (_, va)) in &a.tensors {
+        assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn checkpoints_round_trip_and_report_mismatches() {
+    let g = gpu();
+    let tmp = std::env::temp_dir().join(format!("tdfas-ckpt-{}", std::process::id()));
+    let model = FasTd::new(&g, micro(), 3).unwrap();
+    let path = tmp.join("m.safetensors");
+    let progress = checkpoint::Progress { stage: 1, step: 0, seed: 0, stage_done: false };
+    checkpoint::save(&g, &path, &model, None, &progress).unwrap();
+    let (back, loaded) = checkpoint::load_model(&g, &path).unwrap();
+    assert_eq!(back.cfg, model.cfg);
+    assert_eq!(loaded.progress, Some(progress.clone()));
+    for p in &model.params.params {
+        assert_eq!(p.value.download(&g).unwrap(), back.params.get(&p.name).unwrap().download(&g).unwrap());
+    }
+    // a checkpoint of another variant lacks tensors: the error lists them and names the file
+    let mut cfg = micro();
+    cfg.variant = "1".into();
+    let single = FasTd::new(&g, cfg, 3).unwrap();
+    let p1 = tmp.join("single.safetensors");
+    checkpoint::save(&g, &p1, &single, None, &progress).unwrap();
+    let mut loaded = checkpoint::read(&p1).unwrap();
+    loaded.config = micro();
+    let mut m4 = FasTd::new(&g, micro(), 0).unwrap();
+    let e = format!("{:#}", checkpoint::apply(&g, &mut m4, &loaded).unwrap_err());
+    assert!(e.contains("missing tensor off1.reduce.weight"), "{e}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
