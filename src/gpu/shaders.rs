@@ -16,6 +16,15 @@ shaders![
     "reduce.wgsl",
     "broadcast.wgsl",
     "matmul.wgsl",
+    "sobel.wgsl",
+    "gru_gates.wgsl",
+    "gru_gates_backward.wgsl",
+    "gru_update.wgsl",
+    "gru_update_backward.wgsl",
+    "depth_loss.wgsl",
+    "depth_loss_backward.wgsl",
+    "linear.wgsl",
+    "cross_entropy.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

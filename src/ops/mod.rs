@@ -4,3 +4,8 @@
 pub mod elementwise;
 pub mod matmul;
 pub mod reduce;
+pub mod sobel;
+pub mod gru;
+pub mod depth_loss;
+pub mod linear;
+pub mod cross_entropy;

@@ -2,6 +2,11 @@
 //! tolerance-scaled comparison and a central finite-difference gradient checker.
 
 pub mod basic;
+pub mod sobel;
+pub mod gru;
+pub mod depth_loss;
+pub mod linear;
+pub mod cross_entropy;
 
 use anyhow::{bail, Result};
 

@@ -1,0 +1,78 @@
+//! Depthwise 3x3 Sobel filters (OFF block): per channel, zero padding 1, cross-correlation.
+
+use anyhow::{ensure, Result};
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::profiler::Cost;
+use crate::gpu::{Arg, Gpu};
+use crate::graph::{Tape, Var};
+use crate::tensor::Tensor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SobelDir {
+    X,
+    Y,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    h: u32,
+    w: u32,
+    dir: u32,
+    s: f32,
+    _pad: [u32; 3],
+}
+
+/// s * sobel(x); s = -1 gives the backward (the flipped filters are the negated filters).
+fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
+    ensure!(
+        x.shape().len() == 4,
+        "sobel: expected an NCHW tensor, got {:?}",
+        x.shape()
+    );
+    let [_, _, h, w] = x.nchw();
+    let n = x.numel();
+    let y = Tensor::empty(gpu, x.shape());
+    let dir = match dir {
+        SobelDir::X => 0,
+        SobelDir::Y => 1,
+    };
+    let params = Params {
+        n: n as u32,
+        h: h as u32,
+        w: w as u32,
+        dir,
+        s,
+        _pad: [0; 3],
+    };
+    gpu.dispatch(
+        "sobel",
+        "sobel",
+        &params,
+        &[Arg::T(x), Arg::T(&y)],
+        gpu.groups_1d(n),
+        Cost::elementwise(n, 9.0, 7.0),
+    )?;
+    Ok(y)
+}
+
+pub fn sobel(gpu: &Gpu, x: &Tensor, dir: SobelDir) -> Result<Tensor> {
+    run(gpu, x, dir, 1.0)
+}
+
+/// Gradient w.r.t. x given the upstream gradient gy.
+pub fn sobel_backward(gpu: &Gpu, gy: &Tensor, dir: SobelDir) -> Result<Tensor> {
+    run(gpu, gy, dir, -1.0)
+}
+
+pub fn t_sobel(t: &mut Tape, x: Var, dir: SobelDir) -> Result<Var> {
+    let y = sobel(t.gpu, t.value(x), dir)?;
+    Ok(t.record(
+        "sobel",
+        &[x],
+        y,
+        Box::new(move |gpu, g| Ok(vec![Some(sobel_backward(gpu, g, dir)?)])),
+    ))
+}
