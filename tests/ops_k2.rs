@@ -389,6 +389,146 @@ fn gru_fused_gates_match_pytorch_convgru_golden() {
     eprintln!("golden convgru h (3 steps, fused gates): max rel error {worst:.2e}");
 }
 
+/// Backward of `conv3x3`: (gx, gw, gb).
+fn conv3x3_backward(
+    x: &[f64],
+    wt: &[f64],
+    gy: &[f64],
+    dims: [usize; 5], // b, ci, co, h, w
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let [b, ci, co, h, w] = dims;
+    let (mut gx, mut gw, mut gb) = (vec![0.0; x.len()], vec![0.0; wt.len()], vec![0.0; co]);
+    for n in 0..b {
+        for o in 0..co {
+            for r in 0..h {
+                for c in 0..w {
+                    let g = gy[((n * co + o) * h + r) * w + c];
+                    gb[o] += g;
+                    for i in 0..ci {
+                        for kr in 0..3 {
+                            for kc in 0..3 {
+                                let (rr, cc) =
+                                    (r as isize + kr as isize - 1, c as isize + kc as isize - 1);
+                                if rr >= 0 && cc >= 0 && (rr as usize) < h && (cc as usize) < w {
+                                    let xi = ((n * ci + i) * h + rr as usize) * w + cc as usize;
+                                    let wi = ((o * ci + i) * 3 + kr) * 3 + kc;
+                                    gx[xi] += wt[wi] * g;
+                                    gw[wi] += x[xi] * g;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (gx, gw, gb)
+}
+
+/// Inverse of `cat`.
+fn split(v: &[f64], batch: usize, c1: usize, c2: usize, hw: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for n in 0..batch {
+        let base = n * (c1 + c2) * hw;
+        a.extend_from_slice(&v[base..base + c1 * hw]);
+        b.extend_from_slice(&v[base + c1 * hw..base + (c1 + c2) * hw]);
+    }
+    (a, b)
+}
+
+fn add_into(acc: &mut [f64], v: &[f64]) {
+    acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+}
+
+/// Backpropagation through the stored 3 steps: convolutions (and their backward) on the CPU in
+/// f64, the fused gate and update backward kernels on the GPU; gx and every weight and bias
+/// gradient against the PyTorch golden.
+#[test]
+fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
+    let g = gpu();
+    let gold = golden("op_convgru");
+    let xs = &gold["x"].0;
+    let (steps, b, cx, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
+    let ch = gold["h"].0[2];
+    let (hw, step_x, step_h) = (h * w, b * cx * h * w, b * ch * h * w);
+    let shape = [b, ch, h, w];
+    let dims = [b, ch + cx, ch, h, w];
+    let weight = |name: &str| gv(&gold, &format!("{name}.weight")).to_vec();
+    let conv = |name: &str, input: &[f64]| {
+        conv3x3(
+            input,
+            &weight(name),
+            gv(&gold, &format!("{name}.bias")),
+            b,
+            ch + cx,
+            ch,
+            h,
+            w,
+        )
+    };
+    // forward in f64, keeping what the backward needs
+    let mut saved = Vec::new();
+    let mut h_prev = vec![0.0; step_h];
+    for t in 0..steps {
+        let x = gv(&gold, "x")[t * step_x..(t + 1) * step_x].to_vec();
+        let hx = cat(&h_prev, &x, b, ch, cx, hw);
+        let (pre_r, pre_u) = (conv("reset", &hx), conv("update", &hx));
+        let (u, rh) = rf::gru::gru_gates(&pre_r, &pre_u, &h_prev);
+        let rx = cat(&rh, &x, b, ch, cx, hw);
+        let pre_c = conv("cand", &rx);
+        let hn = rf::gru::gru_update(&u, &h_prev, &pre_c);
+        saved.push((hx, rx, pre_r, pre_u, u, pre_c, h_prev.clone()));
+        h_prev = hn;
+    }
+    // backward through time
+    let names = ["reset", "update", "cand"];
+    let mut gwb: Vec<(Vec<f64>, Vec<f64>)> = names
+        .iter()
+        .map(|n| (vec![0.0; weight(n).len()], vec![0.0; ch]))
+        .collect();
+    let mut gx_all = vec![0.0; steps * step_x];
+    let mut carry = vec![0.0; step_h];
+    for t in (0..steps).rev() {
+        let (hx, rx, pre_r, pre_u, u, pre_c, hp) = &saved[t];
+        let mut gh = gv(&gold, "gy")[t * step_h..(t + 1) * step_h].to_vec();
+        add_into(&mut gh, &carry);
+        let upl = |v: &[f64]| up(&g, v, &shape);
+        let [gu, gh_a, gpc] =
+            gru::gru_update_backward(&g, &upl(u), &upl(hp), &upl(pre_c), &upl(&gh)).unwrap();
+        let (grx, gwc, gbc) = conv3x3_backward(rx, &weight("cand"), &download(&g, &gpc), dims);
+        let (grh, gx_c) = split(&grx, b, ch, cx, hw);
+        let gpu_ = gru::gru_u_backward(&g, &upl(pre_u), &gu).unwrap();
+        let (gpr, gh_b) = gru::gru_rh_backward(&g, &upl(pre_r), &upl(hp), &upl(&grh)).unwrap();
+        let (ghx_r, gwr, gbr) = conv3x3_backward(hx, &weight("reset"), &download(&g, &gpr), dims);
+        let (ghx_u, gwu, gbu) = conv3x3_backward(hx, &weight("update"), &download(&g, &gpu_), dims);
+        for (k, (gw, gb)) in [(gwr, gbr), (gwu, gbu), (gwc, gbc)].into_iter().enumerate() {
+            add_into(&mut gwb[k].0, &gw);
+            add_into(&mut gwb[k].1, &gb);
+        }
+        let mut ghx = ghx_r;
+        add_into(&mut ghx, &ghx_u);
+        let (gh_conv, gx_conv) = split(&ghx, b, ch, cx, hw);
+        carry = download(&g, &gh_a);
+        add_into(&mut carry, &download(&g, &gh_b));
+        add_into(&mut carry, &gh_conv);
+        let gx = &mut gx_all[t * step_x..(t + 1) * step_x];
+        add_into(gx, &gx_c);
+        add_into(gx, &gx_conv);
+    }
+    let mut worst = 0.0f64;
+    let mut compare = |what: &str, got: &[f64], k: usize| {
+        let got = rf::to_f32(got);
+        rf::assert_close(&format!("convgru {what}"), &got, gv(&gold, what), k).unwrap();
+        worst = worst.max(rf::max_rel_error(&got, gv(&gold, what)));
+    };
+    compare("gx", &gx_all, 45);
+    for (k, name) in names.iter().enumerate() {
+        compare(&format!("g{name}.weight"), &gwb[k].0, 120);
+        compare(&format!("g{name}.bias"), &gwb[k].1, 120);
+    }
+    eprintln!("golden convgru gradients (3 steps, fused gate backward): max rel error {worst:.2e}");
+}
+
 #[test]
 fn gru_rejects_mismatched_shapes() {
     let g = gpu();
