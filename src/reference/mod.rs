@@ -3,11 +3,11 @@
 
 pub mod adadelta;
 pub mod basic;
-pub mod conv;
-pub mod batchnorm;
-pub mod concat;
-pub mod pool;
-pub mod resize;
+pub mod sobel;
+pub mod gru;
+pub mod depth_loss;
+pub mod linear;
+pub mod cross_entropy;
 
 use anyhow::{bail, Result};
 
