@@ -2,12 +2,16 @@
 //! functions (`t_*`) that record the op with its hand-written gradient.
 
 pub mod adadelta;
+pub mod batchnorm;
+pub mod concat;
 pub mod conv;
-pub mod elementwise;
-pub mod matmul;
-pub mod reduce;
-pub mod sobel;
-pub mod gru;
-pub mod depth_loss;
-pub mod linear;
 pub mod cross_entropy;
+pub mod depth_loss;
+pub mod elementwise;
+pub mod gru;
+pub mod linear;
+pub mod matmul;
+pub mod pool;
+pub mod reduce;
+pub mod resize;
+pub mod sobel;

@@ -3,11 +3,16 @@
 
 pub mod adadelta;
 pub mod basic;
-pub mod sobel;
-pub mod gru;
-pub mod depth_loss;
-pub mod linear;
+pub mod batchnorm;
+pub mod concat;
+pub mod conv;
 pub mod cross_entropy;
+pub mod depth_loss;
+pub mod gru;
+pub mod linear;
+pub mod pool;
+pub mod resize;
+pub mod sobel;
 
 use anyhow::{bail, Result};
 
