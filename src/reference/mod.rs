@@ -103,8 +103,3 @@ pub fn to_f32(x: &[f64]) -> Vec<f32> {
 pub fn to_f64(x: &[f32]) -> Vec<f64> {
     x.iter().map(|&v| v as f64).collect()
 }
-pub mod cross_entropy;
-pub mod depth_loss;
-pub mod gru;
-pub mod linear;
-pub mod sobel;
