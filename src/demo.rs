@@ -46,7 +46,14 @@ pub fn ensure_benchmark(dir: &Path, opts: &SynthOptions, progress: bool) -> Resu
     }
     eprintln!("rendering the synthetic benchmark into {}", dir.display());
     let s = synth::generate(dir, opts, progress)?;
-    eprintln!("  {} videos, {} frames, {:.1} MB in {:.1} s ({:.1} ms/frame)", s.videos, s.frames, s.bytes as f64 / 1e6, s.seconds, s.ms_per_frame);
+    eprintln!(
+        "  {} videos, {} frames, {:.1} MB in {:.1} s ({:.1} ms/frame)",
+        s.videos,
+        s.frames,
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        s.ms_per_frame
+    );
     std::fs::write(&marker, wanted)?;
     Ok(())
 }
@@ -55,7 +62,13 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let started = Instant::now();
     let preset = opts.preset.clone().unwrap_or_else(|| if gpu.is_cpu() { "tiny".into() } else { "paper".into() });
     let mut cfg = Config::preset(&preset)?;
-    eprintln!("adapter: {}\npreset: {preset} ({}x{} input, {} frames per clip)", gpu.describe(), cfg.image_size, cfg.image_size, cfg.frames);
+    eprintln!(
+        "adapter: {}\npreset: {preset} ({}x{} input, {} frames per clip)",
+        gpu.describe(),
+        cfg.image_size,
+        cfg.image_size,
+        cfg.frames
+    );
     let mut synth_opts = SynthOptions::preset(if preset == "paper" { "default" } else { "small" }, opts.seed)?;
     if opts.quick {
         synth_opts.identities = 6;
@@ -70,20 +83,23 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
 
     let run_dir = opts.out.join("model4");
     let _ = std::fs::remove_dir_all(&run_dir);
-    train(gpu, &TrainOptions {
-        data: data.clone(),
-        out: run_dir.clone(),
-        config: cfg.clone(),
-        stages: vec![1, 2],
-        resume: false,
-        seed: opts.seed,
-        protocol: Some("all".into()),
-        checkpoint_every: 50,
-        progress: opts.progress,
-        detect_anomaly: false,
-        augment: false,
-        stop_after: None,
-    })?;
+    train(
+        gpu,
+        &TrainOptions {
+            data: data.clone(),
+            out: run_dir.clone(),
+            config: cfg.clone(),
+            stages: vec![1, 2],
+            resume: false,
+            seed: opts.seed,
+            protocol: Some("all".into()),
+            checkpoint_every: 50,
+            progress: opts.progress,
+            detect_anomaly: false,
+            augment: false,
+            stop_after: None,
+        },
+    )?;
     let (model4, _) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
     let model1 = single_frame_baseline(gpu, &run_dir.join("stage1.safetensors"))?;
 
@@ -105,7 +121,8 @@ pub fn single_frame_baseline(gpu: &Gpu, stage1: &Path) -> Result<FasTd> {
     let mut model = FasTd::new(gpu, cfg, 0)?;
     let names: Vec<String> = model.params.names().map(String::from).collect();
     for name in names {
-        let (_, values) = loaded.tensors.get(&name).with_context(|| format!("{}: no tensor {name}", stage1.display()))?;
+        let (_, values) =
+            loaded.tensors.get(&name).with_context(|| format!("{}: no tensor {name}", stage1.display()))?;
         model.params.set(gpu, &name, values)?;
     }
     Ok(model)

@@ -65,7 +65,8 @@ pub fn infer(gpu: &Gpu, model: &FasTd, inputs: &[PathBuf], depth_dir: Option<&Pa
                 anchors: vec![None; cfg.frames],
                 video: None,
             };
-            let mut clip = load::load_clip(&idx, &spec, None).with_context(|| format!("{}: reading clip {ci}", input.display()))?;
+            let mut clip = load::load_clip(&idx, &spec, None)
+                .with_context(|| format!("{}: reading clip {ci}", input.display()))?;
             clip.mask.iter_mut().for_each(|m| *m = 1.0); // no face mask given: all ones (eq. 18)
             let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
             let scored = model.score(gpu, &batch)?;
@@ -76,8 +77,15 @@ pub fn infer(gpu: &Gpu, model: &FasTd, inputs: &[PathBuf], depth_dir: Option<&Pa
                 let maps = if scored.d_multi[0].is_empty() { &scored.d_single[0] } else { &scored.d_multi[0] };
                 for (t, map) in maps.iter().enumerate() {
                     let s = cfg.map_size();
-                    let img = image::GrayImage::from_fn(s as u32, s as u32, |x, y| image::Luma([(map[y as usize * s + x as usize].clamp(0.0, 1.0) * 255.0) as u8]));
-                    let big = image::imageops::resize(&img, (s * 8) as u32, (s * 8) as u32, image::imageops::FilterType::Nearest);
+                    let img = image::GrayImage::from_fn(s as u32, s as u32, |x, y| {
+                        image::Luma([(map[y as usize * s + x as usize].clamp(0.0, 1.0) * 255.0) as u8])
+                    });
+                    let big = image::imageops::resize(
+                        &img,
+                        (s * 8) as u32,
+                        (s * 8) as u32,
+                        image::imageops::FilterType::Nearest,
+                    );
                     let path = dir.join(format!("{name}_clip{ci}_t{t}.png"));
                     big.save(&path).with_context(|| format!("writing {}", path.display()))?;
                 }

@@ -127,14 +127,41 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth { out, preset, seed, preview } => {
             let opts = tdfas::data::synth::SynthOptions::preset(&preset, seed)?;
             let s = tdfas::data::synth::generate(&out, &opts, true)?;
-            println!("{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}", s.videos, s.frames, s.bytes as f64 / 1e6, s.seconds, s.ms_per_frame, out.display());
+            println!(
+                "{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}",
+                s.videos,
+                s.frames,
+                s.bytes as f64 / 1e6,
+                s.seconds,
+                s.ms_per_frame,
+                out.display()
+            );
             if let Some(p) = preview {
                 tdfas::data::synth::preview(&out, &p)?;
                 println!("preview: {}", p.display());
             }
             Ok(())
         }
-        Command::Train { data, out, preset, config, variant, stage, resume, seed, protocol, steps, lr1, lr2, batch1, batch2, checkpoint_every, detect_anomaly, augment, stop_after } => {
+        Command::Train {
+            data,
+            out,
+            preset,
+            config,
+            variant,
+            stage,
+            resume,
+            seed,
+            protocol,
+            steps,
+            lr1,
+            lr2,
+            batch1,
+            batch2,
+            checkpoint_every,
+            detect_anomaly,
+            augment,
+            stop_after,
+        } => {
             let gpu = tdfas::Gpu::new()?;
             let mut cfg = match (config, preset) {
                 (Some(path), _) => Config::from_file(&path)?,
@@ -148,10 +175,18 @@ fn run(cli: Cli) -> Result<()> {
                 cfg.stage1.steps = s;
                 cfg.stage2.steps = s;
             }
-            if let Some(x) = lr1 { cfg.stage1.lr = x; }
-            if let Some(x) = lr2 { cfg.stage2.lr = x; }
-            if let Some(x) = batch1 { cfg.stage1.batch = x; }
-            if let Some(x) = batch2 { cfg.stage2.batch = x; }
+            if let Some(x) = lr1 {
+                cfg.stage1.lr = x;
+            }
+            if let Some(x) = lr2 {
+                cfg.stage2.lr = x;
+            }
+            if let Some(x) = batch1 {
+                cfg.stage1.batch = x;
+            }
+            if let Some(x) = batch2 {
+                cfg.stage2.batch = x;
+            }
             cfg.validate()?;
             let stages = match stage.as_str() {
                 "1" => vec![1],
@@ -160,11 +195,26 @@ fn run(cli: Cli) -> Result<()> {
                 other => bail!("--stage {other:?}: use 1, 2 or both"),
             };
             eprintln!("adapter: {}", gpu.describe());
-            let summary = tdfas::train::trainer::train(&gpu, &tdfas::train::trainer::TrainOptions {
-                data, out: out.clone(), config: cfg, stages, resume, seed, protocol, checkpoint_every, progress: true, detect_anomaly, augment, stop_after,
-            })?;
+            let summary = tdfas::train::trainer::train(
+                &gpu,
+                &tdfas::train::trainer::TrainOptions {
+                    data,
+                    out: out.clone(),
+                    config: cfg,
+                    stages,
+                    resume,
+                    seed,
+                    protocol,
+                    checkpoint_every,
+                    progress: true,
+                    detect_anomaly,
+                    augment,
+                    stop_after,
+                },
+            )?;
             for (stage, first, last) in &summary.stages {
-                let fmt = |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
+                let fmt =
+                    |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
                 println!("stage {stage}: first step {}; last step {}", fmt(first), fmt(last));
             }
             println!("model: {}", out.join("model.safetensors").display());
@@ -216,10 +266,18 @@ fn info() -> Result<()> {
     println!("driver    {} {}", i.driver, i.driver_info);
     println!("features  {:?}", gpu.features);
     let l = &gpu.limits;
-    println!("limits    max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB,",
-        l.max_storage_buffer_binding_size as u64 >> 20, l.max_buffer_size >> 20, l.max_compute_workgroup_storage_size >> 10);
-    println!("          invocations/workgroup {}, workgroups/dim {}, storage buffers/stage {}, storage offset align {}",
-        l.max_compute_invocations_per_workgroup, l.max_compute_workgroups_per_dimension,
-        l.max_storage_buffers_per_shader_stage, l.min_storage_buffer_offset_alignment);
+    println!(
+        "limits    max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB,",
+        l.max_storage_buffer_binding_size as u64 >> 20,
+        l.max_buffer_size >> 20,
+        l.max_compute_workgroup_storage_size >> 10
+    );
+    println!(
+        "          invocations/workgroup {}, workgroups/dim {}, storage buffers/stage {}, storage offset align {}",
+        l.max_compute_invocations_per_workgroup,
+        l.max_compute_workgroups_per_dimension,
+        l.max_storage_buffers_per_shader_stage,
+        l.min_storage_buffer_offset_alignment
+    );
     Ok(())
 }

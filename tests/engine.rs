@@ -18,7 +18,13 @@ fn elementwise_ops_match_reference() {
     check(&g, "sub", &ew::sub(&g, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<_>>(), 1);
     check(&g, "mul", &ew::mul(&g, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| x * y).collect::<Vec<_>>(), 1);
     check(&g, "scale", &ew::scale(&g, &ta, -0.5).unwrap(), &a.iter().map(|x| -0.5 * x).collect::<Vec<_>>(), 1);
-    check(&g, "axpy", &ew::axpy(&g, 3.0, &ta, &tb).unwrap(), &a.iter().zip(&b).map(|(x, y)| 3.0 * x + y).collect::<Vec<_>>(), 1);
+    check(
+        &g,
+        "axpy",
+        &ew::axpy(&g, 3.0, &ta, &tb).unwrap(),
+        &a.iter().zip(&b).map(|(x, y)| 3.0 * x + y).collect::<Vec<_>>(),
+        1,
+    );
     check(&g, "relu", &ew::relu(&g, &ta).unwrap(), &r::relu(&a), 1);
     check(&g, "relu'", &ew::relu_backward(&g, &ta, &tb).unwrap(), &r::relu_backward(&a, &b), 1);
     let s = r::sigmoid(&a);
@@ -44,10 +50,9 @@ fn activations_are_finite_for_large_inputs() {
 fn reference_activation_backwards_match_finite_differences() {
     let x = random(7, 3);
     let gy = random(7, 4);
-    for (name, f, b) in [
-        ("sigmoid", r::sigmoid as fn(&[f64]) -> Vec<f64>, true),
-        ("tanh", r::tanh as fn(&[f64]) -> Vec<f64>, false),
-    ] {
+    for (name, f, b) in
+        [("sigmoid", r::sigmoid as fn(&[f64]) -> Vec<f64>, true), ("tanh", r::tanh as fn(&[f64]) -> Vec<f64>, false)]
+    {
         let y = f(&x);
         let analytic = if b { r::sigmoid_backward(&y, &gy) } else { r::tanh_backward(&y, &gy) };
         gradcheck(name, &mut |x| dot(&f(x), &gy), &x, &analytic).unwrap();
@@ -69,7 +74,13 @@ fn reductions_match_reference_and_differences() {
     let (mean, _) = reduce::masked_mean_rows(&g, &tx, &up(&g, &m, &[rows, len]), rows).unwrap();
     check(&g, "masked_mean", &mean, &r::masked_mean_rows(&x, &m, rows), len);
     let gr = random(rows, 7);
-    gradcheck("masked_mean", &mut |x| dot(&r::masked_mean_rows(x, &m, rows), &gr), &x, &r::masked_mean_rows_backward(&m, &gr)).unwrap();
+    gradcheck(
+        "masked_mean",
+        &mut |x| dot(&r::masked_mean_rows(x, &m, rows), &gr),
+        &x,
+        &r::masked_mean_rows_backward(&m, &gr),
+    )
+    .unwrap();
 
     // GPU backward through the tape
     let mut tape = Tape::new(&g);
@@ -135,8 +146,10 @@ fn a_chain_of_ops_trains_through_the_tape_with_correct_gradients() {
         if step == 0 {
             let numeric_w = tdfas::reference::numeric_grad(&mut |w| chain_loss(&x, w, &bias, &c, n, k, m), &w, 1e-6);
             let numeric_b = tdfas::reference::numeric_grad(&mut |b| chain_loss(&x, &w, b, &c, n, k, m), &bias, 1e-6);
-            tdfas::reference::assert_close("dW vs finite differences", &tdfas::reference::to_f32(&numeric_w), &gw, n).unwrap();
-            tdfas::reference::assert_close("dB vs finite differences", &tdfas::reference::to_f32(&numeric_b), &gb, 1).unwrap();
+            tdfas::reference::assert_close("dW vs finite differences", &tdfas::reference::to_f32(&numeric_w), &gw, n)
+                .unwrap();
+            tdfas::reference::assert_close("dB vs finite differences", &tdfas::reference::to_f32(&numeric_b), &gb, 1)
+                .unwrap();
         }
         w.iter_mut().zip(&gw).for_each(|(w, g)| *w -= 0.5 * g);
     }

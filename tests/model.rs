@@ -61,7 +61,9 @@ const STEP_TOL: f64 = 2e-3;
 
 fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, stage: u8, report: &mut Vec<String>) {
     let lr = if stage == 1 { model.cfg.stage1.lr } else { model.cfg.stage2.lr };
-    let opt = Adadelta::new(g, &mut model.params, lr as f32, model.cfg.adadelta_rho as f32, model.cfg.adadelta_eps as f32).unwrap();
+    let opt =
+        Adadelta::new(g, &mut model.params, lr as f32, model.cfg.adadelta_rho as f32, model.cfg.adadelta_eps as f32)
+            .unwrap();
     for step in 1..=3 {
         train_step(g, model, &opt, batch, stage, false).unwrap();
         if step == 2 {
@@ -75,8 +77,20 @@ fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, s
         }
         for (name, _, _) in &opt.layout.slots {
             let (v, u) = opt.state(name).unwrap();
-            cmp(report, &format!("step{step}.square_avg.{name}"), &v.download(g).unwrap(), golden.get(&format!("step{step}.square_avg.{name}")), STEP_TOL);
-            cmp(report, &format!("step{step}.acc_delta.{name}"), &u.download(g).unwrap(), golden.get(&format!("step{step}.acc_delta.{name}")), STEP_TOL);
+            cmp(
+                report,
+                &format!("step{step}.square_avg.{name}"),
+                &v.download(g).unwrap(),
+                golden.get(&format!("step{step}.square_avg.{name}")),
+                STEP_TOL,
+            );
+            cmp(
+                report,
+                &format!("step{step}.acc_delta.{name}"),
+                &u.download(g).unwrap(),
+                golden.get(&format!("step{step}.acc_delta.{name}")),
+                STEP_TOL,
+            );
         }
     }
 }
@@ -88,14 +102,26 @@ fn stage1_matches_pytorch() {
     let mut model = model_from(&g, &golden);
     model.set_stage(1);
     let n = golden.shape("input.frames")[0];
-    let batch = HostBatch { clips: n, frames: f32s(golden.get("input.frames")), depth: f32s(golden.get("input.depth")), mask: f32s(golden.get("input.mask")), labels: vec![0.0; n] };
+    let batch = HostBatch {
+        clips: n,
+        frames: f32s(golden.get("input.frames")),
+        depth: f32s(golden.get("input.depth")),
+        mask: f32s(golden.get("input.mask")),
+        labels: vec![0.0; n],
+    };
     let mut report = Vec::new();
     let mut t = Tape::new(&g);
     let (d, vars) = model.forward_single(&mut t, &batch, true).unwrap();
     cmp(&mut report, "out.d_single", &t.value(d).download(&g).unwrap(), golden.get("out.d_single"), OUT_TOL);
     let losses = model.loss_single(&mut t, d, &batch).unwrap();
     for (name, v) in &losses.parts {
-        cmp(&mut report, &format!("loss.{name}"), &t.value(*v).download(&g).unwrap(), golden.get(&format!("loss.{name}")), OUT_TOL);
+        cmp(
+            &mut report,
+            &format!("loss.{name}"),
+            &t.value(*v).download(&g).unwrap(),
+            golden.get(&format!("loss.{name}")),
+            OUT_TOL,
+        );
     }
     let grads = t.backward(losses.total).unwrap();
     let mut checked = 0;
@@ -106,7 +132,11 @@ fn stage1_matches_pytorch() {
             checked += 1;
         }
     }
-    assert_eq!(checked, golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(), "every golden gradient is checked");
+    assert_eq!(
+        checked,
+        golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(),
+        "every golden gradient is checked"
+    );
     // a fresh model: the forward above already updated the running statistics once
     let mut model = model_from(&g, &golden);
     model.set_stage(1);
@@ -154,7 +184,11 @@ fn stage2_matches_pytorch() {
             checked += 1;
         }
     }
-    assert_eq!(checked, golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(), "every golden gradient is checked");
+    assert_eq!(
+        checked,
+        golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(),
+        "every golden gradient is checked"
+    );
 
     // eval-mode score (eq. 18) from a fresh model with the initial parameters
     let fresh = model_from(&g, &golden);
@@ -181,7 +215,13 @@ fn variant_matches_pytorch(file: &str) {
     cmp(&mut report, "out.d_multi", &interleave(&per_t, batch.clips), golden.get("out.d_multi"), OUT_TOL);
     let losses = model.loss_multi(&mut t, &out, &batch).unwrap();
     for (name, v) in &losses.parts {
-        cmp(&mut report, &format!("loss.{name}"), &t.value(*v).download(&g).unwrap(), golden.get(&format!("loss.{name}")), OUT_TOL);
+        cmp(
+            &mut report,
+            &format!("loss.{name}"),
+            &t.value(*v).download(&g).unwrap(),
+            golden.get(&format!("loss.{name}")),
+            OUT_TOL,
+        );
     }
     let grads = t.backward(losses.total).unwrap();
     for (name, var) in &vars {

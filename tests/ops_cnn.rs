@@ -26,11 +26,7 @@ fn golden(name: &str) -> HashMap<String, (Vec<f64>, Vec<usize>)> {
         .into_iter()
         .map(|(k, v)| {
             assert_eq!(v.dtype(), Dtype::F32, "{path}: {k} is not F32");
-            let data = v
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
-                .collect();
+            let data = v.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect();
             (k, (data, v.shape().to_vec()))
         })
         .collect()
@@ -40,10 +36,7 @@ fn golden(name: &str) -> HashMap<String, (Vec<f64>, Vec<usize>)> {
 fn check_golden(g: &Gpu, what: &str, t: &Tensor, want: &(Vec<f64>, Vec<usize>), k: usize) {
     assert_eq!(t.shape(), want.1.as_slice(), "{what}: shape");
     let got = t.download(g).unwrap();
-    eprintln!(
-        "golden {what}: max error {:.2e} (relative to max |value|)",
-        max_rel_error(&got, &want.0)
-    );
+    eprintln!("golden {what}: max error {:.2e} (relative to max |value|)", max_rel_error(&got, &want.0));
     if let Err(e) = assert_close(what, &got, &want.0, k) {
         panic!("{e}");
     }
@@ -84,11 +77,8 @@ fn bn_case(shape: [usize; 4], seed: u64) -> BnCase {
 /// statistics, gx, dgamma and dbeta against the reference.
 fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
     let s = case.shape;
-    let what = format!(
-        "batchnorm{} {} {s:?}",
-        if relu { "+relu" } else { "" },
-        if training { "train" } else { "eval" }
-    );
+    let what =
+        format!("batchnorm{} {} {s:?}", if relu { "+relu" } else { "" }, if training { "train" } else { "eval" });
     let c = s[1];
     let m = s[0] * s[2] * s[3];
     let (rm, rv) = (up(g, &case.rm, &[c]), up(g, &case.rv, &[c]));
@@ -99,16 +89,7 @@ fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
     let f = if relu { bn::t_batchnorm_relu } else { bn::t_batchnorm };
     let y = f(&mut tape, x, gamma, beta, &rm, &rv, training, EPS, MOMENTUM).unwrap();
 
-    let mut want = rbn::batchnorm(
-        &case.x,
-        s,
-        &case.gamma,
-        &case.beta,
-        &case.rm,
-        &case.rv,
-        training,
-        EPS as f64,
-    );
+    let mut want = rbn::batchnorm(&case.x, s, &case.gamma, &case.beta, &case.rm, &case.rv, training, EPS as f64);
     let gy_eff: Vec<f64> = if relu {
         let gy = basic::relu_backward(&want, &case.gy);
         want = basic::relu(&want);
@@ -126,16 +107,8 @@ fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
     check(g, &format!("{what} running_var"), &rv, &want_rv, m);
 
     let grads = tape.backward_with(y, Some(up(g, &case.gy, &s))).unwrap();
-    let (gx, dgamma, dbeta) = rbn::batchnorm_backward(
-        &case.x,
-        s,
-        &case.gamma,
-        &case.rm,
-        &case.rv,
-        training,
-        EPS as f64,
-        &gy_eff,
-    );
+    let (gx, dgamma, dbeta) =
+        rbn::batchnorm_backward(&case.x, s, &case.gamma, &case.rm, &case.rv, training, EPS as f64, &gy_eff);
     check(g, &format!("{what} gx"), grads.get(x).unwrap(), &gx, m);
     check(g, &format!("{what} dgamma"), grads.get(gamma).unwrap(), &dgamma, m);
     check(g, &format!("{what} dbeta"), grads.get(beta).unwrap(), &dbeta, m);
@@ -191,27 +164,9 @@ fn batchnorm_reference_backward_matches_finite_differences() {
         let (gx, dgamma, dbeta) =
             rbn::batchnorm_backward(&case.x, s, &case.gamma, &case.rm, &case.rv, training, e, &case.gy);
         let bn = |x: &[f64], gm: &[f64], bt: &[f64]| rbn::batchnorm(x, s, gm, bt, &case.rm, &case.rv, training, e);
-        gradcheck(
-            "bn dx",
-            &mut |x| dot(&bn(x, &case.gamma, &case.beta), &case.gy),
-            &case.x,
-            &gx,
-        )
-        .unwrap();
-        gradcheck(
-            "bn dgamma",
-            &mut |gm| dot(&bn(&case.x, gm, &case.beta), &case.gy),
-            &case.gamma,
-            &dgamma,
-        )
-        .unwrap();
-        gradcheck(
-            "bn dbeta",
-            &mut |bt| dot(&bn(&case.x, &case.gamma, bt), &case.gy),
-            &case.beta,
-            &dbeta,
-        )
-        .unwrap();
+        gradcheck("bn dx", &mut |x| dot(&bn(x, &case.gamma, &case.beta), &case.gy), &case.x, &gx).unwrap();
+        gradcheck("bn dgamma", &mut |gm| dot(&bn(&case.x, gm, &case.beta), &case.gy), &case.gamma, &dgamma).unwrap();
+        gradcheck("bn dbeta", &mut |bt| dot(&bn(&case.x, &case.gamma, bt), &case.gy), &case.beta, &dbeta).unwrap();
     }
 }
 
@@ -248,14 +203,10 @@ fn batchnorm_rejects_bad_shapes() {
     let g = gpu();
     let x = Tensor::zeros(&g, &[2, 3, 4, 4]);
     let (c3, c4) = (Tensor::zeros(&g, &[3]), Tensor::zeros(&g, &[4]));
-    let e = bn::batchnorm_train(&g, &x, &c4, &c3, &c3, &c3, EPS, MOMENTUM)
-        .unwrap_err()
-        .to_string();
+    let e = bn::batchnorm_train(&g, &x, &c4, &c3, &c3, &c3, EPS, MOMENTUM).unwrap_err().to_string();
     assert!(e.contains("weight") && e.contains("[2, 3, 4, 4]"), "{e}");
     let one = Tensor::zeros(&g, &[1, 3, 1, 1]);
-    let e = bn::batchnorm_train(&g, &one, &c3, &c3, &c3, &c3, EPS, MOMENTUM)
-        .unwrap_err()
-        .to_string();
+    let e = bn::batchnorm_train(&g, &one, &c3, &c3, &c3, &c3, EPS, MOMENTUM).unwrap_err().to_string();
     assert!(e.contains("more than 1 value"), "{e}");
     let flat = Tensor::zeros(&g, &[6, 3]);
     assert!(bn::batchnorm_eval(&g, &flat, &c3, &c3, &c3, &c3, EPS).is_err());
@@ -265,10 +216,7 @@ fn batchnorm_rejects_bad_shapes() {
 
 /// Integers 0..2, so windows hold ties.
 fn ties(n: usize, seed: u64) -> Vec<f64> {
-    random(n, seed)
-        .iter()
-        .map(|v| ((v + 1.0) * 1.5).floor().min(2.0))
-        .collect()
+    random(n, seed).iter().map(|v| ((v + 1.0) * 1.5).floor().min(2.0)).collect()
 }
 
 fn check_maxpool(g: &Gpu, x: &[f64], s: [usize; 4], seed: u64) {
@@ -280,13 +228,7 @@ fn check_maxpool(g: &Gpu, x: &[f64], s: [usize; 4], seed: u64) {
     check(g, &format!("maxpool {s:?}"), tape.value(y), &rpool::maxpool2(x, s), 1);
     let gy = random(os.iter().product(), seed);
     let grads = tape.backward_with(y, Some(up(g, &gy, &os))).unwrap();
-    check(
-        g,
-        &format!("maxpool {s:?} gx"),
-        grads.get(vx).unwrap(),
-        &rpool::maxpool2_backward(x, s, &gy),
-        1,
-    );
+    check(g, &format!("maxpool {s:?} gx"), grads.get(vx).unwrap(), &rpool::maxpool2_backward(x, s, &gy), 1);
 }
 
 #[test]
@@ -317,13 +259,7 @@ fn maxpool_reference_backward_matches_finite_differences() {
     let s = [2, 2, 5, 3];
     let x = random(s.iter().product(), 63); // distinct values: no kinks within h
     let gy = random(2 * 2 * 2, 64);
-    gradcheck(
-        "maxpool",
-        &mut |x| dot(&rpool::maxpool2(x, s), &gy),
-        &x,
-        &rpool::maxpool2_backward(&x, s, &gy),
-    )
-    .unwrap();
+    gradcheck("maxpool", &mut |x| dot(&rpool::maxpool2(x, s), &gy), &x, &rpool::maxpool2_backward(&x, s, &gy)).unwrap();
 }
 
 #[test]
@@ -341,9 +277,7 @@ fn maxpool_matches_pytorch_golden() {
 #[test]
 fn maxpool_rejects_tiny_inputs() {
     let g = gpu();
-    let e = pool::maxpool2(&g, &Tensor::zeros(&g, &[1, 2, 1, 4]))
-        .unwrap_err()
-        .to_string();
+    let e = pool::maxpool2(&g, &Tensor::zeros(&g, &[1, 2, 1, 4])).unwrap_err().to_string();
     assert!(e.contains("maxpool2") && e.contains("[1, 2, 1, 4]"), "{e}");
 }
 
@@ -360,13 +294,7 @@ fn check_resize(g: &Gpu, s: [usize; 4], oh: usize, ow: usize, seed: u64) {
     let gy = random(os.iter().product(), seed + 1);
     let grads = tape.backward_with(y, Some(up(g, &gy, &os))).unwrap();
     let k = (oh / s[2] + 2) * (ow / s[3] + 2) * 4;
-    check(
-        g,
-        &format!("{what} gx"),
-        grads.get(vx).unwrap(),
-        &rres::resize_bilinear_backward(s, oh, ow, &gy),
-        k,
-    );
+    check(g, &format!("{what} gx"), grads.get(vx).unwrap(), &rres::resize_bilinear_backward(s, oh, ow, &gy), k);
 }
 
 #[test]
@@ -384,13 +312,7 @@ fn resize_matches_reference_down_up_and_odd_ratios() {
     }
     // same size is the identity (half-pixel centres land on the pixels)
     let x = random(30, 79);
-    check(
-        &g,
-        "resize identity",
-        &resize::resize_bilinear(&g, &up(&g, &x, &[1, 2, 5, 3]), 5, 3).unwrap(),
-        &x,
-        1,
-    );
+    check(&g, "resize identity", &resize::resize_bilinear(&g, &up(&g, &x, &[1, 2, 5, 3]), 5, 3).unwrap(), &x, 1);
 }
 
 #[test]
@@ -399,13 +321,7 @@ fn resize_reference_backward_matches_finite_differences() {
         let x = random(s.iter().product(), 80);
         let gy = random(2 * oh * ow, 81);
         let analytic = rres::resize_bilinear_backward(s, oh, ow, &gy);
-        gradcheck(
-            "resize",
-            &mut |x| dot(&rres::resize_bilinear(x, s, oh, ow), &gy),
-            &x,
-            &analytic,
-        )
-        .unwrap();
+        gradcheck("resize", &mut |x| dot(&rres::resize_bilinear(x, s, oh, ow), &gy), &x, &analytic).unwrap();
     }
 }
 
@@ -430,44 +346,25 @@ fn resize_matches_pytorch_goldens() {
 fn concat_and_slice_round_trip_with_gradients() {
     let g = gpu();
     for dim in [0usize, 1] {
-        let shapes: Vec<Vec<usize>> = [2, 1, 4]
-            .iter()
-            .map(|&k| if dim == 1 { vec![3, k, 4, 5] } else { vec![k, 3, 4, 5] })
-            .collect();
-        let data: Vec<Vec<f64>> = shapes
-            .iter()
-            .enumerate()
-            .map(|(i, s)| random(s.iter().product(), 90 + i as u64))
-            .collect();
+        let shapes: Vec<Vec<usize>> =
+            [2, 1, 4].iter().map(|&k| if dim == 1 { vec![3, k, 4, 5] } else { vec![k, 3, 4, 5] }).collect();
+        let data: Vec<Vec<f64>> =
+            shapes.iter().enumerate().map(|(i, s)| random(s.iter().product(), 90 + i as u64)).collect();
         let mut tape = Tape::new(&g);
-        let vars: Vec<_> = data
-            .iter()
-            .zip(&shapes)
-            .map(|(d, s)| tape.leaf(up(&g, d, s), true))
-            .collect();
-        let y = if dim == 1 {
-            cat::t_concat_channels(&mut tape, &vars)
-        } else {
-            cat::t_concat_batch(&mut tape, &vars)
-        }
-        .unwrap();
-        let parts: Vec<(&[f64], &[usize])> = data
-            .iter()
-            .zip(&shapes)
-            .map(|(d, s)| (d.as_slice(), s.as_slice()))
-            .collect();
+        let vars: Vec<_> = data.iter().zip(&shapes).map(|(d, s)| tape.leaf(up(&g, d, s), true)).collect();
+        let y = if dim == 1 { cat::t_concat_channels(&mut tape, &vars) } else { cat::t_concat_batch(&mut tape, &vars) }
+            .unwrap();
+        let parts: Vec<(&[f64], &[usize])> =
+            data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
         let want = rcat::concat(&parts, dim);
         check(&g, &format!("concat dim {dim}"), tape.value(y), &want, 1);
         let ys = tape.value(y).shape().to_vec();
         assert_eq!(ys[dim], 7);
 
         // slice back the middle input, then differentiate slice(concat(xs))
-        let sl = if dim == 1 {
-            cat::t_slice_channels(&mut tape, y, 2, 1)
-        } else {
-            cat::t_slice_batch(&mut tape, y, 2, 1)
-        }
-        .unwrap();
+        let sl =
+            if dim == 1 { cat::t_slice_channels(&mut tape, y, 2, 1) } else { cat::t_slice_batch(&mut tape, y, 2, 1) }
+                .unwrap();
         check(&g, &format!("slice dim {dim}"), tape.value(sl), &data[1], 1);
         assert_eq!(tape.value(sl).shape(), shapes[1].as_slice());
         let gy = random(data[1].len(), 95);
@@ -476,13 +373,7 @@ fn concat_and_slice_round_trip_with_gradients() {
         let mut start = 0;
         for (i, s) in shapes.iter().enumerate() {
             let want = rcat::slice(&g_cat, &ys, dim, start, s[dim]);
-            check(
-                &g,
-                &format!("concat dim {dim} grad {i}"),
-                grads.get(vars[i]).unwrap(),
-                &want,
-                1,
-            );
+            check(&g, &format!("concat dim {dim} grad {i}"), grads.get(vars[i]).unwrap(), &want, 1);
             start += s[dim];
         }
     }

@@ -4,9 +4,7 @@
 mod common;
 use common::{check, gpu, up};
 use safetensors::SafeTensors;
-use tdfas::ops::conv::{
-    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, t_conv2d,
-};
+use tdfas::ops::conv::{conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, t_conv2d};
 use tdfas::reference::conv as r;
 use tdfas::reference::{dot, gradcheck, random};
 use tdfas::{Gpu, Tape};
@@ -26,17 +24,10 @@ struct Case {
 fn check_case(g: &Gpu, c: Case, seed: u64) {
     let shape = [c.n, c.ci, c.h, c.w];
     let x = random(c.n * c.ci * c.h * c.w, seed);
-    let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1)
-        .iter()
-        .map(|v| v * 0.5)
-        .collect();
+    let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1).iter().map(|v| v * 0.5).collect();
     let b = random(c.co, seed + 2);
     let gy = random(c.n * c.co * c.h * c.w, seed + 3);
-    let (tx, tw, tb) = (
-        up(g, &x, &shape),
-        up(g, &w, &[c.co, c.ci, c.k, c.k]),
-        up(g, &b, &[c.co]),
-    );
+    let (tx, tw, tb) = (up(g, &x, &shape), up(g, &w, &[c.co, c.ci, c.k, c.k]), up(g, &b, &[c.co]));
     let tgy = up(g, &gy, &[c.n, c.co, c.h, c.w]);
     let kk = c.k * c.k;
     let what = |s: &str| format!("{s} {c:?}");
@@ -56,94 +47,27 @@ fn check_case(g: &Gpu, c: Case, seed: u64) {
         c.ci * kk,
     );
     let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
-    check(
-        g,
-        &what("gx"),
-        &conv2d_backward_input(g, &tgy, &tw).unwrap(),
-        &gx,
-        c.co * kk,
-    );
-    check(
-        g,
-        &what("gw"),
-        &conv2d_backward_weight(g, &tx, &tgy, c.k).unwrap(),
-        &gw,
-        c.n * c.h * c.w,
-    );
-    check(
-        g,
-        &what("gb"),
-        &conv2d_backward_bias(g, &tgy).unwrap(),
-        &gb,
-        c.n * c.h * c.w,
-    );
+    check(g, &what("gx"), &conv2d_backward_input(g, &tgy, &tw).unwrap(), &gx, c.co * kk);
+    check(g, &what("gw"), &conv2d_backward_weight(g, &tx, &tgy, c.k).unwrap(), &gw, c.n * c.h * c.w);
+    check(g, &what("gb"), &conv2d_backward_bias(g, &tgy).unwrap(), &gb, c.n * c.h * c.w);
 }
 
 #[test]
 fn conv_matches_reference_on_odd_shapes() {
     let g = gpu();
     let cases = [
-        Case {
-            n: 2,
-            ci: 3,
-            co: 5,
-            h: 7,
-            w: 5,
-            k: 3,
-        },
-        Case {
-            n: 2,
-            ci: 3,
-            co: 5,
-            h: 7,
-            w: 5,
-            k: 1,
-        },
+        Case { n: 2, ci: 3, co: 5, h: 7, w: 5, k: 3 },
+        Case { n: 2, ci: 3, co: 5, h: 7, w: 5, k: 1 },
         // Ci = 1, Co = 1: every register block mostly clamped
-        Case {
-            n: 1,
-            ci: 1,
-            co: 1,
-            h: 4,
-            w: 3,
-            k: 3,
-        },
+        Case { n: 1, ci: 1, co: 1, h: 4, w: 3, k: 3 },
         // large Ci, Co not a multiple of 4, pixel count (3*9*11 = 297) not a multiple of 256
-        Case {
-            n: 3,
-            ci: 37,
-            co: 6,
-            h: 9,
-            w: 11,
-            k: 3,
-        },
+        Case { n: 3, ci: 37, co: 6, h: 9, w: 11, k: 3 },
         // wide image (W > 64 threads) and k = 5
-        Case {
-            n: 1,
-            ci: 2,
-            co: 3,
-            h: 3,
-            w: 70,
-            k: 5,
-        },
+        Case { n: 1, ci: 2, co: 3, h: 3, w: 70, k: 5 },
         // 1x1 image with a 3x3 kernel: only the centre tap sees data
-        Case {
-            n: 2,
-            ci: 5,
-            co: 7,
-            h: 1,
-            w: 1,
-            k: 3,
-        },
+        Case { n: 2, ci: 5, co: 7, h: 1, w: 1, k: 3 },
         // many pixels: several forward workgroups and threads looping in the weight gradient
-        Case {
-            n: 2,
-            ci: 4,
-            co: 9,
-            h: 17,
-            w: 19,
-            k: 3,
-        },
+        Case { n: 2, ci: 4, co: 9, h: 17, w: 19, k: 3 },
     ];
     for (i, c) in cases.into_iter().enumerate() {
         check_case(&g, c, 100 + 10 * i as u64);
@@ -168,23 +92,13 @@ fn reference_backward_matches_finite_differences() {
 
 /// Reads tensor `name` of a fixture as f64 with its shape.
 fn fixture_tensor(st: &SafeTensors, file: &str, name: &str) -> (Vec<f64>, Vec<usize>) {
-    let t = st
-        .tensor(name)
-        .unwrap_or_else(|e| panic!("tests/fixtures/{file}: no tensor {name}: {e}"));
-    let v: Vec<f64> = t
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-        .collect();
+    let t = st.tensor(name).unwrap_or_else(|e| panic!("tests/fixtures/{file}: no tensor {name}: {e}"));
+    let v: Vec<f64> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
     (v, t.shape().to_vec())
 }
 
 fn check_golden(file: &str, has_bias: bool) {
-    let bytes = std::fs::read(format!(
-        "{}/tests/fixtures/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let bytes = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let get = |name: &str| fixture_tensor(&st, file, name);
     let g = gpu();
@@ -196,36 +110,12 @@ fn check_golden(file: &str, has_bias: bool) {
         up(&g, &b, &bs)
     });
     let what = |s: &str| format!("{file} {s}");
-    check(
-        &g,
-        &what("y"),
-        &conv2d(&g, &tx, &tw, tb.as_ref()).unwrap(),
-        &get("y").0,
-        ws[1] * k * k,
-    );
-    check(
-        &g,
-        &what("gx"),
-        &conv2d_backward_input(&g, &tgy, &tw).unwrap(),
-        &get("gx").0,
-        ws[0] * k * k,
-    );
+    check(&g, &what("y"), &conv2d(&g, &tx, &tw, tb.as_ref()).unwrap(), &get("y").0, ws[1] * k * k);
+    check(&g, &what("gx"), &conv2d_backward_input(&g, &tgy, &tw).unwrap(), &get("gx").0, ws[0] * k * k);
     let pixels = xs[0] * xs[2] * xs[3];
-    check(
-        &g,
-        &what("gweight"),
-        &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(),
-        &get("gweight").0,
-        pixels,
-    );
+    check(&g, &what("gweight"), &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(), &get("gweight").0, pixels);
     if has_bias {
-        check(
-            &g,
-            &what("gbias"),
-            &conv2d_backward_bias(&g, &tgy).unwrap(),
-            &get("gbias").0,
-            pixels,
-        );
+        check(&g, &what("gbias"), &conv2d_backward_bias(&g, &tgy).unwrap(), &get("gbias").0, pixels);
     }
 }
 
@@ -252,16 +142,8 @@ fn tape_conv_gradients_match_reference() {
     let vw = t.leaf(up(&g, &w, &[co, 3, k, k]), true);
     let vb = t.leaf(up(&g, &b, &[co]), true);
     let y = t_conv2d(&mut t, vx, vw, Some(vb)).unwrap();
-    check(
-        &g,
-        "tape y",
-        t.value(y),
-        &r::conv2d(&x, shape, &w, co, k, Some(&b)),
-        3 * k * k,
-    );
-    let grads = t
-        .backward_with(y, Some(up(&g, &gy, &[2, co, 6, 5])))
-        .unwrap();
+    check(&g, "tape y", t.value(y), &r::conv2d(&x, shape, &w, co, k, Some(&b)), 3 * k * k);
+    let grads = t.backward_with(y, Some(up(&g, &gy, &[2, co, 6, 5]))).unwrap();
     let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, co, k, &gy);
     check(&g, "tape gx", grads.get(vx).unwrap(), &gx, co * k * k);
     check(&g, "tape gw", grads.get(vw).unwrap(), &gw, 60);
@@ -308,11 +190,7 @@ fn conv_rejects_bad_shapes_with_clear_errors() {
 fn conv_throughput() {
     let g = gpu();
     println!("adapter: {}", g.describe());
-    for (n, ci, co, h, w, k) in [
-        (10, 16, 16, 48, 48, 3),
-        (10, 32, 32, 48, 48, 3),
-        (10, 32, 32, 48, 48, 1),
-    ] {
+    for (n, ci, co, h, w, k) in [(10, 16, 16, 48, 48, 3), (10, 32, 32, 48, 48, 3), (10, 32, 32, 48, 48, 1)] {
         let x = up(&g, &random(n * ci * h * w, 1), &[n, ci, h, w]);
         let wt = up(&g, &random(co * ci * k * k, 2), &[co, ci, k, k]);
         let gy = up(&g, &random(n * co * h * w, 3), &[n, co, h, w]);

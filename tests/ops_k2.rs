@@ -18,21 +18,13 @@ use tdfas::{Gpu, Tape, Tensor};
 
 /// A golden file's tensors by name: (shape, values as f64).
 fn golden(name: &str) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
-    let path = format!(
-        "{}/tests/fixtures/{name}.safetensors",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let st =
-        safetensors::SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
     st.tensors()
         .into_iter()
         .map(|(k, v)| {
-            let vals = v
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-                .collect();
+            let vals = v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
             (k, (v.shape().to_vec(), vals))
         })
         .collect()
@@ -41,11 +33,7 @@ fn golden(name: &str) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
 /// Uploads golden tensor `name` (a scalar `[]` becomes [1]).
 fn gup(g: &Gpu, gold: &HashMap<String, (Vec<usize>, Vec<f64>)>, name: &str) -> Tensor {
     let (shape, v) = &gold[name];
-    let shape = if shape.is_empty() {
-        vec![1]
-    } else {
-        shape.clone()
-    };
+    let shape = if shape.is_empty() { vec![1] } else { shape.clone() };
     up(g, v, &shape)
 }
 
@@ -60,10 +48,7 @@ fn download(g: &Gpu, t: &Tensor) -> Vec<f64> {
 /// Worst error relative to the golden's largest magnitude, printed for the report.
 fn report(g: &Gpu, what: &str, t: &Tensor, want: &[f64]) {
     let got = t.download(g).unwrap();
-    eprintln!(
-        "golden {what}: max rel error {:.2e}",
-        rf::max_rel_error(&got, want)
-    );
+    eprintln!("golden {what}: max rel error {:.2e}", rf::max_rel_error(&got, want));
 }
 
 // ---- Sobel ----------------------------------------------------------------------------------
@@ -78,23 +63,9 @@ fn sobel_matches_reference_forward_and_backward() {
         let mut tape = Tape::new(&g);
         let vx = tape.leaf(up(&g, &x, &[n, c, h, w]), true);
         let y = sobel::t_sobel(&mut tape, vx, dir).unwrap();
-        check(
-            &g,
-            "sobel",
-            tape.value(y),
-            &rf::sobel::sobel(&x, n * c, h, w, dx),
-            9,
-        );
-        let grads = tape
-            .backward_with(y, Some(up(&g, &gy, &[n, c, h, w])))
-            .unwrap();
-        check(
-            &g,
-            "sobel backward",
-            grads.get(vx).unwrap(),
-            &rf::sobel::sobel_backward(&gy, n * c, h, w, dx),
-            9,
-        );
+        check(&g, "sobel", tape.value(y), &rf::sobel::sobel(&x, n * c, h, w, dx), 9);
+        let grads = tape.backward_with(y, Some(up(&g, &gy, &[n, c, h, w]))).unwrap();
+        check(&g, "sobel backward", grads.get(vx).unwrap(), &rf::sobel::sobel_backward(&gy, n * c, h, w, dx), 9);
     }
 }
 
@@ -105,13 +76,7 @@ fn sobel_reference_backward_matches_finite_differences() {
     let gy = random(m * h * w, 4);
     for dx in [true, false] {
         let analytic = rf::sobel::sobel_backward(&gy, m, h, w, dx);
-        gradcheck(
-            "sobel",
-            &mut |x| dot(&rf::sobel::sobel(x, m, h, w, dx), &gy),
-            &x,
-            &analytic,
-        )
-        .unwrap();
+        gradcheck("sobel", &mut |x| dot(&rf::sobel::sobel(x, m, h, w, dx), &gy), &x, &analytic).unwrap();
     }
 }
 
@@ -126,19 +91,8 @@ fn sobel_matches_pytorch_goldens() {
         check(&g, &format!("{file} y"), tape.value(y), gv(&gold, "y"), 9);
         report(&g, &format!("{file} y"), tape.value(y), gv(&gold, "y"));
         let grads = tape.backward_with(y, Some(gup(&g, &gold, "gy"))).unwrap();
-        check(
-            &g,
-            &format!("{file} gx"),
-            grads.get(vx).unwrap(),
-            gv(&gold, "gx"),
-            9,
-        );
-        report(
-            &g,
-            &format!("{file} gx"),
-            grads.get(vx).unwrap(),
-            gv(&gold, "gx"),
-        );
+        check(&g, &format!("{file} gx"), grads.get(vx).unwrap(), gv(&gold, "gx"), 9);
+        report(&g, &format!("{file} gx"), grads.get(vx).unwrap(), gv(&gold, "gx"));
     }
 }
 
@@ -163,20 +117,8 @@ fn temporal_difference_matches_pytorch_golden() {
     check(&g, "temporal_diff y", tape.value(y), gv(&gold, "y"), 1);
     report(&g, "temporal_diff y", tape.value(y), gv(&gold, "y"));
     let grads = tape.backward_with(y, Some(gup(&g, &gold, "gy"))).unwrap();
-    check(
-        &g,
-        "temporal_diff ga",
-        grads.get(a).unwrap(),
-        gv(&gold, "ga"),
-        1,
-    );
-    check(
-        &g,
-        "temporal_diff gb",
-        grads.get(b).unwrap(),
-        gv(&gold, "gb"),
-        1,
-    );
+    check(&g, "temporal_diff ga", grads.get(a).unwrap(), gv(&gold, "ga"), 1);
+    check(&g, "temporal_diff gb", grads.get(b).unwrap(), gv(&gold, "gb"), 1);
 }
 
 // ---- ConvGRU gates ----------------------------------------------------------------------------
@@ -209,9 +151,7 @@ fn gru_gates_and_update_match_reference_forward_and_backward() {
     let a = ew::t_mul(&mut tape, u, cu).unwrap();
     let b = ew::t_mul(&mut tape, rh, crh).unwrap();
     let y = ew::t_add(&mut tape, a, b).unwrap();
-    let grads = tape
-        .backward_with(y, Some(Tensor::filled(&g, &shape, 1.0)))
-        .unwrap();
+    let grads = tape.backward_with(y, Some(Tensor::filled(&g, &shape, 1.0))).unwrap();
     let [g_pre_r, g_pre_u, g_h] = rf::gru::gru_gates_backward(&pre_r, &pre_u, &h_prev, &gu, &grh);
     check(&g, "gru g_pre_r", grads.get(vr).unwrap(), &g_pre_r, 1);
     check(&g, "gru g_pre_u", grads.get(vu).unwrap(), &g_pre_u, 1);
@@ -226,23 +166,11 @@ fn gru_gates_and_update_match_reference_forward_and_backward() {
         tape.leaf(up(&g, &pre_c, &shape), true),
     );
     let h = gru::t_gru_update(&mut tape, vu, vh, vc).unwrap();
-    check(
-        &g,
-        "gru h",
-        tape.value(h),
-        &rf::gru::gru_update(&uu, &h_prev, &pre_c),
-        1,
-    );
+    check(&g, "gru h", tape.value(h), &rf::gru::gru_update(&uu, &h_prev, &pre_c), 1);
     let grads = tape.backward_with(h, Some(up(&g, &gh, &shape))).unwrap();
     let [g_u, g_hp, g_c] = rf::gru::gru_update_backward(&uu, &h_prev, &pre_c, &gh);
     check(&g, "gru g_u", grads.get(vu).unwrap(), &g_u, 1);
-    check(
-        &g,
-        "gru g_h_prev (update)",
-        grads.get(vh).unwrap(),
-        &g_hp,
-        1,
-    );
+    check(&g, "gru g_h_prev (update)", grads.get(vh).unwrap(), &g_hp, 1);
     check(&g, "gru g_pre_c", grads.get(vc).unwrap(), &g_c, 1);
 }
 
@@ -261,40 +189,13 @@ fn gru_reference_backwards_match_finite_differences() {
     gradcheck("gates d pre_u", &mut |x| gates(&pr, x, &hp), &pu, &a_u).unwrap();
     gradcheck("gates d h_prev", &mut |x| gates(&pr, &pu, x), &hp, &a_h).unwrap();
     let [b_u, b_h, b_c] = rf::gru::gru_update_backward(&u, &hp, &pc, &gh);
-    gradcheck(
-        "update d u",
-        &mut |x| dot(&rf::gru::gru_update(x, &hp, &pc), &gh),
-        &u,
-        &b_u,
-    )
-    .unwrap();
-    gradcheck(
-        "update d h_prev",
-        &mut |x| dot(&rf::gru::gru_update(&u, x, &pc), &gh),
-        &hp,
-        &b_h,
-    )
-    .unwrap();
-    gradcheck(
-        "update d pre_c",
-        &mut |x| dot(&rf::gru::gru_update(&u, &hp, x), &gh),
-        &pc,
-        &b_c,
-    )
-    .unwrap();
+    gradcheck("update d u", &mut |x| dot(&rf::gru::gru_update(x, &hp, &pc), &gh), &u, &b_u).unwrap();
+    gradcheck("update d h_prev", &mut |x| dot(&rf::gru::gru_update(&u, x, &pc), &gh), &hp, &b_h).unwrap();
+    gradcheck("update d pre_c", &mut |x| dot(&rf::gru::gru_update(&u, &hp, x), &gh), &pc, &b_c).unwrap();
 }
 
 /// f64 3x3 conv, zero padding 1, with bias: x [b, ci, h, w], wt [co, ci, 3, 3] -> [b, co, h, w].
-fn conv3x3(
-    x: &[f64],
-    wt: &[f64],
-    bias: &[f64],
-    b: usize,
-    ci: usize,
-    co: usize,
-    h: usize,
-    w: usize,
-) -> Vec<f64> {
+fn conv3x3(x: &[f64], wt: &[f64], bias: &[f64], b: usize, ci: usize, co: usize, h: usize, w: usize) -> Vec<f64> {
     let mut y = vec![0.0; b * co * h * w];
     for n in 0..b {
         for o in 0..co {
@@ -304,8 +205,7 @@ fn conv3x3(
                     for i in 0..ci {
                         for kr in 0..3 {
                             for kc in 0..3 {
-                                let (rr, cc) =
-                                    (r as isize + kr as isize - 1, c as isize + kc as isize - 1);
+                                let (rr, cc) = (r as isize + kr as isize - 1, c as isize + kc as isize - 1);
                                 if rr >= 0 && cc >= 0 && (rr as usize) < h && (cc as usize) < w {
                                     s += wt[((o * ci + i) * 3 + kr) * 3 + kc]
                                         * x[((n * ci + i) * h + rr as usize) * w + cc as usize];
@@ -343,16 +243,7 @@ fn gru_fused_gates_match_pytorch_convgru_golden() {
     let (hw, step_x, step_h) = (h * w, b * cx * h * w, b * ch * h * w);
     let shape = [b, ch, h, w];
     let conv = |name: &str, input: &[f64]| {
-        conv3x3(
-            input,
-            gv(&gold, &format!("{name}.weight")),
-            gv(&gold, &format!("{name}.bias")),
-            b,
-            ch + cx,
-            ch,
-            h,
-            w,
-        )
+        conv3x3(input, gv(&gold, &format!("{name}.weight")), gv(&gold, &format!("{name}.bias")), b, ch + cx, ch, h, w)
     };
     let mut h_prev = vec![0.0; step_h];
     let mut worst = 0.0f64;
@@ -361,27 +252,15 @@ fn gru_fused_gates_match_pytorch_convgru_golden() {
         let at = |name: &str| gv(&gold, name)[t * step_h..(t + 1) * step_h].to_vec();
         let hx = cat(&h_prev, x, b, ch, cx, hw);
         let (pre_r, pre_u) = (conv("reset", &hx), conv("update", &hx));
-        let (u, rh) = gru::gru_gates(
-            &g,
-            &up(&g, &pre_r, &shape),
-            &up(&g, &pre_u, &shape),
-            &up(&g, &h_prev, &shape),
-        )
-        .unwrap();
+        let (u, rh) =
+            gru::gru_gates(&g, &up(&g, &pre_r, &shape), &up(&g, &pre_u, &shape), &up(&g, &h_prev, &shape)).unwrap();
         let want_rh: Vec<f64> = at("r").iter().zip(&h_prev).map(|(r, h)| r * h).collect();
         check(&g, &format!("convgru u[{t}]"), &u, &at("u"), 45);
         check(&g, &format!("convgru r*h[{t}]"), &rh, &want_rh, 45);
         let pre_c = conv("cand", &cat(&download(&g, &rh), x, b, ch, cx, hw));
         let hc: Vec<f64> = pre_c.iter().map(|v| v.tanh()).collect();
-        rf::assert_close(
-            &format!("convgru hc[{t}] (reference)"),
-            &rf::to_f32(&hc),
-            &at("hc"),
-            45,
-        )
-        .unwrap();
-        let hn =
-            gru::gru_update(&g, &u, &up(&g, &h_prev, &shape), &up(&g, &pre_c, &shape)).unwrap();
+        rf::assert_close(&format!("convgru hc[{t}] (reference)"), &rf::to_f32(&hc), &at("hc"), 45).unwrap();
+        let hn = gru::gru_update(&g, &u, &up(&g, &h_prev, &shape), &up(&g, &pre_c, &shape)).unwrap();
         check(&g, &format!("convgru h[{t}]"), &hn, &at("h"), 45);
         h_prev = download(&g, &hn);
         worst = worst.max(rf::max_rel_error(&rf::to_f32(&h_prev), &at("h")));
@@ -407,8 +286,7 @@ fn conv3x3_backward(
                     for i in 0..ci {
                         for kr in 0..3 {
                             for kc in 0..3 {
-                                let (rr, cc) =
-                                    (r as isize + kr as isize - 1, c as isize + kc as isize - 1);
+                                let (rr, cc) = (r as isize + kr as isize - 1, c as isize + kc as isize - 1);
                                 if rr >= 0 && cc >= 0 && (rr as usize) < h && (cc as usize) < w {
                                     let xi = ((n * ci + i) * h + rr as usize) * w + cc as usize;
                                     let wi = ((o * ci + i) * 3 + kr) * 3 + kc;
@@ -455,16 +333,7 @@ fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
     let dims = [b, ch + cx, ch, h, w];
     let weight = |name: &str| gv(&gold, &format!("{name}.weight")).to_vec();
     let conv = |name: &str, input: &[f64]| {
-        conv3x3(
-            input,
-            &weight(name),
-            gv(&gold, &format!("{name}.bias")),
-            b,
-            ch + cx,
-            ch,
-            h,
-            w,
-        )
+        conv3x3(input, &weight(name), gv(&gold, &format!("{name}.bias")), b, ch + cx, ch, h, w)
     };
     // forward in f64, keeping what the backward needs
     let mut saved = Vec::new();
@@ -482,10 +351,8 @@ fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
     }
     // backward through time
     let names = ["reset", "update", "cand"];
-    let mut gwb: Vec<(Vec<f64>, Vec<f64>)> = names
-        .iter()
-        .map(|n| (vec![0.0; weight(n).len()], vec![0.0; ch]))
-        .collect();
+    let mut gwb: Vec<(Vec<f64>, Vec<f64>)> =
+        names.iter().map(|n| (vec![0.0; weight(n).len()], vec![0.0; ch])).collect();
     let mut gx_all = vec![0.0; steps * step_x];
     let mut carry = vec![0.0; step_h];
     for t in (0..steps).rev() {
@@ -493,8 +360,7 @@ fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
         let mut gh = gv(&gold, "gy")[t * step_h..(t + 1) * step_h].to_vec();
         add_into(&mut gh, &carry);
         let upl = |v: &[f64]| up(&g, v, &shape);
-        let [gu, gh_a, gpc] =
-            gru::gru_update_backward(&g, &upl(u), &upl(hp), &upl(pre_c), &upl(&gh)).unwrap();
+        let [gu, gh_a, gpc] = gru::gru_update_backward(&g, &upl(u), &upl(hp), &upl(pre_c), &upl(&gh)).unwrap();
         let (grx, gwc, gbc) = conv3x3_backward(rx, &weight("cand"), &download(&g, &gpc), dims);
         let (grh, gx_c) = split(&grx, b, ch, cx, hw);
         let gpu_ = gru::gru_u_backward(&g, &upl(pre_u), &gu).unwrap();
@@ -532,10 +398,7 @@ fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
 #[test]
 fn gru_rejects_mismatched_shapes() {
     let g = gpu();
-    let (a, b) = (
-        Tensor::zeros(&g, &[1, 2, 3, 3]),
-        Tensor::zeros(&g, &[1, 2, 3, 4]),
-    );
+    let (a, b) = (Tensor::zeros(&g, &[1, 2, 3, 3]), Tensor::zeros(&g, &[1, 2, 3, 4]));
     assert!(gru::gru_gates(&g, &a, &a, &b).is_err());
     assert!(gru::gru_update(&g, &a, &b, &a).is_err());
 }
@@ -543,10 +406,7 @@ fn gru_rejects_mismatched_shapes() {
 // ---- depth losses -----------------------------------------------------------------------------
 
 fn binary_mask(n: usize, seed: u64) -> Vec<f64> {
-    random(n, seed)
-        .iter()
-        .map(|v| if *v > -0.3 { 1.0 } else { 0.0 })
-        .collect()
+    random(n, seed).iter().map(|v| if *v > -0.3 { 1.0 } else { 0.0 }).collect()
 }
 
 #[test]
@@ -568,13 +428,7 @@ fn depth_losses_match_reference_forward_and_backward() {
         let mut tape = Tape::new(&g);
         let vp = tape.leaf(up(&g, &pred, &shape), true);
         let l = dl::t_abs_loss(&mut tape, vp, &tt, mtr).unwrap();
-        check(
-            &g,
-            "abs loss",
-            tape.value(l),
-            &[rf::depth_loss::abs_loss(&pred, &target, m)],
-            len,
-        );
+        check(&g, "abs loss", tape.value(l), &[rf::depth_loss::abs_loss(&pred, &target, m)], len);
         let grads = tape.backward_with(l, Some(up(&g, &[seed], &[1]))).unwrap();
         check(
             &g,
@@ -596,13 +450,7 @@ fn depth_losses_match_reference_forward_and_backward() {
         );
         let grads = tape.backward_with(l, Some(up(&g, &[seed], &[1]))).unwrap();
         let want = rf::depth_loss::contrastive_loss_backward(&pred, &target, m, n, h, w, seed);
-        check(
-            &g,
-            "contrastive loss backward",
-            grads.get(vp).unwrap(),
-            &want,
-            16,
-        );
+        check(&g, "contrastive loss backward", grads.get(vp).unwrap(), &want, 16);
     }
 }
 
@@ -624,13 +472,7 @@ fn depth_losses_with_an_empty_mask_are_zero() {
         .unwrap();
         assert_eq!(tape.value(l).download(&g).unwrap(), vec![0.0]);
         let grads = tape.backward(l).unwrap();
-        assert!(grads
-            .get(vp)
-            .unwrap()
-            .download(&g)
-            .unwrap()
-            .iter()
-            .all(|&v| v == 0.0));
+        assert!(grads.get(vp).unwrap().download(&g).unwrap().iter().all(|&v| v == 0.0));
     }
 }
 
@@ -651,13 +493,8 @@ fn depth_loss_reference_backwards_match_finite_differences() {
         )
         .unwrap();
         let want = rf::depth_loss::contrastive_loss_backward(&pred, &target, m, n, h, w, 1.0);
-        gradcheck(
-            "contrastive",
-            &mut |x| rf::depth_loss::contrastive_loss(x, &target, m, n, h, w),
-            &pred,
-            &want,
-        )
-        .unwrap();
+        gradcheck("contrastive", &mut |x| rf::depth_loss::contrastive_loss(x, &target, m, n, h, w), &pred, &want)
+            .unwrap();
     }
 }
 
@@ -672,65 +509,24 @@ fn depth_losses_match_pytorch_goldens() {
         // the fixture's explicit contrastive maps agree with the reference's kernels
         let [n, _, h, w] = [gold["pred"].0[0], 1, gold["pred"].0[2], gold["pred"].0[3]];
         for i in 0..8 {
-            let cp = rf::sobel::conv3x3_depthwise(
-                gv(&gold, "pred"),
-                n,
-                h,
-                w,
-                &rf::depth_loss::contrast_kernel(i),
-            );
+            let cp = rf::sobel::conv3x3_depthwise(gv(&gold, "pred"), n, h, w, &rf::depth_loss::contrast_kernel(i));
             let stored: Vec<f64> = (0..n)
-                .flat_map(|b| {
-                    gv(&gold, "contrast_pred")[(b * 8 + i) * h * w..(b * 8 + i + 1) * h * w]
-                        .to_vec()
-                })
+                .flat_map(|b| gv(&gold, "contrast_pred")[(b * 8 + i) * h * w..(b * 8 + i + 1) * h * w].to_vec())
                 .collect();
-            rf::assert_close(
-                &format!("{file} contrast_pred[{i}]"),
-                &rf::to_f32(&cp),
-                &stored,
-                2,
-            )
-            .unwrap();
+            rf::assert_close(&format!("{file} contrast_pred[{i}]"), &rf::to_f32(&cp), &stored, 2).unwrap();
         }
         let mut tape = Tape::new(&g);
         let vp = tape.leaf(gup(&g, &gold, "pred"), true);
         let la = dl::t_abs_loss(&mut tape, vp, &target, mask.as_ref()).unwrap();
         let lc = dl::t_contrastive_loss(&mut tape, vp, &target, mask.as_ref()).unwrap();
         let loss = ew::t_add(&mut tape, la, lc).unwrap();
-        for (what, v, k) in [
-            ("l_abs", la, len),
-            ("l_con", lc, 8 * len),
-            ("loss", loss, 9 * len),
-        ] {
-            check(
-                &g,
-                &format!("{file} {what}"),
-                tape.value(v),
-                gv(&gold, what),
-                k,
-            );
-            report(
-                &g,
-                &format!("{file} {what}"),
-                tape.value(v),
-                gv(&gold, what),
-            );
+        for (what, v, k) in [("l_abs", la, len), ("l_con", lc, 8 * len), ("loss", loss, 9 * len)] {
+            check(&g, &format!("{file} {what}"), tape.value(v), gv(&gold, what), k);
+            report(&g, &format!("{file} {what}"), tape.value(v), gv(&gold, what));
         }
         let grads = tape.backward(loss).unwrap();
-        check(
-            &g,
-            &format!("{file} gpred"),
-            grads.get(vp).unwrap(),
-            gv(&gold, "gpred"),
-            16,
-        );
-        report(
-            &g,
-            &format!("{file} gpred"),
-            grads.get(vp).unwrap(),
-            gv(&gold, "gpred"),
-        );
+        check(&g, &format!("{file} gpred"), grads.get(vp).unwrap(), gv(&gold, "gpred"), 16);
+        report(&g, &format!("{file} gpred"), grads.get(vp).unwrap(), gv(&gold, "gpred"));
         for (what, con) in [("gpred_abs", false), ("gpred_con", true)] {
             let mut tape = Tape::new(&g);
             let vp = tape.leaf(gup(&g, &gold, "pred"), true);
@@ -741,13 +537,7 @@ fn depth_losses_match_pytorch_goldens() {
             }
             .unwrap();
             let grads = tape.backward(l).unwrap();
-            check(
-                &g,
-                &format!("{file} {what}"),
-                grads.get(vp).unwrap(),
-                gv(&gold, what),
-                16,
-            );
+            check(&g, &format!("{file} {what}"), grads.get(vp).unwrap(), gv(&gold, what), 16);
         }
     }
 }
@@ -757,18 +547,12 @@ fn depth_losses_reject_mismatched_shapes() {
     let g = gpu();
     let mut tape = Tape::new(&g);
     let vp = tape.leaf(Tensor::zeros(&g, &[2, 1, 5, 3]), true);
-    let err = dl::t_abs_loss(&mut tape, vp, &Tensor::zeros(&g, &[2, 1, 3, 5]), None)
-        .unwrap_err()
-        .to_string();
+    let err = dl::t_abs_loss(&mut tape, vp, &Tensor::zeros(&g, &[2, 1, 3, 5]), None).unwrap_err().to_string();
     assert!(err.contains("target"), "{err}");
-    let err = dl::t_contrastive_loss(
-        &mut tape,
-        vp,
-        &Tensor::zeros(&g, &[2, 1, 5, 3]),
-        Some(&Tensor::zeros(&g, &[2, 1, 5])),
-    )
-    .unwrap_err()
-    .to_string();
+    let err =
+        dl::t_contrastive_loss(&mut tape, vp, &Tensor::zeros(&g, &[2, 1, 5, 3]), Some(&Tensor::zeros(&g, &[2, 1, 5])))
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("mask"), "{err}");
 }
 
@@ -778,24 +562,13 @@ fn depth_losses_reject_mismatched_shapes() {
 fn linear_matches_reference_forward_and_backward() {
     let g = gpu();
     let (n, i, o) = (5, 37, 19);
-    let (x, wt, b, gy) = (
-        random(n * i, 40),
-        random(o * i, 41),
-        random(o, 42),
-        random(n * o, 43),
-    );
+    let (x, wt, b, gy) = (random(n * i, 40), random(o * i, 41), random(o, 42), random(n * o, 43));
     let mut tape = Tape::new(&g);
     let vx = tape.leaf(up(&g, &x, &[n, i]), true);
     let vw = tape.leaf(up(&g, &wt, &[o, i]), true);
     let vb = tape.leaf(up(&g, &b, &[o]), true);
     let y = lin::t_linear(&mut tape, vx, vw, vb).unwrap();
-    check(
-        &g,
-        "linear",
-        tape.value(y),
-        &rf::linear::linear(&x, &wt, &b, n, i, o),
-        i,
-    );
+    check(&g, "linear", tape.value(y), &rf::linear::linear(&x, &wt, &b, n, i, o), i);
     let grads = tape.backward_with(y, Some(up(&g, &gy, &[n, o]))).unwrap();
     let (gx, gw, gb) = rf::linear::linear_backward(&x, &wt, &gy, n, i, o);
     check(&g, "linear gx", grads.get(vx).unwrap(), &gx, o);
@@ -806,34 +579,11 @@ fn linear_matches_reference_forward_and_backward() {
 #[test]
 fn linear_reference_backward_matches_finite_differences() {
     let (n, i, o) = (3, 4, 2);
-    let (x, wt, b, gy) = (
-        random(n * i, 44),
-        random(o * i, 45),
-        random(o, 46),
-        random(n * o, 47),
-    );
+    let (x, wt, b, gy) = (random(n * i, 44), random(o * i, 45), random(o, 46), random(n * o, 47));
     let (gx, gw, gb) = rf::linear::linear_backward(&x, &wt, &gy, n, i, o);
-    gradcheck(
-        "linear dx",
-        &mut |v| dot(&rf::linear::linear(v, &wt, &b, n, i, o), &gy),
-        &x,
-        &gx,
-    )
-    .unwrap();
-    gradcheck(
-        "linear dW",
-        &mut |v| dot(&rf::linear::linear(&x, v, &b, n, i, o), &gy),
-        &wt,
-        &gw,
-    )
-    .unwrap();
-    gradcheck(
-        "linear db",
-        &mut |v| dot(&rf::linear::linear(&x, &wt, v, n, i, o), &gy),
-        &b,
-        &gb,
-    )
-    .unwrap();
+    gradcheck("linear dx", &mut |v| dot(&rf::linear::linear(v, &wt, &b, n, i, o), &gy), &x, &gx).unwrap();
+    gradcheck("linear dW", &mut |v| dot(&rf::linear::linear(&x, v, &b, n, i, o), &gy), &wt, &gw).unwrap();
+    gradcheck("linear db", &mut |v| dot(&rf::linear::linear(&x, &wt, v, n, i, o), &gy), &b, &gb).unwrap();
 }
 
 #[test]
@@ -849,19 +599,8 @@ fn linear_matches_pytorch_golden() {
     report(&g, "op_linear y", tape.value(y), gv(&gold, "y"));
     let grads = tape.backward_with(y, Some(gup(&g, &gold, "gy"))).unwrap();
     for (what, v) in [("gx", vx), ("gweight", vw), ("gbias", vb)] {
-        check(
-            &g,
-            &format!("op_linear {what}"),
-            grads.get(v).unwrap(),
-            gv(&gold, what),
-            5,
-        );
-        report(
-            &g,
-            &format!("op_linear {what}"),
-            grads.get(v).unwrap(),
-            gv(&gold, what),
-        );
+        check(&g, &format!("op_linear {what}"), grads.get(v).unwrap(), gv(&gold, what), 5);
+        report(&g, &format!("op_linear {what}"), grads.get(v).unwrap(), gv(&gold, what));
     }
 }
 
@@ -882,10 +621,8 @@ fn cross_entropy_matches_reference_forward_and_backward() {
     for (n, k) in [(300, 3), (7, 2)] {
         // 300 rows: more than one stride of the 256-thread reduction
         let logits: Vec<f64> = random(n * k, 50).iter().map(|v| 6.0 * v).collect();
-        let labels: Vec<usize> = random(n, 51)
-            .iter()
-            .map(|v| (((v + 1.0) / 2.0 * k as f64) as usize).min(k - 1))
-            .collect();
+        let labels: Vec<usize> =
+            random(n, 51).iter().map(|v| (((v + 1.0) / 2.0 * k as f64) as usize).min(k - 1)).collect();
         let lf: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
         let lt = up(&g, &lf, &[n]);
         check(
@@ -905,9 +642,7 @@ fn cross_entropy_matches_reference_forward_and_backward() {
             &[rf::cross_entropy::cross_entropy(&logits, &labels, n, k)],
             n * k,
         );
-        let grads = tape
-            .backward_with(loss, Some(up(&g, &[1.3], &[1])))
-            .unwrap();
+        let grads = tape.backward_with(loss, Some(up(&g, &[1.3], &[1]))).unwrap();
         check(
             &g,
             "cross_entropy backward",
@@ -953,41 +688,18 @@ fn cross_entropy_matches_pytorch_golden() {
     let mut tape = Tape::new(&g);
     let vl = tape.leaf(logits, true);
     let loss = ce::t_softmax_cross_entropy(&mut tape, vl, &labels).unwrap();
-    check(
-        &g,
-        "op_cross_entropy loss",
-        tape.value(loss),
-        gv(&gold, "loss"),
-        10,
-    );
-    report(
-        &g,
-        "op_cross_entropy loss",
-        tape.value(loss),
-        gv(&gold, "loss"),
-    );
+    check(&g, "op_cross_entropy loss", tape.value(loss), gv(&gold, "loss"), 10);
+    report(&g, "op_cross_entropy loss", tape.value(loss), gv(&gold, "loss"));
     let grads = tape.backward(loss).unwrap();
-    check(
-        &g,
-        "op_cross_entropy glogits",
-        grads.get(vl).unwrap(),
-        gv(&gold, "glogits"),
-        2,
-    );
-    report(
-        &g,
-        "op_cross_entropy glogits",
-        grads.get(vl).unwrap(),
-        gv(&gold, "glogits"),
-    );
+    check(&g, "op_cross_entropy glogits", grads.get(vl).unwrap(), gv(&gold, "glogits"), 2);
+    report(&g, "op_cross_entropy glogits", grads.get(vl).unwrap(), gv(&gold, "glogits"));
 }
 
 #[test]
 fn cross_entropy_rejects_bad_shapes() {
     let g = gpu();
     assert!(ce::softmax(&g, &Tensor::zeros(&g, &[4, 1])).is_err());
-    let err = ce::softmax_cross_entropy(&g, &Tensor::zeros(&g, &[4, 2]), &Tensor::zeros(&g, &[3]))
-        .unwrap_err()
-        .to_string();
+    let err =
+        ce::softmax_cross_entropy(&g, &Tensor::zeros(&g, &[4, 2]), &Tensor::zeros(&g, &[3])).unwrap_err().to_string();
     assert!(err.contains("labels"), "{err}");
 }

@@ -85,20 +85,23 @@ fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: 
     let mut cfg = micro();
     cfg.stage1.steps = 4;
     cfg.stage2.steps = 3;
-    train(&gpu(), &TrainOptions {
-        data: data.to_path_buf(),
-        out: out.to_path_buf(),
-        config: cfg,
-        stages: vec![1, 2],
-        resume,
-        seed: 5,
-        protocol: None,
-        checkpoint_every: 1,
-        progress: false,
-        detect_anomaly: false,
-        augment: false,
-        stop_after,
-    })
+    train(
+        &gpu(),
+        &TrainOptions {
+            data: data.to_path_buf(),
+            out: out.to_path_buf(),
+            config: cfg,
+            stages: vec![1, 2],
+            resume,
+            seed: 5,
+            protocol: None,
+            checkpoint_every: 1,
+            progress: false,
+            detect_anomaly: false,
+            augment: false,
+            stop_after,
+        },
+    )
     .map(|_| ())
 }
 

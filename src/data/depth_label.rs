@@ -29,12 +29,7 @@ impl FaceAnchor {
                     x1 = x1.max(p[0]);
                     y1 = y1.max(p[1]);
                 }
-                Rect {
-                    x: x0,
-                    y: y0,
-                    w: x1 - x0,
-                    h: y1 - y0,
-                }
+                Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }
             }
         }
     }
@@ -71,19 +66,12 @@ pub fn render_depth_in(anchor: &FaceAnchor, view: Rect, s: usize) -> DepthLabel 
         })
         .collect();
     for tri in &mesh.tris {
-        let p = [
-            pts[tri[0] as usize],
-            pts[tri[1] as usize],
-            pts[tri[2] as usize],
-        ];
+        let p = [pts[tri[0] as usize], pts[tri[1] as usize], pts[tri[2] as usize]];
         r.tri(p, [&[], &[], &[]], 1);
     }
     let (depth, mask) = normalise_depth(&r.z, &r.tag);
     let depth = downsample_plane(&depth, n, n, SUPER);
-    let mask = downsample_plane(&mask, n, n, SUPER)
-        .into_iter()
-        .map(|v| if v >= 0.5 { 1.0 } else { 0.0 })
-        .collect();
+    let mask = downsample_plane(&mask, n, n, SUPER).into_iter().map(|v| if v >= 0.5 { 1.0 } else { 0.0 }).collect();
     DepthLabel { s, depth, mask }
 }
 
@@ -96,18 +84,8 @@ pub fn normalise_depth(z: &[f32], tag: &[u8]) -> (Vec<f32>, Vec<f32>) {
         zmax = zmax.max(z[i]);
     }
     let range = (zmax - zmin).max(1e-9);
-    let depth = (0..z.len())
-        .map(|i| {
-            if inside(i) {
-                0.1 + 0.9 * (zmax - z[i]) / range
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mask = (0..z.len())
-        .map(|i| if inside(i) { 1.0 } else { 0.0 })
-        .collect();
+    let depth = (0..z.len()).map(|i| if inside(i) { 0.1 + 0.9 * (zmax - z[i]) / range } else { 0.0 }).collect();
+    let mask = (0..z.len()).map(|i| if inside(i) { 1.0 } else { 0.0 }).collect();
     (depth, mask)
 }
 
@@ -118,11 +96,7 @@ fn similarity(anchor: &FaceAnchor, mesh: &FaceMesh) -> ([f32; 2], [f32; 2], f32)
             let (l, r) = FaceMesh::eye_centres(&mesh.verts);
             let (ml, mr) = ([l[0], l[1]], [r[0], r[1]]);
             // Sort image eyes by x so a swapped file still gives an upright face.
-            let (il, ir) = if left[0] <= right[0] {
-                (*left, *right)
-            } else {
-                (*right, *left)
-            };
+            let (il, ir) = if left[0] <= right[0] { (*left, *right) } else { (*right, *left) };
             let md = [mr[0] - ml[0], mr[1] - ml[1]];
             let id = [ir[0] - il[0], ir[1] - il[1]];
             let mlen2 = md[0] * md[0] + md[1] * md[1];
@@ -131,10 +105,7 @@ fn similarity(anchor: &FaceAnchor, mesh: &FaceMesh) -> ([f32; 2], [f32; 2], f32)
             let b = (id[1] * md[0] - id[0] * md[1]) / mlen2;
             let mm = [(ml[0] + mr[0]) / 2.0, (ml[1] + mr[1]) / 2.0];
             let im = [(il[0] + ir[0]) / 2.0, (il[1] + ir[1]) / 2.0];
-            let t = [
-                im[0] - (a * mm[0] - b * mm[1]),
-                im[1] - (b * mm[0] + a * mm[1]),
-            ];
+            let t = [im[0] - (a * mm[0] - b * mm[1]), im[1] - (b * mm[0] + a * mm[1])];
             ([a, b], t, (a * a + b * b).sqrt())
         }
         FaceAnchor::Box(bx) => {
@@ -146,10 +117,7 @@ fn similarity(anchor: &FaceAnchor, mesh: &FaceMesh) -> ([f32; 2], [f32; 2], f32)
                 y1 = y1.max(v[1]);
             }
             let a = 0.5 * (bx.w / (x1 - x0) + bx.h / (y1 - y0));
-            let t = [
-                bx.x + bx.w / 2.0 - a * (x0 + x1) / 2.0,
-                bx.y + bx.h / 2.0 - a * (y0 + y1) / 2.0,
-            ];
+            let t = [bx.x + bx.w / 2.0 - a * (x0 + x1) / 2.0, bx.y + bx.h / 2.0 - a * (y0 + y1) / 2.0];
             ([a, 0.0], t, a)
         }
     }
@@ -158,15 +126,7 @@ fn similarity(anchor: &FaceAnchor, mesh: &FaceMesh) -> ([f32; 2], [f32; 2], f32)
 fn posed_xy(anchor: &FaceAnchor) -> Vec<[f32; 2]> {
     let mesh = canonical();
     let (m, t, _) = similarity(anchor, mesh);
-    mesh.verts
-        .iter()
-        .map(|v| {
-            [
-                m[0] * v[0] - m[1] * v[1] + t[0],
-                m[1] * v[0] + m[0] * v[1] + t[1],
-            ]
-        })
-        .collect()
+    mesh.verts.iter().map(|v| [m[0] * v[0] - m[1] * v[1] + t[0], m[1] * v[0] + m[0] * v[1] + t[1]]).collect()
 }
 
 #[cfg(test)]
@@ -176,28 +136,13 @@ mod tests {
 
     #[test]
     fn nose_region_is_nearest_and_outside_is_zero() {
-        let bx = Rect {
-            x: 20.0,
-            y: 16.0,
-            w: 88.0,
-            h: 96.0,
-        };
+        let bx = Rect { x: 20.0, y: 16.0, w: 88.0, h: 96.0 };
         let lab = render_depth(&FaceAnchor::Box(bx), 128, 128, 32);
         // The label's maximum sits where the posed nose tip projects.
         let nose = posed_xy(&FaceAnchor::Box(bx))[NOSE_TIP];
-        let (imax, _) =
-            lab.depth
-                .iter()
-                .enumerate()
-                .fold((0, 0.0), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        let (mx, my) = (
-            (imax % 32) as f32 * 4.0 + 2.0,
-            (imax / 32) as f32 * 4.0 + 2.0,
-        );
-        assert!(
-            (mx - nose[0]).abs() <= 8.0 && (my - nose[1]).abs() <= 8.0,
-            "max at {mx},{my} nose {nose:?}"
-        );
+        let (imax, _) = lab.depth.iter().enumerate().fold((0, 0.0), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+        let (mx, my) = ((imax % 32) as f32 * 4.0 + 2.0, (imax / 32) as f32 * 4.0 + 2.0);
+        assert!((mx - nose[0]).abs() <= 8.0 && (my - nose[1]).abs() <= 8.0, "max at {mx},{my} nose {nose:?}");
         assert_eq!(lab.depth[0], 0.0);
         assert_eq!(lab.mask[0], 0.0);
         assert_eq!(lab.mask[16 * 32 + 16], 1.0);
@@ -206,38 +151,19 @@ mod tests {
 
     #[test]
     fn eyes_anchor_places_eyes() {
-        let anchor = FaceAnchor::Eyes {
-            left: [40.0, 50.0],
-            right: [80.0, 50.0],
-        };
+        let anchor = FaceAnchor::Eyes { left: [40.0, 50.0], right: [80.0, 50.0] };
         let pts = posed_xy(&anchor);
-        let lc = [
-            (pts[33][0] + pts[133][0]) / 2.0,
-            (pts[33][1] + pts[133][1]) / 2.0,
-        ];
+        let lc = [(pts[33][0] + pts[133][0]) / 2.0, (pts[33][1] + pts[133][1]) / 2.0];
         assert!((lc[0] - 40.0).abs() < 1e-3 && (lc[1] - 50.0).abs() < 1e-3);
         let fb = anchor.face_box();
-        assert!(
-            fb.y < 50.0 && fb.y + fb.h > 80.0,
-            "box {fb:?} should span eyes to chin"
-        );
+        assert!(fb.y < 50.0 && fb.y + fb.h > 80.0, "box {fb:?} should span eyes to chin");
     }
 
     #[test]
     fn render_is_fast() {
         let t = std::time::Instant::now();
         for _ in 0..10 {
-            render_depth(
-                &FaceAnchor::Box(Rect {
-                    x: 60.0,
-                    y: 40.0,
-                    w: 120.0,
-                    h: 140.0,
-                }),
-                256,
-                256,
-                32,
-            );
+            render_depth(&FaceAnchor::Box(Rect { x: 60.0, y: 40.0, w: 120.0, h: 140.0 }), 256, 256, 32);
         }
         let ms = t.elapsed().as_secs_f64() * 100.0;
         println!("render_depth S=32: {ms:.2} ms per frame");

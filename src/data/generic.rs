@@ -20,17 +20,11 @@ pub fn index(
     let mut skipped = Vec::new();
     let videos: Vec<(String, u32)> = match protocol_name {
         Some(name) => {
-            let path = root
-                .join("protocols")
-                .join(name)
-                .join(format!("{}.txt", split.name()));
+            let path = root.join("protocols").join(name).join(format!("{}.txt", split.name()));
             if !path.is_file() {
                 bail!("protocol {name:?}: file {} not found", path.display());
             }
-            protocol::read(&path)?
-                .into_iter()
-                .map(|e| (e.name, e.label))
-                .collect()
+            protocol::read(&path)?.into_iter().map(|e| (e.name, e.label)).collect()
         }
         None => list_split(root, split)?,
     };
@@ -41,10 +35,7 @@ pub fn index(
             skipped.push(format!("{}: clip folder missing, skipped", dir.display()));
             continue;
         }
-        let class = Path::new(&rel)
-            .parent()
-            .and_then(|p| p.file_name())
-            .map(|s| s.to_string_lossy().to_string());
+        let class = Path::new(&rel).parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().to_string());
         let instrument = instruments.get(&rel).cloned().unwrap_or_else(|| {
             if label == 1 {
                 "live".to_string()
@@ -127,9 +118,7 @@ fn video_clips(
     }
     let mut out = Vec::new();
     for start in clip_starts(n, spec) {
-        let nums: Vec<u32> = (0..spec.frames)
-            .map(|k| first + (start + k * spec.interval) as u32)
-            .collect();
+        let nums: Vec<u32> = (0..spec.frames).map(|k| first + (start + k * spec.interval) as u32).collect();
         if let Some(m) = nums.iter().find(|n| !frames.contains_key(n)) {
             skipped.push(format!(
                 "{}: frame {m:04} missing, clip starting at frame {} skipped",
@@ -139,10 +128,7 @@ fn video_clips(
             continue;
         }
         let side = |suffix: &str, n: u32| {
-            let p = dir.join(format!(
-                "{}_{suffix}.png",
-                frames[&n].file_stem().unwrap().to_string_lossy()
-            ));
+            let p = dir.join(format!("{}_{suffix}.png", frames[&n].file_stem().unwrap().to_string_lossy()));
             p.is_file().then_some(p)
         };
         out.push(ClipIndex {
@@ -152,10 +138,7 @@ fn video_clips(
             frame_paths: nums.iter().map(|n| frames[n].clone()).collect(),
             depth_paths: nums.iter().map(|&n| side("depth", n)).collect(),
             mask_paths: nums.iter().map(|&n| side("mask", n)).collect(),
-            anchors: nums
-                .iter()
-                .map(|n| boxes.get(n).map(|r| FaceAnchor::Box(*r)))
-                .collect(),
+            anchors: nums.iter().map(|n| boxes.get(n).map(|r| FaceAnchor::Box(*r))).collect(),
             video: None,
         });
     }
@@ -168,33 +151,17 @@ pub fn read_bbox(path: &Path) -> Result<HashMap<u32, Rect>> {
     if !path.is_file() {
         return Ok(out);
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '#') {
             continue;
         }
-        let v: Vec<f32> = line
-            .split(',')
-            .map(|s| s.trim().parse().unwrap_or(f32::NAN))
-            .collect();
+        let v: Vec<f32> = line.split(',').map(|s| s.trim().parse().unwrap_or(f32::NAN)).collect();
         if v.len() != 5 || v.iter().any(|x| !x.is_finite()) || v[0] < 0.0 {
-            bail!(
-                "{}:{}: expected `frame,x,y,w,h`, got {line:?}",
-                path.display(),
-                i + 1
-            );
+            bail!("{}:{}: expected `frame,x,y,w,h`, got {line:?}", path.display(), i + 1);
         }
-        out.insert(
-            v[0] as u32,
-            Rect {
-                x: v[1],
-                y: v[2],
-                w: v[3],
-                h: v[4],
-            },
-        );
+        out.insert(v[0] as u32, Rect { x: v[1], y: v[2], w: v[3], h: v[4] });
     }
     Ok(out)
 }
@@ -206,19 +173,14 @@ fn read_clips_csv(root: &Path) -> Result<HashMap<String, String>> {
     if !path.is_file() {
         return Ok(out);
     }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if line.trim().is_empty() {
             continue;
         }
         if f.len() < 2 {
-            bail!(
-                "{}:{}: expected `clip,instrument,...`",
-                path.display(),
-                i + 1
-            );
+            bail!("{}:{}: expected `clip,instrument,...`", path.display(), i + 1);
         }
         out.insert(f[0].trim().to_string(), f[1].trim().to_string());
     }

@@ -24,24 +24,14 @@ pub struct Rect {
 
 impl Rect {
     pub fn full(w: usize, h: usize) -> Rect {
-        Rect {
-            x: 0.0,
-            y: 0.0,
-            w: w as f32,
-            h: h as f32,
-        }
+        Rect { x: 0.0, y: 0.0, w: w as f32, h: h as f32 }
     }
 
     /// Square of side `scale * max(w, h)` around this box's centre (the face crop).
     pub fn square_scaled(&self, scale: f32) -> Rect {
         let side = scale * self.w.max(self.h);
         let (cx, cy) = (self.x + self.w / 2.0, self.y + self.h / 2.0);
-        Rect {
-            x: cx - side / 2.0,
-            y: cy - side / 2.0,
-            w: side,
-            h: side,
-        }
+        Rect { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side }
     }
 
     /// True when the rectangle has positive size and overlaps a w x h image.
@@ -57,12 +47,7 @@ impl Rect {
 
 impl Img {
     pub fn new(w: usize, h: usize, c: usize) -> Img {
-        Img {
-            w,
-            h,
-            c,
-            data: vec![0.0; w * h * c],
-        }
+        Img { w, h, c, data: vec![0.0; w * h * c] }
     }
 
     pub fn at(&self, x: usize, y: usize, ch: usize) -> f32 {
@@ -91,11 +76,7 @@ impl Img {
 
     /// Wrap-around bilinear sample of a texture at normalised coordinates (u, v in 0..1).
     pub fn sample_uv(&self, u: f32, v: f32, ch: usize) -> f32 {
-        self.bilinear(
-            (u * self.w as f32).clamp(0.0, self.w as f32),
-            (v * self.h as f32).clamp(0.0, self.h as f32),
-            ch,
-        )
+        self.bilinear((u * self.w as f32).clamp(0.0, self.w as f32), (v * self.h as f32).clamp(0.0, self.h as f32), ch)
     }
 }
 
@@ -170,49 +151,26 @@ pub fn load(path: &Path, gray: bool) -> Result<Img> {
     Ok(if gray {
         let g = dyn_img.to_luma8();
         let (w, h) = (g.width() as usize, g.height() as usize);
-        Img {
-            w,
-            h,
-            c: 1,
-            data: g.into_raw().into_iter().map(f32::from).collect(),
-        }
+        Img { w, h, c: 1, data: g.into_raw().into_iter().map(f32::from).collect() }
     } else {
         let g = dyn_img.to_rgb8();
         let (w, h) = (g.width() as usize, g.height() as usize);
-        Img {
-            w,
-            h,
-            c: 3,
-            data: g.into_raw().into_iter().map(f32::from).collect(),
-        }
+        Img { w, h, c: 3, data: g.into_raw().into_iter().map(f32::from).collect() }
     })
 }
 
 pub fn decode_png_bytes(bytes: &[u8]) -> Result<Img> {
-    let g = image::load_from_memory(bytes)
-        .context("cannot decode embedded image")?
-        .to_rgb8();
+    let g = image::load_from_memory(bytes).context("cannot decode embedded image")?.to_rgb8();
     let (w, h) = (g.width() as usize, g.height() as usize);
-    Ok(Img {
-        w,
-        h,
-        c: 3,
-        data: g.into_raw().into_iter().map(f32::from).collect(),
-    })
+    Ok(Img { w, h, c: 3, data: g.into_raw().into_iter().map(f32::from).collect() })
 }
 
 pub fn to_u8(data: &[f32]) -> Vec<u8> {
-    data.iter()
-        .map(|v| v.round().clamp(0.0, 255.0) as u8)
-        .collect()
+    data.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()
 }
 
 pub fn save(img: &Img, path: &Path) -> Result<()> {
-    let color = if img.c == 1 {
-        image::ExtendedColorType::L8
-    } else {
-        image::ExtendedColorType::Rgb8
-    };
+    let color = if img.c == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
     image::save_buffer(path, &to_u8(&img.data), img.w as u32, img.h as u32, color)
         .with_context(|| format!("cannot write image {}", path.display()))
 }
@@ -238,9 +196,7 @@ pub fn gaussian_blur(img: &Img, sigma: f32) -> Img {
         return img.clone();
     }
     let r = (sigma * 2.5).ceil() as isize;
-    let kern: Vec<f32> = (-r..=r)
-        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-        .collect();
+    let kern: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
     let total: f32 = kern.iter().sum();
     let pass = |src: &Img, horizontal: bool| {
         let mut out = Img::new(src.w, src.h, src.c);

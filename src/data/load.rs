@@ -11,20 +11,12 @@ use rand::Rng;
 pub const TEST_SCALE: f32 = 1.3;
 pub const TRAIN_SCALE: (f32, f32) = (1.1, 1.4);
 
-pub fn load_clip(
-    c: &ClipIndex,
-    spec: &ClipSpec,
-    augment: Option<&mut rand_chacha::ChaCha8Rng>,
-) -> Result<Clip> {
+pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
     video::ensure_frames(c)?;
     let has_anchor = c.anchors.iter().any(|a| a.is_some());
     let (scale, flip) = match augment {
         Some(rng) => {
-            let s = if has_anchor {
-                rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1)
-            } else {
-                TEST_SCALE
-            };
+            let s = if has_anchor { rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1) } else { TEST_SCALE };
             (s, rng.random_bool(0.5))
         }
         None => (TEST_SCALE, false),
@@ -44,8 +36,7 @@ pub fn load_clip(
         let rect = crop_rect(anchor, img.w, img.h, scale);
         let crop = crop_resize(&img, rect, n);
         for ch in 0..3 {
-            clip.frames
-                .extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
+            clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }
         let (depth, mask) = labels(c, k, anchor, rect, img.w, img.h, s)?;
         clip.depth.extend(depth);
@@ -93,12 +84,7 @@ fn labels(
         let a = a.unwrap_or_else(|| {
             let full = Rect::full(w, h);
             let (fw, fh) = (full.w / TEST_SCALE, full.h / TEST_SCALE);
-            FaceAnchor::Box(Rect {
-                x: (full.w - fw) / 2.0,
-                y: (full.h - fh) / 2.0,
-                w: fw,
-                h: fh,
-            })
+            FaceAnchor::Box(Rect { x: (full.w - fw) / 2.0, y: (full.h - fh) / 2.0, w: fw, h: fh })
         });
         render_depth_in(&a, rect, s)
     };
@@ -125,7 +111,5 @@ fn scaled_gray(path: &std::path::Path) -> Result<super::imageops::Img> {
 }
 
 fn threshold(v: Vec<f32>) -> Vec<f32> {
-    v.into_iter()
-        .map(|x| if x >= 0.5 { 1.0 } else { 0.0 })
-        .collect()
+    v.into_iter().map(|x| if x >= 0.5 { 1.0 } else { 0.0 }).collect()
 }

@@ -53,15 +53,7 @@ fn parse_mesh(obj: &str, landmarks: &str) -> Result<FaceMesh> {
                 verts.push([v[0] * 0.01, -v[1] * 0.01, -(v[2] - PIVOT_Z_CM) * 0.01]);
             }
             Some("f") => {
-                let idx: Vec<u32> = it
-                    .map(|s| {
-                        s.split('/')
-                            .next()
-                            .unwrap_or("")
-                            .parse::<u32>()
-                            .unwrap_or(0)
-                    })
-                    .collect();
+                let idx: Vec<u32> = it.map(|s| s.split('/').next().unwrap_or("").parse::<u32>().unwrap_or(0)).collect();
                 if idx.len() != 3 || idx.contains(&0) {
                     bail!("canonical-face-model.obj line {}: bad face", n + 1);
                 }
@@ -75,25 +67,15 @@ fn parse_mesh(obj: &str, landmarks: &str) -> Result<FaceMesh> {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let f: Vec<f32> = line
-            .split(',')
-            .map(|s| s.trim().parse().unwrap_or(f32::NAN))
-            .collect();
+        let f: Vec<f32> = line.split(',').map(|s| s.trim().parse().unwrap_or(f32::NAN)).collect();
         if f.len() < 2 || f[0].is_nan() || f[1].is_nan() {
             bail!("astronaut_landmarks.csv line {}: bad landmark", n + 1);
         }
         let side = 256.0;
-        uv.push([
-            (f[0] * PHOTO_FULL - PHOTO_CROP.0) / side,
-            (f[1] * PHOTO_FULL - PHOTO_CROP.1) / side,
-        ]);
+        uv.push([(f[0] * PHOTO_FULL - PHOTO_CROP.0) / side, (f[1] * PHOTO_FULL - PHOTO_CROP.1) / side]);
     }
     if uv.len() != verts.len() || tris.iter().flatten().any(|&i| i as usize >= verts.len()) {
-        bail!(
-            "mesh assets disagree: {} vertices, {} landmarks",
-            verts.len(),
-            uv.len()
-        );
+        bail!("mesh assets disagree: {} vertices, {} landmarks", verts.len(), uv.len());
     }
     Ok(FaceMesh { verts, tris, uv })
 }
@@ -103,11 +85,7 @@ impl FaceMesh {
     pub fn normals(verts: &[[f32; 3]], tris: &[[u32; 3]]) -> Vec<[f32; 3]> {
         let mut n = vec![[0.0f32; 3]; verts.len()];
         for t in tris {
-            let (a, b, c) = (
-                verts[t[0] as usize],
-                verts[t[1] as usize],
-                verts[t[2] as usize],
-            );
+            let (a, b, c) = (verts[t[0] as usize], verts[t[1] as usize], verts[t[2] as usize]);
             let fnorm = cross(sub(b, a), sub(c, a));
             for &i in t {
                 for k in 0..3 {
@@ -123,10 +101,7 @@ impl FaceMesh {
     /// Centre of each eye (image-left, image-right) in head-local coordinates.
     pub fn eye_centres(verts: &[[f32; 3]]) -> ([f32; 3], [f32; 3]) {
         let mid = |a: usize, b: usize| scale(add(verts[a], verts[b]), 0.5);
-        (
-            mid(EYE_LEFT[0], EYE_LEFT[1]),
-            mid(EYE_RIGHT[0], EYE_RIGHT[1]),
-        )
+        (mid(EYE_LEFT[0], EYE_LEFT[1]), mid(EYE_RIGHT[0], EYE_RIGHT[1]))
     }
 }
 
@@ -143,11 +118,7 @@ pub fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 pub fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 }
 pub fn normalize(a: [f32; 3]) -> [f32; 3] {
     let l = dot(a, a).sqrt().max(1e-12);
@@ -194,10 +165,7 @@ mod tests {
         let n = FaceMesh::normals(&m.verts, &m.tris);
         assert!(n[NOSE_TIP][2] < -0.5);
         // Texture coordinates fall inside the cropped photo.
-        assert!(m
-            .uv
-            .iter()
-            .all(|t| t[0] > 0.0 && t[0] < 1.0 && t[1] > 0.0 && t[1] < 1.0));
+        assert!(m.uv.iter().all(|t| t[0] > 0.0 && t[0] < 1.0 && t[1] > 0.0 && t[1] < 1.0));
         let (l, r) = FaceMesh::eye_centres(&m.verts);
         assert!(l[0] < r[0] && m.uv[EYE_LEFT[0]][0] < m.uv[EYE_RIGHT[0]][0]);
     }

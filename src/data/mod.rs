@@ -110,12 +110,7 @@ pub struct Dataset {
 impl Dataset {
     /// Opens `root`, detecting its layout, and indexes the clips of `split` (optionally
     /// restricted to a protocol). Bad or incomplete videos are skipped with a warning.
-    pub fn open(
-        root: &Path,
-        split: Split,
-        protocol: Option<&str>,
-        spec: &ClipSpec,
-    ) -> Result<Dataset> {
+    pub fn open(root: &Path, split: Split, protocol: Option<&str>, spec: &ClipSpec) -> Result<Dataset> {
         if spec.frames == 0 || spec.size == 0 || spec.map == 0 || spec.interval == 0 {
             bail!("clip spec {spec:?}: frames, interval, size and map must be positive");
         }
@@ -129,13 +124,7 @@ impl Dataset {
             Layout::Siw => siw::index(root, split, protocol, spec)?,
             Layout::Sgtd => sgtd::index(root, split, protocol, spec)?,
         };
-        Ok(Dataset {
-            root: root.to_path_buf(),
-            layout,
-            spec: spec.clone(),
-            clips,
-            skipped,
-        })
+        Ok(Dataset { root: root.to_path_buf(), layout, spec: spec.clone(), clips, skipped })
     }
 
     pub fn len(&self) -> usize {
@@ -156,11 +145,7 @@ impl Dataset {
     pub fn load(&self, i: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
         match self.clips.get(i) {
             Some(c) => load::load_clip(c, &self.spec, augment),
-            None => bail!(
-                "clip {i} out of range: {} has {} clips",
-                self.root.display(),
-                self.clips.len()
-            ),
+            None => bail!("clip {i} out of range: {} has {} clips", self.root.display(), self.clips.len()),
         }
     }
 
@@ -183,11 +168,9 @@ pub fn detect_layout(root: &Path) -> Result<Layout> {
     if sgtd::looks_like(root) {
         return Ok(Layout::Sgtd);
     }
-    let generic = ["train", "dev", "test"].iter().any(|s| {
-        ["live", "print", "replay", "spoof"]
-            .iter()
-            .any(|c| root.join(s).join(c).is_dir())
-    });
+    let generic = ["train", "dev", "test"]
+        .iter()
+        .any(|s| ["live", "print", "replay", "spoof"].iter().any(|c| root.join(s).join(c).is_dir()));
     if generic {
         return Ok(Layout::Generic);
     }

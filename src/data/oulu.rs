@@ -46,14 +46,8 @@ pub fn index(
                 Some(k) => format!("{}_{k}.txt", split_dir(split)),
                 None => format!("{}.txt", split_dir(split)),
             };
-            let path = root
-                .join("Protocols")
-                .join(format!("Protocol_{n}"))
-                .join(file);
-            protocol::read(&path)?
-                .into_iter()
-                .map(|e| (e.name, Some(e.label)))
-                .collect()
+            let path = root.join("Protocols").join(format!("Protocol_{n}")).join(file);
+            protocol::read(&path)?.into_iter().map(|e| (e.name, Some(e.label))).collect()
         }
         None => {
             let mut v: Vec<(String, Option<u32>)> = std::fs::read_dir(&dir)
@@ -69,10 +63,7 @@ pub fn index(
     let mut clips = Vec::new();
     for (name, plabel) in names {
         let Some((label, instrument)) = parse_name(&name) else {
-            skipped.push(format!(
-                "{}: {name:?} is not Phone_Session_User_Access, skipped",
-                dir.display()
-            ));
+            skipped.push(format!("{}: {name:?} is not Phone_Session_User_Access, skipped", dir.display()));
             continue;
         };
         let label = plabel.unwrap_or(label);
@@ -89,8 +80,8 @@ pub fn index(
 
 /// Eye-position file: one line per frame `frame,lx,ly,rx,ry`; zeros = no detection.
 pub fn read_eyes(path: &Path) -> Result<Vec<Option<FaceAnchor>>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read eye positions {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read eye positions {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -102,17 +93,10 @@ pub fn read_eyes(path: &Path) -> Result<Vec<Option<FaceAnchor>>> {
             .map(|s| s.trim().parse().unwrap_or(f32::NAN))
             .collect();
         if v.len() < 5 || v.iter().any(|x| !x.is_finite()) {
-            bail!(
-                "{}:{}: expected `frame,lx,ly,rx,ry`, got {line:?}",
-                path.display(),
-                i + 1
-            );
+            bail!("{}:{}: expected `frame,lx,ly,rx,ry`, got {line:?}", path.display(), i + 1);
         }
         let ok = v[1..5].iter().any(|&x| x != 0.0) && (v[1] - v[3]).hypot(v[2] - v[4]) > 1.0;
-        out.push(ok.then_some(FaceAnchor::Eyes {
-            left: [v[1], v[2]],
-            right: [v[3], v[4]],
-        }));
+        out.push(ok.then_some(FaceAnchor::Eyes { left: [v[1], v[2]], right: [v[3], v[4]] }));
     }
     Ok(out)
 }
@@ -131,17 +115,11 @@ fn video_clips(
     } else {
         let avi = dir.join(format!("{name}.avi"));
         if !avi.is_file() {
-            bail!(
-                "neither {} nor decoded frames in {}",
-                avi.display(),
-                dir.join(name).display()
-            );
+            bail!("neither {} nor decoded frames in {}", avi.display(), dir.join(name).display());
         }
         (video::cache_dir(root, &avi), Some(avi))
     };
-    Ok(sample(
-        name, label, instrument, &frame_dir, video, &eyes, spec,
-    ))
+    Ok(sample(name, label, instrument, &frame_dir, video, &eyes, spec))
 }
 
 /// Samples clips of a video whose frame i (0-based) is `frame_dir/{i+1:04}.png`, skipping clips
@@ -157,15 +135,9 @@ pub fn sample(
 ) -> (Vec<ClipIndex>, Vec<String>) {
     let (mut clips, mut warn) = (Vec::new(), Vec::new());
     for start in clip_starts(anchors.len(), spec) {
-        let idx: Vec<usize> = (0..spec.frames)
-            .map(|k| start + k * spec.interval)
-            .collect();
+        let idx: Vec<usize> = (0..spec.frames).map(|k| start + k * spec.interval).collect();
         if let Some(&bad) = idx.iter().find(|&&i| anchors[i].is_none()) {
-            warn.push(format!(
-                "{video_id}: no face position for frame {}, clip at {} skipped",
-                bad + 1,
-                start + 1
-            ));
+            warn.push(format!("{video_id}: no face position for frame {}, clip at {} skipped", bad + 1, start + 1));
             continue;
         }
         let frame_path = |i: usize| {

@@ -13,8 +13,8 @@ pub struct Entry {
 }
 
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read protocol file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read protocol file {}", path.display()))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -37,11 +37,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>> {
         if name.is_empty() || name.contains(',') {
             bail!("{file}:{}: bad name {name:?}", n + 1);
         }
-        out.push(Entry {
-            label,
-            name: name.to_string(),
-            line: n + 1,
-        });
+        out.push(Entry { label, name: name.to_string(), line: n + 1 });
     }
     Ok(out)
 }
@@ -59,13 +55,8 @@ mod tests {
     fn parses_and_names_file_and_line_on_errors() {
         let ok = parse("+1,1_1_01_1\n\n# c\n-1, 1_1_01_2 \n", "p.txt").unwrap();
         assert_eq!(ok.len(), 2);
-        assert_eq!(
-            (ok[1].label, ok[1].name.as_str(), ok[1].line),
-            (0, "1_1_01_2", 4)
-        );
-        let e = parse("+1,a\n2,b\n", "Protocol_1/Train.txt")
-            .unwrap_err()
-            .to_string();
+        assert_eq!((ok[1].label, ok[1].name.as_str(), ok[1].line), (0, "1_1_01_2", 4));
+        let e = parse("+1,a\n2,b\n", "Protocol_1/Train.txt").unwrap_err().to_string();
         assert!(e.contains("Protocol_1/Train.txt:2"), "{e}");
         let e = parse("+1 a\n", "x.txt").unwrap_err().to_string();
         assert!(e.contains("x.txt:1"), "{e}");

@@ -12,13 +12,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub fn looks_like(root: &Path) -> bool {
-    ["train", "dev", "test", "Train", "Dev", "Test"]
-        .iter()
-        .any(|s| {
-            let mut files = Vec::new();
-            walk(&root.join(s), &mut files, 3);
-            !files.is_empty()
-        })
+    ["train", "dev", "test", "Train", "Dev", "Test"].iter().any(|s| {
+        let mut files = Vec::new();
+        walk(&root.join(s), &mut files, 3);
+        !files.is_empty()
+    })
 }
 
 /// Collects `*_scene.jpg` files below `dir` (up to `depth` folder levels).
@@ -37,8 +35,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 }
 
 pub fn read_dat(path: &Path) -> Result<Rect> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read box {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read box {}", path.display()))?;
     let v: Vec<f32> = text
         .split([',', ' ', '\t', '\n', '\r'])
         .filter(|s| !s.is_empty())
@@ -47,12 +44,7 @@ pub fn read_dat(path: &Path) -> Result<Rect> {
     if v.len() < 4 || v[..4].iter().any(|x| !x.is_finite()) {
         bail!("{}: expected four numbers x y w h", path.display());
     }
-    Ok(Rect {
-        x: v[0],
-        y: v[1],
-        w: v[2],
-        h: v[3],
-    })
+    Ok(Rect { x: v[0], y: v[1], w: v[2], h: v[3] })
 }
 
 fn label_of(video: &str, path: &Path) -> Option<(u32, String)> {
@@ -76,9 +68,7 @@ pub fn index(
     spec: &ClipSpec,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     if let Some(p) = protocol {
-        bail!(
-            "FAS-SGTD protocol {p:?}: not supported; split the files into train/dev/test folders"
-        );
+        bail!("FAS-SGTD protocol {p:?}: not supported; split the files into train/dev/test folders");
     }
     let name = split.name();
     let cap = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
@@ -91,36 +81,22 @@ pub fn index(
     for f in files {
         let fname = f.file_name().unwrap().to_string_lossy().to_string();
         let stem = fname.trim_end_matches("_scene.jpg");
-        match stem
-            .rsplit_once('_')
-            .and_then(|(v, n)| Some((v.to_string(), n.parse::<u32>().ok()?)))
-        {
+        match stem.rsplit_once('_').and_then(|(v, n)| Some((v.to_string(), n.parse::<u32>().ok()?))) {
             Some((v, n)) => {
-                videos
-                    .entry((f.parent().unwrap().to_path_buf(), v))
-                    .or_default()
-                    .insert(n, f);
+                videos.entry((f.parent().unwrap().to_path_buf(), v)).or_default().insert(n, f);
             }
-            None => skipped.push(format!(
-                "{}: not <video>_<NNN>_scene.jpg, skipped",
-                f.display()
-            )),
+            None => skipped.push(format!("{}: not <video>_<NNN>_scene.jpg, skipped", f.display())),
         }
     }
     let mut clips = Vec::new();
     for ((dir, video), frames) in videos {
         let Some((label, instrument)) = label_of(&video, &dir) else {
-            skipped.push(format!(
-                "{}/{video}: cannot tell live from attack (name or folder), skipped",
-                dir.display()
-            ));
+            skipped.push(format!("{}/{video}: cannot tell live from attack (name or folder), skipped", dir.display()));
             continue;
         };
         let list: Vec<(u32, PathBuf)> = frames.into_iter().collect();
         for start in clip_starts(list.len(), spec) {
-            let sel: Vec<&(u32, PathBuf)> = (0..spec.frames)
-                .map(|k| &list[start + k * spec.interval])
-                .collect();
+            let sel: Vec<&(u32, PathBuf)> = (0..spec.frames).map(|k| &list[start + k * spec.interval]).collect();
             let mut anchors = Vec::new();
             let mut bad = None;
             for (_, p) in &sel {

@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Label and instrument from `SSS-sensor-type-medium-session`.
 pub fn parse_name(stem: &str) -> Option<(u32, u32, String)> {
-    let p: Vec<u32> = stem
-        .split('-')
-        .map(|s| s.parse().ok())
-        .collect::<Option<Vec<_>>>()?;
+    let p: Vec<u32> = stem.split('-').map(|s| s.parse().ok()).collect::<Option<Vec<_>>>()?;
     if p.len() != 5 {
         return None;
     }
@@ -28,31 +25,18 @@ pub fn parse_name(stem: &str) -> Option<(u32, u32, String)> {
 }
 
 pub fn read_face(path: &Path) -> Result<Vec<Option<FaceAnchor>>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read face boxes {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read face boxes {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Vec<f32> = line
-            .split([',', ' ', '\t'])
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().unwrap_or(f32::NAN))
-            .collect();
+        let v: Vec<f32> =
+            line.split([',', ' ', '\t']).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(f32::NAN)).collect();
         if v.len() < 4 || v.iter().any(|x| !x.is_finite()) {
-            bail!(
-                "{}:{}: expected `x1 y1 x2 y2`, got {line:?}",
-                path.display(),
-                i + 1
-            );
+            bail!("{}:{}: expected `x1 y1 x2 y2`, got {line:?}", path.display(), i + 1);
         }
-        let r = Rect {
-            x: v[0],
-            y: v[1],
-            w: v[2] - v[0],
-            h: v[3] - v[1],
-        };
+        let r = Rect { x: v[0], y: v[1], w: v[2] - v[0], h: v[3] - v[1] };
         out.push((r.w > 1.0 && r.h > 1.0).then_some(FaceAnchor::Box(r)));
     }
     Ok(out)
@@ -67,11 +51,7 @@ pub fn index(
     if let Some(p) = protocol {
         bail!("SiW protocol {p:?}: not supported; list the videos in a generic-layout protocol instead");
     }
-    let top = if split == Split::Test {
-        "Test"
-    } else {
-        "Train"
-    };
+    let top = if split == Split::Test { "Test" } else { "Train" };
     let mut videos: Vec<PathBuf> = Vec::new();
     for class in ["live", "spoof"] {
         let d = root.join(top).join(class);
@@ -79,9 +59,7 @@ pub fn index(
             continue;
         }
         for subj in super::generic::sorted_dirs(&d)? {
-            for e in std::fs::read_dir(&subj)
-                .with_context(|| format!("cannot list {}", subj.display()))?
-            {
+            for e in std::fs::read_dir(&subj).with_context(|| format!("cannot list {}", subj.display()))? {
                 let p = e?.path();
                 if p.extension().is_some_and(|x| x == "face") {
                     videos.push(p);
@@ -94,10 +72,7 @@ pub fn index(
     for face in videos {
         let stem = face.file_stem().unwrap().to_string_lossy().to_string();
         let Some((subject, label, instrument)) = parse_name(&stem) else {
-            skipped.push(format!(
-                "{}: name is not SSS-sensor-type-medium-session, skipped",
-                face.display()
-            ));
+            skipped.push(format!("{}: name is not SSS-sensor-type-medium-session, skipped", face.display()));
             continue;
         };
         let dev = subject % 5 == 0;
@@ -112,11 +87,7 @@ pub fn index(
             } else {
                 let mov = face.with_extension("mov");
                 if !mov.is_file() {
-                    bail!(
-                        "neither {} nor decoded frames in {}",
-                        mov.display(),
-                        pre.display()
-                    );
+                    bail!("neither {} nor decoded frames in {}", mov.display(), pre.display());
                 }
                 (video::cache_dir(root, &mov), Some(mov))
             };

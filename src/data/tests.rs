@@ -37,12 +37,7 @@ fn label(w: usize, h: usize, v: f32, path: &Path) {
 }
 
 fn spec() -> ClipSpec {
-    ClipSpec {
-        frames: 2,
-        interval: 2,
-        size: 16,
-        map: 4,
-    }
+    ClipSpec { frames: 2, interval: 2, size: 16, map: 4 }
 }
 
 #[test]
@@ -56,11 +51,7 @@ fn generic_reader_samples_clips_and_skips_missing_frames() {
     }
     let spoof = root.join("train/print/b");
     for t in [0, 1, 2, 4, 5, 6] {
-        frame(
-            32,
-            32,
-            &spoof.join(format!("{t:04}.jpg")).with_extension("png"),
-        );
+        frame(32, 32, &spoof.join(format!("{t:04}.jpg")).with_extension("png"));
     }
     std::fs::create_dir_all(root.join("train/replay/empty")).unwrap();
     let ds = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
@@ -68,23 +59,10 @@ fn generic_reader_samples_clips_and_skips_missing_frames() {
     // live: 8 frames, span 3 -> clips at 0 and 3; print: frames 0..=6 with 3 missing -> the
     // clip at 0 (0, 2) is fine, the clip at 3 (3, 5) is skipped.
     assert_eq!(ds.len(), 3, "{:?}", ds.skipped());
-    assert!(
-        ds.skipped()
-            .iter()
-            .any(|s| s.contains("frame 0003 missing")),
-        "{:?}",
-        ds.skipped()
-    );
-    assert!(
-        ds.skipped().iter().any(|s| s.contains("empty")),
-        "{:?}",
-        ds.skipped()
-    );
+    assert!(ds.skipped().iter().any(|s| s.contains("frame 0003 missing")), "{:?}", ds.skipped());
+    assert!(ds.skipped().iter().any(|s| s.contains("empty")), "{:?}", ds.skipped());
     let c = ds.load(0, None).unwrap();
-    assert_eq!(
-        (c.label, c.instrument.as_str(), c.video_id.as_str()),
-        (1, "live", "train/live/a")
-    );
+    assert_eq!((c.label, c.instrument.as_str(), c.video_id.as_str()), (1, "live", "train/live/a"));
     // Depth label left half 1, right half 0 at S = 4.
     assert_eq!(&c.depth[..4], &[1.0, 1.0, 0.0, 0.0]);
     let p = ds.load(2, None).unwrap();
@@ -129,11 +107,7 @@ fn bbox_crop_and_box_outside_frame() {
         frame(40, 40, &live.join(format!("{t:04}.png")));
     }
     // Frame 0: box in the dark left half; frame 2: box entirely outside the frame.
-    std::fs::write(
-        live.join("bbox.csv"),
-        "frame,x,y,w,h\n0,2,10,10,10\n2,500,500,10,10\n",
-    )
-    .unwrap();
+    std::fs::write(live.join("bbox.csv"), "frame,x,y,w,h\n0,2,10,10,10\n2,500,500,10,10\n").unwrap();
     let ds = Dataset::open(&root, Split::Test, None, &spec()).unwrap();
     let c = ds.load(0, None).unwrap();
     let n = 16 * 16 * 3;
@@ -148,11 +122,7 @@ fn bbox_crop_and_box_outside_frame() {
     // A malformed bbox line names file and line.
     std::fs::write(live.join("bbox.csv"), "0,1,2,3,4\n1,x,2,3\n").unwrap();
     let ds = Dataset::open(&root, Split::Test, None, &spec()).unwrap();
-    assert!(
-        ds.skipped().iter().any(|s| s.contains("bbox.csv:2")),
-        "{:?}",
-        ds.skipped()
-    );
+    assert!(ds.skipped().iter().any(|s| s.contains("bbox.csv:2")), "{:?}", ds.skipped());
     std::fs::remove_dir_all(root).ok();
 }
 
@@ -162,20 +132,10 @@ fn protocol_errors_name_file_and_line() {
     frame(8, 8, &root.join("train/live/a/0000.png"));
     let pdir = root.join("protocols/P9");
     std::fs::create_dir_all(&pdir).unwrap();
-    std::fs::write(
-        pdir.join("train.txt"),
-        "+1,train/live/a\nlive train/live/b\n",
-    )
-    .unwrap();
-    let err = Dataset::open(&root, Split::Train, Some("P9"), &spec())
-        .err()
-        .unwrap()
-        .to_string();
+    std::fs::write(pdir.join("train.txt"), "+1,train/live/a\nlive train/live/b\n").unwrap();
+    let err = Dataset::open(&root, Split::Train, Some("P9"), &spec()).err().unwrap().to_string();
     assert!(err.contains("train.txt:2"), "{err}");
-    let err = Dataset::open(&root, Split::Train, Some("nope"), &spec())
-        .err()
-        .unwrap()
-        .to_string();
+    let err = Dataset::open(&root, Split::Train, Some("nope"), &spec()).err().unwrap().to_string();
     assert!(err.contains("nope"), "{err}");
     std::fs::write(pdir.join("train.txt"), "+1,train/live/missing\n").unwrap();
     let ds = Dataset::open(&root, Split::Train, Some("P9"), &spec()).unwrap();
@@ -193,13 +153,7 @@ fn oulu_reader_on_fixture() {
     }
     let eyes = |bad: usize| {
         (1..=6)
-            .map(|t| {
-                if t == bad {
-                    format!("{t},0,0,0,0\n")
-                } else {
-                    format!("{t},24,28,40,28\n")
-                }
-            })
+            .map(|t| if t == bad { format!("{t},0,0,0,0\n") } else { format!("{t},24,28,40,28\n") })
             .collect::<String>()
     };
     std::fs::write(dir.join("1_1_01_1.txt"), eyes(5)).unwrap();
@@ -211,21 +165,14 @@ fn oulu_reader_on_fixture() {
     std::fs::create_dir_all(&pdir).unwrap();
     std::fs::write(pdir.join("Train.txt"), "+1,1_1_01_1\n-1,1_1_01_4\n").unwrap();
     std::fs::create_dir_all(root.join("Protocols/Protocol_3")).unwrap();
-    std::fs::write(
-        root.join("Protocols/Protocol_3/Train_2.txt"),
-        "-1,1_1_01_4\n",
-    )
-    .unwrap();
+    std::fs::write(root.join("Protocols/Protocol_3/Train_2.txt"), "-1,1_1_01_4\n").unwrap();
     let ds = Dataset::open(&root, Split::Train, Some("1"), &spec()).unwrap();
     assert_eq!(ds.layout, Layout::Oulu);
     // Live: clips at frames 1 and 4; the one using frame 5? (4, 6) does not: both kept.
     let live: Vec<_> = (0..ds.len()).filter(|&i| ds.index(i).label == 1).collect();
     assert_eq!(live.len(), 2, "{:?}", ds.skipped());
     let c = ds.load(live[0], None).unwrap();
-    assert!(
-        c.depth.iter().any(|&d| d > 0.5),
-        "live depth rendered from the eyes"
-    );
+    assert!(c.depth.iter().any(|&d| d > 0.5), "live depth rendered from the eyes");
     let atk = (0..ds.len()).find(|&i| ds.index(i).label == 0).unwrap();
     assert_eq!(ds.index(atk).instrument, "replay1");
     if video::ffmpeg_available() {
@@ -237,26 +184,13 @@ fn oulu_reader_on_fixture() {
     }
     // Without protocol: every .txt; the bad eye file is skipped with file and line.
     let all = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
-    assert!(
-        all.skipped().iter().any(|s| s.contains("1_1_01_2.txt:1")),
-        "{:?}",
-        all.skipped()
-    );
+    assert!(all.skipped().iter().any(|s| s.contains("1_1_01_2.txt:1")), "{:?}", all.skipped());
     let p3 = Dataset::open(&root, Split::Train, Some("3_2"), &spec()).unwrap();
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
-    let s1 = ClipSpec {
-        frames: 3,
-        interval: 1,
-        size: 16,
-        map: 4,
-    };
+    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4 };
     let ds = Dataset::open(&root, Split::Train, Some("1"), &s1).unwrap();
-    assert!(
-        ds.skipped().iter().any(|s| s.contains("frame 5")),
-        "{:?}",
-        ds.skipped()
-    );
+    assert!(ds.skipped().iter().any(|s| s.contains("frame 5")), "{:?}", ds.skipped());
     std::fs::remove_dir_all(root).ok();
 }
 
@@ -269,30 +203,16 @@ fn siw_reader_on_fixture() {
         frame(48, 48, &live.join(format!("003-1-1-1-1/{t:04}.png")));
         frame(48, 48, &spoof.join(format!("005-2-3-2-1/{t:04}.png")));
     }
-    std::fs::write(
-        live.join("003-1-1-1-1.face"),
-        "10 8 38 40\n10 8 38 40\n10 8 38 40\n",
-    )
-    .unwrap();
-    std::fs::write(
-        spoof.join("005-2-3-2-1.face"),
-        "10 8 38 40\n10 8 38 40\n10 8 38 40\n",
-    )
-    .unwrap();
+    std::fs::write(live.join("003-1-1-1-1.face"), "10 8 38 40\n10 8 38 40\n10 8 38 40\n").unwrap();
+    std::fs::write(spoof.join("005-2-3-2-1.face"), "10 8 38 40\n10 8 38 40\n10 8 38 40\n").unwrap();
     let train = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
     assert_eq!(train.layout, Layout::Siw);
     assert_eq!(train.len(), 1);
-    assert_eq!(
-        (train.index(0).label, train.index(0).instrument.as_str()),
-        (1, "live")
-    );
+    assert_eq!((train.index(0).label, train.index(0).instrument.as_str()), (1, "live"));
     let c = train.load(0, None).unwrap();
     assert!(c.mask.contains(&1.0));
     let dev = Dataset::open(&root, Split::Dev, None, &spec()).unwrap();
-    assert_eq!(
-        (dev.len(), dev.index(0).instrument.as_str()),
-        (1, "replay2")
-    );
+    assert_eq!((dev.len(), dev.index(0).instrument.as_str()), (1, "replay2"));
     std::fs::remove_dir_all(root).ok();
 }
 
@@ -316,10 +236,7 @@ fn sgtd_reader_on_fixture() {
 #[test]
 fn unknown_layout_is_an_error() {
     let root = tmp("unknown");
-    let e = Dataset::open(&root, Split::Train, None, &spec())
-        .err()
-        .unwrap()
-        .to_string();
+    let e = Dataset::open(&root, Split::Train, None, &spec()).err().unwrap().to_string();
     assert!(e.contains("unknown dataset layout"), "{e}");
 }
 
@@ -346,18 +263,11 @@ fn oulu_video_decodes_with_ffmpeg() {
         .unwrap()
         .success();
     assert!(ok, "ffmpeg could not write the fixture video");
-    std::fs::write(
-        dir.join("2_3_04_1.txt"),
-        "1,8,12,22,12\n2,8,12,22,12\n3,8,12,22,12\n4,8,12,22,12\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("2_3_04_1.txt"), "1,8,12,22,12\n2,8,12,22,12\n3,8,12,22,12\n4,8,12,22,12\n").unwrap();
     let ds = Dataset::open(&root, Split::Dev, None, &spec()).unwrap();
     assert_eq!(ds.len(), 1, "{:?}", ds.skipped());
     let c = ds.load(0, None).unwrap();
-    assert!(
-        ds.index(0).frame_paths.iter().all(|p| p.is_file()),
-        "frames decoded to the cache"
-    );
+    assert!(ds.index(0).frame_paths.iter().all(|p| p.is_file()), "frames decoded to the cache");
     // The crop around the eyes sits on the dark/bright edge: both kinds of pixel present.
     assert!(c.frames.iter().any(|&v| v < -0.5) && c.frames.iter().any(|&v| v > 0.5));
     std::fs::remove_dir_all(root).ok();

@@ -7,11 +7,7 @@ use std::process::Command;
 
 /// True when an `ffmpeg` program runs.
 pub fn ffmpeg_available() -> bool {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    Command::new("ffmpeg").arg("-version").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
 /// Decodes the clip's video into its frames' folder when a frame is missing.
@@ -26,11 +22,7 @@ pub fn ensure_frames(c: &ClipIndex) -> Result<()> {
     };
     decode(video, dir)?;
     if let Some(p) = c.frame_paths.iter().find(|p| !p.is_file()) {
-        bail!(
-            "{}: decoded video has no frame {}",
-            video.display(),
-            p.display()
-        );
+        bail!("{}: decoded video has no frame {}", video.display(), p.display());
     }
     Ok(())
 }
@@ -48,8 +40,7 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create frame folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create frame folder {}", dir.display()))?;
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-i"])
         .arg(video)
@@ -58,11 +49,7 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
         .output()
         .context("running ffmpeg")?;
     if !out.status.success() {
-        bail!(
-            "ffmpeg failed on {}: {}",
-            video.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("ffmpeg failed on {}: {}", video.display(), String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(())
 }
@@ -70,10 +57,7 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
 /// Folder for decoded frames of `video`: `<root>/.tdfas_frames/<stem>` when writable,
 /// else the system temp folder.
 pub fn cache_dir(root: &Path, video: &Path) -> std::path::PathBuf {
-    let stem = video
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let stem = video.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let base = root.join(".tdfas_frames");
     if std::fs::create_dir_all(&base).is_ok() {
         base.join(stem)

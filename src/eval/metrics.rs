@@ -51,11 +51,7 @@ fn check(videos: &[ScoredVideo], what: &str) -> Result<(usize, usize)> {
     let mut n_live = 0;
     for (i, v) in videos.iter().enumerate() {
         if !v.score.is_finite() {
-            bail!(
-                "{what}: video {i} ('{}') has non-finite score {}",
-                v.video_id,
-                v.score
-            );
+            bail!("{what}: video {i} ('{}') has non-finite score {}", v.video_id, v.score);
         }
         if v.is_live() {
             n_live += 1;
@@ -79,11 +75,7 @@ pub fn roc(videos: &[ScoredVideo]) -> Result<Vec<RocPoint>> {
     let (n_live, n_attack) = check(videos, "roc")?;
     let mut order: Vec<&ScoredVideo> = videos.iter().collect();
     order.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut points = vec![RocPoint {
-        fpr: 0.0,
-        tpr: 0.0,
-        threshold: f64::INFINITY,
-    }];
+    let mut points = vec![RocPoint { fpr: 0.0, tpr: 0.0, threshold: f64::INFINITY }];
     let (mut tp, mut fp) = (0usize, 0usize);
     for (i, v) in order.iter().enumerate() {
         if v.is_live() {
@@ -113,10 +105,7 @@ pub fn roc(videos: &[ScoredVideo]) -> Result<Vec<RocPoint>> {
 pub fn eer_from_roc(points: &[RocPoint]) -> Result<(f64, f64)> {
     let d = |p: &RocPoint| (1.0 - p.tpr) - p.fpr;
     let Some(i) = points.iter().position(|p| d(p) <= 0.0) else {
-        bail!(
-            "eer: ROC of {} points never reaches FNR <= FPR",
-            points.len()
-        );
+        bail!("eer: ROC of {} points never reaches FNR <= FPR", points.len());
     };
     if i == 0 {
         bail!("eer: ROC does not start at (0, 0)");
@@ -124,11 +113,7 @@ pub fn eer_from_roc(points: &[RocPoint]) -> Result<(f64, f64)> {
     let (a, b) = (&points[i - 1], &points[i]);
     let t = d(a) / (d(a) - d(b));
     let eer = a.fpr + t * (b.fpr - a.fpr);
-    let thr = if a.threshold.is_infinite() {
-        b.threshold
-    } else {
-        a.threshold + t * (b.threshold - a.threshold)
-    };
+    let thr = if a.threshold.is_infinite() { b.threshold } else { a.threshold + t * (b.threshold - a.threshold) };
     Ok((eer, thr))
 }
 
@@ -139,10 +124,7 @@ pub fn eer(videos: &[ScoredVideo]) -> Result<(f64, f64)> {
 
 /// Trapezoidal area under a ROC.
 pub fn auc_from_roc(points: &[RocPoint]) -> f64 {
-    points
-        .windows(2)
-        .map(|w| (w[1].fpr - w[0].fpr) * (w[1].tpr + w[0].tpr) / 2.0)
-        .sum()
+    points.windows(2).map(|w| (w[1].fpr - w[0].fpr) * (w[1].tpr + w[0].tpr) / 2.0).sum()
 }
 
 /// Area under the ROC.
@@ -171,10 +153,8 @@ pub fn at_threshold(videos: &[ScoredVideo], thr: f64) -> Result<Metrics> {
             accepted_attacks += usize::from(accepted);
         }
     }
-    let apcer_per_instrument: BTreeMap<String, f64> = per
-        .into_iter()
-        .map(|(k, (a, n))| (k, a as f64 / n as f64))
-        .collect();
+    let apcer_per_instrument: BTreeMap<String, f64> =
+        per.into_iter().map(|(k, (a, n))| (k, a as f64 / n as f64)).collect();
     let apcer = apcer_per_instrument.values().cloned().fold(0.0, f64::max);
     let bpcer = rejected_live as f64 / n_live as f64;
     let far = accepted_attacks as f64 / n_attack as f64;
@@ -331,11 +311,7 @@ mod tests {
         assert!(close(m.acer, 5.0 / 12.0));
         assert!(close(m.hter, 1.0 / 3.0));
         // The test set's own EER threshold differs from the dev one that was applied.
-        assert!(
-            (m.eer_threshold - m.threshold).abs() > 1e-3,
-            "{}",
-            m.eer_threshold
-        );
+        assert!((m.eer_threshold - m.threshold).abs() > 1e-3, "{}", m.eer_threshold);
     }
 
     #[test]
@@ -347,11 +323,7 @@ mod tests {
         for c in cases {
             let name = c["name"].as_str().unwrap();
             let f = |k: &str| -> Vec<f64> {
-                c[k].as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap_or(f64::INFINITY))
-                    .collect()
+                c[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::INFINITY)).collect()
             };
             let labels = c["labels"].as_array().unwrap();
             let scores = f("scores");
@@ -360,11 +332,7 @@ mod tests {
                 .zip(&scores)
                 .enumerate()
                 .map(|(i, (l, &s))| {
-                    let inst = if l.as_u64() == Some(1) {
-                        LIVE
-                    } else {
-                        "attack"
-                    };
+                    let inst = if l.as_u64() == Some(1) { LIVE } else { "attack" };
                     v(&format!("{name}{i}"), inst, s)
                 })
                 .collect();
@@ -372,25 +340,14 @@ mod tests {
             let (fpr, tpr, thr) = (f("fpr"), f("tpr"), f("thresholds"));
             assert_eq!(pts.len(), fpr.len(), "{name}: ROC length");
             for (i, p) in pts.iter().enumerate() {
-                assert!(
-                    close(p.fpr, fpr[i]) && close(p.tpr, tpr[i]),
-                    "{name} point {i}: {p:?}"
-                );
-                assert!(
-                    p.threshold == thr[i],
-                    "{name} threshold {i}: {} vs {}",
-                    p.threshold,
-                    thr[i]
-                );
+                assert!(close(p.fpr, fpr[i]) && close(p.tpr, tpr[i]), "{name} point {i}: {p:?}");
+                assert!(p.threshold == thr[i], "{name} threshold {i}: {} vs {}", p.threshold, thr[i]);
             }
             let a = auc(&videos).unwrap();
             assert!(close(a, c["auc"].as_f64().unwrap()), "{name}: auc {a}");
             let (e, t) = eer(&videos).unwrap();
             assert!(close(e, c["eer"].as_f64().unwrap()), "{name}: eer {e}");
-            assert!(
-                close(t, c["eer_threshold"].as_f64().unwrap()),
-                "{name}: eer thr {t}"
-            );
+            assert!(close(t, c["eer_threshold"].as_f64().unwrap()), "{name}: eer thr {t}");
         }
     }
 
@@ -417,10 +374,7 @@ mod tests {
     #[test]
     fn summarize_over_runs() {
         let set = hand_set();
-        let runs = [
-            at_threshold(&set, 0.5).unwrap(),
-            at_threshold(&set, 0.6).unwrap(),
-        ];
+        let runs = [at_threshold(&set, 0.5).unwrap(), at_threshold(&set, 0.6).unwrap()];
         let s = summarize(&runs).unwrap();
         // ACER 3/8 and 7/24: mean 1/3, std = |3/8 - 7/24| / sqrt(2) = (1/12) / sqrt(2).
         assert!(close(s.acer.0, 1.0 / 3.0));

@@ -31,12 +31,7 @@ pub struct ScoredVideo {
 
 impl ScoredVideo {
     pub fn new(video_id: &str, instrument: &str, label: u32, score: f64) -> Self {
-        ScoredVideo {
-            video_id: video_id.to_string(),
-            instrument: instrument.to_string(),
-            label,
-            score,
-        }
+        ScoredVideo { video_id: video_id.to_string(), instrument: instrument.to_string(), label, score }
     }
 
     pub fn is_live(&self) -> bool {
@@ -52,11 +47,7 @@ pub fn per_video(clips: &[ScoredVideo]) -> Result<Vec<ScoredVideo>> {
     let mut acc: BTreeMap<&str, (&ScoredVideo, f64, usize)> = BTreeMap::new();
     for (i, c) in clips.iter().enumerate() {
         if !c.score.is_finite() {
-            bail!(
-                "per_video: clip {i} of video '{}' has non-finite score {}",
-                c.video_id,
-                c.score
-            );
+            bail!("per_video: clip {i} of video '{}' has non-finite score {}", c.video_id, c.score);
         }
         let e = acc.entry(c.video_id.as_str()).or_insert((c, 0.0, 0));
         if e.0.label != c.label || e.0.instrument != c.instrument {
@@ -72,13 +63,7 @@ pub fn per_video(clips: &[ScoredVideo]) -> Result<Vec<ScoredVideo>> {
         e.1 += c.score;
         e.2 += 1;
     }
-    Ok(acc
-        .into_values()
-        .map(|(first, sum, n)| ScoredVideo {
-            score: sum / n as f64,
-            ..first.clone()
-        })
-        .collect())
+    Ok(acc.into_values().map(|(first, sum, n)| ScoredVideo { score: sum / n as f64, ..first.clone() }).collect())
 }
 
 #[cfg(test)]
@@ -105,10 +90,7 @@ mod tests {
 
     #[test]
     fn per_video_rejects_inconsistent_labels_and_nan() {
-        let bad = vec![
-            ScoredVideo::new("a", "live", 1, 0.9),
-            ScoredVideo::new("a", "print", 0, 0.5),
-        ];
+        let bad = vec![ScoredVideo::new("a", "live", 1, 0.9), ScoredVideo::new("a", "print", 0, 0.5)];
         let e = per_video(&bad).unwrap_err().to_string();
         assert!(e.contains("'a'"), "{e}");
         let nan = vec![ScoredVideo::new("a", "live", 1, f64::NAN)];

@@ -18,13 +18,25 @@ pub struct SplitScores {
     pub grid: Vec<GridRow>,
 }
 
-pub fn score_split(gpu: &Gpu, model: &FasTd, root: &Path, split: Split, protocol: Option<&str>, grid_per_class: usize, show_progress: bool) -> Result<SplitScores> {
+pub fn score_split(
+    gpu: &Gpu,
+    model: &FasTd,
+    root: &Path,
+    split: Split,
+    protocol: Option<&str>,
+    grid_per_class: usize,
+    show_progress: bool,
+) -> Result<SplitScores> {
     let cfg = &model.cfg;
     let data = Dataset::open(root, split, protocol, &cfg.clip_spec())?;
     for w in data.skipped() {
         eprintln!("warning: {w}");
     }
-    let bar = crate::train::trainer::progress_bar(show_progress, data.len() as u64, &format!("{} {:?}", cfg.variant, split).to_lowercase());
+    let bar = crate::train::trainer::progress_bar(
+        show_progress,
+        data.len() as u64,
+        &format!("{} {:?}", cfg.variant, split).to_lowercase(),
+    );
     let mut out = SplitScores { clips: vec![], grid: vec![] };
     let batch_size = cfg.stage2.batch.max(1) * 2;
     let indices: Vec<usize> = (0..data.len()).collect();
@@ -34,10 +46,21 @@ pub fn score_split(gpu: &Gpu, model: &FasTd, root: &Path, split: Split, protocol
         let scored = model.score(gpu, &batch)?;
         for (b, clip) in clips.iter().enumerate() {
             out.clips.push(ScoredVideo::new(&clip.video_id, &clip.instrument, clip.label, scored.scores[b]));
-            let class = if clip.label == 1 { "live".to_string() } else { clip.instrument.trim_end_matches(char::is_numeric).to_string() };
+            let class = if clip.label == 1 {
+                "live".to_string()
+            } else {
+                clip.instrument.trim_end_matches(char::is_numeric).to_string()
+            };
             if out.grid.iter().filter(|r| r.class == class).count() < grid_per_class {
                 let multi = scored.d_multi[b].first().cloned().unwrap_or_else(|| scored.d_single[b][0].clone());
-                out.grid.push(GridRow { class, rgb: frame_image(&clip.frames, cfg.image_size), single_depth: scored.d_single[b][0].clone(), multi_depth: multi, map: cfg.map_size(), score: scored.scores[b] });
+                out.grid.push(GridRow {
+                    class,
+                    rgb: frame_image(&clip.frames, cfg.image_size),
+                    single_depth: scored.d_single[b][0].clone(),
+                    multi_depth: multi,
+                    map: cfg.map_size(),
+                    score: scored.scores[b],
+                });
             }
         }
         bar.inc(chunk.len() as u64);
@@ -57,9 +80,17 @@ pub fn frame_image(frames: &[f32], size: usize) -> image::RgbImage {
 }
 
 /// Dev-threshold metrics of one model, with its per-video test scores and grid rows.
-pub fn evaluate_model(gpu: &Gpu, model: &FasTd, name: &str, root: &Path, protocol: Option<&str>, show_progress: bool) -> Result<(ModelReport, Vec<GridRow>)> {
+pub fn evaluate_model(
+    gpu: &Gpu,
+    model: &FasTd,
+    name: &str,
+    root: &Path,
+    protocol: Option<&str>,
+    show_progress: bool,
+) -> Result<(ModelReport, Vec<GridRow>)> {
     let dev = score_split(gpu, model, root, Split::Dev, protocol, 0, show_progress).context("scoring the dev split")?;
-    let test = score_split(gpu, model, root, Split::Test, protocol, 2, show_progress).context("scoring the test split")?;
+    let test =
+        score_split(gpu, model, root, Split::Test, protocol, 2, show_progress).context("scoring the test split")?;
     let dev_videos = per_video(&dev.clips)?;
     let test_videos = per_video(&test.clips)?;
     let metrics: Metrics = metrics::evaluate(&dev_videos, &test_videos)?;

@@ -13,11 +13,7 @@ fn masked_mean(depth: &[f32], mask: Option<&[f32]>) -> f64 {
             if den <= 0.0 {
                 return 0.0;
             }
-            let num: f64 = depth
-                .iter()
-                .zip(m)
-                .map(|(&d, &w)| d as f64 * w as f64)
-                .sum();
+            let num: f64 = depth.iter().zip(m).map(|(&d, &w)| d as f64 * w as f64).sum();
             num / den
         }
     }
@@ -26,22 +22,13 @@ fn masked_mean(depth: &[f32], mask: Option<&[f32]>) -> f64 {
 /// Score of one clip from its per-frame depth maps (`D_fusion(t)`, each S x S, flattened) and
 /// optional masks (same shapes). `p_live = None` is for variants without a binary head: the
 /// score is then the depth term alone.
-pub fn clip_score(
-    beta: f64,
-    p_live: Option<f64>,
-    depth: &[Vec<f32>],
-    masks: Option<&[Vec<f32>]>,
-) -> Result<f64> {
+pub fn clip_score(beta: f64, p_live: Option<f64>, depth: &[Vec<f32>], masks: Option<&[Vec<f32>]>) -> Result<f64> {
     if depth.is_empty() {
         bail!("clip_score: no depth maps");
     }
     if let Some(m) = masks {
         if m.len() != depth.len() {
-            bail!(
-                "clip_score: {} masks for {} depth maps",
-                m.len(),
-                depth.len()
-            );
+            bail!("clip_score: {} masks for {} depth maps", m.len(), depth.len());
         }
     }
     let mut sum = 0.0;
@@ -49,11 +36,7 @@ pub fn clip_score(
         let m = masks.map(|m| m[t].as_slice());
         if let Some(m) = m {
             if m.len() != d.len() {
-                bail!(
-                    "clip_score: frame {t}: mask has {} values, depth {}",
-                    m.len(),
-                    d.len()
-                );
+                bail!("clip_score: frame {t}: mask has {} values, depth {}", m.len(), d.len());
             }
         }
         sum += masked_mean(d, m);

@@ -5,10 +5,7 @@ use anyhow::{bail, Result};
 /// Which backends to consider, from `TDFAS_BACKEND` (vulkan | gl | metal | dx12), else all native ones.
 fn backends_from_env() -> Result<wgpu::Backends> {
     let Ok(name) = std::env::var("TDFAS_BACKEND") else {
-        return Ok(wgpu::Backends::VULKAN
-            | wgpu::Backends::METAL
-            | wgpu::Backends::DX12
-            | wgpu::Backends::GL);
+        return Ok(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL);
     };
     Ok(match name.to_ascii_lowercase().as_str() {
         "vulkan" | "vk" => wgpu::Backends::VULKAN,
@@ -34,10 +31,7 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 }
 
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!(
-        "{} ({:?}, {:?}, driver {} {})",
-        info.name, info.backend, info.device_type, info.driver, info.driver_info
-    )
+    format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
 const INSTALL_HINT: &str = "no usable GPU adapter. To run without a GPU, install a software driver: \

@@ -125,8 +125,7 @@ impl Gpu {
     }
 
     pub fn is_cpu(&self) -> bool {
-        self.info.device_type == wgpu::DeviceType::Cpu
-            || self.info.name.to_lowercase().contains("llvmpipe")
+        self.info.device_type == wgpu::DeviceType::Cpu || self.info.name.to_lowercase().contains("llvmpipe")
     }
 
     pub fn describe(&self) -> String {
@@ -158,9 +157,7 @@ impl Gpu {
                     _ => continue,
                 };
                 let read_only = match var.space {
-                    naga::AddressSpace::Storage { access } => {
-                        !access.contains(naga::StorageAccess::STORE)
-                    }
+                    naga::AddressSpace::Storage { access } => !access.contains(naga::StorageAccess::STORE),
                     _ => true,
                 };
                 if rb.group != 0 {
@@ -187,10 +184,9 @@ impl Gpu {
                 count: None,
             })
             .collect();
-        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(&key),
-            entries: &entries,
-        });
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&key), entries: &entries });
         let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(&key),
             bind_group_layouts: &[Some(&layout)],
@@ -256,9 +252,7 @@ impl Gpu {
                 resources.push((binding, &params_buffer.0, offset, Some(PARAM_SLOT as u64)));
                 continue;
             }
-            let arg = storage
-                .next()
-                .ok_or_else(|| anyhow!("{}: too few buffers bound", kernel.name))?;
+            let arg = storage.next().ok_or_else(|| anyhow!("{}: too few buffers bound", kernel.name))?;
             match arg {
                 Arg::T(t) => {
                     key.extend([t.buffer_id(), t.byte_offset(), t.byte_len()]);
@@ -512,9 +506,7 @@ impl Gpu {
             let _ = tx.send(r);
         });
         self.wait()?;
-        rx.recv()
-            .map_err(|_| anyhow!("GPU readback was dropped"))?
-            .map_err(|e| anyhow!("GPU readback failed: {e}"))?;
+        rx.recv().map_err(|_| anyhow!("GPU readback was dropped"))?.map_err(|e| anyhow!("GPU readback failed: {e}"))?;
         let data = buffer.get_mapped_range(..).map_err(|e| anyhow!("mapping readback: {e:?}"))?.to_vec();
         buffer.unmap();
         Ok(data)
@@ -522,9 +514,7 @@ impl Gpu {
 
     /// Blocks until the GPU has finished everything submitted.
     pub fn wait(&self) -> Result<()> {
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
         self.check_device()
     }
 

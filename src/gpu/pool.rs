@@ -69,9 +69,7 @@ impl BufferPool {
                 let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tdfas tensor"),
                     size: class,
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
                 self.inner.borrow_mut().allocated += class;

@@ -50,10 +50,7 @@ impl ParamStore {
     }
 
     pub fn param(&self, name: &str) -> Result<&Param> {
-        self.index
-            .get(name)
-            .map(|&i| &self.params[i])
-            .ok_or_else(|| anyhow!("no parameter named {name}"))
+        self.index.get(name).map(|&i| &self.params[i]).ok_or_else(|| anyhow!("no parameter named {name}"))
     }
 
     pub fn get(&self, name: &str) -> Result<&Tensor> {
@@ -113,7 +110,11 @@ impl ParamStore {
             gpu.copy(&p.value, 0, &arena, offset, n);
             p.value = arena.view(offset, &p.value.shape().to_vec());
         }
-        Ok(ArenaLayout { arena, slots: slots.iter().map(|&(i, o, n)| (self.params[i].name.clone(), o, n)).collect(), len: total.max(1) })
+        Ok(ArenaLayout {
+            arena,
+            slots: slots.iter().map(|&(i, o, n)| (self.params[i].name.clone(), o, n)).collect(),
+            len: total.max(1),
+        })
     }
 }
 

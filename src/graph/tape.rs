@@ -131,7 +131,12 @@ impl<'g> Tape<'g> {
             grads[node.output.0] = None;
             let input_grads = (node.backward)(gpu, &g_out)?;
             if input_grads.len() != node.inputs.len() {
-                bail!("backward of `{}` returned {} gradients for {} inputs", node.name, input_grads.len(), node.inputs.len());
+                bail!(
+                    "backward of `{}` returned {} gradients for {} inputs",
+                    node.name,
+                    input_grads.len(),
+                    node.inputs.len()
+                );
             }
             for (&input, g) in node.inputs.iter().zip(input_grads) {
                 let Some(g) = g else { continue };

@@ -75,7 +75,8 @@ impl Variant {
     }
 }
 
-const PRESETS: &[(&str, &str)] = &[("paper", include_str!("presets/paper.toml")), ("tiny", include_str!("presets/tiny.toml"))];
+const PRESETS: &[(&str, &str)] =
+    &[("paper", include_str!("presets/paper.toml")), ("tiny", include_str!("presets/tiny.toml"))];
 
 impl Config {
     pub fn preset(name: &str) -> Result<Config> {
@@ -120,16 +121,37 @@ impl Config {
         if self.interval == 0 {
             bail!("interval must be at least 1");
         }
-        let widths = [self.stem, self.block[0], self.block[1], self.block[2], self.head[0], self.head[1], self.off_reduce, self.off_out, self.gru_hidden, self.fc_hidden];
+        let widths = [
+            self.stem,
+            self.block[0],
+            self.block[1],
+            self.block[2],
+            self.head[0],
+            self.head[1],
+            self.off_reduce,
+            self.off_out,
+            self.gru_hidden,
+            self.fc_hidden,
+        ];
         if widths.iter().any(|&w| w == 0 || w > 4096) {
             bail!("every channel width must be 1..=4096, got {widths:?}");
         }
-        for (what, x) in [("alpha", self.alpha), ("beta", self.beta), ("bn_momentum", self.bn_momentum), ("adadelta_rho", self.adadelta_rho)] {
+        for (what, x) in [
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+            ("bn_momentum", self.bn_momentum),
+            ("adadelta_rho", self.adadelta_rho),
+        ] {
             if !(0.0..=1.0).contains(&x) {
                 bail!("{what} must be in [0, 1], got {x}");
             }
         }
-        for (what, x) in [("bn_eps", self.bn_eps), ("adadelta_eps", self.adadelta_eps), ("stage1.lr", self.stage1.lr), ("stage2.lr", self.stage2.lr)] {
+        for (what, x) in [
+            ("bn_eps", self.bn_eps),
+            ("adadelta_eps", self.adadelta_eps),
+            ("stage1.lr", self.stage1.lr),
+            ("stage2.lr", self.stage2.lr),
+        ] {
             if !(x > 0.0 && x.is_finite()) {
                 bail!("{what} must be positive, got {x}");
             }
@@ -150,7 +172,12 @@ impl Config {
     }
 
     pub fn clip_spec(&self) -> crate::data::ClipSpec {
-        crate::data::ClipSpec { frames: self.frames, interval: self.interval, size: self.image_size, map: self.map_size() }
+        crate::data::ClipSpec {
+            frames: self.frames,
+            interval: self.interval,
+            size: self.image_size,
+            map: self.map_size(),
+        }
     }
 }
 

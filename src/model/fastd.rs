@@ -26,7 +26,13 @@ pub struct HostBatch {
 impl HostBatch {
     pub fn from_clips(cfg: &Config, clips: &[crate::data::Clip]) -> Result<HostBatch> {
         let (nf, h, s) = (cfg.frames, cfg.image_size, cfg.map_size());
-        let mut b = HostBatch { clips: clips.len(), frames: Vec::new(), depth: Vec::new(), mask: Vec::new(), labels: Vec::new() };
+        let mut b = HostBatch {
+            clips: clips.len(),
+            frames: Vec::new(),
+            depth: Vec::new(),
+            mask: Vec::new(),
+            labels: Vec::new(),
+        };
         for c in clips {
             ensure!(
                 c.frames.len() == nf * 3 * h * h && c.depth.len() == nf * s * s && c.mask.len() == nf * s * s,
@@ -46,7 +52,13 @@ impl HostBatch {
     /// A stage-1 batch: single frames (each with its depth and mask) from several clips.
     pub fn single_frames(cfg: &Config, picks: &[(&crate::data::Clip, usize)]) -> HostBatch {
         let (fsz, s2) = (3 * cfg.image_size * cfg.image_size, cfg.map_size() * cfg.map_size());
-        let mut b = HostBatch { clips: picks.len(), frames: Vec::new(), depth: Vec::new(), mask: Vec::new(), labels: Vec::new() };
+        let mut b = HostBatch {
+            clips: picks.len(),
+            frames: Vec::new(),
+            depth: Vec::new(),
+            mask: Vec::new(),
+            labels: Vec::new(),
+        };
         for (c, f) in picks {
             b.frames.extend_from_slice(&c.frames[f * fsz..(f + 1) * fsz]);
             b.depth.extend_from_slice(&c.depth[f * s2..(f + 1) * s2]);
@@ -59,7 +71,9 @@ impl HostBatch {
     /// depth (or mask) maps of frame t of every clip: [B, 1, S, S]
     fn maps_at(&self, cfg: &Config, maps: &[f32], t: usize) -> Vec<f32> {
         let s2 = cfg.map_size() * cfg.map_size();
-        (0..self.clips).flat_map(|b| maps[(b * cfg.frames + t) * s2..(b * cfg.frames + t + 1) * s2].iter().copied()).collect()
+        (0..self.clips)
+            .flat_map(|b| maps[(b * cfg.frames + t) * s2..(b * cfg.frames + t + 1) * s2].iter().copied())
+            .collect()
     }
 }
 
@@ -109,7 +123,10 @@ impl FasTd {
     fn frames_var(&self, t: &mut Tape, batch: &HostBatch) -> Result<Var> {
         let h = self.cfg.image_size;
         let n = batch.frames.len() / (3 * h * h); // B * Nf frames, or a stage-1 batch of frames
-        t.gpu.check_binding_size("the largest activation", (n * self.cfg.block[1].max(self.cfg.stem) * h * h * 4) as u64)?;
+        t.gpu.check_binding_size(
+            "the largest activation",
+            (n * self.cfg.block[1].max(self.cfg.stem) * h * h * 4) as u64,
+        )?;
         Ok(t.leaf(Tensor::upload(t.gpu, &batch.frames, &[n, 3, h, h])?, false))
     }
 
@@ -129,7 +146,14 @@ impl FasTd {
         let frames = self.frames_var(t, batch)?;
         let mut m = Builder::new(t, &self.params, cfg, training);
         let single = single_frame::forward(&mut m, frames)?;
-        let mut out = Outputs { d_single: single.depth, off: vec![], gru1: vec![], d_multi: vec![], d_fusion: vec![], logits: None };
+        let mut out = Outputs {
+            d_single: single.depth,
+            off: vec![],
+            gru1: vec![],
+            d_multi: vec![],
+            d_fusion: vec![],
+            logits: None,
+        };
         if v.single_only {
             return Ok((out, m.param_vars()));
         }
@@ -188,7 +212,13 @@ impl FasTd {
     }
 
     /// L_abs + L_con of a depth map against labels (L_con dropped by variant 1*).
-    fn depth_loss(&self, t: &mut Tape, pred: Var, target: &Tensor, parts: &mut Vec<(&'static str, Var)>) -> Result<Var> {
+    fn depth_loss(
+        &self,
+        t: &mut Tape,
+        pred: Var,
+        target: &Tensor,
+        parts: &mut Vec<(&'static str, Var)>,
+    ) -> Result<Var> {
         let l_abs = t_abs_loss(t, pred, target, None)?;
         parts.push(("l_abs", l_abs));
         if !self.cfg.variant().contrastive {
@@ -259,8 +289,10 @@ impl FasTd {
         let multi: Vec<Vec<f32>> = out.d_multi.iter().map(|&v| t.value(v).download(gpu)).collect::<Result<_>>()?;
         let mut scored = Scored { scores: vec![], d_single: vec![], d_multi: vec![], p_live: vec![] };
         for b in 0..batch.clips {
-            let masks: Vec<Vec<f32>> = (0..nf).map(|f| batch.mask[(b * nf + f) * s2..(b * nf + f + 1) * s2].to_vec()).collect();
-            let singles: Vec<Vec<f32>> = (0..nf).map(|f| d_single[(b * nf + f) * s2..(b * nf + f + 1) * s2].to_vec()).collect();
+            let masks: Vec<Vec<f32>> =
+                (0..nf).map(|f| batch.mask[(b * nf + f) * s2..(b * nf + f + 1) * s2].to_vec()).collect();
+            let singles: Vec<Vec<f32>> =
+                (0..nf).map(|f| d_single[(b * nf + f) * s2..(b * nf + f + 1) * s2].to_vec()).collect();
             let (maps, p) = if cfg.variant().single_only {
                 (singles.clone(), None)
             } else {

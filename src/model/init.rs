@@ -25,7 +25,12 @@ enum Init {
 
 fn push_conv(specs: &mut Vec<Spec>, name: &str, c_in: usize, c_out: usize, k: usize, bias: Option<f32>) {
     let fan_in = c_in * k * k;
-    specs.push(Spec { name: format!("{name}.weight"), shape: vec![c_out, c_in, k, k], kind: ParamKind::Weight, init: Init::Uniform(fan_in) });
+    specs.push(Spec {
+        name: format!("{name}.weight"),
+        shape: vec![c_out, c_in, k, k],
+        kind: ParamKind::Weight,
+        init: Init::Uniform(fan_in),
+    });
     if let Some(b) = bias {
         let init = if b.is_nan() { Init::Uniform(fan_in) } else { Init::Const(b) };
         specs.push(Spec { name: format!("{name}.bias"), shape: vec![c_out], kind: ParamKind::Weight, init });
@@ -48,8 +53,18 @@ fn push_cbr(specs: &mut Vec<Spec>, name: &str, c_in: usize, c_out: usize, k: usi
 const DEFAULT_BIAS: f32 = f32::NAN; // marker: PyTorch's default uniform bias
 
 fn push_linear(specs: &mut Vec<Spec>, name: &str, c_in: usize, c_out: usize) {
-    specs.push(Spec { name: format!("{name}.weight"), shape: vec![c_out, c_in], kind: ParamKind::Weight, init: Init::Uniform(c_in) });
-    specs.push(Spec { name: format!("{name}.bias"), shape: vec![c_out], kind: ParamKind::Weight, init: Init::Uniform(c_in) });
+    specs.push(Spec {
+        name: format!("{name}.weight"),
+        shape: vec![c_out, c_in],
+        kind: ParamKind::Weight,
+        init: Init::Uniform(c_in),
+    });
+    specs.push(Spec {
+        name: format!("{name}.bias"),
+        shape: vec![c_out],
+        kind: ParamKind::Weight,
+        init: Init::Uniform(c_in),
+    });
 }
 
 fn push_gru(specs: &mut Vec<Spec>, name: &str, c_x: usize, hidden: usize) {

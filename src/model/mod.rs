@@ -76,9 +76,8 @@ impl<'a, 'g> Builder<'a, 'g> {
         if clips == 1 && start == 0 && len == per_clip {
             return Ok(x);
         }
-        let parts: Vec<Var> = (0..clips)
-            .map(|b| concat::t_slice_batch(self.t, x, b * per_clip + start, len))
-            .collect::<Result<_>>()?;
+        let parts: Vec<Var> =
+            (0..clips).map(|b| concat::t_slice_batch(self.t, x, b * per_clip + start, len)).collect::<Result<_>>()?;
         if parts.len() == 1 {
             return Ok(parts[0]);
         }

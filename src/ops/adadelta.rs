@@ -17,7 +17,16 @@ struct Params {
 }
 
 /// In place: p, v (square_avg), u (acc_delta) updated from g. All four have the same length.
-pub fn adadelta_step(gpu: &Gpu, p: &Tensor, g: &Tensor, v: &Tensor, u: &Tensor, lr: f32, rho: f32, eps: f32) -> Result<()> {
+pub fn adadelta_step(
+    gpu: &Gpu,
+    p: &Tensor,
+    g: &Tensor,
+    v: &Tensor,
+    u: &Tensor,
+    lr: f32,
+    rho: f32,
+    eps: f32,
+) -> Result<()> {
     let n = p.numel();
     ensure!(g.numel() == n && v.numel() == n && u.numel() == n, "adadelta: parameter, gradient and state sizes differ");
     gpu.dispatch(

@@ -39,11 +39,7 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
 
 /// Checks that x is NCHW and every per-channel tensor has C elements.
 fn check_shapes(what: &str, x: &Tensor, per_channel: &[(&str, &Tensor)]) -> Result<usize> {
-    ensure!(
-        x.shape().len() == 4,
-        "{what}: input must be NCHW, got shape {:?}",
-        x.shape()
-    );
+    ensure!(x.shape().len() == 4, "{what}: input must be NCHW, got shape {:?}", x.shape());
     let c = x.dim(1);
     for (name, t) in per_channel {
         ensure!(
@@ -67,11 +63,7 @@ pub fn batchnorm_stats(
     eps: f32,
     momentum: f32,
 ) -> Result<Tensor> {
-    let c = check_shapes(
-        "batchnorm",
-        x,
-        &[("running_mean", running_mean), ("running_var", running_var)],
-    )?;
+    let c = check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
     let [n, _, h, w] = x.nchw();
     ensure!(
         !training || n * h * w > 1,
@@ -85,11 +77,7 @@ pub fn batchnorm_stats(
         &params(x, training, false, eps, momentum),
         &[Arg::T(x), Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
         [c as u32, 1, 1],
-        Cost::elementwise(
-            x.numel(),
-            if training { 4.0 } else { 0.0 },
-            if training { 2.0 } else { 0.0 },
-        ),
+        Cost::elementwise(x.numel(), if training { 4.0 } else { 0.0 }, if training { 2.0 } else { 0.0 }),
     )?;
     Ok(stats)
 }
@@ -104,11 +92,7 @@ pub fn batchnorm_apply(
     relu: bool,
 ) -> Result<Tensor> {
     let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
-    ensure!(
-        stats.numel() == 2 * c,
-        "batchnorm: stats {:?} do not match {c} channels",
-        stats.shape()
-    );
+    ensure!(stats.numel() == 2 * c, "batchnorm: stats {:?} do not match {c} channels", stats.shape());
     let y = Tensor::empty(gpu, x.shape());
     gpu.dispatch(
         "batchnorm_forward",
@@ -152,19 +136,7 @@ pub fn batchnorm_train(
     eps: f32,
     momentum: f32,
 ) -> Result<Tensor> {
-    Ok(batchnorm_forward(
-        gpu,
-        x,
-        gamma,
-        beta,
-        running_mean,
-        running_var,
-        true,
-        eps,
-        momentum,
-        false,
-    )?
-    .0)
+    Ok(batchnorm_forward(gpu, x, gamma, beta, running_mean, running_var, true, eps, momentum, false)?.0)
 }
 
 /// Eval-mode forward (running statistics, left unchanged).
@@ -201,11 +173,7 @@ pub fn batchnorm_backward(
         y.shape(),
         x.shape()
     );
-    ensure!(
-        stats.numel() == 2 * c,
-        "batchnorm backward: stats {:?} do not match {c} channels",
-        stats.shape()
-    );
+    ensure!(stats.numel() == 2 * c, "batchnorm backward: stats {:?} do not match {c} channels", stats.shape());
     let p = params(x, training, relu, 0.0, 0.0);
     // Without ReLU the mask input is unused: bind x in its read-only slot.
     let mask = if relu { y } else { x };
@@ -215,14 +183,7 @@ pub fn batchnorm_backward(
         "batchnorm_backward_reduce",
         "main",
         &p,
-        &[
-            Arg::T(x),
-            Arg::T(gy),
-            Arg::T(mask),
-            Arg::T(stats),
-            Arg::T(&dgamma),
-            Arg::T(&dbeta),
-        ],
+        &[Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), Arg::T(&dgamma), Arg::T(&dbeta)],
         [c as u32, 1, 1],
         Cost::elementwise(x.numel(), 5.0, 3.0),
     )?;
@@ -264,18 +225,8 @@ fn record(
     relu: bool,
 ) -> Result<Var> {
     let (xv, gv) = (t.value(x).clone(), t.value(gamma).clone());
-    let (y, stats) = batchnorm_forward(
-        t.gpu,
-        &xv,
-        &gv,
-        t.value(beta),
-        running_mean,
-        running_var,
-        training,
-        eps,
-        momentum,
-        relu,
-    )?;
+    let (y, stats) =
+        batchnorm_forward(t.gpu, &xv, &gv, t.value(beta), running_mean, running_var, training, eps, momentum, relu)?;
     let yv = y.clone();
     Ok(t.record(
         name,
@@ -302,19 +253,7 @@ pub fn t_batchnorm(
     eps: f32,
     momentum: f32,
 ) -> Result<Var> {
-    record(
-        t,
-        "batchnorm",
-        x,
-        gamma,
-        beta,
-        running_mean,
-        running_var,
-        training,
-        eps,
-        momentum,
-        false,
-    )
+    record(t, "batchnorm", x, gamma, beta, running_mean, running_var, training, eps, momentum, false)
 }
 
 /// BatchNorm2d followed by ReLU in one pass (ReLU'(0) = 0 on the BatchNorm output).
@@ -330,17 +269,5 @@ pub fn t_batchnorm_relu(
     eps: f32,
     momentum: f32,
 ) -> Result<Var> {
-    record(
-        t,
-        "batchnorm_relu",
-        x,
-        gamma,
-        beta,
-        running_mean,
-        running_var,
-        training,
-        eps,
-        momentum,
-        true,
-    )
+    record(t, "batchnorm_relu", x, gamma, beta, running_mean, running_var, training, eps, momentum, true)
 }

@@ -56,14 +56,7 @@ fn copy_region(gpu: &Gpu, src: &Tensor, dst: &Tensor, dim: usize, start: usize, 
         }
     };
     let n = outer * len;
-    gpu.dispatch(
-        "concat",
-        "main",
-        &p,
-        &[Arg::T(src), Arg::T(dst)],
-        gpu.groups_1d(n),
-        Cost::elementwise(n, 0.0, 2.0),
-    )
+    gpu.dispatch("concat", "main", &p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), Cost::elementwise(n, 0.0, 2.0))
 }
 
 fn dim_name(dim: usize) -> &'static str {
@@ -79,17 +72,11 @@ pub fn concat(gpu: &Gpu, xs: &[&Tensor], dim: usize) -> Result<Tensor> {
     let what = dim_name(dim);
     ensure!(!xs.is_empty(), "{what}: no inputs");
     let first = xs[0].shape();
-    ensure!(
-        first.len() > dim,
-        "{what}: input 0 has shape {first:?}, no dimension {dim}"
-    );
+    ensure!(first.len() > dim, "{what}: input 0 has shape {first:?}, no dimension {dim}");
     for (i, x) in xs.iter().enumerate() {
         let s = x.shape();
         let same = s.len() == first.len() && s.iter().zip(first).enumerate().all(|(d, (a, b))| d == dim || a == b);
-        ensure!(
-            same,
-            "{what}: input {i} has shape {s:?}, input 0 has {first:?} (only dim {dim} may differ)"
-        );
+        ensure!(same, "{what}: input {i} has shape {s:?}, input 0 has {first:?} (only dim {dim} may differ)");
     }
     let mut shape = first.to_vec();
     shape[dim] = xs.iter().map(|x| x.shape()[dim]).sum();
@@ -165,12 +152,7 @@ fn t_slice(t: &mut Tape, x: Var, dim: usize, start: usize, len: usize) -> Result
     let x_shape = t.value(x).shape().to_vec();
     let y = slice(t.gpu, t.value(x), dim, start, len)?;
     let name = if dim == 0 { "slice_batch" } else { "slice_channels" };
-    Ok(t.record(
-        name,
-        &[x],
-        y,
-        Box::new(move |gpu, g| Ok(vec![Some(unslice(gpu, g, &x_shape, dim, start)?)])),
-    ))
+    Ok(t.record(name, &[x], y, Box::new(move |gpu, g| Ok(vec![Some(unslice(gpu, g, &x_shape, dim, start)?)]))))
 }
 
 pub fn t_concat_channels(t: &mut Tape, xs: &[Var]) -> Result<Var> {

@@ -65,26 +65,11 @@ fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
 /// Checks the weight [Co, Ci, k, k] against an input with `ci` channels; returns (Co, k).
 fn weight_shape(w: &Tensor, ci: usize) -> Result<(usize, usize)> {
     let &[co, wci, kh, kw] = w.shape() else {
-        bail!(
-            "conv2d: weight must be 4-D [Co, Ci, k, k], got {:?}",
-            w.shape()
-        );
+        bail!("conv2d: weight must be 4-D [Co, Ci, k, k], got {:?}", w.shape());
     };
-    ensure!(
-        kh == kw && kh % 2 == 1,
-        "conv2d: weight {:?} needs a square odd kernel (k x k, k = 1, 3, 5..)",
-        w.shape()
-    );
-    ensure!(
-        wci == ci,
-        "conv2d: weight {:?} expects {wci} input channels, the input has {ci}",
-        w.shape()
-    );
-    ensure!(
-        co > 0 && ci > 0,
-        "conv2d: weight {:?} has an empty channel dimension",
-        w.shape()
-    );
+    ensure!(kh == kw && kh % 2 == 1, "conv2d: weight {:?} needs a square odd kernel (k x k, k = 1, 3, 5..)", w.shape());
+    ensure!(wci == ci, "conv2d: weight {:?} expects {wci} input channels, the input has {ci}", w.shape());
+    ensure!(co > 0 && ci > 0, "conv2d: weight {:?} has an empty channel dimension", w.shape());
     Ok((co, kh))
 }
 
@@ -115,19 +100,8 @@ fn gemm_conv(
     if pixels == 0 {
         return Ok(out);
     }
-    check_sizes(
-        gpu,
-        &[
-            ("input", inp.numel()),
-            ("weight", w.numel()),
-            ("output", out.numel()),
-        ],
-    )?;
-    let groups = [
-        pixels.div_ceil(PIX_PER_GROUP) as u32,
-        cout.div_ceil(FWD_CHANNELS) as u32,
-        1,
-    ];
+    check_sizes(gpu, &[("input", inp.numel()), ("weight", w.numel()), ("output", out.numel())])?;
+    let groups = [pixels.div_ceil(PIX_PER_GROUP) as u32, cout.div_ceil(FWD_CHANNELS) as u32, 1];
     let params = FwdParams {
         n: n as u32,
         cin: cin as u32,
@@ -159,12 +133,7 @@ pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<T
     let [_, ci, _, _] = nchw("input x", x)?;
     let (co, k) = weight_shape(w, ci)?;
     if let Some(b) = b {
-        ensure!(
-            b.shape() == [co],
-            "conv2d: bias must be [{co}] for weight {:?}, got {:?}",
-            w.shape(),
-            b.shape()
-        );
+        ensure!(b.shape() == [co], "conv2d: bias must be [{co}] for weight {:?}, got {:?}", w.shape(), b.shape());
     }
     gemm_conv(gpu, x, w, b, co, k, ci * k * k, k * k, false)
 }
@@ -174,10 +143,7 @@ pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<T
 pub fn conv2d_backward_input(gpu: &Gpu, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
     let [_, gco, _, _] = nchw("output gradient gy", gy)?;
     let &[co, ci, _, _] = w.shape() else {
-        bail!(
-            "conv2d backward: weight must be 4-D [Co, Ci, k, k], got {:?}",
-            w.shape()
-        );
+        bail!("conv2d backward: weight must be 4-D [Co, Ci, k, k], got {:?}", w.shape());
     };
     ensure!(
         gco == co,
@@ -200,26 +166,11 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
         gy.shape(),
         x.shape()
     );
-    ensure!(
-        k % 2 == 1,
-        "conv2d backward: kernel size must be odd, got {k}"
-    );
-    ensure!(
-        co > 0 && ci > 0,
-        "conv2d backward: empty channels (x {:?}, gy {:?})",
-        x.shape(),
-        gy.shape()
-    );
+    ensure!(k % 2 == 1, "conv2d backward: kernel size must be odd, got {k}");
+    ensure!(co > 0 && ci > 0, "conv2d backward: empty channels (x {:?}, gy {:?})", x.shape(), gy.shape());
     let kk = k * k;
     let gw = Tensor::empty(gpu, &[co, ci, k, k]);
-    check_sizes(
-        gpu,
-        &[
-            ("input", x.numel()),
-            ("output gradient", gy.numel()),
-            ("weight gradient", gw.numel()),
-        ],
-    )?;
+    check_sizes(gpu, &[("input", x.numel()), ("output gradient", gy.numel()), ("weight gradient", gw.numel())])?;
     let params = WgradParams {
         n: n as u32,
         cin: ci as u32,
@@ -236,11 +187,7 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
         "conv2d_weight_grad",
         &params,
         &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
-        [
-            (kk * ci.div_ceil(BLOCK)) as u32,
-            co.div_ceil(FWD_CHANNELS) as u32,
-            1,
-        ],
+        [(kk * ci.div_ceil(BLOCK)) as u32, co.div_ceil(FWD_CHANNELS) as u32, 1],
         Cost::new(flops, bytes),
     )?;
     Ok(gw)
@@ -251,12 +198,7 @@ pub fn conv2d_backward_bias(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     let [n, co, h, w] = nchw("output gradient gy", gy)?;
     let gb = Tensor::empty(gpu, &[co]);
     check_sizes(gpu, &[("output gradient", gy.numel())])?;
-    let params = BgradParams {
-        n: n as u32,
-        cout: co as u32,
-        hw: (h * w) as u32,
-        _pad: 0,
-    };
+    let params = BgradParams { n: n as u32, cout: co as u32, hw: (h * w) as u32, _pad: 0 };
     gpu.dispatch(
         "conv2d_bias_grad",
         "conv2d_bias_grad",
@@ -284,23 +226,11 @@ pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
         &inputs,
         y,
         Box::new(move |gpu, g| {
-            let gx = if need_x {
-                Some(conv2d_backward_input(gpu, g, &wv)?)
-            } else {
-                None
-            };
-            let gw = if need_w {
-                Some(conv2d_backward_weight(gpu, &xv, g, k)?)
-            } else {
-                None
-            };
+            let gx = if need_x { Some(conv2d_backward_input(gpu, g, &wv)?) } else { None };
+            let gw = if need_w { Some(conv2d_backward_weight(gpu, &xv, g, k)?) } else { None };
             let mut grads = vec![gx, gw];
             if has_b {
-                grads.push(if need_b {
-                    Some(conv2d_backward_bias(gpu, g)?)
-                } else {
-                    None
-                });
+                grads.push(if need_b { Some(conv2d_backward_bias(gpu, g)?) } else { None });
             }
             Ok(grads)
         }),

@@ -18,30 +18,17 @@ struct Params {
 }
 
 fn params(what: &str, logits: &Tensor) -> Result<Params> {
-    ensure!(
-        logits.shape().len() == 2,
-        "{what}: logits must be [N, K], got {:?}",
-        logits.shape()
-    );
+    ensure!(logits.shape().len() == 2, "{what}: logits must be [N, K], got {:?}", logits.shape());
     ensure!(
         logits.dim(0) > 0 && logits.dim(1) >= 2,
         "{what}: need N >= 1 rows and K >= 2 classes, got {:?}",
         logits.shape()
     );
-    Ok(Params {
-        n: logits.dim(0) as u32,
-        k: logits.dim(1) as u32,
-        _pad: [0; 2],
-    })
+    Ok(Params { n: logits.dim(0) as u32, k: logits.dim(1) as u32, _pad: [0; 2] })
 }
 
 fn check_labels(what: &str, logits: &Tensor, labels: &Tensor) -> Result<()> {
-    ensure!(
-        labels.numel() == logits.dim(0),
-        "{what}: {} labels for {} rows",
-        labels.numel(),
-        logits.dim(0)
-    );
+    ensure!(labels.numel() == logits.dim(0), "{what}: {} labels for {} rows", labels.numel(), logits.dim(0));
     Ok(())
 }
 
@@ -77,12 +64,7 @@ pub fn softmax_cross_entropy(gpu: &Gpu, logits: &Tensor, labels: &Tensor) -> Res
 }
 
 /// d loss / d logits = g (softmax - onehot) / N, g the upstream gradient [1].
-pub fn softmax_cross_entropy_backward(
-    gpu: &Gpu,
-    logits: &Tensor,
-    labels: &Tensor,
-    g: &Tensor,
-) -> Result<Tensor> {
+pub fn softmax_cross_entropy_backward(gpu: &Gpu, logits: &Tensor, labels: &Tensor, g: &Tensor) -> Result<Tensor> {
     let p = params("cross_entropy backward", logits)?;
     check_labels("cross_entropy backward", logits, labels)?;
     let out = Tensor::empty(gpu, logits.shape());
@@ -105,10 +87,6 @@ pub fn t_softmax_cross_entropy(t: &mut Tape, logits: Var, labels: &Tensor) -> Re
         "softmax_cross_entropy",
         &[logits],
         loss,
-        Box::new(move |gpu, g| {
-            Ok(vec![Some(softmax_cross_entropy_backward(
-                gpu, &lv, &labels, g,
-            )?)])
-        }),
+        Box::new(move |gpu, g| Ok(vec![Some(softmax_cross_entropy_backward(gpu, &lv, &labels, g)?)])),
     ))
 }

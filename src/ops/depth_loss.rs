@@ -36,32 +36,13 @@ impl DepthLoss {
 }
 
 fn check(what: &str, pred: &Tensor, target: &Tensor, mask: Option<&Tensor>) -> Result<Params> {
-    ensure!(
-        pred.shape().len() == 4,
-        "{what}: pred must be NCHW, got {:?}",
-        pred.shape()
-    );
-    ensure!(
-        target.shape() == pred.shape(),
-        "{what}: target {:?} != pred {:?}",
-        target.shape(),
-        pred.shape()
-    );
+    ensure!(pred.shape().len() == 4, "{what}: pred must be NCHW, got {:?}", pred.shape());
+    ensure!(target.shape() == pred.shape(), "{what}: target {:?} != pred {:?}", target.shape(), pred.shape());
     if let Some(m) = mask {
-        ensure!(
-            m.shape() == pred.shape(),
-            "{what}: mask {:?} != pred {:?}",
-            m.shape(),
-            pred.shape()
-        );
+        ensure!(m.shape() == pred.shape(), "{what}: mask {:?} != pred {:?}", m.shape(), pred.shape());
     }
     let [_, _, h, w] = pred.nchw();
-    Ok(Params {
-        n: pred.numel() as u32,
-        h: h as u32,
-        w: w as u32,
-        use_mask: mask.is_some() as u32,
-    })
+    Ok(Params { n: pred.numel() as u32, h: h as u32, w: w as u32, use_mask: mask.is_some() as u32 })
 }
 
 /// The loss [1] and the mask sum [1] (the backward's denominator).
@@ -80,13 +61,7 @@ pub fn depth_loss(
         "depth_loss",
         entry,
         &params,
-        &[
-            Arg::T(pred),
-            Arg::T(target),
-            Arg::T(mask.unwrap_or(pred)),
-            Arg::T(&loss),
-            Arg::T(&den),
-        ],
+        &[Arg::T(pred), Arg::T(target), Arg::T(mask.unwrap_or(pred)), Arg::T(&loss), Arg::T(&den)],
         [1, 1, 1],
         Cost::elementwise(n, flops, 3.0),
     )?;
@@ -111,50 +86,23 @@ pub fn depth_loss_backward(
         "depth_loss_backward",
         entry,
         &params,
-        &[
-            Arg::T(pred),
-            Arg::T(target),
-            Arg::T(mask.unwrap_or(pred)),
-            Arg::T(g),
-            Arg::T(den),
-            Arg::T(&gpred),
-        ],
+        &[Arg::T(pred), Arg::T(target), Arg::T(mask.unwrap_or(pred)), Arg::T(g), Arg::T(den), Arg::T(&gpred)],
         gpu.groups_1d(n),
         Cost::elementwise(n, flops, 4.0),
     )?;
     Ok(gpred)
 }
 
-fn t_depth_loss(
-    t: &mut Tape,
-    kind: DepthLoss,
-    pred: Var,
-    target: &Tensor,
-    mask: Option<&Tensor>,
-) -> Result<Var> {
+fn t_depth_loss(t: &mut Tape, kind: DepthLoss, pred: Var, target: &Tensor, mask: Option<&Tensor>) -> Result<Var> {
     let p = t.value(pred).clone();
     let (loss, den) = depth_loss(t.gpu, kind, &p, target, mask)?;
     let (target, mask) = (target.clone(), mask.cloned());
-    let name = if kind == DepthLoss::Abs {
-        "abs_loss"
-    } else {
-        "contrastive_loss"
-    };
+    let name = if kind == DepthLoss::Abs { "abs_loss" } else { "contrastive_loss" };
     Ok(t.record(
         name,
         &[pred],
         loss,
-        Box::new(move |gpu, g| {
-            Ok(vec![Some(depth_loss_backward(
-                gpu,
-                kind,
-                &p,
-                &target,
-                mask.as_ref(),
-                g,
-                &den,
-            )?)])
-        }),
+        Box::new(move |gpu, g| Ok(vec![Some(depth_loss_backward(gpu, kind, &p, &target, mask.as_ref(), g, &den)?)])),
     ))
 }
 
@@ -164,11 +112,6 @@ pub fn t_abs_loss(t: &mut Tape, pred: Var, target: &Tensor, mask: Option<&Tensor
 }
 
 /// L_con = sum_i mean((K_i*pred - K_i*target)^2) -> [1] (masked means when a mask is given).
-pub fn t_contrastive_loss(
-    t: &mut Tape,
-    pred: Var,
-    target: &Tensor,
-    mask: Option<&Tensor>,
-) -> Result<Var> {
+pub fn t_contrastive_loss(t: &mut Tape, pred: Var, target: &Tensor, mask: Option<&Tensor>) -> Result<Var> {
     t_depth_loss(t, DepthLoss::Con, pred, target, mask)
 }

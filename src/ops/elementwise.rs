@@ -86,12 +86,7 @@ pub fn t_sub(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
 pub fn t_mul(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
     let (av, bv) = (t.value(a).clone(), t.value(b).clone());
     let y = mul(t.gpu, &av, &bv)?;
-    Ok(t.record(
-        "mul",
-        &[a, b],
-        y,
-        Box::new(move |gpu, g| Ok(vec![Some(mul(gpu, g, &bv)?), Some(mul(gpu, g, &av)?)])),
-    ))
+    Ok(t.record("mul", &[a, b], y, Box::new(move |gpu, g| Ok(vec![Some(mul(gpu, g, &bv)?), Some(mul(gpu, g, &av)?)]))))
 }
 
 pub fn t_scale(t: &mut Tape, a: Var, s: f32) -> Result<Var> {
@@ -126,12 +121,7 @@ pub fn t_tanh(t: &mut Tape, x: Var) -> Result<Var> {
 /// Same data, new shape (free: a view).
 pub fn t_reshape(t: &mut Tape, x: Var, shape: &[usize]) -> Result<Var> {
     let xv = t.value(x).clone();
-    ensure!(
-        shape.iter().product::<usize>() == xv.numel(),
-        "reshape {:?} -> {:?}: sizes differ",
-        xv.shape(),
-        shape
-    );
+    ensure!(shape.iter().product::<usize>() == xv.numel(), "reshape {:?} -> {:?}: sizes differ", xv.shape(), shape);
     let in_shape = xv.shape().to_vec();
     Ok(t.record("reshape", &[x], xv.reshape(shape), Box::new(move |_, g| Ok(vec![Some(g.reshape(&in_shape))]))))
 }

@@ -18,48 +18,26 @@ struct Params {
 }
 
 fn params(n: usize) -> Params {
-    Params {
-        n: n as u32,
-        _pad: [0; 3],
-    }
+    Params { n: n as u32, _pad: [0; 3] }
 }
 
 fn same_shapes(what: &str, ts: &[&Tensor]) -> Result<()> {
     for t in &ts[1..] {
-        ensure!(
-            t.shape() == ts[0].shape(),
-            "{what}: shapes differ, {:?} vs {:?}",
-            ts[0].shape(),
-            t.shape()
-        );
+        ensure!(t.shape() == ts[0].shape(), "{what}: shapes differ, {:?} vs {:?}", ts[0].shape(), t.shape());
     }
     Ok(())
 }
 
 /// (u, rh) = (sigmoid(pre_u), sigmoid(pre_r) * h_prev) in one kernel.
-pub fn gru_gates(
-    gpu: &Gpu,
-    pre_r: &Tensor,
-    pre_u: &Tensor,
-    h_prev: &Tensor,
-) -> Result<(Tensor, Tensor)> {
+pub fn gru_gates(gpu: &Gpu, pre_r: &Tensor, pre_u: &Tensor, h_prev: &Tensor) -> Result<(Tensor, Tensor)> {
     same_shapes("gru_gates (pre_r, pre_u, h_prev)", &[pre_r, pre_u, h_prev])?;
     let n = pre_r.numel();
-    let (u, rh) = (
-        Tensor::empty(gpu, pre_r.shape()),
-        Tensor::empty(gpu, pre_r.shape()),
-    );
+    let (u, rh) = (Tensor::empty(gpu, pre_r.shape()), Tensor::empty(gpu, pre_r.shape()));
     gpu.dispatch(
         "gru_gates",
         "gates",
         &params(n),
-        &[
-            Arg::T(pre_r),
-            Arg::T(pre_u),
-            Arg::T(h_prev),
-            Arg::T(&u),
-            Arg::T(&rh),
-        ],
+        &[Arg::T(pre_r), Arg::T(pre_u), Arg::T(h_prev), Arg::T(&u), Arg::T(&rh)],
         gpu.groups_1d(n),
         Cost::elementwise(n, 10.0, 5.0),
     )?;
@@ -67,29 +45,15 @@ pub fn gru_gates(
 }
 
 /// (g_pre_r, g_h_prev) from g_rh.
-pub fn gru_rh_backward(
-    gpu: &Gpu,
-    pre_r: &Tensor,
-    h_prev: &Tensor,
-    g_rh: &Tensor,
-) -> Result<(Tensor, Tensor)> {
+pub fn gru_rh_backward(gpu: &Gpu, pre_r: &Tensor, h_prev: &Tensor, g_rh: &Tensor) -> Result<(Tensor, Tensor)> {
     same_shapes("gru_rh_backward", &[pre_r, h_prev, g_rh])?;
     let n = pre_r.numel();
-    let (g_pre, g_h) = (
-        Tensor::empty(gpu, pre_r.shape()),
-        Tensor::empty(gpu, pre_r.shape()),
-    );
+    let (g_pre, g_h) = (Tensor::empty(gpu, pre_r.shape()), Tensor::empty(gpu, pre_r.shape()));
     gpu.dispatch(
         "gru_gates_backward",
         "rh_backward",
         &params(n),
-        &[
-            Arg::T(pre_r),
-            Arg::T(h_prev),
-            Arg::T(g_rh),
-            Arg::T(&g_pre),
-            Arg::T(&g_h),
-        ],
+        &[Arg::T(pre_r), Arg::T(h_prev), Arg::T(g_rh), Arg::T(&g_pre), Arg::T(&g_h)],
         gpu.groups_1d(n),
         Cost::elementwise(n, 8.0, 5.0),
     )?;
@@ -107,13 +71,7 @@ pub fn gru_u_backward(gpu: &Gpu, pre_u: &Tensor, g_u: &Tensor) -> Result<Tensor>
         "gru_gates_backward",
         "u_backward",
         &params(n),
-        &[
-            Arg::T(pre_u),
-            Arg::T(pre_u),
-            Arg::T(g_u),
-            Arg::T(&g_pre),
-            Arg::T(&scratch),
-        ],
+        &[Arg::T(pre_u), Arg::T(pre_u), Arg::T(g_u), Arg::T(&g_pre), Arg::T(&scratch)],
         gpu.groups_1d(n),
         Cost::elementwise(n, 6.0, 3.0),
     )?;
@@ -137,13 +95,7 @@ pub fn gru_update(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tensor) -> Res
 }
 
 /// (g_u, g_h_prev, g_pre_c) from g_h.
-pub fn gru_update_backward(
-    gpu: &Gpu,
-    u: &Tensor,
-    h_prev: &Tensor,
-    pre_c: &Tensor,
-    g: &Tensor,
-) -> Result<[Tensor; 3]> {
+pub fn gru_update_backward(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tensor, g: &Tensor) -> Result<[Tensor; 3]> {
     same_shapes("gru_update_backward", &[u, h_prev, pre_c, g])?;
     let n = u.numel();
     let out = [0, 1, 2].map(|_| Tensor::empty(gpu, u.shape()));
@@ -151,15 +103,7 @@ pub fn gru_update_backward(
         "gru_update_backward",
         "update_backward",
         &params(n),
-        &[
-            Arg::T(u),
-            Arg::T(h_prev),
-            Arg::T(pre_c),
-            Arg::T(g),
-            Arg::T(&out[0]),
-            Arg::T(&out[1]),
-            Arg::T(&out[2]),
-        ],
+        &[Arg::T(u), Arg::T(h_prev), Arg::T(pre_c), Arg::T(g), Arg::T(&out[0]), Arg::T(&out[1]), Arg::T(&out[2])],
         gpu.groups_1d(n),
         Cost::elementwise(n, 12.0, 7.0),
     )?;
@@ -171,18 +115,9 @@ pub fn gru_update_backward(
 /// Returns (u, rh). One forward kernel; u and rh depend on disjoint inputs, so each is recorded
 /// as its own tape node (u <- pre_u; rh <- pre_r, h_prev) with its own backward kernel.
 pub fn t_gru_gates(t: &mut Tape, pre_r: Var, pre_u: Var, h_prev: Var) -> Result<(Var, Var)> {
-    let (pr, pu, hp) = (
-        t.value(pre_r).clone(),
-        t.value(pre_u).clone(),
-        t.value(h_prev).clone(),
-    );
+    let (pr, pu, hp) = (t.value(pre_r).clone(), t.value(pre_u).clone(), t.value(h_prev).clone());
     let (u, rh) = gru_gates(t.gpu, &pr, &pu, &hp)?;
-    let vu = t.record(
-        "gru_gate_u",
-        &[pre_u],
-        u,
-        Box::new(move |gpu, g| Ok(vec![Some(gru_u_backward(gpu, &pu, g)?)])),
-    );
+    let vu = t.record("gru_gate_u", &[pre_u], u, Box::new(move |gpu, g| Ok(vec![Some(gru_u_backward(gpu, &pu, g)?)])));
     let vrh = t.record(
         "gru_gate_rh",
         &[pre_r, h_prev],
@@ -197,11 +132,7 @@ pub fn t_gru_gates(t: &mut Tape, pre_r: Var, pre_u: Var, h_prev: Var) -> Result<
 
 /// h = (1 - u) * h_prev + u * tanh(pre_c); gradients to u, h_prev and pre_c.
 pub fn t_gru_update(t: &mut Tape, u: Var, h_prev: Var, pre_c: Var) -> Result<Var> {
-    let (uv, hp, pc) = (
-        t.value(u).clone(),
-        t.value(h_prev).clone(),
-        t.value(pre_c).clone(),
-    );
+    let (uv, hp, pc) = (t.value(u).clone(), t.value(h_prev).clone(), t.value(pre_c).clone());
     let h = gru_update(t.gpu, &uv, &hp, &pc)?;
     Ok(t.record(
         "gru_update",

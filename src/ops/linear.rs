@@ -32,20 +32,11 @@ pub fn linear(gpu: &Gpu, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
         w.shape(),
         w.dim(1)
     );
-    ensure!(
-        b.shape() == [w.dim(0)],
-        "linear: bias {:?} != [{}]",
-        b.shape(),
-        w.dim(0)
-    );
+    ensure!(b.shape() == [w.dim(0)], "linear: bias {:?} != [{}]", b.shape(), w.dim(0));
     let xw = matmul(gpu, x, w, false, true)?;
     let (rows, cols) = (xw.dim(0), xw.dim(1));
     let y = Tensor::empty(gpu, xw.shape());
-    let params = Params {
-        rows: rows as u32,
-        cols: cols as u32,
-        _pad: [0; 2],
-    };
+    let params = Params { rows: rows as u32, cols: cols as u32, _pad: [0; 2] };
     gpu.dispatch(
         "linear",
         "add_bias",
@@ -59,18 +50,10 @@ pub fn linear(gpu: &Gpu, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// Sum over the rows of g [rows, cols] -> [cols] (the bias gradient).
 pub fn col_sum(gpu: &Gpu, g: &Tensor) -> Result<Tensor> {
-    ensure!(
-        g.shape().len() == 2,
-        "col_sum: expected 2-D, got {:?}",
-        g.shape()
-    );
+    ensure!(g.shape().len() == 2, "col_sum: expected 2-D, got {:?}", g.shape());
     let (rows, cols) = (g.dim(0), g.dim(1));
     let out = Tensor::empty(gpu, &[cols]);
-    let params = Params {
-        rows: rows as u32,
-        cols: cols as u32,
-        _pad: [0; 2],
-    };
+    let params = Params { rows: rows as u32, cols: cols as u32, _pad: [0; 2] };
     gpu.dispatch(
         "linear",
         "col_sum",

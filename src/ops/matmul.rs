@@ -25,9 +25,17 @@ pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
     ensure!(a.shape().len() == 2 && b.shape().len() == 2, "matmul: 2-D operands, got {:?} {:?}", a.shape(), b.shape());
     let (m, k) = if ta { (a.dim(1), a.dim(0)) } else { (a.dim(0), a.dim(1)) };
     let (k2, n) = if tb { (b.dim(1), b.dim(0)) } else { (b.dim(0), b.dim(1)) };
-    ensure!(k == k2, "matmul: inner sizes differ, {:?}{} x {:?}{}", a.shape(), if ta { "^T" } else { "" }, b.shape(), if tb { "^T" } else { "" });
+    ensure!(
+        k == k2,
+        "matmul: inner sizes differ, {:?}{} x {:?}{}",
+        a.shape(),
+        if ta { "^T" } else { "" },
+        b.shape(),
+        if tb { "^T" } else { "" }
+    );
     let c = Tensor::empty(gpu, &[m, n]);
-    let params = Params { m: m as u32, n: n as u32, k: k as u32, ta: ta as u32, tb: tb as u32, accumulate: 0, _pad: [0; 2] };
+    let params =
+        Params { m: m as u32, n: n as u32, k: k as u32, ta: ta as u32, tb: tb as u32, accumulate: 0, _pad: [0; 2] };
     gpu.dispatch(
         "matmul",
         "matmul",
@@ -47,6 +55,8 @@ pub fn t_matmul(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
         "matmul",
         &[a, b],
         y,
-        Box::new(move |gpu, g| Ok(vec![Some(matmul(gpu, g, &bv, false, true)?), Some(matmul(gpu, &av, g, true, false)?)])),
+        Box::new(move |gpu, g| {
+            Ok(vec![Some(matmul(gpu, g, &bv, false, true)?), Some(matmul(gpu, &av, g, true, false)?)])
+        }),
     ))
 }

@@ -52,11 +52,7 @@ pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Te
 
 /// gx [x_shape] of y = resize_bilinear(x, oh, ow), given gy [N, C, oh, ow].
 pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Result<Tensor> {
-    ensure!(
-        gy.shape().len() == 4,
-        "resize_bilinear backward: gradient must be NCHW, got {:?}",
-        gy.shape()
-    );
+    ensure!(gy.shape().len() == 4, "resize_bilinear backward: gradient must be NCHW, got {:?}", gy.shape());
     let (oh, ow) = (gy.dim(2), gy.dim(3));
     let p = params(x_shape, oh, ow)?;
     ensure!(
@@ -81,10 +77,5 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
 pub fn t_resize(t: &mut Tape, x: Var, oh: usize, ow: usize) -> Result<Var> {
     let x_shape = t.value(x).shape().to_vec();
     let y = resize_bilinear(t.gpu, t.value(x), oh, ow)?;
-    Ok(t.record(
-        "resize",
-        &[x],
-        y,
-        Box::new(move |gpu, g| Ok(vec![Some(resize_bilinear_backward(gpu, &x_shape, g)?)])),
-    ))
+    Ok(t.record("resize", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(resize_bilinear_backward(gpu, &x_shape, g)?)]))))
 }

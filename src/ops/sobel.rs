@@ -27,11 +27,7 @@ struct Params {
 
 /// s * sobel(x); s = -1 gives the backward (the flipped filters are the negated filters).
 fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
-    ensure!(
-        x.shape().len() == 4,
-        "sobel: expected an NCHW tensor, got {:?}",
-        x.shape()
-    );
+    ensure!(x.shape().len() == 4, "sobel: expected an NCHW tensor, got {:?}", x.shape());
     let [_, _, h, w] = x.nchw();
     let n = x.numel();
     let y = Tensor::empty(gpu, x.shape());
@@ -39,14 +35,7 @@ fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
         SobelDir::X => 0,
         SobelDir::Y => 1,
     };
-    let params = Params {
-        n: n as u32,
-        h: h as u32,
-        w: w as u32,
-        dir,
-        s,
-        _pad: [0; 3],
-    };
+    let params = Params { n: n as u32, h: h as u32, w: w as u32, dir, s, _pad: [0; 3] };
     gpu.dispatch(
         "sobel",
         "sobel",
@@ -69,10 +58,5 @@ pub fn sobel_backward(gpu: &Gpu, gy: &Tensor, dir: SobelDir) -> Result<Tensor> {
 
 pub fn t_sobel(t: &mut Tape, x: Var, dir: SobelDir) -> Result<Var> {
     let y = sobel(t.gpu, t.value(x), dir)?;
-    Ok(t.record(
-        "sobel",
-        &[x],
-        y,
-        Box::new(move |gpu, g| Ok(vec![Some(sobel_backward(gpu, g, dir)?)])),
-    ))
+    Ok(t.record("sobel", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(sobel_backward(gpu, g, dir)?)]))))
 }

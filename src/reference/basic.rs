@@ -60,7 +60,8 @@ pub fn masked_mean_rows(x: &[f64], m: &[f64], rows: usize) -> Vec<f64> {
     let len = x.len() / rows;
     (0..rows)
         .map(|r| {
-            let (s, d) = (0..len).fold((0.0, 0.0), |(s, d), j| (s + x[r * len + j] * m[r * len + j], d + m[r * len + j]));
+            let (s, d) =
+                (0..len).fold((0.0, 0.0), |(s, d), j| (s + x[r * len + j] * m[r * len + j], d + m[r * len + j]));
             if d > 0.0 {
                 s / d
             } else {

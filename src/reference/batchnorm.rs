@@ -52,16 +52,8 @@ pub fn running_update(x: &[f64], shape: [usize; 4], rm: &[f64], rv: &[f64], mome
     let [n, _, h, w] = shape;
     let m = (n * h * w) as f64;
     let (mean, var) = batch_stats(x, shape);
-    let new_rm = rm
-        .iter()
-        .zip(&mean)
-        .map(|(r, b)| (1.0 - momentum) * r + momentum * b)
-        .collect();
-    let new_rv = rv
-        .iter()
-        .zip(&var)
-        .map(|(r, b)| (1.0 - momentum) * r + momentum * b * m / (m - 1.0))
-        .collect();
+    let new_rm = rm.iter().zip(&mean).map(|(r, b)| (1.0 - momentum) * r + momentum * b).collect();
+    let new_rv = rv.iter().zip(&var).map(|(r, b)| (1.0 - momentum) * r + momentum * b * m / (m - 1.0)).collect();
     (new_rm, new_rv)
 }
 
@@ -83,11 +75,7 @@ pub fn batchnorm_backward(
     let (mean, var) = used_stats(x, shape, rm, rv, training);
     let ch_of = |i: usize| (i / (h * w)) % c;
     let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let xhat: Vec<f64> = x
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v - mean[ch_of(i)]) * invstd[ch_of(i)])
-        .collect();
+    let xhat: Vec<f64> = x.iter().enumerate().map(|(i, &v)| (v - mean[ch_of(i)]) * invstd[ch_of(i)]).collect();
     let mut dgamma = vec![0.0; c];
     let mut dbeta = vec![0.0; c];
     for i in 0..x.len() {

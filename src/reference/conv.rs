@@ -38,14 +38,7 @@ fn for_each_term(
 }
 
 /// y = conv(x, weight) + bias.
-pub fn conv2d(
-    x: &[f64],
-    shape: [usize; 4],
-    weight: &[f64],
-    co: usize,
-    k: usize,
-    bias: Option<&[f64]>,
-) -> Vec<f64> {
+pub fn conv2d(x: &[f64], shape: [usize; 4], weight: &[f64], co: usize, k: usize, bias: Option<&[f64]>) -> Vec<f64> {
     let [n, ci, h, w] = shape;
     let mut y = vec![0.0; n * co * h * w];
     if let Some(b) = bias {

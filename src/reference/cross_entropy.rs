@@ -18,13 +18,7 @@ pub fn cross_entropy(logits: &[f64], labels: &[usize], n: usize, k: usize) -> f6
     -(0..n).map(|r| p[r * k + labels[r]].ln()).sum::<f64>() / n as f64
 }
 
-pub fn cross_entropy_backward(
-    logits: &[f64],
-    labels: &[usize],
-    n: usize,
-    k: usize,
-    g: f64,
-) -> Vec<f64> {
+pub fn cross_entropy_backward(logits: &[f64], labels: &[usize], n: usize, k: usize, g: f64) -> Vec<f64> {
     let mut out = softmax(logits, n, k);
     for r in 0..n {
         out[r * k + labels[r]] -= 1.0;

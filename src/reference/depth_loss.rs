@@ -20,11 +20,7 @@ fn masked_mean_sq(d: &[f64], mask: Option<&[f64]>, den: f64) -> f64 {
     if den == 0.0 {
         return 0.0;
     }
-    d.iter()
-        .enumerate()
-        .map(|(i, v)| mask.map_or(1.0, |m| m[i]) * v * v)
-        .sum::<f64>()
-        / den
+    d.iter().enumerate().map(|(i, v)| mask.map_or(1.0, |m| m[i]) * v * v).sum::<f64>() / den
 }
 
 pub fn abs_loss(pred: &[f64], target: &[f64], mask: Option<&[f64]>) -> f64 {
@@ -35,24 +31,11 @@ pub fn abs_loss(pred: &[f64], target: &[f64], mask: Option<&[f64]>) -> f64 {
 pub fn abs_loss_backward(pred: &[f64], target: &[f64], mask: Option<&[f64]>, g: f64) -> Vec<f64> {
     let den = mask_sum(mask, pred.len());
     (0..pred.len())
-        .map(|i| {
-            if den == 0.0 {
-                0.0
-            } else {
-                2.0 * g * mask.map_or(1.0, |m| m[i]) * (pred[i] - target[i]) / den
-            }
-        })
+        .map(|i| if den == 0.0 { 0.0 } else { 2.0 * g * mask.map_or(1.0, |m| m[i]) * (pred[i] - target[i]) / den })
         .collect()
 }
 
-pub fn contrastive_loss(
-    pred: &[f64],
-    target: &[f64],
-    mask: Option<&[f64]>,
-    maps: usize,
-    h: usize,
-    w: usize,
-) -> f64 {
+pub fn contrastive_loss(pred: &[f64], target: &[f64], mask: Option<&[f64]>, maps: usize, h: usize, w: usize) -> f64 {
     let den = mask_sum(mask, pred.len());
     (0..8)
         .map(|i| {
@@ -83,9 +66,8 @@ pub fn contrastive_loss_backward(
         let k = contrast_kernel(i);
         let cp = conv3x3_depthwise(pred, maps, h, w, &k);
         let ct = conv3x3_depthwise(target, maps, h, w, &k);
-        let gd: Vec<f64> = (0..pred.len())
-            .map(|j| 2.0 * g * mask.map_or(1.0, |m| m[j]) * (cp[j] - ct[j]) / den)
-            .collect();
+        let gd: Vec<f64> =
+            (0..pred.len()).map(|j| 2.0 * g * mask.map_or(1.0, |m| m[j]) * (cp[j] - ct[j]) / den).collect();
         let back = conv3x3_depthwise_backward(&gd, maps, h, w, &k);
         gp.iter_mut().zip(back).for_each(|(a, b)| *a += b);
     }

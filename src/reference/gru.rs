@@ -7,22 +7,12 @@ fn sigmoid(x: f64) -> f64 {
 /// (u, rh) = (sigmoid(pre_u), sigmoid(pre_r) * h_prev)
 pub fn gru_gates(pre_r: &[f64], pre_u: &[f64], h_prev: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let u = pre_u.iter().map(|&x| sigmoid(x)).collect();
-    let rh = pre_r
-        .iter()
-        .zip(h_prev)
-        .map(|(&x, &h)| sigmoid(x) * h)
-        .collect();
+    let rh = pre_r.iter().zip(h_prev).map(|(&x, &h)| sigmoid(x) * h).collect();
     (u, rh)
 }
 
 /// Gradients (g_pre_r, g_pre_u, g_h_prev) given upstream g_u, g_rh.
-pub fn gru_gates_backward(
-    pre_r: &[f64],
-    pre_u: &[f64],
-    h_prev: &[f64],
-    g_u: &[f64],
-    g_rh: &[f64],
-) -> [Vec<f64>; 3] {
+pub fn gru_gates_backward(pre_r: &[f64], pre_u: &[f64], h_prev: &[f64], g_u: &[f64], g_rh: &[f64]) -> [Vec<f64>; 3] {
     let n = pre_r.len();
     let mut out = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
     for i in 0..n {
@@ -36,9 +26,7 @@ pub fn gru_gates_backward(
 
 /// h = (1 - u) h_prev + u tanh(pre_c)
 pub fn gru_update(u: &[f64], h_prev: &[f64], pre_c: &[f64]) -> Vec<f64> {
-    (0..u.len())
-        .map(|i| (1.0 - u[i]) * h_prev[i] + u[i] * pre_c[i].tanh())
-        .collect()
+    (0..u.len()).map(|i| (1.0 - u[i]) * h_prev[i] + u[i] * pre_c[i].tanh()).collect()
 }
 
 /// Gradients (g_u, g_h_prev, g_pre_c) given upstream g.

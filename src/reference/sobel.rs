@@ -4,13 +4,7 @@ pub const SOBEL_X: [[f64; 3]; 3] = [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0
 pub const SOBEL_Y: [[f64; 3]; 3] = [[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]];
 
 /// y = k (cross-correlated) x per map.
-pub fn conv3x3_depthwise(
-    x: &[f64],
-    maps: usize,
-    h: usize,
-    w: usize,
-    k: &[[f64; 3]; 3],
-) -> Vec<f64> {
+pub fn conv3x3_depthwise(x: &[f64], maps: usize, h: usize, w: usize, k: &[[f64; 3]; 3]) -> Vec<f64> {
     let mut y = vec![0.0; maps * h * w];
     for m in 0..maps {
         for r in 0..h {
@@ -32,13 +26,7 @@ pub fn conv3x3_depthwise(
 }
 
 /// dL/dx given gy: scatter each output's gradient back through the kernel.
-pub fn conv3x3_depthwise_backward(
-    gy: &[f64],
-    maps: usize,
-    h: usize,
-    w: usize,
-    k: &[[f64; 3]; 3],
-) -> Vec<f64> {
+pub fn conv3x3_depthwise_backward(gy: &[f64], maps: usize, h: usize, w: usize, k: &[[f64; 3]; 3]) -> Vec<f64> {
     let mut gx = vec![0.0; maps * h * w];
     for m in 0..maps {
         for r in 0..h {

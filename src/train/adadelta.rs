@@ -51,11 +51,24 @@ impl Adadelta {
             }
             gpu.copy(g, 0, &self.grads, *offset, *n);
         }
-        crate::ops::adadelta::adadelta_step(gpu, &self.layout.arena, &self.grads, &self.v, &self.u, self.lr, self.rho, self.eps)
+        crate::ops::adadelta::adadelta_step(
+            gpu,
+            &self.layout.arena,
+            &self.grads,
+            &self.v,
+            &self.u,
+            self.lr,
+            self.rho,
+            self.eps,
+        )
     }
 
     /// State of one parameter: (square_avg, acc_delta) views.
     pub fn state(&self, name: &str) -> Option<(Tensor, Tensor)> {
-        self.layout.slots.iter().find(|(n, _, _)| n == name).map(|(_, o, n)| (self.v.view(*o, &[*n]), self.u.view(*o, &[*n])))
+        self.layout
+            .slots
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, o, n)| (self.v.view(*o, &[*n]), self.u.view(*o, &[*n])))
     }
 }

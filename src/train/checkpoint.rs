@@ -40,7 +40,11 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
         let u = o.u.download(gpu)?;
         for (name, offset, n) in &o.layout.slots {
             let shape = model.params.get(name)?.shape().to_vec();
-            data.push((format!("{OPTIM_V}{name}"), shape.clone(), bytemuck::cast_slice(&v[*offset..offset + n]).to_vec()));
+            data.push((
+                format!("{OPTIM_V}{name}"),
+                shape.clone(),
+                bytemuck::cast_slice(&v[*offset..offset + n]).to_vec(),
+            ));
             data.push((format!("{OPTIM_U}{name}"), shape, bytemuck::cast_slice(&u[*offset..offset + n]).to_vec()));
         }
     }
@@ -60,7 +64,8 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ckpt"), std::process::id()));
+    let tmp =
+        dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ckpt"), std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
@@ -96,10 +101,12 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
     if header_len > (bytes.len() as u64).saturating_sub(8) {
         bail!("header length {header_len} exceeds the file size {} (truncated or corrupt file)", bytes.len());
     }
-    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| anyhow!("corrupt safetensors header: {e}"))?;
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| anyhow!("corrupt safetensors header: {e}"))?;
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| anyhow!("corrupt safetensors data: {e}"))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let config_json = metadata.get("config").ok_or_else(|| anyhow!("no model config in the metadata (not a tdfas checkpoint?)"))?;
+    let config_json =
+        metadata.get("config").ok_or_else(|| anyhow!("no model config in the metadata (not a tdfas checkpoint?)"))?;
     let config = Config::from_json(config_json).context("the config in the metadata")?;
     let progress = match metadata.get("progress") {
         Some(p) => Some(serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?),
@@ -110,7 +117,8 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         if view.dtype() != Dtype::F32 {
             bail!("tensor {name} has dtype {:?}; tdfas checkpoints are F32", view.dtype());
         }
-        let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<f32> =
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             bail!("tensor {name} holds a non-finite value ({}) at element {i}", values[i]);
         }
@@ -160,7 +168,10 @@ pub fn apply_optimizer(gpu: &Gpu, optim: &Adadelta, loaded: &Loaded) -> Result<(
     let mut u = vec![0f32; optim.layout.len];
     for (name, offset, n) in &optim.layout.slots {
         for (prefix, dst) in [(OPTIM_V, &mut v), (OPTIM_U, &mut u)] {
-            let (_, values) = loaded.tensors.get(&format!("{prefix}{name}")).ok_or_else(|| anyhow!("optimizer state {prefix}{name} missing"))?;
+            let (_, values) = loaded
+                .tensors
+                .get(&format!("{prefix}{name}"))
+                .ok_or_else(|| anyhow!("optimizer state {prefix}{name} missing"))?;
             if values.len() != *n {
                 bail!("optimizer state {prefix}{name} has {} values, the parameter {n}", values.len());
             }

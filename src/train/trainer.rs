@@ -41,7 +41,14 @@ pub struct TrainOptions {
 pub type StepLosses = Vec<(&'static str, f32)>;
 
 /// One training step of `stage` on `batch`: forward, backward, Adadelta, one submit.
-pub fn train_step(gpu: &Gpu, model: &FasTd, optim: &Adadelta, batch: &HostBatch, stage: u8, detect_anomaly: bool) -> Result<StepLosses> {
+pub fn train_step(
+    gpu: &Gpu,
+    model: &FasTd,
+    optim: &Adadelta,
+    batch: &HostBatch,
+    stage: u8,
+    detect_anomaly: bool,
+) -> Result<StepLosses> {
     let mut t = Tape::new(gpu);
     t.detect_anomaly = detect_anomaly;
     let (losses, vars) = if stage == 1 {
@@ -54,7 +61,8 @@ pub fn train_step(gpu: &Gpu, model: &FasTd, optim: &Adadelta, batch: &HostBatch,
     if let Some(op) = t.anomaly() {
         bail!("--detect-anomaly: {op}");
     }
-    let parts: Vec<(&'static str, crate::tensor::Tensor)> = losses.parts.iter().map(|(n, v)| (*n, t.value(*v).clone())).collect();
+    let parts: Vec<(&'static str, crate::tensor::Tensor)> =
+        losses.parts.iter().map(|(n, v)| (*n, t.value(*v).clone())).collect();
     let grads = t.backward(losses.total)?;
     optim.step(gpu, &Adadelta::collect(&grads, &vars))?;
     gpu.flush()?;
@@ -70,7 +78,9 @@ pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) 
             let epoch = pos / n;
             let perm = perms.entry(epoch).or_insert_with(|| {
                 let mut p: Vec<usize> = (0..n).collect();
-                p.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ ((stage as u64) << 56) ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+                p.shuffle(&mut ChaCha8Rng::seed_from_u64(
+                    seed ^ ((stage as u64) << 56) ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ));
                 p
             });
             perm[pos % n]
@@ -126,7 +136,10 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     let ckpt = checkpoint_path(&opts.out);
     let (mut model, mut progress, loaded) = if opts.resume && ckpt.exists() {
         let (model, loaded) = checkpoint::load_model(gpu, &ckpt)?;
-        let progress = loaded.progress.clone().with_context(|| format!("{}: no training progress in the metadata", ckpt.display()))?;
+        let progress = loaded
+            .progress
+            .clone()
+            .with_context(|| format!("{}: no training progress in the metadata", ckpt.display()))?;
         eprintln!("resuming from {} (stage {}, step {})", ckpt.display(), progress.stage, progress.step);
         (model, progress, Some(loaded))
     } else {
@@ -139,7 +152,11 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     };
     let cfg = model.cfg.clone();
     let mut train_set = ClipCache::open(&opts.data, Split::Train, opts.protocol.as_deref(), &cfg)?;
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(opts.out.join("log.jsonl")).context("opening the training log")?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(opts.out.join("log.jsonl"))
+        .context("opening the training log")?;
     let mut summary = TrainSummary { checkpoint: ckpt.clone(), stages: vec![] };
     let mut steps_this_process = 0usize;
     for &stage in &opts.stages {
@@ -152,7 +169,13 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         let start_step = if stage == progress.stage { progress.step } else { 0 };
         let stage_cfg = if stage == 1 { &cfg.stage1 } else { &cfg.stage2 };
         model.set_stage(stage);
-        let optim = Adadelta::new(gpu, &mut model.params, stage_cfg.lr as f32, cfg.adadelta_rho as f32, cfg.adadelta_eps as f32)?;
+        let optim = Adadelta::new(
+            gpu,
+            &mut model.params,
+            stage_cfg.lr as f32,
+            cfg.adadelta_rho as f32,
+            cfg.adadelta_eps as f32,
+        )?;
         if let (Some(l), true) = (&loaded, stage == progress.stage && start_step > 0) {
             checkpoint::apply_optimizer(gpu, &optim, l)?;
         }
@@ -183,7 +206,15 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             };
             let losses = train_step(gpu, &model, &optim, &batch, stage, opts.detect_anomaly)?;
             if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
-                let good = if last_good.1 { format!("the last good checkpoint {} (stage {stage}, step {}) is intact", ckpt.display(), last_good.0) } else { "no checkpoint was written yet".into() };
+                let good = if last_good.1 {
+                    format!(
+                        "the last good checkpoint {} (stage {stage}, step {}) is intact",
+                        ckpt.display(),
+                        last_good.0
+                    )
+                } else {
+                    "no checkpoint was written yet".into()
+                };
                 bail!("stage {stage}, step {}: {name} is {v}; training stopped, {good}. Try a lower learning rate, or --detect-anomaly to find the op", step + 1);
             }
             let line = serde_json::json!({"stage": stage, "step": step + 1, "seconds": started.elapsed().as_secs_f64(),

@@ -36,7 +36,8 @@ impl Golden {
             .tensors()
             .into_iter()
             .map(|(n, v)| {
-                let data: Vec<f64> = v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect();
+                let data: Vec<f64> =
+                    v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect();
                 (n, (v.shape().to_vec(), data))
             })
             .collect();

@@ -18,23 +18,9 @@ pub struct Printer {
 /// print1: halftone laser print; print2: blurry inkjet on grainy paper with a narrower gamut.
 pub fn printer(instrument: &str) -> Printer {
     if instrument == "print1" {
-        Printer {
-            halftone: 2.6,
-            blur: 0.5,
-            lo: 0.12,
-            hi: 0.92,
-            saturation: 0.85,
-            grain: 3.0,
-        }
+        Printer { halftone: 2.6, blur: 0.5, lo: 0.12, hi: 0.92, saturation: 0.85, grain: 3.0 }
     } else {
-        Printer {
-            halftone: 0.0,
-            blur: 1.3,
-            lo: 0.2,
-            hi: 0.85,
-            saturation: 0.7,
-            grain: 8.0,
-        }
+        Printer { halftone: 0.0, blur: 1.3, lo: 0.2, hi: 0.85, saturation: 0.7, grain: 8.0 }
     }
 }
 
@@ -82,19 +68,9 @@ pub struct Display {
 /// replay1: coarse pixels, bluish, gamma up; replay2: fine pixels, warm, glossy.
 pub fn display(instrument: &str) -> Display {
     if instrument == "replay1" {
-        Display {
-            pixels_per_texel: 0.7,
-            gamma: 1.3,
-            cast: [0.9, 0.97, 1.12],
-            gloss: 0.25,
-        }
+        Display { pixels_per_texel: 0.7, gamma: 1.3, cast: [0.9, 0.97, 1.12], gloss: 0.25 }
     } else {
-        Display {
-            pixels_per_texel: 1.15,
-            gamma: 0.85,
-            cast: [1.08, 1.0, 0.88],
-            gloss: 0.5,
-        }
+        Display { pixels_per_texel: 1.15, gamma: 0.85, cast: [1.08, 1.0, 0.88], gloss: 0.5 }
     }
 }
 

@@ -92,18 +92,10 @@ struct VideoSpec {
 impl VideoSpec {
     fn clip(&self) -> String {
         let x = if self.cross { "x_" } else { "" };
-        format!(
-            "{x}id{:03}_{}_v{}_e{}",
-            self.identity, self.instrument, self.k, self.env
-        )
+        format!("{x}id{:03}_{}_v{}_e{}", self.identity, self.instrument, self.k, self.env)
     }
     fn rel(&self) -> String {
-        format!(
-            "{}/{}/{}",
-            SPLITS[self.split],
-            CLASSES[self.class],
-            self.clip()
-        )
+        format!("{}/{}/{}", SPLITS[self.split], CLASSES[self.class], self.clip())
     }
     fn label(&self) -> u32 {
         u32::from(self.class == 0)
@@ -117,25 +109,16 @@ pub fn generate(out: &Path, opts: &SynthOptions, progress: bool) -> Result<Synth
         || opts.size < 8
         || !opts.size.is_multiple_of(2)
     {
-        bail!(
-            "synth options {opts:?}: split must sum to identities, frames > 0, size even and >= 8"
-        );
+        bail!("synth options {opts:?}: split must sum to identities, frames > 0, size even and >= 8");
     }
     let start = std::time::Instant::now();
     let videos = plan(opts);
-    let bar = if progress {
-        indicatif::ProgressBar::new(videos.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} videos {elapsed} eta {eta}")
-            .unwrap(),
-    );
+    let bar =
+        if progress { indicatif::ProgressBar::new(videos.len() as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} videos {elapsed} eta {eta}").unwrap());
     for v in &videos {
         let dir = out.join(v.rel());
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let frames = render_video(opts, v)?;
         for (t, f) in frames.iter().enumerate() {
             write_frame(&dir, t, f, opts.size)?;
@@ -174,28 +157,12 @@ fn plan(opts: &SynthOptions) -> Vec<VideoSpec> {
             if cross && split_of(i) != 2 {
                 continue;
             }
-            let per = if cross {
-                opts.cross_videos_per_class
-            } else {
-                opts.videos_per_class
-            };
+            let per = if cross { opts.cross_videos_per_class } else { opts.videos_per_class };
             for (class, name) in CLASSES.iter().enumerate() {
                 for k in 0..per {
-                    let instrument = if class == 0 {
-                        "live".to_string()
-                    } else {
-                        format!("{name}{}", k % 2 + 1)
-                    };
+                    let instrument = if class == 0 { "live".to_string() } else { format!("{name}{}", k % 2 + 1) };
                     let env = (i + k + class) % 3;
-                    v.push(VideoSpec {
-                        split: split_of(i),
-                        identity: i,
-                        class,
-                        instrument,
-                        k,
-                        env,
-                        cross,
-                    });
+                    v.push(VideoSpec { split: split_of(i), identity: i, class, instrument, k, env, cross });
                 }
             }
         }
@@ -225,41 +192,23 @@ fn env_light(env: usize, rng: &mut ChaCha8Rng) -> Light {
     // Towards the light: x right, y down (so elevation up = -y), z towards the camera = -z.
     let dir = [az.sin() * el.cos(), -el.sin(), -az.cos() * el.cos()];
     let k = rng.random_range(0.85..1.15);
-    Light {
-        dir,
-        colour: col.map(|c| c * k),
-        ambient: rng.random_range(0.25..0.45),
-    }
+    Light { dir, colour: col.map(|c| c * k), ambient: rng.random_range(0.25..0.45) }
 }
 
 fn studio_light(rng: &mut ChaCha8Rng) -> Light {
     let az: f32 = rng.random_range(-0.4..0.4);
-    Light {
-        dir: crate::data::mesh::normalize([az.sin(), -0.4, -1.0]),
-        colour: [1.0; 3],
-        ambient: 0.45,
-    }
+    Light { dir: crate::data::mesh::normalize([az.sin(), -0.4, -1.0]), colour: [1.0; 3], ambient: 0.45 }
 }
 
 fn jitter(rng: &mut ChaCha8Rng) -> scene::Jitter {
-    [
-        rng.random_range(-0.02..0.02),
-        rng.random_range(-0.02..0.02),
-        rng.random_range(-0.03..0.03),
-    ]
+    [rng.random_range(-0.02..0.02), rng.random_range(-0.02..0.02), rng.random_range(-0.03..0.03)]
 }
 
 /// Renders one video (after the sensor).
 fn render_video(opts: &SynthOptions, v: &VideoSpec) -> Result<Vec<Rendered>> {
     let cross = u64::from(v.cross);
-    let id = scene::identity(
-        &mut stream(opts.seed, &[1, v.identity as u64, cross]),
-        v.cross,
-    );
-    let mut rng = stream(
-        opts.seed,
-        &[2, v.identity as u64, v.class as u64, v.k as u64, cross],
-    );
+    let id = scene::identity(&mut stream(opts.seed, &[1, v.identity as u64, cross]), v.cross);
+    let mut rng = stream(opts.seed, &[2, v.identity as u64, v.class as u64, v.k as u64, cross]);
     let light = env_light(v.env, &mut rng);
     let bg = Background::random(&mut rng, v.env as u8);
     let sensor = sensor::Sensor::random(&mut rng, v.cross);
@@ -297,20 +246,10 @@ fn live_frames(
 }
 
 /// The face box inside a 1.3x face-cropped texture.
-const FACE_UV: [f32; 4] = [
-    0.5 - 0.5 / 1.3,
-    0.5 - 0.5 / 1.3,
-    0.5 + 0.5 / 1.3,
-    0.5 + 0.5 / 1.3,
-];
+const FACE_UV: [f32; 4] = [0.5 - 0.5 / 1.3, 0.5 - 0.5 / 1.3, 0.5 + 0.5 / 1.3, 0.5 + 0.5 / 1.3];
 
 fn mask_img(r: &Rendered, n: usize) -> Img {
-    Img {
-        w: n,
-        h: n,
-        c: 1,
-        data: r.mask.clone(),
-    }
+    Img { w: n, h: n, c: 1, data: r.mask.clone() }
 }
 
 fn print_frames(
@@ -325,29 +264,12 @@ fn print_frames(
     let t = 2 * n;
     let mut studio_bg = Background::random(rng, 3);
     studio_bg.colours[0] = [rng.random_range(170.0..235.0); 3];
-    let pose = Pose::new(
-        [
-            rng.random_range(-0.1..0.1),
-            rng.random_range(-0.05..0.05),
-            0.0,
-        ],
-        [0.0, 0.0, 0.5],
-    );
-    let photo = scene::render(
-        &Object::Face { id, pose },
-        &studio_light(rng),
-        &studio_bg,
-        t,
-        [0.0; 3],
-    );
+    let pose = Pose::new([rng.random_range(-0.1..0.1), rng.random_range(-0.05..0.05), 0.0], [0.0, 0.0, 0.5]);
+    let photo = scene::render(&Object::Face { id, pose }, &studio_light(rng), &studio_bg, t, [0.0; 3]);
     let tex = attack::print(&photo.rgb, &attack::printer(instrument), rng);
     let mask = mask_img(&photo, t);
     let side = 0.21 * rng.random_range(0.85..1.1);
-    let bend = if rng.random_bool(0.5) {
-        0.0
-    } else {
-        rng.random_range(0.12..0.35)
-    };
+    let bend = if rng.random_bool(0.5) { 0.0 } else { rng.random_range(0.12..0.35) };
     let surface = Surface::new(side * 1.25, side * 1.25, bend, [0.1, 0.1, 0.9, 0.9]);
     let dist = rng.random_range(0.3..0.5);
     let traj = scene::trajectory(rng, [0.15, 0.12, 0.08, 0.02, 0.02, 0.03], frames, 0.05);
@@ -392,13 +314,7 @@ fn replay_frames(
         .zip(&content_traj)
         .map(|((a, tr), (ca, ct))| {
             let cpose = Pose::new(*ca, [ct[0], ct[1], content_dist + ct[2]]);
-            let content = scene::render(
-                &Object::Face { id, pose: cpose },
-                &content_light,
-                &content_bg,
-                t,
-                jitter(rng),
-            );
+            let content = scene::render(&Object::Face { id, pose: cpose }, &content_light, &content_bg, t, jitter(rng));
             let tex = attack::screen(&content.rgb, &disp);
             let mask = mask_img(&content, t);
             let pose = Pose::new(*a, [tr[0], tr[1], dist + tr[2]]);
@@ -418,23 +334,9 @@ fn replay_frames(
 
 fn write_frame(dir: &Path, t: usize, f: &Rendered, n: usize) -> Result<()> {
     save(&f.rgb, &dir.join(format!("{t:04}.png")))?;
-    let depth = Img {
-        w: n,
-        h: n,
-        c: 1,
-        data: f.depth.iter().map(|d| d * 255.0).collect(),
-    };
+    let depth = Img { w: n, h: n, c: 1, data: f.depth.iter().map(|d| d * 255.0).collect() };
     save(&depth, &dir.join(format!("{t:04}_depth.png")))?;
-    let mask = Img {
-        w: n,
-        h: n,
-        c: 1,
-        data: f
-            .mask
-            .iter()
-            .map(|&m| if m >= 0.5 { 255.0 } else { 0.0 })
-            .collect(),
-    };
+    let mask = Img { w: n, h: n, c: 1, data: f.mask.iter().map(|&m| if m >= 0.5 { 255.0 } else { 0.0 }).collect() };
     save(&mask, &dir.join(format!("{t:04}_mask.png")))
 }
 
@@ -461,12 +363,8 @@ fn write_lists(out: &Path, opts: &SynthOptions, videos: &[VideoSpec]) -> Result<
     type Keep = fn(&VideoSpec, usize) -> bool;
     let protocols: [(&str, Keep); 4] = [
         ("all", |v, _| !v.cross),
-        ("P1", |v, s| {
-            !v.cross && if s == 2 { v.env == 2 } else { v.env != 2 }
-        }),
-        ("P2", |v, s| {
-            !v.cross && (v.class == 0 || v.instrument.ends_with(if s == 2 { '2' } else { '1' }))
-        }),
+        ("P1", |v, s| !v.cross && if s == 2 { v.env == 2 } else { v.env != 2 }),
+        ("P2", |v, s| !v.cross && (v.class == 0 || v.instrument.ends_with(if s == 2 { '2' } else { '1' }))),
         ("cross", |v, s| if s == 2 { v.cross } else { !v.cross }),
     ];
     for (name, keep) in protocols {
@@ -476,12 +374,7 @@ fn write_lists(out: &Path, opts: &SynthOptions, videos: &[VideoSpec]) -> Result<
                 .filter(|v| v.split == s && keep(v, s))
                 .map(|v| format_line(v.label(), &v.rel()) + "\n")
                 .collect();
-            write(
-                out.join("protocols")
-                    .join(name)
-                    .join(format!("{split}.txt")),
-                lines,
-            )?;
+            write(out.join("protocols").join(name).join(format!("{split}.txt")), lines)?;
         }
     }
     Ok(())
@@ -492,11 +385,7 @@ fn dir_bytes(dir: &Path) -> Result<u64> {
     for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let e = e?;
         let md = e.metadata()?;
-        total += if md.is_dir() {
-            dir_bytes(&e.path())?
-        } else {
-            md.len()
-        };
+        total += if md.is_dir() { dir_bytes(&e.path())? } else { md.len() };
     }
     Ok(total)
 }

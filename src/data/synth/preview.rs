@@ -14,12 +14,7 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
     for class in ["live", "print", "replay"] {
         let Some(clip) = ["test", "train", "dev"]
             .iter()
-            .filter_map(|s| {
-                sorted_dirs(&root.join(s).join(class))
-                    .ok()?
-                    .into_iter()
-                    .next()
-            })
+            .filter_map(|s| sorted_dirs(&root.join(s).join(class)).ok()?.into_iter().next())
             .next()
         else {
             continue;
@@ -30,11 +25,7 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
             let stem = p.file_stem().unwrap().to_string_lossy().to_string();
             let side = |suffix: &str| -> Result<Img> {
                 let q = clip.join(format!("{stem}_{suffix}.png"));
-                let mut g = if q.is_file() {
-                    load(&q, true)?
-                } else {
-                    Img::new(1, 1, 1)
-                };
+                let mut g = if q.is_file() { load(&q, true)? } else { Img::new(1, 1, 1) };
                 g.c = 1;
                 Ok(g)
             };

@@ -42,21 +42,9 @@ pub fn identity(rng: &mut ChaCha8Rng, cross: bool) -> Identity {
         })
         .collect();
     let normals = FaceMesh::normals(&verts, &m.tris);
-    let b = if cross {
-        rng.random_range(0.45..1.2)
-    } else {
-        rng.random_range(0.6..1.15)
-    };
-    let tone = [
-        b * rng.random_range(0.95..1.08),
-        b,
-        b * rng.random_range(0.88..1.02),
-    ];
-    Identity {
-        verts,
-        normals,
-        tone,
-    }
+    let b = if cross { rng.random_range(0.45..1.2) } else { rng.random_range(0.6..1.15) };
+    let tone = [b * rng.random_range(0.95..1.08), b, b * rng.random_range(0.88..1.02)];
+    Identity { verts, normals, tone }
 }
 
 /// A directional light in camera coordinates (`dir` points towards the light).
@@ -80,13 +68,7 @@ pub struct Background {
 
 impl Background {
     pub fn random(rng: &mut ChaCha8Rng, kind: u8) -> Background {
-        let mut col = || {
-            [
-                rng.random_range(30.0..230.0),
-                rng.random_range(30.0..230.0),
-                rng.random_range(30.0..230.0),
-            ]
-        };
+        let mut col = || [rng.random_range(30.0..230.0), rng.random_range(30.0..230.0), rng.random_range(30.0..230.0)];
         let colours = [col(), col(), col()];
         Background {
             dist: rng.random_range(1.0..3.0),
@@ -102,21 +84,12 @@ impl Background {
         let (s, c) = self.angle.sin_cos();
         let (u, v) = (c * x + s * y, -s * x + c * y);
         let mix = |a: [f32; 3], b: [f32; 3], t: f32| {
-            [
-                a[0] + (b[0] - a[0]) * t,
-                a[1] + (b[1] - a[1]) * t,
-                a[2] + (b[2] - a[2]) * t,
-            ]
+            [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
         };
         match self.kind {
-            0 => mix(
-                self.colours[0],
-                self.colours[1],
-                0.5 + 0.5 * (u * self.freq * 6.3).sin(),
-            ),
+            0 => mix(self.colours[0], self.colours[1], 0.5 + 0.5 * (u * self.freq * 6.3).sin()),
             1 => {
-                let t =
-                    0.5 + 0.25 * ((u * self.freq * 2.0).sin() + (v * self.freq * 1.7 + 1.3).cos());
+                let t = 0.5 + 0.25 * ((u * self.freq * 2.0).sin() + (v * self.freq * 1.7 + 1.3).cos());
                 mix(
                     mix(self.colours[0], self.colours[2], t),
                     self.colours[1],
@@ -145,10 +118,7 @@ pub struct Pose {
 
 impl Pose {
     pub fn new(angles: [f32; 3], t: [f32; 3]) -> Pose {
-        Pose {
-            r: mesh::rotation(angles[0], angles[1], angles[2]),
-            t,
-        }
+        Pose { r: mesh::rotation(angles[0], angles[1], angles[2]), t }
     }
     pub fn apply(&self, p: [f32; 3]) -> [f32; 3] {
         mesh::add(rotate(&self.r, p), self.t)
@@ -157,21 +127,10 @@ impl Pose {
 
 /// Smooth motion: per degree of freedom two sinusoids with random frequency and phase.
 /// Returns per frame (angles yaw/pitch/roll, translation).
-pub fn trajectory(
-    rng: &mut ChaCha8Rng,
-    amp: [f32; 6],
-    frames: usize,
-    tremor: f32,
-) -> Vec<([f32; 3], [f32; 3])> {
+pub fn trajectory(rng: &mut ChaCha8Rng, amp: [f32; 6], frames: usize, tremor: f32) -> Vec<([f32; 3], [f32; 3])> {
     let waves: Vec<[(f32, f32, f32); 2]> = (0..6)
         .map(|_| {
-            let mut w = || {
-                (
-                    rng.random_range(0.02..0.1),
-                    rng.random_range(0.0..6.3),
-                    rng.random_range(0.3..1.0),
-                )
-            };
+            let mut w = || (rng.random_range(0.02..0.1), rng.random_range(0.0..6.3), rng.random_range(0.3..1.0));
             [w(), w()]
         })
         .collect();
@@ -179,10 +138,8 @@ pub fn trajectory(
         .map(|t| {
             let mut v = [0.0f32; 6];
             for d in 0..6 {
-                let s: f32 = waves[d]
-                    .iter()
-                    .map(|(f, p, a)| a * (std::f32::consts::TAU * f * t as f32 + p).sin())
-                    .sum();
+                let s: f32 =
+                    waves[d].iter().map(|(f, p, a)| a * (std::f32::consts::TAU * f * t as f32 + p).sin()).sum();
                 v[d] = amp[d] * s / 1.3 + tremor * amp[d] * rng.random_range(-1.0..1.0);
             }
             ([v[0], v[1], v[2]], [v[3], v[4], v[5]])
@@ -220,12 +177,7 @@ impl Surface {
                 }
             }
         }
-        Surface {
-            g,
-            pts,
-            normals,
-            tex_rect,
-        }
+        Surface { g, pts, normals, tex_rect }
     }
 
     /// Local point at surface coordinates (u, v) in 0..1 (bilinear in the grid).
@@ -236,17 +188,9 @@ impl Surface {
         let (ax, ay) = (fx - i as f32, fy - j as f32);
         let p = |i: usize, j: usize| self.pts[j * (self.g + 1) + i];
         let lerp = |a: [f32; 3], b: [f32; 3], t: f32| {
-            [
-                a[0] + (b[0] - a[0]) * t,
-                a[1] + (b[1] - a[1]) * t,
-                a[2] + (b[2] - a[2]) * t,
-            ]
+            [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
         };
-        lerp(
-            lerp(p(i, j), p(i + 1, j), ax),
-            lerp(p(i, j + 1), p(i + 1, j + 1), ax),
-            ay,
-        )
+        lerp(lerp(p(i, j), p(i + 1, j), ax), lerp(p(i, j + 1), p(i + 1, j + 1), ax), ay)
     }
 }
 
@@ -309,33 +253,14 @@ pub fn render(obj: &Object, light: &Light, bg: &Background, n: usize, jitter: Ji
             let at: Vec<[f32; 5]> = (0..pts.len())
                 .map(|k| {
                     let nn = rotate(&pose.r, surface.normals[k]);
-                    [
-                        (k % (g + 1)) as f32 / g as f32,
-                        (k / (g + 1)) as f32 / g as f32,
-                        nn[0],
-                        nn[1],
-                        nn[2],
-                    ]
+                    [(k % (g + 1)) as f32 / g as f32, (k / (g + 1)) as f32 / g as f32, nn[0], nn[1], nn[2]]
                 })
                 .collect();
             for j in 0..g {
                 for i in 0..g {
-                    let q = [
-                        j * (g + 1) + i,
-                        j * (g + 1) + i + 1,
-                        (j + 1) * (g + 1) + i,
-                        (j + 1) * (g + 1) + i + 1,
-                    ];
-                    r.tri(
-                        [pts[q[0]], pts[q[1]], pts[q[2]]],
-                        [&at[q[0]], &at[q[1]], &at[q[2]]],
-                        2,
-                    );
-                    r.tri(
-                        [pts[q[1]], pts[q[3]], pts[q[2]]],
-                        [&at[q[1]], &at[q[3]], &at[q[2]]],
-                        2,
-                    );
+                    let q = [j * (g + 1) + i, j * (g + 1) + i + 1, (j + 1) * (g + 1) + i, (j + 1) * (g + 1) + i + 1];
+                    r.tri([pts[q[0]], pts[q[1]], pts[q[2]]], [&at[q[0]], &at[q[1]], &at[q[2]]], 2);
+                    r.tri([pts[q[1]], pts[q[3]], pts[q[2]]], [&at[q[1]], &at[q[3]], &at[q[2]]], 2);
                 }
             }
         }
@@ -363,24 +288,10 @@ pub fn render(obj: &Object, light: &Light, bg: &Background, n: usize, jitter: Ji
 }
 
 /// Colour of pixel i and whether it is inside the face.
-fn shade(
-    obj: &Object,
-    light: &Light,
-    bg: &Background,
-    r: &Raster,
-    i: usize,
-    ray: [f32; 3],
-) -> ([f32; 3], f32) {
-    let lambert = |nn: [f32; 3]| {
-        light.ambient + (1.0 - light.ambient) * dot(normalize(nn), light.dir).max(0.0)
-    };
-    let lit = |c: [f32; 3], k: f32| {
-        [
-            c[0] * k * light.colour[0],
-            c[1] * k * light.colour[1],
-            c[2] * k * light.colour[2],
-        ]
-    };
+fn shade(obj: &Object, light: &Light, bg: &Background, r: &Raster, i: usize, ray: [f32; 3]) -> ([f32; 3], f32) {
+    let lambert = |nn: [f32; 3]| light.ambient + (1.0 - light.ambient) * dot(normalize(nn), light.dir).max(0.0);
+    let lit =
+        |c: [f32; 3], k: f32| [c[0] * k * light.colour[0], c[1] * k * light.colour[1], c[2] * k * light.colour[2]];
     if r.tag[i] == 0 {
         let c = bg.at(ray[0] * bg.dist, ray[1] * bg.dist);
         return (lit(c, 0.5 + 0.5 * light.ambient), 0.0);
@@ -393,25 +304,11 @@ fn shade(
             let c = [0, 1, 2].map(|ch| p.sample_uv(a[0], a[1], ch) * id.tone[ch]);
             (lit(c, lambert(nn)), 1.0)
         }
-        Object::Sheet {
-            surface,
-            tex,
-            mask,
-            emissive,
-            gloss,
-            ..
-        } => {
+        Object::Sheet { surface, tex, mask, emissive, gloss, .. } => {
             let tr = surface.tex_rect;
-            let (tu, tv) = (
-                (a[0] - tr[0]) / (tr[2] - tr[0]),
-                (a[1] - tr[1]) / (tr[3] - tr[1]),
-            );
+            let (tu, tv) = ((a[0] - tr[0]) / (tr[2] - tr[0]), (a[1] - tr[1]) / (tr[3] - tr[1]));
             let in_tex = (0.0..1.0).contains(&tu) && (0.0..1.0).contains(&tv);
-            let inside = if in_tex && mask.sample_uv(tu, tv, 0) >= 0.5 {
-                1.0
-            } else {
-                0.0
-            };
+            let inside = if in_tex && mask.sample_uv(tu, tv, 0) >= 0.5 { 1.0 } else { 0.0 };
             // Mirror reflection of the light towards the camera: the glare of glossy media.
             let nn = normalize(nn);
             let v = normalize([-ray[0], -ray[1], -ray[2]]);
@@ -430,14 +327,7 @@ fn shade(
             } else {
                 lit(base, lambert(nn))
             };
-            (
-                [
-                    c[0] + spec * light.colour[0],
-                    c[1] + spec * light.colour[1],
-                    c[2] + spec * light.colour[2],
-                ],
-                inside,
-            )
+            ([c[0] + spec * light.colour[0], c[1] + spec * light.colour[1], c[2] + spec * light.colour[2]], inside)
         }
     }
 }
@@ -446,12 +336,7 @@ fn shade(
 fn crop_camera(obj: &Object, m: usize, jitter: Jitter) -> (f32, f32, f32) {
     let pts: Vec<[f32; 3]> = match obj {
         Object::Face { id, pose } => id.verts.iter().map(|v| pose.apply(*v)).collect(),
-        Object::Sheet {
-            surface,
-            pose,
-            face_uv,
-            ..
-        } => {
+        Object::Sheet { surface, pose, face_uv, .. } => {
             let tr = surface.tex_rect;
             let mut v = Vec::new();
             for j in 0..5 {
@@ -474,10 +359,7 @@ fn crop_camera(obj: &Object, m: usize, jitter: Jitter) -> (f32, f32, f32) {
         y1 = y1.max(y);
     }
     let side = 1.3 * (x1 - x0).max(y1 - y0) * (1.0 + jitter[2]);
-    let (mx, my) = (
-        (x0 + x1) / 2.0 + jitter[0] * side,
-        (y0 + y1) / 2.0 + jitter[1] * side,
-    );
+    let (mx, my) = ((x0 + x1) / 2.0 + jitter[0] * side, (y0 + y1) / 2.0 + jitter[1] * side);
     let f = m as f32 / side;
     (f, -(mx - side / 2.0) * f, -(my - side / 2.0) * f)
 }
@@ -488,8 +370,7 @@ fn downsample_rgb(img: &Img, f: usize) -> Img {
     for y in 0..img.h {
         for x in 0..img.w {
             for ch in 0..3 {
-                out.data[((y / f) * w + x / f) * 3 + ch] +=
-                    img.data[(y * img.w + x) * 3 + ch] / (f * f) as f32;
+                out.data[((y / f) * w + x / f) * 3 + ch] += img.data[(y * img.w + x) * 3 + ch] / (f * f) as f32;
             }
         }
     }

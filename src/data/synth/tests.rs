@@ -29,10 +29,7 @@ fn files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((
-                    p.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                ));
+                out.push((p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
             }
         }
     }
@@ -63,11 +60,7 @@ fn live_depth_follows_mesh_geometry() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let id = scene::identity(&mut rng, false);
     let pose = Pose::new([0.0, 0.0, 0.0], [0.0, 0.0, 0.45]);
-    let light = Light {
-        dir: [0.0, 0.0, -1.0],
-        colour: [1.0; 3],
-        ambient: 0.3,
-    };
+    let light = Light { dir: [0.0, 0.0, -1.0], colour: [1.0; 3], ambient: 0.3 };
     let bg = Background::random(&mut rng, 3);
     let n = 64;
     let r = scene::render(&Object::Face { id: &id, pose }, &light, &bg, n, [0.0; 3]);
@@ -80,12 +73,8 @@ fn live_depth_follows_mesh_geometry() {
             [p[0] / p[2], p[1] / p[2]]
         })
         .collect();
-    let (x0, x1) = xy
-        .iter()
-        .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[0]), a.1.max(p[0])));
-    let (y0, y1) = xy
-        .iter()
-        .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[1]), a.1.max(p[1])));
+    let (x0, x1) = xy.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[0]), a.1.max(p[0])));
+    let (y0, y1) = xy.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[1]), a.1.max(p[1])));
     let side = 1.3 * (x1 - x0).max(y1 - y0);
     let to_px = |p: [f32; 2]| {
         let x = (p[0] - ((x0 + x1) / 2.0 - side / 2.0)) / side * n as f32;
@@ -95,17 +84,8 @@ fn live_depth_follows_mesh_geometry() {
     let nose = to_px(xy[crate::data::mesh::NOSE_TIP]);
     let eye = to_px(xy[crate::data::mesh::EYE_LEFT[0]]);
     let max = r.depth.iter().cloned().fold(0.0, f32::max);
-    assert!(
-        r.depth[nose] > 0.9 * max,
-        "nose {} max {max}",
-        r.depth[nose]
-    );
-    assert!(
-        r.depth[nose] > r.depth[eye] + 0.1,
-        "nose {} eye {}",
-        r.depth[nose],
-        r.depth[eye]
-    );
+    assert!(r.depth[nose] > 0.9 * max, "nose {} max {max}", r.depth[nose]);
+    assert!(r.depth[nose] > r.depth[eye] + 0.1, "nose {} eye {}", r.depth[nose], r.depth[eye]);
     assert_eq!(r.depth[0], 0.0, "corner is background");
     assert_eq!(r.mask[0], 0.0);
     assert!(r.mask[nose] > 0.5);
@@ -115,19 +95,9 @@ fn live_depth_follows_mesh_geometry() {
 fn benchmark_reads_back_with_protocols_and_preview() {
     let root = tmp("read");
     generate(&root, &tiny(3), false).unwrap();
-    let spec = ClipSpec {
-        frames: 2,
-        interval: 1,
-        size: 16,
-        map: 4,
-    };
+    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4 };
     let all = Dataset::open(&root, Split::Train, Some("all"), &spec).unwrap();
-    assert_eq!(
-        all.len(),
-        6,
-        "1 identity x 6 videos x 1 clip: {:?}",
-        all.skipped()
-    );
+    assert_eq!(all.len(), 6, "1 identity x 6 videos x 1 clip: {:?}", all.skipped());
     let clip = all.load(0, None).unwrap();
     assert_eq!(clip.frames.len(), 2 * 3 * 16 * 16);
     assert_eq!((clip.depth.len(), clip.mask.len()), (2 * 16, 2 * 16));
@@ -137,19 +107,11 @@ fn benchmark_reads_back_with_protocols_and_preview() {
     let l = all.load(live, None).unwrap();
     let s = all.load(spoof, None).unwrap();
     assert!(l.depth.iter().any(|&d| d > 0.5) && s.depth.iter().all(|&d| d == 0.0));
-    assert!(
-        s.mask.contains(&1.0),
-        "attack mask marks the face on the medium"
-    );
+    assert!(s.mask.contains(&1.0), "attack mask marks the face on the medium");
     // P2: train sees only instrument 1 attacks, test only instrument 2.
     let p2 = Dataset::open(&root, Split::Test, Some("P2"), &spec).unwrap();
-    let inst: Vec<&str> = (0..p2.len())
-        .map(|i| p2.index(i).instrument.as_str())
-        .collect();
-    assert!(
-        inst.contains(&"print2") && !inst.contains(&"print1"),
-        "{inst:?}"
-    );
+    let inst: Vec<&str> = (0..p2.len()).map(|i| p2.index(i).instrument.as_str()).collect();
+    assert!(inst.contains(&"print2") && !inst.contains(&"print1"), "{inst:?}");
     // Cross: test clips are the x_ ones.
     let cross = Dataset::open(&root, Split::Test, Some("cross"), &spec).unwrap();
     assert!(cross.len() == 3 && (0..3).all(|i| cross.index(i).video_id.contains("/x_")));

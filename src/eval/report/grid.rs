@@ -33,16 +33,11 @@ const VIRIDIS: [[u8; 3]; 8] = [
 ];
 
 pub fn viridis(v: f32) -> Rgb<u8> {
-    let v = if v.is_finite() {
-        v.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
     let x = v * (VIRIDIS.len() - 1) as f32;
     let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
     let t = x - i as f32;
-    let mix =
-        |c: usize| (VIRIDIS[i][c] as f32 * (1.0 - t) + VIRIDIS[i + 1][c] as f32 * t).round() as u8;
+    let mix = |c: usize| (VIRIDIS[i][c] as f32 * (1.0 - t) + VIRIDIS[i + 1][c] as f32 * t).round() as u8;
     Rgb([mix(0), mix(1), mix(2)])
 }
 
@@ -67,10 +62,7 @@ fn check_rows(rows: &[GridRow], path: &Path) -> Result<(u32, u32)> {
     };
     let (w, h) = first.rgb.dimensions();
     if w == 0 || h == 0 {
-        bail!(
-            "write_depth_grid {}: row 0 has an empty RGB image",
-            path.display()
-        );
+        bail!("write_depth_grid {}: row 0 has an empty RGB image", path.display());
     }
     for (i, r) in rows.iter().enumerate() {
         if r.rgb.dimensions() != (w, h) {
@@ -129,14 +121,6 @@ pub fn write_depth_grid(path: &Path, rows: &[GridRow]) -> Result<()> {
     }
     y += bar_h + 2;
     draw_text(&mut img, bx, y, "DEPTH 0", scale, BLACK);
-    draw_text(
-        &mut img,
-        (bx + bw).saturating_sub(text_width("1", scale)),
-        y,
-        "1",
-        scale,
-        BLACK,
-    );
-    img.save(path)
-        .with_context(|| format!("writing {}", path.display()))
+    draw_text(&mut img, (bx + bw).saturating_sub(text_width("1", scale)), y, "1", scale, BLACK);
+    img.save(path).with_context(|| format!("writing {}", path.display()))
 }

@@ -23,8 +23,7 @@ fn pct(x: f64) -> String {
 /// Markdown table as the paper prints it: Model | APCER | BPCER | ACER (%), plus HTER, EER (%)
 /// and AUC.
 pub fn paper_table(rows: &[(String, Metrics)]) -> String {
-    let mut s =
-        String::from("| Model | APCER (%) | BPCER (%) | ACER (%) | HTER (%) | EER (%) | AUC |\n");
+    let mut s = String::from("| Model | APCER (%) | BPCER (%) | ACER (%) | HTER (%) | EER (%) | AUC |\n");
     s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for (name, m) in rows {
         let _ = writeln!(
@@ -44,8 +43,7 @@ pub fn paper_table(rows: &[(String, Metrics)]) -> String {
 /// The same table as mean ± std over sub-protocols (OULU-NPU protocols 3 and 4).
 pub fn paper_table_mean_std(rows: &[(String, Summary)]) -> String {
     let ms = |(m, s): (f64, f64)| format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s);
-    let mut s =
-        String::from("| Model | APCER (%) | BPCER (%) | ACER (%) | HTER (%) | EER (%) | AUC |\n");
+    let mut s = String::from("| Model | APCER (%) | BPCER (%) | ACER (%) | HTER (%) | EER (%) | AUC |\n");
     s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for (name, m) in rows {
         let _ = writeln!(
@@ -90,25 +88,12 @@ struct ReportJson<'a> {
 
 /// File-name-safe version of a model name.
 fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
 /// Writes into `dir`: metrics.json, table.md, roc.svg, det.svg, hist_<i>_<model>.svg,
 /// depth_grid.png (when `grid` is not empty) and index.html.
-pub fn write_report(
-    dir: &Path,
-    title: &str,
-    models: &[ModelReport],
-    grid: &[GridRow],
-) -> Result<()> {
+pub fn write_report(dir: &Path, title: &str, models: &[ModelReport], grid: &[GridRow]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut curves: Vec<(String, Vec<RocPoint>)> = Vec::new();
     let mut hists = Vec::new();
@@ -129,10 +114,7 @@ pub fn write_report(
         write_depth_grid(&dir.join("depth_grid.png"), grid)?;
         Some("depth_grid.png")
     };
-    let rows: Vec<(String, Metrics)> = models
-        .iter()
-        .map(|m| (m.name.clone(), m.metrics.clone()))
-        .collect();
+    let rows: Vec<(String, Metrics)> = models.iter().map(|m| (m.name.clone(), m.metrics.clone())).collect();
     let table = paper_table(&rows);
     let json = ReportJson {
         title,
@@ -153,11 +135,7 @@ pub fn write_report(
     };
     write(dir, "metrics.json", &serde_json::to_string_pretty(&json)?)?;
     write(dir, "table.md", &table)?;
-    write(
-        dir,
-        "index.html",
-        &index_html(title, &rows, &hists, !models.is_empty(), grid_file),
-    )
+    write(dir, "index.html", &index_html(title, &rows, &hists, !models.is_empty(), grid_file))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
@@ -165,13 +143,7 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
 }
 
-fn index_html(
-    title: &str,
-    rows: &[(String, Metrics)],
-    hists: &[String],
-    curves: bool,
-    grid: Option<&str>,
-) -> String {
+fn index_html(title: &str, rows: &[(String, Metrics)], hists: &[String], curves: bool, grid: Option<&str>) -> String {
     let e = svg::escape;
     let mut s = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;margin:2em}}\
@@ -198,11 +170,7 @@ fn index_html(
     }
     s.push_str("</table>\n<p>APCER per instrument:</p>\n<ul>\n");
     for (name, m) in rows {
-        let per: Vec<String> = m
-            .apcer_per_instrument
-            .iter()
-            .map(|(k, v)| format!("{} {}%", e(k), pct(*v)))
-            .collect();
+        let per: Vec<String> = m.apcer_per_instrument.iter().map(|(k, v)| format!("{} {}%", e(k), pct(*v))).collect();
         let _ = writeln!(s, "<li>{}: {}</li>", e(name), per.join(", "));
     }
     s.push_str("</ul>\n");
@@ -212,18 +180,12 @@ fn index_html(
     if !hists.is_empty() {
         s.push_str("<h2>Score distributions</h2>\n");
         for (h, (name, _)) in hists.iter().zip(rows) {
-            let _ = writeln!(
-                s,
-                "<figure><img src=\"{h}\" alt=\"histogram\"><figcaption>{}</figcaption></figure>",
-                e(name)
-            );
+            let _ =
+                writeln!(s, "<figure><img src=\"{h}\" alt=\"histogram\"><figcaption>{}</figcaption></figure>", e(name));
         }
     }
     if let Some(g) = grid {
-        let _ = writeln!(
-            s,
-            "<h2>Depth maps</h2>\n<img src=\"{g}\" alt=\"depth maps\">"
-        );
+        let _ = writeln!(s, "<h2>Depth maps</h2>\n<img src=\"{g}\" alt=\"depth maps\">");
     }
     s.push_str("<p>All numbers: <a href=\"metrics.json\">metrics.json</a></p>\n</body></html>\n");
     s
@@ -243,12 +205,7 @@ mod tests {
         for (inst, centre) in [("live", 0.7), ("print", 0.35), ("replay", 0.5)] {
             for i in 0..n {
                 let s = centre + 0.3 * (rng.random::<f64>() - 0.5);
-                out.push(ScoredVideo::new(
-                    &format!("{inst}{i}"),
-                    inst,
-                    u32::from(inst == "live"),
-                    s,
-                ));
+                out.push(ScoredVideo::new(&format!("{inst}{i}"), inst, u32::from(inst == "live"), s));
             }
         }
         out
@@ -265,9 +222,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(k, class)| {
-                let rgb = RgbImage::from_fn(64, 48, |x, y| {
-                    image::Rgb([(x * 4) as u8, (y * 5) as u8, 60 * k as u8])
-                });
+                let rgb = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 60 * k as u8]));
                 // Live: a centred bump; attacks: flat (near-zero) depth.
                 let depth: Vec<f32> = (0..map * map)
                     .map(|i| {
@@ -313,11 +268,7 @@ mod tests {
             .iter()
             .map(|&(name, seed)| {
                 let test = synthetic(seed, 25);
-                ModelReport {
-                    name: name.to_string(),
-                    metrics: evaluate(&dev, &test).unwrap(),
-                    test,
-                }
+                ModelReport { name: name.to_string(), metrics: evaluate(&dev, &test).unwrap(), test }
             })
             .collect();
         write_report(&dir, "Synthetic P1", &models, &grid_rows(8)).unwrap();
@@ -337,15 +288,12 @@ mod tests {
         let roc_svg = std::fs::read_to_string(dir.join("roc.svg")).unwrap();
         assert!(roc_svg.contains("<polyline") && roc_svg.contains("FAS-TD (AUC"));
         let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
         let acer = json["models"][0]["metrics"]["acer"].as_f64().unwrap();
         assert!((acer - models[0].metrics.acer).abs() < 1e-12);
         assert!(json["models"][0]["roc"][0]["threshold"].is_null()); // +inf
         let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-        assert!(
-            html.contains("roc.svg") && html.contains("depth_grid.png") && html.contains("FAS-TD")
-        );
+        assert!(html.contains("roc.svg") && html.contains("depth_grid.png") && html.contains("FAS-TD"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -366,10 +314,7 @@ mod tests {
         let print_y = live_y + 48 + 6 + line;
         let cx = 2 * 6 + 64 + 32;
         let (live, print) = (img.get_pixel(cx, live_y), img.get_pixel(cx, print_y));
-        assert!(
-            live[1] > 150 && print[1] < 80,
-            "live {live:?} print {print:?}"
-        );
+        assert!(live[1] > 150 && print[1] < 80, "live {live:?} print {print:?}");
         // Bad depth length is an error, not a panic.
         let mut bad = grid_rows(8);
         bad[1].multi_depth.pop();

@@ -40,13 +40,8 @@ pub fn probit(p: f64) -> f64 {
         -3.066479806614716e1,
         2.506628277459239,
     ];
-    const B: [f64; 5] = [
-        -5.447609879822406e1,
-        1.615858368580409e2,
-        -1.556989798598866e2,
-        6.680131188771972e1,
-        -1.328068155288572e1,
-    ];
+    const B: [f64; 5] =
+        [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
     const C: [f64; 6] = [
         -7.784894002430293e-3,
         -3.223964580411365e-1,
@@ -55,12 +50,7 @@ pub fn probit(p: f64) -> f64 {
         4.374664141464968,
         2.938163982698783,
     ];
-    const D: [f64; 4] = [
-        7.784695709041462e-3,
-        3.224671290700398e-1,
-        2.445134137142996,
-        3.754408661907416,
-    ];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
@@ -86,12 +76,7 @@ fn det_axis(label: &str) -> Axis {
         .iter()
         .map(|&pct| (probit(pct / 100.0), format!("{pct}")))
         .collect();
-    Axis {
-        min: probit(DET_MIN),
-        max: probit(DET_MAX),
-        label: label.to_string(),
-        ticks,
-    }
+    Axis { min: probit(DET_MIN), max: probit(DET_MAX), label: label.to_string(), ticks }
 }
 
 /// DET: x = APCER (FPR), y = BPCER (FNR), both on a normal-deviate scale, in percent.
@@ -100,11 +85,7 @@ pub fn write_det(path: &Path, curves: &[(String, Vec<RocPoint>)]) -> Result<()> 
     if curves.is_empty() {
         bail!("write_det {}: no curves", path.display());
     }
-    let mut p = Plot::new(
-        "DET",
-        det_axis("APCER / FPR (%)"),
-        det_axis("BPCER / FNR (%)"),
-    );
+    let mut p = Plot::new("DET", det_axis("APCER / FPR (%)"), det_axis("BPCER / FNR (%)"));
     let d = |r: f64| probit(r.clamp(DET_MIN, DET_MAX));
     p.line(&[(d(0.0), d(0.0)), (d(1.0), d(1.0))], "#999999", 1.0, true); // FPR = FNR (EER line)
     for (i, (name, pts)) in curves.iter().enumerate() {
@@ -122,48 +103,21 @@ pub fn write_histogram(path: &Path, videos: &[ScoredVideo], threshold: f64) -> R
         bail!("write_histogram {}: no videos", path.display());
     }
     if let Some(v) = videos.iter().find(|v| !v.score.is_finite()) {
-        bail!(
-            "write_histogram {}: video '{}' has score {}",
-            path.display(),
-            v.video_id,
-            v.score
-        );
+        bail!("write_histogram {}: video '{}' has score {}", path.display(), v.video_id, v.score);
     }
     const BINS: usize = 20;
-    let lo = videos
-        .iter()
-        .map(|v| v.score)
-        .fold(f64::INFINITY, f64::min)
-        .min(threshold);
-    let hi = videos
-        .iter()
-        .map(|v| v.score)
-        .fold(f64::NEG_INFINITY, f64::max)
-        .max(threshold);
-    let (lo, hi) = if hi - lo < 1e-9 {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
+    let lo = videos.iter().map(|v| v.score).fold(f64::INFINITY, f64::min).min(threshold);
+    let hi = videos.iter().map(|v| v.score).fold(f64::NEG_INFINITY, f64::max).max(threshold);
+    let (lo, hi) = if hi - lo < 1e-9 { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
     let width = (hi - lo) / BINS as f64;
     // class -> counts; live first so it keeps the first colour.
     let mut classes: BTreeMap<(bool, String), Vec<usize>> = BTreeMap::new();
     for v in videos {
-        let key = if v.is_live() {
-            (false, LIVE.to_string())
-        } else {
-            (true, v.instrument.clone())
-        };
+        let key = if v.is_live() { (false, LIVE.to_string()) } else { (true, v.instrument.clone()) };
         let bin = (((v.score - lo) / width) as usize).min(BINS - 1);
         classes.entry(key).or_insert_with(|| vec![0; BINS])[bin] += 1;
     }
-    let ymax = classes
-        .values()
-        .flat_map(|c| c.iter())
-        .copied()
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let ymax = classes.values().flat_map(|c| c.iter()).copied().max().unwrap_or(1).max(1);
     // Five integer tick steps with head room above the tallest bar for the legend.
     let step = ((ymax as f64 * 1.4) / 5.0).ceil().max(1.0);
     let ytop = 5.0 * step;
@@ -183,10 +137,7 @@ pub fn write_histogram(path: &Path, videos: &[ScoredVideo], threshold: f64) -> R
         }
         pts.push((hi, 0.0));
         p.area(&pts, color(i), 0.25);
-        p.legend_entry(
-            &format!("{name} ({})", counts.iter().sum::<usize>()),
-            color(i),
-        );
+        p.legend_entry(&format!("{name} ({})", counts.iter().sum::<usize>()), color(i));
     }
     p.vline(threshold, "black", &format!("threshold {threshold:.3}"));
     p.write(path)

@@ -6,9 +6,7 @@ use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub const PALETTE: [&str; 8] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-];
+pub const PALETTE: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 const W: f64 = 640.0;
 const H: f64 = 480.0;
@@ -34,12 +32,7 @@ impl Axis {
                 (v, format!("{v:.decimals$}"))
             })
             .collect();
-        Axis {
-            min,
-            max,
-            label: label.to_string(),
-            ticks,
-        }
+        Axis { min, max, label: label.to_string(), ticks }
     }
 }
 
@@ -54,22 +47,12 @@ pub struct Plot {
 }
 
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 impl Plot {
     pub fn new(title: &str, x: Axis, y: Axis) -> Plot {
-        Plot {
-            title: title.to_string(),
-            x,
-            y,
-            body: String::new(),
-            legend: Vec::new(),
-            legend_top_left: false,
-        }
+        Plot { title: title.to_string(), x, y, body: String::new(), legend: Vec::new(), legend_top_left: false }
     }
 
     fn px(&self, x: f64) -> f64 {
@@ -84,15 +67,8 @@ impl Plot {
 
     /// A line through `pts` (axis coordinates, clamped to the frame).
     pub fn line(&mut self, pts: &[(f64, f64)], color: &str, width: f64, dashed: bool) {
-        let coords: Vec<String> = pts
-            .iter()
-            .map(|&(x, y)| format!("{:.2},{:.2}", self.px(x), self.py(y)))
-            .collect();
-        let dash = if dashed {
-            r#" stroke-dasharray="6,4""#
-        } else {
-            ""
-        };
+        let coords: Vec<String> = pts.iter().map(|&(x, y)| format!("{:.2},{:.2}", self.px(x), self.py(y))).collect();
+        let dash = if dashed { r#" stroke-dasharray="6,4""# } else { "" };
         let _ = writeln!(
             self.body,
             r#"<polyline fill="none" stroke="{color}" stroke-width="{width}"{dash} points="{}"/>"#,
@@ -102,10 +78,7 @@ impl Plot {
 
     /// A filled polygon (e.g. a histogram outline down to y = 0).
     pub fn area(&mut self, pts: &[(f64, f64)], color: &str, opacity: f64) {
-        let coords: Vec<String> = pts
-            .iter()
-            .map(|&(x, y)| format!("{:.2},{:.2}", self.px(x), self.py(y)))
-            .collect();
+        let coords: Vec<String> = pts.iter().map(|&(x, y)| format!("{:.2},{:.2}", self.px(x), self.py(y))).collect();
         let _ = writeln!(
             self.body,
             r#"<polygon fill="{color}" fill-opacity="{opacity}" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
@@ -144,15 +117,8 @@ impl Plot {
         // Grid and ticks.
         for (v, t) in &self.x.ticks {
             let px = self.px(*v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{px:.2}" y1="{y0}" x2="{px:.2}" y2="{y1}" stroke="#e0e0e0"/>"##
-            );
-            let _ = writeln!(
-                s,
-                r#"<line x1="{px:.2}" y1="{y0}" x2="{px:.2}" y2="{}" stroke="black"/>"#,
-                y0 + 5.0
-            );
+            let _ = writeln!(s, r##"<line x1="{px:.2}" y1="{y0}" x2="{px:.2}" y2="{y1}" stroke="#e0e0e0"/>"##);
+            let _ = writeln!(s, r#"<line x1="{px:.2}" y1="{y0}" x2="{px:.2}" y2="{}" stroke="black"/>"#, y0 + 5.0);
             let _ = writeln!(
                 s,
                 r#"<text x="{px:.2}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
@@ -162,15 +128,8 @@ impl Plot {
         }
         for (v, t) in &self.y.ticks {
             let py = self.py(*v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x0}" y1="{py:.2}" x2="{x1}" y2="{py:.2}" stroke="#e0e0e0"/>"##
-            );
-            let _ = writeln!(
-                s,
-                r#"<line x1="{}" y1="{py:.2}" x2="{x0}" y2="{py:.2}" stroke="black"/>"#,
-                x0 - 5.0
-            );
+            let _ = writeln!(s, r##"<line x1="{x0}" y1="{py:.2}" x2="{x1}" y2="{py:.2}" stroke="#e0e0e0"/>"##);
+            let _ = writeln!(s, r#"<line x1="{}" y1="{py:.2}" x2="{x0}" y2="{py:.2}" stroke="black"/>"#, x0 - 5.0);
             let _ = writeln!(
                 s,
                 r#"<text x="{}" y="{:.2}" font-size="12" text-anchor="end">{}</text>"#,
@@ -216,16 +175,8 @@ impl Plot {
         if self.legend.is_empty() {
             return String::new();
         }
-        let longest = self
-            .legend
-            .iter()
-            .map(|(t, _)| t.chars().count())
-            .max()
-            .unwrap_or(0);
-        let (w, h) = (
-            40.0 + 7.0 * longest as f64,
-            8.0 + 18.0 * self.legend.len() as f64,
-        );
+        let longest = self.legend.iter().map(|(t, _)| t.chars().count()).max().unwrap_or(0);
+        let (w, h) = (40.0 + 7.0 * longest as f64, 8.0 + 18.0 * self.legend.len() as f64);
         let (x, y) = if self.legend_top_left {
             (LEFT + 10.0, TOP + 10.0)
         } else {
@@ -245,12 +196,7 @@ impl Plot {
                 x + 26.0,
                 ty - 4.0
             );
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{ty:.1}" font-size="12">{}</text>"#,
-                x + 32.0,
-                escape(text)
-            );
+            let _ = writeln!(s, r#"<text x="{:.1}" y="{ty:.1}" font-size="12">{}</text>"#, x + 32.0, escape(text));
         }
         s
     }
