@@ -20,6 +20,8 @@ pub struct DemoOptions {
     pub out: PathBuf,
     /// model preset; None = `tiny` on a CPU adapter, `paper` on a real GPU
     pub preset: Option<String>,
+    /// a TOML model config instead of a preset
+    pub config: Option<PathBuf>,
     /// a short setting for CI: a smaller benchmark and a few steps
     pub quick: bool,
     pub seed: u64,
@@ -61,7 +63,10 @@ pub fn ensure_benchmark(dir: &Path, opts: &SynthOptions, progress: bool) -> Resu
 pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let started = Instant::now();
     let preset = opts.preset.clone().unwrap_or_else(|| if gpu.is_cpu() { "tiny".into() } else { "paper".into() });
-    let mut cfg = Config::preset(&preset)?;
+    let mut cfg = match &opts.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::preset(&preset)?,
+    };
     eprintln!(
         "adapter: {}\npreset: {preset} ({}x{} input, {} frames per clip)",
         gpu.describe(),
@@ -70,6 +75,11 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
         cfg.frames
     );
     let mut synth_opts = SynthOptions::preset(if preset == "paper" { "default" } else { "small" }, opts.seed)?;
+    if preset != "paper" {
+        // 12 training identities overfit: twice the small preset's identities for the demo
+        synth_opts.identities = 48;
+        synth_opts.split = [24, 12, 12];
+    }
     if opts.quick {
         synth_opts.identities = 6;
         synth_opts.split = [2, 2, 2];

@@ -106,6 +106,9 @@ enum Command {
         out: PathBuf,
         #[arg(long)]
         preset: Option<String>,
+        /// a TOML model config instead of a preset (see src/model/presets/)
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// a short setting (CI smoke test)
         #[arg(long)]
         quick: bool,
@@ -246,9 +249,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Demo { out, preset, quick, seed } => {
+        Command::Demo { out, preset, config, quick, seed } => {
             let gpu = tdfas::Gpu::new()?;
-            let r = tdfas::demo::run(&gpu, &tdfas::demo::DemoOptions { out, preset, quick, seed, progress: true })?;
+            let r = tdfas::demo::run(&gpu, &tdfas::demo::DemoOptions { out, preset, config, quick, seed, progress: true })?;
             println!("\n{}", r.table);
             println!("report: {}/index.html (ROC, DET, score histograms, depth-map grid)", r.report_dir.display());
             println!("total time {:.1} s", r.seconds);

@@ -177,8 +177,50 @@ pub fn at_threshold(videos: &[ScoredVideo], thr: f64) -> Result<Metrics> {
 
 /// Protocol practice: threshold = EER threshold on dev, metrics on test at that threshold.
 pub fn evaluate(dev: &[ScoredVideo], test: &[ScoredVideo]) -> Result<Metrics> {
-    let (_, thr) = eer(dev).map_err(|e| e.context("evaluate: dev set"))?;
+    let thr = dev_threshold(dev).map_err(|e| e.context("evaluate: dev set"))?;
     at_threshold(test, thr).map_err(|e| e.context("evaluate: test set"))
+}
+
+/// The operating threshold fixed on dev: where FAR and FRR are closest (the EER point, fewest
+/// errors among ties). Often a whole interval of thresholds qualifies (always when dev is
+/// separable); its middle is taken rather than an end, so the threshold does not sit on the
+/// edge of one class's scores (the `eer_threshold` of sklearn-style interpolation does).
+pub fn dev_threshold(videos: &[ScoredVideo]) -> Result<f64> {
+    check(videos, "dev_threshold")?;
+    let mut scores: Vec<f64> = videos.iter().map(|v| v.score).collect();
+    scores.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    scores.dedup();
+    // candidates: below everything, between consecutive scores, above everything
+    let mut cands = vec![scores[0] - 1e-6];
+    cands.extend(scores.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    cands.push(scores[scores.len() - 1] + 1e-6);
+    let (n_live, n_attack) = (videos.iter().filter(|v| v.is_live()).count(), videos.iter().filter(|v| !v.is_live()).count());
+    let rates = |thr: f64| {
+        let frr = videos.iter().filter(|v| v.is_live() && v.score < thr).count() as f64 / n_live as f64;
+        let far = videos.iter().filter(|v| !v.is_live() && v.score >= thr).count() as f64 / n_attack as f64;
+        ((far - frr).abs(), far + frr)
+    };
+    let best = cands.iter().map(|&t| rates(t)).fold((f64::INFINITY, f64::INFINITY), |a, b| if b < a { b } else { a });
+    let ties: Vec<f64> = cands.iter().copied().filter(|&t| rates(t) == best).collect();
+    Ok((ties[0] + ties[ties.len() - 1]) / 2.0)
+}
+
+#[cfg(test)]
+mod dev_threshold_tests {
+    use super::*;
+
+    #[test]
+    fn separable_dev_puts_the_threshold_mid_gap() {
+        let v = |s: f64, live: bool| ScoredVideo::new(&format!("{s}"), if live { "live" } else { "print1" }, live as u32, s);
+        let dev = [v(0.1, false), v(0.2, false), v(0.3, false), v(0.7, true), v(0.8, true), v(0.9, true)];
+        assert!((dev_threshold(&dev).unwrap() - 0.5).abs() < 1e-9);
+        // overlapping: one attack at 0.75 -> FAR = FRR = 1/3 between 0.7 and 0.75 (one error each side)
+        let dev = [v(0.1, false), v(0.2, false), v(0.75, false), v(0.7, true), v(0.8, true), v(0.9, true)];
+        let t = dev_threshold(&dev).unwrap();
+        assert!(t > 0.2 && t <= 0.8, "{t}");
+        let m = at_threshold(&dev, t).unwrap();
+        assert!((m.apcer - m.bpcer).abs() < 1e-9, "{m:?}");
+    }
 }
 
 /// Mean and sample standard deviation (n - 1), e.g. over OULU-NPU sub-protocols.
@@ -303,12 +345,14 @@ mod tests {
             v("t6", "replay", 0.59),
         ];
         let m = evaluate(&dev, &test).unwrap();
-        // At 0.6 on test: BPCER = 1/3 (0.55); APCER print 1/2 (0.62), replay 0 (0.59).
-        // ACER = (1/2 + 1/3) / 2 = 5/12; FAR = 1/3, HTER = 1/3.
-        assert!(close(m.threshold, 0.6));
-        assert!(close(m.bpcer, 1.0 / 3.0));
-        assert!(close(m.apcer, 0.5));
-        assert!(close(m.acer, 5.0 / 12.0));
+        // FAR = FRR = 1/3 only for thresholds in (0.5, 0.6]: the operating threshold is the
+        // middle of that interval, 0.55 (dev_threshold), not its edge 0.6.
+        // At 0.55 on test: BPCER = 0 (0.55 is accepted); APCER print 1/2 (0.62), replay 1 (0.59).
+        // ACER = (1 + 0) / 2 = 1/2; FAR = 2/3, HTER = 1/3.
+        assert!(close(m.threshold, 0.55), "{}", m.threshold);
+        assert!(close(m.bpcer, 0.0));
+        assert!(close(m.apcer, 1.0));
+        assert!(close(m.acer, 0.5));
         assert!(close(m.hter, 1.0 / 3.0));
         // The test set's own EER threshold differs from the dev one that was applied.
         assert!((m.eer_threshold - m.threshold).abs() > 1e-3, "{}", m.eer_threshold);
