@@ -88,7 +88,7 @@ fn valid_checkpoint() -> Vec<u8> {
     let mut meta = std::collections::HashMap::new();
     meta.insert("config".to_string(), micro_config().to_json());
     meta.insert("progress".to_string(), r#"{"stage":1,"step":2,"seed":0,"stage_done":false}"#.to_string());
-    let sum = checkpoint::checksum(tensors.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())));
+    let sum = checkpoint::checksum(tensors.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
     meta.insert(checkpoint::CHECKSUM_KEY.to_string(), sum);
     let views: Vec<(String, TensorView)> =
         tensors.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();

@@ -65,10 +65,8 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
     meta.insert("config".to_string(), model.cfg.to_json());
     meta.insert("progress".to_string(), serde_json::to_string(progress)?);
     meta.insert("format".to_string(), "tdfas-checkpoint-1".to_string());
-    meta.insert(
-        CHECKSUM_KEY.to_string(),
-        checksum(data.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice()))),
-    );
+    let sum = checksum(data.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
+    meta.insert(CHECKSUM_KEY.to_string(), sum);
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serialising checkpoint: {e}"))?;
     write_atomic(path, &bytes)
 }
@@ -76,8 +74,12 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
 /// Metadata key of the tensors' checksum: a flipped bit in the data is reported, not loaded.
 pub const CHECKSUM_KEY: &str = "fnv1a64";
 
-/// FNV-1a (64 bit) over every tensor's name, shape and bytes, in name order, as hex.
-pub fn checksum<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>) -> String {
+/// FNV-1a (64 bit) over the metadata (but the checksum itself) and every tensor's name, shape
+/// and bytes, in name order, as hex.
+pub fn checksum<'a>(
+    tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>,
+    meta: &HashMap<String, String>,
+) -> String {
     let mut sorted: Vec<_> = tensors.collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -86,6 +88,13 @@ pub fn checksum<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8
             h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
         }
     };
+    let entries: BTreeMap<_, _> = meta.iter().filter(|(k, _)| *k != CHECKSUM_KEY).collect();
+    for (k, v) in entries {
+        eat(k.as_bytes());
+        eat(&[0]);
+        eat(v.as_bytes());
+        eat(&[0]);
+    }
     for (name, shape, bytes) in sorted {
         eat(name.as_bytes());
         for d in shape {
@@ -150,7 +159,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
     };
     let views = st.tensors();
     if let Some(want) = metadata.get(CHECKSUM_KEY) {
-        let got = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())));
+        let got = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())), &metadata);
         if &got != want {
             bail!("checksum mismatch (stored {want}, data gives {got}): the file is corrupt");
         }
