@@ -147,23 +147,50 @@ fn video_clips(
 
 /// `bbox.csv`: lines `frame,x,y,w,h` (an optional header line starting with a letter).
 pub fn read_bbox(path: &Path) -> Result<HashMap<u32, Rect>> {
-    let mut out = HashMap::new();
     if !path.is_file() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_bbox(&text, &path.display().to_string())
+}
+
+/// The text of a `bbox.csv`; errors name `file` and the line.
+pub fn parse_bbox(text: &str, file: &str) -> Result<HashMap<u32, Rect>> {
+    let mut out = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '#') {
             continue;
         }
-        let v: Vec<f32> = line.split(',').map(|s| s.trim().parse().unwrap_or(f32::NAN)).collect();
-        if v.len() != 5 || v.iter().any(|x| !x.is_finite()) || v[0] < 0.0 {
-            bail!("{}:{}: expected `frame,x,y,w,h`, got {line:?}", path.display(), i + 1);
-        }
-        out.insert(v[0] as u32, Rect { x: v[1], y: v[2], w: v[3], h: v[4] });
+        let (frame, r) = parse_bbox_line(line).with_context(|| format!("{file}:{}", i + 1))?;
+        out.insert(frame, r);
     }
     Ok(out)
+}
+
+/// Largest coordinate a face box may have (pixels): larger values are corrupt, and would make
+/// the label resampling loop for ages.
+const MAX_BOX_COORD: f32 = 1.0e6;
+
+/// One `frame,x,y,w,h` line: an integer frame number and a finite box of positive size.
+pub fn parse_bbox_line(line: &str) -> Result<(u32, Rect)> {
+    let f: Vec<&str> = line.split(',').map(str::trim).collect();
+    if f.len() != 5 {
+        bail!("expected `frame,x,y,w,h` (5 fields), got {} in {line:?}", f.len());
+    }
+    let frame: u32 = f[0].parse().map_err(|_| anyhow::anyhow!("frame number {:?} is not a whole number", f[0]))?;
+    let mut v = [0f32; 4];
+    for (k, s) in f[1..].iter().enumerate() {
+        let x: f32 = s.parse().map_err(|_| anyhow::anyhow!("{s:?} is not a number in {line:?}"))?;
+        if !x.is_finite() || x.abs() > MAX_BOX_COORD {
+            bail!("{s:?} is not a usable coordinate (finite, at most {MAX_BOX_COORD}) in {line:?}");
+        }
+        v[k] = x;
+    }
+    if v[2] <= 0.0 || v[3] <= 0.0 {
+        bail!("box width and height must be positive in {line:?}");
+    }
+    Ok((frame, Rect { x: v[0], y: v[1], w: v[2], h: v[3] }))
 }
 
 /// `root/clips.csv`: header then `clip,instrument,...` -> instrument per clip path.

@@ -100,7 +100,8 @@ pub fn crop_resize(img: &Img, rect: Rect, size: usize) -> Img {
 /// Area-averages channel 0 of `img` over `rect` into an `s x s` map (pixels outside the image
 /// count as 0). Exact box averaging when the rect side is a multiple of s.
 pub fn area_resample(img: &Img, rect: Rect, s: usize) -> Vec<f32> {
-    let k = ((rect.w.max(rect.h) / s as f32).ceil() as usize).max(1);
+    // Samples per cell and side, capped: a huge (corrupt) box must not loop for ages.
+    let k = ((rect.w.max(rect.h) / s as f32).ceil() as usize).clamp(1, 64);
     let mut out = vec![0.0; s * s];
     for j in 0..s {
         for i in 0..s {
@@ -143,11 +144,11 @@ pub fn flip_rows(data: &mut [f32], w: usize) {
 
 pub fn load(path: &Path, gray: bool) -> Result<Img> {
     // Trust the bytes, not the extension (frames saved as .jpg are sometimes PNG).
-    let dyn_img = image::ImageReader::open(path)
+    let mut reader = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
-        .with_context(|| format!("cannot open image {}", path.display()))?
-        .decode()
-        .with_context(|| format!("cannot read image {}", path.display()))?;
+        .with_context(|| format!("cannot open image {}", path.display()))?;
+    reader.limits(decode_limits());
+    let dyn_img = reader.decode().with_context(|| format!("cannot read image {}", path.display()))?;
     Ok(if gray {
         let g = dyn_img.to_luma8();
         let (w, h) = (g.width() as usize, g.height() as usize);
@@ -159,8 +160,24 @@ pub fn load(path: &Path, gray: bool) -> Result<Img> {
     })
 }
 
+/// Largest image side and decoder allocation accepted: a corrupt or hostile header claiming
+/// e.g. 100000 x 100000 pixels is an error instead of a 30 GB allocation.
+pub const MAX_IMAGE_SIDE: u32 = 16384;
+pub const MAX_IMAGE_ALLOC: u64 = 1 << 30;
+
+pub fn decode_limits() -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(MAX_IMAGE_SIDE);
+    l.max_image_height = Some(MAX_IMAGE_SIDE);
+    l.max_alloc = Some(MAX_IMAGE_ALLOC);
+    l
+}
+
 pub fn decode_png_bytes(bytes: &[u8]) -> Result<Img> {
-    let g = image::load_from_memory(bytes).context("cannot decode embedded image")?.to_rgb8();
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().context("embedded image")?;
+    reader.limits(decode_limits());
+    let g = reader.decode().context("cannot decode embedded image")?.to_rgb8();
     let (w, h) = (g.width() as usize, g.height() as usize);
     Ok(Img { w, h, c: 3, data: g.into_raw().into_iter().map(f32::from).collect() })
 }

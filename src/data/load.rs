@@ -4,7 +4,7 @@
 use super::depth_label::{render_depth_in, FaceAnchor};
 use super::imageops::{area_resample, crop_resize, flip_rows, load, Rect};
 use super::{video, Clip, ClipIndex, ClipSpec};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use rand::Rng;
 
 /// Test-time crop enlargement and the training range.
@@ -30,8 +30,21 @@ pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chach
         depth: Vec::with_capacity(c.frame_paths.len() * s * s),
         mask: Vec::with_capacity(c.frame_paths.len() * s * s),
     };
+    let mut first_size = None;
     for (k, path) in c.frame_paths.iter().enumerate() {
         let img = load(path, false)?;
+        // Frames of one video share a size; a different one is a corrupt or misplaced file.
+        let (w0, h0) = *first_size.get_or_insert((img.w, img.h));
+        if (img.w, img.h) != (w0, h0) {
+            bail!(
+                "{}: frame is {}x{}, but frame {} of clip {} is {w0}x{h0} (mixed frame sizes)",
+                path.display(),
+                img.w,
+                img.h,
+                c.frame_paths[0].display(),
+                c.video_id
+            );
+        }
         let anchor = c.anchors.get(k).copied().flatten();
         let rect = crop_rect(anchor, img.w, img.h, scale);
         let crop = crop_resize(&img, rect, n);

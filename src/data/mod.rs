@@ -33,7 +33,8 @@ pub struct ClipSpec {
 impl ClipSpec {
     /// Number of source frames one clip spans.
     pub fn span(&self) -> usize {
-        (self.frames.max(1) - 1) * self.interval.max(1) + 1
+        // saturating: an absurd interval from a config file must not overflow
+        (self.frames.max(1) - 1).saturating_mul(self.interval.max(1)).saturating_add(1)
     }
 }
 

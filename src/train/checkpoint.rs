@@ -33,6 +33,15 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for p in &model.params.params {
         let values = p.value.download(gpu)?;
+        // Never replace a good checkpoint with one that cannot be loaded back.
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            bail!(
+                "parameter {} holds a non-finite value ({}) at element {i}; not writing {}",
+                p.name,
+                values[i],
+                path.display()
+            );
+        }
         data.push((p.name.clone(), p.value.shape().to_vec(), bytemuck::cast_slice(&values).to_vec()));
     }
     if let Some(o) = optim {
@@ -56,8 +65,44 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
     meta.insert("config".to_string(), model.cfg.to_json());
     meta.insert("progress".to_string(), serde_json::to_string(progress)?);
     meta.insert("format".to_string(), "tdfas-checkpoint-1".to_string());
+    let sum = checksum(data.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
+    meta.insert(CHECKSUM_KEY.to_string(), sum);
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serialising checkpoint: {e}"))?;
     write_atomic(path, &bytes)
+}
+
+/// Metadata key of the tensors' checksum: a flipped bit in the data is reported, not loaded.
+pub const CHECKSUM_KEY: &str = "fnv1a64";
+
+/// FNV-1a (64 bit) over the metadata (but the checksum itself) and every tensor's name, shape
+/// and bytes, in name order, as hex.
+pub fn checksum<'a>(
+    tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>,
+    meta: &HashMap<String, String>,
+) -> String {
+    let mut sorted: Vec<_> = tensors.collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let entries: BTreeMap<_, _> = meta.iter().filter(|(k, _)| *k != CHECKSUM_KEY).collect();
+    for (k, v) in entries {
+        eat(k.as_bytes());
+        eat(&[0]);
+        eat(v.as_bytes());
+        eat(&[0]);
+    }
+    for (name, shape, bytes) in sorted {
+        eat(name.as_bytes());
+        for d in shape {
+            eat(&(*d as u64).to_le_bytes());
+        }
+        eat(bytes);
+    }
+    format!("{h:016x}")
 }
 
 /// temp file in the same folder, fsync, rename over the target, fsync the folder.
@@ -112,8 +157,15 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         Some(p) => Some(serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?),
         None => None,
     };
+    let views = st.tensors();
+    if let Some(want) = metadata.get(CHECKSUM_KEY) {
+        let got = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())), &metadata);
+        if &got != want {
+            bail!("checksum mismatch (stored {want}, data gives {got}): the file is corrupt");
+        }
+    }
     let mut tensors = BTreeMap::new();
-    for (name, view) in st.tensors() {
+    for (name, view) in views {
         if view.dtype() != Dtype::F32 {
             bail!("tensor {name} has dtype {:?}; tdfas checkpoints are F32", view.dtype());
         }

@@ -229,7 +229,17 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             steps_this_process += 1;
             let stop = opts.stop_after == Some(steps_this_process);
             if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
-                checkpoint::save(gpu, &ckpt, &model, Some(&optim), &progress)?;
+                checkpoint::save(gpu, &ckpt, &model, Some(&optim), &progress).with_context(|| {
+                    format!(
+                        "stage {stage}, step {}: training stopped; {}",
+                        step + 1,
+                        if last_good.1 {
+                            format!("the last good checkpoint {} (step {}) is intact", ckpt.display(), last_good.0)
+                        } else {
+                            "no checkpoint was written yet".to_string()
+                        }
+                    )
+                })?;
                 last_good = (step + 1, true);
             }
             if stop {
