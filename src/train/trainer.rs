@@ -161,7 +161,14 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     let mut steps_this_process = 0usize;
     for &stage in &opts.stages {
         if stage < progress.stage || (stage == progress.stage && progress.stage_done) {
-            continue; // finished before the resume
+            // Finished before the resume. A kill between stage 1's last checkpoint and its
+            // stage1.safetensors loses that file; the single-frame part is frozen from then
+            // on, so the current parameters give it back exactly.
+            let stage1 = opts.out.join("stage1.safetensors");
+            if stage == 1 && !stage1.exists() {
+                checkpoint::save(gpu, &stage1, &model, None, &progress)?;
+            }
+            continue;
         }
         if stage == 2 && cfg.variant().single_only {
             continue;
