@@ -52,10 +52,13 @@ pub fn score_split(
                 clip.instrument.trim_end_matches(char::is_numeric).to_string()
             };
             if out.grid.iter().filter(|r| r.class == class).count() < grid_per_class {
-                let multi = scored.d_multi[b].first().cloned().unwrap_or_else(|| scored.d_single[b][0].clone());
+                // the multi-frame model's depth output is D_fusion (figure 7); Model 1 has D_single only
+                let multi = scored.d_fusion[b].first().cloned().unwrap_or_else(|| scored.d_single[b][0].clone());
+                let side = (cfg.image_size as u32).max(96); // legible at the tiny preset's 32 px
+                let rgb = frame_image(&clip.frames, cfg.image_size);
                 out.grid.push(GridRow {
                     class,
-                    rgb: frame_image(&clip.frames, cfg.image_size),
+                    rgb: image::imageops::resize(&rgb, side, side, image::imageops::FilterType::Nearest),
                     single_depth: scored.d_single[b][0].clone(),
                     multi_depth: multi,
                     map: cfg.map_size(),

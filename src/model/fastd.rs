@@ -287,7 +287,7 @@ impl FasTd {
         };
         let fused: Vec<Vec<f32>> = out.d_fusion.iter().map(|&v| t.value(v).download(gpu)).collect::<Result<_>>()?;
         let multi: Vec<Vec<f32>> = out.d_multi.iter().map(|&v| t.value(v).download(gpu)).collect::<Result<_>>()?;
-        let mut scored = Scored { scores: vec![], d_single: vec![], d_multi: vec![], p_live: vec![] };
+        let mut scored = Scored { scores: vec![], d_single: vec![], d_multi: vec![], d_fusion: vec![], p_live: vec![] };
         for b in 0..batch.clips {
             let masks: Vec<Vec<f32>> =
                 (0..nf).map(|f| batch.mask[(b * nf + f) * s2..(b * nf + f + 1) * s2].to_vec()).collect();
@@ -305,6 +305,7 @@ impl FasTd {
             scored.p_live.push(p);
             scored.d_single.push(singles);
             scored.d_multi.push(multi.iter().map(|m| m[b * s2..(b + 1) * s2].to_vec()).collect());
+            scored.d_fusion.push(fused.iter().map(|m| m[b * s2..(b + 1) * s2].to_vec()).collect());
         }
         Ok(scored)
     }
@@ -316,4 +317,6 @@ pub struct Scored {
     pub p_live: Vec<Option<f64>>,
     pub d_single: Vec<Vec<Vec<f32>>>,
     pub d_multi: Vec<Vec<Vec<f32>>>,
+    /// D_fusion(t), the multi-frame model's depth output
+    pub d_fusion: Vec<Vec<Vec<f32>>>,
 }
