@@ -1,4 +1,5 @@
-// BatchNorm per-channel statistics; one workgroup of 256 threads per channel (grid [C, 1, 1]).
+// BatchNorm per-channel statistics. `main` (training): one workgroup of 256 threads per channel
+// (grid [C, 1, 1]); `eval`: one thread per channel (grid ceil(C / 256)).
 // Training: batch mean and biased variance (two passes over the channel for f32 accuracy), and the
 // running statistics updated in place with the unbiased variance (PyTorch). Eval: running stats.
 // binding 0: params { n, c, hw, training, relu (unused), eps, momentum }
@@ -63,5 +64,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             stats[c] = running_mean[c];
             stats[p.c + c] = 1.0 / sqrt(running_var[c] + p.eps);
         }
+    }
+}
+
+// Eval (frozen parts, inference): the statistics come from the running ones, one thread per
+// channel (grid ceil(C / 256)): no reduction, so no workgroup per channel and no barriers.
+@compute @workgroup_size(256)
+fn eval(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if (c < p.c) {
+        stats[c] = running_mean[c];
+        stats[p.c + c] = 1.0 / sqrt(running_var[c] + p.eps);
     }
 }
