@@ -75,19 +75,26 @@ def sync(dev):
 
 
 def time_fn(fn, dev, quick, budget=0.5):
-    """ms per call: warm-up (cudnn.benchmark picks its algorithm there), then repetitions."""
+    """ms per call: warm-up (cudnn.benchmark picks its algorithm there), then the median of 5
+    batches of repetitions (the median keeps a busy shared machine's hiccups out)."""
     warm = 1 if quick else 3
     t0 = time.perf_counter()
     for _ in range(warm):
         fn()
     sync(dev)
     per = (time.perf_counter() - t0) / warm
-    reps = 1 if quick else max(3, min(50, int(budget / max(per, 1e-6))))
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    sync(dev)
-    return (time.perf_counter() - t0) * 1e3 / reps, reps
+    if quick:
+        return per * 1e3, 1
+    batches = 5
+    reps = max(1, min(20, int(budget / batches / max(per, 1e-6))))
+    times = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        sync(dev)
+        times.append((time.perf_counter() - t0) * 1e3 / reps)
+    return sorted(times)[batches // 2], reps * batches
 
 
 def row(name, family, shape, ms, reps, flop=0.0):
@@ -198,7 +205,10 @@ def main():
     ap.add_argument("--json", help="write every number here")
     ap.add_argument("--quick", action="store_true", help="one repetition (smoke test)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 avoids barrier stalls on a busy machine")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     cuda = torch.cuda.is_available() and args.device != "cpu"
     if args.device == "cuda" and not cuda:
