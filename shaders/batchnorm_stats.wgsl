@@ -28,11 +28,8 @@ fn tree_sum(t: u32, v: f32) -> f32 {
     return r;
 }
 
-// Flat index of the k-th element (k over N * HW) of channel c.
-fn at(k: u32, c: u32) -> u32 {
-    let n = k / p.hw;
-    return (n * p.c + c) * p.hw + (k - n * p.hw);
-}
+// The loops walk k = t, t + 256, .. over the N * HW values of channel c, carrying (n, j) with
+// k = n * HW + j instead of dividing per element (an integer division is slow on CPU adapters).
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -42,14 +39,24 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let train = p.training != 0u;
     var s = 0.0;
     if (train) {
-        for (var k = t; k < count; k = k + 256u) { s = s + x[at(k, c)]; }
+        var n = t / p.hw;
+        var j = t - n * p.hw;
+        for (var k = t; k < count; k = k + 256u) {
+            s = s + x[(n * p.c + c) * p.hw + j];
+            j = j + 256u;
+            while (j >= p.hw) { j = j - p.hw; n = n + 1u; }
+        }
     }
     let mean = tree_sum(t, s) / f32(count);
     var q = 0.0;
     if (train) {
+        var n = t / p.hw;
+        var j = t - n * p.hw;
         for (var k = t; k < count; k = k + 256u) {
-            let d = x[at(k, c)] - mean;
+            let d = x[(n * p.c + c) * p.hw + j] - mean;
             q = q + d * d;
+            j = j + 256u;
+            while (j >= p.hw) { j = j - p.hw; n = n + 1u; }
         }
     }
     let var_b = tree_sum(t, q) / f32(count);

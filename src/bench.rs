@@ -95,6 +95,10 @@ pub const FAMILIES: &[&str] = &[
     "train_step",
 ];
 
+/// One call of a benchmark (records its dispatches), and what builds it from fresh inputs.
+type Call = Box<dyn FnMut(&Gpu) -> Result<()>>;
+type MakeCall = Box<dyn Fn(&Gpu) -> Result<Call>>;
+
 /// One kernel benchmark: input shapes (checked against the adapter before anything is allocated)
 /// and a function that records the dispatches of one call on inputs it builds once.
 struct KernelBench {
@@ -104,7 +108,7 @@ struct KernelBench {
     /// (what, shape) of every tensor the call reads or writes
     tensors: Vec<(String, Vec<usize>)>,
     /// builds the inputs, returns the call
-    make: Box<dyn Fn(&Gpu) -> Result<Box<dyn FnMut(&Gpu) -> Result<()>>>>,
+    make: MakeCall,
 }
 
 fn shape_str(s: &[usize]) -> String {
@@ -603,8 +607,7 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         date: today(),
         preset: cfg.name.clone(),
         timing: if timestamps(gpu) { "GPU timestamps" } else { "wall time over repeated submits" }.into(),
-        max_binding_mib: (gpu.limits.max_storage_buffer_binding_size as u64).min(gpu.limits.max_buffer_size) as f64
-            / 1048576.0,
+        max_binding_mib: gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size) as f64 / 1048576.0,
         rows,
     })
 }
