@@ -17,10 +17,6 @@ struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, mom
 var<workgroup> acc: array<f32, 256>;
 var<workgroup> acc2: array<f32, 256>;
 
-fn at(k: u32, c: u32) -> u32 {
-    let n = k / p.hw;
-    return (n * p.c + c) * p.hw + (k - n * p.hw);
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -30,8 +26,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let invstd = stats[p.c + c];
     var sg = 0.0;
     var sgx = 0.0;
+    // k = t, t + 256, .. over N * HW, carrying (n, j) with k = n * HW + j (no division per element)
+    var n = t / p.hw;
+    var j = t - n * p.hw;
     for (var k = t; k < p.n * p.hw; k = k + 256u) {
-        let i = at(k, c);
+        let i = (n * p.c + c) * p.hw + j;
+        j = j + 256u;
+        while (j >= p.hw) { j = j - p.hw; n = n + 1u; }
         var g = gy[i];
         if (p.relu != 0u && !(y[i] > 0.0)) { g = 0.0; }
         sg = sg + g;

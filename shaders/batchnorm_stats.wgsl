@@ -1,4 +1,5 @@
-// BatchNorm per-channel statistics; one workgroup of 256 threads per channel (grid [C, 1, 1]).
+// BatchNorm per-channel statistics. `main` (training): one workgroup of 256 threads per channel
+// (grid [C, 1, 1]); `eval`: one thread per channel (grid ceil(C / 256)).
 // Training: batch mean and biased variance (two passes over the channel for f32 accuracy), and the
 // running statistics updated in place with the unbiased variance (PyTorch). Eval: running stats.
 // binding 0: params { n, c, hw, training, relu (unused), eps, momentum }
@@ -27,11 +28,8 @@ fn tree_sum(t: u32, v: f32) -> f32 {
     return r;
 }
 
-// Flat index of the k-th element (k over N * HW) of channel c.
-fn at(k: u32, c: u32) -> u32 {
-    let n = k / p.hw;
-    return (n * p.c + c) * p.hw + (k - n * p.hw);
-}
+// The loops walk k = t, t + 256, .. over the N * HW values of channel c, carrying (n, j) with
+// k = n * HW + j instead of dividing per element (an integer division is slow on CPU adapters).
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -41,14 +39,24 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let train = p.training != 0u;
     var s = 0.0;
     if (train) {
-        for (var k = t; k < count; k = k + 256u) { s = s + x[at(k, c)]; }
+        var n = t / p.hw;
+        var j = t - n * p.hw;
+        for (var k = t; k < count; k = k + 256u) {
+            s = s + x[(n * p.c + c) * p.hw + j];
+            j = j + 256u;
+            while (j >= p.hw) { j = j - p.hw; n = n + 1u; }
+        }
     }
     let mean = tree_sum(t, s) / f32(count);
     var q = 0.0;
     if (train) {
+        var n = t / p.hw;
+        var j = t - n * p.hw;
         for (var k = t; k < count; k = k + 256u) {
-            let d = x[at(k, c)] - mean;
+            let d = x[(n * p.c + c) * p.hw + j] - mean;
             q = q + d * d;
+            j = j + 256u;
+            while (j >= p.hw) { j = j - p.hw; n = n + 1u; }
         }
     }
     let var_b = tree_sum(t, q) / f32(count);
@@ -63,5 +71,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             stats[c] = running_mean[c];
             stats[p.c + c] = 1.0 / sqrt(running_var[c] + p.eps);
         }
+    }
+}
+
+// Eval (frozen parts, inference): the statistics come from the running ones, one thread per
+// channel (grid ceil(C / 256)): no reduction, so no workgroup per channel and no barriers.
+@compute @workgroup_size(256)
+fn eval(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if (c < p.c) {
+        stats[c] = running_mean[c];
+        stats[p.c + c] = 1.0 / sqrt(running_var[c] + p.eps);
     }
 }

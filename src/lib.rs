@@ -4,6 +4,7 @@
 //! `ops` (one WGSL op family per file, forward and hand-written backward), `graph` (tape and
 //! parameter store), `reference` (f64 CPU versions of every op, for tests).
 
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;

@@ -115,6 +115,27 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Benchmark every kernel family at the preset's shapes, clip inference and training steps.
+    Bench {
+        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
+        #[arg(long)]
+        preset: Option<String>,
+        /// write every number as JSON here
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// tiny shapes, one repetition (CI smoke test)
+        #[arg(long)]
+        quick: bool,
+        /// only the benchmarks whose name contains this
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Per-kernel time table (share, GFLOP/s, GB/s) of one training step of each stage and one inference.
+    Profile {
+        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
+        #[arg(long)]
+        preset: Option<String>,
+    },
 }
 
 fn main() {
@@ -247,6 +268,25 @@ fn run(cli: Cli) -> Result<()> {
                 let clips = r.clip_scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" ");
                 println!("{}\tscore {:.4}\tclips [{clips}]", r.input.display(), r.score);
             }
+            Ok(())
+        }
+        Command::Bench { preset, json, quick, filter } => {
+            let gpu = tdfas::Gpu::new()?;
+            let preset = preset.unwrap_or_else(|| if gpu.is_cpu() { "tiny" } else { "paper" }.into());
+            let opts = tdfas::bench::BenchOptions { preset, quick, filter };
+            let report = tdfas::bench::run(&gpu, &opts, true)?;
+            println!("{}", report.table());
+            if let Some(path) = json {
+                std::fs::write(&path, report.json()?)
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                println!("json: {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Profile { preset } => {
+            let gpu = tdfas::Gpu::new()?;
+            let cfg = Config::preset(preset.as_deref().unwrap_or(if gpu.is_cpu() { "tiny" } else { "paper" }))?;
+            println!("{}", tdfas::bench::profile(&gpu, &cfg)?.table());
             Ok(())
         }
         Command::Demo { out, preset, config, quick, seed } => {

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-/// Work done by one dispatch, declared by the op that records it.
+/// Work done by one dispatch, declared by the op that records it: `flops` the arithmetic, `bytes`
+/// the compulsory memory traffic (every tensor the kernel touches read or written once; reloads
+/// of neighbours that a cache serves are not counted), so GB/s compares with the memory bandwidth.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Cost {
     pub flops: f64,

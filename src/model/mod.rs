@@ -76,11 +76,6 @@ impl<'a, 'g> Builder<'a, 'g> {
         if clips == 1 && start == 0 && len == per_clip {
             return Ok(x);
         }
-        let parts: Vec<Var> =
-            (0..clips).map(|b| concat::t_slice_batch(self.t, x, b * per_clip + start, len)).collect::<Result<_>>()?;
-        if parts.len() == 1 {
-            return Ok(parts[0]);
-        }
-        concat::t_concat_batch(self.t, &parts)
+        concat::t_gather_batch(self.t, x, clips, per_clip, start, len)
     }
 }

@@ -71,13 +71,16 @@ pub fn batchnorm_stats(
         x.shape()
     );
     let stats = Tensor::empty(gpu, &[2, c]);
+    // eval needs no reduction: one thread per channel instead of a workgroup per channel
+    let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
     gpu.dispatch(
         "batchnorm_stats",
-        "main",
+        entry,
         &params(x, training, false, eps, momentum),
         &[Arg::T(x), Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
-        [c as u32, 1, 1],
-        Cost::elementwise(x.numel(), if training { 4.0 } else { 0.0 }, if training { 2.0 } else { 0.0 }),
+        groups,
+        // training reads x twice (mean, then variance); eval only copies the running statistics
+        if training { Cost::elementwise(x.numel(), 4.0, 2.0) } else { Cost::new(2.0 * c as f64, 16.0 * c as f64) },
     )?;
     Ok(stats)
 }

@@ -112,6 +112,71 @@ fn unslice(gpu: &Gpu, g: &Tensor, x_shape: &[usize], dim: usize, start: usize) -
     Ok(gx)
 }
 
+/// Items `start .. start + len` of every group of `per_group` along the batch, in one copy:
+/// x [groups * per_group, ..] -> [groups * len, ..] (the model's per-clip frame selection; one
+/// dispatch where slices plus a concat took 2 * groups).
+pub fn gather_batch(
+    gpu: &Gpu,
+    x: &Tensor,
+    groups: usize,
+    per_group: usize,
+    start: usize,
+    len: usize,
+) -> Result<Tensor> {
+    let s = x.shape();
+    ensure!(
+        !s.is_empty() && s[0] == groups * per_group,
+        "gather_batch: input {s:?} is not {groups} groups of {per_group}"
+    );
+    ensure!(
+        len > 0 && start + len <= per_group,
+        "gather_batch: range {start}..{} is outside groups of {per_group}",
+        start + len
+    );
+    let inner: usize = s[1..].iter().product();
+    let mut shape = s.to_vec();
+    shape[0] = groups * len;
+    let y = Tensor::empty(gpu, &shape);
+    let p = Params {
+        blocks: groups as u32,
+        len: (len * inner) as u32,
+        src_stride: (per_group * inner) as u32,
+        src_off: (start * inner) as u32,
+        dst_stride: (len * inner) as u32,
+        dst_off: 0,
+        _pad: [0; 2],
+    };
+    let n = groups * len * inner;
+    gpu.dispatch("concat", "main", &p, &[Arg::T(x), Arg::T(&y)], gpu.groups_1d(n), Cost::elementwise(n, 0.0, 2.0))?;
+    Ok(y)
+}
+
+/// Gradient of `gather_batch`: zeros of `x_shape` with g's groups put back at `start`.
+fn scatter_batch(
+    gpu: &Gpu,
+    g: &Tensor,
+    x_shape: &[usize],
+    groups: usize,
+    per_group: usize,
+    start: usize,
+) -> Result<Tensor> {
+    let inner: usize = x_shape[1..].iter().product();
+    let len = g.shape()[0] / groups;
+    let gx = Tensor::zeros(gpu, x_shape);
+    let p = Params {
+        blocks: groups as u32,
+        len: (len * inner) as u32,
+        src_stride: (len * inner) as u32,
+        src_off: 0,
+        dst_stride: (per_group * inner) as u32,
+        dst_off: (start * inner) as u32,
+        _pad: [0; 2],
+    };
+    let n = groups * len * inner;
+    gpu.dispatch("concat", "main", &p, &[Arg::T(g), Arg::T(&gx)], gpu.groups_1d(n), Cost::elementwise(n, 0.0, 2.0))?;
+    Ok(gx)
+}
+
 pub fn concat_channels(gpu: &Gpu, xs: &[&Tensor]) -> Result<Tensor> {
     concat(gpu, xs, 1)
 }
@@ -153,6 +218,18 @@ fn t_slice(t: &mut Tape, x: Var, dim: usize, start: usize, len: usize) -> Result
     let y = slice(t.gpu, t.value(x), dim, start, len)?;
     let name = if dim == 0 { "slice_batch" } else { "slice_channels" };
     Ok(t.record(name, &[x], y, Box::new(move |gpu, g| Ok(vec![Some(unslice(gpu, g, &x_shape, dim, start)?)]))))
+}
+
+/// `gather_batch` on the tape.
+pub fn t_gather_batch(t: &mut Tape, x: Var, groups: usize, per_group: usize, start: usize, len: usize) -> Result<Var> {
+    let x_shape = t.value(x).shape().to_vec();
+    let y = gather_batch(t.gpu, t.value(x), groups, per_group, start, len)?;
+    Ok(t.record(
+        "gather_batch",
+        &[x],
+        y,
+        Box::new(move |gpu, g| Ok(vec![Some(scatter_batch(gpu, g, &x_shape, groups, per_group, start)?)])),
+    ))
 }
 
 pub fn t_concat_channels(t: &mut Tape, xs: &[Var]) -> Result<Var> {

@@ -45,7 +45,8 @@ pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Te
         &p,
         &[Arg::T(x), Arg::T(&y)],
         gpu.groups_1d(y.numel()),
-        Cost::elementwise(y.numel(), 12.0, 5.0),
+        // 4 taps per output; traffic is x read once plus y written once
+        Cost::new(12.0 * y.numel() as f64, 4.0 * (x.numel() + y.numel()) as f64),
     )?;
     Ok(y)
 }
@@ -69,7 +70,8 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
         &p,
         &[Arg::T(gy), Arg::T(&gx)],
         gpu.groups_1d(gx.numel()),
-        Cost::elementwise(gx.numel(), 10.0 * taps, taps),
+        // traffic: gy read once (the overlapping taps hit the cache) plus gx written once
+        Cost::new(10.0 * taps * gx.numel() as f64, 4.0 * (gy.numel() + gx.numel()) as f64),
     )?;
     Ok(gx)
 }
