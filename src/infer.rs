@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::data::{clip_starts, generic, load, video, ClipIndex};
+use crate::data::{clip_starts, generic, load, video, Clip, ClipIndex};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
+use crate::model::Config;
 
 pub struct InputScore {
     pub input: PathBuf,
@@ -37,38 +38,63 @@ fn frame_paths(input: &Path, work: &Path) -> Result<Vec<PathBuf>> {
     Ok(frames.into_values().collect())
 }
 
-/// Scores each input; clips of Nf frames every `interval` (one shorter clip when the input is short).
+/// The clips of one input: Nf frames every `interval` (one clip of consecutive frames when the
+/// input is shorter than a clip's span), with all-ones face masks (eq. 18 without masks).
+pub fn input_clips(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<Clip>> {
+    let spec = cfg.clip_spec();
+    let paths = frame_paths(input, work)?;
+    let mut starts = clip_starts(paths.len(), &spec);
+    if starts.is_empty() {
+        if paths.len() < cfg.frames {
+            bail!("{}: {} frames, the model needs at least {} (Nf)", input.display(), paths.len(), cfg.frames);
+        }
+        starts.push(0);
+    }
+    let step = if paths.len() >= (cfg.frames - 1) * cfg.interval + 1 { cfg.interval } else { 1 };
+    let mut clips = Vec::new();
+    for (ci, &s0) in starts.iter().enumerate() {
+        let idx = ClipIndex {
+            video_id: input.display().to_string(),
+            instrument: "unknown".into(),
+            label: 0,
+            frame_paths: (0..cfg.frames).map(|k| paths[s0 + k * step].clone()).collect(),
+            depth_paths: vec![None; cfg.frames],
+            mask_paths: vec![None; cfg.frames],
+            anchors: vec![None; cfg.frames],
+            video: None,
+        };
+        let mut clip =
+            load::load_clip(&idx, &spec, None).with_context(|| format!("{}: reading clip {ci}", input.display()))?;
+        clip.mask.iter_mut().for_each(|m| *m = 1.0);
+        clips.push(clip);
+    }
+    Ok(clips)
+}
+
+/// A scratch folder for decoded videos, removed when dropped.
+pub struct WorkDir(pub PathBuf);
+
+impl WorkDir {
+    pub fn new(what: &str) -> WorkDir {
+        WorkDir(std::env::temp_dir().join(format!("tdfas-{what}-{}", std::process::id())))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Scores each input, clip by clip (see `input_clips`), and averages the clips per input.
 pub fn infer(gpu: &Gpu, model: &FasTd, inputs: &[PathBuf], depth_dir: Option<&Path>) -> Result<Vec<InputScore>> {
     let cfg = &model.cfg;
-    let spec = cfg.clip_spec();
-    let work = std::env::temp_dir().join(format!("tdfas-infer-{}", std::process::id()));
+    let work = WorkDir::new("infer");
     let mut results = Vec::new();
     for input in inputs {
-        let paths = frame_paths(input, &work)?;
-        let mut starts = clip_starts(paths.len(), &spec);
-        if starts.is_empty() {
-            if paths.len() < cfg.frames {
-                bail!("{}: {} frames, the model needs at least {} (Nf)", input.display(), paths.len(), cfg.frames);
-            }
-            starts.push(0); // fewer frames than one clip span: consecutive frames
-        }
-        let step = if paths.len() >= (cfg.frames - 1) * cfg.interval + 1 { cfg.interval } else { 1 };
         let mut clip_scores = Vec::new();
-        for (ci, &s0) in starts.iter().enumerate() {
-            let idx = ClipIndex {
-                video_id: input.display().to_string(),
-                instrument: "unknown".into(),
-                label: 0,
-                frame_paths: (0..cfg.frames).map(|k| paths[s0 + k * step].clone()).collect(),
-                depth_paths: vec![None; cfg.frames],
-                mask_paths: vec![None; cfg.frames],
-                anchors: vec![None; cfg.frames],
-                video: None,
-            };
-            let mut clip = load::load_clip(&idx, &spec, None)
-                .with_context(|| format!("{}: reading clip {ci}", input.display()))?;
-            clip.mask.iter_mut().for_each(|m| *m = 1.0); // no face mask given: all ones (eq. 18)
-            let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
+        for (ci, clip) in input_clips(cfg, input, &work.0)?.iter().enumerate() {
+            let batch = HostBatch::from_clips(cfg, std::slice::from_ref(clip))?;
             let scored = model.score(gpu, &batch)?;
             clip_scores.push(scored.scores[0]);
             if let Some(dir) = depth_dir {
@@ -94,6 +120,5 @@ pub fn infer(gpu: &Gpu, model: &FasTd, inputs: &[PathBuf], depth_dir: Option<&Pa
         let score = clip_scores.iter().sum::<f64>() / clip_scores.len() as f64;
         results.push(InputScore { input: input.clone(), clip_scores, score });
     }
-    let _ = std::fs::remove_dir_all(&work);
     Ok(results)
 }

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod dump;
 pub mod eval;
 pub mod gpu;
 pub mod graph;

@@ -83,6 +83,8 @@ enum Command {
         checkpoint: PathBuf,
         #[arg(long)]
         data: PathBuf,
+        /// a protocol, a comma-separated list, or one with numbered folds (OULU-NPU 3 and 4):
+        /// several are evaluated one by one and summarised as mean ± std
         #[arg(long)]
         protocol: Option<String>,
         #[arg(long)]
@@ -99,6 +101,17 @@ enum Command {
         depth_dir: Option<PathBuf>,
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+    },
+    /// Write every intermediate (D_single, OFF, ConvGRU states, D_multi, D_fusion, logits, score) of
+    /// one clip as safetensors, to cross-check a checkpoint against PyTorch (tools/compare_dump.py).
+    Dump {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// a folder of face-cropped frames (NNNN.png|jpg) or a video; its first clip is used
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// The whole job on the synthetic benchmark: render, train Model 4 and Model 1, evaluate, report.
     Demo {
@@ -248,14 +261,14 @@ fn run(cli: Cli) -> Result<()> {
             let gpu = tdfas::Gpu::new()?;
             let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
             let name = format!("Model {}", model.cfg.variant);
-            let (r, grid) = tdfas::eval::run::evaluate_model(&gpu, &model, &name, &data, protocol.as_deref(), true)?;
-            println!("{}", tdfas::eval::report::paper_table(&[(r.name.clone(), r.metrics.clone())]));
+            let ev = tdfas::eval::run::evaluate_protocol(&gpu, &model, &name, &data, protocol.as_deref(), true)?;
+            println!("{}", ev.table());
             if let Some(j) = json {
-                std::fs::write(&j, serde_json::to_string_pretty(&r.metrics)?)?;
+                std::fs::write(&j, ev.json()?).map_err(|e| anyhow::anyhow!("writing {}: {e}", j.display()))?;
                 println!("metrics: {}", j.display());
             }
             if let Some(dir) = report {
-                tdfas::eval::report::write_report(&dir, &format!("{name} on {}", data.display()), &[r], &grid)?;
+                tdfas::eval::report::write_report(&dir, &format!("{name} on {}", data.display()), &ev.runs, &ev.grid)?;
                 println!("report: {}/index.html", dir.display());
             }
             Ok(())
@@ -268,6 +281,26 @@ fn run(cli: Cli) -> Result<()> {
                 let clips = r.clip_scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" ");
                 println!("{}\tscore {:.4}\tclips [{clips}]", r.input.display(), r.score);
             }
+            Ok(())
+        }
+        Command::Dump { checkpoint, input, out } => {
+            let gpu = tdfas::Gpu::new()?;
+            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let work = tdfas::infer::WorkDir::new("dump");
+            let clips = tdfas::infer::input_clips(&model.cfg, &input, &work.0)?;
+            let batch = tdfas::model::fastd::HostBatch::from_clips(&model.cfg, &clips[..1])?;
+            let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
+            tdfas::dump::save(&out, &model, &dump, &format!("{} on {}", checkpoint.display(), input.display()))?;
+            for (name, shape, _) in &dump.tensors {
+                println!("{name:<14} {shape:?}");
+            }
+            println!("score {:.6}", dump.get("eval.score").unwrap().2[0]);
+            println!(
+                "dump: {} (compare: python tools/compare_dump.py --checkpoint {} --dump {})",
+                out.display(),
+                checkpoint.display(),
+                out.display()
+            );
             Ok(())
         }
         Command::Bench { preset, json, quick, filter } => {
@@ -291,7 +324,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { out, preset, config, quick, seed } => {
             let gpu = tdfas::Gpu::new()?;
-            let r = tdfas::demo::run(&gpu, &tdfas::demo::DemoOptions { out, preset, config, quick, seed, progress: true })?;
+            let r =
+                tdfas::demo::run(&gpu, &tdfas::demo::DemoOptions { out, preset, config, quick, seed, progress: true })?;
             println!("\n{}", r.table);
             println!("report: {}/index.html (ROC, DET, score histograms, depth-map grid)", r.report_dir.display());
             println!("total time {:.1} s", r.seconds);

@@ -182,6 +182,39 @@ pub fn detect_layout(root: &Path) -> Result<Layout> {
     )
 }
 
+/// The sub-protocols a protocol name stands for, evaluated one by one and summarised as
+/// mean ± std: a comma-separated list as given; OULU-NPU protocol "N" whose folder holds
+/// `Test_1.txt .. Test_K.txt` (protocols 3 and 4 have six) gives "N_1" .. "N_K"; a generic
+/// protocol "name" with no `protocols/name/` but `protocols/name_1/ ..` gives those. Any other
+/// name is itself.
+pub fn sub_protocols(root: &Path, protocol: &str) -> Result<Vec<String>> {
+    if protocol.contains(',') {
+        let list: Vec<String> = protocol.split(',').map(|p| p.trim().to_string()).collect();
+        if list.iter().any(|p| p.is_empty()) {
+            bail!("protocol list {protocol:?} has an empty entry");
+        }
+        return Ok(list);
+    }
+    let numbered = |exists: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (1..).take_while(|&k| exists(k)).map(|k| format!("{protocol}_{k}")).collect()
+    };
+    let found = match detect_layout(root)? {
+        Layout::Oulu if !protocol.contains('_') => {
+            let dir = root.join("Protocols").join(format!("Protocol_{protocol}"));
+            if dir.join("Test.txt").is_file() {
+                vec![]
+            } else {
+                numbered(&|k| dir.join(format!("Test_{k}.txt")).is_file())
+            }
+        }
+        Layout::Generic if !root.join("protocols").join(protocol).is_dir() => {
+            numbered(&|k| root.join("protocols").join(format!("{protocol}_{k}")).join("test.txt").is_file())
+        }
+        _ => vec![],
+    };
+    Ok(if found.is_empty() { vec![protocol.to_string()] } else { found })
+}
+
 /// Start frames (positions in a frame list of length `n`) of the clips sampled from a video:
 /// consecutive, non-overlapping spans.
 pub fn clip_starts(n: usize, spec: &ClipSpec) -> Vec<usize> {

@@ -186,6 +186,16 @@ fn oulu_reader_on_fixture() {
     let all = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
     assert!(all.skipped().iter().any(|s| s.contains("1_1_01_2.txt:1")), "{:?}", all.skipped());
     let p3 = Dataset::open(&root, Split::Train, Some("3_2"), &spec()).unwrap();
+    // protocol 3 has numbered folds only: it stands for 3_1 .. 3_K; protocol 1 is itself
+    for k in 1..=6 {
+        std::fs::write(root.join(format!("Protocols/Protocol_3/Test_{k}.txt")), "-1,1_1_01_4\n").unwrap();
+    }
+    let subs = super::sub_protocols(&root, "3").unwrap();
+    assert_eq!(subs, (1..=6).map(|k| format!("3_{k}")).collect::<Vec<_>>());
+    assert_eq!(super::sub_protocols(&root, "1").unwrap(), vec!["1"]);
+    assert_eq!(super::sub_protocols(&root, "3_2").unwrap(), vec!["3_2"]);
+    assert_eq!(super::sub_protocols(&root, "1, 3_2").unwrap(), vec!["1", "3_2"]);
+    assert!(super::sub_protocols(&root, "1,,2").is_err());
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
     let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4 };

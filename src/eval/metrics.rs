@@ -194,7 +194,8 @@ pub fn dev_threshold(videos: &[ScoredVideo]) -> Result<f64> {
     let mut cands = vec![scores[0] - 1e-6];
     cands.extend(scores.windows(2).map(|w| (w[0] + w[1]) / 2.0));
     cands.push(scores[scores.len() - 1] + 1e-6);
-    let (n_live, n_attack) = (videos.iter().filter(|v| v.is_live()).count(), videos.iter().filter(|v| !v.is_live()).count());
+    let (n_live, n_attack) =
+        (videos.iter().filter(|v| v.is_live()).count(), videos.iter().filter(|v| !v.is_live()).count());
     let rates = |thr: f64| {
         let frr = videos.iter().filter(|v| v.is_live() && v.score < thr).count() as f64 / n_live as f64;
         let far = videos.iter().filter(|v| !v.is_live() && v.score >= thr).count() as f64 / n_attack as f64;
@@ -211,7 +212,9 @@ mod dev_threshold_tests {
 
     #[test]
     fn separable_dev_puts_the_threshold_mid_gap() {
-        let v = |s: f64, live: bool| ScoredVideo::new(&format!("{s}"), if live { "live" } else { "print1" }, live as u32, s);
+        let v = |s: f64, live: bool| {
+            ScoredVideo::new(&format!("{s}"), if live { "live" } else { "print1" }, live as u32, s)
+        };
         let dev = [v(0.1, false), v(0.2, false), v(0.3, false), v(0.7, true), v(0.8, true), v(0.9, true)];
         assert!((dev_threshold(&dev).unwrap() - 0.5).abs() < 1e-9);
         // overlapping: one attack at 0.75 -> FAR = FRR = 1/3 between 0.7 and 0.75 (one error each side)

@@ -99,3 +99,79 @@ pub fn evaluate_model(
     let metrics: Metrics = metrics::evaluate(&dev_videos, &test_videos)?;
     Ok((ModelReport { name: name.to_string(), metrics, test: test_videos }, test.grid))
 }
+
+/// `tdfas eval` over a protocol: one evaluation per sub-protocol (see
+/// `data::sub_protocols`), and their mean ± std when there are several.
+pub struct ProtocolEvaluation {
+    /// (sub-protocol, results), named "Model N" or "Model N, protocol P"
+    pub runs: Vec<ModelReport>,
+    pub protocols: Vec<Option<String>>,
+    /// depth-figure rows of the first sub-protocol's test split
+    pub grid: Vec<GridRow>,
+    pub summary: Option<metrics::Summary>,
+}
+
+impl ProtocolEvaluation {
+    /// The paper's table: one row per sub-protocol, then mean ± std when there are several.
+    pub fn table(&self) -> String {
+        let rows: Vec<(String, Metrics)> = self.runs.iter().map(|r| (r.name.clone(), r.metrics.clone())).collect();
+        let mut s = super::report::paper_table(&rows);
+        if let (Some(summary), Some(first)) = (&self.summary, self.runs.first()) {
+            let name = first.name.split(", protocol").next().unwrap_or(&first.name);
+            s.push('\n');
+            s.push_str(&super::report::paper_table_mean_std(&[(
+                format!("{name}, mean ± std over {} sub-protocols", summary.n),
+                summary.clone(),
+            )]));
+        }
+        s
+    }
+
+    /// Every number: the metrics alone for one protocol, per sub-protocol and summary otherwise.
+    pub fn json(&self) -> Result<String> {
+        if self.summary.is_none() {
+            return Ok(serde_json::to_string_pretty(&self.runs[0].metrics)?);
+        }
+        let per: serde_json::Map<String, serde_json::Value> = self
+            .protocols
+            .iter()
+            .zip(&self.runs)
+            .map(|(p, r)| Ok((p.clone().unwrap_or_default(), serde_json::to_value(&r.metrics)?)))
+            .collect::<Result<_>>()?;
+        Ok(serde_json::to_string_pretty(&serde_json::json!({ "sub_protocols": per, "mean_std": self.summary }))?)
+    }
+}
+
+pub fn evaluate_protocol(
+    gpu: &Gpu,
+    model: &FasTd,
+    name: &str,
+    root: &Path,
+    protocol: Option<&str>,
+    show_progress: bool,
+) -> Result<ProtocolEvaluation> {
+    let protocols: Vec<Option<String>> = match protocol {
+        Some(p) => crate::data::sub_protocols(root, p)?.into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    let several = protocols.len() > 1;
+    let (mut runs, mut grid) = (Vec::new(), Vec::new());
+    for (i, p) in protocols.iter().enumerate() {
+        let label = if several { format!("{name}, protocol {}", p.as_deref().unwrap_or("")) } else { name.to_string() };
+        if several && show_progress {
+            eprintln!("sub-protocol {} ({}/{})", p.as_deref().unwrap_or(""), i + 1, protocols.len());
+        }
+        let (r, g) = evaluate_model(gpu, model, &label, root, p.as_deref(), show_progress)
+            .with_context(|| format!("protocol {}", p.as_deref().unwrap_or("(none)")))?;
+        if i == 0 {
+            grid = g;
+        }
+        runs.push(r);
+    }
+    let summary = if several {
+        Some(metrics::summarize(&runs.iter().map(|r| r.metrics.clone()).collect::<Vec<_>>())?)
+    } else {
+        None
+    };
+    Ok(ProtocolEvaluation { runs, protocols, grid, summary })
+}
