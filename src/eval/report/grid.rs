@@ -90,9 +90,11 @@ fn check_rows(rows: &[GridRow], path: &Path) -> Result<(u32, u32)> {
 
 pub fn write_depth_grid(path: &Path, rows: &[GridRow]) -> Result<()> {
     let (cw, ch) = check_rows(rows, path)?;
-    let titles = ["RGB", "SINGLE-FRAME DEPTH", "MULTI-FRAME DEPTH"];
-    // Large text when the column titles fit the cells, otherwise small.
-    let scale = if text_width(titles[1], 2) <= cw { 2 } else { 1 };
+    // Large text when the column titles fit the cells, otherwise small, otherwise short titles.
+    let long = ["RGB", "SINGLE-FRAME DEPTH", "MULTI-FRAME DEPTH"];
+    let fits = |scale| text_width(long[1], scale) + PAD <= cw;
+    let scale = if fits(2) { 2 } else { 1 };
+    let titles = if fits(1) { long } else { ["RGB", "SINGLE-FRAME", "MULTI-FRAME"] };
     let line = GLYPH_H * scale + PAD;
     let width = 3 * cw + 4 * PAD;
     let bar_h = 12;
