@@ -74,6 +74,7 @@ pub struct Report {
 /// Every kernel family the bench covers (the smoke tests check the table names each).
 pub const FAMILIES: &[&str] = &[
     "conv2d_forward",
+    "conv2d_forward_other",
     "conv2d_backward_input",
     "conv2d_backward_weight",
     "batchnorm_forward",
@@ -201,6 +202,19 @@ fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
             make: Box::new(move |gpu| {
                 let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
                 Ok(Box::new(move |gpu: &Gpu| conv::conv2d(gpu, &x, &w, None).map(drop)))
+            }),
+        });
+        // The conv kernel the autotune did not pick, at the same shape: the evidence for its choice.
+        let (xs1, ws1) = (xs.clone(), ws.clone());
+        v.push(KernelBench {
+            name: format!("conv2d_forward_other {layers}"),
+            family: "conv2d_forward_other",
+            bound: Bound::Compute,
+            tensors: tensors("x", "w", "y"),
+            make: Box::new(move |gpu| {
+                let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
+                let other = conv::ConvKernel::ALL.into_iter().find(|&k| k != gpu.conv_kernel.get()).unwrap();
+                Ok(Box::new(move |gpu: &Gpu| conv::conv2d_with(gpu, other, &x, &w, None).map(drop)))
             }),
         });
         if c.needs_gx {

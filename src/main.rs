@@ -356,5 +356,10 @@ fn info() -> Result<()> {
         l.max_storage_buffers_per_shader_stage,
         l.min_storage_buffer_offset_alignment
     );
+    let cache = tdfas::gpu::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
+    println!(
+        "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled overrides; cache {cache})",
+        gpu.conv_kernel.get().name()
+    );
     Ok(())
 }

@@ -4,7 +4,10 @@
 mod common;
 use common::{check, gpu, up};
 use safetensors::SafeTensors;
-use tdfas::ops::conv::{conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, t_conv2d};
+use tdfas::ops::conv::{
+    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,
+    conv2d_with, t_conv2d, ConvKernel,
+};
 use tdfas::reference::conv as r;
 use tdfas::reference::{dot, gradcheck, random};
 use tdfas::{Gpu, Tape};
@@ -48,6 +51,13 @@ fn check_case(g: &Gpu, c: Case, seed: u64) {
     );
     let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
     check(g, &what("gx"), &conv2d_backward_input(g, &tgy, &tw).unwrap(), &gx, c.co * kk);
+    // each kernel explicitly, whatever the autotune picked and whatever the channel counts
+    for kernel in ConvKernel::ALL {
+        let y = conv2d_with(g, kernel, &tx, &tw, Some(&tb)).unwrap();
+        check(g, &what(&format!("y {kernel:?}")), &y, &r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)), c.ci * kk);
+        let gx_k = conv2d_backward_input_with(g, kernel, &tgy, &tw).unwrap();
+        check(g, &what(&format!("gx {kernel:?}")), &gx_k, &gx, c.co * kk);
+    }
     check(g, &what("gw"), &conv2d_backward_weight(g, &tx, &tgy, c.k).unwrap(), &gw, c.n * c.h * c.w);
     check(g, &what("gb"), &conv2d_backward_bias(g, &tgy).unwrap(), &gb, c.n * c.h * c.w);
 }
@@ -68,6 +78,9 @@ fn conv_matches_reference_on_odd_shapes() {
         Case { n: 2, ci: 5, co: 7, h: 1, w: 1, k: 3 },
         // many pixels: several forward workgroups and threads looping in the weight gradient
         Case { n: 2, ci: 4, co: 9, h: 17, w: 19, k: 3 },
+        // tiled kernel edges: Co = 70 (two channel tiles, the second partial), K = 63 (not a
+        // multiple of its 16-step), 180 pixels (a partial pixel tile)
+        Case { n: 2, ci: 7, co: 70, h: 9, w: 10, k: 3 },
     ];
     for (i, c) in cases.into_iter().enumerate() {
         check_case(&g, c, 100 + 10 * i as u64);
@@ -109,9 +122,13 @@ fn check_golden(file: &str, has_bias: bool) {
         let (b, bs) = get("bias");
         up(&g, &b, &bs)
     });
+    for kernel in ConvKernel::ALL {
+        let what = |s: &str| format!("{file} {s} {kernel:?}");
+        check(&g, &what("y"), &conv2d_with(&g, kernel, &tx, &tw, tb.as_ref()).unwrap(), &get("y").0, ws[1] * k * k);
+        let gx = conv2d_backward_input_with(&g, kernel, &tgy, &tw).unwrap();
+        check(&g, &what("gx"), &gx, &get("gx").0, ws[0] * k * k);
+    }
     let what = |s: &str| format!("{file} {s}");
-    check(&g, &what("y"), &conv2d(&g, &tx, &tw, tb.as_ref()).unwrap(), &get("y").0, ws[1] * k * k);
-    check(&g, &what("gx"), &conv2d_backward_input(&g, &tgy, &tw).unwrap(), &get("gx").0, ws[0] * k * k);
     let pixels = xs[0] * xs[2] * xs[3];
     check(&g, &what("gweight"), &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(), &get("gweight").0, pixels);
     if has_bias {

@@ -5,6 +5,7 @@ pub mod device;
 pub mod pool;
 pub mod profiler;
 pub mod shaders;
+pub mod tuning;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -61,6 +62,8 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     pub profiler: RefCell<Option<Profiler>>,
     submits: Cell<u64>,
+    /// The forward / input-gradient conv kernel for this adapter (see `tuning`).
+    pub conv_kernel: Cell<crate::ops::conv::ConvKernel>,
 }
 
 const PARAM_SLOT: usize = 256;
@@ -95,7 +98,7 @@ impl Gpu {
         let params_buffer = Self::make_params_buffer(&device, 64 * PARAM_SLOT as u64);
         let pool = BufferPool::new();
         let id = pool.next_id();
-        Ok(Self {
+        let gpu = Self {
             device,
             queue,
             info,
@@ -112,7 +115,10 @@ impl Gpu {
             lost,
             profiler: RefCell::new(None),
             submits: Cell::new(0),
-        })
+            conv_kernel: Cell::new(crate::ops::conv::ConvKernel::RegisterBlocked),
+        };
+        tuning::tune(&gpu)?;
+        Ok(gpu)
     }
 
     fn make_params_buffer(device: &wgpu::Device, size: u64) -> wgpu::Buffer {

@@ -21,6 +21,7 @@ shaders![
     "concat.wgsl",
     "conv2d_bias_grad.wgsl",
     "conv2d_forward.wgsl",
+    "conv2d_forward_tiled.wgsl",
     "conv2d_weight_grad.wgsl",
     "cross_entropy.wgsl",
     "depth_loss.wgsl",

@@ -49,11 +49,90 @@ struct BgradParams {
     _pad: u32,
 }
 
+/// The two kernels of the forward and input-gradient convolution (the same implicit GEMM).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// conv2d_forward.wgsl: no shared memory, no barriers, 8 x 4 register blocks (CPU adapters).
+    RegisterBlocked,
+    /// conv2d_forward_tiled.wgsl: 64 x 64 workgroup-shared tiles, 4 x 4 per thread (GPUs).
+    Tiled,
+}
+
+impl ConvKernel {
+    pub const ALL: [ConvKernel; 2] = [ConvKernel::RegisterBlocked, ConvKernel::Tiled];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvKernel::RegisterBlocked => "blocked",
+            ConvKernel::Tiled => "tiled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConvKernel> {
+        ConvKernel::ALL.into_iter().find(|k| k.name() == s.trim())
+    }
+
+    fn shader(self) -> &'static str {
+        match self {
+            ConvKernel::RegisterBlocked => "conv2d_forward",
+            ConvKernel::Tiled => "conv2d_forward_tiled",
+        }
+    }
+
+    /// Workgroups for `pixels` output pixels and `cout` channels.
+    fn groups(self, pixels: usize, cout: usize) -> [u32; 3] {
+        match self {
+            ConvKernel::RegisterBlocked => {
+                [pixels.div_ceil(PIX_PER_GROUP) as u32, cout.div_ceil(FWD_CHANNELS) as u32, 1]
+            }
+            ConvKernel::Tiled => [pixels.div_ceil(TILE) as u32, cout.div_ceil(TILE) as u32, 1],
+        }
+    }
+}
+
+/// The text of both kernels (the tuning cache is invalidated when it changes).
+pub fn shader_sources() -> String {
+    ConvKernel::ALL
+        .iter()
+        .filter_map(|k| crate::gpu::shaders::ALL.iter().find(|(n, _)| *n == format!("{}.wgsl", k.shader())))
+        .map(|(_, src)| *src)
+        .collect()
+}
+
+/// Times both kernels on a conv of the model's kind (3x3, 64 -> 64 channels; 32 x 32 pixels on a
+/// CPU adapter, 4 x 64 x 64 elsewhere) and returns the faster, with each one's best-of-3 ms.
+/// A kernel that fails on this adapter is skipped.
+pub fn autotune(gpu: &Gpu) -> Result<(ConvKernel, Vec<(ConvKernel, f64)>)> {
+    let (n, hw) = if gpu.is_cpu() { (1, 32) } else { (4, 64) };
+    let (c, k) = (64, 3);
+    let x = Tensor::upload(gpu, &vec![0.5; n * c * hw * hw], &[n, c, hw, hw])?;
+    let w = Tensor::upload(gpu, &vec![0.01; c * c * k * k], &[c, c, k, k])?;
+    let mut times = Vec::new();
+    for kernel in ConvKernel::ALL {
+        let run = || -> Result<f64> {
+            let t0 = std::time::Instant::now();
+            let y = gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false)?;
+            gpu.flush()?;
+            gpu.wait()?;
+            drop(y);
+            Ok(t0.elapsed().as_secs_f64() * 1e3)
+        };
+        let measured = run().and_then(|_| (0..3).map(|_| run()).try_fold(f64::INFINITY, |m, t| Ok(m.min(t?))));
+        if let Ok(ms) = measured {
+            times.push((kernel, ms));
+        }
+    }
+    let best = times.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|t| t.0).unwrap_or(ConvKernel::RegisterBlocked);
+    Ok((best, times))
+}
+
 /// Register blocks: forward 64 threads x 4 pixels per workgroup, 8 output channels per thread;
 /// weight gradient 8 output x 4 input channels per workgroup.
 const PIX_PER_GROUP: usize = 256;
 const FWD_CHANNELS: usize = 8;
 const BLOCK: usize = 4;
+/// Tiled forward: a workgroup computes TILE channels x TILE pixels.
+const TILE: usize = 64;
 
 fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
     match t.shape() {
@@ -83,8 +162,10 @@ fn check_sizes(gpu: &Gpu, tensors: &[(&str, usize)]) -> Result<()> {
 /// One implicit-GEMM launch: out[n, o] = sum over (c, tap) of W(o, c, tap) * inp[n, c] shifted.
 /// Forward: W = w as stored; input gradient: W = w transposed over (Co, Ci) and flipped.
 #[allow(clippy::too_many_arguments)]
-fn gemm_conv(
+#[allow(clippy::too_many_arguments)]
+fn gemm_conv_with(
     gpu: &Gpu,
+    kernel: ConvKernel,
     inp: &Tensor,
     w: &Tensor,
     b: Option<&Tensor>,
@@ -101,7 +182,7 @@ fn gemm_conv(
         return Ok(out);
     }
     check_sizes(gpu, &[("input", inp.numel()), ("weight", w.numel()), ("output", out.numel())])?;
-    let groups = [pixels.div_ceil(PIX_PER_GROUP) as u32, cout.div_ceil(FWD_CHANNELS) as u32, 1];
+    let groups = kernel.groups(pixels, cout);
     let params = FwdParams {
         n: n as u32,
         cin: cin as u32,
@@ -118,8 +199,8 @@ fn gemm_conv(
     let flops = 2.0 * (cout * pixels * cin * k * k) as f64;
     let bytes = 4.0 * (inp.numel() + w.numel() + out.numel()) as f64;
     gpu.dispatch(
-        "conv2d_forward",
-        "conv2d_forward",
+        kernel.shader(),
+        kernel.shader(),
         &params,
         &[Arg::T(inp), Arg::T(w), Arg::T(b.unwrap_or(w)), Arg::T(&out)],
         groups,
@@ -130,17 +211,36 @@ fn gemm_conv(
 
 /// y = conv(x, w) + b: x [N, Ci, H, W], w [Co, Ci, k, k], b [Co] -> y [N, Co, H, W].
 pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    conv2d_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0)), x, w, b)
+}
+
+/// The adapter's tuned kernel, except for few output channels: a 64-channel tile would leave
+/// most of its threads idle (the model's 1- and 8-channel convs), so those stay register-blocked.
+fn kernel_for(gpu: &Gpu, cout: usize) -> ConvKernel {
+    match gpu.conv_kernel.get() {
+        ConvKernel::Tiled if cout <= 16 => ConvKernel::RegisterBlocked,
+        k => k,
+    }
+}
+
+/// `conv2d` with a given kernel instead of the adapter's tuned one (benchmarks, tests).
+pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let [_, ci, _, _] = nchw("input x", x)?;
     let (co, k) = weight_shape(w, ci)?;
     if let Some(b) = b {
         ensure!(b.shape() == [co], "conv2d: bias must be [{co}] for weight {:?}, got {:?}", w.shape(), b.shape());
     }
-    gemm_conv(gpu, x, w, b, co, k, ci * k * k, k * k, false)
+    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false)
 }
 
 /// dL/dx from gy [N, Co, H, W] and w [Co, Ci, k, k]: gy convolved with the flipped, transposed
 /// weight (same padding), -> [N, Ci, H, W].
 pub fn conv2d_backward_input(gpu: &Gpu, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
+    conv2d_backward_input_with(gpu, kernel_for(gpu, w.shape().get(1).copied().unwrap_or(0)), gy, w)
+}
+
+/// `conv2d_backward_input` with a given kernel (benchmarks, tests).
+pub fn conv2d_backward_input_with(gpu: &Gpu, kernel: ConvKernel, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
     let [_, gco, _, _] = nchw("output gradient gy", gy)?;
     let &[co, ci, _, _] = w.shape() else {
         bail!("conv2d backward: weight must be 4-D [Co, Ci, k, k], got {:?}", w.shape());
@@ -153,7 +253,7 @@ pub fn conv2d_backward_input(gpu: &Gpu, gy: &Tensor, w: &Tensor) -> Result<Tenso
     );
     // Validates k (square, odd) the same way as the forward, with the roles of Ci and Co swapped.
     let (_, k) = weight_shape(w, ci)?;
-    gemm_conv(gpu, gy, w, None, ci, k, k * k, ci * k * k, true)
+    gemm_conv_with(gpu, kernel, gy, w, None, ci, k, k * k, ci * k * k, true)
 }
 
 /// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
