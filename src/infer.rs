@@ -50,7 +50,7 @@ pub fn input_clips(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<Clip>>
         }
         starts.push(0);
     }
-    let step = if paths.len() >= (cfg.frames - 1) * cfg.interval + 1 { cfg.interval } else { 1 };
+    let step = if paths.len() > (cfg.frames - 1) * cfg.interval { cfg.interval } else { 1 };
     let mut clips = Vec::new();
     for (ci, &s0) in starts.iter().enumerate() {
         let idx = ClipIndex {

@@ -162,7 +162,6 @@ fn check_sizes(gpu: &Gpu, tensors: &[(&str, usize)]) -> Result<()> {
 /// One implicit-GEMM launch: out[n, o] = sum over (c, tap) of W(o, c, tap) * inp[n, c] shifted.
 /// Forward: W = w as stored; input gradient: W = w transposed over (Co, Ci) and flipped.
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn gemm_conv_with(
     gpu: &Gpu,
     kernel: ConvKernel,
