@@ -2,15 +2,19 @@
 //! train or dev), the first frames in rows, each as frame | depth | mask, classes side by side.
 
 use crate::data::generic::{frame_files, sorted_dirs};
-use crate::data::imageops::{crop_resize, load, save, Img, Rect};
-use anyhow::{bail, Result};
+use crate::data::imageops::{crop_resize, load, Img, Rect};
+use crate::eval::report::font::{draw_text, text_width, GLYPH_H};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 const ROWS: usize = 4;
 const GAP: usize = 2;
+/// Two title lines above the tiles: the class, then frame | depth | mask under it.
+const HEADER: usize = 2 * GLYPH_H as usize + 3 * 4;
 
 pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
     let mut columns: Vec<Vec<[Img; 3]>> = Vec::new();
+    let mut classes = Vec::new();
     for class in ["live", "print", "replay"] {
         let Some(clip) = ["test", "train", "dev"]
             .iter()
@@ -32,20 +36,21 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
             rows.push([load(p, false)?, side("depth")?, side("mask")?]);
         }
         columns.push(rows);
+        classes.push(class);
     }
     if columns.is_empty() {
         bail!("{}: no live/print/replay clips to preview", root.display());
     }
     let tile = columns[0][0][0].w.max(16);
     let ncols = columns.len() * 3;
-    let (w, h) = (ncols * (tile + GAP) + GAP, ROWS * (tile + GAP) + GAP);
+    let (w, h) = (ncols * (tile + GAP) + GAP, HEADER + ROWS * (tile + GAP) + GAP);
     let mut sheet = Img::new(w, h, 3);
     sheet.data.iter_mut().for_each(|v| *v = 255.0);
     for (c, rows) in columns.iter().enumerate() {
         for (r, tiles) in rows.iter().enumerate() {
             for (k, img) in tiles.iter().enumerate() {
                 let t = crop_resize(img, Rect::full(img.w, img.h), tile);
-                let (x0, y0) = (GAP + (c * 3 + k) * (tile + GAP), GAP + r * (tile + GAP));
+                let (x0, y0) = (GAP + (c * 3 + k) * (tile + GAP), HEADER + GAP + r * (tile + GAP));
                 for y in 0..tile {
                     for x in 0..tile {
                         for ch in 0..3 {
@@ -57,5 +62,22 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
             }
         }
     }
-    save(&sheet, out_png)
+    let data: Vec<u8> = sheet.data.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect();
+    let mut img = image::RgbImage::from_raw(w as u32, h as u32, data).context("preview buffer size")?;
+    let black = image::Rgb([0, 0, 0]);
+    let group = 3 * (tile + GAP) as u32;
+    for (c, class) in classes.iter().enumerate() {
+        let title = class.to_uppercase();
+        let x0 = GAP as u32 + c as u32 * group;
+        draw_text(&mut img, x0 + (group - text_width(&title, 1)) / 2, 3, &title, 1, black);
+        // a rule under the class name, spanning its three tiles
+        for x in x0..x0 + group - GAP as u32 {
+            img.put_pixel(x, 5 + GLYPH_H, black);
+        }
+        for (k, what) in ["FRAME", "DEPTH", "MASK"].iter().enumerate() {
+            let x = x0 + k as u32 * (tile + GAP) as u32 + (tile as u32).saturating_sub(text_width(what, 1)) / 2;
+            draw_text(&mut img, x, 9 + GLYPH_H, what, 1, black);
+        }
+    }
+    img.save(out_png).with_context(|| format!("cannot write image {}", out_png.display()))
 }

@@ -1,7 +1,7 @@
 //! Reports: the paper's results table, ROC / DET / histogram SVGs, the depth-map figure (PNG),
 //! and a directory with a JSON of every number and an index.html tying them together.
 
-mod font;
+pub(crate) mod font;
 mod grid;
 mod plots;
 mod svg;
