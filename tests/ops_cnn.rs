@@ -117,11 +117,16 @@ fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
 #[test]
 fn batchnorm_matches_reference_on_odd_shapes() {
     let g = gpu();
-    for (shape, seed) in [([3, 5, 7, 5], 10), ([1, 2, 3, 1], 20)] {
-        let case = bn_case(shape, seed);
-        for training in [true, false] {
-            for relu in [false, true] {
-                check_batchnorm(&g, &case, training, relu);
+    // one workgroup per channel (the default at these sizes), then split reductions: chunks that
+    // divide N*H*W = 105 exactly (7), leave a short last chunk (100: 100 + 5; 2: 1 value last)
+    for chunk in [g.bn_chunk.get(), 7, 100, 2] {
+        g.bn_chunk.set(chunk);
+        for (shape, seed) in [([3, 5, 7, 5], 10), ([1, 2, 3, 1], 20)] {
+            let case = bn_case(shape, seed);
+            for training in [true, false] {
+                for relu in [false, true] {
+                    check_batchnorm(&g, &case, training, relu);
+                }
             }
         }
     }
@@ -135,6 +140,9 @@ fn batchnorm_reduces_long_channels() {
     let mut case = bn_case([2, 3, 67, 65], 30);
     case.x = scaled(case.x.len(), 31, 0.5, 20.0);
     check_batchnorm(&g, &case, true, false);
+    // split into 9 chunks (the last of 710): the merge of (count, mean, M2) keeps the digits too
+    g.bn_chunk.set(1000);
+    check_batchnorm(&g, &case, true, true);
 }
 
 #[test]
@@ -173,7 +181,11 @@ fn batchnorm_reference_backward_matches_finite_differences() {
 #[test]
 fn batchnorm_matches_pytorch_goldens() {
     let g = gpu();
-    for (file, training) in [("op_batchnorm2d_train", true), ("op_batchnorm2d_eval", false)] {
+    for (chunk, (file, training)) in [g.bn_chunk.get(), 5]
+        .into_iter()
+        .flat_map(|c| [(c, ("op_batchnorm2d_train", true)), (c, ("op_batchnorm2d_eval", false))])
+    {
+        g.bn_chunk.set(chunk);
         let f = golden(file);
         let s = f["x"].1.clone();
         let c = s[1];
@@ -429,4 +441,30 @@ fn activations_match_pytorch_goldens() {
     }
     // relu's golden holds exact zeros: ReLU'(0) = 0
     assert!(golden("op_relu")["x"].0.contains(&0.0));
+}
+
+/// Not a test: BatchNorm forward + backward time with one workgroup per channel and split
+/// (`cargo test --release --test ops_cnn -- --ignored --nocapture batchnorm_split_throughput`).
+#[test]
+#[ignore]
+fn batchnorm_split_throughput() {
+    let g = gpu();
+    let shape = [10, 64, 128, 128];
+    let case = bn_case(shape, 60);
+    let (rm, rv) = (up(&g, &case.rm, &[64]), up(&g, &case.rv, &[64]));
+    let (gamma, beta) = (up(&g, &case.gamma, &[64]), up(&g, &case.beta, &[64]));
+    let x = up(&g, &case.x, &shape);
+    let gy = up(&g, &case.gy, &shape);
+    for chunk in [usize::MAX, 16384] {
+        g.bn_chunk.set(chunk);
+        let mut best = f64::INFINITY;
+        for _ in 0..4 {
+            let t0 = std::time::Instant::now();
+            let (y, stats) = bn::batchnorm_forward(&g, &x, &gamma, &beta, &rm, &rv, true, EPS, MOMENTUM, true).unwrap();
+            let out = bn::batchnorm_backward(&g, &x, &y, &gy, &stats, &gamma, true, true).unwrap();
+            g.download(&out.1).unwrap();
+            best = best.min(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        println!("batchnorm fwd+bwd {shape:?}, chunk {chunk}: {best:.1} ms");
+    }
 }

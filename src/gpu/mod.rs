@@ -64,6 +64,9 @@ pub struct Gpu {
     submits: Cell<u64>,
     /// The forward / input-gradient conv kernel for this adapter (see `tuning`).
     pub conv_kernel: Cell<crate::ops::conv::ConvKernel>,
+    /// BatchNorm reductions over more values per channel than this split into chunks of this
+    /// many (more workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
+    pub bn_chunk: Cell<usize>,
 }
 
 const PARAM_SLOT: usize = 256;
@@ -116,6 +119,7 @@ impl Gpu {
             profiler: RefCell::new(None),
             submits: Cell::new(0),
             conv_kernel: Cell::new(crate::ops::conv::ConvKernel::RegisterBlocked),
+            bn_chunk: Cell::new(16384),
         };
         tuning::tune(&gpu)?;
         Ok(gpu)

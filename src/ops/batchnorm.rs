@@ -20,7 +20,8 @@ struct Params {
     relu: u32,
     eps: f32,
     momentum: f32,
-    _pad: u32,
+    /// values per chunk of a split reduction (0: one workgroup per channel)
+    chunk: u32,
 }
 
 fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Params {
@@ -33,8 +34,17 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
         relu: relu as u32,
         eps,
         momentum,
-        _pad: 0,
+        chunk: 0,
     }
+}
+
+/// Chunks of a split per-channel reduction over `count` values: None (one workgroup per channel)
+/// unless `count` exceeds the adapter's `bn_chunk`.
+fn split(gpu: &Gpu, count: usize) -> Option<(usize, usize)> {
+    // at most the adapter's workgroups per grid dimension
+    let max_groups = gpu.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    let chunk = gpu.bn_chunk.get().max(1).max(count.div_ceil(max_groups));
+    (count > chunk).then(|| (chunk, count.div_ceil(chunk)))
 }
 
 /// Checks that x is NCHW and every per-channel tensor has C elements.
@@ -71,13 +81,32 @@ pub fn batchnorm_stats(
         x.shape()
     );
     let stats = Tensor::empty(gpu, &[2, c]);
+    let mut p = params(x, training, false, eps, momentum);
+    let args = |partials| [Arg::T(x), Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(partials)];
+    if let (true, Some((chunk, chunks))) = (training, split(gpu, n * h * w)) {
+        p.chunk = chunk as u32;
+        let partials = Tensor::empty(gpu, &[c, chunks, 3]);
+        let groups = [c as u32, chunks as u32, 1];
+        gpu.dispatch(
+            "batchnorm_stats",
+            "partial",
+            &p,
+            &args(&partials),
+            groups,
+            Cost::elementwise(x.numel(), 4.0, 2.0),
+        )?;
+        let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
+        gpu.dispatch("batchnorm_stats", "combine", &p, &args(&partials), gpu.groups_1d(c), cost)?;
+        return Ok(stats);
+    }
     // eval needs no reduction: one thread per channel instead of a workgroup per channel
     let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
+    let unused = Tensor::empty(gpu, &[1]); // the partials slot of the split entry points
     gpu.dispatch(
         "batchnorm_stats",
         entry,
-        &params(x, training, false, eps, momentum),
-        &[Arg::T(x), Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
+        &p,
+        &args(&unused),
         groups,
         // training reads x twice (mean, then variance); eval only copies the running statistics
         if training { Cost::elementwise(x.numel(), 4.0, 2.0) } else { Cost::new(2.0 * c as f64, 16.0 * c as f64) },
@@ -177,19 +206,27 @@ pub fn batchnorm_backward(
         x.shape()
     );
     ensure!(stats.numel() == 2 * c, "batchnorm backward: stats {:?} do not match {c} channels", stats.shape());
-    let p = params(x, training, relu, 0.0, 0.0);
+    let mut p = params(x, training, relu, 0.0, 0.0);
     // Without ReLU the mask input is unused: bind x in its read-only slot.
     let mask = if relu { y } else { x };
     let dgamma = Tensor::empty(gpu, gamma.shape());
     let dbeta = Tensor::empty(gpu, gamma.shape());
-    gpu.dispatch(
-        "batchnorm_backward_reduce",
-        "main",
-        &p,
-        &[Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), Arg::T(&dgamma), Arg::T(&dbeta)],
-        [c as u32, 1, 1],
-        Cost::elementwise(x.numel(), 5.0, 3.0),
-    )?;
+    let args = |partials| {
+        [Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(partials)]
+    };
+    let [n, _, h, w] = x.nchw();
+    let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
+    if let Some((chunk, chunks)) = split(gpu, n * h * w) {
+        p.chunk = chunk as u32;
+        let partials = Tensor::empty(gpu, &[c, chunks, 2]);
+        let groups = [c as u32, chunks as u32, 1];
+        gpu.dispatch("batchnorm_backward_reduce", "partial", &p, &args(&partials), groups, reduce_cost)?;
+        let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
+        gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &args(&partials), gpu.groups_1d(c), cost)?;
+    } else {
+        let unused = Tensor::empty(gpu, &[1]);
+        gpu.dispatch("batchnorm_backward_reduce", "main", &p, &args(&unused), [c as u32, 1, 1], reduce_cost)?;
+    }
     let gx = Tensor::empty(gpu, x.shape());
     gpu.dispatch(
         "batchnorm_backward",
