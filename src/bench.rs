@@ -193,30 +193,25 @@ fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
         let tensors = |a: &str, b: &str, c: &str| {
             vec![(a.to_string(), xs.clone()), (b.to_string(), ws.clone()), (c.to_string(), ys.clone())]
         };
-        let (xs1, ws1) = (xs.clone(), ws.clone());
-        v.push(KernelBench {
-            name: format!("conv2d_forward {layers}"),
-            family: "conv2d_forward",
-            bound: Bound::Compute,
-            tensors: tensors("x", "w", "y"),
-            make: Box::new(move |gpu| {
-                let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
-                Ok(Box::new(move |gpu: &Gpu| conv::conv2d(gpu, &x, &w, None).map(drop)))
-            }),
-        });
-        // The conv kernel the autotune did not pick, at the same shape: the evidence for its choice.
-        let (xs1, ws1) = (xs.clone(), ws.clone());
-        v.push(KernelBench {
-            name: format!("conv2d_forward_other {layers}"),
-            family: "conv2d_forward_other",
-            bound: Bound::Compute,
-            tensors: tensors("x", "w", "y"),
-            make: Box::new(move |gpu| {
-                let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
-                let other = conv::ConvKernel::ALL.into_iter().find(|&k| k != gpu.conv_kernel.get()).unwrap();
-                Ok(Box::new(move |gpu: &Gpu| conv::conv2d_with(gpu, other, &x, &w, None).map(drop)))
-            }),
-        });
+        // The kernel the autotune picked, then the other one at the same shape: the evidence for
+        // its choice.
+        for (family, other) in [("conv2d_forward", false), ("conv2d_forward_other", true)] {
+            let (xs1, ws1) = (xs.clone(), ws.clone());
+            v.push(KernelBench {
+                name: format!("{family} {layers}"),
+                family,
+                bound: Bound::Compute,
+                tensors: tensors("x", "w", "y"),
+                make: Box::new(move |gpu| {
+                    let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
+                    let kernel = conv::ConvKernel::ALL.into_iter().find(|&k| k != gpu.conv_kernel.get());
+                    Ok(Box::new(move |gpu: &Gpu| match (other, kernel) {
+                        (true, Some(k)) => conv::conv2d_with(gpu, k, &x, &w, None).map(drop),
+                        _ => conv::conv2d(gpu, &x, &w, None).map(drop),
+                    }))
+                }),
+            });
+        }
         if c.needs_gx {
             let (ys1, ws1) = (ys.clone(), ws.clone());
             v.push(KernelBench {

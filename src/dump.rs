@@ -60,6 +60,8 @@ pub fn dump_clip(gpu: &Gpu, model: &FasTd, batch: &HostBatch) -> Result<Dump> {
         let p = softmax(gpu, t.value(l))?.download(gpu)?;
         tensors.push(("out.p_live".into(), vec![1], vec![p[1]]));
     }
+    // The score through `FasTd::score`, the path `tdfas eval` and `infer` take (a second eval-mode
+    // forward of one clip), so the dump checks that path too rather than recomputing eq. 18 here.
     let scored = model.score(gpu, batch)?;
     tensors.push(("eval.score".into(), vec![1], vec![scored.scores[0] as f32]));
     Ok(Dump { tensors })

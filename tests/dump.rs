@@ -71,6 +71,19 @@ fn dump_of_one_clip_matches_pytorch_eval_outputs() {
     }
 }
 
+/// `tdfas dump --checkpoint ckpt --input input --out out`
+fn run_dump(ckpt: &std::path::Path, input: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tdfas"))
+        .args(["dump", "--checkpoint"])
+        .arg(ckpt)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn dump_command_writes_a_safetensors_file_and_rejects_bad_input() {
     let g = gpu();
@@ -88,15 +101,7 @@ fn dump_command_writes_a_safetensors_file_and_rejects_bad_input() {
         img.save(frames.join(format!("{i:04}.png"))).unwrap();
     }
     let out = dir.join("dump.safetensors");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tdfas"))
-        .args(["dump", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--input")
-        .arg(&frames)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = run_dump(&ckpt, &frames, &out);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let bytes = std::fs::read(&out).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -111,15 +116,7 @@ fn dump_command_writes_a_safetensors_file_and_rejects_bad_input() {
     // a folder without frames: one clear line naming it, exit 1
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tdfas"))
-        .args(["dump", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--input")
-        .arg(&empty)
-        .arg("--out")
-        .arg(dir.join("x.safetensors"))
-        .output()
-        .unwrap();
+    let run = run_dump(&ckpt, &empty, &dir.join("x.safetensors"));
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{err}");
     assert!(err.contains("empty") && err.contains("no frames") && !err.contains("panicked"), "{err}");
