@@ -70,9 +70,13 @@ enum Command {
         /// read back every op's output and name the first that is not finite (slow)
         #[arg(long)]
         detect_anomaly: bool,
-        /// random crop scale and horizontal flip (labels flipped with the frames)
+        /// training augmentation: random crop scale and flip (labels flipped with the frames),
+        /// photometric changes; seeded per step, so resuming gives the same batches
         #[arg(long)]
         augment: bool,
+        /// the frames are face crops already: no face detection
+        #[arg(long)]
+        no_detect: bool,
         /// stop after this many steps, as if killed (testing resume)
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
@@ -217,8 +221,10 @@ fn run(cli: Cli) -> Result<()> {
             checkpoint_every,
             detect_anomaly,
             augment,
+            no_detect,
             stop_after,
         } => {
+            tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let mut cfg = match (config, preset) {
                 (Some(path), _) => Config::from_file(&path)?,
@@ -273,6 +279,14 @@ fn run(cli: Cli) -> Result<()> {
                 let fmt =
                     |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
                 println!("stage {stage}: first step {}; last step {}", fmt(first), fmt(last));
+            }
+            match &summary.calibration {
+                Some(c) => println!("threshold: {}", c.describe()),
+                None => println!("threshold: none stored (no usable dev split); infer needs --threshold"),
+            }
+            let full = tdfas::data::face::take_full_frame_clips();
+            if full > 0 {
+                eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
             }
             println!("model: {}", out.join("model.safetensors").display());
             Ok(())

@@ -88,6 +88,37 @@ pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) 
         .collect()
 }
 
+/// A batch with training augmentation: each clip read afresh with its own random crop scale,
+/// flip and photometric changes, seeded by (seed, stage, step, position) so a resumed run sees
+/// exactly the batches the uninterrupted run would have.
+fn augmented_batch(
+    data: &Dataset,
+    cfg: &Config,
+    stage: u8,
+    idx: &[usize],
+    seed: u64,
+    step: usize,
+) -> Result<HostBatch> {
+    let rng_for = |k: usize| {
+        ChaCha8Rng::seed_from_u64(
+            seed ^ 0xA5A5_0000_0000_0000 ^ ((stage as u64) << 48) ^ ((step as u64) << 8) ^ k as u64,
+        )
+    };
+    if stage == 1 {
+        let clips: Vec<(Clip, usize)> = idx
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| Ok((data.load(i / cfg.frames, Some(&mut rng_for(k)))?, i % cfg.frames)))
+            .collect::<Result<_>>()?;
+        let picks: Vec<(&Clip, usize)> = clips.iter().map(|(c, f)| (c, *f)).collect();
+        Ok(HostBatch::single_frames(cfg, &picks))
+    } else {
+        let clips: Vec<Clip> =
+            idx.iter().enumerate().map(|(k, &i)| data.load(i, Some(&mut rng_for(k)))).collect::<Result<_>>()?;
+        HostBatch::from_clips(cfg, &clips)
+    }
+}
+
 /// Clips of a split, loaded once and kept in memory (the benchmark sizes tdfas targets fit).
 pub struct ClipCache {
     pub dataset: Dataset,
@@ -197,7 +228,9 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         let started = Instant::now();
         for step in start_step..stage_cfg.steps {
             let idx = batch_indices(n_items, stage_cfg.batch, progress.seed, stage, step);
-            let batch = if stage == 1 {
+            let batch = if opts.augment {
+                augmented_batch(&train_set.dataset, &cfg, stage, &idx, progress.seed, step)?
+            } else if stage == 1 {
                 let mut picks = Vec::new();
                 for &i in &idx {
                     train_set.get(i / cfg.frames)?;
