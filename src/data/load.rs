@@ -11,16 +11,17 @@ use rand::Rng;
 pub const TEST_SCALE: f32 = 1.3;
 pub const TRAIN_SCALE: (f32, f32) = (1.1, 1.4);
 
-pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
+pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, mut augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
     video::ensure_frames(c)?;
     let has_anchor = c.anchors.iter().any(|a| a.is_some());
-    let (scale, flip) = match augment {
+    let (scale, flip) = match augment.as_deref_mut() {
         Some(rng) => {
             let s = if has_anchor { rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1) } else { TEST_SCALE };
             (s, rng.random_bool(0.5))
         }
         None => (TEST_SCALE, false),
     };
+    let aug = augment.as_deref_mut().map(super::augment::Augment::random);
     let (n, s) = (spec.size, spec.map);
     let mut clip = Clip {
         video_id: c.video_id.clone(),
@@ -47,7 +48,12 @@ pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chach
         }
         let anchor = c.anchors.get(k).copied().flatten();
         let rect = crop_rect(anchor, img.w, img.h, scale);
-        let crop = crop_resize(&img, rect, n);
+        // Crop jitter: the labels below are cut with the same rectangle.
+        let rect = aug.as_ref().map_or(rect, |a| a.crop(rect));
+        let mut crop = crop_resize(&img, rect, n);
+        if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
+            crop = a.photometric(&crop, rng)?;
+        }
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }
