@@ -69,7 +69,10 @@ pub fn load_clip_with_face(
         } else {
             vec![None; images.len()]
         };
-        let found = face::median_box(&per_frame);
+        let mut found = face::median_box(&per_frame);
+        if found.rect.is_none() && face::detection_enabled() && !small {
+            found.rect = face::video_box(&c.frame_paths[0], (images[0].w, images[0].h));
+        }
         match found.rect {
             Some(r) => (
                 vec![Some(FaceAnchor::Box(r)); images.len()],
