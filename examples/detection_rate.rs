@@ -46,19 +46,17 @@ fn main() {
         for line in text.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).take(per_clip) {
             let v: Vec<f32> = line.split(',').map(|x| x.trim().parse().unwrap()).collect();
             let t = Rect { x: v[1], y: v[2], w: v[3], h: v[4] };
-            let frame = ["png", "jpg"].iter().map(|e| dir.join(format!("{:04}.{e}", v[0] as u32))).find(|p| p.is_file());
+            let frame =
+                ["png", "jpg"].iter().map(|e| dir.join(format!("{:04}.{e}", v[0] as u32))).find(|p| p.is_file());
             let Some(frame) = frame else { continue };
             let img = load(&frame, false).unwrap();
             let start = Instant::now();
             let d = face::detect(&img);
             let ms = start.elapsed().as_secs_f64() * 1e3;
             let (found, i, ratio, dy) = match d {
-                Some(r) => (
-                    iou(&r, &t) >= 0.4,
-                    iou(&r, &t),
-                    t.w.max(t.h) / r.w,
-                    ((t.y + t.h / 2.0) - (r.y + r.h / 2.0)) / r.h,
-                ),
+                Some(r) => {
+                    (iou(&r, &t) >= 0.4, iou(&r, &t), t.w.max(t.h) / r.w, ((t.y + t.h / 2.0) - (r.y + r.h / 2.0)) / r.h)
+                }
                 None => (false, 0.0, f32::NAN, f32::NAN),
             };
             rows.push((class.clone(), found, i, ms, ratio, dy, img.w, img.h));

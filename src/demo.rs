@@ -78,15 +78,17 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     );
     let mut synth_opts = SynthOptions::preset(if preset == "paper" { "default" } else { "small" }, opts.seed)?;
     if preset != "paper" {
-        // 12 training identities overfit: twice the small preset's identities for the demo
-        synth_opts.identities = 48;
-        synth_opts.split = [24, 12, 12];
+        // more domain-A identities than the small preset (12 training identities overfit)
+        synth_opts.identities = 36;
+        synth_opts.split = [18, 9, 9];
     }
     if opts.quick {
         synth_opts.identities = 6;
         synth_opts.split = [2, 2, 2];
         synth_opts.videos_per_class = 1;
-        synth_opts.cross_videos_per_class = 0;
+        // a small domain B test split, so the cross-domain table is exercised too
+        synth_opts.domain_b_split = [0, 0, 2];
+        synth_opts.cross_videos_per_class = 1;
         cfg.stage1.steps = 4;
         cfg.stage2.steps = 3;
     }
@@ -121,8 +123,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let (model1, loaded1) = checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
 
     eprintln!("evaluating on the test split of {train_protocol} (threshold fixed at its dev EER)");
-    let (r1, _) =
-        evaluate_model(gpu, &model1, "Model 1 (single-frame)", &data, Some(train_protocol), opts.progress)?;
+    let (r1, _) = evaluate_model(gpu, &model1, "Model 1 (single-frame)", &data, Some(train_protocol), opts.progress)?;
     let (r4, grid) = evaluate_model(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(train_protocol), opts.progress)?;
     let models = vec![r1, r4];
     let report_dir = opts.out.join("report");
@@ -138,8 +139,17 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
         };
         let t1 = fixed(loaded1.calibration.as_ref())?;
         let t4 = fixed(summary.calibration.as_ref())?;
-        let (c1, _) = evaluate_model_with(gpu, &model1, "Model 1 (single-frame)", &data, Some(DOMAIN_B), Some(&t1), opts.progress)?;
-        let (c4, cgrid) = evaluate_model_with(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(DOMAIN_B), Some(&t4), opts.progress)?;
+        let (c1, _) = evaluate_model_with(
+            gpu,
+            &model1,
+            "Model 1 (single-frame)",
+            &data,
+            Some(DOMAIN_B),
+            Some(&t1),
+            opts.progress,
+        )?;
+        let (c4, cgrid) =
+            evaluate_model_with(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(DOMAIN_B), Some(&t4), opts.progress)?;
         cross_models = vec![c1, c4];
         report::write_report(
             &report_dir.join("cross"),
