@@ -121,8 +121,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let (model1, loaded1) = checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
 
     eprintln!("evaluating on the test split of {train_protocol} (threshold fixed at its dev EER)");
-    let (r1, _) =
-        evaluate_model(gpu, &model1, "Model 1 (single-frame)", &data, Some(train_protocol), opts.progress)?;
+    let (r1, _) = evaluate_model(gpu, &model1, "Model 1 (single-frame)", &data, Some(train_protocol), opts.progress)?;
     let (r4, grid) = evaluate_model(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(train_protocol), opts.progress)?;
     let models = vec![r1, r4];
     let report_dir = opts.out.join("report");
@@ -138,8 +137,17 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
         };
         let t1 = fixed(loaded1.calibration.as_ref())?;
         let t4 = fixed(summary.calibration.as_ref())?;
-        let (c1, _) = evaluate_model_with(gpu, &model1, "Model 1 (single-frame)", &data, Some(DOMAIN_B), Some(&t1), opts.progress)?;
-        let (c4, cgrid) = evaluate_model_with(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(DOMAIN_B), Some(&t4), opts.progress)?;
+        let (c1, _) = evaluate_model_with(
+            gpu,
+            &model1,
+            "Model 1 (single-frame)",
+            &data,
+            Some(DOMAIN_B),
+            Some(&t1),
+            opts.progress,
+        )?;
+        let (c4, cgrid) =
+            evaluate_model_with(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(DOMAIN_B), Some(&t4), opts.progress)?;
         cross_models = vec![c1, c4];
         report::write_report(
             &report_dir.join("cross"),

@@ -315,8 +315,11 @@ fn write_depth_maps(
     scored: &crate::model::fastd::Scored,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating the depth folder {}", dir.display()))?;
-    let (kind, maps) =
-        if scored.d_fusion[0].is_empty() { ("d_single", &scored.d_single[0]) } else { ("d_fusion", &scored.d_fusion[0]) };
+    let (kind, maps) = if scored.d_fusion[0].is_empty() {
+        ("d_single", &scored.d_single[0])
+    } else {
+        ("d_fusion", &scored.d_fusion[0])
+    };
     for (t, map) in maps.iter().enumerate() {
         let s = cfg.map_size();
         let img = image::GrayImage::from_fn(s as u32, s as u32, |x, y| {

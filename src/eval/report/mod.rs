@@ -94,11 +94,7 @@ pub struct Provenance {
 impl Provenance {
     /// Version and date filled in, everything else not recorded.
     pub fn new() -> Provenance {
-        Provenance {
-            version: format!("tdfas {}", env!("CARGO_PKG_VERSION")),
-            date: utc_now(),
-            ..Provenance::default()
-        }
+        Provenance { version: format!("tdfas {}", env!("CARGO_PKG_VERSION")), date: utc_now(), ..Provenance::default() }
     }
 
     /// (label, value) pairs in display order.
@@ -229,8 +225,11 @@ pub fn write_report_with(
         None
     } else {
         let picked = figure_rows(grid);
-        let rows: Vec<GridRow> =
-            if picked.is_empty() { grid.iter().map(resolved).collect() } else { picked.into_iter().map(resolved).collect() };
+        let rows: Vec<GridRow> = if picked.is_empty() {
+            grid.iter().map(resolved).collect()
+        } else {
+            picked.into_iter().map(resolved).collect()
+        };
         write_depth_grid(&dir.join("depth_grid.png"), &rows)?;
         Some("depth_grid.png")
     };
@@ -317,7 +316,8 @@ impl Page<'_> {
              table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}\
              td:first-child{{text-align:left}}img{{max-width:100%}}table.prov td{{text-align:left}}\
              table.videos th{{cursor:pointer;background:#f0f0f0}}table.videos td{{text-align:left}}\
-             tr.err td{{background:#fde8e8}}table.videos img{{height:40px;max-width:none}}</style></head><body>\n<h1>{t}</h1>\n",
+             tr.err td{{background:#fde8e8}}table.videos img{{height:40px;max-width:none}}\
+             img.grid{{width:624px;image-rendering:pixelated}}</style></head><body>\n<h1>{t}</h1>\n",
             t = e(self.title)
         );
         s.push_str("<h2>Provenance</h2>\n<table class=\"prov\">\n");
@@ -347,7 +347,7 @@ impl Page<'_> {
                 "<h2>Depth maps{whose}</h2>\n<p>Per class the worst-scored videos (live: lowest score, attacks: highest), \
                  then typical ones (nearest the class median); misclassified videos are framed in red. \
                  Depth is D_single and, for multi-frame models, D_fusion (the map the score uses).</p>\n\
-                 <img src=\"{g}\" alt=\"depth maps\">"
+                 <img class=\"grid\" src=\"{g}\" alt=\"depth maps\">"
             );
         }
         self.video_table(&mut s);
@@ -409,7 +409,7 @@ impl Page<'_> {
         let n_err = m.test.iter().filter(|v| is_error(v, t)).count();
         let _ = writeln!(
             s,
-            "<h2>Videos ({})</h2>\n<p>{} test videos, {n_err} misclassified at threshold {t:.4}. Click a column to sort; \
+            "<h2>Videos: {}</h2>\n<p>{} test videos, {n_err} misclassified at threshold {t:.4}. Click a column to sort; \
              click a picture for the video's frame and depth maps.</p>\n<table class=\"videos\">\n<thead><tr><th>video</th>\
              <th>picture</th><th>class</th><th>instrument</th><th>score</th><th>verdict</th><th>error</th>",
             e(&m.name),

@@ -254,7 +254,8 @@ pub fn write_score_panels(path: &Path, videos: &[ScoredVideo], threshold: f64, s
             y_base - BARS + 20.0,
             ymax as usize
         );
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{y_base:.2}\" font-size=\"10\" text-anchor=\"end\">0</text>", LEFT - 6.0);
+        let _ =
+            writeln!(s, "<text x=\"{}\" y=\"{y_base:.2}\" font-size=\"10\" text-anchor=\"end\">0</text>", LEFT - 6.0);
         let _ = writeln!(
             s,
             "<line x1=\"{LEFT}\" y1=\"{y_base:.2}\" x2=\"{:.2}\" y2=\"{y_base:.2}\" stroke=\"black\"/>",
