@@ -144,9 +144,16 @@ fn row_titles(r: &GridRow, max_chars: usize) -> (String, String, Rgb<u8>) {
         (Some(false), _) => ("CORRECT", GREEN),
         (None, _) => ("", BLACK),
     };
-    // the comparison, so a score that prints like the threshold still shows its side
-    let thr = r.threshold.map(|t| format!(" {} THR {t:.4}", if r.score < t { "<" } else { ">=" })).unwrap_or_default();
-    (format!("{head}{video}"), format!("SCORE {:.4}{thr}  {verdict}", r.score), colour)
+    // the comparison, and enough decimals that a score near the threshold prints unlike it
+    let d = r.threshold.map_or(4, |t| distinct_decimals(r.score, t));
+    let thr =
+        r.threshold.map(|t| format!(" {} THR {t:.d$}", if r.score < t { "<" } else { ">=" })).unwrap_or_default();
+    (format!("{head}{video}"), format!("SCORE {:.d$}{thr}  {verdict}", r.score), colour)
+}
+
+/// The fewest decimals (4 to 8) at which `a` and `b` print differently; 8 when they never do.
+pub fn distinct_decimals(a: f64, b: f64) -> usize {
+    (4..=8).find(|&d| format!("{a:.d$}") != format!("{b:.d$}")).unwrap_or(8)
 }
 
 /// A 2-px frame just outside the block at (x, y, w, h).

@@ -6,7 +6,7 @@ mod grid;
 mod plots;
 mod svg;
 
-pub use grid::{figure_rows, pick_grid_rows, viridis, write_depth_grid, GridRow, Pick};
+pub use grid::{distinct_decimals, figure_rows, pick_grid_rows, viridis, write_depth_grid, GridRow, Pick};
 pub use plots::{is_error, probit, write_det, write_histogram, write_roc, write_score_panels};
 
 use super::metrics::{roc, Metrics, RocPoint, Summary};
@@ -315,7 +315,7 @@ impl Page<'_> {
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;margin:2em}}\
              table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}\
              td:first-child{{text-align:left}}img{{max-width:100%}}table.prov td{{text-align:left}}\
-             table.videos th{{cursor:pointer;background:#f0f0f0}}table.videos td{{text-align:left}}\
+             table.videos th{{cursor:pointer;background:#f0f0f0;text-align:left}}table.videos td{{text-align:left}}\
              tr.err td{{background:#fde8e8}}table.videos img{{height:40px;max-width:none}}\
              img.grid{{width:624px;image-rendering:pixelated}}</style></head><body>\n<h1>{t}</h1>\n",
             t = e(self.title)
@@ -407,9 +407,13 @@ impl Page<'_> {
             .collect();
         let t = m.metrics.threshold;
         let n_err = m.test.iter().filter(|v| is_error(v, t)).count();
+        // enough decimals to tell neighbouring scores (and the threshold) apart
+        let mut xs: Vec<f64> = m.test.iter().map(|v| v.score).chain([t]).collect();
+        xs.sort_by(f64::total_cmp);
+        let d = xs.windows(2).map(|w| distinct_decimals(w[0], w[1])).max().unwrap_or(4);
         let _ = writeln!(
             s,
-            "<h2>Videos: {}</h2>\n<p>{} test videos, {n_err} misclassified at threshold {t:.4}. Click a column to sort; \
+            "<h2>Videos: {}</h2>\n<p>{} test videos, {n_err} misclassified at threshold {t:.d$}. Click a column to sort; \
              click a picture for the video's frame and depth maps.</p>\n<table class=\"videos\">\n<thead><tr><th>video</th>\
              <th>picture</th><th>class</th><th>instrument</th><th>score</th><th>verdict</th><th>error</th>",
             e(&m.name),
@@ -429,7 +433,7 @@ impl Page<'_> {
             };
             let _ = write!(
                 s,
-                "<tr{}><td>{}</td><td data-v=\"{}\">{picture}</td><td>{class}</td><td>{}</td><td data-v=\"{:.6}\">{:.4}</td>\
+                "<tr{}><td>{}</td><td data-v=\"{}\">{picture}</td><td>{class}</td><td>{}</td><td data-v=\"{:.9}\">{:.d$}</td>\
                  <td>{verdict}</td><td data-v=\"{}\">{}</td>",
                 if err { " class=\"err\"" } else { "" },
                 e(&v.video_id),
@@ -443,7 +447,7 @@ impl Page<'_> {
             for (_, scores) in &others {
                 match scores.get(v.video_id.as_str()) {
                     Some(x) => {
-                        let _ = write!(s, "<td data-v=\"{x:.6}\">{x:.4}</td>");
+                        let _ = write!(s, "<td data-v=\"{x:.9}\">{x:.d$}</td>");
                     }
                     None => s.push_str("<td></td>"),
                 }
@@ -678,6 +682,13 @@ mod tests {
         assert_eq!(svg.matches("stroke=\"#c00000\" stroke-width=\"1.5\"").count(), 3);
         assert!(write_score_panels(&path, &videos, f64::NAN, "x").is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn decimals_tell_close_scores_apart() {
+        assert_eq!(distinct_decimals(0.1, 0.5), 4);
+        assert_eq!(distinct_decimals(0.497412, 0.497431), 5);
+        assert_eq!(distinct_decimals(0.5, 0.5), 8);
     }
 
     #[test]
