@@ -146,8 +146,7 @@ fn row_titles(r: &GridRow, max_chars: usize) -> (String, String, Rgb<u8>) {
     };
     // the comparison, and enough decimals that a score near the threshold prints unlike it
     let d = r.threshold.map_or(4, |t| distinct_decimals(r.score, t));
-    let thr =
-        r.threshold.map(|t| format!(" {} THR {t:.d$}", if r.score < t { "<" } else { ">=" })).unwrap_or_default();
+    let thr = r.threshold.map(|t| format!(" {} THR {t:.d$}", if r.score < t { "<" } else { ">=" })).unwrap_or_default();
     (format!("{head}{video}"), format!("SCORE {:.d$}{thr}  {verdict}", r.score), colour)
 }
 
@@ -265,5 +264,37 @@ pub(super) fn write_depth_grid_refs(path: &Path, rows: &[&GridRow]) -> Result<()
     y += bar_h + 2;
     draw_text(&mut img, bx, y, "DEPTH 0", scale, BLACK);
     draw_text(&mut img, (bx + bw).saturating_sub(text_width("1", scale)), y, "1", scale, BLACK);
+    img.save(path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// One depth map as a PNG on the fixed 0 .. 1 viridis scale every report and depth file shares
+/// (so maps from different clips and files compare by colour), upscaled nearest-neighbour to at
+/// least 192 px, with `title` above and a labelled colour bar below. For `infer --depth-dir`.
+pub fn write_depth_png(path: &Path, depth: &[f32], map: usize, title: &str) -> Result<()> {
+    if map == 0 || depth.len() != map * map {
+        bail!("write_depth_png {}: map {map} needs {} values, got {}", path.display(), map * map, depth.len());
+    }
+    let side = (map as u32).max(1) * (192 / map as u32).max(1);
+    let line = GLYPH_H + PAD;
+    let bar_h = 12;
+    let width = side + 2 * PAD;
+    let height = PAD + line + side + PAD + bar_h + 2 + line;
+    let mut img = RgbImage::from_pixel(width, height, WHITE);
+    // keep the end of a long title: the clip, map and time step
+    let max_chars = (side / text_width("X", 1)) as usize;
+    let n = title.chars().count();
+    let shown: String = if n > max_chars { title.chars().skip(n - max_chars).collect() } else { title.to_string() };
+    draw_text(&mut img, PAD, PAD, &shown, 1, BLACK);
+    let y = PAD + line;
+    blit_depth(&mut img, PAD, y, side, side, depth, map);
+    let by = y + side + PAD;
+    for x in 0..side {
+        let c = viridis(x as f32 / (side - 1).max(1) as f32);
+        for dy in 0..bar_h {
+            img.put_pixel(PAD + x, by + dy, c);
+        }
+    }
+    draw_text(&mut img, PAD, by + bar_h + 2, "DEPTH 0", 1, BLACK);
+    draw_text(&mut img, PAD + side - text_width("1", 1), by + bar_h + 2, "1", 1, BLACK);
     img.save(path).with_context(|| format!("writing {}", path.display()))
 }

@@ -6,7 +6,9 @@ mod grid;
 mod plots;
 mod svg;
 
-pub use grid::{distinct_decimals, figure_rows, pick_grid_rows, viridis, write_depth_grid, GridRow, Pick};
+pub use grid::{
+    distinct_decimals, figure_rows, pick_grid_rows, viridis, write_depth_grid, write_depth_png, GridRow, Pick,
+};
 pub use plots::{is_error, probit, write_det, write_histogram, write_roc, write_score_panels};
 
 use super::metrics::{roc, Metrics, RocPoint, Summary};
@@ -681,6 +683,33 @@ mod tests {
         assert_eq!(svg.matches("<title>").count(), 6);
         assert_eq!(svg.matches("stroke=\"#c00000\" stroke-width=\"1.5\"").count(), 3);
         assert!(write_score_panels(&path, &videos, f64::NAN, "x").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn depth_png_uses_the_shared_scale() {
+        let dir = tmp("depthpng");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.png");
+        // left half 0, right half 1 (and out-of-range values clamp onto the same scale)
+        let map: Vec<f32> = (0..16 * 16).map(|i| if i % 16 < 8 { -0.5 } else { 1.5 }).collect();
+        // a smooth bump to look at (TDFAS_KEEP_PNG=file keeps it)
+        if let Some(keep) = std::env::var_os("TDFAS_KEEP_PNG") {
+            let bump: Vec<f32> = grid_rows(16)[0].multi_depth.clone();
+            write_depth_png(std::path::Path::new(&keep), &bump, 16, "face.mp4 clip0 d_fusion t0").unwrap();
+        }
+        write_depth_png(&path, &map, 16, "clip0 d_fusion t0").unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.width(), 16 * 12 + 2 * 6);
+        let y = 6 + 13 + 96;
+        assert_eq!(*img.get_pixel(6 + 20, y), viridis(0.0));
+        assert_eq!(*img.get_pixel(6 + 180, y), viridis(1.0));
+        // the colour bar runs from viridis(0) to viridis(1)
+        let bar_y = 6 + 13 + 192 + 6 + 5;
+        assert_eq!(*img.get_pixel(6, bar_y), viridis(0.0));
+        assert_eq!(*img.get_pixel(6 + 191, bar_y), viridis(1.0));
+        assert!(write_depth_png(&path, &map[1..], 16, "x").is_err());
+        assert!(write_depth_png(&path, &[], 0, "x").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
