@@ -220,7 +220,7 @@ fn grid_model(models: &[ModelReport], grid: &[GridRow]) -> Option<usize> {
 
 /// Writes into `dir`: metrics.json, table.md, roc.svg, det.svg, hist_<i>_<model>.svg (per-class
 /// score panels), depth_grid.png (when `grid` is not empty), videos/*.png (one picture per grid
-/// row, linked from the per-video table) and index.html. Provenance is "not recorded"; see
+/// row, linked from the per-video table) and index.html. Provenance: version and date only; see
 /// `write_report_with`.
 pub fn write_report(dir: &Path, title: &str, models: &[ModelReport], grid: &[GridRow]) -> Result<()> {
     write_report_with(dir, title, models, grid, &Provenance::new())
