@@ -12,12 +12,23 @@ use crate::data::{Dataset, Split};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
 
-/// Scores of every clip of a split, and up to `grid_per_class` figure-7 rows per class.
+/// Scores of every clip of a split and, when asked for, one depth-figure row per video (see
+/// `score_split`).
 pub struct SplitScores {
     pub clips: Vec<ScoredVideo>,
     pub grid: Vec<GridRow>,
 }
 
+/// Side of the RGB images kept per video: legible at the tiny preset's 32 px, and small enough
+/// that one image per test video fits in memory at the paper's 256 px.
+fn row_side(image_size: usize) -> u32 {
+    (image_size as u32).clamp(96, 128)
+}
+
+/// Scores every clip of a split. With `grid_per_class` > 0 it also keeps one row per video (its
+/// first clip's frame and depth maps, the video's mean score) for the report's per-video table;
+/// per class the `grid_per_class` worst-scored videos (live: lowest, attacks: highest) and as
+/// many typical ones (nearest the class median) are marked for the depth figure (`GridRow::pick`).
 pub fn score_split(
     gpu: &Gpu,
     model: &FasTd,
@@ -38,6 +49,7 @@ pub fn score_split(
         &format!("{} {:?}", cfg.variant, split).to_lowercase(),
     );
     let mut out = SplitScores { clips: vec![], grid: vec![] };
+    let mut seen = std::collections::HashSet::new();
     let batch_size = cfg.stage2.batch.max(1) * 2;
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch_size) {
@@ -46,29 +58,46 @@ pub fn score_split(
         let scored = model.score(gpu, &batch)?;
         for (b, clip) in clips.iter().enumerate() {
             out.clips.push(ScoredVideo::new(&clip.video_id, &clip.instrument, clip.label, scored.scores[b]));
+            if grid_per_class == 0 || !seen.insert(clip.video_id.clone()) {
+                continue;
+            }
             let class = if clip.label == 1 {
                 "live".to_string()
             } else {
                 clip.instrument.trim_end_matches(char::is_numeric).to_string()
             };
-            if out.grid.iter().filter(|r| r.class == class).count() < grid_per_class {
-                // the multi-frame model's depth output is D_fusion (figure 7); Model 1 has D_single only
-                let multi = scored.d_fusion[b].first().cloned().unwrap_or_else(|| scored.d_single[b][0].clone());
-                let side = (cfg.image_size as u32).max(96); // legible at the tiny preset's 32 px
-                let rgb = frame_image(&clip.frames, cfg.image_size);
-                out.grid.push(GridRow {
-                    class,
-                    rgb: image::imageops::resize(&rgb, side, side, image::imageops::FilterType::Nearest),
-                    single_depth: scored.d_single[b][0].clone(),
-                    multi_depth: multi,
-                    map: cfg.map_size(),
-                    score: scored.scores[b],
-                });
-            }
+            // the multi-frame model's depth output is D_fusion (figure 7); Model 1 has D_single only
+            let multi = scored.d_fusion[b].first().cloned().unwrap_or_else(|| scored.d_single[b][0].clone());
+            let side = row_side(cfg.image_size);
+            let rgb = frame_image(&clip.frames, cfg.image_size);
+            out.grid.push(GridRow {
+                class,
+                rgb: image::imageops::resize(&rgb, side, side, image::imageops::FilterType::Triangle),
+                single_depth: scored.d_single[b][0].clone(),
+                multi_depth: multi,
+                map: cfg.map_size(),
+                score: scored.scores[b],
+                video: clip.video_id.clone(),
+                instrument: clip.instrument.clone(),
+                label: clip.label,
+                threshold: None,
+                error: None,
+                pick: None,
+            });
         }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    if grid_per_class > 0 {
+        // the video's score, as the metrics and the table see it
+        let videos = per_video(&out.clips)?;
+        let score: std::collections::HashMap<&str, f64> =
+            videos.iter().map(|v| (v.video_id.as_str(), v.score)).collect();
+        for r in &mut out.grid {
+            r.score = score.get(r.video.as_str()).copied().unwrap_or(r.score);
+        }
+        super::report::pick_grid_rows(&mut out.grid, grid_per_class);
+    }
     Ok(out)
 }
 
