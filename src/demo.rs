@@ -118,7 +118,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             stop_after: None,
         },
     )?;
-    let (model4, _) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
+    let (model4, loaded4) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
     // stage1.safetensors is the single-frame network as a Model 1 checkpoint with its own threshold
     let (model1, loaded1) = checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
 
@@ -127,7 +127,23 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let (r4, grid) = evaluate_model(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(train_protocol), opts.progress)?;
     let models = vec![r1, r4];
     let report_dir = opts.out.join("report");
-    report::write_report(&report_dir, &format!("tdfas demo ({preset} preset, synthetic benchmark)"), &models, &grid)?;
+    let base = report::Provenance {
+        checkpoint: format!(
+            "Model 4: {}; Model 1: {}",
+            run_dir.join("model.safetensors").display(),
+            run_dir.join("stage1.safetensors").display()
+        ),
+        adapter: gpu.describe(),
+        ..report::Provenance::for_checkpoint(&run_dir.join("model.safetensors"), &loaded4)
+    };
+    let prov = report::Provenance {
+        evaluation_data: format!("{} (test split)", data.display()),
+        protocol: train_protocol.into(),
+        threshold_source: format!("each model's EER threshold on the dev split of {train_protocol}"),
+        ..base.clone()
+    };
+    let title = format!("tdfas demo ({preset} preset, synthetic benchmark)");
+    report::write_report_with(&report_dir, &title, &models, &grid, &prov)?;
     let rows: Vec<(String, _)> = models.iter().map(|m| (m.name.clone(), m.metrics.clone())).collect();
     let mut table = format!("In-domain: train, dev and test of {train_protocol}\n{}", report::paper_table(&rows));
     let mut cross_models = vec![];
@@ -151,11 +167,18 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
         let (c4, cgrid) =
             evaluate_model_with(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(DOMAIN_B), Some(&t4), opts.progress)?;
         cross_models = vec![c1, c4];
-        report::write_report(
+        let prov = report::Provenance {
+            evaluation_data: format!("{} (test split)", data.display()),
+            protocol: DOMAIN_B.into(),
+            threshold_source: format!("Model 4: {}; Model 1: {}", t4.source, t1.source),
+            ..base.clone()
+        };
+        report::write_report_with(
             &report_dir.join("cross"),
             &format!("tdfas demo cross-domain ({DOMAIN_A} -> {DOMAIN_B}, threshold from {DOMAIN_A}'s dev split)"),
             &cross_models,
             &cgrid,
+            &prov,
         )?;
         let rows: Vec<(String, _)> = cross_models.iter().map(|m| (m.name.clone(), m.metrics.clone())).collect();
         table.push_str(&format!(

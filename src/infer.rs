@@ -305,8 +305,9 @@ fn score_input(
     Ok(())
 }
 
-/// The depth map the score uses (D_fusion for the multi-frame model, D_single for Model 1),
-/// one PNG per time step, named after the input, the clip and the map.
+/// The depth maps of one clip, one PNG per map and time step on the shared 0..1 colour scale
+/// with a colour bar, named after the input, the clip and the map: `d_fusion` (what the score
+/// uses), `d_multi` and `d_single` (Model 1 has `d_single` only, which its score uses).
 fn write_depth_maps(
     dir: &Path,
     name: &str,
@@ -315,19 +316,13 @@ fn write_depth_maps(
     scored: &crate::model::fastd::Scored,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating the depth folder {}", dir.display()))?;
-    let (kind, maps) = if scored.d_fusion[0].is_empty() {
-        ("d_single", &scored.d_single[0])
-    } else {
-        ("d_fusion", &scored.d_fusion[0])
-    };
-    for (t, map) in maps.iter().enumerate() {
-        let s = cfg.map_size();
-        let img = image::GrayImage::from_fn(s as u32, s as u32, |x, y| {
-            image::Luma([(map[y as usize * s + x as usize].clamp(0.0, 1.0) * 255.0) as u8])
-        });
-        let big = image::imageops::resize(&img, (s * 8) as u32, (s * 8) as u32, image::imageops::FilterType::Nearest);
-        let path = dir.join(format!("{name}_clip{ci}_{kind}_t{t}.png"));
-        big.save(&path).with_context(|| format!("writing {}", path.display()))?;
+    for (kind, maps) in
+        [("d_fusion", &scored.d_fusion[0]), ("d_multi", &scored.d_multi[0]), ("d_single", &scored.d_single[0])]
+    {
+        for (t, map) in maps.iter().enumerate() {
+            let path = dir.join(format!("{name}_clip{ci}_{kind}_t{t}.png"));
+            crate::eval::report::write_depth_png(&path, map, cfg.map_size(), &format!("{kind} clip{ci} t{t}"))?;
+        }
     }
     Ok(())
 }

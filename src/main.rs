@@ -339,7 +339,15 @@ fn run(cli: Cli) -> Result<()> {
                 println!("metrics: {}", j.display());
             }
             if let Some(dir) = report {
-                tdfas::eval::report::write_report(&dir, &format!("{name} on {}", data.display()), &ev.runs, &ev.grid)?;
+                let provenance = tdfas::eval::report::Provenance {
+                    evaluation_data: format!("{} (test split)", data.display()),
+                    protocol: protocol.clone().unwrap_or_else(|| "(none)".into()),
+                    threshold_source: ev.threshold_source.clone(),
+                    adapter: gpu.describe(),
+                    ..tdfas::eval::report::Provenance::for_checkpoint(&checkpoint, &loaded)
+                };
+                let title = format!("{name} on {}", data.display());
+                tdfas::eval::report::write_report_with(&dir, &title, &ev.runs, &ev.grid, &provenance)?;
                 println!("report: {}/index.html", dir.display());
             }
             Ok(())
