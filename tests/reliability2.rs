@@ -1,0 +1,242 @@
+//! Reliability II (issue 20): nothing lost (tdfas deletes only what it wrote, one training run
+//! per folder, no temporary files left behind) and nothing silently wrong (resume flags,
+//! untrainable settings, one-class data, unreadable data named with the step).
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tdfas::data::synth::{generate, SynthOptions};
+use tdfas::model::Config;
+use tdfas::train::checkpoint;
+use tdfas::train::outdir;
+
+fn micro() -> Config {
+    let mut c = Config::preset("tiny").unwrap();
+    c.image_size = 16;
+    c.frames = 3;
+    c.interval = 1;
+    c.stem = 4;
+    c.block = [4, 6, 4];
+    c.head = [4, 4];
+    c.off_reduce = 2;
+    c.off_out = 3;
+    c.gru_hidden = 2;
+    c.fc_hidden = 4;
+    c.stage1.batch = 3;
+    c.stage2.batch = 2;
+    c.stage1.steps = 2;
+    c.stage2.steps = 2;
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tdfas-rel2-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tiny_dataset(dir: &Path) {
+    let mut o = SynthOptions::preset("small", 3).unwrap();
+    o.identities = 3;
+    o.split = [1, 1, 1];
+    o.videos_per_class = 1;
+    o.cross_videos_per_class = 0;
+    o.frames = 4;
+    o.size = 32;
+    generate(dir, &o, false).unwrap();
+}
+
+fn tdfas() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tdfas"));
+    c.stdin(Stdio::null());
+    c
+}
+
+/// `tdfas train` on `data` into `out` with the micro config and seed 5, plus `extra` flags.
+fn train(data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Output {
+    let mut c = tdfas();
+    c.args(["train", "--checkpoint-every", "1", "--data"]).arg(data).arg("--out").arg(out);
+    if !extra.iter().any(|a| *a == "--resume" || *a == "--preset") {
+        c.arg("--config").arg(config).args(["--seed", "5"]);
+    }
+    c.args(extra).output().unwrap()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn fails_with(o: &Output, parts: &[&str]) -> String {
+    let e = err(o);
+    assert_eq!(o.status.code(), Some(if e.contains("Usage:") { 2 } else { 1 }), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    for p in parts {
+        assert!(e.contains(p), "expected {p:?} in:\n{e}");
+    }
+    e
+}
+
+fn setup(name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = tmp(name);
+    let data = dir.join("data");
+    tiny_dataset(&data);
+    let config = dir.join("micro.toml");
+    std::fs::write(&config, toml::to_string(&micro()).unwrap()).unwrap();
+    (dir, data, config)
+}
+
+/// Case 1 and 16: a folder tdfas did not write is never deleted; one it wrote is cleared.
+#[test]
+fn demo_and_synth_delete_only_folders_tdfas_wrote() {
+    let dir = tmp("owned");
+    let kept = dir.join("data").join("my_photos.txt");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, "mine").unwrap();
+    let o = tdfas().args(["demo", "--quick", "--out"]).arg(&dir).output().unwrap();
+    fails_with(&o, &[&dir.join("data").display().to_string(), "not written by tdfas", "not deleting"]);
+    assert!(kept.exists());
+
+    let o = tdfas().args(["synth", "--out"]).arg(dir.join("data")).output().unwrap();
+    fails_with(&o, &["not written by tdfas"]);
+    assert!(kept.exists());
+
+    // marked: cleared, so no stale clip of an earlier render stays in the dataset
+    let owned = dir.join("owned");
+    outdir::fresh_owned_dir(&owned, "test", &[]).unwrap();
+    std::fs::create_dir_all(owned.join("train/live/stale")).unwrap();
+    outdir::fresh_owned_dir(&owned, "test", &[]).unwrap();
+    assert!(!owned.join("train").exists() && owned.join(outdir::MARKER).exists());
+    // an empty folder is taken over; a file in its place is refused
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    outdir::fresh_owned_dir(&dir.join("empty"), "test", &[]).unwrap();
+    let e = format!("{:#}", outdir::fresh_owned_dir(&kept, "test", &[]).unwrap_err());
+    assert!(e.contains("not a folder"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Case 2, 3, 6, 7, 8: one training run per folder, no silent overwrite, resume flags applied or
+/// refused, untrainable settings refused, one-class data warned about, no temp files left.
+#[test]
+fn training_folders_runs_and_resume_flags() {
+    let (dir, data, config) = setup("train");
+    let out = dir.join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    // a temp file of a killed write (pid far above pid_max) and a file of the user's
+    let stale = out.join(".checkpoint.safetensors.tmp999999999");
+    std::fs::write(&stale, vec![0u8; 1000]).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+
+    // another run holds the folder: refused at once, naming its pid
+    {
+        let _held = outdir::lock(&out).unwrap();
+        let o = train(&data, &out, &config, &[]);
+        fails_with(&o, &["in use by another training run", &format!("pid {}", std::process::id())]);
+    }
+    let o = train(&data, &out, &config, &[]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!stale.exists(), "stale temp file kept");
+    let (model, _) = model_bytes(&out);
+
+    // into a finished run: refused without --resume, replaced with --overwrite (user files kept)
+    fails_with(&train(&data, &out, &config, &[]), &["already holds a finished run", "--overwrite"]);
+    let o = train(&data, &out, &config, &["--overwrite"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out.join("notes.txt").exists());
+    assert_eq!(model_bytes(&out).0, model, "same seed, same model");
+    let lines = std::fs::read_to_string(out.join("log.jsonl")).unwrap().lines().count();
+    assert_eq!(lines, 4, "the log of the replaced run was kept");
+
+    // --resume: what cannot change is refused naming the flag; nothing is trained
+    fails_with(&train(&data, &out, &config, &["--resume", "--seed", "7"]), &["--seed 7", "seed 5"]);
+    fails_with(&train(&data, &out, &config, &["--resume", "--lr1", "0.5"]), &["--lr1", "stage1.lr"]);
+    fails_with(&train(&data, &out, &config, &["--resume", "--preset", "tiny"]), &["--config/--preset"]);
+    fails_with(&train(&data, &out, &config, &["--resume", "--steps", "1"]), &["--steps 1", "step 2 already"]);
+    // ... more steps continue the finished run, to exactly the model of a longer run
+    let o = train(&data, &out, &config, &["--resume", "--steps", "4"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("stage 2: 2 -> 4 steps"), "{}", err(&o));
+    let mut longer = micro();
+    longer.stage2.steps = 4;
+    let config4 = dir.join("micro4.toml");
+    std::fs::write(&config4, toml::to_string(&longer).unwrap()).unwrap();
+    let straight = dir.join("straight");
+    let o = train(&data, &straight, &config4, &[]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(model_bytes(&out), model_bytes(&straight), "extended run differs from a longer run");
+    let o = train(&data, &out, &config, &["--resume"]);
+    assert!(o.status.success() && err(&o).contains("nothing to train"), "{}", err(&o));
+
+    // settings that would write an untrained model
+    let fresh = dir.join("fresh");
+    fails_with(&train(&data, &fresh, &config, &["--steps", "0"]), &["0 steps"]);
+    fails_with(&train(&data, &fresh, &config, &["--stage", "2"]), &["--stage 2", "--stage 1 first"]);
+    fails_with(&train(&data, &fresh, &config, &["--variant", "1", "--stage", "2"]), &["variant 1", "--stage 1"]);
+    fails_with(&train(&data, &fresh, &config, &["--preset", "tiny", "--config", "x.toml"]), &["--config"]);
+    fails_with(&train(&data, &fresh, &config, &["--resume", "--overwrite"]), &["--overwrite"]);
+    assert!(!fresh.join("model.safetensors").exists());
+
+    // a train split without attack clips: a warning
+    for class in ["print", "replay"] {
+        std::fs::remove_dir_all(data.join("train").join(class)).unwrap();
+    }
+    let o = train(&data, &dir.join("live_only"), &config, &["--steps", "1"]);
+    let e = err(&o);
+    assert!(e.contains("warning") && e.contains("no attack clip"), "{e}");
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.contains(".tmp"), "temp file {name} left");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn model_bytes(out: &Path) -> (Vec<u8>, String) {
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let loaded = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    (bytes[8 + n..].to_vec(), format!("{:?} {:?}", loaded.config, loaded.progress))
+}
+
+/// Case 3: a failed write removes its temporary file.
+#[test]
+fn a_failed_atomic_write_leaves_no_temp_file() {
+    let dir = tmp("atomic");
+    // renaming onto a non-empty folder fails after the temp file is written
+    let target = dir.join("model.safetensors");
+    std::fs::create_dir_all(target.join("x")).unwrap();
+    assert!(checkpoint::write_atomic(&target, b"data").is_err());
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // a stale temp file of a dead process is removed by the next write to the same name
+    let stale = dir.join(".dump.safetensors.tmp999999999");
+    std::fs::write(&stale, b"partial").unwrap();
+    let live = dir.join(format!(".dump.safetensors.tmp{}", std::process::id()));
+    std::fs::write(&live, b"ours").unwrap();
+    assert_eq!(outdir::clean_stale_tmp(&dir, &["dump.safetensors"], false), 1);
+    assert!(!stale.exists() && live.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Case 10: an unreadable frame met during training stops it naming the step and the file.
+#[test]
+fn an_unreadable_frame_during_training_names_the_step() {
+    let (dir, data, config) = setup("unreadable");
+    let clip = std::fs::read_dir(data.join("train/live")).unwrap().next().unwrap().unwrap().path();
+    let frame = clip.join("0001.png");
+    assert!(frame.exists());
+    std::fs::write(&frame, b"not a png").unwrap();
+    let o = train(&data, &dir.join("run"), &config, &[]);
+    let e = fails_with(&o, &["stage 1, step", "training stopped", "0001.png"]);
+    println!("{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Case 7: bench settings that would be ignored or print an empty table.
+#[test]
+fn bench_filter_matching_nothing_is_an_error() {
+    let o = tdfas().args(["bench", "--quick", "--preset", "paper", "--filter", "no_such_kernel"]).output().unwrap();
+    fails_with(&o, &["--quick benchmarks the tiny preset", "matches no benchmark", "conv"]);
+    let o = tdfas().args(["demo", "--quick", "--preset", "tiny", "--config", "x.toml"]).output().unwrap();
+    fails_with(&o, &["--config"]);
+}
