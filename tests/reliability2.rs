@@ -240,3 +240,76 @@ fn bench_filter_matching_nothing_is_an_error() {
     let o = tdfas().args(["demo", "--quick", "--preset", "tiny", "--config", "x.toml"]).output().unwrap();
     fails_with(&o, &["--config"]);
 }
+
+/// Case 4: the decoded-frame cache is keyed by the video's content and the dataset root.
+#[test]
+fn the_frame_cache_is_keyed_by_content_and_root() {
+    let dir = tmp("cache");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for root in [&a, &b] {
+        std::fs::create_dir_all(root).unwrap();
+        std::fs::write(root.join("1_1_01_1.avi"), b"video one").unwrap();
+    }
+    let key = |root: &Path| tdfas::data::video::cache_dir(root, &root.join("1_1_01_1.avi"));
+    let first = key(&a);
+    assert_eq!(first, key(&a), "the key must be stable");
+    assert!(first.starts_with(a.join(".tdfas_frames")), "{}", first.display());
+    // the same name in another dataset, and a replaced video of the same size
+    assert_ne!(first.file_name(), key(&b).file_name());
+    std::fs::write(a.join("1_1_01_1.avi"), b"video two").unwrap();
+    assert_ne!(first, key(&a), "a replaced video reuses the old frames");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Case 9 (the ffmpeg part): errors ffmpeg reports while decoding a damaged video partly are
+/// a warning naming the video, not dropped.
+#[cfg(unix)]
+#[test]
+fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp("ffmpeg");
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 1..=4 {
+        image::RgbImage::from_pixel(16, 16, image::Rgb([90, 120, 150]))
+            .save(frames.join(format!("{i:04}.png")))
+            .unwrap();
+    }
+    // a stand-in ffmpeg: writes the frames, reports decoding errors, exits 0 as ffmpeg does
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("ffmpeg");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = -version ] && exit 0\nfor a; do last=\"$a\"; done\n\
+             cp {}/*.png \"$(dirname \"$last\")\"/\necho '[h264 @ 0x1] Invalid NAL unit size' >&2\n\
+             echo '[h264 @ 0x1] error while decoding MB 3 4' >&2\nexit 0\n",
+            frames.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let gpu = common::gpu();
+    let model = tdfas::model::fastd::FasTd::new(&gpu, micro(), 0).unwrap();
+    let ckpt = dir.join("m.safetensors");
+    let progress = checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true };
+    checkpoint::save(&gpu, &ckpt, &model, None, &progress).unwrap();
+    let video = dir.join("cut.mp4");
+    std::fs::write(&video, b"truncated").unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let o = tdfas()
+        .args(["dump", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--input")
+        .arg(&video)
+        .arg("--out")
+        .arg(dir.join("d.safetensors"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let e = err(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("warning: ffmpeg reported 2 error line(s) decoding") && e.contains("cut.mp4"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
