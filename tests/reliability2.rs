@@ -313,3 +313,36 @@ fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
     assert!(e.contains("warning: ffmpeg reported 2 error line(s) decoding") && e.contains("cut.mp4"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Case 5: depth labels and masks of another size than their frames are scaled to the frame
+/// (same aspect ratio) or rejected naming the file, never sampled in the wrong coordinates.
+#[test]
+fn labels_of_another_size_are_scaled_or_rejected() {
+    use tdfas::data::{ClipSpec, Dataset, Split};
+    let dir = tmp("labels");
+    let data = dir.join("data");
+    tiny_dataset(&data);
+    let spec = ClipSpec { frames: 3, interval: 1, size: 32, map: 8 };
+    let live = |data: &Path| {
+        let ds = Dataset::open(data, Split::Train, None, &spec).unwrap();
+        let i = (0..ds.len()).find(|&i| ds.index(i).label == 1).unwrap();
+        (ds.index(i).depth_paths.clone(), ds.load(i, None))
+    };
+    let (paths, before) = live(&data);
+    let before = before.unwrap();
+    assert!(before.depth.iter().any(|&d| d > 0.2), "no face depth in the live clip");
+    // the same labels at half size (32 px frames, 16 px labels), as some datasets ship them
+    for p in paths.iter().flatten() {
+        let img = image::open(p).unwrap().to_luma8();
+        image::imageops::resize(&img, 16, 16, image::imageops::FilterType::Triangle).save(p).unwrap();
+    }
+    let after = live(&data).1.unwrap();
+    let worst = before.depth.iter().zip(&after.depth).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 0.15, "scaled labels differ by {worst}");
+    // another aspect ratio: an error naming the file
+    let p = paths[0].as_ref().unwrap();
+    image::GrayImage::new(32, 8).save(p).unwrap();
+    let e = format!("{:#}", live(&data).1.unwrap_err());
+    assert!(e.contains(&p.display().to_string()) && e.contains("32x8") && e.contains("frame 32x32"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
