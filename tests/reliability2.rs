@@ -181,9 +181,15 @@ fn training_folders_runs_and_resume_flags() {
     for class in ["print", "replay"] {
         std::fs::remove_dir_all(data.join("train").join(class)).unwrap();
     }
+    // ... and a face box outside its frame (case 11): a warning, not a silent whole-frame crop
+    let clip = std::fs::read_dir(data.join("train/live")).unwrap().next().unwrap().unwrap().path();
+    let boxes: String = (0..6).map(|i| format!("{i},500,500,10,10\n")).collect();
+    std::fs::write(clip.join("bbox.csv"), format!("frame,x,y,w,h\n{boxes}")).unwrap();
     let o = train(&data, &dir.join("live_only"), &config, &["--steps", "1"]);
     let e = err(&o);
+    assert!(o.status.success(), "{e}");
     assert!(e.contains("warning") && e.contains("no attack clip"), "{e}");
+    assert!(e.contains("lies outside the 32x32 frame"), "{e}");
     for e in std::fs::read_dir(&out).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().to_string();
         assert!(!name.contains(".tmp"), "temp file {name} left");
@@ -345,4 +351,23 @@ fn labels_of_another_size_are_scaled_or_rejected() {
     let e = format!("{:#}", live(&data).1.unwrap_err());
     assert!(e.contains(&p.display().to_string()) && e.contains("32x8") && e.contains("frame 32x32"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Case 11: bbox.csv lines are a header (first line only), comments, or valid boxes.
+#[test]
+fn bbox_csv_damage_is_named() {
+    use tdfas::data::generic::parse_bbox;
+    let ok = parse_bbox("# made by hand\nframe,x,y,w,h\n0,1,2,30,40\n# more\n1,1,2,30,40\n", "b.csv").unwrap();
+    assert_eq!(ok.len(), 2);
+    for (text, want) in [
+        ("frame,x,y,w,h\n0,1,2,30,40\nabc,1,2,30,40\n", "b.csv:3"),
+        ("0,1,2,30,40\nx1,1,2,30,40\n", "b.csv:2"),
+        ("0,1,2,0.001,40\n", "at least 2 pixels"),
+        ("0,1,2,1e6,40\n", "not a usable coordinate"),
+        ("4294967296,1,2,30,40\n", "too large (at most 4294967295)"),
+        ("-1,1,2,30,40\n", "not a whole number"),
+    ] {
+        let e = format!("{:#}", parse_bbox(text, "b.csv").unwrap_err());
+        assert!(e.contains(want), "{text:?}: {e}");
+    }
 }

@@ -101,6 +101,17 @@ fn labels(
         });
         render_depth_in(&a, rect, s)
     };
+    if let Some(a) = anchor.filter(|a| !a.face_box().overlaps(w, h)) {
+        // the crop falls back to the whole frame: say so (once) rather than train on it silently
+        if !BOX_OUTSIDE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "warning: {}: the face box {:?} lies outside the {w}x{h} frame: the whole frame is used \
+                 (other frames likewise; said once)",
+                c.frame_paths.get(k).map_or(c.video_id.clone(), |p| p.display().to_string()),
+                a.face_box()
+            );
+        }
+    }
     let mut rendered = None;
     let mask = match &mask_file {
         Some(p) => threshold(label_map(p, rect, w, h, s)?),
@@ -115,6 +126,9 @@ fn labels(
     };
     Ok((depth, mask))
 }
+
+/// Said once per process: a face box outside its frame.
+static BOX_OUTSIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Said once per process: labels of another size than their frames are scaled to them.
 static LABEL_SCALED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
