@@ -390,3 +390,30 @@ fn an_image_over_the_pixel_budget_is_refused_from_its_header() {
     assert_eq!(tdfas::data::imageops::load(&p, false).unwrap().w, 640);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Case 14 and 15: the autotune says what it does and stores its times; a backend this platform
+/// lacks is named as such; the slow GL fallback says how to get the fast path.
+#[test]
+fn adapter_and_autotune_messages() {
+    let dir = tmp("tune");
+    let cache = dir.join("tuning.json");
+    let o = tdfas().arg("info").env("TDFAS_TUNING_CACHE", &cache).env_remove("TDFAS_CONV").output().unwrap();
+    let (e, out) = (err(&o), String::from_utf8_lossy(&o.stdout).to_string());
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("tuning the conv kernel") && e.contains(" ms"), "{e}");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    let entry = saved.as_object().unwrap().values().next().unwrap();
+    assert!(entry["ms"]["blocked"].as_f64().is_some() && entry["kernel"].is_string(), "{entry}");
+    // cached: no second tuning
+    let o = tdfas().arg("info").env("TDFAS_TUNING_CACHE", &cache).env_remove("TDFAS_CONV").output().unwrap();
+    assert!(!err(&o).contains("tuning the conv kernel"), "{}", err(&o));
+    let gl = out.lines().any(|l| l.starts_with("backend") && l.contains("Gl"));
+    assert_eq!(e.contains("through the GL backend") && e.contains("mesa-vulkan-drivers"), gl, "{out}\n{e}");
+    if cfg!(target_os = "linux") {
+        for b in ["metal", "dx12"] {
+            let o = tdfas().arg("info").env("TDFAS_BACKEND", b).output().unwrap();
+            fails_with(&o, &["not available on this platform", "available: vulkan"]);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
