@@ -417,3 +417,30 @@ fn adapter_and_autotune_messages() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Case 12: a clip folder whose name is not UTF-8 is read, not reported missing and dropped.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_non_utf8_clip_folder_is_read() {
+    use std::os::unix::ffi::OsStrExt;
+    use tdfas::data::{Dataset, Split};
+    let dir = tmp("utf8");
+    let data = dir.join("data");
+    tiny_dataset(&data);
+    let spec = micro().clip_spec();
+    let before = Dataset::open(&data, Split::Train, None, &spec).unwrap().len();
+    let live = data.join("train/live");
+    let clip = std::fs::read_dir(&live).unwrap().next().unwrap().unwrap().path();
+    let odd = live.join(std::ffi::OsStr::from_bytes(b"caf\xe9_clip"));
+    std::fs::create_dir(&odd).unwrap();
+    for e in std::fs::read_dir(&clip).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, odd.join(p.file_name().unwrap())).unwrap();
+    }
+    let ds = Dataset::open(&data, Split::Train, None, &spec).unwrap();
+    assert!(ds.skipped().iter().all(|w| !w.contains("missing")), "{:?}", ds.skipped());
+    assert_eq!(ds.len(), before + 1);
+    let i = (0..ds.len()).find(|&i| ds.index(i).video_id.contains("caf")).unwrap();
+    ds.load(i, None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

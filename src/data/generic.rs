@@ -18,24 +18,26 @@ pub fn index(
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     let instruments = read_clips_csv(root)?;
     let mut skipped = Vec::new();
-    let videos: Vec<(String, u32)> = match protocol_name {
+    let videos: Vec<(PathBuf, u32)> = match protocol_name {
         Some(name) => {
             let path = root.join("protocols").join(name).join(format!("{}.txt", split.name()));
             if !path.is_file() {
                 bail!("protocol {name:?}: file {} not found", path.display());
             }
-            protocol::read(&path)?.into_iter().map(|e| (e.name, e.label)).collect()
+            protocol::read(&path)?.into_iter().map(|e| (PathBuf::from(e.name), e.label)).collect()
         }
         None => list_split(root, split)?,
     };
     let mut clips = Vec::new();
-    for (rel, label) in videos {
-        let dir = root.join(&rel);
+    for (rel_path, label) in videos {
+        let dir = root.join(&rel_path);
+        // names that are not UTF-8 are shown lossily, but the folder is read by its real name
+        let rel = rel_path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if !dir.is_dir() {
             skipped.push(format!("{}: clip folder missing, skipped", dir.display()));
             continue;
         }
-        let class = Path::new(&rel).parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().to_string());
+        let class = rel_path.parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().to_string());
         let instrument = instruments.get(&rel).cloned().unwrap_or_else(|| {
             if label == 1 {
                 "live".to_string()
@@ -52,7 +54,7 @@ pub fn index(
 }
 
 /// Every clip folder of a split, as (relative path, label), sorted.
-fn list_split(root: &Path, split: Split) -> Result<Vec<(String, u32)>> {
+fn list_split(root: &Path, split: Split) -> Result<Vec<(PathBuf, u32)>> {
     let dir = root.join(split.name());
     let mut out = Vec::new();
     if !dir.is_dir() {
@@ -62,8 +64,7 @@ fn list_split(root: &Path, split: Split) -> Result<Vec<(String, u32)>> {
         let cname = class.file_name().unwrap().to_string_lossy().to_string();
         let label = u32::from(cname == "live" || cname == "real");
         for clip in sorted_dirs(&class)? {
-            let cl = clip.file_name().unwrap().to_string_lossy().to_string();
-            out.push((format!("{}/{}/{}", split.name(), cname, cl), label));
+            out.push((Path::new(split.name()).join(class.file_name().unwrap()).join(clip.file_name().unwrap()), label));
         }
     }
     Ok(out)
