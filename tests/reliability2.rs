@@ -168,6 +168,25 @@ fn training_folders_runs_and_resume_flags() {
     let o = train(&data, &out, &config, &["--resume"]);
     assert!(o.status.success() && err(&o).contains("nothing to train"), "{}", err(&o));
 
+    // a kill after logging a step but before its checkpoint: the resumed run logs it once
+    let killed = dir.join("killed");
+    let o = train(&data, &killed, &config, &["--stop-after", "2"]);
+    assert!(!o.status.success() && err(&o).contains("--stop-after"), "{}", err(&o));
+    let log = killed.join("log.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("{\"stage\":2,\"step\":1,\"losses\":{}}\n{\"stage\":2,\"st");
+    std::fs::write(&log, text).unwrap();
+    let o = train(&data, &killed, &config, &["--resume"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let steps: Vec<(u64, u64)> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["stage"].as_u64().unwrap(), v["step"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(steps, [(1, 1), (1, 2), (2, 1), (2, 2)]);
+    assert_eq!(model_bytes(&killed).0, model, "the resumed run differs from the straight one");
+
     // settings that would write an untrained model
     let fresh = dir.join("fresh");
     fails_with(&train(&data, &fresh, &config, &["--steps", "0"]), &["0 steps"]);

@@ -103,7 +103,7 @@ impl ClipCache {
         for w in dataset.skipped() {
             eprintln!("warning: {w}");
         }
-        if dataset.len() == 0 {
+        if dataset.is_empty() {
             bail!("{}: the {:?} split has no usable clips", root.display(), split);
         }
         let clips = (0..dataset.len()).map(|_| None).collect();
@@ -160,6 +160,14 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         (model, progress, Some(loaded))
     } else {
         let existing: Vec<&str> = RUN_FILES[..3].iter().copied().filter(|f| opts.out.join(f).exists()).collect();
+        if !existing.is_empty() && opts.resume {
+            bail!(
+                "{} holds {} but no {} to resume from: --overwrite starts over, or choose another --out",
+                opts.out.display(),
+                existing.join(", "),
+                ckpt.display()
+            );
+        }
         if !existing.is_empty() && !opts.overwrite {
             let what = if existing.contains(&"model.safetensors") { "a finished run" } else { "an unfinished run" };
             bail!(
@@ -209,6 +217,9 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             train_set.len(),
             if live == 0 { "live" } else { "attack" }
         );
+    }
+    if loaded.is_some() {
+        trim_log(&opts.out.join("log.jsonl"), &progress)?;
     }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -337,6 +348,29 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     }
     checkpoint::save(gpu, &opts.out.join("model.safetensors"), &model, None, &progress)?;
     Ok(summary)
+}
+
+/// On resume: drops the log lines of steps after the checkpoint (a killed run logged them, and
+/// the resumed run logs them again), so each step appears once.
+fn trim_log(path: &Path, progress: &Progress) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let keep = |line: &str| {
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => return false, // a line torn by the kill
+        };
+        let (stage, step) = (v["stage"].as_u64().unwrap_or(0), v["step"].as_u64().unwrap_or(0));
+        (stage, step) <= (progress.stage as u64, progress.step as u64)
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+    if kept.len() != text.lines().count() {
+        let mut out = kept.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        checkpoint::write_atomic(path, out.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn good_text(ckpt: &Path, last_good: (usize, bool)) -> String {
