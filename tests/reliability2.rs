@@ -423,6 +423,13 @@ fn adapter_and_autotune_messages() {
     let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
     let entry = saved.as_object().unwrap().values().next().unwrap();
     assert!(entry["ms"]["blocked"].as_f64().is_some() && entry["kernel"].is_string(), "{entry}");
+    // an entry of the old format (the name alone, maybe chosen by noise) is tuned anew
+    let key = saved.as_object().unwrap().keys().next().unwrap().clone();
+    std::fs::write(&cache, format!("{{{}: \"tiled\"}}", serde_json::to_string(&key).unwrap())).unwrap();
+    let o = tdfas().arg("info").env("TDFAS_TUNING_CACHE", &cache).env_remove("TDFAS_CONV").output().unwrap();
+    assert!(err(&o).contains("tuning the conv kernel"), "{}", err(&o));
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert!(saved[key.as_str()]["ms"].is_object(), "{saved}");
     // cached: no second tuning
     let o = tdfas().arg("info").env("TDFAS_TUNING_CACHE", &cache).env_remove("TDFAS_CONV").output().unwrap();
     assert!(!err(&o).contains("tuning the conv kernel"), "{}", err(&o));

@@ -40,7 +40,8 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 /// Cache entries: the kernel's name, with the measured times since issue 20
-/// (`{"kernel": "blocked", "ms": {"blocked": 1.2, "tiled": 1.9}}`); older files hold the name alone.
+/// (`{"kernel": "blocked", "ms": {"blocked": 1.2, "tiled": 1.9}}`); older entries, the name alone,
+/// are tuned again.
 fn read_cache() -> BTreeMap<String, serde_json::Value> {
     cache_path()
         .and_then(|p| std::fs::read_to_string(p).ok())
@@ -58,7 +59,8 @@ pub fn tune(gpu: &Gpu) -> Result<()> {
     }
     let key = cache_key(gpu);
     let mut cache = read_cache();
-    let cached = cache.get(&key).and_then(|v| v.get("kernel").unwrap_or(v).as_str()).and_then(ConvKernel::parse);
+    // An entry of the name alone predates the margin (it may hold a choice made by noise): tune anew.
+    let cached = cache.get(&key).and_then(|v| v.get("kernel")?.as_str()).and_then(ConvKernel::parse);
     if let Some(k) = cached {
         gpu.conv_kernel.set(k);
         return Ok(());
