@@ -75,9 +75,13 @@ enum Command {
         /// read back every op's output and name the first that is not finite (slow)
         #[arg(long)]
         detect_anomaly: bool,
-        /// random crop scale and horizontal flip (labels flipped with the frames)
+        /// training augmentation: random crop scale and flip (labels flipped with the frames),
+        /// photometric changes; seeded per step, so resuming gives the same batches
         #[arg(long)]
         augment: bool,
+        /// the frames are face crops already: no face detection
+        #[arg(long)]
+        no_detect: bool,
         /// stop after this many steps, as if killed (testing resume)
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
@@ -96,12 +100,32 @@ enum Command {
         json: Option<PathBuf>,
         #[arg(long)]
         report: Option<PathBuf>,
+        /// a fixed threshold instead of the dev split's EER threshold
+        #[arg(long, conflicts_with = "threshold_from")]
+        threshold: Option<f64>,
+        /// the cross-dataset protocol: the threshold stored in this checkpoint (fixed on its
+        /// training data's dev split) instead of this dataset's dev split
+        #[arg(long)]
+        threshold_from: Option<PathBuf>,
+        /// the frames are face crops already: no face detection
+        #[arg(long)]
+        no_detect: bool,
     },
-    /// Score folders of face-cropped frames or videos with a checkpoint.
+    /// Live or attack: score videos or folders of frames (whole scenes or face crops) with a
+    /// checkpoint and its stored threshold.
     Infer {
         #[arg(long)]
         checkpoint: PathBuf,
-        /// write the depth maps as PNG here
+        /// accept as live when score >= this (default: the threshold stored in the checkpoint)
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// write one JSON object per input (JSON lines) here
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// the inputs are face crops already: score whole frames, no face detection
+        #[arg(long)]
+        no_detect: bool,
+        /// write the depth maps the score uses (D_fusion; D_single for Model 1) as PNG here
         #[arg(long)]
         depth_dir: Option<PathBuf>,
         #[arg(required = true)]
@@ -205,8 +229,10 @@ fn run(cli: Cli) -> Result<()> {
             checkpoint_every,
             detect_anomaly,
             augment,
+            no_detect,
             stop_after,
         } => {
+            tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             // A resumed run starts from its own config and seed; flags given are checked against them.
             let ckpt = tdfas::train::trainer::checkpoint_path(&out);
@@ -268,15 +294,60 @@ fn run(cli: Cli) -> Result<()> {
                     |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
                 println!("stage {stage}: first step {}; last step {}", fmt(first), fmt(last));
             }
+            match &summary.calibration {
+                Some(c) => println!("threshold: {}", c.describe()),
+                None => println!("threshold: none stored (no usable dev split); infer needs --threshold"),
+            }
+            let full = tdfas::data::face::take_full_frame_clips();
+            if full > 0 {
+                eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
+            }
             println!("model: {}", out.join("model.safetensors").display());
             Ok(())
         }
-        Command::Eval { checkpoint, data, protocol, json, report } => {
+        Command::Eval { checkpoint, data, protocol, json, report, threshold, threshold_from, no_detect } => {
+            tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let fixed = match (threshold, threshold_from) {
+                (Some(t), _) => {
+                    if !t.is_finite() {
+                        bail!("--threshold {t}: not a finite number");
+                    }
+                    Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() })
+                }
+                (None, Some(from)) => {
+                    let other = tdfas::train::checkpoint::read(&from)?;
+                    let c = other.calibration.ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{}: no threshold stored (trained before tdfas stored one?); use --threshold",
+                            from.display()
+                        )
+                    })?;
+                    Some(tdfas::eval::run::FixedThreshold {
+                        value: c.threshold,
+                        source: format!("{}, stored in {}", c.source(), from.display()),
+                    })
+                }
+                (None, None) => None,
+            };
+            let _ = loaded;
             let name = format!("Model {}", model.cfg.variant);
-            let ev = tdfas::eval::run::evaluate_protocol(&gpu, &model, &name, &data, protocol.as_deref(), true)?;
+            let ev = tdfas::eval::run::evaluate_protocol_with(
+                &gpu,
+                &model,
+                &name,
+                &data,
+                protocol.as_deref(),
+                fixed.as_ref(),
+                true,
+            )?;
+            println!("{}", ev.header(&checkpoint, &data, protocol.as_deref()));
             println!("{}", ev.table());
+            let full = tdfas::data::face::take_full_frame_clips();
+            if full > 0 {
+                eprintln!("warning: {full} clip(s) had no face box and no detected face: read as full frames");
+            }
             if let Some(j) = json {
                 std::fs::write(&j, ev.json()?).map_err(|e| anyhow::anyhow!("writing {}: {e}", j.display()))?;
                 println!("metrics: {}", j.display());
@@ -287,13 +358,41 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Infer { checkpoint, depth_dir, inputs } => {
+        Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, inputs } => {
+            tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let results = tdfas::infer::infer(&gpu, &model, &inputs, depth_dir.as_deref())?;
-            for r in results {
-                let clips = r.clip_scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" ");
-                println!("{}\tscore {:.4}\tclips [{clips}]", r.input.display(), r.score);
+            let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let thr = match (threshold, &loaded.calibration) {
+                (Some(t), _) if !t.is_finite() => bail!("--threshold {t}: not a finite number"),
+                (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
+                (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
+                (None, None) => {
+                    eprintln!(
+                        "warning: {} stores no threshold (trained before tdfas stored one): scores without a verdict; pass --threshold",
+                        checkpoint.display()
+                    );
+                    None
+                }
+            };
+            let results = tdfas::infer::infer(&gpu, &model, &inputs, thr, depth_dir.as_deref());
+            let mut lines = String::new();
+            for r in &results {
+                println!("{}", r.line());
+                for w in &r.warnings {
+                    eprintln!("warning: {}: {w}", r.input.display());
+                }
+                if let Some(e) = &r.error {
+                    eprintln!("error: {e}");
+                }
+                lines.push_str(&serde_json::to_string(r)?);
+                lines.push('\n');
+            }
+            if let Some(j) = json {
+                tdfas::train::checkpoint::write_atomic(&j, lines.as_bytes())?;
+            }
+            let failed = results.iter().filter(|r| r.error.is_some()).count();
+            if failed > 0 {
+                bail!("{failed} of {} input(s) could not be scored (see above)", results.len());
             }
             Ok(())
         }

@@ -3,7 +3,7 @@
 
 use super::depth_label::{render_depth_in, FaceAnchor};
 use super::imageops::{area_resample, crop_resize, flip_rows, load, Rect};
-use super::{video, Clip, ClipIndex, ClipSpec};
+use super::{face, video, Clip, ClipIndex, ClipSpec};
 use anyhow::{bail, Result};
 use rand::Rng;
 
@@ -12,16 +12,84 @@ pub const TEST_SCALE: f32 = 1.3;
 pub const TRAIN_SCALE: (f32, f32) = (1.1, 1.4);
 
 pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
+    Ok(load_clip_with_face(c, spec, augment)?.0)
+}
+
+/// Where a clip's crop came from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaceSource {
+    /// The dataset's boxes or eye positions.
+    Dataset,
+    /// The face detector: one box for the clip, the median of its frames' boxes.
+    Detector { box_: Rect, missed: usize, frames: usize },
+    /// No box from either: the whole frame (a counted warning).
+    FullFrame { frames: usize },
+    /// Frames too small for the detector to search (below `face::MIN_SIDE`): taken as face crops.
+    SmallFrames { frames: usize },
+}
+
+/// `load_clip`, also saying where the face box came from. Box sources in order: the dataset's
+/// anchors, then the face detector (unless disabled with `face::set_detection(false)`), then the
+/// full frame.
+pub fn load_clip_with_face(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<(Clip, FaceSource)> {
     video::ensure_frames(c)?;
+    let (n, s) = (spec.size, spec.map);
+    let mut images = Vec::with_capacity(c.frame_paths.len());
+    for path in &c.frame_paths {
+        let img = load(path, false)?;
+        // Frames of one video share a size; a different one is a corrupt or misplaced file.
+        if let Some(first) = images.first() {
+            let first: &super::imageops::Img = first;
+            if (img.w, img.h) != (first.w, first.h) {
+                bail!(
+                    "{}: frame is {}x{}, but frame {} of clip {} is {}x{} (mixed frame sizes)",
+                    path.display(),
+                    img.w,
+                    img.h,
+                    c.frame_paths[0].display(),
+                    c.video_id,
+                    first.w,
+                    first.h
+                );
+            }
+        }
+        images.push(img);
+    }
     let has_anchor = c.anchors.iter().any(|a| a.is_some());
+    let (anchors, source): (Vec<Option<FaceAnchor>>, FaceSource) = if has_anchor {
+        (c.anchors.clone(), FaceSource::Dataset)
+    } else {
+        let small = images.first().is_some_and(|i| i.w.min(i.h) < face::MIN_SIDE);
+        let per_frame: Vec<_> = if face::detection_enabled() && !small {
+            c.frame_paths.iter().zip(&images).map(|(p, img)| face::detect_cached(p, img)).collect()
+        } else {
+            vec![None; images.len()]
+        };
+        let found = face::median_box(&per_frame);
+        match found.rect {
+            Some(r) => (
+                vec![Some(FaceAnchor::Box(r)); images.len()],
+                FaceSource::Detector { box_: r, missed: found.missed, frames: found.frames },
+            ),
+            None if small => (vec![None; images.len()], FaceSource::SmallFrames { frames: images.len() }),
+            None => {
+                face::note_full_frame_clip();
+                (vec![None; images.len()], FaceSource::FullFrame { frames: images.len() })
+            }
+        }
+    };
+    let has_box = anchors.iter().any(|a| a.is_some());
     let (scale, flip) = match augment {
         Some(rng) => {
-            let s = if has_anchor { rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1) } else { TEST_SCALE };
+            let s = if has_box { rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1) } else { TEST_SCALE };
             (s, rng.random_bool(0.5))
         }
         None => (TEST_SCALE, false),
     };
-    let (n, s) = (spec.size, spec.map);
     let mut clip = Clip {
         video_id: c.video_id.clone(),
         instrument: c.instrument.clone(),
@@ -30,24 +98,10 @@ pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chach
         depth: Vec::with_capacity(c.frame_paths.len() * s * s),
         mask: Vec::with_capacity(c.frame_paths.len() * s * s),
     };
-    let mut first_size = None;
-    for (k, path) in c.frame_paths.iter().enumerate() {
-        let img = load(path, false)?;
-        // Frames of one video share a size; a different one is a corrupt or misplaced file.
-        let (w0, h0) = *first_size.get_or_insert((img.w, img.h));
-        if (img.w, img.h) != (w0, h0) {
-            bail!(
-                "{}: frame is {}x{}, but frame {} of clip {} is {w0}x{h0} (mixed frame sizes)",
-                path.display(),
-                img.w,
-                img.h,
-                c.frame_paths[0].display(),
-                c.video_id
-            );
-        }
-        let anchor = c.anchors.get(k).copied().flatten();
+    for (k, img) in images.iter().enumerate() {
+        let anchor = anchors.get(k).copied().flatten();
         let rect = crop_rect(anchor, img.w, img.h, scale);
-        let crop = crop_resize(&img, rect, n);
+        let crop = crop_resize(img, rect, n);
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }
@@ -60,7 +114,7 @@ pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chach
         flip_rows(&mut clip.depth, s);
         flip_rows(&mut clip.mask, s);
     }
-    Ok(clip)
+    Ok((clip, source))
 }
 
 /// The crop: the anchor's face box enlarged by `scale` as a square, or the whole frame when

@@ -2,6 +2,7 @@
 //! and FAS-SGTD, clip sampling, face crop, augmentation and depth labels.
 
 pub mod depth_label;
+pub mod face;
 pub mod generic;
 pub mod imageops;
 pub mod load;

