@@ -27,6 +27,10 @@ pub fn ensure_frames(c: &ClipIndex) -> Result<()> {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
+    // partial decodes of killed runs (here, not when indexing: one listing per decode only)
+    if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) {
+        crate::train::outdir::clean_stale_tmp(parent, &[name], false);
+    }
     let decoded = decode(video, &tmp).and_then(|()| {
         // the folder is keyed by the video's content: one already there is an older partial decode
         if dir.exists() {
@@ -90,11 +94,8 @@ pub fn cache_dir(root: &Path, video: &Path) -> std::path::PathBuf {
     let stem = video.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let stem = format!("{stem}-{}", content_key(root, video));
     let base = root.join(".tdfas_frames");
-    if std::fs::create_dir_all(&base).is_ok() {
-        base.join(stem)
-    } else {
-        std::env::temp_dir().join("tdfas_frames").join(stem)
-    }
+    let base = if std::fs::create_dir_all(&base).is_ok() { base } else { std::env::temp_dir().join("tdfas_frames") };
+    base.join(stem)
 }
 
 /// FNV-1a (64 bit) over the canonical root and video path, the video's size and mtime, and its

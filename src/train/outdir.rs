@@ -98,7 +98,7 @@ fn pid_alive(pid: u32) -> bool {
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
-/// Removes temporary files `.TARGET.tmpPID` of `targets` in `dir` left by writes that were
+/// Removes temporary files (or folders) `.TARGET.tmpPID` of `targets` in `dir` left by writes that were
 /// killed or failed. With `all`, the caller holds the folder's lock (no live writer there);
 /// otherwise only those of processes no longer running. Returns how many were removed.
 pub fn clean_stale_tmp(dir: &Path, targets: &[&str], all: bool) -> usize {
@@ -111,7 +111,15 @@ pub fn clean_stale_tmp(dir: &Path, targets: &[&str], all: bool) -> usize {
             .iter()
             .filter_map(|t| tmp_pid(name, t))
             .any(|pid| (all && pid != std::process::id()) || !pid_alive(pid));
-        if stale && e.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(e.path()).is_ok() {
+        if !stale {
+            continue;
+        }
+        let removed = match e.file_type() {
+            Ok(t) if t.is_file() => std::fs::remove_file(e.path()).is_ok(),
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(e.path()).is_ok(),
+            _ => false,
+        };
+        if removed {
             eprintln!("removed {} (left by an interrupted write)", e.path().display());
             n += 1;
         }
