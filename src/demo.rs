@@ -77,15 +77,17 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     );
     let mut synth_opts = SynthOptions::preset(if preset == "paper" { "default" } else { "small" }, opts.seed)?;
     if preset != "paper" {
-        // 12 training identities overfit: twice the small preset's identities for the demo
-        synth_opts.identities = 48;
-        synth_opts.split = [24, 12, 12];
+        // more domain-A identities than the small preset (12 training identities overfit)
+        synth_opts.identities = 36;
+        synth_opts.split = [18, 9, 9];
     }
     if opts.quick {
         synth_opts.identities = 6;
         synth_opts.split = [2, 2, 2];
         synth_opts.videos_per_class = 1;
-        synth_opts.cross_videos_per_class = 0;
+        // a small domain B test split, so the cross-domain table is exercised too
+        synth_opts.domain_b_split = [0, 0, 2];
+        synth_opts.cross_videos_per_class = 1;
         cfg.stage1.steps = 4;
         cfg.stage2.steps = 3;
     }

@@ -133,8 +133,7 @@ fn run_clips(n: usize, spec: &ClipSpec) -> Vec<(usize, usize)> {
     vec![]
 }
 
-/// The clips of one input with where their face boxes came from, all-ones face masks (eq. 18
-/// without masks). Errors when the input has fewer than Nf consecutive frames.
+/// The clips of one input with where their face boxes came from. Errors when the input has fewer than Nf consecutive frames.
 pub fn input_clips_with_faces(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<(Clip, FaceSource)>> {
     let spec = cfg.clip_spec();
     let runs = frame_runs(input, work)?;
@@ -151,9 +150,10 @@ pub fn input_clips_with_faces(cfg: &Config, input: &Path, work: &Path) -> Result
                 anchors: vec![None; cfg.frames],
                 video: None,
             };
-            let (mut clip, face) = load_clip_with_face(&idx, &spec, None)
+            // The face mask for eq. 18 is rendered from the face box, as for datasets without
+            // masks: the dev threshold stored with a model was fixed on masked scores too.
+            let (clip, face) = load_clip_with_face(&idx, &spec, None)
                 .with_context(|| format!("{}: reading clip {}", input.display(), clips.len()))?;
-            clip.mask.iter_mut().for_each(|m| *m = 1.0);
             clips.push((clip, face));
         }
     }
@@ -315,8 +315,11 @@ fn write_depth_maps(
     scored: &crate::model::fastd::Scored,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating the depth folder {}", dir.display()))?;
-    let (kind, maps) =
-        if scored.d_fusion[0].is_empty() { ("d_single", &scored.d_single[0]) } else { ("d_fusion", &scored.d_fusion[0]) };
+    let (kind, maps) = if scored.d_fusion[0].is_empty() {
+        ("d_single", &scored.d_single[0])
+    } else {
+        ("d_fusion", &scored.d_fusion[0])
+    };
     for (t, map) in maps.iter().enumerate() {
         let s = cfg.map_size();
         let img = image::GrayImage::from_fn(s as u32, s as u32, |x, y| {

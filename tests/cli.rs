@@ -49,7 +49,7 @@ fn demo_quick_trains_evaluates_and_writes_its_report_then_eval_and_infer_work() 
     let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(metrics["acer"].as_f64().unwrap() >= 0.0);
     // a protocol with numbered folds: each evaluated, then mean ± std (as OULU-NPU P3/P4)
-    for (k, src) in [(1, "all"), (2, "P1")] {
+    for (k, src) in [(1, "all"), (2, "P2")] {
         let (from, to) = (dir.join("data/protocols").join(src), dir.join(format!("data/protocols/fold_{k}")));
         std::fs::create_dir_all(&to).unwrap();
         for split in ["train", "dev", "test"] {

@@ -51,7 +51,7 @@ fn tiny_dataset(dir: &Path) {
     o.videos_per_class = 1;
     o.cross_videos_per_class = 0;
     o.frames = 4;
-    o.size = 32;
+    (o.face_crop, o.width) = (true, 32);
     generate(dir, &o, false).unwrap();
 }
 
@@ -355,7 +355,7 @@ fn bad_data_gives_clear_errors_or_skips() {
     ];
     for (name, bytes, words) in frame_cases {
         let (d, clip) = fresh(name);
-        let frame = clip.join("0001.png");
+        let frame = clip.join("0001.jpg");
         match (name, bytes) {
             ("truncated", _) => {
                 let b = std::fs::read(&frame).unwrap();

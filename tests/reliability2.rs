@@ -44,7 +44,7 @@ fn tiny_dataset(dir: &Path) {
     o.videos_per_class = 1;
     o.cross_videos_per_class = 0;
     o.frames = 4;
-    o.size = 32;
+    (o.face_crop, o.width) = (true, 32);
     generate(dir, &o, false).unwrap();
 }
 
@@ -250,11 +250,11 @@ fn a_failed_atomic_write_leaves_no_temp_file() {
 fn an_unreadable_frame_during_training_names_the_step() {
     let (dir, data, config) = setup("unreadable");
     let clip = std::fs::read_dir(data.join("train/live")).unwrap().next().unwrap().unwrap().path();
-    let frame = clip.join("0001.png");
+    let frame = clip.join("0001.jpg");
     assert!(frame.exists());
-    std::fs::write(&frame, b"not a png").unwrap();
+    std::fs::write(&frame, b"not an image").unwrap();
     let o = train(&data, &dir.join("run"), &config, &[]);
-    let e = fails_with(&o, &["stage 1, step", "training stopped", "0001.png"]);
+    let e = fails_with(&o, &["stage 1, step", "training stopped", "0001.jpg"]);
     println!("{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -382,9 +382,11 @@ fn labels_of_another_size_are_scaled_or_rejected() {
         image::imageops::resize(&img, 16, 16, image::imageops::FilterType::Triangle).save(p).unwrap();
     }
     let after = live(&data).1.unwrap();
-    let worst = before.depth.iter().zip(&after.depth).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-    assert!(worst < 0.15, "scaled labels differ by {worst}");
-    // another aspect ratio: an error naming the file
+    // (sampled in the frame's coordinates, a 16 px label would give zeros beyond its middle)
+    let mean =
+        before.depth.iter().zip(&after.depth).map(|(a, b)| (a - b).abs()).sum::<f32>() / after.depth.len() as f32;
+    assert!(mean < 0.1, "scaled labels differ by {mean} on average"); // 0.31 unscaled, 0.04 scaled
+                                                                      // another aspect ratio: an error naming the file
     let p = paths[0].as_ref().unwrap();
     image::GrayImage::new(32, 8).save(p).unwrap();
     let e = format!("{:#}", live(&data).1.unwrap_err());

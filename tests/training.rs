@@ -77,7 +77,7 @@ fn tiny_dataset(dir: &std::path::Path) {
     o.videos_per_class = 1;
     o.cross_videos_per_class = 0;
     o.frames = 4;
-    o.size = 32;
+    (o.face_crop, o.width) = (true, 32);
     generate(dir, &o, false).unwrap();
 }
 

@@ -34,7 +34,7 @@ pub enum FaceSource {
 pub fn load_clip_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
-    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+    mut augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
     video::ensure_frames(c)?;
     let (n, s) = (spec.size, spec.map);
@@ -69,7 +69,10 @@ pub fn load_clip_with_face(
         } else {
             vec![None; images.len()]
         };
-        let found = face::median_box(&per_frame);
+        let mut found = face::median_box(&per_frame);
+        if found.rect.is_none() && face::detection_enabled() && !small {
+            found.rect = face::video_box(&c.frame_paths[0], (images[0].w, images[0].h));
+        }
         match found.rect {
             Some(r) => (
                 vec![Some(FaceAnchor::Box(r)); images.len()],
@@ -83,13 +86,14 @@ pub fn load_clip_with_face(
         }
     };
     let has_box = anchors.iter().any(|a| a.is_some());
-    let (scale, flip) = match augment {
+    let (scale, flip) = match augment.as_deref_mut() {
         Some(rng) => {
             let s = if has_box { rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1) } else { TEST_SCALE };
             (s, rng.random_bool(0.5))
         }
         None => (TEST_SCALE, false),
     };
+    let aug = augment.as_deref_mut().map(super::augment::Augment::random);
     let mut clip = Clip {
         video_id: c.video_id.clone(),
         instrument: c.instrument.clone(),
@@ -101,7 +105,12 @@ pub fn load_clip_with_face(
     for (k, img) in images.iter().enumerate() {
         let anchor = anchors.get(k).copied().flatten();
         let rect = crop_rect(anchor, img.w, img.h, scale);
-        let crop = crop_resize(img, rect, n);
+        // Crop jitter: the labels below are cut with the same rectangle.
+        let rect = aug.as_ref().map_or(rect, |a| a.crop(rect));
+        let mut crop = crop_resize(img, rect, n);
+        if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
+            crop = a.photometric(&crop, rng)?;
+        }
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }

@@ -1,6 +1,7 @@
 //! Datasets: the synthetic benchmark (`synth`), readers for the generic layout, OULU-NPU, SiW
 //! and FAS-SGTD, clip sampling, face crop, augmentation and depth labels.
 
+pub mod augment;
 pub mod depth_label;
 pub mod face;
 pub mod generic;

@@ -1,27 +1,100 @@
-//! Attack media: the printed photo (gamut, halftone or blur, paper grain) and the replay
-//! screen (subpixel grid, gamma, colour cast), as textures for scene::Object::Sheet.
+//! Attack media, each instrument a family with random per-video parameters: prints (gamut,
+//! halftone or not, ink blur, paper grain, matte or glossy, margin or borderless, cut-out,
+//! flat or bent) and replay screens (subpixel layout and pitch, gamma, brightness, colour
+//! cast, black level, bezel or filling the view, glare).
+//!
+//! Instruments: domain A prints `print_glossy`, `print_matte`, replays `replay_phone`,
+//! `replay_monitor`; domain B prints `print_cutout`, `print_photo`, replays `replay_pentile`,
+//! `replay_tablet`.
 
+use super::scene::Subpixels;
 use super::sensor::gauss;
 use crate::data::imageops::{gaussian_blur, Img};
+use anyhow::{bail, Result};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-/// A printer: `halftone` dot pitch in texels (0 = none), ink blur, gamut range, saturation.
+/// The attack instruments of each domain: (prints, replays).
+pub const INSTRUMENTS: [([&str; 2], [&str; 2]); 2] = [
+    (["print_glossy", "print_matte"], ["replay_phone", "replay_monitor"]),
+    (["print_cutout", "print_photo"], ["replay_pentile", "replay_tablet"]),
+];
+
+/// One printed sheet.
+#[derive(Clone, Debug)]
 pub struct Printer {
+    /// Halftone dot pitch in texels (0 = continuous tone).
     pub halftone: f32,
     pub blur: f32,
+    /// Gamut: darkest and brightest printable level (fractions of 255).
     pub lo: f32,
     pub hi: f32,
     pub saturation: f32,
     pub grain: f32,
+    /// Glare strength and sharpness (glossy paper: strong and sharp; matte: a weak sheen).
+    pub gloss: f32,
+    pub sharpness: f32,
+    /// White margin around the photo, as a fraction of the sheet (0 = borderless).
+    pub margin: f32,
+    /// Cut along an ellipse around the face (no paper around the head).
+    pub cutout: bool,
+    /// Cylinder radius in metres (0 = flat).
+    pub bend: f32,
+    pub paper: [f32; 3],
 }
 
-/// print1: halftone laser print; print2: blurry inkjet on grainy paper with a narrower gamut.
-pub fn printer(instrument: &str) -> Printer {
-    if instrument == "print1" {
-        Printer { halftone: 2.6, blur: 0.5, lo: 0.12, hi: 0.92, saturation: 0.85, grain: 3.0 }
-    } else {
-        Printer { halftone: 0.0, blur: 1.3, lo: 0.2, hi: 0.85, saturation: 0.7, grain: 8.0 }
+pub fn printer(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Printer> {
+    let bend = |rng: &mut ChaCha8Rng, p: f64| if rng.random_bool(p) { rng.random_range(0.12..0.35) } else { 0.0 };
+    let paper = [rng.random_range(225.0..250.0), rng.random_range(222.0..247.0), rng.random_range(212.0..240.0)];
+    let mut p = Printer {
+        halftone: 0.0,
+        blur: 0.5,
+        lo: rng.random_range(0.08..0.2),
+        hi: rng.random_range(0.84..0.95),
+        saturation: rng.random_range(0.65..0.95),
+        grain: rng.random_range(2.0..8.0),
+        gloss: 0.05,
+        sharpness: 8.0,
+        margin: 0.0,
+        cutout: false,
+        bend: 0.0,
+        paper,
+    };
+    match instrument {
+        "print_glossy" => {
+            p.halftone = rng.random_range(2.0..3.5);
+            p.gloss = rng.random_range(0.25..0.7);
+            p.sharpness = rng.random_range(30.0..150.0);
+            p.margin = rng.random_range(0.03..0.1);
+            p.bend = bend(rng, 0.5);
+        }
+        "print_matte" => {
+            p.blur = rng.random_range(0.8..1.6);
+            p.margin = rng.random_range(0.03..0.1);
+            p.bend = bend(rng, 0.35);
+        }
+        "print_cutout" => {
+            p.halftone = if rng.random_bool(0.5) { rng.random_range(2.0..3.5) } else { 0.0 };
+            p.blur = rng.random_range(0.4..1.2);
+            if rng.random_bool(0.5) {
+                p.gloss = rng.random_range(0.2..0.6);
+                p.sharpness = rng.random_range(30.0..150.0);
+            }
+            p.cutout = true;
+            p.bend = bend(rng, 0.5);
+        }
+        "print_photo" => {
+            p.blur = rng.random_range(0.3..0.8);
+            p.lo = rng.random_range(0.03..0.1);
+            p.saturation = rng.random_range(0.9..1.1);
+            p.grain = rng.random_range(1.0..3.0);
+            p.gloss = rng.random_range(0.3..0.8);
+            p.sharpness = rng.random_range(60.0..200.0);
+            p.bend = bend(rng, 0.3);
+        }
+        other => bail!("unknown print instrument {other:?}"),
     }
+    Ok(p)
 }
 
 /// Prints `photo` (RGB 0..255): gamut compression, halftone or blur, paper grain.
@@ -57,45 +130,71 @@ pub fn print(photo: &Img, p: &Printer, rng: &mut ChaCha8Rng) -> Img {
     out
 }
 
-/// A display: screen pixels across the content, gamma, colour cast, brightness, glare.
+/// One replay display.
+#[derive(Clone, Debug)]
 pub struct Display {
-    pub pixels_per_texel: f32,
+    pub layout: Subpixels,
+    /// Subpixel pattern contrast after the camera's optics (0 flat .. 1 sharp).
+    pub contrast: f32,
+    /// Screen pixel pitch in camera pixels (below ~1: the camera aliases the grid into moire).
+    pub pitch: f32,
     pub gamma: f32,
+    pub gain: f32,
     pub cast: [f32; 3],
+    /// Ambient light the black screen reflects (0..255 before lighting).
+    pub black: f32,
+    /// Bezel width as a fraction of the screen; `fill` = the screen fills the view (no bezel
+    /// or scene in sight).
+    pub bezel: f32,
+    pub fill: bool,
+    pub bezel_colour: [f32; 3],
     pub gloss: f32,
+    pub sharpness: f32,
+    /// Width / height of the screen.
+    pub aspect: f32,
 }
 
-/// replay1: coarse pixels, bluish, gamma up; replay2: fine pixels, warm, glossy.
-pub fn display(instrument: &str) -> Display {
-    if instrument == "replay1" {
-        Display { pixels_per_texel: 0.7, gamma: 1.3, cast: [0.9, 0.97, 1.12], gloss: 0.25 }
-    } else {
-        Display { pixels_per_texel: 1.15, gamma: 0.85, cast: [1.08, 1.0, 0.88], gloss: 0.5 }
-    }
-}
-
-/// The screen texture for one video frame: the content resampled to the screen's pixels, each
-/// pixel three vertical RGB stripes and a dark row gap (the camera resamples this -> moire).
-pub fn screen(content: &Img, d: &Display) -> Img {
-    let p = ((content.w as f32 * d.pixels_per_texel) as usize).max(8);
-    let mut out = Img::new(3 * p, 3 * p, 3);
-    for py in 0..p {
-        for px in 0..p {
-            let (u, v) = ((px as f32 + 0.5) / p as f32, (py as f32 + 0.5) / p as f32);
-            let c: [f32; 3] = [0, 1, 2].map(|ch| {
-                let x = (content.sample_uv(u, v, ch) / 255.0).clamp(0.0, 1.0);
-                255.0 * x.powf(d.gamma) * d.cast[ch]
-            });
-            for sy in 0..3 {
-                for sx in 0..3 {
-                    let row = if sy == 2 { 0.6 } else { 1.0 };
-                    for (ch, &value) in c.iter().enumerate() {
-                        let stripe = if sx == ch { 1.6 } else { 0.7 };
-                        out.set(3 * px + sx, 3 * py + sy, ch, value * stripe * row * 1.1);
-                    }
-                }
-            }
+pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
+    let mut cast = [rng.random_range(0.88..1.1), 1.0, rng.random_range(0.85..1.15)];
+    let g = (cast[0] + cast[1] + cast[2]) / 3.0;
+    cast = cast.map(|c| c / g);
+    let grey = rng.random_range(10.0..40.0);
+    let bezel_colour =
+        if rng.random_bool(0.7) { [grey, grey, grey * 1.05] } else { [rng.random_range(150.0..220.0); 3] };
+    let mut d = Display {
+        layout: Subpixels::Stripe,
+        contrast: rng.random_range(0.15..0.7),
+        pitch: rng.random_range(0.25..1.2),
+        gamma: rng.random_range(0.8..1.35),
+        gain: rng.random_range(0.75..1.25),
+        cast,
+        black: rng.random_range(5.0..30.0),
+        bezel: rng.random_range(0.03..0.08),
+        fill: false,
+        bezel_colour,
+        gloss: rng.random_range(0.2..0.6),
+        sharpness: rng.random_range(40.0..200.0),
+        aspect: if rng.random_bool(0.5) { 16.0 / 9.0 } else { 9.0 / 16.0 },
+    };
+    match instrument {
+        "replay_phone" => {}
+        "replay_monitor" => {
+            d.pitch = rng.random_range(0.6..1.6);
+            d.gloss = rng.random_range(0.02..0.12);
+            d.sharpness = 10.0;
+            d.fill = rng.random_bool(0.6);
+            d.aspect = 16.0 / 10.0;
         }
+        "replay_pentile" => {
+            d.layout = Subpixels::PenTile;
+            d.fill = rng.random_bool(0.4);
+        }
+        "replay_tablet" => {
+            d.pitch = rng.random_range(0.2..0.7);
+            d.fill = rng.random_bool(0.5);
+            d.aspect = 4.0 / 3.0;
+        }
+        other => bail!("unknown replay instrument {other:?}"),
     }
-    out
+    Ok(d)
 }

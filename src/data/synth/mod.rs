@@ -1,16 +1,32 @@
 //! The synthetic live / print / replay benchmark (`tdfas synth`), written in the generic layout
 //! with protocol files. Deterministic: the same options give the same bytes.
 //!
-//! Output: `root/{train,dev,test}/{live,print,replay}/<clip>/NNNN.png` (+ `_depth.png`,
-//! `_mask.png`), `root/clips.csv` (clip,instrument,identity,env,domain), `root/synth.json`, and
-//! `root/protocols/{all,P1,P2,cross}/{train,dev,test}.txt` (lines `+1,train/live/<clip>`):
-//! - all: every in-domain clip of each split;
-//! - P1: unseen lighting + background: train/dev use environments 0 and 1, test environment 2;
-//! - P2: unseen instrument: train/dev see live, print1, replay1; test sees live, print2, replay2;
-//! - cross: train/dev as `all`; test = clips of the test identities rendered with other mesh
-//!   deformation and sensor ranges (clip names starting `x_`, in `test/`).
+//! Frames are whole scenes by default (`SynthOptions::face_crop` false): a `width x height`
+//! camera view with the face anywhere in it, its box 5-40% of the frame's area, so the
+//! pipeline has to find the face itself. No `bbox.csv` is written; each clip folder has
+//! `truth_bbox.csv` (frame,x,y,w,h: the true face box per frame, to measure detection with).
+//! Depth and mask images are full frames in the frame's coordinates. With `face_crop` (presets
+//! `small-crop`, `default-crop`) frames are the old square face crops (box enlarged 1.3x).
+//!
+//! Two disjoint domains: A and B have their own identities, face photos (A: the astronaut and
+//! its mirror image; B: Grace Hopper and hers), camera field of view and sensor ranges, and
+//! attack instruments (see `attack::INSTRUMENTS`). Backgrounds, lights and face sizes come from
+//! one distribution for every class and domain.
+//!
+//! Output: `root/{train,dev,test}/{live,print,replay}/<clip>/NNNN.jpg` (+ `_depth.png`,
+//! `_mask.png`, `truth_bbox.csv`), `root/clips.csv` (clip,instrument,identity,domain),
+//! `root/synth.json`, and `root/protocols/<name>/{train,dev,test}.txt` (lines
+//! `+1,train/live/<clip>`):
+//! - `domain_A`, `domain_B`: each domain's own train / dev / test clips;
+//! - `all`: both domains together;
+//! - `cross_AB`: train and dev from domain A, test = domain B's test clips (so the threshold
+//!   fixed on A's dev split is applied to B); `cross_BA` the other way round;
+//! - `P2`: domain A, unseen instrument: train/dev see live and the first print and replay
+//!   instrument of A, test live and the second ones.
 
 mod attack;
+mod noise;
+mod photos;
 pub mod preview;
 mod scene;
 mod sensor;
@@ -22,35 +38,49 @@ use crate::data::protocol::format_line;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use scene::{Background, Identity, Light, Object, Pose, Rendered, Surface};
+use scene::{Background, Camera, Glare, Identity, Light, Medium, Object, Pose, Rendered, Surface};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SynthOptions {
     pub seed: u64,
-    /// "small" or "default" (informational once the sizes below are set).
+    /// "small", "default", "small-crop" or "default-crop" (informational once the fields
+    /// below are set).
     pub preset: String,
+    /// Domain A identities.
     pub identities: usize,
-    /// Identities in train, dev, test (sum = identities).
+    /// Domain A identities in train, dev, test (sum = identities).
     pub split: [usize; 3],
-    /// Videos per class (live, print, replay) per identity; attacks alternate instrument 1 / 2.
+    /// Videos per class (live, print, replay) per domain-A identity; attacks alternate the
+    /// domain's two print and two replay instruments.
     pub videos_per_class: usize,
-    /// Cross-set videos per class per test identity.
+    /// Domain B identities in train, dev, test (disjoint from A's).
+    pub domain_b_split: [usize; 3],
+    /// Videos per class per domain-B identity (0 = no domain B videos).
     pub cross_videos_per_class: usize,
     pub frames: usize,
-    /// Frame size (square), pixels.
-    pub size: usize,
+    /// Frame size in pixels (whole scenes); with `face_crop` the crops are `width x width`.
+    pub width: usize,
+    pub height: usize,
+    /// The old face-cropped frames instead of whole scenes.
+    pub face_crop: bool,
 }
 
 impl SynthOptions {
-    /// small: the CPU demo's (64 px, 24 identities 12/6/6, 2 videos per class, 13 frames);
-    /// default: 112 px, 48 identities 24/12/12, 4 videos per class, 26 frames (2 clips of 5 x 3).
+    /// small: the CPU demo's (224 x 168 whole scenes, domain A 24 identities 12/6/6 with 2
+    /// videos per class, domain B 12 identities 4/4/4 with 2 videos per class, 13 frames);
+    /// default: 320 x 240, A 48 identities 24/12/12 with 4 videos per class, B 24 identities
+    /// 8/8/8 with 2, 26 frames (2 clips of 5 x 3). `-crop` variants: face crops of 64 / 112 px.
     pub fn preset(name: &str, seed: u64) -> Result<SynthOptions> {
-        let (identities, split, videos_per_class, frames, size) = match name {
-            "small" => (24, [12, 6, 6], 2, 13, 64),
-            "default" => (48, [24, 12, 12], 4, 26, 112),
-            other => bail!("unknown synth preset {other:?} (expected small or default)"),
+        let (base, face_crop) = match name.strip_suffix("-crop") {
+            Some(b) => (b, true),
+            None => (name, false),
+        };
+        let (identities, split, videos_per_class, domain_b_split, frames, (width, height), crop) = match base {
+            "small" => (24, [12, 6, 6], 2, [4, 4, 4], 13, (224, 168), 64),
+            "default" => (48, [24, 12, 12], 4, [8, 8, 8], 26, (320, 240), 112),
+            _ => bail!("unknown synth preset {name:?} (expected small, default, small-crop or default-crop)"),
         };
         Ok(SynthOptions {
             seed,
@@ -58,10 +88,22 @@ impl SynthOptions {
             identities,
             split,
             videos_per_class,
-            cross_videos_per_class: 1,
+            domain_b_split,
+            cross_videos_per_class: 2,
             frames,
-            size,
+            width: if face_crop { crop } else { width },
+            height: if face_crop { crop } else { height },
+            face_crop,
         })
+    }
+
+    /// Size of the written frames.
+    pub fn frame_size(&self) -> (usize, usize) {
+        if self.face_crop {
+            (self.width, self.width)
+        } else {
+            (self.width, self.height)
+        }
     }
 }
 
@@ -77,22 +119,22 @@ pub struct SynthSummary {
 
 const CLASSES: [&str; 3] = ["live", "print", "replay"];
 const SPLITS: [&str; 3] = ["train", "dev", "test"];
+const DOMAINS: [&str; 2] = ["A", "B"];
 
 /// One video to render.
 struct VideoSpec {
     split: usize,
+    domain: usize,
+    /// Global identity number (domain B's follow domain A's).
     identity: usize,
     class: usize,
     instrument: String,
     k: usize,
-    env: usize,
-    cross: bool,
 }
 
 impl VideoSpec {
     fn clip(&self) -> String {
-        let x = if self.cross { "x_" } else { "" };
-        format!("{x}id{:03}_{}_v{}_e{}", self.identity, self.instrument, self.k, self.env)
+        format!("{}_id{:03}_{}_v{}", DOMAINS[self.domain], self.identity, self.instrument, self.k)
     }
     fn rel(&self) -> String {
         format!("{}/{}/{}", SPLITS[self.split], CLASSES[self.class], self.clip())
@@ -104,27 +146,43 @@ impl VideoSpec {
 
 /// Renders the benchmark into `out`.
 pub fn generate(out: &Path, opts: &SynthOptions, progress: bool) -> Result<SynthSummary> {
+    let (w, h) = opts.frame_size();
     if opts.split.iter().sum::<usize>() != opts.identities
         || opts.frames == 0
-        || opts.size < 8
-        || !opts.size.is_multiple_of(2)
+        || w < 8
+        || h < 8
+        || w % 2 != 0
+        || h % 2 != 0
     {
-        bail!("synth options {opts:?}: split must sum to identities, frames > 0, size even and >= 8");
+        bail!("synth options {opts:?}: split must sum to identities, frames > 0, width and height even and >= 8");
     }
     let start = std::time::Instant::now();
     let videos = plan(opts);
     let bar =
         if progress { indicatif::ProgressBar::new(videos.len() as u64) } else { indicatif::ProgressBar::hidden() };
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} videos {elapsed} eta {eta}").unwrap());
-    for v in &videos {
-        let dir = out.join(v.rel());
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let frames = render_video(opts, v)?;
-        for (t, f) in frames.iter().enumerate() {
-            write_frame(&dir, t, f, opts.size)?;
+    // Videos are independent (each has its own seeded streams), so workers can take them in
+    // any order and the bytes stay the same.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(videos.len().max(1));
+    std::thread::scope(|s| -> Result<()> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(v) = videos.get(i) else { return Ok(()) };
+                        write_video(out, opts, v)?;
+                        bar.inc(1);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("a synth worker panicked"))??;
         }
-        bar.inc(1);
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     write_lists(out, opts, &videos)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -139,32 +197,47 @@ pub fn generate(out: &Path, opts: &SynthOptions, progress: bool) -> Result<Synth
     })
 }
 
-/// The videos: per identity and class, `videos_per_class` videos cycling through environments
-/// and instruments; then the cross-set videos of the test identities.
+/// Renders video `v` and writes its frames, labels and true face boxes.
+fn write_video(out: &Path, opts: &SynthOptions, v: &VideoSpec) -> Result<()> {
+    let dir = out.join(v.rel());
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let frames = render_video(opts, v).with_context(|| format!("rendering {}", v.rel()))?;
+    let mut boxes = String::from("frame,x,y,w,h\n");
+    for (t, f) in frames.iter().enumerate() {
+        write_frame(&dir, t, f)?;
+        let b = f.bbox;
+        boxes += &format!("{t},{:.1},{:.1},{:.1},{:.1}\n", b.x, b.y, b.w, b.h);
+    }
+    let p = dir.join("truth_bbox.csv");
+    std::fs::write(&p, boxes).with_context(|| format!("cannot write {}", p.display()))
+}
+
+/// The videos: per domain and identity, per class `videos_per_class` (domain B:
+/// `cross_videos_per_class`) videos, attacks alternating the domain's two instruments.
 fn plan(opts: &SynthOptions) -> Vec<VideoSpec> {
     let mut v = Vec::new();
-    let split_of = |i: usize| {
-        if i < opts.split[0] {
-            0
-        } else if i < opts.split[0] + opts.split[1] {
-            1
-        } else {
-            2
-        }
-    };
-    for cross in [false, true] {
-        for i in 0..opts.identities {
-            if cross && split_of(i) != 2 {
-                continue;
-            }
-            let per = if cross { opts.cross_videos_per_class } else { opts.videos_per_class };
-            for (class, name) in CLASSES.iter().enumerate() {
-                for k in 0..per {
-                    let instrument = if class == 0 { "live".to_string() } else { format!("{name}{}", k % 2 + 1) };
-                    let env = (i + k + class) % 3;
-                    v.push(VideoSpec { split: split_of(i), identity: i, class, instrument, k, env, cross });
+    let mut first = 0;
+    for (domain, (split, per)) in
+        [(opts.split, opts.videos_per_class), (opts.domain_b_split, opts.cross_videos_per_class)]
+            .into_iter()
+            .enumerate()
+    {
+        for (s, &n) in split.iter().enumerate() {
+            for identity in first..first + n {
+                for class in 0..3 {
+                    for k in 0..per {
+                        let (prints, replays) = attack::INSTRUMENTS[domain];
+                        let which = (k + identity) % 2;
+                        let instrument = match class {
+                            0 => "live",
+                            1 => prints[which],
+                            _ => replays[which],
+                        };
+                        v.push(VideoSpec { split: s, domain, identity, class, instrument: instrument.into(), k });
+                    }
                 }
             }
+            first += n;
         }
     }
     v
@@ -179,164 +252,329 @@ fn stream(seed: u64, parts: &[u64]) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(h)
 }
 
-/// The scene lighting of an environment (0: upper left, neutral; 1: upper right, cool;
-/// 2: frontal from below, warm), jittered.
-fn env_light(env: usize, rng: &mut ChaCha8Rng) -> Light {
-    let (az, el, col): (f32, f32, [f32; 3]) = match env {
-        0 => (-0.8, 0.5, [1.0, 1.0, 1.0]),
-        1 => (0.8, 0.5, [0.9, 0.96, 1.1]),
-        _ => (0.0, -0.3, [1.1, 1.0, 0.8]),
-    };
-    let az = az + rng.random_range(-0.25..0.25);
-    let el = el + rng.random_range(-0.15..0.15);
-    // Towards the light: x right, y down (so elevation up = -y), z towards the camera = -z.
-    let dir = [az.sin() * el.cos(), -el.sin(), -az.cos() * el.cos()];
-    let k = rng.random_range(0.85..1.15);
-    Light { dir, colour: col.map(|c| c * k), ambient: rng.random_range(0.25..0.45) }
+/// How each domain varies its face photos: A the astronaut and its mirror image, B Grace
+/// Hopper and hers (`photos`), with different warp, tone and hue ranges.
+fn photo_style(domain: usize, identity: usize) -> scene::PhotoStyle {
+    let mirror = 2 * (identity % 2);
+    if domain == 0 {
+        scene::PhotoStyle { photo: mirror, warp: 0.02, tone: (0.55, 1.15), hue: 0.12 }
+    } else {
+        scene::PhotoStyle { photo: 1 + mirror, warp: 0.03, tone: (0.45, 1.2), hue: 0.18 }
+    }
 }
 
-fn studio_light(rng: &mut ChaCha8Rng) -> Light {
-    let az: f32 = rng.random_range(-0.4..0.4);
-    Light { dir: crate::data::mesh::normalize([az.sin(), -0.4, -1.0]), colour: [1.0; 3], ambient: 0.45 }
+/// Horizontal field of view range of each domain's cameras (radians).
+const FOV: [(f32, f32); 2] = [(0.87, 1.08), (1.05, 1.3)];
+
+/// Where the face should be in the frame: centre (u, v) and box height, in pixels; the box's
+/// area is 5-40% of the frame (uniform in linear size), the box inside the frame with a margin.
+struct Target {
+    u: f32,
+    v: f32,
+    h: f32,
 }
 
-fn jitter(rng: &mut ChaCha8Rng) -> scene::Jitter {
-    [rng.random_range(-0.02..0.02), rng.random_range(-0.02..0.02), rng.random_range(-0.03..0.03)]
+/// Width / height of the frontal face box of the canonical mesh.
+fn face_aspect() -> f32 {
+    let v = &crate::data::mesh::canonical().verts;
+    let (x0, x1) = v.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[0]), a.1.max(p[0])));
+    let (y0, y1) = v.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[1]), a.1.max(p[1])));
+    (x1 - x0) / (y1 - y0)
+}
+
+impl Target {
+    fn random(rng: &mut ChaCha8Rng, cam: &Camera, area: (f32, f32)) -> Target {
+        let (w, h) = (cam.w as f32, cam.h as f32);
+        let side = rng.random_range(area.0.sqrt()..area.1.sqrt()) * (w * h).sqrt();
+        let aspect = face_aspect();
+        let bh = (side / aspect.sqrt()).min(0.9 * h);
+        let bw = bh * aspect;
+        let pick = |rng: &mut ChaCha8Rng, extent: f32, b: f32| {
+            let m = 0.06 * extent + b / 2.0;
+            if m < extent - m {
+                rng.random_range(m..extent - m)
+            } else {
+                extent / 2.0
+            }
+        };
+        Target { u: pick(rng, w, bw), v: pick(rng, h, bh), h: bh }
+    }
+}
+
+/// Face sizes as fractions of the frame area.
+const FACE_AREA: (f32, f32) = (0.05, 0.4);
+
+/// The frame camera, the scene light and background: either one fixed whole-scene view, or
+/// (face_crop) a face-cropped square view per frame.
+struct View {
+    cam: Camera,
+    light: Light,
+    bg: Background,
+    bg_img: Img,
+    crop: Option<usize>,
+}
+
+impl View {
+    fn shoot(&self, obj: &Object, rng: &mut ChaCha8Rng) -> Rendered {
+        match self.crop {
+            None => scene::render(obj, &self.light, &self.bg_img, &self.cam),
+            Some(n) => {
+                let jitter =
+                    [rng.random_range(-0.02..0.02), rng.random_range(-0.02..0.02), rng.random_range(-0.03..0.03)];
+                let cam = scene::crop_camera(obj, n, jitter);
+                scene::render(obj, &self.light, &self.bg.image(&cam, &self.light), &cam)
+            }
+        }
+    }
 }
 
 /// Renders one video (after the sensor).
 fn render_video(opts: &SynthOptions, v: &VideoSpec) -> Result<Vec<Rendered>> {
-    let cross = u64::from(v.cross);
-    let id = scene::identity(&mut stream(opts.seed, &[1, v.identity as u64, cross]), v.cross);
-    let mut rng = stream(opts.seed, &[2, v.identity as u64, v.class as u64, v.k as u64, cross]);
-    let light = env_light(v.env, &mut rng);
-    let bg = Background::random(&mut rng, v.env as u8);
-    let sensor = sensor::Sensor::random(&mut rng, v.cross);
-    let n = opts.size;
+    let base = scene::identity(&mut stream(opts.seed, &[1, v.identity as u64]), &photo_style(v.domain, v.identity));
+    let mut rng = stream(opts.seed, &[2, v.identity as u64, v.class as u64, v.k as u64]);
+    let light = Light::random(&mut rng);
+    let bg = Background::random(&mut rng);
+    let sensor = sensor::Sensor::random(&mut rng, v.domain);
+    let fov = rng.random_range(FOV[v.domain].0..FOV[v.domain].1);
+    // In face-crop mode this camera only places the subject (the crops follow the face).
+    let (w, h) = if opts.face_crop { (224, 168) } else { (opts.width, opts.height) };
+    let cam = Camera::new(w, h, fov);
+    let bg_img = if opts.face_crop { Img::new(1, 1, 3) } else { bg.image(&cam, &light) };
+    let view = View { cam, light, bg, bg_img, crop: opts.face_crop.then_some(opts.width) };
+    let target = Target::random(&mut rng, &cam, FACE_AREA);
     let frames = match v.class {
-        0 => live_frames(&id, &light, &bg, n, opts.frames, &mut rng),
-        1 => print_frames(&id, &v.instrument, &light, &bg, n, opts.frames, &mut rng),
-        _ => replay_frames(&id, &v.instrument, &light, &bg, n, opts.frames, &mut rng),
+        0 => live_frames(&base, &view, &target, opts.frames, &mut rng),
+        1 => print_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,
+        _ => replay_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,
     };
     frames
         .into_iter()
         .map(|mut f| {
-            f.rgb = sensor.apply(&f.rgb, &mut rng)?;
+            (f.jpeg, f.rgb) = sensor.apply(&f.rgb, &mut rng)?;
             Ok(f)
         })
         .collect()
 }
 
-fn live_frames(
-    id: &Identity,
-    light: &Light,
-    bg: &Background,
-    n: usize,
-    frames: usize,
-    rng: &mut ChaCha8Rng,
-) -> Vec<Rendered> {
-    let dist = rng.random_range(0.3..0.6);
-    let traj = scene::trajectory(rng, [0.35, 0.18, 0.12, 0.03, 0.02, 0.04], frames, 0.0);
-    traj.iter()
-        .map(|(a, t)| {
-            let pose = Pose::new(*a, [t[0], t[1], dist + t[2]]);
-            scene::render(&Object::Face { id, pose }, light, bg, n, jitter(rng))
-        })
+/// The face's centre (x, y of its box; z of the nose tip) and height in head coordinates.
+fn face_frame(id: &Identity) -> ([f32; 3], f32) {
+    let v = &id.verts;
+    let (x0, x1) = v.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[0]), a.1.max(p[0])));
+    let (y0, y1) = v.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[1]), a.1.max(p[1])));
+    let z = v[crate::data::mesh::NOSE_TIP][2];
+    ([(x0 + x1) / 2.0, (y0 + y1) / 2.0, z], y1 - y0)
+}
+
+/// Head motion: yaw within about +-22 degrees (the face detector wants frontal faces).
+const HEAD_MOTION: [f32; 6] = [0.25, 0.15, 0.1, 0.03, 0.02, 0.04];
+
+/// Poses of a face moving about `t0` (translations scale with the distance).
+fn face_poses(rng: &mut ChaCha8Rng, t0: [f32; 3], frames: usize) -> Vec<Pose> {
+    let k = t0[2] / 0.45;
+    scene::trajectory(rng, HEAD_MOTION, frames, 0.0)
+        .iter()
+        .map(|(a, t)| Pose::new(*a, [t0[0] + t[0] * k, t0[1] + t[1] * k, t0[2] + t[2] * k]))
         .collect()
 }
 
-/// The face box inside a 1.3x face-cropped texture.
-const FACE_UV: [f32; 4] = [0.5 - 0.5 / 1.3, 0.5 - 0.5 / 1.3, 0.5 + 0.5 / 1.3, 0.5 + 0.5 / 1.3];
+/// A face of the identity (with its own expression) posed so its box lands on `target` in `cam`.
+fn posed_face(
+    base: &Identity,
+    cam: &Camera,
+    target: &Target,
+    rng: &mut ChaCha8Rng,
+    frames: usize,
+) -> (Identity, Vec<Pose>) {
+    let id = base.with_verts(scene::expression(&base.verts, rng));
+    let (c, fh) = face_frame(&id);
+    let d = cam.f * fh / target.h;
+    let t0 = cam.place(c, target.u, target.v, d);
+    let poses = face_poses(rng, t0, frames);
+    (id, poses)
+}
 
-fn mask_img(r: &Rendered, n: usize) -> Img {
-    Img { w: n, h: n, c: 1, data: r.mask.clone() }
+fn live_frames(base: &Identity, view: &View, target: &Target, frames: usize, rng: &mut ChaCha8Rng) -> Vec<Rendered> {
+    let (id, poses) = posed_face(base, &view.cam, target, rng, frames);
+    poses.into_iter().map(|pose| view.shoot(&Object::Face { id: &id, pose }, rng)).collect()
+}
+
+fn mask_img(r: &Rendered) -> Img {
+    Img { w: r.rgb.w, h: r.rgb.h, c: 1, data: r.mask.clone() }
+}
+
+/// The face box of a rendered frame as texture coordinates (0..1).
+fn face_uv(r: &Rendered) -> [f32; 4] {
+    let (w, h) = (r.rgb.w as f32, r.rgb.h as f32);
+    let b = r.bbox;
+    [b.x / w, b.y / h, (b.x + b.w) / w, (b.y + b.h) / h]
+}
+
+/// A glare source mirrored towards the camera from a random point of a sheet placed at `t0`.
+fn glare(rng: &mut ChaCha8Rng, t0: [f32; 3], size: f32, strength: f32, sharpness: f32) -> Glare {
+    let p = [t0[0] + rng.random_range(-0.5..0.5) * size, t0[1] + rng.random_range(-0.5..0.5) * size, t0[2]];
+    let v = crate::data::mesh::normalize([-p[0], -p[1], -p[2]]);
+    // Reflect the view direction about the sheet's rest normal (0, 0, -1).
+    let n = [0.0, 0.0, -1.0];
+    let k = 2.0 * crate::data::mesh::dot(n, v);
+    Glare {
+        dir: crate::data::mesh::normalize([k * n[0] - v[0], k * n[1] - v[1], k * n[2] - v[2]]),
+        strength,
+        sharpness,
+    }
+}
+
+/// Sheet motion in the hand (smaller rotations, tremor).
+const HAND_MOTION: [f32; 6] = [0.15, 0.12, 0.08, 0.02, 0.02, 0.03];
+
+fn sheet_poses(rng: &mut ChaCha8Rng, t0: [f32; 3], amp: [f32; 6], frames: usize, tremor: f32) -> Vec<Pose> {
+    let k = t0[2] / 0.45;
+    scene::trajectory(rng, amp, frames, tremor)
+        .iter()
+        .map(|(a, t)| Pose::new(*a, [t0[0] + t[0] * k, t0[1] + t[1] * k, t0[2] + t[2] * k]))
+        .collect()
+}
+
+/// A sheet of `tex_w x tex_h` metres of content plus `margin` (fraction) around it; returns the
+/// surface and the rest translation that puts the face (`fuv` in the content) on `target`.
+fn place_sheet(
+    cam: &Camera,
+    target: &Target,
+    tex_w: f32,
+    tex_h: f32,
+    margin: f32,
+    bend: f32,
+    fuv: [f32; 4],
+) -> (Surface, [f32; 3]) {
+    let k = 1.0 / (1.0 - 2.0 * margin);
+    let surface = Surface::new(tex_w * k, tex_h * k, bend, [margin, margin, 1.0 - margin, 1.0 - margin]);
+    let (su, sv) = surface.tex_to_surface((fuv[0] + fuv[2]) / 2.0, (fuv[1] + fuv[3]) / 2.0);
+    let c = surface.point(su, sv);
+    let d = cam.f * (fuv[3] - fuv[1]) * tex_h / target.h;
+    let t0 = cam.place(c, target.u, target.v, d);
+    (surface, t0)
 }
 
 fn print_frames(
-    id: &Identity,
+    base: &Identity,
     instrument: &str,
-    light: &Light,
-    bg: &Background,
-    n: usize,
+    view: &View,
+    target: &Target,
     frames: usize,
     rng: &mut ChaCha8Rng,
-) -> Vec<Rendered> {
-    let t = 2 * n;
-    let mut studio_bg = Background::random(rng, 3);
-    studio_bg.colours[0] = [rng.random_range(170.0..235.0); 3];
-    let pose = Pose::new([rng.random_range(-0.1..0.1), rng.random_range(-0.05..0.05), 0.0], [0.0, 0.0, 0.5]);
-    let photo = scene::render(&Object::Face { id, pose }, &studio_light(rng), &studio_bg, t, [0.0; 3]);
-    let tex = attack::print(&photo.rgb, &attack::printer(instrument), rng);
-    let mask = mask_img(&photo, t);
-    let side = 0.21 * rng.random_range(0.85..1.1);
-    let bend = if rng.random_bool(0.5) { 0.0 } else { rng.random_range(0.12..0.35) };
-    let surface = Surface::new(side * 1.25, side * 1.25, bend, [0.1, 0.1, 0.9, 0.9]);
-    let dist = rng.random_range(0.3..0.5);
-    let traj = scene::trajectory(rng, [0.15, 0.12, 0.08, 0.02, 0.02, 0.03], frames, 0.05);
-    traj.iter()
-        .map(|(a, tr)| {
-            let pose = Pose::new(*a, [tr[0], tr[1], dist + tr[2]]);
+) -> Result<Vec<Rendered>> {
+    let pr = attack::printer(instrument, rng)?;
+    // The photo: a portrait of the person in a scene from the same generator.
+    let (pw, ph) = if rng.random_bool(0.6) { (192, 256) } else { (256, 192) };
+    let pcam = Camera::new(pw, ph, rng.random_range(0.7..1.0));
+    let plight = Light::random(rng);
+    let pbg = Background::random(rng);
+    let ptarget = Target::random(rng, &pcam, (0.12, 0.45));
+    let (pid, poses) = posed_face(base, &pcam, &ptarget, rng, 1);
+    let photo = scene::render(&Object::Face { id: &pid, pose: poses[0] }, &plight, &pbg.image(&pcam, &plight), &pcam);
+    let tex = attack::print(&photo.rgb, &pr, rng);
+    let mask = mask_img(&photo);
+    let fuv = face_uv(&photo);
+    let tex_w = rng.random_range(0.1..0.3);
+    let tex_h = tex_w * ph as f32 / pw as f32;
+    let (surface, t0) = place_sheet(&view.cam, target, tex_w, tex_h, pr.margin, pr.bend, fuv);
+    let cutout = pr.cutout.then(|| {
+        let (cx, cy) = ((fuv[0] + fuv[2]) / 2.0, (fuv[1] + fuv[3]) / 2.0);
+        let r = rng.random_range(0.6..0.8);
+        [cx, cy - 0.05 * (fuv[3] - fuv[1]), r * (fuv[2] - fuv[0]), r * 1.1 * (fuv[3] - fuv[1])]
+    });
+    let medium = Medium::Print { cutout, margin_colour: pr.paper };
+    let gl = glare(rng, t0, tex_w, pr.gloss, pr.sharpness);
+    let poses = sheet_poses(rng, t0, HAND_MOTION, frames, 0.05);
+    Ok(poses
+        .into_iter()
+        .map(|pose| {
             let obj = Object::Sheet {
                 surface: &surface,
                 pose,
                 tex: &tex,
                 mask: &mask,
-                face_uv: FACE_UV,
-                emissive: false,
-                gloss: 0.12,
+                face_uv: fuv,
+                medium: &medium,
+                glare: gl,
             };
-            scene::render(&obj, light, bg, n, jitter(rng))
+            view.shoot(&obj, rng)
         })
-        .collect()
+        .collect())
 }
 
 fn replay_frames(
-    id: &Identity,
+    base: &Identity,
     instrument: &str,
-    light: &Light,
-    bg: &Background,
-    n: usize,
+    view: &View,
+    target: &Target,
     frames: usize,
     rng: &mut ChaCha8Rng,
-) -> Vec<Rendered> {
-    let t = n * 3 / 2;
-    let content_light = studio_light(rng);
-    let kind = rng.random_range(0..3u8);
-    let content_bg = Background::random(rng, kind);
-    let content_dist = rng.random_range(0.35..0.6);
-    let content_traj = scene::trajectory(rng, [0.3, 0.15, 0.1, 0.02, 0.02, 0.03], frames, 0.0);
-    let disp = attack::display(instrument);
-    let side = 0.2 * rng.random_range(0.8..1.1);
-    let surface = Surface::new(side * 1.15, side * 1.15, 0.0, [0.065, 0.065, 0.935, 0.935]);
-    let dist = rng.random_range(0.3..0.5);
-    let traj = scene::trajectory(rng, [0.12, 0.1, 0.05, 0.015, 0.015, 0.02], frames, 0.02);
-    traj.iter()
-        .zip(&content_traj)
-        .map(|((a, tr), (ca, ct))| {
-            let cpose = Pose::new(*ca, [ct[0], ct[1], content_dist + ct[2]]);
-            let content = scene::render(&Object::Face { id, pose: cpose }, &content_light, &content_bg, t, jitter(rng));
-            let tex = attack::screen(&content.rgb, &disp);
-            let mask = mask_img(&content, t);
-            let pose = Pose::new(*a, [tr[0], tr[1], dist + tr[2]]);
+) -> Result<Vec<Rendered>> {
+    let disp = attack::display(instrument, rng)?;
+    // The recorded video: a live scene from the same generators at the screen's aspect.
+    let (cw, ch) =
+        if disp.aspect >= 1.0 { (192, (192.0 / disp.aspect) as usize) } else { ((192.0 * disp.aspect) as usize, 192) };
+    let ccam = Camera::new(cw, ch, rng.random_range(0.87..1.2));
+    let clight = Light::random(rng);
+    let cbg = Background::random(rng).image(&ccam, &clight);
+    let ctarget = Target::random(rng, &ccam, FACE_AREA);
+    let (cid, cposes) = posed_face(base, &ccam, &ctarget, rng, frames);
+    let contents: Vec<Rendered> =
+        cposes.iter().map(|&pose| scene::render(&Object::Face { id: &cid, pose }, &clight, &cbg, &ccam)).collect();
+    let tex_w = rng.random_range(0.12..0.5);
+    let tex_h = tex_w * ch as f32 / cw as f32;
+    let cam = &view.cam;
+    let (surface, t0, amp) = if disp.fill {
+        // The screen fills the view (overscan 1.15): no bezel and no scene around it.
+        let d = cam.f * (tex_w / (1.15 * cam.w as f32)).min(tex_h / (1.15 * cam.h as f32));
+        let s = Surface::new(tex_w, tex_h, 0.0, [0.0, 0.0, 1.0, 1.0]);
+        (s, cam.place([0.0; 3], cam.cx, cam.cy, d), [0.03, 0.02, 0.01, 0.003, 0.003, 0.005])
+    } else {
+        let (s, t0) = place_sheet(cam, target, tex_w, tex_h, disp.bezel, 0.0, face_uv(&contents[0]));
+        (s, t0, [0.12, 0.1, 0.05, 0.015, 0.015, 0.02])
+    };
+    // Screen pixels: `pitch` camera pixels each at the rest distance.
+    let across = cam.f * tex_w / t0[2] / disp.pitch;
+    let pixels = [across.max(8.0), (across * tex_h / tex_w).max(8.0)];
+    let medium = Medium::Screen {
+        pixels,
+        layout: disp.layout,
+        contrast: disp.contrast,
+        gamma: disp.gamma,
+        gain: disp.gain,
+        cast: disp.cast,
+        black: disp.black,
+        bezel: disp.bezel_colour,
+    };
+    let gl = glare(rng, t0, tex_w, disp.gloss, disp.sharpness);
+    let poses = sheet_poses(rng, t0, amp, frames, 0.02);
+    Ok(poses
+        .into_iter()
+        .zip(&contents)
+        .map(|(pose, content)| {
+            let mask = mask_img(content);
             let obj = Object::Sheet {
                 surface: &surface,
                 pose,
-                tex: &tex,
+                tex: &content.rgb,
                 mask: &mask,
-                face_uv: FACE_UV,
-                emissive: true,
-                gloss: disp.gloss,
+                face_uv: face_uv(content),
+                medium: &medium,
+                glare: gl,
             };
-            scene::render(&obj, light, bg, n, jitter(rng))
+            view.shoot(&obj, rng)
         })
-        .collect()
+        .collect())
 }
 
-fn write_frame(dir: &Path, t: usize, f: &Rendered, n: usize) -> Result<()> {
-    save(&f.rgb, &dir.join(format!("{t:04}.png")))?;
-    let depth = Img { w: n, h: n, c: 1, data: f.depth.iter().map(|d| d * 255.0).collect() };
+fn write_frame(dir: &Path, t: usize, f: &Rendered) -> Result<()> {
+    let (w, h) = (f.rgb.w, f.rgb.h);
+    // The camera's own JPEG file: no second compression.
+    let p = dir.join(format!("{t:04}.jpg"));
+    std::fs::write(&p, &f.jpeg).with_context(|| format!("cannot write {}", p.display()))?;
+    let depth = Img { w, h, c: 1, data: f.depth.iter().map(|d| d * 255.0).collect() };
     save(&depth, &dir.join(format!("{t:04}_depth.png")))?;
-    let mask = Img { w: n, h: n, c: 1, data: f.mask.iter().map(|&m| if m >= 0.5 { 255.0 } else { 0.0 }).collect() };
+    let mask = Img { w, h, c: 1, data: f.mask.iter().map(|&m| if m >= 0.5 { 255.0 } else { 0.0 }).collect() };
     save(&mask, &dir.join(format!("{t:04}_mask.png")))
 }
 
@@ -347,25 +585,24 @@ fn write_lists(out: &Path, opts: &SynthOptions, videos: &[VideoSpec]) -> Result<
         }
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
-    let mut csv = String::from("clip,instrument,identity,env,domain\n");
+    let mut csv = String::from("clip,instrument,identity,domain\n");
     for v in videos {
-        csv += &format!(
-            "{},{},{},{},{}\n",
-            v.rel(),
-            v.instrument,
-            v.identity,
-            v.env,
-            if v.cross { "cross" } else { "main" }
-        );
+        csv += &format!("{},{},{},{}\n", v.rel(), v.instrument, v.identity, DOMAINS[v.domain]);
     }
     write(out.join("clips.csv"), csv)?;
     write(out.join("synth.json"), serde_json::to_string_pretty(opts)?)?;
     type Keep = fn(&VideoSpec, usize) -> bool;
-    let protocols: [(&str, Keep); 4] = [
-        ("all", |v, _| !v.cross),
-        ("P1", |v, s| !v.cross && if s == 2 { v.env == 2 } else { v.env != 2 }),
-        ("P2", |v, s| !v.cross && (v.class == 0 || v.instrument.ends_with(if s == 2 { '2' } else { '1' }))),
-        ("cross", |v, s| if s == 2 { v.cross } else { !v.cross }),
+    let protocols: [(&str, Keep); 6] = [
+        ("all", |_, _| true),
+        ("domain_A", |v, _| v.domain == 0),
+        ("domain_B", |v, _| v.domain == 1),
+        ("cross_AB", |v, s| v.domain == usize::from(s == 2)),
+        ("cross_BA", |v, s| v.domain == usize::from(s != 2)),
+        ("P2", |v, s| {
+            let (p, r) = attack::INSTRUMENTS[0];
+            let first = v.instrument == p[0] || v.instrument == r[0];
+            v.domain == 0 && (v.class == 0 || first == (s != 2))
+        }),
     ];
     for (name, keep) in protocols {
         for (s, split) in SPLITS.iter().enumerate() {

@@ -1,8 +1,9 @@
 //! Contact sheet of a benchmark: for live, print and replay (first clip of the test split, else
 //! train or dev), the first frames in rows, each as frame | depth | mask, classes side by side.
+//! Tiles keep the frames' aspect; the true face box (`truth_bbox.csv`) is drawn on the frame.
 
-use crate::data::generic::{frame_files, sorted_dirs};
-use crate::data::imageops::{crop_resize, load, Img, Rect};
+use crate::data::generic::{frame_files, read_bbox, sorted_dirs};
+use crate::data::imageops::{load, Img, Rect};
 use crate::eval::report::font::{draw_text, text_width, GLYPH_H};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -13,7 +14,7 @@ const GAP: usize = 2;
 const HEADER: usize = 2 * GLYPH_H as usize + 3 * 4;
 
 pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
-    let mut columns: Vec<Vec<[Img; 3]>> = Vec::new();
+    let mut columns: Vec<Vec<([Img; 3], Option<Rect>)>> = Vec::new();
     let mut classes = Vec::new();
     for class in ["live", "print", "replay"] {
         let Some(clip) = ["test", "train", "dev"]
@@ -24,8 +25,9 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
             continue;
         };
         let frames = frame_files(&clip)?;
+        let boxes = read_bbox(&clip.join("truth_bbox.csv"))?;
         let mut rows = Vec::new();
-        for p in frames.values().take(ROWS) {
+        for (n, p) in frames.iter().take(ROWS) {
             let stem = p.file_stem().unwrap().to_string_lossy().to_string();
             let side = |suffix: &str| -> Result<Img> {
                 let q = clip.join(format!("{stem}_{suffix}.png"));
@@ -33,7 +35,7 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
                 g.c = 1;
                 Ok(g)
             };
-            rows.push([load(p, false)?, side("depth")?, side("mask")?]);
+            rows.push(([load(p, false)?, side("depth")?, side("mask")?], boxes.get(n).copied()));
         }
         columns.push(rows);
         classes.push(class);
@@ -41,23 +43,28 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
     if columns.is_empty() {
         bail!("{}: no live/print/replay clips to preview", root.display());
     }
-    let tile = columns[0][0][0].w.max(16);
+    let first = &columns[0][0].0[0];
+    let (tile, tile_h) = (first.w.max(16), first.h.max(16));
     let ncols = columns.len() * 3;
-    let (w, h) = (ncols * (tile + GAP) + GAP, HEADER + ROWS * (tile + GAP) + GAP);
+    let (w, h) = (ncols * (tile + GAP) + GAP, HEADER + ROWS * (tile_h + GAP) + GAP);
     let mut sheet = Img::new(w, h, 3);
     sheet.data.iter_mut().for_each(|v| *v = 255.0);
     for (c, rows) in columns.iter().enumerate() {
-        for (r, tiles) in rows.iter().enumerate() {
+        for (r, (tiles, bbox)) in rows.iter().enumerate() {
             for (k, img) in tiles.iter().enumerate() {
-                let t = crop_resize(img, Rect::full(img.w, img.h), tile);
-                let (x0, y0) = (GAP + (c * 3 + k) * (tile + GAP), HEADER + GAP + r * (tile + GAP));
-                for y in 0..tile {
+                let (x0, y0) = (GAP + (c * 3 + k) * (tile + GAP), HEADER + GAP + r * (tile_h + GAP));
+                let (sx, sy) = (img.w as f32 / tile as f32, img.h as f32 / tile_h as f32);
+                for y in 0..tile_h {
                     for x in 0..tile {
+                        let (fx, fy) = ((x as f32 + 0.5) * sx, (y as f32 + 0.5) * sy);
                         for ch in 0..3 {
-                            let v = t.at(x, y, if t.c == 1 { 0 } else { ch });
+                            let v = img.bilinear(fx, fy, if img.c == 1 { 0 } else { ch });
                             sheet.set(x0 + x, y0 + y, ch, v);
                         }
                     }
+                }
+                if let (0, Some(b)) = (k, bbox) {
+                    draw_box(&mut sheet, *b, (x0, y0), (sx, sy), (tile, tile_h));
                 }
             }
         }
@@ -80,4 +87,24 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
         }
     }
     img.save(out_png).with_context(|| format!("cannot write image {}", out_png.display()))
+}
+
+/// A red rectangle outline of frame box `b` on the tile at `origin` (scale = frame px per tile px).
+fn draw_box(sheet: &mut Img, b: Rect, origin: (usize, usize), scale: (f32, f32), tile: (usize, usize)) {
+    let to = |v: f32, s: f32, n: usize| ((v / s).round().max(0.0) as usize).min(n - 1);
+    let (x0, x1) = (to(b.x, scale.0, tile.0), to(b.x + b.w, scale.0, tile.0));
+    let (y0, y1) = (to(b.y, scale.1, tile.1), to(b.y + b.h, scale.1, tile.1));
+    let mut put = |x: usize, y: usize| {
+        for (ch, v) in [255.0, 0.0, 0.0].into_iter().enumerate() {
+            sheet.set(origin.0 + x, origin.1 + y, ch, v);
+        }
+    };
+    for x in x0..=x1 {
+        put(x, y0);
+        put(x, y1);
+    }
+    for y in y0..=y1 {
+        put(x0, y);
+        put(x1, y);
+    }
 }

@@ -1,32 +1,48 @@
-//! The synthetic camera: identities (deformed mesh + skin tone), lights, background planes,
-//! poses, and one perspective z-buffer render for every class (face mesh or a textured sheet /
-//! screen surface), face-cropped like a detector would.
+//! The synthetic camera: identities (deformed mesh + per-identity texture), lights, background
+//! scenes, poses, and one perspective z-buffer render for every class (a face mesh, or a
+//! textured print / screen surface), either of the whole scene or face-cropped.
 
+use super::noise::{fbm, hsv};
 use crate::data::depth_label::normalise_depth;
-use crate::data::imageops::{downsample_plane, Img};
+use crate::data::imageops::{downsample_plane, gaussian_blur, Img, Rect};
 use crate::data::mesh::{self, canonical, dot, normalize, rotate, FaceMesh};
 use crate::data::raster::Raster;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-/// One person: a deformed mesh and a skin tone.
+/// One person: a deformed mesh and its own skin texture (photo variation, occluders).
+#[derive(Clone)]
 pub struct Identity {
     pub verts: Vec<[f32; 3]>,
     pub normals: Vec<[f32; 3]>,
-    pub tone: [f32; 3],
+    /// Texture over the mesh's uv (the source photo's frame), RGB 0..255.
+    pub tex: Img,
+    /// Texture coordinates of each vertex in `tex`.
+    pub uv: Vec<[f32; 2]>,
 }
 
-/// Smooth random deformations of the canonical mesh (nose depth, face width, jaw, depth).
-/// `cross` widens the ranges (the cross-set domain).
-pub fn identity(rng: &mut ChaCha8Rng, cross: bool) -> Identity {
-    let w = if cross { 0.35 } else { 0.15 };
+/// Smooth displacement of the vertices near `centre` (Gaussian fall-off, `sigma` metres).
+fn bump(verts: &mut [[f32; 3]], centre: [f32; 3], sigma: f32, d: [f32; 3]) {
+    for p in verts.iter_mut() {
+        let r2 = (p[0] - centre[0]).powi(2) + (p[1] - centre[1]).powi(2) + (p[2] - centre[2]).powi(2);
+        let w = (-r2 / (2.0 * sigma * sigma)).exp();
+        for k in 0..3 {
+            p[k] += d[k] * w;
+        }
+    }
+}
+
+/// A head shape: global deformations (nose depth, face width, jaw, depth) and a few random
+/// local bumps of the canonical mesh; `strength` scales every range.
+pub fn head_shape(rng: &mut ChaCha8Rng, strength: f32) -> Vec<[f32; 3]> {
+    let w = 0.15 * strength;
     let nose = 1.0 + rng.random_range(-w..w) * 2.0;
     let width = 1.0 + rng.random_range(-w..w) * 0.6;
     let jaw = 1.0 + rng.random_range(-w..w);
     let depth = 1.0 + rng.random_range(-w..w) * 0.6;
     let m = canonical();
     let tip = m.verts[mesh::NOSE_TIP];
-    let verts: Vec<[f32; 3]> = m
+    let mut verts: Vec<[f32; 3]> = m
         .verts
         .iter()
         .map(|v| {
@@ -41,71 +57,365 @@ pub fn identity(rng: &mut ChaCha8Rng, cross: bool) -> Identity {
             p
         })
         .collect();
-    let normals = FaceMesh::normals(&verts, &m.tris);
-    let b = if cross { rng.random_range(0.45..1.2) } else { rng.random_range(0.6..1.15) };
-    let tone = [b * rng.random_range(0.95..1.08), b, b * rng.random_range(0.88..1.02)];
-    Identity { verts, normals, tone }
+    for _ in 0..6 {
+        let c = verts[rng.random_range(0..verts.len())];
+        let a = 0.004 * strength;
+        let d = [rng.random_range(-a..a), rng.random_range(-a..a), rng.random_range(-1.5 * a..1.5 * a)];
+        bump(&mut verts, c, rng.random_range(0.015..0.035), d);
+    }
+    verts
+}
+
+// MediaPipe landmarks used for expressions and occluders.
+const MOUTH_CORNERS: [usize; 2] = [61, 291];
+const LOWER_LIP: usize = 14;
+const CHIN: usize = 152;
+const BROWS: [usize; 2] = [105, 334];
+const FOREHEAD: usize = 10;
+
+/// An expression on a head shape: smile (mouth corners up and out), jaw drop, brow raise.
+pub fn expression(verts: &[[f32; 3]], rng: &mut ChaCha8Rng) -> Vec<[f32; 3]> {
+    let mut v = verts.to_vec();
+    let smile = rng.random_range(-0.002..0.005);
+    for (k, &c) in MOUTH_CORNERS.iter().enumerate() {
+        let side = if k == 0 { -1.0 } else { 1.0 };
+        bump(&mut v, verts[c], 0.012, [side * smile * 0.6, -smile, 0.0]);
+    }
+    let jaw = rng.random_range(0.0..0.006);
+    bump(&mut v, verts[CHIN], 0.03, [0.0, jaw, 0.0]);
+    bump(&mut v, verts[LOWER_LIP], 0.012, [0.0, jaw * 0.5, 0.0]);
+    let brow = rng.random_range(-0.002..0.004);
+    for &b in &BROWS {
+        bump(&mut v, verts[b], 0.015, [0.0, -brow, 0.0]);
+    }
+    v
+}
+
+/// How a domain varies its face photos.
+#[derive(Clone, Copy, Debug)]
+pub struct PhotoStyle {
+    /// Which source photo (see `mesh::photos`).
+    pub photo: usize,
+    /// Largest local warp of the texture, as a fraction of its side.
+    pub warp: f32,
+    /// Skin brightness range (multiplies the photo).
+    pub tone: (f32, f32),
+    /// Largest hue rotation, radians.
+    pub hue: f32,
+}
+
+/// A new identity: a head shape and a texture made from the domain's photo by a colour
+/// transform, smooth local warps and occluders (glasses, hair fringe, beard).
+pub fn identity(rng: &mut ChaCha8Rng, style: &PhotoStyle) -> Identity {
+    let verts = head_shape(rng, 1.0);
+    let (photo, uv) = super::photos::photo_and_uv(style.photo);
+    let tex = face_texture(photo, uv, style, rng);
+    let normals = FaceMesh::normals(&verts, &canonical().tris);
+    Identity { verts, normals, tex, uv: uv.to_vec() }
+}
+
+impl Identity {
+    /// The same person with another mesh (an expression); normals recomputed.
+    pub fn with_verts(&self, verts: Vec<[f32; 3]>) -> Identity {
+        let normals = FaceMesh::normals(&verts, &canonical().tris);
+        Identity { verts, normals, tex: self.tex.clone(), uv: self.uv.clone() }
+    }
+}
+
+fn face_texture(photo: &Img, uv: &[[f32; 2]], style: &PhotoStyle, rng: &mut ChaCha8Rng) -> Img {
+    let (w, h) = (photo.w, photo.h);
+    // Warp: a few Gaussian displacement blobs in texture space.
+    let blobs: Vec<[f32; 5]> = (0..8)
+        .map(|_| {
+            let a = style.warp;
+            [
+                rng.random_range(0.2..0.8),
+                rng.random_range(0.15..0.85),
+                rng.random_range(0.05..0.15),
+                rng.random_range(-a..a),
+                rng.random_range(-a..a),
+            ]
+        })
+        .collect();
+    let b = rng.random_range(style.tone.0..style.tone.1);
+    let tone = [b * rng.random_range(0.95..1.08), b, b * rng.random_range(0.86..1.02)];
+    let hue = rng.random_range(-style.hue..style.hue);
+    let sat = rng.random_range(0.75..1.2);
+    let contrast = rng.random_range(0.85..1.15);
+    let mut tex = Img::new(w, h, 3);
+    for y in 0..h {
+        for x in 0..w {
+            let (u, v) = ((x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32);
+            let (mut su, mut sv) = (u, v);
+            for bl in &blobs {
+                let r2 = ((u - bl[0]).powi(2) + (v - bl[1]).powi(2)) / (bl[2] * bl[2]);
+                let k = (-r2).exp();
+                su += bl[3] * k;
+                sv += bl[4] * k;
+            }
+            let c = [0, 1, 2].map(|ch| photo.sample_uv(su, sv, ch));
+            let c = colour_transform(c, hue, sat, contrast);
+            for ch in 0..3 {
+                tex.set(x, y, ch, c[ch] * tone[ch]);
+            }
+        }
+    }
+    occluders(&mut tex, uv, rng);
+    tex
+}
+
+/// Rotates hue (about the grey axis), scales saturation and contrast (around mid grey).
+fn colour_transform(c: [f32; 3], hue: f32, sat: f32, contrast: f32) -> [f32; 3] {
+    let g = (c[0] + c[1] + c[2]) / 3.0;
+    let d = [c[0] - g, c[1] - g, c[2] - g];
+    // Rodrigues rotation about (1,1,1)/sqrt(3) of the chroma vector.
+    let (s, co) = hue.sin_cos();
+    let k = 1.0 / 3f32.sqrt();
+    let cross = [k * (d[2] - d[1]), k * (d[0] - d[2]), k * (d[1] - d[0])];
+    let r = [0, 1, 2].map(|i| d[i] * co + cross[i] * s);
+    [0, 1, 2].map(|i| ((g - 128.0) * contrast + 128.0 + sat * r[i]).clamp(0.0, 255.0))
+}
+
+/// Paints glasses, a hair fringe and a beard onto a face texture (each with some probability).
+fn occluders(tex: &mut Img, uv: &[[f32; 2]], rng: &mut ChaCha8Rng) {
+    let (w, h) = (tex.w as f32, tex.h as f32);
+    let px = |i: usize| [uv[i][0] * w, uv[i][1] * h];
+    if rng.random_bool(0.35) {
+        let frame = hsv(rng.random_range(0.0..1.0), rng.random_range(0.0..0.5), rng.random_range(0.05..0.6));
+        let thick = rng.random_range(1.0..2.6);
+        let tint = rng.random_range(0.55..1.0);
+        let scale = rng.random_range(0.65..0.85);
+        let eyes = [(mesh::EYE_LEFT[0], mesh::EYE_LEFT[1]), (mesh::EYE_RIGHT[0], mesh::EYE_RIGHT[1])];
+        let mut centres = Vec::new();
+        for (a, b) in eyes {
+            let (pa, pb) = (px(a), px(b));
+            let c = [(pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0];
+            let rx = scale * ((pa[0] - pb[0]).abs() + 4.0);
+            centres.push((c, rx, rx * rng.random_range(0.65..0.85)));
+        }
+        for y in 0..tex.h {
+            for x in 0..tex.w {
+                let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                let mut on_frame = false;
+                let mut in_lens = false;
+                for &(c, rx, ry) in &centres {
+                    let d = (((fx - c[0]) / rx).powi(2) + ((fy - c[1]) / ry).powi(2)).sqrt();
+                    on_frame |= (d - 1.0).abs() * rx.min(ry) < thick;
+                    in_lens |= d < 1.0;
+                }
+                // The bridge between the two rims.
+                let (l, r) = (centres[0], centres[1]);
+                let by = (l.0[1] + r.0[1]) / 2.0 - 0.3 * l.2;
+                on_frame |= fx > l.0[0] + l.1 && fx < r.0[0] - r.1 && (fy - by).abs() < thick * 0.7;
+                if on_frame {
+                    (0..3).for_each(|ch| tex.set(x, y, ch, frame[ch]));
+                } else if in_lens {
+                    (0..3).for_each(|ch| tex.set(x, y, ch, tex.at(x, y, ch) * tint));
+                }
+            }
+        }
+    }
+    let hair = hsv(rng.random_range(0.02..0.12), rng.random_range(0.2..0.7), rng.random_range(0.05..0.7));
+    if rng.random_bool(0.4) {
+        // A fringe: hair down from the top of the forehead to a wavy line above the brows.
+        let top = px(FOREHEAD)[1];
+        let brow = px(BROWS[0])[1].min(px(BROWS[1])[1]);
+        let reach = rng.random_range(0.2..0.75);
+        let (f1, p1) = (rng.random_range(0.05..0.2), rng.random_range(0.0..6.3));
+        for y in 0..tex.h {
+            for x in 0..tex.w {
+                let edge = top + (brow - top) * reach * (1.0 + 0.3 * (x as f32 * f1 + p1).sin());
+                if (y as f32) < edge {
+                    let strand = 0.8 + 0.2 * (x as f32 * 1.7).sin();
+                    (0..3).for_each(|ch| tex.set(x, y, ch, hair[ch] * strand));
+                }
+            }
+        }
+    }
+    if rng.random_bool(0.2) {
+        // Stubble or a beard over the chin and jaw below the mouth.
+        let below = px(LOWER_LIP)[1] + 2.0;
+        let density = rng.random_range(0.3..0.9);
+        let mut s = rng.random::<u32>();
+        for y in (below as usize).min(tex.h)..tex.h {
+            for x in 0..tex.w {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let n = (s >> 8) as f32 / (1u32 << 24) as f32;
+                if n < density {
+                    (0..3).for_each(|ch| tex.set(x, y, ch, tex.at(x, y, ch) * 0.4 + hair[ch] * 0.6));
+                }
+            }
+        }
+    }
 }
 
 /// A directional light in camera coordinates (`dir` points towards the light).
 #[derive(Clone, Copy, Debug)]
 pub struct Light {
     pub dir: [f32; 3],
+    /// Colour times intensity.
     pub colour: [f32; 3],
     pub ambient: f32,
 }
 
-/// The background plane, `dist` metres in front of the camera, with a procedural texture.
+impl Light {
+    /// Any direction from the front half, colour temperature from warm to cool, intensity.
+    pub fn random(rng: &mut ChaCha8Rng) -> Light {
+        let az: f32 = rng.random_range(-1.1..1.1);
+        let el: f32 = rng.random_range(-0.3..0.8);
+        // Towards the light: x right, y down (so elevation up = -y), z towards the camera = -z.
+        let dir = [az.sin() * el.cos(), -el.sin(), -az.cos() * el.cos()];
+        let t: f32 = rng.random_range(-1.0..1.0);
+        let temp = [1.0 + 0.15 * t, 1.0, 1.0 - 0.18 * t];
+        let k = rng.random_range(0.7..1.3);
+        Light { dir, colour: temp.map(|c| c * k), ambient: rng.random_range(0.2..0.55) }
+    }
+}
+
+/// A pinhole camera: focal length and principal point in pixels, image w x h.
+#[derive(Clone, Copy, Debug)]
+pub struct Camera {
+    pub f: f32,
+    pub cx: f32,
+    pub cy: f32,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl Camera {
+    /// Principal point at the centre, horizontal field of view `fov` radians.
+    pub fn new(w: usize, h: usize, fov: f32) -> Camera {
+        Camera { f: w as f32 / 2.0 / (fov / 2.0).tan(), cx: w as f32 / 2.0, cy: h as f32 / 2.0, w, h }
+    }
+    fn scaled(&self, s: usize) -> Camera {
+        let k = s as f32;
+        Camera { f: self.f * k, cx: self.cx * k, cy: self.cy * k, w: self.w * s, h: self.h * s }
+    }
+    pub fn project(&self, p: [f32; 3]) -> [f32; 3] {
+        [self.f * p[0] / p[2] + self.cx, self.f * p[1] / p[2] + self.cy, p[2]]
+    }
+    /// The translation that puts local point `c` (of an object not rotated) at pixel (u, v),
+    /// `d` metres from the camera.
+    pub fn place(&self, c: [f32; 3], u: f32, v: f32, d: f32) -> [f32; 3] {
+        [(u - self.cx) / self.f * d - c[0], (v - self.cy) / self.f * d - c[1], d - c[2]]
+    }
+}
+
+/// A random scene behind the subject, the same generator for every class: a gradient, maybe a
+/// room (floor line, wall corner), shapes (doors, windows, pictures, furniture), value noise,
+/// maybe a wallpaper pattern, and defocus. Coordinates are ray slopes (x/z, y/z).
 #[derive(Clone, Debug)]
 pub struct Background {
-    pub dist: f32,
-    /// 0 stripes, 1 blobs, 2 tiles, 3 plain.
-    pub kind: u8,
-    pub colours: [[f32; 3]; 3],
-    pub freq: f32,
-    pub angle: f32,
+    grad: [[f32; 3]; 2],
+    grad_dir: [f32; 2],
+    floor: Option<(f32, f32, [f32; 3])>,
+    corner: Option<(f32, f32)>,
+    /// (centre x, y, half w, h, ellipse?, colour)
+    shapes: Vec<([f32; 4], bool, [f32; 3])>,
+    noise: (f32, f32, u32),
+    pattern: Option<(u8, f32, f32, f32)>,
+    /// Defocus blur in output pixels.
+    pub defocus: f32,
+}
+
+fn colour(rng: &mut ChaCha8Rng) -> [f32; 3] {
+    let s: f32 = rng.random_range(0.0..1.0);
+    hsv(rng.random_range(0.0..1.0), 0.65 * s * s, rng.random_range(0.12..0.95))
 }
 
 impl Background {
-    pub fn random(rng: &mut ChaCha8Rng, kind: u8) -> Background {
-        let mut col = || [rng.random_range(30.0..230.0), rng.random_range(30.0..230.0), rng.random_range(30.0..230.0)];
-        let colours = [col(), col(), col()];
+    pub fn random(rng: &mut ChaCha8Rng) -> Background {
+        let base = colour(rng);
+        let other = base.map(|c| (c * rng.random_range(0.6..1.4)).min(255.0));
+        let a: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+        let floor =
+            rng.random_bool(0.5).then(|| (rng.random_range(0.0..0.5), rng.random_range(-0.15..0.15), colour(rng)));
+        let corner = rng.random_bool(0.4).then(|| (rng.random_range(-0.5..0.5), rng.random_range(0.7..1.3)));
+        let n = rng.random_range(0..9);
+        let shapes = (0..n)
+            .map(|_| {
+                let c = if rng.random_bool(0.15) { [rng.random_range(200.0..255.0); 3] } else { colour(rng) };
+                let geo = [
+                    rng.random_range(-0.8..0.8),
+                    rng.random_range(-0.6..0.6),
+                    rng.random_range(0.03..0.3),
+                    rng.random_range(0.03..0.4),
+                ];
+                (geo, rng.random_bool(0.3), c)
+            })
+            .collect();
+        let noise = (rng.random_range(0.0..40.0), rng.random_range(3.0..40.0), rng.random::<u32>());
+        let pattern = rng.random_bool(0.2).then(|| {
+            (
+                rng.random_range(0..2u8),
+                rng.random_range(10.0..60.0),
+                rng.random_range(0.0..3.14),
+                rng.random_range(10.0..50.0),
+            )
+        });
         Background {
-            dist: rng.random_range(1.0..3.0),
-            kind,
-            colours,
-            freq: rng.random_range(4.0..14.0),
-            angle: rng.random_range(0.0..std::f32::consts::PI),
+            grad: [base, other],
+            grad_dir: [a.cos(), a.sin()],
+            floor,
+            corner,
+            shapes,
+            noise,
+            pattern,
+            defocus: rng.random_range(0.0..1.5),
         }
     }
 
-    /// Colour at plane position (x, y) in metres.
-    fn at(&self, x: f32, y: f32) -> [f32; 3] {
-        let (s, c) = self.angle.sin_cos();
-        let (u, v) = (c * x + s * y, -s * x + c * y);
-        let mix = |a: [f32; 3], b: [f32; 3], t: f32| {
-            [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
-        };
-        match self.kind {
-            0 => mix(self.colours[0], self.colours[1], 0.5 + 0.5 * (u * self.freq * 6.3).sin()),
-            1 => {
-                let t = 0.5 + 0.25 * ((u * self.freq * 2.0).sin() + (v * self.freq * 1.7 + 1.3).cos());
-                mix(
-                    mix(self.colours[0], self.colours[2], t),
-                    self.colours[1],
-                    0.5 + 0.5 * (v * self.freq).sin() * (u * 3.1).cos(),
-                )
+    /// Colour (unlit, 0..255) in the direction of ray slope (x, y).
+    pub fn at(&self, x: f32, y: f32) -> [f32; 3] {
+        let t = (0.5 + 0.6 * (x * self.grad_dir[0] + y * self.grad_dir[1])).clamp(0.0, 1.0);
+        let mut c = [0, 1, 2].map(|i| self.grad[0][i] + (self.grad[1][i] - self.grad[0][i]) * t);
+        if let Some((x0, shade)) = self.corner {
+            if x > x0 {
+                c = c.map(|v| v * shade);
             }
-            2 => {
-                let cell = ((u * self.freq * 0.8).floor() + (v * self.freq * 0.8).floor()) as i64;
-                if cell.rem_euclid(2) == 0 {
-                    self.colours[0]
-                } else {
-                    self.colours[2]
+        }
+        if let Some((y0, tilt, fc)) = self.floor {
+            if y > y0 + tilt * x {
+                c = fc.map(|v| v * (0.8 + 0.4 * (y - y0).min(0.5)));
+            }
+        }
+        for (g, ellipse, sc) in &self.shapes {
+            let (dx, dy) = ((x - g[0]) / g[2], (y - g[1]) / g[3]);
+            let inside = if *ellipse { dx * dx + dy * dy < 1.0 } else { dx.abs() < 1.0 && dy.abs() < 1.0 };
+            if inside {
+                c = *sc;
+            }
+        }
+        if let Some((kind, freq, angle, amp)) = self.pattern {
+            let (s, co) = angle.sin_cos();
+            let (u, v) = (co * x + s * y, -s * x + co * y);
+            let p = if kind == 0 {
+                (u * freq).sin()
+            } else if ((u * freq / 3.0).floor() + (v * freq / 3.0).floor()) as i64 % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            };
+            c = c.map(|v| v + amp * p);
+        }
+        let (amp, sc, seed) = self.noise;
+        let nz = amp * (fbm(x * sc, y * sc, seed, 3) - 0.5) * 2.0;
+        c.map(|v| (v + nz).clamp(0.0, 255.0))
+    }
+
+    /// The background as seen by `cam` (output pixels), lit by `light`, defocused.
+    pub fn image(&self, cam: &Camera, light: &Light) -> Img {
+        let mut img = Img::new(cam.w, cam.h, 3);
+        let k = 0.55 + 0.45 * light.ambient;
+        for y in 0..cam.h {
+            for x in 0..cam.w {
+                let c = self.at((x as f32 + 0.5 - cam.cx) / cam.f, (y as f32 + 0.5 - cam.cy) / cam.f);
+                for ch in 0..3 {
+                    img.set(x, y, ch, c[ch] * k * light.colour[ch]);
                 }
             }
-            _ => self.colours[0],
         }
+        gaussian_blur(&img, self.defocus)
     }
 }
 
@@ -192,6 +502,50 @@ impl Surface {
         };
         lerp(lerp(p(i, j), p(i + 1, j), ax), lerp(p(i, j + 1), p(i + 1, j + 1), ax), ay)
     }
+
+    /// Surface coordinates of texture coordinates (tu, tv).
+    pub fn tex_to_surface(&self, tu: f32, tv: f32) -> (f32, f32) {
+        let tr = self.tex_rect;
+        (tr[0] + tu * (tr[2] - tr[0]), tr[1] + tv * (tr[3] - tr[1]))
+    }
+}
+
+/// Subpixel layout of a screen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Subpixels {
+    /// Vertical R, G, B stripes per pixel.
+    Stripe,
+    /// RGBG PenTile: every pixel a green and alternately a red or blue subpixel.
+    PenTile,
+}
+
+/// What a sheet is made of.
+#[derive(Clone, Debug)]
+pub enum Medium {
+    /// Paper lit by the scene; `cutout` = an ellipse (cx, cy, rx, ry in texture 0..1) outside
+    /// which the paper is cut away (the scene shows through).
+    Print { cutout: Option<[f32; 4]>, margin_colour: [f32; 3] },
+    /// An emissive screen of `pixels` (across, down) with a subpixel layout and its contrast as
+    /// the camera's optics see it (0 = smeared flat, 1 = sharp), gamma, brightness (gain),
+    /// colour cast, black level, bezel colour.
+    Screen {
+        pixels: [f32; 2],
+        layout: Subpixels,
+        contrast: f32,
+        gamma: f32,
+        gain: f32,
+        cast: [f32; 3],
+        black: f32,
+        bezel: [f32; 3],
+    },
+}
+
+/// A specular highlight: a bright source in direction `dir` (towards it), strength, exponent.
+#[derive(Clone, Copy, Debug)]
+pub struct Glare {
+    pub dir: [f32; 3],
+    pub strength: f32,
+    pub sharpness: f32,
 }
 
 /// What the camera looks at (besides the background).
@@ -200,56 +554,64 @@ pub enum Object<'a> {
         id: &'a Identity,
         pose: Pose,
     },
-    /// A print (lit by the scene) or a screen (`emissive`): `tex` RGB and `mask` (1 channel,
-    /// 0..1) cover the surface's tex_rect; `face_uv` is the face box inside the texture.
+    /// A print or a screen: `tex` RGB and `mask` (1 channel, 0..1) cover the surface's
+    /// tex_rect; `face_uv` is the face box inside the texture (0..1).
     Sheet {
         surface: &'a Surface,
         pose: Pose,
         tex: &'a Img,
         mask: &'a Img,
         face_uv: [f32; 4],
-        emissive: bool,
-        gloss: f32,
+        medium: &'a Medium,
+        glare: Glare,
     },
 }
 
-/// A rendered frame at n x n: RGB (0..255, may exceed before the sensor clamps), depth label
-/// (live only, else 0) and face mask.
+/// A rendered frame at the camera's w x h: RGB (0..255, may exceed before the sensor clamps),
+/// depth label (live only, else 0), face mask, object coverage (1 where the face or the medium
+/// is, 0 where the scene shows) and the face box.
 pub struct Rendered {
     pub rgb: Img,
     pub depth: Vec<f32>,
     pub mask: Vec<f32>,
+    /// Read by the background-statistics test only.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub cover: Vec<f32>,
+    pub bbox: Rect,
+    /// The recorded frame's JPEG file, once the sensor has seen it.
+    pub jpeg: Vec<u8>,
 }
 
 /// Crop jitter of the simulated face detector: (dx, dy, dscale) as fractions of the box.
 pub type Jitter = [f32; 3];
 
-/// Renders `obj` in front of `bg`, face-cropped (box enlarged 1.3x) to n x n, with 2x2
+/// Supersampling per side.
+const SS: usize = 2;
+
+/// Renders `obj` in front of the background image `bg` (the camera's w x h, lit) with 2x2
 /// supersampling.
-pub fn render(obj: &Object, light: &Light, bg: &Background, n: usize, jitter: Jitter) -> Rendered {
-    let ss = 2;
-    let m = n * ss;
-    let (f, cx, cy) = crop_camera(obj, m, jitter);
-    let mut r = Raster::new(m, m, 5, false);
-    let proj = |p: [f32; 3]| [f * p[0] / p[2] + cx, f * p[1] / p[2] + cy, p[2]];
+pub fn render(obj: &Object, light: &Light, bg: &Img, cam: &Camera) -> Rendered {
+    let c = cam.scaled(SS);
+    let (mw, mh) = (c.w, c.h);
+    let mut r = Raster::new(mw, mh, 5, false);
     match obj {
         Object::Face { id, pose } => {
             let mesh = canonical();
-            let pts: Vec<[f32; 3]> = id.verts.iter().map(|v| proj(pose.apply(*v))).collect();
+            let pts: Vec<[f32; 3]> = id.verts.iter().map(|v| c.project(pose.apply(*v))).collect();
             let at: Vec<[f32; 5]> = (0..pts.len())
                 .map(|i| {
                     let nn = rotate(&pose.r, id.normals[i]);
-                    [mesh.uv[i][0], mesh.uv[i][1], nn[0], nn[1], nn[2]]
+                    [id.uv[i][0], id.uv[i][1], nn[0], nn[1], nn[2]]
                 })
                 .collect();
             for t in &mesh.tris {
-                let [a, b, c] = [t[0] as usize, t[1] as usize, t[2] as usize];
-                r.tri([pts[a], pts[b], pts[c]], [&at[a], &at[b], &at[c]], 1);
+                let [a, b, cc] = [t[0] as usize, t[1] as usize, t[2] as usize];
+                r.tri([pts[a], pts[b], pts[cc]], [&at[a], &at[b], &at[cc]], 1);
             }
         }
         Object::Sheet { surface, pose, .. } => {
             let g = surface.g;
-            let pts: Vec<[f32; 3]> = surface.pts.iter().map(|v| proj(pose.apply(*v))).collect();
+            let pts: Vec<[f32; 3]> = surface.pts.iter().map(|v| c.project(pose.apply(*v))).collect();
             let at: Vec<[f32; 5]> = (0..pts.len())
                 .map(|k| {
                     let nn = rotate(&pose.r, surface.normals[k]);
@@ -265,93 +627,169 @@ pub fn render(obj: &Object, light: &Light, bg: &Background, n: usize, jitter: Ji
             }
         }
     }
-    let mut rgb = Img::new(m, m, 3);
-    let mut mask = vec![0.0f32; m * m];
-    for y in 0..m {
-        for x in 0..m {
-            let i = y * m + x;
-            let ray = [(x as f32 + 0.5 - cx) / f, (y as f32 + 0.5 - cy) / f, 1.0];
-            let (col, inside) = shade(obj, light, bg, &r, i, ray);
+    let mut rgb = Img::new(mw, mh, 3);
+    let mut mask = vec![0.0f32; mw * mh];
+    let mut cover = vec![0.0f32; mw * mh];
+    for y in 0..mh {
+        for x in 0..mw {
+            let i = y * mw + x;
+            let ray = [(x as f32 + 0.5 - c.cx) / c.f, (y as f32 + 0.5 - c.cy) / c.f, 1.0];
+            let scene = [0, 1, 2].map(|ch| bg.at((x / SS).min(bg.w - 1), (y / SS).min(bg.h - 1), ch));
+            let (col, inside, covered) = shade(obj, light, scene, &r, i, ray);
             rgb.data[i * 3..i * 3 + 3].copy_from_slice(&col);
             mask[i] = inside;
+            cover[i] = covered;
         }
     }
     let depth = match obj {
         Object::Face { .. } => normalise_depth(&r.z, &r.tag).0,
-        _ => vec![0.0; m * m],
+        _ => vec![0.0; mw * mh],
     };
     Rendered {
-        rgb: downsample_rgb(&rgb, ss),
-        depth: downsample_plane(&depth, m, m, ss),
-        mask: downsample_plane(&mask, m, m, ss),
+        rgb: downsample_rgb(&rgb, SS),
+        depth: downsample_plane(&depth, mw, mh, SS),
+        mask: downsample_plane(&mask, mw, mh, SS),
+        cover: downsample_plane(&cover, mw, mh, SS),
+        bbox: face_box(obj, cam),
+        jpeg: Vec::new(),
     }
 }
 
-/// Colour of pixel i and whether it is inside the face.
-fn shade(obj: &Object, light: &Light, bg: &Background, r: &Raster, i: usize, ray: [f32; 3]) -> ([f32; 3], f32) {
+/// Colour of pixel i, whether it is inside the face, whether the object covers it.
+fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray: [f32; 3]) -> ([f32; 3], f32, f32) {
     let lambert = |nn: [f32; 3]| light.ambient + (1.0 - light.ambient) * dot(normalize(nn), light.dir).max(0.0);
     let lit =
         |c: [f32; 3], k: f32| [c[0] * k * light.colour[0], c[1] * k * light.colour[1], c[2] * k * light.colour[2]];
     if r.tag[i] == 0 {
-        let c = bg.at(ray[0] * bg.dist, ray[1] * bg.dist);
-        return (lit(c, 0.5 + 0.5 * light.ambient), 0.0);
+        return (scene, 0.0, 0.0);
     }
     let a = r.attrs(i);
-    let nn = [a[2], a[3], a[4]];
+    let nn = normalize([a[2], a[3], a[4]]);
     match obj {
         Object::Face { id, .. } => {
-            let p = mesh::photo();
-            let c = [0, 1, 2].map(|ch| p.sample_uv(a[0], a[1], ch) * id.tone[ch]);
-            (lit(c, lambert(nn)), 1.0)
+            let c = [0, 1, 2].map(|ch| id.tex.sample_uv(a[0], a[1], ch));
+            (lit(c, lambert(nn)), 1.0, 1.0)
         }
-        Object::Sheet { surface, tex, mask, emissive, gloss, .. } => {
+        Object::Sheet { surface, tex, mask, medium, glare, .. } => {
             let tr = surface.tex_rect;
             let (tu, tv) = ((a[0] - tr[0]) / (tr[2] - tr[0]), (a[1] - tr[1]) / (tr[3] - tr[1]));
             let in_tex = (0.0..1.0).contains(&tu) && (0.0..1.0).contains(&tv);
             let inside = if in_tex && mask.sample_uv(tu, tv, 0) >= 0.5 { 1.0 } else { 0.0 };
-            // Mirror reflection of the light towards the camera: the glare of glossy media.
-            let nn = normalize(nn);
-            let v = normalize([-ray[0], -ray[1], -ray[2]]);
-            let h = normalize(mesh::add(v, light.dir));
-            let spec = gloss * 255.0 * dot(nn, h).max(0.0).powf(60.0);
-            let base = if in_tex {
-                [0, 1, 2].map(|ch| tex.sample_uv(tu, tv, ch))
-            } else if *emissive {
-                [18.0, 18.0, 20.0]
-            } else {
-                [235.0, 232.0, 225.0]
+            let v = [-ray[0], -ray[1], -ray[2]];
+            let spec = |l: [f32; 3], s: f32, p: f32| {
+                s * 255.0 * dot(nn, normalize(mesh::add(normalize(v), l))).max(0.0).powf(p)
             };
-            let c = if *emissive {
-                let amb = lit([40.0; 3], light.ambient);
-                [base[0] + amb[0], base[1] + amb[1], base[2] + amb[2]]
-            } else {
-                lit(base, lambert(nn))
+            let g = spec(glare.dir, glare.strength, glare.sharpness) + spec(light.dir, glare.strength * 0.5, 40.0);
+            let c = match medium {
+                Medium::Print { cutout, margin_colour } => {
+                    if let Some(e) = cutout {
+                        let d = ((tu - e[0]) / e[2]).powi(2) + ((tv - e[1]) / e[3]).powi(2);
+                        if !in_tex || d > 1.0 {
+                            return (scene, 0.0, 0.0);
+                        }
+                    }
+                    let base = if in_tex { [0, 1, 2].map(|ch| tex.sample_uv(tu, tv, ch)) } else { *margin_colour };
+                    lit(base, lambert(nn))
+                }
+                Medium::Screen { pixels, layout, contrast, gamma, gain, cast, black, bezel } => {
+                    if in_tex {
+                        let e = screen_emission(tex, tu, tv, *pixels, *layout, *contrast, *gamma, *cast);
+                        let amb = lit([*black; 3], light.ambient);
+                        [0, 1, 2].map(|ch| e[ch] * gain + amb[ch])
+                    } else {
+                        lit(*bezel, lambert(nn))
+                    }
+                }
             };
-            ([c[0] + spec * light.colour[0], c[1] + spec * light.colour[1], c[2] + spec * light.colour[2]], inside)
+            ([c[0] + g * light.colour[0], c[1] + g * light.colour[1], c[2] + g * light.colour[2]], inside, 1.0)
         }
     }
 }
 
-/// Intrinsics (f, cx, cy) so that the face box, enlarged 1.3x as a square, fills m x m.
-fn crop_camera(obj: &Object, m: usize, jitter: Jitter) -> (f32, f32, f32) {
-    let pts: Vec<[f32; 3]> = match obj {
+/// Light a screen emits at texture point (tu, tv): the content at the centre of the screen
+/// pixel there, through the display gamma and cast, on that pixel's subpixel pattern (the
+/// camera's sampling of it gives moire).
+#[allow(clippy::too_many_arguments)]
+fn screen_emission(
+    tex: &Img,
+    tu: f32,
+    tv: f32,
+    pixels: [f32; 2],
+    layout: Subpixels,
+    contrast: f32,
+    gamma: f32,
+    cast: [f32; 3],
+) -> [f32; 3] {
+    let (px, py) = (tu * pixels[0], tv * pixels[1]);
+    let (ix, iy) = (px.floor(), py.floor());
+    let (fx, fy) = (px - ix, py - iy);
+    let (cu, cv) = ((ix + 0.5) / pixels[0], (iy + 0.5) / pixels[1]);
+    let c = [0, 1, 2].map(|ch| 255.0 * (tex.sample_uv(cu, cv, ch) / 255.0).clamp(0.0, 1.0).powf(gamma) * cast[ch]);
+    // Black matrix between rows; subpixels weighted so a uniform area keeps its mean; the
+    // optics blend the pattern with its mean.
+    let pattern = if fy > 0.85 { [0.0; 3] } else { subpixel(layout, fx, ix, iy, c) };
+    [0, 1, 2].map(|ch| contrast * pattern[ch] + (1.0 - contrast) * c[ch])
+}
+
+fn subpixel(layout: Subpixels, fx: f32, ix: f32, iy: f32, c: [f32; 3]) -> [f32; 3] {
+    let row = 1.0 / 0.85;
+    match layout {
+        Subpixels::Stripe => {
+            let lit = ((fx * 3.0) as usize).min(2);
+            [0, 1, 2].map(|ch| if ch == lit { 3.0 * row * c[ch] } else { 0.0 })
+        }
+        Subpixels::PenTile => {
+            let red = (ix as i64 + iy as i64) % 2 == 0;
+            if fx < 0.5 {
+                if red {
+                    [4.0 * row * c[0], 0.0, 0.0]
+                } else {
+                    [0.0, 0.0, 4.0 * row * c[2]]
+                }
+            } else {
+                [0.0, 2.0 * row * c[1], 0.0]
+            }
+        }
+    }
+}
+
+/// The face's box in `cam`'s pixels: the projected mesh, or the face box on the sheet.
+pub fn face_box(obj: &Object, cam: &Camera) -> Rect {
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for p in face_points(obj) {
+        let q = cam.project(p);
+        x0 = x0.min(q[0]);
+        x1 = x1.max(q[0]);
+        y0 = y0.min(q[1]);
+        y1 = y1.max(q[1]);
+    }
+    Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }
+}
+
+/// Points (camera coordinates) spanning the face: the mesh, or a grid over the sheet's face box.
+fn face_points(obj: &Object) -> Vec<[f32; 3]> {
+    match obj {
         Object::Face { id, pose } => id.verts.iter().map(|v| pose.apply(*v)).collect(),
         Object::Sheet { surface, pose, face_uv, .. } => {
-            let tr = surface.tex_rect;
             let mut v = Vec::new();
             for j in 0..5 {
                 for i in 0..5 {
                     let fu = face_uv[0] + (face_uv[2] - face_uv[0]) * i as f32 / 4.0;
                     let fv = face_uv[1] + (face_uv[3] - face_uv[1]) * j as f32 / 4.0;
-                    let (u, w) = (tr[0] + fu * (tr[2] - tr[0]), tr[1] + fv * (tr[3] - tr[1]));
+                    let (u, w) = surface.tex_to_surface(fu, fv);
                     v.push(pose.apply(surface.point(u, w)));
                 }
             }
             v
         }
-    };
+    }
+}
+
+/// The old face-cropped view: a square n x n camera whose view is the face box enlarged 1.3x
+/// (jittered like a detector's box).
+pub fn crop_camera(obj: &Object, n: usize, jitter: Jitter) -> Camera {
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for p in &pts {
+    for p in face_points(obj) {
         let (x, y) = (p[0] / p[2], p[1] / p[2]);
         x0 = x0.min(x);
         x1 = x1.max(x);
@@ -360,15 +798,15 @@ fn crop_camera(obj: &Object, m: usize, jitter: Jitter) -> (f32, f32, f32) {
     }
     let side = 1.3 * (x1 - x0).max(y1 - y0) * (1.0 + jitter[2]);
     let (mx, my) = ((x0 + x1) / 2.0 + jitter[0] * side, (y0 + y1) / 2.0 + jitter[1] * side);
-    let f = m as f32 / side;
-    (f, -(mx - side / 2.0) * f, -(my - side / 2.0) * f)
+    let f = n as f32 / side;
+    Camera { f, cx: -(mx - side / 2.0) * f, cy: -(my - side / 2.0) * f, w: n, h: n }
 }
 
 fn downsample_rgb(img: &Img, f: usize) -> Img {
     let (w, h) = (img.w / f, img.h / f);
     let mut out = Img::new(w, h, 3);
-    for y in 0..img.h {
-        for x in 0..img.w {
+    for y in 0..h * f {
+        for x in 0..w * f {
             for ch in 0..3 {
                 out.data[((y / f) * w + x / f) * 3 + ch] += img.data[(y * img.w + x) * 3 + ch] / (f * f) as f32;
             }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::data::generic::read_bbox;
 use crate::data::{ClipSpec, Dataset, Split};
 
 fn tiny(seed: u64) -> SynthOptions {
@@ -7,10 +8,13 @@ fn tiny(seed: u64) -> SynthOptions {
         preset: "tiny".into(),
         identities: 3,
         split: [1, 1, 1],
-        videos_per_class: 2,
+        videos_per_class: 1,
+        domain_b_split: [1, 1, 1],
         cross_videos_per_class: 1,
-        frames: 3,
-        size: 24,
+        frames: 2,
+        width: 96,
+        height: 72,
+        face_crop: false,
     }
 }
 
@@ -44,7 +48,7 @@ fn same_seed_same_bytes_other_seed_differs() {
     generate(&b, &tiny(5), false).unwrap();
     generate(&c, &tiny(6), false).unwrap();
     let (fa, fb, fc) = (files(&a), files(&b), files(&c));
-    assert_eq!(s.videos, 3 * 3 * 2 + 3);
+    assert_eq!(s.videos, 2 * 3 * 3, "two domains x 3 identities x 3 classes x 1 video");
     assert!(fa.len() > s.frames * 3);
     assert!(fa == fb, "same seed must give the same bytes");
     assert!(fa != fc, "another seed must change the data");
@@ -55,75 +59,219 @@ fn same_seed_same_bytes_other_seed_differs() {
 
 #[test]
 fn live_depth_follows_mesh_geometry() {
-    // Frontal face: the label's maximum is at the projected nose tip, and label order follows
-    // mesh depth (nose tip nearer than the eye corners).
+    // Frontal face in the middle of a whole-scene camera: the label's maximum is at the
+    // projected nose tip, label order follows mesh depth (nose tip nearer than the eye
+    // corners), and the face box is the projected mesh's.
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let id = scene::identity(&mut rng, false);
+    let id = scene::identity(&mut rng, &photo_style(0, 0));
+    let cam = Camera::new(96, 72, 1.0);
     let pose = Pose::new([0.0, 0.0, 0.0], [0.0, 0.0, 0.45]);
     let light = Light { dir: [0.0, 0.0, -1.0], colour: [1.0; 3], ambient: 0.3 };
-    let bg = Background::random(&mut rng, 3);
-    let n = 64;
-    let r = scene::render(&Object::Face { id: &id, pose }, &light, &bg, n, [0.0; 3]);
-    // Recover the crop camera from the projected mesh bbox as render does.
-    let xy: Vec<[f32; 2]> = id
-        .verts
-        .iter()
-        .map(|v| {
-            let p = pose.apply(*v);
-            [p[0] / p[2], p[1] / p[2]]
-        })
-        .collect();
-    let (x0, x1) = xy.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[0]), a.1.max(p[0])));
-    let (y0, y1) = xy.iter().fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[1]), a.1.max(p[1])));
-    let side = 1.3 * (x1 - x0).max(y1 - y0);
-    let to_px = |p: [f32; 2]| {
-        let x = (p[0] - ((x0 + x1) / 2.0 - side / 2.0)) / side * n as f32;
-        let y = (p[1] - ((y0 + y1) / 2.0 - side / 2.0)) / side * n as f32;
-        (x.floor() as usize).min(n - 1) + (y.floor() as usize).min(n - 1) * n
+    let bg = Background::random(&mut rng).image(&cam, &light);
+    let r = scene::render(&Object::Face { id: &id, pose }, &light, &bg, &cam);
+    let px = |v: usize| {
+        let p = cam.project(pose.apply(id.verts[v]));
+        (p[0] as usize).min(cam.w - 1) + (p[1] as usize).min(cam.h - 1) * cam.w
     };
-    let nose = to_px(xy[crate::data::mesh::NOSE_TIP]);
-    let eye = to_px(xy[crate::data::mesh::EYE_LEFT[0]]);
+    let nose = px(crate::data::mesh::NOSE_TIP);
+    let eye = px(crate::data::mesh::EYE_LEFT[0]);
     let max = r.depth.iter().cloned().fold(0.0, f32::max);
+    assert_eq!(r.depth.len(), 96 * 72, "labels are full frames");
     assert!(r.depth[nose] > 0.9 * max, "nose {} max {max}", r.depth[nose]);
     assert!(r.depth[nose] > r.depth[eye] + 0.1, "nose {} eye {}", r.depth[nose], r.depth[eye]);
-    assert_eq!(r.depth[0], 0.0, "corner is background");
-    assert_eq!(r.mask[0], 0.0);
+    assert_eq!((r.depth[0], r.mask[0], r.cover[0]), (0.0, 0.0, 0.0), "corner is background");
     assert!(r.mask[nose] > 0.5);
+    let b = r.bbox;
+    assert!(b.w > 5.0 && b.x + b.w / 2.0 > 40.0 && b.x + b.w / 2.0 < 56.0, "{b:?}");
+}
+
+/// Bounding box of the mask's 1-pixels.
+fn mask_box(m: &crate::data::imageops::Img) -> Option<[f32; 4]> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..m.h {
+        for x in 0..m.w {
+            if m.at(x, y, 0) > 127.0 {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    (x0 != usize::MAX).then(|| [x0 as f32, y0 as f32, (x1 + 1) as f32, (y1 + 1) as f32])
 }
 
 #[test]
-fn benchmark_reads_back_with_protocols_and_preview() {
+fn benchmark_reads_back_with_protocols_truth_boxes_and_preview() {
     let root = tmp("read");
     generate(&root, &tiny(3), false).unwrap();
     let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4 };
-    let all = Dataset::open(&root, Split::Train, Some("all"), &spec).unwrap();
-    assert_eq!(all.len(), 6, "1 identity x 6 videos x 1 clip: {:?}", all.skipped());
+    let all = Dataset::open(&root, Split::Train, Some("domain_A"), &spec).unwrap();
+    assert_eq!(all.len(), 3, "1 identity x 3 videos x 1 clip: {:?}", all.skipped());
     let clip = all.load(0, None).unwrap();
     assert_eq!(clip.frames.len(), 2 * 3 * 16 * 16);
     assert_eq!((clip.depth.len(), clip.mask.len()), (2 * 16, 2 * 16));
-    assert!(clip.frames.iter().all(|v| (-1.0..=1.0).contains(v)));
     let live = (0..all.len()).find(|&i| all.index(i).label == 1).unwrap();
     let spoof = (0..all.len()).find(|&i| all.index(i).label == 0).unwrap();
     let l = all.load(live, None).unwrap();
     let s = all.load(spoof, None).unwrap();
-    assert!(l.depth.iter().any(|&d| d > 0.5) && s.depth.iter().all(|&d| d == 0.0));
-    assert!(s.mask.contains(&1.0), "attack mask marks the face on the medium");
-    // P2: train sees only instrument 1 attacks, test only instrument 2.
-    let p2 = Dataset::open(&root, Split::Test, Some("P2"), &spec).unwrap();
-    let inst: Vec<&str> = (0..p2.len()).map(|i| p2.index(i).instrument.as_str()).collect();
-    assert!(inst.contains(&"print2") && !inst.contains(&"print1"), "{inst:?}");
-    // Cross: test clips are the x_ ones.
-    let cross = Dataset::open(&root, Split::Test, Some("cross"), &spec).unwrap();
-    assert!(cross.len() == 3 && (0..3).all(|i| cross.index(i).video_id.contains("/x_")));
+    assert!(l.depth.iter().any(|&d| d > 0.2) && s.depth.iter().all(|&d| d == 0.0));
+    // Every clip folder: whole-scene JPEG frames, full-frame labels, truth boxes, no bbox.csv
+    // (the pipeline must find the face itself); the live face box matches the mask's.
+    let mut centres = Vec::new();
+    for i in 0..all.len() {
+        let c = all.index(i);
+        let dir = c.frame_paths[0].parent().unwrap();
+        assert!(!dir.join("bbox.csv").exists() && c.anchors.iter().all(|a| a.is_none()));
+        let boxes = read_bbox(&dir.join("truth_bbox.csv")).unwrap();
+        assert_eq!(boxes.len(), 2);
+        let f = crate::data::imageops::load(&c.frame_paths[0], false).unwrap();
+        assert_eq!((f.w, f.h), (96, 72));
+        assert_eq!(c.frame_paths[0].extension().unwrap(), "jpg");
+        let m = crate::data::imageops::load(c.mask_paths[0].as_ref().unwrap(), true).unwrap();
+        assert_eq!((m.w, m.h), (96, 72));
+        let b = boxes[&0];
+        let area = b.w * b.h / (96.0 * 72.0);
+        assert!((0.03..0.5).contains(&area), "face box area {area} of the frame: {b:?}");
+        centres.push(b.x + b.w / 2.0);
+        if c.label == 1 {
+            let mb = mask_box(&m).unwrap();
+            let err = [mb[0] - b.x, mb[1] - b.y, mb[2] - b.x - b.w, mb[3] - b.y - b.h];
+            assert!(err.iter().all(|e| e.abs() < 3.0), "mask box {mb:?} vs truth {b:?}");
+        }
+    }
+    assert!(centres.iter().any(|&c| (c - 48.0).abs() > 4.0), "faces are not all centred: {centres:?}");
+    // Domains: disjoint identities; cross_AB tests A's model on B's test clips.
+    let ids = |p: &str, split: Split| -> Vec<String> {
+        let d = Dataset::open(&root, split, Some(p), &spec).unwrap();
+        (0..d.len()).map(|i| d.index(i).video_id.split('/').nth(2).unwrap()[..7].to_string()).collect()
+    };
+    let a: Vec<String> = [Split::Train, Split::Dev, Split::Test].iter().flat_map(|&s| ids("domain_A", s)).collect();
+    let b: Vec<String> = [Split::Train, Split::Dev, Split::Test].iter().flat_map(|&s| ids("domain_B", s)).collect();
+    assert!(a.iter().all(|x| x.starts_with("A_")) && b.iter().all(|x| x.starts_with("B_")));
+    assert!(a.iter().all(|x| !b.contains(&x.replace("A_", "B_"))), "{a:?} {b:?}");
+    assert_eq!(ids("cross_AB", Split::Test), ids("domain_B", Split::Test));
+    assert_eq!(ids("cross_AB", Split::Dev), ids("domain_A", Split::Dev));
+    assert_eq!(ids("all", Split::Train).len(), 6);
+    // Attack media differ between the domains; P2 tests A's second instruments.
+    let inst = |p: &str, split: Split| -> Vec<String> {
+        let d = Dataset::open(&root, split, Some(p), &spec).unwrap();
+        (0..d.len()).map(|i| d.index(i).instrument.clone()).collect()
+    };
+    let ia = inst("domain_A", Split::Test);
+    let ib = inst("domain_B", Split::Test);
+    assert!(ia.iter().filter(|i| *i != "live").all(|i| !ib.contains(i)), "{ia:?} {ib:?}");
+    let (pa, ra) = attack::INSTRUMENTS[0];
+    let p2 = inst("P2", Split::Test);
+    assert!(p2.iter().all(|i| i == "live" || i == pa[1] || i == ra[1]), "{p2:?}");
     let png = root.join("preview.png");
     preview(&root, &png).unwrap();
-    assert!(image::open(&png).unwrap().width() > 9 * 24);
+    let im = image::open(&png).unwrap();
+    assert!(im.width() > 9 * 96 && im.height() > 4 * 72, "tiles keep the frame size");
     std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn face_crop_mode_writes_square_face_crops() {
+    let root = tmp("crop");
+    let mut o = tiny(4);
+    (o.face_crop, o.width, o.cross_videos_per_class) = (true, 32, 0);
+    generate(&root, &o, false).unwrap();
+    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4 };
+    let d = Dataset::open(&root, Split::Test, Some("domain_A"), &spec).unwrap();
+    assert_eq!(d.len(), 3);
+    let f = crate::data::imageops::load(&d.index(0).frame_paths[0], false).unwrap();
+    assert_eq!((f.w, f.h), (32, 32));
+    // The face fills the crop: its box is about 1/1.3 of the side.
+    let b = read_bbox(&d.index(0).frame_paths[0].parent().unwrap().join("truth_bbox.csv")).unwrap()[&0];
+    assert!((b.w.max(b.h) - 32.0 / 1.3).abs() < 3.0, "{b:?}");
+    assert!(Dataset::open(&root, Split::Test, Some("domain_B"), &spec).unwrap().is_empty());
+    std::fs::remove_dir_all(root).ok();
+}
+
+/// Background statistics of one frame over the scene pixels (not covered by the face or the
+/// medium, eroded by a pixel so object edges do not count): mean and std of luma, mean
+/// red-green and blue-green, mean |Laplacian| of luma (high-frequency energy).
+fn scene_stats(r: &Rendered) -> Option<[f32; 5]> {
+    let (w, h) = (r.rgb.w, r.rgb.h);
+    let luma = |x: usize, y: usize| 0.299 * r.rgb.at(x, y, 0) + 0.587 * r.rgb.at(x, y, 1) + 0.114 * r.rgb.at(x, y, 2);
+    let (mut n, mut s, mut s2, mut rg, mut bg, mut hf) = (0.0f32, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let free = (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| r.cover[yy * w + xx] == 0.0));
+            if !free {
+                continue;
+            }
+            let l = luma(x, y);
+            n += 1.0;
+            s += l;
+            s2 += l * l;
+            rg += r.rgb.at(x, y, 0) - r.rgb.at(x, y, 1);
+            bg += r.rgb.at(x, y, 2) - r.rgb.at(x, y, 1);
+            hf += (4.0 * l - luma(x - 1, y) - luma(x + 1, y) - luma(x, y - 1) - luma(x, y + 1)).abs();
+        }
+    }
+    if n < 0.05 * (w * h) as f32 {
+        return None; // a screen filling the view: no scene in sight
+    }
+    let m = s / n;
+    Some([m, (s2 / n - m * m).max(0.0).sqrt(), rg / n, bg / n, hf / n])
+}
+
+/// The largest gap between two groups' means of each statistic, in units of the pooled std.
+fn max_separation(groups: &[Vec<[f32; 5]>]) -> [f32; 5] {
+    let mut out = [0.0f32; 5];
+    for (k, o) in out.iter_mut().enumerate() {
+        let all: Vec<f32> = groups.iter().flatten().map(|s| s[k]).collect();
+        let mean = all.iter().sum::<f32>() / all.len() as f32;
+        let sd = (all.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / all.len() as f32).sqrt().max(1e-6);
+        let means: Vec<f32> = groups.iter().map(|g| g.iter().map(|s| s[k]).sum::<f32>() / g.len() as f32).collect();
+        let gap = means.iter().cloned().fold(f32::MIN, f32::max) - means.iter().cloned().fold(f32::MAX, f32::min);
+        *o = gap / sd;
+    }
+    out
+}
+
+#[test]
+fn background_statistics_do_not_tell_the_class() {
+    // 48 videos per class across both domains (first frame, small frames; videos whose screen
+    // fills the view show no scene and are left out): the class means of
+    // each background statistic lie within 0.6 pooled standard deviations of each other.
+    let mut o = tiny(11);
+    (o.frames, o.width, o.height) = (1, 64, 48);
+    let mut groups = vec![Vec::new(); 3];
+    for (class, group) in groups.iter_mut().enumerate() {
+        for n in 0..48 {
+            let domain = n % 2;
+            let (prints, replays) = attack::INSTRUMENTS[domain];
+            let instrument = match class {
+                0 => "live",
+                1 => prints[n / 2 % 2],
+                _ => replays[n / 2 % 2],
+            };
+            let v = VideoSpec { split: 0, domain, identity: n, class, instrument: instrument.into(), k: 0 };
+            if let Some(s) = scene_stats(&render_video(&o, &v).unwrap()[0]) {
+                group.push(s);
+            }
+        }
+    }
+    assert!(groups.iter().all(|g| g.len() >= 15), "{:?}", groups.iter().map(Vec::len).collect::<Vec<_>>());
+    let sep = max_separation(&groups);
+    assert!(sep.iter().all(|&s| s < 0.6), "class separation per statistic (mean, std, r-g, b-g, hf): {sep:?}");
+    // The check itself can fail: shift one class's mean brightness by one std.
+    let mut biased = groups.clone();
+    let all: Vec<f32> = groups.concat().iter().map(|s| s[0]).collect();
+    let mean = all.iter().sum::<f32>() / all.len() as f32;
+    let std = (all.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / all.len() as f32).sqrt();
+    biased[1].iter_mut().for_each(|s| s[0] += std);
+    assert!(max_separation(&biased)[0] > 0.6);
 }
 
 #[test]
 fn presets_parse() {
     let s = SynthOptions::preset("small", 1).unwrap();
-    assert_eq!((s.identities, s.split, s.size), (24, [12, 6, 6], 64));
+    assert_eq!((s.identities, s.split, s.frame_size(), s.face_crop), (24, [12, 6, 6], (224, 168), false));
+    let c = SynthOptions::preset("small-crop", 1).unwrap();
+    assert_eq!((c.frame_size(), c.face_crop), ((64, 64), true));
     assert!(SynthOptions::preset("huge", 1).is_err());
+    let mut bad = tiny(1);
+    bad.split = [1, 1, 2];
+    assert!(generate(&tmp("bad"), &bad, false).unwrap_err().to_string().contains("split"));
 }

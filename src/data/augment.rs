@@ -1,0 +1,238 @@
+//! Training augmentation, on the fly and seeded by the loader's rng: crop jitter (scale and
+//! translation of the face crop, which the depth and mask labels follow because they are cut
+//! with the same rectangle), colour jitter (brightness, contrast, saturation, hue), blur,
+//! noise and JPEG compression. One draw of the parameters per clip, so every frame of a clip
+//! gets the same transform (temporal consistency); only the noise pattern differs per frame.
+//! The horizontal flip (frames, depth and mask together) is drawn in `load::load_clip`.
+
+use super::imageops::{decode_png_bytes, gaussian_blur, to_u8, Img, Rect};
+use anyhow::{Context, Result};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// One clip's augmentation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Augment {
+    /// Crop side multiplier (about its centre) and centre shift as fractions of the side.
+    pub scale: f32,
+    pub shift: [f32; 2],
+    /// Added to every channel (levels of 255).
+    pub brightness: f32,
+    /// Contrast around the crop's mean, saturation around its grey, hue rotation (radians).
+    pub contrast: f32,
+    pub saturation: f32,
+    pub hue: f32,
+    /// Gaussian blur sigma in crop pixels (0 = none).
+    pub blur: f32,
+    /// Gaussian noise std in levels (0 = none).
+    pub noise: f32,
+    /// JPEG quality (None = no compression).
+    pub jpeg: Option<u8>,
+}
+
+impl Augment {
+    /// Draws one clip's parameters.
+    pub fn random(rng: &mut ChaCha8Rng) -> Augment {
+        Augment {
+            scale: rng.random_range(0.9..1.12),
+            shift: [rng.random_range(-0.06..0.06), rng.random_range(-0.06..0.06)],
+            brightness: rng.random_range(-20.0..20.0),
+            contrast: rng.random_range(0.75..1.3),
+            saturation: rng.random_range(0.6..1.4),
+            hue: rng.random_range(-0.08..0.08),
+            blur: if rng.random_bool(0.3) { rng.random_range(0.3..1.2) } else { 0.0 },
+            noise: if rng.random_bool(0.5) { rng.random_range(1.0..6.0) } else { 0.0 },
+            jpeg: rng.random_bool(0.4).then(|| rng.random_range(40..90)),
+        }
+    }
+
+    /// The crop rectangle, scaled about its centre and shifted.
+    pub fn crop(&self, r: Rect) -> Rect {
+        let (w, h) = (r.w * self.scale, r.h * self.scale);
+        let cx = r.x + r.w / 2.0 + self.shift[0] * w;
+        let cy = r.y + r.h / 2.0 + self.shift[1] * h;
+        Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
+    }
+
+    /// Colour jitter, blur, noise and compression of one RGB crop (0..255). `rng` draws the
+    /// noise pattern only.
+    pub fn photometric(&self, img: &Img, rng: &mut ChaCha8Rng) -> Result<Img> {
+        let mut out = img.clone();
+        let n = (img.w * img.h).max(1) as f32;
+        let mean = img.data.iter().sum::<f32>() / (n * 3.0);
+        for px in out.data.chunks_mut(3) {
+            let c = jitter_colour([px[0], px[1], px[2]], self.hue, self.saturation);
+            for (v, c) in px.iter_mut().zip(c) {
+                *v = ((c - mean) * self.contrast + mean + self.brightness).clamp(0.0, 255.0);
+            }
+        }
+        let mut out = gaussian_blur(&out, self.blur);
+        if self.noise > 0.0 {
+            for v in out.data.iter_mut() {
+                *v = (*v + self.noise * normal(rng)).clamp(0.0, 255.0);
+            }
+        }
+        match self.jpeg {
+            Some(q) => jpeg(&out, q),
+            None => Ok(out),
+        }
+    }
+}
+
+/// Hue rotation about the grey axis and saturation scaling around the pixel's grey.
+pub fn jitter_colour(c: [f32; 3], hue: f32, saturation: f32) -> [f32; 3] {
+    let g = (c[0] + c[1] + c[2]) / 3.0;
+    let d = [c[0] - g, c[1] - g, c[2] - g];
+    let (s, co) = hue.sin_cos();
+    let k = 1.0 / 3f32.sqrt();
+    let cross = [k * (d[2] - d[1]), k * (d[0] - d[2]), k * (d[1] - d[0])];
+    [0, 1, 2].map(|i| g + saturation * (d[i] * co + cross[i] * s))
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f32 {
+    let u1: f32 = rng.random_range(1e-7..1.0);
+    let u2: f32 = rng.random_range(0.0..1.0);
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+fn jpeg(img: &Img, quality: u8) -> Result<Img> {
+    let mut buf = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality);
+    image::ImageEncoder::write_image(
+        enc,
+        &to_u8(&img.data),
+        img.w as u32,
+        img.h as u32,
+        image::ExtendedColorType::Rgb8,
+    )
+    .context("augmentation: jpeg encode")?;
+    decode_png_bytes(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::imageops::save;
+    use crate::data::{load::load_clip, ClipIndex, ClipSpec};
+    use rand::SeedableRng;
+
+    fn test_img() -> Img {
+        let mut img = Img::new(16, 16, 3);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            *v = ((i * 37) % 256) as f32;
+        }
+        img
+    }
+
+    #[test]
+    fn same_seed_same_augmentation_other_seed_differs() {
+        let run = |seed: u64| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let a = Augment::random(&mut rng);
+            let img = a.photometric(&test_img(), &mut rng).unwrap();
+            (a, img.data)
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3).1, run(4).1);
+        // Identity parameters leave the crop and the image alone.
+        let id = Augment {
+            scale: 1.0,
+            shift: [0.0; 2],
+            brightness: 0.0,
+            contrast: 1.0,
+            saturation: 1.0,
+            hue: 0.0,
+            blur: 0.0,
+            noise: 0.0,
+            jpeg: None,
+        };
+        let r = Rect { x: 3.0, y: 4.0, w: 10.0, h: 12.0 };
+        assert_eq!(id.crop(r), r);
+        let out = id.photometric(&test_img(), &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        assert!(out.data.iter().zip(&test_img().data).all(|(a, b)| (a - b).abs() < 1e-3));
+        // Saturation 0 makes grey; a shift moves the crop by a fraction of its side.
+        let g = jitter_colour([200.0, 100.0, 30.0], 0.4, 0.0);
+        assert!((g[0] - g[1]).abs() < 1e-3 && (g[1] - g[2]).abs() < 1e-3);
+        let moved = Augment { shift: [0.1, -0.1], scale: 2.0, ..id }.crop(r);
+        assert!((moved.x + moved.w / 2.0 - (8.0 + 2.0)).abs() < 1e-4 && (moved.w - 20.0).abs() < 1e-4);
+    }
+
+    /// Centroid (fractions of the side) of a side x side map: of the pixels above the midpoint
+    /// of its range (`threshold`), or weighted by the values (area-averaged labels: sub-cell
+    /// exact).
+    fn centroid(map: &[f32], side: usize, threshold: bool) -> [f32; 2] {
+        let lo = map.iter().cloned().fold(f32::MAX, f32::min);
+        let hi = map.iter().cloned().fold(f32::MIN, f32::max);
+        let (mut n, mut x, mut y) = (0.0, 0.0, 0.0);
+        for (i, &v) in map.iter().enumerate() {
+            let w = if threshold { f32::from(u8::from(v > (lo + hi) / 2.0)) } else { v };
+            n += w;
+            x += w * ((i % side) as f32 + 0.5);
+            y += w * ((i / side) as f32 + 0.5);
+        }
+        [x / n / side as f32, y / n / side as f32]
+    }
+
+    #[test]
+    fn augmented_frames_and_labels_move_and_flip_together() {
+        // A 48 x 48 frame, dark, with a bright off-centre square; depth and mask mark the same
+        // square. Under any augmentation the square in the loaded frames and in the labels must
+        // sit at the same place (crop jitter and flip applied to both).
+        let dir = std::env::temp_dir().join(format!("tdfas_augment_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut frame, mut label) = (Img::new(48, 48, 3), Img::new(48, 48, 1));
+        frame.data.iter_mut().for_each(|v| *v = 30.0);
+        for y in 8..22 {
+            for x in 10..24 {
+                (0..3).for_each(|c| frame.set(x, y, c, 220.0));
+                label.set(x, y, 0, 255.0);
+            }
+        }
+        let mut c = ClipIndex { video_id: "v".into(), instrument: "live".into(), label: 1, ..Default::default() };
+        for k in 0..2 {
+            let (f, d, m) =
+                (dir.join(format!("{k}.png")), dir.join(format!("{k}_d.png")), dir.join(format!("{k}_m.png")));
+            save(&frame, &f).unwrap();
+            save(&label, &d).unwrap();
+            save(&label, &m).unwrap();
+            c.frame_paths.push(f);
+            c.depth_paths.push(Some(d));
+            c.mask_paths.push(Some(m));
+            c.anchors.push(None);
+        }
+        let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8 };
+        let plain = load_clip(&c, &spec, None).unwrap();
+        let luma = |clip: &crate::data::Clip, k: usize| -> Vec<f32> {
+            let n = 32 * 32;
+            (0..n).map(|p| (0..3).map(|ch| clip.frames[k * 3 * n + ch * n + p]).sum::<f32>() / 3.0).collect()
+        };
+        let base = centroid(&luma(&plain, 0), 32, true);
+        let (mut flipped, mut moved) = (false, false);
+        for seed in 0..24 {
+            let clip = load_clip(&c, &spec, Some(&mut ChaCha8Rng::seed_from_u64(seed))).unwrap();
+            for k in 0..2 {
+                let f = centroid(&luma(&clip, k), 32, true);
+                let d = centroid(&clip.depth[k * 64..(k + 1) * 64], 8, false);
+                let m = centroid(&clip.mask[k * 64..(k + 1) * 64], 8, true);
+                assert!(
+                    (f[0] - d[0]).abs() < 0.025 && (f[1] - d[1]).abs() < 0.025,
+                    "seed {seed}: frame {f:?} depth {d:?}"
+                );
+                // The mask is thresholded per cell: within one cell.
+                assert!(
+                    (f[0] - m[0]).abs() < 0.13 && (f[1] - m[1]).abs() < 0.13,
+                    "seed {seed}: frame {f:?} mask {m:?}"
+                );
+            }
+            let f = centroid(&luma(&clip, 0), 32, true);
+            flipped |= (f[0] - base[0]).abs() > 0.3;
+            moved |= (f[0] - base[0]).abs() > 0.02 && (f[0] - base[0]).abs() < 0.2 || (f[1] - base[1]).abs() > 0.02;
+            // Both frames of a clip get the same crop and colour transform.
+            let (a, b) = (luma(&clip, 0), luma(&clip, 1));
+            let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+            assert!(diff < 0.06, "seed {seed}: frames of one clip differ by {diff}");
+        }
+        assert!(flipped && moved, "flip seen {flipped}, crop jitter seen {moved}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
