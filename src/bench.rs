@@ -595,6 +595,16 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
     let mut benches = conv_benches(&cfg);
     benches.extend(other_benches(&cfg, stage1_params(gpu, &cfg)?));
     let wanted = |name: &str| opts.filter.as_deref().is_none_or(|f| name.contains(f));
+    if !benches.iter().any(|kb| wanted(&kb.name)) && !wanted("inference") && !wanted("train_step") {
+        let mut names: Vec<&str> = benches.iter().map(|kb| kb.name.split_whitespace().next().unwrap_or("")).collect();
+        names.sort_unstable();
+        names.dedup();
+        anyhow::bail!(
+            "--filter {:?} matches no benchmark; names contain: {}, inference, train_step",
+            opts.filter.as_deref().unwrap_or(""),
+            names.join(", ")
+        );
+    }
     let mut rows = vec![];
     for kb in benches.iter().filter(|kb| wanted(&kb.name)) {
         let r = run_kernel(gpu, kb, opts.quick)?;

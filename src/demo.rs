@@ -45,9 +45,8 @@ pub fn ensure_benchmark(dir: &Path, opts: &SynthOptions, progress: bool) -> Resu
         eprintln!("reusing the synthetic benchmark in {}", dir.display());
         return Ok(());
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
+    // Only a folder tdfas wrote is cleared; one holding the user's files is refused.
+    crate::train::outdir::fresh_owned_dir(dir, "tdfas demo", &[".complete.json"])?;
     eprintln!("rendering the synthetic benchmark into {}", dir.display());
     let s = synth::generate(dir, opts, progress)?;
     eprintln!(
@@ -100,7 +99,6 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let train_protocol = if cross { DOMAIN_A } else { "all" };
 
     let run_dir = opts.out.join("model4");
-    let _ = std::fs::remove_dir_all(&run_dir);
     let summary = train(
         gpu,
         &TrainOptions {
@@ -116,6 +114,8 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             detect_anomaly: false,
             augment: true,
             stop_after: None,
+            // replaces only the files of an earlier run, never others kept in the folder
+            overwrite: true,
         },
     )?;
     let (model4, loaded4) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;

@@ -36,11 +36,11 @@ enum Command {
         data: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
+        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU; with --resume: the run's)
         #[arg(long)]
         preset: Option<String>,
         /// a TOML config file instead of a preset
-        #[arg(long)]
+        #[arg(long, conflicts_with = "preset")]
         config: Option<PathBuf>,
         /// ablation variant: 1, 1*, 2, 2*, 3, 3*, 4, 4*
         #[arg(long)]
@@ -48,10 +48,15 @@ enum Command {
         /// 1, 2 or both
         #[arg(long, default_value = "both")]
         stage: String,
-        #[arg(long)]
+        /// continue the run in --out from its checkpoint (more --steps train a finished run longer)
+        #[arg(long, conflicts_with = "overwrite")]
         resume: bool,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// replace a run already in --out (only the files training writes are removed)
+        #[arg(long)]
+        overwrite: bool,
+        /// default 0; with --resume: the run's
+        #[arg(long)]
+        seed: Option<u64>,
         #[arg(long)]
         protocol: Option<String>,
         /// override the steps of each stage
@@ -144,7 +149,7 @@ enum Command {
         #[arg(long)]
         preset: Option<String>,
         /// a TOML model config instead of a preset (see src/model/presets/)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "preset")]
         config: Option<PathBuf>,
         /// a short setting (CI smoke test)
         #[arg(long)]
@@ -187,6 +192,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info => info(),
         Command::Synth { out, preset, seed, preview } => {
             let opts = tdfas::data::synth::SynthOptions::preset(&preset, seed)?;
+            // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
+            tdfas::train::outdir::fresh_owned_dir(&out, "tdfas synth", &["synth.json"])?;
             let s = tdfas::data::synth::generate(&out, &opts, true)?;
             println!(
                 "{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}",
@@ -211,6 +218,7 @@ fn run(cli: Cli) -> Result<()> {
             variant,
             stage,
             resume,
+            overwrite,
             seed,
             protocol,
             steps,
@@ -226,11 +234,16 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let mut cfg = match (config, preset) {
-                (Some(path), _) => Config::from_file(&path)?,
-                (None, Some(p)) => Config::preset(&p)?,
-                (None, None) => Config::preset(if gpu.is_cpu() { "tiny" } else { "paper" })?,
+            // A resumed run starts from its own config and seed; flags given are checked against them.
+            let ckpt = tdfas::train::trainer::checkpoint_path(&out);
+            let resumed = if resume && ckpt.exists() { Some(tdfas::train::checkpoint::read(&ckpt)?) } else { None };
+            let mut cfg = match (config, preset, &resumed) {
+                (Some(path), _, _) => Config::from_file(&path)?,
+                (None, Some(p), _) => Config::preset(&p)?,
+                (None, None, Some(l)) => l.config.clone(),
+                (None, None, None) => Config::preset(if gpu.is_cpu() { "tiny" } else { "paper" })?,
             };
+            let seed = seed.or(resumed.and_then(|l| l.progress).map(|p| p.seed)).unwrap_or(0);
             if let Some(v) = variant {
                 cfg.variant = v;
             }
@@ -273,6 +286,7 @@ fn run(cli: Cli) -> Result<()> {
                     detect_anomaly,
                     augment,
                     stop_after,
+                    overwrite,
                 },
             )?;
             for (stage, first, last) in &summary.stages {
@@ -412,6 +426,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { preset, json, quick, filter } => {
             let gpu = tdfas::Gpu::new()?;
+            if let (true, Some(p)) = (quick, &preset) {
+                if p != "tiny" {
+                    eprintln!("warning: --quick benchmarks the tiny preset's shapes; --preset {p} is ignored");
+                }
+            }
             let preset = preset.unwrap_or_else(|| if gpu.is_cpu() { "tiny" } else { "paper" }.into());
             let opts = tdfas::bench::BenchOptions { preset, quick, filter };
             let report = tdfas::bench::run(&gpu, &opts, true)?;

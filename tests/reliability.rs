@@ -433,6 +433,7 @@ fn lib_train(data: &Path, out: &Path, cfg: Config, detect_anomaly: bool) -> anyh
             detect_anomaly,
             augment: false,
             stop_after: None,
+            overwrite: false,
         },
     )
     .map(|_| ())

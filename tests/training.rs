@@ -100,6 +100,7 @@ fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: 
             detect_anomaly: false,
             augment: false,
             stop_after,
+            overwrite: false,
         },
     )
     .map(|_| ())

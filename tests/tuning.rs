@@ -15,21 +15,32 @@ fn autotune_measures_caches_and_can_be_overridden() {
     }
     let g = Gpu::new().unwrap();
     let text = std::fs::read_to_string(&cache).expect("the first GPU of an adapter writes the cache");
-    let entries: std::collections::BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
-    let (key, choice) = entries.iter().next().unwrap();
+    let entries: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let (key, entry) = entries.iter().next().unwrap();
     assert!(key.contains(&g.info.name), "{key}");
-    assert_eq!(ConvKernel::parse(choice), Some(g.conv_kernel.get()));
+    assert_eq!(ConvKernel::parse(entry["kernel"].as_str().unwrap()), Some(g.conv_kernel.get()));
+    // the measured times are stored with the choice
+    let ms = |k: ConvKernel| entry["ms"][k.name()].as_f64();
+    if let (Some(b), Some(t)) = (ms(ConvKernel::RegisterBlocked), ms(ConvKernel::Tiled)) {
+        let times = [(ConvKernel::RegisterBlocked, b), (ConvKernel::Tiled, t)];
+        assert_eq!(tdfas::gpu::tuning::choose(g.is_cpu(), &times), g.conv_kernel.get(), "{entry}");
+    }
 
-    // both kernels run and are timed; the choice is the faster
+    // both kernels run and are timed; the autotune reports the faster, the adapter keeps its
+    // type's default unless the other is faster by the margin
     let (best, times) = autotune(&g).unwrap();
     assert_eq!(times.len(), 2, "{times:?}");
     let fastest = times.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
     assert_eq!(best, fastest);
+    let chosen = tdfas::gpu::tuning::choose(g.is_cpu(), &times);
+    let default = if g.is_cpu() { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
+    assert!(chosen == default || chosen == fastest, "{times:?}");
     println!("autotune on {}: {times:?}", g.info.name);
 
     // the cache is read back: flip the stored choice and a new GPU follows it
     let other = if g.conv_kernel.get() == ConvKernel::Tiled { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
-    let flipped: std::collections::BTreeMap<&String, &str> = entries.keys().map(|k| (k, other.name())).collect();
+    let flipped: std::collections::BTreeMap<&String, serde_json::Value> =
+        entries.keys().map(|k| (k, serde_json::json!({ "kernel": other.name() }))).collect();
     std::fs::write(&cache, serde_json::to_string(&flipped).unwrap()).unwrap();
     assert_eq!(Gpu::new().unwrap().conv_kernel.get(), other);
 

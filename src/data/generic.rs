@@ -18,24 +18,26 @@ pub fn index(
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     let instruments = read_clips_csv(root)?;
     let mut skipped = Vec::new();
-    let videos: Vec<(String, u32)> = match protocol_name {
+    let videos: Vec<(PathBuf, u32)> = match protocol_name {
         Some(name) => {
             let path = root.join("protocols").join(name).join(format!("{}.txt", split.name()));
             if !path.is_file() {
                 bail!("protocol {name:?}: file {} not found", path.display());
             }
-            protocol::read(&path)?.into_iter().map(|e| (e.name, e.label)).collect()
+            protocol::read(&path)?.into_iter().map(|e| (PathBuf::from(e.name), e.label)).collect()
         }
         None => list_split(root, split)?,
     };
     let mut clips = Vec::new();
-    for (rel, label) in videos {
-        let dir = root.join(&rel);
+    for (rel_path, label) in videos {
+        let dir = root.join(&rel_path);
+        // names that are not UTF-8 are shown lossily, but the folder is read by its real name
+        let rel = rel_path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if !dir.is_dir() {
             skipped.push(format!("{}: clip folder missing, skipped", dir.display()));
             continue;
         }
-        let class = Path::new(&rel).parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().to_string());
+        let class = rel_path.parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().to_string());
         let instrument = instruments.get(&rel).cloned().unwrap_or_else(|| {
             if label == 1 {
                 "live".to_string()
@@ -52,7 +54,7 @@ pub fn index(
 }
 
 /// Every clip folder of a split, as (relative path, label), sorted.
-fn list_split(root: &Path, split: Split) -> Result<Vec<(String, u32)>> {
+fn list_split(root: &Path, split: Split) -> Result<Vec<(PathBuf, u32)>> {
     let dir = root.join(split.name());
     let mut out = Vec::new();
     if !dir.is_dir() {
@@ -62,8 +64,7 @@ fn list_split(root: &Path, split: Split) -> Result<Vec<(String, u32)>> {
         let cname = class.file_name().unwrap().to_string_lossy().to_string();
         let label = u32::from(cname == "live" || cname == "real");
         for clip in sorted_dirs(&class)? {
-            let cl = clip.file_name().unwrap().to_string_lossy().to_string();
-            out.push((format!("{}/{}/{}", split.name(), cname, cl), label));
+            out.push((Path::new(split.name()).join(class.file_name().unwrap()).join(clip.file_name().unwrap()), label));
         }
     }
     Ok(out)
@@ -145,7 +146,7 @@ fn video_clips(
     Ok(out)
 }
 
-/// `bbox.csv`: lines `frame,x,y,w,h` (an optional header line starting with a letter).
+/// `bbox.csv`: lines `frame,x,y,w,h` (an optional header line starting with a letter, first).
 pub fn read_bbox(path: &Path) -> Result<HashMap<u32, Rect>> {
     if !path.is_file() {
         return Ok(HashMap::new());
@@ -157,9 +158,16 @@ pub fn read_bbox(path: &Path) -> Result<HashMap<u32, Rect>> {
 /// The text of a `bbox.csv`; errors name `file` and the line.
 pub fn parse_bbox(text: &str, file: &str) -> Result<HashMap<u32, Rect>> {
     let mut out = HashMap::new();
+    let mut first = true;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '#') {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // Only the first line may be a header: text further down is a damaged line, not skipped.
+        let header = first && line.starts_with(|c: char| c.is_ascii_alphabetic());
+        first = false;
+        if header {
             continue;
         }
         let (frame, r) = parse_bbox_line(line).with_context(|| format!("{file}:{}", i + 1))?;
@@ -168,9 +176,11 @@ pub fn parse_bbox(text: &str, file: &str) -> Result<HashMap<u32, Rect>> {
     Ok(out)
 }
 
-/// Largest coordinate a face box may have (pixels): larger values are corrupt, and would make
-/// the label resampling loop for ages.
-const MAX_BOX_COORD: f32 = 1.0e6;
+/// Largest coordinate a face box may have (pixels; twice the largest image side accepted):
+/// larger values are corrupt, and would make the label resampling loop for ages.
+const MAX_BOX_COORD: f32 = 2.0 * super::imageops::MAX_IMAGE_SIDE as f32;
+/// Smallest face box side (pixels): a smaller box is a unit mix-up (e.g. normalised coordinates).
+const MIN_BOX_SIDE: f32 = 2.0;
 
 /// One `frame,x,y,w,h` line: an integer frame number and a finite box of positive size.
 pub fn parse_bbox_line(line: &str) -> Result<(u32, Rect)> {
@@ -178,7 +188,13 @@ pub fn parse_bbox_line(line: &str) -> Result<(u32, Rect)> {
     if f.len() != 5 {
         bail!("expected `frame,x,y,w,h` (5 fields), got {} in {line:?}", f.len());
     }
-    let frame: u32 = f[0].parse().map_err(|_| anyhow::anyhow!("frame number {:?} is not a whole number", f[0]))?;
+    let frame: u32 = f[0].parse().map_err(|_| {
+        if !f[0].is_empty() && f[0].bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::anyhow!("frame number {} is too large (at most {})", f[0], u32::MAX)
+        } else {
+            anyhow::anyhow!("frame number {:?} is not a whole number", f[0])
+        }
+    })?;
     let mut v = [0f32; 4];
     for (k, s) in f[1..].iter().enumerate() {
         let x: f32 = s.parse().map_err(|_| anyhow::anyhow!("{s:?} is not a number in {line:?}"))?;
@@ -187,8 +203,8 @@ pub fn parse_bbox_line(line: &str) -> Result<(u32, Rect)> {
         }
         v[k] = x;
     }
-    if v[2] <= 0.0 || v[3] <= 0.0 {
-        bail!("box width and height must be positive in {line:?}");
+    if v[2] < MIN_BOX_SIDE || v[3] < MIN_BOX_SIDE {
+        bail!("box width and height must be at least {MIN_BOX_SIDE} pixels in {line:?}");
     }
     Ok((frame, Rect { x: v[0], y: v[1], w: v[2], h: v[3] }))
 }

@@ -1,7 +1,7 @@
 //! Small image helpers: float images (HWC, 0..255), crop + bilinear resize, area averaging,
 //! flips and PNG/JPEG input/output.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// A float image, interleaved channels (HWC), values in 0..255.
@@ -148,7 +148,21 @@ pub fn load(path: &Path, gray: bool) -> Result<Img> {
         .and_then(|r| r.with_guessed_format())
         .with_context(|| format!("cannot open image {}", path.display()))?;
     reader.limits(decode_limits());
-    let dyn_img = reader.decode().with_context(|| format!("cannot read image {}", path.display()))?;
+    let decoder = reader.into_decoder().with_context(|| format!("cannot read image {}", path.display()))?;
+    // The header first: a frame's f32 copy takes 12 bytes per pixel, so a small file claiming a
+    // huge image must be refused before anything is decoded.
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    let budget = pixel_budget(bytes);
+    if w as u64 * h as u64 > budget {
+        bail!(
+            "cannot read image {}: {w}x{h} pixels is more than tdfas decodes from a {bytes}-byte file \
+             ({budget} pixels at most; frames larger than {MAX_IMAGE_PIXELS} pixels must be downscaled first)",
+            path.display()
+        );
+    }
+    let dyn_img =
+        image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {}", path.display()))?;
     Ok(if gray {
         let g = dyn_img.to_luma8();
         let (w, h) = (g.width() as usize, g.height() as usize);
@@ -164,6 +178,15 @@ pub fn load(path: &Path, gray: bool) -> Result<Img> {
 /// e.g. 100000 x 100000 pixels is an error instead of a 30 GB allocation.
 pub const MAX_IMAGE_SIDE: u32 = 16384;
 pub const MAX_IMAGE_ALLOC: u64 = 1 << 30;
+
+/// Most pixels one image may have (8K UHD is 33.2 million): 40 million pixels are 480 MB as f32.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// Pixels an image file of `bytes` bytes may decode to: deflate expands at most about 1032:1,
+/// so more pixels than that claim data the file cannot hold; never more than MAX_IMAGE_PIXELS.
+pub fn pixel_budget(bytes: u64) -> u64 {
+    bytes.saturating_mul(1100).saturating_add(1 << 16).min(MAX_IMAGE_PIXELS)
+}
 
 pub fn decode_limits() -> image::Limits {
     let mut l = image::Limits::default();

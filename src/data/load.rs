@@ -164,19 +164,67 @@ fn labels(
         });
         render_depth_in(&a, rect, s)
     };
+    if let Some(a) = anchor.filter(|a| !a.face_box().overlaps(w, h)) {
+        // the crop falls back to the whole frame: say so (once) rather than train on it silently
+        if !BOX_OUTSIDE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "warning: {}: the face box {:?} lies outside the {w}x{h} frame: the whole frame is used \
+                 (other frames likewise; said once)",
+                c.frame_paths.get(k).map_or(c.video_id.clone(), |p| p.display().to_string()),
+                a.face_box()
+            );
+        }
+    }
     let mut rendered = None;
     let mask = match &mask_file {
-        Some(p) => threshold(area_resample(&scaled_gray(p)?, rect, s)),
+        Some(p) => threshold(label_map(p, rect, w, h, s)?),
         None => rendered.get_or_insert_with(fallback).mask.clone(),
     };
     let depth = if c.label == 0 {
         vec![0.0; s * s]
     } else if let Some(p) = &depth_file {
-        area_resample(&scaled_gray(p)?, rect, s)
+        label_map(p, rect, w, h, s)?
     } else {
         rendered.get_or_insert_with(fallback).depth.clone()
     };
     Ok((depth, mask))
+}
+
+/// Said once per process: a face box outside its frame.
+static BOX_OUTSIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Said once per process: labels of another size than their frames are scaled to them.
+static LABEL_SCALED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A depth or mask label resampled at the crop `rect` of its w x h frame. Labels are in the
+/// frame's coordinates: one of another size with the frame's aspect ratio is scaled to the frame
+/// (said once), one of another shape is an error naming the file.
+fn label_map(path: &std::path::Path, rect: Rect, w: usize, h: usize, s: usize) -> Result<Vec<f32>> {
+    let g = scaled_gray(path)?;
+    if (g.w, g.h) == (w, h) {
+        return Ok(area_resample(&g, rect, s));
+    }
+    let (fx, fy) = (g.w as f32 / w as f32, g.h as f32 / h as f32);
+    if (fx / fy - 1.0).abs() > 0.02 {
+        bail!(
+            "{}: label is {}x{} but its frame {w}x{h}: depth and mask labels must be in the frame's \
+             coordinates (the same size, or the same aspect ratio to be scaled)",
+            path.display(),
+            g.w,
+            g.h
+        );
+    }
+    if !LABEL_SCALED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "warning: {}: label is {}x{} for a {w}x{h} frame: scaled to the frame (other labels of \
+             another size likewise; said once)",
+            path.display(),
+            g.w,
+            g.h
+        );
+    }
+    let r = Rect { x: rect.x * fx, y: rect.y * fy, w: rect.w * fx, h: rect.h * fy };
+    Ok(area_resample(&g, r, s))
 }
 
 /// A grey label image scaled to 0..1.

@@ -20,7 +20,28 @@ pub fn ensure_frames(c: &ClipIndex) -> Result<()> {
         Some(d) => d,
         None => return Ok(()),
     };
-    decode(video, dir)?;
+    // Decode into a temporary sibling and rename: a killed decode leaves no half-filled cache.
+    let tmp = dir.with_file_name(format!(
+        ".{}.tmp{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("frames"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    // partial decodes of killed runs (here, not when indexing: one listing per decode only)
+    if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) {
+        crate::train::outdir::clean_stale_tmp(parent, &[name], false);
+    }
+    let decoded = decode(video, &tmp).and_then(|()| {
+        // the folder is keyed by the video's content: one already there is an older partial decode
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))
+    });
+    if decoded.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    decoded?;
     if let Some(p) = c.frame_paths.iter().find(|p| !p.is_file()) {
         bail!("{}: decoded video has no frame {}", video.display(), p.display());
     }
@@ -48,20 +69,59 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
         .arg(dir.join("%04d.png"))
         .output()
         .context("running ffmpeg")?;
+    let errors = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        bail!("ffmpeg failed on {}: {}", video.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!("ffmpeg failed on {}: {}", video.display(), errors.trim());
+    }
+    if !errors.trim().is_empty() {
+        // ffmpeg decodes what it can of a truncated or damaged file and still exits 0
+        let lines: Vec<&str> = errors.lines().filter(|l| !l.trim().is_empty()).collect();
+        eprintln!(
+            "warning: ffmpeg reported {} error line(s) decoding {} (truncated or damaged file?), first: {}",
+            lines.len(),
+            video.display(),
+            lines[0].trim()
+        );
     }
     Ok(())
 }
 
-/// Folder for decoded frames of `video`: `<root>/.tdfas_frames/<stem>` when writable,
-/// else the system temp folder.
+/// Folder for decoded frames of `video`: `<root>/.tdfas_frames/<stem>-<key>` when writable,
+/// else the system temp folder. The key hashes the video's content (size, mtime, first 64 KiB),
+/// its path and the dataset root, so a replaced video, or another dataset's video of the same
+/// name, is decoded anew rather than trained on the old frames.
 pub fn cache_dir(root: &Path, video: &Path) -> std::path::PathBuf {
     let stem = video.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = format!("{stem}-{}", content_key(root, video));
     let base = root.join(".tdfas_frames");
-    if std::fs::create_dir_all(&base).is_ok() {
-        base.join(stem)
-    } else {
-        std::env::temp_dir().join("tdfas_frames").join(stem)
+    let base = if std::fs::create_dir_all(&base).is_ok() { base } else { std::env::temp_dir().join("tdfas_frames") };
+    base.join(stem)
+}
+
+/// FNV-1a (64 bit) over the canonical root and video path, the video's size and mtime, and its
+/// first 64 KiB, as hex (cheap enough to compute for every video when a dataset is indexed).
+pub fn content_key(root: &Path, video: &Path) -> String {
+    use std::io::Read;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for p in [root, video] {
+        let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        eat(p.as_os_str().as_encoded_bytes());
+        eat(&[0]);
     }
+    if let Ok(m) = std::fs::metadata(video) {
+        eat(&m.len().to_le_bytes());
+        let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        eat(&mtime.map_or(0, |d| d.as_nanos()).to_le_bytes());
+    }
+    if let Ok(f) = std::fs::File::open(video) {
+        let mut head = Vec::with_capacity(1 << 16);
+        let _ = f.take(1 << 16).read_to_end(&mut head);
+        eat(&head);
+    }
+    format!("{:012x}", h >> 16)
 }

@@ -7,13 +7,33 @@ fn backends_from_env() -> Result<wgpu::Backends> {
     let Ok(name) = std::env::var("TDFAS_BACKEND") else {
         return Ok(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL);
     };
-    Ok(match name.to_ascii_lowercase().as_str() {
+    let b = match name.to_ascii_lowercase().as_str() {
         "vulkan" | "vk" => wgpu::Backends::VULKAN,
         "gl" | "gles" | "opengl" => wgpu::Backends::GL,
         "metal" => wgpu::Backends::METAL,
         "dx12" | "d3d12" => wgpu::Backends::DX12,
         other => bail!("TDFAS_BACKEND={other:?} is not one of vulkan, gl, metal, dx12"),
-    })
+    };
+    // e.g. Metal on Linux: no driver to install would help, so say what this platform has.
+    let built = wgpu::Instance::enabled_backend_features();
+    if !built.contains(b) {
+        let have: Vec<&str> = [
+            (wgpu::Backends::VULKAN, "vulkan"),
+            (wgpu::Backends::GL, "gl"),
+            (wgpu::Backends::METAL, "metal"),
+            (wgpu::Backends::DX12, "dx12"),
+        ]
+        .iter()
+        .filter(|(x, _)| built.contains(*x))
+        .map(|(_, n)| *n)
+        .collect();
+        bail!(
+            "TDFAS_BACKEND={name}: the {name} backend is not available on this platform ({}); available: {}",
+            std::env::consts::OS,
+            have.join(", ")
+        );
+    }
+    Ok(b)
 }
 
 /// Ranks adapters: discrete > integrated > virtual > CPU; among equals, Vulkan/Metal/DX12 before GL,
@@ -57,7 +77,22 @@ pub fn select_adapter() -> Result<(wgpu::Instance, wgpu::Adapter)> {
         .collect();
     candidates.sort_by_key(|a| std::cmp::Reverse(rank(&a.get_info())));
     match candidates.into_iter().next() {
-        Some(adapter) => Ok((instance, adapter)),
+        Some(adapter) => {
+            let info = adapter.get_info();
+            if info.backend == wgpu::Backend::Gl && std::env::var_os("TDFAS_BACKEND").is_none() {
+                // Chosen only when no Vulkan driver is there; the GL path is several times slower.
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!(
+                        "note: running on {} through the GL backend (no Vulkan driver found); tdfas runs \
+                         several times faster on Vulkan: on Debian/Ubuntu `apt-get install \
+                         mesa-vulkan-drivers libvulkan1`",
+                        info.name
+                    )
+                });
+            }
+            Ok((instance, adapter))
+        }
         None => {
             let listing = if found.is_empty() {
                 "  (none)".to_string()

@@ -39,7 +39,10 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
-fn read_cache() -> BTreeMap<String, String> {
+/// Cache entries: the kernel's name, with the measured times since issue 20
+/// (`{"kernel": "blocked", "ms": {"blocked": 1.2, "tiled": 1.9}}`); older entries, the name alone,
+/// are tuned again.
+fn read_cache() -> BTreeMap<String, serde_json::Value> {
     cache_path()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -56,13 +59,29 @@ pub fn tune(gpu: &Gpu) -> Result<()> {
     }
     let key = cache_key(gpu);
     let mut cache = read_cache();
-    if let Some(k) = cache.get(&key).and_then(|v| ConvKernel::parse(v)) {
+    // An entry of the name alone predates the margin (it may hold a choice made by noise): tune anew.
+    let cached = cache.get(&key).and_then(|v| v.get("kernel")?.as_str()).and_then(ConvKernel::parse);
+    if let Some(k) = cached {
         gpu.conv_kernel.set(k);
         return Ok(());
     }
-    let (best, _) = conv::autotune(gpu)?;
+    // Slow on some adapters (about a minute on a software GL driver): say what is happening.
+    eprintln!(
+        "tuning the conv kernel for {} (once per adapter and driver; cached in {})",
+        gpu.info.name,
+        cache_path().map_or("no cache folder".into(), |p| p.display().to_string())
+    );
+    let (_, times) = conv::autotune(gpu)?;
+    let best = choose(gpu.is_cpu(), &times);
+    let ms: serde_json::Map<String, serde_json::Value> =
+        times.iter().map(|(k, t)| (k.name().to_string(), serde_json::json!((t * 1e3).round() / 1e3))).collect();
+    eprintln!(
+        "  {}: {} kernel",
+        times.iter().map(|(k, t)| format!("{} {t:.2} ms", k.name())).collect::<Vec<_>>().join(", "),
+        best.name()
+    );
     gpu.conv_kernel.set(best);
-    cache.insert(key, best.name().to_string());
+    cache.insert(key, serde_json::json!({"kernel": best.name(), "ms": ms}));
     if let (Some(path), Ok(text)) = (cache_path(), serde_json::to_string_pretty(&cache)) {
         // A cache that cannot be written only means tuning again next time.
         // Written to a file of this thread's own, then renamed: tests open GPUs in parallel.
@@ -75,4 +94,38 @@ pub fn tune(gpu: &Gpu) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How much faster (time ratio) the other kernel must be to replace the adapter type's default.
+/// Without a margin, two kernels within noise of each other flip with machine load, and the
+/// conv kernel changes the rounding, so trained weights would differ between runs.
+pub const SWITCH_MARGIN: f64 = 1.3;
+
+/// The adapter type's default (register-blocked on a CPU adapter, tiles on a GPU) unless another
+/// kernel is faster by [`SWITCH_MARGIN`]; a default that failed to run gives way to what ran.
+pub fn choose(is_cpu: bool, times: &[(ConvKernel, f64)]) -> ConvKernel {
+    let default = if is_cpu { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
+    let fastest = times.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+    match (times.iter().find(|t| t.0 == default), fastest) {
+        (Some(&(_, d)), Some(&(k, t))) if d > t * SWITCH_MARGIN => k,
+        (Some(_), _) => default,
+        (None, Some(&(k, _))) => k,
+        (None, None) => default,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ConvKernel::{RegisterBlocked as B, Tiled as T};
+
+    #[test]
+    fn the_default_stays_unless_clearly_slower() {
+        assert_eq!(choose(true, &[(B, 10.0), (T, 9.0)]), B, "within the margin");
+        assert_eq!(choose(true, &[(B, 10.0), (T, 7.0)]), T, "clearly faster");
+        assert_eq!(choose(false, &[(B, 9.0), (T, 10.0)]), T);
+        assert_eq!(choose(false, &[(B, 5.0), (T, 10.0)]), B);
+        assert_eq!(choose(false, &[(B, 5.0)]), B, "the default did not run");
+        assert_eq!(choose(true, &[]), B);
+    }
 }

@@ -2,4 +2,5 @@
 
 pub mod adadelta;
 pub mod checkpoint;
+pub mod outdir;
 pub mod trainer;

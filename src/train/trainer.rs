@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::adadelta::Adadelta;
 use super::checkpoint::{self, Progress};
+use super::outdir;
 use crate::data::{Clip, Dataset, Split};
 use crate::gpu::Gpu;
 use crate::graph::Tape;
@@ -35,6 +36,8 @@ pub struct TrainOptions {
     pub augment: bool,
     /// stop (as if killed) after this many steps in this process: for tests of resuming
     pub stop_after: Option<usize>,
+    /// replace a run already in `out` (only the files training writes are removed)
+    pub overwrite: bool,
 }
 
 /// One step's losses, read back after the step's single submit.
@@ -131,7 +134,7 @@ impl ClipCache {
         for w in dataset.skipped() {
             eprintln!("warning: {w}");
         }
-        if dataset.len() == 0 {
+        if dataset.is_empty() {
             bail!("{}: the {:?} split has no usable clips", root.display(), split);
         }
         let clips = (0..dataset.len()).map(|_| None).collect();
@@ -163,28 +166,94 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("checkpoint.safetensors")
 }
 
+/// The files a training run writes in its folder (what `--overwrite` removes).
+pub const RUN_FILES: [&str; 4] = ["checkpoint.safetensors", "stage1.safetensors", "model.safetensors", "log.jsonl"];
+
 /// Runs the stages, writing checkpoints and a JSON-lines log under `opts.out`.
 pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
+    if opts.resume && opts.overwrite {
+        bail!("--resume continues the run in {}, --overwrite replaces it: give one of them", opts.out.display());
+    }
+    if opts.stages.is_empty() {
+        bail!("no stage to train");
+    }
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    // One run per folder: two at once would overwrite each other's checkpoints and log.
+    let _lock = outdir::lock(&opts.out)?;
+    outdir::clean_stale_tmp(&opts.out, &RUN_FILES, true);
     let ckpt = checkpoint_path(&opts.out);
     let (mut model, mut progress, loaded) = if opts.resume && ckpt.exists() {
-        let (model, loaded) = checkpoint::load_model(gpu, &ckpt)?;
-        let progress = loaded
+        let (mut model, loaded) = checkpoint::load_model(gpu, &ckpt)?;
+        let mut progress = loaded
             .progress
             .clone()
             .with_context(|| format!("{}: no training progress in the metadata", ckpt.display()))?;
         eprintln!("resuming from {} (stage {}, step {})", ckpt.display(), progress.stage, progress.step);
+        resume_changes(opts, &ckpt, &mut model.cfg, &mut progress)?;
         (model, progress, Some(loaded))
     } else {
+        let existing: Vec<&str> = RUN_FILES[..3].iter().copied().filter(|f| opts.out.join(f).exists()).collect();
+        if !existing.is_empty() && opts.resume {
+            bail!(
+                "{} holds {} but no {} to resume from: --overwrite starts over, or choose another --out",
+                opts.out.display(),
+                existing.join(", "),
+                ckpt.display()
+            );
+        }
+        if !existing.is_empty() && !opts.overwrite {
+            let what = if existing.contains(&"model.safetensors") { "a finished run" } else { "an unfinished run" };
+            bail!(
+                "{} already holds {what} ({}): --resume continues it, --overwrite replaces it, or choose another --out",
+                opts.out.display(),
+                existing.join(", ")
+            );
+        }
         if opts.resume {
             eprintln!("no checkpoint at {}: starting a new run", ckpt.display());
+        }
+        // A new run: the files of an earlier one (kept with --overwrite) would mix with its own.
+        for f in RUN_FILES {
+            let p = opts.out.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).with_context(|| format!("removing {} (--overwrite)", p.display()))?;
+            }
+        }
+        if opts.stages[0] == 2 && !opts.config.variant().single_only {
+            bail!(
+                "--stage 2 trains on top of a stage-1 network, and {} has none: train --stage 1 first \
+                 (then --stage 2 --resume in the same --out), or use --stage both",
+                opts.out.display()
+            );
         }
         let model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
         let progress = Progress { stage: opts.stages[0], step: 0, seed: opts.seed, stage_done: false };
         (model, progress, None)
     };
     let cfg = model.cfg.clone();
+    if cfg.variant().single_only && !opts.stages.contains(&1) {
+        bail!("variant {} is the single-frame model (no stage 2): train it with --stage 1", cfg.variant);
+    }
+    for &stage in &opts.stages {
+        let steps = if stage == 1 { cfg.stage1.steps } else { cfg.stage2.steps };
+        if steps == 0 && !(stage == 2 && cfg.variant().single_only) {
+            bail!("stage {stage} has 0 steps (--steps, or stage{stage}.steps in the config): nothing would be trained");
+        }
+    }
     let mut train_set = ClipCache::open(&opts.data, Split::Train, opts.protocol.as_deref(), &cfg)?;
+    let live = (0..train_set.len()).filter(|&i| train_set.dataset.index(i).label == 1).count();
+    if live == 0 || live == train_set.len() {
+        eprintln!(
+            "warning: the train split of {} has {} clips and no {} clip: the depth supervision and the \
+             live/attack head see one class only, so the model cannot learn to tell them apart",
+            opts.data.display(),
+            train_set.len(),
+            if live == 0 { "live" } else { "attack" }
+        );
+    }
+    if loaded.is_some() {
+        trim_log(&opts.out.join("log.jsonl"), &progress)?;
+    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -228,12 +297,22 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         let started = Instant::now();
         for step in start_step..stage_cfg.steps {
             let idx = batch_indices(n_items, stage_cfg.batch, progress.seed, stage, step);
+            // An unreadable frame deep in the data stops the run as the NaN guard does: the step
+            // and the checkpoint to resume from named (a skipped clip would change the batches).
+            let load_failed = |e: anyhow::Error, last_good: (usize, bool)| {
+                e.context(format!(
+                    "stage {stage}, step {}: training stopped; {}",
+                    step + 1,
+                    good_text(&ckpt, last_good)
+                ))
+            };
             let batch = if opts.augment {
-                augmented_batch(&train_set.dataset, &cfg, stage, &idx, progress.seed, step)?
+                augmented_batch(&train_set.dataset, &cfg, stage, &idx, progress.seed, step)
+                    .map_err(|e| load_failed(e, last_good))?
             } else if stage == 1 {
                 let mut picks = Vec::new();
                 for &i in &idx {
-                    train_set.get(i / cfg.frames)?;
+                    train_set.get(i / cfg.frames).map_err(|e| load_failed(e, last_good))?;
                     picks.push((i / cfg.frames, i % cfg.frames));
                 }
                 let clips: Vec<&Clip> = picks.iter().map(|&(c, _)| train_set.clips[c].as_ref().unwrap()).collect();
@@ -241,7 +320,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
                 HostBatch::single_frames(&cfg, &picks)
             } else {
                 for &i in &idx {
-                    train_set.get(i)?;
+                    train_set.get(i).map_err(|e| load_failed(e, last_good))?;
                 }
                 let clips: Vec<Clip> = idx.iter().map(|&i| train_set.clips[i].clone().unwrap()).collect();
                 HostBatch::from_clips(&cfg, &clips)?
@@ -314,6 +393,142 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     )?;
     summary.calibration = calibration;
     Ok(summary)
+}
+
+/// On resume: drops the log lines of steps after the checkpoint (a killed run logged them, and
+/// the resumed run logs them again), so each step appears once.
+fn trim_log(path: &Path, progress: &Progress) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let keep = |line: &str| {
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => return false, // a line torn by the kill
+        };
+        let (stage, step) = (v["stage"].as_u64().unwrap_or(0), v["step"].as_u64().unwrap_or(0));
+        (stage, step) <= (progress.stage as u64, progress.step as u64)
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+    if kept.len() != text.lines().count() {
+        let mut out = kept.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        checkpoint::write_atomic(path, out.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn good_text(ckpt: &Path, last_good: (usize, bool)) -> String {
+    if last_good.1 {
+        format!(
+            "the last good checkpoint {} (step {}) is intact; --resume continues from it",
+            ckpt.display(),
+            last_good.0
+        )
+    } else {
+        "no checkpoint was written yet".to_string()
+    }
+}
+
+/// What a resumed run may change: the step counts (more steps continue a finished stage).
+/// Anything else given that differs from the run's checkpoint is refused, naming the flag.
+fn resume_changes(opts: &TrainOptions, ckpt: &Path, cfg: &mut Config, progress: &mut Progress) -> Result<()> {
+    let start_over = "drop the flag, or start over with --overwrite";
+    if opts.seed != progress.seed {
+        bail!(
+            "--seed {}: the run in {} was started with seed {}, and a resumed run keeps it; {start_over}",
+            opts.seed,
+            opts.out.display(),
+            progress.seed
+        );
+    }
+    let mut wanted = opts.config.clone();
+    (wanted.stage1.steps, wanted.stage2.steps) = (cfg.stage1.steps, cfg.stage2.steps);
+    let diffs = config_diffs(
+        &serde_json::to_value(&*cfg).context("config")?,
+        &serde_json::to_value(&wanted).context("config")?,
+        "",
+    );
+    if let Some((key, had, given)) = diffs.first() {
+        let flag = match key.as_str() {
+            "stage1.lr" => "--lr1",
+            "stage2.lr" => "--lr2",
+            "stage1.batch" => "--batch1",
+            "stage2.batch" => "--batch2",
+            "variant" => "--variant",
+            _ => "--config/--preset",
+        };
+        bail!(
+            "{flag}: the run in {} has {key} = {had}, a resumed run cannot change it (given {given}{}); {start_over}",
+            opts.out.display(),
+            if diffs.len() > 1 { format!(", and {} more setting(s)", diffs.len() - 1) } else { String::new() }
+        );
+    }
+    for stage in [1u8, 2] {
+        let (have, want) = if stage == 1 {
+            (&mut cfg.stage1.steps, opts.config.stage1.steps)
+        } else {
+            (&mut cfg.stage2.steps, opts.config.stage2.steps)
+        };
+        if *have == want {
+            continue;
+        }
+        if stage < progress.stage {
+            eprintln!("note: stage 1 is finished ({have} steps); the new step count applies to stage 2");
+            continue;
+        }
+        if stage == progress.stage && want < progress.step {
+            bail!(
+                "--steps {want}: the run in {} is at stage {stage}, step {} already ({})",
+                opts.out.display(),
+                progress.step,
+                ckpt.display()
+            );
+        }
+        eprintln!("stage {stage}: {have} -> {want} steps");
+        *have = want;
+        if stage == progress.stage && progress.stage_done && want > progress.step {
+            progress.stage_done = false;
+        }
+    }
+    if progress.stage == 1 && !progress.stage_done && !opts.stages.contains(&1) {
+        bail!(
+            "--stage 2: stage 1 of the run in {} is unfinished (step {} of {}); resume it with --stage 1 or --stage both",
+            opts.out.display(),
+            progress.step,
+            cfg.stage1.steps
+        );
+    }
+    let last = *opts.stages.iter().max().unwrap_or(&1);
+    if progress.stage >= last && progress.stage_done {
+        eprintln!(
+            "the run in {} is finished (stage {}, {} steps): nothing to train; a larger --steps trains longer",
+            opts.out.display(),
+            progress.stage,
+            progress.step
+        );
+    }
+    Ok(())
+}
+
+/// The settings where two configs (as JSON) differ: (dotted key, first value, second value).
+fn config_diffs(a: &serde_json::Value, b: &serde_json::Value, prefix: &str) -> Vec<(String, String, String)> {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let null = serde_json::Value::Null;
+            keys.into_iter()
+                .flat_map(|k| {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    config_diffs(x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), &key)
+                })
+                .collect()
+        }
+        _ if a != b => vec![(prefix.to_string(), a.to_string(), b.to_string())],
+        _ => vec![],
+    }
 }
 
 /// `stage1.safetensors`: the single-frame network alone as a Model 1 checkpoint (variant 1, no
