@@ -9,6 +9,7 @@ pub mod tuning;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +68,13 @@ pub struct Gpu {
     /// BatchNorm reductions over more values per channel than this split into chunks of this
     /// many (more workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
     pub bn_chunk: Cell<usize>,
+    /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
+    pub limits_source: &'static str,
+    /// Test hook: bind at most this many bytes per storage binding (below the adapter's limit), so
+    /// small shapes take the split path (`TDFAS_MAX_BINDING`, or set by tests).
+    pub binding_cap: Cell<Option<u64>>,
+    /// Test hook: allocate at most this many bytes per buffer (`TDFAS_MAX_BUFFER`, or set by tests).
+    pub buffer_cap: Cell<Option<u64>>,
 }
 
 const PARAM_SLOT: usize = 256;
@@ -77,7 +85,9 @@ impl Gpu {
         let (_instance, adapter) = device::select_adapter()?;
         let info = adapter.get_info();
         let features = device::optional_features(&adapter);
-        let limits = adapter.limits();
+        let (limits, limits_source) = device::requested_limits(&adapter)?;
+        let binding_cap = device::cap_from_env("TDFAS_MAX_BINDING")?;
+        let buffer_cap = device::cap_from_env("TDFAS_MAX_BUFFER")?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tdfas"),
             required_features: features,
@@ -120,6 +130,9 @@ impl Gpu {
             submits: Cell::new(0),
             conv_kernel: Cell::new(crate::ops::conv::ConvKernel::RegisterBlocked),
             bn_chunk: Cell::new(16384),
+            limits_source,
+            binding_cap: Cell::new(binding_cap),
+            buffer_cap: Cell::new(buffer_cap),
         };
         tuning::tune(&gpu)?;
         Ok(gpu)
@@ -156,6 +169,13 @@ impl Gpu {
         let source = shaders::source(shader)?;
         let module_ir = naga::front::wgsl::parse_str(source)
             .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
+        // A kernel that needs more than the device's limits is refused with the reason (the
+        // autotune then skips it) instead of failing inside wgpu.
+        if let Some((_, needs)) = shaders::workgroup_needs(&module_ir)?.into_iter().find(|(n, _)| n == entry) {
+            if let Some(why) = needs.exceeds(&self.limits) {
+                bail!("shaders/{shader}.wgsl `{entry}`: {why} of this device ({})", self.limits_source);
+            }
+        }
         // The bind-group layout lists every binding the file declares, so all entry points of a
         // file share one binding convention (binding 0 = uniform params, then storage buffers).
         let mut bindings = Vec::new();
@@ -265,6 +285,16 @@ impl Gpu {
             let arg = storage.next().ok_or_else(|| anyhow!("{}: too few buffers bound", kernel.name))?;
             match arg {
                 Arg::T(t) => {
+                    if t.byte_len() > self.max_binding() {
+                        bail!(
+                            "{}: binding {binding} needs {:.1} MiB, over the {:.1} MiB one storage binding may \
+                             hold on this device ({} limits), and this op does not split it",
+                            kernel.name,
+                            t.byte_len() as f64 / 1048576.0,
+                            self.max_binding() as f64 / 1048576.0,
+                            self.limits_source
+                        );
+                    }
                     key.extend([t.buffer_id(), t.byte_offset(), t.byte_len()]);
                     resources.push((binding, t.buffer(), t.byte_offset(), Some(t.byte_len())));
                 }
@@ -559,17 +589,94 @@ impl Gpu {
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
-    /// Checks that one buffer of `bytes` fits the adapter's binding limits, with a clear error.
-    pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<()> {
+    /// The most bytes one buffer may hold: the device's limit, or the test hook's lower cap.
+    pub fn max_buffer(&self) -> u64 {
+        let max = self.limits.max_buffer_size;
+        self.buffer_cap.get().map_or(max, |c| c.min(max))
+    }
+
+    /// The most bytes one storage binding may hold (a multiple of 4): the device's binding and
+    /// buffer limits, or the test hook's lower cap. Ops split work larger than this.
+    pub fn max_binding(&self) -> u64 {
         let max = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        self.binding_cap.get().map_or(max, |c| c.min(max)) & !3
+    }
+
+    /// Checks that one tensor of `bytes` fits one buffer of this device, with a clear error.
+    /// (Bindings larger than `max_binding` are split by the ops; a tensor still lives in one buffer.)
+    pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let max = self.max_buffer();
         if bytes > max {
             bail!(
-                "{what} needs a {:.1} MiB buffer but the adapter ({}) binds at most {:.1} MiB; \
-                 use a smaller --batch or --preset",
+                "{what} needs a {:.1} MiB buffer but the adapter ({}, {} limits) binds at most {:.1} MiB \
+                 in one buffer; use a smaller --batch or --preset",
                 bytes as f64 / 1048576.0,
                 self.info.name,
+                self.limits_source,
                 max as f64 / 1048576.0
             );
+        }
+        Ok(())
+    }
+
+    /// Splits `items` items (the batch, or any outer dimension) into consecutive ranges such that
+    /// every tensor bound per range fits one binding and starts at an offset aligned to
+    /// `min_storage_buffer_offset_alignment`. `item_floats` gives each bound tensor's floats per
+    /// item. One range (the whole) when everything fits: the unsplit path, unchanged.
+    pub fn item_chunks(&self, what: &str, items: usize, item_floats: &[usize]) -> Result<Vec<Range<usize>>> {
+        let limit = self.max_binding();
+        let max_item = 4 * item_floats.iter().copied().max().unwrap_or(0) as u64;
+        if items <= 1 || max_item == 0 || items as u64 * max_item <= limit {
+            if max_item > limit {
+                bail!(
+                    "{what}: one item of {:.1} MiB exceeds the {:.1} MiB one storage binding may hold on {} ({} limits)",
+                    max_item as f64 / 1048576.0,
+                    limit as f64 / 1048576.0,
+                    self.info.name,
+                    self.limits_source
+                );
+            }
+            return Ok(vec![0..items]);
+        }
+        // Items per chunk must be a multiple of `period` for every chunk offset to be aligned.
+        let align = self.limits.min_storage_buffer_offset_alignment.max(4) as u64;
+        let period = item_floats
+            .iter()
+            .filter(|&&f| f > 0)
+            .map(|&f| align / gcd(4 * f as u64, align))
+            .fold(1, |a, b| a / gcd(a, b) * b);
+        let per = (limit / max_item) / period * period;
+        if per == 0 {
+            bail!(
+                "{what}: one storage binding holds {limit} bytes, less than {period} items of {max_item} bytes \
+                 (the chunk that keeps offsets aligned to {align} bytes)"
+            );
+        }
+        let per = per as usize;
+        Ok((0..items).step_by(per).map(|s| s..(s + per).min(items)).collect())
+    }
+
+    /// A 1-D elementwise dispatch over `n` values (256 threads a workgroup, `params(len)` for a
+    /// range of `len` values). Tensors of `n` values are split into aligned ranges of their
+    /// flattened data when one would exceed `max_binding`; other tensors (scratch slots) are bound
+    /// whole. Each value is computed alone, so the split result is bit-identical.
+    pub fn dispatch_flat<P: bytemuck::Pod>(
+        &self,
+        shader: &str,
+        entry: &str,
+        n: usize,
+        params: impl Fn(usize) -> P,
+        args: &[&Tensor],
+        cost: Cost,
+    ) -> Result<()> {
+        let chunks = self.item_chunks(&format!("{shader} {entry}"), n, &[1])?;
+        let parts = chunks.len() as f64;
+        for r in chunks {
+            let views: Vec<Tensor> =
+                args.iter().map(|t| if t.numel() == n { t.flat(r.clone()) } else { (*t).clone() }).collect();
+            let bound: Vec<Arg> = views.iter().map(Arg::T).collect();
+            let part = Cost::new(cost.flops / parts, cost.bytes / parts);
+            self.dispatch(shader, entry, &params(r.len()), &bound, self.groups_1d(r.len()), part)?;
         }
         Ok(())
     }
@@ -585,5 +692,13 @@ impl Gpu {
             let y = groups.div_ceil(max);
             [groups.div_ceil(y) as u32, y as u32, 1]
         }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
