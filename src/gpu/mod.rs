@@ -287,11 +287,11 @@ impl Gpu {
                 Arg::T(t) => {
                     if t.byte_len() > self.max_binding() {
                         bail!(
-                            "{}: binding {binding} needs {:.1} MiB, over the {:.1} MiB one storage binding may \
-                             hold on this device ({} limits), and this op does not split it",
+                            "{}: binding {binding} needs {}, over the {} one storage binding may hold on this \
+                             device ({} limits), and this op does not split it",
                             kernel.name,
-                            t.byte_len() as f64 / 1048576.0,
-                            self.max_binding() as f64 / 1048576.0,
+                            fmt_bytes(t.byte_len()),
+                            fmt_bytes(self.max_binding()),
                             self.limits_source
                         );
                     }
@@ -629,9 +629,9 @@ impl Gpu {
         if items <= 1 || max_item == 0 || items as u64 * max_item <= limit {
             if max_item > limit {
                 bail!(
-                    "{what}: one item of {:.1} MiB exceeds the {:.1} MiB one storage binding may hold on {} ({} limits)",
-                    max_item as f64 / 1048576.0,
-                    limit as f64 / 1048576.0,
+                    "{what}: one item of {} exceeds the {} one storage binding may hold on {} ({} limits)",
+                    fmt_bytes(max_item),
+                    fmt_bytes(limit),
                     self.info.name,
                     self.limits_source
                 );
@@ -700,5 +700,14 @@ fn gcd(a: u64, b: u64) -> u64 {
         a
     } else {
         gcd(b, a % b)
+    }
+}
+
+/// Bytes for messages: KiB below a MiB, else MiB.
+fn fmt_bytes(b: u64) -> String {
+    if b < 1 << 20 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", b as f64 / 1048576.0)
     }
 }
