@@ -75,6 +75,10 @@ pub struct Gpu {
     pub binding_cap: Cell<Option<u64>>,
     /// Test hook: allocate at most this many bytes per buffer (`TDFAS_MAX_BUFFER`, or set by tests).
     pub buffer_cap: Cell<Option<u64>>,
+    /// Memory accounting only: ops check shapes and take their buffers from the pool as usual,
+    /// but nothing is recorded or run, and downloads read zeros. Buffers are taken when ops are
+    /// recorded, so the pool's peak is exact without running the (slow on a CPU) kernels.
+    pub dry_run: Cell<bool>,
 }
 
 const PARAM_SLOT: usize = 256;
@@ -133,6 +137,7 @@ impl Gpu {
             limits_source,
             binding_cap: Cell::new(binding_cap),
             buffer_cap: Cell::new(buffer_cap),
+            dry_run: Cell::new(false),
         };
         tuning::tune(&gpu)?;
         Ok(gpu)
@@ -257,11 +262,12 @@ impl Gpu {
         cost: Cost,
     ) -> Result<()> {
         let kernel = self.kernel(shader, entry)?;
+        self.check_bindings(&kernel, args)?;
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             bail!("{}: dispatch {groups:?} exceeds the adapter's {max} workgroups per dimension", kernel.name);
         }
-        if groups.contains(&0) {
+        if groups.contains(&0) || self.dry_run.get() {
             return Ok(());
         }
         let bytes = bytemuck::bytes_of(params);
@@ -285,16 +291,6 @@ impl Gpu {
             let arg = storage.next().ok_or_else(|| anyhow!("{}: too few buffers bound", kernel.name))?;
             match arg {
                 Arg::T(t) => {
-                    if t.byte_len() > self.max_binding() {
-                        bail!(
-                            "{}: binding {binding} needs {}, over the {} one storage binding may hold on this \
-                             device ({} limits), and this op does not split it",
-                            kernel.name,
-                            fmt_bytes(t.byte_len()),
-                            fmt_bytes(self.max_binding()),
-                            self.limits_source
-                        );
-                    }
                     key.extend([t.buffer_id(), t.byte_offset(), t.byte_len()]);
                     resources.push((binding, t.buffer(), t.byte_offset(), Some(t.byte_len())));
                 }
@@ -344,6 +340,25 @@ impl Gpu {
         Ok(())
     }
 
+    /// Every tensor bound must fit one storage binding (ops split larger work before this).
+    fn check_bindings(&self, kernel: &Kernel, args: &[Arg]) -> Result<()> {
+        for (i, arg) in args.iter().enumerate() {
+            if let Arg::T(t) = arg {
+                if t.byte_len() > self.max_binding() {
+                    bail!(
+                        "{}: storage buffer {i} needs {}, over the {} one storage binding may hold on this \
+                         device ({} limits), and this op does not split it",
+                        kernel.name,
+                        fmt_bytes(t.byte_len()),
+                        fmt_bytes(self.max_binding()),
+                        self.limits_source
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Grows the uniform arena before the pending parameters outgrow it (bind groups made against
     /// the old buffer stay valid: they keep it alive, and their data is uploaded at flush).
     fn ensure_params_capacity(&self) {
@@ -360,7 +375,7 @@ impl Gpu {
     }
 
     pub fn copy(&self, src: &Tensor, src_offset_elems: usize, dst: &Tensor, dst_offset_elems: usize, elems: usize) {
-        if elems == 0 {
+        if elems == 0 || self.dry_run.get() {
             return;
         }
         self.commands.borrow_mut().push(Command::Copy {
@@ -373,6 +388,9 @@ impl Gpu {
     }
 
     pub fn clear(&self, t: &Tensor) {
+        if self.dry_run.get() {
+            return;
+        }
         self.commands.borrow_mut().push(Command::Clear {
             buffer: t.buffer().clone(),
             offset: t.byte_offset(),
@@ -385,7 +403,7 @@ impl Gpu {
     pub fn upload_into(&self, dst: &Tensor, data: &[f32]) {
         use wgpu::util::DeviceExt;
         assert_eq!(data.len(), dst.numel(), "upload size");
-        if data.is_empty() {
+        if data.is_empty() || self.dry_run.get() {
             return;
         }
         let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -573,6 +591,9 @@ impl Gpu {
     pub fn download(&self, t: &Tensor) -> Result<Vec<f32>> {
         if t.numel() == 0 {
             return Ok(Vec::new());
+        }
+        if self.dry_run.get() {
+            return Ok(vec![0.0; t.numel()]);
         }
         self.flush()?;
         let mut encoder = self.device.create_command_encoder(&Default::default());

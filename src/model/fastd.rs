@@ -162,6 +162,7 @@ impl FasTd {
             let mut prev = None;
             for l in 1..=3 {
                 let o = off_block::forward(&mut m, l, single.f[l - 1], prev, clips)?;
+                m.t.free(single.f[l - 1]); // f_l feeds only OFF block l
                 out.off.push(o);
                 prev = Some(o);
             }

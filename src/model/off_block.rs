@@ -29,7 +29,13 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
     if let Some(p) = prev {
         parts.push(p);
     }
+    // r, its Sobel maps and the parts are not read again (`prev` is the caller's, freed there)
+    m.t.free_all(&[r, sx, sy, r_t1]);
     let cat = concat::t_concat_channels(m.t, &parts)?;
+    m.t.free_all(&parts[..6]);
     let fused = m.cbr(&format!("off{l}.fuse"), cat)?;
-    pool::t_maxpool2(m.t, fused)
+    m.t.free(cat);
+    let o = pool::t_maxpool2(m.t, fused)?;
+    m.t.free(fused);
+    Ok(o)
 }
