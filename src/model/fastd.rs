@@ -161,8 +161,8 @@ impl FasTd {
         let motion = if v.off {
             let mut prev = None;
             for l in 1..=3 {
+                // frees f_l once its reduce has read it
                 let o = off_block::forward(&mut m, l, single.f[l - 1], prev, clips)?;
-                m.t.free(single.f[l - 1]); // f_l feeds only OFF block l
                 out.off.push(o);
                 prev = Some(o);
             }
