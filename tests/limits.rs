@@ -101,7 +101,9 @@ fn tdfas_limits_chooses_the_adapters_or_webgpus_defaults() {
 fn chunks_cover_the_items_with_aligned_offsets_inside_the_cap() {
     let g = gpu();
     let align = g.limits.min_storage_buffer_offset_alignment as usize;
-    for (items, floats, cap) in [(10, vec![100, 37], 4096u64), (7, vec![64], 1024), (33, vec![3, 5], 1024), (1, vec![5000], 1 << 20)] {
+    for (items, floats, cap) in
+        [(10, vec![100, 37], 4096u64), (7, vec![64], 1024), (33, vec![3, 5], 1024), (1, vec![5000], 1 << 20)]
+    {
         g.binding_cap.set(Some(cap));
         let chunks = g.item_chunks("test", items, &floats).unwrap();
         assert_eq!(chunks.first().unwrap().start, 0);

@@ -619,7 +619,7 @@ impl Gpu {
     /// The most bytes one storage binding may hold (a multiple of 4): the device's binding and
     /// buffer limits, or the test hook's lower cap. Ops split work larger than this.
     pub fn max_binding(&self) -> u64 {
-        let max = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
         self.binding_cap.get().map_or(max, |c| c.min(max)) & !3
     }
 
@@ -657,7 +657,7 @@ impl Gpu {
                     self.limits_source
                 );
             }
-            return Ok(vec![0..items]);
+            return Ok(std::iter::once(0..items).collect());
         }
         // Items per chunk must be a multiple of `period` for every chunk offset to be aligned.
         let align = self.limits.min_storage_buffer_offset_alignment.max(4) as u64;

@@ -66,7 +66,11 @@ pub fn workgroup_needs(module: &naga::Module) -> Result<Vec<(String, WorkgroupNe
         .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
         .map(|(_, v)| layouter[v.ty].size)
         .sum();
-    Ok(module.entry_points.iter().map(|e| (e.name.clone(), WorkgroupNeeds { size: e.workgroup_size, memory })).collect())
+    Ok(module
+        .entry_points
+        .iter()
+        .map(|e| (e.name.clone(), WorkgroupNeeds { size: e.workgroup_size, memory }))
+        .collect())
 }
 
 impl WorkgroupNeeds {
@@ -79,7 +83,10 @@ impl WorkgroupNeeds {
             limits.max_compute_workgroup_size_z,
         ];
         if x > max[0] || y > max[1] || z > max[2] {
-            return Some(format!("workgroup size {x} x {y} x {z} exceeds the limit {} x {} x {}", max[0], max[1], max[2]));
+            return Some(format!(
+                "workgroup size {x} x {y} x {z} exceeds the limit {} x {} x {}",
+                max[0], max[1], max[2]
+            ));
         }
         if x * y * z > limits.max_compute_invocations_per_workgroup {
             return Some(format!(

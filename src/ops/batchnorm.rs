@@ -50,9 +50,12 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
     }
 }
 
+/// (batch range, values per partial, partials it writes)
+type BatchPart = (Range<usize>, usize, usize);
+
 /// A batch larger than one binding: (batch ranges, values per partial, the partials each range
 /// writes); every partial lies inside one range, and the per-channel combine spans them all.
-fn batch_split(gpu: &Gpu, what: &str, x: &Tensor) -> Result<Option<Vec<(Range<usize>, usize, usize)>>> {
+fn batch_split(gpu: &Gpu, what: &str, x: &Tensor) -> Result<Option<Vec<BatchPart>>> {
     let [n, c, h, w] = x.nchw();
     let hw = h * w;
     let ranges = gpu.item_chunks(what, n, &[c * hw])?;
@@ -128,13 +131,27 @@ pub fn batchnorm_stats(
             let xc = x.items(r.clone());
             let pc = Params { n: r.len() as u32, chunk: chunk as u32, base, total: total as u32, ..p };
             let cost = Cost::elementwise(xc.numel(), 4.0, 2.0);
-            gpu.dispatch("batchnorm_stats", "partial", &pc, &bind([&xc, &stats, running_mean, running_var, &partials]), [c as u32, chunks as u32, 1], cost)?;
+            gpu.dispatch(
+                "batchnorm_stats",
+                "partial",
+                &pc,
+                &bind([&xc, &stats, running_mean, running_var, &partials]),
+                [c as u32, chunks as u32, 1],
+                cost,
+            )?;
             base += chunks as u32;
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
         let x1 = x.flat(0..1); // combine reads only the partials
-        gpu.dispatch("batchnorm_stats", "combine", &pc, &bind([&x1, &stats, running_mean, running_var, &partials]), gpu.groups_1d(c), cost)?;
+        gpu.dispatch(
+            "batchnorm_stats",
+            "combine",
+            &pc,
+            &bind([&x1, &stats, running_mean, running_var, &partials]),
+            gpu.groups_1d(c),
+            cost,
+        )?;
         return Ok(stats);
     }
     if let (true, Some((chunk, chunks))) = (training, split(gpu, n * h * w)) {
@@ -150,13 +167,20 @@ pub fn batchnorm_stats(
             Cost::elementwise(x.numel(), 4.0, 2.0),
         )?;
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
-        gpu.dispatch("batchnorm_stats", "combine", &p, &bind([x, &stats, running_mean, running_var, &partials]), gpu.groups_1d(c), cost)?;
+        gpu.dispatch(
+            "batchnorm_stats",
+            "combine",
+            &p,
+            &bind([x, &stats, running_mean, running_var, &partials]),
+            gpu.groups_1d(c),
+            cost,
+        )?;
         return Ok(stats);
     }
     // eval needs no reduction: one thread per channel instead of a workgroup per channel
     let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
     let unused = Tensor::empty(gpu, &[1]); // the partials slot of the split entry points
-    // eval reads no x: bind one value of it, so a batch larger than one binding needs no split
+                                           // eval reads no x: bind one value of it, so a batch larger than one binding needs no split
     let xb = if training { x.clone() } else { x.flat(0..x.numel().min(1)) };
     gpu.dispatch(
         "batchnorm_stats",
@@ -287,7 +311,14 @@ pub fn batchnorm_backward(
             let pc = Params { n: r.len() as u32, chunk: *chunk as u32, base, total: total as u32, ..p };
             let cost = Cost::elementwise(xc.numel(), 5.0, 3.0);
             let groups = [c as u32, *chunks as u32, 1];
-            gpu.dispatch("batchnorm_backward_reduce", "partial", &pc, &bind([&xc, &gc, &mc, stats, &dgamma, &dbeta, &partials]), groups, cost)?;
+            gpu.dispatch(
+                "batchnorm_backward_reduce",
+                "partial",
+                &pc,
+                &bind([&xc, &gc, &mc, stats, &dgamma, &dbeta, &partials]),
+                groups,
+                cost,
+            )?;
             base += *chunks as u32;
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
@@ -299,7 +330,14 @@ pub fn batchnorm_backward(
         p.chunk = chunk as u32;
         let partials = Tensor::empty(gpu, &[c, chunks, 2]);
         let groups = [c as u32, chunks as u32, 1];
-        gpu.dispatch("batchnorm_backward_reduce", "partial", &p, &bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]), groups, reduce_cost)?;
+        gpu.dispatch(
+            "batchnorm_backward_reduce",
+            "partial",
+            &p,
+            &bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]),
+            groups,
+            reduce_cost,
+        )?;
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
         let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]);
         gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &a, gpu.groups_1d(c), cost)?;
@@ -310,9 +348,9 @@ pub fn batchnorm_backward(
     }
     let gx = Tensor::empty(gpu, x.shape());
     // The input gradient per batch chunk (each value alone), with the whole batch's count.
-    let ranges = match &parts {
+    let ranges: Vec<Range<usize>> = match &parts {
         Some(parts) => parts.iter().map(|p| p.0.clone()).collect(),
-        None => vec![0..n],
+        None => std::iter::once(0..n).collect(),
     };
     for r in ranges {
         let (xc, gc, mc, gxc) = (x.items(r.clone()), gy.items(r.clone()), mask.items(r.clone()), gx.items(r.clone()));

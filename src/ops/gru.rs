@@ -83,14 +83,7 @@ pub fn gru_update(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tensor) -> Res
     same_shapes("gru_update (u, h_prev, pre_c)", &[u, h_prev, pre_c])?;
     let n = u.numel();
     let h = Tensor::empty(gpu, u.shape());
-    gpu.dispatch_flat(
-        "gru_update",
-        "update",
-        n,
-        params,
-        &[u, h_prev, pre_c, &h],
-        Cost::elementwise(n, 10.0, 4.0),
-    )?;
+    gpu.dispatch_flat("gru_update", "update", n, params, &[u, h_prev, pre_c, &h], Cost::elementwise(n, 10.0, 4.0))?;
     Ok(h)
 }
 
