@@ -7,8 +7,9 @@
 // binding 1: x [N, C, HW] (read)   binding 2: gy [N, C, HW] (read)
 // binding 3: y [N, C, HW] (read; the forward output, or x again when relu == 0)
 // binding 4: stats [2, C] (read)   binding 5: dgamma [C] (write)   binding 6: dbeta [C] (write)
-// binding 7: partials [C, chunks, 2] (read_write; `partial` and `combine` only)
-struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32 }
+// binding 7: partials [C, chunks, 2] (read_write; `partial` and `combine` only); base, total: a
+//   batch chunk's first partial and the partials per channel (see batchnorm_stats.wgsl)
+struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gy: array<f32>;
@@ -66,11 +67,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 fn partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let c = wid.x;
     let count = p.n * p.hw;
-    let chunks = (count + p.chunk - 1u) / p.chunk;
+    let chunks = select((count + p.chunk - 1u) / p.chunk, p.total, p.total > 0u);
     let k0 = wid.y * p.chunk;
     reduce(c, lid.x, k0, min(k0 + p.chunk, count));
     if (lid.x == 0u) {
-        let o = (c * chunks + wid.y) * 2u;
+        let o = (c * chunks + p.base + wid.y) * 2u;
         partials[o] = acc[0];
         partials[o + 1u] = acc2[0];
     }
@@ -80,7 +81,7 @@ fn partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
 fn combine(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
     if (c >= p.c) { return; }
-    let chunks = (p.n * p.hw + p.chunk - 1u) / p.chunk;
+    let chunks = select((p.n * p.hw + p.chunk - 1u) / p.chunk, p.total, p.total > 0u);
     var sg = 0.0;
     var sgx = 0.0;
     for (var i = 0u; i < chunks; i = i + 1u) {

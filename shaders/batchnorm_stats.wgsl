@@ -10,7 +10,9 @@
 // binding 2: stats [2, C] (write): mean[c], then 1 / sqrt(var[c] + eps)
 // binding 3: running_mean [C] (read_write)   binding 4: running_var [C] (read_write)
 // binding 5: partials [C, chunks, 3] (read_write; `partial` and `combine` only)
-struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32 }
+// A batch larger than one binding runs `partial` once per batch chunk (n = the chunk's items):
+// its chunks are partials base .. of `total` per channel; `combine` then has n = the whole batch.
+struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;
@@ -91,7 +93,7 @@ fn partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     let c = wid.x;
     let t = lid.x;
     let count = p.n * p.hw;
-    let chunks = (count + p.chunk - 1u) / p.chunk;
+    let chunks = select((count + p.chunk - 1u) / p.chunk, p.total, p.total > 0u);
     let k0 = wid.y * p.chunk;
     let k1 = min(k0 + p.chunk, count);
     var s = 0.0;
@@ -115,7 +117,7 @@ fn partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     }
     let m2 = tree_sum(t, q);
     if (t == 0u) {
-        let o = (c * chunks + wid.y) * 3u;
+        let o = (c * chunks + p.base + wid.y) * 3u;
         partials[o] = m;
         partials[o + 1u] = mean;
         partials[o + 2u] = m2;
@@ -128,7 +130,7 @@ fn combine(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
     if (c >= p.c) { return; }
     let count = p.n * p.hw;
-    let chunks = (count + p.chunk - 1u) / p.chunk;
+    let chunks = select((count + p.chunk - 1u) / p.chunk, p.total, p.total > 0u);
     var na = 0.0;
     var mean = 0.0;
     var m2 = 0.0;

@@ -68,7 +68,57 @@ pub struct Report {
     /// "GPU timestamps" or "wall time"
     pub timing: String,
     pub max_binding_mib: f64,
+    /// "adapter" or "default" (TDFAS_LIMITS)
+    pub limits: String,
     pub rows: Vec<Row>,
+    /// peak GPU memory of clip inference and of each training step
+    pub memory: Vec<MemoryRow>,
+}
+
+/// Peak GPU memory of one workload: what the buffer pool held from the driver at most (the
+/// parameters, optimizer state and every live tensor, rounded up to the pool's size classes),
+/// and the most bytes live tensors used. Uniform and staging buffers (a few MiB) are not counted.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemoryRow {
+    pub name: String,
+    pub peak_bytes: u64,
+    pub peak_in_use_bytes: u64,
+    /// why it was not measured
+    pub skipped: Option<String>,
+}
+
+/// Peak memory of clip inference and one training step of each stage. Buffers are taken from the
+/// pool when ops are recorded, so this runs the workloads dry (`Gpu::dry_run`): exact, and quick
+/// even where the kernels would take minutes. Each starts from a trimmed pool.
+pub fn peak_memory(gpu: &Gpu, cfg: &Config) -> Result<Vec<MemoryRow>> {
+    gpu.flush()?;
+    gpu.dry_run.set(true);
+    let rows = (|| {
+        let (b1, b2, clip) = batches(cfg);
+        let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
+        let mut rows = vec![];
+        let mut measure = |name: &str, run: &mut dyn FnMut() -> Result<()>| {
+            gpu.pool.trim();
+            gpu.pool.reset_peaks();
+            let r = run();
+            let (peak, in_use) = gpu.pool.peaks();
+            let skipped = r.err().map(|e| format!("{e:#}"));
+            rows.push(MemoryRow { name: name.into(), peak_bytes: peak, peak_in_use_bytes: in_use, skipped });
+        };
+        measure("inference (clip, batch 1)", &mut || model.score(gpu, &clip).map(drop));
+        for stage in [1u8, 2] {
+            let optim = optimizer(gpu, &mut model, stage)?;
+            let batch = if stage == 1 { &b1 } else { &b2 };
+            let m = &model;
+            measure(&format!("train_step stage {stage}"), &mut || {
+                train_step(gpu, m, &optim, batch, stage, false).map(drop)
+            });
+        }
+        Ok(rows)
+    })();
+    gpu.dry_run.set(false);
+    gpu.pool.trim();
+    rows
 }
 
 /// Every kernel family the bench covers (the smoke tests check the table names each).
@@ -524,8 +574,20 @@ fn optimizer(gpu: &Gpu, model: &mut FasTd, stage: u8) -> Result<Adadelta> {
     Adadelta::new(gpu, &mut model.params, lr as f32, c.adadelta_rho as f32, c.adadelta_eps as f32)
 }
 
+thread_local! {
+    /// Set while the end-to-end rows of the paper preset run (one call each on a CPU adapter).
+    static SLOW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Inference and training-step rows (wall time per call; flop from the ops' declared costs).
 fn end_to_end(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
+    SLOW.with(|s| s.set(cfg.name == "paper"));
+    let rows = end_to_end_rows(gpu, cfg, quick);
+    SLOW.with(|s| s.set(false));
+    rows
+}
+
+fn end_to_end_rows(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
     let (b1, b2, clip) = batches(cfg);
     let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
     let (h, nf) = (cfg.image_size, cfg.frames);
@@ -563,6 +625,19 @@ fn end_to_end(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
 /// Wall time of a call that synchronises itself (reads back), after a warm-up; the flop and
 /// bytes come from one profiled call.
 fn time_wall(gpu: &Gpu, quick: bool, call: &mut dyn FnMut(&Gpu) -> Result<()>) -> Result<(f64, f64, f64, usize)> {
+    if gpu.is_cpu() && !quick && SLOW.with(|s| s.get()) {
+        // the paper preset on a CPU adapter: minutes per call, so one call, profiled (its wall
+        // time includes building the pipelines, seconds against minutes)
+        start_profiler(gpu);
+        let t0 = Instant::now();
+        let r = call(gpu).and_then(|_| gpu.wait());
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        let prof = stop_profiler(gpu);
+        r?;
+        let flop = prof.kernels.values().map(|k| k.flops).sum::<f64>();
+        let bytes = prof.kernels.values().map(|k| k.bytes).sum::<f64>();
+        return Ok((ms, flop, bytes, 1));
+    }
     let t0 = Instant::now();
     call(gpu)?;
     gpu.wait()?;
@@ -613,6 +688,17 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         }
         rows.push(r);
     }
+    let memory = if wanted("memory") || wanted("inference") || wanted("train_step") {
+        let m = peak_memory(gpu, &cfg)?;
+        if progress {
+            for r in &m {
+                eprintln!("{}", format_memory(r));
+            }
+        }
+        m
+    } else {
+        vec![]
+    };
     if wanted("inference") || wanted("train_step") {
         for r in end_to_end(gpu, &cfg, opts.quick)? {
             if progress {
@@ -626,9 +712,23 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         date: today(),
         preset: cfg.name.clone(),
         timing: if timestamps(gpu) { "GPU timestamps" } else { "wall time over repeated submits" }.into(),
-        max_binding_mib: gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size) as f64 / 1048576.0,
+        max_binding_mib: gpu.max_binding() as f64 / 1048576.0,
+        limits: gpu.limits_source.to_string(),
         rows,
+        memory,
     })
+}
+
+fn format_memory(r: &MemoryRow) -> String {
+    let name = format!("peak memory {}", r.name);
+    match &r.skipped {
+        Some(why) => format!("{name:<58} skipped: {why}"),
+        None => format!(
+            "{name:<58} {:>8.1} MiB pool high-water ({:.1} MiB in live tensors)",
+            r.peak_bytes as f64 / 1048576.0,
+            r.peak_in_use_bytes as f64 / 1048576.0
+        ),
+    }
 }
 
 fn format_row(r: &Row) -> String {
@@ -649,12 +749,16 @@ impl Report {
     /// The printed table: adapter, date, then one row per benchmark.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "tdfas bench, preset {}, {}\nadapter {}\ntiming: {} (max storage binding {:.0} MiB)\n",
-            self.preset, self.date, self.adapter, self.timing, self.max_binding_mib
+            "tdfas bench, preset {}, {}\nadapter {}\ntiming: {} (max storage binding {:.0} MiB, {} limits)\n",
+            self.preset, self.date, self.adapter, self.timing, self.max_binding_mib, self.limits
         );
         out += &format!("{:<58} {:>11} {:>10} {:<8} {}\n", "benchmark", "ms", "rate", "unit", "shapes");
         for r in &self.rows {
             out += &format_row(r);
+            out.push('\n');
+        }
+        for r in &self.memory {
+            out += &format_memory(r);
             out.push('\n');
         }
         out

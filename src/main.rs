@@ -469,8 +469,13 @@ fn info() -> Result<()> {
     println!("driver    {} {}", i.driver, i.driver_info);
     println!("features  {:?}", gpu.features);
     let l = &gpu.limits;
+    let source = match gpu.limits_source {
+        "default" => "WebGPU's defaults (TDFAS_LIMITS=default)",
+        _ => "the adapter's own (TDFAS_LIMITS=default requests WebGPU's defaults)",
+    };
+    println!("limits    {source}; work larger than one binding is split");
     println!(
-        "limits    max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB,",
+        "          max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB,",
         l.max_storage_buffer_binding_size as u64 >> 20,
         l.max_buffer_size >> 20,
         l.max_compute_workgroup_storage_size >> 10

@@ -59,6 +59,19 @@ impl Tensor {
         Tensor { shape: shape.to_vec(), buf: self.buf.clone(), offset: self.offset + offset }
     }
 
+    /// Items `r` of the outer dimension (a batch chunk): a view, no copy.
+    pub fn items(&self, r: std::ops::Range<usize>) -> Tensor {
+        let inner: usize = self.shape[1..].iter().product();
+        let mut shape = self.shape.clone();
+        shape[0] = r.len();
+        self.view(r.start * inner, &shape)
+    }
+
+    /// Floats `r` of the flattened tensor: a 1-D view, no copy.
+    pub fn flat(&self, r: std::ops::Range<usize>) -> Tensor {
+        self.view(r.start, &[r.len()])
+    }
+
     /// The same data with another shape of equal size.
     pub fn reshape(&self, shape: &[usize]) -> Tensor {
         assert_eq!(shape.iter().product::<usize>(), self.numel(), "reshape {:?} -> {:?}", self.shape, shape);

@@ -142,7 +142,20 @@ def batch(cfg, dev, clips, frames):
     return x.to(dev), depth.to(dev), mask.to(dev), labels.to(dev)
 
 
-def end_to_end_rows(cfg, dev, quick):
+def peak_memory(fn, dev):
+    """Peak bytes allocated by one call of fn (torch.cuda.max_memory_allocated; the model's
+    parameters and optimizer state count, as in tdfas' pool high-water). None on a CPU."""
+    if dev.type != "cuda":
+        return None
+    sync(dev)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(dev)
+    fn()
+    sync(dev)
+    return torch.cuda.max_memory_allocated(dev)
+
+
+def end_to_end_rows(cfg, dev, quick, memory=False):
     torch.manual_seed(0)
     model = ref.FasTd(cfg).to(dev)
     h, nf = cfg.image_size, cfg.frames
@@ -158,6 +171,8 @@ def end_to_end_rows(cfg, dev, quick):
 
     ms, reps = time_fn(infer, dev, quick, budget=2.0)
     rows.append(row("inference (clip, batch 1, model.score)", "inference", f"1 clip of {nf} x 3x{h}x{h}", ms, reps))
+    if memory:
+        rows[-1]["peak_bytes"] = peak_memory(infer, dev)
 
     n1 = cfg.stage1["batch"]
     f1, d1, _, _ = batch(cfg, dev, n1, 1)
@@ -174,6 +189,8 @@ def end_to_end_rows(cfg, dev, quick):
 
     ms, reps = time_fn(step1, dev, quick, budget=2.0)
     rows.append(row("train_step stage 1", "train_step", f"{n1} frames of 3x{h}x{h}", ms, reps))
+    if memory:
+        rows[-1]["peak_bytes"] = peak_memory(step1, dev)
 
     b = cfg.stage2["batch"]
     clips, depth, mask, labels = batch(cfg, dev, b, nf)
@@ -189,8 +206,14 @@ def end_to_end_rows(cfg, dev, quick):
 
     ms, reps = time_fn(step2, dev, quick, budget=2.0)
     rows.append(row("train_step stage 2", "train_step", f"{b} clips of {nf} x 3x{h}x{h}", ms, reps))
+    if memory:
+        rows[-1]["peak_bytes"] = peak_memory(step2, dev)
     for r in rows:
-        print(f"  {r['name']:<58} {r['ms']:10.3f} ms", file=sys.stderr)
+        mem = ""
+        if "peak_bytes" in r:
+            p = r["peak_bytes"]
+            mem = f"  peak {p / 2**20:.1f} MiB" if p is not None else "  peak n/a (torch.cuda.max_memory_allocated needs CUDA)"
+        print(f"  {r['name']:<58} {r['ms']:10.3f} ms{mem}", file=sys.stderr)
     return rows
 
 
@@ -205,6 +228,9 @@ def main():
     ap.add_argument("--json", help="write every number here")
     ap.add_argument("--quick", action="store_true", help="one repetition (smoke test)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--memory", action="store_true",
+                    help="also the peak memory of inference and each training step (CUDA: torch.cuda.max_memory_allocated)")
+    ap.add_argument("--e2e-only", action="store_true", help="only inference and the training steps (no conv rows)")
     ap.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 avoids barrier stalls on a busy machine")
     args = ap.parse_args()
     if args.threads:
@@ -223,7 +249,8 @@ def main():
         if cuda:
             set_tf32(mode == "tf32")
         print(f"{name}, preset {args.preset}, {mode}:", file=sys.stderr)
-        modes[mode] = conv_rows(cfg, dev, args.quick) + end_to_end_rows(cfg, dev, args.quick)
+        convs = [] if args.e2e_only else conv_rows(cfg, dev, args.quick)
+        modes[mode] = convs + end_to_end_rows(cfg, dev, args.quick, args.memory)
 
     report = {
         "adapter": name,

@@ -115,3 +115,40 @@ pub fn optional_features(adapter: &wgpu::Adapter) -> wgpu::Features {
     let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
     adapter.features() & wanted
 }
+
+/// The limits to request: the adapter's own (`TDFAS_LIMITS` unset or `adapter`), or WebGPU's
+/// defaults (`TDFAS_LIMITS=default`: 128 MiB per storage binding, 256 MiB per buffer, 16 KiB of
+/// workgroup memory, 256 invocations), to prove tdfas runs on any adapter that meets them.
+pub fn requested_limits(adapter: &wgpu::Adapter) -> Result<(wgpu::Limits, &'static str)> {
+    limits_choice(std::env::var("TDFAS_LIMITS").ok().as_deref(), adapter.limits())
+}
+
+/// `requested_limits` given the variable's value and the adapter's limits.
+pub fn limits_choice(var: Option<&str>, adapter: wgpu::Limits) -> Result<(wgpu::Limits, &'static str)> {
+    match var.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("adapter") => Ok((adapter, "adapter")),
+        Some("default") | Some("webgpu") => {
+            let wanted = wgpu::Limits::default();
+            let mut short = Vec::new();
+            wanted.check_limits_with_fail_fn(&adapter, false, |name, want, have| {
+                short.push(format!("{name} (wants {want}, the adapter has {have})"))
+            });
+            if !short.is_empty() {
+                bail!("TDFAS_LIMITS=default: the adapter is below WebGPU's default limits: {}", short.join(", "));
+            }
+            Ok((wanted, "default"))
+        }
+        Some(other) => bail!("TDFAS_LIMITS={other:?} is not one of adapter, default"),
+    }
+}
+
+/// A byte count from an environment variable (a test hook), e.g. `TDFAS_MAX_BINDING=4096`.
+pub fn cap_from_env(name: &str) -> Result<Option<u64>> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n >= 256 && n % 4 == 0 => Ok(Some(n)),
+            _ => bail!("{name}={v:?} must be a byte count, a multiple of 4 and at least 256"),
+        },
+    }
+}

@@ -9,6 +9,7 @@ pub mod tuning;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +68,17 @@ pub struct Gpu {
     /// BatchNorm reductions over more values per channel than this split into chunks of this
     /// many (more workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
     pub bn_chunk: Cell<usize>,
+    /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
+    pub limits_source: &'static str,
+    /// Test hook: bind at most this many bytes per storage binding (below the adapter's limit), so
+    /// small shapes take the split path (`TDFAS_MAX_BINDING`, or set by tests).
+    pub binding_cap: Cell<Option<u64>>,
+    /// Test hook: allocate at most this many bytes per buffer (`TDFAS_MAX_BUFFER`, or set by tests).
+    pub buffer_cap: Cell<Option<u64>>,
+    /// Memory accounting only: ops check shapes and take their buffers from the pool as usual,
+    /// but nothing is recorded or run, and downloads read zeros. Buffers are taken when ops are
+    /// recorded, so the pool's peak is exact without running the (slow on a CPU) kernels.
+    pub dry_run: Cell<bool>,
 }
 
 const PARAM_SLOT: usize = 256;
@@ -77,7 +89,9 @@ impl Gpu {
         let (_instance, adapter) = device::select_adapter()?;
         let info = adapter.get_info();
         let features = device::optional_features(&adapter);
-        let limits = adapter.limits();
+        let (limits, limits_source) = device::requested_limits(&adapter)?;
+        let binding_cap = device::cap_from_env("TDFAS_MAX_BINDING")?;
+        let buffer_cap = device::cap_from_env("TDFAS_MAX_BUFFER")?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tdfas"),
             required_features: features,
@@ -120,6 +134,10 @@ impl Gpu {
             submits: Cell::new(0),
             conv_kernel: Cell::new(crate::ops::conv::ConvKernel::RegisterBlocked),
             bn_chunk: Cell::new(16384),
+            limits_source,
+            binding_cap: Cell::new(binding_cap),
+            buffer_cap: Cell::new(buffer_cap),
+            dry_run: Cell::new(false),
         };
         tuning::tune(&gpu)?;
         Ok(gpu)
@@ -156,6 +174,13 @@ impl Gpu {
         let source = shaders::source(shader)?;
         let module_ir = naga::front::wgsl::parse_str(source)
             .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
+        // A kernel that needs more than the device's limits is refused with the reason (the
+        // autotune then skips it) instead of failing inside wgpu.
+        if let Some((_, needs)) = shaders::workgroup_needs(&module_ir)?.into_iter().find(|(n, _)| n == entry) {
+            if let Some(why) = needs.exceeds(&self.limits) {
+                bail!("shaders/{shader}.wgsl `{entry}`: {why} of this device ({})", self.limits_source);
+            }
+        }
         // The bind-group layout lists every binding the file declares, so all entry points of a
         // file share one binding convention (binding 0 = uniform params, then storage buffers).
         let mut bindings = Vec::new();
@@ -237,11 +262,12 @@ impl Gpu {
         cost: Cost,
     ) -> Result<()> {
         let kernel = self.kernel(shader, entry)?;
+        self.check_bindings(&kernel, args)?;
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             bail!("{}: dispatch {groups:?} exceeds the adapter's {max} workgroups per dimension", kernel.name);
         }
-        if groups.contains(&0) {
+        if groups.contains(&0) || self.dry_run.get() {
             return Ok(());
         }
         let bytes = bytemuck::bytes_of(params);
@@ -314,6 +340,25 @@ impl Gpu {
         Ok(())
     }
 
+    /// Every tensor bound must fit one storage binding (ops split larger work before this).
+    fn check_bindings(&self, kernel: &Kernel, args: &[Arg]) -> Result<()> {
+        for (i, arg) in args.iter().enumerate() {
+            if let Arg::T(t) = arg {
+                if t.byte_len() > self.max_binding() {
+                    bail!(
+                        "{}: storage buffer {i} needs {}, over the {} one storage binding may hold on this \
+                         device ({} limits), and this op does not split it",
+                        kernel.name,
+                        fmt_bytes(t.byte_len()),
+                        fmt_bytes(self.max_binding()),
+                        self.limits_source
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Grows the uniform arena before the pending parameters outgrow it (bind groups made against
     /// the old buffer stay valid: they keep it alive, and their data is uploaded at flush).
     fn ensure_params_capacity(&self) {
@@ -330,7 +375,7 @@ impl Gpu {
     }
 
     pub fn copy(&self, src: &Tensor, src_offset_elems: usize, dst: &Tensor, dst_offset_elems: usize, elems: usize) {
-        if elems == 0 {
+        if elems == 0 || self.dry_run.get() {
             return;
         }
         self.commands.borrow_mut().push(Command::Copy {
@@ -343,6 +388,9 @@ impl Gpu {
     }
 
     pub fn clear(&self, t: &Tensor) {
+        if self.dry_run.get() {
+            return;
+        }
         self.commands.borrow_mut().push(Command::Clear {
             buffer: t.buffer().clone(),
             offset: t.byte_offset(),
@@ -355,7 +403,7 @@ impl Gpu {
     pub fn upload_into(&self, dst: &Tensor, data: &[f32]) {
         use wgpu::util::DeviceExt;
         assert_eq!(data.len(), dst.numel(), "upload size");
-        if data.is_empty() {
+        if data.is_empty() || self.dry_run.get() {
             return;
         }
         let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -544,6 +592,9 @@ impl Gpu {
         if t.numel() == 0 {
             return Ok(Vec::new());
         }
+        if self.dry_run.get() {
+            return Ok(vec![0.0; t.numel()]);
+        }
         self.flush()?;
         let mut encoder = self.device.create_command_encoder(&Default::default());
         let read = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -559,17 +610,94 @@ impl Gpu {
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
-    /// Checks that one buffer of `bytes` fits the adapter's binding limits, with a clear error.
+    /// The most bytes one buffer may hold: the device's limit, or the test hook's lower cap.
+    pub fn max_buffer(&self) -> u64 {
+        let max = self.limits.max_buffer_size;
+        self.buffer_cap.get().map_or(max, |c| c.min(max))
+    }
+
+    /// The most bytes one storage binding may hold (a multiple of 4): the device's binding and
+    /// buffer limits, or the test hook's lower cap. Ops split work larger than this.
+    pub fn max_binding(&self) -> u64 {
+        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        self.binding_cap.get().map_or(max, |c| c.min(max)) & !3
+    }
+
+    /// Checks that one tensor of `bytes` fits one buffer of this device, with a clear error.
+    /// (Bindings larger than `max_binding` are split by the ops; a tensor still lives in one buffer.)
     pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<()> {
-        let max = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        let max = self.max_buffer();
         if bytes > max {
             bail!(
-                "{what} needs a {:.1} MiB buffer but the adapter ({}) binds at most {:.1} MiB; \
-                 use a smaller --batch or --preset",
+                "{what} needs a {:.1} MiB buffer but the adapter ({}, {} limits) binds at most {:.1} MiB \
+                 in one buffer; use a smaller --batch or --preset",
                 bytes as f64 / 1048576.0,
                 self.info.name,
+                self.limits_source,
                 max as f64 / 1048576.0
             );
+        }
+        Ok(())
+    }
+
+    /// Splits `items` items (the batch, or any outer dimension) into consecutive ranges such that
+    /// every tensor bound per range fits one binding and starts at an offset aligned to
+    /// `min_storage_buffer_offset_alignment`. `item_floats` gives each bound tensor's floats per
+    /// item. One range (the whole) when everything fits: the unsplit path, unchanged.
+    pub fn item_chunks(&self, what: &str, items: usize, item_floats: &[usize]) -> Result<Vec<Range<usize>>> {
+        let limit = self.max_binding();
+        let max_item = 4 * item_floats.iter().copied().max().unwrap_or(0) as u64;
+        if items <= 1 || max_item == 0 || items as u64 * max_item <= limit {
+            if max_item > limit {
+                bail!(
+                    "{what}: one item of {} exceeds the {} one storage binding may hold on {} ({} limits)",
+                    fmt_bytes(max_item),
+                    fmt_bytes(limit),
+                    self.info.name,
+                    self.limits_source
+                );
+            }
+            return Ok(std::iter::once(0..items).collect());
+        }
+        // Items per chunk must be a multiple of `period` for every chunk offset to be aligned.
+        let align = self.limits.min_storage_buffer_offset_alignment.max(4) as u64;
+        let period = item_floats
+            .iter()
+            .filter(|&&f| f > 0)
+            .map(|&f| align / gcd(4 * f as u64, align))
+            .fold(1, |a, b| a / gcd(a, b) * b);
+        let per = (limit / max_item) / period * period;
+        if per == 0 {
+            bail!(
+                "{what}: one storage binding holds {limit} bytes, less than {period} items of {max_item} bytes \
+                 (the chunk that keeps offsets aligned to {align} bytes)"
+            );
+        }
+        let per = per as usize;
+        Ok((0..items).step_by(per).map(|s| s..(s + per).min(items)).collect())
+    }
+
+    /// A 1-D elementwise dispatch over `n` values (256 threads a workgroup, `params(len)` for a
+    /// range of `len` values). Tensors of `n` values are split into aligned ranges of their
+    /// flattened data when one would exceed `max_binding`; other tensors (scratch slots) are bound
+    /// whole. Each value is computed alone, so the split result is bit-identical.
+    pub fn dispatch_flat<P: bytemuck::Pod>(
+        &self,
+        shader: &str,
+        entry: &str,
+        n: usize,
+        params: impl Fn(usize) -> P,
+        args: &[&Tensor],
+        cost: Cost,
+    ) -> Result<()> {
+        let chunks = self.item_chunks(&format!("{shader} {entry}"), n, &[1])?;
+        let parts = chunks.len() as f64;
+        for r in chunks {
+            let views: Vec<Tensor> =
+                args.iter().map(|t| if t.numel() == n { t.flat(r.clone()) } else { (*t).clone() }).collect();
+            let bound: Vec<Arg> = views.iter().map(Arg::T).collect();
+            let part = Cost::new(cost.flops / parts, cost.bytes / parts);
+            self.dispatch(shader, entry, &params(r.len()), &bound, self.groups_1d(r.len()), part)?;
         }
         Ok(())
     }
@@ -585,5 +713,22 @@ impl Gpu {
             let y = groups.div_ceil(max);
             [groups.div_ceil(y) as u32, y as u32, 1]
         }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Bytes for messages: KiB below a MiB, else MiB.
+fn fmt_bytes(b: u64) -> String {
+    if b < 1 << 20 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", b as f64 / 1048576.0)
     }
 }

@@ -30,11 +30,17 @@ pub struct PoolInner {
     next_id: u64,
     pub allocated: u64,
     pub in_use: u64,
+    /// high-water marks of `allocated` and `in_use` since the last `reset_peaks`
+    pub peak_allocated: u64,
+    pub peak_in_use: u64,
 }
 
 pub struct BufferPool {
     inner: Rc<RefCell<PoolInner>>,
 }
+
+/// A request may take a free buffer up to this many times its size class.
+const REUSE_WASTE: u64 = 4;
 
 /// Size classes are 2^k and 1.5 * 2^k bytes (at least 256): at most 33% waste.
 pub fn size_class(bytes: u64) -> u64 {
@@ -61,9 +67,21 @@ impl BufferPool {
 
     /// Takes a buffer of at least `bytes` from the pool, creating one when none is free.
     pub fn take(&self, device: &wgpu::Device, bytes: u64) -> Rc<PooledBuffer> {
-        let class = size_class(bytes);
-        let reused = self.inner.borrow_mut().free.get_mut(&class).and_then(|v| v.pop());
-        let (buffer, id) = match reused {
+        let wanted = size_class(bytes);
+        // Best fit: the exact class, else the smallest free class up to REUSE_WASTE times larger
+        // (a free buffer of a neighbouring class serves instead of a new allocation).
+        let reused = {
+            let mut p = self.inner.borrow_mut();
+            let class = p
+                .free
+                .iter()
+                .filter(|(&c, v)| c >= wanted && c <= wanted * REUSE_WASTE && !v.is_empty())
+                .map(|(&c, _)| c)
+                .min();
+            class.and_then(|c| p.free.get_mut(&c).and_then(|v| v.pop()).map(|b| (b, c)))
+        };
+        let class = reused.as_ref().map_or(wanted, |r| r.1);
+        let (buffer, id) = match reused.map(|r| r.0) {
             Some(b) => b,
             None => {
                 let buffer = device.create_buffer(&wgpu::BufferDescriptor {
@@ -76,7 +94,11 @@ impl BufferPool {
                 (buffer, self.next_id())
             }
         };
-        self.inner.borrow_mut().in_use += class;
+        let mut p = self.inner.borrow_mut();
+        p.in_use += class;
+        p.peak_in_use = p.peak_in_use.max(p.in_use);
+        p.peak_allocated = p.peak_allocated.max(p.allocated);
+        drop(p);
         Rc::new(PooledBuffer { buffer, id, class, pool: Rc::downgrade(&self.inner) })
     }
 
@@ -84,6 +106,26 @@ impl BufferPool {
     pub fn usage(&self) -> (u64, u64) {
         let p = self.inner.borrow();
         (p.allocated, p.in_use)
+    }
+
+    /// (most bytes allocated from the driver, most bytes in use) since the last `reset_peaks`.
+    pub fn peaks(&self) -> (u64, u64) {
+        let p = self.inner.borrow();
+        (p.peak_allocated, p.peak_in_use)
+    }
+
+    pub fn reset_peaks(&self) {
+        let mut p = self.inner.borrow_mut();
+        p.peak_allocated = p.allocated;
+        p.peak_in_use = p.in_use;
+    }
+
+    /// Returns every free buffer to the driver (a workload's peak then counts only what it needs).
+    pub fn trim(&self) {
+        let mut p = self.inner.borrow_mut();
+        let freed: u64 = p.free.iter().map(|(class, v)| class * v.len() as u64).sum();
+        p.free.clear();
+        p.allocated -= freed;
     }
 }
 

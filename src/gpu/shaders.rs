@@ -47,3 +47,60 @@ pub fn source(name: &str) -> Result<&'static str> {
         .map(|(_, s)| *s)
         .ok_or_else(|| anyhow!("no shader named {name:?} (is it listed in src/gpu/shaders.rs?)"))
 }
+
+/// What one entry point needs from the adapter: invocations per workgroup (x, y, z) and bytes of
+/// workgroup memory (every `var<workgroup>` of its file, an upper bound on what it touches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkgroupNeeds {
+    pub size: [u32; 3],
+    pub memory: u32,
+}
+
+/// Workgroup size and memory of every entry point of a parsed shader, by entry name.
+pub fn workgroup_needs(module: &naga::Module) -> Result<Vec<(String, WorkgroupNeeds)>> {
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).map_err(|e| anyhow!("laying out types: {e}"))?;
+    let memory: u32 = module
+        .global_variables
+        .iter()
+        .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+        .map(|(_, v)| layouter[v.ty].size)
+        .sum();
+    Ok(module
+        .entry_points
+        .iter()
+        .map(|e| (e.name.clone(), WorkgroupNeeds { size: e.workgroup_size, memory }))
+        .collect())
+}
+
+impl WorkgroupNeeds {
+    /// Why this entry point cannot run within `limits`, if it cannot.
+    pub fn exceeds(&self, limits: &wgpu::Limits) -> Option<String> {
+        let [x, y, z] = self.size;
+        let max = [
+            limits.max_compute_workgroup_size_x,
+            limits.max_compute_workgroup_size_y,
+            limits.max_compute_workgroup_size_z,
+        ];
+        if x > max[0] || y > max[1] || z > max[2] {
+            return Some(format!(
+                "workgroup size {x} x {y} x {z} exceeds the limit {} x {} x {}",
+                max[0], max[1], max[2]
+            ));
+        }
+        if x * y * z > limits.max_compute_invocations_per_workgroup {
+            return Some(format!(
+                "{} invocations per workgroup exceed the limit {}",
+                x * y * z,
+                limits.max_compute_invocations_per_workgroup
+            ));
+        }
+        if self.memory > limits.max_compute_workgroup_storage_size {
+            return Some(format!(
+                "{} bytes of workgroup memory exceed the limit {}",
+                self.memory, limits.max_compute_workgroup_storage_size
+            ));
+        }
+        None
+    }
+}

@@ -23,7 +23,9 @@ struct Node<'g> {
 
 pub struct Tape<'g> {
     pub gpu: &'g Gpu,
-    values: Vec<Tensor>,
+    /// None once freed (`free`): the tape no longer keeps that tensor alive.
+    values: Vec<Option<Tensor>>,
+    shapes: Vec<Vec<usize>>,
     requires_grad: Vec<bool>,
     nodes: Vec<Node<'g>>,
     /// When false (inference, frozen parts) nothing is recorded.
@@ -49,6 +51,7 @@ impl<'g> Tape<'g> {
         Self {
             gpu,
             values: Vec::new(),
+            shapes: Vec::new(),
             requires_grad: Vec::new(),
             nodes: Vec::new(),
             grad_enabled: true,
@@ -59,13 +62,28 @@ impl<'g> Tape<'g> {
 
     /// A leaf value: an input (requires_grad = false) or a parameter.
     pub fn leaf(&mut self, t: Tensor, requires_grad: bool) -> Var {
-        self.values.push(t);
+        self.shapes.push(t.shape().to_vec());
+        self.values.push(Some(t));
         self.requires_grad.push(requires_grad && self.grad_enabled);
         Var(self.values.len() - 1)
     }
 
     pub fn value(&self, v: Var) -> &Tensor {
-        &self.values[v.0]
+        self.values[v.0].as_ref().unwrap_or_else(|| panic!("tape value {} was freed and then used", v.0))
+    }
+
+    /// Drops the tape's reference to `v`, a value the caller will not read again, so its buffer
+    /// returns to the pool as soon as nothing else holds it. Without gradients (inference) this is
+    /// what frees the intermediates; with gradients the backward closures keep what they saved.
+    pub fn free(&mut self, v: Var) {
+        self.values[v.0] = None;
+    }
+
+    /// `free` for several values.
+    pub fn free_all(&mut self, vs: &[Var]) {
+        for &v in vs {
+            self.free(v);
+        }
     }
 
     pub fn requires_grad(&self, v: Var) -> bool {
@@ -113,7 +131,7 @@ impl<'g> Tape<'g> {
     pub fn backward_with(mut self, output: Var, seed: Option<Tensor>) -> Result<Grads> {
         let gpu = self.gpu;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
-        let shape = self.values[output.0].shape().to_vec();
+        let shape = self.shapes[output.0].clone();
         let seed = match seed {
             Some(s) => {
                 if s.shape() != shape.as_slice() {
@@ -124,6 +142,11 @@ impl<'g> Tape<'g> {
             None => Tensor::filled(gpu, &shape, 1.0),
         };
         grads[output.0] = Some(seed);
+        // Each backward closure holds what it needs; the tape's own references would keep every
+        // intermediate alive to the end of the walk, so drop them: each is freed once the last
+        // closure that saved it has run.
+        let shapes = std::mem::take(&mut self.shapes);
+        self.values.clear();
         let nodes = std::mem::take(&mut self.nodes);
         for node in nodes.into_iter().rev() {
             let Some(g_out) = grads[node.output.0].clone() else { continue };
@@ -143,12 +166,12 @@ impl<'g> Tape<'g> {
                 if !self.requires_grad[input.0] {
                     continue;
                 }
-                if g.shape() != self.values[input.0].shape() {
+                if g.shape() != shapes[input.0].as_slice() {
                     bail!(
                         "backward of `{}`: gradient shape {:?} != input shape {:?}",
                         node.name,
                         g.shape(),
-                        self.values[input.0].shape()
+                        shapes[input.0]
                     );
                 }
                 grads[input.0] = Some(match grads[input.0].take() {

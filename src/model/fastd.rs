@@ -161,6 +161,7 @@ impl FasTd {
         let motion = if v.off {
             let mut prev = None;
             for l in 1..=3 {
+                // frees f_l once its reduce has read it
                 let o = off_block::forward(&mut m, l, single.f[l - 1], prev, clips)?;
                 out.off.push(o);
                 prev = Some(o);

@@ -60,7 +60,12 @@ impl<'a, 'g> Builder<'a, 'g> {
         let rv = self.params.get(&format!("{name}.bn.running_var"))?.clone();
         debug_assert_eq!(self.params.param(&format!("{name}.bn.running_mean"))?.kind, ParamKind::RunningStat);
         let (eps, momentum) = (self.cfg.bn_eps as f32, self.cfg.bn_momentum as f32);
-        batchnorm::t_batchnorm_relu(self.t, y, gamma, beta, &rm, &rv, self.training && trainable, eps, momentum)
+        let out =
+            batchnorm::t_batchnorm_relu(self.t, y, gamma, beta, &rm, &rv, self.training && trainable, eps, momentum)?;
+        // the conv output feeds only this BatchNorm (tape values the model will not read again
+        // are freed as it goes: that is what bounds inference memory)
+        self.t.free(y);
+        Ok(out)
     }
 
     /// conv k x k with bias, no activation.

@@ -4,7 +4,7 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::{Arg, Gpu};
+use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 
 #[repr(C)]
@@ -29,12 +29,12 @@ pub fn adadelta_step(
 ) -> Result<()> {
     let n = p.numel();
     ensure!(g.numel() == n && v.numel() == n && u.numel() == n, "adadelta: parameter, gradient and state sizes differ");
-    gpu.dispatch(
+    gpu.dispatch_flat(
         "adadelta",
         "adadelta",
-        &Params { n: n as u32, lr, rho, eps },
-        &[Arg::T(p), Arg::T(g), Arg::T(v), Arg::T(u)],
-        gpu.groups_1d(n),
+        n,
+        |n| Params { n: n as u32, lr, rho, eps },
+        &[p, g, v, u],
         Cost::elementwise(n, 12.0, 7.0),
     )
 }

@@ -2,6 +2,8 @@
 //! Training normalises with the batch mean and biased variance and updates the running statistics
 //! in place on the GPU (unbiased variance, `r = (1 - m) r + m batch`); eval uses the running stats.
 
+use std::ops::Range;
+
 use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -22,6 +24,12 @@ struct Params {
     momentum: f32,
     /// values per chunk of a split reduction (0: one workgroup per channel)
     chunk: u32,
+    /// a batch chunk's first partial, and the partials per channel (0: as `chunk` implies)
+    base: u32,
+    total: u32,
+    /// the batch the statistics span when a dispatch covers a chunk of it (0: `n`)
+    stat_n: u32,
+    _pad: u32,
 }
 
 fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Params {
@@ -35,7 +43,35 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
         eps,
         momentum,
         chunk: 0,
+        base: 0,
+        total: 0,
+        stat_n: 0,
+        _pad: 0,
     }
+}
+
+/// (batch range, values per partial, partials it writes)
+type BatchPart = (Range<usize>, usize, usize);
+
+/// A batch larger than one binding: (batch ranges, values per partial, the partials each range
+/// writes); every partial lies inside one range, and the per-channel combine spans them all.
+fn batch_split(gpu: &Gpu, what: &str, x: &Tensor) -> Result<Option<Vec<BatchPart>>> {
+    let [n, c, h, w] = x.nchw();
+    let hw = h * w;
+    let ranges = gpu.item_chunks(what, n, &[c * hw])?;
+    if ranges.len() == 1 {
+        return Ok(None);
+    }
+    Ok(Some(
+        ranges
+            .into_iter()
+            .map(|r| {
+                let count = r.len() * hw;
+                let chunk = split(gpu, count).map_or(count, |(chunk, _)| chunk);
+                (r, chunk, count.div_ceil(chunk))
+            })
+            .collect(),
+    ))
 }
 
 /// Chunks of a split per-channel reduction over `count` values: None (one workgroup per channel)
@@ -82,7 +118,42 @@ pub fn batchnorm_stats(
     );
     let stats = Tensor::empty(gpu, &[2, c]);
     let mut p = params(x, training, false, eps, momentum);
-    let args = |partials| [Arg::T(x), Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(partials)];
+    fn bind<'a>(t: [&'a Tensor; 5]) -> [Arg<'a>; 5] {
+        t.map(Arg::T)
+    }
+    if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x)?) {
+        // Per batch chunk, partial (count, mean, M2) of its values; then one Chan merge per channel
+        // over the whole batch, as the unsplit `partial` + `combine` (equal to rounding).
+        let total: usize = parts.iter().map(|p| p.2).sum();
+        let partials = Tensor::empty(gpu, &[c, total, 3]);
+        let mut base = 0;
+        for (r, chunk, chunks) in parts {
+            let xc = x.items(r.clone());
+            let pc = Params { n: r.len() as u32, chunk: chunk as u32, base, total: total as u32, ..p };
+            let cost = Cost::elementwise(xc.numel(), 4.0, 2.0);
+            gpu.dispatch(
+                "batchnorm_stats",
+                "partial",
+                &pc,
+                &bind([&xc, &stats, running_mean, running_var, &partials]),
+                [c as u32, chunks as u32, 1],
+                cost,
+            )?;
+            base += chunks as u32;
+        }
+        let pc = Params { chunk: 1, total: total as u32, ..p };
+        let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
+        let x1 = x.flat(0..1); // combine reads only the partials
+        gpu.dispatch(
+            "batchnorm_stats",
+            "combine",
+            &pc,
+            &bind([&x1, &stats, running_mean, running_var, &partials]),
+            gpu.groups_1d(c),
+            cost,
+        )?;
+        return Ok(stats);
+    }
     if let (true, Some((chunk, chunks))) = (training, split(gpu, n * h * w)) {
         p.chunk = chunk as u32;
         let partials = Tensor::empty(gpu, &[c, chunks, 3]);
@@ -91,22 +162,31 @@ pub fn batchnorm_stats(
             "batchnorm_stats",
             "partial",
             &p,
-            &args(&partials),
+            &bind([x, &stats, running_mean, running_var, &partials]),
             groups,
             Cost::elementwise(x.numel(), 4.0, 2.0),
         )?;
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
-        gpu.dispatch("batchnorm_stats", "combine", &p, &args(&partials), gpu.groups_1d(c), cost)?;
+        gpu.dispatch(
+            "batchnorm_stats",
+            "combine",
+            &p,
+            &bind([x, &stats, running_mean, running_var, &partials]),
+            gpu.groups_1d(c),
+            cost,
+        )?;
         return Ok(stats);
     }
     // eval needs no reduction: one thread per channel instead of a workgroup per channel
     let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
     let unused = Tensor::empty(gpu, &[1]); // the partials slot of the split entry points
+                                           // eval reads no x: bind one value of it, so a batch larger than one binding needs no split
+    let xb = if training { x.clone() } else { x.flat(0..x.numel().min(1)) };
     gpu.dispatch(
         "batchnorm_stats",
         entry,
         &p,
-        &args(&unused),
+        &bind([&xb, &stats, running_mean, running_var, &unused]),
         groups,
         // training reads x twice (mean, then variance); eval only copies the running statistics
         if training { Cost::elementwise(x.numel(), 4.0, 2.0) } else { Cost::new(2.0 * c as f64, 16.0 * c as f64) },
@@ -126,14 +206,18 @@ pub fn batchnorm_apply(
     let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
     ensure!(stats.numel() == 2 * c, "batchnorm: stats {:?} do not match {c} channels", stats.shape());
     let y = Tensor::empty(gpu, x.shape());
-    gpu.dispatch(
-        "batchnorm_forward",
-        "main",
-        &params(x, false, relu, 0.0, 0.0),
-        &[Arg::T(x), Arg::T(stats), Arg::T(gamma), Arg::T(beta), Arg::T(&y)],
-        gpu.groups_1d(x.numel()),
-        Cost::elementwise(x.numel(), 4.0, 2.0),
-    )?;
+    // Larger than one binding: batch chunks (each value alone: bit-identical).
+    for r in gpu.item_chunks("batchnorm", x.dim(0), &[x.numel() / x.dim(0).max(1)])? {
+        let (xc, yc) = (x.items(r.clone()), y.items(r));
+        gpu.dispatch(
+            "batchnorm_forward",
+            "main",
+            &params(&xc, false, relu, 0.0, 0.0),
+            &[Arg::T(&xc), Arg::T(stats), Arg::T(gamma), Arg::T(beta), Arg::T(&yc)],
+            gpu.groups_1d(xc.numel()),
+            Cost::elementwise(xc.numel(), 4.0, 2.0),
+        )?;
+    }
     Ok(y)
 }
 
@@ -211,40 +295,84 @@ pub fn batchnorm_backward(
     let mask = if relu { y } else { x };
     let dgamma = Tensor::empty(gpu, gamma.shape());
     let dbeta = Tensor::empty(gpu, gamma.shape());
-    let args = |partials| {
-        [Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(partials)]
-    };
+    fn bind<'a>(t: [&'a Tensor; 7]) -> [Arg<'a>; 7] {
+        t.map(Arg::T)
+    }
     let [n, _, h, w] = x.nchw();
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
-    if let Some((chunk, chunks)) = split(gpu, n * h * w) {
+    let parts = batch_split(gpu, "batchnorm backward", x)?;
+    if let Some(parts) = &parts {
+        // Per batch chunk, partial sums of its values; then each channel's sum over all of them.
+        let total: usize = parts.iter().map(|p| p.2).sum();
+        let partials = Tensor::empty(gpu, &[c, total, 2]);
+        let mut base = 0;
+        for (r, chunk, chunks) in parts {
+            let (xc, gc, mc) = (x.items(r.clone()), gy.items(r.clone()), mask.items(r.clone()));
+            let pc = Params { n: r.len() as u32, chunk: *chunk as u32, base, total: total as u32, ..p };
+            let cost = Cost::elementwise(xc.numel(), 5.0, 3.0);
+            let groups = [c as u32, *chunks as u32, 1];
+            gpu.dispatch(
+                "batchnorm_backward_reduce",
+                "partial",
+                &pc,
+                &bind([&xc, &gc, &mc, stats, &dgamma, &dbeta, &partials]),
+                groups,
+                cost,
+            )?;
+            base += *chunks as u32;
+        }
+        let pc = Params { chunk: 1, total: total as u32, ..p };
+        let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
+        let one = x.flat(0..1); // combine reads only the partials
+        let a = bind([&one, &one, &one, stats, &dgamma, &dbeta, &partials]);
+        gpu.dispatch("batchnorm_backward_reduce", "combine", &pc, &a, gpu.groups_1d(c), cost)?;
+    } else if let Some((chunk, chunks)) = split(gpu, n * h * w) {
         p.chunk = chunk as u32;
         let partials = Tensor::empty(gpu, &[c, chunks, 2]);
         let groups = [c as u32, chunks as u32, 1];
-        gpu.dispatch("batchnorm_backward_reduce", "partial", &p, &args(&partials), groups, reduce_cost)?;
+        gpu.dispatch(
+            "batchnorm_backward_reduce",
+            "partial",
+            &p,
+            &bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]),
+            groups,
+            reduce_cost,
+        )?;
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &args(&partials), gpu.groups_1d(c), cost)?;
+        let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]);
+        gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &a, gpu.groups_1d(c), cost)?;
     } else {
         let unused = Tensor::empty(gpu, &[1]);
-        gpu.dispatch("batchnorm_backward_reduce", "main", &p, &args(&unused), [c as u32, 1, 1], reduce_cost)?;
+        let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &unused]);
+        gpu.dispatch("batchnorm_backward_reduce", "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
     }
     let gx = Tensor::empty(gpu, x.shape());
-    gpu.dispatch(
-        "batchnorm_backward",
-        "main",
-        &p,
-        &[
-            Arg::T(x),
-            Arg::T(gy),
-            Arg::T(mask),
-            Arg::T(stats),
-            Arg::T(gamma),
-            Arg::T(&dgamma),
-            Arg::T(&dbeta),
-            Arg::T(&gx),
-        ],
-        gpu.groups_1d(x.numel()),
-        Cost::elementwise(x.numel(), 8.0, 4.0),
-    )?;
+    // The input gradient per batch chunk (each value alone), with the whole batch's count.
+    let ranges: Vec<Range<usize>> = match &parts {
+        Some(parts) => parts.iter().map(|p| p.0.clone()).collect(),
+        None => std::iter::once(0..n).collect(),
+    };
+    for r in ranges {
+        let (xc, gc, mc, gxc) = (x.items(r.clone()), gy.items(r.clone()), mask.items(r.clone()), gx.items(r.clone()));
+        let pc = Params { n: r.len() as u32, stat_n: if parts.is_some() { n as u32 } else { 0 }, ..p };
+        gpu.dispatch(
+            "batchnorm_backward",
+            "main",
+            &pc,
+            &[
+                Arg::T(&xc),
+                Arg::T(&gc),
+                Arg::T(&mc),
+                Arg::T(stats),
+                Arg::T(gamma),
+                Arg::T(&dgamma),
+                Arg::T(&dbeta),
+                Arg::T(&gxc),
+            ],
+            gpu.groups_1d(xc.numel()),
+            Cost::elementwise(xc.numel(), 8.0, 4.0),
+        )?;
+    }
     Ok((gx, dgamma, dbeta))
 }
 

@@ -55,8 +55,23 @@ fn copy_region(gpu: &Gpu, src: &Tensor, dst: &Tensor, dim: usize, start: usize, 
             _pad: [0; 2],
         }
     };
-    let n = outer * len;
-    gpu.dispatch("concat", "main", &p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), Cost::elementwise(n, 0.0, 2.0))
+    strided_copy(gpu, src, dst, &p)
+}
+
+/// The block copy of `p`: one concat.wgsl dispatch, or, when a tensor is larger than one binding,
+/// one buffer copy per block (copies have no binding limit; the same values move: bit-identical).
+fn strided_copy(gpu: &Gpu, src: &Tensor, dst: &Tensor, p: &Params) -> Result<()> {
+    let n = p.blocks as usize * p.len as usize;
+    let max = gpu.max_binding();
+    if src.byte_len() <= max && dst.byte_len() <= max {
+        let cost = Cost::elementwise(n, 0.0, 2.0);
+        return gpu.dispatch("concat", "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
+    }
+    for b in 0..p.blocks as usize {
+        let (s, d) = (p.src_off as usize + b * p.src_stride as usize, p.dst_off as usize + b * p.dst_stride as usize);
+        gpu.copy(src, s, dst, d, p.len as usize);
+    }
+    Ok(())
 }
 
 fn dim_name(dim: usize) -> &'static str {
@@ -146,8 +161,7 @@ pub fn gather_batch(
         dst_off: 0,
         _pad: [0; 2],
     };
-    let n = groups * len * inner;
-    gpu.dispatch("concat", "main", &p, &[Arg::T(x), Arg::T(&y)], gpu.groups_1d(n), Cost::elementwise(n, 0.0, 2.0))?;
+    strided_copy(gpu, x, &y, &p)?;
     Ok(y)
 }
 
@@ -172,8 +186,7 @@ fn scatter_batch(
         dst_off: (start * inner) as u32,
         _pad: [0; 2],
     };
-    let n = groups * len * inner;
-    gpu.dispatch("concat", "main", &p, &[Arg::T(g), Arg::T(&gx)], gpu.groups_1d(n), Cost::elementwise(n, 0.0, 2.0))?;
+    strided_copy(gpu, g, &gx, &p)?;
     Ok(gx)
 }
 

@@ -176,11 +176,36 @@ fn gemm_conv_with(
 ) -> Result<Tensor> {
     let [n, cin, h, wd] = inp.nchw();
     let out = Tensor::empty(gpu, &[n, cout, h, wd]);
-    let pixels = n * h * wd;
-    if pixels == 0 {
+    if n * h * wd == 0 {
         return Ok(out);
     }
     check_sizes(gpu, &[("input", inp.numel()), ("weight", w.numel()), ("output", out.numel())])?;
+    // Inputs and outputs larger than one binding go in batch chunks: every output pixel is the
+    // same sum in the same order, so the result is bit-identical.
+    for r in gpu.item_chunks("conv2d", n, &[cin * h * wd, cout * h * wd])? {
+        let (inp, out) = (inp.items(r.clone()), out.items(r));
+        gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip)?;
+    }
+    Ok(out)
+}
+
+/// One implicit-GEMM dispatch of `inp` into `out` (both bindable whole).
+#[allow(clippy::too_many_arguments)]
+fn gemm_conv_dispatch(
+    gpu: &Gpu,
+    kernel: ConvKernel,
+    inp: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    out: &Tensor,
+    k: usize,
+    s_o: usize,
+    s_c: usize,
+    flip: bool,
+) -> Result<()> {
+    let [n, cin, h, wd] = inp.nchw();
+    let cout = out.dim(1);
+    let pixels = n * h * wd;
     let groups = kernel.groups(pixels, cout);
     let params = FwdParams {
         n: n as u32,
@@ -201,11 +226,10 @@ fn gemm_conv_with(
         kernel.shader(),
         kernel.shader(),
         &params,
-        &[Arg::T(inp), Arg::T(w), Arg::T(b.unwrap_or(w)), Arg::T(&out)],
+        &[Arg::T(inp), Arg::T(w), Arg::T(b.unwrap_or(w)), Arg::T(out)],
         groups,
         Cost::new(flops, bytes),
-    )?;
-    Ok(out)
+    )
 }
 
 /// y = conv(x, w) + b: x [N, Ci, H, W], w [Co, Ci, k, k], b [Co] -> y [N, Co, H, W].
@@ -267,9 +291,25 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
     );
     ensure!(k % 2 == 1, "conv2d backward: kernel size must be odd, got {k}");
     ensure!(co > 0 && ci > 0, "conv2d backward: empty channels (x {:?}, gy {:?})", x.shape(), gy.shape());
+    check_sizes(gpu, &[("input", x.numel()), ("output gradient", gy.numel()), ("weight gradient", co * ci * k * k)])?;
+    // Larger than one binding: a gradient per batch chunk, then their sum (the order of the
+    // additions over the batch changes, so the result matches to rounding, not bit for bit).
+    let mut total: Option<Tensor> = None;
+    for r in gpu.item_chunks("conv2d weight gradient", n, &[ci * h * wd, co * h * wd])? {
+        let part = weight_grad_dispatch(gpu, &x.items(r.clone()), &gy.items(r), k)?;
+        total = Some(match total {
+            None => part,
+            Some(acc) => crate::ops::elementwise::add(gpu, &acc, &part)?,
+        });
+    }
+    Ok(total.expect("at least one chunk"))
+}
+
+fn weight_grad_dispatch(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
+    let [n, ci, h, wd] = x.nchw();
+    let co = gy.dim(1);
     let kk = k * k;
     let gw = Tensor::empty(gpu, &[co, ci, k, k]);
-    check_sizes(gpu, &[("input", x.numel()), ("output gradient", gy.numel()), ("weight gradient", gw.numel())])?;
     let params = WgradParams {
         n: n as u32,
         cin: ci as u32,
@@ -295,8 +335,22 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
 /// dL/db [Co] = gy summed over batch and pixels.
 pub fn conv2d_backward_bias(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     let [n, co, h, w] = nchw("output gradient gy", gy)?;
-    let gb = Tensor::empty(gpu, &[co]);
     check_sizes(gpu, &[("output gradient", gy.numel())])?;
+    // As the weight gradient: per batch chunk, then summed (equal to rounding).
+    let mut total: Option<Tensor> = None;
+    for r in gpu.item_chunks("conv2d bias gradient", n, &[co * h * w])? {
+        let part = bias_grad_dispatch(gpu, &gy.items(r))?;
+        total = Some(match total {
+            None => part,
+            Some(acc) => crate::ops::elementwise::add(gpu, &acc, &part)?,
+        });
+    }
+    Ok(total.expect("at least one chunk"))
+}
+
+fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
+    let [n, co, h, w] = gy.nchw();
+    let gb = Tensor::empty(gpu, &[co]);
     let params = BgradParams { n: n as u32, cout: co as u32, hw: (h * w) as u32, _pad: 0 };
     gpu.dispatch(
         "conv2d_bias_grad",

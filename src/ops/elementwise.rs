@@ -4,7 +4,7 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::{Arg, Gpu};
+use crate::gpu::Gpu;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
 
@@ -21,13 +21,12 @@ fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: &Tensor, s: f32, flops: f64) -> Re
     ensure!(a.numel() == b.numel(), "{entry}: sizes differ, {:?} vs {:?}", a.shape(), b.shape());
     let out = Tensor::empty(gpu, a.shape());
     let n = a.numel();
-    let params = Params { n: n as u32, s, _pad: [0; 2] };
-    gpu.dispatch(
+    gpu.dispatch_flat(
         "elementwise",
         entry,
-        &params,
-        &[Arg::T(a), Arg::T(b), Arg::T(&out)],
-        gpu.groups_1d(n),
+        n,
+        |n| Params { n: n as u32, s, _pad: [0; 2] },
+        &[a, b, &out],
         Cost::elementwise(n, flops, 3.0),
     )?;
     Ok(out)

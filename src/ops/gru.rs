@@ -6,7 +6,7 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::{Arg, Gpu};
+use crate::gpu::Gpu;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
 
@@ -33,12 +33,12 @@ pub fn gru_gates(gpu: &Gpu, pre_r: &Tensor, pre_u: &Tensor, h_prev: &Tensor) -> 
     same_shapes("gru_gates (pre_r, pre_u, h_prev)", &[pre_r, pre_u, h_prev])?;
     let n = pre_r.numel();
     let (u, rh) = (Tensor::empty(gpu, pre_r.shape()), Tensor::empty(gpu, pre_r.shape()));
-    gpu.dispatch(
+    gpu.dispatch_flat(
         "gru_gates",
         "gates",
-        &params(n),
-        &[Arg::T(pre_r), Arg::T(pre_u), Arg::T(h_prev), Arg::T(&u), Arg::T(&rh)],
-        gpu.groups_1d(n),
+        n,
+        params,
+        &[pre_r, pre_u, h_prev, &u, &rh],
         Cost::elementwise(n, 10.0, 5.0),
     )?;
     Ok((u, rh))
@@ -49,12 +49,12 @@ pub fn gru_rh_backward(gpu: &Gpu, pre_r: &Tensor, h_prev: &Tensor, g_rh: &Tensor
     same_shapes("gru_rh_backward", &[pre_r, h_prev, g_rh])?;
     let n = pre_r.numel();
     let (g_pre, g_h) = (Tensor::empty(gpu, pre_r.shape()), Tensor::empty(gpu, pre_r.shape()));
-    gpu.dispatch(
+    gpu.dispatch_flat(
         "gru_gates_backward",
         "rh_backward",
-        &params(n),
-        &[Arg::T(pre_r), Arg::T(h_prev), Arg::T(g_rh), Arg::T(&g_pre), Arg::T(&g_h)],
-        gpu.groups_1d(n),
+        n,
+        params,
+        &[pre_r, h_prev, g_rh, &g_pre, &g_h],
         Cost::elementwise(n, 8.0, 5.0),
     )?;
     Ok((g_pre, g_h))
@@ -67,12 +67,12 @@ pub fn gru_u_backward(gpu: &Gpu, pre_u: &Tensor, g_u: &Tensor) -> Result<Tensor>
     let g_pre = Tensor::empty(gpu, pre_u.shape());
     // h_prev and out_b slots are unused by this entry: bind read-only inputs again and a scratch output.
     let scratch = Tensor::empty(gpu, &[1]);
-    gpu.dispatch(
+    gpu.dispatch_flat(
         "gru_gates_backward",
         "u_backward",
-        &params(n),
-        &[Arg::T(pre_u), Arg::T(pre_u), Arg::T(g_u), Arg::T(&g_pre), Arg::T(&scratch)],
-        gpu.groups_1d(n),
+        n,
+        params,
+        &[pre_u, pre_u, g_u, &g_pre, &scratch],
         Cost::elementwise(n, 6.0, 3.0),
     )?;
     Ok(g_pre)
@@ -83,14 +83,7 @@ pub fn gru_update(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tensor) -> Res
     same_shapes("gru_update (u, h_prev, pre_c)", &[u, h_prev, pre_c])?;
     let n = u.numel();
     let h = Tensor::empty(gpu, u.shape());
-    gpu.dispatch(
-        "gru_update",
-        "update",
-        &params(n),
-        &[Arg::T(u), Arg::T(h_prev), Arg::T(pre_c), Arg::T(&h)],
-        gpu.groups_1d(n),
-        Cost::elementwise(n, 10.0, 4.0),
-    )?;
+    gpu.dispatch_flat("gru_update", "update", n, params, &[u, h_prev, pre_c, &h], Cost::elementwise(n, 10.0, 4.0))?;
     Ok(h)
 }
 
@@ -99,12 +92,12 @@ pub fn gru_update_backward(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tenso
     same_shapes("gru_update_backward", &[u, h_prev, pre_c, g])?;
     let n = u.numel();
     let out = [0, 1, 2].map(|_| Tensor::empty(gpu, u.shape()));
-    gpu.dispatch(
+    gpu.dispatch_flat(
         "gru_update_backward",
         "update_backward",
-        &params(n),
-        &[Arg::T(u), Arg::T(h_prev), Arg::T(pre_c), Arg::T(g), Arg::T(&out[0]), Arg::T(&out[1]), Arg::T(&out[2])],
-        gpu.groups_1d(n),
+        n,
+        params,
+        &[u, h_prev, pre_c, g, &out[0], &out[1], &out[2]],
         Cost::elementwise(n, 12.0, 7.0),
     )?;
     Ok(out)

@@ -44,14 +44,20 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
     let out_shape = [n, c, p.oh as usize, p.ow as usize];
     let y = Tensor::empty(gpu, &out_shape);
     let idx = Tensor::empty(gpu, &out_shape);
-    gpu.dispatch(
-        "maxpool_forward",
-        "main",
-        &p,
-        &[Arg::T(x), Arg::T(&y), Arg::T(&idx)],
-        gpu.groups_1d(y.numel()),
-        Cost::elementwise(y.numel(), 3.0, 6.0),
-    )?;
+    // Larger than one binding: batch chunks (each output alone: bit-identical).
+    let (plane, out_plane) = ((p.h * p.w) as usize, (p.oh * p.ow) as usize);
+    for r in gpu.item_chunks("maxpool2", n, &[c * plane, c * out_plane])? {
+        let (xc, yc, ic) = (x.items(r.clone()), y.items(r.clone()), idx.items(r.clone()));
+        let pc = Params { planes: (r.len() * c) as u32, ..p };
+        gpu.dispatch(
+            "maxpool_forward",
+            "main",
+            &pc,
+            &[Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)],
+            gpu.groups_1d(yc.numel()),
+            Cost::elementwise(yc.numel(), 3.0, 6.0),
+        )?;
+    }
     Ok((y, idx))
 }
 
@@ -66,14 +72,20 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
         idx.shape()
     );
     let gx = Tensor::empty(gpu, x_shape);
-    gpu.dispatch(
-        "maxpool_backward",
-        "main",
-        &p,
-        &[Arg::T(gy), Arg::T(idx), Arg::T(&gx)],
-        gpu.groups_1d(gx.numel()),
-        Cost::elementwise(gx.numel(), 1.0, 1.5),
-    )?;
+    let c = x_shape[1];
+    let (plane, out_plane) = ((p.h * p.w) as usize, (p.oh * p.ow) as usize);
+    for r in gpu.item_chunks("maxpool2 backward", x_shape[0], &[c * out_plane, c * plane])? {
+        let (gyc, ic, gxc) = (gy.items(r.clone()), idx.items(r.clone()), gx.items(r.clone()));
+        let pc = Params { planes: (r.len() * c) as u32, ..p };
+        gpu.dispatch(
+            "maxpool_backward",
+            "main",
+            &pc,
+            &[Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)],
+            gpu.groups_1d(gxc.numel()),
+            Cost::elementwise(gxc.numel(), 1.0, 1.5),
+        )?;
+    }
     Ok(gx)
 }
 

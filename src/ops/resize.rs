@@ -38,16 +38,21 @@ fn params(x_shape: &[usize], oh: usize, ow: usize) -> Result<Params> {
 
 pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
     let p = params(x.shape(), oh, ow)?;
-    let y = Tensor::empty(gpu, &[x.dim(0), x.dim(1), oh, ow]);
-    gpu.dispatch(
-        "resize_forward",
-        "main",
-        &p,
-        &[Arg::T(x), Arg::T(&y)],
-        gpu.groups_1d(y.numel()),
-        // 4 taps per output; traffic is x read once plus y written once
-        Cost::new(12.0 * y.numel() as f64, 4.0 * (x.numel() + y.numel()) as f64),
-    )?;
+    let (n, c) = (x.dim(0), x.dim(1));
+    let y = Tensor::empty(gpu, &[n, c, oh, ow]);
+    // Larger than one binding: batch chunks (each output alone: bit-identical).
+    for r in gpu.item_chunks("resize_bilinear", n, &[c * x.dim(2) * x.dim(3), c * oh * ow])? {
+        let (xc, yc) = (x.items(r.clone()), y.items(r.clone()));
+        gpu.dispatch(
+            "resize_forward",
+            "main",
+            &Params { planes: (r.len() * c) as u32, ..p },
+            &[Arg::T(&xc), Arg::T(&yc)],
+            gpu.groups_1d(yc.numel()),
+            // 4 taps per output; traffic is x read once plus y written once
+            Cost::new(12.0 * yc.numel() as f64, 4.0 * (xc.numel() + yc.numel()) as f64),
+        )?;
+    }
     Ok(y)
 }
 
@@ -64,15 +69,19 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
     let gx = Tensor::empty(gpu, x_shape);
     // Each input pixel visits about (2 * out / in + 3) output rows and columns.
     let taps = (2.0 * oh as f64 / x_shape[2] as f64 + 3.0) * (2.0 * ow as f64 / x_shape[3] as f64 + 3.0);
-    gpu.dispatch(
-        "resize_backward",
-        "main",
-        &p,
-        &[Arg::T(gy), Arg::T(&gx)],
-        gpu.groups_1d(gx.numel()),
-        // traffic: gy read once (the overlapping taps hit the cache) plus gx written once
-        Cost::new(10.0 * taps * gx.numel() as f64, 4.0 * (gy.numel() + gx.numel()) as f64),
-    )?;
+    let c = x_shape[1];
+    for r in gpu.item_chunks("resize_bilinear backward", x_shape[0], &[c * oh * ow, c * x_shape[2] * x_shape[3]])? {
+        let (gyc, gxc) = (gy.items(r.clone()), gx.items(r.clone()));
+        gpu.dispatch(
+            "resize_backward",
+            "main",
+            &Params { planes: (r.len() * c) as u32, ..p },
+            &[Arg::T(&gyc), Arg::T(&gxc)],
+            gpu.groups_1d(gxc.numel()),
+            // traffic: gy read once (the overlapping taps hit the cache) plus gx written once
+            Cost::new(10.0 * taps * gxc.numel() as f64, 4.0 * (gyc.numel() + gxc.numel()) as f64),
+        )?;
+    }
     Ok(gx)
 }
 

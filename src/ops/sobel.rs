@@ -28,24 +28,28 @@ struct Params {
 /// s * sobel(x); s = -1 gives the backward (the flipped filters are the negated filters).
 fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
     ensure!(x.shape().len() == 4, "sobel: expected an NCHW tensor, got {:?}", x.shape());
-    let [_, _, h, w] = x.nchw();
-    let n = x.numel();
+    let [batch, c, h, w] = x.nchw();
     let y = Tensor::empty(gpu, x.shape());
     let dir = match dir {
         SobelDir::X => 0,
         SobelDir::Y => 1,
     };
-    let params = Params { n: n as u32, h: h as u32, w: w as u32, dir, s, _pad: [0; 3] };
-    gpu.dispatch(
-        "sobel",
-        "sobel",
-        &params,
-        &[Arg::T(x), Arg::T(&y)],
-        gpu.groups_1d(n),
-        // 6 non-zero taps (multiply-add) and the scale; x read once and y written once (the
-        // neighbour loads hit the cache), the convention of every op's Cost
-        Cost::elementwise(n, 13.0, 2.0),
-    )?;
+    // Larger than one binding: batch chunks (each output alone: bit-identical).
+    for r in gpu.item_chunks("sobel", batch, &[c * h * w])? {
+        let (xc, yc) = (x.items(r.clone()), y.items(r));
+        let n = xc.numel();
+        let params = Params { n: n as u32, h: h as u32, w: w as u32, dir, s, _pad: [0; 3] };
+        gpu.dispatch(
+            "sobel",
+            "sobel",
+            &params,
+            &[Arg::T(&xc), Arg::T(&yc)],
+            gpu.groups_1d(n),
+            // 6 non-zero taps (multiply-add) and the scale; x read once and y written once (the
+            // neighbour loads hit the cache), the convention of every op's Cost
+            Cost::elementwise(n, 13.0, 2.0),
+        )?;
+    }
     Ok(y)
 }
 

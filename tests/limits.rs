@@ -1,0 +1,303 @@
+//! Work larger than one storage binding, and WebGPU's default limits: every kernel fits them,
+//! `TDFAS_LIMITS` chooses them, and every op family (and a whole training step) gives the same
+//! result when an artificially low binding cap forces the split path on small shapes.
+
+mod common;
+
+use common::{gpu, up};
+use tdfas::gpu::device::limits_choice;
+use tdfas::gpu::shaders;
+use tdfas::model::fastd::{FasTd, HostBatch};
+use tdfas::model::Config;
+use tdfas::ops::conv::{self, ConvKernel};
+use tdfas::ops::sobel::SobelDir;
+use tdfas::ops::{adadelta, batchnorm as bn, concat as cat, elementwise as ew, gru, pool, resize, sobel};
+use tdfas::reference::random;
+use tdfas::train::adadelta::Adadelta;
+use tdfas::train::trainer::train_step;
+use tdfas::{Gpu, Tensor};
+
+/// Runs `f` with the device's own binding limit and again with every binding capped at `cap`
+/// bytes; returns (whole, split) downloads of what `f` returns.
+fn whole_and_split(g: &Gpu, cap: u64, f: impl Fn(&Gpu) -> Vec<Tensor>) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let run = |c: Option<u64>| {
+        g.binding_cap.set(c);
+        let out: Vec<Vec<f32>> = f(g).iter().map(|t| t.download(g).unwrap()).collect();
+        g.binding_cap.set(None);
+        out
+    };
+    (run(None), run(Some(cap)))
+}
+
+fn assert_identical(what: &str, whole: &[Vec<f32>], split: &[Vec<f32>]) {
+    for (i, (a, b)) in whole.iter().zip(split).enumerate() {
+        assert_eq!(a.len(), b.len(), "{what} output {i}: length");
+        for (j, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(x.to_bits() == y.to_bits(), "{what} output {i}[{j}]: whole {x} split {y}");
+        }
+    }
+}
+
+/// |a - b| <= tol * max |a| over each output.
+fn assert_near(what: &str, whole: &[Vec<f32>], split: &[Vec<f32>], tol: f32) {
+    for (i, (a, b)) in whole.iter().zip(split).enumerate() {
+        assert_eq!(a.len(), b.len(), "{what} output {i}: length");
+        let scale = a.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+        for (j, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tol * scale, "{what} output {i}[{j}]: whole {x} split {y} (scale {scale})");
+        }
+    }
+}
+
+/// Asserts the cap really splits `items` items of `floats` each (so the tests test the split path).
+fn assert_splits(g: &Gpu, cap: u64, items: usize, floats: &[usize]) {
+    g.binding_cap.set(Some(cap));
+    let chunks = g.item_chunks("test", items, floats).unwrap();
+    g.binding_cap.set(None);
+    assert!(chunks.len() > 1, "cap {cap} does not split {items} items of {floats:?} floats");
+}
+
+fn rand(g: &Gpu, shape: &[usize], seed: u64) -> Tensor {
+    up(g, &random(shape.iter().product(), seed), shape)
+}
+
+#[test]
+fn every_kernel_fits_webgpus_default_limits() {
+    let defaults = wgpu::Limits::default();
+    for (name, src) in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (entry, needs) in shaders::workgroup_needs(&module).unwrap() {
+            assert!(needs.exceeds(&defaults).is_none(), "{name} {entry}: {:?}", needs.exceeds(&defaults));
+        }
+    }
+    // the tiled conv's two shared tiles: 2 x 256 vec4 = 8 KiB of the 16 KiB
+    let tiled = shaders::source("conv2d_forward_tiled").unwrap();
+    let needs = shaders::workgroup_needs(&naga::front::wgsl::parse_str(tiled).unwrap()).unwrap();
+    assert_eq!(needs[0].1.memory, 8192);
+    assert_eq!(needs[0].1.size, [256, 1, 1]);
+    // below its needs, the kernel is refused with the reason
+    let small = wgpu::Limits { max_compute_workgroup_storage_size: 4096, ..defaults.clone() };
+    assert!(needs[0].1.exceeds(&small).unwrap().contains("8192 bytes of workgroup memory"));
+    let narrow = wgpu::Limits { max_compute_invocations_per_workgroup: 128, ..defaults };
+    assert!(needs[0].1.exceeds(&narrow).unwrap().contains("256 invocations"));
+}
+
+#[test]
+fn tdfas_limits_chooses_the_adapters_or_webgpus_defaults() {
+    let big = wgpu::Limits { max_storage_buffer_binding_size: 1 << 30, max_buffer_size: 1 << 31, ..Default::default() };
+    assert_eq!(limits_choice(None, big.clone()).unwrap().1, "adapter");
+    assert_eq!(limits_choice(Some("adapter"), big.clone()).unwrap().0.max_buffer_size, 1 << 31);
+    let (l, source) = limits_choice(Some("default"), big.clone()).unwrap();
+    assert_eq!((source, l.max_storage_buffer_binding_size, l.max_buffer_size), ("default", 128 << 20, 256 << 20));
+    assert_eq!((l.max_compute_workgroup_storage_size, l.max_compute_invocations_per_workgroup), (16384, 256));
+    let e = limits_choice(Some("huge"), big).unwrap_err().to_string();
+    assert!(e.contains("TDFAS_LIMITS") && e.contains("adapter, default"), "{e}");
+    let weak = wgpu::Limits { max_storage_buffer_binding_size: 1 << 20, ..Default::default() };
+    let e = limits_choice(Some("default"), weak).unwrap_err().to_string();
+    assert!(e.contains("below WebGPU's default limits") && e.contains("max_storage_buffer_binding_size"), "{e}");
+}
+
+#[test]
+fn chunks_cover_the_items_with_aligned_offsets_inside_the_cap() {
+    let g = gpu();
+    let align = g.limits.min_storage_buffer_offset_alignment as usize;
+    for (items, floats, cap) in
+        [(10, vec![100, 37], 4096u64), (7, vec![64], 1024), (33, vec![3, 5], 1024), (1, vec![5000], 1 << 20)]
+    {
+        g.binding_cap.set(Some(cap));
+        let chunks = g.item_chunks("test", items, &floats).unwrap();
+        assert_eq!(chunks.first().unwrap().start, 0);
+        assert_eq!(chunks.last().unwrap().end, items);
+        for w in chunks.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+        }
+        for r in &chunks {
+            for &f in &floats {
+                assert!(4 * (r.len() * f) as u64 <= cap || chunks.len() == 1, "{r:?} of {f} floats over {cap}");
+                assert_eq!(4 * r.start * f % align, 0, "{r:?} of {f} floats: offset not aligned to {align}");
+            }
+        }
+    }
+    // one item larger than a binding, and a cap too small for an aligned chunk, are clear errors
+    g.binding_cap.set(Some(1024));
+    let e = g.item_chunks("conv2d", 4, &[1000]).unwrap_err().to_string();
+    assert!(e.contains("conv2d") && e.contains("one storage binding"), "{e}");
+    if align > 4 {
+        let e = g.item_chunks("odd", 1000, &[255]).unwrap_err().to_string();
+        assert!(e.contains("aligned"), "{e}");
+    }
+    g.binding_cap.set(None);
+}
+
+#[test]
+fn a_binding_over_the_cap_in_an_op_that_does_not_split_is_a_clear_error() {
+    let g = gpu();
+    let a = rand(&g, &[64, 64], 1);
+    g.binding_cap.set(Some(4096));
+    let e = format!("{:#}", tdfas::ops::matmul::matmul(&g, &a, &a, false, false).unwrap_err());
+    g.binding_cap.set(None);
+    assert!(e.contains("matmul") && e.contains("one storage binding") && e.contains("does not split"), "{e}");
+}
+
+#[test]
+fn conv_splits_along_the_batch_bit_identically() {
+    let g = gpu();
+    let cap = 2048;
+    assert_splits(&g, cap, 5, &[3 * 64, 4 * 64]);
+    for kernel in ConvKernel::ALL {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &[5, 3, 8, 8], 1);
+            let wt = rand(g, &[4, 3, 3, 3], 2);
+            let b = rand(g, &[4], 3);
+            let gy = rand(g, &[5, 4, 8, 8], 4);
+            vec![
+                conv::conv2d_with(g, kernel, &x, &wt, Some(&b)).unwrap(),
+                conv::conv2d_backward_input_with(g, kernel, &gy, &wt).unwrap(),
+            ]
+        });
+        assert_identical(&format!("conv2d {kernel:?}"), &w, &s);
+    }
+    // weight and bias gradients: per-chunk sums added, so equal to rounding
+    let (w, s) = whole_and_split(&g, cap, |g| {
+        let x = rand(g, &[5, 3, 8, 8], 1);
+        let gy = rand(g, &[5, 4, 8, 8], 4);
+        vec![conv::conv2d_backward_weight(g, &x, &gy, 3).unwrap(), conv::conv2d_backward_bias(g, &gy).unwrap()]
+    });
+    assert_near("conv2d weight and bias gradients", &w, &s, 1e-5);
+}
+
+#[test]
+fn batchnorm_statistics_span_the_whole_batch_when_split() {
+    let g = gpu();
+    let cap = 1024;
+    let shape = [6, 3, 4, 16];
+    assert_splits(&g, cap, 6, &[3 * 64]);
+    for relu in [false, true] {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &shape, 1);
+            let gamma = rand(g, &[3], 2);
+            let beta = rand(g, &[3], 3);
+            let (rm, rv) = (Tensor::filled(g, &[3], 0.1), Tensor::filled(g, &[3], 0.9));
+            let (y, stats) = bn::batchnorm_forward(g, &x, &gamma, &beta, &rm, &rv, true, 1e-5, 0.1, relu).unwrap();
+            let gy = rand(g, &shape, 4);
+            let (gx, dg, db) = bn::batchnorm_backward(g, &x, &y, &gy, &stats, &gamma, true, relu).unwrap();
+            // eval mode reads the running statistics
+            let ye = bn::batchnorm_eval(g, &x, &gamma, &beta, &rm, &rv, 1e-5).unwrap();
+            vec![y, stats, rm, rv, gx, dg, db, ye]
+        });
+        assert_near(&format!("batchnorm (relu {relu})"), &w, &s, 1e-5);
+    }
+    // with the per-channel chunking of big batches as well (several partials per batch chunk)
+    let old = g.bn_chunk.replace(40);
+    let (w, s) = whole_and_split(&g, cap, |g| {
+        let x = rand(g, &shape, 5);
+        let gamma = rand(g, &[3], 2);
+        let beta = rand(g, &[3], 3);
+        let (rm, rv) = (Tensor::filled(g, &[3], 0.0), Tensor::filled(g, &[3], 1.0));
+        let (y, stats) = bn::batchnorm_forward(g, &x, &gamma, &beta, &rm, &rv, true, 1e-5, 0.1, true).unwrap();
+        let gy = rand(g, &shape, 6);
+        let (gx, dg, db) = bn::batchnorm_backward(g, &x, &y, &gy, &stats, &gamma, true, true).unwrap();
+        vec![y, stats, rm, rv, gx, dg, db]
+    });
+    g.bn_chunk.set(old);
+    assert_near("batchnorm (chunked channels)", &w, &s, 1e-5);
+}
+
+#[test]
+fn pool_resize_sobel_and_concat_split_bit_identically() {
+    let g = gpu();
+    let cap = 1024;
+    assert_splits(&g, cap, 6, &[2 * 8 * 16]);
+    let (w, s) = whole_and_split(&g, cap, |g| {
+        let x = rand(g, &[6, 2, 8, 16], 1);
+        let (y, idx) = pool::maxpool2(g, &x).unwrap();
+        let gy = rand(g, y.shape(), 2);
+        let gx = pool::maxpool2_backward(g, x.shape(), &gy, &idx).unwrap();
+        let r = resize::resize_bilinear(g, &x, 4, 8).unwrap();
+        let gr = resize::resize_bilinear_backward(g, x.shape(), &rand(g, &[6, 2, 4, 8], 3)).unwrap();
+        let up2 = resize::resize_bilinear(g, &x, 8, 12).unwrap();
+        let sx = sobel::sobel(g, &x, SobelDir::X).unwrap();
+        let sy = sobel::sobel_backward(g, &x, SobelDir::Y).unwrap();
+        let c = cat::concat_channels(g, &[&x, &sx]).unwrap();
+        let sl = cat::slice_channels(g, &c, 1, 2).unwrap();
+        let gb = cat::gather_batch(g, &c, 2, 3, 1, 2).unwrap();
+        vec![y, idx, gx, r, gr, up2, sx, sy, c, sl, gb]
+    });
+    assert_identical("pool, resize, sobel, concat", &w, &s);
+}
+
+#[test]
+fn elementwise_gru_and_adadelta_split_bit_identically() {
+    let g = gpu();
+    let n = 3000; // not a multiple of the alignment
+    let (w, s) = whole_and_split(&g, 1024, |g| {
+        let (a, b, c) = (rand(g, &[n], 1), rand(g, &[n], 2), rand(g, &[n], 3));
+        let mut out = vec![
+            ew::add(g, &a, &b).unwrap(),
+            ew::axpy(g, 0.5, &a, &b).unwrap(),
+            ew::sigmoid(g, &a).unwrap(),
+            ew::tanh_backward(g, &a, &b).unwrap(),
+        ];
+        let (u, rh) = gru::gru_gates(g, &a, &b, &c).unwrap();
+        out.extend([u.clone(), rh, gru::gru_u_backward(g, &a, &b).unwrap()]);
+        out.extend(gru::gru_update_backward(g, &u, &a, &b, &c).unwrap());
+        let (p, v, acc) = (rand(g, &[n], 4), Tensor::zeros(g, &[n]), Tensor::zeros(g, &[n]));
+        adadelta::adadelta_step(g, &p, &a, &v, &acc, 1.0, 0.9, 1e-6).unwrap();
+        out.extend([p, v, acc]);
+        out
+    });
+    assert_identical("elementwise, GRU, Adadelta", &w, &s);
+}
+
+/// The smallest config with the full structure (variant 4), as in tests/training.rs.
+fn micro() -> Config {
+    let mut c = Config::preset("tiny").unwrap();
+    c.image_size = 16;
+    c.frames = 3;
+    c.interval = 1;
+    c.stem = 4;
+    c.block = [4, 6, 4];
+    c.head = [4, 4];
+    c.off_reduce = 2;
+    c.off_out = 3;
+    c.gru_hidden = 2;
+    c.fc_hidden = 4;
+    c
+}
+
+/// Losses and every parameter after one training step of `stage`, with bindings capped at `cap`.
+fn step(g: &Gpu, stage: u8, cap: Option<u64>) -> Vec<Vec<f32>> {
+    let cfg = micro();
+    let (h, s, nf) = (cfg.image_size, cfg.map_size(), cfg.frames);
+    let mut model = FasTd::new(g, cfg, 7).unwrap();
+    model.set_stage(stage);
+    let opt = Adadelta::new(g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
+    let clips = 2;
+    let frames: Vec<f32> = random(clips * nf * 3 * h * h, 11).iter().map(|&v| v as f32).collect();
+    let depth: Vec<f32> = random(clips * nf * s * s, 12).iter().map(|&v| (v as f32).abs()).collect();
+    let batch = HostBatch { clips, frames, depth, mask: vec![1.0; clips * nf * s * s], labels: vec![1.0, 0.0] };
+    g.binding_cap.set(cap);
+    let losses = train_step(g, &model, &opt, &batch, stage, false).unwrap();
+    g.binding_cap.set(None);
+    let mut out = vec![losses.iter().map(|l| l.1).collect::<Vec<f32>>()];
+    for name in model.params.names().map(String::from).collect::<Vec<_>>() {
+        out.push(model.params.get(&name).unwrap().download(g).unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_whole_training_step_of_each_stage_matches_on_the_split_path() {
+    let g = gpu();
+    // 6 frames of 16 x 16 (4 pairs): per item at most 12 KiB (the OFF concat), so a 16 KiB cap
+    // splits every activation of more than 4 KiB per frame; S x S maps and weights fit whole
+    let cap = 16384;
+    assert_splits(&g, cap, 6, &[6 * 16 * 16]);
+    for stage in [1, 2] {
+        let whole = step(&g, stage, None);
+        let split = step(&g, stage, Some(cap));
+        // the batch sums (BatchNorm, weight gradients) add in another order: equal to rounding,
+        // amplified a little by Adadelta's normalised step
+        assert_near(&format!("stage {stage} step"), &whole, &split, 2e-4);
+    }
+}
