@@ -84,9 +84,10 @@ fn flip_moves_frame_depth_and_mask_together() {
     let plain = ds.load(0, None).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut flipped = None;
-    for _ in 0..16 {
+    // Augmentation also jitters colour: a flip is a draw whose dark left half moved right.
+    for _ in 0..32 {
         let c = ds.load(0, Some(&mut rng)).unwrap();
-        if c.frames != plain.frames {
+        if c.frames[0] > 0.0 {
             flipped = Some(c);
             break;
         }
@@ -94,8 +95,9 @@ fn flip_moves_frame_depth_and_mask_together() {
     let f = flipped.expect("some draw flips");
     // Dark pixels moved right and so did the depth and mask.
     assert!(plain.frames[0] < 0.0 && f.frames[0] > 0.0);
-    assert_eq!(&f.depth[..4], &[0.0, 0.0, 1.0, 1.0]);
-    assert_eq!(&f.mask[..4], &[0.0, 0.0, 1.0, 1.0]);
+    // (the crop jitter may blur the edge by a fraction of a label pixel, with the frame)
+    assert!(f.depth[0] < 0.5 && f.depth[2] > 0.5 && f.depth[3] > 0.5, "{:?}", &f.depth[..4]);
+    assert!(f.mask[0] < 0.5 && f.mask[2] > 0.5 && f.mask[3] > 0.5, "{:?}", &f.mask[..4]);
     std::fs::remove_dir_all(root).ok();
 }
 
