@@ -168,8 +168,8 @@ pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
         if rng.random_bool(0.7) { [grey, grey, grey * 1.05] } else { [rng.random_range(150.0..220.0); 3] };
     let mut d = Display {
         layout: Subpixels::Stripe,
-        contrast: rng.random_range(0.05..0.35),
-        pitch: rng.random_range(0.25..1.2),
+        contrast: rng.random_range(0.05..0.3),
+        pitch: rng.random_range(0.45..1.3),
         gamma: rng.random_range(0.8..1.35),
         gain: rng.random_range(0.75..1.25),
         cast,
@@ -195,7 +195,7 @@ pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
             d.fill = rng.random_bool(0.4);
         }
         "replay_tablet" => {
-            d.pitch = rng.random_range(0.2..0.7);
+            d.pitch = rng.random_range(0.4..0.9);
             d.fill = rng.random_bool(0.5);
             d.aspect = 4.0 / 3.0;
         }
