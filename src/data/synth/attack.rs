@@ -23,8 +23,11 @@ pub const INSTRUMENTS: [([&str; 2], [&str; 2]); 2] = [
 /// One printed sheet.
 #[derive(Clone, Debug)]
 pub struct Printer {
-    /// Halftone dot pitch in texels (0 = continuous tone).
+    /// Halftone dot pitch in texels (0 = continuous tone); at least 2.5, or the dot screen
+    /// aliases in the texture itself.
     pub halftone: f32,
+    /// How much of the halftone shows through (dot gain and ink spread soften it).
+    pub halftone_mix: f32,
     pub blur: f32,
     /// Gamut: darkest and brightest printable level (fractions of 255).
     pub lo: f32,
@@ -48,6 +51,7 @@ pub fn printer(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Printer> {
     let paper = [rng.random_range(225.0..250.0), rng.random_range(222.0..247.0), rng.random_range(212.0..240.0)];
     let mut p = Printer {
         halftone: 0.0,
+        halftone_mix: rng.random_range(0.3..0.7),
         blur: 0.5,
         lo: rng.random_range(0.08..0.2),
         hi: rng.random_range(0.84..0.95),
@@ -62,9 +66,9 @@ pub fn printer(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Printer> {
     };
     match instrument {
         "print_glossy" => {
-            p.halftone = rng.random_range(2.0..3.5);
-            p.gloss = rng.random_range(0.25..0.7);
-            p.sharpness = rng.random_range(30.0..150.0);
+            p.halftone = rng.random_range(2.5..4.0);
+            p.gloss = rng.random_range(0.1..0.45);
+            p.sharpness = rng.random_range(60.0..250.0);
             p.margin = rng.random_range(0.03..0.1);
             p.bend = bend(rng, 0.5);
         }
@@ -74,11 +78,11 @@ pub fn printer(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Printer> {
             p.bend = bend(rng, 0.35);
         }
         "print_cutout" => {
-            p.halftone = if rng.random_bool(0.5) { rng.random_range(2.0..3.5) } else { 0.0 };
+            p.halftone = if rng.random_bool(0.5) { rng.random_range(2.5..4.0) } else { 0.0 };
             p.blur = rng.random_range(0.4..1.2);
             if rng.random_bool(0.5) {
-                p.gloss = rng.random_range(0.2..0.6);
-                p.sharpness = rng.random_range(30.0..150.0);
+                p.gloss = rng.random_range(0.1..0.4);
+                p.sharpness = rng.random_range(60.0..250.0);
             }
             p.cutout = true;
             p.bend = bend(rng, 0.5);
@@ -88,8 +92,8 @@ pub fn printer(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Printer> {
             p.lo = rng.random_range(0.03..0.1);
             p.saturation = rng.random_range(0.9..1.1);
             p.grain = rng.random_range(1.0..3.0);
-            p.gloss = rng.random_range(0.3..0.8);
-            p.sharpness = rng.random_range(60.0..200.0);
+            p.gloss = rng.random_range(0.15..0.5);
+            p.sharpness = rng.random_range(80.0..300.0);
             p.bend = bend(rng, 0.3);
         }
         other => bail!("unknown print instrument {other:?}"),
@@ -118,7 +122,8 @@ pub fn print(photo: &Img, p: &Printer, rng: &mut ChaCha8Rng) -> Img {
                     let k = std::f32::consts::TAU / p.halftone;
                     let t = 0.5 + 0.5 * (k * u).cos() * (k * v).cos();
                     let val = out.at(x, y, ch) / 255.0;
-                    out.set(x, y, ch, if val > t { 255.0 * p.hi } else { 255.0 * p.lo });
+                    let dot = if val > t { 255.0 * p.hi } else { 255.0 * p.lo };
+                    out.set(x, y, ch, p.halftone_mix * dot + (1.0 - p.halftone_mix) * 255.0 * val);
                 }
             }
         }
@@ -163,8 +168,8 @@ pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
         if rng.random_bool(0.7) { [grey, grey, grey * 1.05] } else { [rng.random_range(150.0..220.0); 3] };
     let mut d = Display {
         layout: Subpixels::Stripe,
-        contrast: rng.random_range(0.15..0.7),
-        pitch: rng.random_range(0.25..1.2),
+        contrast: rng.random_range(0.05..0.3),
+        pitch: rng.random_range(0.45..1.3),
         gamma: rng.random_range(0.8..1.35),
         gain: rng.random_range(0.75..1.25),
         cast,
@@ -172,8 +177,8 @@ pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
         bezel: rng.random_range(0.03..0.08),
         fill: false,
         bezel_colour,
-        gloss: rng.random_range(0.2..0.6),
-        sharpness: rng.random_range(40.0..200.0),
+        gloss: rng.random_range(0.1..0.4),
+        sharpness: rng.random_range(60.0..300.0),
         aspect: if rng.random_bool(0.5) { 16.0 / 9.0 } else { 9.0 / 16.0 },
     };
     match instrument {
@@ -190,7 +195,7 @@ pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
             d.fill = rng.random_bool(0.4);
         }
         "replay_tablet" => {
-            d.pitch = rng.random_range(0.2..0.7);
+            d.pitch = rng.random_range(0.4..0.9);
             d.fill = rng.random_bool(0.5);
             d.aspect = 4.0 / 3.0;
         }

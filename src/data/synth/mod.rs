@@ -151,8 +151,8 @@ pub fn generate(out: &Path, opts: &SynthOptions, progress: bool) -> Result<Synth
         || opts.frames == 0
         || w < 8
         || h < 8
-        || w % 2 != 0
-        || h % 2 != 0
+        || !w.is_multiple_of(2)
+        || !h.is_multiple_of(2)
     {
         bail!("synth options {opts:?}: split must sum to identities, frames > 0, width and height even and >= 8");
     }
@@ -286,9 +286,14 @@ impl Target {
     fn random(rng: &mut ChaCha8Rng, cam: &Camera, area: (f32, f32)) -> Target {
         let (w, h) = (cam.w as f32, cam.h as f32);
         let side = rng.random_range(area.0.sqrt()..area.1.sqrt()) * (w * h).sqrt();
-        let aspect = face_aspect();
-        let bh = (side / aspect.sqrt()).min(0.9 * h);
-        let bw = bh * aspect;
+        Target::with_height(rng, cam, side / face_aspect().sqrt())
+    }
+
+    /// A face box `bh` high (at most 0.9 of the frame) at a random place.
+    fn with_height(rng: &mut ChaCha8Rng, cam: &Camera, bh: f32) -> Target {
+        let (w, h) = (cam.w as f32, cam.h as f32);
+        let bh = bh.min(0.9 * h);
+        let bw = bh * face_aspect();
         let pick = |rng: &mut ChaCha8Rng, extent: f32, b: f32| {
             let m = 0.06 * extent + b / 2.0;
             if m < extent - m {
@@ -299,6 +304,20 @@ impl Target {
         };
         Target { u: pick(rng, w, bw), v: pick(rng, h, bh), h: bh }
     }
+}
+
+/// A camera of `aspect` (width / height) whose frame makes a face `face_h` pixels high cover a
+/// random fraction `area` of it (sides capped at 640), and where that face goes.
+fn camera_for(rng: &mut ChaCha8Rng, aspect: f32, face_h: f32, area: (f32, f32), fov: f32) -> (Camera, Target) {
+    let a = rng.random_range(area.0.sqrt()..area.1.sqrt()).powi(2);
+    let frame_area = face_h * face_h * face_aspect() / a;
+    let h = (frame_area / aspect).sqrt();
+    // Too large: shrink the frame and the face together.
+    let k = (640.0 / h.max(h * aspect)).min(1.0);
+    let (w, h) = ((h * aspect * k).max(16.0), (h * k).max(16.0));
+    let cam = Camera::new(w as usize, h as usize, fov);
+    let t = Target::with_height(rng, &cam, face_h * k);
+    (cam, t)
 }
 
 /// Face sizes as fractions of the frame area.
@@ -398,6 +417,30 @@ fn live_frames(base: &Identity, view: &View, target: &Target, frames: usize, rng
     poses.into_iter().map(|pose| view.shoot(&Object::Face { id: &id, pose }, rng)).collect()
 }
 
+/// Auto-exposure of the camera that took a photo or a replayed video: the gain that brings the
+/// face's mean level to 120-170 (so a print or a screen is not darker than a face just for
+/// being lit twice).
+fn auto_gain(r: &Rendered, rng: &mut ChaCha8Rng) -> f32 {
+    let (mut n, mut sum) = (0.0f32, 0.0f32);
+    for (i, &m) in r.mask.iter().enumerate() {
+        if m >= 0.5 {
+            n += 1.0;
+            sum += (r.rgb.data[i * 3] + r.rgb.data[i * 3 + 1] + r.rgb.data[i * 3 + 2]) / 3.0;
+        }
+    }
+    let target = rng.random_range(120.0..170.0);
+    if n < 1.0 {
+        1.0
+    } else {
+        (target * n / sum.max(1.0)).clamp(0.5, 4.0)
+    }
+}
+
+fn exposed(mut img: Img, gain: f32) -> Img {
+    img.data.iter_mut().for_each(|v| *v = (*v * gain).min(255.0));
+    img
+}
+
 fn mask_img(r: &Rendered) -> Img {
     Img { w: r.rgb.w, h: r.rgb.h, c: 1, data: r.mask.clone() }
 }
@@ -463,15 +506,20 @@ fn print_frames(
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<Rendered>> {
     let pr = attack::printer(instrument, rng)?;
-    // The photo: a portrait of the person in a scene from the same generator.
-    let (pw, ph) = if rng.random_bool(0.6) { (192, 256) } else { (256, 192) };
-    let pcam = Camera::new(pw, ph, rng.random_range(0.7..1.0));
+    // The photo: a portrait of the person in a scene from the same generator, its face 2.5-3.5
+    // times the size the camera will see (a print is sharper than the camera's view of it, and
+    // its halftone dots, a few texels apart, are then about a camera pixel apart).
+    let aspect = if rng.random_bool(0.6) { 0.75 } else { 4.0 / 3.0 };
+    let face_h = target.h * rng.random_range(2.5..3.5);
+    let fov = rng.random_range(0.7..1.0);
+    let (pcam, ptarget) = camera_for(rng, aspect, face_h, (0.12, 0.45), fov);
+    let (pw, ph) = (pcam.w, pcam.h);
     let plight = Light::random(rng);
     let pbg = Background::random(rng);
-    let ptarget = Target::random(rng, &pcam, (0.12, 0.45));
     let (pid, poses) = posed_face(base, &pcam, &ptarget, rng, 1);
     let photo = scene::render(&Object::Face { id: &pid, pose: poses[0] }, &plight, &pbg.image(&pcam, &plight), &pcam);
-    let tex = attack::print(&photo.rgb, &pr, rng);
+    let gain = auto_gain(&photo, rng);
+    let tex = attack::print(&exposed(photo.rgb.clone(), gain), &pr, rng);
     let mask = mask_img(&photo);
     let fuv = face_uv(&photo);
     let tex_w = rng.random_range(0.1..0.3);

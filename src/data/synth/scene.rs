@@ -349,7 +349,7 @@ impl Background {
             (
                 rng.random_range(0..2u8),
                 rng.random_range(10.0..60.0),
-                rng.random_range(0.0..3.14),
+                rng.random_range(0.0..std::f32::consts::PI),
                 rng.random_range(10.0..50.0),
             )
         });
@@ -410,8 +410,8 @@ impl Background {
         for y in 0..cam.h {
             for x in 0..cam.w {
                 let c = self.at((x as f32 + 0.5 - cam.cx) / cam.f, (y as f32 + 0.5 - cam.cy) / cam.f);
-                for ch in 0..3 {
-                    img.set(x, y, ch, c[ch] * k * light.colour[ch]);
+                for (ch, (v, l)) in c.iter().zip(light.colour).enumerate() {
+                    img.set(x, y, ch, v * k * l);
                 }
             }
         }
@@ -591,7 +591,12 @@ const SS: usize = 2;
 /// Renders `obj` in front of the background image `bg` (the camera's w x h, lit) with 2x2
 /// supersampling.
 pub fn render(obj: &Object, light: &Light, bg: &Img, cam: &Camera) -> Rendered {
-    let c = cam.scaled(SS);
+    render_ss(obj, light, bg, cam, SS)
+}
+
+/// `render` with `ss x ss` samples per pixel (1: the cheaper render of replayed video content).
+pub fn render_ss(obj: &Object, light: &Light, bg: &Img, cam: &Camera, ss: usize) -> Rendered {
+    let c = cam.scaled(ss);
     let (mw, mh) = (c.w, c.h);
     let mut r = Raster::new(mw, mh, 5, false);
     match obj {
@@ -634,7 +639,7 @@ pub fn render(obj: &Object, light: &Light, bg: &Img, cam: &Camera) -> Rendered {
         for x in 0..mw {
             let i = y * mw + x;
             let ray = [(x as f32 + 0.5 - c.cx) / c.f, (y as f32 + 0.5 - c.cy) / c.f, 1.0];
-            let scene = [0, 1, 2].map(|ch| bg.at((x / SS).min(bg.w - 1), (y / SS).min(bg.h - 1), ch));
+            let scene = [0, 1, 2].map(|ch| bg.at((x / ss).min(bg.w - 1), (y / ss).min(bg.h - 1), ch));
             let (col, inside, covered) = shade(obj, light, scene, &r, i, ray);
             rgb.data[i * 3..i * 3 + 3].copy_from_slice(&col);
             mask[i] = inside;
@@ -646,10 +651,10 @@ pub fn render(obj: &Object, light: &Light, bg: &Img, cam: &Camera) -> Rendered {
         _ => vec![0.0; mw * mh],
     };
     Rendered {
-        rgb: downsample_rgb(&rgb, SS),
-        depth: downsample_plane(&depth, mw, mh, SS),
-        mask: downsample_plane(&mask, mw, mh, SS),
-        cover: downsample_plane(&cover, mw, mh, SS),
+        rgb: downsample_rgb(&rgb, ss),
+        depth: downsample_plane(&depth, mw, mh, ss),
+        mask: downsample_plane(&mask, mw, mh, ss),
+        cover: downsample_plane(&cover, mw, mh, ss),
         bbox: face_box(obj, cam),
         jpeg: Vec::new(),
     }
@@ -679,7 +684,7 @@ fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray
             let spec = |l: [f32; 3], s: f32, p: f32| {
                 s * 255.0 * dot(nn, normalize(mesh::add(normalize(v), l))).max(0.0).powf(p)
             };
-            let g = spec(glare.dir, glare.strength, glare.sharpness) + spec(light.dir, glare.strength * 0.5, 40.0);
+            let g = spec(glare.dir, glare.strength, glare.sharpness) + spec(light.dir, glare.strength * 0.3, 40.0);
             let c = match medium {
                 Medium::Print { cutout, margin_colour } => {
                     if let Some(e) = cutout {
