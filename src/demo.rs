@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::data::synth::{self, SynthOptions};
 use crate::eval::report::{self, ModelReport};
-use crate::eval::run::{evaluate_model, evaluate_model_with, FixedThreshold};
+use crate::eval::run::{evaluate_model, evaluate_model_with, FixedThreshold, GRID_PER_CLASS};
 use crate::gpu::Gpu;
 use crate::model::fastd::FasTd;
 use crate::model::Config;
@@ -162,10 +162,19 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             &data,
             Some(DOMAIN_B),
             Some(&t1),
+            GRID_PER_CLASS,
             opts.progress,
         )?;
-        let (c4, cgrid) =
-            evaluate_model_with(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(DOMAIN_B), Some(&t4), opts.progress)?;
+        let (c4, cgrid) = evaluate_model_with(
+            gpu,
+            &model4,
+            "Model 4 (FAS-TD)",
+            &data,
+            Some(DOMAIN_B),
+            Some(&t4),
+            GRID_PER_CLASS,
+            opts.progress,
+        )?;
         cross_models = vec![c1, c4];
         let prov = report::Provenance {
             evaluation_data: format!("{} (test split)", data.display()),

@@ -110,6 +110,9 @@ enum Command {
         /// the frames are face crops already: no face detection
         #[arg(long)]
         no_detect: bool,
+        /// depth-grid rows per class in the report: this many worst-scored and this many typical
+        #[arg(long, default_value_t = tdfas::eval::run::GRID_PER_CLASS)]
+        grid: usize,
     },
     /// Live or attack: score videos or folders of frames (whole scenes or face crops) with a
     /// checkpoint and its stored threshold.
@@ -305,7 +308,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("model: {}", out.join("model.safetensors").display());
             Ok(())
         }
-        Command::Eval { checkpoint, data, protocol, json, report, threshold, threshold_from, no_detect } => {
+        Command::Eval { checkpoint, data, protocol, json, report, threshold, threshold_from, no_detect, grid } => {
+            // an unwritable --json is said before the evaluation, not after it
+            if let Some(j) = &json {
+                tdfas::train::checkpoint::check_writable(j)?;
+            }
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
@@ -340,6 +347,7 @@ fn run(cli: Cli) -> Result<()> {
                 &data,
                 protocol.as_deref(),
                 fixed.as_ref(),
+                grid,
                 true,
             )?;
             println!("{}", ev.header(&checkpoint, &data, protocol.as_deref()));

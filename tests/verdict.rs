@@ -66,6 +66,7 @@ fn calibration_round_trips_through_a_checkpoint() {
     // without one, none is invented
     tdfas::train::checkpoint::save(&gpu, &path, &model, None, &progress).unwrap();
     assert!(tdfas::train::checkpoint::read(&path).unwrap().calibration.is_none());
+
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -220,5 +221,70 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
     assert_eq!(none["verdict"], "no face", "{none}");
     assert!(none["score"].is_null(), "{none}");
     assert!(none["warnings"][0].as_str().unwrap().contains("no face found in"), "{none}");
+
+    // several inputs: a missing one gets its own error, the good ones are still scored; two
+    // inputs of one name write distinct depth maps; clips never span a gap in frame numbers
+    let twin = dir.join("twin").join(crops.file_name().unwrap());
+    std::fs::create_dir_all(&twin).unwrap();
+    let gap = dir.join("gap");
+    std::fs::create_dir_all(&gap).unwrap();
+    for (k, f) in frames(&crops).iter().enumerate() {
+        std::fs::copy(f, twin.join(f.file_name().unwrap())).unwrap();
+        // frame numbers with a hole after the first 7
+        let n = if k < 7 { k } else { k + 10 };
+        std::fs::copy(f, gap.join(format!("{n:04}.png"))).unwrap();
+    }
+    let depth = dir.join("depth");
+    let out = tdfas()
+        .args(["infer", "--checkpoint"])
+        .arg(&m4)
+        .arg("--depth-dir")
+        .arg(&depth)
+        .arg(&crops)
+        .arg(dir.join("missing"))
+        .arg(&twin)
+        .arg(&gap)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].contains("\tscore ") && lines[2].contains("\tscore "), "{stdout}");
+    assert!(lines[1].contains("no such file or folder") && stderr.contains("1 of 4 input(s)"), "{stdout}\n{stderr}");
+    let spec = tdfas::train::checkpoint::read(&m4).unwrap().config.clip_spec();
+    let clips_in = |n: usize| {
+        let starts = tdfas::data::clip_starts(n, &spec).len();
+        if starts == 0 && n >= spec.frames {
+            1
+        } else {
+            starts
+        }
+    };
+    let runs = [7, frames(&crops).len() - 7];
+    let expected = clips_in(runs[0]) + clips_in(runs[1]);
+    assert_ne!(expected, clips_in(runs[0] + runs[1]), "the hole must change the clips for this test to mean anything");
+    assert!(lines[3].contains(&format!("clips {expected} [")), "{expected}: {}", lines[3]);
+    let maps: Vec<String> =
+        std::fs::read_dir(&depth).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for prefix in ["00_crops_clip0_d_fusion_t0.png", "02_crops_clip0_d_fusion_t0.png", "00_crops_clip0_d_single_t0.png"]
+    {
+        assert!(maps.iter().any(|m| m == prefix), "{prefix} missing in {maps:?}");
+    }
+    // an unwritable --json is refused before the evaluation runs
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(&m4)
+        .arg("--data")
+        .arg(&data)
+        .arg("--json")
+        .arg(file.join("m.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("a-file/m.json") && out.stdout.is_empty(), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -128,8 +128,11 @@ pub fn evaluate_model(
     protocol: Option<&str>,
     show_progress: bool,
 ) -> Result<(ModelReport, Vec<GridRow>)> {
-    evaluate_model_with(gpu, model, name, root, protocol, None, show_progress)
+    evaluate_model_with(gpu, model, name, root, protocol, None, GRID_PER_CLASS, show_progress)
 }
+
+/// Depth-grid rows per class by default: this many worst-scored and this many typical videos.
+pub const GRID_PER_CLASS: usize = 2;
 
 /// Metrics of one model on the test split at `fixed`, or (None) at the threshold fixed on
 /// this dataset's dev split at its EER.
@@ -140,6 +143,7 @@ pub fn evaluate_model_with(
     root: &Path,
     protocol: Option<&str>,
     fixed: Option<&FixedThreshold>,
+    grid_per_class: usize,
     show_progress: bool,
 ) -> Result<(ModelReport, Vec<GridRow>)> {
     let threshold = match fixed {
@@ -150,8 +154,8 @@ pub fn evaluate_model_with(
             metrics::dev_threshold(&per_video(&dev.clips)?).context("the dev split")?
         }
     };
-    let test =
-        score_split(gpu, model, root, Split::Test, protocol, 2, show_progress).context("scoring the test split")?;
+    let test = score_split(gpu, model, root, Split::Test, protocol, grid_per_class, show_progress)
+        .context("scoring the test split")?;
     let test_videos = per_video(&test.clips)?;
     let metrics: Metrics = metrics::at_threshold(&test_videos, threshold).context("the test split")?;
     Ok((ModelReport { name: name.to_string(), metrics, test: test_videos }, test.grid))
@@ -226,7 +230,7 @@ pub fn evaluate_protocol(
     protocol: Option<&str>,
     show_progress: bool,
 ) -> Result<ProtocolEvaluation> {
-    evaluate_protocol_with(gpu, model, name, root, protocol, None, show_progress)
+    evaluate_protocol_with(gpu, model, name, root, protocol, None, GRID_PER_CLASS, show_progress)
 }
 
 /// `evaluate_protocol` at a fixed threshold (None: each sub-protocol's dev EER).
@@ -237,6 +241,7 @@ pub fn evaluate_protocol_with(
     root: &Path,
     protocol: Option<&str>,
     fixed: Option<&FixedThreshold>,
+    grid_per_class: usize,
     show_progress: bool,
 ) -> Result<ProtocolEvaluation> {
     let protocols: Vec<Option<String>> = match protocol {
@@ -250,7 +255,7 @@ pub fn evaluate_protocol_with(
         if several && show_progress {
             eprintln!("sub-protocol {} ({}/{})", p.as_deref().unwrap_or(""), i + 1, protocols.len());
         }
-        let (r, g) = evaluate_model_with(gpu, model, &label, root, p.as_deref(), fixed, show_progress)
+        let (r, g) = evaluate_model_with(gpu, model, &label, root, p.as_deref(), fixed, grid_per_class, show_progress)
             .with_context(|| format!("protocol {}", p.as_deref().unwrap_or("(none)")))?;
         if i == 0 {
             grid = g;

@@ -178,6 +178,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Fails now, naming the file, when `path` could not be written later: its folder is created
+/// if missing and a temporary file is made and removed there.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a folder, not a file to write", path.display());
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot write {}: creating {}", path.display(), dir.display()))?;
+    let probe = dir.join(format!(".tdfas-write-check.{}", std::process::id()));
+    std::fs::File::create(&probe).with_context(|| format!("cannot write {} (folder not writable)", path.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// A checkpoint read and validated: tensors by name, config, progress.
 pub struct Loaded {
     pub config: Config,
