@@ -63,7 +63,12 @@ pub fn ensure_benchmark(dir: &Path, opts: &SynthOptions, progress: bool) -> Resu
 
 pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let started = Instant::now();
-    let preset = opts.preset.clone().unwrap_or_else(|| if gpu.is_cpu() { "tiny".into() } else { "paper".into() });
+    // On a CPU adapter: `cpu` (48 px) for the demo, `tiny` (32 px) for its quick smoke setting.
+    let preset = opts.preset.clone().unwrap_or_else(|| match (gpu.is_cpu(), opts.quick) {
+        (true, true) => "tiny".into(),
+        (true, false) => "cpu".into(),
+        (false, _) => "paper".into(),
+    });
     let mut cfg = match &opts.config {
         Some(path) => Config::from_file(path)?,
         None => Config::preset(&preset)?,

@@ -76,7 +76,11 @@ impl Variant {
 }
 
 const PRESETS: &[(&str, &str)] =
-    &[("paper", include_str!("presets/paper.toml")), ("tiny", include_str!("presets/tiny.toml"))];
+    &[
+        ("paper", include_str!("presets/paper.toml")),
+        ("cpu", include_str!("presets/cpu.toml")),
+        ("tiny", include_str!("presets/tiny.toml")),
+    ];
 
 impl Config {
     pub fn preset(name: &str) -> Result<Config> {
@@ -190,6 +194,7 @@ mod tests {
         let p = Config::preset("paper").unwrap();
         assert_eq!((p.image_size, p.map_size(), p.frames, p.block), (256, 32, 5, [128, 192, 128]));
         assert!(Config::preset("tiny").is_ok());
+        assert_eq!(Config::preset("cpu").unwrap().image_size, 48);
         assert!(Config::preset("huge").unwrap_err().to_string().contains("unknown preset"));
     }
 
