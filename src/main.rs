@@ -484,7 +484,7 @@ fn info() -> Result<()> {
     println!("limits    {source}; work larger than one binding is split");
     println!(
         "          max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB,",
-        l.max_storage_buffer_binding_size as u64 >> 20,
+        l.max_storage_buffer_binding_size >> 20,
         l.max_buffer_size >> 20,
         l.max_compute_workgroup_storage_size >> 10
     );

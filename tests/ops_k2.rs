@@ -195,6 +195,7 @@ fn gru_reference_backwards_match_finite_differences() {
 }
 
 /// f64 3x3 conv, zero padding 1, with bias: x [b, ci, h, w], wt [co, ci, 3, 3] -> [b, co, h, w].
+#[allow(clippy::too_many_arguments)]
 fn conv3x3(x: &[f64], wt: &[f64], bias: &[f64], b: usize, ci: usize, co: usize, h: usize, w: usize) -> Vec<f64> {
     let mut y = vec![0.0; b * co * h * w];
     for n in 0..b {

@@ -392,7 +392,7 @@ fn bad_data_gives_clear_errors_or_skips() {
         let ds = Dataset::open(&d, Split::Train, None, &spec()).unwrap();
         let w = ds.skipped().join("\n");
         assert!(w.contains(&format!("{}:3", clip.join("bbox.csv").display())), "{name}: {w}");
-        assert!(ds.len() > 0, "{name}: the other videos are kept");
+        assert!(!ds.is_empty(), "{name}: the other videos are kept");
     }
     // a large but finite box loads quickly (label resampling is capped)
     let (d, clip) = fresh("bbox_big");

@@ -120,8 +120,11 @@ pub fn calibrate(r: Rect) -> Rect {
 
 /// Per-frame detections are cached by file (path, size, mtime): training reads each clip
 /// many times.
-fn cache() -> &'static Mutex<HashMap<(PathBuf, u64, u128), Option<Rect>>> {
-    static C: OnceLock<Mutex<HashMap<(PathBuf, u64, u128), Option<Rect>>>> = OnceLock::new();
+/// (path, size, mtime in ns) -> the detection
+type DetectionCache = Mutex<HashMap<(PathBuf, u64, u128), Option<Rect>>>;
+
+fn cache() -> &'static DetectionCache {
+    static C: OnceLock<DetectionCache> = OnceLock::new();
     C.get_or_init(|| Mutex::new(HashMap::new()))
 }
 

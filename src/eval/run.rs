@@ -136,6 +136,7 @@ pub const GRID_PER_CLASS: usize = 2;
 
 /// Metrics of one model on the test split at `fixed`, or (None) at the threshold fixed on
 /// this dataset's dev split at its EER.
+#[allow(clippy::too_many_arguments)] // the evaluation's settings, each a plain value
 pub fn evaluate_model_with(
     gpu: &Gpu,
     model: &FasTd,
@@ -234,6 +235,7 @@ pub fn evaluate_protocol(
 }
 
 /// `evaluate_protocol` at a fixed threshold (None: each sub-protocol's dev EER).
+#[allow(clippy::too_many_arguments)] // the evaluation's settings, each a plain value
 pub fn evaluate_protocol_with(
     gpu: &Gpu,
     model: &FasTd,

@@ -108,7 +108,7 @@ impl ParamStore {
         for &(i, offset, n) in &slots {
             let p = &mut self.params[i];
             gpu.copy(&p.value, 0, &arena, offset, n);
-            p.value = arena.view(offset, &p.value.shape().to_vec());
+            p.value = arena.view(offset, p.value.shape());
         }
         Ok(ArenaLayout {
             arena,

@@ -75,12 +75,11 @@ impl Variant {
     }
 }
 
-const PRESETS: &[(&str, &str)] =
-    &[
-        ("paper", include_str!("presets/paper.toml")),
-        ("cpu", include_str!("presets/cpu.toml")),
-        ("tiny", include_str!("presets/tiny.toml")),
-    ];
+const PRESETS: &[(&str, &str)] = &[
+    ("paper", include_str!("presets/paper.toml")),
+    ("cpu", include_str!("presets/cpu.toml")),
+    ("tiny", include_str!("presets/tiny.toml")),
+];
 
 impl Config {
     pub fn preset(name: &str) -> Result<Config> {
@@ -113,7 +112,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<()> {
         Variant::parse(&self.variant)?;
-        if self.image_size < 8 || self.image_size % 8 != 0 {
+        if self.image_size < 8 || !self.image_size.is_multiple_of(8) {
             bail!("image_size must be a positive multiple of 8 (map size S = image_size / 8), got {}", self.image_size);
         }
         if self.image_size > 4096 {

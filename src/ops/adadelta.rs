@@ -17,6 +17,7 @@ struct Params {
 }
 
 /// In place: p, v (square_avg), u (acc_delta) updated from g. All four have the same length.
+#[allow(clippy::too_many_arguments)]
 pub fn adadelta_step(
     gpu: &Gpu,
     p: &Tensor,

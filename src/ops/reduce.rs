@@ -19,7 +19,7 @@ struct Params {
 
 /// x viewed as [rows, len] -> [rows], times s.
 pub fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, s: f32) -> Result<Tensor> {
-    ensure!(rows > 0 && x.numel() % rows == 0, "sum_rows: {:?} is not {rows} rows", x.shape());
+    ensure!(rows > 0 && x.numel().is_multiple_of(rows), "sum_rows: {:?} is not {rows} rows", x.shape());
     let len = x.numel() / rows;
     let out = Tensor::empty(gpu, &[rows]);
     let params = Params { rows: rows as u32, len: len as u32, s, _pad: 0 };
@@ -37,7 +37,7 @@ pub fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, s: f32) -> Result<Tensor> {
 /// Per row: sum(x * m) / sum(m), 0 where the mask is empty. Returns (means, mask sums).
 pub fn masked_mean_rows(gpu: &Gpu, x: &Tensor, m: &Tensor, rows: usize) -> Result<(Tensor, Tensor)> {
     ensure!(x.numel() == m.numel(), "masked_mean: value {:?} and mask {:?} differ", x.shape(), m.shape());
-    ensure!(rows > 0 && x.numel() % rows == 0, "masked_mean: {:?} is not {rows} rows", x.shape());
+    ensure!(rows > 0 && x.numel().is_multiple_of(rows), "masked_mean: {:?} is not {rows} rows", x.shape());
     let len = x.numel() / rows;
     let out = Tensor::empty(gpu, &[rows]);
     let den = Tensor::empty(gpu, &[rows]);
