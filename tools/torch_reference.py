@@ -1,4 +1,4 @@
-"""Independent PyTorch implementation of the FAS-TD model, written from /work/shared/MODEL.md alone.
+"""Independent PyTorch implementation of the FAS-TD model, written from the model specification alone (docs/MODEL.md).
 
 It is the cross-check for the Rust engine: make_goldens.py runs it in float64 and stores the
 results as float32 safetensors fixtures. Layouts are PyTorch's (NCHW, conv [out, in, kh, kw]).
