@@ -209,6 +209,24 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
     if (sc - c4.threshold).abs() > TOL {
         assert_eq!(crop["verdict"], whole["verdict"], "{crop}\n{whole}");
     }
+    // the same whole scene as an H.264 video, decoded by ffmpeg (installed by .ci/run)
+    let mp4 = dir.join("scene.mp4");
+    let encoded = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-framerate", "15", "-i"])
+        .arg(scene.join("%04d.png"))
+        .args(["-pix_fmt", "yuv420p", "-c:v", "libx264"])
+        .arg(&mp4)
+        .status()
+        .is_ok_and(|s| s.success());
+    if encoded {
+        let video = infer_json(&m4, &mp4, &[], &dir.join("video.jsonl"));
+        assert_eq!(video["face"]["source"], "detector", "{video}");
+        let sv = video["score"].as_f64().unwrap();
+        eprintln!("whole scene as H.264 video: score {sv:.4}");
+        assert!((sv - sw).abs() <= 0.1, "video {sv} vs frames {sw}");
+    } else {
+        eprintln!("NOTICE: ffmpeg with libx264 not available: the video path of infer is not checked");
+    }
     // a scene with no face: reported as such, not scored
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
