@@ -375,6 +375,15 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, inputs } => {
+            // output paths are checked before any input is read
+            if let Some(d) = &depth_dir {
+                if d.exists() && !d.is_dir() {
+                    bail!("--depth-dir {}: a file is there, not a folder", d.display());
+                }
+            }
+            if let Some(j) = &json {
+                tdfas::train::checkpoint::check_writable(j)?;
+            }
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;

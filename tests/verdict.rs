@@ -124,6 +124,12 @@ fn whole_scene(clip: &Path, out: &Path) {
     }
 }
 
+fn file_for_depth(dir: &Path) -> PathBuf {
+    let f = dir.join("a-depth-file");
+    std::fs::write(&f, b"not a folder").unwrap();
+    f
+}
+
 fn infer_json(ckpt: &Path, input: &Path, extra: &[&str], out: &Path) -> serde_json::Value {
     run(tdfas().args(["infer", "--checkpoint"]).arg(ckpt).arg("--json").arg(out).args(extra).arg(input));
     serde_json::from_str(std::fs::read_to_string(out).unwrap().lines().next().unwrap()).unwrap()
@@ -289,6 +295,18 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
     {
         assert!(maps.iter().any(|m| m == prefix), "{prefix} missing in {maps:?}");
     }
+    // --depth-dir naming a file: said at once, with the path
+    let out = tdfas()
+        .args(["infer", "--checkpoint"])
+        .arg(&m4)
+        .arg("--depth-dir")
+        .arg(file_for_depth(&dir))
+        .arg(&crops)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && stderr.contains("a-depth-file: a file is there, not a folder"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing scored: {}", String::from_utf8_lossy(&out.stdout));
     // an unwritable --json is refused before the evaluation runs
     let file = dir.join("a-file");
     std::fs::write(&file, b"x").unwrap();
