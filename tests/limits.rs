@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{gpu, up};
+use common::{gpu, micro_config as micro, up};
 use tdfas::gpu::device::limits_choice;
 use tdfas::gpu::shaders;
 use tdfas::model::fastd::{FasTd, HostBatch};
-use tdfas::model::Config;
 use tdfas::ops::conv::{self, ConvKernel};
 use tdfas::ops::sobel::SobelDir;
 use tdfas::ops::{adadelta, batchnorm as bn, concat as cat, elementwise as ew, gru, pool, resize, sobel};
@@ -247,22 +246,6 @@ fn elementwise_gru_and_adadelta_split_bit_identically() {
         out
     });
     assert_identical("elementwise, GRU, Adadelta", &w, &s);
-}
-
-/// The smallest config with the full structure (variant 4), as in tests/training.rs.
-fn micro() -> Config {
-    let mut c = Config::preset("tiny").unwrap();
-    c.image_size = 16;
-    c.frames = 3;
-    c.interval = 1;
-    c.stem = 4;
-    c.block = [4, 6, 4];
-    c.head = [4, 4];
-    c.off_reduce = 2;
-    c.off_out = 3;
-    c.gru_hidden = 2;
-    c.fc_hidden = 4;
-    c
 }
 
 /// Losses and every parameter after one training step of `stage`, with bindings capped at `cap`.

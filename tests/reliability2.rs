@@ -3,55 +3,24 @@
 //! untrainable settings, one-class data, unreadable data named with the step).
 
 mod common;
+use common::{tdfas_cmd as tdfas, tiny_dataset};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use tdfas::data::synth::{generate, SynthOptions};
 use tdfas::model::Config;
 use tdfas::train::checkpoint;
 use tdfas::train::outdir;
 
+/// The micro config with two steps per stage.
 fn micro() -> Config {
-    let mut c = Config::preset("tiny").unwrap();
-    c.image_size = 16;
-    c.frames = 3;
-    c.interval = 1;
-    c.stem = 4;
-    c.block = [4, 6, 4];
-    c.head = [4, 4];
-    c.off_reduce = 2;
-    c.off_out = 3;
-    c.gru_hidden = 2;
-    c.fc_hidden = 4;
-    c.stage1.batch = 3;
-    c.stage2.batch = 2;
+    let mut c = common::micro_config();
     c.stage1.steps = 2;
     c.stage2.steps = 2;
     c
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tdfas-rel2-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn tiny_dataset(dir: &Path) {
-    let mut o = SynthOptions::preset("small", 3).unwrap();
-    o.identities = 3;
-    o.split = [1, 1, 1];
-    o.videos_per_class = 1;
-    o.cross_videos_per_class = 0;
-    o.frames = 4;
-    (o.face_crop, o.width) = (true, 32);
-    generate(dir, &o, false).unwrap();
-}
-
-fn tdfas() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tdfas"));
-    c.stdin(Stdio::null());
-    c
+    common::tmp_dir("rel2", name)
 }
 
 /// `tdfas train` on `data` into `out` with the micro config and seed 5, plus `extra` flags.

@@ -2,31 +2,12 @@
 //! with exactly the parameters of an uninterrupted run; checkpoints load and reject corruption.
 
 mod common;
-use common::gpu;
-use tdfas::data::synth::{generate, SynthOptions};
+use common::{gpu, micro_config as micro, tiny_dataset};
 use tdfas::model::fastd::{FasTd, HostBatch};
 use tdfas::model::Config;
 use tdfas::train::adadelta::Adadelta;
 use tdfas::train::checkpoint;
 use tdfas::train::trainer::{train, train_step, TrainOptions};
-
-/// The smallest config with the full structure (variant 4).
-pub fn micro() -> Config {
-    let mut c = Config::preset("tiny").unwrap();
-    c.image_size = 16;
-    c.frames = 3;
-    c.interval = 1;
-    c.stem = 4;
-    c.block = [4, 6, 4];
-    c.head = [4, 4];
-    c.off_reduce = 2;
-    c.off_out = 3;
-    c.gru_hidden = 2;
-    c.fc_hidden = 4;
-    c.stage1.batch = 3;
-    c.stage2.batch = 2;
-    c
-}
 
 fn clip_batch(cfg: &Config, clips: usize, seed: u64) -> HostBatch {
     let (nf, h, s) = (cfg.frames, cfg.image_size, cfg.map_size());
@@ -68,17 +49,6 @@ fn a_tiny_batch_is_overfitted_in_both_stages() {
     println!("stage 1 {:.4} -> {:.4}; stage 2 depth {:.4} -> {:.4}", l1[0], l1[59], l2[0], l2[79]);
     assert!(l1[59] < 0.1 * l1[0] && l1[59] < 0.01, "stage 1 did not overfit: {l1:?}");
     assert!(l2[79] < 0.2 * l2[0] && l2[79] < 0.01, "stage 2 did not overfit: {l2:?}");
-}
-
-fn tiny_dataset(dir: &std::path::Path) {
-    let mut o = SynthOptions::preset("small", 3).unwrap();
-    o.identities = 3;
-    o.split = [1, 1, 1];
-    o.videos_per_class = 1;
-    o.cross_videos_per_class = 0;
-    o.frames = 4;
-    (o.face_crop, o.width) = (true, 32);
-    generate(dir, &o, false).unwrap();
 }
 
 fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: Option<usize>) -> anyhow::Result<()> {

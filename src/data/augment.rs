@@ -5,7 +5,7 @@
 //! gets the same transform (temporal consistency); only the noise pattern differs per frame.
 //! The horizontal flip (frames, depth and mask together) is drawn in `load::load_clip`.
 
-use super::imageops::{decode_png_bytes, gaussian_blur, to_u8, Img, Rect};
+use super::imageops::{gaussian_blur, jpeg_roundtrip, Img, Rect};
 use anyhow::{Context, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -73,7 +73,7 @@ impl Augment {
             }
         }
         match self.jpeg {
-            Some(q) => jpeg(&out, q),
+            Some(q) => jpeg_roundtrip(&out, q).context("augmentation"),
             None => Ok(out),
         }
     }
@@ -93,20 +93,6 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
     let u1: f32 = rng.random_range(1e-7..1.0);
     let u2: f32 = rng.random_range(0.0..1.0);
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-}
-
-fn jpeg(img: &Img, quality: u8) -> Result<Img> {
-    let mut buf = Vec::new();
-    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality);
-    image::ImageEncoder::write_image(
-        enc,
-        &to_u8(&img.data),
-        img.w as u32,
-        img.h as u32,
-        image::ExtendedColorType::Rgb8,
-    )
-    .context("augmentation: jpeg encode")?;
-    decode_png_bytes(&buf)
 }
 
 #[cfg(test)]

@@ -54,3 +54,48 @@ impl Golden {
         self.tensors.contains_key(name)
     }
 }
+
+/// The smallest config with the full structure (variant 4); tests set the steps they need.
+pub fn micro_config() -> tdfas::model::Config {
+    let mut c = tdfas::model::Config::preset("tiny").unwrap();
+    c.image_size = 16;
+    c.frames = 3;
+    c.interval = 1;
+    c.stem = 4;
+    c.block = [4, 6, 4];
+    c.head = [4, 4];
+    c.off_reduce = 2;
+    c.off_out = 3;
+    c.gru_hidden = 2;
+    c.fc_hidden = 4;
+    c.stage1.batch = 3;
+    c.stage2.batch = 2;
+    c
+}
+
+/// A fresh, empty temporary folder `tdfas-<prefix>-<name>-<pid>`.
+pub fn tmp_dir(prefix: &str, name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tdfas-{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Three identities, one video per class, 4 frames of 32 x 32 face crops (no domain B).
+pub fn tiny_dataset(dir: &std::path::Path) {
+    let mut o = tdfas::data::synth::SynthOptions::preset("small", 3).unwrap();
+    o.identities = 3;
+    o.split = [1, 1, 1];
+    o.videos_per_class = 1;
+    o.cross_videos_per_class = 0;
+    o.frames = 4;
+    (o.face_crop, o.width) = (true, 32);
+    tdfas::data::synth::generate(dir, &o, false).unwrap();
+}
+
+/// The `tdfas` binary with no standard input.
+pub fn tdfas_cmd() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tdfas"));
+    c.stdin(std::process::Stdio::null());
+    c
+}
