@@ -11,7 +11,6 @@ use crate::data::synth::{self, SynthOptions};
 use crate::eval::report::{self, ModelReport};
 use crate::eval::run::{evaluate_model, evaluate_model_with, FixedThreshold, GRID_PER_CLASS};
 use crate::gpu::Gpu;
-use crate::model::fastd::FasTd;
 use crate::model::Config;
 use crate::train::checkpoint;
 use crate::train::trainer::{train, TrainOptions};
@@ -201,28 +200,10 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             report::paper_table(&rows)
         ));
     }
-    let full = crate::data::face::take_full_frame_clips();
-    if full > 0 {
-        eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
-    }
+    crate::data::face::warn_full_frame_clips();
     Ok(DemoResult { table, report_dir, models, cross_models, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// The benchmark's two disjoint domains (identities, photos, cameras, attack media).
 pub const DOMAIN_A: &str = "domain_A";
 pub const DOMAIN_B: &str = "domain_B";
-
-/// Model 1: the single-frame network of a stage-1 checkpoint, scored on D_single alone.
-pub fn single_frame_baseline(gpu: &Gpu, stage1: &Path) -> Result<FasTd> {
-    let loaded = checkpoint::read(stage1)?;
-    let mut cfg = loaded.config.clone();
-    cfg.variant = "1".into();
-    let mut model = FasTd::new(gpu, cfg, 0)?;
-    let names: Vec<String> = model.params.names().map(String::from).collect();
-    for name in names {
-        let (_, values) =
-            loaded.tensors.get(&name).with_context(|| format!("{}: no tensor {name}", stage1.display()))?;
-        model.params.set(gpu, &name, values)?;
-    }
-    Ok(model)
-}

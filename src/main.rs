@@ -301,10 +301,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(c) => println!("threshold: {}", c.describe()),
                 None => println!("threshold: none stored (no usable dev split); infer needs --threshold"),
             }
-            let full = tdfas::data::face::take_full_frame_clips();
-            if full > 0 {
-                eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
-            }
+            tdfas::data::face::warn_full_frame_clips();
             println!("model: {}", out.join("model.safetensors").display());
             Ok(())
         }
@@ -352,10 +349,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             println!("{}", ev.header(&checkpoint, &data, protocol.as_deref()));
             println!("{}", ev.table());
-            let full = tdfas::data::face::take_full_frame_clips();
-            if full > 0 {
-                eprintln!("warning: {full} clip(s) had no face box and no detected face: read as full frames");
-            }
+            tdfas::data::face::warn_full_frame_clips();
             if let Some(j) = json {
                 std::fs::write(&j, ev.json()?).map_err(|e| anyhow::anyhow!("writing {}: {e}", j.display()))?;
                 println!("metrics: {}", j.display());

@@ -216,6 +216,14 @@ pub fn take_full_frame_clips() -> usize {
     FULL_FRAME_CLIPS.swap(0, Ordering::Relaxed)
 }
 
+/// The run's summary line for `take_full_frame_clips`, when there were any.
+pub fn warn_full_frame_clips() {
+    let full = take_full_frame_clips();
+    if full > 0 {
+        eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
+    }
+}
+
 /// Detection can be switched off for inputs that are already face crops (`--no-detect`).
 static DETECTION_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
