@@ -31,6 +31,7 @@ struct Params {
     stat_n: u32,
     _pad: u32,
 }
+crate::uniform!(Params { n, c, hw, training, relu, eps, momentum, chunk, base, total, stat_n, _pad });
 
 fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Params {
     let [n, c, h, w] = x.nchw();

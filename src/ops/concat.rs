@@ -21,6 +21,7 @@ struct Params {
     dst_off: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { blocks, len, src_stride, src_off, dst_stride, dst_off, _pad });
 
 /// (outer, inner) of a shape around `dim`: elements = outer * shape[dim] * inner.
 fn split(shape: &[usize], dim: usize) -> (usize, usize) {

@@ -16,6 +16,7 @@ struct Params {
     k: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { n, k, _pad });
 
 fn params(what: &str, logits: &Tensor) -> Result<Params> {
     ensure!(logits.shape().len() == 2, "{what}: logits must be [N, K], got {:?}", logits.shape());

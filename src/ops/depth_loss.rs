@@ -19,6 +19,7 @@ struct Params {
     w: u32,
     use_mask: u32,
 }
+crate::uniform!(Params { n, h, w, use_mask });
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DepthLoss {

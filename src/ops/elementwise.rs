@@ -15,6 +15,7 @@ struct Params {
     s: f32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { n, s, _pad });
 
 /// Runs entry `entry` of elementwise.wgsl: out = f(a, b, s).
 fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: &Tensor, s: f32, flops: f64) -> Result<Tensor> {

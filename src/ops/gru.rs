@@ -16,6 +16,7 @@ struct Params {
     n: u32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { n, _pad });
 
 fn params(n: usize) -> Params {
     Params { n: n as u32, _pad: [0; 3] }

@@ -16,6 +16,7 @@ struct Params {
     cols: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { rows, cols, _pad });
 
 pub fn linear(gpu: &Gpu, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     ensure!(

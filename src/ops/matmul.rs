@@ -19,6 +19,7 @@ struct Params {
     accumulate: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { m, n, k, ta, tb, accumulate, _pad });
 
 /// op(A) @ op(B) where op transposes when `ta` / `tb`. A, B are 2-D row-major.
 pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {

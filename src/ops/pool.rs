@@ -19,6 +19,7 @@ struct Params {
     ow: u32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { planes, h, w, oh, ow, _pad });
 
 fn params(x_shape: &[usize]) -> Result<Params> {
     ensure!(

@@ -16,6 +16,7 @@ struct Params {
     s: f32,
     _pad: u32,
 }
+crate::uniform!(Params { rows, len, s, _pad });
 
 /// x viewed as [rows, len] -> [rows], times s.
 pub fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, s: f32) -> Result<Tensor> {

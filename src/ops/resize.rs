@@ -20,6 +20,7 @@ struct Params {
     ow: u32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { planes, ih, iw, oh, ow, _pad });
 
 fn params(x_shape: &[usize], oh: usize, ow: usize) -> Result<Params> {
     ensure!(

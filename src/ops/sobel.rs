@@ -24,6 +24,7 @@ struct Params {
     s: f32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { n, h, w, dir, s, _pad });
 
 /// s * sobel(x); s = -1 gives the backward (the flipped filters are the negated filters).
 fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
