@@ -176,10 +176,31 @@ impl<'g> Tape<'g> {
                 }
                 grads[input.0] = Some(match grads[input.0].take() {
                     None => g,
-                    Some(acc) => crate::ops::elementwise::add(gpu, &acc, &g)?,
+                    Some(acc) => accumulate(gpu, &acc, &g)?,
                 });
             }
         }
         Ok(Grads { grads })
     }
+}
+
+/// Uniform of elementwise.wgsl (checked against it at first use, see `gpu::reflect`).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct AddParams {
+    n: u32,
+    s: f32,
+    _pad: [u32; 2],
+}
+crate::uniform!(AddParams { n, s, _pad });
+
+/// a + b for two gradients of one value: elementwise.wgsl's `add`, dispatched here because the
+/// tape is a layer below the ops (`ops::elementwise::add` records the same kernel).
+fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = Tensor::empty(gpu, a.shape());
+    let n = a.numel();
+    let params = |n: usize| AddParams { n: n as u32, s: 0.0, _pad: [0; 2] };
+    let cost = crate::gpu::profiler::Cost::elementwise(n, 1.0, 3.0);
+    gpu.dispatch_flat("elementwise", "add", n, params, &[a, b, &out], cost)?;
+    Ok(out)
 }
