@@ -10,8 +10,8 @@ use crate::tensor::Tensor;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Var(pub usize);
 
-/// Gradient of one op: given dL/d(output), returns dL/d(input) for each input (None where the
-/// input needs no gradient).
+/// Gradient of one op over a list of inputs (`Tape::record_var`): given dL/d(output), returns
+/// dL/d(input) for each input (None where the input needs no gradient).
 pub type BackwardFn<'g> = Box<dyn FnOnce(&Gpu, &Tensor) -> Result<Vec<Option<Tensor>>> + 'g>;
 
 struct Node<'g> {
@@ -90,8 +90,21 @@ impl<'g> Tape<'g> {
         self.requires_grad[v.0]
     }
 
-    /// Records an op's output. The gradient closure is kept only if some input needs a gradient.
-    pub fn record(&mut self, name: &'static str, inputs: &[Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
+    /// Records the output of an op of `N` inputs. Its gradient closure returns one gradient per
+    /// input, an arity the compiler checks; it is kept only if some input needs a gradient.
+    pub fn record<const N: usize>(
+        &mut self,
+        name: &'static str,
+        inputs: [Var; N],
+        output: Tensor,
+        backward: impl FnOnce(&Gpu, &Tensor) -> Result<[Option<Tensor>; N]> + 'g,
+    ) -> Var {
+        self.record_var(name, &inputs, output, Box::new(move |gpu, g| Ok(Vec::from(backward(gpu, g)?))))
+    }
+
+    /// `record` for an op over a list of inputs (concat; conv with an optional bias): the number
+    /// of gradients is checked when the backward walk calls the closure.
+    pub fn record_var(&mut self, name: &'static str, inputs: &[Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
         if self.detect_anomaly && self.anomaly.is_none() {
             match self.gpu.download(&output) {
                 Ok(values) => {

@@ -397,15 +397,10 @@ fn record(
     let (y, stats) =
         batchnorm_forward(t.gpu, &xv, &gv, t.value(beta), running_mean, running_var, training, eps, momentum, relu)?;
     let yv = y.clone();
-    Ok(t.record(
-        name,
-        &[x, gamma, beta],
-        y,
-        Box::new(move |gpu, g| {
-            let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
-            Ok(vec![Some(gx), Some(dgamma), Some(dbeta)])
-        }),
-    ))
+    Ok(t.record(name, [x, gamma, beta], y, move |gpu, g| {
+        let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
+        Ok([Some(gx), Some(dgamma), Some(dbeta)])
+    }))
 }
 
 /// BatchNorm2d on the tape; inputs x [N, C, H, W], gamma [C], beta [C]. The running statistics are

@@ -377,7 +377,7 @@ pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let has_b = b.is_some();
-    Ok(t.record(
+    Ok(t.record_var(
         "conv2d",
         &inputs,
         y,

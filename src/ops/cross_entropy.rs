@@ -84,10 +84,7 @@ pub fn t_softmax_cross_entropy(t: &mut Tape, logits: Var, labels: &Tensor) -> Re
     let lv = t.value(logits).clone();
     let loss = softmax_cross_entropy(t.gpu, &lv, labels)?;
     let labels = labels.clone();
-    Ok(t.record(
-        "softmax_cross_entropy",
-        &[logits],
-        loss,
-        Box::new(move |gpu, g| Ok(vec![Some(softmax_cross_entropy_backward(gpu, &lv, &labels, g)?)])),
-    ))
+    Ok(t.record("softmax_cross_entropy", [logits], loss, move |gpu, g| {
+        Ok([Some(softmax_cross_entropy_backward(gpu, &lv, &labels, g)?)])
+    }))
 }

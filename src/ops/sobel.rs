@@ -65,5 +65,5 @@ pub fn sobel_backward(gpu: &Gpu, gy: &Tensor, dir: SobelDir) -> Result<Tensor> {
 
 pub fn t_sobel(t: &mut Tape, x: Var, dir: SobelDir) -> Result<Var> {
     let y = sobel(t.gpu, t.value(x), dir)?;
-    Ok(t.record("sobel", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(sobel_backward(gpu, g, dir)?)]))))
+    Ok(t.record("sobel", [x], y, move |gpu, g| Ok([Some(sobel_backward(gpu, g, dir)?)])))
 }
