@@ -144,7 +144,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             run_dir.join("stage1.safetensors").display()
         ),
         adapter: gpu.describe(),
-        ..report::Provenance::for_checkpoint(&run_dir.join("model.safetensors"), &loaded4)
+        ..loaded4.provenance(&run_dir.join("model.safetensors"))
     };
     let prov = report::Provenance {
         evaluation_data: format!("{} (test split)", data.display()),

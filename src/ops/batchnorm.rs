@@ -31,6 +31,7 @@ struct Params {
     stat_n: u32,
     _pad: u32,
 }
+crate::uniform!(Params { n, c, hw, training, relu, eps, momentum, chunk, base, total, stat_n, _pad });
 
 fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Params {
     let [n, c, h, w] = x.nchw();
@@ -396,15 +397,10 @@ fn record(
     let (y, stats) =
         batchnorm_forward(t.gpu, &xv, &gv, t.value(beta), running_mean, running_var, training, eps, momentum, relu)?;
     let yv = y.clone();
-    Ok(t.record(
-        name,
-        &[x, gamma, beta],
-        y,
-        Box::new(move |gpu, g| {
-            let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
-            Ok(vec![Some(gx), Some(dgamma), Some(dbeta)])
-        }),
-    ))
+    Ok(t.record(name, [x, gamma, beta], y, move |gpu, g| {
+        let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
+        Ok([Some(gx), Some(dgamma), Some(dbeta)])
+    }))
 }
 
 /// BatchNorm2d on the tape; inputs x [N, C, H, W], gamma [C], beta [C]. The running statistics are
