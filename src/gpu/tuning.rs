@@ -52,8 +52,9 @@ fn read_cache() -> BTreeMap<String, serde_json::Value> {
 /// Sets `gpu.conv_kernel`: the override, else the cached choice, else a measurement (then cached).
 pub fn tune(gpu: &Gpu) -> Result<()> {
     if let Ok(v) = std::env::var("TDFAS_CONV") {
-        let k =
-            ConvKernel::parse(&v).ok_or_else(|| anyhow::anyhow!("TDFAS_CONV={v:?} is not one of blocked, tiled"))?;
+        let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
+        let k = ConvKernel::parse(&v)
+            .ok_or_else(|| anyhow::anyhow!("TDFAS_CONV={v:?} is not one of {}", names.join(", ")))?;
         gpu.conv_kernel.set(k);
         return Ok(());
     }
