@@ -17,6 +17,7 @@ shaders![
     "batchnorm_backward_reduce.wgsl",
     "batchnorm_forward.wgsl",
     "batchnorm_stats.wgsl",
+    "batchnorm_vec4.wgsl",
     "broadcast.wgsl",
     "concat.wgsl",
     "conv2d_bias_grad.wgsl",
