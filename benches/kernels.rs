@@ -3,7 +3,7 @@
 
 fn main() -> anyhow::Result<()> {
     let gpu = tdfas::Gpu::new()?;
-    let opts = tdfas::bench::BenchOptions { preset: "tiny".into(), quick: false, filter: None };
+    let opts = tdfas::bench::BenchOptions { preset: "tiny".into(), config: None, quick: false, filter: None };
     let report = tdfas::bench::run(&gpu, &opts, false)?;
     println!("{}", report.table());
     Ok(())

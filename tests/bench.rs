@@ -8,7 +8,8 @@ use tdfas::model::Config;
 #[test]
 fn bench_quick_covers_every_family() {
     let gpu = common::gpu();
-    let report = run(&gpu, &BenchOptions { preset: "paper".into(), quick: true, filter: None }, false).unwrap();
+    let report =
+        run(&gpu, &BenchOptions { preset: "paper".into(), config: None, quick: true, filter: None }, false).unwrap();
     assert_eq!(report.preset, "tiny", "--quick uses the tiny preset");
     let table = report.table();
     for family in FAMILIES {
@@ -33,7 +34,7 @@ fn bench_quick_covers_every_family() {
 #[test]
 fn bench_filter_selects_rows() {
     let gpu = common::gpu();
-    let opts = BenchOptions { preset: "tiny".into(), quick: true, filter: Some("sobel".into()) };
+    let opts = BenchOptions { preset: "tiny".into(), config: None, quick: true, filter: Some("sobel".into()) };
     let report = run(&gpu, &opts, false).unwrap();
     assert!(!report.rows.is_empty());
     assert!(report.rows.iter().all(|r| r.name.contains("sobel")), "{}", report.table());
