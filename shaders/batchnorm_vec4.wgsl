@@ -12,7 +12,7 @@
 // binding 7: running_mean [C]   binding 8: running_var [C]   binding 9: dgamma [C]
 // binding 10: dbeta [C] (read_write)   binding 11: out [N, C, HW] (write: y of apply4, gx of backward4)
 // Unused bindings take any tensor. Grids: stats4 and reduce4 [C, 1, 1] (64 threads per channel);
-// apply4 and backward4 one thread per `per` vec4s (per divides HW / 4), 1-D folded into x/y.
+// apply4, eval4 and backward4 one thread per `per` vec4s (per divides HW / 4), 1-D folded into x/y.
 struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, per: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -85,6 +85,29 @@ fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let c = (i0 / hw4) % p.c;
     let mean = vec4<f32>(stats[c]);
     let scale = vec4<f32>(stats[p.c + c] * gamma[c]);
+    let shift = vec4<f32>(beta[c]);
+    let relu = p.relu != 0u;
+    for (var k = 0u; k < p.per; k = k + 1u) {
+        let v = fma(x[i0 + k] - mean, scale, shift);
+        out[i0 + k] = select(v, max(v, vec4<f32>(0.0)), relu);
+    }
+}
+
+// Eval: apply4 with the running statistics, which it also writes to stats for the backward (the
+// first thread of each channel does): one dispatch instead of batchnorm_stats' `eval` + apply4.
+@compute @workgroup_size(256)
+fn eval4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i0 = (gid.x + gid.y * nwg.x * 256u) * p.per;
+    let hw4 = p.hw / 4u;
+    if (i0 >= p.n * p.c * hw4) { return; }
+    let c = (i0 / hw4) % p.c;
+    let invstd = 1.0 / sqrt(running_var[c] + p.eps);
+    if (i0 == c * hw4) {
+        stats[c] = running_mean[c];
+        stats[p.c + c] = invstd;
+    }
+    let mean = vec4<f32>(running_mean[c]);
+    let scale = vec4<f32>(invstd * gamma[c]);
     let shift = vec4<f32>(beta[c]);
     let relu = p.relu != 0u;
     for (var k = 0u; k < p.per; k = k + 1u) {

@@ -56,7 +56,8 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
 /// The vec4 kernels (batchnorm_vec4.wgsl) serve CPU adapters when HW is a multiple of 4 and the
 /// tensors fit one binding (no split: two cores need no more workgroups than channels).
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
-    let [_, _, h, w] = x.nchw();
+    // not NCHW: the general path reports the error
+    let &[_, _, h, w] = x.shape() else { return false };
     gpu.bn_vec4.get() && gpu.is_cpu() && (h * w) % 4 == 0 && x.byte_len() <= gpu.max_binding()
 }
 
@@ -268,6 +269,18 @@ pub fn batchnorm_forward(
     momentum: f32,
     relu: bool,
 ) -> Result<(Tensor, Tensor)> {
+    if !training && vec4_path(gpu, x) {
+        // Eval on a CPU adapter: statistics and normalisation in one dispatch.
+        let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
+        check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
+        let (stats, y, spare) =
+            (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()), Tensor::empty(gpu, &[4 * c]));
+        let (per, groups) = vec4_grid(gpu, x);
+        let p = Params { per, ..params(x, false, relu, eps, momentum) };
+        let args = [x, x, x, &stats, gamma, beta, running_mean, running_var, &spare, &spare, &y].map(Arg::T);
+        gpu.dispatch("batchnorm_vec4", "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        return Ok((y, stats));
+    }
     let stats = batchnorm_stats(gpu, x, running_mean, running_var, training, eps, momentum)?;
     let y = batchnorm_apply(gpu, x, &stats, gamma, beta, relu)?;
     Ok((y, stats))
