@@ -8,8 +8,9 @@
 // same weight. So the 8 lanes of a subgroup each load a different weight of the block and share
 // them with subgroupBroadcast (a register extract), and each invocation owns 4 consecutive pixels
 // of a row (its three input rows are vec4s whose components are separate registers, so the kx
-// shifts are free) and 4 output channels: per input channel, 5 weight loads and 18 input values feed
-// 144 fused multiply-adds (the blocked kernel: 12 loads per 32 multiply-adds).
+// shifts are free; the pixels left and right of them come from the neighbouring lanes) and 4
+// output channels: per input channel, 5 weight loads and 3 vec4 loads feed 144 fused
+// multiply-adds (the blocked kernel: 12 loads per 32 multiply-adds).
 // binding 0: params { n, cin, cout, h, w, k, s_o, s_c, flip, has_bias, _, _ }
 // binding 1: x [N, cin, H, W] (read)   binding 2: the same x as vec4s (read)
 // binding 3: wt (read)   binding 4: b [cout] (read; any buffer when has_bias = 0)
@@ -27,7 +28,7 @@ struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s
 const OB: u32 = 4u;
 
 // The invocation's 4-pixel segment of row h of image n, starting at column w0.
-struct Seg { live: bool, n: u32, h: u32, w0: u32 }
+struct Seg { live: bool, s: u32, n: u32, h: u32, w0: u32 }
 fn segment(gid: u32) -> Seg {
     let wq = p.w / 4u;
     let segs = p.n * p.h * wq;
@@ -35,7 +36,7 @@ fn segment(gid: u32) -> Seg {
     let n = s / (p.h * wq);
     let r = s - n * p.h * wq;
     let h = r / wq;
-    return Seg(gid < segs, n, h, (r - h * wq) * 4u);
+    return Seg(gid < segs, s, n, h, (r - h * wq) * 4u);
 }
 
 fn store(sg: Seg, o: u32, acc: vec4<f32>) {
@@ -60,7 +61,7 @@ fn row3(acc: vec4<f32>, k0: f32, k1: f32, k2: f32, l: f32, m: vec4<f32>, r: f32)
 
 @compute @workgroup_size(64)
 fn conv3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-         @builtin(subgroup_invocation_id) sid: u32) {
+         @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssize: u32) {
     let sg = segment(wid.x * 64u + lid.x);
     let hw = p.h * p.w;
     let o0 = wid.y * OB;
@@ -82,6 +83,13 @@ fn conv3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
     let down = select(centre, centre + p.w, sg.h + 1u < p.h);
     let dl = select(0u, 1u, sg.w0 > 0u);
     let dr = select(0u, 4u, sg.w0 + 4u < p.w);
+    // The halo pixels are the neighbouring lanes' edge pixels when those lanes hold the previous /
+    // next segment (checked, not assumed): a shuffle instead of a load. Only lanes at a subgroup's
+    // edge load them (a load in a branch costs only the lanes that take it).
+    let ls = subgroupShuffleUp(sg.s, 1u);
+    let rs = subgroupShuffleDown(sg.s, 1u);
+    let load_l = sid == 0u || ls + 1u != sg.s;
+    let load_r = sid + 1u >= ssize || rs != sg.s + 1u;
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
@@ -98,14 +106,30 @@ fn conv3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
         let ic = centre + xo;
         let id = down + xo;
         let mu4 = x4[iu / 4u] * mu;
-        let lu = x[iu - dl] * (mu * ml);
-        let ru = x[iu + dr] * (mu * mr);
         let mc4 = x4[ic / 4u];
-        let lc = x[ic - dl] * ml;
-        let rc = x[ic + dr] * mr;
         let md4 = x4[id / 4u] * md;
-        let ld = x[id - dl] * (md * ml);
-        let rd = x[id + dr] * (md * mr);
+        var lu = subgroupShuffleUp(mu4.w, 1u);
+        var lc = subgroupShuffleUp(mc4.w, 1u);
+        var ld = subgroupShuffleUp(md4.w, 1u);
+        var ru = subgroupShuffleDown(mu4.x, 1u);
+        var rc = subgroupShuffleDown(mc4.x, 1u);
+        var rd = subgroupShuffleDown(md4.x, 1u);
+        if (load_l) {
+            lu = x[iu - dl] * mu;
+            lc = x[ic - dl];
+            ld = x[id - dl] * md;
+        }
+        if (load_r) {
+            ru = x[iu + dr] * mu;
+            rc = x[ic + dr];
+            rd = x[id + dr] * md;
+        }
+        lu = lu * ml;
+        lc = lc * ml;
+        ld = ld * ml;
+        ru = ru * mr;
+        rc = rc * mr;
+        rd = rd * mr;
         a0 = row3(a0, subgroupBroadcast(v0, 0u), subgroupBroadcast(v0, 1u), subgroupBroadcast(v0, 2u), lu, mu4, ru);
         a0 = row3(a0, subgroupBroadcast(v0, 3u), subgroupBroadcast(v0, 4u), subgroupBroadcast(v0, 5u), lc, mc4, rc);
         a0 = row3(a0, subgroupBroadcast(v0, 6u), subgroupBroadcast(v0, 7u), subgroupBroadcast(v1, 0u), ld, md4, rd);
