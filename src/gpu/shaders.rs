@@ -30,6 +30,7 @@ shaders![
     "depth_loss.wgsl",
     "depth_loss_backward.wgsl",
     "elementwise.wgsl",
+    "elementwise_vec4.wgsl",
     "gru_gates.wgsl",
     "gru_gates_backward.wgsl",
     "gru_update.wgsl",
