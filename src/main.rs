@@ -509,7 +509,7 @@ fn info() -> Result<()> {
     );
     let cache = tdfas::gpu::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
     println!(
-        "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled overrides; cache {cache})",
+        "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled|rows overrides; cache {cache})",
         gpu.conv_kernel.get().name()
     );
     Ok(())
