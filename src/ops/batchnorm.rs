@@ -51,10 +51,10 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
     }
 }
 
-/// Unused read-write slots of batchnorm_vec4.wgsl take a spare tensor of 4 C values (a whole vec4
-/// for the `out` slot), unused read-only slots x.
 /// The vec4 kernels (batchnorm_vec4.wgsl) serve CPU adapters when HW is a multiple of 4 and the
-/// tensors fit one binding (no split: two cores need no more workgroups than channels).
+/// tensors fit one binding (no split: two cores need no more workgroups than channels). Their
+/// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
+/// their unused read-only slots x.
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
