@@ -1,11 +1,11 @@
 //! Training augmentation, on the fly and seeded by the loader's rng: crop jitter (scale and
 //! translation of the face crop, which the depth and mask labels follow because they are cut
-//! with the same rectangle), colour jitter (brightness, contrast, saturation, hue), blur,
-//! noise and JPEG compression. One draw of the parameters per clip, so every frame of a clip
+//! with the same rectangle), colour jitter (brightness, contrast, saturation, hue), resolution
+//! (down and up again: a small or distant face), blur, noise and JPEG compression. One draw of the parameters per clip, so every frame of a clip
 //! gets the same transform (temporal consistency); only the noise pattern differs per frame.
 //! The horizontal flip (frames, depth and mask together) is drawn in `load::load_clip`.
 
-use super::imageops::{gaussian_blur, jpeg_roundtrip, Img, Rect};
+use super::imageops::{crop_resize, gaussian_blur, jpeg_roundtrip, Img, Rect};
 use anyhow::{Context, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -22,6 +22,9 @@ pub struct Augment {
     pub contrast: f32,
     pub saturation: f32,
     pub hue: f32,
+    /// Side of the lower resolution the crop passes through, as a fraction (1 = none): faces
+    /// far from the camera reach the model upsampled from few pixels.
+    pub resample: f32,
     /// Gaussian blur sigma in crop pixels (0 = none).
     pub blur: f32,
     /// Gaussian noise std in levels (0 = none).
@@ -40,6 +43,7 @@ impl Augment {
             contrast: rng.random_range(0.75..1.3),
             saturation: rng.random_range(0.6..1.4),
             hue: rng.random_range(-0.08..0.08),
+            resample: if rng.random_bool(0.35) { rng.random_range(0.35..0.8) } else { 1.0 },
             blur: if rng.random_bool(0.3) { rng.random_range(0.3..1.2) } else { 0.0 },
             noise: if rng.random_bool(0.5) { rng.random_range(1.0..6.0) } else { 0.0 },
             jpeg: rng.random_bool(0.4).then(|| rng.random_range(40..90)),
@@ -65,6 +69,13 @@ impl Augment {
             for (v, c) in px.iter_mut().zip(c) {
                 *v = ((c - mean) * self.contrast + mean + self.brightness).clamp(0.0, 255.0);
             }
+        }
+        // (crops are square; a non-square image keeps its resolution)
+        if self.resample < 1.0 && img.w == img.h {
+            let (w, h) = (img.w, img.h);
+            let side = ((w as f32 * self.resample).round() as usize).max(4);
+            let small = crop_resize(&out, Rect::full(w, h), side);
+            out = crop_resize(&small, Rect::full(side, side), w);
         }
         let mut out = gaussian_blur(&out, self.blur);
         if self.noise > 0.0 {
@@ -128,6 +139,7 @@ mod tests {
             contrast: 1.0,
             saturation: 1.0,
             hue: 0.0,
+            resample: 1.0,
             blur: 0.0,
             noise: 0.0,
             jpeg: None,
@@ -141,6 +153,36 @@ mod tests {
         assert!((g[0] - g[1]).abs() < 1e-3 && (g[1] - g[2]).abs() < 1e-3);
         let moved = Augment { shift: [0.1, -0.1], scale: 2.0, ..id }.crop(r);
         assert!((moved.x + moved.w / 2.0 - (8.0 + 2.0)).abs() < 1e-4 && (moved.w - 20.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn resample_removes_detail_and_keeps_the_size() {
+        // a 1-pixel checkerboard: passing through half the resolution averages it towards grey
+        let mut img = Img::new(16, 16, 3);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            let p = i / 3;
+            *v = if (p % 16 + p / 16) % 2 == 0 { 255.0 } else { 0.0 };
+        }
+        let id = Augment {
+            scale: 1.0,
+            shift: [0.0; 2],
+            brightness: 0.0,
+            contrast: 1.0,
+            saturation: 1.0,
+            hue: 0.0,
+            resample: 1.0,
+            blur: 0.0,
+            noise: 0.0,
+            jpeg: None,
+        };
+        let detail = |img: &Img| {
+            img.data.chunks(3).zip(img.data.chunks(3).skip(1)).map(|(a, b)| (a[0] - b[0]).abs()).sum::<f32>()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let same = id.photometric(&img, &mut rng).unwrap();
+        let low = Augment { resample: 0.45, ..id }.photometric(&img, &mut rng).unwrap();
+        assert_eq!((low.w, low.h, low.c), (16, 16, 3));
+        assert!(detail(&low) < 0.5 * detail(&same), "{} vs {}", detail(&low), detail(&same));
     }
 
     /// Centroid (fractions of the side) of a side x side map: of the pixels above the midpoint

@@ -193,7 +193,7 @@ mod tests {
         let p = Config::preset("paper").unwrap();
         assert_eq!((p.image_size, p.map_size(), p.frames, p.block), (256, 32, 5, [128, 192, 128]));
         assert!(Config::preset("tiny").is_ok());
-        assert_eq!(Config::preset("cpu").unwrap().image_size, 48);
+        assert_eq!(Config::preset("cpu").unwrap().image_size, 64);
         assert!(Config::preset("huge").unwrap_err().to_string().contains("unknown preset"));
     }
 
