@@ -55,10 +55,11 @@ type BatchPart = (Range<usize>, usize, usize);
 
 /// A batch larger than one binding: (batch ranges, values per partial, the partials each range
 /// writes); every partial lies inside one range, and the per-channel combine spans them all.
-fn batch_split(gpu: &Gpu, what: &str, x: &Tensor) -> Result<Option<Vec<BatchPart>>> {
-    let [n, c, h, w] = x.nchw();
+fn batch_split(gpu: &Gpu, what: &str, x: &Tensor, others: &[&Tensor]) -> Result<Option<Vec<BatchPart>>> {
+    let [n, _, h, w] = x.nchw();
     let hw = h * w;
-    let ranges = gpu.item_chunks(what, n, &[c * hw])?;
+    let tensors: Vec<&Tensor> = std::iter::once(x).chain(others.iter().copied()).collect();
+    let ranges = gpu.split_items(what, n, &tensors)?;
     if ranges.len() == 1 {
         return Ok(None);
     }
@@ -121,7 +122,7 @@ pub fn batchnorm_stats(
     fn bind<'a>(t: [&'a Tensor; 5]) -> [Arg<'a>; 5] {
         t.map(Arg::T)
     }
-    if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x)?) {
+    if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x, &[])?) {
         // Per batch chunk, partial (count, mean, M2) of its values; then one Chan merge per channel
         // over the whole batch, as the unsplit `partial` + `combine` (equal to rounding).
         let total: usize = parts.iter().map(|p| p.2).sum();
@@ -207,7 +208,7 @@ pub fn batchnorm_apply(
     ensure!(stats.numel() == 2 * c, "batchnorm: stats {:?} do not match {c} channels", stats.shape());
     let y = Tensor::empty(gpu, x.shape());
     // Larger than one binding: batch chunks (each value alone: bit-identical).
-    for r in gpu.item_chunks("batchnorm", x.dim(0), &[x.numel() / x.dim(0).max(1)])? {
+    for r in gpu.split_items("batchnorm", x.dim(0), &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r));
         gpu.dispatch(
             "batchnorm_forward",
@@ -300,7 +301,7 @@ pub fn batchnorm_backward(
     }
     let [n, _, h, w] = x.nchw();
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
-    let parts = batch_split(gpu, "batchnorm backward", x)?;
+    let parts = batch_split(gpu, "batchnorm backward", x, &[gy, mask])?;
     if let Some(parts) = &parts {
         // Per batch chunk, partial sums of its values; then each channel's sum over all of them.
         let total: usize = parts.iter().map(|p| p.2).sum();

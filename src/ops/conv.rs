@@ -154,7 +154,7 @@ fn weight_shape(w: &Tensor, ci: usize) -> Result<(usize, usize)> {
 
 fn check_sizes(gpu: &Gpu, tensors: &[(&str, usize)]) -> Result<()> {
     for (what, n) in tensors {
-        gpu.check_binding_size(&format!("conv2d {what}"), 4 * *n as u64)?;
+        gpu.check_item_size(&format!("conv2d {what}"), 4 * *n as u64)?;
     }
     Ok(())
 }
@@ -174,15 +174,15 @@ fn gemm_conv_with(
     s_c: usize,
     flip: bool,
 ) -> Result<Tensor> {
-    let [n, cin, h, wd] = inp.nchw();
+    let [n, _, h, wd] = inp.nchw();
     let out = Tensor::empty(gpu, &[n, cout, h, wd]);
     if n * h * wd == 0 {
         return Ok(out);
     }
-    check_sizes(gpu, &[("input", inp.numel()), ("weight", w.numel()), ("output", out.numel())])?;
+    check_sizes(gpu, &[("weight", w.numel())])?;
     // Inputs and outputs larger than one binding go in batch chunks: every output pixel is the
     // same sum in the same order, so the result is bit-identical.
-    for r in gpu.item_chunks("conv2d", n, &[cin * h * wd, cout * h * wd])? {
+    for r in gpu.split_items("conv2d", n, &[inp, &out])? {
         let (inp, out) = (inp.items(r.clone()), out.items(r));
         gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip)?;
     }
@@ -291,11 +291,11 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
     );
     ensure!(k % 2 == 1, "conv2d backward: kernel size must be odd, got {k}");
     ensure!(co > 0 && ci > 0, "conv2d backward: empty channels (x {:?}, gy {:?})", x.shape(), gy.shape());
-    check_sizes(gpu, &[("input", x.numel()), ("output gradient", gy.numel()), ("weight gradient", co * ci * k * k)])?;
+    check_sizes(gpu, &[("weight gradient", co * ci * k * k)])?;
     // Larger than one binding: a gradient per batch chunk, then their sum (the order of the
     // additions over the batch changes, so the result matches to rounding, not bit for bit).
     let mut total: Option<Tensor> = None;
-    for r in gpu.item_chunks("conv2d weight gradient", n, &[ci * h * wd, co * h * wd])? {
+    for r in gpu.split_items("conv2d weight gradient", n, &[x, gy])? {
         let part = weight_grad_dispatch(gpu, &x.items(r.clone()), &gy.items(r), k)?;
         total = Some(match total {
             None => part,
@@ -334,11 +334,10 @@ fn weight_grad_dispatch(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<
 
 /// dL/db [Co] = gy summed over batch and pixels.
 pub fn conv2d_backward_bias(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
-    let [n, co, h, w] = nchw("output gradient gy", gy)?;
-    check_sizes(gpu, &[("output gradient", gy.numel())])?;
+    let n = nchw("output gradient gy", gy)?[0];
     // As the weight gradient: per batch chunk, then summed (equal to rounding).
     let mut total: Option<Tensor> = None;
-    for r in gpu.item_chunks("conv2d bias gradient", n, &[co * h * w])? {
+    for r in gpu.split_items("conv2d bias gradient", n, &[gy])? {
         let part = bias_grad_dispatch(gpu, &gy.items(r))?;
         total = Some(match total {
             None => part,
