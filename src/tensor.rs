@@ -208,7 +208,9 @@ impl Tensor {
 /// boundary aligned to `min_storage_buffer_offset_alignment`.
 fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     let n: usize = shape.iter().product();
-    let max = (gpu.max_buffer() / 4) as usize;
+    let max_buffer = (gpu.max_buffer() / 4) as usize;
+    let page = (gpu.page_bytes() / 4) as usize;
+    let max = max_buffer.min(page);
     if n <= max {
         return n.max(1);
     }
@@ -217,7 +219,8 @@ fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
         let unit: usize = shape[d..].iter().product::<usize>().max(1);
         let items = n / unit;
         let period = align / gcd(unit, align);
-        let most = max / unit / period * period;
+        // whole items up to a page; one aligned group of items when that is already larger
+        let most = (max / unit / period * period).max(if unit * period <= max_buffer { period } else { 0 });
         if most == 0 {
             continue;
         }

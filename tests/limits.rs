@@ -17,27 +17,31 @@ use tdfas::train::adadelta::Adadelta;
 use tdfas::train::trainer::train_step;
 use tdfas::{Gpu, Tensor};
 
-/// What a test caps: every storage binding (work is split, tensors stay in one buffer), or every
-/// buffer (tensors over it span several buffers, and bindings are capped with it).
+/// What a test caps: every storage binding (work is split, tensors stay in one buffer), every
+/// buffer (tensors over it span several buffers, and bindings are capped with it), or the page
+/// (tensors over it span several buffers that each still fit one binding).
 #[derive(Clone, Copy, Debug)]
 enum Cap {
     Binding(u64),
     Buffer(u64),
+    Page(u64),
 }
 
 fn set_cap(g: &Gpu, cap: Option<Cap>) {
     g.binding_cap.set(None);
     g.buffer_cap.set(None);
+    g.page.set(tdfas::gpu::PAGE);
     match cap {
         Some(Cap::Binding(c)) => g.binding_cap.set(Some(c)),
         Some(Cap::Buffer(c)) => g.buffer_cap.set(Some(c)),
+        Some(Cap::Page(c)) => g.page.set(c),
         None => {}
     }
 }
 
-/// Both ways of capping at `c` bytes.
-fn caps(c: u64) -> [Cap; 2] {
-    [Cap::Binding(c), Cap::Buffer(c)]
+/// Every way of capping at `c` bytes.
+fn caps(c: u64) -> [Cap; 3] {
+    [Cap::Binding(c), Cap::Buffer(c), Cap::Page(c)]
 }
 
 /// Runs `f` with the device's own limits and again under `cap`; returns (whole, split)
@@ -46,7 +50,7 @@ fn whole_and_split(g: &Gpu, cap: Cap, f: impl Fn(&Gpu) -> Vec<Tensor>) -> (Vec<V
     let run = |c: Option<Cap>| {
         set_cap(g, c);
         let ts = f(g);
-        if let Some(Cap::Buffer(_)) = c {
+        if let Some(Cap::Buffer(_) | Cap::Page(_)) = c {
             assert!(ts.iter().any(|t| t.buffers() > 1), "{cap:?}: no output spans buffers");
         }
         let out: Vec<Vec<f32>> = ts.iter().map(|t| t.download(g).unwrap()).collect();
