@@ -3,12 +3,14 @@
 //! in place on the GPU (unbiased variance, `r = (1 - m) r + m batch`); eval uses the running stats.
 
 use std::ops::Range;
+use std::rc::Rc;
 
 use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
 use crate::gpu::{Arg, Gpu};
+use crate::graph::tape::Recompute;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
 
@@ -393,19 +395,30 @@ fn record(
     momentum: f32,
     relu: bool,
 ) -> Result<Var> {
-    let (xv, gv) = (t.value(x).clone(), t.value(gamma).clone());
-    let (y, stats) =
-        batchnorm_forward(t.gpu, &xv, &gv, t.value(beta), running_mean, running_var, training, eps, momentum, relu)?;
-    let yv = y.clone();
-    Ok(t.record(
+    let (xv, gv, bv) = (t.value(x).clone(), t.value(gamma).clone(), t.value(beta).clone());
+    let (y, stats) = batchnorm_forward(t.gpu, &xv, &gv, &bv, running_mean, running_var, training, eps, momentum, relu)?;
+    // The output is not kept for the backward: it is recomputed from the input and statistics
+    // this backward keeps anyway (one elementwise pass, the same kernel: bit-identical), here for
+    // the ReLU mask and in the next conv's weight gradient. Parameters change only after the
+    // backward (the optimizer step), so the recomputed output is the forward's.
+    let recompute: Recompute = {
+        let (xv, stats, gv) = (xv.clone(), stats.clone(), gv.clone());
+        Rc::new(move |gpu: &Gpu| batchnorm_apply(gpu, &xv, &stats, &gv, &bv, relu))
+    };
+    let again = recompute.clone();
+    let out = t.record(
         name,
         &[x, gamma, beta],
         y,
         Box::new(move |gpu, g| {
+            // without ReLU the mask is x itself: nothing to recompute
+            let yv = if relu { again(gpu)? } else { xv.clone() };
             let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
             Ok(vec![Some(gx), Some(dgamma), Some(dbeta)])
         }),
-    ))
+    );
+    t.set_recompute(out, recompute);
+    Ok(out)
 }
 
 /// BatchNorm2d on the tape; inputs x [N, C, H, W], gamma [C], beta [C]. The running statistics are

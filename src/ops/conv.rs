@@ -365,10 +365,12 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
 /// conv2d on the tape. Gradients are computed only for the inputs that need them (the first
 /// layer's image, frozen weights).
 pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
-    let (xv, wv) = (t.value(x).clone(), t.value(w).clone());
-    let y = conv2d(t.gpu, &xv, &wv, b.map(|b| t.value(b)))?;
+    let wv = t.value(w).clone();
+    let y = conv2d(t.gpu, t.value(x), &wv, b.map(|b| t.value(b)))?;
     let k = wv.dim(2);
     let (need_x, need_w) = (t.requires_grad(x), t.requires_grad(w));
+    // only the weight gradient reads the input (kept, or recomputed: see Tape::save)
+    let xs = need_w.then(|| t.save(x));
     let need_b = b.is_some_and(|b| t.requires_grad(b));
     let mut inputs = vec![x, w];
     inputs.extend(b);
@@ -379,7 +381,10 @@ pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
         y,
         Box::new(move |gpu, g| {
             let gx = if need_x { Some(conv2d_backward_input(gpu, g, &wv)?) } else { None };
-            let gw = if need_w { Some(conv2d_backward_weight(gpu, &xv, g, k)?) } else { None };
+            let gw = match &xs {
+                Some(xs) => Some(conv2d_backward_weight(gpu, &xs.get(gpu)?, g, k)?),
+                None => None,
+            };
             let mut grads = vec![gx, gw];
             if has_b {
                 grads.push(if need_b { Some(conv2d_backward_bias(gpu, g)?) } else { None });
