@@ -12,7 +12,7 @@ use crate::gpu::Gpu;
 use crate::graph::Tape;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::ops::cross_entropy::softmax;
-use crate::train::checkpoint::write_atomic;
+use crate::util::fs::write_atomic;
 
 /// Named tensors of one dump, in [B, T, C, S, S] layout for per-step outputs (B = 1).
 pub struct Dump {
@@ -84,7 +84,7 @@ pub fn save(path: &Path, model: &FasTd, dump: &Dump, source: &str) -> Result<()>
     // temp files of dumps that were killed (or failed before this fix) would stay forever
     if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        crate::train::outdir::clean_stale_tmp(dir, &[name], false);
+        crate::util::fs::clean_stale_tmp(dir, &[name], false);
     }
     write_atomic(path, &data)
 }

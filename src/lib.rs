@@ -1,8 +1,26 @@
 //! tdfas: a from-scratch wgpu engine for multi-frame face anti-spoofing (FAS-TD, Wang et al. 2018).
 //!
-//! Layers, bottom up: `gpu` (device, pipelines, buffer pool, recorder, profiler), `tensor`,
-//! `ops` (one WGSL op family per file, forward and hand-written backward), `graph` (tape and
-//! parameter store), `reference` (f64 CPU versions of every op, for tests).
+//! # Layers
+//!
+//! Bottom up; a module uses only modules on its own line or the lines above (tests/layering.rs
+//! checks every `crate::` path under src/ against this list):
+//!
+//! ```text
+//! util                       helpers with no crate dependency (atomic writes, progress bar, font)
+//! reference                  f64 CPU versions of every op, forward and backward (for tests)
+//! gpu, tensor                the runtime (device, pipelines and kernel interfaces, buffer pool,
+//!                            recorder, profiler) and its value, a shape over a pooled buffer
+//! graph                      the tape (records, reverse walk) and the parameter store
+//! ops                        one op family per file: forward and backward dispatch, tape functions
+//! data                       datasets, protocols, clip sampling, augmentation, synthetic data
+//! model                      config presets, the FAS-TD network, the clip score (eq. 18)
+//! eval                       metrics, per-video scores, scoring a split, reports
+//! train                      two-stage trainer, Adadelta, checkpoints, output folders
+//! bench, demo, dump, infer   the commands (main.rs parses the command line)
+//! ```
+//!
+//! One exception, until op tuning moves from `Gpu::new` to first use in the ops: `gpu::tuning`
+//! runs `ops::conv::autotune`, and `Gpu` holds the chosen `ops::conv::ConvKernel`.
 
 pub mod bench;
 pub mod data;
@@ -17,6 +35,7 @@ pub mod ops;
 pub mod reference;
 pub mod tensor;
 pub mod train;
+pub mod util;
 
 pub use gpu::Gpu;
 pub use graph::{ParamStore, Tape, Var};

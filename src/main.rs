@@ -360,7 +360,7 @@ fn run(cli: Cli) -> Result<()> {
                     protocol: protocol.clone().unwrap_or_else(|| "(none)".into()),
                     threshold_source: ev.threshold_source.clone(),
                     adapter: gpu.describe(),
-                    ..tdfas::eval::report::Provenance::for_checkpoint(&checkpoint, &loaded)
+                    ..loaded.provenance(&checkpoint)
                 };
                 let title = format!("{name} on {}", data.display());
                 tdfas::eval::report::write_report_with(&dir, &title, &ev.runs, &ev.grid, &provenance)?;
@@ -407,7 +407,7 @@ fn run(cli: Cli) -> Result<()> {
                 lines.push('\n');
             }
             if let Some(j) = json {
-                tdfas::train::checkpoint::write_atomic(&j, lines.as_bytes())?;
+                tdfas::util::fs::write_atomic(&j, lines.as_bytes())?;
             }
             let failed = results.iter().filter(|r| r.error.is_some()).count();
             if failed > 0 {

@@ -1,9 +1,9 @@
-//! The engine foundation: elementwise ops, reductions and matmul against their f64 references,
-//! reference backwards against finite differences, and a small chain trained through the tape.
+//! The engine foundation: elementwise ops and matmul against their f64 references, reference
+//! backwards against finite differences, and a small chain trained through the tape.
 
 mod common;
 use common::{check, gpu, up};
-use tdfas::ops::{elementwise as ew, matmul, reduce};
+use tdfas::ops::{elementwise as ew, matmul};
 use tdfas::reference::{basic as r, dot, gradcheck, random, to_f64};
 use tdfas::{Tape, Tensor};
 
@@ -63,34 +63,6 @@ fn reference_activation_backwards_match_finite_differences() {
 }
 
 #[test]
-fn reductions_match_reference_and_differences() {
-    let g = gpu();
-    let (rows, len) = (3, 517);
-    let x = random(rows * len, 5);
-    let mut m: Vec<f64> = random(rows * len, 6).iter().map(|v| if *v > 0.0 { 1.0 } else { 0.0 }).collect();
-    m[2 * len..].iter_mut().for_each(|v| *v = 0.0); // an empty mask gives 0
-    let tx = up(&g, &x, &[rows, len]);
-    check(&g, "sum_rows", &reduce::sum_rows(&g, &tx, rows, 1.0).unwrap(), &r::sum_rows(&x, rows), len);
-    let (mean, _) = reduce::masked_mean_rows(&g, &tx, &up(&g, &m, &[rows, len]), rows).unwrap();
-    check(&g, "masked_mean", &mean, &r::masked_mean_rows(&x, &m, rows), len);
-    let gr = random(rows, 7);
-    gradcheck(
-        "masked_mean",
-        &mut |x| dot(&r::masked_mean_rows(x, &m, rows), &gr),
-        &x,
-        &r::masked_mean_rows_backward(&m, &gr),
-    )
-    .unwrap();
-
-    // GPU backward through the tape
-    let mut tape = Tape::new(&g);
-    let vx = tape.leaf(tx.clone(), true);
-    let y = reduce::t_masked_mean_rows(&mut tape, vx, &up(&g, &m, &[rows, len]), rows).unwrap();
-    let grads = tape.backward_with(y, Some(up(&g, &gr, &[rows]))).unwrap();
-    check(&g, "masked_mean backward", grads.get(vx).unwrap(), &r::masked_mean_rows_backward(&m, &gr), 1);
-}
-
-#[test]
 fn matmul_with_transposes_matches_reference() {
     let g = gpu();
     let (m, k, n) = (19, 23, 17);
@@ -107,6 +79,16 @@ fn matmul_with_transposes_matches_reference() {
     let (ga, gb) = r::matmul_backward(&a, &b, &gc, m, k, n);
     gradcheck("matmul dA", &mut |x| dot(&r::matmul(x, &b, m, k, n), &gc), &a, &ga).unwrap();
     gradcheck("matmul dB", &mut |x| dot(&r::matmul(&a, x, m, k, n), &gc), &b, &gb).unwrap();
+}
+
+/// Mean of all elements -> [1, 1], as ones[1, n] @ x[n, 1] / n (the model needs no reduction op;
+/// its losses have their own kernels).
+fn t_mean(tape: &mut Tape, x: tdfas::Var) -> anyhow::Result<tdfas::Var> {
+    let n = tape.value(x).numel();
+    let ones = tape.leaf(Tensor::filled(tape.gpu, &[1, n], 1.0), false);
+    let column = ew::t_reshape(tape, x, &[n, 1])?;
+    let sum = matmul::t_matmul(tape, ones, column)?;
+    ew::t_scale(tape, sum, 1.0 / n as f32)
 }
 
 /// loss = mean((X W + B)^2 * c): matmul -> add -> mul -> mean, with W used twice (accumulation).
@@ -135,7 +117,7 @@ fn a_chain_of_ops_trains_through_the_tape_with_correct_gradients() {
         let z = ew::t_add(&mut tape, y, vb).unwrap();
         let z2 = ew::t_mul(&mut tape, z, z).unwrap(); // z used twice: gradients accumulate
         let zc = ew::t_mul(&mut tape, z2, vc).unwrap();
-        let loss = reduce::t_mean(&mut tape, zc).unwrap();
+        let loss = t_mean(&mut tape, zc).unwrap();
         let loss_value = tape.value(loss).download(&g).unwrap()[0] as f64;
         let want = chain_loss(&x, &w, &bias, &c, n, k, m);
         assert!((loss_value - want).abs() < 1e-5 * want.abs().max(1.0), "loss {loss_value} vs {want}");
@@ -166,7 +148,7 @@ fn a_recorded_step_is_one_submit_and_reads_nothing_back() {
     let vx = tape.leaf(x, true);
     let y = matmul::t_matmul(&mut tape, vx, vx).unwrap();
     let z = ew::t_relu(&mut tape, y).unwrap();
-    let loss = reduce::t_mean(&mut tape, z).unwrap();
+    let loss = t_mean(&mut tape, z).unwrap();
     let grads = tape.backward(loss).unwrap();
     assert!(g.pending() > 5);
     assert_eq!(g.submit_count(), before, "nothing may be submitted while recording");

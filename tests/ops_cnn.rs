@@ -3,44 +3,15 @@
 //! differences, and PyTorch goldens (tests/fixtures, format in tests/fixtures/README.md).
 
 mod common;
-use std::collections::HashMap;
-
-use common::{check, gpu, up};
-use safetensors::{Dtype, SafeTensors};
+use common::{check, gpu, up, Golden};
 use tdfas::ops::{batchnorm as bn, concat as cat, elementwise as ew, pool, resize};
 use tdfas::reference::{
-    assert_close, basic, batchnorm as rbn, concat as rcat, dot, gradcheck, max_rel_error, pool as rpool, random,
-    resize as rres,
+    basic, batchnorm as rbn, concat as rcat, dot, gradcheck, pool as rpool, random, resize as rres,
 };
 use tdfas::{Gpu, Tape, Tensor};
 
 const EPS: f32 = 1e-5;
 const MOMENTUM: f32 = 0.1;
-
-/// Tensors of a golden fixture as f64, with their shapes.
-fn golden(name: &str) -> HashMap<String, (Vec<f64>, Vec<usize>)> {
-    let path = format!("{}/tests/fixtures/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let st = SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
-    st.tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            assert_eq!(v.dtype(), Dtype::F32, "{path}: {k} is not F32");
-            let data = v.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect();
-            (k, (data, v.shape().to_vec()))
-        })
-        .collect()
-}
-
-/// Compares with a golden and prints the worst error relative to the golden's largest magnitude.
-fn check_golden(g: &Gpu, what: &str, t: &Tensor, want: &(Vec<f64>, Vec<usize>), k: usize) {
-    assert_eq!(t.shape(), want.1.as_slice(), "{what}: shape");
-    let got = t.download(g).unwrap();
-    eprintln!("golden {what}: max error {:.2e} (relative to max |value|)", max_rel_error(&got, &want.0));
-    if let Err(e) = assert_close(what, &got, &want.0, k) {
-        panic!("{e}");
-    }
-}
 
 fn scaled(n: usize, seed: u64, s: f64, offset: f64) -> Vec<f64> {
     random(n, seed).iter().map(|v| v * s + offset).collect()
@@ -186,27 +157,27 @@ fn batchnorm_matches_pytorch_goldens() {
         .flat_map(|c| [(c, ("op_batchnorm2d_train", true)), (c, ("op_batchnorm2d_eval", false))])
     {
         g.bn_chunk.set(chunk);
-        let f = golden(file);
-        let s = f["x"].1.clone();
+        let f = Golden::load(file);
+        let s = f.shape("x").to_vec();
         let c = s[1];
         let m = s[0] * s[2] * s[3];
-        let t = |k: &str| up(&g, &f[k].0, &f[k].1);
+        let t = |k: &str| f.upload(&g, k);
         let (rm, rv) = (t("running_mean"), t("running_var"));
         let mut tape = Tape::new(&g);
         let x = tape.leaf(t("x"), true);
         let w = tape.leaf(t("weight"), true);
         let b = tape.leaf(t("bias"), true);
         let y = bn::t_batchnorm(&mut tape, x, w, b, &rm, &rv, training, EPS, MOMENTUM).unwrap();
-        check_golden(&g, &format!("{file} y"), tape.value(y), &f["y"], m);
+        f.check(&g, &format!("{file} y"), tape.value(y), "y", m);
         if training {
-            check_golden(&g, &format!("{file} running_mean"), &rm, &f["running_mean_after"], m);
-            check_golden(&g, &format!("{file} running_var"), &rv, &f["running_var_after"], m);
+            f.check(&g, &format!("{file} running_mean"), &rm, "running_mean_after", m);
+            f.check(&g, &format!("{file} running_var"), &rv, "running_var_after", m);
         }
         let grads = tape.backward_with(y, Some(t("gy"))).unwrap();
-        check_golden(&g, &format!("{file} gx"), grads.get(x).unwrap(), &f["gx"], m);
-        check_golden(&g, &format!("{file} gweight"), grads.get(w).unwrap(), &f["gweight"], m);
-        check_golden(&g, &format!("{file} gbias"), grads.get(b).unwrap(), &f["gbias"], m);
-        assert_eq!(c, f["weight"].0.len());
+        f.check(&g, &format!("{file} gx"), grads.get(x).unwrap(), "gx", m);
+        f.check(&g, &format!("{file} gweight"), grads.get(w).unwrap(), "gweight", m);
+        f.check(&g, &format!("{file} gbias"), grads.get(b).unwrap(), "gbias", m);
+        assert_eq!(c, f.get("weight").len());
     }
 }
 
@@ -277,13 +248,13 @@ fn maxpool_reference_backward_matches_finite_differences() {
 #[test]
 fn maxpool_matches_pytorch_golden() {
     let g = gpu();
-    let f = golden("op_maxpool2x2");
+    let f = Golden::load("op_maxpool2x2");
     let mut tape = Tape::new(&g);
-    let x = tape.leaf(up(&g, &f["x"].0, &f["x"].1), true);
+    let x = tape.leaf(f.upload(&g, "x"), true);
     let y = pool::t_maxpool2(&mut tape, x).unwrap();
-    check_golden(&g, "op_maxpool2x2 y", tape.value(y), &f["y"], 1);
-    let grads = tape.backward_with(y, Some(up(&g, &f["gy"].0, &f["gy"].1))).unwrap();
-    check_golden(&g, "op_maxpool2x2 gx", grads.get(x).unwrap(), &f["gx"], 1);
+    f.check(&g, "op_maxpool2x2 y", tape.value(y), "y", 1);
+    let grads = tape.backward_with(y, Some(f.upload(&g, "gy"))).unwrap();
+    f.check(&g, "op_maxpool2x2 gx", grads.get(x).unwrap(), "gx", 1);
 }
 
 #[test]
@@ -341,14 +312,14 @@ fn resize_reference_backward_matches_finite_differences() {
 fn resize_matches_pytorch_goldens() {
     let g = gpu();
     for file in ["op_resize_down", "op_resize_up"] {
-        let f = golden(file);
-        let (oh, ow) = (f["y"].1[2], f["y"].1[3]);
+        let f = Golden::load(file);
+        let (oh, ow) = (f.shape("y")[2], f.shape("y")[3]);
         let mut tape = Tape::new(&g);
-        let x = tape.leaf(up(&g, &f["x"].0, &f["x"].1), true);
+        let x = tape.leaf(f.upload(&g, "x"), true);
         let y = resize::t_resize(&mut tape, x, oh, ow).unwrap();
-        check_golden(&g, &format!("{file} y"), tape.value(y), &f["y"], 4);
-        let grads = tape.backward_with(y, Some(up(&g, &f["gy"].0, &f["gy"].1))).unwrap();
-        check_golden(&g, &format!("{file} gx"), grads.get(x).unwrap(), &f["gx"], 16);
+        f.check(&g, &format!("{file} y"), tape.value(y), "y", 4);
+        let grads = tape.backward_with(y, Some(f.upload(&g, "gy"))).unwrap();
+        f.check(&g, &format!("{file} gx"), grads.get(x).unwrap(), "gx", 16);
     }
 }
 
@@ -394,15 +365,15 @@ fn concat_and_slice_round_trip_with_gradients() {
 #[test]
 fn concat_matches_pytorch_golden() {
     let g = gpu();
-    let f = golden("op_concat");
-    let t = |k: &str| up(&g, &f[k].0, &f[k].1);
+    let f = Golden::load("op_concat");
+    let t = |k: &str| f.upload(&g, k);
     let mut tape = Tape::new(&g);
     let (a, b) = (tape.leaf(t("a"), true), tape.leaf(t("b"), true));
     let y = cat::t_concat_channels(&mut tape, &[a, b]).unwrap();
-    check_golden(&g, "op_concat y", tape.value(y), &f["y"], 1);
+    f.check(&g, "op_concat y", tape.value(y), "y", 1);
     let grads = tape.backward_with(y, Some(t("gy"))).unwrap();
-    check_golden(&g, "op_concat ga", grads.get(a).unwrap(), &f["ga"], 1);
-    check_golden(&g, "op_concat gb", grads.get(b).unwrap(), &f["gb"], 1);
+    f.check(&g, "op_concat ga", grads.get(a).unwrap(), "ga", 1);
+    f.check(&g, "op_concat gb", grads.get(b).unwrap(), "gb", 1);
 }
 
 #[test]
@@ -426,45 +397,19 @@ fn activations_match_pytorch_goldens() {
     let g = gpu();
     for op in ["relu", "sigmoid", "tanh"] {
         let file = format!("op_{op}");
-        let f = golden(&file);
+        let f = Golden::load(&file);
         let mut tape = Tape::new(&g);
-        let x = tape.leaf(up(&g, &f["x"].0, &f["x"].1), true);
+        let x = tape.leaf(f.upload(&g, "x"), true);
         let y = match op {
             "relu" => ew::t_relu(&mut tape, x),
             "sigmoid" => ew::t_sigmoid(&mut tape, x),
             _ => ew::t_tanh(&mut tape, x),
         }
         .unwrap();
-        check_golden(&g, &format!("{file} y"), tape.value(y), &f["y"], 1);
-        let grads = tape.backward_with(y, Some(up(&g, &f["gy"].0, &f["gy"].1))).unwrap();
-        check_golden(&g, &format!("{file} gx"), grads.get(x).unwrap(), &f["gx"], 1);
+        f.check(&g, &format!("{file} y"), tape.value(y), "y", 1);
+        let grads = tape.backward_with(y, Some(f.upload(&g, "gy"))).unwrap();
+        f.check(&g, &format!("{file} gx"), grads.get(x).unwrap(), "gx", 1);
     }
     // relu's golden holds exact zeros: ReLU'(0) = 0
-    assert!(golden("op_relu")["x"].0.contains(&0.0));
-}
-
-/// Not a test: BatchNorm forward + backward time with one workgroup per channel and split
-/// (`cargo test --release --test ops_cnn -- --ignored --nocapture batchnorm_split_throughput`).
-#[test]
-#[ignore]
-fn batchnorm_split_throughput() {
-    let g = gpu();
-    let shape = [10, 64, 128, 128];
-    let case = bn_case(shape, 60);
-    let (rm, rv) = (up(&g, &case.rm, &[64]), up(&g, &case.rv, &[64]));
-    let (gamma, beta) = (up(&g, &case.gamma, &[64]), up(&g, &case.beta, &[64]));
-    let x = up(&g, &case.x, &shape);
-    let gy = up(&g, &case.gy, &shape);
-    for chunk in [usize::MAX, 16384] {
-        g.bn_chunk.set(chunk);
-        let mut best = f64::INFINITY;
-        for _ in 0..4 {
-            let t0 = std::time::Instant::now();
-            let (y, stats) = bn::batchnorm_forward(&g, &x, &gamma, &beta, &rm, &rv, true, EPS, MOMENTUM, true).unwrap();
-            let out = bn::batchnorm_backward(&g, &x, &y, &gy, &stats, &gamma, true, true).unwrap();
-            g.download(&out.1).unwrap();
-            best = best.min(t0.elapsed().as_secs_f64() * 1e3);
-        }
-        println!("batchnorm fwd+bwd {shape:?}, chunk {chunk}: {best:.1} ms");
-    }
+    assert!(Golden::load("op_relu").get("x").contains(&0.0));
 }

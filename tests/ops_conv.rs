@@ -2,8 +2,7 @@
 //! shapes, the reference backward against finite differences, PyTorch goldens, and the tape op.
 
 mod common;
-use common::{check, gpu, up};
-use safetensors::SafeTensors;
+use common::{check, gpu, up, Golden};
 use tdfas::ops::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,
     conv2d_with, t_conv2d, ConvKernel,
@@ -103,47 +102,35 @@ fn reference_backward_matches_finite_differences() {
     }
 }
 
-/// Reads tensor `name` of a fixture as f64 with its shape.
-fn fixture_tensor(st: &SafeTensors, file: &str, name: &str) -> (Vec<f64>, Vec<usize>) {
-    let t = st.tensor(name).unwrap_or_else(|e| panic!("tests/fixtures/{file}: no tensor {name}: {e}"));
-    let v: Vec<f64> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
-    (v, t.shape().to_vec())
-}
-
 fn check_golden(file: &str, has_bias: bool) {
-    let bytes = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let get = |name: &str| fixture_tensor(&st, file, name);
+    let f = Golden::load(file);
     let g = gpu();
-    let ((x, xs), (w, ws), (gy, gys)) = (get("x"), get("weight"), get("gy"));
-    let (tx, tw, tgy) = (up(&g, &x, &xs), up(&g, &w, &ws), up(&g, &gy, &gys));
+    let (tx, tw, tgy) = (f.upload(&g, "x"), f.upload(&g, "weight"), f.upload(&g, "gy"));
+    let (xs, ws) = (f.shape("x"), f.shape("weight"));
     let k = ws[2];
-    let tb = has_bias.then(|| {
-        let (b, bs) = get("bias");
-        up(&g, &b, &bs)
-    });
+    let tb = has_bias.then(|| f.upload(&g, "bias"));
     for kernel in ConvKernel::ALL {
         let what = |s: &str| format!("{file} {s} {kernel:?}");
-        check(&g, &what("y"), &conv2d_with(&g, kernel, &tx, &tw, tb.as_ref()).unwrap(), &get("y").0, ws[1] * k * k);
+        f.check(&g, &what("y"), &conv2d_with(&g, kernel, &tx, &tw, tb.as_ref()).unwrap(), "y", ws[1] * k * k);
         let gx = conv2d_backward_input_with(&g, kernel, &tgy, &tw).unwrap();
-        check(&g, &what("gx"), &gx, &get("gx").0, ws[0] * k * k);
+        f.check(&g, &what("gx"), &gx, "gx", ws[0] * k * k);
     }
     let what = |s: &str| format!("{file} {s}");
     let pixels = xs[0] * xs[2] * xs[3];
-    check(&g, &what("gweight"), &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(), &get("gweight").0, pixels);
+    f.check(&g, &what("gweight"), &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(), "gweight", pixels);
     if has_bias {
-        check(&g, &what("gbias"), &conv2d_backward_bias(&g, &tgy).unwrap(), &get("gbias").0, pixels);
+        f.check(&g, &what("gbias"), &conv2d_backward_bias(&g, &tgy).unwrap(), "gbias", pixels);
     }
 }
 
 #[test]
 fn conv3x3_matches_pytorch_golden() {
-    check_golden("op_conv2d_3x3.safetensors", true);
+    check_golden("op_conv2d_3x3", true);
 }
 
 #[test]
 fn conv1x1_matches_pytorch_golden() {
-    check_golden("op_conv2d_1x1.safetensors", false);
+    check_golden("op_conv2d_1x1", false);
 }
 
 #[test]
@@ -198,46 +185,4 @@ fn conv_rejects_bad_shapes_with_clear_errors() {
     assert!(err(conv2d_backward_input(&g, &gy, &w)).contains("4 channels"));
     let gy_small = up(&g, &random(2 * 5 * 9, 4), &[2, 5, 3, 3]);
     assert!(err(conv2d_backward_weight(&g, &x, &gy_small, 3)).contains("must match x"));
-}
-
-/// Throughput on the current adapter (a measurement, not a check):
-/// `cargo test --release --test ops_conv -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn conv_throughput() {
-    let g = gpu();
-    println!("adapter: {}", g.describe());
-    for (n, ci, co, h, w, k) in [(10, 16, 16, 48, 48, 3), (10, 32, 32, 48, 48, 3), (10, 32, 32, 48, 48, 1)] {
-        let x = up(&g, &random(n * ci * h * w, 1), &[n, ci, h, w]);
-        let wt = up(&g, &random(co * ci * k * k, 2), &[co, ci, k, k]);
-        let gy = up(&g, &random(n * co * h * w, 3), &[n, co, h, w]);
-        let flops = 2.0 * (n * co * ci * k * k * h * w) as f64;
-        let time = |f: &dyn Fn() -> tdfas::Tensor| {
-            let _ = f().download(&g).unwrap(); // warm-up: pipeline build
-            let reps = 3;
-            let start = std::time::Instant::now();
-            let mut last = None;
-            for _ in 0..reps {
-                last = Some(f());
-            }
-            let _ = last.unwrap().download(&g).unwrap();
-            start.elapsed().as_secs_f64() / reps as f64
-        };
-        let fwd = time(&|| conv2d(&g, &x, &wt, None).unwrap());
-        let bin = time(&|| conv2d_backward_input(&g, &gy, &wt).unwrap());
-        let bw = time(&|| conv2d_backward_weight(&g, &x, &gy, k).unwrap());
-        let bb = time(&|| conv2d_backward_bias(&g, &gy).unwrap());
-        println!(
-            "N={n} Ci={ci} Co={co} {h}x{w} k={k} ({:.2} GFLOP per pass): forward {:.2} GFLOP/s ({:.1} ms), \
-             backward-input {:.2} GFLOP/s ({:.1} ms), backward-weight {:.2} GFLOP/s ({:.1} ms), bias {:.1} ms",
-            flops / 1e9,
-            flops / fwd / 1e9,
-            fwd * 1e3,
-            flops / bin / 1e9,
-            bin * 1e3,
-            flops / bw / 1e9,
-            bw * 1e3,
-            bb * 1e3
-        );
-    }
 }

@@ -199,7 +199,7 @@ fn a_failed_atomic_write_leaves_no_temp_file() {
     // renaming onto a non-empty folder fails after the temp file is written
     let target = dir.join("model.safetensors");
     std::fs::create_dir_all(target.join("x")).unwrap();
-    assert!(checkpoint::write_atomic(&target, b"data").is_err());
+    assert!(tdfas::util::fs::write_atomic(&target, b"data").is_err());
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 1, "{left:?}");
     // a stale temp file of a dead process is removed by the next write to the same name
@@ -208,7 +208,7 @@ fn a_failed_atomic_write_leaves_no_temp_file() {
     let live = dir.join(format!(".dump.safetensors.tmp{}", std::process::id()));
     std::fs::write(&live, b"ours").unwrap();
     if Path::new("/proc/self").exists() {
-        assert_eq!(outdir::clean_stale_tmp(&dir, &["dump.safetensors"], false), 1);
+        assert_eq!(tdfas::util::fs::clean_stale_tmp(&dir, &["dump.safetensors"], false), 1);
         assert!(!stale.exists() && live.exists());
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -56,16 +56,18 @@ fn generic_reader_samples_clips_and_skips_missing_frames() {
     std::fs::create_dir_all(root.join("train/replay/empty")).unwrap();
     let ds = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
     assert_eq!(ds.layout, Layout::Generic);
-    // live: 8 frames, span 3 -> clips at 0 and 3; print: frames 0..=6 with 3 missing -> the
-    // clip at 0 (0, 2) is fine, the clip at 3 (3, 5) is skipped.
-    assert_eq!(ds.len(), 3, "{:?}", ds.skipped());
+    // live: 8 frames, span 3 -> too short for 8 disjoint clips, so every start 0..=5 (6 clips);
+    // print: frames 0..=6 with 3 missing -> starts 0..=4, the clips at 1 (1, 3) and 3 (3, 5) are
+    // skipped, 0, 2 and 4 kept.
+    assert_eq!(ds.len(), 9, "{:?}", ds.skipped());
+    assert_eq!(ds.skipped().iter().filter(|s| s.contains("frame 0003 missing")).count(), 2);
     assert!(ds.skipped().iter().any(|s| s.contains("frame 0003 missing")), "{:?}", ds.skipped());
     assert!(ds.skipped().iter().any(|s| s.contains("empty")), "{:?}", ds.skipped());
     let c = ds.load(0, None).unwrap();
     assert_eq!((c.label, c.instrument.as_str(), c.video_id.as_str()), (1, "live", "train/live/a"));
     // Depth label left half 1, right half 0 at S = 4.
     assert_eq!(&c.depth[..4], &[1.0, 1.0, 0.0, 0.0]);
-    let p = ds.load(2, None).unwrap();
+    let p = ds.load((0..ds.len()).find(|&i| ds.index(i).label == 0).unwrap(), None).unwrap();
     assert_eq!((p.label, p.instrument.as_str()), (0, "print"));
     assert!(p.depth.iter().all(|&d| d == 0.0));
     std::fs::remove_dir_all(root).ok();
@@ -170,9 +172,10 @@ fn oulu_reader_on_fixture() {
     std::fs::write(root.join("Protocols/Protocol_3/Train_2.txt"), "-1,1_1_01_4\n").unwrap();
     let ds = Dataset::open(&root, Split::Train, Some("1"), &spec()).unwrap();
     assert_eq!(ds.layout, Layout::Oulu);
-    // Live: clips at frames 1 and 4; the one using frame 5? (4, 6) does not: both kept.
+    // Live: 6 frames, span 3 -> clips at every start (frames 1-3, 2-4, 3-5, 4-6); the eye file's
+    // failed frame 5 is one the clip at 3 uses, so it is skipped: 3 kept.
     let live: Vec<_> = (0..ds.len()).filter(|&i| ds.index(i).label == 1).collect();
-    assert_eq!(live.len(), 2, "{:?}", ds.skipped());
+    assert_eq!(live.len(), 3, "{:?}", ds.skipped());
     let c = ds.load(live[0], None).unwrap();
     assert!(c.depth.iter().any(|&d| d > 0.5), "live depth rendered from the eyes");
     let atk = (0..ds.len()).find(|&i| ds.index(i).label == 0).unwrap();
@@ -277,10 +280,28 @@ fn oulu_video_decodes_with_ffmpeg() {
     assert!(ok, "ffmpeg could not write the fixture video");
     std::fs::write(dir.join("2_3_04_1.txt"), "1,8,12,22,12\n2,8,12,22,12\n3,8,12,22,12\n4,8,12,22,12\n").unwrap();
     let ds = Dataset::open(&root, Split::Dev, None, &spec()).unwrap();
-    assert_eq!(ds.len(), 1, "{:?}", ds.skipped());
+    // 4 frames, span 3: clips at 0 and 1
+    assert_eq!(ds.len(), 2, "{:?}", ds.skipped());
     let c = ds.load(0, None).unwrap();
     assert!(ds.index(0).frame_paths.iter().all(|p| p.is_file()), "frames decoded to the cache");
     // The crop around the eyes sits on the dark/bright edge: both kinds of pixel present.
     assert!(c.frames.iter().any(|&v| v < -0.5) && c.frames.iter().any(|&v| v > 0.5));
     std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn short_videos_get_overlapping_clips_long_ones_disjoint() {
+    // span 7 (4 frames every 2nd)
+    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4 };
+    assert_eq!(clip_starts(6, &s), Vec::<usize>::new());
+    assert_eq!(clip_starts(7, &s), vec![0]);
+    assert_eq!(clip_starts(13, &s), vec![0, 1, 2, 3, 4, 5, 6]);
+    // 20 frames: 14 possible starts, 8 evenly spread from the first to the last
+    let starts = clip_starts(20, &s);
+    assert_eq!(starts.len(), MIN_CLIPS_PER_VIDEO);
+    assert_eq!((starts[0], *starts.last().unwrap()), (0, 13));
+    assert!(starts.windows(2).all(|w| w[1] > w[0]), "{starts:?}");
+    // long enough for 8 disjoint clips: disjoint
+    assert_eq!(clip_starts(56, &s), (0..8).map(|k| 7 * k).collect::<Vec<_>>());
+    assert_eq!(clip_starts(70, &s).len(), 10);
 }

@@ -29,7 +29,7 @@ pub fn ensure_frames(c: &ClipIndex) -> Result<()> {
     let _ = std::fs::remove_dir_all(&tmp);
     // partial decodes of killed runs (here, not when indexing: one listing per decode only)
     if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) {
-        crate::train::outdir::clean_stale_tmp(parent, &[name], false);
+        crate::util::fs::clean_stale_tmp(parent, &[name], false);
     }
     let decoded = decode(video, &tmp).and_then(|()| {
         // the folder is keyed by the video's content: one already there is an older partial decode

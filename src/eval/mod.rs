@@ -1,5 +1,5 @@
-//! Evaluation: clip scores (paper eq. 18), per-video scores, face anti-spoofing metrics
-//! (ISO/IEC 30107-3 APCER / BPCER / ACER, HTER, EER, ROC, AUC) and report pictures.
+//! Evaluation: per-video scores (from the clip scores of `model::score`, paper eq. 18), face
+//! anti-spoofing metrics (ISO/IEC 30107-3 APCER / BPCER / ACER, HTER, EER, ROC, AUC) and reports.
 //!
 //! Conventions used everywhere in this module:
 //! - label 1 = live (bona fide), anything else = attack (presentation attack);
@@ -8,7 +8,6 @@
 pub mod metrics;
 pub mod report;
 pub mod run;
-pub mod score;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};

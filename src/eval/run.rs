@@ -43,7 +43,7 @@ pub fn score_split(
     for w in data.skipped() {
         eprintln!("warning: {w}");
     }
-    let bar = crate::train::trainer::progress_bar(
+    let bar = crate::util::progress::progress_bar(
         show_progress,
         data.len() as u64,
         &format!("{} {:?}", cfg.variant, split).to_lowercase(),

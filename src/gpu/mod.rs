@@ -4,6 +4,7 @@
 pub mod device;
 pub mod pool;
 pub mod profiler;
+pub mod reflect;
 pub mod shaders;
 pub mod tuning;
 
@@ -30,6 +31,23 @@ pub struct Kernel {
     /// binding index -> is uniform (else storage)
     pub bindings: Vec<(u32, bool)>,
     pub id: u64,
+    /// What the WGSL declares (see `reflect`).
+    pub interface: reflect::Interface,
+    /// Uniform types already checked against `interface`.
+    checked: RefCell<Vec<std::any::TypeId>>,
+}
+
+impl Kernel {
+    /// Checks a dispatch's uniform type (once per type) and buffer count against the WGSL.
+    fn check_interface<P: reflect::Uniform>(&self, args: usize) -> Result<()> {
+        self.interface.check_arg_count(args)?;
+        let id = std::any::TypeId::of::<P>();
+        if !self.checked.borrow().contains(&id) {
+            self.interface.check_uniform::<P>()?;
+            self.checked.borrow_mut().push(id);
+        }
+        Ok(())
+    }
 }
 
 enum Command {
@@ -191,27 +209,19 @@ impl Gpu {
                 bail!("shaders/{shader}.wgsl `{entry}`: {why} of this device ({})", self.limits_source);
             }
         }
-        // The bind-group layout lists every binding the file declares, so all entry points of a
-        // file share one binding convention (binding 0 = uniform params, then storage buffers).
-        let mut bindings = Vec::new();
-        for (_, var) in module_ir.global_variables.iter() {
-            if let Some(rb) = &var.binding {
-                let uniform = match var.space {
-                    naga::AddressSpace::Uniform => true,
-                    naga::AddressSpace::Storage { .. } => false,
-                    _ => continue,
-                };
-                let read_only = match var.space {
-                    naga::AddressSpace::Storage { access } => !access.contains(naga::StorageAccess::STORE),
-                    _ => true,
-                };
-                if rb.group != 0 {
-                    bail!("shaders/{shader}.wgsl: only @group(0) is supported");
-                }
-                bindings.push((rb.binding, uniform, read_only));
-            }
+        // The interface (uniform struct, storage buffers) comes from the WGSL itself; dispatches
+        // are checked against it. The bind-group layout lists every binding the file declares, so
+        // all entry points of a file share one binding convention (binding 0 = uniform params,
+        // then storage buffers).
+        let interface = reflect::interfaces(shader, &module_ir)?
+            .into_iter()
+            .find(|i| i.entry == entry)
+            .ok_or_else(|| anyhow!("shaders/{shader}.wgsl has no entry point `{entry}`"))?;
+        let mut bindings: Vec<(u32, bool, bool)> =
+            interface.storage.iter().map(|s| (s.binding, false, s.read_only)).collect();
+        if let Some(u) = &interface.uniform {
+            bindings.insert(0, (u.binding, true, true));
         }
-        bindings.sort();
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .map(|&(binding, uniform, read_only)| wgpu::BindGroupLayoutEntry {
@@ -255,6 +265,8 @@ impl Gpu {
             layout,
             bindings: bindings.iter().map(|&(b, u, _)| (b, u)).collect(),
             id: self.pool.next_id(),
+            interface,
+            checked: RefCell::new(Vec::new()),
         });
         self.kernels.borrow_mut().insert(key, kernel.clone());
         Ok(kernel)
@@ -262,7 +274,7 @@ impl Gpu {
 
     /// Records one dispatch. `params` fills the uniform binding (if the shader has one); `args`
     /// fill the storage bindings in binding order. Nothing runs until `flush`.
-    pub fn dispatch<P: bytemuck::Pod>(
+    pub fn dispatch<P: reflect::Uniform>(
         &self,
         shader: &str,
         entry: &str,
@@ -272,6 +284,7 @@ impl Gpu {
         cost: Cost,
     ) -> Result<()> {
         let kernel = self.kernel(shader, entry)?;
+        kernel.check_interface::<P>(args.len())?;
         self.check_bindings(&kernel, args)?;
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
@@ -786,7 +799,7 @@ impl Gpu {
     /// range of `len` values). Tensors of `n` values are split into aligned ranges of their
     /// flattened data when one would exceed `max_binding`; other tensors (scratch slots) are bound
     /// whole. Each value is computed alone, so the split result is bit-identical.
-    pub fn dispatch_flat<P: bytemuck::Pod>(
+    pub fn dispatch_flat<P: reflect::Uniform>(
         &self,
         shader: &str,
         entry: &str,

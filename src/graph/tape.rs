@@ -13,8 +13,8 @@ use crate::tensor::Tensor;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Var(pub usize);
 
-/// Gradient of one op: given dL/d(output), returns dL/d(input) for each input (None where the
-/// input needs no gradient).
+/// Gradient of one op over a list of inputs (`Tape::record_var`): given dL/d(output), returns
+/// dL/d(input) for each input (None where the input needs no gradient).
 pub type BackwardFn<'g> = Box<dyn FnOnce(&Gpu, &Tensor) -> Result<Vec<Option<Tensor>>> + 'g>;
 
 /// Recomputes a tape value from what its op saved anyway (a BatchNorm's output from its input and
@@ -132,8 +132,21 @@ impl<'g> Tape<'g> {
         self.requires_grad[v.0]
     }
 
-    /// Records an op's output. The gradient closure is kept only if some input needs a gradient.
-    pub fn record(&mut self, name: &'static str, inputs: &[Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
+    /// Records the output of an op of `N` inputs. Its gradient closure returns one gradient per
+    /// input, an arity the compiler checks; it is kept only if some input needs a gradient.
+    pub fn record<const N: usize>(
+        &mut self,
+        name: &'static str,
+        inputs: [Var; N],
+        output: Tensor,
+        backward: impl FnOnce(&Gpu, &Tensor) -> Result<[Option<Tensor>; N]> + 'g,
+    ) -> Var {
+        self.record_var(name, &inputs, output, Box::new(move |gpu, g| Ok(Vec::from(backward(gpu, g)?))))
+    }
+
+    /// `record` for an op over a list of inputs (concat; conv with an optional bias): the number
+    /// of gradients is checked when the backward walk calls the closure.
+    pub fn record_var(&mut self, name: &'static str, inputs: &[Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
         if self.detect_anomaly && self.anomaly.is_none() {
             match self.gpu.download(&output) {
                 Ok(values) => {
@@ -219,10 +232,31 @@ impl<'g> Tape<'g> {
                 }
                 grads[input.0] = Some(match grads[input.0].take() {
                     None => g,
-                    Some(acc) => crate::ops::elementwise::add(gpu, &acc, &g)?,
+                    Some(acc) => accumulate(gpu, &acc, &g)?,
                 });
             }
         }
         Ok(Grads { grads })
     }
+}
+
+/// Uniform of elementwise.wgsl (checked against it at first use, see `gpu::reflect`).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct AddParams {
+    n: u32,
+    s: f32,
+    _pad: [u32; 2],
+}
+crate::uniform!(AddParams { n, s, _pad });
+
+/// a + b for two gradients of one value: elementwise.wgsl's `add`, dispatched here because the
+/// tape is a layer below the ops (`ops::elementwise::add` records the same kernel).
+fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = Tensor::empty(gpu, a.shape());
+    let n = a.numel();
+    let params = |n: usize| AddParams { n: n as u32, s: 0.0, _pad: [0; 2] };
+    let cost = crate::gpu::profiler::Cost::elementwise(n, 1.0, 3.0);
+    gpu.dispatch_flat("elementwise", "add", n, params, &[a, b, &out], cost)?;
+    Ok(out)
 }

@@ -299,7 +299,7 @@ impl FasTd {
                 (maps, p_live.as_ref().map(|p| p[b * 2 + 1] as f64))
             };
             let n = maps.len();
-            let score = crate::eval::score::clip_score(cfg.beta, p, &maps, Some(&masks[..n]))?;
+            let score = super::score::clip_score(cfg.beta, p, &maps, Some(&masks[..n]))?;
             scored.scores.push(score);
             scored.p_live.push(p);
             scored.d_single.push(singles);

@@ -1,11 +1,13 @@
 //! The FAS-TD model of MODEL.md, read like the paper's figure 5: the single-frame part, the OFF
-//! blocks (short-term motion), the ConvGRU (long-term motion), fusion and the binary head.
+//! blocks (short-term motion), the ConvGRU (long-term motion), fusion and the binary head, and the
+//! clip score (eq. 18).
 
 pub mod config;
 pub mod conv_gru;
 pub mod fastd;
 pub mod init;
 pub mod off_block;
+pub mod score;
 pub mod single_frame;
 
 use std::collections::HashMap;

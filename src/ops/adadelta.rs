@@ -15,6 +15,7 @@ struct Params {
     rho: f32,
     eps: f32,
 }
+crate::uniform!(Params { n, lr, rho, eps });
 
 /// In place: p, v (square_avg), u (acc_delta) updated from g. All four have the same length.
 #[allow(clippy::too_many_arguments)]

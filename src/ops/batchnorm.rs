@@ -33,6 +33,7 @@ struct Params {
     stat_n: u32,
     _pad: u32,
 }
+crate::uniform!(Params { n, c, hw, training, relu, eps, momentum, chunk, base, total, stat_n, _pad });
 
 fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Params {
     let [n, c, h, w] = x.nchw();
@@ -406,17 +407,12 @@ fn record(
         Rc::new(move |gpu: &Gpu| batchnorm_apply(gpu, &xv, &stats, &gv, &bv, relu))
     };
     let again = recompute.clone();
-    let out = t.record(
-        name,
-        &[x, gamma, beta],
-        y,
-        Box::new(move |gpu, g| {
-            // without ReLU the mask is x itself: nothing to recompute
-            let yv = if relu { again(gpu)? } else { xv.clone() };
-            let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
-            Ok(vec![Some(gx), Some(dgamma), Some(dbeta)])
-        }),
-    );
+    let out = t.record(name, [x, gamma, beta], y, move |gpu, g| {
+        // without ReLU the mask is x itself: nothing to recompute
+        let yv = if relu { again(gpu)? } else { xv.clone() };
+        let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
+        Ok([Some(gx), Some(dgamma), Some(dbeta)])
+    });
     t.set_recompute(out, recompute);
     Ok(out)
 }

@@ -21,6 +21,7 @@ struct Params {
     dst_off: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { blocks, len, src_stride, src_off, dst_stride, dst_off, _pad });
 
 /// (outer, inner) of a shape around `dim`: elements = outer * shape[dim] * inner.
 fn split(shape: &[usize], dim: usize) -> (usize, usize) {
@@ -211,7 +212,7 @@ fn t_concat(t: &mut Tape, xs: &[Var], dim: usize) -> Result<Var> {
     let refs: Vec<&Tensor> = values.iter().collect();
     let y = concat(t.gpu, &refs, dim)?;
     let sizes: Vec<usize> = values.iter().map(|v| v.shape()[dim]).collect();
-    Ok(t.record(
+    Ok(t.record_var(
         dim_name(dim),
         xs,
         y,
@@ -231,19 +232,16 @@ fn t_slice(t: &mut Tape, x: Var, dim: usize, start: usize, len: usize) -> Result
     let x_shape = t.value(x).shape().to_vec();
     let y = slice(t.gpu, t.value(x), dim, start, len)?;
     let name = if dim == 0 { "slice_batch" } else { "slice_channels" };
-    Ok(t.record(name, &[x], y, Box::new(move |gpu, g| Ok(vec![Some(unslice(gpu, g, &x_shape, dim, start)?)]))))
+    Ok(t.record(name, [x], y, move |gpu, g| Ok([Some(unslice(gpu, g, &x_shape, dim, start)?)])))
 }
 
 /// `gather_batch` on the tape.
 pub fn t_gather_batch(t: &mut Tape, x: Var, groups: usize, per_group: usize, start: usize, len: usize) -> Result<Var> {
     let x_shape = t.value(x).shape().to_vec();
     let y = gather_batch(t.gpu, t.value(x), groups, per_group, start, len)?;
-    Ok(t.record(
-        "gather_batch",
-        &[x],
-        y,
-        Box::new(move |gpu, g| Ok(vec![Some(scatter_batch(gpu, g, &x_shape, groups, per_group, start)?)])),
-    ))
+    Ok(t.record("gather_batch", [x], y, move |gpu, g| {
+        Ok([Some(scatter_batch(gpu, g, &x_shape, groups, per_group, start)?)])
+    }))
 }
 
 pub fn t_concat_channels(t: &mut Tape, xs: &[Var]) -> Result<Var> {

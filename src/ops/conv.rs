@@ -25,6 +25,7 @@ struct FwdParams {
     has_bias: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(FwdParams { n, cin, cout, h, w, k, s_o, s_c, flip, has_bias, _pad });
 
 /// Uniform of conv2d_weight_grad.wgsl.
 #[repr(C)]
@@ -38,6 +39,7 @@ struct WgradParams {
     k: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(WgradParams { n, cin, cout, h, w, k, _pad });
 
 /// Uniform of conv2d_bias_grad.wgsl.
 #[repr(C)]
@@ -48,6 +50,7 @@ struct BgradParams {
     hw: u32,
     _pad: u32,
 }
+crate::uniform!(BgradParams { n, cout, hw, _pad });
 
 /// The two kernels of the forward and input-gradient convolution (the same implicit GEMM).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,7 +378,7 @@ pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let has_b = b.is_some();
-    Ok(t.record(
+    Ok(t.record_var(
         "conv2d",
         &inputs,
         y,

@@ -16,6 +16,7 @@ struct Params {
     k: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { n, k, _pad });
 
 fn params(what: &str, logits: &Tensor) -> Result<Params> {
     ensure!(logits.shape().len() == 2, "{what}: logits must be [N, K], got {:?}", logits.shape());
@@ -83,10 +84,7 @@ pub fn t_softmax_cross_entropy(t: &mut Tape, logits: Var, labels: &Tensor) -> Re
     let lv = t.value(logits).clone();
     let loss = softmax_cross_entropy(t.gpu, &lv, labels)?;
     let labels = labels.clone();
-    Ok(t.record(
-        "softmax_cross_entropy",
-        &[logits],
-        loss,
-        Box::new(move |gpu, g| Ok(vec![Some(softmax_cross_entropy_backward(gpu, &lv, &labels, g)?)])),
-    ))
+    Ok(t.record("softmax_cross_entropy", [logits], loss, move |gpu, g| {
+        Ok([Some(softmax_cross_entropy_backward(gpu, &lv, &labels, g)?)])
+    }))
 }

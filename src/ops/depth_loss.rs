@@ -19,6 +19,7 @@ struct Params {
     w: u32,
     use_mask: u32,
 }
+crate::uniform!(Params { n, h, w, use_mask });
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DepthLoss {
@@ -98,12 +99,9 @@ fn t_depth_loss(t: &mut Tape, kind: DepthLoss, pred: Var, target: &Tensor, mask:
     let (loss, den) = depth_loss(t.gpu, kind, &p, target, mask)?;
     let (target, mask) = (target.clone(), mask.cloned());
     let name = if kind == DepthLoss::Abs { "abs_loss" } else { "contrastive_loss" };
-    Ok(t.record(
-        name,
-        &[pred],
-        loss,
-        Box::new(move |gpu, g| Ok(vec![Some(depth_loss_backward(gpu, kind, &p, &target, mask.as_ref(), g, &den)?)])),
-    ))
+    Ok(t.record(name, [pred], loss, move |gpu, g| {
+        Ok([Some(depth_loss_backward(gpu, kind, &p, &target, mask.as_ref(), g, &den)?)])
+    }))
 }
 
 /// L_abs = mean((pred - target)^2) -> [1] (masked mean when a mask is given).

@@ -16,6 +16,7 @@ struct Params {
     n: u32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { n, _pad });
 
 fn params(n: usize) -> Params {
     Params { n: n as u32, _pad: [0; 3] }
@@ -110,16 +111,11 @@ pub fn gru_update_backward(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tenso
 pub fn t_gru_gates(t: &mut Tape, pre_r: Var, pre_u: Var, h_prev: Var) -> Result<(Var, Var)> {
     let (pr, pu, hp) = (t.value(pre_r).clone(), t.value(pre_u).clone(), t.value(h_prev).clone());
     let (u, rh) = gru_gates(t.gpu, &pr, &pu, &hp)?;
-    let vu = t.record("gru_gate_u", &[pre_u], u, Box::new(move |gpu, g| Ok(vec![Some(gru_u_backward(gpu, &pu, g)?)])));
-    let vrh = t.record(
-        "gru_gate_rh",
-        &[pre_r, h_prev],
-        rh,
-        Box::new(move |gpu, g| {
-            let (g_pre, g_h) = gru_rh_backward(gpu, &pr, &hp, g)?;
-            Ok(vec![Some(g_pre), Some(g_h)])
-        }),
-    );
+    let vu = t.record("gru_gate_u", [pre_u], u, move |gpu, g| Ok([Some(gru_u_backward(gpu, &pu, g)?)]));
+    let vrh = t.record("gru_gate_rh", [pre_r, h_prev], rh, move |gpu, g| {
+        let (g_pre, g_h) = gru_rh_backward(gpu, &pr, &hp, g)?;
+        Ok([Some(g_pre), Some(g_h)])
+    });
     Ok((vu, vrh))
 }
 
@@ -127,13 +123,8 @@ pub fn t_gru_gates(t: &mut Tape, pre_r: Var, pre_u: Var, h_prev: Var) -> Result<
 pub fn t_gru_update(t: &mut Tape, u: Var, h_prev: Var, pre_c: Var) -> Result<Var> {
     let (uv, hp, pc) = (t.value(u).clone(), t.value(h_prev).clone(), t.value(pre_c).clone());
     let h = gru_update(t.gpu, &uv, &hp, &pc)?;
-    Ok(t.record(
-        "gru_update",
-        &[u, h_prev, pre_c],
-        h,
-        Box::new(move |gpu, g| {
-            let [gu, gh, gc] = gru_update_backward(gpu, &uv, &hp, &pc, g)?;
-            Ok(vec![Some(gu), Some(gh), Some(gc)])
-        }),
-    ))
+    Ok(t.record("gru_update", [u, h_prev, pre_c], h, move |gpu, g| {
+        let [gu, gh, gc] = gru_update_backward(gpu, &uv, &hp, &pc, g)?;
+        Ok([Some(gu), Some(gh), Some(gc)])
+    }))
 }

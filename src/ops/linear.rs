@@ -16,6 +16,7 @@ struct Params {
     cols: u32,
     _pad: [u32; 2],
 }
+crate::uniform!(Params { rows, cols, _pad });
 
 pub fn linear(gpu: &Gpu, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     ensure!(
@@ -69,16 +70,7 @@ pub fn col_sum(gpu: &Gpu, g: &Tensor) -> Result<Tensor> {
 pub fn t_linear(t: &mut Tape, x: Var, w: Var, b: Var) -> Result<Var> {
     let (xv, wv) = (t.value(x).clone(), t.value(w).clone());
     let y = linear(t.gpu, &xv, &wv, t.value(b))?;
-    Ok(t.record(
-        "linear",
-        &[x, w, b],
-        y,
-        Box::new(move |gpu, g| {
-            Ok(vec![
-                Some(matmul(gpu, g, &wv, false, false)?),
-                Some(matmul(gpu, g, &xv, true, false)?),
-                Some(col_sum(gpu, g)?),
-            ])
-        }),
-    ))
+    Ok(t.record("linear", [x, w, b], y, move |gpu, g| {
+        Ok([Some(matmul(gpu, g, &wv, false, false)?), Some(matmul(gpu, g, &xv, true, false)?), Some(col_sum(gpu, g)?)])
+    }))
 }

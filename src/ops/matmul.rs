@@ -16,9 +16,9 @@ struct Params {
     k: u32,
     ta: u32,
     tb: u32,
-    accumulate: u32,
-    _pad: [u32; 2],
+    _pad: [u32; 3],
 }
+crate::uniform!(Params { m, n, k, ta, tb, _pad });
 
 /// op(A) @ op(B) where op transposes when `ta` / `tb`. A, B are 2-D row-major.
 pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
@@ -34,8 +34,7 @@ pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
         if tb { "^T" } else { "" }
     );
     let c = Tensor::empty(gpu, &[m, n]);
-    let params =
-        Params { m: m as u32, n: n as u32, k: k as u32, ta: ta as u32, tb: tb as u32, accumulate: 0, _pad: [0; 2] };
+    let params = Params { m: m as u32, n: n as u32, k: k as u32, ta: ta as u32, tb: tb as u32, _pad: [0; 3] };
     gpu.dispatch(
         "matmul",
         "matmul",
@@ -51,12 +50,7 @@ pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
 pub fn t_matmul(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
     let (av, bv) = (t.value(a).clone(), t.value(b).clone());
     let y = matmul(t.gpu, &av, &bv, false, false)?;
-    Ok(t.record(
-        "matmul",
-        &[a, b],
-        y,
-        Box::new(move |gpu, g| {
-            Ok(vec![Some(matmul(gpu, g, &bv, false, true)?), Some(matmul(gpu, &av, g, true, false)?)])
-        }),
-    ))
+    Ok(t.record("matmul", [a, b], y, move |gpu, g| {
+        Ok([Some(matmul(gpu, g, &bv, false, true)?), Some(matmul(gpu, &av, g, true, false)?)])
+    }))
 }

@@ -12,6 +12,5 @@ pub mod gru;
 pub mod linear;
 pub mod matmul;
 pub mod pool;
-pub mod reduce;
 pub mod resize;
 pub mod sobel;

@@ -19,6 +19,7 @@ struct Params {
     ow: u32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { planes, h, w, oh, ow, _pad });
 
 fn params(x_shape: &[usize]) -> Result<Params> {
     ensure!(
@@ -90,10 +91,5 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
 pub fn t_maxpool2(t: &mut Tape, x: Var) -> Result<Var> {
     let x_shape = t.value(x).shape().to_vec();
     let (y, idx) = maxpool2(t.gpu, t.value(x))?;
-    Ok(t.record(
-        "maxpool2",
-        &[x],
-        y,
-        Box::new(move |gpu, g| Ok(vec![Some(maxpool2_backward(gpu, &x_shape, g, &idx)?)])),
-    ))
+    Ok(t.record("maxpool2", [x], y, move |gpu, g| Ok([Some(maxpool2_backward(gpu, &x_shape, g, &idx)?)])))
 }

@@ -20,6 +20,7 @@ struct Params {
     ow: u32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { planes, ih, iw, oh, ow, _pad });
 
 fn params(x_shape: &[usize], oh: usize, ow: usize) -> Result<Params> {
     ensure!(
@@ -88,5 +89,5 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
 pub fn t_resize(t: &mut Tape, x: Var, oh: usize, ow: usize) -> Result<Var> {
     let x_shape = t.value(x).shape().to_vec();
     let y = resize_bilinear(t.gpu, t.value(x), oh, ow)?;
-    Ok(t.record("resize", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(resize_bilinear_backward(gpu, &x_shape, g)?)]))))
+    Ok(t.record("resize", [x], y, move |gpu, g| Ok([Some(resize_bilinear_backward(gpu, &x_shape, g)?)])))
 }

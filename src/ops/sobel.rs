@@ -24,6 +24,7 @@ struct Params {
     s: f32,
     _pad: [u32; 3],
 }
+crate::uniform!(Params { n, h, w, dir, s, _pad });
 
 /// s * sobel(x); s = -1 gives the backward (the flipped filters are the negated filters).
 fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
@@ -64,5 +65,5 @@ pub fn sobel_backward(gpu: &Gpu, gy: &Tensor, dir: SobelDir) -> Result<Tensor> {
 
 pub fn t_sobel(t: &mut Tape, x: Var, dir: SobelDir) -> Result<Var> {
     let y = sobel(t.gpu, t.value(x), dir)?;
-    Ok(t.record("sobel", &[x], y, Box::new(move |gpu, g| Ok(vec![Some(sobel_backward(gpu, g, dir)?)]))))
+    Ok(t.record("sobel", [x], y, move |gpu, g| Ok([Some(sobel_backward(gpu, g, dir)?)])))
 }

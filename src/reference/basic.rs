@@ -49,37 +49,3 @@ pub fn matmul_backward(a: &[f64], b: &[f64], gc: &[f64], m: usize, k: usize, n: 
     let gb = matmul(&transpose(a, m, k), gc, k, m, n);
     (ga, gb)
 }
-
-pub fn sum_rows(x: &[f64], rows: usize) -> Vec<f64> {
-    let len = x.len() / rows;
-    (0..rows).map(|r| x[r * len..(r + 1) * len].iter().sum()).collect()
-}
-
-/// Per row sum(x m) / sum(m), 0 for an empty mask.
-pub fn masked_mean_rows(x: &[f64], m: &[f64], rows: usize) -> Vec<f64> {
-    let len = x.len() / rows;
-    (0..rows)
-        .map(|r| {
-            let (s, d) =
-                (0..len).fold((0.0, 0.0), |(s, d), j| (s + x[r * len + j] * m[r * len + j], d + m[r * len + j]));
-            if d > 0.0 {
-                s / d
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
-pub fn masked_mean_rows_backward(m: &[f64], g: &[f64]) -> Vec<f64> {
-    let rows = g.len();
-    let len = m.len() / rows;
-    let mut out = vec![0.0; m.len()];
-    for r in 0..rows {
-        let d: f64 = m[r * len..(r + 1) * len].iter().sum();
-        for j in 0..len {
-            out[r * len + j] = if d > 0.0 { g[r] * m[r * len + j] / d } else { 0.0 };
-        }
-    }
-    out
-}

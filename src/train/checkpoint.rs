@@ -3,7 +3,6 @@
 //! Written atomically (temporary file, fsync, rename): a file on disk is always whole.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -117,7 +116,7 @@ pub fn save_calibrated(
     let sum = checksum(data.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
     meta.insert(CHECKSUM_KEY.to_string(), sum);
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serialising checkpoint: {e}"))?;
-    write_atomic(path, &bytes)
+    crate::util::fs::write_atomic(path, &bytes)
 }
 
 /// Metadata key of the tensors' checksum: a flipped bit in the data is reported, not loaded.
@@ -154,30 +153,6 @@ pub fn checksum<'a>(
     format!("{h:016x}")
 }
 
-/// temp file in the same folder, fsync, rename over the target, fsync the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp =
-        dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ckpt"), std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
-        drop(f);
-        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-    })();
-    if written.is_err() {
-        // A partial temp file (disk full) would keep the disk full for the next try.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 /// Fails now, naming the file, when `path` could not be written later: its folder is created
 /// if missing and a temporary file is made and removed there.
 pub fn check_writable(path: &Path) -> Result<()> {
@@ -199,6 +174,47 @@ pub struct Loaded {
     pub progress: Option<Progress>,
     pub calibration: Option<Calibration>,
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl Loaded {
+    /// What a checkpoint says about itself for a report: its file, config, training progress and
+    /// the data its threshold was fixed on (the training dataset's dev split); version and date.
+    /// The caller adds the evaluation data, protocol, threshold source and adapter.
+    pub fn provenance(&self, path: &Path) -> crate::eval::report::Provenance {
+        let c = &self.config;
+        let trained = self
+            .progress
+            .as_ref()
+            .map(|p| {
+                format!(
+                    ", stage {} {} after {} steps, seed {}",
+                    p.stage,
+                    if p.stage_done { "done" } else { "stopped" },
+                    p.step,
+                    p.seed
+                )
+            })
+            .unwrap_or_default();
+        crate::eval::report::Provenance {
+            checkpoint: path.display().to_string(),
+            config: format!(
+                "{} preset, variant {}, {} px, {} frames every {}{trained}",
+                c.name, c.variant, c.image_size, c.frames, c.interval
+            ),
+            training_data: match &self.calibration {
+                Some(cal) => format!(
+                    "{}{} (dev split: {} live / {} attack videos, EER {:.2} %)",
+                    cal.data,
+                    cal.protocol.as_deref().map(|p| format!(", protocol {p}")).unwrap_or_default(),
+                    cal.n_live,
+                    cal.n_attack,
+                    100.0 * cal.dev_eer
+                ),
+                None => String::new(),
+            },
+            ..crate::eval::report::Provenance::new()
+        }
+    }
 }
 
 /// Reads and checks a checkpoint file; every problem is reported with the file's name.
@@ -314,4 +330,32 @@ pub fn apply_optimizer(gpu: &Gpu, optim: &Adadelta, loaded: &Loaded) -> Result<(
     gpu.upload_into(&optim.v, &v);
     gpu.upload_into(&optim.u, &u);
     Ok(())
+}
+
+#[cfg(test)]
+mod provenance_tests {
+    use super::*;
+
+    #[test]
+    fn provenance_from_a_checkpoint() {
+        let loaded = Loaded {
+            config: Config::preset("tiny").unwrap(),
+            progress: None,
+            calibration: Some(Calibration {
+                threshold: 0.4,
+                method: "dev EER".into(),
+                data: "runs/a/data".into(),
+                protocol: Some("domain_A".into()),
+                dev_eer: 0.05,
+                n_live: 3,
+                n_attack: 6,
+            }),
+            tensors: Default::default(),
+        };
+        let p = loaded.provenance(Path::new("runs/a/model.safetensors"));
+        assert_eq!(p.checkpoint, "runs/a/model.safetensors");
+        assert!(p.config.starts_with("tiny preset, variant"), "{}", p.config);
+        assert_eq!(p.training_data, "runs/a/data, protocol domain_A (dev split: 3 live / 6 attack videos, EER 5.00 %)");
+        assert!(p.version.starts_with("tdfas ") && p.date.ends_with('Z'));
+    }
 }

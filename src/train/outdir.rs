@@ -1,6 +1,6 @@
 //! Output folders: tdfas deletes only what it wrote (folders carry an ownership marker), one
-//! training run at a time per folder (an OS lock naming the holder's pid), and temporary files
-//! of killed or failed writes are cleaned up.
+//! training run at a time per folder (an OS lock naming the holder's pid). Temporary files of
+//! killed or failed writes are cleaned up by `util::fs::clean_stale_tmp`.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -82,60 +82,4 @@ pub fn lock(dir: &Path) -> Result<OutLock> {
         }
     }
     Ok(OutLock { _file: file, path })
-}
-
-/// The pid in a temporary file's name `.NAME.tmpPID` (as `write_atomic` names them).
-fn tmp_pid(file_name: &str, target: &str) -> Option<u32> {
-    file_name.strip_prefix('.')?.strip_prefix(target)?.strip_prefix(".tmp")?.parse().ok()
-}
-
-/// Whether process `pid` is running; where that cannot be told (no /proc), assume it is.
-fn pid_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    let proc = Path::new("/proc");
-    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
-}
-
-/// Removes temporary files (or folders) `.TARGET.tmpPID` of `targets` in `dir` left by writes that were
-/// killed or failed. With `all`, the caller holds the folder's lock (no live writer there);
-/// otherwise only those of processes no longer running. Returns how many were removed.
-pub fn clean_stale_tmp(dir: &Path, targets: &[&str], all: bool) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    let mut n = 0;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let stale = targets
-            .iter()
-            .filter_map(|t| tmp_pid(name, t))
-            .any(|pid| (all && pid != std::process::id()) || !pid_alive(pid));
-        if !stale {
-            continue;
-        }
-        let removed = match e.file_type() {
-            Ok(t) if t.is_file() => std::fs::remove_file(e.path()).is_ok(),
-            Ok(t) if t.is_dir() => std::fs::remove_dir_all(e.path()).is_ok(),
-            _ => false,
-        };
-        if removed {
-            eprintln!("removed {} (left by an interrupted write)", e.path().display());
-            n += 1;
-        }
-    }
-    n
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tmp_names_parse() {
-        assert_eq!(tmp_pid(".checkpoint.safetensors.tmp123", "checkpoint.safetensors"), Some(123));
-        assert_eq!(tmp_pid(".checkpoint.safetensors.tmp", "checkpoint.safetensors"), None);
-        assert_eq!(tmp_pid("checkpoint.safetensors", "checkpoint.safetensors"), None);
-        assert_eq!(tmp_pid(".model.safetensors.tmp9", "checkpoint.safetensors"), None);
-    }
 }

@@ -180,7 +180,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     // One run per folder: two at once would overwrite each other's checkpoints and log.
     let _lock = outdir::lock(&opts.out)?;
-    outdir::clean_stale_tmp(&opts.out, &RUN_FILES, true);
+    crate::util::fs::clean_stale_tmp(&opts.out, &RUN_FILES, true);
     let ckpt = checkpoint_path(&opts.out);
     let (mut model, mut progress, loaded) = if opts.resume && ckpt.exists() {
         let (mut model, loaded) = checkpoint::load_model(gpu, &ckpt)?;
@@ -289,7 +289,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             checkpoint::apply_optimizer(gpu, &optim, l)?;
         }
         let n_items = if stage == 1 { train_set.len() * cfg.frames } else { train_set.len() };
-        let bar = progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {stage}"));
+        let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {stage}"));
         bar.set_position(start_step as u64);
         let mut first: Option<StepLosses> = None;
         let mut last: StepLosses = vec![];
@@ -413,7 +413,7 @@ fn trim_log(path: &Path, progress: &Progress) -> Result<()> {
         if !out.is_empty() {
             out.push('\n');
         }
-        checkpoint::write_atomic(path, out.as_bytes())?;
+        crate::util::fs::write_atomic(path, out.as_bytes())?;
     }
     Ok(())
 }
@@ -594,18 +594,4 @@ pub fn dev_calibration(
         n_live: m.n_live,
         n_attack: m.n_attack,
     })
-}
-
-pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
-            .unwrap()
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(what.to_string());
-    bar
 }

@@ -1,7 +1,7 @@
 //! Shared test helpers: one GPU per test, uploads from f64, comparisons against references.
 #![allow(dead_code)]
 
-use tdfas::reference::{assert_close, to_f32};
+use tdfas::reference::{assert_close, max_rel_error, to_f32};
 use tdfas::{Gpu, Tensor};
 
 pub fn gpu() -> Gpu {
@@ -19,7 +19,8 @@ pub fn check(gpu: &Gpu, what: &str, t: &Tensor, reference: &[f64], k: usize) {
     }
 }
 
-/// A PyTorch golden fixture (tests/fixtures/<name>.safetensors): tensors by name as f64.
+/// A PyTorch golden fixture (tests/fixtures/<name>.safetensors, format in tests/fixtures/README.md):
+/// tensors by name as f64. The one loader every test uses.
 pub struct Golden {
     pub name: String,
     pub tensors: std::collections::HashMap<String, (Vec<usize>, Vec<f64>)>,
@@ -30,12 +31,13 @@ impl Golden {
     pub fn load(name: &str) -> Golden {
         let path = format!("{}/tests/fixtures/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         let tensors = st
             .tensors()
             .into_iter()
             .map(|(n, v)| {
+                assert_eq!(v.dtype(), safetensors::Dtype::F32, "{path}: {n} is not F32");
                 let data: Vec<f64> =
                     v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect();
                 (n, (v.shape().to_vec(), data))
@@ -52,6 +54,24 @@ impl Golden {
     }
     pub fn has(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
+    }
+    /// Uploads tensor `name` (a scalar `[]` becomes [1]).
+    pub fn upload(&self, gpu: &Gpu, name: &str) -> Tensor {
+        let shape = self.shape(name);
+        up(gpu, self.get(name), if shape.is_empty() { &[1] } else { shape })
+    }
+    /// Compares `t` with tensor `name` (shape, then values within the tolerance for reductions of
+    /// length `k`), and prints the worst error relative to the golden's largest magnitude.
+    pub fn check(&self, gpu: &Gpu, what: &str, t: &Tensor, name: &str, k: usize) {
+        let shape = self.shape(name);
+        if !shape.is_empty() {
+            assert_eq!(t.shape(), shape, "{what}: shape");
+        }
+        let got = t.download(gpu).unwrap();
+        eprintln!("golden {what}: max error {:.2e} (relative to max |value|)", max_rel_error(&got, self.get(name)));
+        if let Err(e) = assert_close(what, &got, self.get(name), k) {
+            panic!("{e}");
+        }
     }
 }
 

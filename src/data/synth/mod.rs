@@ -9,7 +9,7 @@
 //! `small-crop`, `default-crop`) frames are the old square face crops (box enlarged 1.3x).
 //!
 //! Two disjoint domains: A and B have their own identities, face photos (A: the astronaut and
-//! its mirror image; B: Grace Hopper and hers), camera field of view and sensor ranges, and
+//! Barack Obama; B: Grace Hopper and Joe Biden; each also mirrored), camera field of view and sensor ranges, and
 //! attack instruments (see `attack::INSTRUMENTS`). Backgrounds, lights and face sizes come from
 //! one distribution for every class and domain.
 //!
@@ -252,14 +252,16 @@ fn stream(seed: u64, parts: &[u64]) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(h)
 }
 
-/// How each domain varies its face photos: A the astronaut and its mirror image, B Grace
-/// Hopper and hers (`photos`), with different warp, tone and hue ranges.
+/// How each domain varies its face photos: A the astronaut and Barack Obama, B Grace Hopper and
+/// Joe Biden, each also mirrored (`photos`), with different warp, tone and hue ranges.
 fn photo_style(domain: usize, identity: usize) -> scene::PhotoStyle {
-    let mirror = 2 * (identity % 2);
+    // identities cycle through the domain's two people and their mirror images
+    let face = [[0, 2], [1, 3]][domain.min(1)][identity % 2];
+    let photo = face + photos::FACES * ((identity / 2) % 2);
     if domain == 0 {
-        scene::PhotoStyle { photo: mirror, warp: 0.02, tone: (0.55, 1.15), hue: 0.12 }
+        scene::PhotoStyle { photo, warp: 0.02, tone: (0.55, 1.15), hue: 0.12 }
     } else {
-        scene::PhotoStyle { photo: 1 + mirror, warp: 0.03, tone: (0.45, 1.2), hue: 0.18 }
+        scene::PhotoStyle { photo, warp: 0.03, tone: (0.45, 1.2), hue: 0.18 }
     }
 }
 

@@ -1,20 +1,53 @@
 //! The face photos identities are made from, with MediaPipe landmarks as texture coordinates
 //! of the mesh (sources and licences in assets/README.md): 0 the astronaut (Eileen Collins,
-//! scikit-image), 1 Grace Hopper (matplotlib's sample data), 2 and 3 their mirror images
-//! (each vertex takes the texture coordinates of its mirror vertex).
+//! scikit-image), 1 Grace Hopper (matplotlib's sample data), 2 Barack Obama and 3 Joe Biden
+//! (official White House portraits shipped in the face_recognition package's sdist), then
+//! 4..8 their mirror images (each vertex takes the texture coordinates of its mirror vertex).
 
 use crate::data::imageops::{decode_png_bytes, Img};
 use crate::data::mesh::{self, canonical};
 use std::sync::OnceLock;
 
-const HOPPER: &[u8] = include_bytes!("../../../assets/hopper_face.png");
-const HOPPER_LANDMARKS: &str = include_str!("../../../assets/hopper_landmarks.csv");
-/// hopper_face.png is the 256 x 256 window at (136, 104) of the 512 x 600 original.
-const HOPPER_FULL: (f32, f32) = (512.0, 600.0);
-const HOPPER_CROP: (f32, f32) = (136.0, 104.0);
+/// An embedded 256 x 256 face photo and its landmarks: (png, csv, the original's size, the
+/// window's top-left corner and side in the original's pixels).
+struct Embedded {
+    png: &'static [u8],
+    landmarks: &'static str,
+    full: (f32, f32),
+    crop: (f32, f32),
+    side: f32,
+}
 
-/// Number of photos (`photo_and_uv` takes 0..PHOTOS).
-pub const PHOTOS: usize = 4;
+/// Photos 1..: hopper's landmarks are normalised to the 512 x 600 original (its crop is the
+/// 256 x 256 window at (136, 104)); tools/face_photo_landmarks.py wrote the others' normalised to
+/// their crop already.
+const EMBEDDED: [Embedded; 3] = [
+    Embedded {
+        png: include_bytes!("../../../assets/hopper_face.png"),
+        landmarks: include_str!("../../../assets/hopper_landmarks.csv"),
+        full: (512.0, 600.0),
+        crop: (136.0, 104.0),
+        side: 256.0,
+    },
+    Embedded {
+        png: include_bytes!("../../../assets/obama_face.png"),
+        landmarks: include_str!("../../../assets/obama_landmarks.csv"),
+        full: (1.0, 1.0),
+        crop: (0.0, 0.0),
+        side: 1.0,
+    },
+    Embedded {
+        png: include_bytes!("../../../assets/biden_face.png"),
+        landmarks: include_str!("../../../assets/biden_landmarks.csv"),
+        full: (1.0, 1.0),
+        crop: (0.0, 0.0),
+        side: 1.0,
+    },
+];
+
+/// Distinct face photos; `photo_and_uv` takes 0..PHOTOS, the upper half being mirror images.
+pub const FACES: usize = 1 + EMBEDDED.len();
+pub const PHOTOS: usize = 2 * FACES;
 
 struct Photo {
     img: Img,
@@ -59,16 +92,19 @@ fn mirror_map() -> Vec<usize> {
 fn photos() -> &'static [Photo] {
     static P: OnceLock<Vec<Photo>> = OnceLock::new();
     P.get_or_init(|| {
-        let astronaut = Photo { img: mesh::photo().clone(), uv: canonical().uv.clone() };
-        let hopper = Photo {
-            img: decode_png_bytes(HOPPER).expect("embedded hopper_face.png is valid"),
-            uv: parse_uv(HOPPER_LANDMARKS, HOPPER_FULL, HOPPER_CROP, 256.0)
-                .expect("embedded hopper landmarks are valid"),
-        };
+        let mut faces = vec![Photo { img: mesh::photo().clone(), uv: canonical().uv.clone() }];
+        for (k, e) in EMBEDDED.iter().enumerate() {
+            faces.push(Photo {
+                img: decode_png_bytes(e.png).unwrap_or_else(|err| panic!("embedded face photo {}: {err}", k + 1)),
+                uv: parse_uv(e.landmarks, e.full, e.crop, e.side)
+                    .unwrap_or_else(|err| panic!("embedded face photo {}: {err}", k + 1)),
+            });
+        }
         let mirror = mirror_map();
-        let mirrored = |p: &Photo| Photo { img: p.img.clone(), uv: mirror.iter().map(|&j| p.uv[j]).collect() };
-        let (ma, mh) = (mirrored(&astronaut), mirrored(&hopper));
-        vec![astronaut, hopper, ma, mh]
+        let mirrored: Vec<Photo> =
+            faces.iter().map(|p| Photo { img: p.img.clone(), uv: mirror.iter().map(|&j| p.uv[j]).collect() }).collect();
+        faces.extend(mirrored);
+        faces
     })
 }
 
@@ -91,12 +127,12 @@ mod tests {
             // The image-left eye vertex samples the left eye of the photo, or the right one of
             // a mirrored photo.
             let left_of = uv[mesh::EYE_LEFT[0]][0] < uv[mesh::EYE_RIGHT[0]][0];
-            assert_eq!(left_of, i < 2, "photo {i}");
+            assert_eq!(left_of, i < FACES, "photo {i}");
         }
         // Mirroring is an involution on the symmetric mesh.
         let m = mirror_map();
         let fixed = (0..m.len()).filter(|&i| m[m[i]] == i).count();
         assert!(fixed as f32 > 0.95 * m.len() as f32, "{fixed} of {}", m.len());
-        assert!(parse_uv("0.1,0.2\n", HOPPER_FULL, HOPPER_CROP, 256.0).unwrap_err().contains("landmarks"));
+        assert!(parse_uv("0.1,0.2\n", (1.0, 1.0), (0.0, 0.0), 1.0).unwrap_err().contains("landmarks"));
     }
 }

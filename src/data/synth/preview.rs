@@ -4,7 +4,7 @@
 
 use crate::data::generic::{frame_files, read_bbox, sorted_dirs};
 use crate::data::imageops::{load, Img, Rect};
-use crate::eval::report::font::{draw_text, text_width, GLYPH_H};
+use crate::util::font::{draw_text, text_width, GLYPH_H};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! Depth maps (S x S, values expected in [0, 1], clamped) are upscaled nearest-neighbour to the
 //! RGB size and coloured with viridis.
 
-use super::font::{draw_text, text_width, GLYPH_H};
+use crate::util::font::{draw_text, text_width, GLYPH_H};
 use anyhow::{bail, Context, Result};
 use image::{Rgb, RgbImage};
 use std::path::Path;

@@ -3,9 +3,7 @@
 //! tape) on odd shapes, reference backward vs finite differences, and PyTorch goldens.
 
 mod common;
-use std::collections::HashMap;
-
-use common::{check, gpu, up};
+use common::{check, gpu, up, Golden};
 use tdfas::ops::cross_entropy as ce;
 use tdfas::ops::depth_loss as dl;
 use tdfas::ops::elementwise as ew;
@@ -16,39 +14,8 @@ use tdfas::reference as rf;
 use tdfas::reference::{dot, gradcheck, random, to_f64};
 use tdfas::{Gpu, Tape, Tensor};
 
-/// A golden file's tensors by name: (shape, values as f64).
-fn golden(name: &str) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
-    let path = format!("{}/tests/fixtures/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
-    st.tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            let vals = v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
-            (k, (v.shape().to_vec(), vals))
-        })
-        .collect()
-}
-
-/// Uploads golden tensor `name` (a scalar `[]` becomes [1]).
-fn gup(g: &Gpu, gold: &HashMap<String, (Vec<usize>, Vec<f64>)>, name: &str) -> Tensor {
-    let (shape, v) = &gold[name];
-    let shape = if shape.is_empty() { vec![1] } else { shape.clone() };
-    up(g, v, &shape)
-}
-
-fn gv<'a>(gold: &'a HashMap<String, (Vec<usize>, Vec<f64>)>, name: &str) -> &'a [f64] {
-    &gold[name].1
-}
-
 fn download(g: &Gpu, t: &Tensor) -> Vec<f64> {
     to_f64(&t.download(g).unwrap())
-}
-
-/// Worst error relative to the golden's largest magnitude, printed for the report.
-fn report(g: &Gpu, what: &str, t: &Tensor, want: &[f64]) {
-    let got = t.download(g).unwrap();
-    eprintln!("golden {what}: max rel error {:.2e}", rf::max_rel_error(&got, want));
 }
 
 // ---- Sobel ----------------------------------------------------------------------------------
@@ -84,15 +51,13 @@ fn sobel_reference_backward_matches_finite_differences() {
 fn sobel_matches_pytorch_goldens() {
     let g = gpu();
     for (file, dir) in [("op_sobel_x", SobelDir::X), ("op_sobel_y", SobelDir::Y)] {
-        let gold = golden(file);
+        let gold = Golden::load(file);
         let mut tape = Tape::new(&g);
-        let vx = tape.leaf(gup(&g, &gold, "x"), true);
+        let vx = tape.leaf(gold.upload(&g, "x"), true);
         let y = sobel::t_sobel(&mut tape, vx, dir).unwrap();
-        check(&g, &format!("{file} y"), tape.value(y), gv(&gold, "y"), 9);
-        report(&g, &format!("{file} y"), tape.value(y), gv(&gold, "y"));
-        let grads = tape.backward_with(y, Some(gup(&g, &gold, "gy"))).unwrap();
-        check(&g, &format!("{file} gx"), grads.get(vx).unwrap(), gv(&gold, "gx"), 9);
-        report(&g, &format!("{file} gx"), grads.get(vx).unwrap(), gv(&gold, "gx"));
+        gold.check(&g, &format!("{file} y"), tape.value(y), "y", 9);
+        let grads = tape.backward_with(y, Some(gold.upload(&g, "gy"))).unwrap();
+        gold.check(&g, &format!("{file} gx"), grads.get(vx).unwrap(), "gx", 9);
     }
 }
 
@@ -109,16 +74,15 @@ fn sobel_rejects_non_nchw_input() {
 #[test]
 fn temporal_difference_matches_pytorch_golden() {
     let g = gpu();
-    let gold = golden("op_temporal_diff");
+    let gold = Golden::load("op_temporal_diff");
     let mut tape = Tape::new(&g);
-    let a = tape.leaf(gup(&g, &gold, "a"), true);
-    let b = tape.leaf(gup(&g, &gold, "b"), true);
+    let a = tape.leaf(gold.upload(&g, "a"), true);
+    let b = tape.leaf(gold.upload(&g, "b"), true);
     let y = ew::t_sub(&mut tape, b, a).unwrap(); // r_t1 - r_t
-    check(&g, "temporal_diff y", tape.value(y), gv(&gold, "y"), 1);
-    report(&g, "temporal_diff y", tape.value(y), gv(&gold, "y"));
-    let grads = tape.backward_with(y, Some(gup(&g, &gold, "gy"))).unwrap();
-    check(&g, "temporal_diff ga", grads.get(a).unwrap(), gv(&gold, "ga"), 1);
-    check(&g, "temporal_diff gb", grads.get(b).unwrap(), gv(&gold, "gb"), 1);
+    gold.check(&g, "temporal_diff y", tape.value(y), "y", 1);
+    let grads = tape.backward_with(y, Some(gold.upload(&g, "gy"))).unwrap();
+    check(&g, "temporal_diff ga", grads.get(a).unwrap(), gold.get("ga"), 1);
+    check(&g, "temporal_diff gb", grads.get(b).unwrap(), gold.get("gb"), 1);
 }
 
 // ---- ConvGRU gates ----------------------------------------------------------------------------
@@ -237,20 +201,20 @@ fn cat(a: &[f64], b: &[f64], batch: usize, c1: usize, c2: usize, hw: usize) -> V
 #[test]
 fn gru_fused_gates_match_pytorch_convgru_golden() {
     let g = gpu();
-    let gold = golden("op_convgru");
-    let xs = &gold["x"].0;
+    let gold = Golden::load("op_convgru");
+    let xs = &gold.shape("x");
     let (steps, b, cx, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
-    let ch = gold["h"].0[2];
+    let ch = gold.shape("h")[2];
     let (hw, step_x, step_h) = (h * w, b * cx * h * w, b * ch * h * w);
     let shape = [b, ch, h, w];
     let conv = |name: &str, input: &[f64]| {
-        conv3x3(input, gv(&gold, &format!("{name}.weight")), gv(&gold, &format!("{name}.bias")), b, ch + cx, ch, h, w)
+        conv3x3(input, gold.get(&format!("{name}.weight")), gold.get(&format!("{name}.bias")), b, ch + cx, ch, h, w)
     };
     let mut h_prev = vec![0.0; step_h];
     let mut worst = 0.0f64;
     for t in 0..steps {
-        let x = &gv(&gold, "x")[t * step_x..(t + 1) * step_x];
-        let at = |name: &str| gv(&gold, name)[t * step_h..(t + 1) * step_h].to_vec();
+        let x = &gold.get("x")[t * step_x..(t + 1) * step_x];
+        let at = |name: &str| gold.get(name)[t * step_h..(t + 1) * step_h].to_vec();
         let hx = cat(&h_prev, x, b, ch, cx, hw);
         let (pre_r, pre_u) = (conv("reset", &hx), conv("update", &hx));
         let (u, rh) =
@@ -325,22 +289,22 @@ fn add_into(acc: &mut [f64], v: &[f64]) {
 #[test]
 fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
     let g = gpu();
-    let gold = golden("op_convgru");
-    let xs = &gold["x"].0;
+    let gold = Golden::load("op_convgru");
+    let xs = &gold.shape("x");
     let (steps, b, cx, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
-    let ch = gold["h"].0[2];
+    let ch = gold.shape("h")[2];
     let (hw, step_x, step_h) = (h * w, b * cx * h * w, b * ch * h * w);
     let shape = [b, ch, h, w];
     let dims = [b, ch + cx, ch, h, w];
-    let weight = |name: &str| gv(&gold, &format!("{name}.weight")).to_vec();
+    let weight = |name: &str| gold.get(&format!("{name}.weight")).to_vec();
     let conv = |name: &str, input: &[f64]| {
-        conv3x3(input, &weight(name), gv(&gold, &format!("{name}.bias")), b, ch + cx, ch, h, w)
+        conv3x3(input, &weight(name), gold.get(&format!("{name}.bias")), b, ch + cx, ch, h, w)
     };
     // forward in f64, keeping what the backward needs
     let mut saved = Vec::new();
     let mut h_prev = vec![0.0; step_h];
     for t in 0..steps {
-        let x = gv(&gold, "x")[t * step_x..(t + 1) * step_x].to_vec();
+        let x = gold.get("x")[t * step_x..(t + 1) * step_x].to_vec();
         let hx = cat(&h_prev, &x, b, ch, cx, hw);
         let (pre_r, pre_u) = (conv("reset", &hx), conv("update", &hx));
         let (u, rh) = rf::gru::gru_gates(&pre_r, &pre_u, &h_prev);
@@ -358,7 +322,7 @@ fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
     let mut carry = vec![0.0; step_h];
     for t in (0..steps).rev() {
         let (hx, rx, pre_r, pre_u, u, pre_c, hp) = &saved[t];
-        let mut gh = gv(&gold, "gy")[t * step_h..(t + 1) * step_h].to_vec();
+        let mut gh = gold.get("gy")[t * step_h..(t + 1) * step_h].to_vec();
         add_into(&mut gh, &carry);
         let upl = |v: &[f64]| up(&g, v, &shape);
         let [gu, gh_a, gpc] = gru::gru_update_backward(&g, &upl(u), &upl(hp), &upl(pre_c), &upl(&gh)).unwrap();
@@ -385,8 +349,8 @@ fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
     let mut worst = 0.0f64;
     let mut compare = |what: &str, got: &[f64], k: usize| {
         let got = rf::to_f32(got);
-        rf::assert_close(&format!("convgru {what}"), &got, gv(&gold, what), k).unwrap();
-        worst = worst.max(rf::max_rel_error(&got, gv(&gold, what)));
+        rf::assert_close(&format!("convgru {what}"), &got, gold.get(what), k).unwrap();
+        worst = worst.max(rf::max_rel_error(&got, gold.get(what)));
     };
     compare("gx", &gx_all, 45);
     for (k, name) in names.iter().enumerate() {
@@ -503,34 +467,32 @@ fn depth_loss_reference_backwards_match_finite_differences() {
 fn depth_losses_match_pytorch_goldens() {
     let g = gpu();
     for (file, masked) in [("op_depth_loss", false), ("op_depth_loss_masked", true)] {
-        let gold = golden(file);
-        let target = gup(&g, &gold, "target");
-        let mask = masked.then(|| gup(&g, &gold, "mask"));
-        let len = gold["pred"].1.len();
+        let gold = Golden::load(file);
+        let target = gold.upload(&g, "target");
+        let mask = masked.then(|| gold.upload(&g, "mask"));
+        let len = gold.get("pred").len();
         // the fixture's explicit contrastive maps agree with the reference's kernels
-        let [n, _, h, w] = [gold["pred"].0[0], 1, gold["pred"].0[2], gold["pred"].0[3]];
+        let [n, _, h, w] = [gold.shape("pred")[0], 1, gold.shape("pred")[2], gold.shape("pred")[3]];
         for i in 0..8 {
-            let cp = rf::sobel::conv3x3_depthwise(gv(&gold, "pred"), n, h, w, &rf::depth_loss::contrast_kernel(i));
+            let cp = rf::sobel::conv3x3_depthwise(gold.get("pred"), n, h, w, &rf::depth_loss::contrast_kernel(i));
             let stored: Vec<f64> = (0..n)
-                .flat_map(|b| gv(&gold, "contrast_pred")[(b * 8 + i) * h * w..(b * 8 + i + 1) * h * w].to_vec())
+                .flat_map(|b| gold.get("contrast_pred")[(b * 8 + i) * h * w..(b * 8 + i + 1) * h * w].to_vec())
                 .collect();
             rf::assert_close(&format!("{file} contrast_pred[{i}]"), &rf::to_f32(&cp), &stored, 2).unwrap();
         }
         let mut tape = Tape::new(&g);
-        let vp = tape.leaf(gup(&g, &gold, "pred"), true);
+        let vp = tape.leaf(gold.upload(&g, "pred"), true);
         let la = dl::t_abs_loss(&mut tape, vp, &target, mask.as_ref()).unwrap();
         let lc = dl::t_contrastive_loss(&mut tape, vp, &target, mask.as_ref()).unwrap();
         let loss = ew::t_add(&mut tape, la, lc).unwrap();
         for (what, v, k) in [("l_abs", la, len), ("l_con", lc, 8 * len), ("loss", loss, 9 * len)] {
-            check(&g, &format!("{file} {what}"), tape.value(v), gv(&gold, what), k);
-            report(&g, &format!("{file} {what}"), tape.value(v), gv(&gold, what));
+            gold.check(&g, &format!("{file} {what}"), tape.value(v), what, k);
         }
         let grads = tape.backward(loss).unwrap();
-        check(&g, &format!("{file} gpred"), grads.get(vp).unwrap(), gv(&gold, "gpred"), 16);
-        report(&g, &format!("{file} gpred"), grads.get(vp).unwrap(), gv(&gold, "gpred"));
+        gold.check(&g, &format!("{file} gpred"), grads.get(vp).unwrap(), "gpred", 16);
         for (what, con) in [("gpred_abs", false), ("gpred_con", true)] {
             let mut tape = Tape::new(&g);
-            let vp = tape.leaf(gup(&g, &gold, "pred"), true);
+            let vp = tape.leaf(gold.upload(&g, "pred"), true);
             let l = if con {
                 dl::t_contrastive_loss(&mut tape, vp, &target, mask.as_ref())
             } else {
@@ -538,7 +500,7 @@ fn depth_losses_match_pytorch_goldens() {
             }
             .unwrap();
             let grads = tape.backward(l).unwrap();
-            check(&g, &format!("{file} {what}"), grads.get(vp).unwrap(), gv(&gold, what), 16);
+            check(&g, &format!("{file} {what}"), grads.get(vp).unwrap(), gold.get(what), 16);
         }
     }
 }
@@ -590,18 +552,16 @@ fn linear_reference_backward_matches_finite_differences() {
 #[test]
 fn linear_matches_pytorch_golden() {
     let g = gpu();
-    let gold = golden("op_linear");
+    let gold = Golden::load("op_linear");
     let mut tape = Tape::new(&g);
-    let vx = tape.leaf(gup(&g, &gold, "x"), true);
-    let vw = tape.leaf(gup(&g, &gold, "weight"), true);
-    let vb = tape.leaf(gup(&g, &gold, "bias"), true);
+    let vx = tape.leaf(gold.upload(&g, "x"), true);
+    let vw = tape.leaf(gold.upload(&g, "weight"), true);
+    let vb = tape.leaf(gold.upload(&g, "bias"), true);
     let y = lin::t_linear(&mut tape, vx, vw, vb).unwrap();
-    check(&g, "op_linear y", tape.value(y), gv(&gold, "y"), 7);
-    report(&g, "op_linear y", tape.value(y), gv(&gold, "y"));
-    let grads = tape.backward_with(y, Some(gup(&g, &gold, "gy"))).unwrap();
+    gold.check(&g, "op_linear y", tape.value(y), "y", 7);
+    let grads = tape.backward_with(y, Some(gold.upload(&g, "gy"))).unwrap();
     for (what, v) in [("gx", vx), ("gweight", vw), ("gbias", vb)] {
-        check(&g, &format!("op_linear {what}"), grads.get(v).unwrap(), gv(&gold, what), 5);
-        report(&g, &format!("op_linear {what}"), grads.get(v).unwrap(), gv(&gold, what));
+        gold.check(&g, &format!("op_linear {what}"), grads.get(v).unwrap(), what, 5);
     }
 }
 
@@ -680,20 +640,17 @@ fn cross_entropy_reference_backward_matches_finite_differences() {
 #[test]
 fn cross_entropy_matches_pytorch_golden() {
     let g = gpu();
-    let gold = golden("op_cross_entropy");
-    let labels = gup(&g, &gold, "labels");
-    let logits = gup(&g, &gold, "logits");
+    let gold = Golden::load("op_cross_entropy");
+    let labels = gold.upload(&g, "labels");
+    let logits = gold.upload(&g, "logits");
     let probs = ce::softmax(&g, &logits).unwrap();
-    check(&g, "op_cross_entropy probs", &probs, gv(&gold, "probs"), 2);
-    report(&g, "op_cross_entropy probs", &probs, gv(&gold, "probs"));
+    gold.check(&g, "op_cross_entropy probs", &probs, "probs", 2);
     let mut tape = Tape::new(&g);
     let vl = tape.leaf(logits, true);
     let loss = ce::t_softmax_cross_entropy(&mut tape, vl, &labels).unwrap();
-    check(&g, "op_cross_entropy loss", tape.value(loss), gv(&gold, "loss"), 10);
-    report(&g, "op_cross_entropy loss", tape.value(loss), gv(&gold, "loss"));
+    gold.check(&g, "op_cross_entropy loss", tape.value(loss), "loss", 10);
     let grads = tape.backward(loss).unwrap();
-    check(&g, "op_cross_entropy glogits", grads.get(vl).unwrap(), gv(&gold, "glogits"), 2);
-    report(&g, "op_cross_entropy glogits", grads.get(vl).unwrap(), gv(&gold, "glogits"));
+    gold.check(&g, "op_cross_entropy glogits", grads.get(vl).unwrap(), "glogits", 2);
 }
 
 #[test]

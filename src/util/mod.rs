@@ -1,0 +1,6 @@
+//! Small helpers with no dependency on the rest of the crate, used by several layers: atomic file
+//! writes, the progress bar, the bitmap font of the report pictures and previews.
+
+pub mod font;
+pub mod fs;
+pub mod progress;

@@ -1,0 +1,216 @@
+//! Kernel interfaces come from the WGSL (naga reflection): every entry point follows the binding
+//! conventions and is dispatched by its op, and a Rust uniform struct or buffer list that
+//! disagrees with the shader is an error naming shader, entry point and field.
+
+mod common;
+
+use bytemuck::{Pod, Zeroable};
+use tdfas::gpu::reflect::{interfaces, Interface};
+use tdfas::gpu::shaders;
+use tdfas::Tensor;
+
+fn parse(name: &str, source: &str) -> naga::Module {
+    naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)))
+}
+
+/// Every source file of the crate, concatenated (where op files name their shaders and entries).
+fn crate_sources() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
+    out
+}
+
+#[test]
+fn every_entry_point_follows_the_conventions_and_is_dispatched() {
+    let sources = crate_sources();
+    let mut failures = Vec::new();
+    for (file, source) in shaders::ALL {
+        let shader = file.strip_suffix(".wgsl").unwrap();
+        let list = match interfaces(shader, &parse(file, source)) {
+            Ok(l) => l,
+            Err(e) => {
+                failures.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        assert!(!list.is_empty(), "{file}: no entry points");
+        // The op file that names this shader must name each of its entry points too (else the
+        // entry point is dead code).
+        let users: Vec<&(String, String)> =
+            sources.iter().filter(|(_, s)| s.contains(&format!("\"{shader}\""))).collect();
+        if users.is_empty() {
+            failures.push(format!("{file}: no source file under src/ names \"{shader}\""));
+        }
+        for i in &list {
+            if !users.iter().any(|(_, s)| s.contains(&format!("\"{}\"", i.entry))) {
+                failures.push(format!("{file} `{}`: not named by the op file that uses {shader}", i.entry));
+            }
+            let u = i.uniform.as_ref();
+            if u.is_none_or(|u| u.size % 16 != 0) {
+                failures
+                    .push(format!("{file} `{}`: uniform parameters must be a struct of 16-byte multiples", i.entry));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_entry_point_builds_on_this_device() {
+    let gpu = common::gpu();
+    for (file, source) in shaders::ALL {
+        let shader = file.strip_suffix(".wgsl").unwrap();
+        for i in interfaces(shader, &parse(file, source)).unwrap() {
+            match gpu.kernel(shader, &i.entry) {
+                Ok(k) => assert_eq!(k.interface.storage.len(), i.storage.len()),
+                // Refused for this device's limits (the autotune skips such variants).
+                Err(e) if format!("{e}").contains("exceed") => {}
+                Err(e) => panic!("{e:#}"),
+            }
+        }
+    }
+    gpu.flush().unwrap();
+}
+
+const TEST_KERNEL: &str = "
+struct Params { n: u32, s: f32, _pad0: u32, _pad1: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x < p.n) { out[gid.x] = p.s * a[gid.x]; }
+}
+";
+
+fn test_kernel() -> Interface {
+    interfaces("test_kernel", &parse("test_kernel", TEST_KERNEL)).unwrap().remove(0)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Right {
+    n: u32,
+    s: f32,
+    _pad: [u32; 2],
+}
+tdfas::uniform!(Right { n, s, _pad });
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct TooShort {
+    n: u32,
+    s: f32,
+    _pad: u32,
+}
+tdfas::uniform!(TooShort { n, s, _pad });
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Swapped {
+    s: f32,
+    n: u32,
+    _pad: [u32; 2],
+}
+tdfas::uniform!(Swapped { s, n, _pad });
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct WrongType {
+    n: u32,
+    s: u32,
+    _pad: [u32; 2],
+}
+tdfas::uniform!(WrongType { n, s, _pad });
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Renamed {
+    n: u32,
+    scale: f32,
+    _pad: [u32; 2],
+}
+tdfas::uniform!(Renamed { n, scale, _pad });
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Unlisted {
+    n: u32,
+    s: f32,
+    _pad: [u32; 2],
+}
+tdfas::uniform!(Unlisted { n, s });
+
+fn err<T>(r: anyhow::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn interface_of_a_kernel_is_read_from_its_wgsl() {
+    let i = test_kernel();
+    let u = i.uniform.as_ref().unwrap();
+    assert_eq!((u.binding, u.var.as_str(), u.ty.as_str(), u.size), (0, "p", "Params", 16));
+    let names: Vec<(&str, u32, bool)> = i.storage.iter().map(|s| (s.name.as_str(), s.binding, s.read_only)).collect();
+    assert_eq!(names, [("a", 1, true), ("out", 2, false)]);
+    i.check_uniform::<Right>().unwrap();
+    i.check_arg_count(2).unwrap();
+}
+
+#[test]
+fn a_uniform_struct_that_disagrees_with_the_wgsl_is_an_error_naming_it() {
+    let i = test_kernel();
+    let e = err(i.check_uniform::<TooShort>());
+    assert!(e.contains("shaders/test_kernel.wgsl `main`") && e.contains("12 bytes") && e.contains("16 bytes"), "{e}");
+    let e = err(i.check_uniform::<Swapped>());
+    assert!(e.contains("`main`") && e.contains("field `n`"), "{e}");
+    let e = err(i.check_uniform::<WrongType>());
+    assert!(e.contains("field `s`") && e.contains("u32") && e.contains("f32"), "{e}");
+    let e = err(i.check_uniform::<Renamed>());
+    assert!(e.contains("field `s`") && e.contains("missing"), "{e}");
+    let e = err(i.check_uniform::<Unlisted>());
+    assert!(e.contains("lists 8 of its 16 bytes"), "{e}");
+    let e = err(i.check_arg_count(3));
+    assert!(e.contains("3 buffers given") && e.contains("`a`") && e.contains("`out` (write)"), "{e}");
+}
+
+#[test]
+fn bindings_out_of_convention_are_refused() {
+    let gap = TEST_KERNEL.replace("@binding(2)", "@binding(3)");
+    let e = err(interfaces("gap", &parse("gap", &gap)));
+    assert!(e.contains("`out` is at 3 where 2 was expected"), "{e}");
+    let group = TEST_KERNEL.replace("@group(0) @binding(2)", "@group(1) @binding(2)");
+    let e = err(interfaces("group", &parse("group", &group)));
+    assert!(e.contains("only @group(0)"), "{e}");
+}
+
+#[test]
+fn a_dispatch_with_the_wrong_params_or_buffers_fails_at_first_use() {
+    let gpu = common::gpu();
+    // Checked before anything is recorded, so a dry run (nothing runs) catches it too.
+    gpu.dry_run.set(true);
+    let a = Tensor::zeros(&gpu, &[8]);
+    let out = Tensor::zeros(&gpu, &[8]);
+    let args = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&out)];
+    let cost = tdfas::gpu::profiler::Cost::new(0.0, 0.0);
+    let e = err(gpu.dispatch("elementwise", "add", &TooShort { n: 8, s: 1.0, _pad: 0 }, &args, [1, 1, 1], cost));
+    assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("12 bytes"), "{e}");
+    let right = Right { n: 8, s: 1.0, _pad: [0; 2] };
+    gpu.dispatch("elementwise", "add", &right, &args, [1, 1, 1], cost).unwrap();
+    let e = err(gpu.dispatch("elementwise", "add", &right, &args[1..], [1, 1, 1], cost));
+    assert!(e.contains("2 buffers given, the shader binds 3"), "{e}");
+    let e = err(gpu.dispatch("elementwise", "no_such_entry", &right, &args, [1, 1, 1], cost));
+    assert!(e.contains("no entry point `no_such_entry`"), "{e}");
+}
