@@ -1,8 +1,8 @@
 //! A GPU tensor: a shape and a range of pooled storage. f32, contiguous, row-major (NCHW).
 //!
-//! Storage is one buffer, or, for a tensor larger than the device's `max_buffer_size`, several
-//! buffers each holding whole outer items (or whole aligned ranges), every boundary at an offset
-//! aligned for binding. Views that stay inside one buffer bind like any tensor; ops split their
+//! Storage is one buffer, or, for a tensor larger than a page (`Gpu::page_bytes`, at most the
+//! device's `max_buffer_size`), several buffers each holding whole outer items (or whole aligned
+//! ranges), every boundary at an offset aligned for binding. Views that stay inside one buffer bind like any tensor; ops split their
 //! work at the boundaries (`Gpu::split_items`, `Gpu::dispatch_flat`), and copies, uploads and
 //! downloads go buffer by buffer.
 
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     /// An uninitialised tensor from the pool (every kernel writes all of its output); in several
-    /// buffers when it exceeds one (`Gpu::max_buffer`).
+    /// buffers when it exceeds a page (`Gpu::page_bytes`).
     pub fn empty(gpu: &Gpu, shape: &[usize]) -> Tensor {
         Self::empty_in_buffers(gpu, shape, segment_floats(gpu, shape))
     }
@@ -202,10 +202,11 @@ impl Tensor {
     }
 }
 
-/// Floats per buffer for a tensor of `shape`: all of it when it fits one buffer, else whole
-/// items of the outermost dimension whose items fit, as evenly as the buffer size allows (so
-/// boundaries tend to fall on clip boundaries too), a multiple of the items that keep every
-/// boundary aligned to `min_storage_buffer_offset_alignment`.
+/// Floats per buffer for a tensor of `shape`: all of it when it fits a page, else whole items of
+/// the outermost dimension whose items fit (up to a page, or one item group when an item is
+/// larger, within the buffer size), spread evenly over the fewest buffers (so boundaries tend to
+/// fall on clip boundaries too), a multiple of the items that keep every boundary aligned to
+/// `min_storage_buffer_offset_alignment`.
 fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     let n: usize = shape.iter().product();
     let max_buffer = (gpu.max_buffer() / 4) as usize;
