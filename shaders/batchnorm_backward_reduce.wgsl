@@ -9,7 +9,7 @@
 // binding 4: stats [2, C] (read)   binding 5: dgamma [C] (write)   binding 6: dbeta [C] (write)
 // binding 7: partials [C, chunks, 2] (read_write; `partial` and `combine` only); base, total: a
 //   batch chunk's first partial and the partials per channel (see batchnorm_stats.wgsl)
-struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, _p0: u32 }
+struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, per: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gy: array<f32>;

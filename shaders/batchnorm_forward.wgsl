@@ -6,7 +6,7 @@
 // binding 3: gamma [C] (read)      binding 4: beta [C] (read)
 // binding 5: y [N, C, HW] (write)
 // Grid: 256 threads a workgroup, 1-D folded into x/y; i = gid.x + gid.y * nwg.x * 256.
-struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, _p0: u32 }
+struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, per: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;

@@ -12,7 +12,7 @@
 // binding 5: partials [C, chunks, 3] (read_write; `partial` and `combine` only)
 // A batch larger than one binding runs `partial` once per batch chunk (n = the chunk's items):
 // its chunks are partials base .. of `total` per channel; `combine` then has n = the whole batch.
-struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, _p0: u32 }
+struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, per: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;

@@ -23,7 +23,9 @@ use crate::train::trainer::train_step;
 pub struct BenchOptions {
     /// paper or tiny
     pub preset: String,
-    /// tiny shapes and one repetition (CI smoke test); overrides `preset`
+    /// a TOML model config instead of the preset (e.g. a 64 x 64 one); overrides `preset`
+    pub config: Option<std::path::PathBuf>,
+    /// tiny shapes and one repetition (CI smoke test); overrides `preset` and `config`
     pub quick: bool,
     /// run only the benchmarks whose name contains this
     pub filter: Option<String>,
@@ -175,9 +177,12 @@ fn input(gpu: &Gpu, shape: &[usize], seed: usize) -> Result<Tensor> {
     Tensor::upload(gpu, &fill(shape.iter().product(), seed), shape)
 }
 
-/// The model's preset for the bench (`--quick`: tiny).
+/// The model's preset or config file for the bench (`--quick`: tiny).
 pub fn bench_config(opts: &BenchOptions) -> Result<Config> {
-    Config::preset(if opts.quick { "tiny" } else { &opts.preset })
+    match (&opts.config, opts.quick) {
+        (Some(path), false) => Config::from_file(path),
+        _ => Config::preset(if opts.quick { "tiny" } else { &opts.preset }),
+    }
 }
 
 /// A distinct conv shape of the model and the layers that use it.

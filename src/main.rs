@@ -165,6 +165,9 @@ enum Command {
         /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
         #[arg(long)]
         preset: Option<String>,
+        /// a TOML model config instead of a preset (see src/model/presets/)
+        #[arg(long, conflicts_with = "preset")]
+        config: Option<PathBuf>,
         /// write every number as JSON here
         #[arg(long)]
         json: Option<PathBuf>,
@@ -180,6 +183,9 @@ enum Command {
         /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
         #[arg(long)]
         preset: Option<String>,
+        /// a TOML model config instead of a preset (see src/model/presets/)
+        #[arg(long, conflicts_with = "preset")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -435,7 +441,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Bench { preset, json, quick, filter } => {
+        Command::Bench { preset, config, json, quick, filter } => {
             let gpu = tdfas::Gpu::new()?;
             if let (true, Some(p)) = (quick, &preset) {
                 if p != "tiny" {
@@ -443,7 +449,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             let preset = preset.unwrap_or_else(|| if gpu.is_cpu() { "tiny" } else { "paper" }.into());
-            let opts = tdfas::bench::BenchOptions { preset, quick, filter };
+            let opts = tdfas::bench::BenchOptions { preset, config, quick, filter };
             let report = tdfas::bench::run(&gpu, &opts, true)?;
             println!("{}", report.table());
             if let Some(path) = json {
@@ -453,9 +459,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Profile { preset } => {
+        Command::Profile { preset, config } => {
             let gpu = tdfas::Gpu::new()?;
-            let cfg = Config::preset(preset.as_deref().unwrap_or(if gpu.is_cpu() { "tiny" } else { "paper" }))?;
+            let cfg = match config {
+                Some(path) => Config::from_file(&path)?,
+                None => Config::preset(preset.as_deref().unwrap_or(if gpu.is_cpu() { "tiny" } else { "paper" }))?,
+            };
             println!("{}", tdfas::bench::profile(&gpu, &cfg)?.table());
             Ok(())
         }
@@ -500,7 +509,7 @@ fn info() -> Result<()> {
     );
     let cache = tdfas::gpu::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
     println!(
-        "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled overrides; cache {cache})",
+        "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled|rows overrides; cache {cache})",
         gpu.conv_kernel.get().name()
     );
     Ok(())

@@ -9,8 +9,15 @@ use tdfas::{Tape, Tensor};
 
 #[test]
 fn elementwise_ops_match_reference() {
+    // not a multiple of the 256-thread workgroup; and a multiple of 4 (the vec4 kernels on a CPU
+    // adapter, 1037 / 4 not a multiple of 256 either)
+    for n in [1000 + 37, 4 * 1037] {
+        elementwise_case(n);
+    }
+}
+
+fn elementwise_case(n: usize) {
     let g = gpu();
-    let n = 1000 + 37; // not a multiple of the 256-thread workgroup
     let a = random(n, 1).iter().map(|v| v * 4.0).collect::<Vec<_>>();
     let b = random(n, 2);
     let (ta, tb) = (up(&g, &a, &[n]), up(&g, &b, &[n]));

@@ -103,6 +103,25 @@ fn batchnorm_matches_reference_on_odd_shapes() {
     }
 }
 
+/// HW a multiple of 4: the vec4 kernels on a CPU adapter (4 vec4s per thread when HW / 4 is a
+/// multiple of 4, else 1), and the general kernels on the same shapes.
+#[test]
+fn batchnorm_vec4_kernels_match_reference() {
+    let g = gpu();
+    for vec4 in [true, false] {
+        g.bn_vec4.set(vec4);
+        for (shape, seed) in [([3, 5, 4, 4], 70), ([2, 3, 3, 4], 71), ([2, 2, 16, 20], 72), ([1, 3, 1, 4], 73)] {
+            let case = bn_case(shape, seed);
+            for training in [true, false] {
+                for relu in [false, true] {
+                    check_batchnorm(&g, &case, training, relu);
+                }
+            }
+        }
+    }
+    g.bn_vec4.set(true);
+}
+
 #[test]
 fn batchnorm_reduces_long_channels() {
     // N*H*W = 2 * 67 * 65 = 8710 per channel: many strides of the 256-thread loop, and a large

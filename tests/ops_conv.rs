@@ -5,7 +5,7 @@ mod common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,
-    conv2d_with, t_conv2d, ConvKernel,
+    conv2d_backward_weight_with, conv2d_with, t_conv2d, ConvKernel,
 };
 use tdfas::reference::conv as r;
 use tdfas::reference::{dot, gradcheck, random};
@@ -56,6 +56,8 @@ fn check_case(g: &Gpu, c: Case, seed: u64) {
         check(g, &what(&format!("y {kernel:?}")), &y, &r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)), c.ci * kk);
         let gx_k = conv2d_backward_input_with(g, kernel, &tgy, &tw).unwrap();
         check(g, &what(&format!("gx {kernel:?}")), &gx_k, &gx, c.co * kk);
+        let gw_k = conv2d_backward_weight_with(g, kernel, &tx, &tgy, c.k).unwrap();
+        check(g, &what(&format!("gw {kernel:?}")), &gw_k, &gw, c.n * c.h * c.w);
     }
     check(g, &what("gw"), &conv2d_backward_weight(g, &tx, &tgy, c.k).unwrap(), &gw, c.n * c.h * c.w);
     check(g, &what("gb"), &conv2d_backward_bias(g, &tgy).unwrap(), &gb, c.n * c.h * c.w);
@@ -80,6 +82,13 @@ fn conv_matches_reference_on_odd_shapes() {
         // tiled kernel edges: Co = 70 (two channel tiles, the second partial), K = 63 (not a
         // multiple of its 16-step), 180 pixels (a partial pixel tile)
         Case { n: 2, ci: 7, co: 70, h: 9, w: 10, k: 3 },
+        // row kernel (W a multiple of 4): halo columns at both edges and between segments, Co not
+        // a multiple of its 4-channel block, one-row and one-segment images, 170 segments (more
+        // than one 64-thread workgroup), k = 1
+        Case { n: 3, ci: 13, co: 6, h: 5, w: 12, k: 3 },
+        Case { n: 2, ci: 2, co: 3, h: 1, w: 4, k: 3 },
+        Case { n: 2, ci: 4, co: 9, h: 17, w: 20, k: 3 },
+        Case { n: 2, ci: 5, co: 7, h: 3, w: 8, k: 1 },
     ];
     for (i, c) in cases.into_iter().enumerate() {
         check_case(&g, c, 100 + 10 * i as u64);

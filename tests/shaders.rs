@@ -15,7 +15,10 @@ fn every_shader_validates_and_translates_to_all_backends() {
                 continue;
             }
         };
-        let info = match Validator::new(ValidationFlags::all(), Capabilities::default()).validate(&module) {
+        // Subgroup operations (the CPU conv kernel) need the capability, and HLSL shader model 6.
+        let subgroups = source.contains("subgroup");
+        let caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::default() };
+        let info = match Validator::new(ValidationFlags::all(), caps).validate(&module) {
             Ok(i) => i,
             Err(e) => {
                 failures.push(format!("{name}: validation: {e:?}"));
@@ -31,7 +34,10 @@ fn every_shader_validates_and_translates_to_all_backends() {
             failures.push(format!("{name}: MSL: {e}"));
         }
         let mut hlsl_out = String::new();
-        let hopts = hlsl::Options::default();
+        let mut hopts = hlsl::Options::default();
+        if subgroups {
+            hopts.shader_model = hlsl::ShaderModel::V6_0;
+        }
         let pipeline = hlsl::PipelineOptions::default();
         if let Err(e) = hlsl::Writer::new(&mut hlsl_out, &hopts, &pipeline).write(&module, &info, None) {
             failures.push(format!("{name}: HLSL: {e}"));

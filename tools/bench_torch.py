@@ -28,8 +28,9 @@ import torch_reference as ref  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_config(preset):
-    path = os.path.join(ROOT, "src", "model", "presets", f"{preset}.toml")
+def load_config(preset, path=None):
+    """A preset by name, or a TOML model config file (tdfas bench --config)."""
+    path = path or os.path.join(ROOT, "src", "model", "presets", f"{preset}.toml")
     with open(path, "rb") as f:
         return ref.Config.from_dict(tomllib.load(f))
 
@@ -225,6 +226,7 @@ def set_tf32(on):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
+    ap.add_argument("--config", help="a TOML model config instead of the preset (as tdfas bench --config)")
     ap.add_argument("--json", help="write every number here")
     ap.add_argument("--quick", action="store_true", help="one repetition (smoke test)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -242,7 +244,10 @@ def main():
     dev = torch.device("cuda" if cuda else "cpu")
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name(0) if cuda else f"CPU ({torch.get_num_threads()} threads)"
-    cfg = load_config(args.preset)
+    cfg = load_config(args.preset, args.config)
+    if args.config:
+        with open(args.config, "rb") as f:
+            args.preset = tomllib.load(f).get("name", os.path.basename(args.config))
 
     modes = {}
     for mode in ["fp32", "tf32"] if cuda else ["fp32"]:

@@ -1,12 +1,12 @@
 #!/bin/bash
-# Finds which tests of ops_cnn / ops_k2 do not finish on the GPU adapter: each test alone, 25 s cap.
+# Finds which tests of ops_cnn / ops_temporal_and_losses do not finish on the GPU adapter: each test alone, 25 s cap.
 set -u
 OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 mkdir -p /work && ln -sfn "$PWD" /work/main
 mkdir -p .gpu/t && tar -xzf .gpu/tests.tar.gz -C .gpu/t
-for b in .gpu/t/ops_cnn-* .gpu/t/ops_k2-*; do
+for b in .gpu/t/ops_cnn-* .gpu/t/ops_temporal_and_losses-*; do
   for t in $($b --list 2>/dev/null | grep ': test$' | sed 's/: test$//'); do
     s=$SECONDS; timeout 25 $b --exact "$t" --test-threads 1 > /tmp/one.log 2>&1; rc=$?
     echo "$(basename $b) $t rc=$rc $((SECONDS - s)) s" >> "$OUT/diag.txt"

@@ -16,7 +16,7 @@ assert old in s, f"{old!r} not in {p}"
 open(p, "w").write(s.replace(old, new, 1))
 PY
   echo "== $name: $file: '$old' -> '$new'"
-  cargo test --no-fail-fast --test ops_conv --test ops_k2 --test optim --test model 2>&1 \
+  cargo test --no-fail-fast --test ops_conv --test ops_temporal_and_losses --test optim --test model 2>&1 \
     | grep -E "^test .* FAILED$" | sed 's/^/   caught by /'
   cp /tmp/planted.bak "$file"
 }

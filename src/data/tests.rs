@@ -56,10 +56,10 @@ fn generic_reader_samples_clips_and_skips_missing_frames() {
     std::fs::create_dir_all(root.join("train/replay/empty")).unwrap();
     let ds = Dataset::open(&root, Split::Train, None, &spec()).unwrap();
     assert_eq!(ds.layout, Layout::Generic);
-    // live: 8 frames, span 3 -> too short for 8 disjoint clips, so every start 0..=5 (6 clips);
-    // print: frames 0..=6 with 3 missing -> starts 0..=4, the clips at 1 (1, 3) and 3 (3, 5) are
-    // skipped, 0, 2 and 4 kept.
-    assert_eq!(ds.len(), 9, "{:?}", ds.skipped());
+    // live: 8 frames, span 3 -> too short for 4 disjoint clips, so 4 spread over the starts
+    // 0..=5 (0, 2, 3, 5); print: frames 0..=6 with 3 missing -> starts 0, 1, 3, 4, the clips at
+    // 1 (1, 3) and 3 (3, 5) are skipped, 0 and 4 kept.
+    assert_eq!(ds.len(), 6, "{:?}", ds.skipped());
     assert_eq!(ds.skipped().iter().filter(|s| s.contains("frame 0003 missing")).count(), 2);
     assert!(ds.skipped().iter().any(|s| s.contains("frame 0003 missing")), "{:?}", ds.skipped());
     assert!(ds.skipped().iter().any(|s| s.contains("empty")), "{:?}", ds.skipped());
@@ -293,15 +293,17 @@ fn oulu_video_decodes_with_ffmpeg() {
 fn short_videos_get_overlapping_clips_long_ones_disjoint() {
     // span 7 (4 frames every 2nd)
     let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4 };
+    assert_eq!(MIN_CLIPS_PER_VIDEO, 4);
     assert_eq!(clip_starts(6, &s), Vec::<usize>::new());
     assert_eq!(clip_starts(7, &s), vec![0]);
-    assert_eq!(clip_starts(13, &s), vec![0, 1, 2, 3, 4, 5, 6]);
-    // 20 frames: 14 possible starts, 8 evenly spread from the first to the last
+    assert_eq!(clip_starts(9, &s), vec![0, 1, 2]);
+    // 13 frames: 7 possible starts, 4 evenly spread from the first to the last
+    assert_eq!(clip_starts(13, &s), vec![0, 2, 4, 6]);
     let starts = clip_starts(20, &s);
     assert_eq!(starts.len(), MIN_CLIPS_PER_VIDEO);
     assert_eq!((starts[0], *starts.last().unwrap()), (0, 13));
     assert!(starts.windows(2).all(|w| w[1] > w[0]), "{starts:?}");
-    // long enough for 8 disjoint clips: disjoint
-    assert_eq!(clip_starts(56, &s), (0..8).map(|k| 7 * k).collect::<Vec<_>>());
+    // long enough for 4 disjoint clips: disjoint
+    assert_eq!(clip_starts(28, &s), vec![0, 7, 14, 21]);
     assert_eq!(clip_starts(70, &s).len(), 10);
 }

@@ -86,6 +86,9 @@ pub struct Gpu {
     /// BatchNorm reductions over more values per channel than this split into chunks of this
     /// many (more workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
     pub bn_chunk: Cell<usize>,
+    /// BatchNorm on a CPU adapter uses its vec4 kernels (batchnorm_vec4.wgsl) where HW allows;
+    /// false forces the general ones (tests).
+    pub bn_vec4: Cell<bool>,
     /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
     pub limits_source: &'static str,
     /// Test hook: bind at most this many bytes per storage binding (below the adapter's limit), so
@@ -161,6 +164,7 @@ impl Gpu {
             submits: Cell::new(0),
             conv_kernel: Cell::new(crate::ops::conv::ConvKernel::RegisterBlocked),
             bn_chunk: Cell::new(16384),
+            bn_vec4: Cell::new(true),
             limits_source,
             binding_cap: Cell::new(binding_cap),
             buffer_cap: Cell::new(buffer_cap),

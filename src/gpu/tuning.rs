@@ -1,7 +1,8 @@
 //! Per-adapter kernel choices made by a small autotune, cached on disk so it runs once per
 //! adapter, driver and shader version. Today one op has variants: the forward / input-gradient
-//! convolution (register-blocked for CPU adapters, shared-memory tiles for GPUs).
-//! `TDFAS_CONV=blocked|tiled` overrides the choice; `TDFAS_TUNING_CACHE` moves the cache file.
+//! convolution (rows with subgroup-shared weights, else register-blocked, for CPU adapters;
+//! shared-memory tiles for GPUs), and the weight gradient follows it.
+//! `TDFAS_CONV=blocked|tiled|rows` overrides the choice; `TDFAS_TUNING_CACHE` moves the cache file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,8 +53,9 @@ fn read_cache() -> BTreeMap<String, serde_json::Value> {
 /// Sets `gpu.conv_kernel`: the override, else the cached choice, else a measurement (then cached).
 pub fn tune(gpu: &Gpu) -> Result<()> {
     if let Ok(v) = std::env::var("TDFAS_CONV") {
-        let k =
-            ConvKernel::parse(&v).ok_or_else(|| anyhow::anyhow!("TDFAS_CONV={v:?} is not one of blocked, tiled"))?;
+        let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
+        let k = ConvKernel::parse(&v)
+            .ok_or_else(|| anyhow::anyhow!("TDFAS_CONV={v:?} is not one of {}", names.join(", ")))?;
         gpu.conv_kernel.set(k);
         return Ok(());
     }
@@ -101,10 +103,20 @@ pub fn tune(gpu: &Gpu) -> Result<()> {
 /// conv kernel changes the rounding, so trained weights would differ between runs.
 pub const SWITCH_MARGIN: f64 = 1.3;
 
-/// The adapter type's default (register-blocked on a CPU adapter, tiles on a GPU) unless another
-/// kernel is faster by [`SWITCH_MARGIN`]; a default that failed to run gives way to what ran.
+/// The adapter type's default: on a CPU adapter the row kernel where it ran (it needs subgroups),
+/// else the register-blocked one; tiles on a GPU.
+pub fn default_kernel(is_cpu: bool, times: &[(ConvKernel, f64)]) -> ConvKernel {
+    match is_cpu {
+        true if times.iter().any(|t| t.0 == ConvKernel::Rows) => ConvKernel::Rows,
+        true => ConvKernel::RegisterBlocked,
+        false => ConvKernel::Tiled,
+    }
+}
+
+/// The adapter type's default ([`default_kernel`]) unless another kernel is faster by
+/// [`SWITCH_MARGIN`]; a default that failed to run gives way to what ran.
 pub fn choose(is_cpu: bool, times: &[(ConvKernel, f64)]) -> ConvKernel {
-    let default = if is_cpu { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
+    let default = default_kernel(is_cpu, times);
     let fastest = times.iter().min_by(|a, b| a.1.total_cmp(&b.1));
     match (times.iter().find(|t| t.0 == default), fastest) {
         (Some(&(_, d)), Some(&(k, t))) if d > t * SWITCH_MARGIN => k,
@@ -117,7 +129,7 @@ pub fn choose(is_cpu: bool, times: &[(ConvKernel, f64)]) -> ConvKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ConvKernel::{RegisterBlocked as B, Tiled as T};
+    use ConvKernel::{RegisterBlocked as B, Rows as R, Tiled as T};
 
     #[test]
     fn the_default_stays_unless_clearly_slower() {
@@ -127,5 +139,9 @@ mod tests {
         assert_eq!(choose(false, &[(B, 5.0), (T, 10.0)]), B);
         assert_eq!(choose(false, &[(B, 5.0)]), B, "the default did not run");
         assert_eq!(choose(true, &[]), B);
+        // the row kernel is the CPU default where it ran; the GPU keeps its tiles
+        assert_eq!(choose(true, &[(B, 9.0), (T, 12.0), (R, 10.0)]), R, "within the margin");
+        assert_eq!(choose(true, &[(B, 5.0), (T, 12.0), (R, 10.0)]), B, "clearly faster");
+        assert_eq!(choose(false, &[(B, 9.0), (T, 10.0), (R, 9.0)]), T);
     }
 }

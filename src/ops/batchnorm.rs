@@ -31,9 +31,10 @@ struct Params {
     total: u32,
     /// the batch the statistics span when a dispatch covers a chunk of it (0: `n`)
     stat_n: u32,
-    _pad: u32,
+    /// vec4s per thread of batchnorm_vec4.wgsl's elementwise passes
+    per: u32,
 }
-crate::uniform!(Params { n, c, hw, training, relu, eps, momentum, chunk, base, total, stat_n, _pad });
+crate::uniform!(Params { n, c, hw, training, relu, eps, momentum, chunk, base, total, stat_n, per });
 
 fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Params {
     let [n, c, h, w] = x.nchw();
@@ -49,8 +50,29 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
         base: 0,
         total: 0,
         stat_n: 0,
-        _pad: 0,
+        per: 0,
     }
+}
+
+/// The vec4 kernels (batchnorm_vec4.wgsl) serve CPU adapters when HW is a multiple of 4 and the
+/// tensors fit one binding (no split: two cores need no more workgroups than channels). Their
+/// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
+/// their unused read-only slots x.
+fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
+    // not NCHW: the general path reports the error
+    let &[_, _, h, w] = x.shape() else { return false };
+    gpu.bn_vec4.get()
+        && gpu.is_cpu()
+        && (h * w) % 4 == 0
+        && x.byte_len() <= gpu.max_binding()
+        && x.is_contiguous_buffer()
+}
+
+/// vec4s per thread of the elementwise vec4 passes (a divisor of HW / 4), and the grid.
+fn vec4_grid(gpu: &Gpu, x: &Tensor) -> (u32, [u32; 3]) {
+    let [_, _, h, w] = x.nchw();
+    let per = if (h * w / 4) % 4 == 0 { 4 } else { 1 };
+    (per as u32, gpu.groups_1d(x.numel() / 4 / per))
 }
 
 /// (batch range, values per partial, partials it writes)
@@ -122,6 +144,13 @@ pub fn batchnorm_stats(
     );
     let stats = Tensor::empty(gpu, &[2, c]);
     let mut p = params(x, training, false, eps, momentum);
+    if training && vec4_path(gpu, x) {
+        let spare = Tensor::empty(gpu, &[4 * c]);
+        let args = [x, x, x, &stats, x, x, running_mean, running_var, &spare, &spare, &spare].map(Arg::T);
+        let cost = Cost::elementwise(x.numel(), 4.0, 2.0);
+        gpu.dispatch("batchnorm_vec4", "stats4", &p, &args, [c as u32, 1, 1], cost)?;
+        return Ok(stats);
+    }
     fn bind<'a>(t: [&'a Tensor; 5]) -> [Arg<'a>; 5] {
         t.map(Arg::T)
     }
@@ -210,6 +239,15 @@ pub fn batchnorm_apply(
     let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
     ensure!(stats.numel() == 2 * c, "batchnorm: stats {:?} do not match {c} channels", stats.shape());
     let y = Tensor::empty(gpu, x.shape());
+    if vec4_path(gpu, x) {
+        let (per, groups) = vec4_grid(gpu, x);
+        let p = Params { per, ..params(x, false, relu, 0.0, 0.0) };
+        // stats is written only by stats4: here it sits in that read-write slot, read.
+        let spare = Tensor::empty(gpu, &[4 * c]);
+        let args = [x, x, x, stats, gamma, beta, &spare, &spare, &spare, &spare, &y].map(Arg::T);
+        gpu.dispatch("batchnorm_vec4", "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        return Ok(y);
+    }
     // Larger than one binding: batch chunks (each value alone: bit-identical).
     for r in gpu.split_items("batchnorm", x.dim(0), &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r));
@@ -239,6 +277,18 @@ pub fn batchnorm_forward(
     momentum: f32,
     relu: bool,
 ) -> Result<(Tensor, Tensor)> {
+    if !training && vec4_path(gpu, x) {
+        // Eval on a CPU adapter: statistics and normalisation in one dispatch.
+        let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
+        check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
+        let (stats, y, spare) =
+            (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()), Tensor::empty(gpu, &[4 * c]));
+        let (per, groups) = vec4_grid(gpu, x);
+        let p = Params { per, ..params(x, false, relu, eps, momentum) };
+        let args = [x, x, x, &stats, gamma, beta, running_mean, running_var, &spare, &spare, &y].map(Arg::T);
+        gpu.dispatch("batchnorm_vec4", "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        return Ok((y, stats));
+    }
     let stats = batchnorm_stats(gpu, x, running_mean, running_var, training, eps, momentum)?;
     let y = batchnorm_apply(gpu, x, &stats, gamma, beta, relu)?;
     Ok((y, stats))
@@ -304,6 +354,17 @@ pub fn batchnorm_backward(
     }
     let [n, _, h, w] = x.nchw();
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
+    if vec4_path(gpu, x) && gy.is_contiguous_buffer() && mask.is_contiguous_buffer() {
+        let gx = Tensor::empty(gpu, x.shape());
+        let spare = Tensor::empty(gpu, &[4 * c]);
+        let args = [x, gy, mask, stats, x, x, &spare, &spare, &dgamma, &dbeta, &spare].map(Arg::T);
+        gpu.dispatch("batchnorm_vec4", "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
+        let (per, groups) = vec4_grid(gpu, x);
+        let pv = Params { per, ..p };
+        let args = [x, gy, mask, stats, gamma, x, &spare, &spare, &dgamma, &dbeta, &gx].map(Arg::T);
+        gpu.dispatch("batchnorm_vec4", "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
+        return Ok((gx, dgamma, dbeta));
+    }
     let parts = batch_split(gpu, "batchnorm backward", x, &[gy, mask])?;
     if let Some(parts) = &parts {
         // Per batch chunk, partial sums of its values; then each channel's sum over all of them.

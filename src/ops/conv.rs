@@ -59,15 +59,19 @@ pub enum ConvKernel {
     RegisterBlocked,
     /// conv2d_forward_tiled.wgsl: 64 x 64 workgroup-shared tiles, 4 x 4 per thread (GPUs).
     Tiled,
+    /// conv2d_forward_rows.wgsl: 4 channels x 4 pixels of a row per thread, vec4 rows (CPU
+    /// adapters; k = 1 or 3 and W a multiple of 4, other shapes run `RegisterBlocked`).
+    Rows,
 }
 
 impl ConvKernel {
-    pub const ALL: [ConvKernel; 2] = [ConvKernel::RegisterBlocked, ConvKernel::Tiled];
+    pub const ALL: [ConvKernel; 3] = [ConvKernel::RegisterBlocked, ConvKernel::Tiled, ConvKernel::Rows];
 
     pub fn name(self) -> &'static str {
         match self {
             ConvKernel::RegisterBlocked => "blocked",
             ConvKernel::Tiled => "tiled",
+            ConvKernel::Rows => "rows",
         }
     }
 
@@ -75,10 +79,20 @@ impl ConvKernel {
         ConvKernel::ALL.into_iter().find(|k| k.name() == s.trim())
     }
 
+    /// Whether this adapter can run the kernel: the row kernel shares weights through
+    /// subgroupBroadcast from lanes 0..7, so it needs subgroups of at least 8 invocations.
+    pub fn available(self, gpu: &Gpu) -> bool {
+        match self {
+            ConvKernel::Rows => gpu.features.contains(wgpu::Features::SUBGROUP) && gpu.info.subgroup_min_size >= 8,
+            _ => true,
+        }
+    }
+
     fn shader(self) -> &'static str {
         match self {
             ConvKernel::RegisterBlocked => "conv2d_forward",
             ConvKernel::Tiled => "conv2d_forward_tiled",
+            ConvKernel::Rows => "conv2d_forward_rows",
         }
     }
 
@@ -89,6 +103,7 @@ impl ConvKernel {
                 [pixels.div_ceil(PIX_PER_GROUP) as u32, cout.div_ceil(FWD_CHANNELS) as u32, 1]
             }
             ConvKernel::Tiled => [pixels.div_ceil(TILE) as u32, cout.div_ceil(TILE) as u32, 1],
+            ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
         }
     }
 }
@@ -111,7 +126,7 @@ pub fn autotune(gpu: &Gpu) -> Result<(ConvKernel, Vec<(ConvKernel, f64)>)> {
     let x = Tensor::upload(gpu, &vec![0.5; n * c * hw * hw], &[n, c, hw, hw])?;
     let w = Tensor::upload(gpu, &vec![0.01; c * c * k * k], &[c, c, k, k])?;
     let mut times = Vec::new();
-    for kernel in ConvKernel::ALL {
+    for kernel in ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)) {
         let run = || -> Result<f64> {
             let t0 = std::time::Instant::now();
             let y = gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false)?;
@@ -136,6 +151,9 @@ const FWD_CHANNELS: usize = 8;
 const BLOCK: usize = 4;
 /// Tiled forward: a workgroup computes TILE channels x TILE pixels.
 const TILE: usize = 64;
+/// Row kernel: 64 threads of 4 pixels each per workgroup, 4 output channels per thread.
+const ROWS_GROUP: usize = 64;
+const ROWS_CHANNELS: usize = 4;
 
 fn nchw(what: &str, t: &Tensor) -> Result<[usize; 4]> {
     match t.shape() {
@@ -209,6 +227,13 @@ fn gemm_conv_dispatch(
     let [n, cin, h, wd] = inp.nchw();
     let cout = out.dim(1);
     let pixels = n * h * wd;
+    // The row kernel has entry points for k = 1 and 3, reads whole vec4 rows and needs subgroups.
+    let kernel = match kernel {
+        ConvKernel::Rows if !((k == 1 || k == 3) && wd % 4 == 0 && kernel.available(gpu)) => {
+            ConvKernel::RegisterBlocked
+        }
+        k => k,
+    };
     let groups = kernel.groups(pixels, cout);
     let params = FwdParams {
         n: n as u32,
@@ -225,14 +250,23 @@ fn gemm_conv_dispatch(
     };
     let flops = 2.0 * (cout * pixels * cin * k * k) as f64;
     let bytes = 4.0 * (inp.numel() + w.numel() + out.numel()) as f64;
-    gpu.dispatch(
-        kernel.shader(),
-        kernel.shader(),
-        &params,
-        &[Arg::T(inp), Arg::T(w), Arg::T(b.unwrap_or(w)), Arg::T(out)],
-        groups,
-        Cost::new(flops, bytes),
-    )
+    let cost = Cost::new(flops, bytes);
+    let b = b.unwrap_or(w);
+    match kernel {
+        ConvKernel::Rows => {
+            let entry = if k == 3 { "conv3" } else { "conv1" };
+            let args = [Arg::T(inp), Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
+        }
+        _ => gpu.dispatch(
+            kernel.shader(),
+            kernel.shader(),
+            &params,
+            &[Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)],
+            groups,
+            cost,
+        ),
+    }
 }
 
 /// y = conv(x, w) + b: x [N, Ci, H, W], w [Co, Ci, k, k], b [Co] -> y [N, Co, H, W].
@@ -284,6 +318,13 @@ pub fn conv2d_backward_input_with(gpu: &Gpu, kernel: ConvKernel, gy: &Tensor, w:
 
 /// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
 pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
+    conv2d_backward_weight_with(gpu, gpu.conv_kernel.get(), x, gy, k)
+}
+
+/// `conv2d_backward_weight` with the weight-gradient kernel that goes with a conv kernel: the
+/// row kernel's (conv2d_weight_grad_rows.wgsl, 3x3 and W a multiple of 4) for `Rows`, the
+/// shared-memory reduction (conv2d_weight_grad.wgsl) otherwise (benchmarks, tests).
+pub fn conv2d_backward_weight_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
     let [n, ci, h, wd] = nchw("input x", x)?;
     let [gn, co, gh, gw_] = nchw("output gradient gy", gy)?;
     ensure!(
@@ -299,7 +340,7 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
     // additions over the batch changes, so the result matches to rounding, not bit for bit).
     let mut total: Option<Tensor> = None;
     for r in gpu.split_items("conv2d weight gradient", n, &[x, gy])? {
-        let part = weight_grad_dispatch(gpu, &x.items(r.clone()), &gy.items(r), k)?;
+        let part = weight_grad_dispatch(gpu, kernel, &x.items(r.clone()), &gy.items(r), k)?;
         total = Some(match total {
             None => part,
             Some(acc) => crate::ops::elementwise::add(gpu, &acc, &part)?,
@@ -308,7 +349,7 @@ pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> R
     Ok(total.expect("at least one chunk"))
 }
 
-fn weight_grad_dispatch(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
+fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
     let [n, ci, h, wd] = x.nchw();
     let co = gy.dim(1);
     let kk = k * k;
@@ -324,6 +365,17 @@ fn weight_grad_dispatch(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<
     };
     let flops = 2.0 * (co * ci * kk * n * h * wd) as f64;
     let bytes = 4.0 * (x.numel() + gy.numel() + gw.numel()) as f64;
+    if kernel == ConvKernel::Rows && k == 3 && wd % 4 == 0 && kernel.available(gpu) {
+        gpu.dispatch(
+            "conv2d_weight_grad_rows",
+            "wgrad3",
+            &params,
+            &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+            [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
+            Cost::new(flops, bytes),
+        )?;
+        return Ok(gw);
+    }
     gpu.dispatch(
         "conv2d_weight_grad",
         "conv2d_weight_grad",
