@@ -101,6 +101,21 @@ fn every_kernel_fits_webgpus_default_limits() {
             assert!(needs.exceeds(&defaults).is_none(), "{name} {entry}: {:?}", needs.exceeds(&defaults));
         }
     }
+    // storage buffers per stage: within the default 8, except batchnorm_vec4, which the ops use
+    // only where the device allows its count
+    for (name, src) in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(src).unwrap();
+        let storage = module
+            .global_variables
+            .iter()
+            .filter(|(_, v)| matches!(v.space, naga::AddressSpace::Storage { .. }))
+            .count() as u32;
+        if *name == "batchnorm_vec4.wgsl" {
+            assert_eq!(storage, bn::VEC4_BUFFERS, "{name}");
+        } else {
+            assert!(storage <= defaults.max_storage_buffers_per_shader_stage, "{name}: {storage} storage buffers");
+        }
+    }
     // the tiled conv's two shared tiles: 2 x 256 vec4 = 8 KiB of the 16 KiB
     let tiled = shaders::source("conv2d_forward_tiled").unwrap();
     let needs = shaders::workgroup_needs(&naga::front::wgsl::parse_str(tiled).unwrap()).unwrap();

@@ -58,11 +58,16 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
 /// tensors fit one binding (no split: two cores need no more workgroups than channels). Their
 /// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
 /// their unused read-only slots x.
+/// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
+pub const VEC4_BUFFERS: u32 = 11;
+
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
+    // batchnorm_vec4.wgsl binds 11 storage buffers: over WebGPU's default 8 per stage
     gpu.bn_vec4.get()
         && gpu.is_cpu()
+        && gpu.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
         && (h * w) % 4 == 0
         && x.byte_len() <= gpu.max_binding()
         && x.is_contiguous_buffer()
