@@ -445,11 +445,12 @@ fn maxpool_backward(x: Vec<usize>, y: Vec<usize>) -> KernelBench {
     }
 }
 
-/// Why a benchmark cannot run on this adapter (a tensor over its binding limit), if it cannot.
+/// Why a benchmark cannot run on this adapter (one batch item over its binding limit; tensors
+/// larger than a buffer span several), if it cannot.
 fn over_limit(gpu: &Gpu, tensors: &[(String, Vec<usize>)]) -> Option<String> {
     tensors.iter().find_map(|(what, s)| {
-        let bytes = 4 * s.iter().product::<usize>() as u64;
-        gpu.check_binding_size(&format!("{what} {}", shape_str(s)), bytes).err().map(|e| format!("skipped: {e}"))
+        let bytes = 4 * s.iter().skip(1).product::<usize>() as u64;
+        gpu.check_item_size(&format!("{what} {}", shape_str(s)), bytes).err().map(|e| format!("skipped: {e}"))
     })
 }
 
@@ -585,14 +586,15 @@ thread_local! {
 }
 
 /// Inference and training-step rows (wall time per call; flop from the ops' declared costs).
-fn end_to_end(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
+fn end_to_end(gpu: &Gpu, cfg: &Config, quick: bool, wanted: &dyn Fn(&str) -> bool) -> Result<Vec<Row>> {
     SLOW.with(|s| s.set(cfg.name == "paper"));
-    let rows = end_to_end_rows(gpu, cfg, quick);
+    let rows = end_to_end_rows(gpu, cfg, quick, wanted);
     SLOW.with(|s| s.set(false));
     rows
 }
 
-fn end_to_end_rows(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
+/// The rows `wanted` names (minutes each for the paper preset on a CPU).
+fn end_to_end_rows(gpu: &Gpu, cfg: &Config, quick: bool, wanted: &dyn Fn(&str) -> bool) -> Result<Vec<Row>> {
     let (b1, b2, clip) = batches(cfg);
     let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
     let (h, nf) = (cfg.image_size, cfg.frames);
@@ -603,7 +605,9 @@ fn end_to_end_rows(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
         format!("1 clip of {nf} x 3x{h}x{h}"),
         Bound::Latency,
     );
-    rows.push(fit_or_skip(r, time_wall(gpu, quick, &mut |gpu| model.score(gpu, &clip).map(drop)))?);
+    if wanted(&r.name) {
+        rows.push(fit_or_skip(r, time_wall(gpu, quick, &mut |gpu| model.score(gpu, &clip).map(drop)))?);
+    }
     for stage in [1u8, 2] {
         let (batch, shape) = if stage == 1 {
             (&b1, format!("{} frames of 3x{h}x{h}", cfg.stage1.batch))
@@ -611,6 +615,9 @@ fn end_to_end_rows(gpu: &Gpu, cfg: &Config, quick: bool) -> Result<Vec<Row>> {
             (&b2, format!("{} clips of {nf} x 3x{h}x{h}", cfg.stage2.batch))
         };
         let r = row(&format!("train_step stage {stage}"), "train_step", shape, Bound::Latency);
+        if !wanted(&r.name) {
+            continue;
+        }
         let optim = match optimizer(gpu, &mut model, stage) {
             Ok(o) => o,
             Err(e) => {
@@ -675,12 +682,13 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
     let mut benches = conv_benches(&cfg);
     benches.extend(other_benches(&cfg, stage1_params(gpu, &cfg)?));
     let wanted = |name: &str| opts.filter.as_deref().is_none_or(|f| name.contains(f));
-    if !benches.iter().any(|kb| wanted(&kb.name)) && !wanted("inference") && !wanted("train_step") {
+    let e2e = ["inference", "train_step", "memory"];
+    if !benches.iter().any(|kb| wanted(&kb.name)) && !e2e.iter().any(|n| wanted(n)) {
         let mut names: Vec<&str> = benches.iter().map(|kb| kb.name.split_whitespace().next().unwrap_or("")).collect();
         names.sort_unstable();
         names.dedup();
         anyhow::bail!(
-            "--filter {:?} matches no benchmark; names contain: {}, inference, train_step",
+            "--filter {:?} matches no benchmark; names contain: {}, inference, train_step, memory",
             opts.filter.as_deref().unwrap_or(""),
             names.join(", ")
         );
@@ -705,7 +713,7 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         vec![]
     };
     if wanted("inference") || wanted("train_step") {
-        for r in end_to_end(gpu, &cfg, opts.quick)? {
+        for r in end_to_end(gpu, &cfg, opts.quick, &wanted)? {
             if progress {
                 eprintln!("{}", format_row(&r));
             }

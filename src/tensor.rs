@@ -1,5 +1,12 @@
-//! A GPU tensor: a shape and a range of a pooled buffer. f32, contiguous, row-major (NCHW).
+//! A GPU tensor: a shape and a range of pooled storage. f32, contiguous, row-major (NCHW).
+//!
+//! Storage is one buffer, or, for a tensor larger than a page (`Gpu::page_bytes`, at most the
+//! device's `max_buffer_size`), several buffers each holding whole outer items (or whole aligned
+//! ranges), every boundary at an offset aligned for binding. Views that stay inside one buffer bind like any tensor; ops split their
+//! work at the boundaries (`Gpu::split_items`, `Gpu::dispatch_flat`), and copies, uploads and
+//! downloads go buffer by buffer.
 
+use std::ops::Range;
 use std::rc::Rc;
 
 use anyhow::{bail, Result};
@@ -7,11 +14,27 @@ use anyhow::{bail, Result};
 use crate::gpu::pool::PooledBuffer;
 use crate::gpu::Gpu;
 
+/// One buffer of a tensor's storage: floats `start .. start + len` of the whole.
+struct Segment {
+    buf: Rc<PooledBuffer>,
+    start: usize,
+    len: usize,
+}
+
+/// A contiguous part of a tensor inside one buffer: `floats` values from the tensor's float
+/// `at`, stored at byte `byte_offset` of `buffer`.
+pub struct Piece<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub byte_offset: u64,
+    pub at: usize,
+    pub floats: usize,
+}
+
 #[derive(Clone)]
 pub struct Tensor {
     shape: Vec<usize>,
-    buf: Rc<PooledBuffer>,
-    /// Offset into the buffer in floats (views into a parameter arena); aligned for binding.
+    segs: Rc<[Segment]>,
+    /// Offset into the storage in floats (views: batch chunks, a parameter arena); aligned for binding.
     offset: usize,
 }
 
@@ -22,10 +45,30 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    /// An uninitialised tensor from the pool (every kernel writes all of its output).
+    /// An uninitialised tensor from the pool (every kernel writes all of its output); in several
+    /// buffers when it exceeds a page (`Gpu::page_bytes`).
     pub fn empty(gpu: &Gpu, shape: &[usize]) -> Tensor {
+        Self::empty_in_buffers(gpu, shape, segment_floats(gpu, shape))
+    }
+
+    /// An uninitialised tensor in buffers of `per` floats each (the last may be shorter), for a
+    /// caller that places views so none crosses a buffer (the parameter arena). `per` must keep
+    /// boundaries aligned for binding and fit one buffer.
+    pub fn empty_in_buffers(gpu: &Gpu, shape: &[usize], per: usize) -> Tensor {
         let n: usize = shape.iter().product();
-        Tensor { shape: shape.to_vec(), buf: gpu.pool.take(&gpu.device, 4 * n.max(1) as u64), offset: 0 }
+        let per = per.max(1);
+        let segs: Vec<Segment> = if n <= per {
+            vec![Segment { buf: gpu.pool.take(&gpu.device, 4 * n.max(1) as u64), start: 0, len: n }]
+        } else {
+            (0..n)
+                .step_by(per)
+                .map(|s| {
+                    let len = per.min(n - s);
+                    Segment { buf: gpu.pool.take(&gpu.device, 4 * len as u64), start: s, len }
+                })
+                .collect()
+        };
+        Tensor { shape: shape.to_vec(), segs: segs.into(), offset: 0 }
     }
 
     pub fn zeros(gpu: &Gpu, shape: &[usize]) -> Tensor {
@@ -53,14 +96,14 @@ impl Tensor {
         gpu.download(self)
     }
 
-    /// A view of `shape` at float offset `offset` of another tensor's buffer (no copy).
-    /// The offset must respect the adapter's storage-offset alignment.
+    /// A view of `shape` at float offset `offset` of another tensor's storage (no copy).
+    /// The offset must respect the adapter's storage-offset alignment to be bound.
     pub fn view(&self, offset: usize, shape: &[usize]) -> Tensor {
-        Tensor { shape: shape.to_vec(), buf: self.buf.clone(), offset: self.offset + offset }
+        Tensor { shape: shape.to_vec(), segs: self.segs.clone(), offset: self.offset + offset }
     }
 
     /// Items `r` of the outer dimension (a batch chunk): a view, no copy.
-    pub fn items(&self, r: std::ops::Range<usize>) -> Tensor {
+    pub fn items(&self, r: Range<usize>) -> Tensor {
         let inner: usize = self.shape[1..].iter().product();
         let mut shape = self.shape.clone();
         shape[0] = r.len();
@@ -68,14 +111,14 @@ impl Tensor {
     }
 
     /// Floats `r` of the flattened tensor: a 1-D view, no copy.
-    pub fn flat(&self, r: std::ops::Range<usize>) -> Tensor {
+    pub fn flat(&self, r: Range<usize>) -> Tensor {
         self.view(r.start, &[r.len()])
     }
 
     /// The same data with another shape of equal size.
     pub fn reshape(&self, shape: &[usize]) -> Tensor {
         assert_eq!(shape.iter().product::<usize>(), self.numel(), "reshape {:?} -> {:?}", self.shape, shape);
-        Tensor { shape: shape.to_vec(), buf: self.buf.clone(), offset: self.offset }
+        Tensor { shape: shape.to_vec(), segs: self.segs.clone(), offset: self.offset }
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -87,22 +130,118 @@ impl Tensor {
     pub fn dim(&self, i: usize) -> usize {
         self.shape[i]
     }
+
+    /// The segment holding storage float `at` (the last one past the end).
+    fn segment_at(&self, at: usize) -> &Segment {
+        let i = self.segs.partition_point(|s| s.start + s.len <= at);
+        &self.segs[i.min(self.segs.len() - 1)]
+    }
+
+    /// The one segment holding this whole view, or None when it spans buffers.
+    fn segment(&self) -> Option<&Segment> {
+        let s = self.segment_at(self.offset);
+        (self.offset + self.numel() <= s.start + s.len || self.segs.len() == 1).then_some(s)
+    }
+
+    /// True when the view lies inside one buffer (only such a view can be bound).
+    pub fn is_contiguous_buffer(&self) -> bool {
+        self.segment().is_some()
+    }
+
+    fn single(&self) -> &Segment {
+        self.segment().unwrap_or_else(|| {
+            panic!("tensor {:?} spans {} buffers; ops split it before binding", self.shape, self.buffers())
+        })
+    }
+
     pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.buf.buffer
+        &self.single().buf.buffer
     }
     pub fn buffer_id(&self) -> u64 {
-        self.buf.id
+        self.single().buf.id
     }
     pub fn byte_offset(&self) -> u64 {
-        4 * self.offset as u64
+        4 * (self.offset - self.single().start) as u64
     }
     /// Bound size in bytes (at least 4: WGSL arrays cannot be empty).
     pub fn byte_len(&self) -> u64 {
         4 * self.numel().max(1) as u64
     }
+
+    /// How many buffers this view touches.
+    pub fn buffers(&self) -> usize {
+        self.pieces(0..self.numel()).len().max(1)
+    }
+
+    /// Float indices of this view (strictly inside it) where one buffer ends and the next begins.
+    pub fn boundaries(&self) -> Vec<usize> {
+        self.pieces(0..self.numel()).iter().skip(1).map(|p| p.at).collect()
+    }
+
+    /// Floats `r` of this view, cut where buffers end: one piece per buffer touched.
+    pub fn pieces(&self, r: Range<usize>) -> Vec<Piece<'_>> {
+        let mut out = Vec::new();
+        let mut at = r.start;
+        while at < r.end {
+            let s = self.segment_at(self.offset + at);
+            let local = self.offset + at - s.start;
+            let left =
+                if self.segs.len() == 1 { r.end - at } else { (s.start + s.len).saturating_sub(self.offset + at) };
+            let floats = left.min(r.end - at);
+            assert!(floats > 0, "tensor {:?}: floats {r:?} outside its storage", self.shape);
+            out.push(Piece { buffer: &s.buf.buffer, byte_offset: 4 * local as u64, at, floats });
+            at += floats;
+        }
+        out
+    }
+
     /// [N, C, H, W] of a 4-D tensor.
     pub fn nchw(&self) -> [usize; 4] {
         assert_eq!(self.shape.len(), 4, "expected NCHW, got {:?}", self.shape);
         [self.shape[0], self.shape[1], self.shape[2], self.shape[3]]
+    }
+}
+
+/// Floats per buffer for a tensor of `shape`: all of it when it fits a page, else whole items of
+/// the outermost dimension whose items fit (up to a page, or one item group when an item is
+/// larger, within the buffer size), spread evenly over the fewest buffers (so boundaries tend to
+/// fall on clip boundaries too), a multiple of the items that keep every boundary aligned to
+/// `min_storage_buffer_offset_alignment`.
+fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
+    let n: usize = shape.iter().product();
+    let max_buffer = (gpu.max_buffer() / 4) as usize;
+    let page = (gpu.page_bytes() / 4) as usize;
+    let max = max_buffer.min(page);
+    if n <= max {
+        return n.max(1);
+    }
+    let align = (gpu.limits.min_storage_buffer_offset_alignment.max(4) / 4) as usize;
+    for d in 1..=shape.len() {
+        let unit: usize = shape[d..].iter().product::<usize>().max(1);
+        let items = n / unit;
+        let period = align / gcd(unit, align);
+        // whole items up to a page; one aligned group of items when that is already larger
+        let most = (max / unit / period * period).max(if unit * period <= max_buffer { period } else { 0 });
+        if most == 0 {
+            continue;
+        }
+        // the fewest buffers, with items spread evenly over them
+        let mut k = items.div_ceil(most);
+        loop {
+            let per = items.div_ceil(k).div_ceil(period) * period;
+            if per <= most {
+                return per * unit;
+            }
+            k += 1;
+        }
+    }
+    max / align * align
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }

@@ -1,6 +1,7 @@
-//! Work larger than one storage binding, and WebGPU's default limits: every kernel fits them,
-//! `TDFAS_LIMITS` chooses them, and every op family (and a whole training step) gives the same
-//! result when an artificially low binding cap forces the split path on small shapes.
+//! Work larger than one storage binding or one buffer, and WebGPU's default limits: every kernel
+//! fits them, `TDFAS_LIMITS` chooses them, and every op family (and a whole training step) gives
+//! the same result when an artificially low binding cap forces the split path on small shapes,
+//! or a low buffer cap makes tensors span several buffers.
 
 mod common;
 
@@ -16,13 +17,44 @@ use tdfas::train::adadelta::Adadelta;
 use tdfas::train::trainer::train_step;
 use tdfas::{Gpu, Tensor};
 
-/// Runs `f` with the device's own binding limit and again with every binding capped at `cap`
-/// bytes; returns (whole, split) downloads of what `f` returns.
-fn whole_and_split(g: &Gpu, cap: u64, f: impl Fn(&Gpu) -> Vec<Tensor>) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-    let run = |c: Option<u64>| {
-        g.binding_cap.set(c);
-        let out: Vec<Vec<f32>> = f(g).iter().map(|t| t.download(g).unwrap()).collect();
-        g.binding_cap.set(None);
+/// What a test caps: every storage binding (work is split, tensors stay in one buffer), every
+/// buffer (tensors over it span several buffers, and bindings are capped with it), or the page
+/// (tensors over it span several buffers that each still fit one binding).
+#[derive(Clone, Copy, Debug)]
+enum Cap {
+    Binding(u64),
+    Buffer(u64),
+    Page(u64),
+}
+
+fn set_cap(g: &Gpu, cap: Option<Cap>) {
+    g.binding_cap.set(None);
+    g.buffer_cap.set(None);
+    g.page.set(tdfas::gpu::PAGE);
+    match cap {
+        Some(Cap::Binding(c)) => g.binding_cap.set(Some(c)),
+        Some(Cap::Buffer(c)) => g.buffer_cap.set(Some(c)),
+        Some(Cap::Page(c)) => g.page.set(c),
+        None => {}
+    }
+}
+
+/// Every way of capping at `c` bytes.
+fn caps(c: u64) -> [Cap; 3] {
+    [Cap::Binding(c), Cap::Buffer(c), Cap::Page(c)]
+}
+
+/// Runs `f` with the device's own limits and again under `cap`; returns (whole, split)
+/// downloads of what `f` returns. Under a buffer cap, asserts that some output spans buffers.
+fn whole_and_split(g: &Gpu, cap: Cap, f: impl Fn(&Gpu) -> Vec<Tensor>) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let run = |c: Option<Cap>| {
+        set_cap(g, c);
+        let ts = f(g);
+        if let Some(Cap::Buffer(_) | Cap::Page(_)) = c {
+            assert!(ts.iter().any(|t| t.buffers() > 1), "{cap:?}: no output spans buffers");
+        }
+        let out: Vec<Vec<f32>> = ts.iter().map(|t| t.download(g).unwrap()).collect();
+        set_cap(g, None);
         out
     };
     (run(None), run(Some(cap)))
@@ -67,6 +99,21 @@ fn every_kernel_fits_webgpus_default_limits() {
         let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         for (entry, needs) in shaders::workgroup_needs(&module).unwrap() {
             assert!(needs.exceeds(&defaults).is_none(), "{name} {entry}: {:?}", needs.exceeds(&defaults));
+        }
+    }
+    // storage buffers per stage: within the default 8, except batchnorm_vec4, which the ops use
+    // only where the device allows its count
+    for (name, src) in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(src).unwrap();
+        let storage = module
+            .global_variables
+            .iter()
+            .filter(|(_, v)| matches!(v.space, naga::AddressSpace::Storage { .. }))
+            .count() as u32;
+        if *name == "batchnorm_vec4.wgsl" {
+            assert_eq!(storage, bn::VEC4_BUFFERS, "{name}");
+        } else {
+            assert!(storage <= defaults.max_storage_buffers_per_shader_stage, "{name}: {storage} storage buffers");
         }
     }
     // the tiled conv's two shared tiles: 2 x 256 vec4 = 8 KiB of the 16 KiB
@@ -143,7 +190,7 @@ fn conv_splits_along_the_batch_bit_identically() {
     let g = gpu();
     let cap = 2048;
     assert_splits(&g, cap, 5, &[3 * 64, 4 * 64]);
-    for kernel in ConvKernel::ALL {
+    for (kernel, cap) in ConvKernel::ALL.into_iter().flat_map(|k| caps(cap).map(|c| (k, c))) {
         let (w, s) = whole_and_split(&g, cap, |g| {
             let x = rand(g, &[5, 3, 8, 8], 1);
             let wt = rand(g, &[4, 3, 3, 3], 2);
@@ -154,15 +201,18 @@ fn conv_splits_along_the_batch_bit_identically() {
                 conv::conv2d_backward_input_with(g, kernel, &gy, &wt).unwrap(),
             ]
         });
-        assert_identical(&format!("conv2d {kernel:?}"), &w, &s);
+        assert_identical(&format!("conv2d {kernel:?} {cap:?}"), &w, &s);
     }
     // weight and bias gradients: per-chunk sums added, so equal to rounding
-    let (w, s) = whole_and_split(&g, cap, |g| {
-        let x = rand(g, &[5, 3, 8, 8], 1);
-        let gy = rand(g, &[5, 4, 8, 8], 4);
-        vec![conv::conv2d_backward_weight(g, &x, &gy, 3).unwrap(), conv::conv2d_backward_bias(g, &gy).unwrap()]
-    });
-    assert_near("conv2d weight and bias gradients", &w, &s, 1e-5);
+    for cap in caps(cap) {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &[5, 3, 8, 8], 1);
+            let gy = rand(g, &[5, 4, 8, 8], 4);
+            let (gw, gb) = (conv::conv2d_backward_weight(g, &x, &gy, 3).unwrap(), conv::conv2d_backward_bias(g, &gy));
+            vec![gw, gb.unwrap(), x]
+        });
+        assert_near(&format!("conv2d weight and bias gradients {cap:?}"), &w, &s, 1e-5);
+    }
 }
 
 #[test]
@@ -171,7 +221,7 @@ fn batchnorm_statistics_span_the_whole_batch_when_split() {
     let cap = 1024;
     let shape = [6, 3, 4, 16];
     assert_splits(&g, cap, 6, &[3 * 64]);
-    for relu in [false, true] {
+    for (relu, cap) in [false, true].into_iter().flat_map(|r| caps(cap).map(|c| (r, c))) {
         let (w, s) = whole_and_split(&g, cap, |g| {
             let x = rand(g, &shape, 1);
             let gamma = rand(g, &[3], 2);
@@ -184,22 +234,24 @@ fn batchnorm_statistics_span_the_whole_batch_when_split() {
             let ye = bn::batchnorm_eval(g, &x, &gamma, &beta, &rm, &rv, 1e-5).unwrap();
             vec![y, stats, rm, rv, gx, dg, db, ye]
         });
-        assert_near(&format!("batchnorm (relu {relu})"), &w, &s, 1e-5);
+        assert_near(&format!("batchnorm (relu {relu}) {cap:?}"), &w, &s, 1e-5);
     }
     // with the per-channel chunking of big batches as well (several partials per batch chunk)
     let old = g.bn_chunk.replace(40);
-    let (w, s) = whole_and_split(&g, cap, |g| {
-        let x = rand(g, &shape, 5);
-        let gamma = rand(g, &[3], 2);
-        let beta = rand(g, &[3], 3);
-        let (rm, rv) = (Tensor::filled(g, &[3], 0.0), Tensor::filled(g, &[3], 1.0));
-        let (y, stats) = bn::batchnorm_forward(g, &x, &gamma, &beta, &rm, &rv, true, 1e-5, 0.1, true).unwrap();
-        let gy = rand(g, &shape, 6);
-        let (gx, dg, db) = bn::batchnorm_backward(g, &x, &y, &gy, &stats, &gamma, true, true).unwrap();
-        vec![y, stats, rm, rv, gx, dg, db]
-    });
+    for cap in caps(cap) {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &shape, 5);
+            let gamma = rand(g, &[3], 2);
+            let beta = rand(g, &[3], 3);
+            let (rm, rv) = (Tensor::filled(g, &[3], 0.0), Tensor::filled(g, &[3], 1.0));
+            let (y, stats) = bn::batchnorm_forward(g, &x, &gamma, &beta, &rm, &rv, true, 1e-5, 0.1, true).unwrap();
+            let gy = rand(g, &shape, 6);
+            let (gx, dg, db) = bn::batchnorm_backward(g, &x, &y, &gy, &stats, &gamma, true, true).unwrap();
+            vec![y, stats, rm, rv, gx, dg, db]
+        });
+        assert_near(&format!("batchnorm (chunked channels) {cap:?}"), &w, &s, 1e-5);
+    }
     g.bn_chunk.set(old);
-    assert_near("batchnorm (chunked channels)", &w, &s, 1e-5);
 }
 
 #[test]
@@ -207,49 +259,55 @@ fn pool_resize_sobel_and_concat_split_bit_identically() {
     let g = gpu();
     let cap = 1024;
     assert_splits(&g, cap, 6, &[2 * 8 * 16]);
-    let (w, s) = whole_and_split(&g, cap, |g| {
-        let x = rand(g, &[6, 2, 8, 16], 1);
-        let (y, idx) = pool::maxpool2(g, &x).unwrap();
-        let gy = rand(g, y.shape(), 2);
-        let gx = pool::maxpool2_backward(g, x.shape(), &gy, &idx).unwrap();
-        let r = resize::resize_bilinear(g, &x, 4, 8).unwrap();
-        let gr = resize::resize_bilinear_backward(g, x.shape(), &rand(g, &[6, 2, 4, 8], 3)).unwrap();
-        let up2 = resize::resize_bilinear(g, &x, 8, 12).unwrap();
-        let sx = sobel::sobel(g, &x, SobelDir::X).unwrap();
-        let sy = sobel::sobel_backward(g, &x, SobelDir::Y).unwrap();
-        let c = cat::concat_channels(g, &[&x, &sx]).unwrap();
-        let sl = cat::slice_channels(g, &c, 1, 2).unwrap();
-        let gb = cat::gather_batch(g, &c, 2, 3, 1, 2).unwrap();
-        vec![y, idx, gx, r, gr, up2, sx, sy, c, sl, gb]
-    });
-    assert_identical("pool, resize, sobel, concat", &w, &s);
+    for cap in caps(cap) {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &[6, 2, 8, 16], 1);
+            let (y, idx) = pool::maxpool2(g, &x).unwrap();
+            let gy = rand(g, y.shape(), 2);
+            let gx = pool::maxpool2_backward(g, x.shape(), &gy, &idx).unwrap();
+            let r = resize::resize_bilinear(g, &x, 4, 8).unwrap();
+            let gr = resize::resize_bilinear_backward(g, x.shape(), &rand(g, &[6, 2, 4, 8], 3)).unwrap();
+            let up2 = resize::resize_bilinear(g, &x, 8, 12).unwrap();
+            let sx = sobel::sobel(g, &x, SobelDir::X).unwrap();
+            let sy = sobel::sobel_backward(g, &x, SobelDir::Y).unwrap();
+            let c = cat::concat_channels(g, &[&x, &sx]).unwrap();
+            let sl = cat::slice_channels(g, &c, 1, 2).unwrap();
+            let gb = cat::gather_batch(g, &c, 2, 3, 1, 2).unwrap();
+            vec![y, idx, gx, r, gr, up2, sx, sy, c, sl, gb]
+        });
+        assert_identical(&format!("pool, resize, sobel, concat {cap:?}"), &w, &s);
+    }
 }
 
 #[test]
 fn elementwise_gru_and_adadelta_split_bit_identically() {
     let g = gpu();
     let n = 3000; // not a multiple of the alignment
-    let (w, s) = whole_and_split(&g, 1024, |g| {
-        let (a, b, c) = (rand(g, &[n], 1), rand(g, &[n], 2), rand(g, &[n], 3));
-        let mut out = vec![
-            ew::add(g, &a, &b).unwrap(),
-            ew::axpy(g, 0.5, &a, &b).unwrap(),
-            ew::sigmoid(g, &a).unwrap(),
-            ew::tanh_backward(g, &a, &b).unwrap(),
-        ];
-        let (u, rh) = gru::gru_gates(g, &a, &b, &c).unwrap();
-        out.extend([u.clone(), rh, gru::gru_u_backward(g, &a, &b).unwrap()]);
-        out.extend(gru::gru_update_backward(g, &u, &a, &b, &c).unwrap());
-        let (p, v, acc) = (rand(g, &[n], 4), Tensor::zeros(g, &[n]), Tensor::zeros(g, &[n]));
-        adadelta::adadelta_step(g, &p, &a, &v, &acc, 1.0, 0.9, 1e-6).unwrap();
-        out.extend([p, v, acc]);
-        out
-    });
-    assert_identical("elementwise, GRU, Adadelta", &w, &s);
+    for cap in caps(1024) {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let (a, b, c) = (rand(g, &[n], 1), rand(g, &[n], 2), rand(g, &[n], 3));
+            let mut out = vec![
+                ew::add(g, &a, &b).unwrap(),
+                ew::axpy(g, 0.5, &a, &b).unwrap(),
+                ew::sigmoid(g, &a).unwrap(),
+                ew::tanh_backward(g, &a, &b).unwrap(),
+            ];
+            let (u, rh) = gru::gru_gates(g, &a, &b, &c).unwrap();
+            out.extend([u.clone(), rh, gru::gru_u_backward(g, &a, &b).unwrap()]);
+            out.extend(gru::gru_update_backward(g, &u, &a, &b, &c).unwrap());
+            let (p, v, acc) = (rand(g, &[n], 4), Tensor::zeros(g, &[n]), Tensor::zeros(g, &[n]));
+            adadelta::adadelta_step(g, &p, &a, &v, &acc, 1.0, 0.9, 1e-6).unwrap();
+            out.extend([p, v, acc]);
+            out
+        });
+        assert_identical(&format!("elementwise, GRU, Adadelta {cap:?}"), &w, &s);
+    }
 }
 
-/// Losses and every parameter after one training step of `stage`, with bindings capped at `cap`.
-fn step(g: &Gpu, stage: u8, cap: Option<u64>) -> Vec<Vec<f32>> {
+/// Losses and every parameter after one training step of `stage` under `cap` (model, optimizer
+/// and batch made under it too).
+fn step(g: &Gpu, stage: u8, cap: Option<Cap>) -> Vec<Vec<f32>> {
+    set_cap(g, cap);
     let cfg = micro();
     let (h, s, nf) = (cfg.image_size, cfg.map_size(), cfg.frames);
     let mut model = FasTd::new(g, cfg, 7).unwrap();
@@ -259,9 +317,8 @@ fn step(g: &Gpu, stage: u8, cap: Option<u64>) -> Vec<Vec<f32>> {
     let frames: Vec<f32> = random(clips * nf * 3 * h * h, 11).iter().map(|&v| v as f32).collect();
     let depth: Vec<f32> = random(clips * nf * s * s, 12).iter().map(|&v| (v as f32).abs()).collect();
     let batch = HostBatch { clips, frames, depth, mask: vec![1.0; clips * nf * s * s], labels: vec![1.0, 0.0] };
-    g.binding_cap.set(cap);
     let losses = train_step(g, &model, &opt, &batch, stage, false).unwrap();
-    g.binding_cap.set(None);
+    set_cap(g, None);
     let mut out = vec![losses.iter().map(|l| l.1).collect::<Vec<f32>>()];
     for name in model.params.names().map(String::from).collect::<Vec<_>>() {
         out.push(model.params.get(&name).unwrap().download(g).unwrap());
@@ -270,7 +327,7 @@ fn step(g: &Gpu, stage: u8, cap: Option<u64>) -> Vec<Vec<f32>> {
 }
 
 #[test]
-fn a_whole_training_step_of_each_stage_matches_on_the_split_path() {
+fn a_whole_training_step_of_each_stage_matches_on_the_split_path_and_across_buffers() {
     let g = gpu();
     // 6 frames of 16 x 16 (4 pairs): per item at most 12 KiB (the OFF concat), so a 16 KiB cap
     // splits every activation of more than 4 KiB per frame; S x S maps and weights fit whole
@@ -278,9 +335,98 @@ fn a_whole_training_step_of_each_stage_matches_on_the_split_path() {
     assert_splits(&g, cap, 6, &[6 * 16 * 16]);
     for stage in [1, 2] {
         let whole = step(&g, stage, None);
-        let split = step(&g, stage, Some(cap));
-        // the batch sums (BatchNorm, weight gradients) add in another order: equal to rounding,
-        // amplified a little by Adadelta's normalised step
-        assert_near(&format!("stage {stage} step"), &whole, &split, 2e-4);
+        for cap in caps(cap) {
+            let split = step(&g, stage, Some(cap));
+            // the batch sums (BatchNorm, weight gradients) add in another order: equal to
+            // rounding, amplified a little by Adadelta's normalised step
+            assert_near(&format!("stage {stage} step {cap:?}"), &whole, &split, 2e-4);
+        }
     }
+}
+
+#[test]
+fn a_tensor_larger_than_a_buffer_spans_several_and_moves_like_one() {
+    let g = gpu();
+    let align = g.limits.min_storage_buffer_offset_alignment.max(4) as usize;
+    let shape = [10, 2, 8, 8]; // 512 bytes per item: 2 in a 1 KiB buffer
+    let n = 10 * 128;
+    let host: Vec<f32> = random(n, 1).iter().map(|&v| v as f32).collect();
+    g.buffer_cap.set(Some(1024));
+    let t = Tensor::upload(&g, &host, &shape).unwrap();
+    assert!(t.buffers() > 1);
+    // whole items per buffer, every boundary aligned for binding
+    for b in t.boundaries() {
+        assert_eq!(b % 128, 0, "boundary {b} inside an item");
+        assert_eq!(4 * b % align, 0, "boundary {b} not aligned to {align}");
+    }
+    assert_eq!(t.download(&g).unwrap(), host);
+    // copies across boundaries at any float offset, between differently split tensors
+    let flat = Tensor::zeros(&g, &[n + 3]);
+    assert!(flat.buffers() > 1);
+    g.copy(&t, 5, &flat, 3, n - 7);
+    let got = flat.download(&g).unwrap();
+    let mut want = vec![0.0; n + 3];
+    want[3..n - 4].copy_from_slice(&host[5..n - 2]);
+    assert_eq!(got, want);
+    // views inside one buffer bind; one spanning buffers in an op that does not split is an error
+    let item = t.items(1..2);
+    assert_eq!(item.buffers(), 1);
+    assert_eq!(item.download(&g).unwrap(), host[128..256]);
+    let m = t.reshape(&[n / 32, 32]);
+    let e = format!("{:#}", tdfas::ops::matmul::matmul(&g, &m, &rand(&g, &[32, 2], 2), false, false).unwrap_err());
+    assert!(e.contains("matmul") && e.contains("spans") && e.contains("buffers"), "{e}");
+    g.buffer_cap.set(None);
+    // an item larger than one binding is a clear error naming the op
+    g.buffer_cap.set(Some(256));
+    let big = rand(&g, &[2, 4, 8, 8], 3);
+    let e = format!("{:#}", sobel::sobel(&g, &big, SobelDir::X).unwrap_err());
+    assert!(e.contains("sobel") && e.contains("one storage binding"), "{e}");
+    g.buffer_cap.set(None);
+}
+
+#[test]
+fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
+    use tdfas::train::checkpoint::{self, Progress};
+    let g = gpu();
+    let dir = common::tmp_dir("limits", "ckpt");
+    let progress = Progress { stage: 2, step: 1, seed: 0, stage_done: false };
+    // model and optimizer under a 2 KiB buffer cap: the arena and its state span buffers
+    g.buffer_cap.set(Some(2048));
+    let mut model = FasTd::new(&g, micro(), 3).unwrap();
+    model.set_stage(2);
+    let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
+    assert!(opt.layout.arena.buffers() > 1 && opt.v.buffers() > 1);
+    let v: Vec<f32> = random(opt.v.numel(), 4).iter().map(|&x| x.abs() as f32).collect();
+    g.upload_into(&opt.v, &v);
+    let path = dir.join("m.safetensors");
+    checkpoint::save(&g, &path, &model, Some(&opt), &progress).unwrap();
+    let before: Vec<Vec<f32>> =
+        model.params.names().map(|n| model.params.get(n).unwrap().download(&g).unwrap()).collect();
+    // loaded without the cap (one buffer each), and saved again: the same bytes
+    g.buffer_cap.set(None);
+    let (loaded, _) = checkpoint::load_model(&g, &path).unwrap();
+    let after: Vec<Vec<f32>> =
+        loaded.params.names().map(|n| loaded.params.get(n).unwrap().download(&g).unwrap()).collect();
+    assert_eq!(before, after);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_batchnorm_output_saved_for_the_backward_is_recomputed_bit_identically() {
+    use tdfas::graph::tape::Saved;
+    use tdfas::graph::Tape;
+    let g = gpu();
+    let mut t = Tape::new(&g);
+    let x = t.leaf(rand(&g, &[4, 3, 8, 8], 1), true);
+    let (gamma, beta) = (t.leaf(rand(&g, &[3], 2), true), t.leaf(rand(&g, &[3], 3), true));
+    let (rm, rv) = (Tensor::filled(&g, &[3], 0.0), Tensor::filled(&g, &[3], 1.0));
+    let y = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, true, 1e-5, 0.1).unwrap();
+    let kept = t.value(y).download(&g).unwrap();
+    let Saved::Recomputed(f) = t.save(y) else { panic!("the BatchNorm output is kept, not recomputed") };
+    let again = f(&g).unwrap().download(&g).unwrap();
+    assert!(kept.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()));
+    // without gradients nothing is recorded, and nothing is kept for a recompute
+    t.grad_enabled = false;
+    let z = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, false, 1e-5, 0.1).unwrap();
+    assert!(matches!(t.save(z), Saved::Kept(_)));
 }

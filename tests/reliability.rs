@@ -448,10 +448,11 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
 #[test]
 fn work_beyond_the_adapters_limits_is_a_clear_error() {
     let g = gpu();
-    // Work larger than one binding is split; a tensor larger than one buffer is the error. The
-    // buffer limit is capped at 4 MiB here (as TDFAS_MAX_BUFFER does) so that a wide stem's first
-    // activation (3 frames x 4096 x 16 x 16 floats, 12 MiB) exceeds it at a small size.
-    g.buffer_cap.set(Some(4 << 20));
+    // Work larger than one binding is split and a tensor larger than one buffer spans several;
+    // one frame's activation larger than one binding is the error. The buffer limit is capped at
+    // 2 MiB here (as TDFAS_MAX_BUFFER does) so that a wide stem's first activation (4096 x 16 x 16
+    // floats, 4 MiB a frame) exceeds it at a small size.
+    g.buffer_cap.set(Some(2 << 20));
     let mut cfg = micro();
     cfg.stem = 4096;
     let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();

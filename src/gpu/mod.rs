@@ -96,6 +96,8 @@ pub struct Gpu {
     pub binding_cap: Cell<Option<u64>>,
     /// Test hook: allocate at most this many bytes per buffer (`TDFAS_MAX_BUFFER`, or set by tests).
     pub buffer_cap: Cell<Option<u64>>,
+    /// See `page_bytes` (a test hook lowers it).
+    pub page: Cell<u64>,
     /// Memory accounting only: ops check shapes and take their buffers from the pool as usual,
     /// but nothing is recorded or run, and downloads read zeros. Buffers are taken when ops are
     /// recorded, so the pool's peak is exact without running the (slow on a CPU) kernels.
@@ -103,6 +105,13 @@ pub struct Gpu {
 }
 
 const PARAM_SLOT: usize = 256;
+
+/// Default `page_bytes`: large enough that splitting costs little (millions of threads a
+/// dispatch), small enough that activations of every layer come in a few similar sizes whose
+/// freed buffers serve each other (paper preset, pool high-water of clip inference / stage-1
+/// step: one buffer per tensor 1,425 / 6,599 MiB; pages of 32 MiB 1,039 / 4,859; 48 MiB
+/// 955 / 4,150; 64 MiB 923 / 4,550).
+pub const PAGE: u64 = 48 << 20;
 
 impl Gpu {
     /// Opens the best adapter (see `device::select_adapter`) with its own limits.
@@ -159,6 +168,7 @@ impl Gpu {
             limits_source,
             binding_cap: Cell::new(binding_cap),
             buffer_cap: Cell::new(buffer_cap),
+            page: Cell::new(device::cap_from_env("TDFAS_PAGE")?.unwrap_or(PAGE)),
             dry_run: Cell::new(false),
         };
         tuning::tune(&gpu)?;
@@ -359,8 +369,26 @@ impl Gpu {
 
     /// Every tensor bound must fit one storage binding (ops split larger work before this).
     fn check_bindings(&self, kernel: &Kernel, args: &[Arg]) -> Result<()> {
+        let align = self.limits.min_storage_buffer_offset_alignment.max(4) as u64;
         for (i, arg) in args.iter().enumerate() {
             if let Arg::T(t) = arg {
+                if !t.is_contiguous_buffer() {
+                    bail!(
+                        "{}: storage buffer {i} ({:?}) spans {} buffers, and this op does not split it",
+                        kernel.name,
+                        t.shape(),
+                        t.buffers()
+                    );
+                }
+                if t.byte_offset() % align != 0 {
+                    bail!(
+                        "{}: storage buffer {i} ({:?}) starts at byte {} of its buffer, not a multiple of the \
+                         adapter's {align}-byte storage offset alignment",
+                        kernel.name,
+                        t.shape(),
+                        t.byte_offset()
+                    );
+                }
                 if t.byte_len() > self.max_binding() {
                     bail!(
                         "{}: storage buffer {i} needs {}, over the {} one storage binding may hold on this \
@@ -391,28 +419,45 @@ impl Gpu {
         }
     }
 
+    /// Records a copy of `elems` floats; one buffer copy per pair of source / destination buffers
+    /// the range crosses (tensors in several buffers).
     pub fn copy(&self, src: &Tensor, src_offset_elems: usize, dst: &Tensor, dst_offset_elems: usize, elems: usize) {
         if elems == 0 || self.dry_run.get() {
             return;
         }
-        self.commands.borrow_mut().push(Command::Copy {
-            src: src.buffer().clone(),
-            src_offset: src.byte_offset() + 4 * src_offset_elems as u64,
-            dst: dst.buffer().clone(),
-            dst_offset: dst.byte_offset() + 4 * dst_offset_elems as u64,
-            size: 4 * elems as u64,
-        });
+        let mut commands = self.commands.borrow_mut();
+        for s in src.pieces(src_offset_elems..src_offset_elems + elems) {
+            let at = dst_offset_elems + s.at - src_offset_elems;
+            for d in dst.pieces(at..at + s.floats) {
+                let skip = 4 * (d.at - at) as u64;
+                commands.push(Command::Copy {
+                    src: s.buffer.clone(),
+                    src_offset: s.byte_offset + skip,
+                    dst: d.buffer.clone(),
+                    dst_offset: d.byte_offset,
+                    size: 4 * d.floats as u64,
+                });
+            }
+        }
     }
 
     pub fn clear(&self, t: &Tensor) {
         if self.dry_run.get() {
             return;
         }
-        self.commands.borrow_mut().push(Command::Clear {
-            buffer: t.buffer().clone(),
-            offset: t.byte_offset(),
-            size: t.byte_len(),
-        });
+        let mut commands = self.commands.borrow_mut();
+        if t.numel() == 0 {
+            // the 4 bytes an empty tensor is bound with
+            commands.push(Command::Clear { buffer: t.buffer().clone(), offset: t.byte_offset(), size: 4 });
+            return;
+        }
+        for p in t.pieces(0..t.numel()) {
+            commands.push(Command::Clear {
+                buffer: p.buffer.clone(),
+                offset: p.byte_offset,
+                size: 4 * p.floats as u64,
+            });
+        }
     }
 
     /// Records an upload: data goes through a fresh staging buffer copied in stream order, so a
@@ -423,18 +468,21 @@ impl Gpu {
         if data.is_empty() || self.dry_run.get() {
             return;
         }
-        let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("tdfas upload"),
-            contents: bytemuck::cast_slice(data),
-            usage: wgpu::BufferUsages::COPY_SRC,
-        });
-        self.commands.borrow_mut().push(Command::Copy {
-            src: staging,
-            src_offset: 0,
-            dst: dst.buffer().clone(),
-            dst_offset: dst.byte_offset(),
-            size: dst.byte_len(),
-        });
+        // one staging buffer per destination buffer: none exceeds the buffer size limit
+        for p in dst.pieces(0..dst.numel()) {
+            let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("tdfas upload"),
+                contents: bytemuck::cast_slice(&data[p.at..p.at + p.floats]),
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
+            self.commands.borrow_mut().push(Command::Copy {
+                src: staging,
+                src_offset: 0,
+                dst: p.buffer.clone(),
+                dst_offset: p.byte_offset,
+                size: 4 * p.floats as u64,
+            });
+        }
     }
 
     pub fn pending(&self) -> usize {
@@ -613,18 +661,24 @@ impl Gpu {
             return Ok(vec![0.0; t.numel()]);
         }
         self.flush()?;
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        let read = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("tdfas readback"),
-            size: t.byte_len(),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        encoder.copy_buffer_to_buffer(t.buffer(), t.byte_offset(), &read, 0, t.byte_len());
-        self.queue.submit([encoder.finish()]);
-        self.submits.set(self.submits.get() + 1);
-        let bytes = self.map_read(&read)?;
-        Ok(bytemuck::cast_slice(&bytes).to_vec())
+        // one readback per buffer the tensor lies in: none exceeds the buffer size limit
+        let mut out = Vec::with_capacity(t.numel());
+        for p in t.pieces(0..t.numel()) {
+            let size = 4 * p.floats as u64;
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            let read = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tdfas readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.copy_buffer_to_buffer(p.buffer, p.byte_offset, &read, 0, size);
+            self.queue.submit([encoder.finish()]);
+            self.submits.set(self.submits.get() + 1);
+            let bytes = self.map_read(&read)?;
+            out.extend_from_slice(bytemuck::cast_slice(&bytes));
+        }
+        Ok(out)
     }
 
     /// The most bytes one buffer may hold: the device's limit, or the test hook's lower cap.
@@ -633,25 +687,32 @@ impl Gpu {
         self.buffer_cap.get().map_or(max, |c| c.min(max))
     }
 
+    /// Tensors larger than this many bytes are stored in several buffers of whole items up to
+    /// this size (`TDFAS_PAGE`, default `PAGE`), so that buffers freed by one layer fit the next
+    /// (see `pool`). At most `max_buffer`.
+    pub fn page_bytes(&self) -> u64 {
+        self.page.get().min(self.max_buffer())
+    }
+
     /// The most bytes one storage binding may hold (a multiple of 4): the device's binding and
     /// buffer limits, or the test hook's lower cap. Ops split work larger than this.
     pub fn max_binding(&self) -> u64 {
-        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        let max = self.limits.max_storage_buffer_binding_size.min(self.max_buffer());
         self.binding_cap.get().map_or(max, |c| c.min(max)) & !3
     }
 
-    /// Checks that one tensor of `bytes` fits one buffer of this device, with a clear error.
-    /// (Bindings larger than `max_binding` are split by the ops; a tensor still lives in one buffer.)
-    pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<()> {
-        let max = self.max_buffer();
+    /// Checks that `bytes` bound whole (a weight, one frame's activation: ops split tensors into
+    /// items, never below one) fit one storage binding, with a clear error.
+    pub fn check_item_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let max = self.max_binding();
         if bytes > max {
             bail!(
-                "{what} needs a {:.1} MiB buffer but the adapter ({}, {} limits) binds at most {:.1} MiB \
-                 in one buffer; use a smaller --batch or --preset",
-                bytes as f64 / 1048576.0,
+                "{what} needs {} in one storage binding but the adapter ({}, {} limits) binds at most {}; \
+                 use a smaller --image-size or --preset",
+                fmt_bytes(bytes),
                 self.info.name,
                 self.limits_source,
-                max as f64 / 1048576.0
+                fmt_bytes(max)
             );
         }
         Ok(())
@@ -694,6 +755,50 @@ impl Gpu {
         Ok((0..items).step_by(per).map(|s| s..(s + per).min(items)).collect())
     }
 
+    /// `item_chunks` for tensors of `items` outer items each (`tensors`, floats per item =
+    /// numel / items), also cut where any of them passes from one buffer to the next, so no
+    /// chunk straddles buffers. Every chunk's view of every tensor is checked to bind at an
+    /// aligned offset (a clear error otherwise).
+    pub fn split_items(&self, what: &str, items: usize, tensors: &[&Tensor]) -> Result<Vec<Range<usize>>> {
+        let floats: Vec<usize> = tensors.iter().map(|t| t.numel() / items.max(1)).collect();
+        // one item over a binding is the error to report (it is also why a buffer cuts an item)
+        self.item_chunks(what, items.min(1), &floats)?;
+        let mut cuts = vec![0, items];
+        for (t, &f) in tensors.iter().zip(&floats) {
+            for b in t.boundaries() {
+                if f == 0 || b % f != 0 {
+                    bail!("{what}: {:?} passes to its next buffer inside item {} of {items}", t.shape(), b / f.max(1));
+                }
+                cuts.push(b / f);
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        if cuts.len() == 2 {
+            return self.item_chunks(what, items, &floats);
+        }
+        let align = self.limits.min_storage_buffer_offset_alignment.max(4) as u64;
+        let mut out = Vec::new();
+        for w in cuts.windows(2) {
+            for r in self.item_chunks(what, w[1] - w[0], &floats)? {
+                let r = w[0] + r.start..w[0] + r.end;
+                for (t, &f) in tensors.iter().zip(&floats) {
+                    let v = t.flat(r.start * f..r.end * f);
+                    if v.byte_offset() % align != 0 {
+                        bail!(
+                            "{what}: items {r:?} of {:?} start at byte {} of a buffer, not a multiple of the \
+                             adapter's {align}-byte storage offset alignment",
+                            t.shape(),
+                            v.byte_offset()
+                        );
+                    }
+                }
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
     /// A 1-D elementwise dispatch over `n` values (256 threads a workgroup, `params(len)` for a
     /// range of `len` values). Tensors of `n` values are split into aligned ranges of their
     /// flattened data when one would exceed `max_binding`; other tensors (scratch slots) are bound
@@ -707,7 +812,8 @@ impl Gpu {
         args: &[&Tensor],
         cost: Cost,
     ) -> Result<()> {
-        let chunks = self.item_chunks(&format!("{shader} {entry}"), n, &[1])?;
+        let split: Vec<&Tensor> = args.iter().copied().filter(|t| t.numel() == n).collect();
+        let chunks = self.split_items(&format!("{shader} {entry}"), n, &split)?;
         let parts = chunks.len() as f64;
         for r in chunks {
             let views: Vec<Tensor> =

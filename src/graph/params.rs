@@ -97,14 +97,27 @@ impl ParamStore {
         let align = (gpu.limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
         let mut slots = Vec::new();
         let mut total = 0usize;
+        let per_buffer = (gpu.max_buffer() / 4) as usize / align * align;
         for (i, p) in self.params.iter().enumerate() {
             if p.trainable && p.kind == ParamKind::Weight {
-                slots.push((i, total, p.value.numel()));
-                total += p.value.numel().div_ceil(align) * align;
+                let n = p.value.numel();
+                // the arena may span buffers (a small max_buffer_size): no parameter crosses one
+                if n > per_buffer {
+                    bail!(
+                        "parameter {} ({n} values) is larger than one buffer of this adapter ({} bytes)",
+                        p.name,
+                        gpu.max_buffer()
+                    );
+                }
+                if total % per_buffer + n > per_buffer {
+                    total = total.next_multiple_of(per_buffer);
+                }
+                slots.push((i, total, n));
+                total += n.div_ceil(align) * align;
             }
         }
-        gpu.check_binding_size("the parameter arena", 4 * total as u64)?;
-        let arena = Tensor::zeros(gpu, &[total.max(1)]);
+        let arena = Tensor::empty_in_buffers(gpu, &[total.max(1)], per_buffer);
+        gpu.clear(&arena);
         for &(i, offset, n) in &slots {
             let p = &mut self.params[i];
             gpu.copy(&p.value, 0, &arena, offset, n);

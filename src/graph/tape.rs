@@ -1,6 +1,9 @@
 //! The tape: ops record themselves during the forward pass; `backward` walks the records in
 //! reverse and calls each op's hand-written gradient (micrograd's engine, with GPU tensors).
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use anyhow::{bail, Result};
 
 use crate::gpu::Gpu;
@@ -13,6 +16,25 @@ pub struct Var(pub usize);
 /// Gradient of one op over a list of inputs (`Tape::record_var`): given dL/d(output), returns
 /// dL/d(input) for each input (None where the input needs no gradient).
 pub type BackwardFn<'g> = Box<dyn FnOnce(&Gpu, &Tensor) -> Result<Vec<Option<Tensor>>> + 'g>;
+
+/// Recomputes a tape value from what its op saved anyway (a BatchNorm's output from its input and
+/// statistics), so that ops reading it in their backward need not keep it alive.
+pub type Recompute<'g> = Rc<dyn Fn(&Gpu) -> Result<Tensor> + 'g>;
+
+/// A value an op's backward reads: kept, or recomputed when the backward runs.
+pub enum Saved<'g> {
+    Kept(Tensor),
+    Recomputed(Recompute<'g>),
+}
+
+impl Saved<'_> {
+    pub fn get(&self, gpu: &Gpu) -> Result<Tensor> {
+        match self {
+            Saved::Kept(t) => Ok(t.clone()),
+            Saved::Recomputed(f) => f(gpu),
+        }
+    }
+}
 
 struct Node<'g> {
     name: &'static str,
@@ -33,6 +55,8 @@ pub struct Tape<'g> {
     /// When true, every op's output is read back and checked for NaN/Inf (slow; debugging).
     pub detect_anomaly: bool,
     anomaly: Option<String>,
+    /// Values that can be recomputed in the backward (`set_recompute`).
+    recompute: HashMap<usize, Recompute<'g>>,
 }
 
 /// Gradients from one backward walk, indexed by Var.
@@ -57,6 +81,7 @@ impl<'g> Tape<'g> {
             grad_enabled: true,
             detect_anomaly: false,
             anomaly: None,
+            recompute: HashMap::new(),
         }
     }
 
@@ -77,6 +102,23 @@ impl<'g> Tape<'g> {
     /// what frees the intermediates; with gradients the backward closures keep what they saved.
     pub fn free(&mut self, v: Var) {
         self.values[v.0] = None;
+    }
+
+    /// Declares that `v` can be recomputed by `f` (from tensors `f` shares with the backward of the
+    /// op that made `v`): ops that save `v` for their backward (`save`) then keep `f` instead.
+    /// Only for a value whose op was recorded (else `f` would keep its inputs alive for nothing).
+    pub fn set_recompute(&mut self, v: Var, f: Recompute<'g>) {
+        if self.grad_enabled && self.requires_grad[v.0] {
+            self.recompute.insert(v.0, f);
+        }
+    }
+
+    /// What an op's backward should hold to read `v`: its recipe when it has one, else the value.
+    pub fn save(&self, v: Var) -> Saved<'g> {
+        match self.recompute.get(&v.0) {
+            Some(f) => Saved::Recomputed(f.clone()),
+            None => Saved::Kept(self.value(v).clone()),
+        }
     }
 
     /// `free` for several values.
@@ -160,6 +202,7 @@ impl<'g> Tape<'g> {
         // closure that saved it has run.
         let shapes = std::mem::take(&mut self.shapes);
         self.values.clear();
+        self.recompute.clear();
         let nodes = std::mem::take(&mut self.nodes);
         for node in nodes.into_iter().rev() {
             let Some(g_out) = grads[node.output.0].clone() else { continue };

@@ -123,10 +123,8 @@ impl FasTd {
     fn frames_var(&self, t: &mut Tape, batch: &HostBatch) -> Result<Var> {
         let h = self.cfg.image_size;
         let n = batch.frames.len() / (3 * h * h); // B * Nf frames, or a stage-1 batch of frames
-        t.gpu.check_binding_size(
-            "the largest activation",
-            (n * self.cfg.block[1].max(self.cfg.stem) * h * h * 4) as u64,
-        )?;
+                                                  // a tensor may span buffers, but one frame's activation must fit one binding
+        t.gpu.check_item_size("the largest activation", (self.cfg.block[1].max(self.cfg.stem) * h * h * 4) as u64)?;
         Ok(t.leaf(Tensor::upload(t.gpu, &batch.frames, &[n, 3, h, h])?, false))
     }
 

@@ -3,12 +3,14 @@
 //! in place on the GPU (unbiased variance, `r = (1 - m) r + m batch`); eval uses the running stats.
 
 use std::ops::Range;
+use std::rc::Rc;
 
 use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
 use crate::gpu::{Arg, Gpu};
+use crate::graph::tape::Recompute;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
 
@@ -56,10 +58,19 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
 /// tensors fit one binding (no split: two cores need no more workgroups than channels). Their
 /// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
 /// their unused read-only slots x.
+/// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
+pub const VEC4_BUFFERS: u32 = 11;
+
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
-    gpu.bn_vec4.get() && gpu.is_cpu() && (h * w) % 4 == 0 && x.byte_len() <= gpu.max_binding()
+    // batchnorm_vec4.wgsl binds 11 storage buffers: over WebGPU's default 8 per stage
+    gpu.bn_vec4.get()
+        && gpu.is_cpu()
+        && gpu.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
+        && (h * w) % 4 == 0
+        && x.byte_len() <= gpu.max_binding()
+        && x.is_contiguous_buffer()
 }
 
 /// vec4s per thread of the elementwise vec4 passes (a divisor of HW / 4), and the grid.
@@ -74,10 +85,11 @@ type BatchPart = (Range<usize>, usize, usize);
 
 /// A batch larger than one binding: (batch ranges, values per partial, the partials each range
 /// writes); every partial lies inside one range, and the per-channel combine spans them all.
-fn batch_split(gpu: &Gpu, what: &str, x: &Tensor) -> Result<Option<Vec<BatchPart>>> {
-    let [n, c, h, w] = x.nchw();
+fn batch_split(gpu: &Gpu, what: &str, x: &Tensor, others: &[&Tensor]) -> Result<Option<Vec<BatchPart>>> {
+    let [n, _, h, w] = x.nchw();
     let hw = h * w;
-    let ranges = gpu.item_chunks(what, n, &[c * hw])?;
+    let tensors: Vec<&Tensor> = std::iter::once(x).chain(others.iter().copied()).collect();
+    let ranges = gpu.split_items(what, n, &tensors)?;
     if ranges.len() == 1 {
         return Ok(None);
     }
@@ -147,7 +159,7 @@ pub fn batchnorm_stats(
     fn bind<'a>(t: [&'a Tensor; 5]) -> [Arg<'a>; 5] {
         t.map(Arg::T)
     }
-    if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x)?) {
+    if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x, &[])?) {
         // Per batch chunk, partial (count, mean, M2) of its values; then one Chan merge per channel
         // over the whole batch, as the unsplit `partial` + `combine` (equal to rounding).
         let total: usize = parts.iter().map(|p| p.2).sum();
@@ -242,7 +254,7 @@ pub fn batchnorm_apply(
         return Ok(y);
     }
     // Larger than one binding: batch chunks (each value alone: bit-identical).
-    for r in gpu.item_chunks("batchnorm", x.dim(0), &[x.numel() / x.dim(0).max(1)])? {
+    for r in gpu.split_items("batchnorm", x.dim(0), &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r));
         gpu.dispatch(
             "batchnorm_forward",
@@ -347,7 +359,7 @@ pub fn batchnorm_backward(
     }
     let [n, _, h, w] = x.nchw();
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
-    if vec4_path(gpu, x) {
+    if vec4_path(gpu, x) && gy.is_contiguous_buffer() && mask.is_contiguous_buffer() {
         let gx = Tensor::empty(gpu, x.shape());
         let spare = Tensor::empty(gpu, &[4 * c]);
         let args = [x, gy, mask, stats, x, x, &spare, &spare, &dgamma, &dbeta, &spare].map(Arg::T);
@@ -358,7 +370,7 @@ pub fn batchnorm_backward(
         gpu.dispatch("batchnorm_vec4", "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
         return Ok((gx, dgamma, dbeta));
     }
-    let parts = batch_split(gpu, "batchnorm backward", x)?;
+    let parts = batch_split(gpu, "batchnorm backward", x, &[gy, mask])?;
     if let Some(parts) = &parts {
         // Per batch chunk, partial sums of its values; then each channel's sum over all of them.
         let total: usize = parts.iter().map(|p| p.2).sum();
@@ -450,14 +462,25 @@ fn record(
     momentum: f32,
     relu: bool,
 ) -> Result<Var> {
-    let (xv, gv) = (t.value(x).clone(), t.value(gamma).clone());
-    let (y, stats) =
-        batchnorm_forward(t.gpu, &xv, &gv, t.value(beta), running_mean, running_var, training, eps, momentum, relu)?;
-    let yv = y.clone();
-    Ok(t.record(name, [x, gamma, beta], y, move |gpu, g| {
+    let (xv, gv, bv) = (t.value(x).clone(), t.value(gamma).clone(), t.value(beta).clone());
+    let (y, stats) = batchnorm_forward(t.gpu, &xv, &gv, &bv, running_mean, running_var, training, eps, momentum, relu)?;
+    // The output is not kept for the backward: it is recomputed from the input and statistics
+    // this backward keeps anyway (one elementwise pass, the same kernel: bit-identical), here for
+    // the ReLU mask and in the next conv's weight gradient. Parameters change only after the
+    // backward (the optimizer step), so the recomputed output is the forward's.
+    let recompute: Recompute = {
+        let (xv, stats, gv) = (xv.clone(), stats.clone(), gv.clone());
+        Rc::new(move |gpu: &Gpu| batchnorm_apply(gpu, &xv, &stats, &gv, &bv, relu))
+    };
+    let again = recompute.clone();
+    let out = t.record(name, [x, gamma, beta], y, move |gpu, g| {
+        // without ReLU the mask is x itself: nothing to recompute
+        let yv = if relu { again(gpu)? } else { xv.clone() };
         let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
         Ok([Some(gx), Some(dgamma), Some(dbeta)])
-    }))
+    });
+    t.set_recompute(out, recompute);
+    Ok(out)
 }
 
 /// BatchNorm2d on the tape; inputs x [N, C, H, W], gamma [C], beta [C]. The running statistics are

@@ -59,12 +59,13 @@ fn copy_region(gpu: &Gpu, src: &Tensor, dst: &Tensor, dim: usize, start: usize, 
     strided_copy(gpu, src, dst, &p)
 }
 
-/// The block copy of `p`: one concat.wgsl dispatch, or, when a tensor is larger than one binding,
-/// one buffer copy per block (copies have no binding limit; the same values move: bit-identical).
+/// The block copy of `p`: one concat.wgsl dispatch, or, when a tensor is larger than one binding or
+/// spans buffers, one buffer copy per block (copies have no binding limit: bit-identical).
 fn strided_copy(gpu: &Gpu, src: &Tensor, dst: &Tensor, p: &Params) -> Result<()> {
     let n = p.blocks as usize * p.len as usize;
     let max = gpu.max_binding();
-    if src.byte_len() <= max && dst.byte_len() <= max {
+    let whole = |t: &Tensor| t.byte_len() <= max && t.is_contiguous_buffer();
+    if whole(src) && whole(dst) {
         let cost = Cost::elementwise(n, 0.0, 2.0);
         return gpu.dispatch("concat", "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
     }

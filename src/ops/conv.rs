@@ -175,7 +175,7 @@ fn weight_shape(w: &Tensor, ci: usize) -> Result<(usize, usize)> {
 
 fn check_sizes(gpu: &Gpu, tensors: &[(&str, usize)]) -> Result<()> {
     for (what, n) in tensors {
-        gpu.check_binding_size(&format!("conv2d {what}"), 4 * *n as u64)?;
+        gpu.check_item_size(&format!("conv2d {what}"), 4 * *n as u64)?;
     }
     Ok(())
 }
@@ -195,15 +195,15 @@ fn gemm_conv_with(
     s_c: usize,
     flip: bool,
 ) -> Result<Tensor> {
-    let [n, cin, h, wd] = inp.nchw();
+    let [n, _, h, wd] = inp.nchw();
     let out = Tensor::empty(gpu, &[n, cout, h, wd]);
     if n * h * wd == 0 {
         return Ok(out);
     }
-    check_sizes(gpu, &[("input", inp.numel()), ("weight", w.numel()), ("output", out.numel())])?;
+    check_sizes(gpu, &[("weight", w.numel())])?;
     // Inputs and outputs larger than one binding go in batch chunks: every output pixel is the
     // same sum in the same order, so the result is bit-identical.
-    for r in gpu.item_chunks("conv2d", n, &[cin * h * wd, cout * h * wd])? {
+    for r in gpu.split_items("conv2d", n, &[inp, &out])? {
         let (inp, out) = (inp.items(r.clone()), out.items(r));
         gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip)?;
     }
@@ -335,11 +335,11 @@ pub fn conv2d_backward_weight_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy
     );
     ensure!(k % 2 == 1, "conv2d backward: kernel size must be odd, got {k}");
     ensure!(co > 0 && ci > 0, "conv2d backward: empty channels (x {:?}, gy {:?})", x.shape(), gy.shape());
-    check_sizes(gpu, &[("input", x.numel()), ("output gradient", gy.numel()), ("weight gradient", co * ci * k * k)])?;
+    check_sizes(gpu, &[("weight gradient", co * ci * k * k)])?;
     // Larger than one binding: a gradient per batch chunk, then their sum (the order of the
     // additions over the batch changes, so the result matches to rounding, not bit for bit).
     let mut total: Option<Tensor> = None;
-    for r in gpu.item_chunks("conv2d weight gradient", n, &[ci * h * wd, co * h * wd])? {
+    for r in gpu.split_items("conv2d weight gradient", n, &[x, gy])? {
         let part = weight_grad_dispatch(gpu, kernel, &x.items(r.clone()), &gy.items(r), k)?;
         total = Some(match total {
             None => part,
@@ -389,11 +389,10 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, 
 
 /// dL/db [Co] = gy summed over batch and pixels.
 pub fn conv2d_backward_bias(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
-    let [n, co, h, w] = nchw("output gradient gy", gy)?;
-    check_sizes(gpu, &[("output gradient", gy.numel())])?;
+    let n = nchw("output gradient gy", gy)?[0];
     // As the weight gradient: per batch chunk, then summed (equal to rounding).
     let mut total: Option<Tensor> = None;
-    for r in gpu.item_chunks("conv2d bias gradient", n, &[co * h * w])? {
+    for r in gpu.split_items("conv2d bias gradient", n, &[gy])? {
         let part = bias_grad_dispatch(gpu, &gy.items(r))?;
         total = Some(match total {
             None => part,
@@ -421,10 +420,12 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
 /// conv2d on the tape. Gradients are computed only for the inputs that need them (the first
 /// layer's image, frozen weights).
 pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
-    let (xv, wv) = (t.value(x).clone(), t.value(w).clone());
-    let y = conv2d(t.gpu, &xv, &wv, b.map(|b| t.value(b)))?;
+    let wv = t.value(w).clone();
+    let y = conv2d(t.gpu, t.value(x), &wv, b.map(|b| t.value(b)))?;
     let k = wv.dim(2);
     let (need_x, need_w) = (t.requires_grad(x), t.requires_grad(w));
+    // only the weight gradient reads the input (kept, or recomputed: see Tape::save)
+    let xs = need_w.then(|| t.save(x));
     let need_b = b.is_some_and(|b| t.requires_grad(b));
     let mut inputs = vec![x, w];
     inputs.extend(b);
@@ -435,7 +436,10 @@ pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
         y,
         Box::new(move |gpu, g| {
             let gx = if need_x { Some(conv2d_backward_input(gpu, g, &wv)?) } else { None };
-            let gw = if need_w { Some(conv2d_backward_weight(gpu, &xv, g, k)?) } else { None };
+            let gw = match &xs {
+                Some(xs) => Some(conv2d_backward_weight(gpu, &xs.get(gpu)?, g, k)?),
+                None => None,
+            };
             let mut grads = vec![gx, gw];
             if has_b {
                 grads.push(if need_b { Some(conv2d_backward_bias(gpu, g)?) } else { None });

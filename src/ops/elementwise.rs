@@ -22,9 +22,10 @@ fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: &Tensor, s: f32, flops: f64) -> Re
     ensure!(a.numel() == b.numel(), "{entry}: sizes differ, {:?} vs {:?}", a.shape(), b.shape());
     let out = Tensor::empty(gpu, a.shape());
     let n = a.numel();
-    // CPU adapters: whole vec4s (elementwise_vec4.wgsl) when they fit one binding.
+    // CPU adapters: whole vec4s (elementwise_vec4.wgsl) when they fit one binding (and buffer).
     let vec4 = matches!(entry, "add" | "sub" | "mul" | "scale" | "axpy");
-    if vec4 && gpu.is_cpu() && n > 0 && n.is_multiple_of(4) && a.byte_len() <= gpu.max_binding() {
+    let whole = [a, b, &out].iter().all(|t| t.is_contiguous_buffer()) && a.byte_len() <= gpu.max_binding();
+    if vec4 && gpu.is_cpu() && n > 0 && n.is_multiple_of(4) && whole {
         let p = Params { n: (n / 4) as u32, s, _pad: [0; 2] };
         let args = [a, b, &out].map(crate::gpu::Arg::T);
         gpu.dispatch("elementwise_vec4", entry, &p, &args, gpu.groups_1d(n / 4), Cost::elementwise(n, flops, 3.0))?;

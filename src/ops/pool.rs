@@ -46,8 +46,7 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
     let y = Tensor::empty(gpu, &out_shape);
     let idx = Tensor::empty(gpu, &out_shape);
     // Larger than one binding: batch chunks (each output alone: bit-identical).
-    let (plane, out_plane) = ((p.h * p.w) as usize, (p.oh * p.ow) as usize);
-    for r in gpu.item_chunks("maxpool2", n, &[c * plane, c * out_plane])? {
+    for r in gpu.split_items("maxpool2", n, &[x, &y, &idx])? {
         let (xc, yc, ic) = (x.items(r.clone()), y.items(r.clone()), idx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
         gpu.dispatch(
@@ -74,8 +73,7 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
     );
     let gx = Tensor::empty(gpu, x_shape);
     let c = x_shape[1];
-    let (plane, out_plane) = ((p.h * p.w) as usize, (p.oh * p.ow) as usize);
-    for r in gpu.item_chunks("maxpool2 backward", x_shape[0], &[c * out_plane, c * plane])? {
+    for r in gpu.split_items("maxpool2 backward", x_shape[0], &[gy, idx, &gx])? {
         let (gyc, ic, gxc) = (gy.items(r.clone()), idx.items(r.clone()), gx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
         gpu.dispatch(

@@ -42,7 +42,7 @@ pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Te
     let (n, c) = (x.dim(0), x.dim(1));
     let y = Tensor::empty(gpu, &[n, c, oh, ow]);
     // Larger than one binding: batch chunks (each output alone: bit-identical).
-    for r in gpu.item_chunks("resize_bilinear", n, &[c * x.dim(2) * x.dim(3), c * oh * ow])? {
+    for r in gpu.split_items("resize_bilinear", n, &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r.clone()));
         gpu.dispatch(
             "resize_forward",
@@ -71,7 +71,7 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
     // Each input pixel visits about (2 * out / in + 3) output rows and columns.
     let taps = (2.0 * oh as f64 / x_shape[2] as f64 + 3.0) * (2.0 * ow as f64 / x_shape[3] as f64 + 3.0);
     let c = x_shape[1];
-    for r in gpu.item_chunks("resize_bilinear backward", x_shape[0], &[c * oh * ow, c * x_shape[2] * x_shape[3]])? {
+    for r in gpu.split_items("resize_bilinear backward", x_shape[0], &[gy, &gx])? {
         let (gyc, gxc) = (gy.items(r.clone()), gx.items(r.clone()));
         gpu.dispatch(
             "resize_backward",

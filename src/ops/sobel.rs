@@ -29,14 +29,14 @@ crate::uniform!(Params { n, h, w, dir, s, _pad });
 /// s * sobel(x); s = -1 gives the backward (the flipped filters are the negated filters).
 fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
     ensure!(x.shape().len() == 4, "sobel: expected an NCHW tensor, got {:?}", x.shape());
-    let [batch, c, h, w] = x.nchw();
+    let [batch, _, h, w] = x.nchw();
     let y = Tensor::empty(gpu, x.shape());
     let dir = match dir {
         SobelDir::X => 0,
         SobelDir::Y => 1,
     };
     // Larger than one binding: batch chunks (each output alone: bit-identical).
-    for r in gpu.item_chunks("sobel", batch, &[c * h * w])? {
+    for r in gpu.split_items("sobel", batch, &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r));
         let n = xc.numel();
         let params = Params { n: n as u32, h: h as u32, w: w as u32, dir, s, _pad: [0; 3] };
