@@ -113,6 +113,22 @@ mod tests {
     use crate::data::{load::load_clip, ClipIndex, ClipSpec};
     use rand::SeedableRng;
 
+    /// Parameters that leave the crop and the image alone.
+    fn identity() -> Augment {
+        Augment {
+            scale: 1.0,
+            shift: [0.0; 2],
+            brightness: 0.0,
+            contrast: 1.0,
+            saturation: 1.0,
+            hue: 0.0,
+            resample: 1.0,
+            blur: 0.0,
+            noise: 0.0,
+            jpeg: None,
+        }
+    }
+
     fn test_img() -> Img {
         let mut img = Img::new(16, 16, 3);
         for (i, v) in img.data.iter_mut().enumerate() {
@@ -132,18 +148,7 @@ mod tests {
         assert_eq!(run(3), run(3));
         assert_ne!(run(3).1, run(4).1);
         // Identity parameters leave the crop and the image alone.
-        let id = Augment {
-            scale: 1.0,
-            shift: [0.0; 2],
-            brightness: 0.0,
-            contrast: 1.0,
-            saturation: 1.0,
-            hue: 0.0,
-            resample: 1.0,
-            blur: 0.0,
-            noise: 0.0,
-            jpeg: None,
-        };
+        let id = identity();
         let r = Rect { x: 3.0, y: 4.0, w: 10.0, h: 12.0 };
         assert_eq!(id.crop(r), r);
         let out = id.photometric(&test_img(), &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
@@ -163,18 +168,7 @@ mod tests {
             let p = i / 3;
             *v = if (p % 16 + p / 16) % 2 == 0 { 255.0 } else { 0.0 };
         }
-        let id = Augment {
-            scale: 1.0,
-            shift: [0.0; 2],
-            brightness: 0.0,
-            contrast: 1.0,
-            saturation: 1.0,
-            hue: 0.0,
-            resample: 1.0,
-            blur: 0.0,
-            noise: 0.0,
-            jpeg: None,
-        };
+        let id = identity();
         let detail = |img: &Img| {
             img.data.chunks(3).zip(img.data.chunks(3).skip(1)).map(|(a, b)| (a[0] - b[0]).abs()).sum::<f32>()
         };
