@@ -381,6 +381,79 @@ fn concat_and_slice_round_trip_with_gradients() {
     }
 }
 
+/// The OFF block's pattern: 2 clips of 3 frames, segments at frames t and t + 1 of each clip, a
+/// source read by two segments, and an un-gathered source (4 pairs) that needs no gradient.
+fn gather_concat_case(hw: [usize; 2]) -> (Vec<Vec<usize>>, Vec<rcat::Segment>, Vec<bool>) {
+    let shapes = vec![vec![6, 2, hw[0], hw[1]], vec![6, 3, hw[0], hw[1]], vec![4, 1, hw[0], hw[1]]];
+    let segs = vec![(0, 2, 3, 0, 2), (1, 2, 3, 0, 2), (1, 2, 3, 1, 2), (2, 4, 1, 0, 1), (0, 2, 3, 1, 2)];
+    (shapes, segs, vec![true, true, false])
+}
+
+fn pick(s: &rcat::Segment) -> (usize, cat::Pick) {
+    (s.0, cat::Pick { groups: s.1, per_group: s.2, start: s.3, len: s.4 })
+}
+
+/// gather_concat forward and backward against the reference: one dispatch each (HW % 4 == 0), the
+/// general path (odd HW; and a binding cap), and a plain 7-input concat.
+#[test]
+fn gather_concat_matches_reference() {
+    let g = gpu();
+    for (hw, cap) in [([4, 3], None), ([3, 3], None), ([4, 3], Some(64u64))] {
+        g.binding_cap.set(cap);
+        let (shapes, segs, needs) = gather_concat_case(hw);
+        let what = format!("gather_concat hw {hw:?} cap {cap:?}");
+        let data: Vec<Vec<f64>> =
+            shapes.iter().enumerate().map(|(i, s)| random(s.iter().product(), 300 + i as u64)).collect();
+        let mut tape = Tape::new(&g);
+        let vars: Vec<_> =
+            data.iter().zip(&shapes).zip(&needs).map(|((d, s), &n)| tape.leaf(up(&g, d, s), n)).collect();
+        let picks: Vec<_> = segs.iter().map(pick).collect();
+        let y = cat::t_gather_concat(&mut tape, &vars, &picks).unwrap();
+        let parts: Vec<(&[f64], &[usize])> =
+            data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
+        check(&g, &what, tape.value(y), &rcat::gather_concat(&parts, &segs), 1);
+        assert_eq!(tape.value(y).shape(), &[4, 11, hw[0], hw[1]]);
+        let gy = random(tape.value(y).numel(), 310);
+        let grads = tape.backward_with(y, Some(up(&g, &gy, &[4, 11, hw[0], hw[1]]))).unwrap();
+        let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+        let want = rcat::gather_concat_backward(&gy, &refs, &segs);
+        for k in 0..2 {
+            check(&g, &format!("{what} grad {k}"), grads.get(vars[k]).unwrap(), &want[k], 1);
+        }
+        assert!(grads.get(vars[2]).is_none(), "{what}: a gradient for a source without requires_grad");
+    }
+    g.binding_cap.set(None);
+    // a plain concat of 7 inputs is one dispatch too
+    let shapes: Vec<Vec<usize>> = (1..=7).map(|c| vec![2, c, 2, 2]).collect();
+    let data: Vec<Vec<f64>> =
+        shapes.iter().enumerate().map(|(i, s)| random(s.iter().product(), 320 + i as u64)).collect();
+    let xs: Vec<Tensor> = data.iter().zip(&shapes).map(|(d, s)| up(&g, d, s)).collect();
+    let refs: Vec<&Tensor> = xs.iter().collect();
+    let parts: Vec<(&[f64], &[usize])> = data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
+    check(&g, "concat of 7", &cat::concat_channels(&g, &refs).unwrap(), &rcat::concat(&parts, 1), 1);
+}
+
+#[test]
+fn gather_concat_reference_backward_matches_finite_differences() {
+    let (shapes, segs, _) = gather_concat_case([2, 3]);
+    let data: Vec<Vec<f64>> =
+        shapes.iter().enumerate().map(|(i, s)| random(s.iter().product(), 330 + i as u64)).collect();
+    let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+    let n_out = 4 * 11 * 6;
+    let gy = random(n_out, 340);
+    let analytic = rcat::gather_concat_backward(&gy, &refs, &segs);
+    for k in 0..shapes.len() {
+        let mut f = |x: &[f64]| {
+            let mut d = data.clone();
+            d[k] = x.to_vec();
+            let parts: Vec<(&[f64], &[usize])> =
+                d.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
+            dot(&rcat::gather_concat(&parts, &segs), &gy)
+        };
+        gradcheck(&format!("gather_concat source {k}"), &mut f, &data[k], &analytic[k]).unwrap();
+    }
+}
+
 #[test]
 fn concat_matches_pytorch_golden() {
     let g = gpu();

@@ -19,6 +19,8 @@ shaders![
     "batchnorm_stats.wgsl",
     "batchnorm_vec4.wgsl",
     "concat.wgsl",
+    "concat_multi.wgsl",
+    "concat_multi_backward.wgsl",
     "conv2d_bias_grad.wgsl",
     "conv2d_forward.wgsl",
     "conv2d_forward_tiled.wgsl",

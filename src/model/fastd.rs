@@ -6,11 +6,12 @@ use anyhow::{bail, ensure, Result};
 use super::{conv_gru, off_block, single_frame, Builder, Config};
 use crate::gpu::Gpu;
 use crate::graph::{ParamStore, Tape, Var};
+use crate::ops::concat::{self, Pick};
 use crate::ops::cross_entropy::{softmax, t_softmax_cross_entropy};
 use crate::ops::depth_loss::{t_abs_loss, t_contrastive_loss};
 use crate::ops::elementwise::{t_add, t_axpy, t_relu, t_reshape, t_scale};
 use crate::ops::linear::t_linear;
-use crate::ops::{concat, pool};
+use crate::ops::pool;
 use crate::tensor::Tensor;
 
 /// A batch of clips on the host, clip-major: frames [B, Nf, 3, H, W], depth/mask [B, Nf, S, S].
@@ -179,9 +180,9 @@ impl FasTd {
             let mut h1 = zeros(&mut m, cfg.gru_hidden)?;
             let mut h2 = zeros(&mut m, 1)?;
             for step in 0..nf - 1 {
-                let x = m.gather(motion, clips, nf - 1, step, 1)?;
-                h1 = conv_gru::step(&mut m, "gru1", h1, x)?;
-                h2 = conv_gru::step(&mut m, "gru2", h2, h1)?;
+                let x = Pick { groups: clips, per_group: nf - 1, start: step, len: 1 };
+                h1 = conv_gru::step(&mut m, "gru1", h1, motion, x)?;
+                h2 = conv_gru::step(&mut m, "gru2", h2, h1, Pick::all(clips))?;
                 out.gru1.push(h1);
                 out.d_multi.push(h2);
             }

@@ -4,9 +4,10 @@ use anyhow::Result;
 
 use super::Builder;
 use crate::graph::Var;
+use crate::ops::concat::{self, Pick};
 use crate::ops::elementwise::t_sub;
+use crate::ops::pool;
 use crate::ops::sobel::{t_sobel, SobelDir};
-use crate::ops::{concat, pool};
 
 /// OFF block at level `l` on pre-pool features `f` of all B * Nf frames (clip-major).
 /// `prev` is o_{l-1} for the B * (Nf-1) pairs. `f` is freed on the tape once read. Returns o_l: [B * (Nf-1), off_out, h/2, w/2].
@@ -19,24 +20,30 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
     let sy = t_sobel(m.t, r, SobelDir::Y)?;
     let r_t = m.gather(r, clips, nf, 0, nf - 1)?;
     let r_t1 = m.gather(r, clips, nf, 1, nf - 1)?;
-    let mut parts = vec![
-        r_t,
-        m.gather(sx, clips, nf, 0, nf - 1)?,
-        m.gather(sy, clips, nf, 0, nf - 1)?,
-        m.gather(sx, clips, nf, 1, nf - 1)?,
-        m.gather(sy, clips, nf, 1, nf - 1)?,
-        t_sub(m.t, r_t1, r_t)?,
-    ];
+    let diff = t_sub(m.t, r_t1, r_t)?;
+    // [r_t, sx_t, sy_t, sx_t1, sy_t1, r_t1 - r_t, o_{l-1}]: the Sobel maps are gathered inside the
+    // concat's one dispatch (and its backward puts both frames' gradients back in one)
+    let (t0, t1) = (frames(clips, nf, 0), frames(clips, nf, 1));
+    let pairs_all = Pick::all(clips * (nf - 1));
+    let mut srcs = vec![r_t, sx, sy, diff];
+    let mut segs = vec![(0, pairs_all), (1, t0), (2, t0), (1, t1), (2, t1), (3, pairs_all)];
     if let Some(p) = prev {
-        parts.push(p);
+        srcs.push(p);
+        segs.push((4, pairs_all));
     }
-    // r, its Sobel maps and the parts are not read again (`prev` is the caller's, freed there)
-    m.t.free_all(&[r, sx, sy, r_t1]);
-    let cat = concat::t_concat_channels(m.t, &parts)?;
-    m.t.free_all(&parts[..6]);
+    m.t.free_all(&[r, r_t1]);
+    let cat = concat::t_gather_concat(m.t, &srcs, &segs)?;
+    // r's Sobel maps and the parts are not read again (`prev` is the caller's, freed there)
+    m.t.free_all(&[sx, sy, r_t, diff]);
     let fused = m.cbr(&format!("off{l}.fuse"), cat)?;
     m.t.free(cat);
     let o = pool::t_maxpool2(m.t, fused)?;
     m.t.free(fused);
     Ok(o)
+}
+
+/// Frames `start .. start + nf - 1` of each of `clips` clips of `nf` frames (a pair's first or
+/// second frame).
+fn frames(clips: usize, nf: usize, start: usize) -> Pick {
+    Pick { groups: clips, per_group: nf, start, len: nf - 1 }
 }

@@ -1,6 +1,8 @@
 //! Concatenation along channels (dim 1 of NCHW) or the batch (dim 0), and slices, their inverses.
 //! All are strided block copies done by one kernel (shaders/concat.wgsl), so they stay inside the
 //! step's compute passes. Any rank >= 2 works for channels, >= 1 for the batch.
+//! Channel concats of up to 7 parts, each optionally a batch gather (`gather_concat`), run as one
+//! dispatch forward and one backward (shaders/concat_multi*.wgsl) where the shapes allow vec4s.
 
 use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
@@ -8,6 +10,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::gpu::profiler::Cost;
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
+use crate::ops::elementwise;
 use crate::tensor::Tensor;
 
 #[repr(C)]
@@ -193,6 +196,13 @@ fn scatter_batch(
 }
 
 pub fn concat_channels(gpu: &Gpu, xs: &[&Tensor]) -> Result<Tensor> {
+    if xs.len() > 1 && xs.len() <= MAX_SEGS {
+        let segs: Vec<(usize, Pick)> = xs.iter().enumerate().map(|(i, x)| (i, Pick::all(x.shape()[0]))).collect();
+        let shapes: Vec<&[usize]> = xs.iter().map(|t| t.shape()).collect();
+        if shapes_for_gather_concat(&shapes, &segs).is_ok() {
+            return gather_concat(gpu, xs, &segs);
+        }
+    }
     concat(gpu, xs, 1)
 }
 pub fn slice_channels(gpu: &Gpu, x: &Tensor, start: usize, len: usize) -> Result<Tensor> {
@@ -208,6 +218,14 @@ pub fn slice_batch(gpu: &Gpu, x: &Tensor, start: usize, len: usize) -> Result<Te
 // ---- tape ops -------------------------------------------------------------------------------
 
 fn t_concat(t: &mut Tape, xs: &[Var], dim: usize) -> Result<Var> {
+    if dim == 1 && xs.len() > 1 && xs.len() <= MAX_SEGS {
+        let segs: Vec<(usize, Pick)> =
+            xs.iter().enumerate().map(|(i, &x)| (i, Pick::all(t.value(x).shape()[0]))).collect();
+        let shapes: Vec<&[usize]> = xs.iter().map(|&v| t.value(v).shape()).collect();
+        if shapes_for_gather_concat(&shapes, &segs).is_ok() {
+            return t_gather_concat(t, xs, &segs);
+        }
+    }
     let values: Vec<Tensor> = xs.iter().map(|&v| t.value(v).clone()).collect();
     let refs: Vec<&Tensor> = values.iter().collect();
     let y = concat(t.gpu, &refs, dim)?;
@@ -255,4 +273,233 @@ pub fn t_concat_batch(t: &mut Tape, xs: &[Var]) -> Result<Var> {
 }
 pub fn t_slice_batch(t: &mut Tape, x: Var, start: usize, len: usize) -> Result<Var> {
     t_slice(t, x, 0, start, len)
+}
+
+// ---- concat of gathered parts in one dispatch ---------------------------------------------------
+
+/// Segments (and distinct sources) one concat_multi dispatch takes: 7 bindings plus the output,
+/// the 8 storage buffers WebGPU guarantees.
+pub const MAX_SEGS: usize = 7;
+
+/// Which batch items of a source a `gather_concat` segment takes: items `start .. start + len` of
+/// every group of `per_group` (clip-major frames), as `gather_batch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pick {
+    pub groups: usize,
+    pub per_group: usize,
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Pick {
+    /// Every item of a batch of `items`, in order.
+    pub fn all(items: usize) -> Pick {
+        Pick { groups: items, per_group: 1, start: 0, len: 1 }
+    }
+    fn is_all(&self) -> bool {
+        self.per_group == 1
+    }
+    /// source item read by output item n
+    pub fn source_item(&self, n: usize) -> usize {
+        (n / self.len) * self.per_group + self.start + n % self.len
+    }
+}
+
+/// Checks the segments of a `gather_concat` and returns (output items, inner, channels per
+/// segment).
+fn shapes_for_gather_concat(srcs: &[&[usize]], segs: &[(usize, Pick)]) -> Result<(usize, usize, Vec<usize>)> {
+    ensure!(!segs.is_empty(), "gather_concat: no segments");
+    let mut items = None;
+    let mut inner = None;
+    let mut cs = Vec::new();
+    for (i, &(src, pick)) in segs.iter().enumerate() {
+        ensure!(src < srcs.len(), "gather_concat: segment {i} reads source {src} of {}", srcs.len());
+        let s = srcs[src];
+        ensure!(s.len() >= 2, "gather_concat: source {src} has shape {s:?}, no channels");
+        ensure!(
+            pick.len > 0 && pick.start + pick.len <= pick.per_group && s[0] == pick.groups * pick.per_group,
+            "gather_concat: segment {i} takes {pick:?} of source {src} with shape {s:?}"
+        );
+        let n = pick.groups * pick.len;
+        let hw: usize = s[2..].iter().product();
+        ensure!(
+            *items.get_or_insert(n) == n && *inner.get_or_insert(hw) == hw,
+            "concat_channels: segment {i} gives {n} items of shape {:?}, segment 0 {:?} items of {:?} values",
+            &s[1..],
+            items,
+            inner
+        );
+        cs.push(s[1]);
+    }
+    for k in 0..srcs.len() {
+        ensure!(segs.iter().any(|s| s.0 == k), "gather_concat: no segment reads source {k}");
+    }
+    Ok((items.unwrap(), inner.unwrap(), cs))
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MultiParams {
+    inner: u32,
+    c_out: u32,
+    segs: u32,
+    _p0: u32,
+    seg: [[u32; 4]; MAX_SEGS],
+    seg2: [[u32; 4]; MAX_SEGS],
+}
+crate::uniform!(MultiParams { inner, c_out, segs, _p0, seg, seg2 });
+
+/// The uniform of a concat_multi dispatch, or None where it cannot take these shapes (too many
+/// parts, a segment not made of whole vec4s). `grad_slot[k]` is source k's backward output
+/// (None: no gradient). The caller checks that every bound tensor fits one binding.
+fn multi_params(srcs: &[&[usize]], segs: &[(usize, Pick)], grad_slot: &[Option<usize>]) -> Option<MultiParams> {
+    let (_, inner, cs) = shapes_for_gather_concat(srcs, segs).ok()?;
+    if segs.len() > MAX_SEGS || srcs.len() > MAX_SEGS || cs.iter().any(|c| !(c * inner).is_multiple_of(4)) {
+        return None;
+    }
+    let mut p = MultiParams {
+        inner: inner as u32,
+        c_out: cs.iter().sum::<usize>() as u32,
+        segs: segs.len() as u32,
+        _p0: 0,
+        seg: [[0; 4]; MAX_SEGS],
+        seg2: [[0; 4]; MAX_SEGS],
+    };
+    let mut c0 = 0;
+    for (i, (&(src, pick), &c)) in segs.iter().zip(&cs).enumerate() {
+        let block = c * inner / 4;
+        p.seg[i] = [c0 as u32, c as u32, pick.len as u32, pick.per_group as u32];
+        let slot = grad_slot[src].map_or(u32::MAX, |k| k as u32);
+        let src_vec4s = srcs[src].iter().product::<usize>() / 4;
+        p.seg2[i] = [pick.start as u32, slot, (pick.groups * pick.len * block) as u32, src_vec4s as u32];
+        c0 += c;
+    }
+    Some(p)
+}
+
+/// Channel concat of segments, segment i all channels of `srcs[segs[i].0]` at the batch items
+/// `segs[i].1` picks (`Pick::all` for the whole batch): one dispatch for the model's OFF inputs
+/// (a block's reduced maps and their Sobel maps at frames t and t + 1 of every clip), where
+/// gathers and a concat took one dispatch each.
+pub fn gather_concat(gpu: &Gpu, srcs: &[&Tensor], segs: &[(usize, Pick)]) -> Result<Tensor> {
+    let shapes: Vec<&[usize]> = srcs.iter().map(|t| t.shape()).collect();
+    let (items, _, cs) = shapes_for_gather_concat(&shapes, segs)?;
+    let mut shape = srcs[segs[0].0].shape().to_vec();
+    shape[0] = items;
+    shape[1] = cs.iter().sum();
+    let y = Tensor::empty(gpu, &shape);
+    let p = multi_params(&shapes, segs, &vec![None; srcs.len()]);
+    let fits = bindable(gpu, &y) && srcs.iter().all(|t| bindable(gpu, t));
+    if let (Some(p), true) = (p, fits) {
+        let mut args: Vec<Arg> = (0..MAX_SEGS).map(|i| Arg::T(srcs[segs.get(i).unwrap_or(&segs[0]).0])).collect();
+        args.push(Arg::T(&y));
+        let longest = (0..segs.len()).map(|i| p.seg2[i][2] as usize).max().unwrap_or(0);
+        let [x, gy, _] = gpu.groups_1d(longest);
+        let cost = Cost::elementwise(y.numel(), 0.0, 2.0);
+        gpu.dispatch("concat_multi", "forward", &p, &args, [x, gy, segs.len() as u32], cost)?;
+        return Ok(y);
+    }
+    // general path: gathers and region copies (bit-identical)
+    let mut c0 = 0;
+    for (&(src, pick), &c) in segs.iter().zip(&cs) {
+        let part = if pick.is_all() {
+            srcs[src].clone()
+        } else {
+            gather_batch(gpu, srcs[src], pick.groups, pick.per_group, pick.start, pick.len)?
+        };
+        copy_region(gpu, &part, &y, 1, c0, false)?;
+        c0 += c;
+    }
+    Ok(y)
+}
+
+/// A tensor one storage binding can hold.
+fn bindable(gpu: &Gpu, t: &Tensor) -> bool {
+    t.byte_len() <= gpu.max_binding() && t.is_contiguous_buffer()
+}
+
+/// Gradients of `gather_concat` (sources of shapes `srcs`) for the sources with `needs[k]`: every
+/// segment's part of `gy` put back at the items it was read from, summed over the segments
+/// reading one source.
+pub fn gather_concat_backward(
+    gpu: &Gpu,
+    gy: &Tensor,
+    srcs: &[&[usize]],
+    segs: &[(usize, Pick)],
+    needs: &[bool],
+) -> Result<Vec<Option<Tensor>>> {
+    let mut slots = Vec::new();
+    let mut next = 0;
+    for &n in needs {
+        slots.push(n.then(|| {
+            next += 1;
+            next - 1
+        }));
+    }
+    if next == 0 {
+        return Ok(vec![None; srcs.len()]);
+    }
+    let (_, _, cs) = shapes_for_gather_concat(srcs, segs)?;
+    let grads: Vec<Option<Tensor>> = srcs.iter().zip(needs).map(|(s, &n)| n.then(|| Tensor::empty(gpu, s))).collect();
+    let needed: Vec<&Tensor> = grads.iter().flatten().collect();
+    let p = multi_params(srcs, segs, &slots);
+    let fits = bindable(gpu, gy) && needed.iter().all(|t| bindable(gpu, t));
+    if let (Some(p), true) = (p, fits) {
+        // unused gradient bindings get scratch tensors (distinct: they are written bindings)
+        let scratch: Vec<Tensor> = (needed.len()..MAX_SEGS).map(|_| Tensor::empty(gpu, &[4])).collect();
+        let mut args = vec![Arg::T(gy)];
+        args.extend(needed.iter().map(|t| Arg::T(t)));
+        args.extend(scratch.iter().map(Arg::T));
+        let longest = needed.iter().map(|t| t.numel() / 4).max().unwrap_or(0);
+        let [x, y, _] = gpu.groups_1d(longest);
+        let cost = Cost::elementwise(needed.iter().map(|t| t.numel()).sum(), 0.0, 2.0);
+        gpu.dispatch("concat_multi_backward", "backward", &p, &args, [x, y, needed.len() as u32], cost)?;
+        return Ok(grads);
+    }
+    // general path: a slice of gy per segment, scattered back and summed
+    let mut out = vec![None; srcs.len()];
+    for (k, src) in srcs.iter().enumerate() {
+        if !needs[k] {
+            continue;
+        }
+        let mut acc: Option<Tensor> = None;
+        let mut c0 = 0;
+        for (&(s, pick), &c) in segs.iter().zip(&cs) {
+            if s == k {
+                let part = slice(gpu, gy, 1, c0, c)?;
+                let part = if pick.is_all() {
+                    part
+                } else {
+                    scatter_batch(gpu, &part, src, pick.groups, pick.per_group, pick.start)?
+                };
+                acc = Some(match acc {
+                    None => part,
+                    Some(a) => elementwise::add(gpu, &a, &part)?,
+                });
+            }
+            c0 += c;
+        }
+        out[k] = acc;
+    }
+    Ok(out)
+}
+
+/// `gather_concat` on the tape: one gradient per source (a source read by several segments gets
+/// their sum from the one backward dispatch).
+pub fn t_gather_concat(t: &mut Tape, srcs: &[Var], segs: &[(usize, Pick)]) -> Result<Var> {
+    let values: Vec<&Tensor> = srcs.iter().map(|&v| t.value(v)).collect();
+    let y = gather_concat(t.gpu, &values, segs)?;
+    let needs: Vec<bool> = srcs.iter().map(|&v| t.requires_grad(v)).collect();
+    // the backward needs only the sources' shapes
+    let shapes: Vec<Vec<usize>> = values.iter().map(|v| v.shape().to_vec()).collect();
+    let segs = segs.to_vec();
+    Ok(t.record_var(
+        "concat_channels",
+        srcs,
+        y,
+        Box::new(move |gpu, g| {
+            let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+            gather_concat_backward(gpu, g, &refs, &segs, &needs)
+        }),
+    ))
 }
