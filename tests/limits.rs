@@ -270,12 +270,24 @@ fn pool_resize_sobel_and_concat_split_bit_identically() {
             let up2 = resize::resize_bilinear(g, &x, 8, 12).unwrap();
             let sx = sobel::sobel(g, &x, SobelDir::X).unwrap();
             let sy = sobel::sobel_backward(g, &x, SobelDir::Y).unwrap();
+            let sxy = sobel::sobel_xy(g, &x).unwrap();
+            let gsxy = sobel::sobel_xy_backward(g, &sxy).unwrap();
             let c = cat::concat_channels(g, &[&x, &sx]).unwrap();
             let sl = cat::slice_channels(g, &c, 1, 2).unwrap();
             let gb = cat::gather_batch(g, &c, 2, 3, 1, 2).unwrap();
-            vec![y, idx, gx, r, gr, up2, sx, sy, c, sl, gb]
+            vec![y, idx, gx, r, gr, up2, sx, sy, sxy, gsxy, c, sl, gb]
         });
         assert_identical(&format!("pool, resize, sobel, concat {cap:?}"), &w, &s);
+    }
+    // a cap that one output item of sobel_xy fits: its vec4 kernel over batch chunks
+    for cap in caps(4096) {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &[6, 2, 8, 16], 4);
+            let sxy = sobel::sobel_xy(g, &x).unwrap();
+            let gx = sobel::sobel_xy_backward(g, &sxy).unwrap();
+            vec![sxy, gx]
+        });
+        assert_identical(&format!("sobel_xy {cap:?}"), &w, &s);
     }
 }
 

@@ -36,6 +36,35 @@ fn sobel_matches_reference_forward_and_backward() {
     }
 }
 
+/// Both filters in one dispatch (W % 4 == 0: 4 pixels a thread, rows of 1 and odd heights) and the
+/// general path (odd W), forward and backward.
+#[test]
+fn sobel_xy_matches_reference_forward_and_backward() {
+    let g = gpu();
+    for (n, c, h, w) in [(2, 3, 7, 12), (1, 2, 1, 4), (3, 1, 5, 8), (2, 3, 19, 23)] {
+        let x = random(n * c * h * w, 5);
+        let gy = random(2 * n * c * h * w, 6);
+        let mut tape = Tape::new(&g);
+        let vx = tape.leaf(up(&g, &x, &[n, c, h, w]), true);
+        let y = sobel::t_sobel_xy(&mut tape, vx).unwrap();
+        let what = format!("sobel_xy {:?}", [n, c, h, w]);
+        assert_eq!(tape.value(y).shape(), &[n, 2 * c, h, w]);
+        check(&g, &what, tape.value(y), &rf::sobel::sobel_xy(&x, n, c, h, w), 9);
+        let grads = tape.backward_with(y, Some(up(&g, &gy, &[n, 2 * c, h, w]))).unwrap();
+        let want = rf::sobel::sobel_xy_backward(&gy, n, c, h, w);
+        check(&g, &format!("{what} backward"), grads.get(vx).unwrap(), &want, 9);
+    }
+}
+
+#[test]
+fn sobel_xy_reference_backward_matches_finite_differences() {
+    let (n, c, h, w) = (2, 2, 3, 4);
+    let x = random(n * c * h * w, 7);
+    let gy = random(2 * n * c * h * w, 8);
+    let analytic = rf::sobel::sobel_xy_backward(&gy, n, c, h, w);
+    gradcheck("sobel_xy", &mut |x| dot(&rf::sobel::sobel_xy(x, n, c, h, w), &gy), &x, &analytic).unwrap();
+}
+
 #[test]
 fn sobel_reference_backward_matches_finite_differences() {
     let (m, h, w) = (2, 4, 5);

@@ -43,6 +43,7 @@ shaders![
     "resize_backward.wgsl",
     "resize_forward.wgsl",
     "sobel.wgsl",
+    "sobel_xy.wgsl",
 ];
 
 pub fn source(name: &str) -> Result<&'static str> {

@@ -7,7 +7,7 @@ use crate::graph::Var;
 use crate::ops::concat::{self, Pick};
 use crate::ops::elementwise::t_sub;
 use crate::ops::pool;
-use crate::ops::sobel::{t_sobel, SobelDir};
+use crate::ops::sobel::t_sobel_xy;
 
 /// OFF block at level `l` on pre-pool features `f` of all B * Nf frames (clip-major).
 /// `prev` is o_{l-1} for the B * (Nf-1) pairs. `f` is freed on the tape once read. Returns o_l: [B * (Nf-1), off_out, h/2, w/2].
@@ -16,8 +16,8 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
     // reduce runs once on all frames: r of frame t+1 in pair t is r of frame t+1 in pair t+1
     let r = m.cbr(&format!("off{l}.reduce"), f)?;
     m.t.free(f); // f_l feeds only this block's reduce
-    let sx = t_sobel(m.t, r, SobelDir::X)?;
-    let sy = t_sobel(m.t, r, SobelDir::Y)?;
+                 // [sobel_x(r), sobel_y(r)] per frame, as the concat reads them
+    let sxy = t_sobel_xy(m.t, r)?;
     let r_t = m.gather(r, clips, nf, 0, nf - 1)?;
     let r_t1 = m.gather(r, clips, nf, 1, nf - 1)?;
     let diff = t_sub(m.t, r_t1, r_t)?;
@@ -25,16 +25,16 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
     // concat's one dispatch (and its backward puts both frames' gradients back in one)
     let (t0, t1) = (frames(clips, nf, 0), frames(clips, nf, 1));
     let pairs_all = Pick::all(clips * (nf - 1));
-    let mut srcs = vec![r_t, sx, sy, diff];
-    let mut segs = vec![(0, pairs_all), (1, t0), (2, t0), (1, t1), (2, t1), (3, pairs_all)];
+    let mut srcs = vec![r_t, sxy, diff];
+    let mut segs = vec![(0, pairs_all), (1, t0), (1, t1), (2, pairs_all)];
     if let Some(p) = prev {
         srcs.push(p);
-        segs.push((4, pairs_all));
+        segs.push((3, pairs_all));
     }
     m.t.free_all(&[r, r_t1]);
     let cat = concat::t_gather_concat(m.t, &srcs, &segs)?;
     // r's Sobel maps and the parts are not read again (`prev` is the caller's, freed there)
-    m.t.free_all(&[sx, sy, r_t, diff]);
+    m.t.free_all(&[sxy, r_t, diff]);
     let fused = m.cbr(&format!("off{l}.fuse"), cat)?;
     m.t.free(cat);
     let o = pool::t_maxpool2(m.t, fused)?;

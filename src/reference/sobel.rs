@@ -53,3 +53,22 @@ pub fn sobel(x: &[f64], maps: usize, h: usize, w: usize, dir_x: bool) -> Vec<f64
 pub fn sobel_backward(gy: &[f64], maps: usize, h: usize, w: usize, dir_x: bool) -> Vec<f64> {
     conv3x3_depthwise_backward(gy, maps, h, w, if dir_x { &SOBEL_X } else { &SOBEL_Y })
 }
+
+/// Both filters of x [n, c, h, w]: [n, 2c, h, w], per item sobel_x of the c channels, then sobel_y.
+pub fn sobel_xy(x: &[f64], n: usize, c: usize, h: usize, w: usize) -> Vec<f64> {
+    let (sx, sy) = (sobel(x, n * c, h, w, true), sobel(x, n * c, h, w, false));
+    let block = c * h * w;
+    (0..n).flat_map(|i| sx[i * block..(i + 1) * block].iter().chain(&sy[i * block..(i + 1) * block]).copied()).collect()
+}
+
+/// Gradient of `sobel_xy` w.r.t. x given gy [n, 2c, h, w].
+pub fn sobel_xy_backward(gy: &[f64], n: usize, c: usize, h: usize, w: usize) -> Vec<f64> {
+    let block = c * h * w;
+    let part = |first: bool| -> Vec<f64> {
+        let off = if first { 0 } else { block };
+        (0..n).flat_map(|i| gy[2 * i * block + off..2 * i * block + off + block].iter().copied()).collect()
+    };
+    let gx = sobel_backward(&part(true), n * c, h, w, true);
+    let gyy = sobel_backward(&part(false), n * c, h, w, false);
+    gx.iter().zip(&gyy).map(|(a, b)| a + b).collect()
+}
