@@ -178,3 +178,30 @@ fn pooled_buffers_are_reused_across_steps() {
     assert_eq!(in_use, 0);
     assert!(allocated <= 3 * 4096, "pool grew to {allocated} bytes");
 }
+
+/// The tape sums the gradients of a value read by k ops (grad_sum.wgsl, up to 7 a dispatch, and
+/// chained adds for sizes that are not whole vec4s or gradients over 4 MiB) in arrival order:
+/// against the f64 sum for k = 2 .. 16.
+#[test]
+fn gradients_of_a_value_read_many_times_are_summed() {
+    let g = gpu();
+    for (n, ks) in [(4 * 37, vec![2, 3, 7, 8, 15, 16]), (37, vec![2, 9]), ((4 << 20) / 4 + 4, vec![3])] {
+        for k in ks {
+            let x = random(n, 400 + k as u64);
+            let gy = random(n, 500 + k as u64);
+            let mut tape = Tape::new(&g);
+            let vx = tape.leaf(up(&g, &x, &[n]), true);
+            // y = sum_i s_i * x, so dy/dx = sum_i s_i
+            let scales: Vec<f32> = (0..k).map(|i| 0.5 + i as f32 * 0.25).collect();
+            let mut y = ew::t_scale(&mut tape, vx, scales[0]).unwrap();
+            for &s in &scales[1..] {
+                let ys = ew::t_scale(&mut tape, vx, s).unwrap();
+                y = ew::t_add(&mut tape, y, ys).unwrap();
+            }
+            let grads = tape.backward_with(y, Some(up(&g, &gy, &[n]))).unwrap();
+            let total: f64 = scales.iter().map(|&s| s as f64).sum();
+            let want: Vec<f64> = gy.iter().map(|v| v * total).collect();
+            check(&g, &format!("gradient summed over {k} uses of {n} values"), grads.get(vx).unwrap(), &want, 4);
+        }
+    }
+}

@@ -32,6 +32,7 @@ shaders![
     "depth_loss_backward.wgsl",
     "elementwise.wgsl",
     "elementwise_vec4.wgsl",
+    "grad_sum.wgsl",
     "gru_gates.wgsl",
     "gru_gates_backward.wgsl",
     "gru_update.wgsl",

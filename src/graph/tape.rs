@@ -185,7 +185,9 @@ impl<'g> Tape<'g> {
     /// Like `backward`, with an explicit upstream gradient for `output` (used by gradient tests).
     pub fn backward_with(mut self, output: Var, seed: Option<Tensor>) -> Result<Grads> {
         let gpu = self.gpu;
-        let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
+        // Gradients of each value as they arrive, summed (one dispatch for up to 7) when the
+        // walk reaches the op that made the value, or at the end for leaves.
+        let mut pending: Vec<Vec<Tensor>> = vec![Vec::new(); self.values.len()];
         let shape = self.shapes[output.0].clone();
         let seed = match seed {
             Some(s) => {
@@ -196,7 +198,7 @@ impl<'g> Tape<'g> {
             }
             None => Tensor::filled(gpu, &shape, 1.0),
         };
-        grads[output.0] = Some(seed);
+        pending[output.0].push(seed);
         // Each backward closure holds what it needs; the tape's own references would keep every
         // intermediate alive to the end of the walk, so drop them: each is freed once the last
         // closure that saved it has run.
@@ -205,9 +207,9 @@ impl<'g> Tape<'g> {
         self.recompute.clear();
         let nodes = std::mem::take(&mut self.nodes);
         for node in nodes.into_iter().rev() {
-            let Some(g_out) = grads[node.output.0].clone() else { continue };
-            // An op output's gradient is needed only by this node: free it for the pool.
-            grads[node.output.0] = None;
+            // An op output's gradient is needed only by this node: taken, it returns to the pool.
+            let parts = std::mem::take(&mut pending[node.output.0]);
+            let Some(g_out) = sum_grads(gpu, parts)? else { continue };
             let input_grads = (node.backward)(gpu, &g_out)?;
             if input_grads.len() != node.inputs.len() {
                 bail!(
@@ -230,12 +232,17 @@ impl<'g> Tape<'g> {
                         shapes[input.0]
                     );
                 }
-                grads[input.0] = Some(match grads[input.0].take() {
-                    None => g,
-                    Some(acc) => accumulate(gpu, &acc, &g)?,
-                });
+                let parts = &mut pending[input.0];
+                let big = g.byte_len() > DEFER_BYTES;
+                parts.push(g);
+                // large gradients are added as they come (memory); a full set of 7 is summed now
+                if parts.len() == SUM_MAX || (big && parts.len() > 1) {
+                    let sum = sum_grads(gpu, std::mem::take(parts))?;
+                    parts.extend(sum);
+                }
             }
         }
+        let grads = pending.into_iter().map(|parts| sum_grads(gpu, parts)).collect::<Result<_>>()?;
         Ok(Grads { grads })
     }
 }
@@ -249,6 +256,55 @@ struct AddParams {
     _pad: [u32; 2],
 }
 crate::uniform!(AddParams { n, s, _pad });
+
+/// Most gradients of one value summed by one grad_sum.wgsl dispatch (its 7 input bindings).
+const SUM_MAX: usize = 7;
+
+/// Gradients over this many bytes are added as they arrive instead of summed at once, so that a
+/// large activation read by several ops does not hold all its gradients at the same time.
+const DEFER_BYTES: u64 = 4 << 20;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SumParams {
+    n: u32,
+    k: u32,
+    _pad: [u32; 2],
+}
+crate::uniform!(SumParams { n, k, _pad });
+
+/// The sum of the gradients of one value in arrival order (None for none): one grad_sum.wgsl
+/// dispatch per 7 when they are whole vec4s in one binding each, else a chain of adds (the same
+/// order, so the same rounding).
+fn sum_grads(gpu: &Gpu, mut parts: Vec<Tensor>) -> Result<Option<Tensor>> {
+    if parts.len() <= 1 {
+        return Ok(parts.pop());
+    }
+    let n = parts[0].numel();
+    let bindable = |t: &Tensor| t.is_contiguous_buffer() && t.byte_len() <= gpu.max_binding();
+    if n > 0 && n.is_multiple_of(4) && parts.iter().all(bindable) {
+        while parts.len() > 1 {
+            let take = parts.len().min(SUM_MAX);
+            let rest = parts.split_off(take);
+            let out = Tensor::empty(gpu, parts[0].shape());
+            // slots past `take` bind the first input again (not read)
+            let mut args: Vec<crate::gpu::Arg> =
+                (0..SUM_MAX).map(|i| crate::gpu::Arg::T(&parts[if i < take { i } else { 0 }])).collect();
+            args.push(crate::gpu::Arg::T(&out));
+            let p = SumParams { n: (n / 4) as u32, k: take as u32, _pad: [0; 2] };
+            let cost = crate::gpu::profiler::Cost::elementwise(n, (take - 1) as f64, (take + 1) as f64);
+            gpu.dispatch("grad_sum", "sum4", &p, &args, gpu.groups_1d(n / 4), cost)?;
+            drop(args);
+            parts = std::iter::once(out).chain(rest).collect();
+        }
+        return Ok(parts.pop());
+    }
+    let mut acc = parts.remove(0);
+    for g in parts {
+        acc = accumulate(gpu, &acc, &g)?;
+    }
+    Ok(Some(acc))
+}
 
 /// a + b for two gradients of one value: elementwise.wgsl's `add`, dispatched here because the
 /// tape is a layer below the ops (`ops::elementwise::add` records the same kernel).
