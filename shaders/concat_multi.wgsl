@@ -9,16 +9,17 @@
 // per_group = 1, start = 0). Every c_s * inner is a multiple of 4: threads move vec4s.
 // The backward is concat_multi_backward.wgsl (its bindings are written, these are read).
 // binding 0: params   bindings 1-7: the sources of segments 0-6 (read)   binding 8: y (write)
-// Grid: x folded 1-D over vec4s (i = gid.x + gid.y * nwg.x * 256), z = segment, so the segment
-// is the same for a whole workgroup.
+// Grid: x = vec4 within an item's part (256 a workgroup), y = output item, z = segment: no
+// division for the position, and the segment is the same for a whole workgroup.
 struct Params {
-    inner: u32,
-    c_out: u32,
+    // vec4s of one output item
+    out_block: u32,
     segs: u32,
     _p0: u32,
-    // per segment: (c0, c, g, per_group)
+    _p1: u32,
+    // per segment: (first vec4 in an output item, vec4s of one item of the segment, g, per_group)
     seg: array<vec4<u32>, 7>,
-    // per segment: (start, source index (backward), vec4s of the segment's output, of its source)
+    // per segment: (start, 0, 0, 0)
     seg2: array<vec4<u32>, 7>,
 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -45,20 +46,17 @@ fn load_src(s: u32, j: u32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(256)
-fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = gid.z;
-    let i = gid.x + gid.y * nwg.x * 256u;
     if (s >= p.segs) {
         return;
     }
     let a = p.seg[s];
-    let b = p.seg2[s];
-    if (i >= b.z) {
+    let r = gid.x;
+    if (r >= a.y) {
         return;
     }
-    let block = a.y * p.inner / 4u; // vec4s of one item of the segment
-    let n = i / block;
-    let r = i - n * block;
-    let src_item = (n / a.z) * a.w + b.x + n % a.z;
-    y[(n * p.c_out + a.x) * p.inner / 4u + r] = load_src(s, src_item * block + r);
+    let n = gid.y;
+    let src_item = (n / a.z) * a.w + p.seg2[s].x + n % a.z;
+    y[n * p.out_block + a.x + r] = load_src(s, src_item * a.y + r);
 }

@@ -1,18 +1,22 @@
 // Backward of concat_multi.wgsl (see there for the segments): the gradient of each distinct
 // source in one dispatch, every element written (zeros where no segment reads it), summed over
-// the segments that read it, so a source read twice needs no separate gradient add.
-// binding 0: params (concat_multi.wgsl's)   binding 1: gy (read)
+// the (at most 2) segments that read it, so a source read twice needs no separate gradient add.
+// binding 0: params   binding 1: gy (read)
 // bindings 2-8: gradients of sources 0-6 (write; unused ones get a scratch tensor)
-// Grid: x folded 1-D over vec4s (i = gid.x + gid.y * nwg.x * 256), z = source.
+// Grid: x = vec4 within a source item (256 a workgroup), y = source item, z = source: a thread
+// reads only its source's two segments (a uniform load at a varying index is a per-lane load
+// on llvmpipe) and finds its position without a division.
 struct Params {
-    inner: u32,
-    c_out: u32,
-    segs: u32,
+    // vec4s of one item of gy
+    out_block: u32,
     _p0: u32,
-    // per segment: (c0, c, g, per_group)
-    seg: array<vec4<u32>, 7>,
-    // per segment: (start, source index (backward), vec4s of the segment's output, of its source)
-    seg2: array<vec4<u32>, 7>,
+    _p1: u32,
+    _p2: u32,
+    // per source: (vec4s of one item, items, first vec4 of segment a in a gy item, of segment b)
+    src: array<vec4<u32>, 7>,
+    // per source, 16-bit pairs: (g_a | per_group_a << 16, start_a | g_b << 16,
+    // per_group_b | start_b << 16, 0); g_b = 0 when one segment reads the source
+    rd: array<vec4<u32>, 7>,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> gy: array<vec4<f32>>;
@@ -37,31 +41,34 @@ fn store_grad(k: u32, j: u32, v: vec4<f32>) {
     }
 }
 
+// gy's vec4 for source item m read by a segment (c0, g, per_group, start), or 0 if it does not
+// read item m: source item group * per_group + start + t is output item group * g + t
+fn part(m: u32, r: u32, c0: u32, g: u32, per_group: u32, start: u32) -> vec4<f32> {
+    let group = m / per_group;
+    let within = m - group * per_group;
+    if (within < start || within - start >= g) {
+        return vec4<f32>(0.0);
+    }
+    return gy[(group * g + within - start) * p.out_block + c0 + r];
+}
+
 @compute @workgroup_size(256)
-fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let k = gid.z;
-    let i = gid.x + gid.y * nwg.x * 256u;
-    var acc = vec4<f32>(0.0);
-    var inside = false;
-    for (var s = 0u; s < p.segs; s++) {
-        let a = p.seg[s];
-        let b = p.seg2[s];
-        if (b.y != k || i >= b.w) {
-            continue;
-        }
-        inside = true;
-        let block = a.y * p.inner / 4u;
-        let m = i / block;
-        let r = i - m * block;
-        // source item m = group * per_group + start + t is read by output item group * g + t
-        let group = m / a.w;
-        let within = m - group * a.w;
-        if (within >= b.x && within - b.x < a.z) {
-            let n = group * a.z + within - b.x;
-            acc += gy[(n * p.c_out + a.x) * p.inner / 4u + r];
-        }
+    if (k >= 7u) {
+        return;
     }
-    if (inside) {
-        store_grad(k, i, acc);
+    let a = p.src[k];
+    let r = gid.x;
+    let m = gid.y;
+    if (r >= a.x || m >= a.y) {
+        return;
     }
+    let d = p.rd[k];
+    var acc = part(m, r, a.z, d.x & 0xffffu, d.x >> 16u, d.y & 0xffffu);
+    let g_b = d.y >> 16u;
+    if (g_b > 0u) {
+        acc += part(m, r, a.w, g_b, d.z & 0xffffu, d.z >> 16u);
+    }
+    store_grad(k, m * a.x + r, acc);
 }

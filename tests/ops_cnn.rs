@@ -398,10 +398,17 @@ fn pick(s: &rcat::Segment) -> (usize, cat::Pick) {
 #[test]
 fn gather_concat_matches_reference() {
     let g = gpu();
-    for (hw, cap) in [([4, 3], None), ([3, 3], None), ([4, 3], Some(64u64))] {
+    // the last case reads source 0 three times: its backward takes the general path
+    for (hw, cap, thrice) in
+        [([4, 3], None, false), ([3, 3], None, false), ([4, 3], Some(64u64), false), ([4, 3], None, true)]
+    {
         g.binding_cap.set(cap);
-        let (shapes, segs, needs) = gather_concat_case(hw);
-        let what = format!("gather_concat hw {hw:?} cap {cap:?}");
+        let (shapes, mut segs, needs) = gather_concat_case(hw);
+        if thrice {
+            segs.push((0, 2, 3, 0, 2));
+        }
+        let c_out: usize = segs.iter().map(|s| shapes[s.0][1]).sum();
+        let what = format!("gather_concat hw {hw:?} cap {cap:?} source 0 read thrice {thrice}");
         let data: Vec<Vec<f64>> =
             shapes.iter().enumerate().map(|(i, s)| random(s.iter().product(), 300 + i as u64)).collect();
         let mut tape = Tape::new(&g);
@@ -412,9 +419,9 @@ fn gather_concat_matches_reference() {
         let parts: Vec<(&[f64], &[usize])> =
             data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
         check(&g, &what, tape.value(y), &rcat::gather_concat(&parts, &segs), 1);
-        assert_eq!(tape.value(y).shape(), &[4, 11, hw[0], hw[1]]);
+        assert_eq!(tape.value(y).shape(), &[4, c_out, hw[0], hw[1]]);
         let gy = random(tape.value(y).numel(), 310);
-        let grads = tape.backward_with(y, Some(up(&g, &gy, &[4, 11, hw[0], hw[1]]))).unwrap();
+        let grads = tape.backward_with(y, Some(up(&g, &gy, &[4, c_out, hw[0], hw[1]]))).unwrap();
         let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
         let want = rcat::gather_concat_backward(&gy, &refs, &segs);
         for k in 0..2 {

@@ -340,42 +340,42 @@ fn shapes_for_gather_concat(srcs: &[&[usize]], segs: &[(usize, Pick)]) -> Result
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct MultiParams {
-    inner: u32,
-    c_out: u32,
+    out_block: u32,
     segs: u32,
-    _p0: u32,
+    _p: [u32; 2],
     seg: [[u32; 4]; MAX_SEGS],
     seg2: [[u32; 4]; MAX_SEGS],
 }
-crate::uniform!(MultiParams { inner, c_out, segs, _p0, seg, seg2 });
+crate::uniform!(MultiParams { out_block, segs, _p, seg, seg2 });
 
-/// The uniform of a concat_multi dispatch, or None where it cannot take these shapes (too many
-/// parts, a segment not made of whole vec4s). `grad_slot[k]` is source k's backward output
-/// (None: no gradient). The caller checks that every bound tensor fits one binding.
-fn multi_params(srcs: &[&[usize]], segs: &[(usize, Pick)], grad_slot: &[Option<usize>]) -> Option<MultiParams> {
-    let (_, inner, cs) = shapes_for_gather_concat(srcs, segs).ok()?;
-    if segs.len() > MAX_SEGS || srcs.len() > MAX_SEGS || cs.iter().any(|c| !(c * inner).is_multiple_of(4)) {
-        return None;
-    }
-    let mut p = MultiParams {
-        inner: inner as u32,
-        c_out: cs.iter().sum::<usize>() as u32,
-        segs: segs.len() as u32,
-        _p0: 0,
-        seg: [[0; 4]; MAX_SEGS],
-        seg2: [[0; 4]; MAX_SEGS],
-    };
-    let mut c0 = 0;
-    for (i, (&(src, pick), &c)) in segs.iter().zip(&cs).enumerate() {
-        let block = c * inner / 4;
-        p.seg[i] = [c0 as u32, c as u32, pick.len as u32, pick.per_group as u32];
-        let slot = grad_slot[src].map_or(u32::MAX, |k| k as u32);
-        let src_vec4s = srcs[src].iter().product::<usize>() / 4;
-        p.seg2[i] = [pick.start as u32, slot, (pick.groups * pick.len * block) as u32, src_vec4s as u32];
-        c0 += c;
-    }
-    Some(p)
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MultiBackParams {
+    out_block: u32,
+    _p: [u32; 3],
+    src: [[u32; 4]; MAX_SEGS],
+    rd: [[u32; 4]; MAX_SEGS],
 }
+crate::uniform!(MultiBackParams { out_block, _p, src, rd });
+
+/// Where concat_multi can take these shapes: at most 7 segments and sources, every segment made
+/// of whole vec4s, grids within the workgroup limits. Returns (items, vec4s per item of each
+/// segment). The caller checks that every bound tensor fits one binding.
+fn multi_shapes(gpu: &Gpu, srcs: &[&[usize]], segs: &[(usize, Pick)]) -> Option<(usize, Vec<usize>)> {
+    let (items, inner, cs) = shapes_for_gather_concat(srcs, segs).ok()?;
+    let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
+    let blocks: Vec<usize> = cs.iter().map(|c| c * inner / 4).collect();
+    let src_items = srcs.iter().map(|s| s[0]).max().unwrap_or(0);
+    let fits = segs.len() <= MAX_SEGS
+        && srcs.len() <= MAX_SEGS
+        && cs.iter().all(|c| (c * inner).is_multiple_of(4))
+        && blocks.iter().all(|b| b.div_ceil(WG) <= max)
+        && items.max(src_items) <= max;
+    fits.then_some((items, blocks))
+}
+
+/// Threads a workgroup of concat_multi*.wgsl.
+const WG: usize = 256;
 
 /// Channel concat of segments, segment i all channels of `srcs[segs[i].0]` at the batch items
 /// `segs[i].1` picks (`Pick::all` for the whole batch): one dispatch for the model's OFF inputs
@@ -388,15 +388,27 @@ pub fn gather_concat(gpu: &Gpu, srcs: &[&Tensor], segs: &[(usize, Pick)]) -> Res
     shape[0] = items;
     shape[1] = cs.iter().sum();
     let y = Tensor::empty(gpu, &shape);
-    let p = multi_params(&shapes, segs, &vec![None; srcs.len()]);
     let fits = bindable(gpu, &y) && srcs.iter().all(|t| bindable(gpu, t));
-    if let (Some(p), true) = (p, fits) {
+    if let (Some((items, blocks)), true) = (multi_shapes(gpu, &shapes, segs), fits) {
+        let mut p = MultiParams {
+            out_block: blocks.iter().sum::<usize>() as u32,
+            segs: segs.len() as u32,
+            _p: [0; 2],
+            seg: [[0; 4]; MAX_SEGS],
+            seg2: [[0; 4]; MAX_SEGS],
+        };
+        let mut c0 = 0;
+        for (i, (&(_, pick), &block)) in segs.iter().zip(&blocks).enumerate() {
+            p.seg[i] = [c0 as u32, block as u32, pick.len as u32, pick.per_group as u32];
+            p.seg2[i] = [pick.start as u32, 0, 0, 0];
+            c0 += block;
+        }
+        // segment slots past the last bind segment 0's source again (not read)
         let mut args: Vec<Arg> = (0..MAX_SEGS).map(|i| Arg::T(srcs[segs.get(i).unwrap_or(&segs[0]).0])).collect();
         args.push(Arg::T(&y));
-        let longest = (0..segs.len()).map(|i| p.seg2[i][2] as usize).max().unwrap_or(0);
-        let [x, gy, _] = gpu.groups_1d(longest);
+        let groups = [blocks.iter().max().unwrap().div_ceil(WG) as u32, items as u32, segs.len() as u32];
         let cost = Cost::elementwise(y.numel(), 0.0, 2.0);
-        gpu.dispatch("concat_multi", "forward", &p, &args, [x, gy, segs.len() as u32], cost)?;
+        gpu.dispatch("concat_multi", "forward", &p, &args, groups, cost)?;
         return Ok(y);
     }
     // general path: gathers and region copies (bit-identical)
@@ -411,6 +423,44 @@ pub fn gather_concat(gpu: &Gpu, srcs: &[&Tensor], segs: &[(usize, Pick)]) -> Res
         c0 += c;
     }
     Ok(y)
+}
+
+/// The backward's uniform, or None where concat_multi_backward cannot take these segments (a
+/// source read by more than 2, a count over 16 bits). Slot k is the k-th source with `needs`.
+fn multi_back_params(gpu: &Gpu, srcs: &[&[usize]], segs: &[(usize, Pick)], needs: &[bool]) -> Option<MultiBackParams> {
+    let (_, blocks) = multi_shapes(gpu, srcs, segs)?;
+    let mut p = MultiBackParams {
+        out_block: blocks.iter().sum::<usize>() as u32,
+        _p: [0; 3],
+        src: [[0; 4]; MAX_SEGS],
+        rd: [[0; 4]; MAX_SEGS],
+    };
+    let mut firsts = Vec::new();
+    let mut c0 = 0;
+    for &b in &blocks {
+        firsts.push(c0);
+        c0 += b;
+    }
+    let small = |v: usize| v < 1 << 16;
+    for (slot, k) in (0..srcs.len()).filter(|&k| needs[k]).enumerate() {
+        let reads: Vec<usize> = (0..segs.len()).filter(|&i| segs[i].0 == k).collect();
+        if reads.len() > 2 {
+            return None;
+        }
+        let (a, pa) = (reads[0], segs[reads[0]].1);
+        // one reader: segment b takes nothing (g_b = 0; per_group 1 keeps its division defined)
+        let (b, pb) = match reads.get(1) {
+            Some(&b) => (b, segs[b].1),
+            None => (a, Pick { groups: 0, per_group: 1, start: 0, len: 0 }),
+        };
+        if ![pa.len, pa.per_group, pa.start, pb.len, pb.per_group, pb.start].iter().all(|&v| small(v)) {
+            return None;
+        }
+        let pack = |lo: usize, hi: usize| (lo | hi << 16) as u32;
+        p.src[slot] = [blocks[a] as u32, srcs[k][0] as u32, firsts[a] as u32, firsts[b] as u32];
+        p.rd[slot] = [pack(pa.len, pa.per_group), pack(pa.start, pb.len), pack(pb.per_group, pb.start), 0];
+    }
+    Some(p)
 }
 
 /// A tensor one storage binding can hold.
@@ -428,32 +478,24 @@ pub fn gather_concat_backward(
     segs: &[(usize, Pick)],
     needs: &[bool],
 ) -> Result<Vec<Option<Tensor>>> {
-    let mut slots = Vec::new();
-    let mut next = 0;
-    for &n in needs {
-        slots.push(n.then(|| {
-            next += 1;
-            next - 1
-        }));
-    }
-    if next == 0 {
+    if !needs.iter().any(|&n| n) {
         return Ok(vec![None; srcs.len()]);
     }
     let (_, _, cs) = shapes_for_gather_concat(srcs, segs)?;
     let grads: Vec<Option<Tensor>> = srcs.iter().zip(needs).map(|(s, &n)| n.then(|| Tensor::empty(gpu, s))).collect();
     let needed: Vec<&Tensor> = grads.iter().flatten().collect();
-    let p = multi_params(srcs, segs, &slots);
     let fits = bindable(gpu, gy) && needed.iter().all(|t| bindable(gpu, t));
-    if let (Some(p), true) = (p, fits) {
+    if let (Some(p), true) = (multi_back_params(gpu, srcs, segs, needs), fits) {
         // unused gradient bindings get scratch tensors (distinct: they are written bindings)
         let scratch: Vec<Tensor> = (needed.len()..MAX_SEGS).map(|_| Tensor::empty(gpu, &[4])).collect();
         let mut args = vec![Arg::T(gy)];
         args.extend(needed.iter().map(|t| Arg::T(t)));
         args.extend(scratch.iter().map(Arg::T));
-        let longest = needed.iter().map(|t| t.numel() / 4).max().unwrap_or(0);
-        let [x, y, _] = gpu.groups_1d(longest);
+        let block = p.src.iter().map(|s| s[0] as usize).max().unwrap_or(0);
+        let items = p.src.iter().map(|s| s[1]).max().unwrap_or(0);
+        let groups = [block.div_ceil(WG) as u32, items, needed.len() as u32];
         let cost = Cost::elementwise(needed.iter().map(|t| t.numel()).sum(), 0.0, 2.0);
-        gpu.dispatch("concat_multi_backward", "backward", &p, &args, [x, y, needed.len() as u32], cost)?;
+        gpu.dispatch("concat_multi_backward", "backward", &p, &args, groups, cost)?;
         return Ok(grads);
     }
     // general path: a slice of gy per segment, scattered back and summed
