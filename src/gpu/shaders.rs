@@ -41,6 +41,8 @@ shaders![
     "matmul.wgsl",
     "maxpool_backward.wgsl",
     "maxpool_forward.wgsl",
+    "maxpool_vec4.wgsl",
+    "maxpool_vec4_backward.wgsl",
     "resize_backward.wgsl",
     "resize_forward.wgsl",
     "sobel.wgsl",

@@ -37,6 +37,22 @@ fn params(x_shape: &[usize]) -> Result<Params> {
     })
 }
 
+/// Uniform of maxpool_vec4*.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params4 {
+    planes: u32,
+    h: u32,
+    w4: u32,
+    oh: u32,
+}
+crate::uniform!(Params4 { planes, h, w4, oh });
+
+/// The vec4 kernels (two windows a thread) on CPU adapters when W is a multiple of 4.
+fn vec4_params(gpu: &Gpu, p: &Params, planes: usize) -> Option<Params4> {
+    (gpu.is_cpu() && p.w.is_multiple_of(4)).then_some(Params4 { planes: planes as u32, h: p.h, w4: p.w / 4, oh: p.oh })
+}
+
 /// Returns (y [N, C, H/2, W/2], idx): idx holds, per output, the window position dy * 2 + dx of
 /// the max as a u32 in an f32-sized tensor (only for `maxpool2_backward`).
 pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -49,6 +65,12 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
     for r in gpu.split_items("maxpool2", n, &[x, &y, &idx])? {
         let (xc, yc, ic) = (x.items(r.clone()), y.items(r.clone()), idx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
+        let args = [Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)];
+        let cost = Cost::elementwise(yc.numel(), 3.0, 6.0);
+        if let Some(p4) = vec4_params(gpu, &pc, r.len() * c) {
+            gpu.dispatch("maxpool_vec4", "forward4", &p4, &args, gpu.groups_1d(yc.numel() / 2), cost)?;
+            continue;
+        }
         gpu.dispatch(
             "maxpool_forward",
             "main",
@@ -76,6 +98,14 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
     for r in gpu.split_items("maxpool2 backward", x_shape[0], &[gy, idx, &gx])? {
         let (gyc, ic, gxc) = (gy.items(r.clone()), idx.items(r.clone()), gx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
+        if let Some(p4) = vec4_params(gpu, &pc, r.len() * c) {
+            // one thread per 4 columns of a row pair, ceil(h / 2) pairs
+            let threads = r.len() * c * (pc.h as usize).div_ceil(2) * (pc.w as usize / 4);
+            let args = [Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)];
+            let cost = Cost::elementwise(gxc.numel(), 1.0, 1.5);
+            gpu.dispatch("maxpool_vec4_backward", "backward4", &p4, &args, gpu.groups_1d(threads), cost)?;
+            continue;
+        }
         gpu.dispatch(
             "maxpool_backward",
             "main",
