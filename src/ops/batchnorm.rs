@@ -2,6 +2,7 @@
 //! Training normalises with the batch mean and biased variance and updates the running statistics
 //! in place on the GPU (unbiased variance, `r = (1 - m) r + m batch`); eval uses the running stats.
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -468,14 +469,37 @@ fn record(
     // this backward keeps anyway (one elementwise pass, the same kernel: bit-identical), here for
     // the ReLU mask and in the next conv's weight gradient. Parameters change only after the
     // backward (the optimizer step), so the recomputed output is the forward's.
+    // A consumer's backward (the next conv's weight gradient) runs before this op's: the output
+    // it recomputes is kept until this backward takes it for the ReLU mask, one recompute
+    // instead of two (the value lives from one backward to the next, usually adjacent).
+    let memo: Rc<RefCell<Option<Tensor>>> = Rc::new(RefCell::new(None));
     let recompute: Recompute = {
-        let (xv, stats, gv) = (xv.clone(), stats.clone(), gv.clone());
-        Rc::new(move |gpu: &Gpu| batchnorm_apply(gpu, &xv, &stats, &gv, &bv, relu))
+        let (xv, stats, gv, memo) = (xv.clone(), stats.clone(), gv.clone(), memo.clone());
+        Rc::new(move |gpu: &Gpu| {
+            if let Some(y) = memo.borrow().as_ref() {
+                return Ok(y.clone());
+            }
+            let y = batchnorm_apply(gpu, &xv, &stats, &gv, &bv, relu)?;
+            if relu {
+                *memo.borrow_mut() = Some(y.clone());
+            }
+            Ok(y)
+        })
     };
     let again = recompute.clone();
     let out = t.record(name, [x, gamma, beta], y, move |gpu, g| {
         // without ReLU the mask is x itself: nothing to recompute
-        let yv = if relu { again(gpu)? } else { xv.clone() };
+        let yv = if relu {
+            let kept = memo.borrow_mut().take();
+            let y = match kept {
+                Some(y) => y,
+                None => again(gpu)?,
+            };
+            memo.borrow_mut().take(); // `again` keeps what it computes: not needed after this
+            y
+        } else {
+            xv.clone()
+        };
         let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
         Ok([Some(gx), Some(dgamma), Some(dbeta)])
     });
