@@ -100,6 +100,36 @@ fn sobel_rejects_non_nchw_input() {
 
 // ---- temporal difference ----------------------------------------------------------------------
 
+/// The OFF block's frame-pair difference straight from the frames: one dispatch (frames of whole
+/// vec4s) and the general path (gathers and a subtraction), forward and backward.
+#[test]
+fn pair_diff_matches_reference_forward_and_backward() {
+    use tdfas::ops::concat as cat;
+    let g = gpu();
+    for (clips, nf, c, h, w) in [(2, 3, 2, 3, 4), (1, 4, 1, 3, 3), (3, 2, 3, 2, 2)] {
+        let block = c * h * w;
+        let x = random(clips * nf * block, 11);
+        let gy = random(clips * (nf - 1) * block, 12);
+        let mut tape = Tape::new(&g);
+        let vx = tape.leaf(up(&g, &x, &[clips * nf, c, h, w]), true);
+        let y = cat::t_pair_diff(&mut tape, vx, clips, nf).unwrap();
+        let what = format!("pair_diff {clips} clips of {nf} x {:?}", [c, h, w]);
+        check(&g, &what, tape.value(y), &rf::concat::pair_diff(&x, block, nf), 1);
+        let grads = tape.backward_with(y, Some(up(&g, &gy, &[clips * (nf - 1), c, h, w]))).unwrap();
+        let want = rf::concat::pair_diff_backward(&gy, block, nf, clips * nf);
+        check(&g, &format!("{what} backward"), grads.get(vx).unwrap(), &want, 1);
+    }
+}
+
+#[test]
+fn pair_diff_reference_backward_matches_finite_differences() {
+    let (block, nf, frames) = (5, 3, 6);
+    let x = random(frames * block, 13);
+    let gy = random(frames / nf * (nf - 1) * block, 14);
+    let analytic = rf::concat::pair_diff_backward(&gy, block, nf, frames);
+    gradcheck("pair_diff", &mut |x| dot(&rf::concat::pair_diff(x, block, nf), &gy), &x, &analytic).unwrap();
+}
+
 #[test]
 fn temporal_difference_matches_pytorch_golden() {
     let g = gpu();

@@ -43,6 +43,7 @@ shaders![
     "maxpool_forward.wgsl",
     "maxpool_vec4.wgsl",
     "maxpool_vec4_backward.wgsl",
+    "pair_diff.wgsl",
     "resize_backward.wgsl",
     "resize_forward.wgsl",
     "sobel.wgsl",

@@ -5,7 +5,6 @@ use anyhow::Result;
 use super::Builder;
 use crate::graph::Var;
 use crate::ops::concat::{self, Pick};
-use crate::ops::elementwise::t_sub;
 use crate::ops::pool;
 use crate::ops::sobel::t_sobel_xy;
 
@@ -18,23 +17,21 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
     m.t.free(f); // f_l feeds only this block's reduce
                  // [sobel_x(r), sobel_y(r)] per frame, as the concat reads them
     let sxy = t_sobel_xy(m.t, r)?;
-    let r_t = m.gather(r, clips, nf, 0, nf - 1)?;
-    let r_t1 = m.gather(r, clips, nf, 1, nf - 1)?;
-    let diff = t_sub(m.t, r_t1, r_t)?;
-    // [r_t, sx_t, sy_t, sx_t1, sy_t1, r_t1 - r_t, o_{l-1}]: the Sobel maps are gathered inside the
-    // concat's one dispatch (and its backward puts both frames' gradients back in one)
+    // r_t1 - r_t straight from r; r_t, sx_t, sy_t, sx_t1, sy_t1 are gathered inside the concat's
+    // one dispatch (and its backward puts the frames' gradients back in one)
+    let diff = concat::t_pair_diff(m.t, r, clips, nf)?;
     let (t0, t1) = (frames(clips, nf, 0), frames(clips, nf, 1));
     let pairs_all = Pick::all(clips * (nf - 1));
-    let mut srcs = vec![r_t, sxy, diff];
-    let mut segs = vec![(0, pairs_all), (1, t0), (1, t1), (2, pairs_all)];
+    // [r_t, sx_t, sy_t, sx_t1, sy_t1, r_t1 - r_t, o_{l-1}]
+    let mut srcs = vec![r, sxy, diff];
+    let mut segs = vec![(0, t0), (1, t0), (1, t1), (2, pairs_all)];
     if let Some(p) = prev {
         srcs.push(p);
         segs.push((3, pairs_all));
     }
-    m.t.free_all(&[r, r_t1]);
     let cat = concat::t_gather_concat(m.t, &srcs, &segs)?;
-    // r's Sobel maps and the parts are not read again (`prev` is the caller's, freed there)
-    m.t.free_all(&[sxy, r_t, diff]);
+    // r, its Sobel maps and the difference are not read again (`prev` is the caller's, freed there)
+    m.t.free_all(&[r, sxy, diff]);
     let fused = m.cbr(&format!("off{l}.fuse"), cat)?;
     m.t.free(cat);
     let o = pool::t_maxpool2(m.t, fused)?;
