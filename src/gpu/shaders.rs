@@ -22,6 +22,7 @@ shaders![
     "concat_multi.wgsl",
     "concat_multi_backward.wgsl",
     "conv2d_bias_grad.wgsl",
+    "conv2d_bias_grad_vec4.wgsl",
     "conv2d_forward.wgsl",
     "conv2d_forward_tiled.wgsl",
     "conv2d_forward_rows.wgsl",

@@ -402,10 +402,21 @@ pub fn conv2d_backward_bias(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     Ok(total.expect("at least one chunk"))
 }
 
+/// Values per channel up to which a CPU adapter sums a bias gradient in one thread per channel
+/// (conv2d_bias_grad_vec4.wgsl): a few thousand vec4 loads cost less than the general kernel's
+/// barriers.
+const SERIAL_BIAS_GRAD: usize = 16384;
+
 fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     let [n, co, h, w] = gy.nchw();
     let gb = Tensor::empty(gpu, &[co]);
     let params = BgradParams { n: n as u32, cout: co as u32, hw: (h * w) as u32, _pad: 0 };
+    if gpu.is_cpu() && (h * w).is_multiple_of(4) && n * h * w <= SERIAL_BIAS_GRAD {
+        let cost = Cost::elementwise(gy.numel(), 1.0, 1.0);
+        let groups = [co.div_ceil(64) as u32, 1, 1];
+        gpu.dispatch("conv2d_bias_grad_vec4", "bias_grad4", &params, &[Arg::T(gy), Arg::T(&gb)], groups, cost)?;
+        return Ok(gb);
+    }
     gpu.dispatch(
         "conv2d_bias_grad",
         "conv2d_bias_grad",
