@@ -431,14 +431,20 @@ fn a_batchnorm_output_saved_for_the_backward_is_recomputed_bit_identically() {
     use tdfas::graph::Tape;
     let g = gpu();
     let mut t = Tape::new(&g);
-    let x = t.leaf(rand(&g, &[4, 3, 8, 8], 1), true);
-    let (gamma, beta) = (t.leaf(rand(&g, &[3], 2), true), t.leaf(rand(&g, &[3], 3), true));
-    let (rm, rv) = (Tensor::filled(&g, &[3], 0.0), Tensor::filled(&g, &[3], 1.0));
+    // over bn::KEEP_OUTPUT_BYTES (smaller outputs are kept: checked below)
+    let x = t.leaf(rand(&g, &[4, 4, 256, 260], 1), true);
+    assert!(4 * 4 * 256 * 260 * 4 > bn::KEEP_OUTPUT_BYTES);
+    let (gamma, beta) = (t.leaf(rand(&g, &[4], 2), true), t.leaf(rand(&g, &[4], 3), true));
+    let (rm, rv) = (Tensor::filled(&g, &[4], 0.0), Tensor::filled(&g, &[4], 1.0));
     let y = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, true, 1e-5, 0.1).unwrap();
     let kept = t.value(y).download(&g).unwrap();
     let Saved::Recomputed(f) = t.save(y) else { panic!("the BatchNorm output is kept, not recomputed") };
     let again = f(&g).unwrap().download(&g).unwrap();
     assert!(kept.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()));
+    // a small output is kept, not recomputed
+    let small = t.leaf(rand(&g, &[4, 4, 8, 8], 4), true);
+    let ys = bn::t_batchnorm_relu(&mut t, small, gamma, beta, &rm, &rv, true, 1e-5, 0.1).unwrap();
+    assert!(matches!(t.save(ys), Saved::Kept(_)), "a small BatchNorm output is recomputed");
     // without gradients nothing is recorded, and nothing is kept for a recompute
     t.grad_enabled = false;
     let z = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, false, 1e-5, 0.1).unwrap();

@@ -449,6 +449,10 @@ pub fn batchnorm_backward(
 
 // ---- tape ops -------------------------------------------------------------------------------
 
+/// BatchNorm+ReLU outputs up to this size are kept for the backward (the ReLU mask, the next
+/// conv's weight gradient); larger ones are recomputed (memory: the paper preset's activations).
+pub const KEEP_OUTPUT_BYTES: u64 = 4 << 20;
+
 #[allow(clippy::too_many_arguments)]
 fn record(
     t: &mut Tape,
@@ -465,6 +469,15 @@ fn record(
 ) -> Result<Var> {
     let (xv, gv, bv) = (t.value(x).clone(), t.value(gamma).clone(), t.value(beta).clone());
     let (y, stats) = batchnorm_forward(t.gpu, &xv, &gv, &bv, running_mean, running_var, training, eps, momentum, relu)?;
+    if relu && y.byte_len() <= KEEP_OUTPUT_BYTES {
+        // small outputs are kept: a recompute costs a dispatch (~0.05 ms on a CPU adapter) and
+        // saves memory that does not matter at these sizes
+        let yv = y.clone();
+        return Ok(t.record(name, [x, gamma, beta], y, move |gpu, g| {
+            let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
+            Ok([Some(gx), Some(dgamma), Some(dbeta)])
+        }));
+    }
     // The output is not kept for the backward: it is recomputed from the input and statistics
     // this backward keeps anyway (one elementwise pass, the same kernel: bit-identical), here for
     // the ReLU mask and in the next conv's weight gradient. Parameters change only after the
