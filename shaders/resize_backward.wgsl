@@ -51,3 +51,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         gx[i] = s;
     }
 }
+
+// Downsampling by even integer factors fy = ih / oh, fx = iw / ow (the model's multi-scale
+// concat: 2x and 4x): output o's two taps are input o * f + f / 2 - 1 and o * f + f / 2, each
+// with weight 0.5 exactly, so an input pixel has at most one output per axis and the gather is
+// one load, where `main` evaluates ~3 x 3 candidate weights. Same products as `main` (0.5 * (0.5
+// * gy)), so the same values. Grid as `main`.
+@compute @workgroup_size(256)
+fn down_even(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let per = p.ih * p.iw;
+    if (i >= p.planes * per) { return; }
+    let plane = i / per;
+    let r = i - plane * per;
+    let iy = r / p.iw;
+    let ix = r - iy * p.iw;
+    let fy = p.ih / p.oh;
+    let fx = p.iw / p.ow;
+    let ty = iy % fy;
+    let tx = ix % fx;
+    var s = 0.0;
+    // the taps of an output are the two middle pixels of its window
+    if ((ty == fy / 2u - 1u || ty == fy / 2u) && (tx == fx / 2u - 1u || tx == fx / 2u)) {
+        s = 0.5 * (0.5 * gy[(plane * p.oh + iy / fy) * p.ow + ix / fx]);
+    }
+    gx[i] = s;
+}

@@ -310,6 +310,10 @@ fn resize_matches_reference_down_up_and_odd_ratios() {
         ([1, 2, 5, 7], 4, 3),
         ([1, 2, 4, 3], 11, 9),
         ([1, 1, 16, 12], 2, 3),
+        // even integer factors (2x, 4x, and 2x by 4x): the backward's one-tap gather
+        ([2, 3, 8, 12], 4, 6),
+        ([1, 2, 16, 16], 4, 4),
+        ([1, 2, 8, 16], 4, 4),
     ];
     for (i, (s, oh, ow)) in cases.into_iter().enumerate() {
         check_resize(&g, s, oh, ow, 70 + 10 * i as u64);

@@ -73,14 +73,21 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
     let c = x_shape[1];
     for r in gpu.split_items("resize_bilinear backward", x_shape[0], &[gy, &gx])? {
         let (gyc, gxc) = (gy.items(r.clone()), gx.items(r.clone()));
+        // even integer downsampling factors: at most one output per input pixel and axis
+        let even = |i: usize, o: usize| i.is_multiple_of(o) && (i / o).is_multiple_of(2);
+        let entry = if even(x_shape[2], oh) && even(x_shape[3], ow) { "down_even" } else { "main" };
         gpu.dispatch(
             "resize_backward",
-            "main",
+            entry,
             &Params { planes: (r.len() * c) as u32, ..p },
             &[Arg::T(&gyc), Arg::T(&gxc)],
             gpu.groups_1d(gxc.numel()),
-            // traffic: gy read once (the overlapping taps hit the cache) plus gx written once
-            Cost::new(10.0 * taps * gxc.numel() as f64, 4.0 * (gyc.numel() + gxc.numel()) as f64),
+            // traffic: gy read once (the overlapping taps hit the cache) plus gx written once;
+            // down_even evaluates no weights (2 multiplies a pixel)
+            Cost::new(
+                if entry == "main" { 10.0 * taps } else { 2.0 } * gxc.numel() as f64,
+                4.0 * (gyc.numel() + gxc.numel()) as f64,
+            ),
         )?;
     }
     Ok(gx)
