@@ -11,8 +11,11 @@
 // binding 5: gamma [C] (read)   binding 6: beta [C] (read)
 // binding 7: running_mean [C]   binding 8: running_var [C]   binding 9: dgamma [C]
 // binding 10: dbeta [C] (read_write)   binding 11: out [N, C, HW] (write: y of apply4, gx of backward4)
-// Unused bindings take any tensor. Grids: stats4 and reduce4 [C, 1, 1] (64 threads per channel);
-// apply4, eval4 and backward4 one thread per `per` vec4s (per divides HW / 4), 1-D folded into x/y.
+// Unused bindings take any tensor. Grids: stats4, reduce4, train4 and train_backward4 [C, 1, 1]
+// (64 threads per channel); apply4, eval4 and backward4 one thread per `per` vec4s (per divides
+// HW / 4), 1-D folded into x/y. train4 = stats4 then apply4 and train_backward4 = reduce4 then
+// backward4 in the channel's workgroup (small channels: one dispatch instead of two, the same
+// values).
 struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, momentum: f32, chunk: u32, base: u32, total: u32, stat_n: u32, per: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -44,12 +47,9 @@ fn tree_sum(t: u32, v: vec2<f32>) -> vec2<f32> {
 
 fn hsum(v: vec4<f32>) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
-// Training statistics of channel wid.x: batch mean and biased variance (two passes), running
-// statistics updated with the unbiased variance.
-@compute @workgroup_size(64)
-fn stats4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let c = wid.x;
-    let t = lid.x;
+// Training statistics of channel c: batch mean and biased variance (two passes), running
+// statistics updated with the unbiased variance; returns (mean, invstd) to every thread.
+fn channel_stats(c: u32, t: u32) -> vec2<f32> {
     let hw4 = p.hw / 4u;
     let count = p.n * p.hw;
     var s = 0.0;
@@ -67,12 +67,39 @@ fn stats4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         }
     }
     let var_b = tree_sum(t, vec2<f32>(q, 0.0)).x / f32(count);
+    let invstd = 1.0 / sqrt(var_b + p.eps);
     if (t == 0u) {
         stats[c] = mean;
-        stats[p.c + c] = 1.0 / sqrt(var_b + p.eps);
+        stats[p.c + c] = invstd;
         let unbiased = var_b * f32(count) / f32(count - 1u);
         running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
         running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
+    }
+    return vec2<f32>(mean, invstd);
+}
+
+@compute @workgroup_size(64)
+fn stats4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    channel_stats(wid.x, lid.x);
+}
+
+// stats4 then apply4 over channel wid.x (the values apply4 computes from the stored statistics).
+@compute @workgroup_size(64)
+fn train4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let c = wid.x;
+    let t = lid.x;
+    let ms = channel_stats(c, t);
+    let hw4 = p.hw / 4u;
+    let mean = vec4<f32>(ms.x);
+    let scale = vec4<f32>(ms.y * gamma[c]);
+    let shift = vec4<f32>(beta[c]);
+    let relu = p.relu != 0u;
+    for (var n = 0u; n < p.n; n = n + 1u) {
+        let base = (n * p.c + c) * hw4;
+        for (var j = t; j < hw4; j = j + 64u) {
+            let v = fma(x[base + j] - mean, scale, shift);
+            out[base + j] = select(v, max(v, vec4<f32>(0.0)), relu);
+        }
     }
 }
 
@@ -116,11 +143,9 @@ fn eval4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     }
 }
 
-// dbeta[c] = sum g, dgamma[c] = sum g * xhat over channel wid.x; g = gy masked by y > 0 with ReLU.
-@compute @workgroup_size(64)
-fn reduce4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let c = wid.x;
-    let t = lid.x;
+// dbeta[c] = sum g, dgamma[c] = sum g * xhat over channel c; g = gy masked by y > 0 with ReLU.
+// Returns (dbeta, dgamma) to every thread.
+fn channel_reduce(c: u32, t: u32) -> vec2<f32> {
     let hw4 = p.hw / 4u;
     let mean = stats[c];
     let invstd = stats[p.c + c];
@@ -139,6 +164,35 @@ fn reduce4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     if (t == 0u) {
         dbeta[c] = r.x;
         dgamma[c] = r.y;
+    }
+    return r;
+}
+
+@compute @workgroup_size(64)
+fn reduce4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    channel_reduce(wid.x, lid.x);
+}
+
+// reduce4 then backward4 (training) over channel wid.x, with backward4's arithmetic.
+@compute @workgroup_size(64)
+fn train_backward4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let c = wid.x;
+    let t = lid.x;
+    let r = channel_reduce(c, t);
+    let hw4 = p.hw / 4u;
+    let invstd = stats[p.c + c];
+    let scale = gamma[c] * invstd;
+    let m = f32(select(p.n, p.stat_n, p.stat_n > 0u) * p.hw);
+    let mean = vec4<f32>(stats[c]);
+    let b = vec4<f32>(-scale * invstd * r.y / m);
+    let d = vec4<f32>(-scale * r.x / m);
+    for (var n = 0u; n < p.n; n = n + 1u) {
+        let base = (n * p.c + c) * hw4;
+        for (var j = t; j < hw4; j = j + 64u) {
+            var g = gy[base + j];
+            if (p.relu != 0u) { g = select(vec4<f32>(0.0), g, y[base + j] > vec4<f32>(0.0)); }
+            out[base + j] = fma(vec4<f32>(scale), g, fma(x[base + j] - mean, b, d));
+        }
     }
 }
 

@@ -104,13 +104,18 @@ fn batchnorm_matches_reference_on_odd_shapes() {
 }
 
 /// HW a multiple of 4: the vec4 kernels on a CPU adapter (4 vec4s per thread when HW / 4 is a
-/// multiple of 4, else 1), and the general kernels on the same shapes.
+/// multiple of 4, else 1), and the general kernels on the same shapes. Training runs train4 /
+/// train_backward4 (one workgroup per channel) up to bn::FUSE_MAX_PER_CHANNEL values a channel,
+/// stats4 + apply4 / reduce4 + backward4 above (the last shape).
 #[test]
 fn batchnorm_vec4_kernels_match_reference() {
     let g = gpu();
+    assert!(2 * 160 * 208 > bn::FUSE_MAX_PER_CHANNEL);
     for vec4 in [true, false] {
         g.bn_vec4.set(vec4);
-        for (shape, seed) in [([3, 5, 4, 4], 70), ([2, 3, 3, 4], 71), ([2, 2, 16, 20], 72), ([1, 3, 1, 4], 73)] {
+        let shapes =
+            [([3, 5, 4, 4], 70), ([2, 3, 3, 4], 71), ([2, 2, 16, 20], 72), ([1, 3, 1, 4], 73), ([2, 2, 160, 208], 74)];
+        for (shape, seed) in shapes {
             let case = bn_case(shape, seed);
             for training in [true, false] {
                 for relu in [false, true] {

@@ -60,6 +60,17 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
 /// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
 /// their unused read-only slots x.
 /// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
+///
+/// Training passes over at most this many values per channel run statistics and normalisation
+/// (and the backward's reduction and input gradient) in one workgroup per channel, one dispatch
+/// instead of two (train4, train_backward4); larger channels keep the wide elementwise grids.
+pub const FUSE_MAX_PER_CHANNEL: usize = 1 << 16;
+
+fn fused(x: &Tensor) -> bool {
+    let [n, _, h, w] = x.nchw();
+    n * h * w <= FUSE_MAX_PER_CHANNEL
+}
+
 pub const VEC4_BUFFERS: u32 = 11;
 
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
@@ -283,6 +294,18 @@ pub fn batchnorm_forward(
     momentum: f32,
     relu: bool,
 ) -> Result<(Tensor, Tensor)> {
+    if training && vec4_path(gpu, x) && fused(x) {
+        let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
+        check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
+        let [n, _, h, w] = x.nchw();
+        ensure!(n * h * w > 1, "batchnorm: training needs more than 1 value per channel, input is {:?}", x.shape());
+        let (stats, y, spare) =
+            (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()), Tensor::empty(gpu, &[4 * c]));
+        let p = params(x, true, relu, eps, momentum);
+        let args = [x, x, x, &stats, gamma, beta, running_mean, running_var, &spare, &spare, &y].map(Arg::T);
+        gpu.dispatch("batchnorm_vec4", "train4", &p, &args, [c as u32, 1, 1], Cost::elementwise(x.numel(), 8.0, 3.0))?;
+        return Ok((y, stats));
+    }
     if !training && vec4_path(gpu, x) {
         // Eval on a CPU adapter: statistics and normalisation in one dispatch.
         let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
@@ -363,6 +386,12 @@ pub fn batchnorm_backward(
     if vec4_path(gpu, x) && gy.is_contiguous_buffer() && mask.is_contiguous_buffer() {
         let gx = Tensor::empty(gpu, x.shape());
         let spare = Tensor::empty(gpu, &[4 * c]);
+        if training && fused(x) {
+            let args = [x, gy, mask, stats, gamma, x, &spare, &spare, &dgamma, &dbeta, &gx].map(Arg::T);
+            let cost = Cost::elementwise(x.numel(), 13.0, 7.0);
+            gpu.dispatch("batchnorm_vec4", "train_backward4", &p, &args, [c as u32, 1, 1], cost)?;
+            return Ok((gx, dgamma, dbeta));
+        }
         let args = [x, gy, mask, stats, x, x, &spare, &spare, &dgamma, &dbeta, &spare].map(Arg::T);
         gpu.dispatch("batchnorm_vec4", "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
         let (per, groups) = vec4_grid(gpu, x);
