@@ -50,8 +50,11 @@ fn profile_tables_name_every_kernel_family() {
     for k in ["conv2d_forward", "conv2d_weight_grad", "maxpool", "resize"] {
         assert!(stage1.contains(k), "stage-1 step has no {k}\n{table}");
     }
-    // BatchNorm: the general kernels, or on a CPU adapter the vec4 ones
-    for ks in [["batchnorm_stats", "batchnorm_vec4::stats4"], ["batchnorm_backward", "batchnorm_vec4::backward4"]] {
+    // BatchNorm: the general kernels, or on a CPU adapter the vec4 ones (fused per channel at
+    // the tiny preset's sizes)
+    let stats = ["batchnorm_stats", "batchnorm_vec4::stats4", "batchnorm_vec4::train4"];
+    let back = ["batchnorm_backward", "batchnorm_vec4::backward4", "batchnorm_vec4::train_backward4"];
+    for ks in [stats, back] {
         assert!(ks.iter().any(|k| stage1.contains(k)), "stage-1 step has none of {ks:?}\n{table}");
     }
     for k in ["sobel", "gru_gates", "gru_update", "depth_loss", "linear", "matmul", "adadelta", "cross_entropy"] {

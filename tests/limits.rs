@@ -433,7 +433,7 @@ fn a_batchnorm_output_saved_for_the_backward_is_recomputed_bit_identically() {
     let mut t = Tape::new(&g);
     // over bn::KEEP_OUTPUT_BYTES (smaller outputs are kept: checked below)
     let x = t.leaf(rand(&g, &[4, 4, 256, 260], 1), true);
-    assert!(4 * 4 * 256 * 260 * 4 > bn::KEEP_OUTPUT_BYTES);
+    const { assert!(4 * 4 * 256 * 260 * 4 > bn::KEEP_OUTPUT_BYTES) };
     let (gamma, beta) = (t.leaf(rand(&g, &[4], 2), true), t.leaf(rand(&g, &[4], 3), true));
     let (rm, rv) = (Tensor::filled(&g, &[4], 0.0), Tensor::filled(&g, &[4], 1.0));
     let y = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, true, 1e-5, 0.1).unwrap();

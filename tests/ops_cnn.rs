@@ -110,7 +110,7 @@ fn batchnorm_matches_reference_on_odd_shapes() {
 #[test]
 fn batchnorm_vec4_kernels_match_reference() {
     let g = gpu();
-    assert!(2 * 160 * 208 > bn::FUSE_MAX_PER_CHANNEL);
+    const { assert!(2 * 160 * 208 > bn::FUSE_MAX_PER_CHANNEL) };
     for vec4 in [true, false] {
         g.bn_vec4.set(vec4);
         let shapes =
