@@ -64,7 +64,7 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
 /// Training passes over at most this many values per channel run statistics and normalisation
 /// (and the backward's reduction and input gradient) in one workgroup per channel, one dispatch
 /// instead of two (train4, train_backward4); larger channels keep the wide elementwise grids.
-pub const FUSE_MAX_PER_CHANNEL: usize = 1 << 16;
+pub const FUSE_MAX_PER_CHANNEL: usize = 1 << 14;
 
 fn fused(x: &Tensor) -> bool {
     let [n, _, h, w] = x.nchw();
