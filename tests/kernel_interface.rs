@@ -72,7 +72,11 @@ fn every_entry_point_builds_on_this_device() {
         let shader = file.strip_suffix(".wgsl").unwrap();
         for i in interfaces(shader, &parse(file, source)).unwrap() {
             match gpu.kernel(shader, &i.entry) {
-                Ok(k) => assert_eq!(k.interface.storage.len(), i.storage.len()),
+                // the layout holds the bindings this entry point uses, and only those
+                Ok(k) => {
+                    let used = i.used_storage().count() + i.uniform.as_ref().is_some_and(|u| u.used) as usize;
+                    assert_eq!(k.bindings.len(), used, "{file} `{}`", i.entry);
+                }
                 // Refused for this device's limits (the autotune skips such variants).
                 Err(e) if format!("{e}").contains("exceed") => {}
                 Err(e) => panic!("{e:#}"),
@@ -90,6 +94,10 @@ struct Params { n: u32, s: f32, _pad0: u32, _pad1: u32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gid.x < p.n) { out[gid.x] = p.s * a[gid.x]; }
+}
+@compute @workgroup_size(64)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x < p.n) { out[gid.x] = p.s; }
 }
 ";
 
@@ -166,7 +174,12 @@ fn interface_of_a_kernel_is_read_from_its_wgsl() {
     let names: Vec<(&str, u32, bool)> = i.storage.iter().map(|s| (s.name.as_str(), s.binding, s.read_only)).collect();
     assert_eq!(names, [("a", 1, true), ("out", 2, false)]);
     i.check_uniform::<Right>().unwrap();
-    i.check_arg_count(2).unwrap();
+    i.check_args(&[true, true]).unwrap();
+    // `fill` does not read `a`: its layout leaves binding 1 out
+    let fill = interfaces("test_kernel", &parse("test_kernel", TEST_KERNEL)).unwrap().remove(1);
+    let used: Vec<&str> = fill.used_storage().map(|s| s.name.as_str()).collect();
+    assert_eq!((fill.entry.as_str(), used), ("fill", vec!["out"]));
+    fill.check_args(&[false, true]).unwrap();
 }
 
 #[test]
@@ -182,8 +195,20 @@ fn a_uniform_struct_that_disagrees_with_the_wgsl_is_an_error_naming_it() {
     assert!(e.contains("field `s`") && e.contains("missing"), "{e}");
     let e = err(i.check_uniform::<Unlisted>());
     assert!(e.contains("lists 8 of its 16 bytes"), "{e}");
-    let e = err(i.check_arg_count(3));
+    let e = err(i.check_args(&[true, true, true]));
     assert!(e.contains("3 buffers given") && e.contains("`a`") && e.contains("`out` (write)"), "{e}");
+}
+
+#[test]
+fn a_binding_list_that_disagrees_with_the_entry_points_use_is_an_error_naming_it() {
+    let i = test_kernel();
+    let e = err(i.check_args(&[true]));
+    assert!(e.contains("shaders/test_kernel.wgsl `main`") && e.contains("binding 2 `out` is used"), "{e}");
+    let e = err(i.check_args(&[false, true]));
+    assert!(e.contains("binding 1 `a` is used") && e.contains("gives no buffer"), "{e}");
+    let fill = interfaces("test_kernel", &parse("test_kernel", TEST_KERNEL)).unwrap().remove(1);
+    let e = err(fill.check_args(&[true, true]));
+    assert!(e.contains("shaders/test_kernel.wgsl `fill`") && e.contains("binding 1 `a` is not used"), "{e}");
 }
 
 #[test]
@@ -210,7 +235,14 @@ fn a_dispatch_with_the_wrong_params_or_buffers_fails_at_first_use() {
     let right = Right { n: 8, s: 1.0, _pad: [0; 2] };
     gpu.dispatch("elementwise", "add", &right, &args, [1, 1, 1], cost).unwrap();
     let e = err(gpu.dispatch("elementwise", "add", &right, &args[1..], [1, 1, 1], cost));
-    assert!(e.contains("2 buffers given, the shader binds 3"), "{e}");
+    assert!(e.contains("binding 3 `out` is used by this entry point but the dispatch gives no buffer"), "{e}");
     let e = err(gpu.dispatch("elementwise", "no_such_entry", &right, &args, [1, 1, 1], cost));
     assert!(e.contains("no entry point `no_such_entry`"), "{e}");
+    // `scale` reads only `a`: a buffer for `b` is refused, and `add` needs one
+    let e = err(gpu.dispatch("elementwise", "scale", &right, &args, [1, 1, 1], cost));
+    assert!(e.contains("shaders/elementwise.wgsl `scale`") && e.contains("binding 2 `b` is not used"), "{e}");
+    let unary = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::Unused, tdfas::gpu::Arg::T(&out)];
+    gpu.dispatch("elementwise", "scale", &right, &unary, [1, 1, 1], cost).unwrap();
+    let e = err(gpu.dispatch("elementwise", "add", &right, &unary, [1, 1, 1], cost));
+    assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("binding 2 `b` is used"), "{e}");
 }

@@ -23,12 +23,12 @@ use profiler::{Cost, Profiler};
 /// Threads per workgroup of the 1-D elementwise kernels (they all declare @workgroup_size(256)).
 pub const WG: u32 = 256;
 
-/// A compute pipeline plus the bind-group layout made from its shader's declared bindings.
+/// A compute pipeline plus the bind-group layout made from the bindings its entry point uses.
 pub struct Kernel {
     pub name: String,
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
-    /// binding index -> is uniform (else storage)
+    /// the bindings of the layout: binding index -> is uniform (else storage)
     pub bindings: Vec<(u32, bool)>,
     pub id: u64,
     /// What the WGSL declares (see `reflect`).
@@ -38,9 +38,10 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Checks a dispatch's uniform type (once per type) and buffer count against the WGSL.
-    fn check_interface<P: reflect::Uniform>(&self, args: usize) -> Result<()> {
-        self.interface.check_arg_count(args)?;
+    /// Checks a dispatch's uniform type (once per type) and buffers against the WGSL.
+    fn check_interface<P: reflect::Uniform>(&self, args: &[Arg]) -> Result<()> {
+        let given: Vec<bool> = args.iter().map(|a| !matches!(a, Arg::Unused)).collect();
+        self.interface.check_args(&given)?;
         let id = std::any::TypeId::of::<P>();
         if !self.checked.borrow().contains(&id) {
             self.interface.check_uniform::<P>()?;
@@ -56,10 +57,13 @@ enum Command {
     Clear { buffer: wgpu::Buffer, offset: u64, size: u64 },
 }
 
-/// What a binding slot receives: a tensor (its buffer range) or a raw buffer.
+/// What a storage binding receives: a tensor (its buffer range), a raw buffer, or nothing where
+/// the entry point does not use the binding (its layout leaves it out).
+#[derive(Clone, Copy)]
 pub enum Arg<'a> {
     T(&'a Tensor),
     Buf(&'a wgpu::Buffer),
+    Unused,
 }
 
 pub struct Gpu {
@@ -214,16 +218,16 @@ impl Gpu {
             }
         }
         // The interface (uniform struct, storage buffers) comes from the WGSL itself; dispatches
-        // are checked against it. The bind-group layout lists every binding the file declares, so
-        // all entry points of a file share one binding convention (binding 0 = uniform params,
-        // then storage buffers).
+        // are checked against it. The bind-group layout lists the bindings this entry point uses
+        // (binding 0 = uniform params, then storage buffers), so no dispatch binds a buffer it
+        // does not need.
         let interface = reflect::interfaces(shader, &module_ir)?
             .into_iter()
             .find(|i| i.entry == entry)
             .ok_or_else(|| anyhow!("shaders/{shader}.wgsl has no entry point `{entry}`"))?;
         let mut bindings: Vec<(u32, bool, bool)> =
-            interface.storage.iter().map(|s| (s.binding, false, s.read_only)).collect();
-        if let Some(u) = &interface.uniform {
+            interface.used_storage().map(|s| (s.binding, false, s.read_only)).collect();
+        if let Some(u) = interface.uniform.as_ref().filter(|u| u.used) {
             bindings.insert(0, (u.binding, true, true));
         }
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
@@ -276,8 +280,9 @@ impl Gpu {
         Ok(kernel)
     }
 
-    /// Records one dispatch. `params` fills the uniform binding (if the shader has one); `args`
-    /// fill the storage bindings in binding order. Nothing runs until `flush`.
+    /// Records one dispatch. `params` fills the uniform binding (if the entry point uses one);
+    /// `args[i]` fills storage binding `i + 1`, `Arg::Unused` where the entry point does not use
+    /// that binding (trailing unused ones may be left out). Nothing runs until `flush`.
     pub fn dispatch<P: reflect::Uniform>(
         &self,
         shader: &str,
@@ -288,7 +293,7 @@ impl Gpu {
         cost: Cost,
     ) -> Result<()> {
         let kernel = self.kernel(shader, entry)?;
-        kernel.check_interface::<P>(args.len())?;
+        kernel.check_interface::<P>(args)?;
         self.check_bindings(&kernel, args)?;
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
@@ -308,27 +313,24 @@ impl Gpu {
         self.ensure_params_capacity();
         let params_buffer = self.params_buffer.borrow();
         let mut key = vec![kernel.id, params_buffer.1, offset];
-        let mut storage = args.iter();
         let mut resources = Vec::new();
         for &(binding, uniform) in &kernel.bindings {
             if uniform {
                 resources.push((binding, &params_buffer.0, offset, Some(PARAM_SLOT as u64)));
                 continue;
             }
-            let arg = storage.next().ok_or_else(|| anyhow!("{}: too few buffers bound", kernel.name))?;
-            match arg {
-                Arg::T(t) => {
+            // storage binding b is args[b - 1] (checked against the layout above)
+            match args.get(binding as usize - 1) {
+                Some(Arg::T(t)) => {
                     key.extend([t.buffer_id(), t.byte_offset(), t.byte_len()]);
                     resources.push((binding, t.buffer(), t.byte_offset(), Some(t.byte_len())));
                 }
-                Arg::Buf(b) => {
+                Some(Arg::Buf(b)) => {
                     key.extend([u64::MAX, b.size(), 0]);
                     resources.push((binding, *b, 0, None));
                 }
+                Some(Arg::Unused) | None => unreachable!("{}: binding {binding} checked as given", kernel.name),
             }
-        }
-        if storage.next().is_some() {
-            bail!("{}: more buffers given than the shader declares", kernel.name);
         }
         let cached = if args.iter().any(|a| matches!(a, Arg::Buf(_))) {
             None
@@ -801,24 +803,29 @@ impl Gpu {
 
     /// A 1-D elementwise dispatch over `n` values (256 threads a workgroup, `params(len)` for a
     /// range of `len` values). Tensors of `n` values are split into aligned ranges of their
-    /// flattened data when one would exceed `max_binding`; other tensors (scratch slots) are bound
-    /// whole. Each value is computed alone, so the split result is bit-identical.
+    /// flattened data when one would exceed `max_binding`; other arguments are bound as given.
+    /// Each value is computed alone, so the split result is bit-identical.
     pub fn dispatch_flat<P: reflect::Uniform>(
         &self,
         shader: &str,
         entry: &str,
         n: usize,
         params: impl Fn(usize) -> P,
-        args: &[&Tensor],
+        args: &[Arg],
         cost: Cost,
     ) -> Result<()> {
-        let split: Vec<&Tensor> = args.iter().copied().filter(|t| t.numel() == n).collect();
+        fn of_n<'a>(a: &Arg<'a>, n: usize) -> Option<&'a Tensor> {
+            match *a {
+                Arg::T(t) if t.numel() == n => Some(t),
+                _ => None,
+            }
+        }
+        let split: Vec<&Tensor> = args.iter().filter_map(|a| of_n(a, n)).collect();
         let chunks = self.split_items(&format!("{shader} {entry}"), n, &split)?;
         let parts = chunks.len() as f64;
         for r in chunks {
-            let views: Vec<Tensor> =
-                args.iter().map(|t| if t.numel() == n { t.flat(r.clone()) } else { (*t).clone() }).collect();
-            let bound: Vec<Arg> = views.iter().map(Arg::T).collect();
+            let views: Vec<Option<Tensor>> = args.iter().map(|a| of_n(a, n).map(|t| t.flat(r.clone()))).collect();
+            let bound: Vec<Arg> = args.iter().zip(&views).map(|(a, v)| v.as_ref().map_or(*a, Arg::T)).collect();
             let part = Cost::new(cost.flops / parts, cost.bytes / parts);
             self.dispatch(shader, entry, &params(r.len()), &bound, self.groups_1d(r.len()), part)?;
         }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use anyhow::{bail, Result};
 
-use crate::gpu::Gpu;
+use crate::gpu::{Arg, Gpu};
 use crate::tensor::Tensor;
 
 /// A value on the tape.
@@ -257,6 +257,6 @@ fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let n = a.numel();
     let params = |n: usize| AddParams { n: n as u32, s: 0.0, _pad: [0; 2] };
     let cost = crate::gpu::profiler::Cost::elementwise(n, 1.0, 3.0);
-    gpu.dispatch_flat("elementwise", "add", n, params, &[a, b, &out], cost)?;
+    gpu.dispatch_flat("elementwise", "add", n, params, &[a, b, &out].map(Arg::T), cost)?;
     Ok(out)
 }

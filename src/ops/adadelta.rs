@@ -4,7 +4,7 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::Gpu;
+use crate::gpu::{Arg, Gpu};
 use crate::tensor::Tensor;
 
 #[repr(C)]
@@ -36,7 +36,7 @@ pub fn adadelta_step(
         "adadelta",
         n,
         |n| Params { n: n as u32, lr, rho, eps },
-        &[p, g, v, u],
+        &[p, g, v, u].map(Arg::T),
         Cost::elementwise(n, 12.0, 7.0),
     )
 }

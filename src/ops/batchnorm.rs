@@ -14,6 +14,9 @@ use crate::graph::tape::Recompute;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
 
+/// A binding the dispatched entry point does not use.
+const U: Arg<'static> = Arg::Unused;
+
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
@@ -54,11 +57,9 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
     }
 }
 
-/// The vec4 kernels (batchnorm_vec4.wgsl) serve CPU adapters when HW is a multiple of 4 and the
-/// tensors fit one binding (no split: two cores need no more workgroups than channels). Their
-/// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
-/// their unused read-only slots x.
 /// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
+/// The vec4 kernels serve CPU adapters when HW is a multiple of 4 and the tensors fit one binding
+/// (no split: two cores need no more workgroups than channels).
 pub const VEC4_BUFFERS: u32 = 11;
 
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
@@ -150,14 +151,11 @@ pub fn batchnorm_stats(
     let stats = Tensor::empty(gpu, &[2, c]);
     let mut p = params(x, training, false, eps, momentum);
     if training && vec4_path(gpu, x) {
-        let spare = Tensor::empty(gpu, &[4 * c]);
-        let args = [x, x, x, &stats, x, x, running_mean, running_var, &spare, &spare, &spare].map(Arg::T);
+        let (rm, rv) = (Arg::T(running_mean), Arg::T(running_var));
+        let args = [Arg::T(x), U, U, Arg::T(&stats), U, U, rm, rv];
         let cost = Cost::elementwise(x.numel(), 4.0, 2.0);
         gpu.dispatch("batchnorm_vec4", "stats4", &p, &args, [c as u32, 1, 1], cost)?;
         return Ok(stats);
-    }
-    fn bind<'a>(t: [&'a Tensor; 5]) -> [Arg<'a>; 5] {
-        t.map(Arg::T)
     }
     if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x, &[])?) {
         // Per batch chunk, partial (count, mean, M2) of its values; then one Chan merge per channel
@@ -173,7 +171,7 @@ pub fn batchnorm_stats(
                 "batchnorm_stats",
                 "partial",
                 &pc,
-                &bind([&xc, &stats, running_mean, running_var, &partials]),
+                &[Arg::T(&xc), U, U, U, Arg::T(&partials)],
                 [c as u32, chunks as u32, 1],
                 cost,
             )?;
@@ -181,12 +179,11 @@ pub fn batchnorm_stats(
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
-        let x1 = x.flat(0..1); // combine reads only the partials
         gpu.dispatch(
             "batchnorm_stats",
             "combine",
             &pc,
-            &bind([&x1, &stats, running_mean, running_var, &partials]),
+            &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
             gpu.groups_1d(c),
             cost,
         )?;
@@ -200,7 +197,7 @@ pub fn batchnorm_stats(
             "batchnorm_stats",
             "partial",
             &p,
-            &bind([x, &stats, running_mean, running_var, &partials]),
+            &[Arg::T(x), U, U, U, Arg::T(&partials)],
             groups,
             Cost::elementwise(x.numel(), 4.0, 2.0),
         )?;
@@ -209,7 +206,7 @@ pub fn batchnorm_stats(
             "batchnorm_stats",
             "combine",
             &p,
-            &bind([x, &stats, running_mean, running_var, &partials]),
+            &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
             gpu.groups_1d(c),
             cost,
         )?;
@@ -217,14 +214,13 @@ pub fn batchnorm_stats(
     }
     // eval needs no reduction: one thread per channel instead of a workgroup per channel
     let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
-    let unused = Tensor::empty(gpu, &[1]); // the partials slot of the split entry points
-                                           // eval reads no x: bind one value of it, so a batch larger than one binding needs no split
-    let xb = if training { x.clone() } else { x.flat(0..x.numel().min(1)) };
+    // eval reads no x (nor a batch larger than one binding)
+    let xb = if training { Arg::T(x) } else { U };
     gpu.dispatch(
         "batchnorm_stats",
         entry,
         &p,
-        &bind([&xb, &stats, running_mean, running_var, &unused]),
+        &[xb, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
         groups,
         // training reads x twice (mean, then variance); eval only copies the running statistics
         if training { Cost::elementwise(x.numel(), 4.0, 2.0) } else { Cost::new(2.0 * c as f64, 16.0 * c as f64) },
@@ -247,9 +243,8 @@ pub fn batchnorm_apply(
     if vec4_path(gpu, x) {
         let (per, groups) = vec4_grid(gpu, x);
         let p = Params { per, ..params(x, false, relu, 0.0, 0.0) };
-        // stats is written only by stats4: here it sits in that read-write slot, read.
-        let spare = Tensor::empty(gpu, &[4 * c]);
-        let args = [x, x, x, stats, gamma, beta, &spare, &spare, &spare, &spare, &y].map(Arg::T);
+        let [xa, sa, ga, ba, ya] = [x, stats, gamma, beta, &y].map(Arg::T);
+        let args = [xa, U, U, sa, ga, ba, U, U, U, U, ya];
         gpu.dispatch("batchnorm_vec4", "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok(y);
     }
@@ -286,11 +281,11 @@ pub fn batchnorm_forward(
         // Eval on a CPU adapter: statistics and normalisation in one dispatch.
         let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
         check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
-        let (stats, y, spare) =
-            (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()), Tensor::empty(gpu, &[4 * c]));
+        let (stats, y) = (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()));
         let (per, groups) = vec4_grid(gpu, x);
         let p = Params { per, ..params(x, false, relu, eps, momentum) };
-        let args = [x, x, x, &stats, gamma, beta, running_mean, running_var, &spare, &spare, &y].map(Arg::T);
+        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::T);
+        let args = [xa, U, U, sa, ga, ba, rm, rv, U, U, ya];
         gpu.dispatch("batchnorm_vec4", "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok((y, stats));
     }
@@ -354,19 +349,16 @@ pub fn batchnorm_backward(
     let mask = if relu { y } else { x };
     let dgamma = Tensor::empty(gpu, gamma.shape());
     let dbeta = Tensor::empty(gpu, gamma.shape());
-    fn bind<'a>(t: [&'a Tensor; 7]) -> [Arg<'a>; 7] {
-        t.map(Arg::T)
-    }
     let [n, _, h, w] = x.nchw();
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
     if vec4_path(gpu, x) && gy.is_contiguous_buffer() && mask.is_contiguous_buffer() {
         let gx = Tensor::empty(gpu, x.shape());
-        let spare = Tensor::empty(gpu, &[4 * c]);
-        let args = [x, gy, mask, stats, x, x, &spare, &spare, &dgamma, &dbeta, &spare].map(Arg::T);
+        let [xa, ga, ma, sa, dg, db] = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
+        let args = [xa, ga, ma, sa, U, U, U, U, dg, db];
         gpu.dispatch("batchnorm_vec4", "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
         let (per, groups) = vec4_grid(gpu, x);
         let pv = Params { per, ..p };
-        let args = [x, gy, mask, stats, gamma, x, &spare, &spare, &dgamma, &dbeta, &gx].map(Arg::T);
+        let args = [xa, ga, ma, sa, Arg::T(gamma), U, U, U, dg, db, Arg::T(&gx)];
         gpu.dispatch("batchnorm_vec4", "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
         return Ok((gx, dgamma, dbeta));
     }
@@ -385,7 +377,7 @@ pub fn batchnorm_backward(
                 "batchnorm_backward_reduce",
                 "partial",
                 &pc,
-                &bind([&xc, &gc, &mc, stats, &dgamma, &dbeta, &partials]),
+                &[Arg::T(&xc), Arg::T(&gc), Arg::T(&mc), Arg::T(stats), U, U, Arg::T(&partials)],
                 groups,
                 cost,
             )?;
@@ -393,8 +385,7 @@ pub fn batchnorm_backward(
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        let one = x.flat(0..1); // combine reads only the partials
-        let a = bind([&one, &one, &one, stats, &dgamma, &dbeta, &partials]);
+        let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
         gpu.dispatch("batchnorm_backward_reduce", "combine", &pc, &a, gpu.groups_1d(c), cost)?;
     } else if let Some((chunk, chunks)) = split(gpu, n * h * w) {
         p.chunk = chunk as u32;
@@ -404,16 +395,15 @@ pub fn batchnorm_backward(
             "batchnorm_backward_reduce",
             "partial",
             &p,
-            &bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]),
+            &[Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), U, U, Arg::T(&partials)],
             groups,
             reduce_cost,
         )?;
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]);
+        let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
         gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &a, gpu.groups_1d(c), cost)?;
     } else {
-        let unused = Tensor::empty(gpu, &[1]);
-        let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &unused]);
+        let a = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
         gpu.dispatch("batchnorm_backward_reduce", "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
     }
     let gx = Tensor::empty(gpu, x.shape());

@@ -255,7 +255,9 @@ fn gemm_conv_dispatch(
     match kernel {
         ConvKernel::Rows => {
             let entry = if k == 3 { "conv3" } else { "conv1" };
-            let args = [Arg::T(inp), Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            // conv1 reads only the vec4 view of the input
+            let x = if k == 3 { Arg::T(inp) } else { Arg::Unused };
+            let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
         _ => gpu.dispatch(

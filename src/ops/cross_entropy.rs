@@ -41,7 +41,7 @@ pub fn softmax(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
         "cross_entropy",
         "softmax",
         &p,
-        &[Arg::T(logits), Arg::T(logits), Arg::T(logits), Arg::T(&out)],
+        &[Arg::T(logits), Arg::Unused, Arg::Unused, Arg::T(&out)],
         gpu.groups_1d(logits.dim(0)),
         Cost::elementwise(logits.numel(), 5.0, 2.0),
     )?;
@@ -57,7 +57,7 @@ pub fn softmax_cross_entropy(gpu: &Gpu, logits: &Tensor, labels: &Tensor) -> Res
         "cross_entropy",
         "ce_loss",
         &p,
-        &[Arg::T(logits), Arg::T(labels), Arg::T(logits), Arg::T(&out)],
+        &[Arg::T(logits), Arg::T(labels), Arg::Unused, Arg::T(&out)],
         [1, 1, 1],
         Cost::elementwise(logits.numel(), 5.0, 1.0),
     )?;

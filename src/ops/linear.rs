@@ -59,7 +59,7 @@ pub fn col_sum(gpu: &Gpu, g: &Tensor) -> Result<Tensor> {
         "linear",
         "col_sum",
         &params,
-        &[Arg::T(g), Arg::T(g), Arg::T(&out)],
+        &[Arg::T(g), Arg::Unused, Arg::T(&out)],
         gpu.groups_1d(cols),
         Cost::elementwise(rows * cols, 1.0, 1.0),
     )?;
