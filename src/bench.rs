@@ -259,7 +259,8 @@ fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
                 tensors: tensors("x", "w", "y"),
                 make: Box::new(move |gpu| {
                     let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
-                    let kernel = conv::ConvKernel::ALL.into_iter().find(|&k| k != gpu.conv_kernel.get());
+                    let tuned = conv::settings(gpu)?.kernel.get();
+                    let kernel = conv::ConvKernel::ALL.into_iter().find(|&k| k != tuned);
                     Ok(Box::new(move |gpu: &Gpu| match (other, kernel) {
                         (true, Some(k)) => conv::conv2d_with(gpu, k, &x, &w, None).map(drop),
                         _ => conv::conv2d(gpu, &x, &w, None).map(drop),

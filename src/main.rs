@@ -507,10 +507,10 @@ fn info() -> Result<()> {
         l.max_storage_buffers_per_shader_stage,
         l.min_storage_buffer_offset_alignment
     );
-    let cache = tdfas::gpu::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
+    let cache = tdfas::ops::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
     println!(
         "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled|rows overrides; cache {cache})",
-        gpu.conv_kernel.get().name()
+        tdfas::ops::conv::settings(&gpu)?.kernel.get().name()
     );
     Ok(())
 }

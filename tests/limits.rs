@@ -237,7 +237,7 @@ fn batchnorm_statistics_span_the_whole_batch_when_split() {
         assert_near(&format!("batchnorm (relu {relu}) {cap:?}"), &w, &s, 1e-5);
     }
     // with the per-channel chunking of big batches as well (several partials per batch chunk)
-    let old = g.bn_chunk.replace(40);
+    let old = tdfas::ops::batchnorm::settings(&g).chunk.replace(40);
     for cap in caps(cap) {
         let (w, s) = whole_and_split(&g, cap, |g| {
             let x = rand(g, &shape, 5);
@@ -251,7 +251,7 @@ fn batchnorm_statistics_span_the_whole_batch_when_split() {
         });
         assert_near(&format!("batchnorm (chunked channels) {cap:?}"), &w, &s, 1e-5);
     }
-    g.bn_chunk.set(old);
+    tdfas::ops::batchnorm::settings(&g).chunk.set(old);
 }
 
 #[test]

@@ -6,8 +6,8 @@ pub mod pool;
 pub mod profiler;
 pub mod reflect;
 pub mod shaders;
-pub mod tuning;
 
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -85,14 +85,9 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     pub profiler: RefCell<Option<Profiler>>,
     submits: Cell<u64>,
-    /// The forward / input-gradient conv kernel for this adapter (see `tuning`).
-    pub conv_kernel: Cell<crate::ops::conv::ConvKernel>,
-    /// BatchNorm reductions over more values per channel than this split into chunks of this
-    /// many (more workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
-    pub bn_chunk: Cell<usize>,
-    /// BatchNorm on a CPU adapter uses its vec4 kernels (batchnorm_vec4.wgsl) where HW allows;
-    /// false forces the general ones (tests).
-    pub bn_vec4: Cell<bool>,
+    /// Op settings (the conv kernel choice, BatchNorm's chunking), one slot per type, each made
+    /// by its op on first use: the ops own their tuning, the runtime only keeps it per device.
+    op_settings: RefCell<HashMap<TypeId, Rc<dyn Any>>>,
     /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
     pub limits_source: &'static str,
     /// Test hook: bind at most this many bytes per storage binding (below the adapter's limit), so
@@ -166,17 +161,30 @@ impl Gpu {
             lost,
             profiler: RefCell::new(None),
             submits: Cell::new(0),
-            conv_kernel: Cell::new(crate::ops::conv::ConvKernel::RegisterBlocked),
-            bn_chunk: Cell::new(16384),
-            bn_vec4: Cell::new(true),
+            op_settings: RefCell::new(HashMap::new()),
             limits_source,
             binding_cap: Cell::new(binding_cap),
             buffer_cap: Cell::new(buffer_cap),
             page: Cell::new(device::cap_from_env("TDFAS_PAGE")?.unwrap_or(PAGE)),
             dry_run: Cell::new(false),
         };
-        tuning::tune(&gpu)?;
         Ok(gpu)
+    }
+
+    /// This device's settings of type `T`, made by `init` on first use (an op's tuning; `init`
+    /// may record and run work on this device). Settings hold `Cell`s where tests change them.
+    pub fn op_settings<T: Any>(&self, init: impl FnOnce(&Gpu) -> Result<T>) -> Result<Rc<T>> {
+        let id = TypeId::of::<T>();
+        let found = self.op_settings.borrow().get(&id).cloned();
+        let settings = match found {
+            Some(s) => s,
+            None => {
+                // not borrowed while `init` runs: it may use other settings
+                let s: Rc<dyn Any> = Rc::new(init(self)?);
+                self.op_settings.borrow_mut().entry(id).or_insert(s).clone()
+            }
+        };
+        Ok(settings.downcast::<T>().expect("op settings are stored under their own type"))
     }
 
     fn make_params_buffer(device: &wgpu::Device, size: u64) -> wgpu::Buffer {

@@ -2,6 +2,7 @@
 //! Training normalises with the batch mean and biased variance and updates the running statistics
 //! in place on the GPU (unbiased variance, `r = (1 - m) r + m batch`); eval uses the running stats.
 
+use std::cell::Cell;
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -57,6 +58,22 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
     }
 }
 
+/// A device's BatchNorm settings (tests and benchmarks change them).
+pub struct BatchNormSettings {
+    /// Reductions over more values per channel than this split into chunks of this many (more
+    /// workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
+    pub chunk: Cell<usize>,
+    /// On a CPU adapter, the vec4 kernels (batchnorm_vec4.wgsl) where HW allows; false forces
+    /// the general ones.
+    pub vec4: Cell<bool>,
+}
+
+/// This device's BatchNorm settings, made at first use.
+pub fn settings(gpu: &Gpu) -> Rc<BatchNormSettings> {
+    let made = gpu.op_settings(|_| Ok(BatchNormSettings { chunk: Cell::new(16384), vec4: Cell::new(true) }));
+    made.expect("BatchNorm settings need no device work")
+}
+
 /// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
 /// The vec4 kernels serve CPU adapters when HW is a multiple of 4 and the tensors fit one binding
 /// (no split: two cores need no more workgroups than channels).
@@ -66,7 +83,7 @@ fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
     // batchnorm_vec4.wgsl binds 11 storage buffers: over WebGPU's default 8 per stage
-    gpu.bn_vec4.get()
+    settings(gpu).vec4.get()
         && gpu.is_cpu()
         && gpu.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
         && (h * w) % 4 == 0
@@ -107,11 +124,11 @@ fn batch_split(gpu: &Gpu, what: &str, x: &Tensor, others: &[&Tensor]) -> Result<
 }
 
 /// Chunks of a split per-channel reduction over `count` values: None (one workgroup per channel)
-/// unless `count` exceeds the adapter's `bn_chunk`.
+/// unless `count` exceeds the device's `BatchNormSettings::chunk`.
 fn split(gpu: &Gpu, count: usize) -> Option<(usize, usize)> {
     // at most the adapter's workgroups per grid dimension
     let max_groups = gpu.limits.max_compute_workgroups_per_dimension.max(1) as usize;
-    let chunk = gpu.bn_chunk.get().max(1).max(count.div_ceil(max_groups));
+    let chunk = settings(gpu).chunk.get().max(1).max(count.div_ceil(max_groups));
     (count > chunk).then(|| (chunk, count.div_ceil(chunk)))
 }
 

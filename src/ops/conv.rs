@@ -1,6 +1,9 @@
 //! 2-D convolution (stride 1, zero padding k/2, odd k, cross-correlation as PyTorch's conv2d)
 //! as implicit-GEMM WGSL kernels, with hand-written input, weight and bias gradients.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use anyhow::{bail, ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -106,6 +109,17 @@ impl ConvKernel {
             ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
         }
     }
+}
+
+/// A device's conv settings, made at its first convolution.
+pub struct ConvSettings {
+    /// The forward / input-gradient kernel (autotuned, see `ops::tuning`; tests may change it).
+    pub kernel: Cell<ConvKernel>,
+}
+
+/// This device's conv settings: at the first call, the autotune's choice (cached on disk).
+pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
+    gpu.op_settings(|gpu| Ok(ConvSettings { kernel: Cell::new(crate::ops::tuning::tune(gpu)?) }))
 }
 
 /// The text of both kernels (the tuning cache is invalidated when it changes).
@@ -273,16 +287,16 @@ fn gemm_conv_dispatch(
 
 /// y = conv(x, w) + b: x [N, Ci, H, W], w [Co, Ci, k, k], b [Co] -> y [N, Co, H, W].
 pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-    conv2d_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0)), x, w, b)
+    conv2d_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
 }
 
 /// The adapter's tuned kernel, except for few output channels: a 64-channel tile would leave
 /// most of its threads idle (the model's 1- and 8-channel convs), so those stay register-blocked.
-fn kernel_for(gpu: &Gpu, cout: usize) -> ConvKernel {
-    match gpu.conv_kernel.get() {
+fn kernel_for(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
+    Ok(match settings(gpu)?.kernel.get() {
         ConvKernel::Tiled if cout <= 16 => ConvKernel::RegisterBlocked,
         k => k,
-    }
+    })
 }
 
 /// `conv2d` with a given kernel instead of the adapter's tuned one (benchmarks, tests).
@@ -298,7 +312,7 @@ pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Opt
 /// dL/dx from gy [N, Co, H, W] and w [Co, Ci, k, k]: gy convolved with the flipped, transposed
 /// weight (same padding), -> [N, Ci, H, W].
 pub fn conv2d_backward_input(gpu: &Gpu, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
-    conv2d_backward_input_with(gpu, kernel_for(gpu, w.shape().get(1).copied().unwrap_or(0)), gy, w)
+    conv2d_backward_input_with(gpu, kernel_for(gpu, w.shape().get(1).copied().unwrap_or(0))?, gy, w)
 }
 
 /// `conv2d_backward_input` with a given kernel (benchmarks, tests).
@@ -320,7 +334,7 @@ pub fn conv2d_backward_input_with(gpu: &Gpu, kernel: ConvKernel, gy: &Tensor, w:
 
 /// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
 pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
-    conv2d_backward_weight_with(gpu, gpu.conv_kernel.get(), x, gy, k)
+    conv2d_backward_weight_with(gpu, settings(gpu)?.kernel.get(), x, gy, k)
 }
 
 /// `conv2d_backward_weight` with the weight-gradient kernel that goes with a conv kernel: the

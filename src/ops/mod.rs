@@ -14,3 +14,4 @@ pub mod matmul;
 pub mod pool;
 pub mod resize;
 pub mod sobel;
+pub mod tuning;
