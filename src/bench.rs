@@ -123,30 +123,12 @@ pub fn peak_memory(gpu: &Gpu, cfg: &Config) -> Result<Vec<MemoryRow>> {
     rows
 }
 
-/// Every kernel family the bench covers (the smoke tests check the table names each).
-pub const FAMILIES: &[&str] = &[
-    "conv2d_forward",
-    "conv2d_forward_other",
-    "conv2d_backward_input",
-    "conv2d_backward_weight",
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "maxpool_forward",
-    "maxpool_backward",
-    "resize_forward",
-    "resize_backward",
-    "sobel_forward",
-    "sobel_backward",
-    "gru_gates",
-    "gru_update",
-    "gru_backward",
-    "depth_loss",
-    "depth_loss_backward",
-    "linear",
-    "adadelta",
-    "inference",
-    "train_step",
-];
+/// Every kernel family the bench covers (the smoke tests check the table names each): each op's
+/// (its `KERNELS`), then the whole model's.
+pub fn families() -> Vec<&'static str> {
+    let ops = crate::ops::ALL.iter().flat_map(|k| k.bench.iter().copied());
+    ops.chain(["inference", "train_step"]).collect()
+}
 
 /// One call of a benchmark (records its dispatches), and what builds it from fresh inputs.
 type Call = Box<dyn FnMut(&Gpu) -> Result<()>>;

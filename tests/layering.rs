@@ -14,6 +14,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("Var", "graph"),
     ("ParamStore", "graph"),
     ("uniform", "gpu"),
+    ("shader", "gpu"),
 ];
 
 fn src() -> PathBuf {

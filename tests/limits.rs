@@ -95,7 +95,8 @@ fn rand(g: &Gpu, shape: &[usize], seed: u64) -> Tensor {
 #[test]
 fn every_kernel_fits_webgpus_default_limits() {
     let defaults = wgpu::Limits::default();
-    for (name, src) in shaders::ALL {
+    for shader in tdfas::ops::shaders() {
+        let (name, src) = (shader.name, shader.source);
         let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         for (entry, needs) in shaders::workgroup_needs(&module).unwrap() {
             assert!(needs.exceeds(&defaults).is_none(), "{name} {entry}: {:?}", needs.exceeds(&defaults));
@@ -103,21 +104,22 @@ fn every_kernel_fits_webgpus_default_limits() {
     }
     // storage buffers per stage: within the default 8, except batchnorm_vec4, which the ops use
     // only where the device allows its count
-    for (name, src) in shaders::ALL {
+    for shader in tdfas::ops::shaders() {
+        let (name, src) = (shader.name, shader.source);
         let module = naga::front::wgsl::parse_str(src).unwrap();
         let storage = module
             .global_variables
             .iter()
             .filter(|(_, v)| matches!(v.space, naga::AddressSpace::Storage { .. }))
             .count() as u32;
-        if *name == "batchnorm_vec4.wgsl" {
+        if name == "batchnorm_vec4" {
             assert_eq!(storage, bn::VEC4_BUFFERS, "{name}");
         } else {
             assert!(storage <= defaults.max_storage_buffers_per_shader_stage, "{name}: {storage} storage buffers");
         }
     }
     // the tiled conv's two shared tiles: 2 x 256 vec4 = 8 KiB of the 16 KiB
-    let tiled = shaders::source("conv2d_forward_tiled").unwrap();
+    let tiled = tdfas::ops::shader("conv2d_forward_tiled").unwrap().source;
     let needs = shaders::workgroup_needs(&naga::front::wgsl::parse_str(tiled).unwrap()).unwrap();
     assert_eq!(needs[0].1.memory, 8192);
     assert_eq!(needs[0].1.size, [256, 1, 1]);

@@ -19,6 +19,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::tensor::Tensor;
 use pool::BufferPool;
 use profiler::{Cost, Profiler};
+use shaders::Shader;
 
 /// Threads per workgroup of the 1-D elementwise kernels (they all declare @workgroup_size(256)).
 pub const WG: u32 = 256;
@@ -210,12 +211,13 @@ impl Gpu {
     }
 
     /// The compute pipeline for `shader`'s entry point `entry`, built once and cached.
-    pub fn kernel(&self, shader: &str, entry: &str) -> Result<Rc<Kernel>> {
+    pub fn kernel(&self, shader: &Shader, entry: &str) -> Result<Rc<Kernel>> {
+        shader.check_entry(entry)?;
+        let (source, shader) = (shader.source, shader.name);
         let key = format!("{shader}::{entry}");
         if let Some(k) = self.kernels.borrow().get(&key) {
             return Ok(k.clone());
         }
-        let source = shaders::source(shader)?;
         let module_ir = naga::front::wgsl::parse_str(source)
             .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
         // A kernel that needs more than the device's limits is refused with the reason (the
@@ -293,7 +295,7 @@ impl Gpu {
     /// that binding (trailing unused ones may be left out). Nothing runs until `flush`.
     pub fn dispatch<P: reflect::Uniform>(
         &self,
-        shader: &str,
+        shader: &Shader,
         entry: &str,
         params: &P,
         args: &[Arg],
@@ -815,7 +817,7 @@ impl Gpu {
     /// Each value is computed alone, so the split result is bit-identical.
     pub fn dispatch_flat<P: reflect::Uniform>(
         &self,
-        shader: &str,
+        shader: &Shader,
         entry: &str,
         n: usize,
         params: impl Fn(usize) -> P,
@@ -829,7 +831,7 @@ impl Gpu {
             }
         }
         let split: Vec<&Tensor> = args.iter().filter_map(|a| of_n(a, n)).collect();
-        let chunks = self.split_items(&format!("{shader} {entry}"), n, &split)?;
+        let chunks = self.split_items(&format!("{} {entry}", shader.name), n, &split)?;
         let parts = chunks.len() as f64;
         for r in chunks {
             let views: Vec<Option<Tensor>> = args.iter().map(|a| of_n(a, n).map(|t| t.flat(r.clone()))).collect();

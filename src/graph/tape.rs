@@ -250,6 +250,10 @@ struct AddParams {
 }
 crate::uniform!(AddParams { n, s, _pad });
 
+/// elementwise.wgsl's `add`, named here because the tape is a layer below the ops
+/// (`ops::elementwise::KERNELS` declares the file; the runtime caches one pipeline for both).
+const ELEMENTWISE_ADD: crate::gpu::shaders::Shader = crate::shader!("elementwise", ["add"]);
+
 /// a + b for two gradients of one value: elementwise.wgsl's `add`, dispatched here because the
 /// tape is a layer below the ops (`ops::elementwise::add` records the same kernel).
 fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -257,6 +261,6 @@ fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let n = a.numel();
     let params = |n: usize| AddParams { n: n as u32, s: 0.0, _pad: [0; 2] };
     let cost = crate::gpu::profiler::Cost::elementwise(n, 1.0, 3.0);
-    gpu.dispatch_flat("elementwise", "add", n, params, &[a, b, &out].map(Arg::T), cost)?;
+    gpu.dispatch_flat(&ELEMENTWISE_ADD, "add", n, params, &[a, b, &out].map(Arg::T), cost)?;
     Ok(out)
 }

@@ -10,10 +10,22 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::tape::Recompute;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels {
+    shaders: &[BATCHNORM_STATS, BATCHNORM_FORWARD, BATCHNORM_BACKWARD_REDUCE, BATCHNORM_BACKWARD, BATCHNORM_VEC4],
+    bench: &["batchnorm_forward", "batchnorm_backward"],
+};
+const BATCHNORM_STATS: Shader = crate::shader!("batchnorm_stats", ["main", "partial", "combine", "eval"]);
+const BATCHNORM_FORWARD: Shader = crate::shader!("batchnorm_forward", ["main"]);
+const BATCHNORM_BACKWARD_REDUCE: Shader = crate::shader!("batchnorm_backward_reduce", ["main", "partial", "combine"]);
+const BATCHNORM_BACKWARD: Shader = crate::shader!("batchnorm_backward", ["main"]);
+const BATCHNORM_VEC4: Shader = crate::shader!("batchnorm_vec4", ["stats4", "apply4", "eval4", "reduce4", "backward4"]);
 
 /// A binding the dispatched entry point does not use.
 const U: Arg<'static> = Arg::Unused;
@@ -171,7 +183,7 @@ pub fn batchnorm_stats(
         let (rm, rv) = (Arg::T(running_mean), Arg::T(running_var));
         let args = [Arg::T(x), U, U, Arg::T(&stats), U, U, rm, rv];
         let cost = Cost::elementwise(x.numel(), 4.0, 2.0);
-        gpu.dispatch("batchnorm_vec4", "stats4", &p, &args, [c as u32, 1, 1], cost)?;
+        gpu.dispatch(&BATCHNORM_VEC4, "stats4", &p, &args, [c as u32, 1, 1], cost)?;
         return Ok(stats);
     }
     if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x, &[])?) {
@@ -185,7 +197,7 @@ pub fn batchnorm_stats(
             let pc = Params { n: r.len() as u32, chunk: chunk as u32, base, total: total as u32, ..p };
             let cost = Cost::elementwise(xc.numel(), 4.0, 2.0);
             gpu.dispatch(
-                "batchnorm_stats",
+                &BATCHNORM_STATS,
                 "partial",
                 &pc,
                 &[Arg::T(&xc), U, U, U, Arg::T(&partials)],
@@ -197,7 +209,7 @@ pub fn batchnorm_stats(
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
         gpu.dispatch(
-            "batchnorm_stats",
+            &BATCHNORM_STATS,
             "combine",
             &pc,
             &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
@@ -211,7 +223,7 @@ pub fn batchnorm_stats(
         let partials = Tensor::empty(gpu, &[c, chunks, 3]);
         let groups = [c as u32, chunks as u32, 1];
         gpu.dispatch(
-            "batchnorm_stats",
+            &BATCHNORM_STATS,
             "partial",
             &p,
             &[Arg::T(x), U, U, U, Arg::T(&partials)],
@@ -220,7 +232,7 @@ pub fn batchnorm_stats(
         )?;
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
         gpu.dispatch(
-            "batchnorm_stats",
+            &BATCHNORM_STATS,
             "combine",
             &p,
             &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
@@ -234,7 +246,7 @@ pub fn batchnorm_stats(
     // eval reads no x (nor a batch larger than one binding)
     let xb = if training { Arg::T(x) } else { U };
     gpu.dispatch(
-        "batchnorm_stats",
+        &BATCHNORM_STATS,
         entry,
         &p,
         &[xb, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
@@ -262,14 +274,14 @@ pub fn batchnorm_apply(
         let p = Params { per, ..params(x, false, relu, 0.0, 0.0) };
         let [xa, sa, ga, ba, ya] = [x, stats, gamma, beta, &y].map(Arg::T);
         let args = [xa, U, U, sa, ga, ba, U, U, U, U, ya];
-        gpu.dispatch("batchnorm_vec4", "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        gpu.dispatch(&BATCHNORM_VEC4, "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok(y);
     }
     // Larger than one binding: batch chunks (each value alone: bit-identical).
     for r in gpu.split_items("batchnorm", x.dim(0), &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r));
         gpu.dispatch(
-            "batchnorm_forward",
+            &BATCHNORM_FORWARD,
             "main",
             &params(&xc, false, relu, 0.0, 0.0),
             &[Arg::T(&xc), Arg::T(stats), Arg::T(gamma), Arg::T(beta), Arg::T(&yc)],
@@ -303,7 +315,7 @@ pub fn batchnorm_forward(
         let p = Params { per, ..params(x, false, relu, eps, momentum) };
         let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::T);
         let args = [xa, U, U, sa, ga, ba, rm, rv, U, U, ya];
-        gpu.dispatch("batchnorm_vec4", "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        gpu.dispatch(&BATCHNORM_VEC4, "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok((y, stats));
     }
     let stats = batchnorm_stats(gpu, x, running_mean, running_var, training, eps, momentum)?;
@@ -372,11 +384,11 @@ pub fn batchnorm_backward(
         let gx = Tensor::empty(gpu, x.shape());
         let [xa, ga, ma, sa, dg, db] = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
         let args = [xa, ga, ma, sa, U, U, U, U, dg, db];
-        gpu.dispatch("batchnorm_vec4", "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
+        gpu.dispatch(&BATCHNORM_VEC4, "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
         let (per, groups) = vec4_grid(gpu, x);
         let pv = Params { per, ..p };
         let args = [xa, ga, ma, sa, Arg::T(gamma), U, U, U, dg, db, Arg::T(&gx)];
-        gpu.dispatch("batchnorm_vec4", "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
+        gpu.dispatch(&BATCHNORM_VEC4, "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
         return Ok((gx, dgamma, dbeta));
     }
     let parts = batch_split(gpu, "batchnorm backward", x, &[gy, mask])?;
@@ -391,7 +403,7 @@ pub fn batchnorm_backward(
             let cost = Cost::elementwise(xc.numel(), 5.0, 3.0);
             let groups = [c as u32, *chunks as u32, 1];
             gpu.dispatch(
-                "batchnorm_backward_reduce",
+                &BATCHNORM_BACKWARD_REDUCE,
                 "partial",
                 &pc,
                 &[Arg::T(&xc), Arg::T(&gc), Arg::T(&mc), Arg::T(stats), U, U, Arg::T(&partials)],
@@ -403,13 +415,13 @@ pub fn batchnorm_backward(
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
         let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
-        gpu.dispatch("batchnorm_backward_reduce", "combine", &pc, &a, gpu.groups_1d(c), cost)?;
+        gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "combine", &pc, &a, gpu.groups_1d(c), cost)?;
     } else if let Some((chunk, chunks)) = split(gpu, n * h * w) {
         p.chunk = chunk as u32;
         let partials = Tensor::empty(gpu, &[c, chunks, 2]);
         let groups = [c as u32, chunks as u32, 1];
         gpu.dispatch(
-            "batchnorm_backward_reduce",
+            &BATCHNORM_BACKWARD_REDUCE,
             "partial",
             &p,
             &[Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), U, U, Arg::T(&partials)],
@@ -418,10 +430,10 @@ pub fn batchnorm_backward(
         )?;
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
         let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
-        gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &a, gpu.groups_1d(c), cost)?;
+        gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "combine", &p, &a, gpu.groups_1d(c), cost)?;
     } else {
         let a = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
-        gpu.dispatch("batchnorm_backward_reduce", "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
+        gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
     }
     let gx = Tensor::empty(gpu, x.shape());
     // The input gradient per batch chunk (each value alone), with the whole batch's count.
@@ -433,7 +445,7 @@ pub fn batchnorm_backward(
         let (xc, gc, mc, gxc) = (x.items(r.clone()), gy.items(r.clone()), mask.items(r.clone()), gx.items(r.clone()));
         let pc = Params { n: r.len() as u32, stat_n: if parts.is_some() { n as u32 } else { 0 }, ..p };
         gpu.dispatch(
-            "batchnorm_backward",
+            &BATCHNORM_BACKWARD,
             "main",
             &pc,
             &[

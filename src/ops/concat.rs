@@ -6,9 +6,14 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[CONCAT], bench: &[] };
+const CONCAT: Shader = crate::shader!("concat", ["main"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -67,7 +72,7 @@ fn strided_copy(gpu: &Gpu, src: &Tensor, dst: &Tensor, p: &Params) -> Result<()>
     let whole = |t: &Tensor| t.byte_len() <= max && t.is_contiguous_buffer();
     if whole(src) && whole(dst) {
         let cost = Cost::elementwise(n, 0.0, 2.0);
-        return gpu.dispatch("concat", "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
+        return gpu.dispatch(&CONCAT, "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
     }
     for b in 0..p.blocks as usize {
         let (s, d) = (p.src_off as usize + b * p.src_stride as usize, p.dst_off as usize + b * p.dst_stride as usize);

@@ -8,9 +8,29 @@ use anyhow::{bail, ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels {
+    shaders: &[
+        CONV2D_FORWARD,
+        CONV2D_FORWARD_TILED,
+        CONV2D_FORWARD_ROWS,
+        CONV2D_WEIGHT_GRAD,
+        CONV2D_WEIGHT_GRAD_ROWS,
+        CONV2D_BIAS_GRAD,
+    ],
+    bench: &["conv2d_forward", "conv2d_forward_other", "conv2d_backward_input", "conv2d_backward_weight"],
+};
+const CONV2D_FORWARD: Shader = crate::shader!("conv2d_forward", ["conv2d_forward"]);
+const CONV2D_FORWARD_TILED: Shader = crate::shader!("conv2d_forward_tiled", ["conv2d_forward_tiled"]);
+const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv3", "conv1"]);
+const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
+const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
+const CONV2D_BIAS_GRAD: Shader = crate::shader!("conv2d_bias_grad", ["conv2d_bias_grad"]);
 
 /// Uniform of conv2d_forward.wgsl (see its header).
 #[repr(C)]
@@ -91,11 +111,11 @@ impl ConvKernel {
         }
     }
 
-    fn shader(self) -> &'static str {
+    fn shader(self) -> &'static Shader {
         match self {
-            ConvKernel::RegisterBlocked => "conv2d_forward",
-            ConvKernel::Tiled => "conv2d_forward_tiled",
-            ConvKernel::Rows => "conv2d_forward_rows",
+            ConvKernel::RegisterBlocked => &CONV2D_FORWARD,
+            ConvKernel::Tiled => &CONV2D_FORWARD_TILED,
+            ConvKernel::Rows => &CONV2D_FORWARD_ROWS,
         }
     }
 
@@ -124,11 +144,7 @@ pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
 
 /// The text of both kernels (the tuning cache is invalidated when it changes).
 pub fn shader_sources() -> String {
-    ConvKernel::ALL
-        .iter()
-        .filter_map(|k| crate::gpu::shaders::ALL.iter().find(|(n, _)| *n == format!("{}.wgsl", k.shader())))
-        .map(|(_, src)| *src)
-        .collect()
+    ConvKernel::ALL.iter().map(|k| k.shader().source).collect()
 }
 
 /// Times both kernels on a conv of the model's kind (3x3, 64 -> 64 channels; 32 x 32 pixels on a
@@ -274,9 +290,10 @@ fn gemm_conv_dispatch(
             let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
+        // the register-blocked and tiled files' one entry point is named as the file
         _ => gpu.dispatch(
             kernel.shader(),
-            kernel.shader(),
+            kernel.shader().name,
             &params,
             &[Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)],
             groups,
@@ -383,7 +400,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, 
     let bytes = 4.0 * (x.numel() + gy.numel() + gw.numel()) as f64;
     if kernel == ConvKernel::Rows && k == 3 && wd % 4 == 0 && kernel.available(gpu) {
         gpu.dispatch(
-            "conv2d_weight_grad_rows",
+            &CONV2D_WEIGHT_GRAD_ROWS,
             "wgrad3",
             &params,
             &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
@@ -393,7 +410,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, 
         return Ok(gw);
     }
     gpu.dispatch(
-        "conv2d_weight_grad",
+        &CONV2D_WEIGHT_GRAD,
         "conv2d_weight_grad",
         &params,
         &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
@@ -423,7 +440,7 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     let gb = Tensor::empty(gpu, &[co]);
     let params = BgradParams { n: n as u32, cout: co as u32, hw: (h * w) as u32, _pad: 0 };
     gpu.dispatch(
-        "conv2d_bias_grad",
+        &CONV2D_BIAS_GRAD,
         "conv2d_bias_grad",
         &params,
         &[Arg::T(gy), Arg::T(&gb)],

@@ -5,9 +5,14 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[CROSS_ENTROPY], bench: &[] };
+const CROSS_ENTROPY: Shader = crate::shader!("cross_entropy", ["softmax", "ce_loss", "ce_backward"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -38,7 +43,7 @@ pub fn softmax(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
     let p = params("softmax", logits)?;
     let out = Tensor::empty(gpu, logits.shape());
     gpu.dispatch(
-        "cross_entropy",
+        &CROSS_ENTROPY,
         "softmax",
         &p,
         &[Arg::T(logits), Arg::Unused, Arg::Unused, Arg::T(&out)],
@@ -54,7 +59,7 @@ pub fn softmax_cross_entropy(gpu: &Gpu, logits: &Tensor, labels: &Tensor) -> Res
     check_labels("cross_entropy", logits, labels)?;
     let out = Tensor::empty(gpu, &[1]);
     gpu.dispatch(
-        "cross_entropy",
+        &CROSS_ENTROPY,
         "ce_loss",
         &p,
         &[Arg::T(logits), Arg::T(labels), Arg::Unused, Arg::T(&out)],
@@ -70,7 +75,7 @@ pub fn softmax_cross_entropy_backward(gpu: &Gpu, logits: &Tensor, labels: &Tenso
     check_labels("cross_entropy backward", logits, labels)?;
     let out = Tensor::empty(gpu, logits.shape());
     gpu.dispatch(
-        "cross_entropy",
+        &CROSS_ENTROPY,
         "ce_backward",
         &p,
         &[Arg::T(logits), Arg::T(labels), Arg::T(g), Arg::T(&out)],

@@ -4,9 +4,30 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[ELEMENTWISE, ELEMENTWISE_VEC4], bench: &[] };
+const ELEMENTWISE: Shader = crate::shader!(
+    "elementwise",
+    [
+        "add",
+        "sub",
+        "mul",
+        "scale",
+        "axpy",
+        "relu",
+        "relu_backward",
+        "sigmoid",
+        "sigmoid_backward",
+        "tanh_forward",
+        "tanh_backward"
+    ]
+);
+const ELEMENTWISE_VEC4: Shader = crate::shader!("elementwise_vec4", ["add", "sub", "mul", "scale", "axpy"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -32,11 +53,11 @@ fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: Option<&Tensor>, s: f32, flops: f6
         && a.byte_len() <= gpu.max_binding();
     if vec4 && gpu.is_cpu() && n > 0 && n.is_multiple_of(4) && whole {
         let p = Params { n: (n / 4) as u32, s, _pad: [0; 2] };
-        gpu.dispatch("elementwise_vec4", entry, &p, &args, gpu.groups_1d(n / 4), Cost::elementwise(n, flops, 3.0))?;
+        gpu.dispatch(&ELEMENTWISE_VEC4, entry, &p, &args, gpu.groups_1d(n / 4), Cost::elementwise(n, flops, 3.0))?;
         return Ok(out);
     }
     gpu.dispatch_flat(
-        "elementwise",
+        &ELEMENTWISE,
         entry,
         n,
         |n| Params { n: n as u32, s, _pad: [0; 2] },

@@ -5,9 +5,16 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels =
+    OpKernels { shaders: &[MAXPOOL_FORWARD, MAXPOOL_BACKWARD], bench: &["maxpool_forward", "maxpool_backward"] };
+const MAXPOOL_FORWARD: Shader = crate::shader!("maxpool_forward", ["main"]);
+const MAXPOOL_BACKWARD: Shader = crate::shader!("maxpool_backward", ["main"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -50,7 +57,7 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let (xc, yc, ic) = (x.items(r.clone()), y.items(r.clone()), idx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
         gpu.dispatch(
-            "maxpool_forward",
+            &MAXPOOL_FORWARD,
             "main",
             &pc,
             &[Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)],
@@ -77,7 +84,7 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
         let (gyc, ic, gxc) = (gy.items(r.clone()), idx.items(r.clone()), gx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
         gpu.dispatch(
-            "maxpool_backward",
+            &MAXPOOL_BACKWARD,
             "main",
             &pc,
             &[Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)],

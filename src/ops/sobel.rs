@@ -4,9 +4,14 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[SOBEL], bench: &["sobel_forward", "sobel_backward"] };
+const SOBEL: Shader = crate::shader!("sobel", ["sobel"]);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SobelDir {
@@ -41,7 +46,7 @@ fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
         let n = xc.numel();
         let params = Params { n: n as u32, h: h as u32, w: w as u32, dir, s, _pad: [0; 3] };
         gpu.dispatch(
-            "sobel",
+            &SOBEL,
             "sobel",
             &params,
             &[Arg::T(&xc), Arg::T(&yc)],
