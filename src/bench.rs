@@ -438,7 +438,7 @@ fn over_limit(gpu: &Gpu, tensors: &[(String, Vec<usize>)]) -> Option<String> {
 }
 
 fn timestamps(gpu: &Gpu) -> bool {
-    gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    gpu.device.features.contains(wgpu::Features::TIMESTAMP_QUERY)
 }
 
 fn start_profiler(gpu: &Gpu) {
@@ -709,7 +709,7 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         preset: cfg.name.clone(),
         timing: if timestamps(gpu) { "GPU timestamps" } else { "wall time over repeated submits" }.into(),
         max_binding_mib: gpu.max_binding() as f64 / 1048576.0,
-        limits: gpu.limits_source.to_string(),
+        limits: gpu.device.limits_source.to_string(),
         rows,
         memory,
     })

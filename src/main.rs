@@ -482,14 +482,14 @@ fn run(cli: Cli) -> Result<()> {
 
 fn info() -> Result<()> {
     let gpu = tdfas::Gpu::new()?;
-    let i = &gpu.info;
+    let i = &gpu.device.info;
     println!("adapter   {}", i.name);
     println!("backend   {:?}", i.backend);
     println!("type      {:?}", i.device_type);
     println!("driver    {} {}", i.driver, i.driver_info);
-    println!("features  {:?}", gpu.features);
-    let l = &gpu.limits;
-    let source = match gpu.limits_source {
+    println!("features  {:?}", gpu.device.features);
+    let l = &gpu.device.limits;
+    let source = match gpu.device.limits_source {
         "default" => "WebGPU's defaults (TDFAS_LIMITS=default)",
         _ => "the adapter's own (TDFAS_LIMITS=default requests WebGPU's defaults)",
     };

@@ -25,7 +25,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
     let text = std::fs::read_to_string(&cache).expect("the first conv on an adapter writes the cache");
     let entries: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     let (key, entry) = entries.iter().next().unwrap();
-    assert!(key.contains(&g.info.name), "{key}");
+    assert!(key.contains(&g.device.info.name), "{key}");
     assert_eq!(ConvKernel::parse(entry["kernel"].as_str().unwrap()), Some(kernel));
     // the measured times are stored with the choice
     let ms = |k: ConvKernel| entry["ms"][k.name()].as_f64();
@@ -38,7 +38,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
     // choice follows the rule: the adapter type's default, unless another kernel is faster by
     // the margin
     let (_, times) = autotune(&g).unwrap();
-    println!("autotune on {}: {times:?}", g.info.name);
+    println!("autotune on {}: {times:?}", g.device.info.name);
     let kernels: Vec<ConvKernel> = times.iter().map(|t| t.0).collect();
     let available: Vec<ConvKernel> = ConvKernel::ALL.into_iter().filter(|k| k.available(&g)).collect();
     assert_eq!(kernels, available, "{times:?}");

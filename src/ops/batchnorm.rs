@@ -97,7 +97,7 @@ fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // batchnorm_vec4.wgsl binds 11 storage buffers: over WebGPU's default 8 per stage
     settings(gpu).vec4.get()
         && gpu.is_cpu()
-        && gpu.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
+        && gpu.device.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
         && (h * w) % 4 == 0
         && x.byte_len() <= gpu.max_binding()
         && x.is_contiguous_buffer()
@@ -139,7 +139,7 @@ fn batch_split(gpu: &Gpu, what: &str, x: &Tensor, others: &[&Tensor]) -> Result<
 /// unless `count` exceeds the device's `BatchNormSettings::chunk`.
 fn split(gpu: &Gpu, count: usize) -> Option<(usize, usize)> {
     // at most the adapter's workgroups per grid dimension
-    let max_groups = gpu.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    let max_groups = gpu.device.limits.max_compute_workgroups_per_dimension.max(1) as usize;
     let chunk = settings(gpu).chunk.get().max(1).max(count.div_ceil(max_groups));
     (count > chunk).then(|| (chunk, count.div_ceil(chunk)))
 }

@@ -106,7 +106,9 @@ impl ConvKernel {
     /// subgroupBroadcast from lanes 0..7, so it needs subgroups of at least 8 invocations.
     pub fn available(self, gpu: &Gpu) -> bool {
         match self {
-            ConvKernel::Rows => gpu.features.contains(wgpu::Features::SUBGROUP) && gpu.info.subgroup_min_size >= 8,
+            ConvKernel::Rows => {
+                gpu.device.features.contains(wgpu::Features::SUBGROUP) && gpu.device.info.subgroup_min_size >= 8
+            }
             _ => true,
         }
     }

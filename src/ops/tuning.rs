@@ -25,7 +25,7 @@ pub fn cache_path() -> Option<PathBuf> {
 
 /// What the cache is valid for: the adapter, its driver, and the conv shaders' text.
 fn cache_key(gpu: &Gpu) -> String {
-    let i = &gpu.info;
+    let i = &gpu.device.info;
     format!(
         "{} | {:?} | {} {} | shaders {:016x}",
         i.name,
@@ -69,7 +69,7 @@ pub fn tune(gpu: &Gpu) -> Result<ConvKernel> {
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
     eprintln!(
         "tuning the conv kernel for {} (once per adapter and driver; cached in {})",
-        gpu.info.name,
+        gpu.device.info.name,
         cache_path().map_or("no cache folder".into(), |p| p.display().to_string())
     );
     // The first conv may come in the middle of recording a step: run what is recorded so far
