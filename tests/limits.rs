@@ -118,6 +118,15 @@ fn every_kernel_fits_webgpus_default_limits() {
             assert!(storage <= defaults.max_storage_buffers_per_shader_stage, "{name}: {storage} storage buffers");
         }
     }
+    // each entry point's layout holds only the bindings it uses: all within the default 8
+    for shader in tdfas::ops::shaders() {
+        let module = naga::front::wgsl::parse_str(shader.source).unwrap();
+        for i in tdfas::gpu::reflect::interfaces(shader.name, &module).unwrap() {
+            let used = i.used_storage().count() as u32;
+            let max = defaults.max_storage_buffers_per_shader_stage;
+            assert!(used <= max, "{} `{}`: {used} storage buffers", shader.name, i.entry);
+        }
+    }
     // the tiled conv's two shared tiles: 2 x 256 vec4 = 8 KiB of the 16 KiB
     let tiled = tdfas::ops::shader("conv2d_forward_tiled").unwrap().source;
     let needs = shaders::workgroup_needs(&naga::front::wgsl::parse_str(tiled).unwrap()).unwrap();

@@ -87,14 +87,16 @@ pub fn settings(gpu: &Gpu) -> Rc<BatchNormSettings> {
 }
 
 /// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
-/// The vec4 kernels serve CPU adapters when HW is a multiple of 4 and the tensors fit one binding
-/// (no split: two cores need no more workgroups than channels).
 pub const VEC4_BUFFERS: u32 = 11;
 
+/// The vec4 kernels serve CPU adapters when HW is a multiple of 4 and the tensors fit one binding
+/// (no split: two cores need no more workgroups than channels).
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
-    // batchnorm_vec4.wgsl binds 11 storage buffers: over WebGPU's default 8 per stage
+    // Kept from when every entry point bound all 11 of the file's buffers (over WebGPU's default
+    // 8 per stage); each binds at most 8 now, but dropping the gate would change which kernels
+    // (and roundings) run under TDFAS_LIMITS=default.
     settings(gpu).vec4.get()
         && gpu.is_cpu()
         && gpu.device.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
