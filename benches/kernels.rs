@@ -18,7 +18,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// BatchNorm forward + backward (training, fused ReLU) with one workgroup per channel and with
-/// the statistics split into chunks (`Gpu::bn_chunk`), best of 4 wall times each.
+/// the statistics split into chunks (`BatchNormSettings::chunk`), best of 4 wall times each.
 fn batchnorm_chunking(gpu: &Gpu) -> anyhow::Result<()> {
     let shape = [10, 64, 128, 128];
     let n: usize = shape.iter().product();
@@ -29,9 +29,9 @@ fn batchnorm_chunking(gpu: &Gpu) -> anyhow::Result<()> {
     let gy = Tensor::upload(gpu, &fill(n, 2), &shape)?;
     let (gamma, beta) = (Tensor::filled(gpu, &[64], 1.0), Tensor::zeros(gpu, &[64]));
     let (rm, rv) = (Tensor::zeros(gpu, &[64]), Tensor::filled(gpu, &[64], 1.0));
-    let default = gpu.bn_chunk.get();
+    let default = bn::settings(gpu).chunk.get();
     for chunk in [usize::MAX, default] {
-        gpu.bn_chunk.set(chunk);
+        bn::settings(gpu).chunk.set(chunk);
         let mut best = f64::INFINITY;
         for _ in 0..4 {
             let t0 = Instant::now();
@@ -44,6 +44,6 @@ fn batchnorm_chunking(gpu: &Gpu) -> anyhow::Result<()> {
             if chunk == usize::MAX { "one workgroup per channel".to_string() } else { format!("chunks of {chunk}") };
         println!("batchnorm fwd+bwd {shape:?}, {how}: {best:.1} ms");
     }
-    gpu.bn_chunk.set(default);
+    bn::settings(gpu).chunk.set(default);
     Ok(())
 }

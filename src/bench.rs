@@ -123,30 +123,12 @@ pub fn peak_memory(gpu: &Gpu, cfg: &Config) -> Result<Vec<MemoryRow>> {
     rows
 }
 
-/// Every kernel family the bench covers (the smoke tests check the table names each).
-pub const FAMILIES: &[&str] = &[
-    "conv2d_forward",
-    "conv2d_forward_other",
-    "conv2d_backward_input",
-    "conv2d_backward_weight",
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "maxpool_forward",
-    "maxpool_backward",
-    "resize_forward",
-    "resize_backward",
-    "sobel_forward",
-    "sobel_backward",
-    "gru_gates",
-    "gru_update",
-    "gru_backward",
-    "depth_loss",
-    "depth_loss_backward",
-    "linear",
-    "adadelta",
-    "inference",
-    "train_step",
-];
+/// Every kernel family the bench covers (the smoke tests check the table names each): each op's
+/// (its `KERNELS`), then the whole model's.
+pub fn families() -> Vec<&'static str> {
+    let ops = crate::ops::ALL.iter().flat_map(|k| k.bench.iter().copied());
+    ops.chain(["inference", "train_step"]).collect()
+}
 
 /// One call of a benchmark (records its dispatches), and what builds it from fresh inputs.
 type Call = Box<dyn FnMut(&Gpu) -> Result<()>>;
@@ -259,7 +241,8 @@ fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
                 tensors: tensors("x", "w", "y"),
                 make: Box::new(move |gpu| {
                     let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
-                    let kernel = conv::ConvKernel::ALL.into_iter().find(|&k| k != gpu.conv_kernel.get());
+                    let tuned = conv::settings(gpu)?.kernel.get();
+                    let kernel = conv::ConvKernel::ALL.into_iter().find(|&k| k != tuned);
                     Ok(Box::new(move |gpu: &Gpu| match (other, kernel) {
                         (true, Some(k)) => conv::conv2d_with(gpu, k, &x, &w, None).map(drop),
                         _ => conv::conv2d(gpu, &x, &w, None).map(drop),
@@ -455,7 +438,7 @@ fn over_limit(gpu: &Gpu, tensors: &[(String, Vec<usize>)]) -> Option<String> {
 }
 
 fn timestamps(gpu: &Gpu) -> bool {
-    gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    gpu.device.features.contains(wgpu::Features::TIMESTAMP_QUERY)
 }
 
 fn start_profiler(gpu: &Gpu) {
@@ -726,7 +709,7 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         preset: cfg.name.clone(),
         timing: if timestamps(gpu) { "GPU timestamps" } else { "wall time over repeated submits" }.into(),
         max_binding_mib: gpu.max_binding() as f64 / 1048576.0,
-        limits: gpu.limits_source.to_string(),
+        limits: gpu.device.limits_source.to_string(),
         rows,
         memory,
     })

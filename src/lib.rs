@@ -19,8 +19,8 @@
 //! bench, demo, dump, infer   the commands (main.rs parses the command line)
 //! ```
 //!
-//! One exception, until op tuning moves from `Gpu::new` to first use in the ops: `gpu::tuning`
-//! runs `ops::conv::autotune`, and `Gpu` holds the chosen `ops::conv::ConvKernel`.
+//! No exceptions: op tuning (the conv kernel choice, BatchNorm's chunking) belongs to the ops,
+//! made at first use and kept in the device's typed `Gpu::op_settings` slots.
 
 pub mod bench;
 pub mod data;

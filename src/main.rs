@@ -482,14 +482,14 @@ fn run(cli: Cli) -> Result<()> {
 
 fn info() -> Result<()> {
     let gpu = tdfas::Gpu::new()?;
-    let i = &gpu.info;
+    let i = &gpu.device.info;
     println!("adapter   {}", i.name);
     println!("backend   {:?}", i.backend);
     println!("type      {:?}", i.device_type);
     println!("driver    {} {}", i.driver, i.driver_info);
-    println!("features  {:?}", gpu.features);
-    let l = &gpu.limits;
-    let source = match gpu.limits_source {
+    println!("features  {:?}", gpu.device.features);
+    let l = &gpu.device.limits;
+    let source = match gpu.device.limits_source {
         "default" => "WebGPU's defaults (TDFAS_LIMITS=default)",
         _ => "the adapter's own (TDFAS_LIMITS=default requests WebGPU's defaults)",
     };
@@ -507,10 +507,10 @@ fn info() -> Result<()> {
         l.max_storage_buffers_per_shader_stage,
         l.min_storage_buffer_offset_alignment
     );
-    let cache = tdfas::gpu::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
+    let cache = tdfas::ops::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
     println!(
         "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled|rows overrides; cache {cache})",
-        gpu.conv_kernel.get().name()
+        tdfas::ops::conv::settings(&gpu)?.kernel.get().name()
     );
     Ok(())
 }

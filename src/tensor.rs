@@ -58,13 +58,13 @@ impl Tensor {
         let n: usize = shape.iter().product();
         let per = per.max(1);
         let segs: Vec<Segment> = if n <= per {
-            vec![Segment { buf: gpu.pool.take(&gpu.device, 4 * n.max(1) as u64), start: 0, len: n }]
+            vec![Segment { buf: gpu.pool.take(&gpu.device.raw, 4 * n.max(1) as u64), start: 0, len: n }]
         } else {
             (0..n)
                 .step_by(per)
                 .map(|s| {
                     let len = per.min(n - s);
-                    Segment { buf: gpu.pool.take(&gpu.device, 4 * len as u64), start: s, len }
+                    Segment { buf: gpu.pool.take(&gpu.device.raw, 4 * len as u64), start: s, len }
                 })
                 .collect()
         };
@@ -215,7 +215,7 @@ fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     if n <= max {
         return n.max(1);
     }
-    let align = (gpu.limits.min_storage_buffer_offset_alignment.max(4) / 4) as usize;
+    let align = (gpu.device.limits.min_storage_buffer_offset_alignment.max(4) / 4) as usize;
     for d in 1..=shape.len() {
         let unit: usize = shape[d..].iter().product::<usize>().max(1);
         let items = n / unit;

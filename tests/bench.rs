@@ -2,7 +2,7 @@
 //! tables name every kernel family (no timing is asserted: speed is shown by benchmarks).
 
 mod common;
-use tdfas::bench::{profile, run, BenchOptions, FAMILIES};
+use tdfas::bench::{families, profile, run, BenchOptions};
 use tdfas::model::Config;
 
 #[test]
@@ -12,7 +12,7 @@ fn bench_quick_covers_every_family() {
         run(&gpu, &BenchOptions { preset: "paper".into(), config: None, quick: true, filter: None }, false).unwrap();
     assert_eq!(report.preset, "tiny", "--quick uses the tiny preset");
     let table = report.table();
-    for family in FAMILIES {
+    for family in families() {
         assert!(report.rows.iter().any(|r| r.family == *family), "no {family} row\n{table}");
         assert!(table.contains(family), "the table does not name {family}\n{table}");
     }

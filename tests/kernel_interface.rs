@@ -6,14 +6,14 @@ mod common;
 
 use bytemuck::{Pod, Zeroable};
 use tdfas::gpu::reflect::{interfaces, Interface};
-use tdfas::gpu::shaders;
 use tdfas::Tensor;
 
 fn parse(name: &str, source: &str) -> naga::Module {
     naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)))
 }
 
-/// Every source file of the crate, concatenated (where op files name their shaders and entries).
+/// Every source file under src/, with its `shader!(..)` declarations cut out (what is left names
+/// the entry points it dispatches).
 fn crate_sources() -> Vec<(String, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -21,7 +21,7 @@ fn crate_sources() -> Vec<(String, String)> {
             if p.is_dir() {
                 walk(&p, out);
             } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+                out.push((p.display().to_string(), without_declarations(&std::fs::read_to_string(&p).unwrap())));
             }
         }
     }
@@ -30,35 +30,70 @@ fn crate_sources() -> Vec<(String, String)> {
     out
 }
 
+/// `code` without its `shader!(...)` invocations.
+fn without_declarations(code: &str) -> String {
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("shader!(") {
+        out.push_str(&rest[..i]);
+        let mut depth = 0;
+        let end = rest[i..]
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += (c == '(') as i32 - (c == ')') as i32;
+                c == ')' && depth == 0
+            })
+            .map_or(rest.len(), |(j, _)| i + j + 1);
+        rest = &rest[end..];
+    }
+    out + rest
+}
+
 #[test]
-fn every_entry_point_follows_the_conventions_and_is_dispatched() {
+fn every_entry_point_follows_the_conventions_and_is_declared_and_dispatched() {
     let sources = crate_sources();
     let mut failures = Vec::new();
-    for (file, source) in shaders::ALL {
-        let shader = file.strip_suffix(".wgsl").unwrap();
-        let list = match interfaces(shader, &parse(file, source)) {
+    let mut names: Vec<&str> = tdfas::ops::shaders().map(|s| s.name).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        failures.push(format!("shaders/{}.wgsl is declared by two ops", w[0]));
+    }
+    for shader in tdfas::ops::shaders() {
+        let name = shader.name;
+        let list = match interfaces(name, &parse(name, shader.source)) {
             Ok(l) => l,
             Err(e) => {
                 failures.push(format!("{e:#}"));
                 continue;
             }
         };
-        assert!(!list.is_empty(), "{file}: no entry points");
+        // the op's KERNELS lists exactly the file's entry points
+        let mut wgsl: Vec<&str> = list.iter().map(|i| i.entry.as_str()).collect();
+        let mut declared = shader.entries.to_vec();
+        wgsl.sort_unstable();
+        declared.sort_unstable();
+        if wgsl != declared {
+            failures.push(format!("{name}.wgsl has entry points {wgsl:?}, its op's KERNELS lists {declared:?}"));
+        }
         // The op file that names this shader must name each of its entry points too (else the
-        // entry point is dead code).
+        // entry point is dead code); an entry point named as its file may be dispatched by the
+        // shader's name.
         let users: Vec<&(String, String)> =
-            sources.iter().filter(|(_, s)| s.contains(&format!("\"{shader}\""))).collect();
+            sources.iter().filter(|(_, s)| s.contains(&name.to_ascii_uppercase())).collect();
         if users.is_empty() {
-            failures.push(format!("{file}: no source file under src/ names \"{shader}\""));
+            failures.push(format!("{name}.wgsl: no source file under src/ dispatches {}", name.to_ascii_uppercase()));
         }
         for i in &list {
-            if !users.iter().any(|(_, s)| s.contains(&format!("\"{}\"", i.entry))) {
-                failures.push(format!("{file} `{}`: not named by the op file that uses {shader}", i.entry));
+            let named = users.iter().any(|(_, s)| s.contains(&format!("\"{}\"", i.entry)));
+            if !named && i.entry != name {
+                failures.push(format!("{name}.wgsl `{}`: not named by the op file that uses it", i.entry));
             }
             let u = i.uniform.as_ref();
             if u.is_none_or(|u| u.size % 16 != 0) {
-                failures
-                    .push(format!("{file} `{}`: uniform parameters must be a struct of 16-byte multiples", i.entry));
+                failures.push(format!(
+                    "{name}.wgsl `{}`: uniform parameters must be a struct of 16-byte multiples",
+                    i.entry
+                ));
             }
         }
     }
@@ -66,13 +101,22 @@ fn every_entry_point_follows_the_conventions_and_is_dispatched() {
 }
 
 #[test]
+fn declarations_are_cut_from_the_sources_searched_for_dispatches() {
+    let code = "const A: Shader = crate::shader!(\"a\", [\"main\", \"f(x)\"]);\nrun(\"main\");";
+    assert_eq!(without_declarations(code), "const A: Shader = crate::;\nrun(\"main\");");
+}
+
+#[test]
 fn every_entry_point_builds_on_this_device() {
     let gpu = common::gpu();
-    for (file, source) in shaders::ALL {
-        let shader = file.strip_suffix(".wgsl").unwrap();
-        for i in interfaces(shader, &parse(file, source)).unwrap() {
+    for shader in tdfas::ops::shaders() {
+        for i in interfaces(shader.name, &parse(shader.name, shader.source)).unwrap() {
             match gpu.kernel(shader, &i.entry) {
-                Ok(k) => assert_eq!(k.interface.storage.len(), i.storage.len()),
+                // the layout holds the bindings this entry point uses, and only those
+                Ok(k) => {
+                    let used = i.used_storage().count() + i.uniform.as_ref().is_some_and(|u| u.used) as usize;
+                    assert_eq!(k.bindings.len(), used, "{} `{}`", shader.name, i.entry);
+                }
                 // Refused for this device's limits (the autotune skips such variants).
                 Err(e) if format!("{e}").contains("exceed") => {}
                 Err(e) => panic!("{e:#}"),
@@ -90,6 +134,10 @@ struct Params { n: u32, s: f32, _pad0: u32, _pad1: u32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gid.x < p.n) { out[gid.x] = p.s * a[gid.x]; }
+}
+@compute @workgroup_size(64)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x < p.n) { out[gid.x] = p.s; }
 }
 ";
 
@@ -166,7 +214,12 @@ fn interface_of_a_kernel_is_read_from_its_wgsl() {
     let names: Vec<(&str, u32, bool)> = i.storage.iter().map(|s| (s.name.as_str(), s.binding, s.read_only)).collect();
     assert_eq!(names, [("a", 1, true), ("out", 2, false)]);
     i.check_uniform::<Right>().unwrap();
-    i.check_arg_count(2).unwrap();
+    i.check_args(&[true, true]).unwrap();
+    // `fill` does not read `a`: its layout leaves binding 1 out
+    let fill = interfaces("test_kernel", &parse("test_kernel", TEST_KERNEL)).unwrap().remove(1);
+    let used: Vec<&str> = fill.used_storage().map(|s| s.name.as_str()).collect();
+    assert_eq!((fill.entry.as_str(), used), ("fill", vec!["out"]));
+    fill.check_args(&[false, true]).unwrap();
 }
 
 #[test]
@@ -182,8 +235,20 @@ fn a_uniform_struct_that_disagrees_with_the_wgsl_is_an_error_naming_it() {
     assert!(e.contains("field `s`") && e.contains("missing"), "{e}");
     let e = err(i.check_uniform::<Unlisted>());
     assert!(e.contains("lists 8 of its 16 bytes"), "{e}");
-    let e = err(i.check_arg_count(3));
+    let e = err(i.check_args(&[true, true, true]));
     assert!(e.contains("3 buffers given") && e.contains("`a`") && e.contains("`out` (write)"), "{e}");
+}
+
+#[test]
+fn a_binding_list_that_disagrees_with_the_entry_points_use_is_an_error_naming_it() {
+    let i = test_kernel();
+    let e = err(i.check_args(&[true]));
+    assert!(e.contains("shaders/test_kernel.wgsl `main`") && e.contains("binding 2 `out` is used"), "{e}");
+    let e = err(i.check_args(&[false, true]));
+    assert!(e.contains("binding 1 `a` is used") && e.contains("gives no buffer"), "{e}");
+    let fill = interfaces("test_kernel", &parse("test_kernel", TEST_KERNEL)).unwrap().remove(1);
+    let e = err(fill.check_args(&[true, true]));
+    assert!(e.contains("shaders/test_kernel.wgsl `fill`") && e.contains("binding 1 `a` is not used"), "{e}");
 }
 
 #[test]
@@ -199,18 +264,26 @@ fn bindings_out_of_convention_are_refused() {
 #[test]
 fn a_dispatch_with_the_wrong_params_or_buffers_fails_at_first_use() {
     let gpu = common::gpu();
+    let elementwise = tdfas::ops::shader("elementwise").unwrap();
     // Checked before anything is recorded, so a dry run (nothing runs) catches it too.
     gpu.dry_run.set(true);
     let a = Tensor::zeros(&gpu, &[8]);
     let out = Tensor::zeros(&gpu, &[8]);
     let args = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&out)];
     let cost = tdfas::gpu::profiler::Cost::new(0.0, 0.0);
-    let e = err(gpu.dispatch("elementwise", "add", &TooShort { n: 8, s: 1.0, _pad: 0 }, &args, [1, 1, 1], cost));
+    let e = err(gpu.dispatch(elementwise, "add", &TooShort { n: 8, s: 1.0, _pad: 0 }, &args, [1, 1, 1], cost));
     assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("12 bytes"), "{e}");
     let right = Right { n: 8, s: 1.0, _pad: [0; 2] };
-    gpu.dispatch("elementwise", "add", &right, &args, [1, 1, 1], cost).unwrap();
-    let e = err(gpu.dispatch("elementwise", "add", &right, &args[1..], [1, 1, 1], cost));
-    assert!(e.contains("2 buffers given, the shader binds 3"), "{e}");
-    let e = err(gpu.dispatch("elementwise", "no_such_entry", &right, &args, [1, 1, 1], cost));
+    gpu.dispatch(elementwise, "add", &right, &args, [1, 1, 1], cost).unwrap();
+    let e = err(gpu.dispatch(elementwise, "add", &right, &args[1..], [1, 1, 1], cost));
+    assert!(e.contains("binding 3 `out` is used by this entry point but the dispatch gives no buffer"), "{e}");
+    let e = err(gpu.dispatch(elementwise, "no_such_entry", &right, &args, [1, 1, 1], cost));
     assert!(e.contains("no entry point `no_such_entry`"), "{e}");
+    // `scale` reads only `a`: a buffer for `b` is refused, and `add` needs one
+    let e = err(gpu.dispatch(elementwise, "scale", &right, &args, [1, 1, 1], cost));
+    assert!(e.contains("shaders/elementwise.wgsl `scale`") && e.contains("binding 2 `b` is not used"), "{e}");
+    let unary = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::Unused, tdfas::gpu::Arg::T(&out)];
+    gpu.dispatch(elementwise, "scale", &right, &unary, [1, 1, 1], cost).unwrap();
+    let e = err(gpu.dispatch(elementwise, "add", &right, &unary, [1, 1, 1], cost));
+    assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("binding 2 `b` is used"), "{e}");
 }

@@ -1,17 +1,9 @@
 //! The module layers declared in src/lib.rs's doc comment hold: no file under src/<module>/ (or
 //! src/<module>.rs) names a module of a higher layer through a `crate::` path. Modules on one
-//! line of the list form one layer and may use each other.
+//! line of the list form one layer and may use each other. There are no exceptions.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Paths that may point upwards, each with the reason (src/lib.rs names it too). The test fails
-/// when one is no longer used, so the list shrinks with the code.
-const EXCEPTIONS: &[(&str, &str)] = &[
-    // Op tuning runs in `Gpu::new` until it moves to first use in the ops (issue 21, item 5).
-    ("src/gpu/tuning.rs", "ops"),
-    ("src/gpu/mod.rs", "ops"),
-];
 
 /// Items `pub use`d at the crate root (src/lib.rs) and `#[macro_export]` macros, by the module
 /// that defines them.
@@ -22,6 +14,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("Var", "graph"),
     ("ParamStore", "graph"),
     ("uniform", "gpu"),
+    ("shader", "gpu"),
 ];
 
 fn src() -> PathBuf {
@@ -131,40 +124,48 @@ fn every_module_is_in_a_declared_layer() {
     }
 }
 
+/// What in `code` (file `rel` of module `module`) breaks the layers.
+fn violations(layers: &BTreeMap<String, usize>, module: &str, rel: &str, code: &str) -> Vec<String> {
+    let Some(&rank) = layers.get(module) else { return Vec::new() };
+    let root: BTreeMap<&str, &str> = ROOT_ITEMS.iter().copied().collect();
+    let mut out = Vec::new();
+    for name in crate_paths(code) {
+        let target = root.get(name.as_str()).map(|s| s.to_string()).unwrap_or(name);
+        if target == module {
+            continue;
+        }
+        match layers.get(&target) {
+            None => out.push(format!("{rel}: `crate::{target}` is neither a module of a layer nor in ROOT_ITEMS")),
+            Some(&target_rank) if target_rank > rank => {
+                out.push(format!("{rel}: `{module}` uses `crate::{target}`, a higher layer"))
+            }
+            Some(_) => {}
+        }
+    }
+    out
+}
+
 #[test]
 fn no_module_uses_a_higher_layer() {
     let layers = declared_layers();
-    let root: BTreeMap<&str, &str> = ROOT_ITEMS.iter().copied().collect();
-    let mut violations = Vec::new();
-    let mut exceptions_used = vec![false; EXCEPTIONS.len()];
+    let mut found = Vec::new();
     for (module, path) in module_files() {
-        let Some(&rank) = layers.get(&module) else { continue };
         let rel = format!("src/{}", path.strip_prefix(src()).unwrap().display());
-        for name in crate_paths(&code_of(&path)) {
-            let target = root.get(name.as_str()).map(|s| s.to_string()).unwrap_or(name);
-            if target == module {
-                continue;
-            }
-            let Some(&target_rank) = layers.get(&target) else {
-                violations.push(format!("{rel}: `crate::{target}` is neither a module of a layer nor in ROOT_ITEMS"));
-                continue;
-            };
-            if target_rank <= rank {
-                continue;
-            }
-            if let Some(i) = EXCEPTIONS.iter().position(|&(f, t)| f == rel && t == target) {
-                exceptions_used[i] = true;
-                continue;
-            }
-            violations.push(format!("{rel}: `{module}` uses `crate::{target}`, a higher layer"));
-        }
+        found.extend(violations(&layers, &module, &rel, &code_of(&path)));
     }
-    violations.sort();
-    violations.dedup();
-    assert!(violations.is_empty(), "layering (src/lib.rs) broken:\n{}", violations.join("\n"));
-    for (used, (file, target)) in exceptions_used.iter().zip(EXCEPTIONS) {
-        assert!(used, "{file} no longer uses `crate::{target}`: remove the exception (and from src/lib.rs)");
-    }
+    found.sort();
+    found.dedup();
+    assert!(found.is_empty(), "layering (src/lib.rs) broken:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_runtime_using_an_op_is_a_violation() {
+    // the exception this test once allowed: op tuning in the runtime
+    let layers = declared_layers();
+    let code = "use crate::ops::conv::{self, ConvKernel};\nlet k = crate::tensor::Tensor::empty(g, &[1]);";
+    let found = violations(&layers, "gpu", "src/gpu/tuning.rs", code);
+    assert_eq!(found, ["src/gpu/tuning.rs: `gpu` uses `crate::ops`, a higher layer"]);
+    assert!(violations(&layers, "ops", "src/ops/tuning.rs", "use crate::gpu::Gpu;").is_empty());
 }
 
 #[test]

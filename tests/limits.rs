@@ -95,7 +95,8 @@ fn rand(g: &Gpu, shape: &[usize], seed: u64) -> Tensor {
 #[test]
 fn every_kernel_fits_webgpus_default_limits() {
     let defaults = wgpu::Limits::default();
-    for (name, src) in shaders::ALL {
+    for shader in tdfas::ops::shaders() {
+        let (name, src) = (shader.name, shader.source);
         let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         for (entry, needs) in shaders::workgroup_needs(&module).unwrap() {
             assert!(needs.exceeds(&defaults).is_none(), "{name} {entry}: {:?}", needs.exceeds(&defaults));
@@ -103,21 +104,31 @@ fn every_kernel_fits_webgpus_default_limits() {
     }
     // storage buffers per stage: within the default 8, except batchnorm_vec4, which the ops use
     // only where the device allows its count
-    for (name, src) in shaders::ALL {
+    for shader in tdfas::ops::shaders() {
+        let (name, src) = (shader.name, shader.source);
         let module = naga::front::wgsl::parse_str(src).unwrap();
         let storage = module
             .global_variables
             .iter()
             .filter(|(_, v)| matches!(v.space, naga::AddressSpace::Storage { .. }))
             .count() as u32;
-        if *name == "batchnorm_vec4.wgsl" {
+        if name == "batchnorm_vec4" {
             assert_eq!(storage, bn::VEC4_BUFFERS, "{name}");
         } else {
             assert!(storage <= defaults.max_storage_buffers_per_shader_stage, "{name}: {storage} storage buffers");
         }
     }
+    // each entry point's layout holds only the bindings it uses: all within the default 8
+    for shader in tdfas::ops::shaders() {
+        let module = naga::front::wgsl::parse_str(shader.source).unwrap();
+        for i in tdfas::gpu::reflect::interfaces(shader.name, &module).unwrap() {
+            let used = i.used_storage().count() as u32;
+            let max = defaults.max_storage_buffers_per_shader_stage;
+            assert!(used <= max, "{} `{}`: {used} storage buffers", shader.name, i.entry);
+        }
+    }
     // the tiled conv's two shared tiles: 2 x 256 vec4 = 8 KiB of the 16 KiB
-    let tiled = shaders::source("conv2d_forward_tiled").unwrap();
+    let tiled = tdfas::ops::shader("conv2d_forward_tiled").unwrap().source;
     let needs = shaders::workgroup_needs(&naga::front::wgsl::parse_str(tiled).unwrap()).unwrap();
     assert_eq!(needs[0].1.memory, 8192);
     assert_eq!(needs[0].1.size, [256, 1, 1]);
@@ -146,7 +157,7 @@ fn tdfas_limits_chooses_the_adapters_or_webgpus_defaults() {
 #[test]
 fn chunks_cover_the_items_with_aligned_offsets_inside_the_cap() {
     let g = gpu();
-    let align = g.limits.min_storage_buffer_offset_alignment as usize;
+    let align = g.device.limits.min_storage_buffer_offset_alignment as usize;
     for (items, floats, cap) in
         [(10, vec![100, 37], 4096u64), (7, vec![64], 1024), (33, vec![3, 5], 1024), (1, vec![5000], 1 << 20)]
     {
@@ -237,7 +248,7 @@ fn batchnorm_statistics_span_the_whole_batch_when_split() {
         assert_near(&format!("batchnorm (relu {relu}) {cap:?}"), &w, &s, 1e-5);
     }
     // with the per-channel chunking of big batches as well (several partials per batch chunk)
-    let old = g.bn_chunk.replace(40);
+    let old = tdfas::ops::batchnorm::settings(&g).chunk.replace(40);
     for cap in caps(cap) {
         let (w, s) = whole_and_split(&g, cap, |g| {
             let x = rand(g, &shape, 5);
@@ -251,7 +262,7 @@ fn batchnorm_statistics_span_the_whole_batch_when_split() {
         });
         assert_near(&format!("batchnorm (chunked channels) {cap:?}"), &w, &s, 1e-5);
     }
-    g.bn_chunk.set(old);
+    tdfas::ops::batchnorm::settings(&g).chunk.set(old);
 }
 
 #[test]
@@ -361,7 +372,7 @@ fn a_whole_training_step_of_each_stage_matches_on_the_split_path_and_across_buff
 #[test]
 fn a_tensor_larger_than_a_buffer_spans_several_and_moves_like_one() {
     let g = gpu();
-    let align = g.limits.min_storage_buffer_offset_alignment.max(4) as usize;
+    let align = g.device.limits.min_storage_buffer_offset_alignment.max(4) as usize;
     let shape = [10, 2, 8, 8]; // 512 bytes per item: 2 in a 1 KiB buffer
     let n = 10 * 128;
     let host: Vec<f32> = random(n, 1).iter().map(|&v| v as f32).collect();

@@ -90,8 +90,8 @@ fn batchnorm_matches_reference_on_odd_shapes() {
     let g = gpu();
     // one workgroup per channel (the default at these sizes), then split reductions: chunks that
     // divide N*H*W = 105 exactly (7), leave a short last chunk (100: 100 + 5; 2: 1 value last)
-    for chunk in [g.bn_chunk.get(), 7, 100, 2] {
-        g.bn_chunk.set(chunk);
+    for chunk in [tdfas::ops::batchnorm::settings(&g).chunk.get(), 7, 100, 2] {
+        tdfas::ops::batchnorm::settings(&g).chunk.set(chunk);
         for (shape, seed) in [([3, 5, 7, 5], 10), ([1, 2, 3, 1], 20)] {
             let case = bn_case(shape, seed);
             for training in [true, false] {
@@ -112,7 +112,7 @@ fn batchnorm_vec4_kernels_match_reference() {
     let g = gpu();
     const { assert!(2 * 160 * 208 > bn::FUSE_MAX_PER_CHANNEL) };
     for vec4 in [true, false] {
-        g.bn_vec4.set(vec4);
+        tdfas::ops::batchnorm::settings(&g).vec4.set(vec4);
         let shapes =
             [([3, 5, 4, 4], 70), ([2, 3, 3, 4], 71), ([2, 2, 16, 20], 72), ([1, 3, 1, 4], 73), ([2, 2, 160, 208], 74)];
         for (shape, seed) in shapes {
@@ -124,7 +124,7 @@ fn batchnorm_vec4_kernels_match_reference() {
             }
         }
     }
-    g.bn_vec4.set(true);
+    tdfas::ops::batchnorm::settings(&g).vec4.set(true);
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn batchnorm_reduces_long_channels() {
     case.x = scaled(case.x.len(), 31, 0.5, 20.0);
     check_batchnorm(&g, &case, true, false);
     // split into 9 chunks (the last of 710): the merge of (count, mean, M2) keeps the digits too
-    g.bn_chunk.set(1000);
+    tdfas::ops::batchnorm::settings(&g).chunk.set(1000);
     check_batchnorm(&g, &case, true, true);
 }
 
@@ -176,11 +176,11 @@ fn batchnorm_reference_backward_matches_finite_differences() {
 #[test]
 fn batchnorm_matches_pytorch_goldens() {
     let g = gpu();
-    for (chunk, (file, training)) in [g.bn_chunk.get(), 5]
+    for (chunk, (file, training)) in [tdfas::ops::batchnorm::settings(&g).chunk.get(), 5]
         .into_iter()
         .flat_map(|c| [(c, ("op_batchnorm2d_train", true)), (c, ("op_batchnorm2d_eval", false))])
     {
-        g.bn_chunk.set(chunk);
+        tdfas::ops::batchnorm::settings(&g).chunk.set(chunk);
         let f = Golden::load(file);
         let s = f.shape("x").to_vec();
         let c = s[1];

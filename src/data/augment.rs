@@ -1,6 +1,7 @@
 //! Training augmentation, on the fly and seeded by the loader's rng: crop jitter (scale and
 //! translation of the face crop, which the depth and mask labels follow because they are cut
-//! with the same rectangle), colour jitter (brightness, contrast, saturation, hue), resolution
+//! with the same rectangle), exposure and tone curve (another camera's metering and gamma, so
+//! the face's brightness tells nothing), colour jitter (brightness, contrast, saturation, hue), resolution
 //! (down and up again: a small or distant face), blur, noise and JPEG compression. One draw of the parameters per clip, so every frame of a clip
 //! gets the same transform (temporal consistency); only the noise pattern differs per frame.
 //! The horizontal flip (frames, depth and mask together) is drawn in `load::load_clip`.
@@ -16,6 +17,10 @@ pub struct Augment {
     /// Crop side multiplier (about its centre) and centre shift as fractions of the side.
     pub scale: f32,
     pub shift: [f32; 2],
+    /// Exposure gain and tone-curve exponent (`255 (gain v / 255)^gamma`), before the colour
+    /// jitter.
+    pub exposure: f32,
+    pub gamma: f32,
     /// Added to every channel (levels of 255).
     pub brightness: f32,
     /// Contrast around the crop's mean, saturation around its grey, hue rotation (radians).
@@ -39,6 +44,9 @@ impl Augment {
         Augment {
             scale: rng.random_range(0.9..1.12),
             shift: [rng.random_range(-0.06..0.06), rng.random_range(-0.06..0.06)],
+            // log-uniform: as likely half as bright as 1.8 times
+            exposure: rng.random_range(0.55f32.ln()..1.8f32.ln()).exp(),
+            gamma: rng.random_range(0.7..1.4),
             brightness: rng.random_range(-20.0..20.0),
             contrast: rng.random_range(0.75..1.3),
             saturation: rng.random_range(0.6..1.4),
@@ -63,7 +71,12 @@ impl Augment {
     pub fn photometric(&self, img: &Img, rng: &mut ChaCha8Rng) -> Result<Img> {
         let mut out = img.clone();
         let n = (img.w * img.h).max(1) as f32;
-        let mean = img.data.iter().sum::<f32>() / (n * 3.0);
+        if self.exposure != 1.0 || self.gamma != 1.0 {
+            for v in out.data.iter_mut() {
+                *v = 255.0 * (*v * self.exposure / 255.0).clamp(0.0, 1.0).powf(self.gamma);
+            }
+        }
+        let mean = out.data.iter().sum::<f32>() / (n * 3.0);
         for px in out.data.chunks_mut(3) {
             let c = jitter_colour([px[0], px[1], px[2]], self.hue, self.saturation);
             for (v, c) in px.iter_mut().zip(c) {
@@ -118,6 +131,8 @@ mod tests {
         Augment {
             scale: 1.0,
             shift: [0.0; 2],
+            exposure: 1.0,
+            gamma: 1.0,
             brightness: 0.0,
             contrast: 1.0,
             saturation: 1.0,
@@ -158,6 +173,25 @@ mod tests {
         assert!((g[0] - g[1]).abs() < 1e-3 && (g[1] - g[2]).abs() < 1e-3);
         let moved = Augment { shift: [0.1, -0.1], scale: 2.0, ..id }.crop(r);
         assert!((moved.x + moved.w / 2.0 - (8.0 + 2.0)).abs() < 1e-4 && (moved.w - 20.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn exposure_and_gamma_change_the_level_not_the_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let img = test_img();
+        let mean = |i: &Img| i.data.iter().sum::<f32>() / i.data.len() as f32;
+        let brighter = Augment { exposure: 1.5, ..identity() }.photometric(&img, &mut rng).unwrap();
+        let darker = Augment { gamma: 1.5, ..identity() }.photometric(&img, &mut rng).unwrap();
+        assert!(mean(&brighter) > 1.2 * mean(&img) && mean(&darker) < 0.85 * mean(&img));
+        // v = 100: 255 (1.5 * 100 / 255) = 150; 255 (100 / 255)^1.5 = 62.6
+        let i = img.data.iter().position(|&v| v == 100.0).unwrap();
+        assert!((brighter.data[i] - 150.0).abs() < 1e-3 && (darker.data[i] - 62.62).abs() < 0.05);
+        // monotonic: darker inputs stay darker
+        for out in [&brighter, &darker] {
+            let mut pairs: Vec<(f32, f32)> = img.data.iter().copied().zip(out.data.iter().copied()).collect();
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert!(pairs.windows(2).all(|w| w[1].1 >= w[0].1 - 1e-3));
+        }
     }
 
     #[test]

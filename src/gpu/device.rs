@@ -1,6 +1,9 @@
-//! Adapter selection: the best GPU available, with overrides, and a clear error when none works.
+//! The device: adapter selection (the best GPU available, with overrides, and a clear error when
+//! none works), then the opened device with its queue, limits and error reporting.
 
-use anyhow::{bail, Result};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context, Result};
 
 /// Which backends to consider, from `TDFAS_BACKEND` (vulkan | gl | metal | dx12), else all native ones.
 fn backends_from_env() -> Result<wgpu::Backends> {
@@ -150,5 +153,85 @@ pub fn cap_from_env(name: &str) -> Result<Option<u64>> {
             Ok(n) if n >= 256 && n % 4 == 0 => Ok(Some(n)),
             _ => bail!("{name}={v:?} must be a byte count, a multiple of 4 and at least 256"),
         },
+    }
+}
+
+/// The opened device: the wgpu device and queue, what the adapter is and may do, and what wgpu
+/// reports asynchronously (errors, device loss), returned from `check` instead of a panic.
+pub struct Device {
+    pub raw: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub features: wgpu::Features,
+    pub limits: wgpu::Limits,
+    /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
+    pub limits_source: &'static str,
+    errors: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl Device {
+    /// Opens the best adapter (see `select_adapter`) with its own limits.
+    pub fn open() -> Result<Self> {
+        let (_instance, adapter) = select_adapter()?;
+        let info = adapter.get_info();
+        let features = optional_features(&adapter);
+        let (limits, limits_source) = requested_limits(&adapter)?;
+        let (raw, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("tdfas"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .with_context(|| format!("opening {}", describe(&info)))?;
+        // Errors are collected and returned from `check` (at every flush), instead of wgpu's
+        // default panic.
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        raw.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        raw.set_device_lost_callback(move |reason, msg| {
+            *lost_sink.lock().unwrap() = Some(format!("{reason:?}: {msg}"));
+        });
+        Ok(Self { raw, queue, info, features, limits, limits_source, errors, lost })
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu || self.info.name.to_lowercase().contains("llvmpipe")
+    }
+
+    /// Blocks until the GPU has finished everything submitted.
+    pub fn wait(&self) -> Result<()> {
+        self.raw.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+        self.check()
+    }
+
+    /// Errors wgpu reported since the last check, or the device's loss, as an error.
+    pub fn check(&self) -> Result<()> {
+        if let Some(reason) = self.lost.lock().unwrap().clone() {
+            bail!("the GPU device was lost ({reason}); checkpoints on disk are intact, rerun with --resume");
+        }
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
+        if !errors.is_empty() {
+            bail!("GPU error: {}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    pub fn map_read(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv().map_err(|_| anyhow!("GPU readback was dropped"))?.map_err(|e| anyhow!("GPU readback failed: {e}"))?;
+        let data = buffer.get_mapped_range(..).map_err(|e| anyhow!("mapping readback: {e:?}"))?.to_vec();
+        buffer.unmap();
+        Ok(data)
     }
 }

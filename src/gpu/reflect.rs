@@ -6,7 +6,9 @@
 //!
 //! Conventions every kernel follows (checked for every entry point by tests/kernel_interface.rs):
 //! `@group(0)` only; the uniform parameters, if any, at `@binding(0)`; storage buffers at bindings
-//! 1, 2, ... in the order a dispatch lists its `Arg`s.
+//! 1, 2, ... in the order a dispatch lists its `Arg`s. Each entry point gets its own bind-group
+//! layout of the bindings it uses (naga's per-entry-point `GlobalUse`); a dispatch gives
+//! `Arg::Unused` for a binding its entry point does not use, and trailing ones may be left out.
 
 use std::any::type_name;
 
@@ -74,6 +76,8 @@ pub struct UniformLayout {
     pub ty: String,
     pub size: u32,
     pub members: Vec<Member>,
+    /// whether this entry point reads it (else it is left out of the entry point's layout)
+    pub used: bool,
 }
 
 /// One storage buffer binding.
@@ -82,7 +86,8 @@ pub struct StorageBinding {
     pub binding: u32,
     pub name: String,
     pub read_only: bool,
-    /// whether this entry point reads or writes it (else the caller binds a placeholder)
+    /// whether this entry point reads or writes it (else it is left out of the entry point's
+    /// layout, and a dispatch must give `Arg::Unused` for it)
     pub used: bool,
 }
 
@@ -92,13 +97,13 @@ pub struct Interface {
     pub shader: String,
     pub entry: String,
     pub uniform: Option<UniformLayout>,
-    /// in binding order, which is the order of a dispatch's `Arg`s
+    /// every storage binding of the file, in binding order, which is the order of a dispatch's
+    /// `Arg`s; `used` says which ones this entry point touches
     pub storage: Vec<StorageBinding>,
 }
 
 /// The interface of every entry point of `module` (parsed from shaders/`shader`.wgsl). Bindings
-/// are the file's (all entry points of a file share one bind-group layout), each marked with
-/// whether this entry point uses it.
+/// are the file's, each marked with whether this entry point uses it.
 pub fn interfaces(shader: &str, module: &naga::Module) -> Result<Vec<Interface>> {
     let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
         .validate(module)
@@ -125,7 +130,8 @@ pub fn interfaces(shader: &str, module: &naga::Module) -> Result<Vec<Interface>>
                     if rb.binding != 0 {
                         bail!("{}: the uniform parameters must be at binding 0", at());
                     }
-                    uniform = Some(uniform_layout(module, &layouter, var, rb.binding, &name));
+                    let used = !uses[handle].is_empty();
+                    uniform = Some(uniform_layout(module, &layouter, var, rb.binding, &name, used));
                 }
                 naga::AddressSpace::Storage { access } => storage.push(StorageBinding {
                     binding: rb.binding,
@@ -161,6 +167,7 @@ fn uniform_layout(
     var: &naga::GlobalVariable,
     binding: u32,
     name: &str,
+    used: bool,
 ) -> UniformLayout {
     let ty = &module.types[var.ty];
     let members = match &ty.inner {
@@ -189,6 +196,7 @@ fn uniform_layout(
         ty: ty.name.clone().unwrap_or_else(|| "?".into()),
         size: layouter[var.ty].size,
         members,
+        used,
     }
 }
 
@@ -255,21 +263,61 @@ impl Interface {
         Ok(())
     }
 
-    /// Checks that a dispatch binds one buffer per storage binding.
-    pub fn check_arg_count(&self, given: usize) -> Result<()> {
-        if given != self.storage.len() {
-            let names: Vec<String> = self
-                .storage
-                .iter()
-                .map(|s| format!("{} `{}`{}", s.binding, s.name, if s.read_only { "" } else { " (write)" }))
-                .collect();
+    /// The storage bindings this entry point uses (its bind-group layout, with the uniform).
+    pub fn used_storage(&self) -> impl Iterator<Item = &StorageBinding> {
+        self.storage.iter().filter(|s| s.used)
+    }
+
+    /// Checks a dispatch's buffers against the bindings: `given[i]` says whether the dispatch
+    /// gives a buffer for storage binding `i + 1` (positions past the list give none). A binding
+    /// the entry point uses must get one; a binding it does not use must not.
+    pub fn check_args(&self, given: &[bool]) -> Result<()> {
+        if given.len() > self.storage.len() {
             bail!(
-                "{}: {given} buffers given, the shader binds {}: {}",
+                "{}: {} buffers given, the shader declares {} storage bindings: {}",
                 self.at(),
+                given.len(),
                 self.storage.len(),
-                names.join(", ")
+                self.describe_storage()
             );
+        }
+        for (i, s) in self.storage.iter().enumerate() {
+            let gives = given.get(i).copied().unwrap_or(false);
+            if s.used && !gives {
+                bail!(
+                    "{}: binding {} `{}` is used by this entry point but the dispatch gives no buffer for it \
+                     (bindings used: {})",
+                    self.at(),
+                    s.binding,
+                    s.name,
+                    self.describe_used()
+                );
+            }
+            if !s.used && gives {
+                bail!(
+                    "{}: binding {} `{}` is not used by this entry point; give `Arg::Unused` there \
+                     (bindings used: {})",
+                    self.at(),
+                    s.binding,
+                    s.name,
+                    self.describe_used()
+                );
+            }
         }
         Ok(())
     }
+
+    fn describe_storage(&self) -> String {
+        let names: Vec<String> = self.storage.iter().map(describe_binding).collect();
+        names.join(", ")
+    }
+
+    fn describe_used(&self) -> String {
+        let names: Vec<String> = self.used_storage().map(describe_binding).collect();
+        names.join(", ")
+    }
+}
+
+fn describe_binding(s: &StorageBinding) -> String {
+    format!("{} `{}`{}", s.binding, s.name, if s.read_only { "" } else { " (write)" })
 }

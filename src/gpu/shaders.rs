@@ -1,61 +1,51 @@
-//! Every WGSL kernel, embedded in the binary. Add a line here for each new file in shaders/.
+//! How an op names its kernels: a `Shader` (a file of shaders/, embedded, with its entry points)
+//! and an `OpKernels` (an op family's shaders and benchmark families). Each op file declares
+//! its own (`KERNELS`), `ops::ALL` lists them, and every list of kernels (the tests', the
+//! benchmark families) is derived from that; the runtime takes the `Shader` at each dispatch.
 
 use anyhow::{anyhow, Result};
 
-macro_rules! shaders {
-    ($($name:literal),* $(,)?) => {
-        pub const ALL: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../shaders/", $name)))),*
-        ];
+/// One WGSL file of shaders/: its name (the file name without `.wgsl`), its text, and the entry
+/// points its op dispatches (tests/kernel_interface.rs checks they are the file's).
+#[derive(Debug)]
+pub struct Shader {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub entries: &'static [&'static str],
+}
+
+/// One op family's kernels: its shaders, and the `tdfas bench` families that time them.
+#[derive(Debug)]
+pub struct OpKernels {
+    pub shaders: &'static [Shader],
+    pub bench: &'static [&'static str],
+}
+
+/// A `Shader` for shaders/`name`.wgsl (embedded) with its entry points:
+/// `shader!("elementwise", ["add", "sub"])`.
+#[macro_export]
+macro_rules! shader {
+    ($name:literal, [$($entry:literal),* $(,)?]) => {
+        $crate::gpu::shaders::Shader {
+            name: $name,
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")),
+            entries: &[$($entry),*],
+        }
     };
 }
 
-// One file per op family and pass; see the header comment of each for bindings and shapes.
-shaders![
-    "adadelta.wgsl",
-    "batchnorm_backward.wgsl",
-    "batchnorm_backward_reduce.wgsl",
-    "batchnorm_forward.wgsl",
-    "batchnorm_stats.wgsl",
-    "batchnorm_vec4.wgsl",
-    "concat.wgsl",
-    "concat_multi.wgsl",
-    "concat_multi_backward.wgsl",
-    "conv2d_bias_grad.wgsl",
-    "conv2d_bias_grad_vec4.wgsl",
-    "conv2d_forward.wgsl",
-    "conv2d_forward_tiled.wgsl",
-    "conv2d_forward_rows.wgsl",
-    "conv2d_weight_grad.wgsl",
-    "conv2d_weight_grad_rows.wgsl",
-    "cross_entropy.wgsl",
-    "depth_loss.wgsl",
-    "depth_loss_backward.wgsl",
-    "elementwise.wgsl",
-    "elementwise_vec4.wgsl",
-    "grad_sum.wgsl",
-    "gru_gates.wgsl",
-    "gru_gates_backward.wgsl",
-    "gru_update.wgsl",
-    "gru_update_backward.wgsl",
-    "linear.wgsl",
-    "matmul.wgsl",
-    "maxpool_backward.wgsl",
-    "maxpool_forward.wgsl",
-    "maxpool_vec4.wgsl",
-    "maxpool_vec4_backward.wgsl",
-    "pair_diff.wgsl",
-    "resize_backward.wgsl",
-    "resize_forward.wgsl",
-    "sobel.wgsl",
-    "sobel_xy.wgsl",
-];
-
-pub fn source(name: &str) -> Result<&'static str> {
-    ALL.iter()
-        .find(|(n, _)| n.strip_suffix(".wgsl") == Some(name))
-        .map(|(_, s)| *s)
-        .ok_or_else(|| anyhow!("no shader named {name:?} (is it listed in src/gpu/shaders.rs?)"))
+impl Shader {
+    /// Checks that `entry` is one of the entry points this shader's op declares.
+    pub fn check_entry(&self, entry: &str) -> Result<()> {
+        if self.entries.contains(&entry) {
+            return Ok(());
+        }
+        Err(anyhow!(
+            "shaders/{}.wgsl has no entry point `{entry}` in its op's KERNELS (it lists {})",
+            self.name,
+            self.entries.join(", ")
+        ))
+    }
 }
 
 /// What one entry point needs from the adapter: invocations per workgroup (x, y, z) and bytes of

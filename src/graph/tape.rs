@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use anyhow::{bail, Result};
 
-use crate::gpu::Gpu;
+use crate::gpu::{Arg, Gpu};
 use crate::tensor::Tensor;
 
 /// A value on the tape.
@@ -293,7 +293,7 @@ fn sum_grads(gpu: &Gpu, mut parts: Vec<Tensor>) -> Result<Option<Tensor>> {
             args.push(crate::gpu::Arg::T(&out));
             let p = SumParams { n: (n / 4) as u32, k: take as u32, _pad: [0; 2] };
             let cost = crate::gpu::profiler::Cost::elementwise(n, (take - 1) as f64, (take + 1) as f64);
-            gpu.dispatch("grad_sum", "sum4", &p, &args, gpu.groups_1d(n / 4), cost)?;
+            gpu.dispatch(&GRAD_SUM, "sum4", &p, &args, gpu.groups_1d(n / 4), cost)?;
             drop(args);
             parts = std::iter::once(out).chain(rest).collect();
         }
@@ -306,6 +306,14 @@ fn sum_grads(gpu: &Gpu, mut parts: Vec<Tensor>) -> Result<Option<Tensor>> {
     Ok(Some(acc))
 }
 
+/// elementwise.wgsl's `add`, named here because the tape is a layer below the ops
+/// (`ops::elementwise::KERNELS` declares the file; the runtime caches one pipeline for both).
+const ELEMENTWISE_ADD: crate::gpu::shaders::Shader = crate::shader!("elementwise", ["add"]);
+
+/// grad_sum.wgsl, the tape's own kernel (`ops::elementwise::KERNELS` declares the file too, so
+/// that the lists derived from `ops::ALL` include it).
+const GRAD_SUM: crate::gpu::shaders::Shader = crate::shader!("grad_sum", ["sum4"]);
+
 /// a + b for two gradients of one value: elementwise.wgsl's `add`, dispatched here because the
 /// tape is a layer below the ops (`ops::elementwise::add` records the same kernel).
 fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -313,6 +321,6 @@ fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let n = a.numel();
     let params = |n: usize| AddParams { n: n as u32, s: 0.0, _pad: [0; 2] };
     let cost = crate::gpu::profiler::Cost::elementwise(n, 1.0, 3.0);
-    gpu.dispatch_flat("elementwise", "add", n, params, &[a, b, &out], cost)?;
+    gpu.dispatch_flat(&ELEMENTWISE_ADD, "add", n, params, &[a, b, &out].map(Arg::T), cost)?;
     Ok(out)
 }

@@ -4,8 +4,13 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::Gpu;
+use crate::gpu::shaders::{OpKernels, Shader};
+use crate::gpu::{Arg, Gpu};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[ADADELTA], bench: &["adadelta"] };
+const ADADELTA: Shader = crate::shader!("adadelta", ["adadelta"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -32,11 +37,11 @@ pub fn adadelta_step(
     let n = p.numel();
     ensure!(g.numel() == n && v.numel() == n && u.numel() == n, "adadelta: parameter, gradient and state sizes differ");
     gpu.dispatch_flat(
-        "adadelta",
+        &ADADELTA,
         "adadelta",
         n,
         |n| Params { n: n as u32, lr, rho, eps },
-        &[p, g, v, u],
+        &[p, g, v, u].map(Arg::T),
         Cost::elementwise(n, 12.0, 7.0),
     )
 }

@@ -2,7 +2,7 @@
 //! Training normalises with the batch mean and biased variance and updates the running statistics
 //! in place on the GPU (unbiased variance, `r = (1 - m) r + m batch`); eval uses the running stats.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -10,10 +10,28 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::tape::Recompute;
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels {
+    shaders: &[BATCHNORM_STATS, BATCHNORM_FORWARD, BATCHNORM_BACKWARD_REDUCE, BATCHNORM_BACKWARD, BATCHNORM_VEC4],
+    bench: &["batchnorm_forward", "batchnorm_backward"],
+};
+const BATCHNORM_STATS: Shader = crate::shader!("batchnorm_stats", ["main", "partial", "combine", "eval"]);
+const BATCHNORM_FORWARD: Shader = crate::shader!("batchnorm_forward", ["main"]);
+const BATCHNORM_BACKWARD_REDUCE: Shader = crate::shader!("batchnorm_backward_reduce", ["main", "partial", "combine"]);
+const BATCHNORM_BACKWARD: Shader = crate::shader!("batchnorm_backward", ["main"]);
+const BATCHNORM_VEC4: Shader = crate::shader!(
+    "batchnorm_vec4",
+    ["stats4", "train4", "apply4", "eval4", "reduce4", "train_backward4", "backward4"]
+);
+
+/// A binding the dispatched entry point does not use.
+const U: Arg<'static> = Arg::Unused;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -55,10 +73,22 @@ fn params(x: &Tensor, training: bool, relu: bool, eps: f32, momentum: f32) -> Pa
     }
 }
 
-/// The vec4 kernels (batchnorm_vec4.wgsl) serve CPU adapters when HW is a multiple of 4 and the
-/// tensors fit one binding (no split: two cores need no more workgroups than channels). Their
-/// unused read-write slots take a spare tensor of 4 C values (a whole vec4 for the `out` slot),
-/// their unused read-only slots x.
+/// A device's BatchNorm settings (tests and benchmarks change them).
+pub struct BatchNormSettings {
+    /// Reductions over more values per channel than this split into chunks of this many (more
+    /// workgroups than channels on a big GPU; see batchnorm_stats.wgsl).
+    pub chunk: Cell<usize>,
+    /// On a CPU adapter, the vec4 kernels (batchnorm_vec4.wgsl) where HW allows; false forces
+    /// the general ones.
+    pub vec4: Cell<bool>,
+}
+
+/// This device's BatchNorm settings, made at first use.
+pub fn settings(gpu: &Gpu) -> Rc<BatchNormSettings> {
+    let made = gpu.op_settings(|_| Ok(BatchNormSettings { chunk: Cell::new(16384), vec4: Cell::new(true) }));
+    made.expect("BatchNorm settings need no device work")
+}
+
 /// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
 ///
 /// Training passes over at most this many values per channel run statistics and normalisation
@@ -73,13 +103,17 @@ fn fused(x: &Tensor) -> bool {
 
 pub const VEC4_BUFFERS: u32 = 11;
 
+/// The vec4 kernels serve CPU adapters when HW is a multiple of 4 and the tensors fit one binding
+/// (no split: two cores need no more workgroups than channels).
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
-    // batchnorm_vec4.wgsl binds 11 storage buffers: over WebGPU's default 8 per stage
-    gpu.bn_vec4.get()
+    // Kept from when every entry point bound all 11 of the file's buffers (over WebGPU's default
+    // 8 per stage); each binds at most 8 now, but dropping the gate would change which kernels
+    // (and roundings) run under TDFAS_LIMITS=default.
+    settings(gpu).vec4.get()
         && gpu.is_cpu()
-        && gpu.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
+        && gpu.device.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
         && (h * w) % 4 == 0
         && x.byte_len() <= gpu.max_binding()
         && x.is_contiguous_buffer()
@@ -118,11 +152,11 @@ fn batch_split(gpu: &Gpu, what: &str, x: &Tensor, others: &[&Tensor]) -> Result<
 }
 
 /// Chunks of a split per-channel reduction over `count` values: None (one workgroup per channel)
-/// unless `count` exceeds the adapter's `bn_chunk`.
+/// unless `count` exceeds the device's `BatchNormSettings::chunk`.
 fn split(gpu: &Gpu, count: usize) -> Option<(usize, usize)> {
     // at most the adapter's workgroups per grid dimension
-    let max_groups = gpu.limits.max_compute_workgroups_per_dimension.max(1) as usize;
-    let chunk = gpu.bn_chunk.get().max(1).max(count.div_ceil(max_groups));
+    let max_groups = gpu.device.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    let chunk = settings(gpu).chunk.get().max(1).max(count.div_ceil(max_groups));
     (count > chunk).then(|| (chunk, count.div_ceil(chunk)))
 }
 
@@ -162,14 +196,11 @@ pub fn batchnorm_stats(
     let stats = Tensor::empty(gpu, &[2, c]);
     let mut p = params(x, training, false, eps, momentum);
     if training && vec4_path(gpu, x) {
-        let spare = Tensor::empty(gpu, &[4 * c]);
-        let args = [x, x, x, &stats, x, x, running_mean, running_var, &spare, &spare, &spare].map(Arg::T);
+        let (rm, rv) = (Arg::T(running_mean), Arg::T(running_var));
+        let args = [Arg::T(x), U, U, Arg::T(&stats), U, U, rm, rv];
         let cost = Cost::elementwise(x.numel(), 4.0, 2.0);
-        gpu.dispatch("batchnorm_vec4", "stats4", &p, &args, [c as u32, 1, 1], cost)?;
+        gpu.dispatch(&BATCHNORM_VEC4, "stats4", &p, &args, [c as u32, 1, 1], cost)?;
         return Ok(stats);
-    }
-    fn bind<'a>(t: [&'a Tensor; 5]) -> [Arg<'a>; 5] {
-        t.map(Arg::T)
     }
     if let (true, Some(parts)) = (training, batch_split(gpu, "batchnorm", x, &[])?) {
         // Per batch chunk, partial (count, mean, M2) of its values; then one Chan merge per channel
@@ -182,10 +213,10 @@ pub fn batchnorm_stats(
             let pc = Params { n: r.len() as u32, chunk: chunk as u32, base, total: total as u32, ..p };
             let cost = Cost::elementwise(xc.numel(), 4.0, 2.0);
             gpu.dispatch(
-                "batchnorm_stats",
+                &BATCHNORM_STATS,
                 "partial",
                 &pc,
-                &bind([&xc, &stats, running_mean, running_var, &partials]),
+                &[Arg::T(&xc), U, U, U, Arg::T(&partials)],
                 [c as u32, chunks as u32, 1],
                 cost,
             )?;
@@ -193,12 +224,11 @@ pub fn batchnorm_stats(
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
-        let x1 = x.flat(0..1); // combine reads only the partials
         gpu.dispatch(
-            "batchnorm_stats",
+            &BATCHNORM_STATS,
             "combine",
             &pc,
-            &bind([&x1, &stats, running_mean, running_var, &partials]),
+            &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
             gpu.groups_1d(c),
             cost,
         )?;
@@ -209,19 +239,19 @@ pub fn batchnorm_stats(
         let partials = Tensor::empty(gpu, &[c, chunks, 3]);
         let groups = [c as u32, chunks as u32, 1];
         gpu.dispatch(
-            "batchnorm_stats",
+            &BATCHNORM_STATS,
             "partial",
             &p,
-            &bind([x, &stats, running_mean, running_var, &partials]),
+            &[Arg::T(x), U, U, U, Arg::T(&partials)],
             groups,
             Cost::elementwise(x.numel(), 4.0, 2.0),
         )?;
         let cost = Cost::new(6.0 * partials.numel() as f64, 4.0 * (partials.numel() + 6 * c) as f64);
         gpu.dispatch(
-            "batchnorm_stats",
+            &BATCHNORM_STATS,
             "combine",
             &p,
-            &bind([x, &stats, running_mean, running_var, &partials]),
+            &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
             gpu.groups_1d(c),
             cost,
         )?;
@@ -229,14 +259,13 @@ pub fn batchnorm_stats(
     }
     // eval needs no reduction: one thread per channel instead of a workgroup per channel
     let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
-    let unused = Tensor::empty(gpu, &[1]); // the partials slot of the split entry points
-                                           // eval reads no x: bind one value of it, so a batch larger than one binding needs no split
-    let xb = if training { x.clone() } else { x.flat(0..x.numel().min(1)) };
+    // eval reads no x (nor a batch larger than one binding)
+    let xb = if training { Arg::T(x) } else { U };
     gpu.dispatch(
-        "batchnorm_stats",
+        &BATCHNORM_STATS,
         entry,
         &p,
-        &bind([&xb, &stats, running_mean, running_var, &unused]),
+        &[xb, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
         groups,
         // training reads x twice (mean, then variance); eval only copies the running statistics
         if training { Cost::elementwise(x.numel(), 4.0, 2.0) } else { Cost::new(2.0 * c as f64, 16.0 * c as f64) },
@@ -259,17 +288,16 @@ pub fn batchnorm_apply(
     if vec4_path(gpu, x) {
         let (per, groups) = vec4_grid(gpu, x);
         let p = Params { per, ..params(x, false, relu, 0.0, 0.0) };
-        // stats is written only by stats4: here it sits in that read-write slot, read.
-        let spare = Tensor::empty(gpu, &[4 * c]);
-        let args = [x, x, x, stats, gamma, beta, &spare, &spare, &spare, &spare, &y].map(Arg::T);
-        gpu.dispatch("batchnorm_vec4", "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        let [xa, sa, ga, ba, ya] = [x, stats, gamma, beta, &y].map(Arg::T);
+        let args = [xa, U, U, sa, ga, ba, U, U, U, U, ya];
+        gpu.dispatch(&BATCHNORM_VEC4, "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok(y);
     }
     // Larger than one binding: batch chunks (each value alone: bit-identical).
     for r in gpu.split_items("batchnorm", x.dim(0), &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r));
         gpu.dispatch(
-            "batchnorm_forward",
+            &BATCHNORM_FORWARD,
             "main",
             &params(&xc, false, relu, 0.0, 0.0),
             &[Arg::T(&xc), Arg::T(stats), Arg::T(gamma), Arg::T(beta), Arg::T(&yc)],
@@ -299,23 +327,24 @@ pub fn batchnorm_forward(
         check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
         let [n, _, h, w] = x.nchw();
         ensure!(n * h * w > 1, "batchnorm: training needs more than 1 value per channel, input is {:?}", x.shape());
-        let (stats, y, spare) =
-            (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()), Tensor::empty(gpu, &[4 * c]));
+        let (stats, y) = (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()));
         let p = params(x, true, relu, eps, momentum);
-        let args = [x, x, x, &stats, gamma, beta, running_mean, running_var, &spare, &spare, &y].map(Arg::T);
-        gpu.dispatch("batchnorm_vec4", "train4", &p, &args, [c as u32, 1, 1], Cost::elementwise(x.numel(), 8.0, 3.0))?;
+        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::T);
+        let args = [xa, U, U, sa, ga, ba, rm, rv, U, U, ya];
+        let cost = Cost::elementwise(x.numel(), 8.0, 3.0);
+        gpu.dispatch(&BATCHNORM_VEC4, "train4", &p, &args, [c as u32, 1, 1], cost)?;
         return Ok((y, stats));
     }
     if !training && vec4_path(gpu, x) {
         // Eval on a CPU adapter: statistics and normalisation in one dispatch.
         let c = check_shapes("batchnorm", x, &[("weight", gamma), ("bias", beta)])?;
         check_shapes("batchnorm", x, &[("running_mean", running_mean), ("running_var", running_var)])?;
-        let (stats, y, spare) =
-            (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()), Tensor::empty(gpu, &[4 * c]));
+        let (stats, y) = (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()));
         let (per, groups) = vec4_grid(gpu, x);
         let p = Params { per, ..params(x, false, relu, eps, momentum) };
-        let args = [x, x, x, &stats, gamma, beta, running_mean, running_var, &spare, &spare, &y].map(Arg::T);
-        gpu.dispatch("batchnorm_vec4", "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
+        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::T);
+        let args = [xa, U, U, sa, ga, ba, rm, rv, U, U, ya];
+        gpu.dispatch(&BATCHNORM_VEC4, "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok((y, stats));
     }
     let stats = batchnorm_stats(gpu, x, running_mean, running_var, training, eps, momentum)?;
@@ -378,26 +407,23 @@ pub fn batchnorm_backward(
     let mask = if relu { y } else { x };
     let dgamma = Tensor::empty(gpu, gamma.shape());
     let dbeta = Tensor::empty(gpu, gamma.shape());
-    fn bind<'a>(t: [&'a Tensor; 7]) -> [Arg<'a>; 7] {
-        t.map(Arg::T)
-    }
     let [n, _, h, w] = x.nchw();
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
     if vec4_path(gpu, x) && gy.is_contiguous_buffer() && mask.is_contiguous_buffer() {
         let gx = Tensor::empty(gpu, x.shape());
-        let spare = Tensor::empty(gpu, &[4 * c]);
+        let [xa, ga, ma, sa, dg, db] = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
         if training && fused(x) {
-            let args = [x, gy, mask, stats, gamma, x, &spare, &spare, &dgamma, &dbeta, &gx].map(Arg::T);
+            let args = [xa, ga, ma, sa, Arg::T(gamma), U, U, U, dg, db, Arg::T(&gx)];
             let cost = Cost::elementwise(x.numel(), 13.0, 7.0);
-            gpu.dispatch("batchnorm_vec4", "train_backward4", &p, &args, [c as u32, 1, 1], cost)?;
+            gpu.dispatch(&BATCHNORM_VEC4, "train_backward4", &p, &args, [c as u32, 1, 1], cost)?;
             return Ok((gx, dgamma, dbeta));
         }
-        let args = [x, gy, mask, stats, x, x, &spare, &spare, &dgamma, &dbeta, &spare].map(Arg::T);
-        gpu.dispatch("batchnorm_vec4", "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
+        let args = [xa, ga, ma, sa, U, U, U, U, dg, db];
+        gpu.dispatch(&BATCHNORM_VEC4, "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
         let (per, groups) = vec4_grid(gpu, x);
         let pv = Params { per, ..p };
-        let args = [x, gy, mask, stats, gamma, x, &spare, &spare, &dgamma, &dbeta, &gx].map(Arg::T);
-        gpu.dispatch("batchnorm_vec4", "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
+        let args = [xa, ga, ma, sa, Arg::T(gamma), U, U, U, dg, db, Arg::T(&gx)];
+        gpu.dispatch(&BATCHNORM_VEC4, "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
         return Ok((gx, dgamma, dbeta));
     }
     let parts = batch_split(gpu, "batchnorm backward", x, &[gy, mask])?;
@@ -412,10 +438,10 @@ pub fn batchnorm_backward(
             let cost = Cost::elementwise(xc.numel(), 5.0, 3.0);
             let groups = [c as u32, *chunks as u32, 1];
             gpu.dispatch(
-                "batchnorm_backward_reduce",
+                &BATCHNORM_BACKWARD_REDUCE,
                 "partial",
                 &pc,
-                &bind([&xc, &gc, &mc, stats, &dgamma, &dbeta, &partials]),
+                &[Arg::T(&xc), Arg::T(&gc), Arg::T(&mc), Arg::T(stats), U, U, Arg::T(&partials)],
                 groups,
                 cost,
             )?;
@@ -423,28 +449,26 @@ pub fn batchnorm_backward(
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        let one = x.flat(0..1); // combine reads only the partials
-        let a = bind([&one, &one, &one, stats, &dgamma, &dbeta, &partials]);
-        gpu.dispatch("batchnorm_backward_reduce", "combine", &pc, &a, gpu.groups_1d(c), cost)?;
+        let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
+        gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "combine", &pc, &a, gpu.groups_1d(c), cost)?;
     } else if let Some((chunk, chunks)) = split(gpu, n * h * w) {
         p.chunk = chunk as u32;
         let partials = Tensor::empty(gpu, &[c, chunks, 2]);
         let groups = [c as u32, chunks as u32, 1];
         gpu.dispatch(
-            "batchnorm_backward_reduce",
+            &BATCHNORM_BACKWARD_REDUCE,
             "partial",
             &p,
-            &bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]),
+            &[Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), U, U, Arg::T(&partials)],
             groups,
             reduce_cost,
         )?;
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &partials]);
-        gpu.dispatch("batchnorm_backward_reduce", "combine", &p, &a, gpu.groups_1d(c), cost)?;
+        let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
+        gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "combine", &p, &a, gpu.groups_1d(c), cost)?;
     } else {
-        let unused = Tensor::empty(gpu, &[1]);
-        let a = bind([x, gy, mask, stats, &dgamma, &dbeta, &unused]);
-        gpu.dispatch("batchnorm_backward_reduce", "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
+        let a = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
+        gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
     }
     let gx = Tensor::empty(gpu, x.shape());
     // The input gradient per batch chunk (each value alone), with the whole batch's count.
@@ -456,7 +480,7 @@ pub fn batchnorm_backward(
         let (xc, gc, mc, gxc) = (x.items(r.clone()), gy.items(r.clone()), mask.items(r.clone()), gx.items(r.clone()));
         let pc = Params { n: r.len() as u32, stat_n: if parts.is_some() { n as u32 } else { 0 }, ..p };
         gpu.dispatch(
-            "batchnorm_backward",
+            &BATCHNORM_BACKWARD,
             "main",
             &pc,
             &[

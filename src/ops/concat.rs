@@ -8,10 +8,19 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::ops::elementwise;
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels =
+    OpKernels { shaders: &[CONCAT, CONCAT_MULTI, CONCAT_MULTI_BACKWARD, PAIR_DIFF], bench: &[] };
+const CONCAT: Shader = crate::shader!("concat", ["main"]);
+const CONCAT_MULTI: Shader = crate::shader!("concat_multi", ["forward"]);
+const CONCAT_MULTI_BACKWARD: Shader = crate::shader!("concat_multi_backward", ["backward"]);
+const PAIR_DIFF: Shader = crate::shader!("pair_diff", ["forward", "backward"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -70,7 +79,7 @@ fn strided_copy(gpu: &Gpu, src: &Tensor, dst: &Tensor, p: &Params) -> Result<()>
     let whole = |t: &Tensor| t.byte_len() <= max && t.is_contiguous_buffer();
     if whole(src) && whole(dst) {
         let cost = Cost::elementwise(n, 0.0, 2.0);
-        return gpu.dispatch("concat", "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
+        return gpu.dispatch(&CONCAT, "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
     }
     for b in 0..p.blocks as usize {
         let (s, d) = (p.src_off as usize + b * p.src_stride as usize, p.dst_off as usize + b * p.dst_stride as usize);
@@ -363,7 +372,7 @@ crate::uniform!(MultiBackParams { out_block, _p, src, rd });
 /// segment). The caller checks that every bound tensor fits one binding.
 fn multi_shapes(gpu: &Gpu, srcs: &[&[usize]], segs: &[(usize, Pick)]) -> Option<(usize, Vec<usize>)> {
     let (items, inner, cs) = shapes_for_gather_concat(srcs, segs).ok()?;
-    let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
+    let max = gpu.device.limits.max_compute_workgroups_per_dimension as usize;
     let blocks: Vec<usize> = cs.iter().map(|c| c * inner / 4).collect();
     let src_items = srcs.iter().map(|s| s[0]).max().unwrap_or(0);
     let fits = segs.len() <= MAX_SEGS
@@ -408,7 +417,7 @@ pub fn gather_concat(gpu: &Gpu, srcs: &[&Tensor], segs: &[(usize, Pick)]) -> Res
         args.push(Arg::T(&y));
         let groups = [blocks.iter().max().unwrap().div_ceil(WG) as u32, items as u32, segs.len() as u32];
         let cost = Cost::elementwise(y.numel(), 0.0, 2.0);
-        gpu.dispatch("concat_multi", "forward", &p, &args, groups, cost)?;
+        gpu.dispatch(&CONCAT_MULTI, "forward", &p, &args, groups, cost)?;
         return Ok(y);
     }
     // general path: gathers and region copies (bit-identical)
@@ -495,7 +504,7 @@ pub fn gather_concat_backward(
         let items = p.src.iter().map(|s| s[1]).max().unwrap_or(0);
         let groups = [block.div_ceil(WG) as u32, items, needed.len() as u32];
         let cost = Cost::elementwise(needed.iter().map(|t| t.numel()).sum(), 0.0, 2.0);
-        gpu.dispatch("concat_multi_backward", "backward", &p, &args, groups, cost)?;
+        gpu.dispatch(&CONCAT_MULTI_BACKWARD, "backward", &p, &args, groups, cost)?;
         return Ok(grads);
     }
     // general path: a slice of gy per segment, scattered back and summed
@@ -584,7 +593,7 @@ pub fn pair_diff(gpu: &Gpu, x: &Tensor, clips: usize, nf: usize) -> Result<Tenso
     let n = y.numel() / 4;
     let p = PairParams { n: n as u32, block: (block / 4) as u32, nf: nf as u32, _p0: 0 };
     let cost = Cost::elementwise(y.numel(), 1.0, 3.0);
-    gpu.dispatch("pair_diff", "forward", &p, &[Arg::T(x), Arg::T(&y)], gpu.groups_1d(n), cost)?;
+    gpu.dispatch(&PAIR_DIFF, "forward", &p, &[Arg::T(x), Arg::T(&y)], gpu.groups_1d(n), cost)?;
     Ok(y)
 }
 
@@ -602,7 +611,7 @@ pub fn pair_diff_backward(gpu: &Gpu, gy: &Tensor, x_shape: &[usize], nf: usize) 
     let n = gx.numel() / 4;
     let p = PairParams { n: n as u32, block: (block / 4) as u32, nf: nf as u32, _p0: 0 };
     let cost = Cost::elementwise(gx.numel(), 1.0, 3.0);
-    gpu.dispatch("pair_diff", "backward", &p, &[Arg::T(gy), Arg::T(&gx)], gpu.groups_1d(n), cost)?;
+    gpu.dispatch(&PAIR_DIFF, "backward", &p, &[Arg::T(gy), Arg::T(&gx)], gpu.groups_1d(n), cost)?;
     Ok(gx)
 }
 

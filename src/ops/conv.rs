@@ -1,13 +1,38 @@
 //! 2-D convolution (stride 1, zero padding k/2, odd k, cross-correlation as PyTorch's conv2d)
 //! as implicit-GEMM WGSL kernels, with hand-written input, weight and bias gradients.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use anyhow::{bail, ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels {
+    shaders: &[
+        CONV2D_FORWARD,
+        CONV2D_FORWARD_TILED,
+        CONV2D_FORWARD_ROWS,
+        CONV2D_WEIGHT_GRAD,
+        CONV2D_WEIGHT_GRAD_ROWS,
+        CONV2D_BIAS_GRAD,
+        CONV2D_BIAS_GRAD_VEC4,
+    ],
+    bench: &["conv2d_forward", "conv2d_forward_other", "conv2d_backward_input", "conv2d_backward_weight"],
+};
+const CONV2D_FORWARD: Shader = crate::shader!("conv2d_forward", ["conv2d_forward"]);
+const CONV2D_FORWARD_TILED: Shader = crate::shader!("conv2d_forward_tiled", ["conv2d_forward_tiled"]);
+const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv3", "conv1"]);
+const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
+const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
+const CONV2D_BIAS_GRAD: Shader = crate::shader!("conv2d_bias_grad", ["conv2d_bias_grad"]);
+const CONV2D_BIAS_GRAD_VEC4: Shader = crate::shader!("conv2d_bias_grad_vec4", ["bias_grad4"]);
 
 /// Uniform of conv2d_forward.wgsl (see its header).
 #[repr(C)]
@@ -83,16 +108,18 @@ impl ConvKernel {
     /// subgroupBroadcast from lanes 0..7, so it needs subgroups of at least 8 invocations.
     pub fn available(self, gpu: &Gpu) -> bool {
         match self {
-            ConvKernel::Rows => gpu.features.contains(wgpu::Features::SUBGROUP) && gpu.info.subgroup_min_size >= 8,
+            ConvKernel::Rows => {
+                gpu.device.features.contains(wgpu::Features::SUBGROUP) && gpu.device.info.subgroup_min_size >= 8
+            }
             _ => true,
         }
     }
 
-    fn shader(self) -> &'static str {
+    fn shader(self) -> &'static Shader {
         match self {
-            ConvKernel::RegisterBlocked => "conv2d_forward",
-            ConvKernel::Tiled => "conv2d_forward_tiled",
-            ConvKernel::Rows => "conv2d_forward_rows",
+            ConvKernel::RegisterBlocked => &CONV2D_FORWARD,
+            ConvKernel::Tiled => &CONV2D_FORWARD_TILED,
+            ConvKernel::Rows => &CONV2D_FORWARD_ROWS,
         }
     }
 
@@ -108,13 +135,20 @@ impl ConvKernel {
     }
 }
 
+/// A device's conv settings, made at its first convolution.
+pub struct ConvSettings {
+    /// The forward / input-gradient kernel (autotuned, see `ops::tuning`; tests may change it).
+    pub kernel: Cell<ConvKernel>,
+}
+
+/// This device's conv settings: at the first call, the autotune's choice (cached on disk).
+pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
+    gpu.op_settings(|gpu| Ok(ConvSettings { kernel: Cell::new(crate::ops::tuning::tune(gpu)?) }))
+}
+
 /// The text of both kernels (the tuning cache is invalidated when it changes).
 pub fn shader_sources() -> String {
-    ConvKernel::ALL
-        .iter()
-        .filter_map(|k| crate::gpu::shaders::ALL.iter().find(|(n, _)| *n == format!("{}.wgsl", k.shader())))
-        .map(|(_, src)| *src)
-        .collect()
+    ConvKernel::ALL.iter().map(|k| k.shader().source).collect()
 }
 
 /// Times both kernels on a conv of the model's kind (3x3, 64 -> 64 channels; 32 x 32 pixels on a
@@ -255,12 +289,15 @@ fn gemm_conv_dispatch(
     match kernel {
         ConvKernel::Rows => {
             let entry = if k == 3 { "conv3" } else { "conv1" };
-            let args = [Arg::T(inp), Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            // conv1 reads only the vec4 view of the input
+            let x = if k == 3 { Arg::T(inp) } else { Arg::Unused };
+            let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
+        // the register-blocked and tiled files' one entry point is named as the file
         _ => gpu.dispatch(
             kernel.shader(),
-            kernel.shader(),
+            kernel.shader().name,
             &params,
             &[Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)],
             groups,
@@ -271,16 +308,16 @@ fn gemm_conv_dispatch(
 
 /// y = conv(x, w) + b: x [N, Ci, H, W], w [Co, Ci, k, k], b [Co] -> y [N, Co, H, W].
 pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-    conv2d_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0)), x, w, b)
+    conv2d_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
 }
 
 /// The adapter's tuned kernel, except for few output channels: a 64-channel tile would leave
 /// most of its threads idle (the model's 1- and 8-channel convs), so those stay register-blocked.
-fn kernel_for(gpu: &Gpu, cout: usize) -> ConvKernel {
-    match gpu.conv_kernel.get() {
+fn kernel_for(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
+    Ok(match settings(gpu)?.kernel.get() {
         ConvKernel::Tiled if cout <= 16 => ConvKernel::RegisterBlocked,
         k => k,
-    }
+    })
 }
 
 /// `conv2d` with a given kernel instead of the adapter's tuned one (benchmarks, tests).
@@ -296,7 +333,7 @@ pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Opt
 /// dL/dx from gy [N, Co, H, W] and w [Co, Ci, k, k]: gy convolved with the flipped, transposed
 /// weight (same padding), -> [N, Ci, H, W].
 pub fn conv2d_backward_input(gpu: &Gpu, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
-    conv2d_backward_input_with(gpu, kernel_for(gpu, w.shape().get(1).copied().unwrap_or(0)), gy, w)
+    conv2d_backward_input_with(gpu, kernel_for(gpu, w.shape().get(1).copied().unwrap_or(0))?, gy, w)
 }
 
 /// `conv2d_backward_input` with a given kernel (benchmarks, tests).
@@ -318,7 +355,7 @@ pub fn conv2d_backward_input_with(gpu: &Gpu, kernel: ConvKernel, gy: &Tensor, w:
 
 /// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
 pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
-    conv2d_backward_weight_with(gpu, gpu.conv_kernel.get(), x, gy, k)
+    conv2d_backward_weight_with(gpu, settings(gpu)?.kernel.get(), x, gy, k)
 }
 
 /// `conv2d_backward_weight` with the weight-gradient kernel that goes with a conv kernel: the
@@ -367,7 +404,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, 
     let bytes = 4.0 * (x.numel() + gy.numel() + gw.numel()) as f64;
     if kernel == ConvKernel::Rows && k == 3 && wd % 4 == 0 && kernel.available(gpu) {
         gpu.dispatch(
-            "conv2d_weight_grad_rows",
+            &CONV2D_WEIGHT_GRAD_ROWS,
             "wgrad3",
             &params,
             &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
@@ -377,7 +414,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, 
         return Ok(gw);
     }
     gpu.dispatch(
-        "conv2d_weight_grad",
+        &CONV2D_WEIGHT_GRAD,
         "conv2d_weight_grad",
         &params,
         &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
@@ -414,11 +451,11 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     if gpu.is_cpu() && (h * w).is_multiple_of(4) && n * h * w <= SERIAL_BIAS_GRAD {
         let cost = Cost::elementwise(gy.numel(), 1.0, 1.0);
         let groups = [co.div_ceil(64) as u32, 1, 1];
-        gpu.dispatch("conv2d_bias_grad_vec4", "bias_grad4", &params, &[Arg::T(gy), Arg::T(&gb)], groups, cost)?;
+        gpu.dispatch(&CONV2D_BIAS_GRAD_VEC4, "bias_grad4", &params, &[Arg::T(gy), Arg::T(&gb)], groups, cost)?;
         return Ok(gb);
     }
     gpu.dispatch(
-        "conv2d_bias_grad",
+        &CONV2D_BIAS_GRAD,
         "conv2d_bias_grad",
         &params,
         &[Arg::T(gy), Arg::T(&gb)],

@@ -5,9 +5,14 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[CROSS_ENTROPY], bench: &[] };
+const CROSS_ENTROPY: Shader = crate::shader!("cross_entropy", ["softmax", "ce_loss", "ce_backward"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -38,10 +43,10 @@ pub fn softmax(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
     let p = params("softmax", logits)?;
     let out = Tensor::empty(gpu, logits.shape());
     gpu.dispatch(
-        "cross_entropy",
+        &CROSS_ENTROPY,
         "softmax",
         &p,
-        &[Arg::T(logits), Arg::T(logits), Arg::T(logits), Arg::T(&out)],
+        &[Arg::T(logits), Arg::Unused, Arg::Unused, Arg::T(&out)],
         gpu.groups_1d(logits.dim(0)),
         Cost::elementwise(logits.numel(), 5.0, 2.0),
     )?;
@@ -54,10 +59,10 @@ pub fn softmax_cross_entropy(gpu: &Gpu, logits: &Tensor, labels: &Tensor) -> Res
     check_labels("cross_entropy", logits, labels)?;
     let out = Tensor::empty(gpu, &[1]);
     gpu.dispatch(
-        "cross_entropy",
+        &CROSS_ENTROPY,
         "ce_loss",
         &p,
-        &[Arg::T(logits), Arg::T(labels), Arg::T(logits), Arg::T(&out)],
+        &[Arg::T(logits), Arg::T(labels), Arg::Unused, Arg::T(&out)],
         [1, 1, 1],
         Cost::elementwise(logits.numel(), 5.0, 1.0),
     )?;
@@ -70,7 +75,7 @@ pub fn softmax_cross_entropy_backward(gpu: &Gpu, logits: &Tensor, labels: &Tenso
     check_labels("cross_entropy backward", logits, labels)?;
     let out = Tensor::empty(gpu, logits.shape());
     gpu.dispatch(
-        "cross_entropy",
+        &CROSS_ENTROPY,
         "ce_backward",
         &p,
         &[Arg::T(logits), Arg::T(labels), Arg::T(g), Arg::T(&out)],

@@ -7,9 +7,16 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels =
+    OpKernels { shaders: &[DEPTH_LOSS, DEPTH_LOSS_BACKWARD], bench: &["depth_loss", "depth_loss_backward"] };
+const DEPTH_LOSS: Shader = crate::shader!("depth_loss", ["abs_loss", "con_loss"]);
+const DEPTH_LOSS_BACKWARD: Shader = crate::shader!("depth_loss_backward", ["abs_backward", "con_backward"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -59,7 +66,7 @@ pub fn depth_loss(
     let (loss, den) = (Tensor::empty(gpu, &[1]), Tensor::empty(gpu, &[1]));
     let n = pred.numel();
     gpu.dispatch(
-        "depth_loss",
+        &DEPTH_LOSS,
         entry,
         &params,
         &[Arg::T(pred), Arg::T(target), Arg::T(mask.unwrap_or(pred)), Arg::T(&loss), Arg::T(&den)],
@@ -84,7 +91,7 @@ pub fn depth_loss_backward(
     let n = pred.numel();
     let gpred = Tensor::empty(gpu, pred.shape());
     gpu.dispatch(
-        "depth_loss_backward",
+        &DEPTH_LOSS_BACKWARD,
         entry,
         &params,
         &[Arg::T(pred), Arg::T(target), Arg::T(mask.unwrap_or(pred)), Arg::T(g), Arg::T(den), Arg::T(&gpred)],

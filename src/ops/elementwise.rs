@@ -4,9 +4,33 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::Gpu;
+use crate::gpu::shaders::{OpKernels, Shader};
+use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[ELEMENTWISE, ELEMENTWISE_VEC4, GRAD_SUM], bench: &[] };
+/// The tape's gradient sums (dispatched by `graph::tape`, a layer below the ops; declared here
+/// so that every list derived from `ops::ALL` has it).
+const GRAD_SUM: Shader = crate::shader!("grad_sum", ["sum4"]);
+const ELEMENTWISE: Shader = crate::shader!(
+    "elementwise",
+    [
+        "add",
+        "sub",
+        "mul",
+        "scale",
+        "axpy",
+        "relu",
+        "relu_backward",
+        "sigmoid",
+        "sigmoid_backward",
+        "tanh_forward",
+        "tanh_backward"
+    ]
+);
+const ELEMENTWISE_VEC4: Shader = crate::shader!("elementwise_vec4", ["add", "sub", "mul", "scale", "axpy"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -17,67 +41,71 @@ struct Params {
 }
 crate::uniform!(Params { n, s, _pad });
 
-/// Runs entry `entry` of elementwise.wgsl: out = f(a, b, s).
-fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: &Tensor, s: f32, flops: f64) -> Result<Tensor> {
-    ensure!(a.numel() == b.numel(), "{entry}: sizes differ, {:?} vs {:?}", a.shape(), b.shape());
+/// Runs entry `entry` of elementwise.wgsl: out = f(a, b, s); `b` is None for the unary entry
+/// points (they do not use its binding).
+fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: Option<&Tensor>, s: f32, flops: f64) -> Result<Tensor> {
+    if let Some(b) = b {
+        ensure!(a.numel() == b.numel(), "{entry}: sizes differ, {:?} vs {:?}", a.shape(), b.shape());
+    }
     let out = Tensor::empty(gpu, a.shape());
     let n = a.numel();
+    let args = [Arg::T(a), b.map_or(Arg::Unused, Arg::T), Arg::T(&out)];
     // CPU adapters: whole vec4s (elementwise_vec4.wgsl) when they fit one binding (and buffer).
     let vec4 = matches!(entry, "add" | "sub" | "mul" | "scale" | "axpy");
-    let whole = [a, b, &out].iter().all(|t| t.is_contiguous_buffer()) && a.byte_len() <= gpu.max_binding();
+    let whole = [Some(a), b, Some(&out)].iter().flatten().all(|t| t.is_contiguous_buffer())
+        && a.byte_len() <= gpu.max_binding();
     if vec4 && gpu.is_cpu() && n > 0 && n.is_multiple_of(4) && whole {
         let p = Params { n: (n / 4) as u32, s, _pad: [0; 2] };
-        let args = [a, b, &out].map(crate::gpu::Arg::T);
-        gpu.dispatch("elementwise_vec4", entry, &p, &args, gpu.groups_1d(n / 4), Cost::elementwise(n, flops, 3.0))?;
+        gpu.dispatch(&ELEMENTWISE_VEC4, entry, &p, &args, gpu.groups_1d(n / 4), Cost::elementwise(n, flops, 3.0))?;
         return Ok(out);
     }
     gpu.dispatch_flat(
-        "elementwise",
+        &ELEMENTWISE,
         entry,
         n,
         |n| Params { n: n as u32, s, _pad: [0; 2] },
-        &[a, b, &out],
+        &args,
         Cost::elementwise(n, flops, 3.0),
     )?;
     Ok(out)
 }
 
 pub fn add(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    run(gpu, "add", a, b, 0.0, 1.0)
+    run(gpu, "add", a, Some(b), 0.0, 1.0)
 }
 pub fn sub(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    run(gpu, "sub", a, b, 0.0, 1.0)
+    run(gpu, "sub", a, Some(b), 0.0, 1.0)
 }
 pub fn mul(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    run(gpu, "mul", a, b, 0.0, 1.0)
+    run(gpu, "mul", a, Some(b), 0.0, 1.0)
 }
 pub fn scale(gpu: &Gpu, a: &Tensor, s: f32) -> Result<Tensor> {
-    run(gpu, "scale", a, a, s, 1.0)
+    run(gpu, "scale", a, None, s, 1.0)
 }
 /// s * a + b
 pub fn axpy(gpu: &Gpu, s: f32, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    run(gpu, "axpy", a, b, s, 2.0)
+    run(gpu, "axpy", a, Some(b), s, 2.0)
 }
 pub fn relu(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
-    run(gpu, "relu", x, x, 0.0, 1.0)
+    run(gpu, "relu", x, None, 0.0, 1.0)
 }
 /// gradient of ReLU given its input x and the upstream gradient gy
 pub fn relu_backward(gpu: &Gpu, x: &Tensor, gy: &Tensor) -> Result<Tensor> {
-    run(gpu, "relu_backward", x, gy, 0.0, 1.0)
+    run(gpu, "relu_backward", x, Some(gy), 0.0, 1.0)
 }
 pub fn sigmoid(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
-    run(gpu, "sigmoid", x, x, 0.0, 4.0)
+    run(gpu, "sigmoid", x, None, 0.0, 4.0)
 }
 /// gradient of sigmoid given its output y
 pub fn sigmoid_backward(gpu: &Gpu, y: &Tensor, gy: &Tensor) -> Result<Tensor> {
-    run(gpu, "sigmoid_backward", y, gy, 0.0, 3.0)
+    run(gpu, "sigmoid_backward", y, Some(gy), 0.0, 3.0)
 }
 pub fn tanh(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
-    run(gpu, "tanh_forward", x, x, 0.0, 5.0)
+    run(gpu, "tanh_forward", x, None, 0.0, 5.0)
 }
 /// gradient of tanh given its output y
 pub fn tanh_backward(gpu: &Gpu, y: &Tensor, gy: &Tensor) -> Result<Tensor> {
-    run(gpu, "tanh_backward", y, gy, 0.0, 3.0)
+    run(gpu, "tanh_backward", y, Some(gy), 0.0, 3.0)
 }
 
 // ---- tape ops -------------------------------------------------------------------------------

@@ -6,9 +6,20 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
-use crate::gpu::Gpu;
+use crate::gpu::shaders::{OpKernels, Shader};
+use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels {
+    shaders: &[GRU_GATES, GRU_GATES_BACKWARD, GRU_UPDATE, GRU_UPDATE_BACKWARD],
+    bench: &["gru_gates", "gru_update", "gru_backward"],
+};
+const GRU_GATES: Shader = crate::shader!("gru_gates", ["gates"]);
+const GRU_GATES_BACKWARD: Shader = crate::shader!("gru_gates_backward", ["rh_backward", "u_backward"]);
+const GRU_UPDATE: Shader = crate::shader!("gru_update", ["update"]);
+const GRU_UPDATE_BACKWARD: Shader = crate::shader!("gru_update_backward", ["update_backward"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -35,11 +46,11 @@ pub fn gru_gates(gpu: &Gpu, pre_r: &Tensor, pre_u: &Tensor, h_prev: &Tensor) -> 
     let n = pre_r.numel();
     let (u, rh) = (Tensor::empty(gpu, pre_r.shape()), Tensor::empty(gpu, pre_r.shape()));
     gpu.dispatch_flat(
-        "gru_gates",
+        &GRU_GATES,
         "gates",
         n,
         params,
-        &[pre_r, pre_u, h_prev, &u, &rh],
+        &[pre_r, pre_u, h_prev, &u, &rh].map(Arg::T),
         Cost::elementwise(n, 10.0, 5.0),
     )?;
     Ok((u, rh))
@@ -51,11 +62,11 @@ pub fn gru_rh_backward(gpu: &Gpu, pre_r: &Tensor, h_prev: &Tensor, g_rh: &Tensor
     let n = pre_r.numel();
     let (g_pre, g_h) = (Tensor::empty(gpu, pre_r.shape()), Tensor::empty(gpu, pre_r.shape()));
     gpu.dispatch_flat(
-        "gru_gates_backward",
+        &GRU_GATES_BACKWARD,
         "rh_backward",
         n,
         params,
-        &[pre_r, h_prev, g_rh, &g_pre, &g_h],
+        &[pre_r, h_prev, g_rh, &g_pre, &g_h].map(Arg::T),
         Cost::elementwise(n, 8.0, 5.0),
     )?;
     Ok((g_pre, g_h))
@@ -66,14 +77,12 @@ pub fn gru_u_backward(gpu: &Gpu, pre_u: &Tensor, g_u: &Tensor) -> Result<Tensor>
     same_shapes("gru_u_backward", &[pre_u, g_u])?;
     let n = pre_u.numel();
     let g_pre = Tensor::empty(gpu, pre_u.shape());
-    // h_prev and out_b slots are unused by this entry: bind read-only inputs again and a scratch output.
-    let scratch = Tensor::empty(gpu, &[1]);
     gpu.dispatch_flat(
-        "gru_gates_backward",
+        &GRU_GATES_BACKWARD,
         "u_backward",
         n,
         params,
-        &[pre_u, pre_u, g_u, &g_pre, &scratch],
+        &[Arg::T(pre_u), Arg::Unused, Arg::T(g_u), Arg::T(&g_pre)],
         Cost::elementwise(n, 6.0, 3.0),
     )?;
     Ok(g_pre)
@@ -84,7 +93,8 @@ pub fn gru_update(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tensor) -> Res
     same_shapes("gru_update (u, h_prev, pre_c)", &[u, h_prev, pre_c])?;
     let n = u.numel();
     let h = Tensor::empty(gpu, u.shape());
-    gpu.dispatch_flat("gru_update", "update", n, params, &[u, h_prev, pre_c, &h], Cost::elementwise(n, 10.0, 4.0))?;
+    let args = [u, h_prev, pre_c, &h].map(Arg::T);
+    gpu.dispatch_flat(&GRU_UPDATE, "update", n, params, &args, Cost::elementwise(n, 10.0, 4.0))?;
     Ok(h)
 }
 
@@ -94,11 +104,11 @@ pub fn gru_update_backward(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tenso
     let n = u.numel();
     let out = [0, 1, 2].map(|_| Tensor::empty(gpu, u.shape()));
     gpu.dispatch_flat(
-        "gru_update_backward",
+        &GRU_UPDATE_BACKWARD,
         "update_backward",
         n,
         params,
-        &[u, h_prev, pre_c, g, &out[0], &out[1], &out[2]],
+        &[u, h_prev, pre_c, g, &out[0], &out[1], &out[2]].map(Arg::T),
         Cost::elementwise(n, 12.0, 7.0),
     )?;
     Ok(out)

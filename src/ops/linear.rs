@@ -4,10 +4,15 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::ops::matmul::matmul;
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[LINEAR], bench: &["linear"] };
+const LINEAR: Shader = crate::shader!("linear", ["add_bias", "col_sum"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -39,7 +44,7 @@ pub fn linear(gpu: &Gpu, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let y = Tensor::empty(gpu, xw.shape());
     let params = Params { rows: rows as u32, cols: cols as u32, _pad: [0; 2] };
     gpu.dispatch(
-        "linear",
+        &LINEAR,
         "add_bias",
         &params,
         &[Arg::T(&xw), Arg::T(b), Arg::T(&y)],
@@ -56,10 +61,10 @@ pub fn col_sum(gpu: &Gpu, g: &Tensor) -> Result<Tensor> {
     let out = Tensor::empty(gpu, &[cols]);
     let params = Params { rows: rows as u32, cols: cols as u32, _pad: [0; 2] };
     gpu.dispatch(
-        "linear",
+        &LINEAR,
         "col_sum",
         &params,
-        &[Arg::T(g), Arg::T(g), Arg::T(&out)],
+        &[Arg::T(g), Arg::Unused, Arg::T(&out)],
         gpu.groups_1d(cols),
         Cost::elementwise(rows * cols, 1.0, 1.0),
     )?;

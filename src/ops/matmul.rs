@@ -4,9 +4,14 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[MATMUL], bench: &[] };
+const MATMUL: Shader = crate::shader!("matmul", ["matmul"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -36,7 +41,7 @@ pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
     let c = Tensor::empty(gpu, &[m, n]);
     let params = Params { m: m as u32, n: n as u32, k: k as u32, ta: ta as u32, tb: tb as u32, _pad: [0; 3] };
     gpu.dispatch(
-        "matmul",
+        &MATMUL,
         "matmul",
         &params,
         &[Arg::T(a), Arg::T(b), Arg::T(&c)],

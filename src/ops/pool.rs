@@ -5,9 +5,20 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels {
+    shaders: &[MAXPOOL_FORWARD, MAXPOOL_BACKWARD, MAXPOOL_VEC4, MAXPOOL_VEC4_BACKWARD],
+    bench: &["maxpool_forward", "maxpool_backward"],
+};
+const MAXPOOL_FORWARD: Shader = crate::shader!("maxpool_forward", ["main"]);
+const MAXPOOL_BACKWARD: Shader = crate::shader!("maxpool_backward", ["main"]);
+const MAXPOOL_VEC4: Shader = crate::shader!("maxpool_vec4", ["forward4"]);
+const MAXPOOL_VEC4_BACKWARD: Shader = crate::shader!("maxpool_vec4_backward", ["backward4"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -68,11 +79,11 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let args = [Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)];
         let cost = Cost::elementwise(yc.numel(), 3.0, 6.0);
         if let Some(p4) = vec4_params(gpu, &pc, r.len() * c) {
-            gpu.dispatch("maxpool_vec4", "forward4", &p4, &args, gpu.groups_1d(yc.numel() / 2), cost)?;
+            gpu.dispatch(&MAXPOOL_VEC4, "forward4", &p4, &args, gpu.groups_1d(yc.numel() / 2), cost)?;
             continue;
         }
         gpu.dispatch(
-            "maxpool_forward",
+            &MAXPOOL_FORWARD,
             "main",
             &pc,
             &[Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)],
@@ -103,11 +114,11 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
             let threads = r.len() * c * (pc.h as usize).div_ceil(2) * (pc.w as usize / 4);
             let args = [Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)];
             let cost = Cost::elementwise(gxc.numel(), 1.0, 1.5);
-            gpu.dispatch("maxpool_vec4_backward", "backward4", &p4, &args, gpu.groups_1d(threads), cost)?;
+            gpu.dispatch(&MAXPOOL_VEC4_BACKWARD, "backward4", &p4, &args, gpu.groups_1d(threads), cost)?;
             continue;
         }
         gpu.dispatch(
-            "maxpool_backward",
+            &MAXPOOL_BACKWARD,
             "main",
             &pc,
             &[Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)],

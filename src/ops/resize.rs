@@ -6,9 +6,16 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels =
+    OpKernels { shaders: &[RESIZE_FORWARD, RESIZE_BACKWARD], bench: &["resize_forward", "resize_backward"] };
+const RESIZE_FORWARD: Shader = crate::shader!("resize_forward", ["main"]);
+const RESIZE_BACKWARD: Shader = crate::shader!("resize_backward", ["main", "down_even"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -45,7 +52,7 @@ pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Te
     for r in gpu.split_items("resize_bilinear", n, &[x, &y])? {
         let (xc, yc) = (x.items(r.clone()), y.items(r.clone()));
         gpu.dispatch(
-            "resize_forward",
+            &RESIZE_FORWARD,
             "main",
             &Params { planes: (r.len() * c) as u32, ..p },
             &[Arg::T(&xc), Arg::T(&yc)],
@@ -77,7 +84,7 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
         let even = |i: usize, o: usize| i.is_multiple_of(o) && (i / o).is_multiple_of(2);
         let entry = if even(x_shape[2], oh) && even(x_shape[3], ow) { "down_even" } else { "main" };
         gpu.dispatch(
-            "resize_backward",
+            &RESIZE_BACKWARD,
             entry,
             &Params { planes: (r.len() * c) as u32, ..p },
             &[Arg::T(&gyc), Arg::T(&gxc)],

@@ -4,9 +4,15 @@ use anyhow::{ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
+use crate::gpu::shaders::{OpKernels, Shader};
 use crate::gpu::{Arg, Gpu};
 use crate::graph::{Tape, Var};
 use crate::tensor::Tensor;
+
+/// This op's kernels and benchmark families (`ops::ALL` lists every op's).
+pub const KERNELS: OpKernels = OpKernels { shaders: &[SOBEL, SOBEL_XY], bench: &["sobel_forward", "sobel_backward"] };
+const SOBEL: Shader = crate::shader!("sobel", ["sobel"]);
+const SOBEL_XY: Shader = crate::shader!("sobel_xy", ["forward", "backward"]);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SobelDir {
@@ -41,7 +47,7 @@ fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
         let n = xc.numel();
         let params = Params { n: n as u32, h: h as u32, w: w as u32, dir, s, _pad: [0; 3] };
         gpu.dispatch(
-            "sobel",
+            &SOBEL,
             "sobel",
             &params,
             &[Arg::T(&xc), Arg::T(&yc)],
@@ -88,7 +94,7 @@ fn run_xy(gpu: &Gpu, entry: &str, src: &Tensor, dst: &Tensor, [batch, c, h, w]: 
         let params = XyParams { n: n as u32, h: h as u32, w4: (w / 4) as u32, c: c as u32 };
         // per pixel: 6 taps (multiply-add) of each filter; x read once, both outputs written once
         let cost = Cost::elementwise(4 * n, 26.0, 3.0);
-        gpu.dispatch("sobel_xy", entry, &params, &[Arg::T(&sc), Arg::T(&dc)], gpu.groups_1d(n), cost)?;
+        gpu.dispatch(&SOBEL_XY, entry, &params, &[Arg::T(&sc), Arg::T(&dc)], gpu.groups_1d(n), cost)?;
     }
     Ok(())
 }

@@ -259,9 +259,9 @@ fn photo_style(domain: usize, identity: usize) -> scene::PhotoStyle {
     let face = [[0, 2], [1, 3]][domain.min(1)][identity % 2];
     let photo = face + photos::FACES * ((identity / 2) % 2);
     if domain == 0 {
-        scene::PhotoStyle { photo, warp: 0.02, tone: (0.55, 1.15), hue: 0.12 }
+        scene::PhotoStyle { photo, warp: 0.02, tone: (0.75, 1.55), hue: 0.12 }
     } else {
-        scene::PhotoStyle { photo, warp: 0.03, tone: (0.45, 1.2), hue: 0.18 }
+        scene::PhotoStyle { photo, warp: 0.03, tone: (0.6, 1.6), hue: 0.18 }
     }
 }
 
@@ -368,9 +368,14 @@ fn render_video(opts: &SynthOptions, v: &VideoSpec) -> Result<Vec<Rendered>> {
         1 => print_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,
         _ => replay_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,
     };
+    // The recording camera meters on the face (settled on the first frame): without it a live
+    // face lit once is darker than a print or a screen lit twice or glowing, and brightness
+    // alone would tell the class.
+    let gain = frames.first().map_or(1.0, |f| face_metered_gain(f, &mut rng, FACE_LEVEL, (0.25, 6.0)));
     frames
         .into_iter()
         .map(|mut f| {
+            f.rgb = exposed(f.rgb, gain);
             (f.jpeg, f.rgb) = sensor.apply(&f.rgb, &mut rng)?;
             Ok(f)
         })
@@ -423,6 +428,16 @@ fn live_frames(base: &Identity, view: &View, target: &Target, frames: usize, rng
 /// face's mean level to 120-170 (so a print or a screen is not darker than a face just for
 /// being lit twice).
 fn auto_gain(r: &Rendered, rng: &mut ChaCha8Rng) -> f32 {
+    face_metered_gain(r, rng, (120.0, 170.0), (0.5, 4.0))
+}
+
+/// Face levels the recording camera's auto-exposure aims at, for every class (phone and webcam
+/// cameras meter on the face they find).
+const FACE_LEVEL: (f32, f32) = (80.0, 170.0);
+
+/// The gain that brings the face's mean level in `r` to a level drawn from `target`, within
+/// `limits` (1 when no face is in view).
+fn face_metered_gain(r: &Rendered, rng: &mut ChaCha8Rng, target: (f32, f32), limits: (f32, f32)) -> f32 {
     let (mut n, mut sum) = (0.0f32, 0.0f32);
     for (i, &m) in r.mask.iter().enumerate() {
         if m >= 0.5 {
@@ -430,11 +445,11 @@ fn auto_gain(r: &Rendered, rng: &mut ChaCha8Rng) -> f32 {
             sum += (r.rgb.data[i * 3] + r.rgb.data[i * 3 + 1] + r.rgb.data[i * 3 + 2]) / 3.0;
         }
     }
-    let target = rng.random_range(120.0..170.0);
+    let target = rng.random_range(target.0..target.1);
     if n < 1.0 {
         1.0
     } else {
-        (target * n / sum.max(1.0)).clamp(0.5, 4.0)
+        (target * n / sum.max(1.0)).clamp(limits.0, limits.1)
     }
 }
 

@@ -1,7 +1,7 @@
-//! Per-adapter kernel choices made by a small autotune, cached on disk so it runs once per
-//! adapter, driver and shader version. Today one op has variants: the forward / input-gradient
-//! convolution (rows with subgroup-shared weights, else register-blocked, for CPU adapters;
-//! shared-memory tiles for GPUs), and the weight gradient follows it.
+//! Per-adapter kernel choices made by a small autotune at the op's first use on a device, cached
+//! on disk so it runs once per adapter, driver and shader version. Today one op has variants: the
+//! forward / input-gradient convolution (rows with subgroup-shared weights, else register-blocked,
+//! for CPU adapters; shared-memory tiles for GPUs), and the weight gradient follows it.
 //! `TDFAS_CONV=blocked|tiled|rows` overrides the choice; `TDFAS_TUNING_CACHE` moves the cache file.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::Gpu;
+use crate::gpu::Gpu;
 use crate::ops::conv::{self, ConvKernel};
 
 /// `$TDFAS_TUNING_CACHE`, else `$XDG_CACHE_HOME/tdfas/tuning.json`, else `~/.cache/tdfas/tuning.json`.
@@ -25,7 +25,7 @@ pub fn cache_path() -> Option<PathBuf> {
 
 /// What the cache is valid for: the adapter, its driver, and the conv shaders' text.
 fn cache_key(gpu: &Gpu) -> String {
-    let i = &gpu.info;
+    let i = &gpu.device.info;
     format!(
         "{} | {:?} | {} {} | shaders {:016x}",
         i.name,
@@ -50,30 +50,37 @@ fn read_cache() -> BTreeMap<String, serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Sets `gpu.conv_kernel`: the override, else the cached choice, else a measurement (then cached).
-pub fn tune(gpu: &Gpu) -> Result<()> {
+/// The conv kernel for `gpu`: the override, else the cached choice, else a measurement (then
+/// cached). Run by `conv::settings` at the first convolution on a device.
+pub fn tune(gpu: &Gpu) -> Result<ConvKernel> {
     if let Ok(v) = std::env::var("TDFAS_CONV") {
         let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
         let k = ConvKernel::parse(&v)
             .ok_or_else(|| anyhow::anyhow!("TDFAS_CONV={v:?} is not one of {}", names.join(", ")))?;
-        gpu.conv_kernel.set(k);
-        return Ok(());
+        return Ok(k);
     }
     let key = cache_key(gpu);
     let mut cache = read_cache();
     // An entry of the name alone predates the margin (it may hold a choice made by noise): tune anew.
     let cached = cache.get(&key).and_then(|v| v.get("kernel")?.as_str()).and_then(ConvKernel::parse);
     if let Some(k) = cached {
-        gpu.conv_kernel.set(k);
-        return Ok(());
+        return Ok(k);
     }
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
     eprintln!(
         "tuning the conv kernel for {} (once per adapter and driver; cached in {})",
-        gpu.info.name,
+        gpu.device.info.name,
         cache_path().map_or("no cache folder".into(), |p| p.display().to_string())
     );
-    let (_, times) = conv::autotune(gpu)?;
+    // The first conv may come in the middle of recording a step: run what is recorded so far
+    // (measuring flushes anyway), then measure for real even in a dry run, and unprofiled.
+    gpu.flush()?;
+    let dry_run = gpu.dry_run.replace(false);
+    let profiler = gpu.profiler.borrow_mut().take();
+    let measured = conv::autotune(gpu);
+    *gpu.profiler.borrow_mut() = profiler;
+    gpu.dry_run.set(dry_run);
+    let (_, times) = measured?;
     let best = choose(gpu.is_cpu(), &times);
     let ms: serde_json::Map<String, serde_json::Value> =
         times.iter().map(|(k, t)| (k.name().to_string(), serde_json::json!((t * 1e3).round() / 1e3))).collect();
@@ -82,7 +89,6 @@ pub fn tune(gpu: &Gpu) -> Result<()> {
         times.iter().map(|(k, t)| format!("{} {t:.2} ms", k.name())).collect::<Vec<_>>().join(", "),
         best.name()
     );
-    gpu.conv_kernel.set(best);
     cache.insert(key, serde_json::json!({"kernel": best.name(), "ms": ms}));
     if let (Some(path), Ok(text)) = (cache_path(), serde_json::to_string_pretty(&cache)) {
         // A cache that cannot be written only means tuning again next time.
@@ -95,7 +101,7 @@ pub fn tune(gpu: &Gpu) -> Result<()> {
             let _ = std::fs::remove_file(&tmp);
         }
     }
-    Ok(())
+    Ok(best)
 }
 
 /// How much faster (time ratio) the other kernel must be to replace the adapter type's default.
