@@ -89,6 +89,9 @@ fn conv_matches_reference_on_odd_shapes() {
         Case { n: 2, ci: 2, co: 3, h: 1, w: 4, k: 3 },
         Case { n: 2, ci: 4, co: 9, h: 17, w: 20, k: 3 },
         Case { n: 2, ci: 5, co: 7, h: 3, w: 8, k: 1 },
+        // the row kernel's vec4 weights: forward with cin = 12 (three 4-channel steps), input
+        // gradient with its cout = 12 and cin = 8
+        Case { n: 2, ci: 12, co: 8, h: 6, w: 16, k: 3 },
         // a bias gradient over 16384 values per channel: the general kernel even when H * W is a
         // multiple of 4 (the smaller ones above take the one-thread-per-channel kernel on a CPU)
         Case { n: 1, ci: 1, co: 2, h: 130, w: 128, k: 1 },

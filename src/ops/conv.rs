@@ -130,6 +130,7 @@ impl ConvKernel {
                 [pixels.div_ceil(PIX_PER_GROUP) as u32, cout.div_ceil(FWD_CHANNELS) as u32, 1]
             }
             ConvKernel::Tiled => [pixels.div_ceil(TILE) as u32, cout.div_ceil(TILE) as u32, 1],
+            // one row per thread here (conv1); conv3's pairs of rows are counted at its dispatch
             ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
         }
     }
@@ -185,7 +186,8 @@ const FWD_CHANNELS: usize = 8;
 const BLOCK: usize = 4;
 /// Tiled forward: a workgroup computes TILE channels x TILE pixels.
 const TILE: usize = 64;
-/// Row kernel: 64 threads of 4 pixels each per workgroup, 4 output channels per thread.
+/// Row kernel: 64 threads of 4 pixels (conv3: of 2 rows) each per workgroup, 4 output channels
+/// per thread.
 const ROWS_GROUP: usize = 64;
 const ROWS_CHANNELS: usize = 4;
 
@@ -288,7 +290,13 @@ fn gemm_conv_dispatch(
     let b = b.unwrap_or(w);
     match kernel {
         ConvKernel::Rows => {
-            let entry = if k == 3 { "conv3" } else { "conv1" };
+            let (entry, groups) = if k == 3 {
+                // conv3: each thread 2 rows of 4 pixels
+                let segs = n * h.div_ceil(2) * (wd / 4);
+                ("conv3", [segs.div_ceil(ROWS_GROUP) as u32, groups[1], 1])
+            } else {
+                ("conv1", groups)
+            };
             // conv1 reads only the vec4 view of the input
             let x = if k == 3 { Arg::T(inp) } else { Arg::Unused };
             let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
