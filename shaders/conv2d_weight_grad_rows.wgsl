@@ -4,9 +4,10 @@
 // Why: on llvmpipe every storage load whose address is not a constant costs 8 bounds-checked scalar
 // loads. Here the 8 lanes of a workgroup are 8 output channels, and each lane keeps the 9 taps of 2
 // input channels in registers (18 sums), so no reduction is needed at the end. Per 4-pixel row
-// segment a lane loads its gy as one vec4, and the 36 input values (2 channels x 3 rows x 6
-// columns) come from 6 loads where lane i reads column w0 - 1 + i, shared with subgroupBroadcast:
-// 7 loads per 72 fused multiply-adds (the shared-memory kernel: 12 loads per 32).
+// segment of 2 rows a lane loads its gy as two vec4s, and the 48 input values (2 channels x 4 rows
+// x 6 columns) come from 8 loads where lane i reads column w0 - 1 + i, shared with
+// subgroupBroadcast: 16 lane loads (the vec4s count 4) per 144 multiply-adds (one row at a time:
+// 10 per 72; the shared-memory kernel: 12 loads per 32).
 // binding 0: params { n, cin, cout, h, w, k, _, _ }
 // binding 1: x [N, cin, H, W] (read)   binding 2: gy [N, cout, H, W] as vec4s (read)
 // binding 3: gw [cout, cin, 3, 3] (write)
@@ -60,73 +61,111 @@ fn wgrad3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id
     for (var n = 0u; n < p.n; n = n + 1u) {
         let pa = n * p.cin + ca;
         let pb = n * p.cin + cb;
-        for (var h = 0u; h < p.h; h = h + 1u) {
+        for (var h = 0u; h < p.h; h = h + 2u) {
+            // rows h and h + 1 (masked to 0 past the image): x rows h - 1 .. h + 2 serve both
+            let h1 = min(h + 1u, p.h - 1u);
+            let m1 = select(0.0, 1.0, h + 1u < p.h);
             var gi = ((n * p.cout + o) * p.h + h) * wq;
+            var gj = ((n * p.cout + o) * p.h + h1) * wq;
             let hh = i32(h);
             for (var s = 0u; s < wq; s = s + 1u) {
-                let g = gy4[gi];
+                let g0 = gy4[gi];
+                let g1 = gy4[gj] * m1;
                 let col = i32(s * 4u + lane) - 1;
-                let vau = xval(pa, hh + -1, col, lane);
-                let vam = xval(pa, hh + 0, col, lane);
-                let vad = xval(pa, hh + 1, col, lane);
-                let vbu = xval(pb, hh + -1, col, lane);
-                let vbm = xval(pb, hh + 0, col, lane);
-                let vbd = xval(pb, hh + 1, col, lane);
-                let au0 = subgroupBroadcast(vau, 0u);
-                let au1 = subgroupBroadcast(vau, 1u);
-                let au2 = subgroupBroadcast(vau, 2u);
-                let au3 = subgroupBroadcast(vau, 3u);
-                let au4 = subgroupBroadcast(vau, 4u);
-                let au5 = subgroupBroadcast(vau, 5u);
-                a0 = tap(a0, g, au0, au1, au2, au3);
-                a1 = tap(a1, g, au1, au2, au3, au4);
-                a2 = tap(a2, g, au2, au3, au4, au5);
-                let am0 = subgroupBroadcast(vam, 0u);
-                let am1 = subgroupBroadcast(vam, 1u);
-                let am2 = subgroupBroadcast(vam, 2u);
-                let am3 = subgroupBroadcast(vam, 3u);
-                let am4 = subgroupBroadcast(vam, 4u);
-                let am5 = subgroupBroadcast(vam, 5u);
-                a3 = tap(a3, g, am0, am1, am2, am3);
-                a4 = tap(a4, g, am1, am2, am3, am4);
-                a5 = tap(a5, g, am2, am3, am4, am5);
-                let ad0 = subgroupBroadcast(vad, 0u);
-                let ad1 = subgroupBroadcast(vad, 1u);
-                let ad2 = subgroupBroadcast(vad, 2u);
-                let ad3 = subgroupBroadcast(vad, 3u);
-                let ad4 = subgroupBroadcast(vad, 4u);
-                let ad5 = subgroupBroadcast(vad, 5u);
-                a6 = tap(a6, g, ad0, ad1, ad2, ad3);
-                a7 = tap(a7, g, ad1, ad2, ad3, ad4);
-                a8 = tap(a8, g, ad2, ad3, ad4, ad5);
-                let bu0 = subgroupBroadcast(vbu, 0u);
-                let bu1 = subgroupBroadcast(vbu, 1u);
-                let bu2 = subgroupBroadcast(vbu, 2u);
-                let bu3 = subgroupBroadcast(vbu, 3u);
-                let bu4 = subgroupBroadcast(vbu, 4u);
-                let bu5 = subgroupBroadcast(vbu, 5u);
-                b0 = tap(b0, g, bu0, bu1, bu2, bu3);
-                b1 = tap(b1, g, bu1, bu2, bu3, bu4);
-                b2 = tap(b2, g, bu2, bu3, bu4, bu5);
-                let bm0 = subgroupBroadcast(vbm, 0u);
-                let bm1 = subgroupBroadcast(vbm, 1u);
-                let bm2 = subgroupBroadcast(vbm, 2u);
-                let bm3 = subgroupBroadcast(vbm, 3u);
-                let bm4 = subgroupBroadcast(vbm, 4u);
-                let bm5 = subgroupBroadcast(vbm, 5u);
-                b3 = tap(b3, g, bm0, bm1, bm2, bm3);
-                b4 = tap(b4, g, bm1, bm2, bm3, bm4);
-                b5 = tap(b5, g, bm2, bm3, bm4, bm5);
-                let bd0 = subgroupBroadcast(vbd, 0u);
-                let bd1 = subgroupBroadcast(vbd, 1u);
-                let bd2 = subgroupBroadcast(vbd, 2u);
-                let bd3 = subgroupBroadcast(vbd, 3u);
-                let bd4 = subgroupBroadcast(vbd, 4u);
-                let bd5 = subgroupBroadcast(vbd, 5u);
-                b6 = tap(b6, g, bd0, bd1, bd2, bd3);
-                b7 = tap(b7, g, bd1, bd2, bd3, bd4);
-                b8 = tap(b8, g, bd2, bd3, bd4, bd5);
+                let va0 = xval(pa, hh + -1, col, lane);
+                let va1 = xval(pa, hh + 0, col, lane);
+                let va2 = xval(pa, hh + 1, col, lane);
+                let va3 = xval(pa, hh + 2, col, lane);
+                let vb0 = xval(pb, hh + -1, col, lane);
+                let vb1 = xval(pb, hh + 0, col, lane);
+                let vb2 = xval(pb, hh + 1, col, lane);
+                let vb3 = xval(pb, hh + 2, col, lane);
+                let a0_0 = subgroupBroadcast(va0, 0u);
+                let a0_1 = subgroupBroadcast(va0, 1u);
+                let a0_2 = subgroupBroadcast(va0, 2u);
+                let a0_3 = subgroupBroadcast(va0, 3u);
+                let a0_4 = subgroupBroadcast(va0, 4u);
+                let a0_5 = subgroupBroadcast(va0, 5u);
+                a0 = tap(a0, g0, a0_0, a0_1, a0_2, a0_3);
+                a1 = tap(a1, g0, a0_1, a0_2, a0_3, a0_4);
+                a2 = tap(a2, g0, a0_2, a0_3, a0_4, a0_5);
+                let a1_0 = subgroupBroadcast(va1, 0u);
+                let a1_1 = subgroupBroadcast(va1, 1u);
+                let a1_2 = subgroupBroadcast(va1, 2u);
+                let a1_3 = subgroupBroadcast(va1, 3u);
+                let a1_4 = subgroupBroadcast(va1, 4u);
+                let a1_5 = subgroupBroadcast(va1, 5u);
+                a3 = tap(a3, g0, a1_0, a1_1, a1_2, a1_3);
+                a4 = tap(a4, g0, a1_1, a1_2, a1_3, a1_4);
+                a5 = tap(a5, g0, a1_2, a1_3, a1_4, a1_5);
+                a0 = tap(a0, g1, a1_0, a1_1, a1_2, a1_3);
+                a1 = tap(a1, g1, a1_1, a1_2, a1_3, a1_4);
+                a2 = tap(a2, g1, a1_2, a1_3, a1_4, a1_5);
+                let a2_0 = subgroupBroadcast(va2, 0u);
+                let a2_1 = subgroupBroadcast(va2, 1u);
+                let a2_2 = subgroupBroadcast(va2, 2u);
+                let a2_3 = subgroupBroadcast(va2, 3u);
+                let a2_4 = subgroupBroadcast(va2, 4u);
+                let a2_5 = subgroupBroadcast(va2, 5u);
+                a6 = tap(a6, g0, a2_0, a2_1, a2_2, a2_3);
+                a7 = tap(a7, g0, a2_1, a2_2, a2_3, a2_4);
+                a8 = tap(a8, g0, a2_2, a2_3, a2_4, a2_5);
+                a3 = tap(a3, g1, a2_0, a2_1, a2_2, a2_3);
+                a4 = tap(a4, g1, a2_1, a2_2, a2_3, a2_4);
+                a5 = tap(a5, g1, a2_2, a2_3, a2_4, a2_5);
+                let a3_0 = subgroupBroadcast(va3, 0u);
+                let a3_1 = subgroupBroadcast(va3, 1u);
+                let a3_2 = subgroupBroadcast(va3, 2u);
+                let a3_3 = subgroupBroadcast(va3, 3u);
+                let a3_4 = subgroupBroadcast(va3, 4u);
+                let a3_5 = subgroupBroadcast(va3, 5u);
+                a6 = tap(a6, g1, a3_0, a3_1, a3_2, a3_3);
+                a7 = tap(a7, g1, a3_1, a3_2, a3_3, a3_4);
+                a8 = tap(a8, g1, a3_2, a3_3, a3_4, a3_5);
+                let b0_0 = subgroupBroadcast(vb0, 0u);
+                let b0_1 = subgroupBroadcast(vb0, 1u);
+                let b0_2 = subgroupBroadcast(vb0, 2u);
+                let b0_3 = subgroupBroadcast(vb0, 3u);
+                let b0_4 = subgroupBroadcast(vb0, 4u);
+                let b0_5 = subgroupBroadcast(vb0, 5u);
+                b0 = tap(b0, g0, b0_0, b0_1, b0_2, b0_3);
+                b1 = tap(b1, g0, b0_1, b0_2, b0_3, b0_4);
+                b2 = tap(b2, g0, b0_2, b0_3, b0_4, b0_5);
+                let b1_0 = subgroupBroadcast(vb1, 0u);
+                let b1_1 = subgroupBroadcast(vb1, 1u);
+                let b1_2 = subgroupBroadcast(vb1, 2u);
+                let b1_3 = subgroupBroadcast(vb1, 3u);
+                let b1_4 = subgroupBroadcast(vb1, 4u);
+                let b1_5 = subgroupBroadcast(vb1, 5u);
+                b3 = tap(b3, g0, b1_0, b1_1, b1_2, b1_3);
+                b4 = tap(b4, g0, b1_1, b1_2, b1_3, b1_4);
+                b5 = tap(b5, g0, b1_2, b1_3, b1_4, b1_5);
+                b0 = tap(b0, g1, b1_0, b1_1, b1_2, b1_3);
+                b1 = tap(b1, g1, b1_1, b1_2, b1_3, b1_4);
+                b2 = tap(b2, g1, b1_2, b1_3, b1_4, b1_5);
+                let b2_0 = subgroupBroadcast(vb2, 0u);
+                let b2_1 = subgroupBroadcast(vb2, 1u);
+                let b2_2 = subgroupBroadcast(vb2, 2u);
+                let b2_3 = subgroupBroadcast(vb2, 3u);
+                let b2_4 = subgroupBroadcast(vb2, 4u);
+                let b2_5 = subgroupBroadcast(vb2, 5u);
+                b6 = tap(b6, g0, b2_0, b2_1, b2_2, b2_3);
+                b7 = tap(b7, g0, b2_1, b2_2, b2_3, b2_4);
+                b8 = tap(b8, g0, b2_2, b2_3, b2_4, b2_5);
+                b3 = tap(b3, g1, b2_0, b2_1, b2_2, b2_3);
+                b4 = tap(b4, g1, b2_1, b2_2, b2_3, b2_4);
+                b5 = tap(b5, g1, b2_2, b2_3, b2_4, b2_5);
+                let b3_0 = subgroupBroadcast(vb3, 0u);
+                let b3_1 = subgroupBroadcast(vb3, 1u);
+                let b3_2 = subgroupBroadcast(vb3, 2u);
+                let b3_3 = subgroupBroadcast(vb3, 3u);
+                let b3_4 = subgroupBroadcast(vb3, 4u);
+                let b3_5 = subgroupBroadcast(vb3, 5u);
+                b6 = tap(b6, g1, b3_0, b3_1, b3_2, b3_3);
+                b7 = tap(b7, g1, b3_1, b3_2, b3_3, b3_4);
+                b8 = tap(b8, g1, b3_2, b3_3, b3_4, b3_5);
                 gi = gi + 1u;
+                gj = gj + 1u;
             }
         }
     }
