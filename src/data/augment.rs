@@ -256,7 +256,7 @@ mod tests {
             c.mask_paths.push(Some(m));
             c.anchors.push(None);
         }
-        let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8 };
+        let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3 };
         let plain = load_clip(&c, &spec, None).unwrap();
         let luma = |clip: &crate::data::Clip, k: usize| -> Vec<f32> {
             let n = 32 * 32;

@@ -1,4 +1,4 @@
-//! Reads one clip: face crop (box enlarged 1.3x, random 1.1-1.4x when augmenting), bilinear
+//! Reads one clip: face crop (box enlarged `spec.crop` times, 1.8 in the presets; +-0.25 at random when augmenting), bilinear
 //! resize to H x W, normalisation, labels at S x S by area averaging, optional flip.
 
 use super::depth_label::{render_depth_in, FaceAnchor};
@@ -7,9 +7,11 @@ use super::{face, video, Clip, ClipIndex, ClipSpec};
 use anyhow::{bail, Result};
 use rand::Rng;
 
-/// Test-time crop enlargement and the training range.
-pub const TEST_SCALE: f32 = 1.3;
-pub const TRAIN_SCALE: (f32, f32) = (1.1, 1.4);
+/// Training draws each clip's crop scale from `spec.crop +- CROP_JITTER`.
+pub const CROP_JITTER: f32 = 0.25;
+/// A frame without any box is taken as a face crop made the usual way (the face box enlarged
+/// 1.3x, as face-cropped datasets ship them) when its labels are rendered.
+pub const FACE_CROP_INPUT_SCALE: f32 = 1.3;
 
 pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
     Ok(load_clip_with_face(c, spec, augment)?.0)
@@ -88,10 +90,14 @@ pub fn load_clip_with_face(
     let has_box = anchors.iter().any(|a| a.is_some());
     let (scale, flip) = match augment.as_deref_mut() {
         Some(rng) => {
-            let s = if has_box { rng.random_range(TRAIN_SCALE.0..TRAIN_SCALE.1) } else { TEST_SCALE };
+            let s = if has_box {
+                rng.random_range((spec.crop - CROP_JITTER).max(1.0)..spec.crop + CROP_JITTER)
+            } else {
+                spec.crop
+            };
             (s, rng.random_bool(0.5))
         }
-        None => (TEST_SCALE, false),
+        None => (spec.crop, false),
     };
     let aug = augment.as_deref_mut().map(super::augment::Augment::random);
     let mut clip = Clip {
@@ -159,7 +165,7 @@ fn labels(
         let a = anchor.filter(|a| a.face_box().overlaps(w, h));
         let a = a.unwrap_or_else(|| {
             let full = Rect::full(w, h);
-            let (fw, fh) = (full.w / TEST_SCALE, full.h / TEST_SCALE);
+            let (fw, fh) = (full.w / FACE_CROP_INPUT_SCALE, full.h / FACE_CROP_INPUT_SCALE);
             FaceAnchor::Box(Rect { x: (full.w - fw) / 2.0, y: (full.h - fh) / 2.0, w: fw, h: fh })
         });
         render_depth_in(&a, rect, s)

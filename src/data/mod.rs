@@ -30,6 +30,8 @@ pub struct ClipSpec {
     pub size: usize,
     /// Label map size S = size / 8.
     pub map: usize,
+    /// Face crop side over the face box side at test (`Config::crop`).
+    pub crop: f32,
 }
 
 impl ClipSpec {
@@ -143,7 +145,7 @@ impl Dataset {
         &self.clips[i]
     }
 
-    /// Loads clip `i`. With `augment`: random crop scale 1.1-1.4 (where boxes exist) and a
+    /// Loads clip `i`. With `augment`: random crop scale (`spec.crop +- load::CROP_JITTER`, where boxes exist) and a
     /// horizontal flip of frames, depth and mask together.
     pub fn load(&self, i: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
         match self.clips.get(i) {

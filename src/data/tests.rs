@@ -37,7 +37,7 @@ fn label(w: usize, h: usize, v: f32, path: &Path) {
 }
 
 fn spec() -> ClipSpec {
-    ClipSpec { frames: 2, interval: 2, size: 16, map: 4 }
+    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3 }
 }
 
 #[test]
@@ -123,6 +123,10 @@ fn bbox_crop_and_box_outside_frame() {
     // Live without depth files: rendered from the box, so the crop's centre is face.
     assert!(c.depth[2 * 4 + 2] > 0.0 && c.mask[2 * 4 + 2] == 1.0);
     assert!(c.depth.iter().all(|d| (0.0..=1.0).contains(d)));
+    // The crop's side follows spec.crop: at 3x the box it reaches the bright right half.
+    let wide = Dataset::open(&root, Split::Test, None, &ClipSpec { crop: 3.0, ..spec() }).unwrap();
+    let c3 = wide.load(0, None).unwrap();
+    assert!(c.frames[8 * 16 + 15] < -0.7 && c3.frames[8 * 16 + 15] > 0.0);
     // A malformed bbox line names file and line.
     std::fs::write(live.join("bbox.csv"), "0,1,2,3,4\n1,x,2,3\n").unwrap();
     let ds = Dataset::open(&root, Split::Test, None, &spec()).unwrap();
@@ -203,7 +207,7 @@ fn oulu_reader_on_fixture() {
     assert!(super::sub_protocols(&root, "1,,2").is_err());
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
-    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4 };
+    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4, crop: 1.3 };
     let ds = Dataset::open(&root, Split::Train, Some("1"), &s1).unwrap();
     assert!(ds.skipped().iter().any(|s| s.contains("frame 5")), "{:?}", ds.skipped());
     std::fs::remove_dir_all(root).ok();
@@ -292,7 +296,7 @@ fn oulu_video_decodes_with_ffmpeg() {
 #[test]
 fn short_videos_get_overlapping_clips_long_ones_disjoint() {
     // span 7 (4 frames every 2nd)
-    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4 };
+    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4, crop: 1.3 };
     assert_eq!(MIN_CLIPS_PER_VIDEO, 4);
     assert_eq!(clip_starts(6, &s), Vec::<usize>::new());
     assert_eq!(clip_starts(7, &s), vec![0]);

@@ -18,6 +18,10 @@ fn default_steps() -> usize {
     1000
 }
 
+fn legacy_crop() -> f64 {
+    1.3
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -26,6 +30,10 @@ pub struct Config {
     pub image_size: usize,
     pub frames: usize,
     pub interval: usize,
+    /// Face crop side over the face box side at test (training draws each clip's from
+    /// `crop +- CROP_JITTER`). Checkpoints written before this field trained on 1.3.
+    #[serde(default = "legacy_crop")]
+    pub crop: f64,
     pub stem: usize,
     pub block: [usize; 3],
     pub head: [usize; 2],
@@ -124,6 +132,9 @@ impl Config {
         if self.interval == 0 {
             bail!("interval must be at least 1");
         }
+        if !(1.0..=4.0).contains(&self.crop) {
+            bail!("crop (face crop side over the face box side) must be in [1, 4], got {}", self.crop);
+        }
         let widths = [
             self.stem,
             self.block[0],
@@ -180,6 +191,7 @@ impl Config {
             interval: self.interval,
             size: self.image_size,
             map: self.map_size(),
+            crop: self.crop as f32,
         }
     }
 }
@@ -208,5 +220,17 @@ mod tests {
         assert!(format!("{e:#}").contains("x.toml"), "{e:#}");
         let json = Config::preset("tiny").unwrap().to_json();
         assert_eq!(Config::from_json(&json).unwrap(), Config::preset("tiny").unwrap());
+        let e = Config::from_toml(&text.replace("crop = 1.8", "crop = 0.5"), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("crop"), "{e:#}");
+    }
+
+    #[test]
+    fn checkpoints_from_before_the_crop_field_keep_their_crop() {
+        // a config stored without `crop` trained on 1.3x crops; the presets use 1.8
+        let tiny = Config::preset("tiny").unwrap();
+        assert_eq!((tiny.crop, tiny.clip_spec().crop), (1.8, 1.8));
+        let mut v: serde_json::Value = serde_json::from_str(&tiny.to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("crop");
+        assert_eq!(Config::from_json(&v.to_string()).unwrap().crop, 1.3);
     }
 }
