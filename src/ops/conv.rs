@@ -84,7 +84,7 @@ pub enum ConvKernel {
     RegisterBlocked,
     /// conv2d_forward_tiled.wgsl: 64 x 64 workgroup-shared tiles, 4 x 4 per thread (GPUs).
     Tiled,
-    /// conv2d_forward_rows.wgsl: 4 channels x 4 pixels of a row per thread, vec4 rows (CPU
+    /// conv2d_forward_rows.wgsl: 4 channels x 4 pixels of 2 rows (k = 1: of a row) per thread, vec4 rows (CPU
     /// adapters; k = 1 or 3 and W a multiple of 4, other shapes run `RegisterBlocked`).
     Rows,
 }
