@@ -42,6 +42,8 @@ class Config:
     bn_momentum: float = 0.1
     adadelta_rho: float = 0.95
     adadelta_eps: float = 1e-8
+    # the face crop's side over the face box's: data loading only, not the network
+    crop: float = 1.8
     stage1: dict = field(default_factory=lambda: {"lr": 3e-3, "batch": 10})
     stage2: dict = field(default_factory=lambda: {"lr": 1e-2, "batch": 2})
 
