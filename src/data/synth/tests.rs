@@ -229,13 +229,9 @@ fn max_separation(groups: &[Vec<[f32; 5]>]) -> [f32; 5] {
     out
 }
 
-#[test]
-fn background_statistics_do_not_tell_the_class() {
-    // 48 videos per class across both domains (first frame, small frames; videos whose screen
-    // fills the view show no scene and are left out): the class means of
-    // each background statistic lie within 0.6 pooled standard deviations of each other.
-    let mut o = tiny(11);
-    (o.frames, o.width, o.height) = (1, 64, 48);
+/// `stats` of the first frame of 48 videos per class (live, print, replay), across both domains
+/// and both instruments of each; frames where `stats` finds nothing are left out.
+fn first_frame_stats_per_class(o: &SynthOptions, stats: fn(&Rendered) -> Option<[f32; 5]>) -> Vec<Vec<[f32; 5]>> {
     let mut groups = vec![Vec::new(); 3];
     for (class, group) in groups.iter_mut().enumerate() {
         for n in 0..48 {
@@ -247,11 +243,22 @@ fn background_statistics_do_not_tell_the_class() {
                 _ => replays[n / 2 % 2],
             };
             let v = VideoSpec { split: 0, domain, identity: n, class, instrument: instrument.into(), k: 0 };
-            if let Some(s) = scene_stats(&render_video(&o, &v).unwrap()[0]) {
+            if let Some(s) = stats(&render_video(o, &v).unwrap()[0]) {
                 group.push(s);
             }
         }
     }
+    groups
+}
+
+#[test]
+fn background_statistics_do_not_tell_the_class() {
+    // 48 videos per class across both domains (first frame, small frames; videos whose screen
+    // fills the view show no scene and are left out): the class means of
+    // each background statistic lie within 0.6 pooled standard deviations of each other.
+    let mut o = tiny(11);
+    (o.frames, o.width, o.height) = (1, 64, 48);
+    let groups = first_frame_stats_per_class(&o, scene_stats);
     assert!(groups.iter().all(|g| g.len() >= 15), "{:?}", groups.iter().map(Vec::len).collect::<Vec<_>>());
     let sep = max_separation(&groups);
     assert!(sep.iter().all(|&s| s < 0.6), "class separation per statistic (mean, std, r-g, b-g, hf): {sep:?}");
@@ -286,22 +293,7 @@ fn face_brightness_does_not_tell_the_class() {
     // (before the metering and the brighter skin, live faces were 1.0 std darker than prints).
     let mut o = tiny(12);
     (o.frames, o.width, o.height) = (1, 96, 72);
-    let mut groups = vec![Vec::new(); 3];
-    for (class, group) in groups.iter_mut().enumerate() {
-        for n in 0..48 {
-            let domain = n % 2;
-            let (prints, replays) = attack::INSTRUMENTS[domain];
-            let instrument = match class {
-                0 => "live",
-                1 => prints[n / 2 % 2],
-                _ => replays[n / 2 % 2],
-            };
-            let v = VideoSpec { split: 0, domain, identity: n, class, instrument: instrument.into(), k: 0 };
-            if let Some(s) = face_stats(&render_video(&o, &v).unwrap()[0]) {
-                group.push(s);
-            }
-        }
-    }
+    let groups = first_frame_stats_per_class(&o, face_stats);
     assert!(groups.iter().all(|g| g.len() >= 40), "{:?}", groups.iter().map(Vec::len).collect::<Vec<_>>());
     let sep = max_separation(&groups);
     assert!(sep[..3].iter().all(|&s| s < 0.6), "class separation of face (luma, r-g, b-g): {sep:?}");
