@@ -78,6 +78,12 @@ fn channel_stats(c: u32, t: u32) -> vec2<f32> {
     return vec2<f32>(mean, invstd);
 }
 
+// (x - mean) * scale + shift, then ReLU when relu: train4, apply4 and eval4's last step.
+fn normalise(x: vec4<f32>, mean: vec4<f32>, scale: vec4<f32>, shift: vec4<f32>, relu: bool) -> vec4<f32> {
+    let v = fma(x - mean, scale, shift);
+    return select(v, max(v, vec4<f32>(0.0)), relu);
+}
+
 @compute @workgroup_size(64)
 fn stats4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     channel_stats(wid.x, lid.x);
@@ -97,8 +103,7 @@ fn train4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     for (var n = 0u; n < p.n; n = n + 1u) {
         let base = (n * p.c + c) * hw4;
         for (var j = t; j < hw4; j = j + 64u) {
-            let v = fma(x[base + j] - mean, scale, shift);
-            out[base + j] = select(v, max(v, vec4<f32>(0.0)), relu);
+            out[base + j] = normalise(x[base + j], mean, scale, shift, relu);
         }
     }
 }
@@ -115,8 +120,7 @@ fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let shift = vec4<f32>(beta[c]);
     let relu = p.relu != 0u;
     for (var k = 0u; k < p.per; k = k + 1u) {
-        let v = fma(x[i0 + k] - mean, scale, shift);
-        out[i0 + k] = select(v, max(v, vec4<f32>(0.0)), relu);
+        out[i0 + k] = normalise(x[i0 + k], mean, scale, shift, relu);
     }
 }
 
@@ -138,8 +142,7 @@ fn eval4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let shift = vec4<f32>(beta[c]);
     let relu = p.relu != 0u;
     for (var k = 0u; k < p.per; k = k + 1u) {
-        let v = fma(x[i0 + k] - mean, scale, shift);
-        out[i0 + k] = select(v, max(v, vec4<f32>(0.0)), relu);
+        out[i0 + k] = normalise(x[i0 + k], mean, scale, shift, relu);
     }
 }
 
