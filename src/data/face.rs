@@ -134,6 +134,12 @@ fn file_key(path: &Path) -> Option<(PathBuf, u64, u128)> {
     Some((path.to_path_buf(), m.len(), mtime))
 }
 
+/// The cached detection of the frame at `path`, if it was searched already (without reading it).
+pub fn cached_detection(path: &Path) -> Option<Option<Rect>> {
+    let k = file_key(path)?;
+    cache().lock().ok().and_then(|c| c.get(&k).copied())
+}
+
 /// `detect` on a frame read from `path`, cached.
 pub fn detect_cached(path: &Path, img: &Img) -> Option<Rect> {
     let key = file_key(path);

@@ -36,12 +36,43 @@ pub enum FaceSource {
 pub fn load_clip_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<(Clip, FaceSource)> {
+    load_frames_with_face(c, spec, None, augment)
+}
+
+/// Frame `frame` of a clip alone, as a one-frame clip, cropped exactly as in the whole clip (the
+/// clip's face box; detections of its other frames come from the cache, read only on a miss).
+/// Stage 1 trains on single frames: reading the clip's other frames and labels was 3/4 of its
+/// loading time.
+pub fn load_clip_frame(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    frame: usize,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<Clip> {
+    if frame >= c.frame_paths.len() {
+        bail!("clip {} has {} frames, frame {frame} was asked for", c.video_id, c.frame_paths.len());
+    }
+    Ok(load_frames_with_face(c, spec, Some(frame), augment)?.0)
+}
+
+/// Reads every frame of a clip, or only frame `only` (a one-frame clip).
+fn load_frames_with_face(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    only: Option<usize>,
     mut augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
     video::ensure_frames(c)?;
     let (n, s) = (spec.size, spec.map);
-    let mut images = Vec::with_capacity(c.frame_paths.len());
-    for path in &c.frame_paths {
+    let wanted: Vec<usize> = match only {
+        Some(k) => vec![k],
+        None => (0..c.frame_paths.len()).collect(),
+    };
+    let mut images = Vec::with_capacity(wanted.len());
+    for &k in &wanted {
+        let path = &c.frame_paths[k];
         let img = load(path, false)?;
         // Frames of one video share a size; a different one is a corrupt or misplaced file.
         if let Some(first) = images.first() {
@@ -63,13 +94,25 @@ pub fn load_clip_with_face(
     }
     let has_anchor = c.anchors.iter().any(|a| a.is_some());
     let (anchors, source): (Vec<Option<FaceAnchor>>, FaceSource) = if has_anchor {
-        (c.anchors.clone(), FaceSource::Dataset)
+        (wanted.iter().map(|&k| c.anchors.get(k).copied().flatten()).collect(), FaceSource::Dataset)
     } else {
         let small = images.first().is_some_and(|i| i.w.min(i.h) < face::MIN_SIDE);
         let per_frame: Vec<_> = if face::detection_enabled() && !small {
-            c.frame_paths.iter().zip(&images).map(|(p, img)| face::detect_cached(p, img)).collect()
+            // every frame of the clip votes for its box, also when only one is read
+            let mut per_frame = Vec::with_capacity(c.frame_paths.len());
+            for (k, p) in c.frame_paths.iter().enumerate() {
+                let found = match wanted.iter().position(|&w| w == k) {
+                    Some(i) => face::detect_cached(p, &images[i]),
+                    None => match face::cached_detection(p) {
+                        Some(hit) => hit,
+                        None => face::detect_cached(p, &load(p, false)?),
+                    },
+                };
+                per_frame.push(found);
+            }
+            per_frame
         } else {
-            vec![None; images.len()]
+            vec![None; c.frame_paths.len()]
         };
         let mut found = face::median_box(&per_frame);
         if found.rect.is_none() && face::detection_enabled() && !small {
@@ -104,12 +147,12 @@ pub fn load_clip_with_face(
         video_id: c.video_id.clone(),
         instrument: c.instrument.clone(),
         label: c.label,
-        frames: Vec::with_capacity(c.frame_paths.len() * 3 * n * n),
-        depth: Vec::with_capacity(c.frame_paths.len() * s * s),
-        mask: Vec::with_capacity(c.frame_paths.len() * s * s),
+        frames: Vec::with_capacity(wanted.len() * 3 * n * n),
+        depth: Vec::with_capacity(wanted.len() * s * s),
+        mask: Vec::with_capacity(wanted.len() * s * s),
     };
-    for (k, img) in images.iter().enumerate() {
-        let anchor = anchors.get(k).copied().flatten();
+    for (i, img) in images.iter().enumerate() {
+        let (k, anchor) = (wanted[i], anchors.get(i).copied().flatten());
         let rect = crop_rect(anchor, img.w, img.h, scale);
         // Crop jitter: the labels below are cut with the same rectangle.
         let rect = aug.as_ref().map_or(rect, |a| a.crop(rect));

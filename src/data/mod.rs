@@ -154,6 +154,14 @@ impl Dataset {
         }
     }
 
+    /// Loads frame `frame` of clip `i` alone (a one-frame clip), cropped as in the whole clip.
+    pub fn load_frame(&self, i: usize, frame: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
+        match self.clips.get(i) {
+            Some(c) => load::load_clip_frame(c, &self.spec, frame, augment),
+            None => bail!("clip {i} out of range: {} has {} clips", self.root.display(), self.clips.len()),
+        }
+    }
+
     /// Warnings for clips skipped at open time.
     pub fn skipped(&self) -> &[String] {
         &self.skipped

@@ -111,7 +111,7 @@ fn augmented_batch(
         let clips: Vec<(Clip, usize)> = idx
             .iter()
             .enumerate()
-            .map(|(k, &i)| Ok((data.load(i / cfg.frames, Some(&mut rng_for(k)))?, i % cfg.frames)))
+            .map(|(k, &i)| Ok((data.load_frame(i / cfg.frames, i % cfg.frames, Some(&mut rng_for(k)))?, 0)))
             .collect::<Result<_>>()?;
         let picks: Vec<(&Clip, usize)> = clips.iter().map(|(c, f)| (c, *f)).collect();
         Ok(HostBatch::single_frames(cfg, &picks))

@@ -168,6 +168,32 @@ fn benchmark_reads_back_with_protocols_truth_boxes_and_preview() {
     std::fs::remove_dir_all(root).ok();
 }
 
+/// Stage 1 reads single frames: one frame read alone is that frame of its clip read whole (the
+/// same face box from all the clip's frames, the same crop and labels), with or without the
+/// frames' detections cached.
+#[test]
+fn a_frame_read_alone_is_that_frame_of_its_clip() {
+    let root = tmp("one_frame");
+    generate(&root, &tiny(4), false).unwrap();
+    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.8 };
+    let ds = Dataset::open(&root, Split::Train, Some("domain_A"), &spec).unwrap();
+    let (fsz, s2) = (3 * 16 * 16, 4 * 4);
+    for i in 0..ds.len() {
+        // frame 1 first: frame 0's detection is not cached yet and is read for the clip's box
+        let alone: Vec<_> = [1, 0].iter().map(|&f| (f, ds.load_frame(i, f, None).unwrap())).collect();
+        let whole = ds.load(i, None).unwrap();
+        for (f, one) in alone {
+            assert_eq!(one.frames, whole.frames[f * fsz..(f + 1) * fsz], "clip {i} frame {f}");
+            assert_eq!(one.depth, whole.depth[f * s2..(f + 1) * s2]);
+            assert_eq!(one.mask, whole.mask[f * s2..(f + 1) * s2]);
+            assert_eq!((one.label, &one.video_id), (whole.label, &whole.video_id));
+        }
+    }
+    let e = ds.load_frame(0, 2, None).unwrap_err().to_string();
+    assert!(e.contains("2 frames") && e.contains("frame 2"), "{e}");
+    std::fs::remove_dir_all(root).ok();
+}
+
 #[test]
 fn face_crop_mode_writes_square_face_crops() {
     let root = tmp("crop");
