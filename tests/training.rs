@@ -55,6 +55,16 @@ fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: 
     let mut cfg = micro();
     cfg.stage1.steps = 4;
     cfg.stage2.steps = 3;
+    run_with(cfg, data, out, resume, stop_after)
+}
+
+fn run_with(
+    cfg: Config,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> anyhow::Result<()> {
     train(
         &gpu(),
         &TrainOptions {
@@ -93,6 +103,42 @@ fn a_stopped_and_resumed_run_ends_with_the_same_parameters() {
     for (name, (_, va)) in &a.tensors {
         assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
     }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Weight averaging and the cosine rate: a run stopped inside stage 1's averaging window (its
+/// mean and count in the checkpoint) and resumed ends exactly as the uninterrupted one, and the
+/// averaged model is not the last step's.
+#[test]
+fn a_resumed_run_averages_weights_exactly_as_an_uninterrupted_one() {
+    let tmp = std::env::temp_dir().join(format!("tdfas-average-{}", std::process::id()));
+    let data = tmp.join("data");
+    tiny_dataset(&data);
+    let mut cfg = micro();
+    (cfg.stage1.steps, cfg.stage2.steps) = (24, 12);
+    (cfg.stage1.average_from, cfg.stage1.lr_end) = (Some(0.25), Some(0.2));
+    (cfg.stage2.average_from, cfg.stage2.lr_end) = (Some(0.0), Some(0.1));
+    run_with(cfg.clone(), &data, &tmp.join("straight"), false, None).unwrap();
+    let out = tmp.join("resumed");
+    assert!(run_with(cfg.clone(), &data, &out, false, Some(15)).is_err());
+    // stopped at stage 1, step 15: one weight set (step 10) in the mean so far
+    let mid = checkpoint::read(&out.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(mid.tensors["optim.average_count"].1, vec![1.0]);
+    assert!(mid.tensors.contains_key("optim.average.single.conv0.weight"), "{:?}", mid.tensors.keys());
+    assert!(run_with(cfg.clone(), &data, &out, true, Some(12)).is_err());
+    run_with(cfg.clone(), &data, &out, true, None).unwrap();
+    let a = checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
+    let b = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (name, (_, va)) in &a.tensors {
+        assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
+    }
+    // without averaging (same rates) the run ends elsewhere
+    let (mut plain, plain_out) = (cfg.clone(), tmp.join("plain"));
+    (plain.stage1.average_from, plain.stage2.average_from) = (None, None);
+    run_with(plain, &data, &plain_out, false, None).unwrap();
+    let c = checkpoint::read(&plain_out.join("model.safetensors")).unwrap();
+    assert_ne!(a.tensors["single.conv0.weight"].1, c.tensors["single.conv0.weight"].1);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -12,6 +12,37 @@ pub struct StageConfig {
     pub batch: usize,
     #[serde(default = "default_steps")]
     pub steps: usize,
+    /// The rate at the stage's last step, reached by a cosine from `lr` (None: `lr` throughout,
+    /// as the paper trains). Annealing settles the weights the run ends with: at a constant
+    /// Adadelta rate the last steps still move them as much as the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_end: Option<f64>,
+    /// Weight averaging (src/train/average.rs): the stage ends with the mean of its weights
+    /// from this fraction of its steps on (None: the last step's weights, as the paper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_from: Option<f64>,
+}
+
+impl StageConfig {
+    /// Whether the weights after step `step` (0-based) are folded into the stage's average:
+    /// every `AVERAGE_EVERY` steps after `average_from` of the steps, and the last step.
+    pub fn averages_after(&self, step: usize) -> bool {
+        let Some(from) = self.average_from else { return false };
+        let (done, start) = (step + 1, (from * self.steps as f64).floor() as usize);
+        done > start && (done.is_multiple_of(crate::train::average::AVERAGE_EVERY) || done == self.steps)
+    }
+
+    /// The learning rate of step `step` (0-based) of the stage: `lr` at step 0, cosine down to
+    /// `lr_end` at the last step.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        match self.lr_end {
+            None => self.lr,
+            Some(end) => {
+                let t = step.min(self.steps.saturating_sub(1)) as f64 / self.steps.saturating_sub(1).max(1) as f64;
+                end + (self.lr - end) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
 }
 
 fn default_steps() -> usize {
@@ -170,6 +201,18 @@ impl Config {
                 bail!("{what} must be positive, got {x}");
             }
         }
+        for (what, stage) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
+            if let Some(from) = stage.average_from {
+                if !(0.0..1.0).contains(&from) {
+                    bail!("{what}.average_from (fraction of the steps) must be in [0, 1), got {from}");
+                }
+            }
+            if let Some(end) = stage.lr_end {
+                if !(end >= 0.0 && end <= stage.lr) {
+                    bail!("{what}.lr_end must be in [0, {what}.lr = {}], got {end}", stage.lr);
+                }
+            }
+        }
         if self.stage1.batch == 0 || self.stage2.batch == 0 {
             bail!("batch sizes must be at least 1");
         }
@@ -222,6 +265,38 @@ mod tests {
         assert_eq!(Config::from_json(&json).unwrap(), Config::preset("tiny").unwrap());
         let e = Config::from_toml(&text.replace("crop = 1.8", "crop = 0.5"), "x.toml").unwrap_err();
         assert!(format!("{e:#}").contains("crop"), "{e:#}");
+    }
+
+    #[test]
+    fn lr_schedule_is_cosine_from_lr_to_lr_end() {
+        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 101, lr_end: None, average_from: None };
+        assert!((0..101).all(|k| st.lr_at(k) == 1.0), "without lr_end the rate is constant");
+        st.lr_end = Some(0.1);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(st.lr_at(0), 1.0) && close(st.lr_at(100), 0.1) && close(st.lr_at(50), 0.55));
+        // cos(pi / 4) at a quarter of the way
+        assert!(close(st.lr_at(25), 0.1 + 0.9 * 0.5 * (1.0 + std::f64::consts::FRAC_1_SQRT_2)));
+        assert!((1..101).all(|k| st.lr_at(k) < st.lr_at(k - 1)), "decreasing");
+        assert!(close(st.lr_at(500), 0.1), "steps past the end (a run trained longer) keep lr_end");
+        let text = include_str!("presets/tiny.toml");
+        let bad = text.replace("[stage2]\n", "[stage2]\nlr_end = 5.0\n");
+        let e = Config::from_toml(&bad, "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("stage2.lr_end must be in [0,"), "{e:#}");
+    }
+
+    #[test]
+    fn weights_are_averaged_every_ten_steps_from_average_from_and_at_the_end() {
+        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 95, lr_end: None, average_from: None };
+        assert!((0..95).all(|k| !st.averages_after(k)));
+        st.average_from = Some(0.5);
+        let steps: Vec<usize> = (0..95).filter(|&k| st.averages_after(k)).map(|k| k + 1).collect();
+        assert_eq!(steps, vec![50, 60, 70, 80, 90, 95]);
+        st.average_from = Some(0.0);
+        assert_eq!((0..95).filter(|&k| st.averages_after(k)).count(), 10);
+        let text = include_str!("presets/tiny.toml");
+        let bad = text.replace("[stage1]\n", "[stage1]\naverage_from = 1.0\n");
+        let e = Config::from_toml(&bad, "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("stage1.average_from"), "{e:#}");
     }
 
     #[test]

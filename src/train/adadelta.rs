@@ -17,6 +17,8 @@ pub struct Adadelta {
     /// square_avg (v) and acc_delta (u) in arena layout
     pub v: Tensor,
     pub u: Tensor,
+    /// The stage's weight average (`stageN.average_from`), kept with the optimizer state.
+    pub average: Option<crate::train::average::WeightAverage>,
 }
 
 impl Adadelta {
@@ -32,6 +34,7 @@ impl Adadelta {
             v: Tensor::zeros(gpu, &[n]),
             u: Tensor::zeros(gpu, &[n]),
             layout,
+            average: None,
         })
     }
 

@@ -12,6 +12,7 @@ use crate::gpu::Gpu;
 use crate::model::fastd::FasTd;
 use crate::model::Config;
 use crate::train::adadelta::Adadelta;
+use crate::train::average::{WeightAverage, AVERAGE_COUNT, AVERAGE_PREFIX};
 
 /// Where training stands, stored in the metadata.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -100,6 +101,14 @@ pub fn save_calibrated(
                 bytemuck::cast_slice(&v[*offset..offset + n]).to_vec(),
             ));
             data.push((format!("{OPTIM_U}{name}"), shape, bytemuck::cast_slice(&u[*offset..offset + n]).to_vec()));
+        }
+        if let Some(a) = o.average.as_ref().filter(|a| a.count > 0) {
+            for (name, mean) in &a.mean {
+                let shape = model.params.get(name)?.shape().to_vec();
+                data.push((format!("{AVERAGE_PREFIX}{name}"), shape, bytemuck::cast_slice(mean).to_vec()));
+            }
+            // the count as f32 is exact far beyond any run's number of averaged steps (2^24)
+            data.push((AVERAGE_COUNT.into(), vec![1], bytemuck::cast_slice(&[a.count as f32]).to_vec()));
         }
     }
     let views: Vec<(String, TensorView)> = data
@@ -312,7 +321,7 @@ pub fn apply(gpu: &Gpu, model: &mut FasTd, loaded: &Loaded) -> Result<()> {
 }
 
 /// Restores the optimizer state saved with a checkpoint into a fresh Adadelta.
-pub fn apply_optimizer(gpu: &Gpu, optim: &Adadelta, loaded: &Loaded) -> Result<()> {
+pub fn apply_optimizer(gpu: &Gpu, optim: &mut Adadelta, loaded: &Loaded) -> Result<()> {
     let mut v = vec![0f32; optim.layout.len];
     let mut u = vec![0f32; optim.layout.len];
     for (name, offset, n) in &optim.layout.slots {
@@ -329,6 +338,17 @@ pub fn apply_optimizer(gpu: &Gpu, optim: &Adadelta, loaded: &Loaded) -> Result<(
     }
     gpu.upload_into(&optim.v, &v);
     gpu.upload_into(&optim.u, &u);
+    optim.average = match loaded.tensors.get(AVERAGE_COUNT) {
+        None => None,
+        Some((_, count)) => {
+            let mut mean = BTreeMap::new();
+            for (name, (_, values)) in loaded.tensors.range(AVERAGE_PREFIX.to_string()..) {
+                let Some(param) = name.strip_prefix(AVERAGE_PREFIX) else { break };
+                mean.insert(param.to_string(), values.clone());
+            }
+            Some(WeightAverage { count: count.first().copied().unwrap_or(0.0) as usize, mean })
+        }
+    };
     Ok(())
 }
 

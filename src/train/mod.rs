@@ -1,6 +1,7 @@
 //! Training: the optimizer, checkpoints and the two-stage trainer.
 
 pub mod adadelta;
+pub mod average;
 pub mod checkpoint;
 pub mod outdir;
 pub mod trainer;

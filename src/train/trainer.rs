@@ -278,7 +278,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         let start_step = if stage == progress.stage { progress.step } else { 0 };
         let stage_cfg = if stage == 1 { &cfg.stage1 } else { &cfg.stage2 };
         model.set_stage(stage);
-        let optim = Adadelta::new(
+        let mut optim = Adadelta::new(
             gpu,
             &mut model.params,
             stage_cfg.lr as f32,
@@ -286,7 +286,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             cfg.adadelta_eps as f32,
         )?;
         if let (Some(l), true) = (&loaded, stage == progress.stage && start_step > 0) {
-            checkpoint::apply_optimizer(gpu, &optim, l)?;
+            checkpoint::apply_optimizer(gpu, &mut optim, l)?;
         }
         let n_items = if stage == 1 { train_set.len() * cfg.frames } else { train_set.len() };
         let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {stage}"));
@@ -325,6 +325,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
                 let clips: Vec<Clip> = idx.iter().map(|&i| train_set.clips[i].clone().unwrap()).collect();
                 HostBatch::from_clips(&cfg, &clips)?
             };
+            optim.lr = stage_cfg.lr_at(step) as f32;
             let losses = train_step(gpu, &model, &optim, &batch, stage, opts.detect_anomaly)?;
             if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
                 let good = if last_good.1 {
@@ -338,9 +339,16 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
                 };
                 bail!("stage {stage}, step {}: {name} is {v}; training stopped, {good}. Try a lower learning rate, or --detect-anomaly to find the op", step + 1);
             }
-            let line = serde_json::json!({"stage": stage, "step": step + 1, "seconds": started.elapsed().as_secs_f64(),
+            let line = serde_json::json!({"stage": stage, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
                 "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
             writeln!(log, "{line}").context("writing the training log")?;
+            if stage_cfg.averages_after(step) {
+                optim.average.get_or_insert_with(Default::default).add_model(gpu, &model)?;
+                if step + 1 == stage_cfg.steps {
+                    // the stage ends with the averaged weights, in its last checkpoint too
+                    optim.average.as_ref().expect("just added").apply(gpu, &mut model)?;
+                }
+            }
             let total = losses.last().map(|l| l.1).unwrap_or(0.0);
             bar.set_message(format!("loss {total:.4}"));
             bar.inc(1);
