@@ -23,13 +23,16 @@ pub struct StageConfig {
     pub average_from: Option<f64>,
 }
 
+/// Steps between two weight sets folded into a stage's weight average (`average_from`).
+pub const AVERAGE_EVERY: usize = 10;
+
 impl StageConfig {
     /// Whether the weights after step `step` (0-based) are folded into the stage's average:
     /// every `AVERAGE_EVERY` steps after `average_from` of the steps, and the last step.
     pub fn averages_after(&self, step: usize) -> bool {
         let Some(from) = self.average_from else { return false };
         let (done, start) = (step + 1, (from * self.steps as f64).floor() as usize);
-        done > start && (done.is_multiple_of(crate::train::average::AVERAGE_EVERY) || done == self.steps)
+        done > start && (done.is_multiple_of(AVERAGE_EVERY) || done == self.steps)
     }
 
     /// The learning rate of step `step` (0-based) of the stage: `lr` at step 0, cosine down to

@@ -5,8 +5,9 @@
 //! across domains (Cha et al. 2021, "SWAD") and varies less from run to run.
 //!
 //! The mean covers every parameter and BatchNorm running statistic, is folded in every
-//! `AVERAGE_EVERY` steps (and at the stage's last step) and is kept in f32 with its count in the
-//! checkpoint's optimizer state, so a resumed run averages exactly as an uninterrupted one.
+//! `model::config::AVERAGE_EVERY` steps (and at the stage's last step) and is kept in f32 with
+//! its count in the checkpoint's optimizer state, so a resumed run averages exactly as an
+//! uninterrupted one.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,6 @@ use anyhow::{anyhow, bail, Result};
 use crate::gpu::Gpu;
 use crate::model::fastd::FasTd;
 
-/// Steps between two weight sets folded into the mean.
-pub const AVERAGE_EVERY: usize = 10;
 /// Checkpoint tensor names: the mean of parameter `p` is `optim.average.p`; the count is a
 /// one-element tensor.
 pub const AVERAGE_PREFIX: &str = "optim.average.";
