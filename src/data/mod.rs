@@ -148,16 +148,18 @@ impl Dataset {
     /// Loads clip `i`. With `augment`: random crop scale (`spec.crop +- load::CROP_JITTER`, where boxes exist) and a
     /// horizontal flip of frames, depth and mask together.
     pub fn load(&self, i: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
-        match self.clips.get(i) {
-            Some(c) => load::load_clip(c, &self.spec, augment),
-            None => bail!("clip {i} out of range: {} has {} clips", self.root.display(), self.clips.len()),
-        }
+        load::load_clip(self.clip(i)?, &self.spec, augment)
     }
 
     /// Loads frame `frame` of clip `i` alone (a one-frame clip), cropped as in the whole clip.
     pub fn load_frame(&self, i: usize, frame: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
+        load::load_clip_frame(self.clip(i)?, &self.spec, frame, augment)
+    }
+
+    /// Clip `i`, or an error naming the dataset when it has fewer.
+    fn clip(&self, i: usize) -> Result<&ClipIndex> {
         match self.clips.get(i) {
-            Some(c) => load::load_clip_frame(c, &self.spec, frame, augment),
+            Some(c) => Ok(c),
             None => bail!("clip {i} out of range: {} has {} clips", self.root.display(), self.clips.len()),
         }
     }
