@@ -34,6 +34,15 @@ impl Rect {
         Rect { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side }
     }
 
+    /// The same rectangle moved into a w x h image along each axis it fits in, and centred on
+    /// the image along an axis it is longer than. A face near the frame's edge then keeps its
+    /// surroundings in the crop instead of a border that is not in the scene.
+    pub fn moved_inside(&self, w: usize, h: usize) -> Rect {
+        let fit =
+            |pos: f32, side: f32, dim: f32| if side <= dim { pos.clamp(0.0, dim - side) } else { (dim - side) / 2.0 };
+        Rect { x: fit(self.x, self.w, w as f32), y: fit(self.y, self.h, h as f32), ..*self }
+    }
+
     /// True when the rectangle has positive size and overlaps a w x h image.
     pub fn overlaps(&self, w: usize, h: usize) -> bool {
         self.w > 0.0
@@ -58,12 +67,10 @@ impl Img {
         self.data[(y * self.w + x) * self.c + ch] = v;
     }
 
-    /// Bilinear sample at continuous pixel coordinates (pixel centres at i + 0.5);
-    /// clamps to the edge inside the image, 0 outside it (crop padding).
+    /// Bilinear sample at continuous pixel coordinates (pixel centres at i + 0.5), clamped to
+    /// the edge: a crop larger than the frame repeats its border pixels rather than padding
+    /// with black, which no camera shows.
     pub fn bilinear(&self, x: f32, y: f32, ch: usize) -> f32 {
-        if x < 0.0 || y < 0.0 || x > self.w as f32 || y > self.h as f32 {
-            return 0.0;
-        }
         let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f32);
         let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);

@@ -154,8 +154,8 @@ fn load_frames_with_face(
     for (i, img) in images.iter().enumerate() {
         let (k, anchor) = (wanted[i], anchors.get(i).copied().flatten());
         let rect = crop_rect(anchor, img.w, img.h, scale);
-        // Crop jitter: the labels below are cut with the same rectangle.
-        let rect = aug.as_ref().map_or(rect, |a| a.crop(rect));
+        // Crop jitter, then into the frame: the labels below are cut with the same rectangle.
+        let rect = aug.as_ref().map_or(rect, |a| a.crop(rect)).moved_inside(img.w, img.h);
         let mut crop = crop_resize(img, rect, n);
         if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
             crop = a.photometric(&crop, rng)?;

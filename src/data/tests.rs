@@ -135,6 +135,40 @@ fn bbox_crop_and_box_outside_frame() {
 }
 
 #[test]
+fn a_face_at_the_frame_edge_is_cropped_inside_the_frame_without_black_padding() {
+    use super::imageops::Rect;
+    // Moved along the axes it fits in, centred along one it is longer than.
+    let r = Rect { x: -3.0, y: 35.0, w: 10.0, h: 10.0 };
+    assert_eq!(r.moved_inside(40, 40), Rect { x: 0.0, y: 30.0, w: 10.0, h: 10.0 });
+    assert_eq!(Rect { x: -30.0, y: 5.0, w: 60.0, h: 10.0 }.moved_inside(40, 40).x, -10.0);
+    assert_eq!(
+        Rect { x: 5.0, y: 5.0, w: 10.0, h: 10.0 }.moved_inside(40, 40),
+        Rect { x: 5.0, y: 5.0, w: 10.0, h: 10.0 }
+    );
+
+    let root = tmp("edge");
+    let live = root.join("test/live/a");
+    for t in 0..3 {
+        frame(40, 40, &live.join(format!("{t:04}.png")));
+    }
+    // The face in the top-left corner: a 1.3x crop centred on it would reach 1.5 px past the
+    // frame, a 6x crop 20 px past every side.
+    std::fs::write(live.join("bbox.csv"), "frame,x,y,w,h\n0,0,0,10,10\n2,0,0,10,10\n").unwrap();
+    // Every frame pixel is 20 or 230, i.e. -0.84 or 0.80 after normalisation; black would be -1.
+    for crop in [1.3, 6.0] {
+        let ds = Dataset::open(&root, Split::Test, None, &ClipSpec { crop, ..spec() }).unwrap();
+        let c = ds.load(0, None).unwrap();
+        let darkest = c.frames.iter().fold(f32::MAX, |m, &v| m.min(v));
+        assert!(darkest > -0.9, "crop {crop}: a padded pixel {darkest}");
+        if crop < 2.0 {
+            // The labels are cut with the same moved rectangle: the face is in its top-left.
+            assert!(c.mask[0] == 1.0 && c.mask[15] == 0.0, "{:?}", c.mask);
+        }
+    }
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
 fn protocol_errors_name_file_and_line() {
     let root = tmp("proto");
     frame(8, 8, &root.join("train/live/a/0000.png"));
