@@ -9,7 +9,8 @@
 //! `small-crop`, `default-crop`) frames are the old square face crops (box enlarged 1.3x).
 //!
 //! Two disjoint domains: A and B have their own identities, face photos (A: the astronaut and
-//! Barack Obama; B: Grace Hopper and Joe Biden; each also mirrored), camera field of view and sensor ranges, and
+//! Barack Obama; B: Grace Hopper and Joe Biden; each also mirrored, and most identities a morph
+//! of two of them), camera field of view and sensor ranges, and
 //! attack instruments (see `attack::INSTRUMENTS`). Backgrounds, lights and face sizes come from
 //! one distribution for every class and domain.
 //!
@@ -253,15 +254,23 @@ fn stream(seed: u64, parts: &[u64]) -> ChaCha8Rng {
 }
 
 /// How each domain varies its face photos: A the astronaut and Barack Obama, B Grace Hopper and
-/// Joe Biden, each also mirrored (`photos`), with different warp, tone and hue ranges.
-fn photo_style(domain: usize, identity: usize) -> scene::PhotoStyle {
+/// Joe Biden, each also mirrored (`photos`), with different warp, tone and hue ranges. Three in
+/// four identities mix another of the domain's photos into theirs (the other person, or either
+/// mirrored), so a domain's faces form a continuum rather than variations of two; the mix is
+/// drawn from `rng`.
+fn photo_style(domain: usize, identity: usize, rng: &mut ChaCha8Rng) -> scene::PhotoStyle {
     // identities cycle through the domain's two people and their mirror images
-    let face = [[0, 2], [1, 3]][domain.min(1)][identity % 2];
-    let photo = face + photos::FACES * ((identity / 2) % 2);
+    let people = [[0, 2], [1, 3]][domain.min(1)];
+    let photo = people[identity % 2] + photos::FACES * ((identity / 2) % 2);
+    let others: Vec<usize> = [people[0], people[1], people[0] + photos::FACES, people[1] + photos::FACES]
+        .into_iter()
+        .filter(|&p| p != photo)
+        .collect();
+    let blend = rng.random_bool(0.75).then(|| (others[rng.random_range(0..others.len())], rng.random_range(0.2..0.8)));
     if domain == 0 {
-        scene::PhotoStyle { photo, warp: 0.02, tone: (0.75, 1.55), hue: 0.12 }
+        scene::PhotoStyle { photo, warp: 0.02, tone: (0.75, 1.55), hue: 0.12, blend }
     } else {
-        scene::PhotoStyle { photo, warp: 0.03, tone: (0.6, 1.6), hue: 0.18 }
+        scene::PhotoStyle { photo, warp: 0.03, tone: (0.6, 1.6), hue: 0.18, blend }
     }
 }
 
@@ -351,7 +360,8 @@ impl View {
 
 /// Renders one video (after the sensor).
 fn render_video(opts: &SynthOptions, v: &VideoSpec) -> Result<Vec<Rendered>> {
-    let base = scene::identity(&mut stream(opts.seed, &[1, v.identity as u64]), &photo_style(v.domain, v.identity));
+    let style = photo_style(v.domain, v.identity, &mut stream(opts.seed, &[6, v.identity as u64]));
+    let base = scene::identity(&mut stream(opts.seed, &[1, v.identity as u64]), &style);
     let mut rng = stream(opts.seed, &[2, v.identity as u64, v.class as u64, v.k as u64]);
     let light = Light::random(&mut rng);
     let bg = Background::random(&mut rng);

@@ -114,6 +114,47 @@ pub fn photo_and_uv(i: usize) -> (&'static Img, &'static [[f32; 2]]) {
     (&p.img, &p.uv)
 }
 
+/// Photo `from` resampled into photo `to`'s frame, mesh triangle by mesh triangle (the
+/// piecewise-affine warp of face morphing): a texel of `to` on the face gets the colour of the
+/// same point of the face in `from`. The second result marks those texels; the others (outside
+/// the mesh, never rendered) keep `to`'s colour.
+pub fn warped_into(from: usize, to: usize) -> (Img, Vec<bool>) {
+    let ((src, src_uv), (dst, dst_uv)) = (photo_and_uv(from), photo_and_uv(to));
+    let (w, h) = (dst.w, dst.h);
+    let mut out = dst.clone();
+    let mut on_face = vec![false; w * h];
+    for t in &canonical().tris {
+        let [a, b, c] = t.map(|i| i as usize);
+        let px = |i: usize| [dst_uv[i][0] * w as f32, dst_uv[i][1] * h as f32];
+        let (pa, pb, pc) = (px(a), px(b), px(c));
+        let area = (pb[0] - pa[0]) * (pc[1] - pa[1]) - (pc[0] - pa[0]) * (pb[1] - pa[1]);
+        if area.abs() < 1e-6 {
+            continue;
+        }
+        let lo = |k: usize| pa[k].min(pb[k]).min(pc[k]).floor().max(0.0) as usize;
+        let hi = |k: usize, n: usize| (pa[k].max(pb[k]).max(pc[k]).ceil() as usize).min(n);
+        for y in lo(1)..hi(1, h) {
+            for x in lo(0)..hi(0, w) {
+                let q = [x as f32 + 0.5, y as f32 + 0.5];
+                // barycentric weights of q (a small tolerance closes the seams between triangles)
+                let l1 = ((q[0] - pa[0]) * (pc[1] - pa[1]) - (pc[0] - pa[0]) * (q[1] - pa[1])) / area;
+                let l2 = ((pb[0] - pa[0]) * (q[1] - pa[1]) - (q[0] - pa[0]) * (pb[1] - pa[1])) / area;
+                let l0 = 1.0 - l1 - l2;
+                if l0 < -1e-3 || l1 < -1e-3 || l2 < -1e-3 {
+                    continue;
+                }
+                let u = l0 * src_uv[a][0] + l1 * src_uv[b][0] + l2 * src_uv[c][0];
+                let v = l0 * src_uv[a][1] + l1 * src_uv[b][1] + l2 * src_uv[c][1];
+                for ch in 0..3 {
+                    out.set(x, y, ch, src.sample_uv(u, v, ch));
+                }
+                on_face[y * w + x] = true;
+            }
+        }
+    }
+    (out, on_face)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +175,46 @@ mod tests {
         let fixed = (0..m.len()).filter(|&i| m[m[i]] == i).count();
         assert!(fixed as f32 > 0.95 * m.len() as f32, "{fixed} of {}", m.len());
         assert!(parse_uv("0.1,0.2\n", (1.0, 1.0), (0.0, 0.0), 1.0).unwrap_err().contains("landmarks"));
+    }
+
+    #[test]
+    fn a_warped_photo_puts_each_face_point_where_the_target_photo_has_it() {
+        // Photo 0 warped into photo 2's frame: the texel at a landmark of photo 2 shows what
+        // photo 0 shows at that landmark (a vertex is a triangle corner: no interpolation).
+        let (warped, on_face) = warped_into(0, 2);
+        let ((src, src_uv), (dst, dst_uv)) = (photo_and_uv(0), photo_and_uv(2));
+        let texel = |uv: [f32; 2], img: &Img| ((uv[0] * img.w as f32) as usize, (uv[1] * img.h as f32) as usize);
+        let mut checked = 0;
+        for v in [mesh::NOSE_TIP, mesh::EYE_LEFT[0], mesh::EYE_RIGHT[1], 13, 168, 200] {
+            let (x, y) = texel(dst_uv[v], dst);
+            assert!(on_face[y * dst.w + x], "vertex {v}");
+            // the texel centre lies within a texel of the vertex: compare with the source's
+            // colour at the mapped point, up to what one texel of gradient allows
+            let (sx, sy) = texel(src_uv[v], src);
+            let near = |ch: usize| {
+                let (x0, x1, y0, y1) =
+                    (sx.saturating_sub(2), (sx + 2).min(src.w - 1), sy.saturating_sub(2), (sy + 2).min(src.h - 1));
+                let vals: Vec<f32> = (y0..=y1)
+                    .flat_map(|yy| (x0..=x1).map(move |xx| (xx, yy)))
+                    .map(|(xx, yy)| src.at(xx, yy, ch))
+                    .collect();
+                let (lo, hi) = vals.iter().fold((f32::MAX, f32::MIN), |m, &v| (m.0.min(v), m.1.max(v)));
+                (lo - 1.0..=hi + 1.0).contains(&warped.at(x, y, ch))
+            };
+            assert!((0..3).all(near), "vertex {v}");
+            checked += 1;
+        }
+        assert_eq!(checked, 6);
+        // The face covers a good part of the frame; off the face the target photo is kept.
+        let covered = on_face.iter().filter(|&&c| c).count() as f32 / on_face.len() as f32;
+        assert!((0.2..0.9).contains(&covered), "{covered}");
+        let off = on_face.iter().position(|&c| !c).unwrap();
+        assert_eq!(warped.data[off * 3..off * 3 + 3], dst.data[off * 3..off * 3 + 3]);
+        // A photo warped into itself is itself, up to resampling.
+        let (same, mask) = warped_into(2, 2);
+        let diff: f32 =
+            (0..dst.data.len()).filter(|&i| mask[i / 3]).map(|i| (same.data[i] - dst.data[i]).abs()).sum::<f32>()
+                / (3 * mask.iter().filter(|&&c| c).count()) as f32;
+        assert!(diff < 3.0, "mean difference {diff}");
     }
 }

@@ -102,6 +102,8 @@ pub struct PhotoStyle {
     pub tone: (f32, f32),
     /// Largest hue rotation, radians.
     pub hue: f32,
+    /// Another photo mixed in and its mean weight (0..1): a new face between two (morphing).
+    pub blend: Option<(usize, f32)>,
 }
 
 /// A new identity: a head shape and a texture made from the domain's photo by a colour
@@ -109,7 +111,8 @@ pub struct PhotoStyle {
 pub fn identity(rng: &mut ChaCha8Rng, style: &PhotoStyle) -> Identity {
     let verts = head_shape(rng, 1.0);
     let (photo, uv) = super::photos::photo_and_uv(style.photo);
-    let tex = face_texture(photo, uv, style, rng);
+    let mixed = style.blend.map(|(other, weight)| blended_photo(style.photo, other, weight, rng));
+    let tex = face_texture(mixed.as_ref().unwrap_or(photo), uv, style, rng);
     let normals = FaceMesh::normals(&verts, &canonical().tris);
     Identity { verts, normals, tex, uv: uv.to_vec() }
 }
@@ -120,6 +123,34 @@ impl Identity {
         let normals = FaceMesh::normals(&verts, &canonical().tris);
         Identity { verts, normals, tex: self.tex.clone(), uv: self.uv.clone() }
     }
+}
+
+/// Photo `base` with photo `other` warped onto its face and mixed in: the weight is `weight`
+/// plus a few smooth blobs, so some parts (eyes, mouth, cheeks) come more from one face.
+pub fn blended_photo(base: usize, other: usize, weight: f32, rng: &mut ChaCha8Rng) -> Img {
+    let (mut out, on_face) = super::photos::warped_into(other, base);
+    let (photo, _) = super::photos::photo_and_uv(base);
+    let blobs: Vec<[f32; 4]> = (0..3)
+        .map(|_| {
+            let (u, v) = (rng.random_range(0.3..0.7), rng.random_range(0.3..0.75));
+            [u, v, rng.random_range(0.08..0.2), rng.random_range(-0.35..0.35)]
+        })
+        .collect();
+    for y in 0..out.h {
+        for x in 0..out.w {
+            if !on_face[y * out.w + x] {
+                continue;
+            }
+            let (u, v) = ((x as f32 + 0.5) / out.w as f32, (y as f32 + 0.5) / out.h as f32);
+            let bump: f32 =
+                blobs.iter().map(|b| b[3] * (-((u - b[0]).powi(2) + (v - b[1]).powi(2)) / (b[2] * b[2])).exp()).sum();
+            let k = (weight + bump).clamp(0.0, 1.0);
+            for ch in 0..3 {
+                out.set(x, y, ch, (1.0 - k) * photo.at(x, y, ch) + k * out.at(x, y, ch));
+            }
+        }
+    }
+    out
 }
 
 fn face_texture(photo: &Img, uv: &[[f32; 2]], style: &PhotoStyle, rng: &mut ChaCha8Rng) -> Img {

@@ -63,7 +63,7 @@ fn live_depth_follows_mesh_geometry() {
     // projected nose tip, label order follows mesh depth (nose tip nearer than the eye
     // corners), and the face box is the projected mesh's.
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let id = scene::identity(&mut rng, &photo_style(0, 0));
+    let id = scene::identity(&mut rng, &photo_style(0, 0, &mut ChaCha8Rng::seed_from_u64(2)));
     let cam = Camera::new(96, 72, 1.0);
     let pose = Pose::new([0.0, 0.0, 0.0], [0.0, 0.0, 0.45]);
     let light = Light { dir: [0.0, 0.0, -1.0], colour: [1.0; 3], ambient: 0.3 };
@@ -335,4 +335,42 @@ fn presets_parse() {
     let mut bad = tiny(1);
     bad.split = [1, 1, 2];
     assert!(generate(&tmp("bad"), &bad, false).unwrap_err().to_string().contains("split"));
+}
+
+#[test]
+fn identities_mix_only_their_own_domains_photos() {
+    // A: the astronaut (0) and Obama (2), B: Hopper (1) and Biden (3); +4 = mirrored.
+    let domain_photos = [[0, 2, 4, 6], [1, 3, 5, 7]];
+    for d in 0..2 {
+        let mut mixed = 0;
+        for i in 0..40 {
+            let style = photo_style(d, i, &mut stream(1, &[6, i as u64]));
+            assert!(domain_photos[d].contains(&style.photo), "domain {d} identity {i}: {style:?}");
+            if let Some((other, weight)) = style.blend {
+                assert!(
+                    domain_photos[d].contains(&other) && other != style.photo,
+                    "domain {d} identity {i}: {style:?}"
+                );
+                assert!((0.2..0.8).contains(&weight));
+                mixed += 1;
+            }
+        }
+        assert!((20..40).contains(&mixed), "domain {d}: {mixed} of 40 mixed");
+    }
+    // Mixing changes the face and nothing else of the photo; the same draw, the same identity.
+    let (obama, _) = photos::photo_and_uv(2);
+    let mixed = scene::blended_photo(2, 0, 0.5, &mut stream(1, &[6, 0]));
+    let (_, on_face) = photos::warped_into(0, 2);
+    let change = |face: bool| {
+        let px: Vec<usize> = (0..on_face.len()).filter(|&p| on_face[p] == face).collect();
+        px.iter()
+            .map(|&p| (0..3).map(|ch| (mixed.data[p * 3 + ch] - obama.data[p * 3 + ch]).abs()).sum::<f32>())
+            .sum::<f32>()
+            / (3 * px.len()) as f32
+    };
+    assert!(change(true) > 10.0 && change(false) == 0.0, "{} {}", change(true), change(false));
+    let style = scene::PhotoStyle { blend: Some((0, 0.5)), ..photo_style(0, 1, &mut stream(1, &[6, 0])) };
+    let a = scene::identity(&mut stream(1, &[1, 1]), &style);
+    let b = scene::identity(&mut stream(1, &[1, 1]), &style);
+    assert_eq!(a.tex.data, b.tex.data);
 }
