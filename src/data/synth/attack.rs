@@ -207,3 +207,28 @@ pub fn display(instrument: &str, rng: &mut ChaCha8Rng) -> Result<Display> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn prints_of_each_instrument_have_their_borders() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let margins = |name: &str, rng: &mut ChaCha8Rng| -> Vec<f32> {
+            (0..200).map(|_| printer(name, rng).unwrap().margin).collect()
+        };
+        // Domain A: bordered and borderless sheets, about 60 / 40.
+        for name in INSTRUMENTS[0].0 {
+            let m = margins(name, &mut rng);
+            let bordered = m.iter().filter(|&&v| v > 0.0).count();
+            assert!((95..145).contains(&bordered), "{name}: {bordered} of 200 bordered");
+            assert!(m.iter().all(|&v| v == 0.0 || (0.03..0.1).contains(&v)), "{name}");
+        }
+        // Domain B: borderless photos, and cut-outs (no sheet around the head).
+        assert!(margins("print_photo", &mut rng).iter().all(|&v| v == 0.0));
+        assert!((0..20).all(|_| printer("print_cutout", &mut rng).unwrap().cutout));
+        assert!(printer("print_laser", &mut rng).unwrap_err().to_string().contains("print_laser"));
+    }
+}
