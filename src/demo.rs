@@ -87,7 +87,8 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     if preset != "paper" {
         // More domain-A identities than the small preset: with 18 training identities Model 4's
         // cross-domain HTER was 18.8-20.8% (AUC 0.86-0.87), with 42 7.3% (0.978), with 66
-        // 7.3% (0.965) and the best in-domain result (README.md, "What was tried").
+        // 7.3% (0.965) and the best in-domain result; 90 training identities were no better on
+        // fixed test videos over two seeds (README.md, "What was tried").
         synth_opts.identities = 84;
         synth_opts.split = [66, 9, 9];
         synth_opts.videos_per_class = 3;

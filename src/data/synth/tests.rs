@@ -341,11 +341,11 @@ fn presets_parse() {
 fn identities_mix_only_their_own_domains_photos() {
     // A: the astronaut (0) and Obama (2), B: Hopper (1) and Biden (3); +4 = mirrored.
     let domain_photos = [[0, 2, 4, 6], [1, 3, 5, 7]];
-    for d in 0..2 {
+    for (d, own) in domain_photos.iter().enumerate() {
         let mut mixed = 0;
         for i in 0..40 {
             let style = photo_style(d, i, &mut stream(1, &[6, i as u64]));
-            assert!(domain_photos[d].contains(&style.photo), "domain {d} identity {i}: {style:?}");
+            assert!(own.contains(&style.photo), "domain {d} identity {i}: {style:?}");
             if let Some((other, weight)) = style.blend {
                 assert!(
                     domain_photos[d].contains(&other) && other != style.photo,
