@@ -108,12 +108,13 @@ fn augmented_batch(
         )
     };
     if stage == 1 {
-        let clips: Vec<(Clip, usize)> = idx
+        let clips: Vec<Clip> = idx
             .iter()
             .enumerate()
-            .map(|(k, &i)| Ok((data.load_frame(i / cfg.frames, i % cfg.frames, Some(&mut rng_for(k)))?, 0)))
+            .map(|(k, &i)| data.load_frame(i / cfg.frames, i % cfg.frames, Some(&mut rng_for(k))))
             .collect::<Result<_>>()?;
-        let picks: Vec<(&Clip, usize)> = clips.iter().map(|(c, f)| (c, *f)).collect();
+        // each loaded clip is the one frame drawn
+        let picks: Vec<(&Clip, usize)> = clips.iter().map(|c| (c, 0)).collect();
         Ok(HostBatch::single_frames(cfg, &picks))
     } else {
         let clips: Vec<Clip> =
