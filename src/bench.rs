@@ -62,6 +62,11 @@ pub struct Row {
     pub skipped: Option<String>,
 }
 
+/// Whether `path` holds `bench --json` output.
+pub fn is_bench_json(path: &std::path::Path) -> bool {
+    crate::util::outputs::json_with_keys(path, &["adapter", "preset", "timing", "rows"])
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub adapter: String,

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::data::synth::{self, SynthOptions};
+use crate::data::DataSource;
 use crate::eval::report::{self, ModelReport};
 use crate::eval::run::{evaluate_model, evaluate_model_with, FixedThreshold, GRID_PER_CLASS};
 use crate::gpu::Gpu;
@@ -130,6 +131,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             stop_after: None,
             // replaces only the files of an earlier run, never others kept in the folder
             overwrite: true,
+            allow_outside_data: false,
         },
     )?;
     let (model4, loaded4) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
@@ -137,8 +139,9 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let (model1, loaded1) = checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
 
     eprintln!("evaluating on the test split of {train_protocol} (threshold fixed at its dev EER)");
-    let (r1, _) = evaluate_model(gpu, &model1, "Model 1 (single-frame)", &data, Some(train_protocol), opts.progress)?;
-    let (r4, grid) = evaluate_model(gpu, &model4, "Model 4 (FAS-TD)", &data, Some(train_protocol), opts.progress)?;
+    let in_domain = DataSource::new(&data, Some(train_protocol));
+    let (r1, _) = evaluate_model(gpu, &model1, "Model 1 (single-frame)", &in_domain, opts.progress)?;
+    let (r4, grid) = evaluate_model(gpu, &model4, "Model 4 (FAS-TD)", &in_domain, opts.progress)?;
     let models = vec![r1, r4];
     let report_dir = opts.out.join("report");
     let base = report::Provenance {
@@ -173,8 +176,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             gpu,
             &model1,
             "Model 1 (single-frame)",
-            &data,
-            Some(DOMAIN_B),
+            &DataSource::new(&data, Some(DOMAIN_B)),
             Some(&t1),
             GRID_PER_CLASS,
             opts.progress,
@@ -183,8 +185,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             gpu,
             &model4,
             "Model 4 (FAS-TD)",
-            &data,
-            Some(DOMAIN_B),
+            &DataSource::new(&data, Some(DOMAIN_B)),
             Some(&t4),
             GRID_PER_CLASS,
             opts.progress,

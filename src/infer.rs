@@ -14,6 +14,9 @@ use crate::data::{generic, video, Clip, ClipIndex, ClipSpec};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
+use crate::util::fs::check_regular;
+use crate::util::scratch::ScratchDir;
+use crate::util::text::{shown, shown_path};
 
 /// Where a verdict's threshold came from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -34,11 +37,25 @@ pub struct FaceReport {
     pub frames_without_face: usize,
     /// clips left unscored because no frame of theirs showed a face
     pub clips_without_face: usize,
+    /// the frames' short side when they are too small to hold a face
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub too_small: Option<usize>,
+}
+
+/// Whether every colour plane of a clip's frames (planes of `plane` values) is flat: no pixel
+/// differs from the plane's first by one step of 255.
+fn is_flat(frames: &[f32], plane: usize) -> bool {
+    frames.chunks(plane.max(1)).all(|p| {
+        let first = p[0];
+        p.iter().all(|&v| (v - first).abs() < 1.0 / 128.0)
+    })
 }
 
 /// One input's result: a verdict, or the reason there is none.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct InputScore {
+    /// JSON has no bytes: a name that is not UTF-8 is written lossily (U+FFFD), never an error
+    #[serde(serialize_with = "lossy_path")]
     pub input: PathBuf,
     /// "live", "attack", "no face" (nothing to score), "no threshold" or "error"
     pub verdict: String,
@@ -53,12 +70,16 @@ pub struct InputScore {
 impl InputScore {
     /// One tab-separated line for the terminal.
     pub fn line(&self) -> String {
-        let mut s = format!("{}\t{}", self.input.display(), self.verdict);
-        if let Some(score) = self.score {
-            s.push_str(&format!("\tscore {score:.4}"));
-        }
-        if let Some(t) = &self.threshold {
-            s.push_str(&format!("\tthreshold {:.4} ({})", t.value, t.source));
+        let mut s = format!("{}\t{}", shown_path(&self.input), self.verdict);
+        match (self.score, &self.threshold) {
+            (Some(score), Some(t)) => {
+                let (sc, th) = crate::util::text::score_and_threshold(score, t.value);
+                let at = if score == t.value { ", at the threshold" } else { "" };
+                s.push_str(&format!("\tscore {sc}\tthreshold {th} ({}{at})", shown(&t.source)));
+            }
+            (Some(score), None) => s.push_str(&format!("\tscore {score:.4}")),
+            (None, Some(t)) => s.push_str(&format!("\tthreshold {:.4} ({})", t.value, shown(&t.source))),
+            (None, None) => {}
         }
         if !self.clip_scores.is_empty() {
             let clips = self.clip_scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" ");
@@ -77,10 +98,27 @@ impl InputScore {
             }
         }
         if let Some(e) = &self.error {
-            s.push_str(&format!("\terror: {e}"));
+            s.push_str(&format!("\terror: {}", shown(e)));
         }
         s
     }
+}
+
+fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
+/// Whether `path` holds `infer --json` output (JSON lines with an input and a verdict).
+pub fn is_infer_json(path: &Path) -> bool {
+    crate::util::outputs::json_with_keys(path, &["input", "verdict"])
+}
+
+/// Where and how depth maps are written.
+#[derive(Clone, Copy)]
+pub struct DepthOutput<'a> {
+    pub dir: &'a Path,
+    /// replace files there that tdfas did not write
+    pub overwrite: bool,
 }
 
 /// The frames of an input in frame-number order, as runs of consecutive numbers (a clip never
@@ -93,9 +131,7 @@ fn frame_runs(input: &Path, work: &Path) -> Result<Vec<Vec<PathBuf>>> {
         }
         frames
     } else {
-        if !input.exists() {
-            bail!("{}: no such file or folder", input.display());
-        }
+        check_regular(input, "input", video::MAX_VIDEO_BYTES)?;
         // one scratch folder per input (two inputs may share a file name)
         let n = std::fs::read_dir(work).map(|d| d.count()).unwrap_or(0);
         let dir = work.join(format!("{n:04}"));
@@ -173,31 +209,15 @@ pub fn input_clips(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<Clip>>
     Ok(input_clips_with_faces(cfg, input, work)?.into_iter().map(|(c, _)| c).collect())
 }
 
-/// A scratch folder for decoded videos, removed when dropped.
-pub struct WorkDir(pub PathBuf);
-
-impl WorkDir {
-    pub fn new(what: &str) -> WorkDir {
-        WorkDir(std::env::temp_dir().join(format!("tdfas-{what}-{}", std::process::id())))
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Scores each input on its own: a bad input gives its own error and the others are still scored.
 pub fn infer(
     gpu: &Gpu,
     model: &FasTd,
     inputs: &[PathBuf],
     threshold: Option<Threshold>,
-    depth_dir: Option<&Path>,
+    depth: Option<DepthOutput>,
 ) -> Vec<InputScore> {
-    let work = WorkDir::new("infer");
-    let _ = std::fs::create_dir_all(&work.0);
+    let work = ScratchDir::new("infer");
     let names = depth_names(inputs);
     inputs
         .iter()
@@ -213,7 +233,11 @@ pub fn infer(
                 warnings: vec![],
                 error: None,
             };
-            if let Err(e) = score_input(gpu, model, input, &work.0, depth_dir.map(|d| (d, name.as_str())), &mut r) {
+            let scored = match &work {
+                Ok(w) => score_input(gpu, model, input, w.path(), depth.map(|d| (d, name.as_str())), &mut r),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            };
+            if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
                 r.verdict = "error".into();
             }
@@ -244,12 +268,14 @@ fn score_input(
     model: &FasTd,
     input: &Path,
     work: &Path,
-    depth: Option<(&Path, &str)>,
+    depth: Option<(DepthOutput, &str)>,
     r: &mut InputScore,
 ) -> Result<()> {
     let cfg = &model.cfg;
     let clips = input_clips_with_faces(cfg, input, work)?;
     let mut boxes: Vec<Option<Rect>> = vec![];
+    let mut small_frames = None;
+    let mut flat_clips = 0;
     for (ci, (clip, face)) in clips.iter().enumerate() {
         match *face {
             FaceSource::Detector { box_, missed, frames } => {
@@ -268,17 +294,28 @@ fn score_input(
                 }
                 r.face.source = "full frame (--no-detect)".into();
             }
-            FaceSource::SmallFrames { frames } => {
+            FaceSource::SmallFrames { frames, side } => {
                 r.face.frames += frames;
+                if side < crate::data::face::MIN_FACE as usize {
+                    // no face fits: a verdict would be a guess about a few pixels
+                    r.face.frames_without_face += frames;
+                    r.face.clips_without_face += 1;
+                    r.face.too_small = Some(side);
+                    continue;
+                }
                 r.face.source = "frames taken as face crops (too small to search)".into();
+                small_frames = Some(side);
             }
             FaceSource::Dataset => r.face.source = "dataset".into(),
+        }
+        if is_flat(&clip.frames, cfg.image_size * cfg.image_size) {
+            flat_clips += 1;
         }
         let batch = HostBatch::from_clips(cfg, std::slice::from_ref(clip))?;
         let scored = model.score(gpu, &batch)?;
         r.clip_scores.push(scored.scores[0]);
-        if let Some((dir, name)) = depth {
-            write_depth_maps(dir, name, ci, cfg, &scored)?;
+        if let Some((out, name)) = depth {
+            write_depth_maps(out, name, ci, cfg, &scored)?;
         }
     }
     let found = crate::data::face::median_box(&boxes);
@@ -286,11 +323,28 @@ fn score_input(
     if r.clip_scores.is_empty() {
         r.face.source = "none found".into();
         r.verdict = "no face".into();
-        r.warnings.push(format!(
-            "no face found in {} of {} frames: nothing scored (--no-detect scores whole frames)",
-            r.face.frames_without_face, r.face.frames
-        ));
+        r.warnings.push(match r.face.too_small {
+            Some(side) => format!(
+                "the frames are {side} pixels on their short side, too small to hold a face ({} at least): nothing scored",
+                crate::data::face::MIN_FACE
+            ),
+            None => format!(
+                "no face found in {} of {} frames: nothing scored (--no-detect scores whole frames)",
+                r.face.frames_without_face, r.face.frames
+            ),
+        });
         return Ok(());
+    }
+    if let Some(side) = small_frames {
+        r.warnings.push(format!(
+            "the frames are {side} pixels on their short side, too small to search for a face: scored as face crops"
+        ));
+    }
+    if flat_clips > 0 {
+        r.warnings.push(format!(
+            "{flat_clips} of {} scored clip(s) show one flat colour: there is no face in them to judge",
+            r.clip_scores.len()
+        ));
     }
     if r.face.clips_without_face > 0 {
         r.warnings.push(format!("{} clip(s) without a face left out", r.face.clips_without_face));
@@ -309,18 +363,25 @@ fn score_input(
 /// with a colour bar, named after the input, the clip and the map: `d_fusion` (what the score
 /// uses), `d_multi` and `d_single` (Model 1 has `d_single` only, which its score uses).
 fn write_depth_maps(
-    dir: &Path,
+    out: DepthOutput,
     name: &str,
     ci: usize,
     cfg: &Config,
     scored: &crate::model::fastd::Scored,
 ) -> Result<()> {
+    let dir = out.dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating the depth folder {}", dir.display()))?;
     for (kind, maps) in
         [("d_fusion", &scored.d_fusion[0]), ("d_multi", &scored.d_multi[0]), ("d_single", &scored.d_single[0])]
     {
         for (t, map) in maps.iter().enumerate() {
             let path = dir.join(format!("{name}_clip{ci}_{kind}_t{t}.png"));
+            crate::util::outputs::refuse_foreign(
+                "--depth-dir",
+                &path,
+                crate::util::outputs::png_by_tdfas,
+                out.overwrite,
+            )?;
             crate::eval::report::write_depth_png(&path, map, cfg.map_size(), &format!("{kind} clip{ci} t{t}"))?;
         }
     }

@@ -1,10 +1,12 @@
 //! The `tdfas` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use tdfas::model::Config;
+use tdfas::util::outputs;
+use tdfas::util::text::shown_text;
 
 #[derive(Parser)]
 #[command(name = "tdfas", version, about = "Multi-frame face anti-spoofing (FAS-TD) on any GPU, with wgpu")]
@@ -24,7 +26,7 @@ enum Command {
         /// small (the CPU demo's) or default
         #[arg(long, default_value = "small")]
         preset: String,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
         /// also write a contact sheet PNG of every class (frames, depth labels, masks)
         #[arg(long)]
@@ -55,13 +57,16 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
         /// default 0; with --resume: the run's
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
         seed: Option<u64>,
         #[arg(long)]
         protocol: Option<String>,
         /// override the steps of each stage
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_steps)]
         steps: Option<usize>,
+        /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
+        #[arg(long)]
+        allow_outside_data: bool,
         #[arg(long)]
         lr1: Option<f64>,
         #[arg(long)]
@@ -100,8 +105,8 @@ enum Command {
         json: Option<PathBuf>,
         #[arg(long)]
         report: Option<PathBuf>,
-        /// a fixed threshold instead of the dev split's EER threshold
-        #[arg(long, conflicts_with = "threshold_from")]
+        /// a fixed threshold (0..1) instead of the dev split's EER threshold
+        #[arg(long, conflicts_with = "threshold_from", allow_negative_numbers = true)]
         threshold: Option<f64>,
         /// the cross-dataset protocol: the threshold stored in this checkpoint (fixed on its
         /// training data's dev split) instead of this dataset's dev split
@@ -113,14 +118,20 @@ enum Command {
         /// depth-grid rows per class in the report: this many worst-scored and this many typical
         #[arg(long, default_value_t = tdfas::eval::run::GRID_PER_CLASS)]
         grid: usize,
+        /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
+        #[arg(long)]
+        allow_outside_data: bool,
+        /// replace a --json file or --report folder that tdfas did not write
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Live or attack: score videos or folders of frames (whole scenes or face crops) with a
     /// checkpoint and its stored threshold.
     Infer {
         #[arg(long)]
         checkpoint: PathBuf,
-        /// accept as live when score >= this (default: the threshold stored in the checkpoint)
-        #[arg(long)]
+        /// accept as live when score >= this, 0..1 (default: the threshold stored in the checkpoint)
+        #[arg(long, allow_negative_numbers = true)]
         threshold: Option<f64>,
         /// write one JSON object per input (JSON lines) here
         #[arg(long)]
@@ -131,6 +142,9 @@ enum Command {
         /// write the depth maps the score uses (D_fusion; D_single for Model 1) as PNG here
         #[arg(long)]
         depth_dir: Option<PathBuf>,
+        /// replace a --json file or depth maps that tdfas did not write
+        #[arg(long)]
+        overwrite: bool,
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
@@ -139,11 +153,18 @@ enum Command {
     Dump {
         #[arg(long)]
         checkpoint: PathBuf,
-        /// a folder of face-cropped frames (NNNN.png|jpg) or a video; its first clip is used
+        /// a folder of frames (NNNN.png|jpg) or a video; its first clip is used. The face is found
+        /// and cropped as `infer` does; with --no-detect the frames are taken as face crops
         #[arg(long)]
         input: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// the frames are face crops already: no face detection
+        #[arg(long)]
+        no_detect: bool,
+        /// replace an --out file that tdfas did not write
+        #[arg(long)]
+        overwrite: bool,
     },
     /// The whole job on the synthetic benchmark: render, train Model 4 and Model 1, evaluate, report.
     Demo {
@@ -171,6 +192,9 @@ enum Command {
         /// write every number as JSON here
         #[arg(long)]
         json: Option<PathBuf>,
+        /// replace a --json file that tdfas did not write
+        #[arg(long)]
+        overwrite: bool,
         /// tiny shapes, one repetition (CI smoke test)
         #[arg(long)]
         quick: bool,
@@ -190,16 +214,57 @@ enum Command {
 }
 
 fn main() {
+    tdfas::util::scratch::clean_on_signals();
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
+        // names and metadata in messages come from outside: escape what a terminal would act on
+        eprintln!("error: {}", shown_text(&format!("{e:#}")));
+        tdfas::util::scratch::remove_all();
         std::process::exit(1);
     }
+    tdfas::util::scratch::remove_all();
+}
+
+/// `--seed`: a whole number 0 ..= 2^64 - 1 (a negative one is parsed to say so).
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse::<u64>().map_err(|_| format!("{s:?} is not a seed: use a whole number from 0 to {}", u64::MAX))
+}
+
+/// `--steps`: a whole number, at least 1.
+fn parse_steps(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a step count: use a whole number of at least 1")),
+    }
+}
+
+/// A user's threshold: finite and inside the score's range.
+fn check_threshold(t: f64) -> Result<f64> {
+    tdfas::train::checkpoint::check_threshold(t).map_err(|e| anyhow::anyhow!("--threshold {t}: {e}"))?;
+    Ok(t)
+}
+
+/// Checks an output file before any work: writable, not one of the command's inputs, and not a
+/// file tdfas did not write (unless `overwrite`).
+fn check_output_file(
+    flag: &str,
+    out: &Path,
+    inputs: &[&Path],
+    ours: impl Fn(&Path) -> bool,
+    overwrite: bool,
+) -> Result<()> {
+    outputs::refuse_inputs(flag, out, inputs, false)?;
+    outputs::refuse_foreign(flag, out, ours, overwrite)?;
+    tdfas::train::checkpoint::check_writable(out)
 }
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info => info(),
         Command::Synth { out, preset, seed, preview } => {
+            if let Some(p) = &preview {
+                outputs::refuse_foreign("--preview", p, outputs::png_by_tdfas, false)?;
+                tdfas::train::checkpoint::check_writable(p)?;
+            }
             let opts = tdfas::data::synth::SynthOptions::preset(&preset, seed)?;
             // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
             tdfas::train::outdir::fresh_owned_dir(&out, "tdfas synth", &["synth.json"])?;
@@ -240,7 +305,17 @@ fn run(cli: Cli) -> Result<()> {
             augment,
             no_detect,
             stop_after,
+            allow_outside_data,
         } => {
+            // the output folder is checked before the data is read or a GPU opened
+            if let Ok(m) = std::fs::metadata(&out) {
+                if !m.is_dir() {
+                    bail!("--out {}: {} is there; training needs a folder", out.display(), tdfas::util::fs::kind(&m));
+                }
+            }
+            let mut inputs: Vec<&Path> = vec![&data];
+            inputs.extend(config.as_deref());
+            outputs::refuse_inputs("--out", &out, &inputs, true)?;
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             // A resumed run starts from its own config and seed; flags given are checked against them.
@@ -296,6 +371,7 @@ fn run(cli: Cli) -> Result<()> {
                     augment,
                     stop_after,
                     overwrite,
+                    allow_outside_data,
                 },
             )?;
             for (stage, first, last) in &summary.stages {
@@ -311,54 +387,78 @@ fn run(cli: Cli) -> Result<()> {
             println!("model: {}", out.join("model.safetensors").display());
             Ok(())
         }
-        Command::Eval { checkpoint, data, protocol, json, report, threshold, threshold_from, no_detect, grid } => {
-            // an unwritable --json is said before the evaluation, not after it
+        Command::Eval {
+            checkpoint,
+            data,
+            protocol,
+            json,
+            report,
+            threshold,
+            threshold_from,
+            no_detect,
+            grid,
+            allow_outside_data,
+            overwrite,
+        } => {
+            // every output is checked before the evaluation, not after it
+            let mut inputs: Vec<&Path> = vec![&checkpoint, &data];
+            inputs.extend(threshold_from.as_deref());
             if let Some(j) = &json {
-                tdfas::train::checkpoint::check_writable(j)?;
+                check_output_file("--json", j, &inputs, tdfas::eval::run::is_eval_json, overwrite)?;
             }
+            if let Some(dir) = &report {
+                outputs::refuse_inputs("--report", dir, &inputs, true)?;
+                tdfas::eval::report::check_report_dir(dir, overwrite)?;
+            }
+            let threshold = threshold.map(check_threshold).transpose()?;
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
             let fixed = match (threshold, threshold_from) {
-                (Some(t), _) => {
-                    if !t.is_finite() {
-                        bail!("--threshold {t}: not a finite number");
-                    }
-                    Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() })
-                }
+                (Some(t), _) => Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() }),
                 (None, Some(from)) => {
                     let other = tdfas::train::checkpoint::read(&from)?;
-                    let c = other.calibration.ok_or_else(|| {
+                    let c = other.calibration.as_ref().ok_or_else(|| {
                         anyhow::anyhow!(
                             "{}: no threshold stored (trained before tdfas stored one?); use --threshold",
                             from.display()
                         )
                     })?;
-                    Some(tdfas::eval::run::FixedThreshold {
-                        value: c.threshold,
-                        source: format!("{}, stored in {}", c.source(), from.display()),
-                    })
+                    let mut source = format!("{}, stored in {}", c.source(), from.display());
+                    // a threshold is a point on one model's score scale: another model's is a guess
+                    if let Some(why) = tdfas::train::checkpoint::other_model(&loaded, &other) {
+                        eprintln!(
+                            "warning: --threshold-from {} holds {why}: its threshold was fixed on other scores \
+                             than those of --checkpoint {}",
+                            tdfas::util::text::shown_path(&from),
+                            tdfas::util::text::shown_path(&checkpoint)
+                        );
+                        source.push_str(&format!(" ({why})"));
+                    }
+                    Some(tdfas::eval::run::FixedThreshold { value: c.threshold, source })
                 }
                 (None, None) => None,
             };
-            let _ = loaded;
             let name = format!("Model {}", model.cfg.variant);
             let ev = tdfas::eval::run::evaluate_protocol_with(
                 &gpu,
                 &model,
                 &name,
-                &data,
-                protocol.as_deref(),
+                &tdfas::data::DataSource {
+                    root: &data,
+                    protocol: protocol.as_deref(),
+                    allow_outside: allow_outside_data,
+                },
                 fixed.as_ref(),
                 grid,
                 true,
             )?;
-            println!("{}", ev.header(&checkpoint, &data, protocol.as_deref()));
-            println!("{}", ev.table());
+            println!("{}", shown_text(&ev.header(&checkpoint, &data, protocol.as_deref())));
+            println!("{}", shown_text(&ev.table()));
             tdfas::data::face::warn_full_frame_clips();
             if let Some(j) = json {
-                std::fs::write(&j, ev.json()?).map_err(|e| anyhow::anyhow!("writing {}: {e}", j.display()))?;
-                println!("metrics: {}", j.display());
+                tdfas::util::fs::write_atomic(&j, ev.json()?.as_bytes())?;
+                println!("metrics: {}", tdfas::util::text::shown_path(&j));
             }
             if let Some(dir) = report {
                 let provenance = tdfas::eval::report::Provenance {
@@ -370,44 +470,48 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 let title = format!("{name} on {}", data.display());
                 tdfas::eval::report::write_report_with(&dir, &title, &ev.runs, &ev.grid, &provenance)?;
-                println!("report: {}/index.html", dir.display());
+                println!("report: {}/index.html", tdfas::util::text::shown_path(&dir));
             }
             Ok(())
         }
-        Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, inputs } => {
+        Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, overwrite, inputs } => {
             // output paths are checked before any input is read
+            let mut all_inputs: Vec<&Path> = vec![&checkpoint];
+            all_inputs.extend(inputs.iter().map(PathBuf::as_path));
             if let Some(d) = &depth_dir {
                 if d.exists() && !d.is_dir() {
                     bail!("--depth-dir {}: a file is there, not a folder", d.display());
                 }
+                outputs::refuse_inputs("--depth-dir", d, &all_inputs, false)?;
             }
             if let Some(j) = &json {
-                tdfas::train::checkpoint::check_writable(j)?;
+                check_output_file("--json", j, &all_inputs, tdfas::infer::is_infer_json, overwrite)?;
             }
+            let threshold = threshold.map(check_threshold).transpose()?;
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
             let thr = match (threshold, &loaded.calibration) {
-                (Some(t), _) if !t.is_finite() => bail!("--threshold {t}: not a finite number"),
                 (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
                 (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
                 (None, None) => {
                     eprintln!(
                         "warning: {} stores no threshold (trained before tdfas stored one): scores without a verdict; pass --threshold",
-                        checkpoint.display()
+                        tdfas::util::text::shown_path(&checkpoint)
                     );
                     None
                 }
             };
-            let results = tdfas::infer::infer(&gpu, &model, &inputs, thr, depth_dir.as_deref());
+            let depth = depth_dir.as_deref().map(|dir| tdfas::infer::DepthOutput { dir, overwrite });
+            let results = tdfas::infer::infer(&gpu, &model, &inputs, thr, depth);
             let mut lines = String::new();
             for r in &results {
                 println!("{}", r.line());
                 for w in &r.warnings {
-                    eprintln!("warning: {}: {w}", r.input.display());
+                    eprintln!("warning: {}: {}", tdfas::util::text::shown_path(&r.input), shown_text(w));
                 }
                 if let Some(e) = &r.error {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", shown_text(e));
                 }
                 lines.push_str(&serde_json::to_string(r)?);
                 lines.push('\n');
@@ -421,11 +525,19 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Dump { checkpoint, input, out } => {
+        Command::Dump { checkpoint, input, out, no_detect, overwrite } => {
+            check_output_file(
+                "--out",
+                &out,
+                &[&checkpoint, &input],
+                |p| outputs::safetensors_format(p, "tdfas-dump"),
+                overwrite,
+            )?;
+            tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let work = tdfas::infer::WorkDir::new("dump");
-            let clips = tdfas::infer::input_clips(&model.cfg, &input, &work.0)?;
+            let work = tdfas::util::scratch::ScratchDir::new("dump")?;
+            let clips = tdfas::infer::input_clips(&model.cfg, &input, work.path())?;
             let batch = tdfas::model::fastd::HostBatch::from_clips(&model.cfg, &clips[..1])?;
             let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
             tdfas::dump::save(&out, &model, &dump, &format!("{} on {}", checkpoint.display(), input.display()))?;
@@ -435,13 +547,17 @@ fn run(cli: Cli) -> Result<()> {
             println!("score {:.6}", dump.get("eval.score").unwrap().2[0]);
             println!(
                 "dump: {} (compare: python tools/compare_dump.py --checkpoint {} --dump {})",
-                out.display(),
-                checkpoint.display(),
-                out.display()
+                tdfas::util::text::shown_path(&out),
+                tdfas::util::text::shown_path(&checkpoint),
+                tdfas::util::text::shown_path(&out)
             );
             Ok(())
         }
-        Command::Bench { preset, config, json, quick, filter } => {
+        Command::Bench { preset, config, json, overwrite, quick, filter } => {
+            if let Some(j) = &json {
+                let inputs: Vec<&Path> = config.iter().map(PathBuf::as_path).collect();
+                check_output_file("--json", j, &inputs, tdfas::bench::is_bench_json, overwrite)?;
+            }
             let gpu = tdfas::Gpu::new()?;
             if let (true, Some(p)) = (quick, &preset) {
                 if p != "tiny" {
@@ -453,8 +569,7 @@ fn run(cli: Cli) -> Result<()> {
             let report = tdfas::bench::run(&gpu, &opts, true)?;
             println!("{}", report.table());
             if let Some(path) = json {
-                std::fs::write(&path, report.json()?)
-                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                tdfas::util::fs::write_atomic(&path, report.json()?.as_bytes())?;
                 println!("json: {}", path.display());
             }
             Ok(())

@@ -401,6 +401,7 @@ fn lib_train(data: &Path, out: &Path, cfg: Config, detect_anomaly: bool) -> anyh
             augment: false,
             stop_after: None,
             overwrite: false,
+            allow_outside_data: false,
         },
     )
     .map(|_| ())

@@ -81,6 +81,7 @@ fn run_with(
             augment: false,
             stop_after,
             overwrite: false,
+            allow_outside_data: false,
         },
     )
     .map(|_| ())

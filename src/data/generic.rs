@@ -15,6 +15,7 @@ pub fn index(
     split: Split,
     protocol_name: Option<&str>,
     spec: &ClipSpec,
+    allow_outside: bool,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     let instruments = read_clips_csv(root)?;
     let mut skipped = Vec::new();
@@ -24,7 +25,13 @@ pub fn index(
             if !path.is_file() {
                 bail!("protocol {name:?}: file {} not found", path.display());
             }
-            protocol::read(&path)?.into_iter().map(|e| (PathBuf::from(e.name), e.label)).collect()
+            let entries = protocol::read(&path)?;
+            if !allow_outside {
+                for e in &entries {
+                    inside_root(root, &e.name).with_context(|| format!("{}:{}", path.display(), e.line))?;
+                }
+            }
+            entries.into_iter().map(|e| (PathBuf::from(e.name), e.label)).collect()
         }
         None => list_split(root, split)?,
     };
@@ -51,6 +58,32 @@ pub fn index(
         }
     }
     Ok((clips, skipped))
+}
+
+/// Fails unless the clip `name` (relative to `root`) stays inside `root`: no absolute path, no
+/// `..`, no link leading out.
+fn inside_root(root: &Path, name: &str) -> Result<()> {
+    let rel = Path::new(name);
+    if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        bail!(
+            "clip {:?} is not a path inside the dataset folder {} (absolute, or with `..`): refused \
+             (pass --allow-outside-data if that is intended)",
+            crate::util::text::shown(name),
+            root.display()
+        );
+    }
+    if let (Ok(r), Ok(c)) = (root.canonicalize(), root.join(rel).canonicalize()) {
+        if !c.starts_with(&r) {
+            bail!(
+                "clip {:?} leads outside the dataset folder {} (to {}, through a link): refused \
+                 (pass --allow-outside-data if that is intended)",
+                crate::util::text::shown(name),
+                root.display(),
+                c.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Every clip folder of a split, as (relative path, label), sorted.
@@ -93,7 +126,16 @@ pub fn frame_files(dir: &Path) -> Result<BTreeMap<u32, PathBuf>> {
             continue;
         }
         if let Ok(n) = stem.to_string_lossy().parse::<u32>() {
-            out.insert(n, p);
+            // 0001.jpg beside 0001.png (or 1.png beside 0001.png) are two frames for one place:
+            // often two videos in one folder, which must not be scored as one
+            if let Some(other) = out.insert(n, p.clone()) {
+                bail!(
+                    "{}: two files for frame {n} ({} and {}): one frame per number, please (two videos in one folder?)",
+                    dir.display(),
+                    crate::util::text::shown_path(Path::new(other.file_name().unwrap_or_default())),
+                    crate::util::text::shown_path(Path::new(p.file_name().unwrap_or_default()))
+                );
+            }
         }
     }
     Ok(out)

@@ -149,7 +149,12 @@ pub fn flip_rows(data: &mut [f32], w: usize) {
     }
 }
 
+/// Largest image file read (bytes): a frame beyond it is refused before it is opened.
+pub const MAX_IMAGE_FILE: u64 = 256 << 20;
+
 pub fn load(path: &Path, gray: bool) -> Result<Img> {
+    // a FIFO would block the open forever and /dev/zero would never end
+    crate::util::fs::check_regular(path, "image", MAX_IMAGE_FILE)?;
     // Trust the bytes, not the extension (frames saved as .jpg are sometimes PNG).
     let mut reader = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())

@@ -27,7 +27,7 @@ pub enum FaceSource {
     /// No box from either: the whole frame (a counted warning).
     FullFrame { frames: usize },
     /// Frames too small for the detector to search (below `face::MIN_SIDE`): taken as face crops.
-    SmallFrames { frames: usize },
+    SmallFrames { frames: usize, side: usize },
 }
 
 /// `load_clip`, also saying where the face box came from. Box sources in order: the dataset's
@@ -123,7 +123,10 @@ fn load_frames_with_face(
                 vec![Some(FaceAnchor::Box(r)); images.len()],
                 FaceSource::Detector { box_: r, missed: found.missed, frames: found.frames },
             ),
-            None if small => (vec![None; images.len()], FaceSource::SmallFrames { frames: images.len() }),
+            None if small => (
+                vec![None; images.len()],
+                FaceSource::SmallFrames { frames: images.len(), side: images[0].w.min(images[0].h) },
+            ),
             None => {
                 face::note_full_frame_clip();
                 (vec![None; images.len()], FaceSource::FullFrame { frames: images.len() })

@@ -16,7 +16,7 @@ pub mod siw;
 pub mod synth;
 pub mod video;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Clip geometry the model wants.
@@ -103,6 +103,27 @@ pub enum Layout {
     Sgtd,
 }
 
+/// Where clips come from: a dataset folder, an optional protocol, and whether the protocol's
+/// lists may name clips outside the folder (absolute paths, `..`, links leading out): refused
+/// unless the user allows it, so a hostile list cannot make tdfas read any file on the machine.
+#[derive(Clone, Copy, Debug)]
+pub struct DataSource<'a> {
+    pub root: &'a Path,
+    pub protocol: Option<&'a str>,
+    pub allow_outside: bool,
+}
+
+impl<'a> DataSource<'a> {
+    pub fn new(root: &'a Path, protocol: Option<&'a str>) -> DataSource<'a> {
+        DataSource { root, protocol, allow_outside: false }
+    }
+
+    /// The same data under another protocol.
+    pub fn with_protocol(&self, protocol: Option<&'a str>) -> DataSource<'a> {
+        DataSource { protocol, ..*self }
+    }
+}
+
 /// The clips of one split.
 pub struct Dataset {
     pub root: PathBuf,
@@ -116,6 +137,12 @@ impl Dataset {
     /// Opens `root`, detecting its layout, and indexes the clips of `split` (optionally
     /// restricted to a protocol). Bad or incomplete videos are skipped with a warning.
     pub fn open(root: &Path, split: Split, protocol: Option<&str>, spec: &ClipSpec) -> Result<Dataset> {
+        Dataset::open_source(&DataSource::new(root, protocol), split, spec)
+    }
+
+    /// `open` with the outside-the-folder policy of `source`.
+    pub fn open_source(source: &DataSource, split: Split, spec: &ClipSpec) -> Result<Dataset> {
+        let (root, protocol) = (source.root, source.protocol);
         if spec.frames == 0 || spec.size == 0 || spec.map == 0 || spec.interval == 0 {
             bail!("clip spec {spec:?}: frames, interval, size and map must be positive");
         }
@@ -124,11 +151,15 @@ impl Dataset {
         }
         let layout = detect_layout(root)?;
         let (clips, skipped) = match layout {
-            Layout::Generic => generic::index(root, split, protocol, spec)?,
+            Layout::Generic => generic::index(root, split, protocol, spec, source.allow_outside)?,
             Layout::Oulu => oulu::index(root, split, protocol, spec)?,
             Layout::Siw => siw::index(root, split, protocol, spec)?,
             Layout::Sgtd => sgtd::index(root, split, protocol, spec)?,
         };
+        if !source.allow_outside {
+            unfinished_synthetic_set(root)?;
+            outside_root(root, &clips)?;
+        }
         Ok(Dataset { root: root.to_path_buf(), layout, spec: spec.clone(), clips, skipped })
     }
 
@@ -168,6 +199,47 @@ impl Dataset {
     pub fn skipped(&self) -> &[String] {
         &self.skipped
     }
+}
+
+/// The first clip whose files resolve (links followed) outside `root`, as an error naming it.
+fn outside_root(root: &Path, clips: &[ClipIndex]) -> Result<()> {
+    let canonical_root = root.canonicalize().with_context(|| format!("resolving {}", root.display()))?;
+    for c in clips {
+        // a video's decoded frames may be cached in the temp folder: the video is what was named
+        let named = match &c.video {
+            Some(v) => v.clone(),
+            None => match c.frame_paths.first().and_then(|p| p.parent()) {
+                Some(d) => d.to_path_buf(),
+                None => continue,
+            },
+        };
+        let resolved = named.canonicalize().unwrap_or_else(|_| named.clone());
+        if !resolved.starts_with(&canonical_root) {
+            bail!(
+                "clip {} of {} lies outside the dataset folder ({} resolves to {}): refusing to read it \
+                 (pass --allow-outside-data if that is intended)",
+                crate::util::text::shown(&c.video_id),
+                root.display(),
+                named.display(),
+                resolved.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A synthetic set whose `tdfas synth` was killed before the end: its splits are partial.
+fn unfinished_synthetic_set(root: &Path) -> Result<()> {
+    if synth::is_unfinished(root) {
+        bail!(
+            "{} is an unfinished synthetic set (its `tdfas synth` did not complete: {} is missing): \
+             render it again with `tdfas synth --out {}`",
+            root.display(),
+            synth::FINISHED_MARK,
+            root.display()
+        );
+    }
+    Ok(())
 }
 
 /// Detects the layout from the folder names under `root`.

@@ -48,11 +48,26 @@ pub fn ensure_frames(c: &ClipIndex) -> Result<()> {
     Ok(())
 }
 
-/// Decodes every frame of `video` to `dir/NNNN.png` (1-based).
+/// Largest video file tdfas decodes (bytes).
+pub const MAX_VIDEO_BYTES: u64 = 16 << 30;
+
+/// Most frames decoded from one video (10 minutes at 30 frames/s): each is a PNG on disk, so a
+/// damaged file claiming hours of frames must not fill the disk. Later frames are left out with
+/// a warning.
+pub const MAX_VIDEO_FRAMES: usize = 18_000;
+
+/// `video` as an FFmpeg input that names a file: ffmpeg reads "concat:a.mp4" or "http:..." as a
+/// protocol, "file:" makes any name a file.
+fn file_input(video: &Path) -> std::ffi::OsString {
+    let mut s = std::ffi::OsString::from("file:");
+    s.push(video.as_os_str());
+    s
+}
+
+/// Decodes every frame of `video` to `dir/NNNN.png` (1-based), one PNG per frame stored in the
+/// file (timestamps are not filled with copies), at most `MAX_VIDEO_FRAMES`.
 pub fn decode(video: &Path, dir: &Path) -> Result<()> {
-    if !video.is_file() {
-        bail!("video {} not found", video.display());
-    }
+    crate::util::fs::check_regular(video, "video", MAX_VIDEO_BYTES)?;
     if !ffmpeg_available() {
         bail!(
             "cannot decode {}: the `ffmpeg` program is not installed (install FFmpeg, or decode the \
@@ -64,7 +79,10 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create frame folder {}", dir.display()))?;
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(video)
+        .arg(file_input(video))
+        // a gap of an hour in the timestamps is one frame to the next, not 108,000 copies
+        .args(["-fps_mode", "passthrough", "-frames:v"])
+        .arg((MAX_VIDEO_FRAMES + 1).to_string())
         .args(["-start_number", "1"])
         .arg(dir.join("%04d.png"))
         .output()
@@ -72,6 +90,14 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
     let errors = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         bail!("ffmpeg failed on {}: {}", video.display(), errors.trim());
+    }
+    let extra = dir.join(format!("{:04}.png", MAX_VIDEO_FRAMES + 1));
+    if extra.exists() {
+        let _ = std::fs::remove_file(&extra);
+        eprintln!(
+            "warning: {} has more than {MAX_VIDEO_FRAMES} frames: only the first {MAX_VIDEO_FRAMES} are used",
+            crate::util::text::shown_path(video)
+        );
     }
     if !errors.trim().is_empty() {
         // ffmpeg decodes what it can of a truncated or damaged file and still exits 0
@@ -87,14 +113,19 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
 }
 
 /// Folder for decoded frames of `video`: `<root>/.tdfas_frames/<stem>-<key>` when writable,
-/// else the system temp folder. The key hashes the video's content (size, mtime, first 64 KiB),
+/// else the user's cache folder (`$XDG_CACHE_HOME/tdfas/frames`; never a shared temp folder,
+/// where another user could plant a link under the predictable name). The key hashes the video's content (size, mtime, first 64 KiB),
 /// its path and the dataset root, so a replaced video, or another dataset's video of the same
 /// name, is decoded anew rather than trained on the old frames.
 pub fn cache_dir(root: &Path, video: &Path) -> std::path::PathBuf {
     let stem = video.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let stem = format!("{stem}-{}", content_key(root, video));
     let base = root.join(".tdfas_frames");
-    let base = if std::fs::create_dir_all(&base).is_ok() { base } else { std::env::temp_dir().join("tdfas_frames") };
+    let base = if std::fs::create_dir_all(&base).is_ok() {
+        base
+    } else {
+        crate::util::fs::cache_home().unwrap_or_else(std::env::temp_dir).join("tdfas").join("frames")
+    };
     base.join(stem)
 }
 

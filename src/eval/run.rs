@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use super::metrics::{self, Metrics};
 use super::report::{GridRow, ModelReport};
 use super::{per_video, ScoredVideo};
-use crate::data::{Dataset, Split};
+use crate::data::{DataSource, Dataset, Split};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
 
@@ -32,14 +32,13 @@ fn row_side(image_size: usize) -> u32 {
 pub fn score_split(
     gpu: &Gpu,
     model: &FasTd,
-    root: &Path,
+    source: &DataSource,
     split: Split,
-    protocol: Option<&str>,
     grid_per_class: usize,
     show_progress: bool,
 ) -> Result<SplitScores> {
     let cfg = &model.cfg;
-    let data = Dataset::open(root, split, protocol, &cfg.clip_spec())?;
+    let data = Dataset::open_source(source, split, &cfg.clip_spec())?;
     for w in data.skipped() {
         eprintln!("warning: {w}");
     }
@@ -124,11 +123,10 @@ pub fn evaluate_model(
     gpu: &Gpu,
     model: &FasTd,
     name: &str,
-    root: &Path,
-    protocol: Option<&str>,
+    source: &DataSource,
     show_progress: bool,
 ) -> Result<(ModelReport, Vec<GridRow>)> {
-    evaluate_model_with(gpu, model, name, root, protocol, None, GRID_PER_CLASS, show_progress)
+    evaluate_model_with(gpu, model, name, source, None, GRID_PER_CLASS, show_progress)
 }
 
 /// Depth-grid rows per class by default: this many worst-scored and this many typical videos.
@@ -136,13 +134,11 @@ pub const GRID_PER_CLASS: usize = 2;
 
 /// Metrics of one model on the test split at `fixed`, or (None) at the threshold fixed on
 /// this dataset's dev split at its EER.
-#[allow(clippy::too_many_arguments)] // the evaluation's settings, each a plain value
 pub fn evaluate_model_with(
     gpu: &Gpu,
     model: &FasTd,
     name: &str,
-    root: &Path,
-    protocol: Option<&str>,
+    source: &DataSource,
     fixed: Option<&FixedThreshold>,
     grid_per_class: usize,
     show_progress: bool,
@@ -150,16 +146,21 @@ pub fn evaluate_model_with(
     let threshold = match fixed {
         Some(f) => f.value,
         None => {
-            let dev = score_split(gpu, model, root, Split::Dev, protocol, 0, show_progress)
-                .context("scoring the dev split")?;
+            let dev = score_split(gpu, model, source, Split::Dev, 0, show_progress).context("scoring the dev split")?;
             metrics::dev_threshold(&per_video(&dev.clips)?).context("the dev split")?
         }
     };
-    let test = score_split(gpu, model, root, Split::Test, protocol, grid_per_class, show_progress)
+    let test = score_split(gpu, model, source, Split::Test, grid_per_class, show_progress)
         .context("scoring the test split")?;
     let test_videos = per_video(&test.clips)?;
     let metrics: Metrics = metrics::at_threshold(&test_videos, threshold).context("the test split")?;
     Ok((ModelReport { name: name.to_string(), metrics, test: test_videos }, test.grid))
+}
+
+/// Whether `path` holds `eval --json` output (one protocol's metrics, or several summarised).
+pub fn is_eval_json(path: &Path) -> bool {
+    use crate::util::outputs::json_with_keys;
+    json_with_keys(path, &["threshold_source", "videos"]) || json_with_keys(path, &["sub_protocols", "mean_std"])
 }
 
 /// `tdfas eval` over a protocol: one evaluation per sub-protocol (see
@@ -227,27 +228,24 @@ pub fn evaluate_protocol(
     gpu: &Gpu,
     model: &FasTd,
     name: &str,
-    root: &Path,
-    protocol: Option<&str>,
+    source: &DataSource,
     show_progress: bool,
 ) -> Result<ProtocolEvaluation> {
-    evaluate_protocol_with(gpu, model, name, root, protocol, None, GRID_PER_CLASS, show_progress)
+    evaluate_protocol_with(gpu, model, name, source, None, GRID_PER_CLASS, show_progress)
 }
 
 /// `evaluate_protocol` at a fixed threshold (None: each sub-protocol's dev EER).
-#[allow(clippy::too_many_arguments)] // the evaluation's settings, each a plain value
 pub fn evaluate_protocol_with(
     gpu: &Gpu,
     model: &FasTd,
     name: &str,
-    root: &Path,
-    protocol: Option<&str>,
+    source: &DataSource,
     fixed: Option<&FixedThreshold>,
     grid_per_class: usize,
     show_progress: bool,
 ) -> Result<ProtocolEvaluation> {
-    let protocols: Vec<Option<String>> = match protocol {
-        Some(p) => crate::data::sub_protocols(root, p)?.into_iter().map(Some).collect(),
+    let protocols: Vec<Option<String>> = match source.protocol {
+        Some(p) => crate::data::sub_protocols(source.root, p)?.into_iter().map(Some).collect(),
         None => vec![None],
     };
     let several = protocols.len() > 1;
@@ -257,8 +255,16 @@ pub fn evaluate_protocol_with(
         if several && show_progress {
             eprintln!("sub-protocol {} ({}/{})", p.as_deref().unwrap_or(""), i + 1, protocols.len());
         }
-        let (r, g) = evaluate_model_with(gpu, model, &label, root, p.as_deref(), fixed, grid_per_class, show_progress)
-            .with_context(|| format!("protocol {}", p.as_deref().unwrap_or("(none)")))?;
+        let (r, g) = evaluate_model_with(
+            gpu,
+            model,
+            &label,
+            &source.with_protocol(p.as_deref()),
+            fixed,
+            grid_per_class,
+            show_progress,
+        )
+        .with_context(|| format!("protocol {}", p.as_deref().unwrap_or("(none)")))?;
         if i == 0 {
             grid = g;
         }

@@ -56,6 +56,12 @@ fn legacy_crop() -> f64 {
     1.3
 }
 
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Activation memory one training step may plan for: more than the largest GPUs hold (the paper
+/// preset's stage-2 step needs about 7 GiB by `step_memory_estimate`).
+pub const MAX_STEP_MEMORY: f64 = 96.0 * GIB;
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -219,7 +225,38 @@ impl Config {
         if self.stage1.batch == 0 || self.stage2.batch == 0 {
             bail!("batch sizes must be at least 1");
         }
+        let need = self.step_memory_estimate();
+        if need > MAX_STEP_MEMORY {
+            let per_frame = need / self.frames_per_step();
+            let fit = (MAX_STEP_MEMORY / per_frame).floor();
+            bail!(
+                "one training step at image_size {} with stage1.batch {} and stage2.batch {} x {} frames needs about \
+                 {:.0} GiB for its activations, more than the {:.0} GiB tdfas plans for: at this image size at most \
+                 {fit:.0} frames fit in one step (stage1.batch, or stage2.batch x frames)",
+                self.image_size,
+                self.stage1.batch,
+                self.stage2.batch,
+                self.frames,
+                need / GIB,
+                MAX_STEP_MEMORY / GIB
+            );
+        }
         Ok(())
+    }
+
+    /// Frames in the larger training step: stage 1 trains on single frames, stage 2 on clips.
+    fn frames_per_step(&self) -> f64 {
+        (self.stage1.batch as f64).max(self.stage2.batch as f64 * self.frames as f64)
+    }
+
+    /// A rough upper estimate of one training step's activation memory (bytes): the single-frame
+    /// part's feature maps at full, half and quarter resolution, each kept about four times
+    /// (before and after BatchNorm, after ReLU, and its gradient), for every frame of the step.
+    pub fn step_memory_estimate(&self) -> f64 {
+        let hw = (self.image_size as f64).powi(2);
+        let channels = (self.stem + self.block[0] + self.block[1] + self.block[2]) as f64;
+        let per_frame = hw * channels * (1.0 + 0.25 + 0.0625) * 4.0 * 4.0;
+        per_frame * self.frames_per_step()
     }
 
     pub fn variant(&self) -> Variant {

@@ -12,15 +12,13 @@ use anyhow::Result;
 use crate::gpu::Gpu;
 use crate::ops::conv::{self, ConvKernel};
 
-/// `$TDFAS_TUNING_CACHE`, else `$XDG_CACHE_HOME/tdfas/tuning.json`, else `~/.cache/tdfas/tuning.json`.
+/// `$TDFAS_TUNING_CACHE` (when not empty), else `$XDG_CACHE_HOME/tdfas/tuning.json`, else
+/// `~/.cache/tdfas/tuning.json` (XDG: an empty or relative `XDG_CACHE_HOME` is unset).
 pub fn cache_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TDFAS_TUNING_CACHE") {
+    if let Some(p) = std::env::var_os("TDFAS_TUNING_CACHE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("tdfas").join("tuning.json"))
+    Some(crate::util::fs::cache_home()?.join("tdfas").join("tuning.json"))
 }
 
 /// What the cache is valid for: the adapter, its driver, and the conv shaders' text.
@@ -67,11 +65,7 @@ pub fn tune(gpu: &Gpu) -> Result<ConvKernel> {
         return Ok(k);
     }
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
-    eprintln!(
-        "tuning the conv kernel for {} (once per adapter and driver; cached in {})",
-        gpu.device.info.name,
-        cache_path().map_or("no cache folder".into(), |p| p.display().to_string())
-    );
+    eprintln!("tuning the conv kernel for {} (once per adapter and driver)", gpu.device.info.name);
     // The first conv may come in the middle of recording a step: run what is recorded so far
     // (measuring flushes anyway), then measure for real even in a dry run, and unprofiled.
     gpu.flush()?;
@@ -90,18 +84,31 @@ pub fn tune(gpu: &Gpu) -> Result<ConvKernel> {
         best.name()
     );
     cache.insert(key, serde_json::json!({"kernel": best.name(), "ms": ms}));
-    if let (Some(path), Ok(text)) = (cache_path(), serde_json::to_string_pretty(&cache)) {
-        // A cache that cannot be written only means tuning again next time.
-        // Written to a file of this thread's own, then renamed: tests open GPUs in parallel.
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension(format!("tmp{}-{:?}", std::process::id(), std::thread::current().id()));
-        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, &path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+    // A cache that cannot be written only means tuning again next time; said, not hidden.
+    match write_cache(&cache) {
+        Ok(path) => eprintln!("  cached in {}", path.display()),
+        Err(e) => eprintln!("  not cached ({e:#}): tuned again next time"),
     }
     Ok(best)
+}
+
+/// Writes the cache to a file of this thread's own, then renames it (tests open GPUs in
+/// parallel); returns where.
+fn write_cache(cache: &BTreeMap<String, serde_json::Value>) -> Result<PathBuf> {
+    let path =
+        cache_path().ok_or_else(|| anyhow::anyhow!("no cache folder (neither XDG_CACHE_HOME nor HOME is set)"))?;
+    let text = serde_json::to_string_pretty(cache)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp{}-{:?}", std::process::id(), std::thread::current().id()));
+    let written = std::fs::write(&tmp, text)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display())));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| path)
 }
 
 /// How much faster (time ratio) the other kernel must be to replace the adapter type's default.

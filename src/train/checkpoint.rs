@@ -226,9 +226,44 @@ impl Loaded {
     }
 }
 
+/// Largest checkpoint read: the paper model with its optimizer state is about 100 MB.
+pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+
+/// A threshold is a point on the score's scale: `score = beta * p_live + (1 - beta) * depth`
+/// with `p_live` and the depth labels in 0..1. One outside 0..1 (or not finite) makes every
+/// input live or every input an attack.
+pub fn check_threshold(t: f64) -> Result<()> {
+    if !t.is_finite() {
+        bail!("not a finite number");
+    }
+    if !(0.0..=1.0).contains(&t) {
+        bail!("outside the score's range 0..1 (every input would be {})", if t < 0.0 { "live" } else { "an attack" });
+    }
+    Ok(())
+}
+
+/// Why the model of `other` is not the model of `this` (another preset, variant or weights),
+/// or None when they are the same model.
+pub fn other_model(this: &Loaded, other: &Loaded) -> Option<String> {
+    if this.config.to_json() != other.config.to_json() {
+        let (a, b) = (&this.config, &other.config);
+        return Some(format!(
+            "another model ({} preset, variant {}, {} px; the evaluated one: {} preset, variant {}, {} px)",
+            b.name, b.variant, b.image_size, a.name, a.variant, a.image_size
+        ));
+    }
+    let weights = |l: &Loaded| -> Vec<(String, Vec<f32>)> {
+        l.tensors.iter().filter(|(n, _)| !n.starts_with("optim.")).map(|(n, (_, v))| (n.clone(), v.clone())).collect()
+    };
+    if weights(this) != weights(other) {
+        return Some("another model (other weights)".into());
+    }
+    None
+}
+
 /// Reads and checks a checkpoint file; every problem is reported with the file's name.
 pub fn read(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let bytes = crate::util::fs::read_regular(path, "checkpoint", MAX_CHECKPOINT_BYTES)?;
     parse(&bytes).with_context(|| format!("checkpoint {} is not usable", path.display()))
 }
 
@@ -256,10 +291,15 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
     let calibration = match metadata.get(CALIBRATION_KEY) {
         Some(c) => {
             let c: Calibration = serde_json::from_str(c).map_err(|e| anyhow!("calibration metadata: {e}"))?;
-            if !c.threshold.is_finite() {
-                bail!("calibration metadata: threshold {} is not a finite number", c.threshold);
-            }
-            Some(c)
+            check_threshold(c.threshold).with_context(|| format!("calibration metadata: threshold {}", c.threshold))?;
+            // strings from a file are shown, never obeyed, by a terminal
+            let shown = crate::util::text::shown;
+            Some(Calibration {
+                method: shown(&c.method),
+                data: shown(&c.data),
+                protocol: c.protocol.as_deref().map(shown),
+                ..c
+            })
         }
         None => None,
     };

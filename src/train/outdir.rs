@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 /// The file that marks a folder as written (and so deletable) by tdfas.
-pub const MARKER: &str = ".tdfas-owned";
+pub const MARKER: &str = crate::util::outputs::OWNED_MARKER;
 
 /// Makes `dir` an empty folder marked as tdfas's: creates it, or clears it when it is empty or
 /// marked (by [`MARKER`] or one of `also_owned`, files only tdfas writes). A non-empty folder

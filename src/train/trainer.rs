@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use super::adadelta::Adadelta;
 use super::checkpoint::{self, Progress};
 use super::outdir;
-use crate::data::{Clip, Dataset, Split};
+use crate::data::{Clip, DataSource, Dataset, Split};
 use crate::gpu::Gpu;
 use crate::graph::Tape;
 use crate::model::fastd::{FasTd, HostBatch};
@@ -38,6 +38,15 @@ pub struct TrainOptions {
     pub stop_after: Option<usize>,
     /// replace a run already in `out` (only the files training writes are removed)
     pub overwrite: bool,
+    /// read clips that a protocol list places outside `data`
+    pub allow_outside_data: bool,
+}
+
+impl TrainOptions {
+    /// The training data: its folder, protocol, and whether clips may lie outside it.
+    pub fn source(&self) -> DataSource<'_> {
+        DataSource { root: &self.data, protocol: self.protocol.as_deref(), allow_outside: self.allow_outside_data }
+    }
 }
 
 /// One step's losses, read back after the step's single submit.
@@ -130,8 +139,9 @@ pub struct ClipCache {
 }
 
 impl ClipCache {
-    pub fn open(root: &Path, split: Split, protocol: Option<&str>, cfg: &Config) -> Result<ClipCache> {
-        let dataset = Dataset::open(root, split, protocol, &cfg.clip_spec())?;
+    pub fn open(source: &DataSource, split: Split, cfg: &Config) -> Result<ClipCache> {
+        let root = source.root;
+        let dataset = Dataset::open_source(source, split, &cfg.clip_spec())?;
         for w in dataset.skipped() {
             eprintln!("warning: {w}");
         }
@@ -241,7 +251,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             bail!("stage {stage} has 0 steps (--steps, or stage{stage}.steps in the config): nothing would be trained");
         }
     }
-    let mut train_set = ClipCache::open(&opts.data, Split::Train, opts.protocol.as_deref(), &cfg)?;
+    let mut train_set = ClipCache::open(&opts.source(), Split::Train, &cfg)?;
     let live = (0..train_set.len()).filter(|&i| train_set.dataset.index(i).label == 1).count();
     if live == 0 || live == train_set.len() {
         eprintln!(
@@ -565,7 +575,7 @@ pub fn single_frame_model(gpu: &Gpu, model: &FasTd) -> Result<FasTd> {
 /// The dev-EER threshold of `model` on the training data's dev split; a warning and None when
 /// the dev split cannot give one (missing, or one class only).
 fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<checkpoint::Calibration> {
-    match dev_calibration(gpu, model, &opts.data, opts.protocol.as_deref()) {
+    match dev_calibration(gpu, model, &opts.source()) {
         Ok(c) => {
             if opts.progress {
                 eprintln!("variant {}: threshold {}", model.cfg.variant, c.describe());
@@ -583,14 +593,10 @@ fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<checkpoint
 }
 
 /// Scores the dev split and fixes the threshold at its EER (`metrics::dev_threshold`).
-pub fn dev_calibration(
-    gpu: &Gpu,
-    model: &FasTd,
-    data: &Path,
-    protocol: Option<&str>,
-) -> Result<checkpoint::Calibration> {
-    let dev = crate::eval::run::score_split(gpu, model, data, Split::Dev, protocol, 0, false)
-        .context("scoring the dev split")?;
+pub fn dev_calibration(gpu: &Gpu, model: &FasTd, source: &DataSource) -> Result<checkpoint::Calibration> {
+    let (data, protocol) = (source.root, source.protocol);
+    let dev =
+        crate::eval::run::score_split(gpu, model, source, Split::Dev, 0, false).context("scoring the dev split")?;
     let videos = crate::eval::per_video(&dev.clips)?;
     let threshold = crate::eval::metrics::dev_threshold(&videos)?;
     let m = crate::eval::metrics::at_threshold(&videos, threshold)?;

@@ -4,11 +4,17 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename over the
 /// target, fsync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    // renaming over a device or a FIFO (as root: /dev/null) would replace it, not write to it
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() {
+            bail!("cannot write {}: it is {}, not a regular file", path.display(), kind(&m));
+        }
+    }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp =
@@ -31,13 +37,110 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Moves the finished folder `new` to `dir`, replacing what is there: the old folder is moved
+/// aside first and removed after, so `dir` is always one whole version.
+pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
+    let old = dir.with_file_name(format!(
+        ".{}.old.tmp{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("dir"),
+        std::process::id()
+    ));
+    let had_old = std::fs::symlink_metadata(dir).is_ok();
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dir, &old).with_context(|| format!("moving {} aside", dir.display()))?;
+    }
+    if let Err(e) = std::fs::rename(new, dir) {
+        if had_old {
+            let _ = std::fs::rename(&old, dir);
+        }
+        return Err(e).with_context(|| format!("moving {} to {}", new.display(), dir.display()));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old).or_else(|_| std::fs::remove_file(&old));
+    }
+    Ok(())
+}
+
+/// The user's cache folder by the XDG rules: `$XDG_CACHE_HOME` when set to an absolute path
+/// (empty or relative counts as unset), else `$HOME/.cache`; None without either.
+pub fn cache_home() -> Option<std::path::PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(std::path::PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|h| h.join(".cache")))
+}
+
+/// What a non-regular file is, for messages: "a folder", "a FIFO", "a character device", ...
+pub fn kind(m: &std::fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    if t.is_dir() {
+        return "a folder";
+    }
+    if t.is_file() {
+        return "a regular file";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a regular file"
+}
+
+/// Fails unless `path` is a regular file (after links) of at most `max_bytes`, naming it: a FIFO
+/// would block forever and `/dev/zero` would be read until memory runs out.
+pub fn check_regular(path: &Path, what: &str, max_bytes: u64) -> Result<u64> {
+    let m = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("{what} {}: no such file", path.display()),
+        _ => anyhow::anyhow!("{what} {}: {e}", path.display()),
+    })?;
+    if !m.is_file() {
+        bail!("{what} {}: it is {}; tdfas reads only regular files", path.display(), kind(&m));
+    }
+    if m.len() > max_bytes {
+        bail!(
+            "{what} {}: {} bytes, more than the {} MiB tdfas reads for one",
+            path.display(),
+            m.len(),
+            max_bytes >> 20
+        );
+    }
+    Ok(m.len())
+}
+
+/// Reads a regular file of at most `max_bytes` (see `check_regular`); a file that grows while
+/// it is read is cut at the budget plus one byte and refused.
+pub fn read_regular(path: &Path, what: &str, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    check_regular(path, what, max_bytes)?;
+    let f = std::fs::File::open(path).with_context(|| format!("{what} {}: opening", path.display()))?;
+    let mut bytes = Vec::new();
+    f.take(max_bytes + 1).read_to_end(&mut bytes).with_context(|| format!("{what} {}: reading", path.display()))?;
+    if bytes.len() as u64 > max_bytes {
+        bail!("{what} {}: more than the {} MiB tdfas reads for one", path.display(), max_bytes >> 20);
+    }
+    Ok(bytes)
+}
+
 /// The pid in a temporary file's name `.NAME.tmpPID` (as `write_atomic` names them).
 fn tmp_pid(file_name: &str, target: &str) -> Option<u32> {
     file_name.strip_prefix('.')?.strip_prefix(target)?.strip_prefix(".tmp")?.parse().ok()
 }
 
 /// Whether process `pid` is running; where that cannot be told (no /proc), assume it is.
-fn pid_alive(pid: u32) -> bool {
+pub fn pid_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

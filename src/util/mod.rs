@@ -3,4 +3,8 @@
 
 pub mod font;
 pub mod fs;
+pub mod outputs;
+pub mod png;
 pub mod progress;
+pub mod scratch;
+pub mod text;

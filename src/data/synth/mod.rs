@@ -653,6 +653,15 @@ fn write_frame(dir: &Path, t: usize, f: &Rendered) -> Result<()> {
     save(&mask, &dir.join(format!("{t:04}_mask.png")))
 }
 
+/// The file a finished `tdfas synth` writes last.
+pub const FINISHED_MARK: &str = "synth.json";
+
+/// Whether `root` was started by `tdfas synth` (its ownership marker says so) but not finished.
+pub fn is_unfinished(root: &Path) -> bool {
+    let marker = std::fs::read_to_string(root.join(crate::util::outputs::OWNED_MARKER)).unwrap_or_default();
+    marker.contains("tdfas synth") && !root.join(FINISHED_MARK).is_file()
+}
+
 fn write_lists(out: &Path, opts: &SynthOptions, videos: &[VideoSpec]) -> Result<()> {
     let write = |path: PathBuf, text: String| -> Result<()> {
         if let Some(p) = path.parent() {
@@ -665,7 +674,6 @@ fn write_lists(out: &Path, opts: &SynthOptions, videos: &[VideoSpec]) -> Result<
         csv += &format!("{},{},{},{}\n", v.rel(), v.instrument, v.identity, DOMAINS[v.domain]);
     }
     write(out.join("clips.csv"), csv)?;
-    write(out.join("synth.json"), serde_json::to_string_pretty(opts)?)?;
     type Keep = fn(&VideoSpec, usize) -> bool;
     let protocols: [(&str, Keep); 6] = [
         ("all", |_, _| true),
@@ -689,7 +697,8 @@ fn write_lists(out: &Path, opts: &SynthOptions, videos: &[VideoSpec]) -> Result<
             write(out.join("protocols").join(name).join(format!("{split}.txt")), lines)?;
         }
     }
-    Ok(())
+    // written last: its presence marks a finished set (see `is_unfinished`)
+    write(out.join(FINISHED_MARK), serde_json::to_string_pretty(opts)?)
 }
 
 fn dir_bytes(dir: &Path) -> Result<u64> {

@@ -86,7 +86,7 @@ pub fn preview(root: &Path, out_png: &Path) -> Result<()> {
             draw_text(&mut img, x, 9 + GLYPH_H, what, 1, black);
         }
     }
-    img.save(out_png).with_context(|| format!("cannot write image {}", out_png.display()))
+    crate::util::png::write_rgb8(out_png, img.width(), img.height(), img.as_raw())
 }
 
 /// A red rectangle outline of frame box `b` on the tile at `origin` (scale = frame px per tile px).

@@ -296,5 +296,5 @@ pub fn write_depth_png(path: &Path, depth: &[f32], map: usize, title: &str) -> R
     }
     draw_text(&mut img, PAD, by + bar_h + 2, "DEPTH 0", 1, BLACK);
     draw_text(&mut img, PAD + side - text_width("1", 1), by + bar_h + 2, "1", 1, BLACK);
-    img.save(path).with_context(|| format!("writing {}", path.display()))
+    crate::util::png::write_rgb8(path, width, height, img.as_raw())
 }

@@ -189,7 +189,53 @@ pub fn write_report(dir: &Path, title: &str, models: &[ModelReport], grid: &[Gri
 /// `write_report` with the report's provenance printed at its top and stored in metrics.json.
 /// The depth figure shows the rows of `grid` that `pick_grid_rows` picked (all rows when none
 /// is picked); rows without a threshold take that of the model whose test scores they carry.
+///
+/// The report is written into a temporary sibling folder and moved into place whole: a killed
+/// run never leaves one model's page beside another model's plots.
 pub fn write_report_with(
+    dir: &Path,
+    title: &str,
+    models: &[ModelReport],
+    grid: &[GridRow],
+    provenance: &Provenance,
+) -> Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    crate::util::fs::clean_stale_tmp(parent, &[&name, &format!("{name}.old")], false);
+    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let written = write_report_files(&tmp, title, models, grid, provenance)
+        .and_then(|()| {
+            write(&tmp, crate::util::outputs::OWNED_MARKER, "written by tdfas eval; tdfas may replace this folder\n")
+        })
+        .and_then(|()| crate::util::fs::replace_dir(&tmp, dir));
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written
+}
+
+/// Fails, before any work, when `dir` cannot take a report: a file is there, or a folder that
+/// tdfas did not write (unless `overwrite`).
+pub fn check_report_dir(dir: &Path, overwrite: bool) -> Result<()> {
+    let Ok(m) = std::fs::metadata(dir) else { return Ok(()) };
+    if !m.is_dir() {
+        anyhow::bail!("--report {}: {} is there, not a folder", dir.display(), crate::util::fs::kind(&m));
+    }
+    let empty = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.next().is_none();
+    let owned = dir.join(crate::util::outputs::OWNED_MARKER).is_file()
+        || (dir.join("index.html").is_file() && dir.join("metrics.json").is_file());
+    if !empty && !owned && !overwrite {
+        anyhow::bail!(
+            "--report {} is a folder that tdfas did not write: not replacing it (choose another path, or pass --overwrite)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_report_files(
     dir: &Path,
     title: &str,
     models: &[ModelReport],

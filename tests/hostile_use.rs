@@ -1,0 +1,818 @@
+//! tdfas used carelessly or with hostile input: outputs never replace inputs or files tdfas did
+//! not write, reads stay inside the data and within budgets, bad stored thresholds are refused,
+//! names cannot drive the terminal, scratch folders are private and cleaned up, and every bad
+//! input is a clear error naming what is wrong.
+
+mod common;
+use common::{tdfas_cmd as tdfas, tiny_dataset};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tdfas::data::{DataSource, Dataset, Split};
+use tdfas::train::checkpoint::{self, Calibration, Progress};
+
+fn tmp(name: &str) -> PathBuf {
+    common::tmp_dir("hostile", name)
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The command failed (exit 1, or 2 for a usage error), without a panic, saying each of `parts`.
+fn fails_with(o: &Output, parts: &[&str]) -> String {
+    let e = err(o);
+    assert!(!o.status.success(), "expected a failure, got success:\n{}\n{e}", out(o));
+    assert!(!e.contains("panicked"), "{e}");
+    for p in parts {
+        assert!(e.contains(p), "expected {p:?} in:\n{e}");
+    }
+    e
+}
+
+fn calibration(threshold: f64, data: &str) -> Calibration {
+    Calibration {
+        threshold,
+        method: "dev EER".into(),
+        data: data.into(),
+        protocol: Some("all".into()),
+        dev_eer: 0.1,
+        n_live: 3,
+        n_attack: 6,
+    }
+}
+
+/// An untrained micro model (variant 4) with a stored threshold, written to `path`.
+fn model_with(path: &Path, seed: u64, cfg: tdfas::model::Config, c: Option<Calibration>) {
+    let gpu = common::gpu();
+    let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, seed).unwrap();
+    let progress = Progress { stage: 2, step: 1, seed, stage_done: true };
+    checkpoint::save_calibrated(&gpu, path, &model, None, &progress, c.as_ref()).unwrap();
+}
+
+fn model(path: &Path) {
+    model_with(path, 0, common::micro_config(), Some(calibration(0.5, "data")));
+}
+
+/// `n` textured frames of `side` x `side` pixels as `NNNN.<ext>` in `dir`.
+fn frames(dir: &Path, n: usize, side: u32, ext: &str, shade: u8) {
+    std::fs::create_dir_all(dir).unwrap();
+    for k in 0..n {
+        let img = image::RgbImage::from_fn(side, side, |x, y| {
+            let t = ((x * 7 + y * 13 + k as u32 * 3) % 23) as u8;
+            image::Rgb([shade.wrapping_add(t * 4), 90 + t, 140 - t])
+        });
+        img.save(dir.join(format!("{:04}.{ext}", k + 1))).unwrap();
+    }
+}
+
+/// `n` frames of one flat colour.
+fn flat_frames(dir: &Path, n: usize, side: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for k in 0..n {
+        image::RgbImage::from_pixel(side, side, image::Rgb([128, 100, 90]))
+            .save(dir.join(format!("{:04}.png", k + 1)))
+            .unwrap();
+    }
+}
+
+fn have_ffmpeg() -> bool {
+    let ok = tdfas::data::video::ffmpeg_available();
+    if !ok {
+        eprintln!("ffmpeg is not installed: skipping (.ci/run installs it)");
+    }
+    ok
+}
+
+/// A video of `n` test-pattern frames made by ffmpeg, with extra ffmpeg arguments before the output.
+fn video(path: &Path, n: usize, extra: &[&str]) {
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-frames:v"])
+        .arg(n.to_string())
+        .args(extra)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "ffmpeg: {}", err(&o));
+}
+
+fn file_bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+#[test]
+fn an_output_that_is_one_of_the_inputs_is_refused_before_any_work() {
+    let d = tmp("same");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    let before = file_bytes(&ckpt);
+    let dotted = d.join(".").join("m.safetensors");
+    let link = d.join("link.safetensors");
+    std::os::unix::fs::symlink(&ckpt, &link).unwrap();
+    // dump --out X, infer --json X, eval --json X (X the checkpoint, by other names too)
+    let o = tdfas()
+        .args(["dump", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--input")
+        .arg(&clip)
+        .arg("--out")
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    fails_with(&o, &["--out", "inputs"]);
+    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&dotted).arg(&clip).output().unwrap();
+    fails_with(&o, &["--json", "inputs"]);
+    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&link).arg(&clip).output().unwrap();
+    fails_with(&o, &["--json", "inputs"]);
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let o = tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--data")
+        .arg(&data)
+        .arg("--json")
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    fails_with(&o, &["--json", "inputs"]);
+    // infer --json v.mp4 v.mp4: the video itself
+    let v = d.join("v.mp4");
+    std::fs::write(&v, b"a video").unwrap();
+    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&v).arg(&v).output().unwrap();
+    fails_with(&o, &["--json", "inputs"]);
+    assert_eq!(file_bytes(&v), b"a video");
+    // a report folder that holds the checkpoint would be replaced with it
+    let o = tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--data")
+        .arg(&data)
+        .arg("--report")
+        .arg(&d)
+        .output()
+        .unwrap();
+    fails_with(&o, &["--report", "holds the input"]);
+    assert_eq!(file_bytes(&ckpt), before, "the checkpoint was changed");
+}
+
+#[test]
+fn an_existing_file_tdfas_did_not_write_is_replaced_only_with_overwrite() {
+    let d = tmp("foreign");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    let notes = d.join("notes.json");
+    std::fs::write(&notes, "{\"my\": \"notes\"}").unwrap();
+    let o = tdfas()
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--json")
+        .arg(&notes)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    fails_with(&o, &["notes.json", "not written by tdfas", "--overwrite"]);
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "{\"my\": \"notes\"}");
+    let o = tdfas()
+        .args(["infer", "--no-detect", "--overwrite", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--json")
+        .arg(&notes)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    // tdfas's own output is replaced without asking
+    let o = tdfas()
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--json")
+        .arg(&notes)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    // dump --out onto a file that is not a dump
+    let o = tdfas()
+        .args(["dump", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--input")
+        .arg(&clip)
+        .arg("--out")
+        .arg(&notes)
+        .output()
+        .unwrap();
+    fails_with(&o, &["not written by tdfas"]);
+    // a depth map name taken by a picture of the user's
+    let depth = d.join("depth");
+    std::fs::create_dir_all(&depth).unwrap();
+    let theirs = depth.join("clip_clip0_d_fusion_t0.png");
+    image::RgbImage::new(2, 2).save(&theirs).unwrap();
+    let mine = file_bytes(&theirs);
+    let o = tdfas()
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--depth-dir")
+        .arg(&depth)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    fails_with(&o, &["clip_clip0_d_fusion_t0.png", "not written by tdfas"]);
+    assert_eq!(file_bytes(&theirs), mine);
+    // once tdfas wrote them, a second run replaces its own maps
+    std::fs::remove_file(&theirs).unwrap();
+    for _ in 0..2 {
+        let o = tdfas()
+            .args(["infer", "--no-detect", "--checkpoint"])
+            .arg(&ckpt)
+            .arg("--depth-dir")
+            .arg(&depth)
+            .arg(&clip)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", err(&o));
+    }
+}
+
+#[test]
+fn a_file_named_like_an_ffmpeg_protocol_is_read_as_a_file() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let d = tmp("protocol");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    video(&d.join("a.mp4"), 8, &[]);
+    // "concat:a.mp4" as a protocol string would read a.mp4; as a file it is not a video
+    std::fs::write(d.join("concat:a.mp4"), b"not a video").unwrap();
+    let o = tdfas()
+        .current_dir(&d)
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--json")
+        .arg(d.join("r.json"))
+        .arg("concat:a.mp4")
+        .output()
+        .unwrap();
+    fails_with(&o, &["concat:a.mp4", "ffmpeg failed"]);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "error");
+    assert!(r["score"].is_null(), "a.mp4 was scored in its place: {r}");
+}
+
+#[test]
+fn protocol_lists_cannot_name_clips_outside_the_dataset() {
+    let d = tmp("outside");
+    let data = d.join("data");
+    tiny_dataset(&data);
+    let spec = common::micro_config().clip_spec();
+    let proto = data.join("protocols").join("evil");
+    std::fs::create_dir_all(&proto).unwrap();
+    let outside = d.join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    let good = std::fs::read_to_string(data.join("protocols/all/test.txt")).unwrap();
+    for (entry, expect) in [("+1,../elsewhere", "`..`"), ("+1,/etc", "absolute")] {
+        std::fs::write(proto.join("test.txt"), format!("{good}{entry}\n")).unwrap();
+        let e = format!("{:#}", Dataset::open(&data, Split::Test, Some("evil"), &spec).err().expect("refused"));
+        let line = good.lines().count() + 1;
+        assert!(e.contains(&format!("test.txt:{line}")) && e.contains(expect), "{e}");
+    }
+    // a link inside the folder that leads out
+    let first = good.lines().next().unwrap().split(',').nth(1).unwrap().to_string();
+    let link = data.join("test").join("live").join("sneaky");
+    std::fs::create_dir_all(outside.join("clip")).unwrap();
+    for f in std::fs::read_dir(data.join(&first)).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, outside.join("clip").join(f.file_name().unwrap())).unwrap();
+    }
+    std::os::unix::fs::symlink(outside.join("clip"), &link).unwrap();
+    std::fs::write(proto.join("test.txt"), format!("{good}+1,test/live/sneaky\n")).unwrap();
+    let e = format!("{:#}", Dataset::open(&data, Split::Test, Some("evil"), &spec).err().expect("refused"));
+    assert!(e.contains("through a link") && e.contains("--allow-outside-data"), "{e}");
+    // the user may allow it
+    let allowed = DataSource { root: &data, protocol: Some("evil"), allow_outside: true };
+    assert!(Dataset::open_source(&allowed, Split::Test, &spec).is_ok());
+    // the CLI says so too, naming the file and line
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    std::fs::write(proto.join("test.txt"), format!("{good}+1,/etc\n")).unwrap();
+    let o = tdfas()
+        .args(["eval", "--no-detect", "--threshold", "0.5", "--protocol", "evil", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    fails_with(&o, &["evil/test.txt:", "--allow-outside-data"]);
+}
+
+#[test]
+fn scratch_folders_are_unpredictable_never_follow_links_and_stale_ones_are_removed() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let d = tmp("scratch");
+    let tmpdir = d.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let v = d.join("v.mp4");
+    video(&v, 6, &[]);
+    // a planted link under the old predictable name, and a folder left by a killed run
+    let victim = d.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("keep.txt"), b"mine").unwrap();
+    let dead_pid = 999_999_999u32;
+    std::os::unix::fs::symlink(&victim, tmpdir.join(format!("tdfas-infer-{dead_pid}"))).unwrap();
+    let stale = tmpdir.join(format!("tdfas-infer-{dead_pid}-0123456789abcdef"));
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("0001.png"), b"old frame").unwrap();
+    let o = tdfas()
+        .env("TMPDIR", &tmpdir)
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg(&v)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!stale.exists(), "the stale scratch folder of a dead process is removed");
+    let victim_files: Vec<_> = std::fs::read_dir(&victim).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(victim_files, vec![std::ffi::OsString::from("keep.txt")], "nothing written through the link");
+    let left: Vec<_> = std::fs::read_dir(&tmpdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| !n.ends_with(&dead_pid.to_string()))
+        .collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+}
+
+#[test]
+fn sigterm_during_a_video_infer_removes_its_scratch_folder() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let d = tmp("sigterm");
+    let tmpdir = d.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    // many inputs: the run is still busy when the signal comes
+    let v = d.join("v.mp4");
+    video(&v, 30, &[]);
+    let mut child = tdfas()
+        .env("TMPDIR", &tmpdir)
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .args(std::iter::repeat_n(&v, 40))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let scratch = loop {
+        let found = std::fs::read_dir(&tmpdir).unwrap().flatten().find(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with("tdfas-infer-") && std::fs::read_dir(e.path()).is_ok_and(|mut r| r.next().is_some())
+        });
+        if let Some(e) = found {
+            break e.path();
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no scratch folder appeared");
+        if child.try_wait().unwrap().is_some() {
+            panic!("infer finished before the signal could be sent");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(!scratch.exists(), "{} left behind after SIGTERM", scratch.display());
+}
+
+#[test]
+fn names_and_metadata_cannot_send_escape_sequences_to_the_terminal() {
+    let d = tmp("escape");
+    let ckpt = d.join("m.safetensors");
+    model_with(&ckpt, 0, common::micro_config(), Some(calibration(0.5, "data\u{1b}]0;pwned\u{7}\u{1b}[2J")));
+    let clip = d.join("clip\u{1b}[31mred");
+    frames(&clip, 4, 32, "png", 10);
+    let o = tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip).output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    for text in [out(&o), err(&o)] {
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "raw control characters printed: {text:?}");
+    }
+    assert!(out(&o).contains("clip\\u{1b}[31mred"), "{}", out(&o));
+    // in errors too
+    let missing = d.join("gone\u{1b}[2J");
+    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg(&missing).output().unwrap();
+    let e = fails_with(&o, &["gone\\u{1b}[2J"]);
+    assert!(!e.contains('\u{1b}'), "{e:?}");
+}
+
+#[test]
+fn stored_thresholds_outside_the_score_range_are_refused_at_load() {
+    let d = tmp("thresholds");
+    for bad in [-0.5, 1.5, 1e308] {
+        let ckpt = d.join("bad.safetensors");
+        model_with(&ckpt, 0, common::micro_config(), Some(calibration(bad, "data")));
+        let e = format!("{:#}", checkpoint::read(&ckpt).err().expect("refused"));
+        assert!(e.contains("bad.safetensors") && e.contains("range 0..1"), "{e}");
+    }
+    // and a threshold of the user's
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    let o = tdfas().args(["infer", "--threshold", "-1", "--checkpoint"]).arg(&ckpt).arg(&clip).output().unwrap();
+    fails_with(&o, &["--threshold -1", "range 0..1"]);
+}
+
+#[test]
+fn a_threshold_from_another_model_is_said() {
+    let d = tmp("otherthr");
+    let data = d.join("data");
+    tiny_dataset(&data);
+    let (a, b, c) = (d.join("a.safetensors"), d.join("b.safetensors"), d.join("c.safetensors"));
+    model(&a);
+    model_with(&b, 7, common::micro_config(), Some(calibration(0.3, "other")));
+    let mut cfg = common::micro_config();
+    cfg.variant = "1".into();
+    model_with(&c, 0, cfg, Some(calibration(0.3, "other")));
+    let eval = |from: &Path| {
+        tdfas()
+            .args(["eval", "--no-detect", "--protocol", "all", "--checkpoint"])
+            .arg(&a)
+            .arg("--data")
+            .arg(&data)
+            .arg("--threshold-from")
+            .arg(from)
+            .output()
+            .unwrap()
+    };
+    let o = eval(&b);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("warning: --threshold-from") && err(&o).contains("other weights"), "{}", err(&o));
+    assert!(err(&o).contains("b.safetensors") && err(&o).contains("a.safetensors"), "{}", err(&o));
+    assert!(out(&o).contains("other weights"), "the table's threshold source says it: {}", out(&o));
+    let o = eval(&c);
+    assert!(err(&o).contains("variant 1") && err(&o).contains("another model"), "{}", err(&o));
+    // its own threshold: no warning
+    let o = eval(&a);
+    assert!(o.status.success() && !err(&o).contains("warning: --threshold-from"), "{}", err(&o));
+}
+
+#[test]
+fn two_files_for_one_frame_number_are_refused() {
+    let d = tmp("dupes");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("mixed");
+    frames(&clip, 8, 32, "jpg", 10);
+    frames(&clip, 8, 32, "png", 200);
+    let o = tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip).output().unwrap();
+    fails_with(&o, &["two files for frame", ".jpg", ".png", "mixed"]);
+}
+
+#[test]
+fn inputs_too_small_or_flat_to_hold_a_face_get_no_silent_verdict() {
+    let d = tmp("tiny");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let json = d.join("r.json");
+    for side in [1, 8] {
+        let clip = d.join(format!("solid{side}"));
+        flat_frames(&clip, 8, side);
+        let o =
+            tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&json).arg(&clip).output().unwrap();
+        assert!(o.status.success(), "{}", err(&o));
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(r["verdict"], "no face", "{r}");
+        assert!(r["warnings"][0].as_str().unwrap().contains("too small to hold a face"), "{r}");
+    }
+    // a flat colour scored as a face crop is scored, with a warning
+    let clip = d.join("flat32");
+    flat_frames(&clip, 8, 32);
+    let o = tdfas()
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--json")
+        .arg(&json)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(r["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("one flat colour")), "{r}");
+}
+
+/// One model row for a report.
+fn report_model(score: f64) -> tdfas::eval::report::ModelReport {
+    let videos = vec![
+        tdfas::eval::ScoredVideo::new("live", "live", 1, score),
+        tdfas::eval::ScoredVideo::new("print", "print", 0, 0.1),
+    ];
+    let metrics = tdfas::eval::metrics::at_threshold(&videos, 0.5).unwrap();
+    tdfas::eval::report::ModelReport { name: format!("model {score}"), metrics, test: videos }
+}
+
+#[test]
+fn a_report_is_replaced_whole_or_not_at_all() {
+    let d = tmp("report");
+    let dir = d.join("report");
+    tdfas::eval::report::write_report(&dir, "TITLE-ONE", &[report_model(0.9)], &[]).unwrap();
+    std::fs::write(dir.join("extra-from-first.svg"), b"old").unwrap();
+    // a killed earlier write left its temporary folder
+    let dead = d.join(".report.tmp999999999");
+    std::fs::create_dir_all(&dead).unwrap();
+    tdfas::eval::report::write_report(&dir, "TITLE-TWO", &[report_model(0.8)], &[]).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(html.contains("TITLE-TWO") && !html.contains("TITLE-ONE"));
+    assert!(!dir.join("extra-from-first.svg").exists(), "files of the old report stay beside the new one");
+    assert!(!dead.exists(), "the killed write's temporary folder is removed");
+    // a write that fails leaves the old report as it was, and no temporary folder
+    let bad = tdfas::eval::report::ModelReport { test: vec![], ..report_model(0.7) };
+    assert!(tdfas::eval::report::write_report(&dir, "TITLE-THREE", &[bad], &[]).is_err());
+    assert!(std::fs::read_to_string(dir.join("index.html")).unwrap().contains("TITLE-TWO"));
+    let names: Vec<String> =
+        std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert_eq!(names, vec!["report".to_string()], "{names:?}");
+    // a folder of the user's is not replaced without --overwrite, and a file is not a folder
+    let theirs = d.join("theirs");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("thesis.tex"), b"x").unwrap();
+    assert!(tdfas::eval::report::check_report_dir(&theirs, false).is_err());
+    assert!(tdfas::eval::report::check_report_dir(&theirs, true).is_ok());
+    assert!(tdfas::eval::report::check_report_dir(&theirs.join("thesis.tex"), true).is_err());
+}
+
+/// Runs `f` with a 256 KiB tmpfs mounted at a fresh folder (root only); None where mounting is
+/// not allowed.
+fn with_full_disk(name: &str, f: impl FnOnce(&Path)) -> Option<()> {
+    let mnt = tmp(name).join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&mnt).output().ok()?;
+    if !mounted.status.success() {
+        eprintln!("cannot mount a small tmpfs here (not root?): the full-disk check is skipped");
+        return None;
+    }
+    // fill it
+    let _ = std::fs::write(mnt.join("filler"), vec![0u8; 1 << 20]);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mnt)));
+    let _ = Command::new("umount").arg(&mnt).status();
+    if let Err(p) = r {
+        std::panic::resume_unwind(p);
+    }
+    Some(())
+}
+
+#[test]
+fn a_full_disk_is_an_error_naming_the_file() {
+    let d = tmp("full");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    with_full_disk("fulldisk", |mnt| {
+        let depth = mnt.join("depth");
+        let o = tdfas()
+            .args(["infer", "--no-detect", "--checkpoint"])
+            .arg(&ckpt)
+            .arg("--depth-dir")
+            .arg(&depth)
+            .arg(&clip)
+            .output()
+            .unwrap();
+        let e = fails_with(&o, &["clip_clip0_d_fusion_t0.png"]);
+        assert!(e.contains("No space left on device") || e.contains("space"), "{e}");
+        let zero_byte =
+            std::fs::read_dir(&depth).map(|r| r.flatten().filter(|e| e.metadata().unwrap().len() == 0).count());
+        assert_eq!(zero_byte.unwrap_or(0), 0, "zero-byte depth maps left behind");
+        // synth into a full disk names the file it could not write
+        let o = tdfas().args(["synth", "--preset", "small", "--out"]).arg(mnt.join("data")).output().unwrap();
+        let e = fails_with(&o, &["No space left on device"]);
+        assert!(e.contains(&mnt.display().to_string()), "the path is not named: {e}");
+    });
+}
+
+#[test]
+fn the_tuning_cache_follows_the_xdg_rules_and_says_when_nothing_was_cached() {
+    let d = tmp("xdg");
+    // an empty XDG_CACHE_HOME counts as unset: ~/.cache, not the current folder
+    let o = tdfas()
+        .env("XDG_CACHE_HOME", "")
+        .env("HOME", &d)
+        .env_remove("TDFAS_TUNING_CACHE")
+        .arg("info")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains(&d.join(".cache/tdfas/tuning.json").display().to_string()), "{}", out(&o));
+    let rel = tdfas().current_dir(&d).env("XDG_CACHE_HOME", "relative").env("HOME", &d).arg("info").output().unwrap();
+    assert!(out(&rel).contains(&d.join(".cache/tdfas/tuning.json").display().to_string()), "{}", out(&rel));
+    // a cache that cannot be written is said to be not cached
+    let o = tdfas()
+        .env("TDFAS_TUNING_CACHE", "/dev/null/tuning.json")
+        .env_remove("TDFAS_CONV")
+        .args(["bench", "--quick", "--filter", "conv2d_forward"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("not cached") && !err(&o).contains("cached in"), "{}", err(&o));
+}
+
+#[test]
+fn score_and_threshold_are_printed_with_the_digits_that_tell_them_apart() {
+    let r = tdfas::infer::InputScore {
+        input: "v".into(),
+        verdict: "attack".into(),
+        score: Some(0.496_21),
+        threshold: Some(tdfas::infer::Threshold { value: 0.496_24, source: "x".into() }),
+        clip_scores: vec![],
+        face: Default::default(),
+        warnings: vec![],
+        error: None,
+    };
+    let line = r.line();
+    assert!(line.contains("score 0.49621") && line.contains("threshold 0.49624"), "{line}");
+    let at = tdfas::infer::InputScore {
+        score: Some(0.5),
+        threshold: Some(tdfas::infer::Threshold { value: 0.5, source: "x".into() }),
+        ..r
+    };
+    assert!(at.line().contains("at the threshold"), "{}", at.line());
+}
+
+#[test]
+fn a_timestamp_gap_decodes_to_the_frames_in_the_file() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let d = tmp("gap");
+    let v = d.join("gap.mkv");
+    // ten frames, the last five an hour later
+    video(&v, 10, &["-vf", "setpts=PTS+if(gte(N\\,5)\\,3600/TB\\,0)", "-fps_mode", "passthrough"]);
+    let frames = d.join("frames");
+    tdfas::data::video::decode(&v, &frames).unwrap();
+    let n = std::fs::read_dir(&frames).unwrap().count();
+    assert_eq!(n, 10, "one PNG per stored frame, not one per tick of the gap");
+}
+
+/// Runs `cmd` and fails if it is still running after `secs` seconds (it would block forever).
+fn output_within(cmd: &mut Command, secs: u64) -> Output {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn fifos_and_devices_are_refused_not_read_forever() {
+    let d = tmp("devices");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    // a checkpoint that is /dev/zero
+    let o = output_within(tdfas().args(["infer", "--checkpoint", "/dev/zero"]).arg(&clip), 60);
+    fails_with(&o, &["/dev/zero", "character device"]);
+    // a frame that is a FIFO
+    std::fs::remove_file(clip.join("0002.png")).unwrap();
+    assert!(Command::new("mkfifo").arg(clip.join("0002.png")).status().unwrap().success());
+    let o = output_within(tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip), 60);
+    fails_with(&o, &["0002.png", "FIFO"]);
+    // a "video" that is a FIFO or /dev/zero is named for what it is, not "not found"
+    let fifo = d.join("cam.mp4");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let zero = d.join("zero.mp4");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let o = output_within(tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg(&fifo).arg(&zero), 60);
+    let e = fails_with(&o, &["cam.mp4", "FIFO", "zero.mp4", "character device"]);
+    assert!(!e.contains("not found"), "{e}");
+}
+
+#[test]
+fn a_config_too_large_for_memory_is_refused_with_what_fits() {
+    let mut c = tdfas::model::Config::preset("tiny").unwrap();
+    c.image_size = 4096;
+    c.stage1.batch = 1_000_000;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("GiB") && e.contains("fit"), "{e}");
+    let mut c = tdfas::model::Config::preset("paper").unwrap();
+    c.stage2.batch = 8;
+    assert!(c.validate().is_ok(), "the paper preset with a larger batch still fits");
+}
+
+#[test]
+fn an_input_name_that_is_not_utf8_is_one_bad_input_not_the_end_of_the_run() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = tmp("utf8");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let bad = d.join(std::ffi::OsStr::from_bytes(b"bad\xff"));
+    frames(&bad, 4, 32, "png", 10);
+    let good = d.join("good");
+    frames(&good, 4, 32, "png", 60);
+    let json = d.join("r.json");
+    let o = tdfas()
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--json")
+        .arg(&json)
+        .arg(&bad)
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&json).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["input"].as_str().unwrap(), format!("{}", bad.to_string_lossy()));
+    assert!(lines[1]["score"].is_number());
+}
+
+#[test]
+fn negative_numbers_parse_and_get_their_range() {
+    let o = tdfas().args(["train", "--data", "x", "--out", "y", "--steps", "-1"]).output().unwrap();
+    fails_with(&o, &["--steps", "at least 1"]);
+    let o = tdfas().args(["synth", "--out", "y", "--seed", "-1"]).output().unwrap();
+    fails_with(&o, &["--seed", "from 0 to"]);
+    let o = tdfas().args(["eval", "--checkpoint", "x", "--data", "y", "--threshold", "-1"]).output().unwrap();
+    fails_with(&o, &["--threshold -1", "range 0..1"]);
+}
+
+#[test]
+fn output_paths_that_are_files_are_refused_before_the_work() {
+    let d = tmp("outfile");
+    let file = d.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let data = d.join("data");
+    tiny_dataset(&data);
+    let o = tdfas().args(["train", "--data"]).arg(&data).arg("--out").arg(&file).output().unwrap();
+    fails_with(&o, &["--out", "a regular file", "needs a folder"]);
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let start = Instant::now();
+    let o = tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--data")
+        .arg(&data)
+        .arg("--report")
+        .arg(&file)
+        .output()
+        .unwrap();
+    fails_with(&o, &["--report", "not a folder"]);
+    assert!(!err(&o).contains("File exists"));
+    eprintln!("refused in {:.1} s", start.elapsed().as_secs_f64());
+}
+
+#[test]
+fn an_unfinished_synthetic_set_is_refused() {
+    let d = tmp("unfinished");
+    // as a killed synth leaves it: the marker of tdfas synth, clips, but not its last file
+    let data = d.join("killed");
+    tiny_dataset(&data);
+    std::fs::write(data.join(tdfas::util::outputs::OWNED_MARKER), "written by tdfas synth\n").unwrap();
+    let spec = common::micro_config().clip_spec();
+    assert!(Dataset::open(&data, Split::Train, None, &spec).is_ok(), "a finished set opens");
+    std::fs::remove_file(data.join(tdfas::data::synth::FINISHED_MARK)).unwrap();
+    let e = format!("{:#}", Dataset::open(&data, Split::Train, None, &spec).err().expect("refused"));
+    assert!(e.contains("unfinished synthetic set") && e.contains("tdfas synth"), "{e}");
+}
+
+#[test]
+fn dump_can_take_face_crops_without_detection() {
+    let d = tmp("dump");
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    let help = out(&tdfas().args(["dump", "--help"]).output().unwrap());
+    assert!(help.contains("--no-detect") && help.contains("face crops"), "{help}");
+    let o = tdfas()
+        .args(["dump", "--no-detect", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--input")
+        .arg(&clip)
+        .arg("--out")
+        .arg(d.join("d.safetensors"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(tdfas::util::outputs::safetensors_format(&d.join("d.safetensors"), "tdfas-dump"));
+}
