@@ -229,12 +229,9 @@ fn parse_seed(s: &str) -> Result<u64, String> {
     s.parse::<u64>().map_err(|_| format!("{s:?} is not a seed: use a whole number from 0 to {}", u64::MAX))
 }
 
-/// `--steps`: a whole number, at least 1.
+/// `--steps`: a whole number (0 parses, and training says why it is refused).
 fn parse_steps(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("{s:?} is not a step count: use a whole number of at least 1")),
-    }
+    s.parse::<usize>().map_err(|_| format!("{s:?} is not a step count: use a whole number of at least 1"))
 }
 
 /// A user's threshold: finite and inside the score's range.

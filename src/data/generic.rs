@@ -193,7 +193,7 @@ pub fn read_bbox(path: &Path) -> Result<HashMap<u32, Rect>> {
     if !path.is_file() {
         return Ok(HashMap::new());
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::util::fs::read_text(path, "face boxes")?;
     parse_bbox(&text, &path.display().to_string())
 }
 
@@ -258,7 +258,7 @@ fn read_clips_csv(root: &Path) -> Result<HashMap<String, String>> {
     if !path.is_file() {
         return Ok(out);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::util::fs::read_text(&path, "clip list")?;
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if line.trim().is_empty() {

@@ -160,7 +160,10 @@ pub fn load(path: &Path, gray: bool) -> Result<Img> {
         .and_then(|r| r.with_guessed_format())
         .with_context(|| format!("cannot open image {}", path.display()))?;
     reader.limits(decode_limits());
-    let decoder = reader.into_decoder().with_context(|| format!("cannot read image {}", path.display()))?;
+    let mut decoder = reader.into_decoder().with_context(|| format!("cannot read image {}", path.display()))?;
+    // Phones store photos sideways with an EXIF orientation tag: read them upright, as shown.
+    let orientation =
+        image::ImageDecoder::orientation(&mut decoder).unwrap_or(image::metadata::Orientation::NoTransforms);
     // The header first: a frame's f32 copy takes 12 bytes per pixel, so a small file claiming a
     // huge image must be refused before anything is decoded.
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
@@ -173,8 +176,9 @@ pub fn load(path: &Path, gray: bool) -> Result<Img> {
             path.display()
         );
     }
-    let dyn_img =
+    let mut dyn_img =
         image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {}", path.display()))?;
+    dyn_img.apply_orientation(orientation);
     Ok(if gray {
         let g = dyn_img.to_luma8();
         let (w, h) = (g.width() as usize, g.height() as usize);

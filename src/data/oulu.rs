@@ -80,8 +80,7 @@ pub fn index(
 
 /// Eye-position file: one line per frame `frame,lx,ly,rx,ry`; zeros = no detection.
 pub fn read_eyes(path: &Path) -> Result<Vec<Option<FaceAnchor>>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read eye positions {}", path.display()))?;
+    let text = crate::util::fs::read_text(path, "eye positions")?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -1,7 +1,7 @@
 //! Protocol list files: one entry per line, `<label>,<name>` with label +1 (live) or -1
 //! (attack) (1 / 0 also accepted). Blank lines and `#` comments are ignored.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -13,8 +13,7 @@ pub struct Entry {
 }
 
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read protocol file {}", path.display()))?;
+    let text = crate::util::fs::read_text(path, "protocol file")?;
     parse(&text, &path.display().to_string())
 }
 

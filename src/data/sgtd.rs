@@ -7,7 +7,7 @@
 use super::depth_label::FaceAnchor;
 use super::imageops::Rect;
 use super::{clip_starts, ClipIndex, ClipSpec, Split};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 }
 
 pub fn read_dat(path: &Path) -> Result<Rect> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read box {}", path.display()))?;
+    let text = crate::util::fs::read_text(path, "face box")?;
     let v: Vec<f32> = text
         .split([',', ' ', '\t', '\n', '\r'])
         .filter(|s| !s.is_empty())

@@ -25,7 +25,7 @@ pub fn parse_name(stem: &str) -> Option<(u32, u32, String)> {
 }
 
 pub fn read_face(path: &Path) -> Result<Vec<Option<FaceAnchor>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read face boxes {}", path.display()))?;
+    let text = crate::util::fs::read_text(path, "face boxes")?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -345,3 +345,71 @@ fn short_videos_get_overlapping_clips_long_ones_disjoint() {
     assert_eq!(clip_starts(28, &s), vec![0, 7, 14, 21]);
     assert_eq!(clip_starts(70, &s).len(), 10);
 }
+
+/// A JPEG of `img` with an EXIF APP1 segment holding orientation `o` (big-endian TIFF, one IFD
+/// entry 0x0112), as phone cameras write it.
+fn jpeg_with_orientation(img: &image::RgbImage, o: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(img).unwrap();
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes());
+    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&o.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // value padding, no next IFD
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn photos_stored_sideways_are_read_upright_for_every_exif_orientation() {
+    use image::imageops::{flip_horizontal, flip_vertical, rotate180, rotate270, rotate90};
+    let dir = tmp("exif");
+    // the upright picture: 4 x 2 blocks of 8 x 8 pixels, each its own colour
+    let colour =
+        |bx: u32, by: u32| image::Rgb([(bx * 60 + 20) as u8, (by * 180 + 30) as u8, ((bx + by) % 2 * 200 + 20) as u8]);
+    let upright = image::RgbImage::from_fn(32, 16, |x, y| colour(x / 8, y / 8));
+    let transpose = |i: &image::RgbImage| image::RgbImage::from_fn(i.height(), i.width(), |x, y| *i.get_pixel(y, x));
+    let transverse = |i: &image::RgbImage| {
+        let (w, h) = (i.width(), i.height());
+        image::RgbImage::from_fn(h, w, |x, y| *i.get_pixel(w - 1 - y, h - 1 - x))
+    };
+    // what the camera stores for each orientation value (the inverse of what a viewer applies)
+    let stored: [(u16, image::RgbImage); 8] = [
+        (1, upright.clone()),
+        (2, flip_horizontal(&upright)),
+        (3, rotate180(&upright)),
+        (4, flip_vertical(&upright)),
+        (5, transpose(&upright)),
+        (6, rotate270(&upright)),
+        (7, transverse(&upright)),
+        (8, rotate90(&upright)),
+    ];
+    for (o, img) in stored {
+        let path = dir.join(format!("o{o}.jpg"));
+        std::fs::write(&path, jpeg_with_orientation(&img, o)).unwrap();
+        let got = imageops::load(&path, false).unwrap();
+        assert_eq!((got.w, got.h), (32, 16), "orientation {o}: read {}x{}", got.w, got.h);
+        for (bx, by) in [(0, 0), (3, 0), (1, 1), (3, 1)] {
+            let want = colour(bx, by);
+            let (x, y) = ((bx * 8 + 4) as usize, (by * 8 + 4) as usize);
+            for c in 0..3 {
+                let d = (got.at(x, y, c) - want.0[c] as f32).abs();
+                assert!(
+                    d < 40.0,
+                    "orientation {o}: block ({bx}, {by}) channel {c} is {}, want {}",
+                    got.at(x, y, c),
+                    want.0[c]
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -138,7 +138,7 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        let text = crate::util::fs::read_text(path, "config")?;
         Self::from_toml(&text, &path.display().to_string())
     }
 

@@ -103,11 +103,11 @@ pub fn kind(m: &std::fs::Metadata) -> &'static str {
 /// would block forever and `/dev/zero` would be read until memory runs out.
 pub fn check_regular(path: &Path, what: &str, max_bytes: u64) -> Result<u64> {
     let m = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow::anyhow!("{what} {}: no such file", path.display()),
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("{what} {}: no such file or folder", path.display()),
         _ => anyhow::anyhow!("{what} {}: {e}", path.display()),
     })?;
     if !m.is_file() {
-        bail!("{what} {}: it is {}; tdfas reads only regular files", path.display(), kind(&m));
+        bail!("cannot read {what} {}: it is {}; tdfas reads only regular files", path.display(), kind(&m));
     }
     if m.len() > max_bytes {
         bail!(
@@ -132,6 +132,16 @@ pub fn read_regular(path: &Path, what: &str, max_bytes: u64) -> Result<Vec<u8>> 
         bail!("{what} {}: more than the {} MiB tdfas reads for one", path.display(), max_bytes >> 20);
     }
     Ok(bytes)
+}
+
+/// Largest text file read (lists, boxes, configs).
+pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+
+/// Reads a UTF-8 text file that is a regular file of at most `MAX_TEXT_BYTES` (see
+/// `read_regular`); `what` names it in errors ("protocol file", "config", ...).
+pub fn read_text(path: &Path, what: &str) -> Result<String> {
+    let bytes = read_regular(path, what, MAX_TEXT_BYTES)?;
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{what} {}: not UTF-8 text ({e})", path.display()))
 }
 
 /// The pid in a temporary file's name `.NAME.tmpPID` (as `write_atomic` names them).
