@@ -125,6 +125,38 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Fix a checkpoint's stored threshold at an operating point on your own data's dev split
+    /// (ISO/IEC 30107-3): write a copy that `infer` and `eval --threshold-from` use.
+    Calibrate {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// the dataset whose dev split fixes the threshold
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        protocol: Option<String>,
+        /// the lowest threshold with APCER at most this rate on dev (e.g. 0.05)
+        #[arg(long, group = "rule")]
+        apcer: Option<f64>,
+        /// the highest threshold with BPCER at most this rate on dev (e.g. 0.01)
+        #[arg(long, group = "rule")]
+        bpcer: Option<f64>,
+        /// the EER threshold of the dev split (what training stores)
+        #[arg(long, group = "rule")]
+        eer: bool,
+        /// the calibrated copy of the checkpoint
+        #[arg(long)]
+        out: PathBuf,
+        /// the frames are face crops already: no face detection
+        #[arg(long)]
+        no_detect: bool,
+        /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
+        #[arg(long)]
+        allow_outside_data: bool,
+        /// replace an --out file that is not a tdfas checkpoint
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Live or attack: score videos or folders of frames (whole scenes or face crops) with a
     /// checkpoint and its stored threshold.
     Infer {
@@ -548,6 +580,46 @@ fn run(cli: Cli) -> Result<()> {
                 tdfas::util::text::shown_path(&checkpoint),
                 tdfas::util::text::shown_path(&out)
             );
+            Ok(())
+        }
+        Command::Calibrate {
+            checkpoint,
+            data,
+            protocol,
+            apcer,
+            bpcer,
+            eer,
+            out,
+            no_detect,
+            allow_outside_data,
+            overwrite,
+        } => {
+            check_output_file(
+                "--out",
+                &out,
+                &[&checkpoint, &data],
+                tdfas::train::checkpoint::is_checkpoint,
+                overwrite,
+            )?;
+            let rule = match (apcer, bpcer, eer) {
+                (Some(x), _, _) => tdfas::train::trainer::Operating::Apcer(x),
+                (_, Some(x), _) => tdfas::train::trainer::Operating::Bpcer(x),
+                (_, _, true) => tdfas::train::trainer::Operating::Eer,
+                _ => bail!("say where to put the threshold: --apcer RATE, --bpcer RATE or --eer"),
+            };
+            tdfas::data::face::set_detection(!no_detect);
+            let gpu = tdfas::Gpu::new()?;
+            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let source = tdfas::data::DataSource {
+                root: &data,
+                protocol: protocol.as_deref(),
+                allow_outside: allow_outside_data,
+            };
+            let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, rule, true)?;
+            tdfas::train::checkpoint::write_recalibrated(&checkpoint, &c, &out)?;
+            println!("threshold {}", shown_text(&c.describe()));
+            println!("dev split: {} live / {} attack videos", c.n_live, c.n_attack);
+            println!("model: {}", tdfas::util::text::shown_path(&out));
             Ok(())
         }
         Command::Bench { preset, config, json, overwrite, quick, filter } => {

@@ -324,3 +324,85 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
     assert!(stderr.contains("a-file/m.json") && out.stdout.is_empty(), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `tdfas calibrate` fixes the stored threshold at an operating point of the user's dev split:
+/// the value equals the one counted by hand from the dev scores, `infer` and `eval
+/// --threshold-from` use it, and the copy keeps every tensor.
+#[test]
+fn calibrate_stores_the_operating_point_counted_by_hand() {
+    let gpu = tdfas::Gpu::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("tdfas-calibrate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let mut o = tdfas::data::synth::SynthOptions::preset("small", 3).unwrap();
+    (o.identities, o.split, o.videos_per_class, o.cross_videos_per_class, o.frames) = (3, [1, 1, 1], 2, 0, 4);
+    (o.face_crop, o.width) = (true, 32);
+    tdfas::data::synth::generate(&data, &o, false).unwrap();
+    let mut cfg = tdfas::model::Config::preset("tiny").unwrap();
+    (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 1);
+    let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
+    let m = dir.join("m.safetensors");
+    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
+
+    // the dev scores, and the thresholds by hand: APCER <= 25% lets floor(0.25 x attacks) attacks
+    // through, so the threshold sits just above the next-highest attack score
+    let source = tdfas::data::DataSource::new(&data, None);
+    tdfas::data::face::set_detection(false); // as --no-detect below
+    let dev = tdfas::eval::run::score_split(&gpu, &model, &source, tdfas::data::Split::Dev, 0, false).unwrap();
+    tdfas::data::face::set_detection(true);
+    let videos = tdfas::eval::per_video(&dev.clips).unwrap();
+    let mut attacks: Vec<f64> = videos.iter().filter(|v| v.label == 0).map(|v| v.score).collect();
+    attacks.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    let k = attacks.len() / 4;
+    let mut live: Vec<f64> = videos.iter().filter(|v| v.label == 1).map(|v| v.score).collect();
+    live.sort_by(|a, b| a.partial_cmp(b).unwrap());
+
+    let out = dir.join("m-apcer.safetensors");
+    let printed = run(tdfas()
+        .args(["calibrate", "--no-detect", "--apcer", "0.25", "--checkpoint"])
+        .arg(&m)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out));
+    let c = tdfas::train::checkpoint::read(&out).unwrap().calibration.expect("a stored threshold");
+    assert!(
+        c.threshold > attacks[k] && c.threshold - attacks[k] < 1e-12,
+        "{} vs attack score {}",
+        c.threshold,
+        attacks[k]
+    );
+    let accepted = attacks.iter().filter(|&&a| a >= c.threshold).count();
+    assert!(accepted as f64 <= 0.25 * attacks.len() as f64, "{accepted} of {} attacks pass", attacks.len());
+    assert!(c.method.contains("APCER <= 25%") && printed.contains("APCER <= 25%"), "{c:?}\n{printed}");
+    // every tensor kept
+    let (a, b) = (tdfas::train::checkpoint::read(&m).unwrap(), tdfas::train::checkpoint::read(&out).unwrap());
+    assert_eq!(a.tensors, b.tensors);
+
+    let out_b = dir.join("m-bpcer.safetensors");
+    run(tdfas()
+        .args(["calibrate", "--no-detect", "--bpcer", "0", "--checkpoint"])
+        .arg(&m)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out_b));
+    let c_b = tdfas::train::checkpoint::read(&out_b).unwrap().calibration.unwrap();
+    assert_eq!(c_b.threshold, live[0].clamp(0.0, 1.0), "BPCER 0: the lowest live score");
+
+    // infer and eval --threshold-from use it
+    let clip = data.join("test").join("live");
+    let clip = std::fs::read_dir(&clip).unwrap().next().unwrap().unwrap().path();
+    let line = run(tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&out).arg(&clip));
+    assert!(line.contains("dev APCER <= 25%"), "{line}");
+    let table = run(tdfas()
+        .args(["eval", "--no-detect", "--checkpoint"])
+        .arg(&m)
+        .arg("--data")
+        .arg(&data)
+        .arg("--threshold-from")
+        .arg(&out));
+    assert!(table.contains("dev APCER <= 25%") && table.contains("BPCER:") && table.contains("worst first"), "{table}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

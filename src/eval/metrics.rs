@@ -43,6 +43,112 @@ pub struct Metrics {
     pub auc: f64,
     pub n_live: usize,
     pub n_attack: usize,
+    /// ISO/IEC 30107-3 operating points of these videos: BPCER where APCER is at most 1%, 5%, 10%.
+    #[serde(default)]
+    pub operating_points: Vec<OperatingPoint>,
+}
+
+/// The APCER levels at which `eval` reports BPCER (ISO/IEC 30107-3's BPCER20, BPCER100, ...).
+pub const APCER_LEVELS: [f64; 3] = [0.01, 0.05, 0.10];
+
+/// BPCER at the lowest threshold whose APCER is at most `apcer_max` (APCER over all attacks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatingPoint {
+    pub apcer_max: f64,
+    pub threshold: f64,
+    pub apcer: f64,
+    pub bpcer: f64,
+}
+
+/// The lowest threshold accepting at most `apcer_max` of the attacks (fewest live rejected among
+/// those): just above the (k+1)-th highest attack score, k = floor(apcer_max x attacks).
+pub fn threshold_at_apcer(videos: &[ScoredVideo], apcer_max: f64) -> Result<f64> {
+    check(videos, "threshold_at_apcer")?;
+    if !(0.0..=1.0).contains(&apcer_max) {
+        bail!("APCER {apcer_max} is not a rate in 0..1");
+    }
+    let mut attacks: Vec<f64> = videos.iter().filter(|v| !v.is_live()).map(|v| v.score).collect();
+    attacks.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    // k accepted attacks allowed (a small tolerance keeps 0.05 x 20 at 1, not 0.999..)
+    let k = (apcer_max * attacks.len() as f64 + 1e-9).floor() as usize;
+    Ok(match attacks.get(k) {
+        Some(&a) => next_up(a),
+        None => attacks.iter().cloned().fold(f64::INFINITY, f64::min).min(lowest(videos)),
+    })
+}
+
+/// The highest threshold rejecting at most `bpcer_max` of the live videos: the (k+1)-th lowest
+/// live score, k = floor(bpcer_max x live videos).
+pub fn threshold_at_bpcer(videos: &[ScoredVideo], bpcer_max: f64) -> Result<f64> {
+    check(videos, "threshold_at_bpcer")?;
+    if !(0.0..=1.0).contains(&bpcer_max) {
+        bail!("BPCER {bpcer_max} is not a rate in 0..1");
+    }
+    let mut live: Vec<f64> = videos.iter().filter(|v| v.is_live()).map(|v| v.score).collect();
+    live.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let k = (bpcer_max * live.len() as f64 + 1e-9).floor() as usize;
+    Ok(match live.get(k) {
+        Some(&l) => l,
+        None => next_up(live[live.len() - 1]),
+    })
+}
+
+fn lowest(videos: &[ScoredVideo]) -> f64 {
+    videos.iter().map(|v| v.score).fold(f64::INFINITY, f64::min)
+}
+
+/// The smallest f64 above `x` (so `score >= t` rejects a score equal to `x`).
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+/// APCER and BPCER of `videos` at `thr` (APCER over all attacks).
+fn rates_at(videos: &[ScoredVideo], thr: f64) -> (f64, f64) {
+    let live = videos.iter().filter(|v| v.is_live()).count().max(1) as f64;
+    let attacks = videos.iter().filter(|v| !v.is_live()).count().max(1) as f64;
+    let accepted = videos.iter().filter(|v| !v.is_live() && v.score >= thr).count() as f64;
+    let rejected = videos.iter().filter(|v| v.is_live() && v.score < thr).count() as f64;
+    (accepted / attacks, rejected / live)
+}
+
+/// BPCER at each of `APCER_LEVELS`.
+pub fn operating_points(videos: &[ScoredVideo]) -> Result<Vec<OperatingPoint>> {
+    APCER_LEVELS
+        .iter()
+        .map(|&level| {
+            let threshold = threshold_at_apcer(videos, level)?;
+            let (apcer, bpcer) = rates_at(videos, threshold);
+            Ok(OperatingPoint { apcer_max: level, threshold, apcer, bpcer })
+        })
+        .collect()
+}
+
+impl Metrics {
+    /// Instruments by APCER, the worst first (ties by name).
+    pub fn instruments_worst_first(&self) -> Vec<(&str, f64)> {
+        let mut v: Vec<(&str, f64)> = self.apcer_per_instrument.iter().map(|(k, a)| (k.as_str(), *a)).collect();
+        v.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(b.0)));
+        v
+    }
+
+    /// Two lines under the paper's table: BPCER at the APCER levels, APCER per instrument.
+    pub fn operating_lines(&self) -> String {
+        let points: Vec<String> = self
+            .operating_points
+            .iter()
+            .map(|p| format!("{:.2}% at APCER <= {:.0}%", 100.0 * p.bpcer, 100.0 * p.apcer_max))
+            .collect();
+        let per: Vec<String> =
+            self.instruments_worst_first().iter().map(|(k, a)| format!("{k} {:.2}%", 100.0 * a)).collect();
+        format!("  BPCER: {}\n  APCER per instrument (worst first): {}", points.join(", "), per.join(", "))
+    }
 }
 
 /// Checks scores are finite, attacks are not named "live", and both classes are present.
@@ -172,6 +278,7 @@ pub fn at_threshold(videos: &[ScoredVideo], thr: f64) -> Result<Metrics> {
         auc: auc_from_roc(&points),
         n_live,
         n_attack,
+        operating_points: operating_points(videos)?,
     })
 }
 
@@ -209,6 +316,31 @@ pub fn dev_threshold(videos: &[ScoredVideo]) -> Result<f64> {
 #[cfg(test)]
 mod dev_threshold_tests {
     use super::*;
+
+    #[test]
+    fn operating_points_match_thresholds_counted_by_hand() {
+        let v = |s: f64, live: bool, inst: &str| ScoredVideo::new(&format!("{inst}{s}"), inst, live as u32, s);
+        // 20 attacks at 0.05, 0.10, .., 1.00; 10 live at 0.42, 0.52, .., 1.32
+        let mut videos: Vec<ScoredVideo> =
+            (1..=20).map(|i| v(i as f64 * 0.05, false, if i % 2 == 0 { "print" } else { "replay" })).collect();
+        videos.extend((0..10).map(|i| v(0.42 + i as f64 * 0.1, true, "live")));
+        // APCER <= 5%: one attack (the 1.00) may pass, so the threshold is just above 0.95;
+        // live below it: 0.42 .. 0.92 = 6 of 10
+        let t = threshold_at_apcer(&videos, 0.05).unwrap();
+        assert!(t > 0.95 && t < 0.95 + 1e-12, "{t}");
+        let m = at_threshold(&videos, 0.5).unwrap();
+        let p5 = &m.operating_points[1];
+        assert_eq!((p5.apcer, p5.bpcer), (0.05, 0.6));
+        // APCER <= 1%: no attack passes: above 1.00; live below: 0.42 .. 0.92 = 6
+        assert_eq!(m.operating_points[0].bpcer, 0.6);
+        assert_eq!(m.operating_points[0].apcer, 0.0);
+        // APCER <= 10%: two pass (1.00, 0.95): just above 0.90; live below: 0.42 .. 0.82 = 5
+        assert_eq!((m.operating_points[2].apcer, m.operating_points[2].bpcer), (0.1, 0.5));
+        // BPCER <= 20%: two live may be rejected: the threshold is the third lowest live score
+        assert!((threshold_at_bpcer(&videos, 0.2).unwrap() - 0.62).abs() < 1e-12);
+        // worst instrument first: at 0.5, prints 0.5..1.0 (6 of 10) vs replays 0.55..0.95 (5 of 10)
+        assert_eq!(m.instruments_worst_first()[0].0, "print");
+    }
 
     #[test]
     fn separable_dev_puts_the_threshold_mid_gap() {

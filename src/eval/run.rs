@@ -181,6 +181,9 @@ impl ProtocolEvaluation {
     pub fn table(&self) -> String {
         let rows: Vec<(String, Metrics)> = self.runs.iter().map(|r| (r.name.clone(), r.metrics.clone())).collect();
         let mut s = super::report::paper_table(&rows);
+        for (name, m) in &rows {
+            s.push_str(&format!("{name}\n{}\n", m.operating_lines()));
+        }
         if let (Some(summary), Some(first)) = (&self.summary, self.runs.first()) {
             let name = first.name.split(", protocol").next().unwrap_or(&first.name);
             s.push('\n');

@@ -226,6 +226,28 @@ impl Loaded {
     }
 }
 
+/// Writes to `out` a copy of the checkpoint `path` whose stored threshold is `calibration`
+/// (tensors, config and progress unchanged; the checksum recomputed).
+pub fn write_recalibrated(path: &Path, calibration: &Calibration, out: &Path) -> Result<()> {
+    check_threshold(calibration.threshold).with_context(|| format!("threshold {}", calibration.threshold))?;
+    let bytes = crate::util::fs::read_regular(path, "checkpoint", MAX_CHECKPOINT_BYTES)?;
+    parse(&bytes).with_context(|| format!("checkpoint {} is not usable", path.display()))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut metadata = meta.metadata().clone().unwrap_or_default();
+    metadata.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(calibration)?);
+    let views = st.tensors();
+    let sum = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())), &metadata);
+    metadata.insert(CHECKSUM_KEY.to_string(), sum);
+    let data = safetensors::serialize(views, Some(metadata)).map_err(|e| anyhow!("serialising checkpoint: {e}"))?;
+    crate::util::fs::write_atomic(out, &data)
+}
+
+/// Whether `path` is a tdfas checkpoint (by its metadata's format).
+pub fn is_checkpoint(path: &Path) -> bool {
+    crate::util::outputs::safetensors_format(path, "tdfas-checkpoint")
+}
+
 /// Largest checkpoint read: the paper model with its optimizer state is about 100 MB.
 pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
 

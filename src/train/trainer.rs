@@ -594,17 +594,45 @@ fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<checkpoint
 
 /// Scores the dev split and fixes the threshold at its EER (`metrics::dev_threshold`).
 pub fn dev_calibration(gpu: &Gpu, model: &FasTd, source: &DataSource) -> Result<checkpoint::Calibration> {
-    let (data, protocol) = (source.root, source.protocol);
+    calibrate_at(gpu, model, source, Operating::Eer, false)
+}
+
+/// Where `calibrate` puts a threshold on the dev split's scores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Operating {
+    /// the lowest threshold with APCER at most this rate
+    Apcer(f64),
+    /// the highest threshold with BPCER at most this rate
+    Bpcer(f64),
+    /// the EER threshold (what training stores)
+    Eer,
+}
+
+/// Scores the dev split of `source` and fixes a threshold there by `rule`.
+pub fn calibrate_at(
+    gpu: &Gpu,
+    model: &FasTd,
+    source: &DataSource,
+    rule: Operating,
+    progress: bool,
+) -> Result<checkpoint::Calibration> {
     let dev =
-        crate::eval::run::score_split(gpu, model, source, Split::Dev, 0, false).context("scoring the dev split")?;
+        crate::eval::run::score_split(gpu, model, source, Split::Dev, 0, progress).context("scoring the dev split")?;
     let videos = crate::eval::per_video(&dev.clips)?;
-    let threshold = crate::eval::metrics::dev_threshold(&videos)?;
-    let m = crate::eval::metrics::at_threshold(&videos, threshold)?;
+    use crate::eval::metrics;
+    let (threshold, method) = match rule {
+        Operating::Apcer(x) => (metrics::threshold_at_apcer(&videos, x)?, format!("dev APCER <= {}%", 100.0 * x)),
+        Operating::Bpcer(x) => (metrics::threshold_at_bpcer(&videos, x)?, format!("dev BPCER <= {}%", 100.0 * x)),
+        Operating::Eer => (metrics::dev_threshold(&videos)?, "dev EER".to_string()),
+    };
+    // scores may reach a little past 1 (the depth maps end in a ReLU): keep the threshold a rate
+    let threshold = threshold.clamp(0.0, 1.0);
+    let m = metrics::at_threshold(&videos, threshold)?;
     Ok(checkpoint::Calibration {
         threshold,
-        method: "dev EER".into(),
-        data: data.display().to_string(),
-        protocol: protocol.map(String::from),
+        method,
+        data: source.root.display().to_string(),
+        protocol: source.protocol.map(String::from),
         dev_eer: m.eer,
         n_live: m.n_live,
         n_attack: m.n_attack,

@@ -428,11 +428,28 @@ impl Page<'_> {
                 m2.n_attack
             );
         }
-        s.push_str("</table>\n<p>APCER per instrument:</p>\n<ul>\n");
+        s.push_str("</table>\n<p>APCER per instrument (the worst first):</p>\n<ul>\n");
         for m in self.models {
             let per: Vec<String> =
-                m.metrics.apcer_per_instrument.iter().map(|(k, v)| format!("{} {}%", e(k), pct(*v))).collect();
+                m.metrics.instruments_worst_first().iter().map(|(k, v)| format!("{} {}%", e(k), pct(*v))).collect();
             let _ = writeln!(s, "<li>{}: {}</li>", e(&m.name), per.join(", "));
+        }
+        s.push_str("</ul>\n<p>Operating points (ISO/IEC 30107-3): BPCER at the lowest threshold with APCER at most 1%, 5%, 10%:</p>\n<ul>\n");
+        for m in self.models {
+            let points: Vec<String> = m
+                .metrics
+                .operating_points
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}% at APCER &le; {:.0}% (threshold {:.4})",
+                        pct(p.bpcer),
+                        100.0 * p.apcer_max,
+                        p.threshold
+                    )
+                })
+                .collect();
+            let _ = writeln!(s, "<li>{}: {}</li>", e(&m.name), points.join(", "));
         }
         s.push_str("</ul>\n");
     }
