@@ -62,6 +62,14 @@ pub struct InputScore {
     pub score: Option<f64>,
     pub threshold: Option<Threshold>,
     pub clip_scores: Vec<f64>,
+    /// "multi-frame" (a clip's score, eq. 18) or "single-frame" (a photo, or a Model 1 checkpoint)
+    pub network: &'static str,
+    /// the frames (file names) each clip score used
+    pub clip_frames: Vec<Vec<String>>,
+    /// frames of the input, and those that no scored clip used (a clip takes Nf frames every
+    /// interval; a run shorter than Nf frames is not scored)
+    pub frames_total: usize,
+    pub frames_unused: usize,
     pub face: FaceReport,
     pub warnings: Vec<String>,
     pub error: Option<String>,
@@ -71,6 +79,9 @@ impl InputScore {
     /// One tab-separated line for the terminal.
     pub fn line(&self) -> String {
         let mut s = format!("{}\t{}", shown_path(&self.input), self.verdict);
+        if self.network == SINGLE_FRAME {
+            s.push_str("\tsingle-frame");
+        }
         match (self.score, &self.threshold) {
             (Some(score), Some(t)) => {
                 let (sc, th) = crate::util::text::score_and_threshold(score, t.value);
@@ -84,6 +95,9 @@ impl InputScore {
         if !self.clip_scores.is_empty() {
             let clips = self.clip_scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" ");
             s.push_str(&format!("\tclips {} [{clips}]", self.clip_scores.len()));
+        }
+        if self.frames_unused > 0 {
+            s.push_str(&format!("\tframes {} of {} used", self.frames_total - self.frames_unused, self.frames_total));
         }
         if self.face.frames > 0 {
             s.push_str(&format!("\tface {}", self.face.source));
@@ -106,6 +120,45 @@ impl InputScore {
 
 fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
+}
+
+/// What scored an input: the whole model on clips, or the single-frame network on photos.
+pub const MULTI_FRAME: &str = "multi-frame";
+pub const SINGLE_FRAME: &str = "single-frame";
+
+/// The networks and thresholds `infer` scores with: clips (videos and numbered frame folders)
+/// with the checkpoint's model, photos with its single-frame network and that network's own
+/// threshold (for a Model 1 checkpoint both are the same network).
+pub struct Scorers<'a> {
+    pub clips: &'a FasTd,
+    pub clip_threshold: Option<Threshold>,
+    pub photos: &'a FasTd,
+    pub photo_threshold: Option<Threshold>,
+}
+
+/// Image files tdfas reads as photos.
+const PHOTO_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+fn is_image_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| PHOTO_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
+}
+
+/// The photos an input stands for: an image file, or a folder of images that are not a numbered
+/// frame sequence (a numbered sequence is a video); None for videos and frame sequences.
+pub fn photos_of(input: &Path) -> Result<Option<Vec<PathBuf>>> {
+    if input.is_file() {
+        return Ok(is_image_name(input).then(|| vec![input.to_path_buf()]));
+    }
+    if !input.is_dir() || !generic::frame_files(input)?.is_empty() {
+        return Ok(None);
+    }
+    let mut photos: Vec<PathBuf> = std::fs::read_dir(input)
+        .with_context(|| format!("listing {}", input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image_name(p))
+        .collect();
+    photos.sort();
+    Ok((!photos.is_empty()).then_some(photos))
 }
 
 /// Whether `path` holds `infer --json` output (JSON lines with an input and a verdict).
@@ -169,39 +222,55 @@ fn run_clips(n: usize, spec: &ClipSpec) -> Vec<(usize, usize)> {
     vec![]
 }
 
-/// The clips of one input with where their face boxes came from. Errors when the input has fewer than Nf consecutive frames.
-pub fn input_clips_with_faces(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<(Clip, FaceSource)>> {
+/// One clip of an input: its frames, where its face box came from, the frame files it used.
+pub type InputClip = (Clip, FaceSource, Vec<PathBuf>);
+
+/// The clips of one input with their face sources and frame files, and the input's frame count.
+/// Errors when the input has fewer than Nf consecutive frames.
+pub fn input_clips_used(cfg: &Config, input: &Path, work: &Path) -> Result<(Vec<InputClip>, usize)> {
     let spec = cfg.clip_spec();
     let runs = frame_runs(input, work)?;
     let mut clips = Vec::new();
     for run in &runs {
         for (s0, step) in run_clips(run.len(), &spec) {
-            let idx = ClipIndex {
-                video_id: input.display().to_string(),
-                instrument: "unknown".into(),
-                label: 0,
-                frame_paths: (0..cfg.frames).map(|k| run[s0 + k * step].clone()).collect(),
-                depth_paths: vec![None; cfg.frames],
-                mask_paths: vec![None; cfg.frames],
-                anchors: vec![None; cfg.frames],
-                video: None,
-            };
-            // The face mask for eq. 18 is rendered from the face box, as for datasets without
-            // masks: the dev threshold stored with a model was fixed on masked scores too.
-            let (clip, face) = load_clip_with_face(&idx, &spec, None)
+            let frame_paths: Vec<PathBuf> = (0..cfg.frames).map(|k| run[s0 + k * step].clone()).collect();
+            let (clip, face) = load_frames(cfg, input, &frame_paths)
                 .with_context(|| format!("{}: reading clip {}", input.display(), clips.len()))?;
-            clips.push((clip, face));
+            clips.push((clip, face, frame_paths));
         }
     }
     if clips.is_empty() {
         let longest = runs.iter().map(|r| r.len()).max().unwrap_or(0);
         bail!(
-            "{}: at most {longest} consecutive frames, the model needs at least {} (Nf)",
+            "{}: at most {longest} consecutive frames, the model needs at least {} (Nf); a photo is scored by \
+             the single-frame network (give the image file, or a folder of images not named NNNN)",
             input.display(),
             cfg.frames
         );
     }
-    Ok(clips)
+    Ok((clips, runs.iter().map(Vec::len).sum()))
+}
+
+/// One clip of frame files, face found and cropped as in training.
+fn load_frames(cfg: &Config, input: &Path, frame_paths: &[PathBuf]) -> Result<(Clip, FaceSource)> {
+    let idx = ClipIndex {
+        video_id: input.display().to_string(),
+        instrument: "unknown".into(),
+        label: 0,
+        frame_paths: frame_paths.to_vec(),
+        depth_paths: vec![None; frame_paths.len()],
+        mask_paths: vec![None; frame_paths.len()],
+        anchors: vec![None; frame_paths.len()],
+        video: None,
+    };
+    // The face mask for eq. 18 is rendered from the face box, as for datasets without
+    // masks: the dev threshold stored with a model was fixed on masked scores too.
+    load_clip_with_face(&idx, &cfg.clip_spec(), None)
+}
+
+/// The clips of one input with where their face boxes came from (see `input_clips_used`).
+pub fn input_clips_with_faces(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<(Clip, FaceSource)>> {
+    Ok(input_clips_used(cfg, input, work)?.0.into_iter().map(|(c, f, _)| (c, f)).collect())
 }
 
 /// The clips of one input (see `input_clips_with_faces`).
@@ -209,41 +278,89 @@ pub fn input_clips(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<Clip>>
     Ok(input_clips_with_faces(cfg, input, work)?.into_iter().map(|(c, _)| c).collect())
 }
 
-/// Scores each input on its own: a bad input gives its own error and the others are still scored.
-pub fn infer(
-    gpu: &Gpu,
-    model: &FasTd,
-    inputs: &[PathBuf],
-    threshold: Option<Threshold>,
-    depth: Option<DepthOutput>,
-) -> Vec<InputScore> {
+/// Scores each input on its own: a bad input gives its own error and the others are still
+/// scored. A photo (or each photo of a folder of photos) gets its own result.
+pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<DepthOutput>) -> Vec<InputScore> {
     let work = ScratchDir::new("infer");
     let names = depth_names(inputs);
-    inputs
-        .iter()
-        .zip(&names)
-        .map(|(input, name)| {
-            let mut r = InputScore {
-                input: input.clone(),
-                verdict: "error".into(),
-                score: None,
-                threshold: threshold.clone(),
-                clip_scores: vec![],
-                face: FaceReport::default(),
-                warnings: vec![],
-                error: None,
-            };
+    let mut results = Vec::new();
+    for (input, name) in inputs.iter().zip(&names) {
+        let photos = match photos_of(input) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut r = InputScore::new(input, scorers.clips, scorers.clip_threshold.clone());
+                r.error = Some(format!("{e:#}"));
+                results.push(r);
+                continue;
+            }
+        };
+        let Some(photos) = photos else {
+            let mut r = InputScore::new(input, scorers.clips, scorers.clip_threshold.clone());
             let scored = match &work {
-                Ok(w) => score_input(gpu, model, input, w.path(), depth.map(|d| (d, name.as_str())), &mut r),
+                Ok(w) => input_clips_used(&scorers.clips.cfg, input, w.path()).and_then(|(clips, total)| {
+                    score_clips(gpu, scorers.clips, clips, total, depth.map(|d| (d, name.as_str())), &mut r)
+                }),
                 Err(e) => Err(anyhow::anyhow!("{e:#}")),
             };
             if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
                 r.verdict = "error".into();
             }
-            r
-        })
-        .collect()
+            results.push(r);
+            continue;
+        };
+        for photo in photos {
+            let mut r = InputScore::new(&photo, scorers.photos, scorers.photo_threshold.clone());
+            r.network = SINGLE_FRAME;
+            let photo_name = depth_names(std::slice::from_ref(&photo)).remove(0);
+            // the single-frame network scores each frame alone: Nf copies of the photo score it once
+            let copies = vec![photo.clone(); scorers.photos.cfg.frames];
+            let scored = load_frames(&scorers.photos.cfg, &photo, &copies).and_then(|(clip, face)| {
+                score_clips(
+                    gpu,
+                    scorers.photos,
+                    vec![(clip, face, vec![photo.clone()])],
+                    1,
+                    depth.map(|d| (d, photo_name.as_str())),
+                    &mut r,
+                )
+            });
+            // the copies are one frame
+            r.face.frames = r.face.frames.min(1);
+            r.face.frames_without_face = r.face.frames_without_face.min(1);
+            if let Err(e) = scored {
+                r.error = Some(format!("{e:#}"));
+                r.verdict = "error".into();
+            }
+            if r.threshold.is_none() && r.error.is_none() {
+                r.warnings.push(
+                    "the checkpoint stores no single-frame threshold (trained before tdfas stored one): pass --threshold".into(),
+                );
+            }
+            results.push(r);
+        }
+    }
+    results
+}
+
+impl InputScore {
+    fn new(input: &Path, model: &FasTd, threshold: Option<Threshold>) -> InputScore {
+        let single = matches!(model.cfg.variant.as_str(), "1" | "1*");
+        InputScore {
+            input: input.to_path_buf(),
+            verdict: "error".into(),
+            score: None,
+            threshold,
+            clip_scores: vec![],
+            network: if single { SINGLE_FRAME } else { MULTI_FRAME },
+            clip_frames: vec![],
+            frames_total: 0,
+            frames_unused: 0,
+            face: FaceReport::default(),
+            warnings: vec![],
+            error: None,
+        }
+    }
 }
 
 /// File-name stems for the depth maps: the input's name, numbered when two inputs share it.
@@ -263,20 +380,24 @@ fn depth_names(inputs: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-fn score_input(
+/// Scores the clips of one input (of `total` frames) into `r`.
+fn score_clips(
     gpu: &Gpu,
     model: &FasTd,
-    input: &Path,
-    work: &Path,
+    clips: Vec<InputClip>,
+    total: usize,
     depth: Option<(DepthOutput, &str)>,
     r: &mut InputScore,
 ) -> Result<()> {
     let cfg = &model.cfg;
-    let clips = input_clips_with_faces(cfg, input, work)?;
     let mut boxes: Vec<Option<Rect>> = vec![];
     let mut small_frames = None;
     let mut flat_clips = 0;
-    for (ci, (clip, face)) in clips.iter().enumerate() {
+    let mut used = std::collections::BTreeSet::new();
+    let name = |p: &PathBuf| {
+        p.file_name().map_or_else(|| p.to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned())
+    };
+    for (ci, (clip, face, frames)) in clips.iter().enumerate() {
         match *face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.source = "detector".into();
@@ -314,9 +435,15 @@ fn score_input(
         let batch = HostBatch::from_clips(cfg, std::slice::from_ref(clip))?;
         let scored = model.score(gpu, &batch)?;
         r.clip_scores.push(scored.scores[0]);
+        r.clip_frames.push(frames.iter().map(name).collect());
+        used.extend(frames.iter().cloned());
         if let Some((out, name)) = depth {
             write_depth_maps(out, name, ci, cfg, &scored)?;
         }
+    }
+    r.frames_total = total;
+    if !r.clip_scores.is_empty() {
+        r.frames_unused = total.saturating_sub(used.len());
     }
     let found = crate::data::face::median_box(&boxes);
     r.face.face_box = found.rect.map(|b| [b.x, b.y, b.w, b.h]);
@@ -328,6 +455,9 @@ fn score_input(
                 "the frames are {side} pixels on their short side, too small to hold a face ({} at least): nothing scored",
                 crate::data::face::MIN_FACE
             ),
+            None if r.network == SINGLE_FRAME && total == 1 => {
+                "no face found in the photo: nothing scored (--no-detect scores the whole photo)".to_string()
+            }
             None => format!(
                 "no face found in {} of {} frames: nothing scored (--no-detect scores whole frames)",
                 r.face.frames_without_face, r.face.frames

@@ -531,8 +531,23 @@ fn run(cli: Cli) -> Result<()> {
                     None
                 }
             };
+            // photos: the single-frame network, against its own threshold
+            let single = matches!(model.cfg.variant.as_str(), "1" | "1*");
+            let photo_model =
+                if single { None } else { Some(tdfas::train::trainer::single_frame_model(&gpu, &model)?) };
+            let photo_threshold = match (threshold, loaded.single_frame_calibration()) {
+                (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
+                (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
+                (None, None) => None,
+            };
+            let scorers = tdfas::infer::Scorers {
+                clips: &model,
+                clip_threshold: thr,
+                photos: photo_model.as_ref().unwrap_or(&model),
+                photo_threshold,
+            };
             let depth = depth_dir.as_deref().map(|dir| tdfas::infer::DepthOutput { dir, overwrite });
-            let results = tdfas::infer::infer(&gpu, &model, &inputs, thr, depth);
+            let results = tdfas::infer::infer(&gpu, &scorers, &inputs, depth);
             let mut lines = String::new();
             for r in &results {
                 println!("{}", r.line());

@@ -406,3 +406,76 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     assert!(table.contains("dev APCER <= 25%") && table.contains("BPCER:") && table.contains("worst first"), "{table}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Photos (an image file, or a folder of images not named NNNN) are scored one by one by the
+/// single-frame network against its own stored threshold and say so; a numbered folder stays a
+/// video, and the JSON says which frames each clip used and how many were left.
+#[test]
+fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
+    let gpu = tdfas::Gpu::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("tdfas-photos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = tdfas::model::Config::preset("tiny").unwrap();
+    (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 2);
+    let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
+    let calib = |t: f64, method: &str| tdfas::train::checkpoint::Calibration {
+        threshold: t,
+        method: method.into(),
+        data: "d".into(),
+        protocol: None,
+        dev_eer: 0.1,
+        n_live: 1,
+        n_attack: 1,
+    };
+    let m = dir.join("m.safetensors");
+    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let (multi, single) = (calib(0.25, "multi EER"), calib(0.75, "single EER"));
+    tdfas::train::checkpoint::save_with_calibrations(&gpu, &m, &model, None, &progress, Some(&multi), Some(&single))
+        .unwrap();
+    let picture = |p: &Path, shade: u8| {
+        image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([shade, (x * 7 + y * 3) as u8, 90])).save(p).unwrap();
+    };
+    let photos = dir.join("holiday");
+    std::fs::create_dir_all(&photos).unwrap();
+    picture(&photos.join("beach.jpg"), 10);
+    picture(&photos.join("me.png"), 200);
+    let video = dir.join("video");
+    std::fs::create_dir_all(&video).unwrap();
+    for k in 1..=6 {
+        picture(&video.join(format!("{k:04}.png")), 20 * k as u8);
+    }
+    let json = dir.join("r.json");
+    let out = run(tdfas()
+        .args(["infer", "--no-detect", "--checkpoint"])
+        .arg(&m)
+        .arg("--json")
+        .arg(&json)
+        .arg(&photos)
+        .arg(photos.join("me.png"))
+        .arg(&video));
+    let rows: Vec<serde_json::Value> =
+        std::fs::read_to_string(&json).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 4, "two photos of the folder, one photo, one video: {out}");
+    for r in &rows[..3] {
+        assert_eq!(r["network"], "single-frame", "{r}");
+        assert_eq!(r["threshold"]["value"], 0.75, "{r}");
+        assert_eq!(r["clip_frames"].as_array().unwrap().len(), 1);
+    }
+    assert!(rows[0]["input"].as_str().unwrap().ends_with("beach.jpg"));
+    assert_eq!(rows[1]["score"], rows[2]["score"], "me.png scores the same in a folder and alone");
+    let v = &rows[3];
+    assert_eq!(v["network"], "multi-frame");
+    assert_eq!(v["threshold"]["value"], 0.25);
+    // 6 frames, clips of 3 frames every 2: one clip (0001, 0003, 0005)... frames are counted
+    let used: std::collections::BTreeSet<String> = v["clip_frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c.as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(v["frames_total"], 6);
+    assert_eq!(v["frames_unused"].as_u64().unwrap() as usize, 6 - used.len());
+    assert!(out.lines().next().unwrap().contains("single-frame"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -61,6 +61,9 @@ impl Calibration {
 
 /// Metadata key of the calibration (JSON).
 pub const CALIBRATION_KEY: &str = "calibration";
+/// Metadata key of the single-frame network's own calibration in a multi-frame checkpoint (what
+/// photos are scored against).
+pub const SINGLE_CALIBRATION_KEY: &str = "calibration_single_frame";
 
 /// Writes `path` atomically: the model's parameters (and running stats), optimizer state if given.
 pub fn save(gpu: &Gpu, path: &Path, model: &FasTd, optim: Option<&Adadelta>, progress: &Progress) -> Result<()> {
@@ -75,6 +78,19 @@ pub fn save_calibrated(
     optim: Option<&Adadelta>,
     progress: &Progress,
     calibration: Option<&Calibration>,
+) -> Result<()> {
+    save_with_calibrations(gpu, path, model, optim, progress, calibration, None)
+}
+
+/// `save_calibrated` with the single-frame network's own calibration too.
+pub fn save_with_calibrations(
+    gpu: &Gpu,
+    path: &Path,
+    model: &FasTd,
+    optim: Option<&Adadelta>,
+    progress: &Progress,
+    calibration: Option<&Calibration>,
+    single_frame: Option<&Calibration>,
 ) -> Result<()> {
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for p in &model.params.params {
@@ -121,6 +137,9 @@ pub fn save_calibrated(
     meta.insert("format".to_string(), "tdfas-checkpoint-1".to_string());
     if let Some(c) = calibration {
         meta.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(c)?);
+    }
+    if let Some(c) = single_frame {
+        meta.insert(SINGLE_CALIBRATION_KEY.to_string(), serde_json::to_string(c)?);
     }
     let sum = checksum(data.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
     meta.insert(CHECKSUM_KEY.to_string(), sum);
@@ -182,10 +201,22 @@ pub struct Loaded {
     pub config: Config,
     pub progress: Option<Progress>,
     pub calibration: Option<Calibration>,
+    /// the single-frame network's own threshold (multi-frame checkpoints)
+    pub calibration_single: Option<Calibration>,
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
 impl Loaded {
+    /// The threshold of the single-frame network: its own in a multi-frame checkpoint, the
+    /// checkpoint's in a Model 1 checkpoint.
+    pub fn single_frame_calibration(&self) -> Option<&Calibration> {
+        if matches!(self.config.variant.as_str(), "1" | "1*") {
+            self.calibration.as_ref()
+        } else {
+            self.calibration_single.as_ref()
+        }
+    }
+
     /// What a checkpoint says about itself for a report: its file, config, training progress and
     /// the data its threshold was fixed on (the training dataset's dev split); version and date.
     /// The caller adds the evaluation data, protocol, threshold source and adapter.
@@ -310,21 +341,8 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         Some(p) => Some(serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?),
         None => None,
     };
-    let calibration = match metadata.get(CALIBRATION_KEY) {
-        Some(c) => {
-            let c: Calibration = serde_json::from_str(c).map_err(|e| anyhow!("calibration metadata: {e}"))?;
-            check_threshold(c.threshold).with_context(|| format!("calibration metadata: threshold {}", c.threshold))?;
-            // strings from a file are shown, never obeyed, by a terminal
-            let shown = crate::util::text::shown;
-            Some(Calibration {
-                method: shown(&c.method),
-                data: shown(&c.data),
-                protocol: c.protocol.as_deref().map(shown),
-                ..c
-            })
-        }
-        None => None,
-    };
+    let calibration = read_calibration(&metadata, CALIBRATION_KEY)?;
+    let calibration_single = read_calibration(&metadata, SINGLE_CALIBRATION_KEY)?;
     let views = st.tensors();
     if let Some(want) = metadata.get(CHECKSUM_KEY) {
         let got = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())), &metadata);
@@ -344,7 +362,23 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         }
         tensors.insert(name, (view.shape().to_vec(), values));
     }
-    Ok(Loaded { config, progress, calibration, tensors })
+    Ok(Loaded { config, progress, calibration, calibration_single, tensors })
+}
+
+/// A calibration in the metadata under `key`, checked: a threshold inside the score's range,
+/// its strings escaped for printing.
+fn read_calibration(metadata: &HashMap<String, String>, key: &str) -> Result<Option<Calibration>> {
+    let Some(c) = metadata.get(key) else { return Ok(None) };
+    let c: Calibration = serde_json::from_str(c).map_err(|e| anyhow!("{key} metadata: {e}"))?;
+    check_threshold(c.threshold).with_context(|| format!("{key} metadata: threshold {}", c.threshold))?;
+    // strings from a file are shown, never obeyed, by a terminal
+    let shown = crate::util::text::shown;
+    Ok(Some(Calibration {
+        method: shown(&c.method),
+        data: shown(&c.data),
+        protocol: c.protocol.as_deref().map(shown),
+        ..c
+    }))
 }
 
 /// Loads parameters into a model built from the checkpoint's config, checking that the names,
@@ -423,6 +457,7 @@ mod provenance_tests {
         let loaded = Loaded {
             config: Config::preset("tiny").unwrap(),
             progress: None,
+            calibration_single: None,
             calibration: Some(Calibration {
                 threshold: 0.4,
                 method: "dev EER".into(),
