@@ -5,7 +5,7 @@ mod common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,
-    conv2d_backward_weight_with, conv2d_with, t_conv2d, ConvKernel, WgradKernel,
+    conv2d_backward_weight_with, conv2d_relu_with, conv2d_with, t_conv2d, ConvKernel, WgradKernel,
 };
 use tdfas::reference::conv as r;
 use tdfas::reference::{dot, gradcheck, random};
@@ -56,6 +56,12 @@ fn check_case(g: &Gpu, c: Case, seed: u64) {
         check(g, &what(&format!("y {kernel:?}")), &y, &r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)), c.ci * kk);
         let gx_k = conv2d_backward_input_with(g, kernel, &tgy, &tw).unwrap();
         check(g, &what(&format!("gx {kernel:?}")), &gx_k, &gx, c.co * kk);
+    }
+    // conv + ReLU for inference (the GEMM kernel's epilogue, a separate ReLU with the others)
+    let relu_ref: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
+    for kernel in ConvKernel::ALL {
+        let y = conv2d_relu_with(g, kernel, &tx, &tw, Some(&tb)).unwrap();
+        check(g, &what(&format!("relu(y) {kernel:?}")), &y, &relu_ref, c.ci * kk);
     }
     for kernel in WgradKernel::ALL {
         let gw_k = conv2d_backward_weight_with(g, kernel, &tx, &tgy, c.k).unwrap();

@@ -203,13 +203,16 @@ pub struct ConvSettings {
     pub kernel: Cell<ConvKernel>,
     /// The weight-gradient kernel (autotuned as well).
     pub wgrad: Cell<WgradKernel>,
+    /// Inference (`FasTd::score`): eval BatchNorm folded into the conv before it, ReLU in the
+    /// conv's epilogue (on by default; tests compare with the unfused path).
+    pub fuse_inference: Cell<bool>,
 }
 
 /// This device's conv settings: at the first call, the autotune's choice (cached on disk).
 pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
     gpu.op_settings(|gpu| {
         let (kernel, wgrad) = crate::ops::tuning::tune(gpu)?;
-        Ok(ConvSettings { kernel: Cell::new(kernel), wgrad: Cell::new(wgrad) })
+        Ok(ConvSettings { kernel: Cell::new(kernel), wgrad: Cell::new(wgrad), fuse_inference: Cell::new(true) })
     })
 }
 
@@ -322,7 +325,7 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
         .map(|kernel| Candidate {
             kernel,
             ms: verdict(outputs(&fwd(kernel)), &want, &|| {
-                time(&|| gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false))
+                time(&|| gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false, false))
             }),
         })
         .collect();
@@ -398,6 +401,7 @@ fn gemm_conv_with(
     s_o: usize,
     s_c: usize,
     flip: bool,
+    relu: bool,
 ) -> Result<Tensor> {
     let [n, _, h, wd] = inp.nchw();
     let out = Tensor::empty(gpu, &[n, cout, h, wd]);
@@ -409,7 +413,7 @@ fn gemm_conv_with(
     // same sum in the same order, so the result is bit-identical.
     for r in gpu.split_items("conv2d", n, &[inp, &out])? {
         let (inp, out) = (inp.items(r.clone()), out.items(r));
-        gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip)?;
+        gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip, relu)?;
     }
     Ok(out)
 }
@@ -427,10 +431,12 @@ fn gemm_conv_dispatch(
     s_o: usize,
     s_c: usize,
     flip: bool,
+    relu: bool,
 ) -> Result<()> {
     let [n, cin, h, wd] = inp.nchw();
     let cout = out.dim(1);
     let pixels = n * h * wd;
+    debug_assert!(!relu || kernel == ConvKernel::Gemm, "only the GEMM kernel has the ReLU epilogue");
     // The row kernel has entry points for k = 1 and 3, reads whole vec4 rows and needs subgroups.
     let kernel = match kernel {
         ConvKernel::Rows if !((k == 1 || k == 3) && wd % 4 == 0 && kernel.available(gpu)) => {
@@ -450,7 +456,7 @@ fn gemm_conv_dispatch(
         s_c: s_c as u32,
         flip: flip as u32,
         has_bias: b.is_some() as u32,
-        relu: 0,
+        relu: relu as u32,
         _pad: 0,
     };
     let flops = 2.0 * (cout * pixels * cin * k * k) as f64;
@@ -504,7 +510,26 @@ pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Opt
     if let Some(b) = b {
         ensure!(b.shape() == [co], "conv2d: bias must be [{co}] for weight {:?}, got {:?}", w.shape(), b.shape());
     }
-    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false)
+    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false, false)
+}
+
+/// max(conv(x, w) + b, 0), for inference: the ReLU in the epilogue of the GEMM kernel, after the
+/// conv as its own op with the other kernels.
+pub fn conv2d_relu(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    conv2d_relu_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
+}
+
+/// `conv2d_relu` with a given kernel (tests).
+pub fn conv2d_relu_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    if kernel != ConvKernel::Gemm {
+        return crate::ops::elementwise::relu(gpu, &conv2d_with(gpu, kernel, x, w, b)?);
+    }
+    let [_, ci, _, _] = nchw("input x", x)?;
+    let (co, k) = weight_shape(w, ci)?;
+    if let Some(b) = b {
+        ensure!(b.shape() == [co], "conv2d: bias must be [{co}] for weight {:?}, got {:?}", w.shape(), b.shape());
+    }
+    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false, true)
 }
 
 /// dL/dx from gy [N, Co, H, W] and w [Co, Ci, k, k]: gy convolved with the flipped, transposed
@@ -527,7 +552,7 @@ pub fn conv2d_backward_input_with(gpu: &Gpu, kernel: ConvKernel, gy: &Tensor, w:
     );
     // Validates k (square, odd) the same way as the forward, with the roles of Ci and Co swapped.
     let (_, k) = weight_shape(w, ci)?;
-    gemm_conv_with(gpu, kernel, gy, w, None, ci, k, k * k, ci * k * k, true)
+    gemm_conv_with(gpu, kernel, gy, w, None, ci, k, k * k, ci * k * k, true, false)
 }
 
 /// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
