@@ -301,12 +301,13 @@ fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
                 tensors: tensors("x", "w", "y"),
                 make: Box::new(move |gpu| {
                     let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
-                    // on a GPU the other of the two GPU kernels, else the first other one
+                    // on a GPU the tiles against the GEMM kernel, else the first other kernel
+                    use conv::ConvKernel::{Gemm, Tiled};
                     let tuned = conv::settings(gpu)?.kernel.get();
-                    let gpu_pair = [conv::ConvKernel::Tiled, conv::ConvKernel::Gemm];
-                    let kernel = match gpu_pair.iter().position(|&k| k == tuned) {
-                        Some(i) if !gpu.is_cpu() => Some(gpu_pair[1 - i]),
-                        _ => conv::ConvKernel::ALL.into_iter().find(|&k| k != tuned),
+                    let kernel = match tuned {
+                        _ if gpu.is_cpu() => conv::ConvKernel::ALL.into_iter().find(|&k| k != tuned),
+                        Tiled => Some(Gemm),
+                        _ => Some(Tiled),
                     };
                     Ok(Box::new(move |gpu: &Gpu| match (other, kernel) {
                         (true, Some(k)) => conv::conv2d_with(gpu, k, &x, &w, None).map(drop),

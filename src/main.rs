@@ -510,7 +510,7 @@ fn info() -> Result<()> {
     let cache = tdfas::ops::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
     let conv = tdfas::ops::conv::settings(&gpu)?;
     println!(
-        "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm and \
+        "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm|gemm8 and \
          TDFAS_WGRAD=reduce|rows|gemm override; cache {cache})",
         conv.kernel.get().name(),
         conv.wgrad.get().name()

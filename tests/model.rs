@@ -266,7 +266,7 @@ fn fused_inference_matches_the_unfused_path() {
     settings.fuse_inference.set(false);
     let plain = model.score(&g, &batch).unwrap();
     settings.fuse_inference.set(true);
-    for kernel in [tuned, tdfas::ops::conv::ConvKernel::Gemm] {
+    for kernel in [tuned, tdfas::ops::conv::ConvKernel::Gemm, tdfas::ops::conv::ConvKernel::Gemm8] {
         settings.kernel.set(kernel);
         let fused = model.score(&g, &batch).unwrap();
         let want: Vec<f64> = maps(&plain).iter().map(|&v| v as f64).collect();

@@ -20,6 +20,7 @@ pub const KERNELS: OpKernels = OpKernels {
         CONV2D_FORWARD_TILED,
         CONV2D_FORWARD_ROWS,
         CONV2D_FORWARD_GEMM,
+        CONV2D_FORWARD_GEMM8,
         CONV2D_WEIGHT_GRAD,
         CONV2D_WEIGHT_GRAD_ROWS,
         CONV2D_WEIGHT_GRAD_GEMM,
@@ -32,6 +33,7 @@ const CONV2D_FORWARD: Shader = crate::shader!("conv2d_forward", ["conv2d_forward
 const CONV2D_FORWARD_TILED: Shader = crate::shader!("conv2d_forward_tiled", ["conv2d_forward_tiled"]);
 const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv3", "conv1"]);
 const CONV2D_FORWARD_GEMM: Shader = crate::shader!("conv2d_forward_gemm", ["conv2d_forward_gemm"]);
+const CONV2D_FORWARD_GEMM8: Shader = crate::shader!("conv2d_forward_gemm8", ["conv2d_forward_gemm8"]);
 const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
 const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
 const CONV2D_WEIGHT_GRAD_GEMM: Shader = crate::shader!("conv2d_weight_grad_gemm", ["wgrad_gemm", "wgrad_finish"]);
@@ -110,11 +112,13 @@ pub enum ConvKernel {
     Rows,
     /// conv2d_forward_gemm.wgsl: 64 x 128 tiles, 4 x 8 per thread, double-buffered stages (GPUs).
     Gemm,
+    /// conv2d_forward_gemm8.wgsl: 128 x 128 tiles, 8 x 8 per thread (GPUs).
+    Gemm8,
 }
 
 impl ConvKernel {
-    pub const ALL: [ConvKernel; 4] =
-        [ConvKernel::RegisterBlocked, ConvKernel::Tiled, ConvKernel::Rows, ConvKernel::Gemm];
+    pub const ALL: [ConvKernel; 5] =
+        [ConvKernel::RegisterBlocked, ConvKernel::Tiled, ConvKernel::Rows, ConvKernel::Gemm, ConvKernel::Gemm8];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -122,11 +126,17 @@ impl ConvKernel {
             ConvKernel::Tiled => "tiled",
             ConvKernel::Rows => "rows",
             ConvKernel::Gemm => "gemm",
+            ConvKernel::Gemm8 => "gemm8",
         }
     }
 
     pub fn parse(s: &str) -> Option<ConvKernel> {
         ConvKernel::ALL.into_iter().find(|k| k.name() == s.trim())
+    }
+
+    /// Whether the kernel can apply the ReLU in its epilogue (`conv2d_relu`).
+    fn has_relu(self) -> bool {
+        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8)
     }
 
     /// Whether this adapter can run the kernel: the row kernel shares weights through
@@ -146,6 +156,7 @@ impl ConvKernel {
             ConvKernel::Tiled => &CONV2D_FORWARD_TILED,
             ConvKernel::Rows => &CONV2D_FORWARD_ROWS,
             ConvKernel::Gemm => &CONV2D_FORWARD_GEMM,
+            ConvKernel::Gemm8 => &CONV2D_FORWARD_GEMM8,
         }
     }
 
@@ -157,6 +168,7 @@ impl ConvKernel {
             }
             ConvKernel::Tiled => [pixels.div_ceil(TILE) as u32, cout.div_ceil(TILE) as u32, 1],
             ConvKernel::Gemm => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(GEMM_CHANNELS) as u32, 1],
+            ConvKernel::Gemm8 => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(2 * GEMM_CHANNELS) as u32, 1],
             // one row per thread here (conv1); conv3's pairs of rows are counted at its dispatch
             ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
         }
@@ -204,7 +216,7 @@ pub struct ConvSettings {
     /// The weight-gradient kernel (autotuned as well).
     pub wgrad: Cell<WgradKernel>,
     /// Inference (`FasTd::score`): eval BatchNorm folded into the conv before it, ReLU in the
-    /// conv's epilogue (on by default; tests compare with the unfused path).
+    /// conv's epilogue (on unless `TDFAS_FUSE=0`, for comparisons; tests compare both paths).
     pub fuse_inference: Cell<bool>,
 }
 
@@ -212,7 +224,11 @@ pub struct ConvSettings {
 pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
     gpu.op_settings(|gpu| {
         let (kernel, wgrad) = crate::ops::tuning::tune(gpu)?;
-        Ok(ConvSettings { kernel: Cell::new(kernel), wgrad: Cell::new(wgrad), fuse_inference: Cell::new(true) })
+        Ok(ConvSettings {
+            kernel: Cell::new(kernel),
+            wgrad: Cell::new(wgrad),
+            fuse_inference: Cell::new(std::env::var("TDFAS_FUSE").map_or(true, |v| v != "0")),
+        })
     })
 }
 
@@ -436,7 +452,7 @@ fn gemm_conv_dispatch(
     let [n, cin, h, wd] = inp.nchw();
     let cout = out.dim(1);
     let pixels = n * h * wd;
-    debug_assert!(!relu || kernel == ConvKernel::Gemm, "only the GEMM kernel has the ReLU epilogue");
+    debug_assert!(!relu || kernel.has_relu(), "only the GEMM kernels have the ReLU epilogue");
     // The row kernel has entry points for k = 1 and 3, reads whole vec4 rows and needs subgroups.
     let kernel = match kernel {
         ConvKernel::Rows if !((k == 1 || k == 3) && wd % 4 == 0 && kernel.available(gpu)) => {
@@ -498,7 +514,7 @@ pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<T
 /// most of its threads idle (the model's 1- and 8-channel convs), so those stay register-blocked.
 fn kernel_for(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
     Ok(match settings(gpu)?.kernel.get() {
-        ConvKernel::Tiled | ConvKernel::Gemm if cout <= 16 => ConvKernel::RegisterBlocked,
+        ConvKernel::Tiled | ConvKernel::Gemm | ConvKernel::Gemm8 if cout <= 16 => ConvKernel::RegisterBlocked,
         k => k,
     })
 }
@@ -521,7 +537,7 @@ pub fn conv2d_relu(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Res
 
 /// `conv2d_relu` with a given kernel (tests).
 pub fn conv2d_relu_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-    if kernel != ConvKernel::Gemm {
+    if !kernel.has_relu() {
         return crate::ops::elementwise::relu(gpu, &conv2d_with(gpu, kernel, x, w, b)?);
     }
     let [_, ci, _, _] = nchw("input x", x)?;
