@@ -4,9 +4,9 @@
 #   1. `tdfas info`: the adapter, and the conv autotune's candidate table (every candidate's probe
 #      time and its check against the reference kernel; the tuning cache comes back too);
 #   2. the conv op tests and the autotune test on the GPU adapter;
-#   3. `tdfas bench --preset paper` and `tdfas profile --preset paper` (kernel shares of the
-#      adapter's measured FMA and bandwidth peaks), then `tools/bench_torch.py --preset paper` (fp32
-#      TF32 off, TF32 on, autocast float16) and `tools/compare_bench.py`;
+#   3. `tdfas bench --preset paper`, `tools/bench_torch.py --preset paper` (fp32 TF32 off, TF32 on,
+#      autocast float16), `tools/compare_bench.py`, then `tdfas profile --preset paper` (each
+#      kernel's share of the adapter's measured FMA and bandwidth peaks);
 #   4. every other test binary, while time is left;
 #   5. a paper-preset checkpoint dumped and checked against PyTorch, while time is left.
 # Results go to $OUT/docs/gpu-runs/DATE-h200/ (copy that folder into docs/gpu-runs/).
@@ -29,7 +29,7 @@ if [ "${1:-}" = prepare ]; then
 fi
 
 START=$SECONDS
-BUDGET=${BUDGET:-470}                       # seconds for the whole run (the device call allows 600)
+BUDGET=${BUDGET:-480}                       # seconds for the whole run (the device call allows 600)
 left() { echo $((BUDGET - (SECONDS - START))); }
 # `within CAP cmd...`: runs cmd under a timeout of CAP seconds or what is left, if 10 s are left
 within() {
@@ -60,11 +60,11 @@ run_test() {
 }
 # 2. the conv kernels on the GPU adapter
 for t in .gpu/t/ops_conv-* .gpu/t/tuning-*; do run_test "$t" 60; done
-# 3. side by side, then the profile
+# 3. side by side (PyTorch in three modes: about a minute each), then the profile
 within 150 $T bench --preset paper --json "$D/tdfas_h200.json" > "$D/bench.txt" 2>&1
-within 60 $T profile --preset paper > "$D/profile.txt" 2>&1
-within 150 python3 tools/bench_torch.py --preset paper --json "$D/torch_h200.json" > "$D/torch_bench.txt" 2>&1
+within 180 python3 tools/bench_torch.py --preset paper --json "$D/torch_h200.json" > "$D/torch_bench.txt" 2>&1
 python3 tools/compare_bench.py "$D/tdfas_h200.json" "$D/torch_h200.json" --markdown > "$D/compare.md" 2>&1
+within 60 $T profile --preset paper > "$D/profile.txt" 2>&1
 # 4. every other test binary
 for t in .gpu/t/*; do
   case $(basename "$t") in ops_conv-*|tuning-*) continue ;; esac

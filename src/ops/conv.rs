@@ -274,16 +274,18 @@ fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
 /// by O(1).
 pub const CHECK_TOLERANCE: f32 = 1e-3;
 
-/// Probes every candidate of both families on this adapter: each runs a 3x3 64 -> 64 conv of the
-/// model's kind (32 x 32 pixels on a CPU adapter, 4 x 64 x 64 elsewhere; best of 3 after a
-/// warm-up), forward and input gradient on the forward family, the weight gradient on the other,
+/// Probes every candidate of both families on this adapter: each runs a 3x3 conv of the model's
+/// kind (64 -> 64 channels of 32 x 32 pixels on a CPU adapter; 128 -> 128 of 8 x 64 x 64 elsewhere,
+/// about 10 GFLOP, so that submitting costs little against the kernel and 128-channel tiles are
+/// full; best of 3 after a warm-up), forward and input gradient on the forward family, the weight
+/// gradient on the other,
 /// plus two small odd shapes (3x3 and 1x1, sizes not multiples of any tile). Each output must
 /// agree with the reference kernel's (register-blocked forward, reduce weight gradient) within
 /// `CHECK_TOLERANCE` before its time counts; a candidate that fails to run or to agree is
 /// excluded, with the reason.
 pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
-    let (n, hw) = if gpu.is_cpu() { (1, 32) } else { (4, 64) };
-    let (c, k) = (64, 3);
+    let (n, hw, c) = if gpu.is_cpu() { (1, 32, 64) } else { (8, 64, 128) };
+    let k = 3;
     let x = probe_data(gpu, &[n, c, hw, hw], 1)?;
     let w = probe_data(gpu, &[c, c, k, k], 2)?;
     let gy = probe_data(gpu, &[n, c, hw, hw], 3)?;
