@@ -244,8 +244,8 @@ fn variant3_matches_pytorch() {
 }
 
 /// Inference folds each eval BatchNorm into the conv before it and puts the ReLU in the conv's
-/// epilogue (the GEMM kernel) or after it (the others): equal to the unfused path within f32
-/// rounding, with running statistics away from their initial 0 / 1.
+/// epilogue where the kernel has one (the GEMM kernels; the others keep the unfused path): equal
+/// to the unfused path within f32 rounding, with running statistics away from their initial 0 / 1.
 #[test]
 fn fused_inference_matches_the_unfused_path() {
     let g = gpu();

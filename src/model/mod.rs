@@ -53,7 +53,14 @@ impl<'a, 'g> Builder<'a, 'g> {
 
     /// conv k x k (no bias) -> BatchNorm -> ReLU, the paper's basic block.
     pub fn cbr(&mut self, name: &str, x: Var) -> Result<Var> {
-        if !self.training && !self.t.grad_enabled && conv::settings(self.t.gpu)?.fuse_inference.get() {
+        // inference folds the BatchNorm into the conv where the conv kernel applies the ReLU too
+        // (elsewhere the fold and a separate ReLU cost more dispatches than the BatchNorm)
+        let co = self.params.get(&format!("{name}.weight"))?.dim(0);
+        if !self.training
+            && !self.t.grad_enabled
+            && conv::settings(self.t.gpu)?.fuse_inference.get()
+            && conv::relu_epilogue(self.t.gpu, co)?
+        {
             return self.cbr_fused(name, x);
         }
         let w = self.p(&format!("{name}.weight"))?;

@@ -216,7 +216,8 @@ pub struct ConvSettings {
     /// The weight-gradient kernel (autotuned as well).
     pub wgrad: Cell<WgradKernel>,
     /// Inference (`FasTd::score`): eval BatchNorm folded into the conv before it, ReLU in the
-    /// conv's epilogue (on unless `TDFAS_FUSE=0`, for comparisons; tests compare both paths).
+    /// conv's epilogue, where the conv kernel has one (on unless `TDFAS_FUSE=0`, for comparisons;
+    /// tests compare both paths).
     pub fuse_inference: Cell<bool>,
 }
 
@@ -535,6 +536,11 @@ pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Opt
 /// conv as its own op with the other kernels.
 pub fn conv2d_relu(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     conv2d_relu_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
+}
+
+/// Whether `conv2d_relu` with `cout` output channels applies the ReLU in the conv kernel itself.
+pub fn relu_epilogue(gpu: &Gpu, cout: usize) -> Result<bool> {
+    Ok(kernel_for(gpu, cout)?.has_relu())
 }
 
 /// `conv2d_relu` with a given kernel (tests).
