@@ -19,7 +19,7 @@
 // Grid: x = ceil(N * ceil(H / 2) * W/4 / 64) for conv3 (k = 3), ceil(N * H * W/4 / 64) for conv1
 // (k = 1); y = ceil(cout / 4).
 // No invocation returns early: subgroupBroadcast needs every lane (clamped ones are not stored).
-struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, _p0: u32, _p1: u32 }
+struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, relu: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;

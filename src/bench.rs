@@ -60,6 +60,27 @@ pub struct Row {
     pub reps: usize,
     /// why it did not run (a tensor over the adapter's binding limit)
     pub skipped: Option<String>,
+    /// share of the adapter's measured peak: GFLOP/s of the FMA probe for compute-bound kernels,
+    /// GB/s of the copy probe for memory-bound ones (when the probes ran)
+    pub peak_share: Option<f64>,
+}
+
+/// The adapter's measured peaks (ops::peak): the FMA probe's GFLOP/s, the copy probe's GB/s.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Peaks {
+    pub gflops: f64,
+    pub gbps: f64,
+}
+
+impl Peaks {
+    /// A row's share of the peak that bounds it.
+    fn share(&self, r: &Row) -> Option<f64> {
+        match r.bound {
+            Bound::Compute => r.gflops.map(|g| g / self.gflops),
+            Bound::Memory => r.gbps.map(|g| g / self.gbps),
+            Bound::Latency => None,
+        }
+    }
 }
 
 /// Whether `path` holds `bench --json` output.
@@ -80,6 +101,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// peak GPU memory of clip inference and of each training step
     pub memory: Vec<MemoryRow>,
+    /// the adapter's measured peaks (absent when a filter left the probes out)
+    pub peaks: Option<Peaks>,
 }
 
 /// Peak GPU memory of one workload: what the buffer pool held from the driver at most (the
@@ -226,6 +249,43 @@ fn conv_shapes(cfg: &Config) -> Vec<ConvShape> {
     out
 }
 
+/// The peak probes (ops::peak) at this adapter type's sizes.
+fn peak_benches() -> Vec<KernelBench> {
+    let fma = KernelBench {
+        name: "peak_fma (multiply-adds in registers)".into(),
+        family: "peak_fma",
+        bound: Bound::Compute,
+        tensors: vec![],
+        make: Box::new(|gpu| {
+            let (groups, iters, _) = crate::ops::peak::sizes(gpu);
+            Ok(Box::new(move |gpu: &Gpu| crate::ops::peak::fma(gpu, groups, iters).map(drop)))
+        }),
+    };
+    let copy = KernelBench {
+        name: "peak_copy (streaming copy)".into(),
+        family: "peak_copy",
+        bound: Bound::Memory,
+        tensors: vec![],
+        make: Box::new(|gpu| {
+            let src = input(gpu, &[crate::ops::peak::sizes(gpu).2], 1)?;
+            Ok(Box::new(move |gpu: &Gpu| crate::ops::peak::copy(gpu, &src).map(drop)))
+        }),
+    };
+    vec![fma, copy]
+}
+
+/// The adapter's peaks from the two probe rows, when both ran.
+fn peaks_of(rows: &[Row]) -> Option<Peaks> {
+    let rate = |family: &str| rows.iter().find(|r| r.family == family && r.skipped.is_none());
+    Some(Peaks { gflops: rate("peak_fma")?.gflops?, gbps: rate("peak_copy")?.gbps? })
+}
+
+/// Measures the adapter's peaks (the probes' rows).
+pub fn measure_peaks(gpu: &Gpu, quick: bool) -> Result<Option<Peaks>> {
+    let rows: Vec<Row> = peak_benches().iter().map(|kb| run_kernel(gpu, kb, quick)).collect::<Result<_>>()?;
+    Ok(peaks_of(&rows))
+}
+
 fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
     let mut v = vec![];
     for c in conv_shapes(cfg) {
@@ -246,8 +306,14 @@ fn conv_benches(cfg: &Config) -> Vec<KernelBench> {
                 tensors: tensors("x", "w", "y"),
                 make: Box::new(move |gpu| {
                     let (x, w) = (input(gpu, &xs1, 1)?, input(gpu, &ws1, 2)?);
+                    // on a GPU the tiles against the GEMM kernel, else the first other kernel
+                    use conv::ConvKernel::{Gemm, Tiled};
                     let tuned = conv::settings(gpu)?.kernel.get();
-                    let kernel = conv::ConvKernel::ALL.into_iter().find(|&k| k != tuned);
+                    let kernel = match tuned {
+                        _ if gpu.is_cpu() => conv::ConvKernel::ALL.into_iter().find(|&k| k != tuned),
+                        Tiled => Some(Gemm),
+                        _ => Some(Tiled),
+                    };
                     Ok(Box::new(move |gpu: &Gpu| match (other, kernel) {
                         (true, Some(k)) => conv::conv2d_with(gpu, k, &x, &w, None).map(drop),
                         _ => conv::conv2d(gpu, &x, &w, None).map(drop),
@@ -504,6 +570,7 @@ fn row(name: &str, family: &str, shape: String, bound: Bound) -> Row {
         bytes: 0.0,
         reps: 0,
         skipped: None,
+        peak_share: None,
     }
 }
 
@@ -667,7 +734,9 @@ fn stage1_params(gpu: &Gpu, cfg: &Config) -> Result<usize> {
 /// Runs every benchmark of the preset, printing each row as it completes when `progress`.
 pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
     let cfg = bench_config(opts)?;
-    let mut benches = conv_benches(&cfg);
+    // the peak probes first: every later row is given as a share of them
+    let mut benches = peak_benches();
+    benches.extend(conv_benches(&cfg));
     benches.extend(other_benches(&cfg, stage1_params(gpu, &cfg)?));
     let wanted = |name: &str| opts.filter.as_deref().is_none_or(|f| name.contains(f));
     let e2e = ["inference", "train_step", "memory"];
@@ -681,9 +750,10 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
             names.join(", ")
         );
     }
-    let mut rows = vec![];
+    let mut rows: Vec<Row> = vec![];
     for kb in benches.iter().filter(|kb| wanted(&kb.name)) {
-        let r = run_kernel(gpu, kb, opts.quick)?;
+        let mut r = run_kernel(gpu, kb, opts.quick)?;
+        r.peak_share = peaks_of(&rows).and_then(|p| p.share(&r));
         if progress {
             eprintln!("{}", format_row(&r));
         }
@@ -708,7 +778,9 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
             rows.push(r);
         }
     }
+    let peaks = peaks_of(&rows);
     Ok(Report {
+        peaks,
         adapter: gpu.describe(),
         date: today(),
         preset: cfg.name.clone(),
@@ -741,7 +813,8 @@ fn format_row(r: &Row) -> String {
                 Bound::Compute | Bound::Latency => (num(r.gflops), "GFLOP/s"),
                 Bound::Memory => (num(r.gbps), "GB/s"),
             };
-            format!("{:<58} {:>11.3} {:>10} {:<8} {}", r.name, r.ms.unwrap_or(0.0), rate, unit, r.shape)
+            let share = r.peak_share.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
+            format!("{:<58} {:>11.3} {:>10} {:<8} {:>6} {}", r.name, r.ms.unwrap_or(0.0), rate, unit, share, r.shape)
         }
     }
 }
@@ -753,7 +826,13 @@ impl Report {
             "tdfas bench, preset {}, {}\nadapter {}\ntiming: {} (max storage binding {:.0} MiB, {} limits)\n",
             self.preset, self.date, self.adapter, self.timing, self.max_binding_mib, self.limits
         );
-        out += &format!("{:<58} {:>11} {:>10} {:<8} {}\n", "benchmark", "ms", "rate", "unit", "shapes");
+        if let Some(p) = self.peaks {
+            out += &format!(
+                "measured peaks: {:.1} GFLOP/s (FMA probe), {:.1} GB/s (copy probe); \"peak\" is each row's share\n",
+                p.gflops, p.gbps
+            );
+        }
+        out += &format!("{:<58} {:>11} {:>10} {:<8} {:>6} {}\n", "benchmark", "ms", "rate", "unit", "peak", "shapes");
         for r in &self.rows {
             out += &format_row(r);
             out.push('\n');
@@ -775,13 +854,18 @@ pub struct Profiles {
     pub adapter: String,
     pub preset: String,
     pub phases: Vec<(String, Profiler)>,
+    /// the adapter's measured peaks (ops::peak), for each kernel's share
+    pub peaks: Option<Peaks>,
 }
 
 impl Profiles {
     pub fn table(&self) -> String {
         let mut out = format!("tdfas profile, preset {}, {}\nadapter {}\n", self.preset, today(), self.adapter);
+        if let Some(p) = self.peaks {
+            out += &format!("measured peaks: {:.1} GFLOP/s (FMA probe), {:.1} GB/s (copy probe)\n", p.gflops, p.gbps);
+        }
         for (name, p) in &self.phases {
-            out += &format!("\n== {name} ==\n{}", p.table());
+            out += &format!("\n== {name} ==\n{}", p.table_with_peaks(self.peaks.map(|p| (p.gflops, p.gbps))));
         }
         out
     }
@@ -789,6 +873,7 @@ impl Profiles {
 
 /// Runs each phase once to warm up (pipelines, pooled buffers), then once with the profiler on.
 pub fn profile(gpu: &Gpu, cfg: &Config) -> Result<Profiles> {
+    let peaks = measure_peaks(gpu, false)?;
     let (b1, b2, clip) = batches(cfg);
     let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
     let mut phases = vec![];
@@ -808,7 +893,7 @@ pub fn profile(gpu: &Gpu, cfg: &Config) -> Result<Profiles> {
     let p = stop_profiler(gpu);
     r?;
     phases.push(("clip inference (batch 1)".to_string(), p));
-    Ok(Profiles { adapter: gpu.describe(), preset: cfg.name.clone(), phases })
+    Ok(Profiles { adapter: gpu.describe(), preset: cfg.name.clone(), phases, peaks })
 }
 
 /// Today's UTC date, YYYY-MM-DD (civil-from-days, no date crate needed).

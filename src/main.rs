@@ -707,9 +707,16 @@ fn info() -> Result<()> {
         l.min_storage_buffer_offset_alignment
     );
     let cache = tdfas::ops::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
+    let conv = tdfas::ops::conv::settings(&gpu)?;
     println!(
-        "conv      {} kernel (autotuned, TDFAS_CONV=blocked|tiled|rows overrides; cache {cache})",
-        tdfas::ops::conv::settings(&gpu)?.kernel.get().name()
+        "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm|gemm8 and \
+         TDFAS_WGRAD=reduce|rows|gemm override; cache {cache})",
+        conv.kernel.get().name(),
+        conv.wgrad.get().name()
     );
+    // every candidate's probe time and check against the reference kernel
+    if let Some(table) = tdfas::ops::tuning::table(&gpu) {
+        print!("{table}");
+    }
     Ok(())
 }

@@ -66,3 +66,31 @@ fn profile_tables_name_every_kernel_family() {
         }
     }
 }
+
+#[test]
+fn peak_probes_compute_what_they_declare() {
+    let gpu = common::gpu();
+    // the copy probe copies
+    let src: Vec<f32> = (0..4096).map(|i| i as f32 * 0.5 - 7.0).collect();
+    let t = tdfas::Tensor::upload(&gpu, &src, &[4096]).unwrap();
+    assert_eq!(tdfas::ops::peak::copy(&gpu, &t).unwrap().download(&gpu).unwrap(), src);
+    // the FMA probe: 8 chains c = c * 0.999 + 0.001 per thread, summed in pairs
+    let (groups, iters) = (2, 37);
+    let got = tdfas::ops::peak::fma(&gpu, groups, iters).unwrap().download(&gpu).unwrap();
+    for t in 0..groups * 256 {
+        let s = (t & 1023) as f32 * 1e-4;
+        let c: Vec<[f32; 4]> = (0..8)
+            .map(|j| {
+                let mut c = [s, s + 0.1, s + 0.2, s + 0.3].map(|v| v + 0.01 * j as f32);
+                for _ in 0..iters {
+                    c = c.map(|v| v.mul_add(0.999, 0.001));
+                }
+                c
+            })
+            .collect();
+        for (l, g) in got[4 * t..4 * t + 4].iter().enumerate() {
+            let want = ((c[0][l] + c[1][l]) + (c[2][l] + c[3][l])) + ((c[4][l] + c[5][l]) + (c[6][l] + c[7][l]));
+            assert!((g - want).abs() < 1e-5, "thread {t} lane {l}: {g} against {want}");
+        }
+    }
+}

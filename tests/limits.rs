@@ -9,7 +9,7 @@ use common::{gpu, micro_config as micro, up};
 use tdfas::gpu::device::limits_choice;
 use tdfas::gpu::shaders;
 use tdfas::model::fastd::{FasTd, HostBatch};
-use tdfas::ops::conv::{self, ConvKernel};
+use tdfas::ops::conv::{self, ConvKernel, WgradKernel};
 use tdfas::ops::sobel::SobelDir;
 use tdfas::ops::{adadelta, batchnorm as bn, concat as cat, elementwise as ew, gru, pool, resize, sobel};
 use tdfas::reference::random;
@@ -223,6 +223,15 @@ fn conv_splits_along_the_batch_bit_identically() {
             vec![gw, gb.unwrap(), x]
         });
         assert_near(&format!("conv2d weight and bias gradients {cap:?}"), &w, &s, 1e-5);
+    }
+    // every weight-gradient kernel
+    for (kernel, cap) in WgradKernel::ALL.into_iter().flat_map(|k| caps(cap).map(|c| (k, c))) {
+        let (w, s) = whole_and_split(&g, cap, |g| {
+            let x = rand(g, &[5, 3, 8, 8], 1);
+            let gy = rand(g, &[5, 4, 8, 8], 4);
+            vec![conv::conv2d_backward_weight_with(g, kernel, &x, &gy, 3).unwrap(), x]
+        });
+        assert_near(&format!("conv2d weight gradient {kernel:?} {cap:?}"), &w, &s, 1e-5);
     }
 }
 

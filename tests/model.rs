@@ -242,3 +242,39 @@ fn variant2_matches_pytorch() {
 fn variant3_matches_pytorch() {
     variant_matches_pytorch("model_variant3");
 }
+
+/// Inference folds each eval BatchNorm into the conv before it and puts the ReLU in the conv's
+/// epilogue where the kernel has one (the GEMM kernels; the others keep the unfused path): equal
+/// to the unfused path within f32 rounding, with running statistics away from their initial 0 / 1.
+#[test]
+fn fused_inference_matches_the_unfused_path() {
+    let g = gpu();
+    let golden = Golden::load("model_stage2");
+    let mut model = model_from(&g, &golden);
+    model.set_stage(2);
+    let batch = stage2_batch(&golden);
+    // one training forward moves the running statistics
+    let mut t = Tape::new(&g);
+    model.forward(&mut t, &batch, true).unwrap();
+    drop(t);
+    let settings = tdfas::ops::conv::settings(&g).unwrap();
+    let tuned = settings.kernel.get();
+    let maps = |s: &tdfas::model::fastd::Scored| -> Vec<f32> {
+        let all = [&s.d_single, &s.d_multi, &s.d_fusion];
+        all.iter().flat_map(|m| m.iter().flatten().flatten().copied()).collect()
+    };
+    settings.fuse_inference.set(false);
+    let plain = model.score(&g, &batch).unwrap();
+    settings.fuse_inference.set(true);
+    for kernel in [tuned, tdfas::ops::conv::ConvKernel::Gemm, tdfas::ops::conv::ConvKernel::Gemm8] {
+        settings.kernel.set(kernel);
+        let fused = model.score(&g, &batch).unwrap();
+        let want: Vec<f64> = maps(&plain).iter().map(|&v| v as f64).collect();
+        let err = max_rel_error(&maps(&fused), &want);
+        assert!(err < 1e-4, "{kernel:?}: depth maps differ by {err:e} relative");
+        let want: Vec<f64> = plain.scores.clone();
+        let err = max_rel_error(&f32s(&fused.scores), &want);
+        assert!(err < 1e-4, "{kernel:?}: scores differ by {err:e} relative");
+    }
+    settings.kernel.set(tuned);
+}

@@ -523,3 +523,32 @@ fn activations_match_pytorch_goldens() {
     // relu's golden holds exact zeros: ReLU'(0) = 0
     assert!(Golden::load("op_relu").get("x").contains(&0.0));
 }
+
+#[test]
+fn batchnorm_folds_into_a_conv_weight_and_bias() {
+    let g = gpu();
+    // Co = 5, Ci * k * k = 3 * 9 = 27 (not a multiple of the 256-thread workgroup)
+    let (co, per, eps) = (5, 27, 1e-5);
+    let w = scaled(co * per, 1, 1.0, 0.0);
+    let gamma = scaled(co, 2, 1.0, 0.5);
+    let beta = scaled(co, 3, 1.0, 0.0);
+    let mean = scaled(co, 4, 1.0, 0.0);
+    let var = scaled(co, 5, 0.5, 1.0);
+    let s: Vec<f64> = (0..co).map(|o| gamma[o] / (var[o] + eps).sqrt()).collect();
+    let (wf, bf) = bn::fold_into_conv(
+        &g,
+        &up(&g, &w, &[co, 3, 3, 3]),
+        &up(&g, &gamma, &[co]),
+        &up(&g, &beta, &[co]),
+        &up(&g, &mean, &[co]),
+        &up(&g, &var, &[co]),
+        eps as f32,
+    )
+    .unwrap();
+    let want_w: Vec<f64> = w.iter().enumerate().map(|(i, v)| v * s[i / per]).collect();
+    let want_b: Vec<f64> = (0..co).map(|o| beta[o] - mean[o] * s[o]).collect();
+    check(&g, "folded weight", &wf, &want_w, 1);
+    check(&g, "folded bias", &bf, &want_b, 1);
+    let err = format!("{:#}", bn::fold_into_conv(&g, &wf, &bf, &bf, &bf, &up(&g, &var[..2], &[2]), 1e-5).unwrap_err());
+    assert!(err.contains("running_var must be [5]"), "{err}");
+}

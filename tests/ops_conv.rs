@@ -5,7 +5,7 @@ mod common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,
-    conv2d_backward_weight_with, conv2d_with, t_conv2d, ConvKernel,
+    conv2d_backward_weight_with, conv2d_relu_with, conv2d_with, t_conv2d, ConvKernel, WgradKernel,
 };
 use tdfas::reference::conv as r;
 use tdfas::reference::{dot, gradcheck, random};
@@ -56,6 +56,14 @@ fn check_case(g: &Gpu, c: Case, seed: u64) {
         check(g, &what(&format!("y {kernel:?}")), &y, &r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)), c.ci * kk);
         let gx_k = conv2d_backward_input_with(g, kernel, &tgy, &tw).unwrap();
         check(g, &what(&format!("gx {kernel:?}")), &gx_k, &gx, c.co * kk);
+    }
+    // conv + ReLU for inference (the GEMM kernel's epilogue, a separate ReLU with the others)
+    let relu_ref: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
+    for kernel in ConvKernel::ALL {
+        let y = conv2d_relu_with(g, kernel, &tx, &tw, Some(&tb)).unwrap();
+        check(g, &what(&format!("relu(y) {kernel:?}")), &y, &relu_ref, c.ci * kk);
+    }
+    for kernel in WgradKernel::ALL {
         let gw_k = conv2d_backward_weight_with(g, kernel, &tx, &tgy, c.k).unwrap();
         check(g, &what(&format!("gw {kernel:?}")), &gw_k, &gw, c.n * c.h * c.w);
     }
@@ -82,6 +90,10 @@ fn conv_matches_reference_on_odd_shapes() {
         // tiled kernel edges: Co = 70 (two channel tiles, the second partial), K = 63 (not a
         // multiple of its 16-step), 180 pixels (a partial pixel tile)
         Case { n: 2, ci: 7, co: 70, h: 9, w: 10, k: 3 },
+        // GEMM kernels: Co = 131 (three 64-channel tiles), 300 pixels (three 128-pixel tiles, the
+        // last partial), weight-gradient columns 15 * 9 = 135 (two 128-column tiles) and its
+        // pixels in two slices (the last partial)
+        Case { n: 3, ci: 15, co: 131, h: 10, w: 10, k: 3 },
         // row kernel (W a multiple of 4): halo columns at both edges and between segments, Co not
         // a multiple of its 4-channel block, one-row and one-segment images, 170 segments (more
         // than one 64-thread workgroup), k = 1
@@ -133,6 +145,10 @@ fn check_golden(file: &str, has_bias: bool) {
     let what = |s: &str| format!("{file} {s}");
     let pixels = xs[0] * xs[2] * xs[3];
     f.check(&g, &what("gweight"), &conv2d_backward_weight(&g, &tx, &tgy, k).unwrap(), "gweight", pixels);
+    for kernel in WgradKernel::ALL {
+        let gw = conv2d_backward_weight_with(&g, kernel, &tx, &tgy, k).unwrap();
+        f.check(&g, &what(&format!("gweight {kernel:?}")), &gw, "gweight", pixels);
+    }
     if has_bias {
         f.check(&g, &what("gbias"), &conv2d_backward_bias(&g, &tgy).unwrap(), "gbias", pixels);
     }

@@ -1,8 +1,10 @@
-//! The conv autotune: it runs at a device's first convolution, measures both kernels, caches its
-//! choice per adapter, reads the cache back, and `TDFAS_CONV` overrides it (one test: it sets
+//! The conv autotune: it runs at a device's first convolution, checks and measures every kernel
+//! of both families, caches its choice per adapter, reads the cache back, and `TDFAS_CONV` /
+//! `TDFAS_WGRAD` override it (one test: it sets
 //! process-wide environment variables).
 
-use tdfas::ops::conv::{self, autotune, ConvKernel};
+use tdfas::ops::conv::{self, autotune, ConvKernel, WgradKernel};
+use tdfas::ops::tuning::{self, passed};
 use tdfas::Gpu;
 
 /// The kernel a new device's first convolution uses.
@@ -31,42 +33,72 @@ fn autotune_measures_caches_and_can_be_overridden() {
     let ms = |k: ConvKernel| entry["ms"][k.name()].as_f64();
     let stored: Vec<(ConvKernel, f64)> = ConvKernel::ALL.iter().filter_map(|&k| Some((k, ms(k)?))).collect();
     if !stored.is_empty() {
-        assert_eq!(tdfas::ops::tuning::choose(g.is_cpu(), &stored), kernel, "{entry}");
+        assert_eq!(tuning::choose(g.is_cpu(), &stored), kernel, "{entry}");
     }
 
-    // every kernel the adapter can run is run and timed (a real, positive time each), and the
-    // choice follows the rule: the adapter type's default, unless another kernel is faster by
-    // the margin
-    let (_, times) = autotune(&g).unwrap();
-    println!("autotune on {}: {times:?}", g.device.info.name);
-    let kernels: Vec<ConvKernel> = times.iter().map(|t| t.0).collect();
+    // every kernel the adapter can run is run, checked against the reference kernel and timed (a
+    // real, positive time each: all pass here), and the choice follows the rule: the adapter
+    // type's default, unless another kernel is faster by the margin
+    let c = autotune(&g).unwrap();
+    println!("autotune on {}: {c:?}", g.device.info.name);
+    let kernels: Vec<ConvKernel> = c.forward.iter().map(|t| t.kernel).collect();
     let available: Vec<ConvKernel> = ConvKernel::ALL.into_iter().filter(|k| k.available(&g)).collect();
-    assert_eq!(kernels, available, "{times:?}");
+    assert_eq!(kernels, available, "{c:?}");
+    let wkernels: Vec<WgradKernel> = c.wgrad.iter().map(|t| t.kernel).collect();
+    let wavailable: Vec<WgradKernel> = WgradKernel::ALL.into_iter().filter(|k| k.available(&g)).collect();
+    assert_eq!(wkernels, wavailable, "{c:?}");
+    let times = passed(&c.forward);
+    let wtimes = passed(&c.wgrad);
+    assert_eq!(times.len(), kernels.len(), "every forward candidate passes its check: {c:?}");
+    assert_eq!(wtimes.len(), wkernels.len(), "every weight-gradient candidate passes its check: {c:?}");
     assert!(times.iter().all(|t| t.1.is_finite() && t.1 > 0.0), "{times:?}");
+    assert!(wtimes.iter().all(|t| t.1.is_finite() && t.1 > 0.0), "{wtimes:?}");
     let ms = |k: ConvKernel| times.iter().find(|t| t.0 == k).unwrap().1;
-    let default = tdfas::ops::tuning::default_kernel(g.is_cpu(), &times);
-    let chosen = tdfas::ops::tuning::choose(g.is_cpu(), &times);
+    let default = tuning::default_kernel(g.is_cpu(), &times);
+    let chosen = tuning::choose(g.is_cpu(), &times);
     if chosen != default {
-        assert!(ms(default) > ms(chosen) * tdfas::ops::tuning::SWITCH_MARGIN, "{chosen:?} chosen: {times:?}");
+        assert!(ms(default) > ms(chosen) * tuning::SWITCH_MARGIN, "{chosen:?} chosen: {times:?}");
     } else {
         for other in kernels.iter().filter(|&&k| k != default) {
-            assert!(ms(default) <= ms(*other) * tdfas::ops::tuning::SWITCH_MARGIN, "the default kept: {times:?}");
+            assert!(ms(default) <= ms(*other) * tuning::SWITCH_MARGIN, "the default kept: {times:?}");
         }
     }
+    // on a CPU adapter today's kernels stay: the GEMM kernels are GPU variants
+    if g.is_cpu() {
+        assert!(![ConvKernel::Gemm, ConvKernel::Gemm8].contains(&chosen), "{times:?}");
+        assert_ne!(
+            tuning::choose_over(tuning::default_wgrad(chosen, &wtimes), &wtimes),
+            WgradKernel::Gemm,
+            "{wtimes:?}"
+        );
+    }
+    // the table `tdfas info` prints lists every candidate with its check
+    let table = tuning::table(&g).unwrap();
+    assert!(table.contains("gemm") && table.contains("ok") && table.contains("(chosen)"), "{table}");
 
     // the cache is read back: flip the stored choice and a new GPU follows it
     let other = if kernel == ConvKernel::Tiled { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
     let flipped: std::collections::BTreeMap<&String, serde_json::Value> =
-        entries.keys().map(|k| (k, serde_json::json!({ "kernel": other.name() }))).collect();
+        entries.keys().map(|k| (k, serde_json::json!({ "kernel": other.name(), "wgrad": "reduce" }))).collect();
     std::fs::write(&cache, serde_json::to_string(&flipped).unwrap()).unwrap();
     assert_eq!(tuned(&Gpu::new().unwrap()).unwrap(), other);
+    assert_eq!(conv::settings(&Gpu::new().unwrap()).unwrap().wgrad.get(), WgradKernel::Reduce);
 
     // the override wins, and a bad one is an error naming the variable
     unsafe { std::env::set_var("TDFAS_CONV", kernel.name()) };
     assert_eq!(tuned(&Gpu::new().unwrap()).unwrap(), kernel);
     unsafe { std::env::set_var("TDFAS_CONV", "fastest-please") };
     let err = tuned(&Gpu::new().unwrap()).err().unwrap().to_string();
-    assert!(err.contains("TDFAS_CONV") && err.contains("blocked, tiled, rows"), "{err}");
-    unsafe { std::env::remove_var("TDFAS_CONV") };
+    assert!(err.contains("TDFAS_CONV") && err.contains("blocked, tiled, rows, gemm, gemm8"), "{err}");
+    unsafe {
+        std::env::set_var("TDFAS_CONV", "tiled");
+        std::env::set_var("TDFAS_WGRAD", "gemm");
+    }
+    let s = conv::settings(&Gpu::new().unwrap()).unwrap();
+    assert_eq!((s.kernel.get(), s.wgrad.get()), (ConvKernel::Tiled, WgradKernel::Gemm));
+    unsafe {
+        std::env::remove_var("TDFAS_CONV");
+        std::env::remove_var("TDFAS_WGRAD");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,7 +4,8 @@ Per-kernel conv timings (forward, backward-input, backward-weight) at every dist
 the model, clip inference at batch 1 and one training step of each stage, with the same row names
 as `tdfas bench --json`, so tools/compare_bench.py can put them side by side.
 
-fp32 with TF32 off and with TF32 on are reported separately on CUDA (on the CPU only fp32);
+fp32 with TF32 off, with TF32 on, and autocast float16 (`amp16`: the conv rows on float16 tensors,
+the model under torch.autocast) are reported separately on CUDA (on the CPU only fp32);
 cudnn.benchmark is on; every timing follows a warm-up.
 
     python3 tools/bench_torch.py --preset tiny --json torch.json
@@ -12,6 +13,7 @@ cudnn.benchmark is on; every timing follows a warm-up.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -110,14 +112,15 @@ def row(name, family, shape, ms, reps, flop=0.0):
     }
 
 
-def conv_rows(cfg, dev, quick):
+def conv_rows(cfg, dev, quick, amp=False):
     rows = []
+    dt = torch.float16 if amp else torch.float32
     for c in conv_shapes(cfg):
         n, ci, co, k, h = c["n"], c["cin"], c["cout"], c["k"], c["h"]
         layers = " ".join(c["layers"])
-        x = torch.randn(n, ci, h, h, device=dev)
-        w = torch.randn(co, ci, k, k, device=dev)
-        gy = torch.randn(n, co, h, h, device=dev)
+        x = torch.randn(n, ci, h, h, device=dev, dtype=dt)
+        w = torch.randn(co, ci, k, k, device=dev, dtype=dt)
+        gy = torch.randn(n, co, h, h, device=dev, dtype=dt)
         flop = 2.0 * n * co * ci * k * k * h * h
         pad = k // 2
         shape = f"x [{n},{ci},{h},{h}], w [{co},{ci},{k},{k}]"
@@ -156,7 +159,10 @@ def peak_memory(fn, dev):
     return torch.cuda.max_memory_allocated(dev)
 
 
-def end_to_end_rows(cfg, dev, quick, memory=False):
+def end_to_end_rows(cfg, dev, quick, memory=False, amp=False):
+    def cast():
+        return torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
+
     torch.manual_seed(0)
     model = ref.FasTd(cfg).to(dev)
     h, nf = cfg.image_size, cfg.frames
@@ -166,7 +172,7 @@ def end_to_end_rows(cfg, dev, quick, memory=False):
     model.set_stage(0)
 
     def infer():
-        with torch.no_grad():
+        with torch.no_grad(), cast():
             o = model.multi_forward(clip)
             return model.score(o, cmask).cpu()
 
@@ -183,7 +189,8 @@ def end_to_end_rows(cfg, dev, quick, memory=False):
 
     def step1():
         opt1.zero_grad(set_to_none=True)
-        loss = model.stage1(f1, d1)["l_single"]
+        with cast():
+            loss = model.stage1(f1, d1)["l_single"]
         loss.backward()
         opt1.step()
         return loss.item()
@@ -200,7 +207,8 @@ def end_to_end_rows(cfg, dev, quick, memory=False):
 
     def step2():
         opt2.zero_grad(set_to_none=True)
-        loss = model.stage2(clips, depth, mask, labels)["l_multi"]
+        with cast():
+            loss = model.stage2(clips, depth, mask, labels)["l_multi"]
         loss.backward()
         opt2.step()
         return loss.item()
@@ -250,12 +258,13 @@ def main():
             args.preset = tomllib.load(f).get("name", os.path.basename(args.config))
 
     modes = {}
-    for mode in ["fp32", "tf32"] if cuda else ["fp32"]:
+    for mode in ["fp32", "tf32", "amp16"] if cuda else ["fp32"]:
         if cuda:
             set_tf32(mode == "tf32")
+        amp = mode == "amp16"
         print(f"{name}, preset {args.preset}, {mode}:", file=sys.stderr)
-        convs = [] if args.e2e_only else conv_rows(cfg, dev, args.quick)
-        modes[mode] = convs + end_to_end_rows(cfg, dev, args.quick, args.memory)
+        convs = [] if args.e2e_only else conv_rows(cfg, dev, args.quick, amp)
+        modes[mode] = convs + end_to_end_rows(cfg, dev, args.quick, args.memory, amp)
 
     report = {
         "adapter": name,

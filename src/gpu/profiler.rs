@@ -51,24 +51,38 @@ impl Profiler {
 
     /// The table, slowest kernel first, so the next kernel to optimise is on top.
     pub fn table(&self) -> String {
+        self.table_with_peaks(None)
+    }
+
+    /// `table`, with each kernel's share of the adapter's measured peaks (GFLOP/s, GB/s) when given.
+    pub fn table_with_peaks(&self, peaks: Option<(f64, f64)>) -> String {
         let total = self.total_ms().max(1e-12);
         let mut rows: Vec<_> = self.kernels.iter().collect();
         rows.sort_by(|a, b| b.1.ns.partial_cmp(&a.1.ns).unwrap());
         let mut out = format!(
-            "{:<40} {:>7} {:>10} {:>7} {:>10} {:>9}\n",
+            "{:<40} {:>7} {:>10} {:>7} {:>10} {:>9}",
             "kernel", "calls", "total ms", "share", "GFLOP/s", "GB/s"
         );
+        if peaks.is_some() {
+            out += &format!(" {:>7} {:>7}", "%FMA", "%BW");
+        }
+        out.push('\n');
         for (name, s) in rows {
             let secs = (s.ns / 1e9).max(1e-12);
+            let (gflops, gbps) = (s.flops / secs / 1e9, s.bytes / secs / 1e9);
             out += &format!(
-                "{:<40} {:>7} {:>10.3} {:>6.1}% {:>10.2} {:>9.2}\n",
+                "{:<40} {:>7} {:>10.3} {:>6.1}% {:>10.2} {:>9.2}",
                 name,
                 s.calls,
                 s.ns / 1e6,
                 100.0 * s.ns / 1e6 / total,
-                s.flops / secs / 1e9,
-                s.bytes / secs / 1e9
+                gflops,
+                gbps
             );
+            if let Some((pf, pb)) = peaks {
+                out += &format!(" {:>6.1}% {:>6.1}%", 100.0 * gflops / pf, 100.0 * gbps / pb);
+            }
+            out.push('\n');
         }
         out += &format!(
             "total {:.3} ms ({})\n",

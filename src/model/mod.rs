@@ -53,6 +53,16 @@ impl<'a, 'g> Builder<'a, 'g> {
 
     /// conv k x k (no bias) -> BatchNorm -> ReLU, the paper's basic block.
     pub fn cbr(&mut self, name: &str, x: Var) -> Result<Var> {
+        // inference folds the BatchNorm into the conv where the conv kernel applies the ReLU too
+        // (elsewhere the fold and a separate ReLU cost more dispatches than the BatchNorm)
+        let co = self.params.get(&format!("{name}.weight"))?.dim(0);
+        if !self.training
+            && !self.t.grad_enabled
+            && conv::settings(self.t.gpu)?.fuse_inference.get()
+            && conv::relu_epilogue(self.t.gpu, co)?
+        {
+            return self.cbr_fused(name, x);
+        }
         let w = self.p(&format!("{name}.weight"))?;
         let y = conv::t_conv2d(self.t, x, w, None)?;
         let gamma = self.p(&format!("{name}.bn.weight"))?;
@@ -68,6 +78,18 @@ impl<'a, 'g> Builder<'a, 'g> {
         // are freed as it goes: that is what bounds inference memory)
         self.t.free(y);
         Ok(out)
+    }
+
+    /// `cbr` for inference (no gradients, running statistics): the BatchNorm folded into the conv's
+    /// weight and a bias, the ReLU in the conv's epilogue; equal to `cbr` up to rounding.
+    fn cbr_fused(&mut self, name: &str, x: Var) -> Result<Var> {
+        let get = |what: &str| self.params.get(&format!("{name}.{what}"));
+        let (w, gamma, beta) = (get("weight")?, get("bn.weight")?, get("bn.bias")?);
+        let (rm, rv) = (get("bn.running_mean")?, get("bn.running_var")?);
+        let gpu = self.t.gpu;
+        let (wf, bf) = batchnorm::fold_into_conv(gpu, w, gamma, beta, rm, rv, self.cfg.bn_eps as f32)?;
+        let y = conv::conv2d_relu(gpu, self.t.value(x), &wf, Some(&bf))?;
+        Ok(self.t.leaf(y, false))
     }
 
     /// conv k x k with bias, no activation.

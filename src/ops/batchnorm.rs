@@ -18,7 +18,14 @@ use crate::tensor::Tensor;
 
 /// This op's kernels and benchmark families (`ops::ALL` lists every op's).
 pub const KERNELS: OpKernels = OpKernels {
-    shaders: &[BATCHNORM_STATS, BATCHNORM_FORWARD, BATCHNORM_BACKWARD_REDUCE, BATCHNORM_BACKWARD, BATCHNORM_VEC4],
+    shaders: &[
+        BATCHNORM_STATS,
+        BATCHNORM_FORWARD,
+        BATCHNORM_BACKWARD_REDUCE,
+        BATCHNORM_BACKWARD,
+        BATCHNORM_VEC4,
+        BATCHNORM_FOLD,
+    ],
     bench: &["batchnorm_forward", "batchnorm_backward"],
 };
 const BATCHNORM_STATS: Shader = crate::shader!("batchnorm_stats", ["main", "partial", "combine", "eval"]);
@@ -29,6 +36,8 @@ const BATCHNORM_VEC4: Shader = crate::shader!(
     "batchnorm_vec4",
     ["stats4", "train4", "apply4", "eval4", "reduce4", "train_backward4", "backward4"]
 );
+
+const BATCHNORM_FOLD: Shader = crate::shader!("batchnorm_fold", ["fold"]);
 
 /// A binding the dispatched entry point does not use.
 const U: Arg<'static> = Arg::Unused;
@@ -604,4 +613,52 @@ pub fn t_batchnorm_relu(
     momentum: f32,
 ) -> Result<Var> {
     record(t, "batchnorm_relu", x, gamma, beta, running_mean, running_var, training, eps, momentum, true)
+}
+
+/// Uniform of batchnorm_fold.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct FoldParams {
+    cout: u32,
+    per: u32,
+    eps: f32,
+    _pad: u32,
+}
+crate::uniform!(FoldParams { cout, per, eps, _pad });
+
+/// Eval-mode BatchNorm folded into the preceding bias-free conv's weight `w` [Co, Ci, k, k]
+/// (inference only): returns (w * s, beta - running_mean * s), s = gamma / sqrt(running_var + eps),
+/// so that conv(x, w * s) + that bias equals the BatchNorm of conv(x, w) up to rounding.
+pub fn fold_into_conv(
+    gpu: &Gpu,
+    w: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    eps: f32,
+) -> Result<(Tensor, Tensor)> {
+    let co = w.shape().first().copied().unwrap_or(0);
+    ensure!(co > 0 && w.numel() > 0, "batchnorm fold: empty conv weight {:?}", w.shape());
+    for (what, t) in [("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)] {
+        ensure!(
+            t.shape() == [co],
+            "batchnorm fold: {what} must be [{co}] for weight {:?}, got {:?}",
+            w.shape(),
+            t.shape()
+        );
+    }
+    let per = w.numel() / co;
+    let (w_out, b_out) = (Tensor::empty(gpu, w.shape()), Tensor::empty(gpu, &[co]));
+    let params = FoldParams { cout: co as u32, per: per as u32, eps, _pad: 0 };
+    let args = [gamma, beta, running_mean, running_var].map(Arg::T);
+    gpu.dispatch(
+        &BATCHNORM_FOLD,
+        "fold",
+        &params,
+        &[Arg::T(w), args[0], args[1], args[2], args[3], Arg::T(&w_out), Arg::T(&b_out)],
+        gpu.groups_1d(w.numel()),
+        Cost::elementwise(w.numel(), 1.0, 2.0),
+    )?;
+    Ok((w_out, b_out))
 }

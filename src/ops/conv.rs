@@ -19,8 +19,11 @@ pub const KERNELS: OpKernels = OpKernels {
         CONV2D_FORWARD,
         CONV2D_FORWARD_TILED,
         CONV2D_FORWARD_ROWS,
+        CONV2D_FORWARD_GEMM,
+        CONV2D_FORWARD_GEMM8,
         CONV2D_WEIGHT_GRAD,
         CONV2D_WEIGHT_GRAD_ROWS,
+        CONV2D_WEIGHT_GRAD_GEMM,
         CONV2D_BIAS_GRAD,
         CONV2D_BIAS_GRAD_VEC4,
     ],
@@ -29,8 +32,11 @@ pub const KERNELS: OpKernels = OpKernels {
 const CONV2D_FORWARD: Shader = crate::shader!("conv2d_forward", ["conv2d_forward"]);
 const CONV2D_FORWARD_TILED: Shader = crate::shader!("conv2d_forward_tiled", ["conv2d_forward_tiled"]);
 const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv3", "conv1"]);
+const CONV2D_FORWARD_GEMM: Shader = crate::shader!("conv2d_forward_gemm", ["conv2d_forward_gemm"]);
+const CONV2D_FORWARD_GEMM8: Shader = crate::shader!("conv2d_forward_gemm8", ["conv2d_forward_gemm8"]);
 const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
 const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
+const CONV2D_WEIGHT_GRAD_GEMM: Shader = crate::shader!("conv2d_weight_grad_gemm", ["wgrad_gemm", "wgrad_finish"]);
 const CONV2D_BIAS_GRAD: Shader = crate::shader!("conv2d_bias_grad", ["conv2d_bias_grad"]);
 const CONV2D_BIAS_GRAD_VEC4: Shader = crate::shader!("conv2d_bias_grad_vec4", ["bias_grad4"]);
 
@@ -48,9 +54,11 @@ struct FwdParams {
     s_c: u32,
     flip: u32,
     has_bias: u32,
-    _pad: [u32; 2],
+    /// max(y, 0) in the epilogue (conv2d_forward_gemm.wgsl; the other kernels leave it 0)
+    relu: u32,
+    _pad: u32,
 }
-crate::uniform!(FwdParams { n, cin, cout, h, w, k, s_o, s_c, flip, has_bias, _pad });
+crate::uniform!(FwdParams { n, cin, cout, h, w, k, s_o, s_c, flip, has_bias, relu, _pad });
 
 /// Uniform of conv2d_weight_grad.wgsl.
 #[repr(C)]
@@ -65,6 +73,21 @@ struct WgradParams {
     _pad: [u32; 2],
 }
 crate::uniform!(WgradParams { n, cin, cout, h, w, k, _pad });
+
+/// Uniform of conv2d_weight_grad_gemm.wgsl: the pixels are split into `slices` ranges of `chunk`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct WgemmParams {
+    n: u32,
+    cin: u32,
+    cout: u32,
+    h: u32,
+    w: u32,
+    k: u32,
+    chunk: u32,
+    slices: u32,
+}
+crate::uniform!(WgemmParams { n, cin, cout, h, w, k, chunk, slices });
 
 /// Uniform of conv2d_bias_grad.wgsl.
 #[repr(C)]
@@ -87,21 +110,33 @@ pub enum ConvKernel {
     /// conv2d_forward_rows.wgsl: 4 channels x 4 pixels of 2 rows (k = 1: of a row) per thread, vec4 rows (CPU
     /// adapters; k = 1 or 3 and W a multiple of 4, other shapes run `RegisterBlocked`).
     Rows,
+    /// conv2d_forward_gemm.wgsl: 64 x 128 tiles, 4 x 8 per thread, double-buffered stages (GPUs).
+    Gemm,
+    /// conv2d_forward_gemm8.wgsl: 128 x 128 tiles, 8 x 8 per thread (GPUs).
+    Gemm8,
 }
 
 impl ConvKernel {
-    pub const ALL: [ConvKernel; 3] = [ConvKernel::RegisterBlocked, ConvKernel::Tiled, ConvKernel::Rows];
+    pub const ALL: [ConvKernel; 5] =
+        [ConvKernel::RegisterBlocked, ConvKernel::Tiled, ConvKernel::Rows, ConvKernel::Gemm, ConvKernel::Gemm8];
 
     pub fn name(self) -> &'static str {
         match self {
             ConvKernel::RegisterBlocked => "blocked",
             ConvKernel::Tiled => "tiled",
             ConvKernel::Rows => "rows",
+            ConvKernel::Gemm => "gemm",
+            ConvKernel::Gemm8 => "gemm8",
         }
     }
 
     pub fn parse(s: &str) -> Option<ConvKernel> {
         ConvKernel::ALL.into_iter().find(|k| k.name() == s.trim())
+    }
+
+    /// Whether the kernel can apply the ReLU in its epilogue (`conv2d_relu`).
+    fn has_relu(self) -> bool {
+        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8)
     }
 
     /// Whether this adapter can run the kernel: the row kernel shares weights through
@@ -120,6 +155,8 @@ impl ConvKernel {
             ConvKernel::RegisterBlocked => &CONV2D_FORWARD,
             ConvKernel::Tiled => &CONV2D_FORWARD_TILED,
             ConvKernel::Rows => &CONV2D_FORWARD_ROWS,
+            ConvKernel::Gemm => &CONV2D_FORWARD_GEMM,
+            ConvKernel::Gemm8 => &CONV2D_FORWARD_GEMM8,
         }
     }
 
@@ -130,9 +167,45 @@ impl ConvKernel {
                 [pixels.div_ceil(PIX_PER_GROUP) as u32, cout.div_ceil(FWD_CHANNELS) as u32, 1]
             }
             ConvKernel::Tiled => [pixels.div_ceil(TILE) as u32, cout.div_ceil(TILE) as u32, 1],
+            ConvKernel::Gemm => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(GEMM_CHANNELS) as u32, 1],
+            ConvKernel::Gemm8 => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(2 * GEMM_CHANNELS) as u32, 1],
             // one row per thread here (conv1); conv3's pairs of rows are counted at its dispatch
             ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
         }
+    }
+}
+
+/// The kernels of the weight gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WgradKernel {
+    /// conv2d_weight_grad.wgsl: 8 x 4 channel blocks per tap, a shared-memory tree reduction.
+    Reduce,
+    /// conv2d_weight_grad_rows.wgsl: the row kernel's (CPU adapters; 3x3 and W a multiple of 4,
+    /// other shapes run `Reduce`).
+    Rows,
+    /// conv2d_weight_grad_gemm.wgsl: 64 x 128 tiles with the pixels split over workgroups, then a
+    /// finishing sum (GPUs).
+    Gemm,
+}
+
+impl WgradKernel {
+    pub const ALL: [WgradKernel; 3] = [WgradKernel::Reduce, WgradKernel::Rows, WgradKernel::Gemm];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WgradKernel::Reduce => "reduce",
+            WgradKernel::Rows => "rows",
+            WgradKernel::Gemm => "gemm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WgradKernel> {
+        WgradKernel::ALL.into_iter().find(|k| k.name() == s.trim())
+    }
+
+    /// The row kernel shares values through subgroups, as the forward one.
+    pub fn available(self, gpu: &Gpu) -> bool {
+        self != WgradKernel::Rows || ConvKernel::Rows.available(gpu)
     }
 }
 
@@ -140,43 +213,156 @@ impl ConvKernel {
 pub struct ConvSettings {
     /// The forward / input-gradient kernel (autotuned, see `ops::tuning`; tests may change it).
     pub kernel: Cell<ConvKernel>,
+    /// The weight-gradient kernel (autotuned as well).
+    pub wgrad: Cell<WgradKernel>,
+    /// Inference (`FasTd::score`): eval BatchNorm folded into the conv before it, ReLU in the
+    /// conv's epilogue, where the conv kernel has one (on unless `TDFAS_FUSE=0`, for comparisons;
+    /// tests compare both paths).
+    pub fuse_inference: Cell<bool>,
 }
 
 /// This device's conv settings: at the first call, the autotune's choice (cached on disk).
 pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
-    gpu.op_settings(|gpu| Ok(ConvSettings { kernel: Cell::new(crate::ops::tuning::tune(gpu)?) }))
+    gpu.op_settings(|gpu| {
+        let (kernel, wgrad) = crate::ops::tuning::tune(gpu)?;
+        Ok(ConvSettings {
+            kernel: Cell::new(kernel),
+            wgrad: Cell::new(wgrad),
+            fuse_inference: Cell::new(std::env::var("TDFAS_FUSE").map_or(true, |v| v != "0")),
+        })
+    })
 }
 
-/// The text of both kernels (the tuning cache is invalidated when it changes).
+/// The text of every conv kernel (the tuning cache is invalidated when it changes).
 pub fn shader_sources() -> String {
-    ConvKernel::ALL.iter().map(|k| k.shader().source).collect()
+    KERNELS.shaders.iter().map(|s| s.source).collect()
 }
 
-/// Times both kernels on a conv of the model's kind (3x3, 64 -> 64 channels; 32 x 32 pixels on a
-/// CPU adapter, 4 x 64 x 64 elsewhere) and returns the faster, with each one's best-of-3 ms.
-/// A kernel that fails on this adapter is skipped.
-pub fn autotune(gpu: &Gpu) -> Result<(ConvKernel, Vec<(ConvKernel, f64)>)> {
-    let (n, hw) = if gpu.is_cpu() { (1, 32) } else { (4, 64) };
-    let (c, k) = (64, 3);
-    let x = Tensor::upload(gpu, &vec![0.5; n * c * hw * hw], &[n, c, hw, hw])?;
-    let w = Tensor::upload(gpu, &vec![0.01; c * c * k * k], &[c, c, k, k])?;
-    let mut times = Vec::new();
-    for kernel in ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)) {
+/// One candidate of the autotune: its best-of-3 time in ms, or why it was excluded (it failed to
+/// run, or its output disagreed with the reference kernel's).
+#[derive(Clone, Debug)]
+pub struct Candidate<K> {
+    pub kernel: K,
+    pub ms: std::result::Result<f64, String>,
+}
+
+/// Every candidate of both kernel families on this adapter.
+#[derive(Clone, Debug)]
+pub struct Candidates {
+    pub forward: Vec<Candidate<ConvKernel>>,
+    pub wgrad: Vec<Candidate<WgradKernel>>,
+}
+
+/// A candidate's outputs on one probe (x, w, gy).
+type ProbeRun<'a> = dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Vec<Tensor>> + 'a;
+
+/// Deterministic values in [-1, 1) that differ from element to element (a wrong index shows).
+fn probe_data(gpu: &Gpu, shape: &[usize], seed: usize) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.5 - 1.0).collect();
+    Tensor::upload(gpu, &v, shape)
+}
+
+/// Largest difference between `got` and `want`, relative to the largest value of `want`.
+fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
+    let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+    got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs())) / scale
+        + if got.iter().all(|v| v.is_finite()) { 0.0 } else { f32::INFINITY }
+}
+
+/// How far (relative to the largest value) a candidate's f32 output may be from the reference
+/// kernel's: rounding differs with the order of the sums (about 1e-6 here), a wrong kernel is off
+/// by O(1).
+pub const CHECK_TOLERANCE: f32 = 1e-3;
+
+/// Probes every candidate of both families on this adapter: each runs a 3x3 conv of the model's
+/// kind (64 -> 64 channels of 32 x 32 pixels on a CPU adapter; 128 -> 128 of 8 x 64 x 64 elsewhere,
+/// about 10 GFLOP, so that submitting costs little against the kernel and 128-channel tiles are
+/// full; best of 3 after a warm-up), forward and input gradient on the forward family, the weight
+/// gradient on the other,
+/// plus two small odd shapes (3x3 and 1x1, sizes not multiples of any tile). Each output must
+/// agree with the reference kernel's (register-blocked forward, reduce weight gradient) within
+/// `CHECK_TOLERANCE` before its time counts; a candidate that fails to run or to agree is
+/// excluded, with the reason.
+pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
+    let (n, hw, c) = if gpu.is_cpu() { (1, 32, 64) } else { (8, 64, 128) };
+    let k = 3;
+    let x = probe_data(gpu, &[n, c, hw, hw], 1)?;
+    let w = probe_data(gpu, &[c, c, k, k], 2)?;
+    let gy = probe_data(gpu, &[n, c, hw, hw], 3)?;
+    // odd shapes: (x, w, gy) with Co = 70 (a partial channel tile), 2 x 9 x 10 pixels, K = 37 * 9
+    let odd: Vec<[Tensor; 3]> = [(37, 70, 3), (37, 70, 1)]
+        .into_iter()
+        .map(|(ci, co, k)| -> Result<[Tensor; 3]> {
+            Ok([
+                probe_data(gpu, &[2, ci, 9, 10], 4)?,
+                probe_data(gpu, &[co, ci, k, k], 5)?,
+                probe_data(gpu, &[2, co, 9, 10], 6)?,
+            ])
+        })
+        .collect::<Result<_>>()?;
+    let time = |f: &dyn Fn() -> Result<Tensor>| -> Result<f64> {
         let run = || -> Result<f64> {
             let t0 = std::time::Instant::now();
-            let y = gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false)?;
+            let y = f()?;
             gpu.flush()?;
             gpu.wait()?;
             drop(y);
             Ok(t0.elapsed().as_secs_f64() * 1e3)
         };
-        let measured = run().and_then(|_| (0..3).map(|_| run()).try_fold(f64::INFINITY, |m, t| Ok(m.min(t?))));
-        if let Ok(ms) = measured {
-            times.push((kernel, ms));
+        run()?;
+        (0..3).map(|_| run()).try_fold(f64::INFINITY, |m, t| Ok(m.min(t?)))
+    };
+    // a candidate's outputs on the probe and the odd shapes, to compare with the reference's
+    let outputs = |f: &ProbeRun| -> Result<Vec<Vec<f32>>> {
+        let mut out = vec![];
+        for [x, w, gy] in std::iter::once([&x, &w, &gy]).chain(odd.iter().map(|[a, b, c]| [a, b, c])) {
+            for t in f(x, w, gy)? {
+                out.push(t.download(gpu)?);
+            }
         }
-    }
-    let best = times.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|t| t.0).unwrap_or(ConvKernel::RegisterBlocked);
-    Ok((best, times))
+        Ok(out)
+    };
+    let verdict = |got: Result<Vec<Vec<f32>>>, want: &[Vec<f32>], ms: &dyn Fn() -> Result<f64>| {
+        let got = got.map_err(|e| format!("failed: {e:#}"))?;
+        let worst = got.iter().zip(want).map(|(g, w)| rel_diff(g, w)).fold(0.0f32, f32::max);
+        if worst.is_nan() || worst > CHECK_TOLERANCE {
+            return Err(format!("disagrees with the reference kernel (relative difference {worst:.2e})"));
+        }
+        ms().map_err(|e| format!("failed: {e:#}"))
+    };
+
+    let fwd = |kernel: ConvKernel| {
+        move |x: &Tensor, w: &Tensor, gy: &Tensor| -> Result<Vec<Tensor>> {
+            Ok(vec![conv2d_with(gpu, kernel, x, w, None)?, conv2d_backward_input_with(gpu, kernel, gy, w)?])
+        }
+    };
+    let want = outputs(&fwd(ConvKernel::RegisterBlocked))?;
+    let forward = ConvKernel::ALL
+        .into_iter()
+        .filter(|k| k.available(gpu))
+        .map(|kernel| Candidate {
+            kernel,
+            ms: verdict(outputs(&fwd(kernel)), &want, &|| {
+                time(&|| gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false, false))
+            }),
+        })
+        .collect();
+    let wgrad_of = |kernel: WgradKernel| {
+        move |x: &Tensor, w: &Tensor, gy: &Tensor| -> Result<Vec<Tensor>> {
+            Ok(vec![conv2d_backward_weight_with(gpu, kernel, x, gy, w.dim(2))?])
+        }
+    };
+    let want = outputs(&wgrad_of(WgradKernel::Reduce))?;
+    let wgrad = WgradKernel::ALL
+        .into_iter()
+        .filter(|k| k.available(gpu))
+        .map(|kernel| Candidate {
+            kernel,
+            ms: verdict(outputs(&wgrad_of(kernel)), &want, &|| time(&|| weight_grad_dispatch(gpu, kernel, &x, &gy, k))),
+        })
+        .collect();
+    Ok(Candidates { forward, wgrad })
 }
 
 /// Register blocks: forward 64 threads x 4 pixels per workgroup, 8 output channels per thread;
@@ -186,6 +372,10 @@ const FWD_CHANNELS: usize = 8;
 const BLOCK: usize = 4;
 /// Tiled forward: a workgroup computes TILE channels x TILE pixels.
 const TILE: usize = 64;
+/// GEMM kernels: a workgroup computes GEMM_CHANNELS output channels x GEMM_PIXELS pixels (forward)
+/// or x GEMM_PIXELS columns (c, tap) of the weight gradient.
+const GEMM_CHANNELS: usize = 64;
+const GEMM_PIXELS: usize = 128;
 /// Row kernel: 64 threads of 4 pixels (conv3: of 2 rows) each per workgroup, 4 output channels
 /// per thread.
 const ROWS_GROUP: usize = 64;
@@ -230,6 +420,7 @@ fn gemm_conv_with(
     s_o: usize,
     s_c: usize,
     flip: bool,
+    relu: bool,
 ) -> Result<Tensor> {
     let [n, _, h, wd] = inp.nchw();
     let out = Tensor::empty(gpu, &[n, cout, h, wd]);
@@ -241,7 +432,7 @@ fn gemm_conv_with(
     // same sum in the same order, so the result is bit-identical.
     for r in gpu.split_items("conv2d", n, &[inp, &out])? {
         let (inp, out) = (inp.items(r.clone()), out.items(r));
-        gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip)?;
+        gemm_conv_dispatch(gpu, kernel, &inp, w, b, &out, k, s_o, s_c, flip, relu)?;
     }
     Ok(out)
 }
@@ -259,10 +450,12 @@ fn gemm_conv_dispatch(
     s_o: usize,
     s_c: usize,
     flip: bool,
+    relu: bool,
 ) -> Result<()> {
     let [n, cin, h, wd] = inp.nchw();
     let cout = out.dim(1);
     let pixels = n * h * wd;
+    debug_assert!(!relu || kernel.has_relu(), "only the GEMM kernels have the ReLU epilogue");
     // The row kernel has entry points for k = 1 and 3, reads whole vec4 rows and needs subgroups.
     let kernel = match kernel {
         ConvKernel::Rows if !((k == 1 || k == 3) && wd % 4 == 0 && kernel.available(gpu)) => {
@@ -282,7 +475,8 @@ fn gemm_conv_dispatch(
         s_c: s_c as u32,
         flip: flip as u32,
         has_bias: b.is_some() as u32,
-        _pad: [0; 2],
+        relu: relu as u32,
+        _pad: 0,
     };
     let flops = 2.0 * (cout * pixels * cin * k * k) as f64;
     let bytes = 4.0 * (inp.numel() + w.numel() + out.numel()) as f64;
@@ -323,7 +517,7 @@ pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<T
 /// most of its threads idle (the model's 1- and 8-channel convs), so those stay register-blocked.
 fn kernel_for(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
     Ok(match settings(gpu)?.kernel.get() {
-        ConvKernel::Tiled if cout <= 16 => ConvKernel::RegisterBlocked,
+        ConvKernel::Tiled | ConvKernel::Gemm | ConvKernel::Gemm8 if cout <= 16 => ConvKernel::RegisterBlocked,
         k => k,
     })
 }
@@ -335,7 +529,31 @@ pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Opt
     if let Some(b) = b {
         ensure!(b.shape() == [co], "conv2d: bias must be [{co}] for weight {:?}, got {:?}", w.shape(), b.shape());
     }
-    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false)
+    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false, false)
+}
+
+/// max(conv(x, w) + b, 0), for inference: the ReLU in the epilogue of the GEMM kernel, after the
+/// conv as its own op with the other kernels.
+pub fn conv2d_relu(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    conv2d_relu_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
+}
+
+/// Whether `conv2d_relu` with `cout` output channels applies the ReLU in the conv kernel itself.
+pub fn relu_epilogue(gpu: &Gpu, cout: usize) -> Result<bool> {
+    Ok(kernel_for(gpu, cout)?.has_relu())
+}
+
+/// `conv2d_relu` with a given kernel (tests).
+pub fn conv2d_relu_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    if !kernel.has_relu() {
+        return crate::ops::elementwise::relu(gpu, &conv2d_with(gpu, kernel, x, w, b)?);
+    }
+    let [_, ci, _, _] = nchw("input x", x)?;
+    let (co, k) = weight_shape(w, ci)?;
+    if let Some(b) = b {
+        ensure!(b.shape() == [co], "conv2d: bias must be [{co}] for weight {:?}, got {:?}", w.shape(), b.shape());
+    }
+    gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false, true)
 }
 
 /// dL/dx from gy [N, Co, H, W] and w [Co, Ci, k, k]: gy convolved with the flipped, transposed
@@ -358,18 +576,22 @@ pub fn conv2d_backward_input_with(gpu: &Gpu, kernel: ConvKernel, gy: &Tensor, w:
     );
     // Validates k (square, odd) the same way as the forward, with the roles of Ci and Co swapped.
     let (_, k) = weight_shape(w, ci)?;
-    gemm_conv_with(gpu, kernel, gy, w, None, ci, k, k * k, ci * k * k, true)
+    gemm_conv_with(gpu, kernel, gy, w, None, ci, k, k * k, ci * k * k, true, false)
 }
 
 /// dL/dw [Co, Ci, k, k] from the forward input x [N, Ci, H, W] and gy [N, Co, H, W].
 pub fn conv2d_backward_weight(gpu: &Gpu, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
-    conv2d_backward_weight_with(gpu, settings(gpu)?.kernel.get(), x, gy, k)
+    conv2d_backward_weight_with(gpu, settings(gpu)?.wgrad.get(), x, gy, k)
 }
 
-/// `conv2d_backward_weight` with the weight-gradient kernel that goes with a conv kernel: the
-/// row kernel's (conv2d_weight_grad_rows.wgsl, 3x3 and W a multiple of 4) for `Rows`, the
-/// shared-memory reduction (conv2d_weight_grad.wgsl) otherwise (benchmarks, tests).
-pub fn conv2d_backward_weight_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
+/// `conv2d_backward_weight` with a given kernel (benchmarks, tests).
+pub fn conv2d_backward_weight_with(
+    gpu: &Gpu,
+    kernel: WgradKernel,
+    x: &Tensor,
+    gy: &Tensor,
+    k: usize,
+) -> Result<Tensor> {
     let [n, ci, h, wd] = nchw("input x", x)?;
     let [gn, co, gh, gw_] = nchw("output gradient gy", gy)?;
     ensure!(
@@ -394,7 +616,12 @@ pub fn conv2d_backward_weight_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy
     Ok(total.expect("at least one chunk"))
 }
 
-fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
+/// Workgroups the split weight-gradient GEMM aims for (several per multiprocessor of a large GPU),
+/// and the fewest pixels one of them sums.
+const WGRAD_GROUPS: usize = 1024;
+const WGRAD_MIN_CHUNK: usize = 256;
+
+fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor, k: usize) -> Result<Tensor> {
     let [n, ci, h, wd] = x.nchw();
     let co = gy.dim(1);
     let kk = k * k;
@@ -408,27 +635,60 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, gy: &Tensor, 
         k: k as u32,
         _pad: [0; 2],
     };
-    let flops = 2.0 * (co * ci * kk * n * h * wd) as f64;
+    let pixels = n * h * wd;
+    let flops = 2.0 * (co * ci * kk * pixels) as f64;
     let bytes = 4.0 * (x.numel() + gy.numel() + gw.numel()) as f64;
-    if kernel == ConvKernel::Rows && k == 3 && wd % 4 == 0 && kernel.available(gpu) {
-        gpu.dispatch(
+    if pixels == 0 {
+        gpu.clear(&gw);
+        return Ok(gw);
+    }
+    match kernel {
+        WgradKernel::Rows if k == 3 && wd % 4 == 0 && kernel.available(gpu) => gpu.dispatch(
             &CONV2D_WEIGHT_GRAD_ROWS,
             "wgrad3",
             &params,
             &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
             [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
             Cost::new(flops, bytes),
-        )?;
-        return Ok(gw);
+        )?,
+        WgradKernel::Gemm => {
+            // Split the pixels so that the tiles fill the GPU, each slice's sums in one binding.
+            let len = co * ci * kk;
+            let tiles = (ci * kk).div_ceil(GEMM_PIXELS) * co.div_ceil(GEMM_CHANNELS);
+            let most = (gpu.max_binding().min(gpu.page_bytes()) / (4 * len as u64)).max(1) as usize;
+            let slices = (WGRAD_GROUPS / tiles).clamp(1, pixels.div_ceil(WGRAD_MIN_CHUNK)).min(most);
+            let chunk = pixels.div_ceil(slices).next_multiple_of(8);
+            let slices = pixels.div_ceil(chunk);
+            let params = WgemmParams {
+                n: n as u32,
+                cin: ci as u32,
+                cout: co as u32,
+                h: h as u32,
+                w: wd as u32,
+                k: k as u32,
+                chunk: chunk as u32,
+                slices: slices as u32,
+            };
+            let part = if slices == 1 { gw.clone() } else { Tensor::empty(gpu, &[slices, len]) };
+            let groups = [(ci * kk).div_ceil(GEMM_PIXELS) as u32, co.div_ceil(GEMM_CHANNELS) as u32, slices as u32];
+            let cost = Cost::new(flops, bytes + 4.0 * ((slices - 1) * len) as f64);
+            let args = [Arg::T(x), Arg::T(gy), Arg::T(&part)];
+            gpu.dispatch(&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", &params, &args, groups, cost)?;
+            if slices > 1 {
+                let args = [Arg::Unused, Arg::Unused, Arg::T(&part), Arg::T(&gw)];
+                let cost = Cost::new(((slices - 1) * len) as f64, 4.0 * ((slices + 1) * len) as f64);
+                gpu.dispatch(&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_finish", &params, &args, gpu.groups_1d(len), cost)?;
+            }
+        }
+        _ => gpu.dispatch(
+            &CONV2D_WEIGHT_GRAD,
+            "conv2d_weight_grad",
+            &params,
+            &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+            [(kk * ci.div_ceil(BLOCK)) as u32, co.div_ceil(FWD_CHANNELS) as u32, 1],
+            Cost::new(flops, bytes),
+        )?,
     }
-    gpu.dispatch(
-        &CONV2D_WEIGHT_GRAD,
-        "conv2d_weight_grad",
-        &params,
-        &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
-        [(kk * ci.div_ceil(BLOCK)) as u32, co.div_ceil(FWD_CHANNELS) as u32, 1],
-        Cost::new(flops, bytes),
-    )?;
     Ok(gw)
 }
 

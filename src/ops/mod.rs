@@ -11,6 +11,7 @@ pub mod elementwise;
 pub mod gru;
 pub mod linear;
 pub mod matmul;
+pub mod peak;
 pub mod pool;
 pub mod resize;
 pub mod sobel;
@@ -30,6 +31,7 @@ pub const ALL: &[&OpKernels] = &[
     &gru::KERNELS,
     &linear::KERNELS,
     &matmul::KERNELS,
+    &peak::KERNELS,
     &pool::KERNELS,
     &resize::KERNELS,
     &sobel::KERNELS,

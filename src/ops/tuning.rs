@@ -1,8 +1,12 @@
 //! Per-adapter kernel choices made by a small autotune at the op's first use on a device, cached
-//! on disk so it runs once per adapter, driver and shader version. Today one op has variants: the
-//! forward / input-gradient convolution (rows with subgroup-shared weights, else register-blocked,
-//! for CPU adapters; shared-memory tiles for GPUs), and the weight gradient follows it.
-//! `TDFAS_CONV=blocked|tiled|rows` overrides the choice; `TDFAS_TUNING_CACHE` moves the cache file.
+//! on disk so it runs once per adapter, driver and shader version. Today one op has variants, in
+//! two families: the forward / input-gradient convolution (rows with subgroup-shared weights,
+//! else register-blocked, for CPU adapters; shared-memory tiles or the larger double-buffered GEMM
+//! tiles for GPUs) and the weight gradient (rows; a shared-memory reduction; a split GEMM). Every
+//! candidate must agree with the reference kernel before its time counts, and replaces the
+//! adapter type's default only when clearly faster (`SWITCH_MARGIN`).
+//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm` override the choice;
+//! `TDFAS_TUNING_CACHE` moves the cache file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::gpu::Gpu;
-use crate::ops::conv::{self, ConvKernel};
+use crate::ops::conv::{self, ConvKernel, WgradKernel};
 
 /// `$TDFAS_TUNING_CACHE` (when not empty), else `$XDG_CACHE_HOME/tdfas/tuning.json`, else
 /// `~/.cache/tdfas/tuning.json` (XDG: an empty or relative `XDG_CACHE_HOME` is unset).
@@ -38,9 +42,9 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// Cache entries: the kernel's name, with the measured times since issue 20
-/// (`{"kernel": "blocked", "ms": {"blocked": 1.2, "tiled": 1.9}}`); older entries, the name alone,
-/// are tuned again.
+/// Cache entries: per family the chosen kernel, every candidate's measured time and its check
+/// (`{"kernel": "rows", "ms": {"blocked": 1.2, ..}, "checks": {"blocked": "ok", "gemm": "..."},
+/// "wgrad": "rows", "wgrad_ms": {..}, "wgrad_checks": {..}}`); older entries are tuned again.
 fn read_cache() -> BTreeMap<String, serde_json::Value> {
     cache_path()
         .and_then(|p| std::fs::read_to_string(p).ok())
@@ -48,24 +52,44 @@ fn read_cache() -> BTreeMap<String, serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// The conv kernel for `gpu`: the override, else the cached choice, else a measurement (then
-/// cached). Run by `conv::settings` at the first convolution on a device.
-pub fn tune(gpu: &Gpu) -> Result<ConvKernel> {
-    if let Ok(v) = std::env::var("TDFAS_CONV") {
-        let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
-        let k = ConvKernel::parse(&v)
-            .ok_or_else(|| anyhow::anyhow!("TDFAS_CONV={v:?} is not one of {}", names.join(", ")))?;
-        return Ok(k);
+/// An override from the environment variable `var`, parsed by `parse`.
+fn overridden<K>(var: &str, names: &[&str], parse: impl Fn(&str) -> Option<K>) -> Result<Option<K>> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Some(parse(&v).ok_or_else(|| anyhow::anyhow!("{var}={v:?} is not one of {}", names.join(", ")))?)),
+        Err(_) => Ok(None),
     }
+}
+
+/// The conv kernels for `gpu` (forward / input gradient, weight gradient): the overrides
+/// (`TDFAS_CONV`, `TDFAS_WGRAD`), else the cached choice, else the autotune's (then cached). Run
+/// by `conv::settings` at the first convolution on a device.
+pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
+    let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
+    let forced = overridden("TDFAS_CONV", &names, ConvKernel::parse)?;
+    let names: Vec<&str> = WgradKernel::ALL.iter().map(|k| k.name()).collect();
+    let forced_wgrad = overridden("TDFAS_WGRAD", &names, WgradKernel::parse)?;
+    // an overridden forward kernel brings its own weight gradient unless that is overridden too,
+    // with nothing measured (as before the weight gradient was tuned)
+    if let Some(k) = forced {
+        return Ok((k, forced_wgrad.unwrap_or(default_wgrad(k, &WgradKernel::ALL.map(|w| (w, 0.0))))));
+    }
+    let (kernel, wgrad) = tuned(gpu)?;
+    Ok((kernel, forced_wgrad.unwrap_or(wgrad)))
+}
+
+/// The cached choice for this adapter, else the autotune's (then cached).
+fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
     let key = cache_key(gpu);
     let mut cache = read_cache();
-    // An entry of the name alone predates the margin (it may hold a choice made by noise): tune anew.
-    let cached = cache.get(&key).and_then(|v| v.get("kernel")?.as_str()).and_then(ConvKernel::parse);
-    if let Some(k) = cached {
-        return Ok(k);
+    let cached = cache.get(&key).and_then(|v| {
+        let k = ConvKernel::parse(v.get("kernel")?.as_str()?)?;
+        Some((k, WgradKernel::parse(v.get("wgrad")?.as_str()?)?))
+    });
+    if let Some(c) = cached {
+        return Ok(c);
     }
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
-    eprintln!("tuning the conv kernel for {} (once per adapter and driver)", gpu.device.info.name);
+    eprintln!("tuning the conv kernels for {} (once per adapter and driver)", gpu.device.info.name);
     // The first conv may come in the middle of recording a step: run what is recorded so far
     // (measuring flushes anyway), then measure for real even in a dry run, and unprofiled.
     gpu.flush()?;
@@ -74,22 +98,50 @@ pub fn tune(gpu: &Gpu) -> Result<ConvKernel> {
     let measured = conv::autotune(gpu);
     *gpu.profiler.borrow_mut() = profiler;
     gpu.dry_run.set(dry_run);
-    let (_, times) = measured?;
-    let best = choose(gpu.is_cpu(), &times);
-    let ms: serde_json::Map<String, serde_json::Value> =
-        times.iter().map(|(k, t)| (k.name().to_string(), serde_json::json!((t * 1e3).round() / 1e3))).collect();
+    let c = measured?;
+    let times = passed(&c.forward);
+    let kernel = choose(gpu.is_cpu(), &times);
+    let wtimes = passed(&c.wgrad);
+    let wgrad = choose_over(default_wgrad(kernel, &wtimes), &wtimes);
+    // each excluded candidate is said once: here, then it is in the cache
+    for (name, why) in c.forward.iter().filter_map(|c| Some((c.kernel.name(), c.ms.as_ref().err()?))) {
+        eprintln!("  conv kernel {name} excluded: {why}");
+    }
+    for (name, why) in c.wgrad.iter().filter_map(|c| Some((c.kernel.name(), c.ms.as_ref().err()?))) {
+        eprintln!("  weight-gradient kernel {name} excluded: {why}");
+    }
+    let said = |t: &[(&str, f64)]| t.iter().map(|(k, t)| format!("{k} {t:.2} ms")).collect::<Vec<_>>().join(", ");
     eprintln!(
-        "  {}: {} kernel",
-        times.iter().map(|(k, t)| format!("{} {t:.2} ms", k.name())).collect::<Vec<_>>().join(", "),
-        best.name()
+        "  forward {}: {} kernel; weight gradient {}: {} kernel",
+        said(&times.iter().map(|(k, t)| (k.name(), *t)).collect::<Vec<_>>()),
+        kernel.name(),
+        said(&wtimes.iter().map(|(k, t)| (k.name(), *t)).collect::<Vec<_>>()),
+        wgrad.name()
     );
-    cache.insert(key, serde_json::json!({"kernel": best.name(), "ms": ms}));
+    let ms = |t: Vec<(&str, f64)>| -> serde_json::Map<String, serde_json::Value> {
+        t.into_iter().map(|(k, t)| (k.to_string(), serde_json::json!((t * 1e3).round() / 1e3))).collect()
+    };
+    let checks = |t: Vec<(&str, String)>| -> serde_json::Map<String, serde_json::Value> {
+        t.into_iter().map(|(k, c)| (k.to_string(), serde_json::json!(c))).collect()
+    };
+    let check_of = |r: &std::result::Result<f64, String>| r.as_ref().map_or_else(|e| e.clone(), |_| "ok".into());
+    cache.insert(
+        key,
+        serde_json::json!({
+            "kernel": kernel.name(),
+            "ms": ms(times.iter().map(|(k, t)| (k.name(), *t)).collect()),
+            "checks": checks(c.forward.iter().map(|c| (c.kernel.name(), check_of(&c.ms))).collect()),
+            "wgrad": wgrad.name(),
+            "wgrad_ms": ms(wtimes.iter().map(|(k, t)| (k.name(), *t)).collect()),
+            "wgrad_checks": checks(c.wgrad.iter().map(|c| (c.kernel.name(), check_of(&c.ms))).collect()),
+        }),
+    );
     // A cache that cannot be written only means tuning again next time; said, not hidden.
     match write_cache(&cache) {
         Ok(path) => eprintln!("  cached in {}", path.display()),
         Err(e) => eprintln!("  not cached ({e:#}): tuned again next time"),
     }
-    Ok(best)
+    Ok((kernel, wgrad))
 }
 
 /// Writes the cache to a file of this thread's own, then renames it (tests open GPUs in
@@ -111,7 +163,32 @@ fn write_cache(cache: &BTreeMap<String, serde_json::Value>) -> Result<PathBuf> {
     written.map(|()| path)
 }
 
-/// How much faster (time ratio) the other kernel must be to replace the adapter type's default.
+/// The candidates that ran and passed their check, with their times.
+pub fn passed<K: Copy>(c: &[conv::Candidate<K>]) -> Vec<(K, f64)> {
+    c.iter().filter_map(|c| Some((c.kernel, *c.ms.as_ref().ok()?))).collect()
+}
+
+/// This adapter's cached autotune entry as a table (`tdfas info`): per family every candidate's
+/// time and check, and the choice.
+pub fn table(gpu: &Gpu) -> Option<String> {
+    let entry = read_cache().remove(&cache_key(gpu))?;
+    let mut out = String::from("family          kernel   ms        check\n");
+    for (family, prefix, chosen) in [("forward/input", "", "kernel"), ("weight grad", "wgrad_", "wgrad")] {
+        let checks = entry.get(format!("{prefix}checks"))?.as_object()?;
+        for (name, check) in checks {
+            let ms = entry[format!("{prefix}ms")].get(name).and_then(|v| v.as_f64());
+            let mark = if entry[chosen].as_str() == Some(name) { " (chosen)" } else { "" };
+            out += &format!(
+                "{family:<15} {name:<8} {:<9} {}{mark}\n",
+                ms.map_or("-".into(), |m| format!("{m:.3}")),
+                check.as_str().unwrap_or("?")
+            );
+        }
+    }
+    Some(out)
+}
+
+/// How much faster (time ratio) another kernel must be to replace the adapter type's default.
 /// Without a margin, two kernels within noise of each other flip with machine load, and the
 /// conv kernel changes the rounding, so trained weights would differ between runs.
 pub const SWITCH_MARGIN: f64 = 1.3;
@@ -126,10 +203,24 @@ pub fn default_kernel(is_cpu: bool, times: &[(ConvKernel, f64)]) -> ConvKernel {
     }
 }
 
+/// The weight gradient's default: the row kernel with the row forward kernel (where it ran), else
+/// the reduction.
+pub fn default_wgrad(forward: ConvKernel, times: &[(WgradKernel, f64)]) -> WgradKernel {
+    match forward {
+        ConvKernel::Rows if times.iter().any(|t| t.0 == WgradKernel::Rows) => WgradKernel::Rows,
+        _ => WgradKernel::Reduce,
+    }
+}
+
 /// The adapter type's default ([`default_kernel`]) unless another kernel is faster by
 /// [`SWITCH_MARGIN`]; a default that failed to run gives way to what ran.
 pub fn choose(is_cpu: bool, times: &[(ConvKernel, f64)]) -> ConvKernel {
-    let default = default_kernel(is_cpu, times);
+    choose_over(default_kernel(is_cpu, times), times)
+}
+
+/// `default` unless another kernel is faster by [`SWITCH_MARGIN`]; a default that failed to run
+/// (or its check) gives way to the fastest that passed.
+pub fn choose_over<K: Copy + PartialEq>(default: K, times: &[(K, f64)]) -> K {
     let fastest = times.iter().min_by(|a, b| a.1.total_cmp(&b.1));
     match (times.iter().find(|t| t.0 == default), fastest) {
         (Some(&(_, d)), Some(&(k, t))) if d > t * SWITCH_MARGIN => k,
@@ -156,5 +247,22 @@ mod tests {
         assert_eq!(choose(true, &[(B, 9.0), (T, 12.0), (R, 10.0)]), R, "within the margin");
         assert_eq!(choose(true, &[(B, 5.0), (T, 12.0), (R, 10.0)]), B, "clearly faster");
         assert_eq!(choose(false, &[(B, 9.0), (T, 10.0), (R, 9.0)]), T);
+        // the GEMM kernel replaces the tiles on a GPU only when clearly faster
+        assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm, 8.0)]), T);
+        assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm, 5.0)]), ConvKernel::Gemm);
+    }
+
+    #[test]
+    fn the_weight_gradient_defaults_to_todays_kernel() {
+        use WgradKernel::{Gemm, Reduce, Rows};
+        let ran = [(Reduce, 10.0), (Rows, 4.0), (Gemm, 9.0)];
+        assert_eq!(default_wgrad(R, &ran), Rows, "with the row forward kernel");
+        assert_eq!(default_wgrad(R, &ran[..1]), Reduce, "the row kernel did not run or pass");
+        assert_eq!(default_wgrad(T, &ran), Reduce);
+        assert_eq!(choose_over(default_wgrad(T, &ran), &ran[..1]), Reduce);
+        assert_eq!(choose_over(Reduce, &[(Reduce, 10.0), (Gemm, 8.0)]), Reduce, "within the margin");
+        assert_eq!(choose_over(Reduce, &[(Reduce, 10.0), (Gemm, 2.0)]), Gemm);
+        // a candidate that failed its check is not among the times, so never chosen
+        assert_eq!(choose_over(Reduce, &[(Reduce, 10.0)]), Reduce);
     }
 }
