@@ -83,7 +83,10 @@ fn soft(x: f32, w: f32) -> f32 {
 /// Depth, opacity and part of the person at head point (x, y).
 fn proxy(x: f32, y: f32) -> (f32, f32, Part) {
     // Head: inside the (slightly larger) outline it is hair, ears or face.
-    let (hx, hy) = ((x - HEAD_C[0]) / HEAD_R[0], (y - HEAD_C[1]) / HEAD_R[1]);
+    // Hair is wider than the face; below the eyes the head narrows to the jaw (beside the
+    // cheeks a photo mostly shows its background).
+    let taper = 1.0 - 0.22 * ((y + 0.02) / 0.08).clamp(0.0, 1.0);
+    let (hx, hy) = ((x - HEAD_C[0]) / (HEAD_R[0] * taper), (y - HEAD_C[1]) / HEAD_R[1]);
     let hr2 = hx * hx + hy * hy;
     let head_in = soft(1.0 - hr2.sqrt(), 0.08);
     // Under the face (an ellipse a little inside the mesh's outline) the head is pushed back.
