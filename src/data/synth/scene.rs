@@ -258,13 +258,21 @@ fn occluders(tex: &mut Img, uv: &[[f32; 2]], rng: &mut ChaCha8Rng) {
     let (fx0, fx1) = uv.iter().fold((f32::MAX, f32::MIN), |m, t| (m.0.min(t[0] * w), m.1.max(t[0] * w)));
     let (fx0, fx1) = (fx0.max(0.0) as usize, (fx1.ceil() as usize).min(tex.w));
     if rng.random_bool(0.4) {
-        // A fringe: hair down from the top of the forehead to a wavy line above the brows.
+        // A fringe: hair down from the top of the forehead to a wavy line above the brows, in
+        // the colour of the photo's own hair above the forehead (so it continues the hair).
         let top = px(FOREHEAD)[1];
         let brow = px(BROWS[0])[1].min(px(BROWS[1])[1]);
         let reach = rng.random_range(0.2..0.75);
         let (f1, p1) = (rng.random_range(0.05..0.2), rng.random_range(0.0..6.3));
-        let start = (top - 0.3 * (brow - top)).max(0.0) as usize;
-        for y in start..(brow.ceil() as usize).min(tex.h) {
+        let above = (top - 0.25 * (brow - top)).max(0.0) as usize;
+        let cx = px(FOREHEAD)[0] as usize;
+        let patch: Vec<(usize, usize)> = (above.saturating_sub(2)..=above)
+            .flat_map(|y| (cx.saturating_sub(4)..(cx + 4).min(tex.w)).map(move |x| (x, y)))
+            .collect();
+        let shade = rng.random_range(0.8..1.2);
+        let hair = [0, 1, 2]
+            .map(|ch| shade * patch.iter().map(|&(x, y)| tex.at(x, y, ch)).sum::<f32>() / patch.len().max(1) as f32);
+        for y in (top.max(0.0) as usize)..(brow.ceil() as usize).min(tex.h) {
             for x in fx0..fx1 {
                 let edge = top + (brow - top) * reach * (1.0 + 0.3 * (x as f32 * f1 + p1).sin());
                 if (y as f32) < edge {
