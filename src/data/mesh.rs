@@ -8,10 +8,8 @@ use std::sync::OnceLock;
 
 const OBJ: &str = include_str!("../../assets/canonical-face-model.obj");
 const LANDMARKS: &str = include_str!("../../assets/astronaut_landmarks.csv");
-const PHOTO: &[u8] = include_bytes!("../../assets/astronaut_face.png");
-/// The photo asset is the 256 x 256 window at (97, 0) of the 512 x 512 original.
-const PHOTO_FULL: f32 = 512.0;
-const PHOTO_CROP: (f32, f32) = (97.0, 0.0);
+/// The whole 512 x 512 original; the landmarks are normalised to it.
+const PHOTO: &[u8] = include_bytes!("../../assets/astronaut.jpg");
 /// Mesh z (cm) of the rotation centre, behind the face surface.
 const PIVOT_Z_CM: f32 = -2.0;
 
@@ -71,8 +69,7 @@ fn parse_mesh(obj: &str, landmarks: &str) -> Result<FaceMesh> {
         if f.len() < 2 || f[0].is_nan() || f[1].is_nan() {
             bail!("astronaut_landmarks.csv line {}: bad landmark", n + 1);
         }
-        let side = 256.0;
-        uv.push([(f[0] * PHOTO_FULL - PHOTO_CROP.0) / side, (f[1] * PHOTO_FULL - PHOTO_CROP.1) / side]);
+        uv.push([f[0], f[1]]);
     }
     if uv.len() != verts.len() || tris.iter().flatten().any(|&i| i as usize >= verts.len()) {
         bail!("mesh assets disagree: {} vertices, {} landmarks", verts.len(), uv.len());

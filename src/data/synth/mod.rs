@@ -27,7 +27,9 @@
 
 mod attack;
 mod noise;
+mod person;
 mod photos;
+mod places;
 pub mod preview;
 mod scene;
 mod sensor;
@@ -404,12 +406,20 @@ fn face_frame(id: &Identity) -> ([f32; 3], f32) {
 /// Head motion: yaw within about +-22 degrees (the face detector wants frontal faces).
 const HEAD_MOTION: [f32; 6] = [0.25, 0.15, 0.1, 0.03, 0.02, 0.04];
 
-/// Poses of a face moving about `t0` (translations scale with the distance).
-fn face_poses(rng: &mut ChaCha8Rng, t0: [f32; 3], frames: usize) -> Vec<Pose> {
+/// How much of the head's rotation and translation the body follows.
+const BODY_FOLLOWS: (f32, f32) = (0.3, 0.7);
+
+/// Poses of a person moving about `t0` (translations scale with the distance): (head, body).
+fn face_poses(rng: &mut ChaCha8Rng, t0: [f32; 3], frames: usize) -> Vec<(Pose, Pose)> {
     let k = t0[2] / 0.45;
+    let (r, m) = BODY_FOLLOWS;
     scene::trajectory(rng, HEAD_MOTION, frames, 0.0)
         .iter()
-        .map(|(a, t)| Pose::new(*a, [t0[0] + t[0] * k, t0[1] + t[1] * k, t0[2] + t[2] * k]))
+        .map(|(a, t)| {
+            let head = Pose::new(*a, [t0[0] + t[0] * k, t0[1] + t[1] * k, t0[2] + t[2] * k]);
+            let body = Pose::new(a.map(|v| v * r), [t0[0] + m * t[0] * k, t0[1] + m * t[1] * k, t0[2] + m * t[2] * k]);
+            (head, body)
+        })
         .collect()
 }
 
@@ -420,7 +430,7 @@ fn posed_face(
     target: &Target,
     rng: &mut ChaCha8Rng,
     frames: usize,
-) -> (Identity, Vec<Pose>) {
+) -> (Identity, Vec<(Pose, Pose)>) {
     let id = base.with_verts(scene::expression(&base.verts, rng));
     let (c, fh) = face_frame(&id);
     let d = cam.f * fh / target.h;
@@ -431,14 +441,42 @@ fn posed_face(
 
 fn live_frames(base: &Identity, view: &View, target: &Target, frames: usize, rng: &mut ChaCha8Rng) -> Vec<Rendered> {
     let (id, poses) = posed_face(base, &view.cam, target, rng, frames);
-    poses.into_iter().map(|pose| view.shoot(&Object::Face { id: &id, pose }, rng)).collect()
+    poses.into_iter().map(|(pose, body)| view.shoot(&Object::Face { id: &id, pose, body }, rng)).collect()
 }
 
-/// Auto-exposure of the camera that took a photo or a replayed video: the gain that brings the
-/// face's mean level to 120-170 (so a print or a screen is not darker than a face just for
-/// being lit twice).
-fn auto_gain(r: &Rendered, rng: &mut ChaCha8Rng) -> f32 {
-    face_metered_gain(r, rng, (120.0, 170.0), (0.5, 4.0))
+/// A photo of the person in a scene: the picture, its face mask and face box (0..1). Its face
+/// is 2.5-3.5 times the size the camera will see (a print is sharper than the camera's view of
+/// it, and its halftone dots, a few texels apart, are then about a camera pixel apart).
+fn scene_picture(base: &Identity, target: &Target, rng: &mut ChaCha8Rng) -> (Img, Img, [f32; 4]) {
+    let aspect = if rng.random_bool(0.6) { 0.75 } else { 4.0 / 3.0 };
+    let face_h = target.h * rng.random_range(2.5..3.5);
+    let fov = rng.random_range(0.7..1.0);
+    let (pcam, ptarget) = camera_for(rng, aspect, face_h, (0.12, 0.45), fov);
+    let plight = Light::random(rng);
+    let pbg = Background::random(rng);
+    let (pid, poses) = posed_face(base, &pcam, &ptarget, rng, 1);
+    let (pose, body) = poses[0];
+    let photo = scene::render(&Object::Face { id: &pid, pose, body }, &plight, &pbg.image(&pcam, &plight), &pcam);
+    let (mask, fuv) = (mask_img(&photo), face_uv(&photo));
+    (photo.rgb, mask, fuv)
+}
+
+/// The person's own photo (the identity's texture: the whole picture with its background),
+/// its face mask (the mesh drawn in texture space) and face box (0..1).
+fn source_picture(base: &Identity) -> (Img, Img, [f32; 4]) {
+    let (w, h) = (base.tex.w, base.tex.h);
+    let mut r = crate::data::raster::Raster::new(w, h, 1, true);
+    let px: Vec<[f32; 3]> = base.uv.iter().map(|t| [t[0] * w as f32, t[1] * h as f32, 0.0]).collect();
+    for t in &crate::data::mesh::canonical().tris {
+        let [a, b, c] = t.map(|i| i as usize);
+        r.tri([px[a], px[b], px[c]], [&[0.0], &[0.0], &[0.0]], 1);
+    }
+    let mask = Img { w, h, c: 1, data: r.tag.iter().map(|&t| f32::from(t)).collect() };
+    let mut fuv = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    for t in &base.uv {
+        (fuv[0], fuv[1], fuv[2], fuv[3]) = (fuv[0].min(t[0]), fuv[1].min(t[1]), fuv[2].max(t[0]), fuv[3].max(t[1]));
+    }
+    (base.tex.clone(), mask, fuv.map(|v| v.clamp(0.0, 1.0)))
 }
 
 /// Face levels the recording camera's auto-exposure aims at, for every class (phone and webcam
@@ -448,11 +486,16 @@ const FACE_LEVEL: (f32, f32) = (80.0, 170.0);
 /// The gain that brings the face's mean level in `r` to a level drawn from `target`, within
 /// `limits` (1 when no face is in view).
 fn face_metered_gain(r: &Rendered, rng: &mut ChaCha8Rng, target: (f32, f32), limits: (f32, f32)) -> f32 {
+    metered_gain(&r.rgb, &r.mask, rng, target, limits)
+}
+
+/// `face_metered_gain` of an image and its face mask.
+fn metered_gain(rgb: &Img, mask: &[f32], rng: &mut ChaCha8Rng, target: (f32, f32), limits: (f32, f32)) -> f32 {
     let (mut n, mut sum) = (0.0f32, 0.0f32);
-    for (i, &m) in r.mask.iter().enumerate() {
+    for (i, &m) in mask.iter().enumerate() {
         if m >= 0.5 {
             n += 1.0;
-            sum += (r.rgb.data[i * 3] + r.rgb.data[i * 3 + 1] + r.rgb.data[i * 3 + 2]) / 3.0;
+            sum += (rgb.data[i * 3] + rgb.data[i * 3 + 1] + rgb.data[i * 3 + 2]) / 3.0;
         }
     }
     let target = rng.random_range(target.0..target.1);
@@ -533,22 +576,13 @@ fn print_frames(
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<Rendered>> {
     let pr = attack::printer(instrument, rng)?;
-    // The photo: a portrait of the person in a scene from the same generator, its face 2.5-3.5
-    // times the size the camera will see (a print is sharper than the camera's view of it, and
-    // its halftone dots, a few texels apart, are then about a camera pixel apart).
-    let aspect = if rng.random_bool(0.6) { 0.75 } else { 4.0 / 3.0 };
-    let face_h = target.h * rng.random_range(2.5..3.5);
-    let fov = rng.random_range(0.7..1.0);
-    let (pcam, ptarget) = camera_for(rng, aspect, face_h, (0.12, 0.45), fov);
-    let (pw, ph) = (pcam.w, pcam.h);
-    let plight = Light::random(rng);
-    let pbg = Background::random(rng);
-    let (pid, poses) = posed_face(base, &pcam, &ptarget, rng, 1);
-    let photo = scene::render(&Object::Face { id: &pid, pose: poses[0] }, &plight, &pbg.image(&pcam, &plight), &pcam);
-    let gain = auto_gain(&photo, rng);
-    let tex = attack::print(&exposed(photo.rgb.clone(), gain), &pr, rng);
-    let mask = mask_img(&photo);
-    let fuv = face_uv(&photo);
+    // The picture: half the time the person's own photo (with its background), else a photo of
+    // the person in a scene from the same generator as the live videos.
+    let (picture, mask, fuv) =
+        if rng.random_bool(0.5) { source_picture(base) } else { scene_picture(base, target, rng) };
+    let (pw, ph) = (picture.w, picture.h);
+    let gain = metered_gain(&picture, &mask.data, rng, (120.0, 170.0), (0.5, 4.0));
+    let tex = attack::print(&exposed(picture, gain), &pr, rng);
     let tex_w = rng.random_range(0.1..0.3);
     let tex_h = tex_w * ph as f32 / pw as f32;
     let (surface, t0) = place_sheet(&view.cam, target, tex_w, tex_h, pr.margin, pr.bend, fuv);
@@ -594,8 +628,10 @@ fn replay_frames(
     let cbg = Background::random(rng).image(&ccam, &clight);
     let ctarget = Target::random(rng, &ccam, FACE_AREA);
     let (cid, cposes) = posed_face(base, &ccam, &ctarget, rng, frames);
-    let contents: Vec<Rendered> =
-        cposes.iter().map(|&pose| scene::render(&Object::Face { id: &cid, pose }, &clight, &cbg, &ccam)).collect();
+    let contents: Vec<Rendered> = cposes
+        .iter()
+        .map(|&(pose, body)| scene::render(&Object::Face { id: &cid, pose, body }, &clight, &cbg, &ccam))
+        .collect();
     let tex_w = rng.random_range(0.12..0.5);
     let tex_h = tex_w * ch as f32 / cw as f32;
     let cam = &view.cam;
@@ -616,7 +652,7 @@ fn replay_frames(
         layout: disp.layout,
         contrast: disp.contrast,
         gamma: disp.gamma,
-        gain: disp.gain,
+        gain: disp.gain * auto_brightness(&view.light),
         cast: disp.cast,
         black: disp.black,
         bezel: disp.bezel_colour,
@@ -640,6 +676,15 @@ fn replay_frames(
             view.shoot(&obj, rng)
         })
         .collect())
+}
+
+/// A screen's auto-brightness: it follows the room's light (the level a lit surface reaches,
+/// relative to a mid-lit room), as phone and tablet screens do with their light sensors. Without
+/// it the camera, metering on a screen of fixed brightness, would render bright rooms around
+/// replays where it renders dim ones around live faces.
+fn auto_brightness(light: &Light) -> f32 {
+    let level = (light.colour[0] + light.colour[1] + light.colour[2]) / 3.0 * (0.55 + 0.45 * light.ambient);
+    (level / 0.72).clamp(0.5, 1.6)
 }
 
 fn write_frame(dir: &Path, t: usize, f: &Rendered) -> Result<()> {

@@ -3,6 +3,7 @@
 //! textured print / screen surface), either of the whole scene or face-cropped.
 
 use super::noise::{fbm, hsv};
+use super::person::{Part, Person};
 use crate::data::depth_label::normalise_depth;
 use crate::data::imageops::{downsample_plane, gaussian_blur, Img, Rect};
 use crate::data::mesh::{self, canonical, dot, normalize, rotate, FaceMesh};
@@ -19,6 +20,8 @@ pub struct Identity {
     pub tex: Img,
     /// Texture coordinates of each vertex in `tex`.
     pub uv: Vec<[f32; 2]>,
+    /// The rest of the photo around the face: hair, ears, neck, shoulders, clothes.
+    pub person: Person,
 }
 
 /// Smooth displacement of the vertices near `centre` (Gaussian fall-off, `sigma` metres).
@@ -114,14 +117,18 @@ pub fn identity(rng: &mut ChaCha8Rng, style: &PhotoStyle) -> Identity {
     let mixed = style.blend.map(|(other, weight)| blended_photo(style.photo, other, weight, rng));
     let tex = face_texture(mixed.as_ref().unwrap_or(photo), uv, style, rng);
     let normals = FaceMesh::normals(&verts, &canonical().tris);
-    Identity { verts, normals, tex, uv: uv.to_vec() }
+    let person = Person::new(&verts, uv, photo.w as f32 / photo.h as f32, PERSON_CELLS);
+    Identity { verts, normals, tex, uv: uv.to_vec(), person }
 }
+
+/// Grid cells across a person's photo (about a centimetre each on the head).
+const PERSON_CELLS: usize = 40;
 
 impl Identity {
     /// The same person with another mesh (an expression); normals recomputed.
     pub fn with_verts(&self, verts: Vec<[f32; 3]>) -> Identity {
         let normals = FaceMesh::normals(&verts, &canonical().tris);
-        Identity { verts, normals, tex: self.tex.clone(), uv: self.uv.clone() }
+        Identity { verts, normals, tex: self.tex.clone(), uv: self.uv.clone(), person: self.person.clone() }
     }
 }
 
@@ -247,14 +254,26 @@ fn occluders(tex: &mut Img, uv: &[[f32; 2]], rng: &mut ChaCha8Rng) {
         }
     }
     let hair = hsv(rng.random_range(0.02..0.12), rng.random_range(0.2..0.7), rng.random_range(0.05..0.7));
+    // The face's horizontal extent: fringe and beard stay on the face, not on the whole photo.
+    let (fx0, fx1) = uv.iter().fold((f32::MAX, f32::MIN), |m, t| (m.0.min(t[0] * w), m.1.max(t[0] * w)));
+    let (fx0, fx1) = (fx0.max(0.0) as usize, (fx1.ceil() as usize).min(tex.w));
     if rng.random_bool(0.4) {
-        // A fringe: hair down from the top of the forehead to a wavy line above the brows.
+        // A fringe: hair down from the top of the forehead to a wavy line above the brows, in
+        // the colour of the photo's own hair above the forehead (so it continues the hair).
         let top = px(FOREHEAD)[1];
         let brow = px(BROWS[0])[1].min(px(BROWS[1])[1]);
         let reach = rng.random_range(0.2..0.75);
         let (f1, p1) = (rng.random_range(0.05..0.2), rng.random_range(0.0..6.3));
-        for y in 0..tex.h {
-            for x in 0..tex.w {
+        let above = (top - 0.25 * (brow - top)).max(0.0) as usize;
+        let cx = px(FOREHEAD)[0] as usize;
+        let patch: Vec<(usize, usize)> = (above.saturating_sub(2)..=above)
+            .flat_map(|y| (cx.saturating_sub(4)..(cx + 4).min(tex.w)).map(move |x| (x, y)))
+            .collect();
+        let shade = rng.random_range(0.8..1.2);
+        let hair = [0, 1, 2]
+            .map(|ch| shade * patch.iter().map(|&(x, y)| tex.at(x, y, ch)).sum::<f32>() / patch.len().max(1) as f32);
+        for y in (top.max(0.0) as usize)..(brow.ceil() as usize).min(tex.h) {
+            for x in fx0..fx1 {
                 let edge = top + (brow - top) * reach * (1.0 + 0.3 * (x as f32 * f1 + p1).sin());
                 if (y as f32) < edge {
                     let strand = 0.8 + 0.2 * (x as f32 * 1.7).sin();
@@ -266,10 +285,11 @@ fn occluders(tex: &mut Img, uv: &[[f32; 2]], rng: &mut ChaCha8Rng) {
     if rng.random_bool(0.2) {
         // Stubble or a beard over the chin and jaw below the mouth.
         let below = px(LOWER_LIP)[1] + 2.0;
+        let chin = (px(CHIN)[1] + 3.0).min(tex.h as f32) as usize;
         let density = rng.random_range(0.3..0.9);
         let mut s = rng.random::<u32>();
-        for y in (below as usize).min(tex.h)..tex.h {
-            for x in 0..tex.w {
+        for y in (below as usize).min(chin)..chin {
+            for x in fx0..fx1 {
                 s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                 let n = (s >> 8) as f32 / (1u32 << 24) as f32;
                 if n < density {
@@ -345,6 +365,9 @@ pub struct Background {
     shapes: Vec<([f32; 4], bool, [f32; 3])>,
     noise: (f32, f32, u32),
     pattern: Option<(u8, f32, f32, f32)>,
+    /// A real photograph instead of the drawn room: (which, texture units per ray slope,
+    /// offset, mirrored, brightness).
+    photo: Option<(usize, f32, [f32; 2], bool, f32)>,
     /// Defocus blur in output pixels.
     pub defocus: f32,
 }
@@ -384,7 +407,18 @@ impl Background {
                 rng.random_range(10.0..50.0),
             )
         });
+        // Half the scenes are real places: a photograph seen from a random spot and distance.
+        let photo = rng.random_bool(0.5).then(|| {
+            (
+                rng.random_range(0..super::places::PLACES),
+                rng.random_range(0.35..0.9),
+                [rng.random_range(0.0..1.0), rng.random_range(0.0..1.0)],
+                rng.random_bool(0.5),
+                rng.random_range(0.7..1.2),
+            )
+        });
         Background {
+            photo,
             grad: [base, other],
             grad_dir: [a.cos(), a.sin()],
             floor,
@@ -398,6 +432,13 @@ impl Background {
 
     /// Colour (unlit, 0..255) in the direction of ray slope (x, y).
     pub fn at(&self, x: f32, y: f32) -> [f32; 3] {
+        if let Some((i, scale, off, flip, gain)) = self.photo {
+            let img = super::places::place(i);
+            let x = if flip { -x } else { x };
+            let (u, v) = (off[0] + x * scale, off[1] + y * scale * img.w as f32 / img.h as f32);
+            let (u, v) = (super::places::mirror_wrap(u), super::places::mirror_wrap(v));
+            return [0, 1, 2].map(|ch| (img.sample_uv(u, v, ch) * gain).clamp(0.0, 255.0));
+        }
         let t = (0.5 + 0.6 * (x * self.grad_dir[0] + y * self.grad_dir[1])).clamp(0.0, 1.0);
         let mut c = [0, 1, 2].map(|i| self.grad[0][i] + (self.grad[1][i] - self.grad[0][i]) * t);
         if let Some((x0, shade)) = self.corner {
@@ -581,10 +622,8 @@ pub struct Glare {
 
 /// What the camera looks at (besides the background).
 pub enum Object<'a> {
-    Face {
-        id: &'a Identity,
-        pose: Pose,
-    },
+    /// A person: the face and head move with `pose`, the neck and body with `body`.
+    Face { id: &'a Identity, pose: Pose, body: Pose },
     /// A print or a screen: `tex` RGB and `mask` (1 channel, 0..1) cover the surface's
     /// tex_rect; `face_uv` is the face box inside the texture (0..1).
     Sheet {
@@ -629,29 +668,31 @@ pub fn render(obj: &Object, light: &Light, bg: &Img, cam: &Camera) -> Rendered {
 pub fn render_ss(obj: &Object, light: &Light, bg: &Img, cam: &Camera, ss: usize) -> Rendered {
     let c = cam.scaled(ss);
     let (mw, mh) = (c.w, c.h);
-    let mut r = Raster::new(mw, mh, 5, false);
+    // Attributes: texture u, v, normal, opacity.
+    let mut r = Raster::new(mw, mh, 6, false);
     match obj {
-        Object::Face { id, pose } => {
+        Object::Face { id, pose, body } => {
             let mesh = canonical();
             let pts: Vec<[f32; 3]> = id.verts.iter().map(|v| c.project(pose.apply(*v))).collect();
-            let at: Vec<[f32; 5]> = (0..pts.len())
+            let at: Vec<[f32; 6]> = (0..pts.len())
                 .map(|i| {
                     let nn = rotate(&pose.r, id.normals[i]);
-                    [id.uv[i][0], id.uv[i][1], nn[0], nn[1], nn[2]]
+                    [id.uv[i][0], id.uv[i][1], nn[0], nn[1], nn[2], 1.0]
                 })
                 .collect();
             for t in &mesh.tris {
                 let [a, b, cc] = [t[0] as usize, t[1] as usize, t[2] as usize];
-                r.tri([pts[a], pts[b], pts[cc]], [&at[a], &at[b], &at[cc]], 1);
+                r.tri([pts[a], pts[b], pts[cc]], [&at[a], &at[b], &at[cc]], TAG_FACE);
             }
+            person_tris(&mut r, &id.person, pose, body, &c);
         }
         Object::Sheet { surface, pose, .. } => {
             let g = surface.g;
             let pts: Vec<[f32; 3]> = surface.pts.iter().map(|v| c.project(pose.apply(*v))).collect();
-            let at: Vec<[f32; 5]> = (0..pts.len())
+            let at: Vec<[f32; 6]> = (0..pts.len())
                 .map(|k| {
                     let nn = rotate(&pose.r, surface.normals[k]);
-                    [(k % (g + 1)) as f32 / g as f32, (k / (g + 1)) as f32 / g as f32, nn[0], nn[1], nn[2]]
+                    [(k % (g + 1)) as f32 / g as f32, (k / (g + 1)) as f32 / g as f32, nn[0], nn[1], nn[2], 1.0]
                 })
                 .collect();
             for j in 0..g {
@@ -678,7 +719,14 @@ pub fn render_ss(obj: &Object, light: &Light, bg: &Img, cam: &Camera, ss: usize)
         }
     }
     let depth = match obj {
-        Object::Face { .. } => normalise_depth(&r.z, &r.tag).0,
+        Object::Face { .. } => {
+            // The label covers what is rendered as the head: the face and, around it, hair and
+            // ears; not the neck and shoulders, nor the photo's background left transparent.
+            let head: Vec<u8> = (0..mw * mh)
+                .map(|i| u8::from(cover[i] > 0.0 && (r.tag[i] == TAG_FACE || r.tag[i] == TAG_HEAD)))
+                .collect();
+            normalise_depth(&r.z, &head).0
+        }
         _ => vec![0.0; mw * mh],
     };
     Rendered {
@@ -688,6 +736,36 @@ pub fn render_ss(obj: &Object, light: &Light, bg: &Img, cam: &Camera, ss: usize)
         cover: downsample_plane(&cover, mw, mh, ss),
         bbox: face_box(obj, cam),
         jpeg: Vec::new(),
+    }
+}
+
+/// Raster tags: the face mesh, the head around it, the neck and body, a print or screen.
+const TAG_FACE: u8 = 1;
+const TAG_HEAD: u8 = 3;
+const TAG_BODY: u8 = 4;
+
+/// Draws the person's grid: head vertices posed with the head, the others with the body.
+fn person_tris(r: &mut Raster, p: &Person, head: &Pose, body: &Pose, c: &Camera) {
+    let posed: Vec<([f32; 3], [f32; 6])> = (0..p.pts.len())
+        .map(|k| {
+            let pose = if p.part[k] == Part::Head { head } else { body };
+            let nn = rotate(&pose.r, p.normals[k]);
+            (c.project(pose.apply(p.pts[k])), [p.uv[k][0], p.uv[k][1], nn[0], nn[1], nn[2], p.alpha[k]])
+        })
+        .collect();
+    let nx = p.nx;
+    for j in 0..p.ny - 1 {
+        for i in 0..nx - 1 {
+            let q = [j * nx + i, j * nx + i + 1, (j + 1) * nx + i, (j + 1) * nx + i + 1];
+            if q.iter().all(|&k| p.alpha[k] < 0.5) {
+                continue;
+            }
+            let tag = if q.iter().all(|&k| p.part[k] == Part::Head) { TAG_HEAD } else { TAG_BODY };
+            for t in [[q[0], q[1], q[2]], [q[1], q[3], q[2]]] {
+                let (a, b, cc) = (&posed[t[0]], &posed[t[1]], &posed[t[2]]);
+                r.tri([a.0, b.0, cc.0], [&a.1, &b.1, &cc.1], tag);
+            }
+        }
     }
 }
 
@@ -703,8 +781,11 @@ fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray
     let nn = normalize([a[2], a[3], a[4]]);
     match obj {
         Object::Face { id, .. } => {
+            if a[5] < 0.5 {
+                return (scene, 0.0, 0.0); // around the person: the photo's background is cut away
+            }
             let c = [0, 1, 2].map(|ch| id.tex.sample_uv(a[0], a[1], ch));
-            (lit(c, lambert(nn)), 1.0, 1.0)
+            (lit(c, lambert(nn)), if r.tag[i] == TAG_FACE { 1.0 } else { 0.0 }, 1.0)
         }
         Object::Sheet { surface, tex, mask, medium, glare, .. } => {
             let tr = surface.tex_rect;
@@ -805,7 +886,7 @@ pub fn face_box(obj: &Object, cam: &Camera) -> Rect {
 /// Points (camera coordinates) spanning the face: the mesh, or a grid over the sheet's face box.
 fn face_points(obj: &Object) -> Vec<[f32; 3]> {
     match obj {
-        Object::Face { id, pose } => id.verts.iter().map(|v| pose.apply(*v)).collect(),
+        Object::Face { id, pose, .. } => id.verts.iter().map(|v| pose.apply(*v)).collect(),
         Object::Sheet { surface, pose, face_uv, .. } => {
             let mut v = Vec::new();
             for j in 0..5 {

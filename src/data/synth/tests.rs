@@ -68,7 +68,7 @@ fn live_depth_follows_mesh_geometry() {
     let pose = Pose::new([0.0, 0.0, 0.0], [0.0, 0.0, 0.45]);
     let light = Light { dir: [0.0, 0.0, -1.0], colour: [1.0; 3], ambient: 0.3 };
     let bg = Background::random(&mut rng).image(&cam, &light);
-    let r = scene::render(&Object::Face { id: &id, pose }, &light, &bg, &cam);
+    let r = scene::render(&Object::Face { id: &id, pose, body: pose }, &light, &bg, &cam);
     let px = |v: usize| {
         let p = cam.project(pose.apply(id.verts[v]));
         (p[0] as usize).min(cam.w - 1) + (p[1] as usize).min(cam.h - 1) * cam.w
@@ -255,12 +255,12 @@ fn max_separation(groups: &[Vec<[f32; 5]>]) -> [f32; 5] {
     out
 }
 
-/// `stats` of the first frame of 48 videos per class (live, print, replay), across both domains
+/// `stats` of the first frame of 64 videos per class (live, print, replay), across both domains
 /// and both instruments of each; frames where `stats` finds nothing are left out.
 fn first_frame_stats_per_class(o: &SynthOptions, stats: fn(&Rendered) -> Option<[f32; 5]>) -> Vec<Vec<[f32; 5]>> {
     let mut groups = vec![Vec::new(); 3];
     for (class, group) in groups.iter_mut().enumerate() {
-        for n in 0..48 {
+        for n in 0..64 {
             let domain = n % 2;
             let (prints, replays) = attack::INSTRUMENTS[domain];
             let instrument = match class {
@@ -279,7 +279,7 @@ fn first_frame_stats_per_class(o: &SynthOptions, stats: fn(&Rendered) -> Option<
 
 #[test]
 fn background_statistics_do_not_tell_the_class() {
-    // 48 videos per class across both domains (first frame, small frames; videos whose screen
+    // 64 videos per class across both domains (first frame, small frames; videos whose screen
     // fills the view show no scene and are left out): the class means of
     // each background statistic lie within 0.6 pooled standard deviations of each other.
     let mut o = tiny(11);
@@ -373,4 +373,66 @@ fn identities_mix_only_their_own_domains_photos() {
     let a = scene::identity(&mut stream(1, &[1, 1]), &style);
     let b = scene::identity(&mut stream(1, &[1, 1]), &style);
     assert_eq!(a.tex.data, b.tex.data);
+}
+
+#[test]
+fn a_live_render_is_a_whole_person_with_head_depth_around_the_face() {
+    // A frontal person in the middle of the frame: above the forehead (hair) and beside the
+    // face (ears) the person is there with depth in the label but outside the face mask;
+    // below the chin (neck, clothes) the person is there without depth; far to the side of the
+    // head, above the shoulders, the scene shows through.
+    for photo in [0, 1, 2, 3] {
+        let mut style = photo_style(photo % 2, photo / 2, &mut ChaCha8Rng::seed_from_u64(2));
+        style.blend = None;
+        let id = scene::identity(&mut ChaCha8Rng::seed_from_u64(1), &style);
+        let cam = Camera::new(160, 120, 1.0);
+        let pose = Pose::new([0.0, 0.0, 0.0], [0.0, -0.03, 0.6]);
+        let light = Light { dir: [0.0, 0.0, -1.0], colour: [1.0; 3], ambient: 0.3 };
+        let bg = Img::new(160, 120, 3);
+        let r = scene::render(&Object::Face { id: &id, pose, body: pose }, &light, &bg, &cam);
+        let at = |x: f32, y: f32| {
+            let p = cam.project(pose.apply([x, y, 0.0]));
+            p[1] as usize * cam.w + p[0] as usize
+        };
+        let hair = at(0.0, -0.11);
+        assert!(r.cover[hair] > 0.5 && r.mask[hair] < 0.5 && r.depth[hair] > 0.05, "photo {photo}: hair");
+        for side in [-0.09, 0.09] {
+            let ear = at(side, 0.0);
+            assert!(r.cover[ear] > 0.5 && r.depth[ear] > 0.05, "photo {photo}: beside the face at {side}");
+        }
+        let neck = at(0.0, 0.16);
+        assert!(r.cover[neck] > 0.5 && r.mask[neck] < 0.5 && r.depth[neck] == 0.0, "photo {photo}: neck");
+        let person: f32 = r.cover.iter().sum();
+        let face: f32 = r.mask.iter().sum();
+        assert!(person > 2.5 * face, "photo {photo}: person {person} px, face {face} px");
+        assert_eq!(r.cover[at(0.3, -0.05)], 0.0, "photo {photo}: beside the head");
+        // The nose is nearer than the hair above the forehead.
+        let nose = r.depth[at(0.0, 0.0)];
+        assert!(nose > r.depth[hair] + 0.1, "photo {photo}: nose {nose} hair {}", r.depth[hair]);
+    }
+}
+
+#[test]
+fn prints_show_the_whole_picture_and_its_background() {
+    // Borderless and bordered prints (not the cut-outs): the sheet covers several times the
+    // face's box, and a good part of it is neither the face nor the paper margin.
+    let mut o = tiny(4);
+    (o.frames, o.width, o.height) = (1, 128, 96);
+    let mut n = 0;
+    for identity in 0..8 {
+        for (domain, instrument) in [(0, "print_matte"), (0, "print_glossy"), (1, "print_photo")] {
+            let v = VideoSpec { split: 0, domain, identity, class: 1, instrument: instrument.into(), k: 0 };
+            let f = &render_video(&o, &v).unwrap()[0];
+            let face_box = f.bbox.w * f.bbox.h;
+            let sheet: f32 = f.cover.iter().sum();
+            let not_face = f.cover.iter().zip(&f.mask).filter(|(c, m)| **c > 0.5 && **m < 0.5).count() as f32;
+            // A sheet partly out of the frame may show little; count those that are in view.
+            if face_box < 0.5 * (o.width * o.height) as f32 {
+                assert!(sheet > 2.0 * face_box, "{instrument} {identity}: sheet {sheet} px, face box {face_box}");
+                assert!(not_face > 0.5 * face_box, "{instrument} {identity}: {not_face} px beside the face");
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 12, "{n} prints in view");
 }

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Score models on real photos and videos: AUC, BPCER and APCER at each model's stored threshold.
+
+    python3 tools/real_check.py runs/demo/model4/stage1.safetensors runs/demo/model4/model.safetensors
+    python3 tools/real_check.py --root MY_FOLDER --tdfas target/release/tdfas --json out.json CKPT...
+
+ROOT (default real_images/) holds live/ and attack/, each with photos (.jpg, .jpeg, .png),
+videos (anything else tdfas reads) or folders of frames. A photo becomes a folder repeating it
+`--repeat` times (a clip needs at least Nf consecutive frames): a static clip, so the
+multi-frame model sees no motion at all (a still live face looks like a still print there);
+Model 1 reads single frames and is the fair comparison on photos. Inputs where no face is found
+are listed and left out of the metrics. Standard library only.
+"""
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PHOTO = {".jpg", ".jpeg", ".png"}
+
+
+def inputs(root, work, repeat):
+    """(label, name, path tdfas reads) for every item under root/live and root/attack."""
+    out = []
+    for label in ("live", "attack"):
+        for p in sorted((root / label).iterdir()):
+            if p.name.startswith(".") or p.suffix.lower() in {".md", ".txt"}:
+                continue
+            if p.is_file() and p.suffix.lower() in PHOTO:
+                clip = work / label / p.stem
+                clip.mkdir(parents=True)
+                for i in range(repeat):
+                    shutil.copy(p, clip / f"{i:04d}{p.suffix.lower()}")
+                out.append((label, f"{label}/{p.name}", clip))
+            else:
+                out.append((label, f"{label}/{p.name}", p))
+    return out
+
+
+def auc(live, attack):
+    """Probability that a live item scores above an attack item (ties count half)."""
+    if not live or not attack:
+        return float("nan")
+    wins = sum((l > a) + 0.5 * (l == a) for l in live for a in attack)
+    return wins / (len(live) * len(attack))
+
+
+def score(tdfas, ckpt, items, work):
+    out = work / (Path(ckpt).parent.name + "_" + Path(ckpt).stem + ".jsonl")
+    cmd = [tdfas, "infer", "--checkpoint", str(ckpt), "--json", str(out)] + [str(p) for _, _, p in items]
+    # tdfas exits 1 when an input has no face; the JSON still holds every input
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = {}
+    for line in out.read_text().splitlines():
+        r = json.loads(line)
+        rows[str(Path(r["input"]))] = r
+    per = []
+    for label, name, p in items:
+        r = rows.get(str(p), {})
+        per.append({"label": label, "item": name, "score": r.get("score"), "verdict": r.get("verdict", "error")})
+    live = [x["score"] for x in per if x["label"] == "live" and x["score"] is not None]
+    attack = [x["score"] for x in per if x["label"] == "attack" and x["score"] is not None]
+    bpcer = sum(x["verdict"] != "live" for x in per if x["label"] == "live" and x["score"] is not None)
+    apcer = sum(x["verdict"] == "live" for x in per if x["label"] == "attack" and x["score"] is not None)
+    return {
+        "checkpoint": str(ckpt),
+        "live": len(live),
+        "attack": len(attack),
+        "no_face": [x["item"] for x in per if x["score"] is None],
+        "auc": auc(live, attack),
+        "bpcer": bpcer / len(live) if live else float("nan"),
+        "apcer": apcer / len(attack) if attack else float("nan"),
+        "items": per,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--root", default="real_images")
+    ap.add_argument("--tdfas", default="target/release/tdfas")
+    ap.add_argument("--repeat", type=int, default=8)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
+        work = Path(w)
+        items = inputs(Path(a.root), work, a.repeat)
+        results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
+    print(f"{'checkpoint':<48} {'live':>4} {'attack':>6} {'no face':>7} {'AUC':>6} {'BPCER %':>8} {'APCER %':>8}")
+    for r in results:
+        print(f"{r['checkpoint']:<48} {r['live']:>4} {r['attack']:>6} {len(r['no_face']):>7} {r['auc']:>6.3f} "
+              f"{100 * r['bpcer']:>8.1f} {100 * r['apcer']:>8.1f}")
+    for r in results:
+        for x in r["items"]:
+            s = "no face" if x["score"] is None else f"{x['score']:.4f}"
+            print(f"  {Path(r['checkpoint']).name:<20} {x['item']:<40} {s:>8} {x['verdict']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
