@@ -479,3 +479,57 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
     assert!(out.lines().next().unwrap().contains("single-frame"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Intersection over union of two (x, y, w, h) boxes.
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let (x0, y0) = (a[0].max(b[0]), a[1].max(b[1]));
+    let (x1, y1) = ((a[0] + a[2]).min(b[0] + b[2]), (a[1] + a[3]).min(b[1] + b[3]));
+    let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
+    inter / (a[2] * a[3] + b[2] * b[3] - inter)
+}
+
+/// Real camera photos stored sideways (EXIF orientation 6): read upright, the face found where a
+/// person marked it by hand, the photo scored without error. The pipeline, not accuracy.
+#[test]
+fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real");
+    // face boxes marked by hand on the upright photos (x, y, w, h): brows to chin, cheek to cheek
+    let marked =
+        [("live_sideways.jpg", [115.0, 160.0, 175.0, 200.0]), ("print_sideways.jpg", [195.0, 150.0, 190.0, 205.0])];
+    let gpu = tdfas::Gpu::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("tdfas-realphotos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = tdfas::model::Config::preset("tiny").unwrap();
+    cfg.variant = "1".into();
+    let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
+    let m = dir.join("m1.safetensors");
+    let progress = tdfas::train::checkpoint::Progress { stage: 1, step: 1, seed: 3, stage_done: true };
+    tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
+    for (name, hand) in marked {
+        let path = fixtures.join(name);
+        let img = tdfas::data::imageops::load(&path, false).unwrap();
+        assert_eq!((img.w, img.h), (480, 640), "{name}: not read upright");
+        let found = tdfas::data::face::detect(&img).unwrap_or_else(|| panic!("{name}: no face found"));
+        let b = [found.x, found.y, found.w, found.h];
+        assert!(
+            iou(b, hand) > 0.4,
+            "{name}: detector box {b:?} against the hand-marked {hand:?} (IoU {:.2})",
+            iou(b, hand)
+        );
+        let json = dir.join(format!("{name}.json"));
+        run(tdfas().args(["infer", "--threshold", "0.5", "--checkpoint"]).arg(&m).arg("--json").arg(&json).arg(&path));
+        let r = json_lines_first(&json);
+        assert_eq!(r["network"], "single-frame", "{r}");
+        assert_eq!(r["face"]["source"], "detector", "{r}");
+        assert!(r["score"].is_number() && r["error"].is_null(), "{r}");
+        let fb: Vec<f32> =
+            r["face"]["face_box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        assert!(iou([fb[0], fb[1], fb[2], fb[3]], hand) > 0.3, "{name}: scored on {fb:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn json_lines_first(path: &Path) -> serde_json::Value {
+    serde_json::from_str(std::fs::read_to_string(path).unwrap().lines().next().unwrap()).unwrap()
+}
