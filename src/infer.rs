@@ -517,3 +517,165 @@ fn write_depth_maps(
     }
     Ok(())
 }
+
+/// One clip of a stream, scored as it arrived.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StreamClip {
+    #[serde(serialize_with = "lossy_path")]
+    pub input: PathBuf,
+    /// 0-based clip number in the stream
+    pub clip: usize,
+    /// the stream's frame numbers (1-based) the clip used
+    pub frames: Vec<usize>,
+    pub verdict: String,
+    pub score: Option<f64>,
+    /// from the clip's last frame arriving to its score
+    pub latency_ms: f64,
+    pub face: String,
+}
+
+impl StreamClip {
+    pub fn line(&self) -> String {
+        let score = self.score.map_or("no face".to_string(), |s| format!("score {s:.4}"));
+        format!(
+            "{}\tclip {}\tframes {}-{}\t{}\t{}\tface {}\t{:.1} ms",
+            shown_path(&self.input),
+            self.clip,
+            self.frames.first().copied().unwrap_or(0),
+            self.frames.last().copied().unwrap_or(0),
+            self.verdict,
+            score,
+            self.face,
+            self.latency_ms
+        )
+    }
+}
+
+/// Scores a stream clip by clip as its frames arrive (Nf frames every `interval`, clips one
+/// after another), calling `each` with every clip; holds only the current clip's frames. Stops at
+/// the end of the stream or when `stop` is set (Ctrl-C), and returns the summary of all clips as
+/// one result (the mean clip score against the threshold, as for a file).
+pub fn score_stream(
+    gpu: &Gpu,
+    model: &FasTd,
+    threshold: Option<Threshold>,
+    source: &crate::data::stream::Source,
+    stop: &std::sync::atomic::AtomicBool,
+    each: &mut dyn FnMut(&StreamClip) -> Result<()>,
+) -> InputScore {
+    let mut r = InputScore::new(&source.name(), model, threshold);
+    if let Err(e) = stream_clips(gpu, model, source, stop, &mut r, each) {
+        r.error = Some(format!("{e:#}"));
+        r.verdict = "error".into();
+    }
+    r
+}
+
+fn stream_clips(
+    gpu: &Gpu,
+    model: &FasTd,
+    source: &crate::data::stream::Source,
+    stop: &std::sync::atomic::AtomicBool,
+    r: &mut InputScore,
+    each: &mut dyn FnMut(&StreamClip) -> Result<()>,
+) -> Result<()> {
+    let cfg = &model.cfg;
+    let spec = cfg.clip_spec();
+    let span = spec.span();
+    let mut stream = crate::data::stream::FrameStream::open(source)?;
+    let (mut images, mut detections, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+    let mut boxes = Vec::new();
+    let detect = crate::data::face::detection_enabled();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let Some(img) = stream.next_frame()? else { break };
+        let pos = (stream.frames - 1) % span;
+        if pos % spec.interval != 0 || pos / spec.interval >= cfg.frames {
+            continue;
+        }
+        let small = img.w.min(img.h) < crate::data::face::MIN_SIDE;
+        detections.push(if detect && !small { crate::data::face::detect(&img) } else { None });
+        images.push(img);
+        numbers.push(stream.frames);
+        if images.len() < cfg.frames {
+            continue;
+        }
+        let arrived = std::time::Instant::now();
+        let name = source.name().display().to_string();
+        let (clip, face) = crate::data::load::clip_from_frames(&name, &spec, &images, &detections)?;
+        let mut c = StreamClip {
+            input: source.name(),
+            clip: r.clip_frames.len() + r.face.clips_without_face,
+            frames: std::mem::take(&mut numbers),
+            verdict: "no face".into(),
+            score: None,
+            latency_ms: 0.0,
+            face: "none found".into(),
+        };
+        let scored = match face {
+            FaceSource::Detector { box_, missed, frames } => {
+                r.face.frames += frames;
+                r.face.frames_without_face += missed;
+                boxes.push(Some(box_));
+                c.face = format!("{:.0},{:.0} {:.0}x{:.0}", box_.x, box_.y, box_.w, box_.h);
+                true
+            }
+            FaceSource::FullFrame { frames } | FaceSource::SmallFrames { frames, .. } => {
+                r.face.frames += frames;
+                if detect {
+                    r.face.frames_without_face += frames;
+                    r.face.clips_without_face += 1;
+                    false
+                } else {
+                    c.face = "full frame (--no-detect)".into();
+                    true
+                }
+            }
+            FaceSource::Dataset => true,
+        };
+        if scored {
+            let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
+            let score = model.score(gpu, &batch)?.scores[0];
+            r.clip_scores.push(score);
+            r.clip_frames.push(c.frames.iter().map(|n| format!("{n:04}")).collect());
+            c.score = Some(score);
+            c.verdict = verdict(score, r.threshold.as_ref());
+        }
+        c.latency_ms = arrived.elapsed().as_secs_f64() * 1e3;
+        each(&c)?;
+        images.clear();
+        detections.clear();
+    }
+    let total = stream.frames;
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        drop(stream); // stops ffmpeg, which would otherwise wait for more input
+    } else {
+        stream.finish()?;
+    }
+    r.frames_total = total;
+    r.frames_unused = total - r.clip_frames.iter().map(Vec::len).sum::<usize>();
+    r.face.face_box = crate::data::face::median_box(&boxes).rect.map(|b| [b.x, b.y, b.w, b.h]);
+    r.face.source = if boxes.is_empty() { "none found".into() } else { "detector".into() };
+    if !detect {
+        r.face.source = "full frame (--no-detect)".into();
+    }
+    if r.clip_scores.is_empty() {
+        r.verdict = "no face".into();
+        r.warnings.push(format!(
+            "no clip scored: {total} frames, {} clip(s) without a face (a clip needs {} frames every {})",
+            r.face.clips_without_face, cfg.frames, cfg.interval
+        ));
+        return Ok(());
+    }
+    let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
+    r.score = Some(score);
+    r.verdict = verdict(score, r.threshold.as_ref());
+    Ok(())
+}
+
+fn verdict(score: f64, threshold: Option<&Threshold>) -> String {
+    match threshold {
+        Some(t) if score >= t.value => "live".into(),
+        Some(_) => "attack".into(),
+        None => "no threshold".into(),
+    }
+}

@@ -177,7 +177,15 @@ enum Command {
         /// replace a --json file or depth maps that tdfas did not write
         #[arg(long)]
         overwrite: bool,
-        #[arg(required = true)]
+        /// read the inputs as streams through FFmpeg (files, FIFOs; `-` is standard input and
+        /// always a stream): each clip is scored as it arrives, one line per clip, a summary at
+        /// the end or on Ctrl-C; memory holds one clip's frames
+        #[arg(long)]
+        stream: bool,
+        /// also score a V4L2 camera as a stream (default /dev/video0)
+        #[arg(long, num_args = 0..=1, default_missing_value = "/dev/video0")]
+        camera: Option<PathBuf>,
+        #[arg(required_unless_present = "camera")]
         inputs: Vec<PathBuf>,
     },
     /// Write every intermediate (D_single, OFF, ConvGRU states, D_multi, D_fusion, logits, score) of
@@ -503,7 +511,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, overwrite, inputs } => {
+        Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, overwrite, stream, camera, inputs } => {
             // output paths are checked before any input is read
             let mut all_inputs: Vec<&Path> = vec![&checkpoint];
             all_inputs.extend(inputs.iter().map(PathBuf::as_path));
@@ -547,8 +555,32 @@ fn run(cli: Cli) -> Result<()> {
                 photo_threshold,
             };
             let depth = depth_dir.as_deref().map(|dir| tdfas::infer::DepthOutput { dir, overwrite });
-            let results = tdfas::infer::infer(&gpu, &scorers, &inputs, depth);
+            // streams: `-`, FIFOs, a camera, and every input with --stream
+            use tdfas::data::stream::{is_fifo, Source};
+            let is_stream = |p: &PathBuf| stream || p.as_os_str() == "-" || is_fifo(p);
+            let (streamed, files): (Vec<PathBuf>, Vec<PathBuf>) = inputs.into_iter().partition(is_stream);
+            let mut sources: Vec<Source> = streamed
+                .into_iter()
+                .map(|p| if p.as_os_str() == "-" { Source::Stdin } else { Source::File(p) })
+                .collect();
+            sources.extend(camera.map(Source::Camera));
+            let mut results = tdfas::infer::infer(&gpu, &scorers, &files, depth);
             let mut lines = String::new();
+            if !sources.is_empty() {
+                tdfas::util::scratch::stop_gracefully();
+            }
+            for source in &sources {
+                let mut each = |c: &tdfas::infer::StreamClip| -> Result<()> {
+                    println!("{}", c.line());
+                    lines.push_str(&serde_json::to_string(c)?);
+                    lines.push('\n');
+                    Ok(())
+                };
+                let stop = &tdfas::util::scratch::STOP;
+                let r =
+                    tdfas::infer::score_stream(&gpu, &model, scorers.clip_threshold.clone(), source, stop, &mut each);
+                results.push(r);
+            }
             for r in &results {
                 println!("{}", r.line());
                 for w in &r.warnings {

@@ -533,3 +533,126 @@ fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
 fn json_lines_first(path: &Path) -> serde_json::Value {
     serde_json::from_str(std::fs::read_to_string(path).unwrap().lines().next().unwrap()).unwrap()
 }
+
+fn ffmpeg_video(path: &Path, frames: usize, extra: &[&str]) {
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x96:rate=10", "-frames:v"])
+        .arg(frames.to_string())
+        .args(extra)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Streams: a video piped to standard input, through a FIFO, and with an hour-long gap in its
+/// timestamps is scored clip by clip as it arrives (one JSON object per clip and a summary);
+/// the clips and scores equal those of the same video read as a file, and Ctrl-C ends a stream
+/// with its summary.
+#[test]
+fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
+    if !tdfas::data::video::ffmpeg_available() {
+        eprintln!("ffmpeg is not installed: skipping (.ci/run installs it)");
+        return;
+    }
+    let gpu = tdfas::Gpu::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("tdfas-streams-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = tdfas::model::Config::preset("tiny").unwrap();
+    (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 2);
+    let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
+    let m = dir.join("m.safetensors");
+    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
+    // 30 frames, clips of 3 frames every 2 (span 5): six clips, the same whether read as a file or a stream
+    // nut: a container FFmpeg reads from a pipe as it reads it from a file
+    let v = dir.join("v.nut");
+    ffmpeg_video(&v, 30, &[]);
+    let infer = |extra: &[&str], input: &Path, json: &Path| {
+        run(tdfas()
+            .args(["infer", "--no-detect", "--threshold", "0.5", "--checkpoint"])
+            .arg(&m)
+            .arg("--json")
+            .arg(json)
+            .args(extra)
+            .arg(input));
+        std::fs::read_to_string(json)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect::<Vec<serde_json::Value>>()
+    };
+    let file = infer(&[], &v, &dir.join("file.json"));
+    let streamed = infer(&["--stream"], &v, &dir.join("stream.json"));
+    assert_eq!(streamed.len(), 7, "six clips and a summary: {streamed:?}");
+    assert_eq!(streamed[0]["frames"], serde_json::json!([1, 3, 5]));
+    assert!(streamed[0]["latency_ms"].as_f64().unwrap() > 0.0);
+    let summary = &streamed[6];
+    assert_eq!(summary["clip_scores"], file[0]["clip_scores"], "a stream scores as the file does");
+    assert_eq!(summary["frames_total"], 30);
+    // standard input
+    let mut child = tdfas()
+        .args(["infer", "--no-detect", "--threshold", "0.5", "--checkpoint"])
+        .arg(&m)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &std::fs::read(&v).unwrap()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.lines().count() == 7, "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("-\t"), "{stdout}");
+    // a FIFO (no --stream needed)
+    let fifo = dir.join("cam.nut");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let bytes = std::fs::read(&v).unwrap();
+    let fifo_path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(fifo_path, bytes).unwrap());
+    let rows = infer(&[], &fifo, &dir.join("fifo.json"));
+    writer.join().unwrap();
+    assert_eq!(rows[6]["clip_scores"], file[0]["clip_scores"]);
+    // an hour-long gap in the timestamps: the frames in the file, not 36,000 copies
+    let gap = dir.join("gap.mkv");
+    ffmpeg_video(&gap, 10, &["-vf", "setpts=PTS+if(gte(N\\,5)\\,3600/TB\\,0)", "-fps_mode", "passthrough"]);
+    let rows = infer(&["--stream"], &gap, &dir.join("gap.json"));
+    assert_eq!(rows.last().unwrap()["frames_total"], 10, "{rows:?}");
+    // Ctrl-C (SIGINT) ends a live stream with its summary
+    let slow = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x96:rate=10",
+            "-t",
+            "60",
+            "-f",
+            "nut",
+            "pipe:1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = tdfas()
+        .args(["infer", "--no-detect", "--threshold", "0.5", "--checkpoint"])
+        .arg(&m)
+        .arg("-")
+        .stdin(slow.stdout.unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    assert!(last.starts_with("-\t") && last.contains("score"), "no summary after Ctrl-C: {stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -62,10 +62,9 @@ fn load_frames_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
     only: Option<usize>,
-    mut augment: Option<&mut rand_chacha::ChaCha8Rng>,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
     video::ensure_frames(c)?;
-    let (n, s) = (spec.size, spec.map);
     let wanted: Vec<usize> = match only {
         Some(k) => vec![k],
         None => (0..c.frame_paths.len()).collect(),
@@ -118,21 +117,64 @@ fn load_frames_with_face(
         if found.rect.is_none() && face::detection_enabled() && !small {
             found.rect = face::video_box(&c.frame_paths[0], (images[0].w, images[0].h));
         }
-        match found.rect {
-            Some(r) => (
-                vec![Some(FaceAnchor::Box(r)); images.len()],
-                FaceSource::Detector { box_: r, missed: found.missed, frames: found.frames },
-            ),
-            None if small => (
-                vec![None; images.len()],
-                FaceSource::SmallFrames { frames: images.len(), side: images[0].w.min(images[0].h) },
-            ),
-            None => {
-                face::note_full_frame_clip();
-                (vec![None; images.len()], FaceSource::FullFrame { frames: images.len() })
-            }
-        }
+        anchors_from(&found, small, &images)
     };
+    crop_frames(c, spec, &wanted, &images, anchors, source, augment)
+}
+
+/// One clip from frames held in memory (a stream), with the face found by the detector in each
+/// (`detections`, one per frame; None where none was found or detection is off): cropped and
+/// labelled exactly as `load_clip_with_face` does frames read from files.
+pub fn clip_from_frames(
+    video_id: &str,
+    spec: &ClipSpec,
+    images: &[super::imageops::Img],
+    detections: &[Option<Rect>],
+) -> Result<(Clip, FaceSource)> {
+    if images.is_empty() || images.len() != detections.len() {
+        bail!("clip_from_frames: {} frames, {} detections", images.len(), detections.len());
+    }
+    let c = ClipIndex { video_id: video_id.to_string(), instrument: "unknown".into(), ..Default::default() };
+    let small = images[0].w.min(images[0].h) < face::MIN_SIDE;
+    let found = face::median_box(detections);
+    let (anchors, source) = anchors_from(&found, small, images);
+    let wanted: Vec<usize> = (0..images.len()).collect();
+    crop_frames(&c, spec, &wanted, images, anchors, source, None)
+}
+
+/// The clip's anchors and face source from the detector's median box.
+fn anchors_from(
+    found: &face::ClipFace,
+    small: bool,
+    images: &[super::imageops::Img],
+) -> (Vec<Option<FaceAnchor>>, FaceSource) {
+    match found.rect {
+        Some(r) => (
+            vec![Some(FaceAnchor::Box(r)); images.len()],
+            FaceSource::Detector { box_: r, missed: found.missed, frames: found.frames },
+        ),
+        None if small => (
+            vec![None; images.len()],
+            FaceSource::SmallFrames { frames: images.len(), side: images[0].w.min(images[0].h) },
+        ),
+        None => {
+            face::note_full_frame_clip();
+            (vec![None; images.len()], FaceSource::FullFrame { frames: images.len() })
+        }
+    }
+}
+
+/// Crops, resizes, normalises and labels the frames `wanted` of clip `c` (their `images`).
+fn crop_frames(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    wanted: &[usize],
+    images: &[super::imageops::Img],
+    anchors: Vec<Option<FaceAnchor>>,
+    source: FaceSource,
+    mut augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<(Clip, FaceSource)> {
+    let (n, s) = (spec.size, spec.map);
     let has_box = anchors.iter().any(|a| a.is_some());
     let (scale, flip) = match augment.as_deref_mut() {
         Some(rng) => {

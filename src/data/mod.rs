@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod raster;
 pub mod sgtd;
 pub mod siw;
+pub mod stream;
 pub mod synth;
 pub mod video;
 

@@ -63,9 +63,24 @@ pub fn remove_all() {
     }
 }
 
-/// On Ctrl-C and SIGTERM: remove the scratch folders, then exit as killed by the signal would.
+/// Set by the first Ctrl-C or SIGTERM while a stream is being scored (`stop_gracefully`): the
+/// stream ends and its summary is printed; a second signal exits at once.
+pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static GRACEFUL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on the first signal sets `STOP` instead of exiting.
+pub fn stop_gracefully() {
+    GRACEFUL.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// On Ctrl-C and SIGTERM: remove the scratch folders, then exit as killed by the signal would
+/// (or, while a stream is scored, ask it to stop and summarise).
 pub fn clean_on_signals() {
+    use std::sync::atomic::Ordering;
     let _ = ctrlc::set_handler(|| {
+        if GRACEFUL.load(Ordering::SeqCst) && !STOP.swap(true, Ordering::SeqCst) {
+            return;
+        }
         remove_all();
         std::process::exit(130);
     });
