@@ -589,7 +589,7 @@ fn stream_clips(
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let Some(img) = stream.next_frame()? else { break };
         let pos = (stream.frames - 1) % span;
-        if pos % spec.interval != 0 || pos / spec.interval >= cfg.frames {
+        if !pos.is_multiple_of(spec.interval) || pos / spec.interval >= cfg.frames {
             continue;
         }
         let small = img.w.min(img.h) < crate::data::face::MIN_SIDE;
