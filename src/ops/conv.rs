@@ -24,6 +24,7 @@ pub const KERNELS: OpKernels = OpKernels {
         CONV2D_WEIGHT_GRAD,
         CONV2D_WEIGHT_GRAD_ROWS,
         CONV2D_WEIGHT_GRAD_GEMM,
+        CONV2D_WEIGHT_GRAD_GEMM8,
         CONV2D_BIAS_GRAD,
         CONV2D_BIAS_GRAD_VEC4,
     ],
@@ -37,6 +38,7 @@ const CONV2D_FORWARD_GEMM8: Shader = crate::shader!("conv2d_forward_gemm8", ["co
 const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
 const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
 const CONV2D_WEIGHT_GRAD_GEMM: Shader = crate::shader!("conv2d_weight_grad_gemm", ["wgrad_gemm", "wgrad_finish"]);
+const CONV2D_WEIGHT_GRAD_GEMM8: Shader = crate::shader!("conv2d_weight_grad_gemm8", ["wgrad_gemm8"]);
 const CONV2D_BIAS_GRAD: Shader = crate::shader!("conv2d_bias_grad", ["conv2d_bias_grad"]);
 const CONV2D_BIAS_GRAD_VEC4: Shader = crate::shader!("conv2d_bias_grad_vec4", ["bias_grad4"]);
 
@@ -186,16 +188,19 @@ pub enum WgradKernel {
     /// conv2d_weight_grad_gemm.wgsl: 64 x 128 tiles with the pixels split over workgroups, then a
     /// finishing sum (GPUs).
     Gemm,
+    /// conv2d_weight_grad_gemm8.wgsl: the same with 128 x 128 tiles, 8 x 8 per thread (GPUs).
+    Gemm8,
 }
 
 impl WgradKernel {
-    pub const ALL: [WgradKernel; 3] = [WgradKernel::Reduce, WgradKernel::Rows, WgradKernel::Gemm];
+    pub const ALL: [WgradKernel; 4] = [WgradKernel::Reduce, WgradKernel::Rows, WgradKernel::Gemm, WgradKernel::Gemm8];
 
     pub fn name(self) -> &'static str {
         match self {
             WgradKernel::Reduce => "reduce",
             WgradKernel::Rows => "rows",
             WgradKernel::Gemm => "gemm",
+            WgradKernel::Gemm8 => "gemm8",
         }
     }
 
@@ -651,10 +656,14 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
             Cost::new(flops, bytes),
         )?,
-        WgradKernel::Gemm => {
+        WgradKernel::Gemm | WgradKernel::Gemm8 => {
+            let (shader, entry, rows) = match kernel {
+                WgradKernel::Gemm => (&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", GEMM_CHANNELS),
+                _ => (&CONV2D_WEIGHT_GRAD_GEMM8, "wgrad_gemm8", 2 * GEMM_CHANNELS),
+            };
             // Split the pixels so that the tiles fill the GPU, each slice's sums in one binding.
             let len = co * ci * kk;
-            let tiles = (ci * kk).div_ceil(GEMM_PIXELS) * co.div_ceil(GEMM_CHANNELS);
+            let tiles = (ci * kk).div_ceil(GEMM_PIXELS) * co.div_ceil(rows);
             let most = (gpu.max_binding().min(gpu.page_bytes()) / (4 * len as u64)).max(1) as usize;
             let slices = (WGRAD_GROUPS / tiles).clamp(1, pixels.div_ceil(WGRAD_MIN_CHUNK)).min(most);
             let chunk = pixels.div_ceil(slices).next_multiple_of(8);
@@ -670,10 +679,10 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
                 slices: slices as u32,
             };
             let part = if slices == 1 { gw.clone() } else { Tensor::empty(gpu, &[slices, len]) };
-            let groups = [(ci * kk).div_ceil(GEMM_PIXELS) as u32, co.div_ceil(GEMM_CHANNELS) as u32, slices as u32];
+            let groups = [(ci * kk).div_ceil(GEMM_PIXELS) as u32, co.div_ceil(rows) as u32, slices as u32];
             let cost = Cost::new(flops, bytes + 4.0 * ((slices - 1) * len) as f64);
             let args = [Arg::T(x), Arg::T(gy), Arg::T(&part)];
-            gpu.dispatch(&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", &params, &args, groups, cost)?;
+            gpu.dispatch(shader, entry, &params, &args, groups, cost)?;
             if slices > 1 {
                 let args = [Arg::Unused, Arg::Unused, Arg::T(&part), Arg::T(&gw)];
                 let cost = Cost::new(((slices - 1) * len) as f64, 4.0 * ((slices + 1) * len) as f64);

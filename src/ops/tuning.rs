@@ -5,7 +5,7 @@
 //! tiles for GPUs) and the weight gradient (rows; a shared-memory reduction; a split GEMM). Every
 //! candidate must agree with the reference kernel before its time counts, and replaces the
 //! adapter type's default only when clearly faster (`SWITCH_MARGIN`).
-//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm` override the choice;
+//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm|gemm8` override the choice;
 //! `TDFAS_TUNING_CACHE` moves the cache file.
 
 use std::collections::BTreeMap;
