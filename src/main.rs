@@ -742,7 +742,7 @@ fn info() -> Result<()> {
     let conv = tdfas::ops::conv::settings(&gpu)?;
     println!(
         "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm|gemm8 and \
-         TDFAS_WGRAD=reduce|rows|gemm override; cache {cache})",
+         TDFAS_WGRAD=reduce|rows|gemm|gemm8 override; cache {cache})",
         conv.kernel.get().name(),
         conv.wgrad.get().name()
     );

@@ -201,7 +201,9 @@ fn conv_splits_along_the_batch_bit_identically() {
     let g = gpu();
     let cap = 2048;
     assert_splits(&g, cap, 5, &[3 * 64, 4 * 64]);
-    for (kernel, cap) in ConvKernel::ALL.into_iter().flat_map(|k| caps(cap).map(|c| (k, c))) {
+    // every kernel, the float16-tile inference kernel too where the adapter has it
+    let half = ConvKernel::Gemm8F16.available(&g).then_some(ConvKernel::Gemm8F16);
+    for (kernel, cap) in ConvKernel::ALL.into_iter().chain(half).flat_map(|k| caps(cap).map(|c| (k, c))) {
         let (w, s) = whole_and_split(&g, cap, |g| {
             let x = rand(g, &[5, 3, 8, 8], 1);
             let wt = rand(g, &[4, 3, 3, 3], 2);

@@ -277,4 +277,13 @@ fn fused_inference_matches_the_unfused_path() {
         assert!(err < 1e-4, "{kernel:?}: scores differ by {err:e} relative");
     }
     settings.kernel.set(tuned);
+    // the float16-tile kernel, where the adapter has it, within its reduced-precision tolerance
+    if tdfas::ops::conv::ConvKernel::Gemm8F16.available(&g) {
+        let half = settings.half_inference.replace(true);
+        let fused = model.score(&g, &batch).unwrap();
+        settings.half_inference.set(half);
+        let want: Vec<f64> = maps(&plain).iter().map(|&v| v as f64).collect();
+        let err = max_rel_error(&maps(&fused), &want);
+        assert!(err < tdfas::ops::conv::HALF_TOLERANCE as f64, "float16 tiles: depth maps differ by {err:e} relative");
+    }
 }

@@ -217,3 +217,41 @@ fn conv_rejects_bad_shapes_with_clear_errors() {
     let gy_small = up(&g, &random(2 * 5 * 9, 4), &[2, 5, 3, 3]);
     assert!(err(conv2d_backward_weight(&g, &x, &gy_small, 3)).contains("must match x"));
 }
+
+/// The float16-tile inference kernel (adapters with SHADER_F16): forward with bias and ReLU, and
+/// the input-gradient form, within its stated tolerance of the f64 reference (1e-2 of the largest
+/// output) at odd shapes: partial tiles in channels and pixels, K not a multiple of its stage,
+/// 1x1 images, batch 1, k = 1.
+#[test]
+fn float16_tile_kernel_matches_reference_within_its_tolerance() {
+    let g = gpu();
+    if !ConvKernel::Gemm8F16.available(&g) {
+        println!("no SHADER_F16 on {}: skipped", g.device.info.name);
+        return;
+    }
+    let cases = [
+        Case { n: 3, ci: 15, co: 131, h: 10, w: 10, k: 3 },
+        Case { n: 2, ci: 7, co: 70, h: 9, w: 10, k: 3 },
+        Case { n: 2, ci: 5, co: 7, h: 1, w: 1, k: 3 },
+        Case { n: 1, ci: 37, co: 20, h: 6, w: 5, k: 1 },
+    ];
+    let near = |what: &str, got: &tdfas::Tensor, want: &[f64]| {
+        let got = got.download(&g).unwrap();
+        let err = tdfas::reference::max_rel_error(&got, want);
+        assert!(err <= tdfas::ops::conv::HALF_TOLERANCE as f64, "{what}: {err:e} of the largest value");
+    };
+    for (i, c) in cases.into_iter().enumerate() {
+        let seed = 900 + 10 * i as u64;
+        let shape = [c.n, c.ci, c.h, c.w];
+        let x = random(c.n * c.ci * c.h * c.w, seed);
+        let w = random(c.co * c.ci * c.k * c.k, seed + 1);
+        let b = random(c.co, seed + 2);
+        let gy = random(c.n * c.co * c.h * c.w, seed + 3);
+        let (tx, tw, tb) = (up(&g, &x, &shape), up(&g, &w, &[c.co, c.ci, c.k, c.k]), up(&g, &b, &[c.co]));
+        let y: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
+        near(&format!("relu(y) {c:?}"), &conv2d_relu_with(&g, ConvKernel::Gemm8F16, &tx, &tw, Some(&tb)).unwrap(), &y);
+        let tgy = up(&g, &gy, &[c.n, c.co, c.h, c.w]);
+        let (gx, _, _) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
+        near(&format!("gx {c:?}"), &conv2d_backward_input_with(&g, ConvKernel::Gemm8F16, &tgy, &tw).unwrap(), &gx);
+    }
+}

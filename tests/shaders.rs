@@ -18,7 +18,12 @@ fn every_shader_validates_and_translates_to_all_backends() {
         };
         // Subgroup operations (the CPU conv kernel) need the capability, and HLSL shader model 6.
         let subgroups = source.contains("subgroup");
-        let caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::default() };
+        // float16 (the inference kernel with float16 tiles) needs its capability, and HLSL 6.2.
+        let f16 = source.contains("enable f16;");
+        let mut caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::default() };
+        if f16 {
+            caps |= Capabilities::SHADER_FLOAT16;
+        }
         let info = match Validator::new(ValidationFlags::all(), caps).validate(&module) {
             Ok(i) => i,
             Err(e) => {
@@ -38,6 +43,9 @@ fn every_shader_validates_and_translates_to_all_backends() {
         let mut hopts = hlsl::Options::default();
         if subgroups {
             hopts.shader_model = hlsl::ShaderModel::V6_0;
+        }
+        if f16 {
+            hopts.shader_model = hlsl::ShaderModel::V6_2;
         }
         let pipeline = hlsl::PipelineOptions::default();
         if let Err(e) = hlsl::Writer::new(&mut hlsl_out, &hopts, &pipeline).write(&module, &info, None) {

@@ -66,11 +66,13 @@ fn autotune_measures_caches_and_can_be_overridden() {
     // on a CPU adapter today's kernels stay: the GEMM kernels are GPU variants
     if g.is_cpu() {
         assert!(![ConvKernel::Gemm, ConvKernel::Gemm8].contains(&chosen), "{times:?}");
-        assert_ne!(
-            tuning::choose_over(tuning::default_wgrad(chosen, &wtimes), &wtimes),
-            WgradKernel::Gemm,
-            "{wtimes:?}"
-        );
+        let wchosen = tuning::choose_over(tuning::default_wgrad(chosen, &wtimes), &wtimes);
+        assert!(![WgradKernel::Gemm, WgradKernel::Gemm8].contains(&wchosen), "{wtimes:?}");
+    }
+    // the float16-tile kernel is checked where the adapter has it, and not used on a CPU adapter
+    assert_eq!(c.half.is_some(), ConvKernel::Gemm8F16.available(&g), "{c:?}");
+    if let (Some(Ok(h)), true) = (c.half.as_ref().map(|h| &h.ms), g.is_cpu()) {
+        assert!(!tuning::use_half(&times, chosen, *h), "{times:?}, float16 tiles {h} ms");
     }
     // the table `tdfas info` prints lists every candidate with its check
     let table = tuning::table(&g).unwrap();
@@ -78,8 +80,10 @@ fn autotune_measures_caches_and_can_be_overridden() {
 
     // the cache is read back: flip the stored choice and a new GPU follows it
     let other = if kernel == ConvKernel::Tiled { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
-    let flipped: std::collections::BTreeMap<&String, serde_json::Value> =
-        entries.keys().map(|k| (k, serde_json::json!({ "kernel": other.name(), "wgrad": "reduce" }))).collect();
+    let flipped: std::collections::BTreeMap<&String, serde_json::Value> = entries
+        .keys()
+        .map(|k| (k, serde_json::json!({ "kernel": other.name(), "wgrad": "reduce", "half": false })))
+        .collect();
     std::fs::write(&cache, serde_json::to_string(&flipped).unwrap()).unwrap();
     assert_eq!(tuned(&Gpu::new().unwrap()).unwrap(), other);
     assert_eq!(conv::settings(&Gpu::new().unwrap()).unwrap().wgrad.get(), WgradKernel::Reduce);

@@ -56,8 +56,11 @@ impl KernelCache {
         }
         let module_ir = naga::front::wgsl::parse_str(source)
             .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
-        // A kernel that needs more than the device's limits is refused with the reason (the
-        // autotune then skips it) instead of failing inside wgpu.
+        // A kernel that needs more than the device's limits or features is refused with the
+        // reason (the autotune then skips it) instead of failing inside wgpu.
+        if source.contains("enable f16;") && !device.features.contains(wgpu::Features::SHADER_F16) {
+            bail!("shaders/{shader}.wgsl `{entry}` needs SHADER_F16, which this device lacks");
+        }
         if let Some((_, needs)) = shaders::workgroup_needs(&module_ir)?.into_iter().find(|(n, _)| n == entry) {
             if let Some(why) = needs.exceeds(&device.limits) {
                 bail!("shaders/{shader}.wgsl `{entry}`: {why} of this device ({})", device.limits_source);

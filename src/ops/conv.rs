@@ -21,9 +21,11 @@ pub const KERNELS: OpKernels = OpKernels {
         CONV2D_FORWARD_ROWS,
         CONV2D_FORWARD_GEMM,
         CONV2D_FORWARD_GEMM8,
+        CONV2D_FORWARD_GEMM8_F16,
         CONV2D_WEIGHT_GRAD,
         CONV2D_WEIGHT_GRAD_ROWS,
         CONV2D_WEIGHT_GRAD_GEMM,
+        CONV2D_WEIGHT_GRAD_GEMM8,
         CONV2D_BIAS_GRAD,
         CONV2D_BIAS_GRAD_VEC4,
     ],
@@ -34,9 +36,11 @@ const CONV2D_FORWARD_TILED: Shader = crate::shader!("conv2d_forward_tiled", ["co
 const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv3", "conv1"]);
 const CONV2D_FORWARD_GEMM: Shader = crate::shader!("conv2d_forward_gemm", ["conv2d_forward_gemm"]);
 const CONV2D_FORWARD_GEMM8: Shader = crate::shader!("conv2d_forward_gemm8", ["conv2d_forward_gemm8"]);
+const CONV2D_FORWARD_GEMM8_F16: Shader = crate::shader!("conv2d_forward_gemm8_f16", ["conv2d_forward_gemm8_f16"]);
 const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
 const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
 const CONV2D_WEIGHT_GRAD_GEMM: Shader = crate::shader!("conv2d_weight_grad_gemm", ["wgrad_gemm", "wgrad_finish"]);
+const CONV2D_WEIGHT_GRAD_GEMM8: Shader = crate::shader!("conv2d_weight_grad_gemm8", ["wgrad_gemm8"]);
 const CONV2D_BIAS_GRAD: Shader = crate::shader!("conv2d_bias_grad", ["conv2d_bias_grad"]);
 const CONV2D_BIAS_GRAD_VEC4: Shader = crate::shader!("conv2d_bias_grad_vec4", ["bias_grad4"]);
 
@@ -114,6 +118,9 @@ pub enum ConvKernel {
     Gemm,
     /// conv2d_forward_gemm8.wgsl: 128 x 128 tiles, 8 x 8 per thread (GPUs).
     Gemm8,
+    /// conv2d_forward_gemm8_f16.wgsl: `Gemm8` with float16 shared tiles and float32 sums
+    /// (adapters with SHADER_F16; inference only, so not in `ALL`: see `ConvSettings::half_inference`).
+    Gemm8F16,
 }
 
 impl ConvKernel {
@@ -127,6 +134,7 @@ impl ConvKernel {
             ConvKernel::Rows => "rows",
             ConvKernel::Gemm => "gemm",
             ConvKernel::Gemm8 => "gemm8",
+            ConvKernel::Gemm8F16 => "gemm8h",
         }
     }
 
@@ -136,7 +144,7 @@ impl ConvKernel {
 
     /// Whether the kernel can apply the ReLU in its epilogue (`conv2d_relu`).
     fn has_relu(self) -> bool {
-        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8)
+        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8F16)
     }
 
     /// Whether this adapter can run the kernel: the row kernel shares weights through
@@ -146,6 +154,7 @@ impl ConvKernel {
             ConvKernel::Rows => {
                 gpu.device.features.contains(wgpu::Features::SUBGROUP) && gpu.device.info.subgroup_min_size >= 8
             }
+            ConvKernel::Gemm8F16 => gpu.device.features.contains(wgpu::Features::SHADER_F16),
             _ => true,
         }
     }
@@ -157,6 +166,7 @@ impl ConvKernel {
             ConvKernel::Rows => &CONV2D_FORWARD_ROWS,
             ConvKernel::Gemm => &CONV2D_FORWARD_GEMM,
             ConvKernel::Gemm8 => &CONV2D_FORWARD_GEMM8,
+            ConvKernel::Gemm8F16 => &CONV2D_FORWARD_GEMM8_F16,
         }
     }
 
@@ -168,7 +178,9 @@ impl ConvKernel {
             }
             ConvKernel::Tiled => [pixels.div_ceil(TILE) as u32, cout.div_ceil(TILE) as u32, 1],
             ConvKernel::Gemm => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(GEMM_CHANNELS) as u32, 1],
-            ConvKernel::Gemm8 => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(2 * GEMM_CHANNELS) as u32, 1],
+            ConvKernel::Gemm8 | ConvKernel::Gemm8F16 => {
+                [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(2 * GEMM_CHANNELS) as u32, 1]
+            }
             // one row per thread here (conv1); conv3's pairs of rows are counted at its dispatch
             ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
         }
@@ -186,16 +198,19 @@ pub enum WgradKernel {
     /// conv2d_weight_grad_gemm.wgsl: 64 x 128 tiles with the pixels split over workgroups, then a
     /// finishing sum (GPUs).
     Gemm,
+    /// conv2d_weight_grad_gemm8.wgsl: the same with 128 x 128 tiles, 8 x 8 per thread (GPUs).
+    Gemm8,
 }
 
 impl WgradKernel {
-    pub const ALL: [WgradKernel; 3] = [WgradKernel::Reduce, WgradKernel::Rows, WgradKernel::Gemm];
+    pub const ALL: [WgradKernel; 4] = [WgradKernel::Reduce, WgradKernel::Rows, WgradKernel::Gemm, WgradKernel::Gemm8];
 
     pub fn name(self) -> &'static str {
         match self {
             WgradKernel::Reduce => "reduce",
             WgradKernel::Rows => "rows",
             WgradKernel::Gemm => "gemm",
+            WgradKernel::Gemm8 => "gemm8",
         }
     }
 
@@ -219,15 +234,20 @@ pub struct ConvSettings {
     /// conv's epilogue, where the conv kernel has one (on unless `TDFAS_FUSE=0`, for comparisons;
     /// tests compare both paths).
     pub fuse_inference: Cell<bool>,
+    /// Inference convs run the float16-tile kernel (`Gemm8F16`): set by the autotune where the
+    /// adapter has SHADER_F16, the kernel passes its check at `HALF_TOLERANCE` and is clearly faster
+    /// than the chosen kernel (`TDFAS_F16=0` keeps it off).
+    pub half_inference: Cell<bool>,
 }
 
 /// This device's conv settings: at the first call, the autotune's choice (cached on disk).
 pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
     gpu.op_settings(|gpu| {
-        let (kernel, wgrad) = crate::ops::tuning::tune(gpu)?;
+        let (kernel, wgrad, half) = crate::ops::tuning::tune(gpu)?;
         Ok(ConvSettings {
             kernel: Cell::new(kernel),
             wgrad: Cell::new(wgrad),
+            half_inference: Cell::new(half && std::env::var("TDFAS_F16").map_or(true, |v| v != "0")),
             fuse_inference: Cell::new(std::env::var("TDFAS_FUSE").map_or(true, |v| v != "0")),
         })
     })
@@ -251,6 +271,8 @@ pub struct Candidate<K> {
 pub struct Candidates {
     pub forward: Vec<Candidate<ConvKernel>>,
     pub wgrad: Vec<Candidate<WgradKernel>>,
+    /// the float16-tile inference kernel, where the adapter has SHADER_F16
+    pub half: Option<Candidate<ConvKernel>>,
 }
 
 /// A candidate's outputs on one probe (x, w, gy).
@@ -274,6 +296,10 @@ fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
 /// kernel's: rounding differs with the order of the sums (about 1e-6 here), a wrong kernel is off
 /// by O(1).
 pub const CHECK_TOLERANCE: f32 = 1e-3;
+
+/// The check's tolerance for the float16-tile kernel: its inputs are rounded to 11 significant
+/// bits (relative error 2^-11 = 4.9e-4 each), and the sums of many such products stay within 1e-2.
+pub const HALF_TOLERANCE: f32 = 1e-2;
 
 /// Probes every candidate of both families on this adapter: each runs a 3x3 conv of the model's
 /// kind (64 -> 64 channels of 32 x 32 pixels on a CPU adapter; 128 -> 128 of 8 x 64 x 64 elsewhere,
@@ -323,10 +349,10 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
         }
         Ok(out)
     };
-    let verdict = |got: Result<Vec<Vec<f32>>>, want: &[Vec<f32>], ms: &dyn Fn() -> Result<f64>| {
+    let verdict = |got: Result<Vec<Vec<f32>>>, want: &[Vec<f32>], tol: f32, ms: &dyn Fn() -> Result<f64>| {
         let got = got.map_err(|e| format!("failed: {e:#}"))?;
         let worst = got.iter().zip(want).map(|(g, w)| rel_diff(g, w)).fold(0.0f32, f32::max);
-        if worst.is_nan() || worst > CHECK_TOLERANCE {
+        if worst.is_nan() || worst > tol {
             return Err(format!("disagrees with the reference kernel (relative difference {worst:.2e})"));
         }
         ms().map_err(|e| format!("failed: {e:#}"))
@@ -338,16 +364,15 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
         }
     };
     let want = outputs(&fwd(ConvKernel::RegisterBlocked))?;
-    let forward = ConvKernel::ALL
-        .into_iter()
-        .filter(|k| k.available(gpu))
-        .map(|kernel| Candidate {
-            kernel,
-            ms: verdict(outputs(&fwd(kernel)), &want, &|| {
-                time(&|| gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false, false))
-            }),
-        })
-        .collect();
+    let candidate = |kernel: ConvKernel, tol: f32| Candidate {
+        kernel,
+        ms: verdict(outputs(&fwd(kernel)), &want, tol, &|| {
+            time(&|| gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false, false))
+        }),
+    };
+    let forward =
+        ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)).map(|k| candidate(k, CHECK_TOLERANCE)).collect();
+    let half = ConvKernel::Gemm8F16.available(gpu).then(|| candidate(ConvKernel::Gemm8F16, HALF_TOLERANCE));
     let wgrad_of = |kernel: WgradKernel| {
         move |x: &Tensor, w: &Tensor, gy: &Tensor| -> Result<Vec<Tensor>> {
             Ok(vec![conv2d_backward_weight_with(gpu, kernel, x, gy, w.dim(2))?])
@@ -359,10 +384,12 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
         .filter(|k| k.available(gpu))
         .map(|kernel| Candidate {
             kernel,
-            ms: verdict(outputs(&wgrad_of(kernel)), &want, &|| time(&|| weight_grad_dispatch(gpu, kernel, &x, &gy, k))),
+            ms: verdict(outputs(&wgrad_of(kernel)), &want, CHECK_TOLERANCE, &|| {
+                time(&|| weight_grad_dispatch(gpu, kernel, &x, &gy, k))
+            }),
         })
         .collect();
-    Ok(Candidates { forward, wgrad })
+    Ok(Candidates { forward, wgrad, half })
 }
 
 /// Register blocks: forward 64 threads x 4 pixels per workgroup, 8 output channels per thread;
@@ -532,15 +559,24 @@ pub fn conv2d_with(gpu: &Gpu, kernel: ConvKernel, x: &Tensor, w: &Tensor, b: Opt
     gemm_conv_with(gpu, kernel, x, w, b, co, k, ci * k * k, k * k, false, false)
 }
 
-/// max(conv(x, w) + b, 0), for inference: the ReLU in the epilogue of the GEMM kernel, after the
-/// conv as its own op with the other kernels.
+/// max(conv(x, w) + b, 0), for inference: the ReLU in the epilogue of the GEMM kernels, after the
+/// conv as its own op with the other kernels; the float16-tile kernel where the autotune chose it.
 pub fn conv2d_relu(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-    conv2d_relu_with(gpu, kernel_for(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
+    conv2d_relu_with(gpu, inference_kernel(gpu, w.shape().first().copied().unwrap_or(0))?, x, w, b)
+}
+
+/// The kernel of an inference conv with `cout` output channels.
+fn inference_kernel(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
+    Ok(match kernel_for(gpu, cout)? {
+        ConvKernel::RegisterBlocked => ConvKernel::RegisterBlocked,
+        _ if settings(gpu)?.half_inference.get() => ConvKernel::Gemm8F16,
+        k => k,
+    })
 }
 
 /// Whether `conv2d_relu` with `cout` output channels applies the ReLU in the conv kernel itself.
 pub fn relu_epilogue(gpu: &Gpu, cout: usize) -> Result<bool> {
-    Ok(kernel_for(gpu, cout)?.has_relu())
+    Ok(inference_kernel(gpu, cout)?.has_relu())
 }
 
 /// `conv2d_relu` with a given kernel (tests).
@@ -651,10 +687,14 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
             Cost::new(flops, bytes),
         )?,
-        WgradKernel::Gemm => {
+        WgradKernel::Gemm | WgradKernel::Gemm8 => {
+            let (shader, entry, rows) = match kernel {
+                WgradKernel::Gemm => (&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", GEMM_CHANNELS),
+                _ => (&CONV2D_WEIGHT_GRAD_GEMM8, "wgrad_gemm8", 2 * GEMM_CHANNELS),
+            };
             // Split the pixels so that the tiles fill the GPU, each slice's sums in one binding.
             let len = co * ci * kk;
-            let tiles = (ci * kk).div_ceil(GEMM_PIXELS) * co.div_ceil(GEMM_CHANNELS);
+            let tiles = (ci * kk).div_ceil(GEMM_PIXELS) * co.div_ceil(rows);
             let most = (gpu.max_binding().min(gpu.page_bytes()) / (4 * len as u64)).max(1) as usize;
             let slices = (WGRAD_GROUPS / tiles).clamp(1, pixels.div_ceil(WGRAD_MIN_CHUNK)).min(most);
             let chunk = pixels.div_ceil(slices).next_multiple_of(8);
@@ -670,10 +710,10 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
                 slices: slices as u32,
             };
             let part = if slices == 1 { gw.clone() } else { Tensor::empty(gpu, &[slices, len]) };
-            let groups = [(ci * kk).div_ceil(GEMM_PIXELS) as u32, co.div_ceil(GEMM_CHANNELS) as u32, slices as u32];
+            let groups = [(ci * kk).div_ceil(GEMM_PIXELS) as u32, co.div_ceil(rows) as u32, slices as u32];
             let cost = Cost::new(flops, bytes + 4.0 * ((slices - 1) * len) as f64);
             let args = [Arg::T(x), Arg::T(gy), Arg::T(&part)];
-            gpu.dispatch(&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", &params, &args, groups, cost)?;
+            gpu.dispatch(shader, entry, &params, &args, groups, cost)?;
             if slices > 1 {
                 let args = [Arg::Unused, Arg::Unused, Arg::T(&part), Arg::T(&gw)];
                 let cost = Cost::new(((slices - 1) * len) as f64, 4.0 * ((slices + 1) * len) as f64);

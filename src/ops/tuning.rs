@@ -5,7 +5,7 @@
 //! tiles for GPUs) and the weight gradient (rows; a shared-memory reduction; a split GEMM). Every
 //! candidate must agree with the reference kernel before its time counts, and replaces the
 //! adapter type's default only when clearly faster (`SWITCH_MARGIN`).
-//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm` override the choice;
+//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm|gemm8` override the choice;
 //! `TDFAS_TUNING_CACHE` moves the cache file.
 
 use std::collections::BTreeMap;
@@ -63,7 +63,8 @@ fn overridden<K>(var: &str, names: &[&str], parse: impl Fn(&str) -> Option<K>) -
 /// The conv kernels for `gpu` (forward / input gradient, weight gradient): the overrides
 /// (`TDFAS_CONV`, `TDFAS_WGRAD`), else the cached choice, else the autotune's (then cached). Run
 /// by `conv::settings` at the first convolution on a device.
-pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
+/// The third value: whether inference uses the float16-tile kernel (never with an override).
+pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
     let forced = overridden("TDFAS_CONV", &names, ConvKernel::parse)?;
     let names: Vec<&str> = WgradKernel::ALL.iter().map(|k| k.name()).collect();
@@ -71,19 +72,19 @@ pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
     // an overridden forward kernel brings its own weight gradient unless that is overridden too,
     // with nothing measured (as before the weight gradient was tuned)
     if let Some(k) = forced {
-        return Ok((k, forced_wgrad.unwrap_or(default_wgrad(k, &WgradKernel::ALL.map(|w| (w, 0.0))))));
+        return Ok((k, forced_wgrad.unwrap_or(default_wgrad(k, &WgradKernel::ALL.map(|w| (w, 0.0)))), false));
     }
-    let (kernel, wgrad) = tuned(gpu)?;
-    Ok((kernel, forced_wgrad.unwrap_or(wgrad)))
+    let (kernel, wgrad, half) = tuned(gpu)?;
+    Ok((kernel, forced_wgrad.unwrap_or(wgrad), half))
 }
 
 /// The cached choice for this adapter, else the autotune's (then cached).
-fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
+fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     let key = cache_key(gpu);
     let mut cache = read_cache();
     let cached = cache.get(&key).and_then(|v| {
         let k = ConvKernel::parse(v.get("kernel")?.as_str()?)?;
-        Some((k, WgradKernel::parse(v.get("wgrad")?.as_str()?)?))
+        Some((k, WgradKernel::parse(v.get("wgrad")?.as_str()?)?, v.get("half")?.as_bool()?))
     });
     if let Some(c) = cached {
         return Ok(c);
@@ -103,6 +104,7 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
     let kernel = choose(gpu.is_cpu(), &times);
     let wtimes = passed(&c.wgrad);
     let wgrad = choose_over(default_wgrad(kernel, &wtimes), &wtimes);
+    let half = c.half.as_ref().and_then(|h| h.ms.as_ref().ok()).is_some_and(|&h| use_half(&times, kernel, h));
     // each excluded candidate is said once: here, then it is in the cache
     for (name, why) in c.forward.iter().filter_map(|c| Some((c.kernel.name(), c.ms.as_ref().err()?))) {
         eprintln!("  conv kernel {name} excluded: {why}");
@@ -110,13 +112,17 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
     for (name, why) in c.wgrad.iter().filter_map(|c| Some((c.kernel.name(), c.ms.as_ref().err()?))) {
         eprintln!("  weight-gradient kernel {name} excluded: {why}");
     }
+    if let Some(Err(why)) = c.half.as_ref().map(|h| &h.ms) {
+        eprintln!("  float16-tile inference kernel excluded: {why}");
+    }
     let said = |t: &[(&str, f64)]| t.iter().map(|(k, t)| format!("{k} {t:.2} ms")).collect::<Vec<_>>().join(", ");
     eprintln!(
-        "  forward {}: {} kernel; weight gradient {}: {} kernel",
+        "  forward {}: {} kernel; weight gradient {}: {} kernel; float16 tiles for inference: {}",
         said(&times.iter().map(|(k, t)| (k.name(), *t)).collect::<Vec<_>>()),
         kernel.name(),
         said(&wtimes.iter().map(|(k, t)| (k.name(), *t)).collect::<Vec<_>>()),
-        wgrad.name()
+        wgrad.name(),
+        if half { "yes" } else { "no" }
     );
     let ms = |t: Vec<(&str, f64)>| -> serde_json::Map<String, serde_json::Value> {
         t.into_iter().map(|(k, t)| (k.to_string(), serde_json::json!((t * 1e3).round() / 1e3))).collect()
@@ -134,6 +140,9 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
             "wgrad": wgrad.name(),
             "wgrad_ms": ms(wtimes.iter().map(|(k, t)| (k.name(), *t)).collect()),
             "wgrad_checks": checks(c.wgrad.iter().map(|c| (c.kernel.name(), check_of(&c.ms))).collect()),
+            "half": half,
+            "half_ms": ms(passed(c.half.as_slice()).iter().map(|(k, t)| (k.name(), *t)).collect()),
+            "half_checks": checks(c.half.iter().map(|c| (c.kernel.name(), check_of(&c.ms))).collect()),
         }),
     );
     // A cache that cannot be written only means tuning again next time; said, not hidden.
@@ -141,7 +150,13 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel)> {
         Ok(path) => eprintln!("  cached in {}", path.display()),
         Err(e) => eprintln!("  not cached ({e:#}): tuned again next time"),
     }
-    Ok((kernel, wgrad))
+    Ok((kernel, wgrad, half))
+}
+
+/// Whether inference takes the float16-tile kernel (probe time `half`): only when clearly faster
+/// than the chosen kernel, as any candidate.
+pub fn use_half(times: &[(ConvKernel, f64)], chosen: ConvKernel, half: f64) -> bool {
+    times.iter().find(|t| t.0 == chosen).is_some_and(|&(_, t)| t > half * SWITCH_MARGIN)
 }
 
 /// Writes the cache to a file of this thread's own, then renames it (tests open GPUs in
@@ -173,11 +188,14 @@ pub fn passed<K: Copy>(c: &[conv::Candidate<K>]) -> Vec<(K, f64)> {
 pub fn table(gpu: &Gpu) -> Option<String> {
     let entry = read_cache().remove(&cache_key(gpu))?;
     let mut out = String::from("family          kernel   ms        check\n");
-    for (family, prefix, chosen) in [("forward/input", "", "kernel"), ("weight grad", "wgrad_", "wgrad")] {
+    let families =
+        [("forward/input", "", "kernel"), ("weight grad", "wgrad_", "wgrad"), ("inference f16", "half_", "half")];
+    for (family, prefix, chosen) in families {
         let checks = entry.get(format!("{prefix}checks"))?.as_object()?;
         for (name, check) in checks {
             let ms = entry[format!("{prefix}ms")].get(name).and_then(|v| v.as_f64());
-            let mark = if entry[chosen].as_str() == Some(name) { " (chosen)" } else { "" };
+            let is_chosen = entry[chosen].as_str() == Some(name) || entry[chosen].as_bool() == Some(true);
+            let mark = if is_chosen { " (chosen)" } else { "" };
             out += &format!(
                 "{family:<15} {name:<8} {:<9} {}{mark}\n",
                 ms.map_or("-".into(), |m| format!("{m:.3}")),
