@@ -621,7 +621,7 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
     let rows = infer(&["--stream"], &gap, &dir.join("gap.json"));
     assert_eq!(rows.last().unwrap()["frames_total"], 10, "{rows:?}");
     // Ctrl-C (SIGINT) ends a live stream with its summary
-    let slow = Command::new("ffmpeg")
+    let mut slow = Command::new("ffmpeg")
         .args([
             "-nostdin",
             "-v",
@@ -638,19 +638,22 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
             "pipe:1",
         ])
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let child = tdfas()
         .args(["infer", "--no-detect", "--threshold", "0.5", "--checkpoint"])
         .arg(&m)
         .arg("-")
-        .stdin(slow.stdout.unwrap())
+        .stdin(slow.stdout.take().unwrap())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
+    let _ = slow.kill();
+    let _ = slow.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or("");
     assert!(last.starts_with("-\t") && last.contains("score"), "no summary after Ctrl-C: {stdout}");
