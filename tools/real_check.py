@@ -4,7 +4,7 @@
     python3 tools/real_check.py runs/demo/model4/stage1.safetensors runs/demo/model4/model.safetensors
     python3 tools/real_check.py --root MY_FOLDER --tdfas target/release/tdfas --json out.json CKPT...
 
-ROOT (default real_images/) holds live/ and attack/, each with photos (.jpg, .jpeg, .png),
+ROOT (default assets/real_images/) holds live/ and attack/, each with photos (.jpg, .jpeg, .png),
 videos (anything else tdfas reads) or folders of frames. A photo becomes a folder repeating it
 `--repeat` times (a clip needs at least Nf consecutive frames): a static clip, so the
 multi-frame model sees no motion at all (a still live face looks like a still print there);
@@ -80,7 +80,7 @@ def score(tdfas, ckpt, items, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+")
-    ap.add_argument("--root", default="real_images")
+    ap.add_argument("--root", default="assets/real_images")
     ap.add_argument("--tdfas", default="target/release/tdfas")
     ap.add_argument("--repeat", type=int, default=8)
     ap.add_argument("--json")
