@@ -3,6 +3,7 @@
 
 mod common;
 use common::{gpu, micro_config as micro, tiny_dataset};
+use tdfas::data::{Dataset, Split};
 use tdfas::model::fastd::{FasTd, HostBatch};
 use tdfas::model::Config;
 use tdfas::train::adadelta::Adadelta;
@@ -169,4 +170,92 @@ fn checkpoints_round_trip_and_report_mismatches() {
     let e = format!("{:#}", checkpoint::apply(&g, &mut m4, &loaded).unwrap_err());
     assert!(e.contains("missing tensor off1.reduce.weight"), "{e}");
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn celeba_spoof_reads_labels_spoof_types_boxes_and_its_dev_split() {
+    let root = common::tmp_dir("training", "celeba_spoof");
+    common::celeba_spoof_tree(&root);
+    let spec = tdfas::data::ClipSpec { frames: 3, interval: 1, size: 32, map: 4, crop: 1.3 };
+    let train = Dataset::open(&root, Split::Train, None, &spec).unwrap();
+    assert_eq!(train.layout, tdfas::data::Layout::CelebaSpoof);
+    assert_eq!(train.len(), 6, "subjects 11 and 12, three images each");
+    let dev = Dataset::open(&root, Split::Dev, Some("intra_test"), &spec).unwrap();
+    assert_eq!(dev.len(), 3, "subject 10");
+    assert!((0..dev.len()).all(|i| dev.index(i).video_id.starts_with("Data/train/10/")));
+    let test = Dataset::open(&root, Split::Test, None, &spec).unwrap();
+    assert_eq!(test.len(), 3);
+    let by_name =
+        |d: &Dataset, n: &str| (0..d.len()).map(|i| d.index(i).clone()).find(|c| c.video_id.ends_with(n)).unwrap();
+    let live = by_name(&test, "000001.png");
+    assert_eq!((live.label, live.instrument.as_str()), (1, "live"));
+    let pad = by_name(&test, "494405.png");
+    assert_eq!((pad.label, pad.instrument.as_str()), (0, "pad"));
+    assert_eq!(by_name(&test, "494406.png").instrument, "poster");
+    // the box scaled from 224 x 224 to the 448 x 336 image
+    let anchor = live.anchors[0].expect("a box from _BB.txt").face_box();
+    assert_eq!((anchor.x, anchor.y, anchor.w, anchor.h), (112.0, 42.0, 224.0, 252.0));
+    assert_eq!(live.frame_paths.len(), 3, "one image as a clip of Nf copies");
+    let clip = test.load(0, None).unwrap();
+    assert_eq!(clip.frames.len(), 3 * 3 * 32 * 32);
+    // other protocols and broken label rows are said, not guessed
+    assert!(Dataset::open(&root, Split::Test, Some("cross"), &spec).is_err());
+    std::fs::write(root.join("metas/intra_test/test_label.json"), r#"{"Data/test/5001/live/000001.png": [1, 2]}"#)
+        .unwrap();
+    let broken = Dataset::open(&root, Split::Test, None, &spec).unwrap();
+    assert!(broken.is_empty() && broken.skipped()[0].contains("44 attributes"), "{:?}", broken.skipped());
+}
+
+/// CelebA-Spoof trains the single-frame network (`train --stage 1`) and evaluates single-frame
+/// models; the multi-frame stage and multi-frame evaluation are refused with the reason.
+#[test]
+fn celeba_spoof_trains_and_evaluates_the_single_frame_network() {
+    let root = common::tmp_dir("training", "celeba_cli");
+    let data = root.join("celeba");
+    common::celeba_spoof_tree(&data);
+    let mut cfg = common::micro_config();
+    cfg.stage1.steps = 2;
+    let config = root.join("micro.toml");
+    std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();
+    let tdfas = || std::process::Command::new(env!("CARGO_BIN_EXE_tdfas"));
+    let out = root.join("run");
+    let o = tdfas()
+        .args(["train", "--stage", "both", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("CelebA-Spoof") && e.contains("--stage 1"), "{e}");
+    let o = tdfas()
+        .args(["train", "--stage", "1", "--overwrite", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(out.join("stage1.safetensors"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && table.contains("Model 1"), "{table}{}", String::from_utf8_lossy(&o.stderr));
+    let o = tdfas()
+        .args(["eval", "--checkpoint"])
+        .arg(out.join("model.safetensors"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("multi-frame model"), "{e}");
 }

@@ -2,6 +2,7 @@
 //! and FAS-SGTD, clip sampling, face crop, augmentation and depth labels.
 
 pub mod augment;
+pub mod celeba_spoof;
 pub mod depth_label;
 pub mod face;
 pub mod generic;
@@ -102,6 +103,7 @@ pub enum Layout {
     Oulu,
     Siw,
     Sgtd,
+    CelebaSpoof,
 }
 
 /// Where clips come from: a dataset folder, an optional protocol, and whether the protocol's
@@ -156,6 +158,7 @@ impl Dataset {
             Layout::Oulu => oulu::index(root, split, protocol, spec)?,
             Layout::Siw => siw::index(root, split, protocol, spec)?,
             Layout::Sgtd => sgtd::index(root, split, protocol, spec)?,
+            Layout::CelebaSpoof => celeba_spoof::index(root, split, protocol, spec)?,
         };
         if !source.allow_outside {
             unfinished_synthetic_set(root)?;
@@ -246,6 +249,9 @@ fn unfinished_synthetic_set(root: &Path) -> Result<()> {
 /// Detects the layout from the folder names under `root`.
 pub fn detect_layout(root: &Path) -> Result<Layout> {
     let has = |p: &str| root.join(p).is_dir();
+    if celeba_spoof::looks_like(root) {
+        return Ok(Layout::CelebaSpoof);
+    }
     if has("Train_files") || has("Dev_files") || has("Test_files") {
         return Ok(Layout::Oulu);
     }
@@ -264,7 +270,7 @@ pub fn detect_layout(root: &Path) -> Result<Layout> {
     }
     bail!(
         "{}: unknown dataset layout (expected train|dev|test/live|print|replay/<clip>/NNNN.png, \
-         OULU-NPU Train_files/, SiW Train/live/, or FAS-SGTD *_scene.jpg)",
+         OULU-NPU Train_files/, SiW Train/live/, FAS-SGTD *_scene.jpg, or CelebA-Spoof Data/ with metas/intra_test/)",
         root.display()
     )
 }

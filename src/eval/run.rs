@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::metrics::{self, Metrics};
 use super::report::{GridRow, ModelReport};
@@ -39,6 +39,14 @@ pub fn score_split(
 ) -> Result<SplitScores> {
     let cfg = &model.cfg;
     let data = Dataset::open_source(source, split, &cfg.clip_spec())?;
+    if data.layout == crate::data::Layout::CelebaSpoof && !matches!(cfg.variant.as_str(), "1" | "1*") {
+        bail!(
+            "{} is CelebA-Spoof: photos, which a multi-frame model (variant {}) cannot judge; evaluate a \
+             single-frame model (variant 1, e.g. a run's stage1.safetensors)",
+            source.root.display(),
+            cfg.variant
+        );
+    }
     for w in data.skipped() {
         eprintln!("warning: {w}");
     }

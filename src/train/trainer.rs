@@ -252,6 +252,12 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         }
     }
     let mut train_set = ClipCache::open(&opts.source(), Split::Train, &cfg)?;
+    if train_set.dataset.layout == crate::data::Layout::CelebaSpoof && opts.stages.contains(&2) {
+        bail!(
+            "{} is CelebA-Spoof: photos, no motion for the multi-frame part; train the single-frame network with --stage 1",
+            opts.data.display()
+        );
+    }
     let live = (0..train_set.len()).filter(|&i| train_set.dataset.index(i).label == 1).count();
     if live == 0 || live == train_set.len() {
         eprintln!(

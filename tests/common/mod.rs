@@ -119,3 +119,39 @@ pub fn tdfas_cmd() -> std::process::Command {
     c.stdin(std::process::Stdio::null());
     c
 }
+
+/// A CelebA-Spoof tree as its documentation lays it out: `Data/{train,test}/<subject>/{live,spoof}/`
+/// images with `<image>_BB.txt` (224 x 224 coordinates) and `metas/intra_test/*_label.json`
+/// (44 attributes; 40 = spoof type, 43 = label).
+pub fn celeba_spoof_tree(root: &std::path::Path) {
+    let attrs = |spoof: u64, label: u64| {
+        let mut a = vec![serde_json::json!(0); 44];
+        a[40] = serde_json::json!(spoof);
+        a[43] = serde_json::json!(label);
+        serde_json::Value::Array(a)
+    };
+    let mut train = serde_json::Map::new();
+    let mut test = serde_json::Map::new();
+    // subjects 10 (a multiple of ten: dev), 11 and 12 train; 5001 test
+    for (split, subject) in [("train", 10), ("train", 11), ("train", 12), ("test", 5001)] {
+        let labels = if split == "train" { &mut train } else { &mut test };
+        for (class, name, spoof, label) in
+            [("live", "000001", 0, 0), ("spoof", "494405", 8, 1), ("spoof", "494406", 2, 1)]
+        {
+            let dir = root.join("Data").join(split).join(subject.to_string()).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            let img = dir.join(format!("{name}.png"));
+            image::RgbImage::from_fn(448, 336, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 120]))
+                .save(&img)
+                .unwrap();
+            // face box at (56, 28) 112 x 168 in 224 x 224 coordinates
+            std::fs::write(dir.join(format!("{name}_BB.txt")), "56 28 112 168 0.99\n").unwrap();
+            let rel = format!("Data/{split}/{subject}/{class}/{name}.png");
+            labels.insert(rel, attrs(spoof, label));
+        }
+    }
+    let metas = root.join("metas").join("intra_test");
+    std::fs::create_dir_all(&metas).unwrap();
+    std::fs::write(metas.join("train_label.json"), serde_json::Value::Object(train).to_string()).unwrap();
+    std::fs::write(metas.join("test_label.json"), serde_json::Value::Object(test).to_string()).unwrap();
+}
