@@ -6,7 +6,8 @@
 //! checks every `crate::` path under src/ against this list):
 //!
 //! ```text
-//! util                       helpers with no crate dependency (atomic writes, progress bar, font)
+//! util                       helpers with no crate dependency (atomic writes, output checks, scratch
+//!                            folders, escaped text, PNG writing, progress bar, font)
 //! reference                  f64 CPU versions of every op, forward and backward (for tests)
 //! gpu, tensor                the runtime (device, pipelines and kernel interfaces, buffer pool,
 //!                            recorder, profiler) and its value, a shape over a pooled buffer

@@ -649,11 +649,20 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // the first clip's line, then Ctrl-C
+    let mut child = child;
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+    assert!(first.contains("clip 0"), "{first}");
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let status = child.wait().unwrap();
     let _ = slow.kill();
     let _ = slow.wait();
+    assert!(status.success(), "{status:?}");
+    let out = std::process::Output { status, stdout: rest.into_bytes(), stderr: vec![] };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or("");
     assert!(last.starts_with("-\t") && last.contains("score"), "no summary after Ctrl-C: {stdout}");
