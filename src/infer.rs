@@ -345,7 +345,7 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
 
 impl InputScore {
     fn new(input: &Path, model: &FasTd, threshold: Option<Threshold>) -> InputScore {
-        let single = matches!(model.cfg.variant.as_str(), "1" | "1*");
+        let single = model.cfg.variant().single_only;
         InputScore {
             input: input.to_path_buf(),
             verdict: "error".into(),
@@ -481,11 +481,7 @@ fn score_clips(
     }
     let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
     r.score = Some(score);
-    r.verdict = match &r.threshold {
-        Some(t) if score >= t.value => "live".into(),
-        Some(_) => "attack".into(),
-        None => "no threshold".into(),
-    };
+    r.verdict = verdict(score, r.threshold.as_ref());
     Ok(())
 }
 

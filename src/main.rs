@@ -540,7 +540,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             // photos: the single-frame network, against its own threshold
-            let single = matches!(model.cfg.variant.as_str(), "1" | "1*");
+            let single = model.cfg.variant().single_only;
             let photo_model =
                 if single { None } else { Some(tdfas::train::trainer::single_frame_model(&gpu, &model)?) };
             let photo_threshold = match (threshold, loaded.single_frame_calibration()) {

@@ -72,8 +72,8 @@ pub fn threshold_at_apcer(videos: &[ScoredVideo], apcer_max: f64) -> Result<f64>
     // k accepted attacks allowed (a small tolerance keeps 0.05 x 20 at 1, not 0.999..)
     let k = (apcer_max * attacks.len() as f64 + 1e-9).floor() as usize;
     Ok(match attacks.get(k) {
-        Some(&a) => next_up(a),
-        None => attacks.iter().cloned().fold(f64::INFINITY, f64::min).min(lowest(videos)),
+        Some(&a) => a.next_up(),
+        None => lowest(videos),
     })
 }
 
@@ -89,24 +89,12 @@ pub fn threshold_at_bpcer(videos: &[ScoredVideo], bpcer_max: f64) -> Result<f64>
     let k = (bpcer_max * live.len() as f64 + 1e-9).floor() as usize;
     Ok(match live.get(k) {
         Some(&l) => l,
-        None => next_up(live[live.len() - 1]),
+        None => live[live.len() - 1].next_up(),
     })
 }
 
 fn lowest(videos: &[ScoredVideo]) -> f64 {
     videos.iter().map(|v| v.score).fold(f64::INFINITY, f64::min)
-}
-
-/// The smallest f64 above `x` (so `score >= t` rejects a score equal to `x`).
-fn next_up(x: f64) -> f64 {
-    if x.is_nan() || x == f64::INFINITY {
-        return x;
-    }
-    if x == 0.0 {
-        return f64::from_bits(1);
-    }
-    let bits = x.to_bits();
-    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
 }
 
 /// APCER and BPCER of `videos` at `thr` (APCER over all attacks).

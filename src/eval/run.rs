@@ -39,7 +39,7 @@ pub fn score_split(
 ) -> Result<SplitScores> {
     let cfg = &model.cfg;
     let data = Dataset::open_source(source, split, &cfg.clip_spec())?;
-    if data.layout == crate::data::Layout::CelebaSpoof && !matches!(cfg.variant.as_str(), "1" | "1*") {
+    if data.layout == crate::data::Layout::CelebaSpoof && !cfg.variant().single_only {
         bail!(
             "{} is CelebA-Spoof: photos, which a multi-frame model (variant {}) cannot judge; evaluate a \
              single-frame model (variant 1, e.g. a run's stage1.safetensors)",

@@ -210,7 +210,7 @@ impl Loaded {
     /// The threshold of the single-frame network: its own in a multi-frame checkpoint, the
     /// checkpoint's in a Model 1 checkpoint.
     pub fn single_frame_calibration(&self) -> Option<&Calibration> {
-        if matches!(self.config.variant.as_str(), "1" | "1*") {
+        if self.config.variant().single_only {
             self.calibration.as_ref()
         } else {
             self.calibration_single.as_ref()

@@ -411,7 +411,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     // photos are scored by the single-frame part against its own threshold (stage1.safetensors'):
     // the single-frame part is frozen in stage 2, so that threshold still holds
     let stage1 = opts.out.join("stage1.safetensors");
-    let single = if model.cfg.variant() == crate::model::config::Variant::parse("1")? || !stage1.is_file() {
+    let single = if model.cfg.variant().single_only || !stage1.is_file() {
         None
     } else {
         checkpoint::read(&stage1)?.calibration
