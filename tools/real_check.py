@@ -5,11 +5,13 @@
     python3 tools/real_check.py --root MY_FOLDER --tdfas target/release/tdfas --json out.json CKPT...
 
 ROOT (default assets/real_images/) holds live/ and attack/, each with photos (.jpg, .jpeg, .png),
-videos (anything else tdfas reads) or folders of frames. A photo becomes a folder repeating it
-`--repeat` times (a clip needs at least Nf consecutive frames): a static clip, so the
-multi-frame model sees no motion at all (a still live face looks like a still print there);
-Model 1 reads single frames and is the fair comparison on photos. Inputs where no face is found
-are listed and left out of the metrics. Standard library only.
+videos (anything else tdfas reads) or folders of frames. A photo is given to `tdfas infer` as
+it is (`--photos photo`, the default): tdfas scores it with the checkpoint's single-frame
+network against that network's own stored threshold, as a user's `tdfas infer selfie.jpg`
+does. `--photos clip` makes each photo a folder repeating it `--repeat` times instead, a static
+clip for the multi-frame model (which then sees no motion at all: a still live face looks like
+a still print there). Inputs where no face is found are listed and left out of the metrics.
+Standard library only.
 """
 import argparse
 import json
@@ -22,14 +24,14 @@ from pathlib import Path
 PHOTO = {".jpg", ".jpeg", ".png"}
 
 
-def inputs(root, work, repeat):
+def inputs(root, work, repeat, photos):
     """(label, name, path tdfas reads) for every item under root/live and root/attack."""
     out = []
     for label in ("live", "attack"):
         for p in sorted((root / label).iterdir()):
             if p.name.startswith(".") or p.suffix.lower() in {".md", ".txt"}:
                 continue
-            if p.is_file() and p.suffix.lower() in PHOTO:
+            if p.is_file() and p.suffix.lower() in PHOTO and photos == "clip":
                 clip = work / label / p.stem
                 clip.mkdir(parents=True)
                 for i in range(repeat):
@@ -82,12 +84,13 @@ def main():
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--root", default="assets/real_images")
     ap.add_argument("--tdfas", default="target/release/tdfas")
+    ap.add_argument("--photos", choices=["photo", "clip"], default="photo")
     ap.add_argument("--repeat", type=int, default=8)
     ap.add_argument("--json")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
         work = Path(w)
-        items = inputs(Path(a.root), work, a.repeat)
+        items = inputs(Path(a.root), work, a.repeat, a.photos)
         results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
     print(f"{'checkpoint':<48} {'live':>4} {'attack':>6} {'no face':>7} {'AUC':>6} {'BPCER %':>8} {'APCER %':>8}")
     for r in results:

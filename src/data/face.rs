@@ -41,6 +41,36 @@ fn model() -> Option<&'static rustface::Model> {
 /// The largest face found in an RGB (or grey) image with values 0..255, as a box in the image's
 /// pixel coordinates, calibrated to the dataset-box convention. None when no face is found.
 pub fn detect(img: &Img) -> Option<Rect> {
+    detect_in(img).or_else(|| detect_in_crop(img))
+}
+
+/// A face crop (the face filling the picture, as face datasets and ID photos store them)
+/// leaves the cascade no room around the face: look again with a border of the picture's own
+/// edge pixels, `CROP_BORDER` of its side on every side, and map the box back.
+fn detect_in_crop(img: &Img) -> Option<Rect> {
+    let pad = (CROP_BORDER * img.w.max(img.h) as f32).round() as usize;
+    let (w, h) = (img.w + 2 * pad, img.h + 2 * pad);
+    let mut big = Img::new(w, h, img.c);
+    for y in 0..h {
+        for x in 0..w {
+            let (sx, sy) = (x.saturating_sub(pad).min(img.w - 1), y.saturating_sub(pad).min(img.h - 1));
+            for ch in 0..img.c {
+                big.set(x, y, ch, img.at(sx, sy, ch));
+            }
+        }
+    }
+    let r = detect_in(&big)?;
+    // A face found mostly in the border is the border's echo, not a face of the picture.
+    let found = Rect { x: r.x - pad as f32, y: r.y - pad as f32, ..r };
+    let (cx, cy) = (found.x + found.w / 2.0, found.y + found.h / 2.0);
+    ((0.0..img.w as f32).contains(&cx) && (0.0..img.h as f32).contains(&cy)).then_some(found)
+}
+
+/// The border `detect_in_crop` adds, as a fraction of the picture's longer side.
+const CROP_BORDER: f32 = 0.4;
+
+/// `detect` without the face-crop retry.
+fn detect_in(img: &Img) -> Option<Rect> {
     if img.w < MIN_SIDE || img.h < MIN_SIDE {
         return None;
     }

@@ -87,22 +87,40 @@ impl Img {
     }
 }
 
-/// Crops `rect` out of `img` and resizes it to `size x size` with bilinear sampling
-/// (half-pixel centres, no antialias); returns HWC.
+/// Crops `rect` out of `img` and resizes it to `size x size` (half-pixel centres); returns HWC.
+/// Shrinking averages `k x k` bilinear samples per output pixel, k the shrink factor rounded
+/// up (at most `MAX_TAPS`): a face crop of a phone photo is 10-30 times the model's input, and
+/// one sample per pixel would alias its skin, hair and noise into a moire that reads as a print
+/// or a screen. At k = 1 (no shrink) it is plain bilinear sampling.
 pub fn crop_resize(img: &Img, rect: Rect, size: usize) -> Img {
     let mut out = Img::new(size, size, img.c);
     let (sx, sy) = (rect.w / size as f32, rect.h / size as f32);
+    let k = (sx.max(sy).ceil() as usize).clamp(1, MAX_TAPS);
+    let taps: Vec<f32> = (0..k).map(|t| (t as f32 + 0.5) / k as f32).collect();
+    let norm = 1.0 / (k * k) as f32;
     for j in 0..size {
-        let y = rect.y + (j as f32 + 0.5) * sy;
         for i in 0..size {
-            let x = rect.x + (i as f32 + 0.5) * sx;
             for ch in 0..img.c {
-                out.set(i, j, ch, img.bilinear(x, y, ch));
+                let v = if k == 1 {
+                    img.bilinear(rect.x + (i as f32 + 0.5) * sx, rect.y + (j as f32 + 0.5) * sy, ch)
+                } else {
+                    let mut acc = 0.0;
+                    for &ty in &taps {
+                        for &tx in &taps {
+                            acc += img.bilinear(rect.x + (i as f32 + tx) * sx, rect.y + (j as f32 + ty) * sy, ch);
+                        }
+                    }
+                    acc * norm
+                };
+                out.set(i, j, ch, v);
             }
         }
     }
     out
 }
+
+/// Most samples per side and output pixel in `crop_resize` (a 64-pixel input from a 4K frame).
+const MAX_TAPS: usize = 32;
 
 /// Area-averages channel 0 of `img` over `rect` into an `s x s` map (pixels outside the image
 /// count as 0). Exact box averaging when the rect side is a multiple of s.

@@ -413,3 +413,48 @@ fn photos_stored_sideways_are_read_upright_for_every_exif_orientation() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shrinking_a_crop_averages_instead_of_aliasing() {
+    use super::imageops::{crop_resize, Rect};
+    // One-pixel stripes shrunk 8 times: every output pixel covers four black and four white
+    // columns, so it must be mid grey; one sample per pixel would give black or white.
+    let (w, h) = (256, 256);
+    let mut img = Img::new(w, h, 1);
+    for y in 0..h {
+        for x in 0..w {
+            img.set(x, y, 0, if x % 2 == 0 { 0.0 } else { 255.0 });
+        }
+    }
+    let small = crop_resize(&img, Rect::full(w, h), 32);
+    let (lo, hi) = small.data.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(lo > 110.0 && hi < 145.0, "shrunk stripes range {lo}..{hi}");
+    // Without shrinking it stays plain bilinear sampling: a 2x enlargement of a ramp is exact.
+    let mut ramp = Img::new(8, 8, 1);
+    (0..8).for_each(|y| (0..8).for_each(|x| ramp.set(x, y, 0, 10.0 * x as f32)));
+    let big = crop_resize(&ramp, Rect::full(8, 8), 16);
+    for i in 1..15 {
+        let x = (i as f32 + 0.5) / 2.0 - 0.5; // the source position of output pixel i
+        assert!((big.at(i, 3, 0) - 10.0 * x).abs() < 1e-3, "pixel {i}: {}", big.at(i, 3, 0));
+    }
+}
+
+#[test]
+fn a_face_crop_with_no_room_around_the_face_is_still_found() {
+    use super::face;
+    use super::imageops::{crop_resize, load, Rect};
+    // Grace Hopper's portrait, cut to the face box the detector finds in the whole picture (as
+    // face datasets store crops): the cascade alone needs room around a face.
+    let photo = load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hopper.jpg")), false).unwrap();
+    let b = face::detect(&photo).expect("a face in the whole portrait");
+    let side = b.w.max(b.h);
+    // brows to chin, as tight as ID-photo crops: the cascade alone finds nothing here
+    let tight = Rect { x: b.x + 0.1 * b.w, y: b.y + 0.1 * b.h, w: 0.8 * b.w, h: 0.8 * b.h };
+    let crop = crop_resize(&photo, tight, 160);
+    let found = face::detect(&crop).expect("the face in its own crop");
+    // The whole picture's box, in the crop's pixels: centre (80, 80), side 200. The box found
+    // is near it (within 15% of its side; a box drives a 1.8x crop, so that is a small shift).
+    let (cx, cy) = (found.x + found.w / 2.0, found.y + found.h / 2.0);
+    assert!((cx - 80.0).abs() < 30.0 && (cy - 80.0).abs() < 30.0, "{found:?} (face box side {side})");
+    assert!(found.w > 140.0 && found.w < 280.0, "{found:?}");
+}

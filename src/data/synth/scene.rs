@@ -644,8 +644,7 @@ pub struct Rendered {
     pub rgb: Img,
     pub depth: Vec<f32>,
     pub mask: Vec<f32>,
-    /// Read by the background-statistics test only.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Where a held sheet is (hands grip its edge) and what the tests measure.
     pub cover: Vec<f32>,
     pub bbox: Rect,
     /// The recorded frame's JPEG file, once the sensor has seen it.
