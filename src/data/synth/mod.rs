@@ -34,6 +34,7 @@ mod places;
 pub mod preview;
 mod scene;
 mod sensor;
+mod still;
 
 pub use preview::preview;
 
@@ -377,6 +378,9 @@ fn render_video(opts: &SynthOptions, v: &VideoSpec) -> Result<Vec<Rendered>> {
     let view = View { cam, light, bg, bg_img, crop: opts.face_crop.then_some(opts.width) };
     let target = Target::random(&mut rng, &cam, FACE_AREA);
     let frames = match v.class {
+        0 if !opts.face_crop && rng.random_bool(still::STILL_LIVE) => {
+            still::still_frames(&base, (w, h), (target.u, target.v, target.h), opts.frames, &mut rng)
+        }
         0 => live_frames(&base, &view, &target, opts.frames, &mut rng),
         1 => print_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,
         _ => replay_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,

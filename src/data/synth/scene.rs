@@ -738,6 +738,40 @@ pub fn render_ss(obj: &Object, light: &Light, bg: &Img, cam: &Camera, ss: usize)
     }
 }
 
+/// The person's labels in its own photo's pixels (the texture's w x h), as if the photo were
+/// the camera's frame: depth (the face mesh and the head proxy around it, normalised as
+/// `render` does), face mask, and person coverage (face, head and body). The pseudo-depth of a
+/// real live picture, as depth-supervised anti-spoofing labels real datasets (a face model
+/// fitted to the picture's landmarks).
+pub fn photo_labels(id: &Identity) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (w, h) = (id.tex.w, id.tex.h);
+    let at = |u: f32, v: f32, z: f32| [u * w as f32, v * h as f32, z];
+    let mut r = Raster::new(w, h, 1, true);
+    for t in &canonical().tris {
+        let [a, b, c] = t.map(|i| i as usize);
+        let p = [a, b, c].map(|k| at(id.uv[k][0], id.uv[k][1], id.verts[k][2]));
+        r.tri(p, [&[0.0], &[0.0], &[0.0]], TAG_FACE);
+    }
+    let p = &id.person;
+    for j in 0..p.ny - 1 {
+        for i in 0..p.nx - 1 {
+            let q = [j * p.nx + i, j * p.nx + i + 1, (j + 1) * p.nx + i, (j + 1) * p.nx + i + 1];
+            if q.iter().all(|&k| p.alpha[k] < 0.5) {
+                continue;
+            }
+            let tag = if q.iter().all(|&k| p.part[k] == Part::Head) { TAG_HEAD } else { TAG_BODY };
+            let v = q.map(|k| at(p.uv[k][0], p.uv[k][1], p.pts[k][2]));
+            r.tri([v[0], v[1], v[2]], [&[0.0], &[0.0], &[0.0]], tag);
+            r.tri([v[1], v[3], v[2]], [&[0.0], &[0.0], &[0.0]], tag);
+        }
+    }
+    let head: Vec<u8> = r.tag.iter().map(|&t| u8::from(t == TAG_FACE || t == TAG_HEAD)).collect();
+    let depth = normalise_depth(&r.z, &head).0;
+    let mask = r.tag.iter().map(|&t| f32::from(u8::from(t == TAG_FACE))).collect();
+    let cover = r.tag.iter().map(|&t| f32::from(u8::from(t != 0))).collect();
+    (depth, mask, cover)
+}
+
 /// Raster tags: the face mesh, the head around it, the neck and body, a print or screen.
 const TAG_FACE: u8 = 1;
 const TAG_HEAD: u8 = 3;

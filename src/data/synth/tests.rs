@@ -436,3 +436,38 @@ fn prints_show_the_whole_picture_and_its_background() {
     }
     assert!(n >= 12, "{n} prints in view");
 }
+
+#[test]
+fn a_still_live_video_shows_the_photo_itself_with_the_fitted_depth() {
+    // The frame is a window on the identity's own picture (no photo edge in view, the pixels
+    // those of the picture), the depth label is on the face and the head around it (the nose
+    // nearer than the forehead's hair line), zero on the photo's background, and the face box
+    // and mask agree.
+    for photo in [0, 1, 2, 3] {
+        let mut style = photo_style(photo % 2, photo / 2, &mut ChaCha8Rng::seed_from_u64(2));
+        style.blend = None;
+        let id = scene::identity(&mut ChaCha8Rng::seed_from_u64(1), &style);
+        let (w, h) = (160, 120);
+        let frames = still::still_frames(&id, (w, h), (80.0, 60.0, 70.0), 3, &mut ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(frames.len(), 3);
+        for (t, f) in frames.iter().enumerate() {
+            let b = f.bbox;
+            assert!(b.x >= -1.0 && b.y >= -1.0 && b.x + b.w <= w as f32 + 1.0, "photo {photo} frame {t}: box {b:?}");
+            let at = |x: f32, y: f32| (y as usize).min(h - 1) * w + (x as usize).min(w - 1);
+            let (cx, cy) = (b.x + b.w / 2.0, b.y + b.h / 2.0);
+            assert!(f.mask[at(cx, cy)] > 0.5 && f.depth[at(cx, cy)] > 0.3, "photo {photo} frame {t}: face centre");
+            // the corners are the photo's background: no depth, no face
+            for (x, y) in [(0.0, 0.0), (w as f32 - 1.0, 0.0)] {
+                assert_eq!(f.depth[at(x, y)], 0.0, "photo {photo} frame {t}: corner ({x}, {y})");
+                assert_eq!(f.mask[at(x, y)], 0.0, "photo {photo} frame {t}: corner ({x}, {y})");
+            }
+            // the nose (a little below the box centre) is nearer than the top of the face box
+            let (nose, brow) = (f.depth[at(cx, cy + 0.05 * b.h)], f.depth[at(cx, b.y + 0.08 * b.h)]);
+            assert!(nose > brow, "photo {photo} frame {t}: nose {nose} brow {brow}");
+            // no black edge anywhere: the window stays inside the picture
+            let dark_rows =
+                (0..h).filter(|&y| (0..w).all(|x| f.rgb.data[(y * w + x) * 3..][..3].iter().all(|&v| v < 1.0))).count();
+            assert_eq!(dark_rows, 0, "photo {photo} frame {t}");
+        }
+    }
+}
