@@ -84,8 +84,8 @@ fn window(
                 for a in 0..k {
                     let px = ox + (x as f32 + (a as f32 + 0.5) / k as f32) / s;
                     let py = oy + (y as f32 + (b as f32 + 0.5) / k as f32) / s;
-                    for ch in 0..3 {
-                        acc[ch] += tex.bilinear(px, py, ch);
+                    for (ch, a) in acc[..3].iter_mut().enumerate() {
+                        *a += tex.bilinear(px, py, ch);
                     }
                     acc[3] += dp.bilinear(px, py, 0);
                     acc[4] += mp.bilinear(px, py, 0);
@@ -93,8 +93,8 @@ fn window(
                 }
             }
             let i = y * w + x;
-            for ch in 0..3 {
-                rgb.data[i * 3 + ch] = acc[ch] * norm;
+            for (v, a) in rgb.data[i * 3..i * 3 + 3].iter_mut().zip(&acc) {
+                *v = a * norm;
             }
             (d[i], m[i], c[i]) = (acc[3] * norm, acc[4] * norm, acc[5] * norm);
         }
