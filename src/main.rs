@@ -612,9 +612,8 @@ fn run(cli: Cli) -> Result<()> {
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let work = tdfas::util::scratch::ScratchDir::new("dump")?;
-            let clips = tdfas::infer::input_clips(&model.cfg, &input, work.path())?;
-            let batch = tdfas::model::fastd::HostBatch::from_clips(&model.cfg, &clips[..1])?;
+            let clip = tdfas::infer::first_clip(&model.cfg, &input)?;
+            let batch = tdfas::model::fastd::HostBatch::from_clips(&model.cfg, std::slice::from_ref(&clip))?;
             let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
             tdfas::dump::save(&out, &model, &dump, &format!("{} on {}", checkpoint.display(), input.display()))?;
             for (name, shape, _) in &dump.tensors {

@@ -190,13 +190,10 @@ pub fn median_box(per_frame: &[Option<Rect>]) -> ClipFace {
 /// folder's NNNN.png|jpg, up to `MAX_EXTRA` spread over it) are searched: a face found there
 /// gives the clip the video's median box (the face of a video stays in about one place).
 pub fn video_box(first_frame: &Path, frame_size: (usize, usize)) -> Option<Rect> {
-    const MAX_EXTRA: usize = 12;
     let dir = first_frame.parent()?;
     let frames: Vec<PathBuf> = super::generic::frame_files(dir).ok()?.into_values().collect();
-    let step = frames.len().div_ceil(MAX_EXTRA).max(1);
-    let per_frame: Vec<Option<Rect>> = frames
-        .iter()
-        .step_by(step)
+    let per_frame: Vec<Option<Rect>> = video_box_frames(frames.len())
+        .map(|k| &frames[k])
         .map(|p| {
             let img = super::imageops::load(p, false).ok()?;
             // another size is another video (or a corrupt file): not this clip's face
@@ -207,6 +204,12 @@ pub fn video_box(first_frame: &Path, frame_size: (usize, usize)) -> Option<Rect>
         })
         .collect();
     median_box(&per_frame).rect
+}
+
+/// The frames (0-based positions among `n`) that `video_box` searches: at most 12, spread evenly.
+pub fn video_box_frames(n: usize) -> impl Iterator<Item = usize> {
+    const MAX_EXTRA: usize = 12;
+    (0..n).step_by(n.div_ceil(MAX_EXTRA).max(1))
 }
 
 /// Clips read with no face box anywhere (neither the dataset's nor the detector's): they are

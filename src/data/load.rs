@@ -123,20 +123,25 @@ fn load_frames_with_face(
 }
 
 /// One clip from frames held in memory (a stream), with the face found by the detector in each
-/// (`detections`, one per frame; None where none was found or detection is off): cropped and
-/// labelled exactly as `load_clip_with_face` does frames read from files.
+/// (`detections`, one per frame; None where none was found or detection is off), and the box to
+/// use when no frame shows a face (`video_box`, as `face::video_box` gives frames read from
+/// files): cropped and labelled exactly as `load_clip_with_face` does frames read from files.
 pub fn clip_from_frames(
     video_id: &str,
     spec: &ClipSpec,
     images: &[super::imageops::Img],
     detections: &[Option<Rect>],
+    video_box: Option<Rect>,
 ) -> Result<(Clip, FaceSource)> {
     if images.is_empty() || images.len() != detections.len() {
         bail!("clip_from_frames: {} frames, {} detections", images.len(), detections.len());
     }
     let c = ClipIndex { video_id: video_id.to_string(), instrument: "unknown".into(), ..Default::default() };
     let small = images[0].w.min(images[0].h) < face::MIN_SIDE;
-    let found = face::median_box(detections);
+    let mut found = face::median_box(detections);
+    if found.rect.is_none() {
+        found.rect = video_box;
+    }
     let (anchors, source) = anchors_from(&found, small, images);
     let wanted: Vec<usize> = (0..images.len()).collect();
     crop_frames(&c, spec, &wanted, images, anchors, source, None)
