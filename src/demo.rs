@@ -134,9 +134,9 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             allow_outside_data: false,
         },
     )?;
-    let (model4, loaded4) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
+    let (model4, loaded4) = crate::model::checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
     // stage1.safetensors is the single-frame network as a Model 1 checkpoint with its own threshold
-    let (model1, loaded1) = checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
+    let (model1, loaded1) = crate::model::checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
 
     eprintln!("evaluating on the test split of {train_protocol} (threshold fixed at its dev EER)");
     let in_domain = DataSource::new(&data, Some(train_protocol));
@@ -151,7 +151,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             run_dir.join("stage1.safetensors").display()
         ),
         adapter: gpu.describe(),
-        ..loaded4.provenance(&run_dir.join("model.safetensors"))
+        ..checkpoint::provenance(&loaded4, &run_dir.join("model.safetensors"))
     };
     let prov = report::Provenance {
         evaluation_data: format!("{} (test split)", data.display()),
@@ -166,7 +166,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let mut cross_models = vec![];
     if cross {
         eprintln!("evaluating cross-domain on {DOMAIN_B}'s test split (threshold fixed on {DOMAIN_A}'s dev split)");
-        let fixed = |c: Option<&checkpoint::Calibration>| -> Result<FixedThreshold> {
+        let fixed = |c: Option<&crate::model::checkpoint::Calibration>| -> Result<FixedThreshold> {
             let c = c.context("the model stores no threshold (the dev split of domain A gave none)")?;
             Ok(FixedThreshold { value: c.threshold, source: c.source() })
         };

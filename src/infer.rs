@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::data::imageops::{Img, Rect};
-use crate::data::load::{load_clip_with_face, FaceSource};
-use crate::data::{generic, video, Clip, ClipIndex, ClipSpec};
+use crate::data::load::FaceSource;
+use crate::data::unlabelled::{self, FaceClip};
+use crate::data::{generic, video, ClipSpec};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
@@ -51,14 +52,53 @@ fn is_flat(frames: &[f32], plane: usize) -> bool {
     })
 }
 
+/// What an input (or a clip of a stream) is judged to be, or why it is not judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Verdict {
+    #[serde(rename = "live")]
+    Live,
+    #[serde(rename = "attack")]
+    Attack,
+    /// nothing to score: no face in any clip
+    #[serde(rename = "no face")]
+    NoFace,
+    /// a score without a threshold to compare it with
+    #[serde(rename = "no threshold")]
+    NoThreshold,
+    #[serde(rename = "error")]
+    Error,
+}
+
+impl Verdict {
+    /// Live when `score` reaches the threshold.
+    pub fn of(score: f64, threshold: Option<&Threshold>) -> Verdict {
+        match threshold {
+            Some(t) if score >= t.value => Verdict::Live,
+            Some(_) => Verdict::Attack,
+            None => Verdict::NoThreshold,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Live => "live",
+            Verdict::Attack => "attack",
+            Verdict::NoFace => "no face",
+            Verdict::NoThreshold => "no threshold",
+            Verdict::Error => "error",
+        })
+    }
+}
+
 /// One input's result: a verdict, or the reason there is none.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct InputScore {
     /// JSON has no bytes: a name that is not UTF-8 is written lossily (U+FFFD), never an error
     #[serde(serialize_with = "lossy_path")]
     pub input: PathBuf,
-    /// "live", "attack", "no face" (nothing to score), "no threshold" or "error"
-    pub verdict: String,
+    pub verdict: Verdict,
     pub score: Option<f64>,
     pub threshold: Option<Threshold>,
     pub clip_scores: Vec<f64>,
@@ -207,10 +247,9 @@ fn run_clips(n: usize, spec: &ClipSpec) -> Vec<(usize, usize)> {
     vec![]
 }
 
-/// One clip of an input: its frames, where its face box came from, the names of the frames it
-/// used (file names; for a video `NNNN.png`, its 1-based frame numbers as they were named when
+/// One clip of an input: its frames and face, and the names of the frames it used (file names; for a video `NNNN.png`, its 1-based frame numbers as they were named when
 /// videos were decoded to files).
-pub type InputClip = (Clip, FaceSource, Vec<String>);
+pub type InputClip = (FaceClip, Vec<String>);
 
 /// Called with each clip of an input and its number (clips can come out of order).
 pub type EachClip<'a> = dyn FnMut(usize, InputClip) -> Result<()> + 'a;
@@ -246,10 +285,10 @@ fn folder_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut Eac
                 break;
             }
             let frame_paths: Vec<PathBuf> = (0..cfg.frames).map(|k| run[s0 + k * step].clone()).collect();
-            let (clip, face) = load_frames(cfg, input, &frame_paths)
+            let clip = unlabelled::read(&spec, &input.display().to_string(), &frame_paths)
                 .with_context(|| format!("{}: reading clip {ci}", input.display()))?;
             let names = frame_paths.iter().map(|p| file_name(p)).collect();
-            each(ci, (clip, face, names))?;
+            each(ci, (clip, names))?;
             ci += 1;
         }
     }
@@ -287,7 +326,6 @@ fn video_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut Each
     }
     plan.truncate(limit.unwrap_or(usize::MAX));
     let detect = crate::data::face::detection_enabled();
-    let name = input.display().to_string();
     let names = |frames: &[usize]| frames.iter().map(|f| format!("{:04}.png", f + 1)).collect::<Vec<_>>();
     let samples: Vec<usize> = if detect { crate::data::face::video_box_frames(n).collect() } else { vec![] };
     let mut faceless = Vec::new();
@@ -297,8 +335,7 @@ fn video_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut Each
             faceless.push(plan[ci]);
             return Ok(());
         }
-        let (clip, face) = crate::data::load::clip_from_frames(&name, &spec, &images, &found, None)?;
-        each(ci, (clip, face, names(&frames)))
+        each(ci, (unlabelled::from_images(&spec, &images, &found, None)?, names(&frames)))
     })?;
     if !faceless.is_empty() {
         video_pass(input, n, cfg.frames, &faceless, &[], &mut |ci, images, found, frames| {
@@ -306,8 +343,7 @@ fn video_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut Each
             let size = (images[0].w, images[0].h);
             let boxes: Vec<_> = searched.iter().map(|&(s, b)| if s == size { b } else { None }).collect();
             let video_box = crate::data::face::median_box(&boxes).rect;
-            let (clip, face) = crate::data::load::clip_from_frames(&name, &spec, &images, &found, video_box)?;
-            each(ci, (clip, face, names(&frames)))
+            each(ci, (unlabelled::from_images(&spec, &images, &found, video_box)?, names(&frames)))
         })?;
     }
     Ok(n)
@@ -396,27 +432,10 @@ fn video_pass(
     Ok(searched)
 }
 
-/// One clip of frame files, face found and cropped as in training.
-fn load_frames(cfg: &Config, input: &Path, frame_paths: &[PathBuf]) -> Result<(Clip, FaceSource)> {
-    let idx = ClipIndex {
-        video_id: input.display().to_string(),
-        instrument: "unknown".into(),
-        label: 0,
-        frame_paths: frame_paths.to_vec(),
-        depth_paths: vec![None; frame_paths.len()],
-        mask_paths: vec![None; frame_paths.len()],
-        anchors: vec![None; frame_paths.len()],
-        video: None,
-    };
-    // The face mask for eq. 18 is rendered from the face box, as for datasets without
-    // masks: the dev threshold stored with a model was fixed on masked scores too.
-    load_clip_with_face(&idx, &cfg.clip_spec(), None)
-}
-
 /// The first clip of an input (what `tdfas dump` writes).
-pub fn first_clip(cfg: &Config, input: &Path) -> Result<Clip> {
+pub fn first_clip(cfg: &Config, input: &Path) -> Result<FaceClip> {
     let mut first = None;
-    read_input_clips(cfg, input, Some(1), &mut |_, (clip, ..)| {
+    read_input_clips(cfg, input, Some(1), &mut |_, (clip, _)| {
         first = Some(clip);
         Ok(())
     })?;
@@ -446,7 +465,7 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
                     .map(|total| scorer.finish(total, &mut r));
             if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
-                r.verdict = "error".into();
+                r.verdict = Verdict::Error;
             }
             results.push(r);
             continue;
@@ -458,15 +477,15 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
             // the single-frame network scores each frame alone: Nf copies of the photo score it once
             let copies = vec![photo.clone(); scorers.photos.cfg.frames];
             let mut scorer = ClipScorer::new(gpu, scorers.photos, depth.map(|d| (d, photo_name.as_str())));
-            let scored = load_frames(&scorers.photos.cfg, &photo, &copies)
-                .and_then(|(clip, face)| scorer.add(0, (clip, face, vec![file_name(&photo)]), &mut r))
+            let scored = unlabelled::read(&scorers.photos.cfg.clip_spec(), &photo.display().to_string(), &copies)
+                .and_then(|clip| scorer.add(0, (clip, vec![file_name(&photo)]), &mut r))
                 .map(|()| scorer.finish(1, &mut r));
             // the copies are one frame
             r.face.frames = r.face.frames.min(1);
             r.face.frames_without_face = r.face.frames_without_face.min(1);
             if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
-                r.verdict = "error".into();
+                r.verdict = Verdict::Error;
             }
             if r.threshold.is_none() && r.error.is_none() {
                 r.warnings.push(
@@ -484,7 +503,7 @@ impl InputScore {
         let single = model.cfg.variant().single_only;
         InputScore {
             input: input.to_path_buf(),
-            verdict: "error".into(),
+            verdict: Verdict::Error,
             score: None,
             threshold,
             clip_scores: vec![],
@@ -535,9 +554,9 @@ impl<'a> ClipScorer<'a> {
     }
 
     /// Clip `ci` of the input: its face counted into `r`, scored unless it has no face.
-    fn add(&mut self, ci: usize, (clip, face, frames): InputClip, r: &mut InputScore) -> Result<()> {
+    fn add(&mut self, ci: usize, (clip, frames): InputClip, r: &mut InputScore) -> Result<()> {
         let cfg = &self.model.cfg;
-        match face {
+        match clip.face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.source = "detector".into();
                 r.face.frames += frames;
@@ -571,7 +590,7 @@ impl<'a> ClipScorer<'a> {
         if is_flat(&clip.frames, cfg.image_size * cfg.image_size) {
             self.flat_clips += 1;
         }
-        let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
+        let batch = HostBatch::unlabelled(cfg, &clip)?;
         let scored = self.model.score(self.gpu, &batch)?;
         if let Some((out, name)) = self.depth {
             write_depth_maps(out, name, ci, cfg, &scored)?;
@@ -596,7 +615,7 @@ impl<'a> ClipScorer<'a> {
         r.face.face_box = found.rect.map(|b| [b.x, b.y, b.w, b.h]);
         if r.clip_scores.is_empty() {
             r.face.source = "none found".into();
-            r.verdict = "no face".into();
+            r.verdict = Verdict::NoFace;
             r.warnings.push(match r.face.too_small {
                 Some(side) => format!(
                     "the frames are {side} pixels on their short side, too small to hold a face ({} at least): nothing scored",
@@ -629,7 +648,7 @@ impl<'a> ClipScorer<'a> {
         }
         let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
         r.score = Some(score);
-        r.verdict = verdict(score, r.threshold.as_ref());
+        r.verdict = Verdict::of(score, r.threshold.as_ref());
     }
 }
 
@@ -671,7 +690,7 @@ pub struct StreamClip {
     pub clip: usize,
     /// the stream's frame numbers (1-based) the clip used
     pub frames: Vec<usize>,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub score: Option<f64>,
     /// from the clip's last frame arriving to its score
     pub latency_ms: f64,
@@ -710,7 +729,7 @@ pub fn score_stream(
     let mut r = InputScore::new(&source.name(), model, threshold);
     if let Err(e) = stream_clips(gpu, model, source, stop, &mut r, each) {
         r.error = Some(format!("{e:#}"));
-        r.verdict = "error".into();
+        r.verdict = Verdict::Error;
     }
     r
 }
@@ -744,18 +763,17 @@ fn stream_clips(
             continue;
         }
         let arrived = std::time::Instant::now();
-        let name = source.name().display().to_string();
-        let (clip, face) = crate::data::load::clip_from_frames(&name, &spec, &images, &detections, None)?;
+        let clip = unlabelled::from_images(&spec, &images, &detections, None)?;
         let mut c = StreamClip {
             input: source.name(),
             clip: r.clip_frames.len() + r.face.clips_without_face,
             frames: std::mem::take(&mut numbers),
-            verdict: "no face".into(),
+            verdict: Verdict::NoFace,
             score: None,
             latency_ms: 0.0,
             face: "none found".into(),
         };
-        let scored = match face {
+        let scored = match clip.face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.frames += frames;
                 r.face.frames_without_face += missed;
@@ -777,12 +795,12 @@ fn stream_clips(
             FaceSource::Dataset => true,
         };
         if scored {
-            let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
+            let batch = HostBatch::unlabelled(cfg, &clip)?;
             let score = model.score(gpu, &batch)?.scores[0];
             r.clip_scores.push(score);
             r.clip_frames.push(c.frames.iter().map(|n| format!("{n:04}")).collect());
             c.score = Some(score);
-            c.verdict = verdict(score, r.threshold.as_ref());
+            c.verdict = Verdict::of(score, r.threshold.as_ref());
         }
         c.latency_ms = arrived.elapsed().as_secs_f64() * 1e3;
         each(&c)?;
@@ -803,7 +821,7 @@ fn stream_clips(
         r.face.source = "full frame (--no-detect)".into();
     }
     if r.clip_scores.is_empty() {
-        r.verdict = "no face".into();
+        r.verdict = Verdict::NoFace;
         r.warnings.push(format!(
             "no clip scored: {total} frames, {} clip(s) without a face (a clip needs {} frames every {})",
             r.face.clips_without_face, cfg.frames, cfg.interval
@@ -812,14 +830,29 @@ fn stream_clips(
     }
     let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
     r.score = Some(score);
-    r.verdict = verdict(score, r.threshold.as_ref());
+    r.verdict = Verdict::of(score, r.threshold.as_ref());
     Ok(())
 }
 
-fn verdict(score: f64, threshold: Option<&Threshold>) -> String {
-    match threshold {
-        Some(t) if score >= t.value => "live".into(),
-        Some(_) => "attack".into(),
-        None => "no threshold".into(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_read_as_before_in_json_and_lines() {
+        let t = Threshold { value: 0.5, source: "x".into() };
+        assert_eq!(Verdict::of(0.5, Some(&t)), Verdict::Live);
+        assert_eq!(Verdict::of(0.49, Some(&t)), Verdict::Attack);
+        assert_eq!(Verdict::of(0.9, None), Verdict::NoThreshold);
+        for (v, text) in [
+            (Verdict::Live, "live"),
+            (Verdict::Attack, "attack"),
+            (Verdict::NoFace, "no face"),
+            (Verdict::NoThreshold, "no threshold"),
+            (Verdict::Error, "error"),
+        ] {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{text}\""));
+            assert_eq!(v.to_string(), text);
+        }
     }
 }

@@ -276,7 +276,7 @@ fn parse_steps(s: &str) -> Result<usize, String> {
 
 /// A user's threshold: finite and inside the score's range.
 fn check_threshold(t: f64) -> Result<f64> {
-    tdfas::train::checkpoint::check_threshold(t).map_err(|e| anyhow::anyhow!("--threshold {t}: {e}"))?;
+    tdfas::model::checkpoint::check_threshold(t).map_err(|e| anyhow::anyhow!("--threshold {t}: {e}"))?;
     Ok(t)
 }
 
@@ -357,7 +357,7 @@ fn run(cli: Cli) -> Result<()> {
             let gpu = tdfas::Gpu::new()?;
             // A resumed run starts from its own config and seed; flags given are checked against them.
             let ckpt = tdfas::train::trainer::checkpoint_path(&out);
-            let resumed = if resume && ckpt.exists() { Some(tdfas::train::checkpoint::read(&ckpt)?) } else { None };
+            let resumed = if resume && ckpt.exists() { Some(tdfas::model::checkpoint::read(&ckpt)?) } else { None };
             let mut cfg = match (config, preset, &resumed) {
                 (Some(path), _, _) => Config::from_file(&path)?,
                 (None, Some(p), _) => Config::preset(&p)?,
@@ -450,11 +450,11 @@ fn run(cli: Cli) -> Result<()> {
             let threshold = threshold.map(check_threshold).transpose()?;
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let (model, loaded) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let fixed = match (threshold, threshold_from) {
                 (Some(t), _) => Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() }),
                 (None, Some(from)) => {
-                    let other = tdfas::train::checkpoint::read(&from)?;
+                    let other = tdfas::model::checkpoint::read(&from)?;
                     let c = other.calibration.as_ref().ok_or_else(|| {
                         anyhow::anyhow!(
                             "{}: no threshold stored (trained before tdfas stored one?); use --threshold",
@@ -463,7 +463,7 @@ fn run(cli: Cli) -> Result<()> {
                     })?;
                     let mut source = format!("{}, stored in {}", c.source(), from.display());
                     // a threshold is a point on one model's score scale: another model's is a guess
-                    if let Some(why) = tdfas::train::checkpoint::other_model(&loaded, &other) {
+                    if let Some(why) = tdfas::model::checkpoint::other_model(&loaded, &other) {
                         eprintln!(
                             "warning: --threshold-from {} holds {why}: its threshold was fixed on other scores \
                              than those of --checkpoint {}",
@@ -503,7 +503,7 @@ fn run(cli: Cli) -> Result<()> {
                     protocol: protocol.clone().unwrap_or_else(|| "(none)".into()),
                     threshold_source: ev.threshold_source.clone(),
                     adapter: gpu.describe(),
-                    ..loaded.provenance(&checkpoint)
+                    ..tdfas::train::checkpoint::provenance(&loaded, &checkpoint)
                 };
                 let title = format!("{name} on {}", data.display());
                 tdfas::eval::report::write_report_with(&dir, &title, &ev.runs, &ev.grid, &provenance)?;
@@ -527,7 +527,7 @@ fn run(cli: Cli) -> Result<()> {
             let threshold = threshold.map(check_threshold).transpose()?;
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let (model, loaded) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let thr = match (threshold, &loaded.calibration) {
                 (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
                 (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
@@ -541,8 +541,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             // photos: the single-frame network, against its own threshold
             let single = model.cfg.variant().single_only;
-            let photo_model =
-                if single { None } else { Some(tdfas::train::trainer::single_frame_model(&gpu, &model)?) };
+            let photo_model = if single { None } else { Some(model.single_frame(&gpu)?) };
             let photo_threshold = match (threshold, loaded.single_frame_calibration()) {
                 (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
                 (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
@@ -611,9 +610,9 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let (model, _) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let clip = tdfas::infer::first_clip(&model.cfg, &input)?;
-            let batch = tdfas::model::fastd::HostBatch::from_clips(&model.cfg, std::slice::from_ref(&clip))?;
+            let batch = tdfas::model::fastd::HostBatch::unlabelled(&model.cfg, &clip)?;
             let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
             tdfas::dump::save(&out, &model, &dump, &format!("{} on {}", checkpoint.display(), input.display()))?;
             for (name, shape, _) in &dump.tensors {
@@ -644,7 +643,7 @@ fn run(cli: Cli) -> Result<()> {
                 "--out",
                 &out,
                 &[&checkpoint, &data],
-                tdfas::train::checkpoint::is_checkpoint,
+                tdfas::model::checkpoint::is_checkpoint,
                 overwrite,
             )?;
             let rule = match (apcer, bpcer, eer) {
@@ -655,14 +654,14 @@ fn run(cli: Cli) -> Result<()> {
             };
             tdfas::data::face::set_detection(!no_detect);
             let gpu = tdfas::Gpu::new()?;
-            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
+            let (model, _) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let source = tdfas::data::DataSource {
                 root: &data,
                 protocol: protocol.as_deref(),
                 allow_outside: allow_outside_data,
             };
             let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, rule, true)?;
-            tdfas::train::checkpoint::write_recalibrated(&checkpoint, &c, &out)?;
+            tdfas::model::checkpoint::write_recalibrated(&checkpoint, &c, &out)?;
             println!("threshold {}", shown_text(&c.describe()));
             println!("dev split: {} live / {} attack videos", c.n_live, c.n_attack);
             println!("model: {}", tdfas::util::text::shown_path(&out));

@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tdfas::data::{DataSource, Dataset, Split};
-use tdfas::train::checkpoint::{self, Calibration, Progress};
+use tdfas::model::checkpoint::{Calibration, Progress};
+use tdfas::train::checkpoint;
 
 fn tmp(name: &str) -> PathBuf {
     common::tmp_dir("hostile", name)
@@ -409,7 +410,7 @@ fn stored_thresholds_outside_the_score_range_are_refused_at_load() {
     for bad in [-0.5, 1.5, 1e308] {
         let ckpt = d.join("bad.safetensors");
         model_with(&ckpt, 0, common::micro_config(), Some(calibration(bad, "data")));
-        let e = format!("{:#}", checkpoint::read(&ckpt).err().expect("refused"));
+        let e = format!("{:#}", tdfas::model::checkpoint::read(&ckpt).err().expect("refused"));
         assert!(e.contains("bad.safetensors") && e.contains("range 0..1"), "{e}");
     }
     // and a threshold of the user's
@@ -618,7 +619,7 @@ fn the_tuning_cache_follows_the_xdg_rules_and_says_when_nothing_was_cached() {
 fn score_and_threshold_are_printed_with_the_digits_that_tell_them_apart() {
     let r = tdfas::infer::InputScore {
         input: "v".into(),
-        verdict: "attack".into(),
+        verdict: tdfas::infer::Verdict::Attack,
         score: Some(0.496_21),
         threshold: Some(tdfas::infer::Threshold { value: 0.496_24, source: "x".into() }),
         clip_scores: vec![],

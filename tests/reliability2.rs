@@ -188,7 +188,7 @@ fn training_folders_runs_and_resume_flags() {
 fn model_bytes(out: &Path) -> (Vec<u8>, String) {
     let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let loaded = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    let loaded = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
     (bytes[8 + n..].to_vec(), format!("{:?} {:?}", loaded.config, loaded.progress))
 }
 
@@ -307,7 +307,7 @@ fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
     let gpu = common::gpu();
     let model = tdfas::model::fastd::FasTd::new(&gpu, micro(), 0).unwrap();
     let ckpt = dir.join("m.safetensors");
-    let progress = checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true };
     checkpoint::save(&gpu, &ckpt, &model, None, &progress).unwrap();
     let video = dir.join("cut.mp4");
     std::fs::write(&video, b"truncated").unwrap();

@@ -16,6 +16,7 @@ pub mod sgtd;
 pub mod siw;
 pub mod stream;
 pub mod synth;
+pub mod unlabelled;
 pub mod video;
 
 use anyhow::{bail, Context, Result};
