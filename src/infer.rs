@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::data::face::FaceSettings;
 use crate::data::imageops::{Img, Rect};
 use crate::data::load::FaceSource;
 use crate::data::unlabelled::{self, FaceClip};
@@ -170,6 +171,8 @@ pub const SINGLE_FRAME: &str = "single-frame";
 /// with the checkpoint's model, photos with its single-frame network and that network's own
 /// threshold (for a Model 1 checkpoint both are the same network).
 pub struct Scorers<'a> {
+    /// how faces are found in the inputs
+    pub faces: &'a FaceSettings,
     pub clips: &'a FasTd,
     pub clip_threshold: Option<Threshold>,
     pub photos: &'a FasTd,
@@ -257,12 +260,18 @@ pub type EachClip<'a> = dyn FnMut(usize, InputClip) -> Result<()> + 'a;
 /// Reads the clips of one input (a folder of frames, or a video read through an FFmpeg pipe),
 /// at most `limit`, calling `each` with each; returns the input's frame count. Errors when the
 /// input has fewer than Nf consecutive frames.
-pub fn read_input_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut EachClip) -> Result<usize> {
+pub fn read_input_clips(
+    cfg: &Config,
+    faces: &FaceSettings,
+    input: &Path,
+    limit: Option<usize>,
+    each: &mut EachClip,
+) -> Result<usize> {
     if input.is_dir() {
-        return folder_clips(cfg, input, limit, each);
+        return folder_clips(cfg, faces, input, limit, each);
     }
     check_regular(input, "input", u64::MAX)?;
-    video_clips(cfg, input, limit, each)
+    video_clips(cfg, faces, input, limit, each)
 }
 
 fn too_few_frames(cfg: &Config, input: &Path, longest: usize) -> anyhow::Error {
@@ -275,7 +284,13 @@ fn too_few_frames(cfg: &Config, input: &Path, longest: usize) -> anyhow::Error {
 }
 
 /// The clips of a folder of NNNN.png|jpg frames.
-fn folder_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut EachClip) -> Result<usize> {
+fn folder_clips(
+    cfg: &Config,
+    faces: &FaceSettings,
+    input: &Path,
+    limit: Option<usize>,
+    each: &mut EachClip,
+) -> Result<usize> {
     let spec = cfg.clip_spec();
     let runs = frame_runs(input)?;
     let mut ci = 0;
@@ -285,7 +300,7 @@ fn folder_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut Eac
                 break;
             }
             let frame_paths: Vec<PathBuf> = (0..cfg.frames).map(|k| run[s0 + k * step].clone()).collect();
-            let clip = unlabelled::read(&spec, &input.display().to_string(), &frame_paths)
+            let clip = unlabelled::read(&spec, faces, &input.display().to_string(), &frame_paths)
                 .with_context(|| format!("{}: reading clip {ci}", input.display()))?;
             let names = frame_paths.iter().map(|p| file_name(p)).collect();
             each(ci, (clip, names))?;
@@ -311,7 +326,13 @@ type PlannedClip = (usize, usize, usize);
 /// arrive and searches `face::video_box_frames` on the way. A clip with no face in any frame
 /// takes the video's box from those frames, as `face::video_box` does in a folder; such clips are
 /// read again in a third pass, only when there are any.
-fn video_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut EachClip) -> Result<usize> {
+fn video_clips(
+    cfg: &Config,
+    faces: &FaceSettings,
+    input: &Path,
+    limit: Option<usize>,
+    each: &mut EachClip,
+) -> Result<usize> {
     let spec = cfg.clip_spec();
     let (n, errors) =
         crate::data::stream::count_frames(input).with_context(|| format!("{}: decoding the video", input.display()))?;
@@ -325,25 +346,25 @@ fn video_clips(cfg: &Config, input: &Path, limit: Option<usize>, each: &mut Each
         return Err(too_few_frames(cfg, input, n));
     }
     plan.truncate(limit.unwrap_or(usize::MAX));
-    let detect = crate::data::face::detection_enabled();
+    let detect = faces.detect;
     let names = |frames: &[usize]| frames.iter().map(|f| format!("{:04}.png", f + 1)).collect::<Vec<_>>();
     let samples: Vec<usize> = if detect { crate::data::face::video_box_frames(n).collect() } else { vec![] };
     let mut faceless = Vec::new();
-    let searched = video_pass(input, n, cfg.frames, &plan, &samples, &mut |ci, images, found, frames| {
+    let searched = video_pass(input, n, cfg.frames, detect, &plan, &samples, &mut |ci, images, found, frames| {
         let small = images[0].w.min(images[0].h) < crate::data::face::MIN_SIDE;
         if detect && !small && found.iter().all(Option::is_none) {
             faceless.push(plan[ci]);
             return Ok(());
         }
-        each(ci, (unlabelled::from_images(&spec, &images, &found, None)?, names(&frames)))
+        each(ci, (unlabelled::from_images(&spec, faces, &images, &found, None)?, names(&frames)))
     })?;
     if !faceless.is_empty() {
-        video_pass(input, n, cfg.frames, &faceless, &[], &mut |ci, images, found, frames| {
+        video_pass(input, n, cfg.frames, detect, &faceless, &[], &mut |ci, images, found, frames| {
             // the median box of the searched frames of this size (another size is another video)
             let size = (images[0].w, images[0].h);
             let boxes: Vec<_> = searched.iter().map(|&(s, b)| if s == size { b } else { None }).collect();
             let video_box = crate::data::face::median_box(&boxes).rect;
-            each(ci, (unlabelled::from_images(&spec, &images, &found, video_box)?, names(&frames)))
+            each(ci, (unlabelled::from_images(&spec, faces, &images, &found, video_box)?, names(&frames)))
         })?;
     }
     Ok(n)
@@ -364,12 +385,12 @@ fn video_pass(
     input: &Path,
     n: usize,
     nf: usize,
+    detect: bool,
     plan: &[PlannedClip],
     samples: &[usize],
     each: &mut Gathered,
 ) -> Result<Vec<Searched>> {
     use crate::data::stream::{FrameStream, Source};
-    let detect = crate::data::face::detection_enabled();
     // the count pass said FFmpeg's errors already
     let mut stream = FrameStream::open_with(&Source::File(input.to_path_buf()), false)?;
     let mut open: Vec<(PlannedClip, Vec<Img>, Vec<Option<Rect>>)> = Vec::new();
@@ -433,9 +454,9 @@ fn video_pass(
 }
 
 /// The first clip of an input (what `tdfas dump` writes).
-pub fn first_clip(cfg: &Config, input: &Path) -> Result<FaceClip> {
+pub fn first_clip(cfg: &Config, faces: &FaceSettings, input: &Path) -> Result<FaceClip> {
     let mut first = None;
-    read_input_clips(cfg, input, Some(1), &mut |_, (clip, _)| {
+    read_input_clips(cfg, faces, input, Some(1), &mut |_, (clip, _)| {
         first = Some(clip);
         Ok(())
     })?;
@@ -459,10 +480,11 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
         };
         let Some(photos) = photos else {
             let mut r = InputScore::new(input, scorers.clips, scorers.clip_threshold.clone());
-            let mut scorer = ClipScorer::new(gpu, scorers.clips, depth.map(|d| (d, name.as_str())));
-            let scored =
-                read_input_clips(&scorers.clips.cfg, input, None, &mut |ci, clip| scorer.add(ci, clip, &mut r))
-                    .map(|total| scorer.finish(total, &mut r));
+            let mut scorer = ClipScorer::new(gpu, scorers.clips, scorers.faces, depth.map(|d| (d, name.as_str())));
+            let scored = read_input_clips(&scorers.clips.cfg, scorers.faces, input, None, &mut |ci, clip| {
+                scorer.add(ci, clip, &mut r)
+            })
+            .map(|total| scorer.finish(total, &mut r));
             if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
                 r.verdict = Verdict::Error;
@@ -476,10 +498,12 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
             let photo_name = depth_names(std::slice::from_ref(&photo)).remove(0);
             // the single-frame network scores each frame alone: Nf copies of the photo score it once
             let copies = vec![photo.clone(); scorers.photos.cfg.frames];
-            let mut scorer = ClipScorer::new(gpu, scorers.photos, depth.map(|d| (d, photo_name.as_str())));
-            let scored = unlabelled::read(&scorers.photos.cfg.clip_spec(), &photo.display().to_string(), &copies)
-                .and_then(|clip| scorer.add(0, (clip, vec![file_name(&photo)]), &mut r))
-                .map(|()| scorer.finish(1, &mut r));
+            let mut scorer =
+                ClipScorer::new(gpu, scorers.photos, scorers.faces, depth.map(|d| (d, photo_name.as_str())));
+            let scored =
+                unlabelled::read(&scorers.photos.cfg.clip_spec(), scorers.faces, &photo.display().to_string(), &copies)
+                    .and_then(|clip| scorer.add(0, (clip, vec![file_name(&photo)]), &mut r))
+                    .map(|()| scorer.finish(1, &mut r));
             // the copies are one frame
             r.face.frames = r.face.frames.min(1);
             r.face.frames_without_face = r.face.frames_without_face.min(1);
@@ -540,6 +564,7 @@ fn depth_names(inputs: &[PathBuf]) -> Vec<String> {
 struct ClipScorer<'a> {
     gpu: &'a Gpu,
     model: &'a FasTd,
+    faces: &'a FaceSettings,
     depth: Option<(DepthOutput<'a>, &'a str)>,
     boxes: Vec<Option<Rect>>,
     small_frames: Option<usize>,
@@ -549,8 +574,22 @@ struct ClipScorer<'a> {
 }
 
 impl<'a> ClipScorer<'a> {
-    fn new(gpu: &'a Gpu, model: &'a FasTd, depth: Option<(DepthOutput<'a>, &'a str)>) -> ClipScorer<'a> {
-        ClipScorer { gpu, model, depth, boxes: vec![], small_frames: None, flat_clips: 0, scored: Default::default() }
+    fn new(
+        gpu: &'a Gpu,
+        model: &'a FasTd,
+        faces: &'a FaceSettings,
+        depth: Option<(DepthOutput<'a>, &'a str)>,
+    ) -> ClipScorer<'a> {
+        ClipScorer {
+            gpu,
+            model,
+            faces,
+            depth,
+            boxes: vec![],
+            small_frames: None,
+            flat_clips: 0,
+            scored: Default::default(),
+        }
     }
 
     /// Clip `ci` of the input: its face counted into `r`, scored unless it has no face.
@@ -565,7 +604,7 @@ impl<'a> ClipScorer<'a> {
             }
             FaceSource::FullFrame { frames } => {
                 r.face.frames += frames;
-                if crate::data::face::detection_enabled() {
+                if self.faces.detect {
                     // never scored silently: a clip with no face in any frame is left out
                     r.face.frames_without_face += frames;
                     r.face.clips_without_face += 1;
@@ -721,13 +760,14 @@ impl StreamClip {
 pub fn score_stream(
     gpu: &Gpu,
     model: &FasTd,
+    faces: &FaceSettings,
     threshold: Option<Threshold>,
     source: &crate::data::stream::Source,
     stop: &std::sync::atomic::AtomicBool,
     each: &mut dyn FnMut(&StreamClip) -> Result<()>,
 ) -> InputScore {
     let mut r = InputScore::new(&source.name(), model, threshold);
-    if let Err(e) = stream_clips(gpu, model, source, stop, &mut r, each) {
+    if let Err(e) = stream_clips(gpu, model, faces, source, stop, &mut r, each) {
         r.error = Some(format!("{e:#}"));
         r.verdict = Verdict::Error;
     }
@@ -737,6 +777,7 @@ pub fn score_stream(
 fn stream_clips(
     gpu: &Gpu,
     model: &FasTd,
+    faces: &FaceSettings,
     source: &crate::data::stream::Source,
     stop: &std::sync::atomic::AtomicBool,
     r: &mut InputScore,
@@ -748,7 +789,7 @@ fn stream_clips(
     let mut stream = crate::data::stream::FrameStream::open(source)?;
     let (mut images, mut detections, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
     let mut boxes = Vec::new();
-    let detect = crate::data::face::detection_enabled();
+    let detect = faces.detect;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let Some(img) = stream.next_frame()? else { break };
         let pos = (stream.frames - 1) % span;
@@ -763,7 +804,7 @@ fn stream_clips(
             continue;
         }
         let arrived = std::time::Instant::now();
-        let clip = unlabelled::from_images(&spec, &images, &detections, None)?;
+        let clip = unlabelled::from_images(&spec, faces, &images, &detections, None)?;
         let mut c = StreamClip {
             input: source.name(),
             clip: r.clip_frames.len() + r.face.clips_without_face,

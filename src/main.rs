@@ -353,7 +353,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut inputs: Vec<&Path> = vec![&data];
             inputs.extend(config.as_deref());
             outputs::refuse_inputs("--out", &out, &inputs, true)?;
-            tdfas::data::face::set_detection(!no_detect);
+            let faces = tdfas::data::face::FaceSettings::new(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             // A resumed run starts from its own config and seed; flags given are checked against them.
             let ckpt = tdfas::train::trainer::checkpoint_path(&out);
@@ -409,6 +409,7 @@ fn run(cli: Cli) -> Result<()> {
                     stop_after,
                     overwrite,
                     allow_outside_data,
+                    faces: faces.clone(),
                 },
             )?;
             for (stage, first, last) in &summary.stages {
@@ -420,7 +421,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(c) => println!("threshold: {}", c.describe()),
                 None => println!("threshold: none stored (no usable dev split); infer needs --threshold"),
             }
-            tdfas::data::face::warn_full_frame_clips();
+            faces.warn_full_frame_clips();
             println!("model: {}", out.join("model.safetensors").display());
             Ok(())
         }
@@ -448,7 +449,7 @@ fn run(cli: Cli) -> Result<()> {
                 tdfas::eval::report::check_report_dir(dir, overwrite)?;
             }
             let threshold = threshold.map(check_threshold).transpose()?;
-            tdfas::data::face::set_detection(!no_detect);
+            let faces = tdfas::data::face::FaceSettings::new(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, loaded) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let fixed = match (threshold, threshold_from) {
@@ -485,6 +486,7 @@ fn run(cli: Cli) -> Result<()> {
                     root: &data,
                     protocol: protocol.as_deref(),
                     allow_outside: allow_outside_data,
+                    faces: faces.clone(),
                 },
                 fixed.as_ref(),
                 grid,
@@ -492,7 +494,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             println!("{}", shown_text(&ev.header(&checkpoint, &data, protocol.as_deref())));
             println!("{}", shown_text(&ev.table()));
-            tdfas::data::face::warn_full_frame_clips();
+            faces.warn_full_frame_clips();
             if let Some(j) = json {
                 tdfas::util::fs::write_atomic(&j, ev.json()?.as_bytes())?;
                 println!("metrics: {}", tdfas::util::text::shown_path(&j));
@@ -525,7 +527,7 @@ fn run(cli: Cli) -> Result<()> {
                 check_output_file("--json", j, &all_inputs, tdfas::infer::is_infer_json, overwrite)?;
             }
             let threshold = threshold.map(check_threshold).transpose()?;
-            tdfas::data::face::set_detection(!no_detect);
+            let faces = tdfas::data::face::FaceSettings::new(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, loaded) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let thr = match (threshold, &loaded.calibration) {
@@ -548,6 +550,7 @@ fn run(cli: Cli) -> Result<()> {
                 (None, None) => None,
             };
             let scorers = tdfas::infer::Scorers {
+                faces: &faces,
                 clips: &model,
                 clip_threshold: thr,
                 photos: photo_model.as_ref().unwrap_or(&model),
@@ -576,8 +579,15 @@ fn run(cli: Cli) -> Result<()> {
                     Ok(())
                 };
                 let stop = &tdfas::util::scratch::STOP;
-                let r =
-                    tdfas::infer::score_stream(&gpu, &model, scorers.clip_threshold.clone(), source, stop, &mut each);
+                let r = tdfas::infer::score_stream(
+                    &gpu,
+                    &model,
+                    &faces,
+                    scorers.clip_threshold.clone(),
+                    source,
+                    stop,
+                    &mut each,
+                );
                 results.push(r);
             }
             for r in &results {
@@ -608,10 +618,10 @@ fn run(cli: Cli) -> Result<()> {
                 |p| outputs::safetensors_format(p, "tdfas-dump"),
                 overwrite,
             )?;
-            tdfas::data::face::set_detection(!no_detect);
+            let faces = tdfas::data::face::FaceSettings::new(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, _) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
-            let clip = tdfas::infer::first_clip(&model.cfg, &input)?;
+            let clip = tdfas::infer::first_clip(&model.cfg, &faces, &input)?;
             let batch = tdfas::model::fastd::HostBatch::unlabelled(&model.cfg, &clip)?;
             let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
             tdfas::dump::save(&out, &model, &dump, &format!("{} on {}", checkpoint.display(), input.display()))?;
@@ -652,13 +662,14 @@ fn run(cli: Cli) -> Result<()> {
                 (_, _, true) => tdfas::train::trainer::Operating::Eer,
                 _ => bail!("say where to put the threshold: --apcer RATE, --bpcer RATE or --eer"),
             };
-            tdfas::data::face::set_detection(!no_detect);
+            let faces = tdfas::data::face::FaceSettings::new(!no_detect);
             let gpu = tdfas::Gpu::new()?;
             let (model, _) = tdfas::model::checkpoint::load_model(&gpu, &checkpoint)?;
             let source = tdfas::data::DataSource {
                 root: &data,
                 protocol: protocol.as_deref(),
                 allow_outside: allow_outside_data,
+                faces,
             };
             let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, rule, true)?;
             tdfas::model::checkpoint::write_recalibrated(&checkpoint, &c, &out)?;

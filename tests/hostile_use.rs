@@ -300,7 +300,7 @@ fn protocol_lists_cannot_name_clips_outside_the_dataset() {
     let e = format!("{:#}", Dataset::open(&data, Split::Test, Some("evil"), &spec).err().expect("refused"));
     assert!(e.contains("through a link") && e.contains("--allow-outside-data"), "{e}");
     // the user may allow it
-    let allowed = DataSource { root: &data, protocol: Some("evil"), allow_outside: true };
+    let allowed = DataSource { allow_outside: true, ..DataSource::new(&data, Some("evil")) };
     assert!(Dataset::open_source(&allowed, Split::Test, &spec).is_ok());
     // the CLI says so too, naming the file and line
     let ckpt = d.join("m.safetensors");

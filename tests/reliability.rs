@@ -403,6 +403,7 @@ fn lib_train(data: &Path, out: &Path, cfg: Config, detect_anomaly: bool) -> anyh
             stop_after: None,
             overwrite: false,
             allow_outside_data: false,
+            faces: Default::default(),
         },
     )
     .map(|_| ())

@@ -83,6 +83,7 @@ fn run_with(
             stop_after,
             overwrite: false,
             allow_outside_data: false,
+            faces: Default::default(),
         },
     )
     .map(|_| ())

@@ -347,10 +347,10 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
 
     // the dev scores, and the thresholds by hand: APCER <= 25% lets floor(0.25 x attacks) attacks
     // through, so the threshold sits just above the next-highest attack score
-    let source = tdfas::data::DataSource::new(&data, None);
-    tdfas::data::face::set_detection(false); // as --no-detect below
+    // as --no-detect below
+    let faces = tdfas::data::face::FaceSettings::new(false);
+    let source = tdfas::data::DataSource { faces, ..tdfas::data::DataSource::new(&data, None) };
     let dev = tdfas::eval::run::score_split(&gpu, &model, &source, tdfas::data::Split::Dev, 0, false).unwrap();
-    tdfas::data::face::set_detection(true);
     let videos = tdfas::eval::per_video(&dev.clips).unwrap();
     let mut attacks: Vec<f64> = videos.iter().filter(|v| v.label == 0).map(|v| v.score).collect();
     attacks.sort_by(|a, b| b.partial_cmp(a).unwrap());

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::imageops::{Img, Rect};
 
@@ -212,34 +212,43 @@ pub fn video_box_frames(n: usize) -> impl Iterator<Item = usize> {
     (0..n).step_by(n.div_ceil(MAX_EXTRA).max(1))
 }
 
-/// Clips read with no face box anywhere (neither the dataset's nor the detector's): they are
-/// cropped to the full frame; commands print the count in their summary.
-static FULL_FRAME_CLIPS: AtomicUsize = AtomicUsize::new(0);
-
-pub fn note_full_frame_clip() {
-    FULL_FRAME_CLIPS.fetch_add(1, Ordering::Relaxed);
+/// How a command finds faces, built once from its flags (`--no-detect`) and passed down with
+/// its data (`DataSource`) or inputs (`infer::Scorers`). It also counts the clips read with no
+/// face box anywhere (neither the dataset's nor the detector's): they are cropped to the full
+/// frame, and the command prints the count in its summary.
+#[derive(Clone, Debug)]
+pub struct FaceSettings {
+    /// search frames without a box for a face (off for inputs that are face crops already)
+    pub detect: bool,
+    full_frame_clips: Arc<AtomicUsize>,
 }
 
-/// How many clips were read as full frames since the last call (and resets the count).
-pub fn take_full_frame_clips() -> usize {
-    FULL_FRAME_CLIPS.swap(0, Ordering::Relaxed)
-}
-
-/// The run's summary line for `take_full_frame_clips`, when there were any.
-pub fn warn_full_frame_clips() {
-    let full = take_full_frame_clips();
-    if full > 0 {
-        eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
+impl Default for FaceSettings {
+    /// Detection on: frames without a box are searched.
+    fn default() -> FaceSettings {
+        FaceSettings::new(true)
     }
 }
 
-/// Detection can be switched off for inputs that are already face crops (`--no-detect`).
-static DETECTION_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+impl FaceSettings {
+    pub fn new(detect: bool) -> FaceSettings {
+        FaceSettings { detect, full_frame_clips: Arc::default() }
+    }
 
-pub fn set_detection(on: bool) {
-    DETECTION_OFF.store(!on, Ordering::Relaxed);
-}
+    pub fn note_full_frame_clip(&self) {
+        self.full_frame_clips.fetch_add(1, Ordering::Relaxed);
+    }
 
-pub fn detection_enabled() -> bool {
-    !DETECTION_OFF.load(Ordering::Relaxed)
+    /// How many clips were read as full frames since the last call (and resets the count).
+    pub fn take_full_frame_clips(&self) -> usize {
+        self.full_frame_clips.swap(0, Ordering::Relaxed)
+    }
+
+    /// The run's summary line for `take_full_frame_clips`, when there were any.
+    pub fn warn_full_frame_clips(&self) {
+        let full = self.take_full_frame_clips();
+        if full > 0 {
+            eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
+        }
+    }
 }

@@ -2,8 +2,9 @@
 //! resize to H x W, normalisation, labels at S x S by area averaging, optional flip.
 
 use super::depth_label::{render_depth_in, FaceAnchor};
+use super::face::{self, FaceSettings};
 use super::imageops::{area_resample, crop_resize, flip_rows, load, Img, Rect};
-use super::{face, video, Clip, ClipIndex, ClipSpec};
+use super::{video, Clip, ClipIndex, ClipSpec};
 use anyhow::{bail, Result};
 use rand::Rng;
 
@@ -13,8 +14,13 @@ pub const CROP_JITTER: f32 = 0.25;
 /// 1.3x, as face-cropped datasets ship them) when its labels are rendered.
 pub const FACE_CROP_INPUT_SCALE: f32 = 1.3;
 
-pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
-    Ok(load_clip_with_face(c, spec, augment)?.0)
+pub fn load_clip(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    faces: &FaceSettings,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<Clip> {
+    Ok(load_clip_with_face(c, spec, faces, augment)?.0)
 }
 
 /// Where a clip's crop came from.
@@ -31,14 +37,15 @@ pub enum FaceSource {
 }
 
 /// `load_clip`, also saying where the face box came from. Box sources in order: the dataset's
-/// anchors, then the face detector (unless disabled with `face::set_detection(false)`), then the
+/// anchors, then the face detector (unless detection is off), then the
 /// full frame.
 pub fn load_clip_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
+    faces: &FaceSettings,
     augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
-    load_frames_with_face(c, spec, None, augment)
+    load_frames_with_face(c, spec, faces, None, augment)
 }
 
 /// Frame `frame` of a clip alone, as a one-frame clip, cropped exactly as in the whole clip (the
@@ -48,19 +55,21 @@ pub fn load_clip_with_face(
 pub fn load_clip_frame(
     c: &ClipIndex,
     spec: &ClipSpec,
+    faces: &FaceSettings,
     frame: usize,
     augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<Clip> {
     if frame >= c.frame_paths.len() {
         bail!("clip {} has {} frames, frame {frame} was asked for", c.video_id, c.frame_paths.len());
     }
-    Ok(load_frames_with_face(c, spec, Some(frame), augment)?.0)
+    Ok(load_frames_with_face(c, spec, faces, Some(frame), augment)?.0)
 }
 
 /// Reads every frame of a clip, or only frame `only` (a one-frame clip).
 fn load_frames_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
+    faces: &FaceSettings,
     only: Option<usize>,
     augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
@@ -74,7 +83,7 @@ fn load_frames_with_face(
     let (anchors, source): (Vec<Option<FaceAnchor>>, FaceSource) = if has_anchor {
         (wanted.iter().map(|&k| c.anchors.get(k).copied().flatten()).collect(), FaceSource::Dataset)
     } else {
-        detected_face(&c.frame_paths, &wanted, &images)?
+        detected_face(&c.frame_paths, &wanted, &images, faces)?
     };
     crop_frames(c, spec, &wanted, &images, anchors, source, augment)
 }
@@ -112,9 +121,10 @@ pub(crate) fn detected_face(
     paths: &[std::path::PathBuf],
     wanted: &[usize],
     images: &[Img],
+    faces: &FaceSettings,
 ) -> Result<(Vec<Option<FaceAnchor>>, FaceSource)> {
     let small = images.first().is_some_and(|i| i.w.min(i.h) < face::MIN_SIDE);
-    let per_frame: Vec<_> = if face::detection_enabled() && !small {
+    let per_frame: Vec<_> = if faces.detect && !small {
         let mut per_frame = Vec::with_capacity(paths.len());
         for (k, p) in paths.iter().enumerate() {
             let found = match wanted.iter().position(|&w| w == k) {
@@ -131,10 +141,10 @@ pub(crate) fn detected_face(
         vec![None; paths.len()]
     };
     let mut found = face::median_box(&per_frame);
-    if found.rect.is_none() && face::detection_enabled() && !small {
+    if found.rect.is_none() && faces.detect && !small {
         found.rect = face::video_box(&paths[0], (images[0].w, images[0].h));
     }
-    Ok(anchors_from(&found, small, images))
+    Ok(anchors_from(&found, small, images, faces))
 }
 
 /// The clip's anchors and face source from the detector's median box.
@@ -142,6 +152,7 @@ pub(crate) fn anchors_from(
     found: &face::ClipFace,
     small: bool,
     images: &[Img],
+    faces: &FaceSettings,
 ) -> (Vec<Option<FaceAnchor>>, FaceSource) {
     match found.rect {
         Some(r) => (
@@ -153,7 +164,7 @@ pub(crate) fn anchors_from(
             FaceSource::SmallFrames { frames: images.len(), side: images[0].w.min(images[0].h) },
         ),
         None => {
-            face::note_full_frame_clip();
+            faces.note_full_frame_clip();
             (vec![None; images.len()], FaceSource::FullFrame { frames: images.len() })
         }
     }

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::depth_label::{render_mask_in, FaceAnchor};
+use super::face::{self, FaceSettings};
 use super::imageops::{crop_resize, Img, Rect};
 use super::load::{anchors_from, crop_rect, detected_face, label_anchor, read_frames, FaceSource};
-use super::{face, ClipSpec};
+use super::ClipSpec;
 
 /// One clip of unlabelled frames, ready for the model.
 #[derive(Clone, Debug)]
@@ -25,10 +26,10 @@ pub struct FaceClip {
 
 /// A clip of frame files (a folder's NNNN.png|jpg, or Nf copies of one photo) of the input
 /// `input` (named in errors).
-pub fn read(spec: &ClipSpec, input: &str, paths: &[PathBuf]) -> Result<FaceClip> {
+pub fn read(spec: &ClipSpec, faces: &FaceSettings, input: &str, paths: &[PathBuf]) -> Result<FaceClip> {
     let all: Vec<usize> = (0..paths.len()).collect();
     let images = read_frames(paths, &all, input)?;
-    let (anchors, face) = detected_face(paths, &all, &images)?;
+    let (anchors, face) = detected_face(paths, &all, &images, faces)?;
     Ok(crop(spec, &images, &anchors, face))
 }
 
@@ -38,6 +39,7 @@ pub fn read(spec: &ClipSpec, input: &str, paths: &[PathBuf]) -> Result<FaceClip>
 /// frames read from files).
 pub fn from_images(
     spec: &ClipSpec,
+    faces: &FaceSettings,
     images: &[Img],
     detections: &[Option<Rect>],
     video_box: Option<Rect>,
@@ -50,7 +52,7 @@ pub fn from_images(
     if found.rect.is_none() {
         found.rect = video_box;
     }
-    let (anchors, face) = anchors_from(&found, small, images);
+    let (anchors, face) = anchors_from(&found, small, images, faces);
     Ok(crop(spec, images, &anchors, face))
 }
 

@@ -41,12 +41,19 @@ pub struct TrainOptions {
     pub overwrite: bool,
     /// read clips that a protocol list places outside `data`
     pub allow_outside_data: bool,
+    /// how faces are found in frames without boxes
+    pub faces: crate::data::face::FaceSettings,
 }
 
 impl TrainOptions {
     /// The training data: its folder, protocol, and whether clips may lie outside it.
     pub fn source(&self) -> DataSource<'_> {
-        DataSource { root: &self.data, protocol: self.protocol.as_deref(), allow_outside: self.allow_outside_data }
+        DataSource {
+            root: &self.data,
+            protocol: self.protocol.as_deref(),
+            allow_outside: self.allow_outside_data,
+            faces: self.faces.clone(),
+        }
     }
 }
 
