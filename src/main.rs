@@ -759,5 +759,10 @@ fn info() -> Result<()> {
     if let Some(table) = tdfas::ops::tuning::table(&gpu) {
         print!("{table}");
     }
+    println!("environment");
+    for (v, value) in tdfas::util::settings::env_values() {
+        let value = value.as_deref().map_or("(unset)".to_string(), shown_text);
+        println!("  {:<18} {value:<10} {}", v.name, v.meaning);
+    }
     Ok(())
 }
