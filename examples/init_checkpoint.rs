@@ -5,9 +5,10 @@
 //! writes OUT_DIR/model.safetensors and OUT_DIR/frames/NNNN.png.
 
 use anyhow::{Context, Result};
+use tdfas::model::checkpoint::Progress;
 use tdfas::model::fastd::FasTd;
 use tdfas::model::Config;
-use tdfas::train::checkpoint::{self, Progress};
+use tdfas::train::checkpoint;
 use tdfas::Gpu;
 
 fn main() -> Result<()> {

@@ -113,6 +113,9 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let cross = data.join("protocols").join(DOMAIN_A).is_dir() && data.join("protocols").join(DOMAIN_B).is_dir();
     let train_protocol = if cross { DOMAIN_A } else { "all" };
 
+    // the synthetic frames carry no boxes: faces are found by the detector, as on real video
+    let faces = crate::data::face::FaceSettings::new(true);
+    let source = |protocol| DataSource { faces: faces.clone(), ..DataSource::new(&data, Some(protocol)) };
     let run_dir = opts.out.join("model4");
     let summary = train(
         gpu,
@@ -132,14 +135,15 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             // replaces only the files of an earlier run, never others kept in the folder
             overwrite: true,
             allow_outside_data: false,
+            faces: faces.clone(),
         },
     )?;
-    let (model4, loaded4) = checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
+    let (model4, loaded4) = crate::model::checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;
     // stage1.safetensors is the single-frame network as a Model 1 checkpoint with its own threshold
-    let (model1, loaded1) = checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
+    let (model1, loaded1) = crate::model::checkpoint::load_model(gpu, &run_dir.join("stage1.safetensors"))?;
 
     eprintln!("evaluating on the test split of {train_protocol} (threshold fixed at its dev EER)");
-    let in_domain = DataSource::new(&data, Some(train_protocol));
+    let in_domain = source(train_protocol);
     let (r1, _) = evaluate_model(gpu, &model1, "Model 1 (single-frame)", &in_domain, opts.progress)?;
     let (r4, grid) = evaluate_model(gpu, &model4, "Model 4 (FAS-TD)", &in_domain, opts.progress)?;
     let models = vec![r1, r4];
@@ -151,7 +155,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             run_dir.join("stage1.safetensors").display()
         ),
         adapter: gpu.describe(),
-        ..loaded4.provenance(&run_dir.join("model.safetensors"))
+        ..checkpoint::provenance(&loaded4, &run_dir.join("model.safetensors"))
     };
     let prov = report::Provenance {
         evaluation_data: format!("{} (test split)", data.display()),
@@ -166,7 +170,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let mut cross_models = vec![];
     if cross {
         eprintln!("evaluating cross-domain on {DOMAIN_B}'s test split (threshold fixed on {DOMAIN_A}'s dev split)");
-        let fixed = |c: Option<&checkpoint::Calibration>| -> Result<FixedThreshold> {
+        let fixed = |c: Option<&crate::model::checkpoint::Calibration>| -> Result<FixedThreshold> {
             let c = c.context("the model stores no threshold (the dev split of domain A gave none)")?;
             Ok(FixedThreshold { value: c.threshold, source: c.source() })
         };
@@ -176,7 +180,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             gpu,
             &model1,
             "Model 1 (single-frame)",
-            &DataSource::new(&data, Some(DOMAIN_B)),
+            &source(DOMAIN_B),
             Some(&t1),
             GRID_PER_CLASS,
             opts.progress,
@@ -185,7 +189,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             gpu,
             &model4,
             "Model 4 (FAS-TD)",
-            &DataSource::new(&data, Some(DOMAIN_B)),
+            &source(DOMAIN_B),
             Some(&t4),
             GRID_PER_CLASS,
             opts.progress,
@@ -211,7 +215,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             report::paper_table(&rows)
         ));
     }
-    crate::data::face::warn_full_frame_clips();
+    faces.warn_full_frame_clips();
     Ok(DemoResult { table, report_dir, models, cross_models, seconds: started.elapsed().as_secs_f64() })
 }
 

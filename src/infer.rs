@@ -2,20 +2,22 @@
 //! face crops), each turned into a verdict. The face is found per clip (`data::face`, the median
 //! box of its frames), cropped as in training, scored (eq. 18), and the clip scores of an input
 //! are averaged and compared with the threshold stored in the checkpoint (the training data's
-//! dev EER) or given by the user.
+//! dev EER) or given by the user. Videos are read through an FFmpeg pipe (`data::stream`): no
+//! frame is written to disk, and memory holds the frames of the clips being gathered.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::data::imageops::Rect;
-use crate::data::load::{load_clip_with_face, FaceSource};
-use crate::data::{generic, video, Clip, ClipIndex, ClipSpec};
+use crate::data::face::FaceSettings;
+use crate::data::imageops::{Img, Rect};
+use crate::data::load::FaceSource;
+use crate::data::unlabelled::{self, FaceClip};
+use crate::data::{generic, video, ClipSpec};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
 use crate::util::fs::check_regular;
-use crate::util::scratch::ScratchDir;
 use crate::util::text::{shown, shown_path};
 
 /// Where a verdict's threshold came from.
@@ -51,14 +53,53 @@ fn is_flat(frames: &[f32], plane: usize) -> bool {
     })
 }
 
+/// What an input (or a clip of a stream) is judged to be, or why it is not judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Verdict {
+    #[serde(rename = "live")]
+    Live,
+    #[serde(rename = "attack")]
+    Attack,
+    /// nothing to score: no face in any clip
+    #[serde(rename = "no face")]
+    NoFace,
+    /// a score without a threshold to compare it with
+    #[serde(rename = "no threshold")]
+    NoThreshold,
+    #[serde(rename = "error")]
+    Error,
+}
+
+impl Verdict {
+    /// Live when `score` reaches the threshold.
+    pub fn of(score: f64, threshold: Option<&Threshold>) -> Verdict {
+        match threshold {
+            Some(t) if score >= t.value => Verdict::Live,
+            Some(_) => Verdict::Attack,
+            None => Verdict::NoThreshold,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Live => "live",
+            Verdict::Attack => "attack",
+            Verdict::NoFace => "no face",
+            Verdict::NoThreshold => "no threshold",
+            Verdict::Error => "error",
+        })
+    }
+}
+
 /// One input's result: a verdict, or the reason there is none.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct InputScore {
     /// JSON has no bytes: a name that is not UTF-8 is written lossily (U+FFFD), never an error
     #[serde(serialize_with = "lossy_path")]
     pub input: PathBuf,
-    /// "live", "attack", "no face" (nothing to score), "no threshold" or "error"
-    pub verdict: String,
+    pub verdict: Verdict,
     pub score: Option<f64>,
     pub threshold: Option<Threshold>,
     pub clip_scores: Vec<f64>,
@@ -130,6 +171,8 @@ pub const SINGLE_FRAME: &str = "single-frame";
 /// with the checkpoint's model, photos with its single-frame network and that network's own
 /// threshold (for a Model 1 checkpoint both are the same network).
 pub struct Scorers<'a> {
+    /// how faces are found in the inputs
+    pub faces: &'a FaceSettings,
     pub clips: &'a FasTd,
     pub clip_threshold: Option<Threshold>,
     pub photos: &'a FasTd,
@@ -174,28 +217,13 @@ pub struct DepthOutput<'a> {
     pub overwrite: bool,
 }
 
-/// The frames of an input in frame-number order, as runs of consecutive numbers (a clip never
-/// spans a gap, as in training): a folder of NNNN.png|jpg, or a video decoded with FFmpeg.
-fn frame_runs(input: &Path, work: &Path) -> Result<Vec<Vec<PathBuf>>> {
-    let frames = if input.is_dir() {
-        let frames = generic::frame_files(input).with_context(|| format!("{}: listing frames", input.display()))?;
-        if frames.is_empty() {
-            bail!("{}: no frames named NNNN.png or NNNN.jpg in this folder", input.display());
-        }
-        frames
-    } else {
-        check_regular(input, "input", video::MAX_VIDEO_BYTES)?;
-        // one scratch folder per input (two inputs may share a file name)
-        let n = std::fs::read_dir(work).map(|d| d.count()).unwrap_or(0);
-        let dir = work.join(format!("{n:04}"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        video::decode(input, &dir).with_context(|| format!("{}: decoding the video", input.display()))?;
-        let frames = generic::frame_files(&dir)?;
-        if frames.is_empty() {
-            bail!("{}: the video decoded to no frames", input.display());
-        }
-        frames
-    };
+/// The frames of a folder in frame-number order, as runs of consecutive numbers (a clip never
+/// spans a gap, as in training).
+fn frame_runs(input: &Path) -> Result<Vec<Vec<PathBuf>>> {
+    let frames = generic::frame_files(input).with_context(|| format!("{}: listing frames", input.display()))?;
+    if frames.is_empty() {
+        bail!("{}: no frames named NNNN.png or NNNN.jpg in this folder", input.display());
+    }
     let mut runs: Vec<Vec<PathBuf>> = Vec::new();
     let mut last = None;
     for (n, p) in frames {
@@ -222,66 +250,222 @@ fn run_clips(n: usize, spec: &ClipSpec) -> Vec<(usize, usize)> {
     vec![]
 }
 
-/// One clip of an input: its frames, where its face box came from, the frame files it used.
-pub type InputClip = (Clip, FaceSource, Vec<PathBuf>);
+/// One clip of an input: its frames and face, and the names of the frames it used (file names; for a video `NNNN.png`, its 1-based frame numbers as they were named when
+/// videos were decoded to files).
+pub type InputClip = (FaceClip, Vec<String>);
 
-/// The clips of one input with their face sources and frame files, and the input's frame count.
-/// Errors when the input has fewer than Nf consecutive frames.
-pub fn input_clips_used(cfg: &Config, input: &Path, work: &Path) -> Result<(Vec<InputClip>, usize)> {
+/// Called with each clip of an input and its number (clips can come out of order).
+pub type EachClip<'a> = dyn FnMut(usize, InputClip) -> Result<()> + 'a;
+
+/// Reads the clips of one input (a folder of frames, or a video read through an FFmpeg pipe),
+/// at most `limit`, calling `each` with each; returns the input's frame count. Errors when the
+/// input has fewer than Nf consecutive frames.
+pub fn read_input_clips(
+    cfg: &Config,
+    faces: &FaceSettings,
+    input: &Path,
+    limit: Option<usize>,
+    each: &mut EachClip,
+) -> Result<usize> {
+    if input.is_dir() {
+        return folder_clips(cfg, faces, input, limit, each);
+    }
+    check_regular(input, "input", u64::MAX)?;
+    video_clips(cfg, faces, input, limit, each)
+}
+
+fn too_few_frames(cfg: &Config, input: &Path, longest: usize) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: at most {longest} consecutive frames, the model needs at least {} (Nf); a photo is scored by \
+         the single-frame network (give the image file, or a folder of images not named NNNN)",
+        input.display(),
+        cfg.frames
+    )
+}
+
+/// The clips of a folder of NNNN.png|jpg frames.
+fn folder_clips(
+    cfg: &Config,
+    faces: &FaceSettings,
+    input: &Path,
+    limit: Option<usize>,
+    each: &mut EachClip,
+) -> Result<usize> {
     let spec = cfg.clip_spec();
-    let runs = frame_runs(input, work)?;
-    let mut clips = Vec::new();
+    let runs = frame_runs(input)?;
+    let mut ci = 0;
     for run in &runs {
         for (s0, step) in run_clips(run.len(), &spec) {
+            if limit.is_some_and(|l| ci >= l) {
+                break;
+            }
             let frame_paths: Vec<PathBuf> = (0..cfg.frames).map(|k| run[s0 + k * step].clone()).collect();
-            let (clip, face) = load_frames(cfg, input, &frame_paths)
-                .with_context(|| format!("{}: reading clip {}", input.display(), clips.len()))?;
-            clips.push((clip, face, frame_paths));
+            let clip = unlabelled::read(&spec, faces, &input.display().to_string(), &frame_paths)
+                .with_context(|| format!("{}: reading clip {ci}", input.display()))?;
+            let names = frame_paths.iter().map(|p| file_name(p)).collect();
+            each(ci, (clip, names))?;
+            ci += 1;
         }
     }
-    if clips.is_empty() {
-        let longest = runs.iter().map(|r| r.len()).max().unwrap_or(0);
-        bail!(
-            "{}: at most {longest} consecutive frames, the model needs at least {} (Nf); a photo is scored by \
-             the single-frame network (give the image file, or a folder of images not named NNNN)",
-            input.display(),
-            cfg.frames
-        );
+    if ci == 0 {
+        return Err(too_few_frames(cfg, input, runs.iter().map(|r| r.len()).max().unwrap_or(0)));
     }
-    Ok((clips, runs.iter().map(Vec::len).sum()))
+    Ok(runs.iter().map(Vec::len).sum())
 }
 
-/// One clip of frame files, face found and cropped as in training.
-fn load_frames(cfg: &Config, input: &Path, frame_paths: &[PathBuf]) -> Result<(Clip, FaceSource)> {
-    let idx = ClipIndex {
-        video_id: input.display().to_string(),
-        instrument: "unknown".into(),
-        label: 0,
-        frame_paths: frame_paths.to_vec(),
-        depth_paths: vec![None; frame_paths.len()],
-        mask_paths: vec![None; frame_paths.len()],
-        anchors: vec![None; frame_paths.len()],
-        video: None,
-    };
-    // The face mask for eq. 18 is rendered from the face box, as for datasets without
-    // masks: the dev threshold stored with a model was fixed on masked scores too.
-    load_clip_with_face(&idx, &cfg.clip_spec(), None)
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned())
 }
 
-/// The clips of one input with where their face boxes came from (see `input_clips_used`).
-pub fn input_clips_with_faces(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<(Clip, FaceSource)>> {
-    Ok(input_clips_used(cfg, input, work)?.0.into_iter().map(|(c, f, _)| (c, f)).collect())
+/// A clip of a video to gather: its number, first frame and step (0-based frame positions).
+type PlannedClip = (usize, usize, usize);
+
+/// The clips of a video file, read through an FFmpeg pipe in bounded memory and no disk, cut and
+/// cropped exactly as the same frames in a folder would be: a first pass counts the frames (the
+/// clips of a short video depend on the count), the second gathers each clip's frames as they
+/// arrive and searches `face::video_box_frames` on the way. A clip with no face in any frame
+/// takes the video's box from those frames, as `face::video_box` does in a folder; such clips are
+/// read again in a third pass, only when there are any.
+fn video_clips(
+    cfg: &Config,
+    faces: &FaceSettings,
+    input: &Path,
+    limit: Option<usize>,
+    each: &mut EachClip,
+) -> Result<usize> {
+    let spec = cfg.clip_spec();
+    let (n, errors) =
+        crate::data::stream::count_frames(input).with_context(|| format!("{}: decoding the video", input.display()))?;
+    video::warn_decode_errors(input, &errors);
+    if n == 0 {
+        bail!("{}: the video decoded to no frames", input.display());
+    }
+    let mut plan: Vec<PlannedClip> =
+        run_clips(n, &spec).into_iter().enumerate().map(|(ci, (s0, step))| (ci, s0, step)).collect();
+    if plan.is_empty() {
+        return Err(too_few_frames(cfg, input, n));
+    }
+    plan.truncate(limit.unwrap_or(usize::MAX));
+    let detect = faces.detect;
+    let names = |frames: &[usize]| frames.iter().map(|f| format!("{:04}.png", f + 1)).collect::<Vec<_>>();
+    let samples: Vec<usize> = if detect { crate::data::face::video_box_frames(n).collect() } else { vec![] };
+    let mut faceless = Vec::new();
+    let searched = video_pass(input, n, cfg.frames, detect, &plan, &samples, &mut |ci, images, found, frames| {
+        let small = images[0].w.min(images[0].h) < crate::data::face::MIN_SIDE;
+        if detect && !small && found.iter().all(Option::is_none) {
+            faceless.push(plan[ci]);
+            return Ok(());
+        }
+        each(ci, (unlabelled::from_images(&spec, faces, &images, &found, None)?, names(&frames)))
+    })?;
+    if !faceless.is_empty() {
+        video_pass(input, n, cfg.frames, detect, &faceless, &[], &mut |ci, images, found, frames| {
+            // the median box of the searched frames of this size (another size is another video)
+            let size = (images[0].w, images[0].h);
+            let boxes: Vec<_> = searched.iter().map(|&(s, b)| if s == size { b } else { None }).collect();
+            let video_box = crate::data::face::median_box(&boxes).rect;
+            each(ci, (unlabelled::from_images(&spec, faces, &images, &found, video_box)?, names(&frames)))
+        })?;
+    }
+    Ok(n)
 }
 
-/// The clips of one input (see `input_clips_with_faces`).
-pub fn input_clips(cfg: &Config, input: &Path, work: &Path) -> Result<Vec<Clip>> {
-    Ok(input_clips_with_faces(cfg, input, work)?.into_iter().map(|(c, _)| c).collect())
+/// Frames of one clip as gathered from a video: the images, the face found in each (None when
+/// detection is off), their 0-based positions.
+type Gathered<'a> = dyn FnMut(usize, Vec<Img>, Vec<Option<Rect>>, Vec<usize>) -> Result<()> + 'a;
+
+/// A frame searched for the video's box: its size and the face found.
+type Searched = ((usize, usize), Option<Rect>);
+
+/// One pass over a video of `n` frames: gathers the `nf` frames of each planned clip (sorted by
+/// first frame) and calls `each` with each as soon as it is complete, holding only the frames
+/// of unfinished clips; searches the frames at `samples` for a face. Stops reading when nothing
+/// more is wanted. Returns each sample's frame size and face.
+fn video_pass(
+    input: &Path,
+    n: usize,
+    nf: usize,
+    detect: bool,
+    plan: &[PlannedClip],
+    samples: &[usize],
+    each: &mut Gathered,
+) -> Result<Vec<Searched>> {
+    use crate::data::stream::{FrameStream, Source};
+    // the count pass said FFmpeg's errors already
+    let mut stream = FrameStream::open_with(&Source::File(input.to_path_buf()), false)?;
+    let mut open: Vec<(PlannedClip, Vec<Img>, Vec<Option<Rect>>)> = Vec::new();
+    let mut next = 0;
+    let mut searched = Vec::with_capacity(samples.len());
+    let wanted =
+        |&(_, s0, step): &PlannedClip, f: usize| f >= s0 && (f - s0).is_multiple_of(step) && (f - s0) / step < nf;
+    for f in 0..n {
+        let last_sample = samples.last().is_none_or(|&s| f > s);
+        if next == plan.len() && open.is_empty() && last_sample {
+            return Ok(searched);
+        }
+        let Some(img) = stream.next_frame()? else {
+            bail!("{}: ffmpeg gave {f} frames reading the video, {n} counting them", input.display());
+        };
+        while next < plan.len() && plan[next].1 == f {
+            open.push((plan[next], Vec::with_capacity(nf), Vec::with_capacity(nf)));
+            next += 1;
+        }
+        let is_sample = samples.binary_search(&f).is_ok();
+        let in_clip = open.iter().any(|(c, ..)| wanted(c, f));
+        let found = if detect && (is_sample || in_clip) { crate::data::face::detect(&img) } else { None };
+        if is_sample {
+            searched.push(((img.w, img.h), found));
+        }
+        for (c, images, faces) in open.iter_mut().filter(|(c, ..)| wanted(c, f)) {
+            if let Some(first) = images.first() {
+                if (img.w, img.h) != (first.w, first.h) {
+                    bail!(
+                        "{}: frame {} is {}x{}, but frame {} of clip {} is {}x{} (mixed frame sizes)",
+                        input.display(),
+                        f + 1,
+                        img.w,
+                        img.h,
+                        c.1 + 1,
+                        c.0,
+                        first.w,
+                        first.h
+                    );
+                }
+            }
+            images.push(img.clone());
+            faces.push(found);
+        }
+        let mut k = 0;
+        while k < open.len() {
+            if open[k].1.len() == nf {
+                let ((ci, s0, step), images, faces) = open.remove(k);
+                let frames = (0..nf).map(|j| s0 + j * step).collect();
+                each(ci, images, faces, frames).with_context(|| format!("{}: reading clip {ci}", input.display()))?;
+            } else {
+                k += 1;
+            }
+        }
+    }
+    if stream.next_frame()?.is_some() {
+        bail!("{}: ffmpeg gave more than the {n} frames it counted", input.display());
+    }
+    stream.finish()?;
+    Ok(searched)
+}
+
+/// The first clip of an input (what `tdfas dump` writes).
+pub fn first_clip(cfg: &Config, faces: &FaceSettings, input: &Path) -> Result<FaceClip> {
+    let mut first = None;
+    read_input_clips(cfg, faces, input, Some(1), &mut |_, (clip, _)| {
+        first = Some(clip);
+        Ok(())
+    })?;
+    first.ok_or_else(|| anyhow::anyhow!("{}: no clip read", input.display()))
 }
 
 /// Scores each input on its own: a bad input gives its own error and the others are still
 /// scored. A photo (or each photo of a folder of photos) gets its own result.
 pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<DepthOutput>) -> Vec<InputScore> {
-    let work = ScratchDir::new("infer");
     let names = depth_names(inputs);
     let mut results = Vec::new();
     for (input, name) in inputs.iter().zip(&names) {
@@ -296,15 +480,14 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
         };
         let Some(photos) = photos else {
             let mut r = InputScore::new(input, scorers.clips, scorers.clip_threshold.clone());
-            let scored = match &work {
-                Ok(w) => input_clips_used(&scorers.clips.cfg, input, w.path()).and_then(|(clips, total)| {
-                    score_clips(gpu, scorers.clips, clips, total, depth.map(|d| (d, name.as_str())), &mut r)
-                }),
-                Err(e) => Err(anyhow::anyhow!("{e:#}")),
-            };
+            let mut scorer = ClipScorer::new(gpu, scorers.clips, scorers.faces, depth.map(|d| (d, name.as_str())));
+            let scored = read_input_clips(&scorers.clips.cfg, scorers.faces, input, None, &mut |ci, clip| {
+                scorer.add(ci, clip, &mut r)
+            })
+            .map(|total| scorer.finish(total, &mut r));
             if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
-                r.verdict = "error".into();
+                r.verdict = Verdict::Error;
             }
             results.push(r);
             continue;
@@ -315,22 +498,18 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
             let photo_name = depth_names(std::slice::from_ref(&photo)).remove(0);
             // the single-frame network scores each frame alone: Nf copies of the photo score it once
             let copies = vec![photo.clone(); scorers.photos.cfg.frames];
-            let scored = load_frames(&scorers.photos.cfg, &photo, &copies).and_then(|(clip, face)| {
-                score_clips(
-                    gpu,
-                    scorers.photos,
-                    vec![(clip, face, vec![photo.clone()])],
-                    1,
-                    depth.map(|d| (d, photo_name.as_str())),
-                    &mut r,
-                )
-            });
+            let mut scorer =
+                ClipScorer::new(gpu, scorers.photos, scorers.faces, depth.map(|d| (d, photo_name.as_str())));
+            let scored =
+                unlabelled::read(&scorers.photos.cfg.clip_spec(), scorers.faces, &photo.display().to_string(), &copies)
+                    .and_then(|clip| scorer.add(0, (clip, vec![file_name(&photo)]), &mut r))
+                    .map(|()| scorer.finish(1, &mut r));
             // the copies are one frame
             r.face.frames = r.face.frames.min(1);
             r.face.frames_without_face = r.face.frames_without_face.min(1);
             if let Err(e) = scored {
                 r.error = Some(format!("{e:#}"));
-                r.verdict = "error".into();
+                r.verdict = Verdict::Error;
             }
             if r.threshold.is_none() && r.error.is_none() {
                 r.warnings.push(
@@ -348,7 +527,7 @@ impl InputScore {
         let single = model.cfg.variant().single_only;
         InputScore {
             input: input.to_path_buf(),
-            verdict: "error".into(),
+            verdict: Verdict::Error,
             score: None,
             threshold,
             clip_scores: vec![],
@@ -380,38 +559,56 @@ fn depth_names(inputs: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// Scores the clips of one input (of `total` frames) into `r`.
-fn score_clips(
-    gpu: &Gpu,
-    model: &FasTd,
-    clips: Vec<InputClip>,
-    total: usize,
-    depth: Option<(DepthOutput, &str)>,
-    r: &mut InputScore,
-) -> Result<()> {
-    let cfg = &model.cfg;
-    let mut boxes: Vec<Option<Rect>> = vec![];
-    let mut small_frames = None;
-    let mut flat_clips = 0;
-    let mut used = std::collections::BTreeSet::new();
-    let name = |p: &PathBuf| {
-        p.file_name().map_or_else(|| p.to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned())
-    };
-    for (ci, (clip, face, frames)) in clips.iter().enumerate() {
-        match *face {
+/// Scores the clips of one input into its result as they are read (in any order: each clip's
+/// number places it), then sums up.
+struct ClipScorer<'a> {
+    gpu: &'a Gpu,
+    model: &'a FasTd,
+    faces: &'a FaceSettings,
+    depth: Option<(DepthOutput<'a>, &'a str)>,
+    boxes: Vec<Option<Rect>>,
+    small_frames: Option<usize>,
+    flat_clips: usize,
+    /// clip number -> its score and frame names
+    scored: std::collections::BTreeMap<usize, (f64, Vec<String>)>,
+}
+
+impl<'a> ClipScorer<'a> {
+    fn new(
+        gpu: &'a Gpu,
+        model: &'a FasTd,
+        faces: &'a FaceSettings,
+        depth: Option<(DepthOutput<'a>, &'a str)>,
+    ) -> ClipScorer<'a> {
+        ClipScorer {
+            gpu,
+            model,
+            faces,
+            depth,
+            boxes: vec![],
+            small_frames: None,
+            flat_clips: 0,
+            scored: Default::default(),
+        }
+    }
+
+    /// Clip `ci` of the input: its face counted into `r`, scored unless it has no face.
+    fn add(&mut self, ci: usize, (clip, frames): InputClip, r: &mut InputScore) -> Result<()> {
+        let cfg = &self.model.cfg;
+        match clip.face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.source = "detector".into();
                 r.face.frames += frames;
                 r.face.frames_without_face += missed;
-                boxes.push(Some(box_));
+                self.boxes.push(Some(box_));
             }
             FaceSource::FullFrame { frames } => {
                 r.face.frames += frames;
-                if crate::data::face::detection_enabled() {
+                if self.faces.detect {
                     // never scored silently: a clip with no face in any frame is left out
                     r.face.frames_without_face += frames;
                     r.face.clips_without_face += 1;
-                    continue;
+                    return Ok(());
                 }
                 r.face.source = "full frame (--no-detect)".into();
             }
@@ -422,67 +619,76 @@ fn score_clips(
                     r.face.frames_without_face += frames;
                     r.face.clips_without_face += 1;
                     r.face.too_small = Some(side);
-                    continue;
+                    return Ok(());
                 }
                 r.face.source = "frames taken as face crops (too small to search)".into();
-                small_frames = Some(side);
+                self.small_frames = Some(side);
             }
             FaceSource::Dataset => r.face.source = "dataset".into(),
         }
         if is_flat(&clip.frames, cfg.image_size * cfg.image_size) {
-            flat_clips += 1;
+            self.flat_clips += 1;
         }
-        let batch = HostBatch::from_clips(cfg, std::slice::from_ref(clip))?;
-        let scored = model.score(gpu, &batch)?;
-        r.clip_scores.push(scored.scores[0]);
-        r.clip_frames.push(frames.iter().map(name).collect());
-        used.extend(frames.iter().cloned());
-        if let Some((out, name)) = depth {
+        let batch = HostBatch::unlabelled(cfg, &clip)?;
+        let scored = self.model.score(self.gpu, &batch)?;
+        if let Some((out, name)) = self.depth {
             write_depth_maps(out, name, ci, cfg, &scored)?;
         }
+        self.scored.insert(ci, (scored.scores[0], frames));
+        Ok(())
     }
-    r.frames_total = total;
-    if !r.clip_scores.is_empty() {
-        r.frames_unused = total.saturating_sub(used.len());
+
+    /// The input's score (the mean of its clips' in clip order), verdict and warnings, for an
+    /// input of `total` frames.
+    fn finish(self, total: usize, r: &mut InputScore) {
+        let used: std::collections::BTreeSet<&String> = self.scored.values().flat_map(|(_, f)| f).collect();
+        r.frames_total = total;
+        if !self.scored.is_empty() {
+            r.frames_unused = total.saturating_sub(used.len());
+        }
+        for (score, frames) in self.scored.values() {
+            r.clip_scores.push(*score);
+            r.clip_frames.push(frames.clone());
+        }
+        let found = crate::data::face::median_box(&self.boxes);
+        r.face.face_box = found.rect.map(|b| [b.x, b.y, b.w, b.h]);
+        if r.clip_scores.is_empty() {
+            r.face.source = "none found".into();
+            r.verdict = Verdict::NoFace;
+            r.warnings.push(match r.face.too_small {
+                Some(side) => format!(
+                    "the frames are {side} pixels on their short side, too small to hold a face ({} at least): nothing scored",
+                    crate::data::face::MIN_FACE
+                ),
+                None if r.network == SINGLE_FRAME && total == 1 => {
+                    "no face found in the photo: nothing scored (--no-detect scores the whole photo)".to_string()
+                }
+                None => format!(
+                    "no face found in {} of {} frames: nothing scored (--no-detect scores whole frames)",
+                    r.face.frames_without_face, r.face.frames
+                ),
+            });
+            return;
+        }
+        if let Some(side) = self.small_frames {
+            r.warnings.push(format!(
+                "the frames are {side} pixels on their short side, too small to search for a face: scored as face crops"
+            ));
+        }
+        if self.flat_clips > 0 {
+            r.warnings.push(format!(
+                "{} of {} scored clip(s) show one flat colour: there is no face in them to judge",
+                self.flat_clips,
+                r.clip_scores.len()
+            ));
+        }
+        if r.face.clips_without_face > 0 {
+            r.warnings.push(format!("{} clip(s) without a face left out", r.face.clips_without_face));
+        }
+        let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
+        r.score = Some(score);
+        r.verdict = Verdict::of(score, r.threshold.as_ref());
     }
-    let found = crate::data::face::median_box(&boxes);
-    r.face.face_box = found.rect.map(|b| [b.x, b.y, b.w, b.h]);
-    if r.clip_scores.is_empty() {
-        r.face.source = "none found".into();
-        r.verdict = "no face".into();
-        r.warnings.push(match r.face.too_small {
-            Some(side) => format!(
-                "the frames are {side} pixels on their short side, too small to hold a face ({} at least): nothing scored",
-                crate::data::face::MIN_FACE
-            ),
-            None if r.network == SINGLE_FRAME && total == 1 => {
-                "no face found in the photo: nothing scored (--no-detect scores the whole photo)".to_string()
-            }
-            None => format!(
-                "no face found in {} of {} frames: nothing scored (--no-detect scores whole frames)",
-                r.face.frames_without_face, r.face.frames
-            ),
-        });
-        return Ok(());
-    }
-    if let Some(side) = small_frames {
-        r.warnings.push(format!(
-            "the frames are {side} pixels on their short side, too small to search for a face: scored as face crops"
-        ));
-    }
-    if flat_clips > 0 {
-        r.warnings.push(format!(
-            "{flat_clips} of {} scored clip(s) show one flat colour: there is no face in them to judge",
-            r.clip_scores.len()
-        ));
-    }
-    if r.face.clips_without_face > 0 {
-        r.warnings.push(format!("{} clip(s) without a face left out", r.face.clips_without_face));
-    }
-    let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
-    r.score = Some(score);
-    r.verdict = verdict(score, r.threshold.as_ref());
-    Ok(())
 }
 
 /// The depth maps of one clip, one PNG per map and time step on the shared 0..1 colour scale
@@ -523,7 +729,7 @@ pub struct StreamClip {
     pub clip: usize,
     /// the stream's frame numbers (1-based) the clip used
     pub frames: Vec<usize>,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub score: Option<f64>,
     /// from the clip's last frame arriving to its score
     pub latency_ms: f64,
@@ -554,15 +760,16 @@ impl StreamClip {
 pub fn score_stream(
     gpu: &Gpu,
     model: &FasTd,
+    faces: &FaceSettings,
     threshold: Option<Threshold>,
     source: &crate::data::stream::Source,
     stop: &std::sync::atomic::AtomicBool,
     each: &mut dyn FnMut(&StreamClip) -> Result<()>,
 ) -> InputScore {
     let mut r = InputScore::new(&source.name(), model, threshold);
-    if let Err(e) = stream_clips(gpu, model, source, stop, &mut r, each) {
+    if let Err(e) = stream_clips(gpu, model, faces, source, stop, &mut r, each) {
         r.error = Some(format!("{e:#}"));
-        r.verdict = "error".into();
+        r.verdict = Verdict::Error;
     }
     r
 }
@@ -570,6 +777,7 @@ pub fn score_stream(
 fn stream_clips(
     gpu: &Gpu,
     model: &FasTd,
+    faces: &FaceSettings,
     source: &crate::data::stream::Source,
     stop: &std::sync::atomic::AtomicBool,
     r: &mut InputScore,
@@ -581,7 +789,7 @@ fn stream_clips(
     let mut stream = crate::data::stream::FrameStream::open(source)?;
     let (mut images, mut detections, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
     let mut boxes = Vec::new();
-    let detect = crate::data::face::detection_enabled();
+    let detect = faces.detect;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let Some(img) = stream.next_frame()? else { break };
         let pos = (stream.frames - 1) % span;
@@ -596,18 +804,17 @@ fn stream_clips(
             continue;
         }
         let arrived = std::time::Instant::now();
-        let name = source.name().display().to_string();
-        let (clip, face) = crate::data::load::clip_from_frames(&name, &spec, &images, &detections)?;
+        let clip = unlabelled::from_images(&spec, faces, &images, &detections, None)?;
         let mut c = StreamClip {
             input: source.name(),
             clip: r.clip_frames.len() + r.face.clips_without_face,
             frames: std::mem::take(&mut numbers),
-            verdict: "no face".into(),
+            verdict: Verdict::NoFace,
             score: None,
             latency_ms: 0.0,
             face: "none found".into(),
         };
-        let scored = match face {
+        let scored = match clip.face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.frames += frames;
                 r.face.frames_without_face += missed;
@@ -629,12 +836,12 @@ fn stream_clips(
             FaceSource::Dataset => true,
         };
         if scored {
-            let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
+            let batch = HostBatch::unlabelled(cfg, &clip)?;
             let score = model.score(gpu, &batch)?.scores[0];
             r.clip_scores.push(score);
             r.clip_frames.push(c.frames.iter().map(|n| format!("{n:04}")).collect());
             c.score = Some(score);
-            c.verdict = verdict(score, r.threshold.as_ref());
+            c.verdict = Verdict::of(score, r.threshold.as_ref());
         }
         c.latency_ms = arrived.elapsed().as_secs_f64() * 1e3;
         each(&c)?;
@@ -655,7 +862,7 @@ fn stream_clips(
         r.face.source = "full frame (--no-detect)".into();
     }
     if r.clip_scores.is_empty() {
-        r.verdict = "no face".into();
+        r.verdict = Verdict::NoFace;
         r.warnings.push(format!(
             "no clip scored: {total} frames, {} clip(s) without a face (a clip needs {} frames every {})",
             r.face.clips_without_face, cfg.frames, cfg.interval
@@ -664,14 +871,29 @@ fn stream_clips(
     }
     let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
     r.score = Some(score);
-    r.verdict = verdict(score, r.threshold.as_ref());
+    r.verdict = Verdict::of(score, r.threshold.as_ref());
     Ok(())
 }
 
-fn verdict(score: f64, threshold: Option<&Threshold>) -> String {
-    match threshold {
-        Some(t) if score >= t.value => "live".into(),
-        Some(_) => "attack".into(),
-        None => "no threshold".into(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_read_as_before_in_json_and_lines() {
+        let t = Threshold { value: 0.5, source: "x".into() };
+        assert_eq!(Verdict::of(0.5, Some(&t)), Verdict::Live);
+        assert_eq!(Verdict::of(0.49, Some(&t)), Verdict::Attack);
+        assert_eq!(Verdict::of(0.9, None), Verdict::NoThreshold);
+        for (v, text) in [
+            (Verdict::Live, "live"),
+            (Verdict::Attack, "attack"),
+            (Verdict::NoFace, "no face"),
+            (Verdict::NoThreshold, "no threshold"),
+            (Verdict::Error, "error"),
+        ] {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{text}\""));
+            assert_eq!(v.to_string(), text);
+        }
     }
 }

@@ -1,12 +1,18 @@
-//! The `tdfas` command line.
+//! The `tdfas` command line: one function per command. Flags that several commands share are
+//! declared once (`ModelArgs`, `DataArgs`, `FaceArgs`, flattened into each command's flags);
+//! config overrides live with the config (`model::config::Overrides`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tdfas::data::face::FaceSettings;
+use tdfas::data::DataSource;
+use tdfas::model::checkpoint::{self, Loaded};
+use tdfas::model::config::Overrides;
 use tdfas::model::Config;
 use tdfas::util::outputs;
-use tdfas::util::text::shown_text;
+use tdfas::util::text::{shown_path, shown_text};
 
 #[derive(Parser)]
 #[command(name = "tdfas", version, about = "Multi-frame face anti-spoofing (FAS-TD) on any GPU, with wgpu")]
@@ -20,237 +26,294 @@ enum Command {
     /// Print the adapter, backend, driver, features and limits tdfas will use.
     Info,
     /// Render the synthetic live/print/replay benchmark.
-    Synth {
-        #[arg(long)]
-        out: PathBuf,
-        /// small (the CPU demo's) or default
-        #[arg(long, default_value = "small")]
-        preset: String,
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
-        seed: u64,
-        /// also write a contact sheet PNG of every class (frames, depth labels, masks)
-        #[arg(long)]
-        preview: Option<PathBuf>,
-    },
+    Synth(SynthArgs),
     /// Train the model (stage 1, stage 2 or both) on a dataset.
-    Train {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU; with --resume: the run's)
-        #[arg(long)]
-        preset: Option<String>,
-        /// a TOML config file instead of a preset
-        #[arg(long, conflicts_with = "preset")]
-        config: Option<PathBuf>,
-        /// ablation variant: 1, 1*, 2, 2*, 3, 3*, 4, 4*
-        #[arg(long)]
-        variant: Option<String>,
-        /// 1, 2 or both
-        #[arg(long, default_value = "both")]
-        stage: String,
-        /// continue the run in --out from its checkpoint (more --steps train a finished run longer)
-        #[arg(long, conflicts_with = "overwrite")]
-        resume: bool,
-        /// replace a run already in --out (only the files training writes are removed)
-        #[arg(long)]
-        overwrite: bool,
-        /// default 0; with --resume: the run's
-        #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
-        seed: Option<u64>,
-        #[arg(long)]
-        protocol: Option<String>,
-        /// override the steps of each stage
-        #[arg(long, allow_negative_numbers = true, value_parser = parse_steps)]
-        steps: Option<usize>,
-        /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
-        #[arg(long)]
-        allow_outside_data: bool,
-        #[arg(long)]
-        lr1: Option<f64>,
-        #[arg(long)]
-        lr2: Option<f64>,
-        #[arg(long)]
-        batch1: Option<usize>,
-        #[arg(long)]
-        batch2: Option<usize>,
-        #[arg(long, default_value_t = 50)]
-        checkpoint_every: usize,
-        /// read back every op's output and name the first that is not finite (slow)
-        #[arg(long)]
-        detect_anomaly: bool,
-        /// training augmentation: random crop scale and flip (labels flipped with the frames),
-        /// photometric changes; seeded per step, so resuming gives the same batches
-        #[arg(long)]
-        augment: bool,
-        /// the frames are face crops already: no face detection
-        #[arg(long)]
-        no_detect: bool,
-        /// stop after this many steps, as if killed (testing resume)
-        #[arg(long, hide = true)]
-        stop_after: Option<usize>,
-    },
+    Train(TrainArgs),
     /// Evaluate a checkpoint: APCER, BPCER, ACER, HTER, EER, AUC with the dev-EER threshold.
-    Eval {
-        #[arg(long)]
-        checkpoint: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
-        /// a protocol, a comma-separated list, or one with numbered folds (OULU-NPU 3 and 4):
-        /// several are evaluated one by one and summarised as mean ± std
-        #[arg(long)]
-        protocol: Option<String>,
-        #[arg(long)]
-        json: Option<PathBuf>,
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// a fixed threshold (0..1) instead of the dev split's EER threshold
-        #[arg(long, conflicts_with = "threshold_from", allow_negative_numbers = true)]
-        threshold: Option<f64>,
-        /// the cross-dataset protocol: the threshold stored in this checkpoint (fixed on its
-        /// training data's dev split) instead of this dataset's dev split
-        #[arg(long)]
-        threshold_from: Option<PathBuf>,
-        /// the frames are face crops already: no face detection
-        #[arg(long)]
-        no_detect: bool,
-        /// depth-grid rows per class in the report: this many worst-scored and this many typical
-        #[arg(long, default_value_t = tdfas::eval::run::GRID_PER_CLASS)]
-        grid: usize,
-        /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
-        #[arg(long)]
-        allow_outside_data: bool,
-        /// replace a --json file or --report folder that tdfas did not write
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Eval(EvalArgs),
     /// Fix a checkpoint's stored threshold at an operating point on your own data's dev split
     /// (ISO/IEC 30107-3): write a copy that `infer` and `eval --threshold-from` use.
-    Calibrate {
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// the dataset whose dev split fixes the threshold
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        protocol: Option<String>,
-        /// the lowest threshold with APCER at most this rate on dev (e.g. 0.05)
-        #[arg(long, group = "rule")]
-        apcer: Option<f64>,
-        /// the highest threshold with BPCER at most this rate on dev (e.g. 0.01)
-        #[arg(long, group = "rule")]
-        bpcer: Option<f64>,
-        /// the EER threshold of the dev split (what training stores)
-        #[arg(long, group = "rule")]
-        eer: bool,
-        /// the calibrated copy of the checkpoint
-        #[arg(long)]
-        out: PathBuf,
-        /// the frames are face crops already: no face detection
-        #[arg(long)]
-        no_detect: bool,
-        /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
-        #[arg(long)]
-        allow_outside_data: bool,
-        /// replace an --out file that is not a tdfas checkpoint
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Calibrate(CalibrateArgs),
     /// Live or attack: score videos or folders of frames (whole scenes or face crops) with a
     /// checkpoint and its stored threshold.
-    Infer {
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// accept as live when score >= this, 0..1 (default: the threshold stored in the checkpoint)
-        #[arg(long, allow_negative_numbers = true)]
-        threshold: Option<f64>,
-        /// write one JSON object per input (JSON lines) here
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// the inputs are face crops already: score whole frames, no face detection
-        #[arg(long)]
-        no_detect: bool,
-        /// write the depth maps the score uses (D_fusion; D_single for Model 1) as PNG here
-        #[arg(long)]
-        depth_dir: Option<PathBuf>,
-        /// replace a --json file or depth maps that tdfas did not write
-        #[arg(long)]
-        overwrite: bool,
-        /// read the inputs as streams through FFmpeg (files, FIFOs; `-` is standard input and
-        /// always a stream): each clip is scored as it arrives, one line per clip, a summary at
-        /// the end or on Ctrl-C; memory holds one clip's frames
-        #[arg(long)]
-        stream: bool,
-        /// also score a V4L2 camera as a stream (default /dev/video0)
-        #[arg(long, num_args = 0..=1, default_missing_value = "/dev/video0")]
-        camera: Option<PathBuf>,
-        #[arg(required_unless_present = "camera")]
-        inputs: Vec<PathBuf>,
-    },
+    Infer(InferArgs),
     /// Write every intermediate (D_single, OFF, ConvGRU states, D_multi, D_fusion, logits, score) of
     /// one clip as safetensors, to cross-check a checkpoint against PyTorch (tools/compare_dump.py).
-    Dump {
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// a folder of frames (NNNN.png|jpg) or a video; its first clip is used. The face is found
-        /// and cropped as `infer` does; with --no-detect the frames are taken as face crops
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// the frames are face crops already: no face detection
-        #[arg(long)]
-        no_detect: bool,
-        /// replace an --out file that tdfas did not write
-        #[arg(long)]
-        overwrite: bool,
-    },
+    Dump(DumpArgs),
     /// The whole job on the synthetic benchmark: render, train Model 4 and Model 1, evaluate, report.
-    Demo {
-        #[arg(long, default_value = "runs/demo")]
-        out: PathBuf,
-        #[arg(long)]
-        preset: Option<String>,
-        /// a TOML model config instead of a preset (see src/model/presets/)
-        #[arg(long, conflicts_with = "preset")]
-        config: Option<PathBuf>,
-        /// a short setting (CI smoke test)
-        #[arg(long)]
-        quick: bool,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
+    Demo(DemoArgs),
     /// Benchmark every kernel family at the preset's shapes, clip inference and training steps.
-    Bench {
-        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
-        #[arg(long)]
-        preset: Option<String>,
-        /// a TOML model config instead of a preset (see src/model/presets/)
-        #[arg(long, conflicts_with = "preset")]
-        config: Option<PathBuf>,
-        /// write every number as JSON here
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// replace a --json file that tdfas did not write
-        #[arg(long)]
-        overwrite: bool,
-        /// tiny shapes, one repetition (CI smoke test)
-        #[arg(long)]
-        quick: bool,
-        /// only the benchmarks whose name contains this
-        #[arg(long)]
-        filter: Option<String>,
-    },
+    Bench(BenchArgs),
     /// Per-kernel time table (share, GFLOP/s, GB/s) of one training step of each stage and one inference.
-    Profile {
-        /// paper or tiny (default: tiny on a CPU adapter, paper on a GPU)
-        #[arg(long)]
-        preset: Option<String>,
-        /// a TOML model config instead of a preset (see src/model/presets/)
-        #[arg(long, conflicts_with = "preset")]
-        config: Option<PathBuf>,
-    },
+    Profile(ProfileArgs),
+}
+
+/// The model config: a preset or a TOML file.
+#[derive(Args)]
+struct ModelArgs {
+    /// paper, cpu or tiny (default: tiny on a CPU adapter, paper on a GPU; train --resume: the
+    /// run's; demo: cpu, or tiny with --quick, on a CPU adapter)
+    #[arg(long)]
+    preset: Option<String>,
+    /// a TOML model config instead of a preset (see src/model/presets/)
+    #[arg(long, conflicts_with = "preset")]
+    config: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The config file, else the preset, else `fallback`, else the adapter's default preset.
+    fn config(&self, fallback: Option<&Config>, gpu: &tdfas::Gpu) -> Result<Config> {
+        Config::chosen(self.config.as_deref(), self.preset.as_deref(), fallback, gpu.is_cpu())
+    }
+}
+
+/// A dataset and how to read it.
+#[derive(Args)]
+struct DataArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// a protocol of the dataset; eval also takes a comma-separated list, or one with numbered
+    /// folds (OULU-NPU 3 and 4): several are evaluated one by one and summarised as mean ± std
+    #[arg(long)]
+    protocol: Option<String>,
+    /// read clips that a protocol list places outside --data (absolute paths, `..`, links)
+    #[arg(long)]
+    allow_outside_data: bool,
+}
+
+impl DataArgs {
+    fn source(&self, faces: &FaceSettings) -> DataSource<'_> {
+        DataSource {
+            root: &self.data,
+            protocol: self.protocol.as_deref(),
+            allow_outside: self.allow_outside_data,
+            faces: faces.clone(),
+        }
+    }
+}
+
+/// Whether frames without boxes are searched for a face.
+#[derive(Args)]
+struct FaceArgs {
+    /// the frames are face crops already: score whole frames, no face detection
+    #[arg(long)]
+    no_detect: bool,
+}
+
+impl FaceArgs {
+    /// The command's face settings, built once and passed down.
+    fn settings(&self) -> FaceSettings {
+        FaceSettings::new(!self.no_detect)
+    }
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    #[arg(long)]
+    out: PathBuf,
+    /// small (the CPU demo's) or default
+    #[arg(long, default_value = "small")]
+    preset: String,
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
+    seed: u64,
+    /// also write a contact sheet PNG of every class (frames, depth labels, masks)
+    #[arg(long)]
+    preview: Option<PathBuf>,
+}
+
+/// Which stages `train` runs.
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Stages {
+    #[value(name = "1")]
+    One,
+    #[value(name = "2")]
+    Two,
+    Both,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// ablation variant: 1, 1*, 2, 2*, 3, 3*, 4, 4*
+    #[arg(long)]
+    variant: Option<String>,
+    #[arg(long, value_enum, default_value = "both")]
+    stage: Stages,
+    /// continue the run in --out from its checkpoint (more --steps train a finished run longer)
+    #[arg(long, conflicts_with = "overwrite")]
+    resume: bool,
+    /// replace a run already in --out (only the files training writes are removed)
+    #[arg(long)]
+    overwrite: bool,
+    /// default 0; with --resume: the run's
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
+    seed: Option<u64>,
+    /// override the steps of each stage
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_steps)]
+    steps: Option<usize>,
+    #[arg(long)]
+    lr1: Option<f64>,
+    #[arg(long)]
+    lr2: Option<f64>,
+    #[arg(long)]
+    batch1: Option<usize>,
+    #[arg(long)]
+    batch2: Option<usize>,
+    #[arg(long, default_value_t = 50)]
+    checkpoint_every: usize,
+    /// read back every op's output and name the first that is not finite (slow)
+    #[arg(long)]
+    detect_anomaly: bool,
+    /// training augmentation: random crop scale and flip (labels flipped with the frames),
+    /// photometric changes; seeded per step, so resuming gives the same batches
+    #[arg(long)]
+    augment: bool,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// stop after this many steps, as if killed (testing resume)
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// a fixed threshold (0..1) instead of the dev split's EER threshold
+    #[arg(long, conflicts_with = "threshold_from", allow_negative_numbers = true)]
+    threshold: Option<f64>,
+    /// the cross-dataset protocol: the threshold stored in this checkpoint (fixed on its
+    /// training data's dev split) instead of this dataset's dev split
+    #[arg(long)]
+    threshold_from: Option<PathBuf>,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// depth-grid rows per class in the report: this many worst-scored and this many typical
+    #[arg(long, default_value_t = tdfas::eval::run::GRID_PER_CLASS)]
+    grid: usize,
+    /// replace a --json file or --report folder that tdfas did not write
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// the lowest threshold with APCER at most this rate on dev (e.g. 0.05)
+    #[arg(long, group = "rule")]
+    apcer: Option<f64>,
+    /// the highest threshold with BPCER at most this rate on dev (e.g. 0.01)
+    #[arg(long, group = "rule")]
+    bpcer: Option<f64>,
+    /// the EER threshold of the dev split (what training stores)
+    #[arg(long, group = "rule")]
+    eer: bool,
+    /// the calibrated copy of the checkpoint
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// replace an --out file that is not a tdfas checkpoint
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Args)]
+struct InferArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// accept as live when score >= this, 0..1 (default: the threshold stored in the checkpoint)
+    #[arg(long, allow_negative_numbers = true)]
+    threshold: Option<f64>,
+    /// write one JSON object per input (JSON lines) here
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// write the depth maps the score uses (D_fusion; D_single for Model 1) as PNG here
+    #[arg(long)]
+    depth_dir: Option<PathBuf>,
+    /// replace a --json file or depth maps that tdfas did not write
+    #[arg(long)]
+    overwrite: bool,
+    /// read the inputs as streams through FFmpeg (files, FIFOs; `-` is standard input and
+    /// always a stream): each clip is scored as it arrives, one line per clip, a summary at
+    /// the end or on Ctrl-C; memory holds one clip's frames
+    #[arg(long)]
+    stream: bool,
+    /// also score a V4L2 camera as a stream (default /dev/video0)
+    #[arg(long, num_args = 0..=1, default_missing_value = "/dev/video0")]
+    camera: Option<PathBuf>,
+    #[arg(required_unless_present = "camera")]
+    inputs: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct DumpArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// a folder of frames (NNNN.png|jpg) or a video; its first clip is used. The face is found
+    /// and cropped as `infer` does; with --no-detect the frames are taken as face crops
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// replace an --out file that tdfas did not write
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[arg(long, default_value = "runs/demo")]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// a short setting (CI smoke test)
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// write every number as JSON here
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// replace a --json file that tdfas did not write
+    #[arg(long)]
+    overwrite: bool,
+    /// tiny shapes, one repetition (CI smoke test)
+    #[arg(long)]
+    quick: bool,
+    /// only the benchmarks whose name contains this
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+#[derive(Args)]
+struct ProfileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 fn main() {
@@ -262,6 +325,21 @@ fn main() {
         std::process::exit(1);
     }
     tdfas::util::scratch::remove_all();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Info => info(),
+        Command::Synth(a) => synth(a),
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
+        Command::Calibrate(a) => calibrate(a),
+        Command::Infer(a) => infer(a),
+        Command::Dump(a) => dump(a),
+        Command::Demo(a) => demo(a),
+        Command::Bench(a) => bench(a),
+        Command::Profile(a) => profile(a),
+    }
 }
 
 /// `--seed`: a whole number 0 ..= 2^64 - 1 (a negative one is parsed to say so).
@@ -276,7 +354,7 @@ fn parse_steps(s: &str) -> Result<usize, String> {
 
 /// A user's threshold: finite and inside the score's range.
 fn check_threshold(t: f64) -> Result<f64> {
-    tdfas::train::checkpoint::check_threshold(t).map_err(|e| anyhow::anyhow!("--threshold {t}: {e}"))?;
+    checkpoint::check_threshold(t).map_err(|e| anyhow::anyhow!("--threshold {t}: {e}"))?;
     Ok(t)
 }
 
@@ -294,421 +372,335 @@ fn check_output_file(
     tdfas::train::checkpoint::check_writable(out)
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Info => info(),
-        Command::Synth { out, preset, seed, preview } => {
-            if let Some(p) = &preview {
-                outputs::refuse_foreign("--preview", p, outputs::png_by_tdfas, false)?;
-                tdfas::train::checkpoint::check_writable(p)?;
-            }
-            let opts = tdfas::data::synth::SynthOptions::preset(&preset, seed)?;
-            // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
-            tdfas::train::outdir::fresh_owned_dir(&out, "tdfas synth", &["synth.json"])?;
-            let s = tdfas::data::synth::generate(&out, &opts, true)?;
-            println!(
-                "{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}",
-                s.videos,
-                s.frames,
-                s.bytes as f64 / 1e6,
-                s.seconds,
-                s.ms_per_frame,
-                out.display()
-            );
-            if let Some(p) = preview {
-                tdfas::data::synth::preview(&out, &p)?;
-                println!("preview: {}", p.display());
-            }
-            Ok(())
-        }
-        Command::Train {
-            data,
-            out,
-            preset,
-            config,
-            variant,
-            stage,
-            resume,
-            overwrite,
-            seed,
-            protocol,
-            steps,
-            lr1,
-            lr2,
-            batch1,
-            batch2,
-            checkpoint_every,
-            detect_anomaly,
-            augment,
-            no_detect,
-            stop_after,
-            allow_outside_data,
-        } => {
-            // the output folder is checked before the data is read or a GPU opened
-            if let Ok(m) = std::fs::metadata(&out) {
-                if !m.is_dir() {
-                    bail!("--out {}: {} is there; training needs a folder", out.display(), tdfas::util::fs::kind(&m));
-                }
-            }
-            let mut inputs: Vec<&Path> = vec![&data];
-            inputs.extend(config.as_deref());
-            outputs::refuse_inputs("--out", &out, &inputs, true)?;
-            tdfas::data::face::set_detection(!no_detect);
-            let gpu = tdfas::Gpu::new()?;
-            // A resumed run starts from its own config and seed; flags given are checked against them.
-            let ckpt = tdfas::train::trainer::checkpoint_path(&out);
-            let resumed = if resume && ckpt.exists() { Some(tdfas::train::checkpoint::read(&ckpt)?) } else { None };
-            let mut cfg = match (config, preset, &resumed) {
-                (Some(path), _, _) => Config::from_file(&path)?,
-                (None, Some(p), _) => Config::preset(&p)?,
-                (None, None, Some(l)) => l.config.clone(),
-                (None, None, None) => Config::preset(if gpu.is_cpu() { "tiny" } else { "paper" })?,
-            };
-            let seed = seed.or(resumed.and_then(|l| l.progress).map(|p| p.seed)).unwrap_or(0);
-            if let Some(v) = variant {
-                cfg.variant = v;
-            }
-            if let Some(s) = steps {
-                cfg.stage1.steps = s;
-                cfg.stage2.steps = s;
-            }
-            if let Some(x) = lr1 {
-                cfg.stage1.lr = x;
-            }
-            if let Some(x) = lr2 {
-                cfg.stage2.lr = x;
-            }
-            if let Some(x) = batch1 {
-                cfg.stage1.batch = x;
-            }
-            if let Some(x) = batch2 {
-                cfg.stage2.batch = x;
-            }
-            cfg.validate()?;
-            let stages = match stage.as_str() {
-                "1" => vec![1],
-                "2" => vec![2],
-                "both" => vec![1, 2],
-                other => bail!("--stage {other:?}: use 1, 2 or both"),
-            };
-            eprintln!("adapter: {}", gpu.describe());
-            let summary = tdfas::train::trainer::train(
-                &gpu,
-                &tdfas::train::trainer::TrainOptions {
-                    data,
-                    out: out.clone(),
-                    config: cfg,
-                    stages,
-                    resume,
-                    seed,
-                    protocol,
-                    checkpoint_every,
-                    progress: true,
-                    detect_anomaly,
-                    augment,
-                    stop_after,
-                    overwrite,
-                    allow_outside_data,
-                },
-            )?;
-            for (stage, first, last) in &summary.stages {
-                let fmt =
-                    |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
-                println!("stage {stage}: first step {}; last step {}", fmt(first), fmt(last));
-            }
-            match &summary.calibration {
-                Some(c) => println!("threshold: {}", c.describe()),
-                None => println!("threshold: none stored (no usable dev split); infer needs --threshold"),
-            }
-            tdfas::data::face::warn_full_frame_clips();
-            println!("model: {}", out.join("model.safetensors").display());
-            Ok(())
-        }
-        Command::Eval {
-            checkpoint,
-            data,
-            protocol,
-            json,
-            report,
-            threshold,
-            threshold_from,
-            no_detect,
-            grid,
-            allow_outside_data,
-            overwrite,
-        } => {
-            // every output is checked before the evaluation, not after it
-            let mut inputs: Vec<&Path> = vec![&checkpoint, &data];
-            inputs.extend(threshold_from.as_deref());
-            if let Some(j) = &json {
-                check_output_file("--json", j, &inputs, tdfas::eval::run::is_eval_json, overwrite)?;
-            }
-            if let Some(dir) = &report {
-                outputs::refuse_inputs("--report", dir, &inputs, true)?;
-                tdfas::eval::report::check_report_dir(dir, overwrite)?;
-            }
-            let threshold = threshold.map(check_threshold).transpose()?;
-            tdfas::data::face::set_detection(!no_detect);
-            let gpu = tdfas::Gpu::new()?;
-            let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let fixed = match (threshold, threshold_from) {
-                (Some(t), _) => Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() }),
-                (None, Some(from)) => {
-                    let other = tdfas::train::checkpoint::read(&from)?;
-                    let c = other.calibration.as_ref().ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{}: no threshold stored (trained before tdfas stored one?); use --threshold",
-                            from.display()
-                        )
-                    })?;
-                    let mut source = format!("{}, stored in {}", c.source(), from.display());
-                    // a threshold is a point on one model's score scale: another model's is a guess
-                    if let Some(why) = tdfas::train::checkpoint::other_model(&loaded, &other) {
-                        eprintln!(
-                            "warning: --threshold-from {} holds {why}: its threshold was fixed on other scores \
-                             than those of --checkpoint {}",
-                            tdfas::util::text::shown_path(&from),
-                            tdfas::util::text::shown_path(&checkpoint)
-                        );
-                        source.push_str(&format!(" ({why})"));
-                    }
-                    Some(tdfas::eval::run::FixedThreshold { value: c.threshold, source })
-                }
-                (None, None) => None,
-            };
-            let name = format!("Model {}", model.cfg.variant);
-            let ev = tdfas::eval::run::evaluate_protocol_with(
-                &gpu,
-                &model,
-                &name,
-                &tdfas::data::DataSource {
-                    root: &data,
-                    protocol: protocol.as_deref(),
-                    allow_outside: allow_outside_data,
-                },
-                fixed.as_ref(),
-                grid,
-                true,
-            )?;
-            println!("{}", shown_text(&ev.header(&checkpoint, &data, protocol.as_deref())));
-            println!("{}", shown_text(&ev.table()));
-            tdfas::data::face::warn_full_frame_clips();
-            if let Some(j) = json {
-                tdfas::util::fs::write_atomic(&j, ev.json()?.as_bytes())?;
-                println!("metrics: {}", tdfas::util::text::shown_path(&j));
-            }
-            if let Some(dir) = report {
-                let provenance = tdfas::eval::report::Provenance {
-                    evaluation_data: format!("{} (test split)", data.display()),
-                    protocol: protocol.clone().unwrap_or_else(|| "(none)".into()),
-                    threshold_source: ev.threshold_source.clone(),
-                    adapter: gpu.describe(),
-                    ..loaded.provenance(&checkpoint)
-                };
-                let title = format!("{name} on {}", data.display());
-                tdfas::eval::report::write_report_with(&dir, &title, &ev.runs, &ev.grid, &provenance)?;
-                println!("report: {}/index.html", tdfas::util::text::shown_path(&dir));
-            }
-            Ok(())
-        }
-        Command::Infer { checkpoint, threshold, json, no_detect, depth_dir, overwrite, stream, camera, inputs } => {
-            // output paths are checked before any input is read
-            let mut all_inputs: Vec<&Path> = vec![&checkpoint];
-            all_inputs.extend(inputs.iter().map(PathBuf::as_path));
-            if let Some(d) = &depth_dir {
-                if d.exists() && !d.is_dir() {
-                    bail!("--depth-dir {}: a file is there, not a folder", d.display());
-                }
-                outputs::refuse_inputs("--depth-dir", d, &all_inputs, false)?;
-            }
-            if let Some(j) = &json {
-                check_output_file("--json", j, &all_inputs, tdfas::infer::is_infer_json, overwrite)?;
-            }
-            let threshold = threshold.map(check_threshold).transpose()?;
-            tdfas::data::face::set_detection(!no_detect);
-            let gpu = tdfas::Gpu::new()?;
-            let (model, loaded) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let thr = match (threshold, &loaded.calibration) {
-                (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
-                (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
-                (None, None) => {
-                    eprintln!(
-                        "warning: {} stores no threshold (trained before tdfas stored one): scores without a verdict; pass --threshold",
-                        tdfas::util::text::shown_path(&checkpoint)
-                    );
-                    None
-                }
-            };
-            // photos: the single-frame network, against its own threshold
-            let single = model.cfg.variant().single_only;
-            let photo_model =
-                if single { None } else { Some(tdfas::train::trainer::single_frame_model(&gpu, &model)?) };
-            let photo_threshold = match (threshold, loaded.single_frame_calibration()) {
-                (Some(t), _) => Some(tdfas::infer::Threshold { value: t, source: "--threshold".into() }),
-                (None, Some(c)) => Some(tdfas::infer::Threshold { value: c.threshold, source: c.source() }),
-                (None, None) => None,
-            };
-            let scorers = tdfas::infer::Scorers {
-                clips: &model,
-                clip_threshold: thr,
-                photos: photo_model.as_ref().unwrap_or(&model),
-                photo_threshold,
-            };
-            let depth = depth_dir.as_deref().map(|dir| tdfas::infer::DepthOutput { dir, overwrite });
-            // streams: `-`, FIFOs, a camera, and every input with --stream
-            use tdfas::data::stream::{is_fifo, Source};
-            let is_stream = |p: &PathBuf| stream || p.as_os_str() == "-" || is_fifo(p);
-            let (streamed, files): (Vec<PathBuf>, Vec<PathBuf>) = inputs.into_iter().partition(is_stream);
-            let mut sources: Vec<Source> = streamed
-                .into_iter()
-                .map(|p| if p.as_os_str() == "-" { Source::Stdin } else { Source::File(p) })
-                .collect();
-            sources.extend(camera.map(Source::Camera));
-            let mut results = tdfas::infer::infer(&gpu, &scorers, &files, depth);
-            let mut lines = String::new();
-            if !sources.is_empty() {
-                tdfas::util::scratch::stop_gracefully();
-            }
-            for source in &sources {
-                let mut each = |c: &tdfas::infer::StreamClip| -> Result<()> {
-                    println!("{}", c.line());
-                    lines.push_str(&serde_json::to_string(c)?);
-                    lines.push('\n');
-                    Ok(())
-                };
-                let stop = &tdfas::util::scratch::STOP;
-                let r =
-                    tdfas::infer::score_stream(&gpu, &model, scorers.clip_threshold.clone(), source, stop, &mut each);
-                results.push(r);
-            }
-            for r in &results {
-                println!("{}", r.line());
-                for w in &r.warnings {
-                    eprintln!("warning: {}: {}", tdfas::util::text::shown_path(&r.input), shown_text(w));
-                }
-                if let Some(e) = &r.error {
-                    eprintln!("error: {}", shown_text(e));
-                }
-                lines.push_str(&serde_json::to_string(r)?);
-                lines.push('\n');
-            }
-            if let Some(j) = json {
-                tdfas::util::fs::write_atomic(&j, lines.as_bytes())?;
-            }
-            let failed = results.iter().filter(|r| r.error.is_some()).count();
-            if failed > 0 {
-                bail!("{failed} of {} input(s) could not be scored (see above)", results.len());
-            }
-            Ok(())
-        }
-        Command::Dump { checkpoint, input, out, no_detect, overwrite } => {
-            check_output_file(
-                "--out",
-                &out,
-                &[&checkpoint, &input],
-                |p| outputs::safetensors_format(p, "tdfas-dump"),
-                overwrite,
-            )?;
-            tdfas::data::face::set_detection(!no_detect);
-            let gpu = tdfas::Gpu::new()?;
-            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let work = tdfas::util::scratch::ScratchDir::new("dump")?;
-            let clips = tdfas::infer::input_clips(&model.cfg, &input, work.path())?;
-            let batch = tdfas::model::fastd::HostBatch::from_clips(&model.cfg, &clips[..1])?;
-            let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
-            tdfas::dump::save(&out, &model, &dump, &format!("{} on {}", checkpoint.display(), input.display()))?;
-            for (name, shape, _) in &dump.tensors {
-                println!("{name:<14} {shape:?}");
-            }
-            println!("score {:.6}", dump.get("eval.score").unwrap().2[0]);
-            println!(
-                "dump: {} (compare: python tools/compare_dump.py --checkpoint {} --dump {})",
-                tdfas::util::text::shown_path(&out),
-                tdfas::util::text::shown_path(&checkpoint),
-                tdfas::util::text::shown_path(&out)
-            );
-            Ok(())
-        }
-        Command::Calibrate {
-            checkpoint,
-            data,
-            protocol,
-            apcer,
-            bpcer,
-            eer,
-            out,
-            no_detect,
-            allow_outside_data,
-            overwrite,
-        } => {
-            check_output_file(
-                "--out",
-                &out,
-                &[&checkpoint, &data],
-                tdfas::train::checkpoint::is_checkpoint,
-                overwrite,
-            )?;
-            let rule = match (apcer, bpcer, eer) {
-                (Some(x), _, _) => tdfas::train::trainer::Operating::Apcer(x),
-                (_, Some(x), _) => tdfas::train::trainer::Operating::Bpcer(x),
-                (_, _, true) => tdfas::train::trainer::Operating::Eer,
-                _ => bail!("say where to put the threshold: --apcer RATE, --bpcer RATE or --eer"),
-            };
-            tdfas::data::face::set_detection(!no_detect);
-            let gpu = tdfas::Gpu::new()?;
-            let (model, _) = tdfas::train::checkpoint::load_model(&gpu, &checkpoint)?;
-            let source = tdfas::data::DataSource {
-                root: &data,
-                protocol: protocol.as_deref(),
-                allow_outside: allow_outside_data,
-            };
-            let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, rule, true)?;
-            tdfas::train::checkpoint::write_recalibrated(&checkpoint, &c, &out)?;
-            println!("threshold {}", shown_text(&c.describe()));
-            println!("dev split: {} live / {} attack videos", c.n_live, c.n_attack);
-            println!("model: {}", tdfas::util::text::shown_path(&out));
-            Ok(())
-        }
-        Command::Bench { preset, config, json, overwrite, quick, filter } => {
-            if let Some(j) = &json {
-                let inputs: Vec<&Path> = config.iter().map(PathBuf::as_path).collect();
-                check_output_file("--json", j, &inputs, tdfas::bench::is_bench_json, overwrite)?;
-            }
-            let gpu = tdfas::Gpu::new()?;
-            if let (true, Some(p)) = (quick, &preset) {
-                if p != "tiny" {
-                    eprintln!("warning: --quick benchmarks the tiny preset's shapes; --preset {p} is ignored");
-                }
-            }
-            let preset = preset.unwrap_or_else(|| if gpu.is_cpu() { "tiny" } else { "paper" }.into());
-            let opts = tdfas::bench::BenchOptions { preset, config, quick, filter };
-            let report = tdfas::bench::run(&gpu, &opts, true)?;
-            println!("{}", report.table());
-            if let Some(path) = json {
-                tdfas::util::fs::write_atomic(&path, report.json()?.as_bytes())?;
-                println!("json: {}", path.display());
-            }
-            Ok(())
-        }
-        Command::Profile { preset, config } => {
-            let gpu = tdfas::Gpu::new()?;
-            let cfg = match config {
-                Some(path) => Config::from_file(&path)?,
-                None => Config::preset(preset.as_deref().unwrap_or(if gpu.is_cpu() { "tiny" } else { "paper" }))?,
-            };
-            println!("{}", tdfas::bench::profile(&gpu, &cfg)?.table());
-            Ok(())
-        }
-        Command::Demo { out, preset, config, quick, seed } => {
-            let gpu = tdfas::Gpu::new()?;
-            let r =
-                tdfas::demo::run(&gpu, &tdfas::demo::DemoOptions { out, preset, config, quick, seed, progress: true })?;
-            println!("\n{}", r.table);
-            println!("report: {}/index.html (ROC, DET, score histograms, depth-map grid)", r.report_dir.display());
-            println!("total time {:.1} s", r.seconds);
-            Ok(())
+/// A stored calibration as the threshold a verdict is given against.
+fn stored(c: &checkpoint::Calibration) -> tdfas::infer::Threshold {
+    tdfas::infer::Threshold { value: c.threshold, source: c.source() }
+}
+
+fn synth(a: SynthArgs) -> Result<()> {
+    if let Some(p) = &a.preview {
+        outputs::refuse_foreign("--preview", p, outputs::png_by_tdfas, false)?;
+        tdfas::train::checkpoint::check_writable(p)?;
+    }
+    let opts = tdfas::data::synth::SynthOptions::preset(&a.preset, a.seed)?;
+    // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
+    tdfas::train::outdir::fresh_owned_dir(&a.out, "tdfas synth", &["synth.json"])?;
+    let s = tdfas::data::synth::generate(&a.out, &opts, true)?;
+    println!(
+        "{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}",
+        s.videos,
+        s.frames,
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        s.ms_per_frame,
+        a.out.display()
+    );
+    if let Some(p) = a.preview {
+        tdfas::data::synth::preview(&a.out, &p)?;
+        println!("preview: {}", p.display());
+    }
+    Ok(())
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let out = &a.out;
+    // the output folder is checked before the data is read or a GPU opened
+    if let Ok(m) = std::fs::metadata(out) {
+        if !m.is_dir() {
+            bail!("--out {}: {} is there; training needs a folder", out.display(), tdfas::util::fs::kind(&m));
         }
     }
+    let mut inputs: Vec<&Path> = vec![&a.data.data];
+    inputs.extend(a.model.config.as_deref());
+    outputs::refuse_inputs("--out", out, &inputs, true)?;
+    let faces = a.faces.settings();
+    let gpu = tdfas::Gpu::new()?;
+    // A resumed run starts from its own config and seed; flags given are checked against them.
+    let ckpt = tdfas::train::trainer::checkpoint_path(out);
+    let resumed = if a.resume && ckpt.exists() { Some(checkpoint::read(&ckpt)?) } else { None };
+    let overrides =
+        Overrides { variant: a.variant, steps: a.steps, lr1: a.lr1, lr2: a.lr2, batch1: a.batch1, batch2: a.batch2 };
+    let cfg = a.model.config(resumed.as_ref().map(|l| &l.config), &gpu)?.overridden(&overrides)?;
+    let seed = a.seed.or(resumed.and_then(|l| l.progress).map(|p| p.seed)).unwrap_or(0);
+    let stages = match a.stage {
+        Stages::One => vec![1],
+        Stages::Two => vec![2],
+        Stages::Both => vec![1, 2],
+    };
+    eprintln!("adapter: {}", gpu.describe());
+    let summary = tdfas::train::trainer::train(
+        &gpu,
+        &tdfas::train::trainer::TrainOptions {
+            data: a.data.data,
+            out: out.clone(),
+            config: cfg,
+            stages,
+            resume: a.resume,
+            seed,
+            protocol: a.data.protocol,
+            checkpoint_every: a.checkpoint_every,
+            progress: true,
+            detect_anomaly: a.detect_anomaly,
+            augment: a.augment,
+            stop_after: a.stop_after,
+            overwrite: a.overwrite,
+            allow_outside_data: a.data.allow_outside_data,
+            faces: faces.clone(),
+        },
+    )?;
+    for (stage, first, last) in &summary.stages {
+        let fmt = |l: &Vec<(&str, f32)>| l.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(", ");
+        println!("stage {stage}: first step {}; last step {}", fmt(first), fmt(last));
+    }
+    match &summary.calibration {
+        Some(c) => println!("threshold: {}", c.describe()),
+        None => println!("threshold: none stored (no usable dev split); infer needs --threshold"),
+    }
+    faces.warn_full_frame_clips();
+    println!("model: {}", out.join("model.safetensors").display());
+    Ok(())
+}
+
+/// `eval --threshold-from`: the threshold stored in another checkpoint, with a warning when it
+/// holds another model than the one evaluated.
+fn threshold_from(from: &Path, checkpoint: &Path, loaded: &Loaded) -> Result<tdfas::eval::run::FixedThreshold> {
+    let other = checkpoint::read(from)?;
+    let c = other.calibration.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("{}: no threshold stored (trained before tdfas stored one?); use --threshold", from.display())
+    })?;
+    let mut source = format!("{}, stored in {}", c.source(), from.display());
+    // a threshold is a point on one model's score scale: another model's is a guess
+    if let Some(why) = checkpoint::other_model(loaded, &other) {
+        eprintln!(
+            "warning: --threshold-from {} holds {why}: its threshold was fixed on other scores \
+             than those of --checkpoint {}",
+            shown_path(from),
+            shown_path(checkpoint)
+        );
+        source.push_str(&format!(" ({why})"));
+    }
+    Ok(tdfas::eval::run::FixedThreshold { value: c.threshold, source })
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    // every output is checked before the evaluation, not after it
+    let mut inputs: Vec<&Path> = vec![&a.checkpoint, &a.data.data];
+    inputs.extend(a.threshold_from.as_deref());
+    if let Some(j) = &a.json {
+        check_output_file("--json", j, &inputs, tdfas::eval::run::is_eval_json, a.overwrite)?;
+    }
+    if let Some(dir) = &a.report {
+        outputs::refuse_inputs("--report", dir, &inputs, true)?;
+        tdfas::eval::report::check_report_dir(dir, a.overwrite)?;
+    }
+    let threshold = a.threshold.map(check_threshold).transpose()?;
+    let faces = a.faces.settings();
+    let gpu = tdfas::Gpu::new()?;
+    let (model, loaded) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let fixed = match (threshold, &a.threshold_from) {
+        (Some(t), _) => Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() }),
+        (None, Some(from)) => Some(threshold_from(from, &a.checkpoint, &loaded)?),
+        (None, None) => None,
+    };
+    let name = format!("Model {}", model.cfg.variant);
+    let (data, protocol) = (&a.data.data, a.data.protocol.as_deref());
+    let ev = tdfas::eval::run::evaluate_protocol_with(
+        &gpu,
+        &model,
+        &name,
+        &a.data.source(&faces),
+        fixed.as_ref(),
+        a.grid,
+        true,
+    )?;
+    println!("{}", shown_text(&ev.header(&a.checkpoint, data, protocol)));
+    println!("{}", shown_text(&ev.table()));
+    faces.warn_full_frame_clips();
+    if let Some(j) = a.json {
+        tdfas::util::fs::write_atomic(&j, ev.json()?.as_bytes())?;
+        println!("metrics: {}", shown_path(&j));
+    }
+    if let Some(dir) = a.report {
+        let provenance = tdfas::eval::report::Provenance {
+            evaluation_data: format!("{} (test split)", data.display()),
+            protocol: protocol.unwrap_or("(none)").into(),
+            threshold_source: ev.threshold_source.clone(),
+            adapter: gpu.describe(),
+            ..tdfas::train::checkpoint::provenance(&loaded, &a.checkpoint)
+        };
+        let title = format!("{name} on {}", data.display());
+        tdfas::eval::report::write_report_with(&dir, &title, &ev.runs, &ev.grid, &provenance)?;
+        println!("report: {}/index.html", shown_path(&dir));
+    }
+    Ok(())
+}
+
+fn infer(a: InferArgs) -> Result<()> {
+    // output paths are checked before any input is read
+    let mut all_inputs: Vec<&Path> = vec![&a.checkpoint];
+    all_inputs.extend(a.inputs.iter().map(PathBuf::as_path));
+    if let Some(d) = &a.depth_dir {
+        if d.exists() && !d.is_dir() {
+            bail!("--depth-dir {}: a file is there, not a folder", d.display());
+        }
+        outputs::refuse_inputs("--depth-dir", d, &all_inputs, false)?;
+    }
+    if let Some(j) = &a.json {
+        check_output_file("--json", j, &all_inputs, tdfas::infer::is_infer_json, a.overwrite)?;
+    }
+    let threshold = a.threshold.map(check_threshold).transpose()?;
+    let faces = a.faces.settings();
+    let gpu = tdfas::Gpu::new()?;
+    let (model, loaded) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let given = threshold.map(|t| tdfas::infer::Threshold { value: t, source: "--threshold".into() });
+    let clip_threshold = given.clone().or_else(|| loaded.calibration.as_ref().map(stored));
+    if clip_threshold.is_none() {
+        eprintln!(
+            "warning: {} stores no threshold (trained before tdfas stored one): scores without a verdict; pass --threshold",
+            shown_path(&a.checkpoint)
+        );
+    }
+    // photos: the single-frame network, against its own threshold
+    let photo_model = if model.cfg.variant().single_only { None } else { Some(model.single_frame(&gpu)?) };
+    let scorers = tdfas::infer::Scorers {
+        faces: &faces,
+        clips: &model,
+        clip_threshold,
+        photos: photo_model.as_ref().unwrap_or(&model),
+        photo_threshold: given.or_else(|| loaded.single_frame_calibration().map(stored)),
+    };
+    let depth = a.depth_dir.as_deref().map(|dir| tdfas::infer::DepthOutput { dir, overwrite: a.overwrite });
+    // streams: `-`, FIFOs, a camera, and every input with --stream
+    use tdfas::data::stream::{is_fifo, Source};
+    let is_stream = |p: &PathBuf| a.stream || p.as_os_str() == "-" || is_fifo(p);
+    let (streamed, files): (Vec<PathBuf>, Vec<PathBuf>) = a.inputs.iter().cloned().partition(is_stream);
+    let mut sources: Vec<Source> =
+        streamed.into_iter().map(|p| if p.as_os_str() == "-" { Source::Stdin } else { Source::File(p) }).collect();
+    sources.extend(a.camera.map(Source::Camera));
+    let mut results = tdfas::infer::infer(&gpu, &scorers, &files, depth);
+    let mut lines = String::new();
+    if !sources.is_empty() {
+        tdfas::util::scratch::stop_gracefully();
+    }
+    for source in &sources {
+        let mut each = |c: &tdfas::infer::StreamClip| -> Result<()> {
+            println!("{}", c.line());
+            lines.push_str(&serde_json::to_string(c)?);
+            lines.push('\n');
+            Ok(())
+        };
+        let stop = &tdfas::util::scratch::STOP;
+        let threshold = scorers.clip_threshold.clone();
+        results.push(tdfas::infer::score_stream(&gpu, &model, &faces, threshold, source, stop, &mut each));
+    }
+    for r in &results {
+        println!("{}", r.line());
+        for w in &r.warnings {
+            eprintln!("warning: {}: {}", shown_path(&r.input), shown_text(w));
+        }
+        if let Some(e) = &r.error {
+            eprintln!("error: {}", shown_text(e));
+        }
+        lines.push_str(&serde_json::to_string(r)?);
+        lines.push('\n');
+    }
+    if let Some(j) = a.json {
+        tdfas::util::fs::write_atomic(&j, lines.as_bytes())?;
+    }
+    let failed = results.iter().filter(|r| r.error.is_some()).count();
+    if failed > 0 {
+        bail!("{failed} of {} input(s) could not be scored (see above)", results.len());
+    }
+    Ok(())
+}
+
+fn dump(a: DumpArgs) -> Result<()> {
+    let ours = |p: &Path| outputs::safetensors_format(p, "tdfas-dump");
+    check_output_file("--out", &a.out, &[&a.checkpoint, &a.input], ours, a.overwrite)?;
+    let faces = a.faces.settings();
+    let gpu = tdfas::Gpu::new()?;
+    let (model, _) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let clip = tdfas::infer::first_clip(&model.cfg, &faces, &a.input)?;
+    let batch = tdfas::model::fastd::HostBatch::unlabelled(&model.cfg, &clip)?;
+    let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
+    tdfas::dump::save(&a.out, &model, &dump, &format!("{} on {}", a.checkpoint.display(), a.input.display()))?;
+    for (name, shape, _) in &dump.tensors {
+        println!("{name:<14} {shape:?}");
+    }
+    println!("score {:.6}", dump.get("eval.score").unwrap().2[0]);
+    println!(
+        "dump: {} (compare: python tools/compare_dump.py --checkpoint {} --dump {})",
+        shown_path(&a.out),
+        shown_path(&a.checkpoint),
+        shown_path(&a.out)
+    );
+    Ok(())
+}
+
+fn calibrate(a: CalibrateArgs) -> Result<()> {
+    check_output_file("--out", &a.out, &[&a.checkpoint, &a.data.data], checkpoint::is_checkpoint, a.overwrite)?;
+    use tdfas::train::trainer::Operating;
+    let rule = match (a.apcer, a.bpcer, a.eer) {
+        (Some(x), _, _) => Operating::Apcer(x),
+        (_, Some(x), _) => Operating::Bpcer(x),
+        (_, _, true) => Operating::Eer,
+        _ => bail!("say where to put the threshold: --apcer RATE, --bpcer RATE or --eer"),
+    };
+    let faces = a.faces.settings();
+    let gpu = tdfas::Gpu::new()?;
+    let (model, _) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &a.data.source(&faces), rule, true)?;
+    checkpoint::write_recalibrated(&a.checkpoint, &c, &a.out)?;
+    println!("threshold {}", shown_text(&c.describe()));
+    println!("dev split: {} live / {} attack videos", c.n_live, c.n_attack);
+    println!("model: {}", shown_path(&a.out));
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    if let Some(j) = &a.json {
+        let inputs: Vec<&Path> = a.model.config.iter().map(PathBuf::as_path).collect();
+        check_output_file("--json", j, &inputs, tdfas::bench::is_bench_json, a.overwrite)?;
+    }
+    let gpu = tdfas::Gpu::new()?;
+    if let (true, Some(p)) = (a.quick, &a.model.preset) {
+        if p != "tiny" {
+            eprintln!("warning: --quick benchmarks the tiny preset's shapes; --preset {p} is ignored");
+        }
+    }
+    let preset = a.model.preset.unwrap_or_else(|| Config::default_preset(gpu.is_cpu()).into());
+    let opts = tdfas::bench::BenchOptions { preset, config: a.model.config, quick: a.quick, filter: a.filter };
+    let report = tdfas::bench::run(&gpu, &opts, true)?;
+    println!("{}", report.table());
+    if let Some(path) = a.json {
+        tdfas::util::fs::write_atomic(&path, report.json()?.as_bytes())?;
+        println!("json: {}", path.display());
+    }
+    Ok(())
+}
+
+fn profile(a: ProfileArgs) -> Result<()> {
+    let gpu = tdfas::Gpu::new()?;
+    let cfg = a.model.config(None, &gpu)?;
+    println!("{}", tdfas::bench::profile(&gpu, &cfg)?.table());
+    Ok(())
+}
+
+fn demo(a: DemoArgs) -> Result<()> {
+    let gpu = tdfas::Gpu::new()?;
+    let opts = tdfas::demo::DemoOptions {
+        out: a.out,
+        preset: a.model.preset,
+        config: a.model.config,
+        quick: a.quick,
+        seed: a.seed,
+        progress: true,
+    };
+    let r = tdfas::demo::run(&gpu, &opts)?;
+    println!("\n{}", r.table);
+    println!("report: {}/index.html (ROC, DET, score histograms, depth-map grid)", r.report_dir.display());
+    println!("total time {:.1} s", r.seconds);
+    Ok(())
 }
 
 fn info() -> Result<()> {
@@ -749,6 +741,11 @@ fn info() -> Result<()> {
     // every candidate's probe time and check against the reference kernel
     if let Some(table) = tdfas::ops::tuning::table(&gpu) {
         print!("{table}");
+    }
+    println!("environment");
+    for (v, value) in tdfas::util::settings::env_values() {
+        let value = value.as_deref().map_or("(unset)".to_string(), shown_text);
+        println!("  {:<18} {value:<10} {}", v.name, v.meaning);
     }
     Ok(())
 }

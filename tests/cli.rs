@@ -36,8 +36,8 @@ fn demo_quick_trains_evaluates_and_writes_its_report_then_eval_and_infer_work() 
     }
     let ckpt = dir.join("model4/model.safetensors");
     // the single-frame part's own threshold travels with the multi-frame model (photos use it)
-    let loaded = tdfas::train::checkpoint::read(&ckpt).unwrap();
-    let stage1 = tdfas::train::checkpoint::read(&dir.join("model4/stage1.safetensors")).unwrap();
+    let loaded = tdfas::model::checkpoint::read(&ckpt).unwrap();
+    let stage1 = tdfas::model::checkpoint::read(&dir.join("model4/stage1.safetensors")).unwrap();
     assert!(loaded.calibration_single.is_some());
     assert_eq!(loaded.calibration_single, stage1.calibration);
     let json = dir.join("m4.json");

@@ -1,4 +1,4 @@
-//! Fuzzing (issue 11): checkpoint::parse, Config::from_toml, the protocol-file parser and the
+//! Fuzzing (issue 11): tdfas::model::checkpoint::parse, Config::from_toml, the protocol-file parser and the
 //! bbox.csv parser never panic on any input. Seeded proptest runs with fixed case counts; a
 //! failing input is saved under tests/fuzz_corpus/<target>/ and the corpus is replayed first.
 
@@ -8,7 +8,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRng, TestRunner};
 use safetensors::tensor::{Dtype, TensorView};
 use tdfas::model::Config;
-use tdfas::train::checkpoint;
 
 const CASES: u32 = 2000;
 
@@ -88,8 +87,11 @@ fn valid_checkpoint() -> Vec<u8> {
     let mut meta = std::collections::HashMap::new();
     meta.insert("config".to_string(), micro_config().to_json());
     meta.insert("progress".to_string(), r#"{"stage":1,"step":2,"seed":0,"stage_done":false}"#.to_string());
-    let sum = checkpoint::checksum(tensors.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())), &meta);
-    meta.insert(checkpoint::CHECKSUM_KEY.to_string(), sum);
+    let sum = tdfas::model::checkpoint::checksum(
+        tensors.iter().map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice())),
+        &meta,
+    );
+    meta.insert(tdfas::model::checkpoint::CHECKSUM_KEY.to_string(), sum);
     let views: Vec<(String, TensorView)> =
         tensors.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
     safetensors::serialize(views, Some(meta)).unwrap()
@@ -98,10 +100,10 @@ fn valid_checkpoint() -> Vec<u8> {
 #[test]
 fn fuzz_checkpoint_parse() {
     let base = valid_checkpoint();
-    let loaded = checkpoint::parse(&base).unwrap();
+    let loaded = tdfas::model::checkpoint::parse(&base).unwrap();
     assert_eq!(loaded.tensors.len(), 2);
     fuzz("checkpoint", 1, mutations(base), |b| {
-        let _ = checkpoint::parse(b);
+        let _ = tdfas::model::checkpoint::parse(b);
     });
 }
 

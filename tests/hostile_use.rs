@@ -1,6 +1,6 @@
 //! tdfas used carelessly or with hostile input: outputs never replace inputs or files tdfas did
 //! not write, reads stay inside the data and within budgets, bad stored thresholds are refused,
-//! names cannot drive the terminal, scratch folders are private and cleaned up, and every bad
+//! names cannot drive the terminal, videos are read without scratch files, and every bad
 //! input is a clear error naming what is wrong.
 
 mod common;
@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tdfas::data::{DataSource, Dataset, Split};
-use tdfas::train::checkpoint::{self, Calibration, Progress};
+use tdfas::model::checkpoint::{Calibration, Progress};
+use tdfas::train::checkpoint;
 
 fn tmp(name: &str) -> PathBuf {
     common::tmp_dir("hostile", name)
@@ -299,7 +300,7 @@ fn protocol_lists_cannot_name_clips_outside_the_dataset() {
     let e = format!("{:#}", Dataset::open(&data, Split::Test, Some("evil"), &spec).err().expect("refused"));
     assert!(e.contains("through a link") && e.contains("--allow-outside-data"), "{e}");
     // the user may allow it
-    let allowed = DataSource { root: &data, protocol: Some("evil"), allow_outside: true };
+    let allowed = DataSource { allow_outside: true, ..DataSource::new(&data, Some("evil")) };
     assert!(Dataset::open_source(&allowed, Split::Test, &spec).is_ok());
     // the CLI says so too, naming the file and line
     let ckpt = d.join("m.safetensors");
@@ -315,87 +316,72 @@ fn protocol_lists_cannot_name_clips_outside_the_dataset() {
     fails_with(&o, &["evil/test.txt:", "--allow-outside-data"]);
 }
 
+/// A video is read through an FFmpeg pipe: nothing is written to the temp folder, and every output equals that of
+/// the same frames decoded to a folder of PNGs (as `infer` read videos before): the face box, the
+/// clips of a short video (overlapping, spread over it), and clips with no face of their own,
+/// which take the box found in other frames of the video.
 #[test]
-fn scratch_folders_are_unpredictable_never_follow_links_and_stale_ones_are_removed() {
+fn a_video_is_scored_through_a_pipe_exactly_as_its_frames_in_a_folder() {
     if !have_ffmpeg() {
         return;
     }
-    let d = tmp("scratch");
+    let d = tmp("pipe");
+    // the temp folder is a file: anything written there fails
     let tmpdir = d.join("tmp");
-    std::fs::create_dir_all(&tmpdir).unwrap();
+    std::fs::write(&tmpdir, b"not a folder").unwrap();
     let ckpt = d.join("m.safetensors");
     model(&ckpt);
-    let v = d.join("v.mp4");
-    video(&v, 6, &[]);
-    // a planted link under the old predictable name, and a folder left by a killed run
-    let victim = d.join("victim");
-    std::fs::create_dir_all(&victim).unwrap();
-    std::fs::write(victim.join("keep.txt"), b"mine").unwrap();
-    let dead_pid = 999_999_999u32;
-    std::os::unix::fs::symlink(&victim, tmpdir.join(format!("tdfas-infer-{dead_pid}"))).unwrap();
-    let stale = tmpdir.join(format!("tdfas-infer-{dead_pid}-0123456789abcdef"));
-    std::fs::create_dir_all(&stale).unwrap();
-    std::fs::write(stale.join("0001.png"), b"old frame").unwrap();
-    let o = tdfas()
-        .env("TMPDIR", &tmpdir)
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg(&v)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(!stale.exists(), "the stale scratch folder of a dead process is removed");
-    let victim_files: Vec<_> = std::fs::read_dir(&victim).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(victim_files, vec![std::ffi::OsString::from("keep.txt")], "nothing written through the link");
-    let left: Vec<_> = std::fs::read_dir(&tmpdir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| !n.ends_with(&dead_pid.to_string()))
-        .collect();
-    assert!(left.is_empty(), "scratch left behind: {left:?}");
-}
-
-#[test]
-fn sigterm_during_a_video_infer_removes_its_scratch_folder() {
-    if !have_ffmpeg() {
-        return;
+    // a face photo on a test pattern: in every frame, only in frames 14-40, and a short video
+    let face = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/hopper.jpg");
+    let mut videos = Vec::new();
+    for (name, n, enable) in
+        [("whole.mp4", 45, ""), ("middle.mp4", 60, ":enable='between(n,14,40)'"), ("short.mp4", 8, "")]
+    {
+        let v = d.join(name);
+        let o = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15", "-loop", "1"])
+            .arg("-i")
+            .arg(&face)
+            .arg("-filter_complex")
+            .arg(format!("[1]scale=120:-1[f];[0][f]overlay=100:40{enable}"))
+            .args(["-frames:v", &n.to_string(), "-pix_fmt", "yuv420p"])
+            .arg(&v)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ffmpeg: {}", err(&o));
+        videos.push(v);
     }
-    let d = tmp("sigterm");
-    let tmpdir = d.join("tmp");
-    std::fs::create_dir_all(&tmpdir).unwrap();
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    // many inputs: the run is still busy when the signal comes
-    let v = d.join("v.mp4");
-    video(&v, 30, &[]);
-    let mut child = tdfas()
-        .env("TMPDIR", &tmpdir)
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .args(std::iter::repeat_n(&v, 40))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let scratch = loop {
-        let found = std::fs::read_dir(&tmpdir).unwrap().flatten().find(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.starts_with("tdfas-infer-") && std::fs::read_dir(e.path()).is_ok_and(|mut r| r.next().is_some())
-        });
-        if let Some(e) = found {
-            break e.path();
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "no scratch folder appeared");
-        if child.try_wait().unwrap().is_some() {
-            panic!("infer finished before the signal could be sent");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let scores = |inputs: &[PathBuf], json: &Path| -> Vec<serde_json::Value> {
+        let o = tdfas()
+            .env("TMPDIR", &tmpdir)
+            .args(["infer", "--checkpoint"])
+            .arg(&ckpt)
+            .arg("--json")
+            .arg(json)
+            .args(inputs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", err(&o));
+        let text = std::fs::read_to_string(json).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     };
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success());
-    assert!(!scratch.exists(), "{} left behind after SIGTERM", scratch.display());
+    let piped = scores(&videos, &d.join("piped.json"));
+    let folders: Vec<PathBuf> = videos.iter().map(|v| d.join(v.file_stem().unwrap())).collect();
+    for (v, f) in videos.iter().zip(&folders) {
+        tdfas::data::video::decode(v, f).unwrap();
+    }
+    let decoded = scores(&folders, &d.join("decoded.json"));
+    for (mut p, mut f) in piped.into_iter().zip(decoded) {
+        assert!(p["score"].is_number(), "{p}");
+        p["input"] = serde_json::Value::Null;
+        f["input"] = serde_json::Value::Null;
+        assert_eq!(p, f, "a video scores as its frames in a folder");
+    }
+    // what the comparison covered: a short video's four spread clips, and faceless clips scored
+    let piped = scores(&videos[1..], &d.join("piped.json"));
+    assert!(piped[0]["face"]["frames_without_face"].as_u64().unwrap() >= 3, "{}", piped[0]);
+    assert_eq!(piped[0]["face"]["clips_without_face"], 0, "{}", piped[0]);
+    assert_eq!(piped[1]["clip_scores"].as_array().unwrap().len(), tdfas::data::MIN_CLIPS_PER_VIDEO, "{}", piped[1]);
 }
 
 #[test]
@@ -424,7 +410,7 @@ fn stored_thresholds_outside_the_score_range_are_refused_at_load() {
     for bad in [-0.5, 1.5, 1e308] {
         let ckpt = d.join("bad.safetensors");
         model_with(&ckpt, 0, common::micro_config(), Some(calibration(bad, "data")));
-        let e = format!("{:#}", checkpoint::read(&ckpt).err().expect("refused"));
+        let e = format!("{:#}", tdfas::model::checkpoint::read(&ckpt).err().expect("refused"));
         assert!(e.contains("bad.safetensors") && e.contains("range 0..1"), "{e}");
     }
     // and a threshold of the user's
@@ -633,7 +619,7 @@ fn the_tuning_cache_follows_the_xdg_rules_and_says_when_nothing_was_cached() {
 fn score_and_threshold_are_printed_with_the_digits_that_tell_them_apart() {
     let r = tdfas::infer::InputScore {
         input: "v".into(),
-        verdict: "attack".into(),
+        verdict: tdfas::infer::Verdict::Attack,
         score: Some(0.496_21),
         threshold: Some(tdfas::infer::Threshold { value: 0.496_24, source: "x".into() }),
         clip_scores: vec![],

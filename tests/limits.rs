@@ -422,7 +422,8 @@ fn a_tensor_larger_than_a_buffer_spans_several_and_moves_like_one() {
 
 #[test]
 fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
-    use tdfas::train::checkpoint::{self, Progress};
+    use tdfas::model::checkpoint::Progress;
+    use tdfas::train::checkpoint;
     let g = gpu();
     let dir = common::tmp_dir("limits", "ckpt");
     let progress = Progress { stage: 2, step: 1, seed: 0, stage_done: false };
@@ -440,7 +441,7 @@ fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
         model.params.names().map(|n| model.params.get(n).unwrap().download(&g).unwrap()).collect();
     // loaded without the cap (one buffer each), and saved again: the same bytes
     g.buffer_cap.set(None);
-    let (loaded, _) = checkpoint::load_model(&g, &path).unwrap();
+    let (loaded, _) = tdfas::model::checkpoint::load_model(&g, &path).unwrap();
     let after: Vec<Vec<f32>> =
         loaded.params.names().map(|n| loaded.params.get(n).unwrap().download(&g).unwrap()).collect();
     assert_eq!(before, after);

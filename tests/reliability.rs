@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use safetensors::tensor::{Dtype, TensorView};
 use tdfas::data::{ClipSpec, Dataset, Split};
+use tdfas::model::checkpoint::Progress;
 use tdfas::model::fastd::{FasTd, HostBatch};
 use tdfas::model::Config;
 use tdfas::train::adadelta::Adadelta;
-use tdfas::train::checkpoint::{self, Progress};
+use tdfas::train::checkpoint;
 use tdfas::train::trainer::{train, train_step, TrainOptions};
 
 /// The micro config with the step counts these tests train.
@@ -47,7 +48,7 @@ fn check_checkpoints(out: &Path) -> usize {
         let name = p.file_name().unwrap().to_string_lossy().to_string();
         if name.ends_with(".safetensors") {
             assert!(!name.starts_with('.'), "{name}: a temp file looks like a checkpoint");
-            checkpoint::read(&p).unwrap_or_else(|e| panic!("torn checkpoint after a kill: {e:#}"));
+            tdfas::model::checkpoint::read(&p).unwrap_or_else(|e| panic!("torn checkpoint after a kill: {e:#}"));
             n += 1;
         }
     }
@@ -129,7 +130,7 @@ fn valid(path: &Path) -> Valid {
     let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec())).collect();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let mut meta = meta.metadata().clone().unwrap();
-    meta.remove(checkpoint::CHECKSUM_KEY); // rebuilt files test the checks behind the checksum
+    meta.remove(tdfas::model::checkpoint::CHECKSUM_KEY); // rebuilt files test the checks behind the checksum
     Valid { bytes: bytes.clone(), tensors, meta }
 }
 
@@ -222,7 +223,7 @@ fn corrupt_checkpoints_give_one_clear_error_each() {
     for (name, bytes, words) in &cases {
         let path = dir.join(format!("{name}.safetensors"));
         std::fs::write(&path, bytes).unwrap();
-        let e = match checkpoint::load_model(&g, &path) {
+        let e = match tdfas::model::checkpoint::load_model(&g, &path) {
             Ok(_) => panic!("{name}: a corrupt checkpoint loaded"),
             Err(e) => format!("{e:#}"),
         };
@@ -402,6 +403,7 @@ fn lib_train(data: &Path, out: &Path, cfg: Config, detect_anomaly: bool) -> anyh
             stop_after: None,
             overwrite: false,
             allow_outside_data: false,
+            faces: Default::default(),
         },
     )
     .map(|_| ())
@@ -422,7 +424,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let ckpt = out.join("checkpoint.safetensors");
     if ckpt.exists() {
         assert!(e.contains(&format!("last good checkpoint {}", ckpt.display())), "{e}");
-        let (_, loaded) = checkpoint::load_model(&gpu(), &ckpt).unwrap();
+        let (_, loaded) = tdfas::model::checkpoint::load_model(&gpu(), &ckpt).unwrap();
         let step = loaded.progress.unwrap().step;
         assert!(e.contains(&format!("step {step})")), "{e}");
     } else {
@@ -475,6 +477,6 @@ fn work_beyond_the_adapters_limits_is_a_clear_error() {
     let small = FasTd::new(&g, micro(), 2).unwrap();
     let p = dir.join("m.safetensors");
     checkpoint::save(&g, &p, &small, None, &Progress { stage: 1, step: 0, seed: 0, stage_done: false }).unwrap();
-    checkpoint::load_model(&g, &p).unwrap();
+    tdfas::model::checkpoint::load_model(&g, &p).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -188,7 +188,7 @@ fn training_folders_runs_and_resume_flags() {
 fn model_bytes(out: &Path) -> (Vec<u8>, String) {
     let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let loaded = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    let loaded = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
     (bytes[8 + n..].to_vec(), format!("{:?} {:?}", loaded.config, loaded.progress))
 }
 
@@ -282,14 +282,12 @@ fn the_frame_cache_is_keyed_by_content_and_root() {
 fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tmp("ffmpeg");
-    let frames = dir.join("frames");
-    std::fs::create_dir_all(&frames).unwrap();
-    for i in 1..=4 {
-        image::RgbImage::from_pixel(16, 16, image::Rgb([90, 120, 150]))
-            .save(frames.join(format!("{i:04}.png")))
-            .unwrap();
-    }
-    // a stand-in ffmpeg: writes the frames, reports decoding errors, exits 0 as ffmpeg does
+    // four 16 x 16 frames as FFmpeg pipes them (PPM)
+    let ppm = dir.join("frames.ppm");
+    let frame: Vec<u8> = b"P6\n16 16\n255\n".iter().copied().chain([90u8, 120, 150].repeat(16 * 16)).collect();
+    std::fs::write(&ppm, frame.repeat(4)).unwrap();
+    // a stand-in ffmpeg: counts the frames (`-f null -`) or pipes them, reports decoding errors,
+    // exits 0 as ffmpeg does
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let script = bin.join("ffmpeg");
@@ -297,9 +295,9 @@ fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
         &script,
         format!(
             "#!/bin/sh\n[ \"$1\" = -version ] && exit 0\nfor a; do last=\"$a\"; done\n\
-             cp {}/*.png \"$(dirname \"$last\")\"/\necho '[h264 @ 0x1] Invalid NAL unit size' >&2\n\
-             echo '[h264 @ 0x1] error while decoding MB 3 4' >&2\nexit 0\n",
-            frames.display()
+             echo '[h264 @ 0x1] Invalid NAL unit size' >&2\necho '[h264 @ 0x1] error while decoding MB 3 4' >&2\n\
+             if [ \"$last\" = - ]; then printf 'frame=4\\nprogress=end\\n'; else cat {}; fi\nexit 0\n",
+            ppm.display()
         ),
     )
     .unwrap();
@@ -307,7 +305,7 @@ fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
     let gpu = common::gpu();
     let model = tdfas::model::fastd::FasTd::new(&gpu, micro(), 0).unwrap();
     let ckpt = dir.join("m.safetensors");
-    let progress = checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true };
     checkpoint::save(&gpu, &ckpt, &model, None, &progress).unwrap();
     let video = dir.join("cut.mp4");
     std::fs::write(&video, b"truncated").unwrap();

@@ -83,6 +83,7 @@ fn run_with(
             stop_after,
             overwrite: false,
             allow_outside_data: false,
+            faces: Default::default(),
         },
     )
     .map(|_| ())
@@ -99,8 +100,8 @@ fn a_stopped_and_resumed_run_ends_with_the_same_parameters() {
     assert!(run(&data, &out, false, Some(3)).is_err());
     assert!(run(&data, &out, true, Some(2)).is_err());
     run(&data, &out, true, None).unwrap();
-    let a = checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
-    let b = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    let a = tdfas::model::checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
+    let b = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, (_, va)) in &a.tensors {
         assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
@@ -124,13 +125,13 @@ fn a_resumed_run_averages_weights_exactly_as_an_uninterrupted_one() {
     let out = tmp.join("resumed");
     assert!(run_with(cfg.clone(), &data, &out, false, Some(15)).is_err());
     // stopped at stage 1, step 15: one weight set (step 10) in the mean so far
-    let mid = checkpoint::read(&out.join("checkpoint.safetensors")).unwrap();
+    let mid = tdfas::model::checkpoint::read(&out.join("checkpoint.safetensors")).unwrap();
     assert_eq!(mid.tensors["optim.average_count"].1, vec![1.0]);
     assert!(mid.tensors.contains_key("optim.average.single.conv0.weight"), "{:?}", mid.tensors.keys());
     assert!(run_with(cfg.clone(), &data, &out, true, Some(12)).is_err());
     run_with(cfg.clone(), &data, &out, true, None).unwrap();
-    let a = checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
-    let b = checkpoint::read(&out.join("model.safetensors")).unwrap();
+    let a = tdfas::model::checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
+    let b = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, (_, va)) in &a.tensors {
         assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
@@ -139,7 +140,7 @@ fn a_resumed_run_averages_weights_exactly_as_an_uninterrupted_one() {
     let (mut plain, plain_out) = (cfg.clone(), tmp.join("plain"));
     (plain.stage1.average_from, plain.stage2.average_from) = (None, None);
     run_with(plain, &data, &plain_out, false, None).unwrap();
-    let c = checkpoint::read(&plain_out.join("model.safetensors")).unwrap();
+    let c = tdfas::model::checkpoint::read(&plain_out.join("model.safetensors")).unwrap();
     assert_ne!(a.tensors["single.conv0.weight"].1, c.tensors["single.conv0.weight"].1);
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -150,9 +151,9 @@ fn checkpoints_round_trip_and_report_mismatches() {
     let tmp = std::env::temp_dir().join(format!("tdfas-ckpt-{}", std::process::id()));
     let model = FasTd::new(&g, micro(), 3).unwrap();
     let path = tmp.join("m.safetensors");
-    let progress = checkpoint::Progress { stage: 1, step: 0, seed: 0, stage_done: false };
+    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 0, seed: 0, stage_done: false };
     checkpoint::save(&g, &path, &model, None, &progress).unwrap();
-    let (back, loaded) = checkpoint::load_model(&g, &path).unwrap();
+    let (back, loaded) = tdfas::model::checkpoint::load_model(&g, &path).unwrap();
     assert_eq!(back.cfg, model.cfg);
     assert_eq!(loaded.progress, Some(progress.clone()));
     for p in &model.params.params {
@@ -164,10 +165,10 @@ fn checkpoints_round_trip_and_report_mismatches() {
     let single = FasTd::new(&g, cfg, 3).unwrap();
     let p1 = tmp.join("single.safetensors");
     checkpoint::save(&g, &p1, &single, None, &progress).unwrap();
-    let mut loaded = checkpoint::read(&p1).unwrap();
+    let mut loaded = tdfas::model::checkpoint::read(&p1).unwrap();
     loaded.config = micro();
     let mut m4 = FasTd::new(&g, micro(), 0).unwrap();
-    let e = format!("{:#}", checkpoint::apply(&g, &mut m4, &loaded).unwrap_err());
+    let e = format!("{:#}", tdfas::model::checkpoint::apply(&g, &mut m4, &loaded).unwrap_err());
     assert!(e.contains("missing tensor off1.reduce.weight"), "{e}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

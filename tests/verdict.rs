@@ -49,7 +49,7 @@ fn calibration_round_trips_through_a_checkpoint() {
     let model = tdfas::model::fastd::FasTd::new(&gpu, tdfas::model::Config::preset("tiny").unwrap(), 0).unwrap();
     let dir = std::env::temp_dir().join(format!("tdfas-calib-{}", std::process::id()));
     let path = dir.join("m.safetensors");
-    let c = tdfas::train::checkpoint::Calibration {
+    let c = tdfas::model::checkpoint::Calibration {
         threshold: 0.1359,
         method: "dev EER".into(),
         data: "runs/demo/data".into(),
@@ -58,14 +58,14 @@ fn calibration_round_trips_through_a_checkpoint() {
         n_live: 24,
         n_attack: 48,
     };
-    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 3, seed: 0, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 3, seed: 0, stage_done: true };
     tdfas::train::checkpoint::save_calibrated(&gpu, &path, &model, None, &progress, Some(&c)).unwrap();
-    let loaded = tdfas::train::checkpoint::read(&path).unwrap();
+    let loaded = tdfas::model::checkpoint::read(&path).unwrap();
     assert_eq!(loaded.calibration.as_ref(), Some(&c));
     assert_eq!(c.describe(), "0.1359 (dev EER of runs/demo/data, protocol all)");
     // without one, none is invented
     tdfas::train::checkpoint::save(&gpu, &path, &model, None, &progress).unwrap();
-    assert!(tdfas::train::checkpoint::read(&path).unwrap().calibration.is_none());
+    assert!(tdfas::model::checkpoint::read(&path).unwrap().calibration.is_none());
 
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -157,13 +157,13 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
     for k in ["threshold", "apcer", "bpcer", "acer", "hter", "eer", "auc"] {
         assert_eq!(got[k].as_f64(), want[k].as_f64(), "{k}: {got} vs {want}");
     }
-    let loaded = tdfas::train::checkpoint::read(&m1).unwrap();
+    let loaded = tdfas::model::checkpoint::read(&m1).unwrap();
     assert_eq!(loaded.config.variant, "1");
     assert!(loaded.tensors.keys().all(|n| n.starts_with("single.")), "{:?}", loaded.tensors.keys());
     assert_eq!(loaded.calibration.unwrap().threshold, got["threshold"].as_f64().unwrap());
 
     // the cross-dataset protocol: the threshold stored with the model, HTER at it
-    let c4 = tdfas::train::checkpoint::read(&m4).unwrap().calibration.expect("model.safetensors stores a threshold");
+    let c4 = tdfas::model::checkpoint::read(&m4).unwrap().calibration.expect("model.safetensors stores a threshold");
     let j4 = dir.join("m4.json");
     let out = run(tdfas()
         .args(["eval", "--checkpoint"])
@@ -276,7 +276,7 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(lines[0].contains("\tscore ") && lines[2].contains("\tscore "), "{stdout}");
     assert!(lines[1].contains("no such file or folder") && stderr.contains("1 of 4 input(s)"), "{stdout}\n{stderr}");
-    let spec = tdfas::train::checkpoint::read(&m4).unwrap().config.clip_spec();
+    let spec = tdfas::model::checkpoint::read(&m4).unwrap().config.clip_spec();
     let clips_in = |n: usize| {
         let starts = tdfas::data::clip_starts(n, &spec).len();
         if starts == 0 && n >= spec.frames {
@@ -342,15 +342,15 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 1);
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
     let m = dir.join("m.safetensors");
-    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
     tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
 
     // the dev scores, and the thresholds by hand: APCER <= 25% lets floor(0.25 x attacks) attacks
     // through, so the threshold sits just above the next-highest attack score
-    let source = tdfas::data::DataSource::new(&data, None);
-    tdfas::data::face::set_detection(false); // as --no-detect below
+    // as --no-detect below
+    let faces = tdfas::data::face::FaceSettings::new(false);
+    let source = tdfas::data::DataSource { faces, ..tdfas::data::DataSource::new(&data, None) };
     let dev = tdfas::eval::run::score_split(&gpu, &model, &source, tdfas::data::Split::Dev, 0, false).unwrap();
-    tdfas::data::face::set_detection(true);
     let videos = tdfas::eval::per_video(&dev.clips).unwrap();
     let mut attacks: Vec<f64> = videos.iter().filter(|v| v.label == 0).map(|v| v.score).collect();
     attacks.sort_by(|a, b| b.partial_cmp(a).unwrap());
@@ -366,7 +366,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
         .arg(&data)
         .arg("--out")
         .arg(&out));
-    let c = tdfas::train::checkpoint::read(&out).unwrap().calibration.expect("a stored threshold");
+    let c = tdfas::model::checkpoint::read(&out).unwrap().calibration.expect("a stored threshold");
     assert!(
         c.threshold > attacks[k] && c.threshold - attacks[k] < 1e-12,
         "{} vs attack score {}",
@@ -377,7 +377,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     assert!(accepted as f64 <= 0.25 * attacks.len() as f64, "{accepted} of {} attacks pass", attacks.len());
     assert!(c.method.contains("APCER <= 25%") && printed.contains("APCER <= 25%"), "{c:?}\n{printed}");
     // every tensor kept
-    let (a, b) = (tdfas::train::checkpoint::read(&m).unwrap(), tdfas::train::checkpoint::read(&out).unwrap());
+    let (a, b) = (tdfas::model::checkpoint::read(&m).unwrap(), tdfas::model::checkpoint::read(&out).unwrap());
     assert_eq!(a.tensors, b.tensors);
 
     let out_b = dir.join("m-bpcer.safetensors");
@@ -388,7 +388,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
         .arg(&data)
         .arg("--out")
         .arg(&out_b));
-    let c_b = tdfas::train::checkpoint::read(&out_b).unwrap().calibration.unwrap();
+    let c_b = tdfas::model::checkpoint::read(&out_b).unwrap().calibration.unwrap();
     assert_eq!(c_b.threshold, live[0].clamp(0.0, 1.0), "BPCER 0: the lowest live score");
 
     // infer and eval --threshold-from use it
@@ -419,7 +419,7 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
     let mut cfg = tdfas::model::Config::preset("tiny").unwrap();
     (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 2);
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
-    let calib = |t: f64, method: &str| tdfas::train::checkpoint::Calibration {
+    let calib = |t: f64, method: &str| tdfas::model::checkpoint::Calibration {
         threshold: t,
         method: method.into(),
         data: "d".into(),
@@ -429,7 +429,7 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
         n_attack: 1,
     };
     let m = dir.join("m.safetensors");
-    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
     let (multi, single) = (calib(0.25, "multi EER"), calib(0.75, "single EER"));
     tdfas::train::checkpoint::save_with_calibrations(&gpu, &m, &model, None, &progress, Some(&multi), Some(&single))
         .unwrap();
@@ -504,7 +504,7 @@ fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
     cfg.variant = "1".into();
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
     let m = dir.join("m1.safetensors");
-    let progress = tdfas::train::checkpoint::Progress { stage: 1, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 1, seed: 3, stage_done: true };
     tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
     for (name, hand) in marked {
         let path = fixtures.join(name);
@@ -563,7 +563,7 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
     (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 2);
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
     let m = dir.join("m.safetensors");
-    let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
     tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
     // 30 frames, clips of 3 frames every 2 (span 5): six clips, the same whether read as a file or a stream
     // nut: a container FFmpeg reads from a pipe as it reads it from a file

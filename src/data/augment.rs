@@ -257,7 +257,7 @@ mod tests {
             c.anchors.push(None);
         }
         let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3 };
-        let plain = load_clip(&c, &spec, None).unwrap();
+        let plain = load_clip(&c, &spec, &Default::default(), None).unwrap();
         let luma = |clip: &crate::data::Clip, k: usize| -> Vec<f32> {
             let n = 32 * 32;
             (0..n).map(|p| (0..3).map(|ch| clip.frames[k * 3 * n + ch * n + p]).sum::<f32>() / 3.0).collect()
@@ -265,7 +265,7 @@ mod tests {
         let base = centroid(&luma(&plain, 0), 32, true);
         let (mut flipped, mut moved) = (false, false);
         for seed in 0..24 {
-            let clip = load_clip(&c, &spec, Some(&mut ChaCha8Rng::seed_from_u64(seed))).unwrap();
+            let clip = load_clip(&c, &spec, &Default::default(), Some(&mut ChaCha8Rng::seed_from_u64(seed))).unwrap();
             for k in 0..2 {
                 let f = centroid(&luma(&clip, k), 32, true);
                 let d = centroid(&clip.depth[k * 64..(k + 1) * 64], 8, false);

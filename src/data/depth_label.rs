@@ -50,7 +50,30 @@ pub fn render_depth(anchor: &FaceAnchor, width: usize, height: usize, s: usize) 
 
 /// Renders the label for the image region `view` (e.g. the face crop) at S x S.
 pub fn render_depth_in(anchor: &FaceAnchor, view: Rect, s: usize) -> DepthLabel {
-    const SUPER: usize = 4; // render at 4S, area-average to S
+    let (r, n) = raster_in(anchor, view, s);
+    let (depth, mask) = normalise_depth(&r.z, &r.tag);
+    let depth = downsample_plane(&depth, n, n, SUPER);
+    DepthLabel { s, depth, mask: mask_at(&mask, n) }
+}
+
+/// The face mask alone (what the clip score of unlabelled input needs), equal to
+/// `render_depth_in(..).mask`.
+pub fn render_mask_in(anchor: &FaceAnchor, view: Rect, s: usize) -> Vec<f32> {
+    let (r, n) = raster_in(anchor, view, s);
+    let mask: Vec<f32> = r.tag.iter().map(|&t| if t == 1 { 1.0 } else { 0.0 }).collect();
+    mask_at(&mask, n)
+}
+
+/// Labels are rendered at 4S and area-averaged to S.
+const SUPER: usize = 4;
+
+/// A mask rendered at n x n, area-averaged to S x S and cut at one half.
+fn mask_at(mask: &[f32], n: usize) -> Vec<f32> {
+    downsample_plane(mask, n, n, SUPER).into_iter().map(|v| if v >= 0.5 { 1.0 } else { 0.0 }).collect()
+}
+
+/// The canonical mesh posed at `anchor`, rasterised with a z-buffer over `view` at 4S x 4S.
+fn raster_in(anchor: &FaceAnchor, view: Rect, s: usize) -> (Raster, usize) {
     let n = s * SUPER;
     let mesh = canonical();
     let (sx, sy) = (n as f32 / view.w, n as f32 / view.h);
@@ -69,10 +92,7 @@ pub fn render_depth_in(anchor: &FaceAnchor, view: Rect, s: usize) -> DepthLabel 
         let p = [pts[tri[0] as usize], pts[tri[1] as usize], pts[tri[2] as usize]];
         r.tri(p, [&[], &[], &[]], 1);
     }
-    let (depth, mask) = normalise_depth(&r.z, &r.tag);
-    let depth = downsample_plane(&depth, n, n, SUPER);
-    let mask = downsample_plane(&mask, n, n, SUPER).into_iter().map(|v| if v >= 0.5 { 1.0 } else { 0.0 }).collect();
-    DepthLabel { s, depth, mask }
+    (r, n)
 }
 
 /// Maps z-buffer depth to the label convention: [0.1, 1] inside (1 = nearest), 0 outside.
@@ -168,5 +188,18 @@ mod tests {
         let ms = t.elapsed().as_secs_f64() * 100.0;
         println!("render_depth S=32: {ms:.2} ms per frame");
         assert!(ms < 200.0);
+    }
+
+    #[test]
+    fn the_mask_alone_is_the_labels_mask() {
+        let view = Rect { x: 5.0, y: 3.0, w: 60.0, h: 60.0 };
+        for a in [
+            FaceAnchor::Box(Rect { x: 20.0, y: 15.0, w: 30.0, h: 34.0 }),
+            FaceAnchor::Eyes { left: [28.0, 30.0], right: [44.0, 29.0] },
+        ] {
+            let mask = render_mask_in(&a, view, 8);
+            assert_eq!(mask, render_depth_in(&a, view, 8).mask);
+            assert!(mask.contains(&1.0) && mask.contains(&0.0), "{mask:?}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::imageops::{Img, Rect};
 
@@ -220,13 +220,10 @@ pub fn median_box(per_frame: &[Option<Rect>]) -> ClipFace {
 /// folder's NNNN.png|jpg, up to `MAX_EXTRA` spread over it) are searched: a face found there
 /// gives the clip the video's median box (the face of a video stays in about one place).
 pub fn video_box(first_frame: &Path, frame_size: (usize, usize)) -> Option<Rect> {
-    const MAX_EXTRA: usize = 12;
     let dir = first_frame.parent()?;
     let frames: Vec<PathBuf> = super::generic::frame_files(dir).ok()?.into_values().collect();
-    let step = frames.len().div_ceil(MAX_EXTRA).max(1);
-    let per_frame: Vec<Option<Rect>> = frames
-        .iter()
-        .step_by(step)
+    let per_frame: Vec<Option<Rect>> = video_box_frames(frames.len())
+        .map(|k| &frames[k])
         .map(|p| {
             let img = super::imageops::load(p, false).ok()?;
             // another size is another video (or a corrupt file): not this clip's face
@@ -239,34 +236,49 @@ pub fn video_box(first_frame: &Path, frame_size: (usize, usize)) -> Option<Rect>
     median_box(&per_frame).rect
 }
 
-/// Clips read with no face box anywhere (neither the dataset's nor the detector's): they are
-/// cropped to the full frame; commands print the count in their summary.
-static FULL_FRAME_CLIPS: AtomicUsize = AtomicUsize::new(0);
-
-pub fn note_full_frame_clip() {
-    FULL_FRAME_CLIPS.fetch_add(1, Ordering::Relaxed);
+/// The frames (0-based positions among `n`) that `video_box` searches: at most 12, spread evenly.
+pub fn video_box_frames(n: usize) -> impl Iterator<Item = usize> {
+    const MAX_EXTRA: usize = 12;
+    (0..n).step_by(n.div_ceil(MAX_EXTRA).max(1))
 }
 
-/// How many clips were read as full frames since the last call (and resets the count).
-pub fn take_full_frame_clips() -> usize {
-    FULL_FRAME_CLIPS.swap(0, Ordering::Relaxed)
+/// How a command finds faces, built once from its flags (`--no-detect`) and passed down with
+/// its data (`DataSource`) or inputs (`infer::Scorers`). It also counts the clips read with no
+/// face box anywhere (neither the dataset's nor the detector's): they are cropped to the full
+/// frame, and the command prints the count in its summary.
+#[derive(Clone, Debug)]
+pub struct FaceSettings {
+    /// search frames without a box for a face (off for inputs that are face crops already)
+    pub detect: bool,
+    full_frame_clips: Arc<AtomicUsize>,
 }
 
-/// The run's summary line for `take_full_frame_clips`, when there were any.
-pub fn warn_full_frame_clips() {
-    let full = take_full_frame_clips();
-    if full > 0 {
-        eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
+impl Default for FaceSettings {
+    /// Detection on: frames without a box are searched.
+    fn default() -> FaceSettings {
+        FaceSettings::new(true)
     }
 }
 
-/// Detection can be switched off for inputs that are already face crops (`--no-detect`).
-static DETECTION_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+impl FaceSettings {
+    pub fn new(detect: bool) -> FaceSettings {
+        FaceSettings { detect, full_frame_clips: Arc::default() }
+    }
 
-pub fn set_detection(on: bool) {
-    DETECTION_OFF.store(!on, Ordering::Relaxed);
-}
+    pub fn note_full_frame_clip(&self) {
+        self.full_frame_clips.fetch_add(1, Ordering::Relaxed);
+    }
 
-pub fn detection_enabled() -> bool {
-    !DETECTION_OFF.load(Ordering::Relaxed)
+    /// How many clips were read as full frames since the last call (and resets the count).
+    pub fn take_full_frame_clips(&self) -> usize {
+        self.full_frame_clips.swap(0, Ordering::Relaxed)
+    }
+
+    /// The run's summary line for `take_full_frame_clips`, when there were any.
+    pub fn warn_full_frame_clips(&self) {
+        let full = self.take_full_frame_clips();
+        if full > 0 {
+            eprintln!("warning: {full} clip reads found no face (dataset box or detector): full frames used");
+        }
+    }
 }

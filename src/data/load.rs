@@ -2,8 +2,9 @@
 //! resize to H x W, normalisation, labels at S x S by area averaging, optional flip.
 
 use super::depth_label::{render_depth_in, FaceAnchor};
-use super::imageops::{area_resample, crop_resize, flip_rows, load, Rect};
-use super::{face, video, Clip, ClipIndex, ClipSpec};
+use super::face::{self, FaceSettings};
+use super::imageops::{area_resample, crop_resize, flip_rows, load, Img, Rect};
+use super::{video, Clip, ClipIndex, ClipSpec};
 use anyhow::{bail, Result};
 use rand::Rng;
 
@@ -13,8 +14,13 @@ pub const CROP_JITTER: f32 = 0.25;
 /// 1.3x, as face-cropped datasets ship them) when its labels are rendered.
 pub const FACE_CROP_INPUT_SCALE: f32 = 1.3;
 
-pub fn load_clip(c: &ClipIndex, spec: &ClipSpec, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
-    Ok(load_clip_with_face(c, spec, augment)?.0)
+pub fn load_clip(
+    c: &ClipIndex,
+    spec: &ClipSpec,
+    faces: &FaceSettings,
+    augment: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<Clip> {
+    Ok(load_clip_with_face(c, spec, faces, augment)?.0)
 }
 
 /// Where a clip's crop came from.
@@ -31,14 +37,15 @@ pub enum FaceSource {
 }
 
 /// `load_clip`, also saying where the face box came from. Box sources in order: the dataset's
-/// anchors, then the face detector (unless disabled with `face::set_detection(false)`), then the
+/// anchors, then the face detector (unless detection is off), then the
 /// full frame.
 pub fn load_clip_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
+    faces: &FaceSettings,
     augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
-    load_frames_with_face(c, spec, None, augment)
+    load_frames_with_face(c, spec, faces, None, augment)
 }
 
 /// Frame `frame` of a clip alone, as a one-frame clip, cropped exactly as in the whole clip (the
@@ -48,19 +55,21 @@ pub fn load_clip_with_face(
 pub fn load_clip_frame(
     c: &ClipIndex,
     spec: &ClipSpec,
+    faces: &FaceSettings,
     frame: usize,
     augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<Clip> {
     if frame >= c.frame_paths.len() {
         bail!("clip {} has {} frames, frame {frame} was asked for", c.video_id, c.frame_paths.len());
     }
-    Ok(load_frames_with_face(c, spec, Some(frame), augment)?.0)
+    Ok(load_frames_with_face(c, spec, faces, Some(frame), augment)?.0)
 }
 
 /// Reads every frame of a clip, or only frame `only` (a one-frame clip).
 fn load_frames_with_face(
     c: &ClipIndex,
     spec: &ClipSpec,
+    faces: &FaceSettings,
     only: Option<usize>,
     augment: Option<&mut rand_chacha::ChaCha8Rng>,
 ) -> Result<(Clip, FaceSource)> {
@@ -69,21 +78,31 @@ fn load_frames_with_face(
         Some(k) => vec![k],
         None => (0..c.frame_paths.len()).collect(),
     };
-    let mut images = Vec::with_capacity(wanted.len());
-    for &k in &wanted {
-        let path = &c.frame_paths[k];
+    let images = read_frames(&c.frame_paths, &wanted, &c.video_id)?;
+    let has_anchor = c.anchors.iter().any(|a| a.is_some());
+    let (anchors, source): (Vec<Option<FaceAnchor>>, FaceSource) = if has_anchor {
+        (wanted.iter().map(|&k| c.anchors.get(k).copied().flatten()).collect(), FaceSource::Dataset)
+    } else {
+        detected_face(&c.frame_paths, &wanted, &images, faces)?
+    };
+    crop_frames(c, spec, &wanted, &images, anchors, source, augment)
+}
+
+/// Reads the frames `wanted` of a clip's `paths`; frames of one video share a size, and a
+/// different one is a corrupt or misplaced file (an error naming it and the clip `video_id`).
+pub(crate) fn read_frames(paths: &[std::path::PathBuf], wanted: &[usize], video_id: &str) -> Result<Vec<Img>> {
+    let mut images: Vec<Img> = Vec::with_capacity(wanted.len());
+    for &k in wanted {
+        let path = &paths[k];
         let img = load(path, false)?;
-        // Frames of one video share a size; a different one is a corrupt or misplaced file.
         if let Some(first) = images.first() {
-            let first: &super::imageops::Img = first;
             if (img.w, img.h) != (first.w, first.h) {
                 bail!(
-                    "{}: frame is {}x{}, but frame {} of clip {} is {}x{} (mixed frame sizes)",
+                    "{}: frame is {}x{}, but frame {} of clip {video_id} is {}x{} (mixed frame sizes)",
                     path.display(),
                     img.w,
                     img.h,
-                    c.frame_paths[0].display(),
-                    c.video_id,
+                    paths[0].display(),
                     first.w,
                     first.h
                 );
@@ -91,62 +110,49 @@ fn load_frames_with_face(
         }
         images.push(img);
     }
-    let has_anchor = c.anchors.iter().any(|a| a.is_some());
-    let (anchors, source): (Vec<Option<FaceAnchor>>, FaceSource) = if has_anchor {
-        (wanted.iter().map(|&k| c.anchors.get(k).copied().flatten()).collect(), FaceSource::Dataset)
-    } else {
-        let small = images.first().is_some_and(|i| i.w.min(i.h) < face::MIN_SIDE);
-        let per_frame: Vec<_> = if face::detection_enabled() && !small {
-            // every frame of the clip votes for its box, also when only one is read
-            let mut per_frame = Vec::with_capacity(c.frame_paths.len());
-            for (k, p) in c.frame_paths.iter().enumerate() {
-                let found = match wanted.iter().position(|&w| w == k) {
-                    Some(i) => face::detect_cached(p, &images[i]),
-                    None => match face::cached_detection(p) {
-                        Some(hit) => hit,
-                        None => face::detect_cached(p, &load(p, false)?),
-                    },
-                };
-                per_frame.push(found);
-            }
-            per_frame
-        } else {
-            vec![None; c.frame_paths.len()]
-        };
-        let mut found = face::median_box(&per_frame);
-        if found.rect.is_none() && face::detection_enabled() && !small {
-            found.rect = face::video_box(&c.frame_paths[0], (images[0].w, images[0].h));
-        }
-        anchors_from(&found, small, &images)
-    };
-    crop_frames(c, spec, &wanted, &images, anchors, source, augment)
+    Ok(images)
 }
 
-/// One clip from frames held in memory (a stream), with the face found by the detector in each
-/// (`detections`, one per frame; None where none was found or detection is off): cropped and
-/// labelled exactly as `load_clip_with_face` does frames read from files.
-pub fn clip_from_frames(
-    video_id: &str,
-    spec: &ClipSpec,
-    images: &[super::imageops::Img],
-    detections: &[Option<Rect>],
-) -> Result<(Clip, FaceSource)> {
-    if images.is_empty() || images.len() != detections.len() {
-        bail!("clip_from_frames: {} frames, {} detections", images.len(), detections.len());
+/// The face of a clip of frame files with no box of their own: the median of the detector's
+/// boxes over every frame of the clip (also when only the frames `wanted` were read: the others
+/// come from the cache or are read), else the box of the video's other frames
+/// (`face::video_box`), else none (the full frame). Detection off (`--no-detect`): none.
+pub(crate) fn detected_face(
+    paths: &[std::path::PathBuf],
+    wanted: &[usize],
+    images: &[Img],
+    faces: &FaceSettings,
+) -> Result<(Vec<Option<FaceAnchor>>, FaceSource)> {
+    let small = images.first().is_some_and(|i| i.w.min(i.h) < face::MIN_SIDE);
+    let per_frame: Vec<_> = if faces.detect && !small {
+        let mut per_frame = Vec::with_capacity(paths.len());
+        for (k, p) in paths.iter().enumerate() {
+            let found = match wanted.iter().position(|&w| w == k) {
+                Some(i) => face::detect_cached(p, &images[i]),
+                None => match face::cached_detection(p) {
+                    Some(hit) => hit,
+                    None => face::detect_cached(p, &load(p, false)?),
+                },
+            };
+            per_frame.push(found);
+        }
+        per_frame
+    } else {
+        vec![None; paths.len()]
+    };
+    let mut found = face::median_box(&per_frame);
+    if found.rect.is_none() && faces.detect && !small {
+        found.rect = face::video_box(&paths[0], (images[0].w, images[0].h));
     }
-    let c = ClipIndex { video_id: video_id.to_string(), instrument: "unknown".into(), ..Default::default() };
-    let small = images[0].w.min(images[0].h) < face::MIN_SIDE;
-    let found = face::median_box(detections);
-    let (anchors, source) = anchors_from(&found, small, images);
-    let wanted: Vec<usize> = (0..images.len()).collect();
-    crop_frames(&c, spec, &wanted, images, anchors, source, None)
+    Ok(anchors_from(&found, small, images, faces))
 }
 
 /// The clip's anchors and face source from the detector's median box.
-fn anchors_from(
+pub(crate) fn anchors_from(
     found: &face::ClipFace,
     small: bool,
-    images: &[super::imageops::Img],
+    images: &[Img],
+    faces: &FaceSettings,
 ) -> (Vec<Option<FaceAnchor>>, FaceSource) {
     match found.rect {
         Some(r) => (
@@ -158,7 +164,7 @@ fn anchors_from(
             FaceSource::SmallFrames { frames: images.len(), side: images[0].w.min(images[0].h) },
         ),
         None => {
-            face::note_full_frame_clip();
+            faces.note_full_frame_clip();
             (vec![None; images.len()], FaceSource::FullFrame { frames: images.len() })
         }
     }
@@ -169,7 +175,7 @@ fn crop_frames(
     c: &ClipIndex,
     spec: &ClipSpec,
     wanted: &[usize],
-    images: &[super::imageops::Img],
+    images: &[Img],
     anchors: Vec<Option<FaceAnchor>>,
     source: FaceSource,
     mut augment: Option<&mut rand_chacha::ChaCha8Rng>,
@@ -249,15 +255,7 @@ fn labels(
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let depth_file = c.depth_paths.get(k).cloned().flatten();
     let mask_file = c.mask_paths.get(k).cloned().flatten();
-    let fallback = || {
-        let a = anchor.filter(|a| a.face_box().overlaps(w, h));
-        let a = a.unwrap_or_else(|| {
-            let full = Rect::full(w, h);
-            let (fw, fh) = (full.w / FACE_CROP_INPUT_SCALE, full.h / FACE_CROP_INPUT_SCALE);
-            FaceAnchor::Box(Rect { x: (full.w - fw) / 2.0, y: (full.h - fh) / 2.0, w: fw, h: fh })
-        });
-        render_depth_in(&a, rect, s)
-    };
+    let fallback = || render_depth_in(&label_anchor(anchor, w, h), rect, s);
     if let Some(a) = anchor.filter(|a| !a.face_box().overlaps(w, h)) {
         // the crop falls back to the whole frame: say so (once) rather than train on it silently
         if !BOX_OUTSIDE.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -282,6 +280,16 @@ fn labels(
         rendered.get_or_insert_with(fallback).depth.clone()
     };
     Ok((depth, mask))
+}
+
+/// The face that rendered labels follow: the anchor when it lies in the w x h frame, else a
+/// face box assumed to fill the frame as face crops are made (`FACE_CROP_INPUT_SCALE`).
+pub(crate) fn label_anchor(anchor: Option<FaceAnchor>, w: usize, h: usize) -> FaceAnchor {
+    anchor.filter(|a| a.face_box().overlaps(w, h)).unwrap_or_else(|| {
+        let full = Rect::full(w, h);
+        let (fw, fh) = (full.w / FACE_CROP_INPUT_SCALE, full.h / FACE_CROP_INPUT_SCALE);
+        FaceAnchor::Box(Rect { x: (full.w - fw) / 2.0, y: (full.h - fh) / 2.0, w: fw, h: fh })
+    })
 }
 
 /// Said once per process: a face box outside its frame.

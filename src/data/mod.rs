@@ -16,6 +16,7 @@ pub mod sgtd;
 pub mod siw;
 pub mod stream;
 pub mod synth;
+pub mod unlabelled;
 pub mod video;
 
 use anyhow::{bail, Context, Result};
@@ -109,21 +110,24 @@ pub enum Layout {
 /// Where clips come from: a dataset folder, an optional protocol, and whether the protocol's
 /// lists may name clips outside the folder (absolute paths, `..`, links leading out): refused
 /// unless the user allows it, so a hostile list cannot make tdfas read any file on the machine.
-#[derive(Clone, Copy, Debug)]
+/// The face settings travel with the data: how its frames without boxes are read.
+#[derive(Clone, Debug)]
 pub struct DataSource<'a> {
     pub root: &'a Path,
     pub protocol: Option<&'a str>,
     pub allow_outside: bool,
+    pub faces: face::FaceSettings,
 }
 
 impl<'a> DataSource<'a> {
+    /// Data inside its folder, faces searched where the dataset has no boxes.
     pub fn new(root: &'a Path, protocol: Option<&'a str>) -> DataSource<'a> {
-        DataSource { root, protocol, allow_outside: false }
+        DataSource { root, protocol, allow_outside: false, faces: face::FaceSettings::default() }
     }
 
     /// The same data under another protocol.
     pub fn with_protocol(&self, protocol: Option<&'a str>) -> DataSource<'a> {
-        DataSource { protocol, ..*self }
+        DataSource { protocol, ..self.clone() }
     }
 }
 
@@ -132,6 +136,7 @@ pub struct Dataset {
     pub root: PathBuf,
     pub layout: Layout,
     pub spec: ClipSpec,
+    pub faces: face::FaceSettings,
     clips: Vec<ClipIndex>,
     skipped: Vec<String>,
 }
@@ -164,7 +169,14 @@ impl Dataset {
             unfinished_synthetic_set(root)?;
             outside_root(root, &clips)?;
         }
-        Ok(Dataset { root: root.to_path_buf(), layout, spec: spec.clone(), clips, skipped })
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            layout,
+            spec: spec.clone(),
+            faces: source.faces.clone(),
+            clips,
+            skipped,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -183,12 +195,12 @@ impl Dataset {
     /// Loads clip `i`. With `augment`: random crop scale (`spec.crop +- load::CROP_JITTER`, where boxes exist) and a
     /// horizontal flip of frames, depth and mask together.
     pub fn load(&self, i: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
-        load::load_clip(self.clip(i)?, &self.spec, augment)
+        load::load_clip(self.clip(i)?, &self.spec, &self.faces, augment)
     }
 
     /// Loads frame `frame` of clip `i` alone (a one-frame clip), cropped as in the whole clip.
     pub fn load_frame(&self, i: usize, frame: usize, augment: Option<&mut rand_chacha::ChaCha8Rng>) -> Result<Clip> {
-        load::load_clip_frame(self.clip(i)?, &self.spec, frame, augment)
+        load::load_clip_frame(self.clip(i)?, &self.spec, &self.faces, frame, augment)
     }
 
     /// Clip `i`, or an error naming the dataset when it has fewer.

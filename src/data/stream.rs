@@ -44,6 +44,11 @@ pub struct FrameStream {
 
 impl FrameStream {
     pub fn open(source: &Source) -> Result<FrameStream> {
+        FrameStream::open_with(source, true)
+    }
+
+    /// `open`, with FFmpeg's error lines shown or not (a file read again says its errors once).
+    pub fn open_with(source: &Source, show_errors: bool) -> Result<FrameStream> {
         if !super::video::ffmpeg_available() {
             bail!("cannot read {}: the `ffmpeg` program is not installed", source.name().display());
         }
@@ -66,7 +71,7 @@ impl FrameStream {
         cmd.args(["-fps_mode", "passthrough", "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "pipe:1"]);
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if show_errors { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .with_context(|| format!("starting ffmpeg for {}", source.name().display()))?;
         let out = BufReader::new(child.stdout.take().expect("piped"));
@@ -106,6 +111,37 @@ impl Drop for FrameStream {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The frames FFmpeg decodes from a video file, counted without converting or keeping any (the
+/// same input and timestamp options as `FrameStream`, so the same frames). FFmpeg's error lines
+/// on a damaged file that still decodes are returned; a file it cannot decode is an error.
+pub fn count_frames(video: &Path) -> Result<(usize, Vec<String>)> {
+    if !super::video::ffmpeg_available() {
+        bail!("cannot read {}: the `ffmpeg` program is not installed", video.display());
+    }
+    let mut input = std::ffi::OsString::from("file:");
+    input.push(video.as_os_str());
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(input)
+        .args(["-fps_mode", "passthrough", "-f", "null", "-progress", "pipe:1", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .context("running ffmpeg")?;
+    let errors: Vec<String> =
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    if !out.status.success() {
+        bail!("ffmpeg failed on {}: {}", video.display(), errors.join(" "));
+    }
+    // -progress writes `frame=N` blocks; the last one holds the total
+    let frames = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("frame="))
+        .next_back()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    Ok((frames, errors))
 }
 
 /// `P6 <w> <h> <maxval>` and the single whitespace byte after it; None at a clean end.

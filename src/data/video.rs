@@ -99,17 +99,22 @@ pub fn decode(video: &Path, dir: &Path) -> Result<()> {
             crate::util::text::shown_path(video)
         );
     }
-    if !errors.trim().is_empty() {
-        // ffmpeg decodes what it can of a truncated or damaged file and still exits 0
-        let lines: Vec<&str> = errors.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<String> = errors.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    warn_decode_errors(video, &lines);
+    Ok(())
+}
+
+/// FFmpeg decodes what it can of a truncated or damaged file and still exits 0: its error lines
+/// are said in one warning.
+pub fn warn_decode_errors(video: &Path, lines: &[String]) {
+    if let Some(first) = lines.first() {
         eprintln!(
             "warning: ffmpeg reported {} error line(s) decoding {} (truncated or damaged file?), first: {}",
             lines.len(),
             video.display(),
-            lines[0].trim()
+            first.trim()
         );
     }
-    Ok(())
 }
 
 /// Folder for decoded frames of `video`: `<root>/.tdfas_frames/<stem>-<key>` when writable,

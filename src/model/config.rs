@@ -129,7 +129,70 @@ const PRESETS: &[(&str, &str)] = &[
     ("tiny", include_str!("presets/tiny.toml")),
 ];
 
+/// Changes to a config given on the command line (each `None` keeps the config's value).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub variant: Option<String>,
+    /// both stages' steps
+    pub steps: Option<usize>,
+    pub lr1: Option<f64>,
+    pub lr2: Option<f64>,
+    pub batch1: Option<usize>,
+    pub batch2: Option<usize>,
+}
+
 impl Config {
+    /// The preset a command uses when none is named: `tiny` on a CPU adapter (software
+    /// rendering runs at a few GFLOP/s), `paper` on a GPU.
+    pub fn default_preset(cpu_adapter: bool) -> &'static str {
+        if cpu_adapter {
+            "tiny"
+        } else {
+            "paper"
+        }
+    }
+
+    /// A config file, else the named preset, else `fallback` (e.g. a resumed run's config), else
+    /// the adapter's default preset.
+    pub fn chosen(
+        file: Option<&Path>,
+        preset: Option<&str>,
+        fallback: Option<&Config>,
+        cpu_adapter: bool,
+    ) -> Result<Config> {
+        match (file, preset, fallback) {
+            (Some(path), _, _) => Config::from_file(path),
+            (None, Some(p), _) => Config::preset(p),
+            (None, None, Some(c)) => Ok(c.clone()),
+            (None, None, None) => Config::preset(Config::default_preset(cpu_adapter)),
+        }
+    }
+
+    /// The config with `o` applied, validated.
+    pub fn overridden(mut self, o: &Overrides) -> Result<Config> {
+        if let Some(v) = &o.variant {
+            self.variant = v.clone();
+        }
+        if let Some(s) = o.steps {
+            self.stage1.steps = s;
+            self.stage2.steps = s;
+        }
+        if let Some(x) = o.lr1 {
+            self.stage1.lr = x;
+        }
+        if let Some(x) = o.lr2 {
+            self.stage2.lr = x;
+        }
+        if let Some(x) = o.batch1 {
+            self.stage1.batch = x;
+        }
+        if let Some(x) = o.batch2 {
+            self.stage2.batch = x;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
     pub fn preset(name: &str) -> Result<Config> {
         let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
             bail!("unknown preset {name:?}: use one of {}", PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "));

@@ -50,6 +50,25 @@ impl HostBatch {
         Ok(b)
     }
 
+    /// One clip of unlabelled frames to score (depth labels zero and label 0, as for an attack:
+    /// the score reads only the frames and the face mask).
+    pub fn unlabelled(cfg: &Config, clip: &crate::data::unlabelled::FaceClip) -> Result<HostBatch> {
+        let (nf, h, s) = (cfg.frames, cfg.image_size, cfg.map_size());
+        ensure!(
+            clip.frames.len() == nf * 3 * h * h && clip.mask.len() == nf * s * s,
+            "a clip of {} frame values and {} mask values; the model wants {nf} frames of 3x{h}x{h} and maps of {s}x{s}",
+            clip.frames.len(),
+            clip.mask.len()
+        );
+        Ok(HostBatch {
+            clips: 1,
+            frames: clip.frames.clone(),
+            depth: vec![0.0; nf * s * s],
+            mask: clip.mask.clone(),
+            labels: vec![0.0],
+        })
+    }
+
     /// A stage-1 batch: single frames (each with its depth and mask) from several clips.
     pub fn single_frames(cfg: &Config, picks: &[(&crate::data::Clip, usize)]) -> HostBatch {
         let (fsz, s2) = (3 * cfg.image_size * cfg.image_size, cfg.map_size() * cfg.map_size());
@@ -108,6 +127,20 @@ impl FasTd {
     pub fn new(gpu: &Gpu, cfg: Config, seed: u64) -> Result<FasTd> {
         let params = super::init::init_params(gpu, &cfg, seed)?;
         Ok(FasTd { cfg, params })
+    }
+
+    /// The single-frame part as a variant-1 model (parameters and BatchNorm statistics copied):
+    /// what scores photos, and the Model 1 baseline training stores.
+    pub fn single_frame(&self, gpu: &Gpu) -> Result<FasTd> {
+        let mut cfg = self.cfg.clone();
+        cfg.variant = "1".into();
+        let mut m1 = FasTd::new(gpu, cfg, 0)?;
+        let names: Vec<String> = m1.params.names().map(String::from).collect();
+        for name in names {
+            let values = self.params.get(&name)?.download(gpu)?;
+            m1.params.set(gpu, &name, &values)?;
+        }
+        Ok(m1)
     }
 
     /// Freezes or unfreezes the parts trained by `stage` (1: single-frame part; 2: the rest).

@@ -2,6 +2,7 @@
 //! blocks (short-term motion), the ConvGRU (long-term motion), fusion and the binary head, and the
 //! clip score (eq. 18).
 
+pub mod checkpoint;
 pub mod config;
 pub mod conv_gru;
 pub mod fastd;

@@ -13,11 +13,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::adadelta::Adadelta;
-use super::checkpoint::{self, Progress};
+use super::checkpoint;
 use super::outdir;
 use crate::data::{Clip, DataSource, Dataset, Split};
 use crate::gpu::Gpu;
 use crate::graph::Tape;
+use crate::model::checkpoint::Progress;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
 
@@ -40,12 +41,19 @@ pub struct TrainOptions {
     pub overwrite: bool,
     /// read clips that a protocol list places outside `data`
     pub allow_outside_data: bool,
+    /// how faces are found in frames without boxes
+    pub faces: crate::data::face::FaceSettings,
 }
 
 impl TrainOptions {
     /// The training data: its folder, protocol, and whether clips may lie outside it.
     pub fn source(&self) -> DataSource<'_> {
-        DataSource { root: &self.data, protocol: self.protocol.as_deref(), allow_outside: self.allow_outside_data }
+        DataSource {
+            root: &self.data,
+            protocol: self.protocol.as_deref(),
+            allow_outside: self.allow_outside_data,
+            faces: self.faces.clone(),
+        }
     }
 }
 
@@ -168,7 +176,7 @@ impl ClipCache {
 pub struct TrainSummary {
     pub checkpoint: PathBuf,
     /// the final model's dev-EER threshold (None when the dev split could not give one)
-    pub calibration: Option<checkpoint::Calibration>,
+    pub calibration: Option<crate::model::checkpoint::Calibration>,
     /// (stage, first-logged losses, last losses)
     pub stages: Vec<(u8, StepLosses, StepLosses)>,
 }
@@ -194,7 +202,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     crate::util::fs::clean_stale_tmp(&opts.out, &RUN_FILES, true);
     let ckpt = checkpoint_path(&opts.out);
     let (mut model, mut progress, loaded) = if opts.resume && ckpt.exists() {
-        let (mut model, loaded) = checkpoint::load_model(gpu, &ckpt)?;
+        let (mut model, loaded) = crate::model::checkpoint::load_model(gpu, &ckpt)?;
         let mut progress = loaded
             .progress
             .clone()
@@ -414,7 +422,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     let single = if model.cfg.variant().single_only || !stage1.is_file() {
         None
     } else {
-        checkpoint::read(&stage1)?.calibration
+        crate::model::checkpoint::read(&stage1)?.calibration
     };
     checkpoint::save_with_calibrations(
         gpu,
@@ -569,27 +577,14 @@ fn config_diffs(a: &serde_json::Value, b: &serde_json::Value, prefix: &str) -> V
 /// untrained stage-2 tensors), with its own dev threshold, so `eval` and `infer` run it as the
 /// single-frame baseline.
 fn save_model1(gpu: &Gpu, path: &Path, model: &FasTd, progress: &Progress, opts: &TrainOptions) -> Result<()> {
-    let model1 = single_frame_model(gpu, model)?;
+    let model1 = model.single_frame(gpu)?;
     let calibration = calibrate(gpu, &model1, opts);
     checkpoint::save_calibrated(gpu, path, &model1, None, progress, calibration.as_ref())
 }
 
-/// The single-frame part of `model` as a variant-1 model (parameters and BatchNorm statistics copied).
-pub fn single_frame_model(gpu: &Gpu, model: &FasTd) -> Result<FasTd> {
-    let mut cfg = model.cfg.clone();
-    cfg.variant = "1".into();
-    let mut m1 = FasTd::new(gpu, cfg, 0)?;
-    let names: Vec<String> = m1.params.names().map(String::from).collect();
-    for name in names {
-        let values = model.params.get(&name)?.download(gpu)?;
-        m1.params.set(gpu, &name, &values)?;
-    }
-    Ok(m1)
-}
-
 /// The dev-EER threshold of `model` on the training data's dev split; a warning and None when
 /// the dev split cannot give one (missing, or one class only).
-fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<checkpoint::Calibration> {
+fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<crate::model::checkpoint::Calibration> {
     match dev_calibration(gpu, model, &opts.source()) {
         Ok(c) => {
             if opts.progress {
@@ -608,7 +603,7 @@ fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<checkpoint
 }
 
 /// Scores the dev split and fixes the threshold at its EER (`metrics::dev_threshold`).
-pub fn dev_calibration(gpu: &Gpu, model: &FasTd, source: &DataSource) -> Result<checkpoint::Calibration> {
+pub fn dev_calibration(gpu: &Gpu, model: &FasTd, source: &DataSource) -> Result<crate::model::checkpoint::Calibration> {
     calibrate_at(gpu, model, source, Operating::Eer, false)
 }
 
@@ -630,7 +625,7 @@ pub fn calibrate_at(
     source: &DataSource,
     rule: Operating,
     progress: bool,
-) -> Result<checkpoint::Calibration> {
+) -> Result<crate::model::checkpoint::Calibration> {
     let dev =
         crate::eval::run::score_split(gpu, model, source, Split::Dev, 0, progress).context("scoring the dev split")?;
     let videos = crate::eval::per_video(&dev.clips)?;
@@ -643,7 +638,7 @@ pub fn calibrate_at(
     // scores may reach a little past 1 (the depth maps end in a ReLU): keep the threshold a rate
     let threshold = threshold.clamp(0.0, 1.0);
     let m = metrics::at_threshold(&videos, threshold)?;
-    Ok(checkpoint::Calibration {
+    Ok(crate::model::checkpoint::Calibration {
         threshold,
         method,
         data: source.root.display().to_string(),

@@ -7,4 +7,5 @@ pub mod outputs;
 pub mod png;
 pub mod progress;
 pub mod scratch;
+pub mod settings;
 pub mod text;

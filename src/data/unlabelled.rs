@@ -1,0 +1,77 @@
+//! Frames without labels: what `infer` and `dump` read (a user's video, folder of frames or
+//! photo). The face is found as for a dataset without boxes (`load::detected_face`), and the
+//! frames are cropped and normalised exactly as training crops them, with the face mask the clip
+//! score (eq. 18) averages over; there is no label, instrument or depth map.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use super::depth_label::{render_mask_in, FaceAnchor};
+use super::face::{self, FaceSettings};
+use super::imageops::{crop_resize, Img, Rect};
+use super::load::{anchors_from, crop_rect, detected_face, label_anchor, read_frames, FaceSource};
+use super::ClipSpec;
+
+/// One clip of unlabelled frames, ready for the model.
+#[derive(Clone, Debug)]
+pub struct FaceClip {
+    /// Nf x 3 x H x W, NCHW, normalised (p - 127.5) / 128
+    pub frames: Vec<f32>,
+    /// Nf x S x S, 0/1 face mask
+    pub mask: Vec<f32>,
+    /// where the crop's face box came from
+    pub face: FaceSource,
+}
+
+/// A clip of frame files (a folder's NNNN.png|jpg, or Nf copies of one photo) of the input
+/// `input` (named in errors).
+pub fn read(spec: &ClipSpec, faces: &FaceSettings, input: &str, paths: &[PathBuf]) -> Result<FaceClip> {
+    let all: Vec<usize> = (0..paths.len()).collect();
+    let images = read_frames(paths, &all, input)?;
+    let (anchors, face) = detected_face(paths, &all, &images, faces)?;
+    Ok(crop(spec, &images, &anchors, face))
+}
+
+/// A clip of frames held in memory (a stream or a video read through a pipe), with the face the
+/// detector found in each (`detections`, one per frame; None where none was found or detection
+/// is off), and the box to use when no frame shows one (the video's, as `face::video_box` gives
+/// frames read from files).
+pub fn from_images(
+    spec: &ClipSpec,
+    faces: &FaceSettings,
+    images: &[Img],
+    detections: &[Option<Rect>],
+    video_box: Option<Rect>,
+) -> Result<FaceClip> {
+    if images.is_empty() || images.len() != detections.len() {
+        bail!("a clip of {} frames with {} detections", images.len(), detections.len());
+    }
+    let small = images[0].w.min(images[0].h) < face::MIN_SIDE;
+    let mut found = face::median_box(detections);
+    if found.rect.is_none() {
+        found.rect = video_box;
+    }
+    let (anchors, face) = anchors_from(&found, small, images, faces);
+    Ok(crop(spec, images, &anchors, face))
+}
+
+/// Crops, resizes and normalises each frame at its anchor (the whole frame without one), and
+/// renders the face mask in each crop.
+fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: FaceSource) -> FaceClip {
+    let (n, s) = (spec.size, spec.map);
+    let mut clip = FaceClip {
+        frames: Vec::with_capacity(images.len() * 3 * n * n),
+        mask: Vec::with_capacity(images.len() * s * s),
+        face,
+    };
+    for (img, anchor) in images.iter().zip(anchors) {
+        let rect = crop_rect(*anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
+        let crop = crop_resize(img, rect, n);
+        for ch in 0..3 {
+            clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
+        }
+        clip.mask.extend(render_mask_in(&label_anchor(*anchor, img.w, img.h), rect, s));
+    }
+    clip
+}
