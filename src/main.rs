@@ -188,6 +188,18 @@ enum Command {
         #[arg(required_unless_present = "camera")]
         inputs: Vec<PathBuf>,
     },
+    /// Serve the browser page (WebGPU), its WebAssembly and a checkpoint on 127.0.0.1: camera,
+    /// video file or photos scored in the browser (build the page first: tools/build_web.sh).
+    Web {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// the port on 127.0.0.1 (0: any free one; the address is printed)
+        #[arg(long, default_value_t = 8032)]
+        port: u16,
+        /// also serve this folder's files to the page (`?frames=` / `?video=` / `?photos=`)
+        #[arg(long)]
+        files: Option<PathBuf>,
+    },
     /// Write every intermediate (D_single, OFF, ConvGRU states, D_multi, D_fusion, logits, score) of
     /// one clip as safetensors, to cross-check a checkpoint against PyTorch (tools/compare_dump.py).
     Dump {
@@ -600,6 +612,10 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{failed} of {} input(s) could not be scored (see above)", results.len());
             }
             Ok(())
+        }
+        Command::Web { checkpoint, port, files } => {
+            let site = tdfas::web::server::Site::new(&checkpoint, files.as_deref())?;
+            tdfas::web::server::serve(site, port)
         }
         Command::Dump { checkpoint, input, out, no_detect, overwrite } => {
             check_output_file(
