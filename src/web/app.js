@@ -98,9 +98,12 @@ async function start() {
   }
   try {
     const gpu = JSON.parse(await tdfas.open_gpu());
+    // wgpu's WebGPU backend leaves the name empty: the browser's own adapter info says it
+    const info = (await navigator.gpu.requestAdapter())?.info;
+    if (info) gpu.adapter = [info.vendor, info.architecture, info.description].filter((x) => x).join(' ') || gpu.adapter;
     $('adapter').textContent = gpu.adapter;
     page.gpu = gpu;
-    log('adapter: ' + gpu.description);
+    log('adapter: ' + gpu.adapter + ', ' + gpu.description);
   } catch (e) {
     $('adapter').textContent = 'none';
     return fail('WebGPU gave no usable GPU: ' + (e.message || e) +
@@ -218,7 +221,7 @@ async function scorePhotos(pics, names) {
     showResult(r, `photo ${i + 1} of ${pics.length}: ${names[i]}`);
     drawBox(r.face_box, p.width, p.height);
   }
-  finish('done', { photos: results.map(({ depth, ...r }) => r) });
+  finish('done', { photos: results.map(({ depth, ...r }) => r), conv_kernel: page.model.conv_kernel });
 }
 
 // Scores one window of frames ({rgba, box}); adds the time it took.

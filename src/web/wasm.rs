@@ -71,10 +71,8 @@ pub async fn open_gpu() -> Result<String, JsError> {
 }
 
 fn describe_gpu(gpu: &Gpu) -> serde_json::Value {
-    let i = &gpu.device.info;
-    let name = if i.name.is_empty() { format!("{} {}", i.vendor, i.driver) } else { i.name.clone() };
     json!({
-        "adapter": name.trim(),
+        "adapter": gpu.device.info.name,
         "description": gpu.describe(),
         "timestamps": gpu.device.features.contains(wgpu::Features::TIMESTAMP_QUERY),
     })
