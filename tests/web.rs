@@ -257,3 +257,92 @@ fn page_scores_frames_and_photos_as_infer_does() {
     let (got, want) = (f(&r["score"]), f(&native["score"]));
     assert!((got - want).abs() <= 1e-4, "photo: the page scored {got}, tdfas infer {want}");
 }
+
+fn ffmpeg_y4m(frames: &Path, out: &Path) -> bool {
+    let ok = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-framerate", "30", "-i"])
+        .arg(frames.join("%04d.jpg"))
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(out)
+        .status();
+    ok.is_ok_and(|s| s.success())
+}
+
+#[test]
+fn fake_camera_finds_the_face_and_scores_as_infer_does_on_the_video() {
+    if !ready() {
+        return;
+    }
+    let fx = fixtures();
+    let y4m = work().join("live.y4m");
+    if !ffmpeg_y4m(&fx.live, &y4m) {
+        assert!(std::env::var("TDFAS_REQUIRE_BROWSER").is_err(), "ffmpeg could not write {}", y4m.display());
+        eprintln!("SKIPPED: the fake camera test: no ffmpeg to write its y4m");
+        return;
+    }
+    let server = Server::start(&fx.checkpoint, None);
+    let capture = format!("--use-file-for-fake-video-capture={}", y4m.display());
+    let mut flags = WEBGPU.to_vec();
+    flags.extend(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", &capture]);
+    let page = browse(&format!("{}?camera=1&clips=4", server.url), "camera", &flags);
+    assert_eq!(page["state"], "done", "{page}");
+    let r = &page["result"];
+    assert!(r["face_box"].is_array(), "no face found in the camera's frames: {r}");
+    let native = infer(&fx.checkpoint, &y4m, r["conv_kernel"].as_str().unwrap());
+    let (got, want) = (f(&r["score"]), f(&native["score"]));
+    eprintln!("camera: page {got:.4} over {} clips, infer on the video {want:.4}", r["clip_scores"]);
+    assert!((got - want).abs() <= 0.05, "the camera scored {got}, tdfas infer on its video {want}");
+    if (want - fx.threshold).abs() > 0.05 {
+        assert_eq!(got >= fx.threshold, want >= fx.threshold, "verdicts differ: {got} vs {want}");
+    }
+}
+
+#[test]
+fn bad_inputs_give_a_clear_message_on_the_page() {
+    if !ready() {
+        return;
+    }
+    let fx = fixtures();
+    let dir = work().join("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("notes.safetensors");
+    std::fs::write(&junk, "these are my notes, not a model\n").unwrap();
+    // the server refuses a wrong checkpoint before serving anything
+    let out = tdfas().args(["web", "--port", "0", "--checkpoint"]).arg(&junk).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("is not a tdfas checkpoint"), "{err}");
+    // frames without a face: a grey gradient
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for k in 0..8 {
+        let img = image::RgbImage::from_fn(224, 168, |x, y| image::Rgb([(x / 2) as u8, (y + k) as u8, 120]));
+        img.save(frames.join(format!("{k:04}.jpg"))).unwrap();
+    }
+    let server = Server::start(&fx.checkpoint, Some(&dir));
+    let server_frames = Server::start(&fx.checkpoint, Some(&frames));
+    let with = |extra: &[&'static str]| -> Vec<&'static str> { WEBGPU.iter().chain(extra).copied().collect() };
+    let cases: [(&str, String, Vec<&str>, &str, &str); 4] = [
+        ("no-webgpu", server.url.clone(), vec!["--disable-blink-features=WebGPU"], "error", "has no WebGPU"),
+        (
+            "wrong-checkpoint",
+            format!("{}?checkpoint=files/notes.safetensors", server.url),
+            with(&[]),
+            "error",
+            "notes.safetensors is not a tdfas checkpoint",
+        ),
+        (
+            "camera-refused",
+            format!("{}?camera=1", server.url),
+            with(&["--use-fake-device-for-media-stream", "--deny-permission-prompts"]),
+            "error",
+            "camera was refused",
+        ),
+        ("no-face", format!("{}?frames=files", server_frames.url), with(&[]), "done", "no face found"),
+    ];
+    for (shot, url, flags, state, says) in cases {
+        let page = browse(&url, shot, &flags);
+        assert_eq!(page["state"], state, "{shot}: {page}");
+        let message = page["message"].as_str().unwrap();
+        assert!(message.contains(says), "{shot}: the page says {message:?}, not {says:?}");
+    }
+}

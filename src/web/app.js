@@ -25,6 +25,7 @@ function finish(state, result) {
   window.tdfasResult = result;
   setState(state);
   console.log('TDFAS_RESULT ' + JSON.stringify({ state, ...result }));
+  if (page.model) result.conv_kernel = page.model.conv_kernel;
 }
 function fail(text) {
   showMessage(text);
@@ -74,7 +75,9 @@ function drawDepth(map, s) {
 // The face box over the shown frame (frame pixels -> the overlay's pixels).
 function drawBox(box, w, h) {
   const o = $('overlay');
-  o.width = o.clientWidth; o.height = o.clientHeight;
+  const media = $('still').hidden ? $('video') : $('still');
+  Object.assign(o.style, { left: media.offsetLeft + 'px', top: media.offsetTop + 'px', width: media.offsetWidth + 'px', height: media.offsetHeight + 'px' });
+  o.width = media.offsetWidth; o.height = media.offsetHeight;
   const ctx = o.getContext('2d');
   ctx.clearRect(0, 0, o.width, o.height);
   if (!box || !box.length) return;
@@ -106,8 +109,7 @@ async function start() {
     log('adapter: ' + gpu.adapter + ', ' + gpu.description);
   } catch (e) {
     $('adapter').textContent = 'none';
-    return fail('WebGPU gave no usable GPU: ' + (e.message || e) +
-      '\nUse Chrome or Edge 113 or newer (on Linux with --enable-unsafe-webgpu), Safari 26, or Firefox 141+ on Windows.');
+    return fail('WebGPU gave no usable GPU: ' + (e.message || e));
   }
   const site = await fetch('site.json').then((r) => r.json()).catch(() => ({}));
   page.site = site;
