@@ -15,8 +15,12 @@ use serde_json::Value;
 /// One browser at a time: SwiftShader runs the shaders on the CPU.
 static BROWSER: Mutex<()> = Mutex::new(());
 
-const WEBGPU: [&str; 4] =
-    ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader", "--use-webgpu-adapter=swiftshader"];
+const WEBGPU: [&str; 4] = [
+    "--enable-unsafe-webgpu",
+    "--enable-features=Vulkan",
+    "--use-angle=swiftshader",
+    "--use-webgpu-adapter=swiftshader",
+];
 
 fn tdfas() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tdfas"))
@@ -177,8 +181,9 @@ fn browse(url: &str, shot: &str, flags: &[&str]) -> Value {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_default();
-    let v: Value = serde_json::from_str(line)
-        .unwrap_or_else(|_| panic!("{url}: no answer from the browser: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|_| {
+        panic!("{url}: no answer from the browser: {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
     eprintln!("{shot}: {}", serde_json::to_string(&v["result"]).unwrap());
     v
 }
@@ -233,7 +238,9 @@ fn page_scores_frames_and_photos_as_infer_does() {
             assert!((f(a) - f(b)).abs() <= 1e-4, "clip scores {pc:?} vs {nc:?}");
         }
         // the same face: the page's last clip box over infer's median of the clips' boxes
-        let b = |v: &Value| -> Vec<f64> { v.as_array().unwrap_or_else(|| panic!("no face box: {v}")).iter().map(f).collect() };
+        let b = |v: &Value| -> Vec<f64> {
+            v.as_array().unwrap_or_else(|| panic!("no face box: {v}")).iter().map(f).collect()
+        };
         let iou = iou(&b(&r["face_box"]), &b(&native["face"]["face_box"]));
         assert!(iou > 0.5, "face boxes {} and {} (IoU {iou:.2})", r["face_box"], native["face"]["face_box"]);
         assert_eq!(f(&r["threshold"]["value"]), fx.threshold);
@@ -284,7 +291,7 @@ fn fake_camera_finds_the_face_and_scores_as_infer_does_on_the_video() {
     let capture = format!("--use-file-for-fake-video-capture={}", y4m.display());
     let mut flags = WEBGPU.to_vec();
     flags.extend(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", &capture]);
-    let page = browse(&format!("{}?camera=1&clips=4", server.url), "camera", &flags);
+    let page = browse(&format!("{}?camera=1&clips=8", server.url), "camera", &flags);
     assert_eq!(page["state"], "done", "{page}");
     let r = &page["result"];
     assert!(r["face_box"].is_array(), "no face found in the camera's frames: {r}");

@@ -185,7 +185,8 @@ fn decode_as(bytes: &[u8], name: &str, gray: bool) -> Result<Img> {
              ({budget} pixels at most; frames larger than {MAX_IMAGE_PIXELS} pixels must be downscaled first)"
         );
     }
-    let mut dyn_img = image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {name}"))?;
+    let mut dyn_img =
+        image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {name}"))?;
     dyn_img.apply_orientation(orientation);
     Ok(if gray {
         let g = dyn_img.to_luma8();

@@ -29,6 +29,7 @@ function finish(state, result) {
 }
 function fail(text) {
   showMessage(text);
+  if (!page.model) $('model').textContent = 'not loaded';
   finish('error', { message: text });
 }
 const fmt = (x) => (x == null ? '-' : x.toFixed(4));
@@ -87,6 +88,9 @@ function drawBox(box, w, h) {
 }
 
 // ---- start: wasm, WebGPU, checkpoint ----
+// the inputs wait for the engine
+const controls = ['camera', 'stop', 'bench-run', 'video-file', 'photo-files', 'checkpoint-file'];
+for (const id of controls) $(id).disabled = true;
 async function start() {
   try {
     await initWasm();
@@ -122,7 +126,7 @@ async function start() {
   } catch (e) {
     return fail(e.message || String(e));
   }
-  for (const id of ['camera', 'stop', 'bench-run']) $(id).disabled = false;
+  for (const id of controls) $(id).disabled = false;
   setState('ready');
   await autoRun();
 }
@@ -173,9 +177,13 @@ async function scoreImages(files) {
 }
 
 function showStill(pic) {
+  showPixels(pic.rgba(), pic.width, pic.height);
+}
+
+function showPixels(rgba, w, h) {
   const c = $('still');
-  c.width = pic.width; c.height = pic.height;
-  c.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(pic.rgba()), pic.width, pic.height), 0, 0);
+  c.width = w; c.height = h;
+  c.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), w, h), 0, 0);
   c.hidden = false;
   $('video').hidden = true;
 }
@@ -322,6 +330,12 @@ async function slidingWindow(v, what) {
     if (maxClips && scores.length + noFace >= maxClips) break;
   }
   stopVideo();
+  // the last frame stays on the page, with its face box
+  const f = window_[window_.length - 1];
+  if (f) {
+    showPixels(f.rgba, f.w, f.h);
+    drawBox(f.box, f.w, f.h);
+  }
   if (!last) {
     showResult({ no_face: `no face found in ${noFace} clip(s) of the ${what}` }, `0 scored, ${noFace} without a face`);
     return finish('done', { no_face: `no face found in the ${what}`, clips: noFace });

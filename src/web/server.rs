@@ -38,7 +38,8 @@ impl Site {
             );
         }
         let bytes = crate::util::fs::read_regular(checkpoint_path, "checkpoint", checkpoint::MAX_CHECKPOINT_BYTES)?;
-        checkpoint::parse(&bytes).with_context(|| format!("{} is not a tdfas checkpoint", checkpoint_path.display()))?;
+        checkpoint::parse(&bytes)
+            .with_context(|| format!("{} is not a tdfas checkpoint", checkpoint_path.display()))?;
         if let Some(dir) = files {
             if !dir.is_dir() {
                 bail!("--files {}: not a folder", dir.display());

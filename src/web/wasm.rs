@@ -189,7 +189,13 @@ pub fn clip_plan(n: u32) -> Result<Vec<u32>, JsError> {
 /// scored by the single-frame network. JSON: the score, p_live, the clip's face box and source,
 /// the last D_fusion map, or `no_face` with the reason.
 #[wasm_bindgen]
-pub async fn score_clip(frames: Vec<u8>, width: u32, height: u32, boxes: Vec<f32>, photo: bool) -> Result<String, JsError> {
+pub async fn score_clip(
+    frames: Vec<u8>,
+    width: u32,
+    height: u32,
+    boxes: Vec<f32>,
+    photo: bool,
+) -> Result<String, JsError> {
     score(frames, width as usize, height as usize, boxes, photo).await.map_err(js)
 }
 
@@ -219,9 +225,10 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
     let face_box = match source {
         FaceSource::Detector { box_, .. } => Some(box_),
         FaceSource::SmallFrames { side, .. } if side >= face::MIN_FACE as usize => None,
-        FaceSource::SmallFrames { side, .. } => {
-            return Ok(json!({ "no_face": format!("the frames are {side} pixels on their short side, too small to hold a face") }).to_string())
-        }
+        FaceSource::SmallFrames { side, .. } => return Ok(
+            json!({ "no_face": format!("the frames are {side} pixels on their short side, too small to hold a face") })
+                .to_string(),
+        ),
         _ => {
             let n = if photo { "the photo".to_string() } else { format!("any of the clip's {} frames", cfg.frames) };
             return Ok(json!({ "no_face": format!("no face found in {n}") }).to_string());
