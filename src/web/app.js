@@ -21,6 +21,7 @@ function showMessage(text, kind = 'error') {
 }
 // A final state for the tests: the result (or error) as JSON on the page and on the console.
 function finish(state, result) {
+  if (page.firstVerdict != null) result.first_verdict_ms = page.firstVerdict;
   page.result = result;
   window.tdfasResult = result;
   setState(state);
@@ -47,6 +48,8 @@ function showResult(r, clipsText) {
     $('score').textContent = '-';
     showMessage(r.no_face + ': nothing scored. Face the camera, come closer, and light the face.', 'info');
   } else {
+    // from opening the page (wasm, WebGPU, checkpoint, frames) to the first score shown
+    if (page.firstVerdict == null) page.firstVerdict = performance.now();
     const live = r.threshold ? r.score >= r.threshold.value : null;
     v.textContent = live == null ? 'SCORED' : live ? 'LIVE' : 'ATTACK';
     v.className = live == null ? '' : live ? 'live' : 'attack';
@@ -115,6 +118,7 @@ async function start() {
     $('adapter').textContent = 'none';
     return fail('WebGPU gave no usable GPU: ' + (e.message || e));
   }
+  $('checkpoint-file').disabled = false; // another checkpoint can be picked even if the server's fails
   const site = await fetch('site.json').then((r) => r.json()).catch(() => ({}));
   page.site = site;
   const url = params.get('checkpoint') || 'checkpoint.safetensors';
@@ -378,6 +382,8 @@ $('checkpoint-file').onchange = async (e) => {
   try {
     loadCheckpoint(new Uint8Array(await f.arrayBuffer()), f.name);
     showMessage(`Loaded ${f.name}.`, 'info');
+    for (const id of controls) $(id).disabled = false;
+    setState('ready');
   } catch (err) {
     showMessage(err.message || String(err));
   }
