@@ -262,6 +262,7 @@ fn page_scores_frames_and_photos_as_infer_does() {
     assert_eq!(native["network"], "single-frame");
     assert_eq!(r["network"], "single-frame");
     let (got, want) = (f(&r["score"]), f(&native["score"]));
+    eprintln!("photo: page {got:.6}, infer {want:.6}, difference {:.2e}", (got - want).abs());
     assert!((got - want).abs() <= 1e-4, "photo: the page scored {got}, tdfas infer {want}");
 }
 
