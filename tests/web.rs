@@ -354,3 +354,33 @@ fn bad_inputs_give_a_clear_message_on_the_page() {
         assert!(message.contains(says), "{shot}: the page says {message:?}, not {says:?}");
     }
 }
+
+/// The checks the page runs, natively: they pass here too, and their count is the page's.
+fn native_kernel_checks() -> Vec<tdfas::web::kernel_checks::Outcome> {
+    let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::gpu::block_on(tdfas::web::kernel_checks::run(&gpu))
+}
+
+#[test]
+fn kernel_checks_pass_natively() {
+    let out = native_kernel_checks();
+    let failed: Vec<_> = out.iter().filter(|o| !o.ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(out.len() >= 40, "only {} checks", out.len());
+}
+
+#[test]
+fn kernel_checks_pass_in_the_page() {
+    if !ready() {
+        return;
+    }
+    let fx = fixtures();
+    let server = Server::start(&fx.checkpoint, None);
+    let page = browse(&format!("{}?test=kernels", server.url), "kernels", &WEBGPU);
+    assert_eq!(page["state"], "done", "{page}");
+    let r = &page["result"];
+    let failed: Vec<&Value> = r["tests"].as_array().unwrap().iter().filter(|t| t["ok"] != true).collect();
+    assert!(failed.is_empty(), "failed in the page: {failed:#?}");
+    assert_eq!(r["passed"].as_u64().unwrap() as usize, native_kernel_checks().len(), "{r}");
+    assert!(page["message"].as_str().unwrap().contains("0 failed"), "{}", page["message"]);
+}

@@ -354,6 +354,8 @@ async function runKernelTests() {
   setState('scoring');
   const r = JSON.parse(await tdfas.kernel_tests());
   for (const t of r.tests) log(`${t.ok ? 'ok  ' : 'FAIL'} ${t.name}: ${t.detail}`);
+  showMessage(`Kernel reference checks on ${page.gpu.adapter}: ${r.passed} passed, ${r.failed} failed` +
+    r.tests.filter((t) => !t.ok).map((t) => `\n${t.name}: ${t.detail}`).join(''), r.failed ? 'error' : 'info');
   finish('done', r);
 }
 

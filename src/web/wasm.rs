@@ -250,3 +250,13 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
     })
     .to_string())
 }
+
+/// The kernels' reference checks (`kernel_checks`) on this browser's GPU: JSON with every
+/// comparison's name, outcome and worst error, and the counts.
+#[wasm_bindgen]
+pub async fn kernel_tests() -> Result<String, JsError> {
+    let e = engine().map_err(js)?;
+    let tests = crate::web::kernel_checks::run(&e.gpu).await;
+    let failed = tests.iter().filter(|t| !t.ok).count();
+    Ok(json!({ "passed": tests.len() - failed, "failed": failed, "tests": tests }).to_string())
+}
