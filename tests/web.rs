@@ -384,3 +384,30 @@ fn kernel_checks_pass_in_the_page() {
     assert_eq!(r["passed"].as_u64().unwrap() as usize, native_kernel_checks().len(), "{r}");
     assert!(page["message"].as_str().unwrap().contains("0 failed"), "{}", page["message"]);
 }
+
+#[test]
+fn bench_view_times_every_row() {
+    if !ready() {
+        return;
+    }
+    let fx = fixtures();
+    let server = Server::start(&fx.checkpoint, None);
+    let page = browse(&format!("{}?bench=1", server.url), "bench", &WEBGPU);
+    assert_eq!(page["state"], "done", "{page}");
+    let rows = page["result"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert!(rows.iter().all(|r| f(&r["ms"]) > 0.0 && f(&r["ms"]).is_finite()), "{rows:?}");
+    assert!(rows.last().unwrap()["name"].as_str().unwrap().starts_with("clip inference"), "{rows:?}");
+}
+
+/// The bench view's rows natively (lavapipe here): the numbers the page's are compared with.
+#[test]
+fn bench_rows_run_natively() {
+    let gpu = tdfas::Gpu::new().unwrap();
+    let rows = tdfas::gpu::block_on(tdfas::web::bench_rows::run(&gpu, None)).unwrap();
+    for r in &rows {
+        eprintln!("native bench: {} {:.2} ms {:?} GFLOP/s", r.name, r.ms, r.gflops);
+    }
+    assert_eq!(rows.len(), 7);
+    assert!(rows.iter().all(|r| r.ms > 0.0 && r.ms.is_finite()), "{rows:?}");
+}

@@ -362,9 +362,17 @@ async function runKernelTests() {
 async function runBench() {
   if (!tdfas.bench) return fail('This build has no bench view.');
   setState('scoring');
-  const r = JSON.parse(await tdfas.bench());
-  const rows = r.rows.map((x) => `<tr><td>${x.name}</td><td>${x.ms.toFixed(3)}</td><td>${x.gflops.toFixed(2)}</td></tr>`).join('');
-  $('bench').innerHTML = `<p>bench (${r.timer})</p><table><tr><th>kernel</th><th>ms</th><th>GFLOP/s</th></tr>${rows}</table>`;
+  showMessage('Bench: running the kernel rows on ' + page.gpu.adapter + '...', 'info');
+  let r;
+  try {
+    r = JSON.parse(await tdfas.bench());
+  } catch (e) {
+    return fail('Bench: ' + (e.message || e));
+  }
+  const esc = (t) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const rows = r.rows.map((x) => `<tr><td>${esc(x.name)}</td><td>${x.ms.toFixed(2)}</td><td>${x.gflops == null ? '' : x.gflops.toFixed(2)}</td></tr>`).join('');
+  $('bench').innerHTML = `<p>Bench on ${esc(page.gpu.adapter)} (${esc(r.timer)})</p><table><tr><th>row</th><th>ms</th><th>GFLOP/s</th></tr>${rows}</table>`;
+  showMessage(`Bench: ${r.rows.length} rows on ${page.gpu.adapter}.`, 'info');
   finish('done', r);
 }
 

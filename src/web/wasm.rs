@@ -260,3 +260,12 @@ pub async fn kernel_tests() -> Result<String, JsError> {
     let failed = tests.iter().filter(|t| !t.ok).count();
     Ok(json!({ "passed": tests.len() - failed, "failed": failed, "tests": tests }).to_string())
 }
+
+/// The bench view's rows (`bench_rows`) on this browser's GPU, with the loaded model's clip: JSON.
+#[wasm_bindgen]
+pub async fn bench() -> Result<String, JsError> {
+    let e = engine().map_err(js)?;
+    let models = e.models.borrow().clone();
+    let rows = crate::web::bench_rows::run(&e.gpu, models.as_deref().map(|m| &m.clips)).await.map_err(js)?;
+    Ok(json!({ "timer": "wall clock to an awaited readback (timestamp queries: not read in the browser)", "rows": rows }).to_string())
+}
