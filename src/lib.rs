@@ -18,18 +18,27 @@
 //! eval                       metrics, per-video scores, scoring a split, reports
 //! train                      two-stage trainer, Adadelta, checkpoints, output folders
 //! bench, demo, dump, infer   the commands (main.rs parses the command line)
+//! web                        `tdfas web`'s server and the browser build's entry points
 //! ```
+//!
+//! The browser build (`wasm32`, tools/build_web.sh) leaves out what needs files, processes,
+//! threads or a terminal: the commands, training, the synthetic benchmark, evaluation runs,
+//! progress bars and scratch folders.
 //!
 //! No exceptions: op tuning (the conv kernel choice, BatchNorm's chunking) belongs to the ops,
 //! made at first use and kept in the device's typed `Gpu::op_settings` slots.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod data;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod demo;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod dump;
 pub mod eval;
 pub mod gpu;
 pub mod graph;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod infer;
 pub mod model;
 pub mod ops;
@@ -37,6 +46,7 @@ pub mod reference;
 pub mod tensor;
 pub mod train;
 pub mod util;
+pub mod web;
 
 pub use gpu::Gpu;
 pub use graph::{ParamStore, Tape, Var};

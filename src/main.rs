@@ -37,6 +37,9 @@ enum Command {
     /// Live or attack: score videos or folders of frames (whole scenes or face crops) with a
     /// checkpoint and its stored threshold.
     Infer(InferArgs),
+    /// Serve the browser page (WebGPU), its WebAssembly and a checkpoint on 127.0.0.1: camera,
+    /// video file or photos scored in the browser (build the page first: tools/build_web.sh).
+    Web(WebArgs),
     /// Write every intermediate (D_single, OFF, ConvGRU states, D_multi, D_fusion, logits, score) of
     /// one clip as safetensors, to cross-check a checkpoint against PyTorch (tools/compare_dump.py).
     Dump(DumpArgs),
@@ -233,6 +236,18 @@ struct CalibrateArgs {
 }
 
 #[derive(Args)]
+struct WebArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// the port on 127.0.0.1 (0: any free one; the address is printed)
+    #[arg(long, default_value_t = 8032)]
+    port: u16,
+    /// also serve this folder's files to the page (`?frames=` / `?video=` / `?photos=`)
+    #[arg(long)]
+    files: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct InferArgs {
     #[arg(long)]
     checkpoint: PathBuf,
@@ -335,6 +350,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval(a),
         Command::Calibrate(a) => calibrate(a),
         Command::Infer(a) => infer(a),
+        Command::Web(a) => web(a),
         Command::Dump(a) => dump(a),
         Command::Demo(a) => demo(a),
         Command::Bench(a) => bench(a),
@@ -533,6 +549,11 @@ fn eval(a: EvalArgs) -> Result<()> {
         println!("report: {}/index.html", shown_path(&dir));
     }
     Ok(())
+}
+
+fn web(a: WebArgs) -> Result<()> {
+    let site = tdfas::web::server::Site::new(&a.checkpoint, a.files.as_deref())?;
+    tdfas::web::server::serve(site, a.port)
 }
 
 fn infer(a: InferArgs) -> Result<()> {

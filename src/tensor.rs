@@ -96,6 +96,11 @@ impl Tensor {
         gpu.download(self)
     }
 
+    /// `download`, awaited (the browser build's way: it cannot block).
+    pub async fn download_async(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.download_async(self).await
+    }
+
     /// A view of `shape` at float offset `offset` of another tensor's storage (no copy).
     /// The offset must respect the adapter's storage-offset alignment to be bound.
     pub fn view(&self, offset: usize, shape: &[usize]) -> Tensor {

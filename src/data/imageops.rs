@@ -173,29 +173,38 @@ pub const MAX_IMAGE_FILE: u64 = 256 << 20;
 pub fn load(path: &Path, gray: bool) -> Result<Img> {
     // a FIFO would block the open forever and /dev/zero would never end
     crate::util::fs::check_regular(path, "image", MAX_IMAGE_FILE)?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot open image {}", path.display()))?;
+    decode_as(&bytes, &path.display().to_string(), gray)
+}
+
+/// An RGB image from a file's bytes (the browser build's photos and frames), read as `load` reads files.
+pub fn decode(bytes: &[u8], name: &str) -> Result<Img> {
+    decode_as(bytes, name, false)
+}
+
+fn decode_as(bytes: &[u8], name: &str, gray: bool) -> Result<Img> {
     // Trust the bytes, not the extension (frames saved as .jpg are sometimes PNG).
-    let mut reader = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .with_context(|| format!("cannot open image {}", path.display()))?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .with_context(|| format!("cannot open image {name}"))?;
     reader.limits(decode_limits());
-    let mut decoder = reader.into_decoder().with_context(|| format!("cannot read image {}", path.display()))?;
+    let mut decoder = reader.into_decoder().with_context(|| format!("cannot read image {name}"))?;
     // Phones store photos sideways with an EXIF orientation tag: read them upright, as shown.
     let orientation =
         image::ImageDecoder::orientation(&mut decoder).unwrap_or(image::metadata::Orientation::NoTransforms);
     // The header first: a frame's f32 copy takes 12 bytes per pixel, so a small file claiming a
     // huge image must be refused before anything is decoded.
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
-    let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-    let budget = pixel_budget(bytes);
+    let len = bytes.len() as u64;
+    let budget = pixel_budget(len);
     if w as u64 * h as u64 > budget {
         bail!(
-            "cannot read image {}: {w}x{h} pixels is more than tdfas decodes from a {bytes}-byte file \
-             ({budget} pixels at most; frames larger than {MAX_IMAGE_PIXELS} pixels must be downscaled first)",
-            path.display()
+            "cannot read image {name}: {w}x{h} pixels is more than tdfas decodes from a {len}-byte file \
+             ({budget} pixels at most; frames larger than {MAX_IMAGE_PIXELS} pixels must be downscaled first)"
         );
     }
     let mut dyn_img =
-        image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {}", path.display()))?;
+        image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {name}"))?;
     dyn_img.apply_orientation(orientation);
     Ok(if gray {
         let g = dyn_img.to_luma8();

@@ -15,6 +15,7 @@ pub mod raster;
 pub mod sgtd;
 pub mod siw;
 pub mod stream;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod synth;
 pub mod unlabelled;
 pub mod video;
@@ -245,7 +246,10 @@ fn outside_root(root: &Path, clips: &[ClipIndex]) -> Result<()> {
 }
 
 /// A synthetic set whose `tdfas synth` was killed before the end: its splits are partial.
+#[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
 fn unfinished_synthetic_set(root: &Path) -> Result<()> {
+    // the browser build has no synthetic renderer (nor files to find one in)
+    #[cfg(not(target_arch = "wasm32"))]
     if synth::is_unfinished(root) {
         bail!(
             "{} is an unfinished synthetic set (its `tdfas synth` did not complete: {} is missing): \

@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod report;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod run;
 
 use anyhow::{bail, Result};

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail, Context, Result};
 
 /// Which backends to consider, from `TDFAS_BACKEND` (vulkan | gl | metal | dx12), else all native ones.
+#[cfg(not(target_arch = "wasm32"))]
 fn backends_from_env() -> Result<wgpu::Backends> {
     let Ok(name) = std::env::var("TDFAS_BACKEND") else {
         return Ok(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL);
@@ -41,6 +42,7 @@ fn backends_from_env() -> Result<wgpu::Backends> {
 
 /// Ranks adapters: discrete > integrated > virtual > CPU; among equals, Vulkan/Metal/DX12 before GL,
 /// because the GL backend lacks storage-buffer features some drivers need.
+#[cfg(not(target_arch = "wasm32"))]
 fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     let kind = match info.device_type {
         wgpu::DeviceType::DiscreteGpu => 4,
@@ -57,18 +59,26 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 const INSTALL_HINT: &str = "no usable GPU adapter. To run without a GPU, install a software driver: \
 on Debian/Ubuntu `apt-get install mesa-vulkan-drivers libvulkan1` (lavapipe, preferred; \
 Mesa 25 from bookworm-backports is about 2x faster than Mesa 22) or `libgl1-mesa-dri libegl1` \
 (llvmpipe through the GL backend, used with TDFAS_BACKEND=gl)";
 
 /// Picks the adapter tdfas will run on. `TDFAS_ADAPTER` selects by (case-insensitive) name substring.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn select_adapter() -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    super::block_on(select_adapter_async())
+}
+
+/// `select_adapter`, awaited (the browser answers adapter requests asynchronously).
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
     let backends = backends_from_env()?;
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
     let instance = wgpu::Instance::new(desc);
-    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let adapters = instance.enumerate_adapters(backends).await;
     let wanted = std::env::var("TDFAS_ADAPTER").ok().map(|s| s.to_lowercase());
     let found: Vec<String> = adapters.iter().map(|a| describe(&a.get_info())).collect();
     let mut candidates: Vec<wgpu::Adapter> = adapters
@@ -111,6 +121,29 @@ pub fn select_adapter() -> Result<(wgpu::Instance, wgpu::Adapter)> {
             }
         }
     }
+}
+
+/// The browser's WebGPU adapter, or an error that says what the browser lacks.
+#[cfg(target_arch = "wasm32")]
+pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    if !wgpu::util::is_browser_webgpu_supported().await {
+        bail!(
+            "this browser has no WebGPU (navigator.gpu is missing or gives no adapter): use Chrome or Edge 113+ \
+             (on Linux with --enable-unsafe-webgpu), Safari 26+ or Firefox 141+ on Windows, over http://127.0.0.1 or https"
+        );
+    }
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+    let instance = wgpu::Instance::new(desc);
+    let options = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        force_fallback_adapter: false,
+        compatible_surface: None,
+        ..Default::default()
+    };
+    let adapter =
+        instance.request_adapter(&options).await.map_err(|e| anyhow!("the browser's WebGPU gave no adapter: {e}"))?;
+    Ok((instance, adapter))
 }
 
 /// The optional features tdfas uses when the adapter has them; none is required.
@@ -172,20 +205,28 @@ pub struct Device {
 
 impl Device {
     /// Opens the best adapter (see `select_adapter`) with its own limits.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn open() -> Result<Self> {
-        let (_instance, adapter) = select_adapter()?;
+        super::block_on(Self::open_async())
+    }
+
+    /// `open`, awaited (in the browser, adapter and device come as promises).
+    pub async fn open_async() -> Result<Self> {
+        let (_instance, adapter) = select_adapter_async().await?;
         let info = adapter.get_info();
         let features = optional_features(&adapter);
         let (limits, limits_source) = requested_limits(&adapter)?;
-        let (raw, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("tdfas"),
-            required_features: features,
-            required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
-        .with_context(|| format!("opening {}", describe(&info)))?;
+        let (raw, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("tdfas"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .with_context(|| format!("opening {}", describe(&info)))?;
         // Errors are collected and returned from `check` (at every flush), instead of wgpu's
         // default panic.
         let errors = Arc::new(Mutex::new(Vec::new()));
@@ -205,8 +246,10 @@ impl Device {
         self.info.device_type == wgpu::DeviceType::Cpu || self.info.name.to_lowercase().contains("llvmpipe")
     }
 
-    /// Blocks until the GPU has finished everything submitted.
+    /// Blocks until the GPU has finished everything submitted (in the browser, which cannot
+    /// block, only the error check: work is awaited through `map_read_async`).
     pub fn wait(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
         self.raw.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
         self.check()
     }
@@ -223,13 +266,27 @@ impl Device {
         Ok(())
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn map_read(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
-        let (tx, rx) = std::sync::mpsc::channel();
+        super::block_on(self.map_read_async(buffer))
+    }
+
+    /// The browser cannot block: its callers (the profiler) are native-only.
+    #[cfg(target_arch = "wasm32")]
+    pub fn map_read(&self, _buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+        bail!("reading the GPU back would block the browser: the web build uses map_read_async")
+    }
+
+    /// The bytes of a mapped-readable buffer once the GPU has written them. Natively the map
+    /// completes inside `wait`; in the browser from its event loop, while this future waits.
+    pub async fn map_read_async(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let (tx, rx) = futures_channel::oneshot::channel();
         buffer.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
         self.wait()?;
-        rx.recv().map_err(|_| anyhow!("GPU readback was dropped"))?.map_err(|e| anyhow!("GPU readback failed: {e}"))?;
+        rx.await.map_err(|_| anyhow!("GPU readback was dropped"))?.map_err(|e| anyhow!("GPU readback failed: {e}"))?;
+        self.check()?;
         let data = buffer.get_mapped_range(..).map_err(|e| anyhow!("mapping readback: {e:?}"))?.to_vec();
         buffer.unmap();
         Ok(data)

@@ -73,10 +73,16 @@ pub const PAGE: u64 = 48 << 20;
 impl Gpu {
     /// Opens the best adapter (see `device::select_adapter`) with its own limits. Nothing is
     /// tuned here: ops make their settings at first use (`op_settings`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
+        block_on(Self::new_async())
+    }
+
+    /// `new`, awaited: the browser's adapter and device requests are promises.
+    pub async fn new_async() -> Result<Self> {
         let binding_cap = device::cap_from_env("TDFAS_MAX_BINDING")?;
         let buffer_cap = device::cap_from_env("TDFAS_MAX_BUFFER")?;
-        let device = Device::open()?;
+        let device = Device::open_async().await?;
         Ok(Self {
             recorder: Recorder::new(&device),
             device,
@@ -226,7 +232,19 @@ impl Gpu {
     }
 
     /// Flushes pending work and reads a tensor back to the host (the only sync point).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn download(&self, t: &Tensor) -> Result<Vec<f32>> {
+        block_on(self.download_async(t))
+    }
+
+    /// The browser cannot block on the GPU: there, callers use `download_async`.
+    #[cfg(target_arch = "wasm32")]
+    pub fn download(&self, t: &Tensor) -> Result<Vec<f32>> {
+        bail!("reading {:?} back would block the browser: the web build reads with download_async", t.shape())
+    }
+
+    /// `download`, awaited (the browser maps the readback from its event loop).
+    pub async fn download_async(&self, t: &Tensor) -> Result<Vec<f32>> {
         if t.numel() == 0 {
             return Ok(Vec::new());
         }
@@ -247,7 +265,7 @@ impl Gpu {
             });
             encoder.copy_buffer_to_buffer(p.buffer, p.byte_offset, &read, 0, size);
             self.recorder.submit(&self.device, encoder.finish());
-            let bytes = self.device.map_read(&read)?;
+            let bytes = self.device.map_read_async(&read).await?;
             out.extend_from_slice(bytemuck::cast_slice(&bytes));
         }
         Ok(out)
@@ -414,6 +432,12 @@ impl Gpu {
             [groups.div_ceil(y) as u32, y as u32, 1]
         }
     }
+}
+
+/// Runs a GPU future to its end on this thread (native callers; the browser awaits instead).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pollster::block_on(f)
 }
 
 fn gcd(a: u64, b: u64) -> u64 {

@@ -307,19 +307,31 @@ impl FasTd {
     }
 
     /// Eval-mode forward of a batch and the living score of eq. 18 per clip, with the maps.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn score(&self, gpu: &Gpu, batch: &HostBatch) -> Result<Scored> {
+        crate::gpu::block_on(self.score_async(gpu, batch))
+    }
+
+    /// `score`, awaited (the browser build reads the outputs back asynchronously).
+    pub async fn score_async(&self, gpu: &Gpu, batch: &HostBatch) -> Result<Scored> {
         let cfg = &self.cfg;
         let (nf, s2) = (cfg.frames, cfg.map_size() * cfg.map_size());
         let mut t = Tape::new(gpu);
         t.grad_enabled = false;
         let (out, _) = self.forward(&mut t, batch, false)?;
-        let d_single = t.value(out.d_single).download(gpu)?;
+        let d_single = t.value(out.d_single).download_async(gpu).await?;
         let p_live = match out.logits {
-            Some(l) => Some(softmax(gpu, t.value(l))?.download(gpu)?),
+            Some(l) => Some(softmax(gpu, t.value(l))?.download_async(gpu).await?),
             None => None,
         };
-        let fused: Vec<Vec<f32>> = out.d_fusion.iter().map(|&v| t.value(v).download(gpu)).collect::<Result<_>>()?;
-        let multi: Vec<Vec<f32>> = out.d_multi.iter().map(|&v| t.value(v).download(gpu)).collect::<Result<_>>()?;
+        let mut fused = Vec::with_capacity(out.d_fusion.len());
+        for &v in &out.d_fusion {
+            fused.push(t.value(v).download_async(gpu).await?);
+        }
+        let mut multi = Vec::with_capacity(out.d_multi.len());
+        for &v in &out.d_multi {
+            multi.push(t.value(v).download_async(gpu).await?);
+        }
         let mut scored = Scored { scores: vec![], d_single: vec![], d_multi: vec![], d_fusion: vec![], p_live: vec![] };
         for b in 0..batch.clips {
             let masks: Vec<Vec<f32>> =

@@ -74,11 +74,19 @@ pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     if let Some(k) = forced {
         return Ok((k, forced_wgrad.unwrap_or(default_wgrad(k, &WgradKernel::ALL.map(|w| (w, 0.0)))), false));
     }
+    // The browser cannot block on the GPU to time candidates: the adapter type's defaults.
+    #[cfg(target_arch = "wasm32")]
+    let (kernel, wgrad, half) = {
+        let k = default_kernel(gpu.is_cpu(), &[]);
+        (k, default_wgrad(k, &[]), false)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
     let (kernel, wgrad, half) = tuned(gpu)?;
     Ok((kernel, forced_wgrad.unwrap_or(wgrad), half))
 }
 
 /// The cached choice for this adapter, else the autotune's (then cached).
+#[cfg(not(target_arch = "wasm32"))]
 fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     let key = cache_key(gpu);
     let mut cache = read_cache();
@@ -161,6 +169,7 @@ pub fn use_half(times: &[(ConvKernel, f64)], chosen: ConvKernel, half: f64) -> b
 
 /// Writes the cache to a file of this thread's own, then renames it (tests open GPUs in
 /// parallel); returns where.
+#[cfg(not(target_arch = "wasm32"))]
 fn write_cache(cache: &BTreeMap<String, serde_json::Value>) -> Result<PathBuf> {
     let path =
         cache_path().ok_or_else(|| anyhow::anyhow!("no cache folder (neither XDG_CACHE_HOME nor HOME is set)"))?;

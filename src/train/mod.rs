@@ -4,4 +4,5 @@ pub mod adadelta;
 pub mod average;
 pub mod checkpoint;
 pub mod outdir;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod trainer;

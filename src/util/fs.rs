@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename over the
 /// target, fsync the folder.
+// wasm32's File (files are unsupported there) has no Drop; the drop closes it before the rename natively
+#[cfg_attr(target_arch = "wasm32", allow(clippy::drop_non_drop))]
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // renaming over a device or a FIFO (as root: /dev/null) would replace it, not write to it
     if let Ok(m) = std::fs::metadata(path) {

@@ -5,7 +5,9 @@ pub mod font;
 pub mod fs;
 pub mod outputs;
 pub mod png;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod progress;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod scratch;
 pub mod settings;
 pub mod text;

@@ -1,0 +1,133 @@
+//! `tdfas web`: serves the page, its WebAssembly and a checkpoint on 127.0.0.1 only. The page's
+//! files are embedded with `include_str!`; the wasm-bindgen output (`target/web/`, made by
+//! tools/build_web.sh) is embedded when it was there at build time (build.rs says so).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::train::checkpoint;
+
+/// The wasm-bindgen glue and module, when this binary was built after tools/build_web.sh.
+#[cfg(tdfas_web_bundle)]
+const BUNDLE: Option<(&str, &[u8])> = Some((
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/target/web/tdfas_web.js")),
+    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/target/web/tdfas_web_bg.wasm")),
+));
+#[cfg(not(tdfas_web_bundle))]
+const BUNDLE: Option<(&str, &[u8])> = None;
+
+const INDEX: &str = include_str!("index.html");
+const APP: &str = include_str!("app.js");
+
+/// What `tdfas web` serves: the checkpoint's bytes and name, and optionally a folder of files.
+pub struct Site {
+    checkpoint: Vec<u8>,
+    checkpoint_name: String,
+    files: Option<PathBuf>,
+}
+
+impl Site {
+    /// Reads and checks the checkpoint (a wrong file is refused here, not in the page), and the
+    /// files folder.
+    pub fn new(checkpoint_path: &Path, files: Option<&Path>) -> Result<Site> {
+        if BUNDLE.is_none() {
+            bail!(
+                "this tdfas was built without the page's WebAssembly: run tools/build_web.sh, then build tdfas \
+                 again (cargo build --release)"
+            );
+        }
+        let bytes = crate::util::fs::read_regular(checkpoint_path, "checkpoint", checkpoint::MAX_CHECKPOINT_BYTES)?;
+        checkpoint::parse(&bytes)
+            .with_context(|| format!("{} is not a tdfas checkpoint", checkpoint_path.display()))?;
+        if let Some(dir) = files {
+            if !dir.is_dir() {
+                bail!("--files {}: not a folder", dir.display());
+            }
+        }
+        let name = checkpoint_path.file_name().map_or("checkpoint".into(), |n| n.to_string_lossy().into_owned());
+        Ok(Site { checkpoint: bytes, checkpoint_name: name, files: files.map(Path::to_path_buf) })
+    }
+
+    /// The response to a GET of `url`: content type and body, or None (404).
+    pub fn get(&self, url: &str) -> Option<(&'static str, Vec<u8>)> {
+        let path = url.split(['?', '#']).next().unwrap_or("");
+        let (glue, wasm) = BUNDLE?;
+        Some(match path {
+            "/" | "/index.html" => ("text/html; charset=utf-8", INDEX.as_bytes().to_vec()),
+            "/app.js" => ("text/javascript; charset=utf-8", APP.as_bytes().to_vec()),
+            "/tdfas_web.js" => ("text/javascript; charset=utf-8", glue.as_bytes().to_vec()),
+            "/tdfas_web_bg.wasm" => ("application/wasm", wasm.to_vec()),
+            "/checkpoint.safetensors" => ("application/octet-stream", self.checkpoint.clone()),
+            "/site.json" => {
+                let files = self.files.as_deref().map(list_files);
+                let site = serde_json::json!({ "checkpoint": self.checkpoint_name, "files": files });
+                ("application/json", site.to_string().into_bytes())
+            }
+            _ => {
+                let name = path.strip_prefix("/files/")?;
+                // one plain file name of the folder: nothing above it, nothing hidden
+                if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') || name.contains('%') {
+                    return None;
+                }
+                let file = self.files.as_deref()?.join(name);
+                let body = crate::util::fs::read_regular(&file, "file", 1 << 30).ok()?;
+                (content_type(name), body)
+            }
+        })
+    }
+}
+
+/// The folder's plain files, sorted (the page takes a run of frames in name order).
+fn list_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => "image/png",
+        Some("jpg") | Some("jpeg") => "image/jpeg",
+        Some("mp4") => "video/mp4",
+        Some("webm") => "video/webm",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Serves `site` on 127.0.0.1:`port` (0: any free port) until the process ends; prints the address.
+pub fn serve(site: Site, port: u16) -> Result<()> {
+    let server = tiny_http::Server::http(("127.0.0.1", port))
+        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    let addr = server.server_addr().to_ip().context("the server has no IP address")?;
+    println!("tdfas web: http://{addr}/  (checkpoint {}; Ctrl-C stops)", site.checkpoint_name);
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    for request in server.incoming_requests() {
+        let found = match request.method() {
+            tiny_http::Method::Get | tiny_http::Method::Head => site.get(request.url()),
+            _ => None,
+        };
+        let response = match found {
+            Some((kind, body)) => tiny_http::Response::from_data(body)
+                .with_header(header("Content-Type", kind))
+                .with_header(header("Cache-Control", "no-store")),
+            None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+        };
+        // a browser that went away mid-answer is not the server's error
+        let _ = request.respond(response);
+    }
+    Ok(())
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
+}
