@@ -305,7 +305,13 @@ async function slidingWindow(v, what) {
   const scores = [];
   let frame = 0, noFace = 0, last = null;
   page.running = true;
-  const nextFrame = () => new Promise((res) => ('requestVideoFrameCallback' in v ? v.requestVideoFrameCallback(() => res()) : requestAnimationFrame(() => res())));
+  // the next frame shown, or the video's end (or Stop): no frame callback comes after those
+  const nextFrame = () => new Promise((res) => {
+    if (v.ended || !page.running) return res();
+    for (const e of ['ended', 'pause', 'emptied']) v.addEventListener(e, res, { once: true });
+    if ('requestVideoFrameCallback' in v) v.requestVideoFrameCallback(() => res());
+    else requestAnimationFrame(() => res());
+  });
   while (page.running && !v.ended) {
     await nextFrame();
     // every `interval`-th frame the browser shows joins the window (the model's frame spacing)
