@@ -217,7 +217,7 @@ async function scoreRun(pics) {
     return finish('done', { no_face: noFace.no_face, clips: plan.length / 2 });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
-  showResult({ ...last, score, ms: last.ms }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
+  showResult({ ...last, score, p_live: null }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
   finish('done', { score, clip_scores: scores, threshold: last.threshold, face_box: last.face_box, conv_kernel: page.model.conv_kernel, ms: last.ms });
 }
 
@@ -351,6 +351,7 @@ async function slidingWindow(v, what) {
     return finish('done', { no_face: `no face found in the ${what}`, clips: noFace });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
+  showResult({ ...last, score, p_live: null }, `${scores.length} scored, ${noFace} without a face (the score is their mean)`);
   finish('done', { score, clip_scores: scores, no_face_clips: noFace, threshold: last.threshold, face_box: last.face_box, ms: last.ms });
 }
 
