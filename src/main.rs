@@ -242,7 +242,7 @@ struct WebArgs {
     /// the port on 127.0.0.1 (0: any free one; the address is printed)
     #[arg(long, default_value_t = 8032)]
     port: u16,
-    /// also serve this folder's files to the page (`?frames=` / `?video=` / `?photos=`)
+    /// also serve this folder's files to the page (`?frames=files` scores its images, `?video=files/NAME` a video)
     #[arg(long)]
     files: Option<PathBuf>,
 }

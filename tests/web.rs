@@ -277,7 +277,7 @@ fn ffmpeg_y4m(frames: &Path, out: &Path) -> bool {
 }
 
 #[test]
-fn fake_camera_finds_the_face_and_scores_as_infer_does_on_the_video() {
+fn fake_camera_and_video_file_find_the_face_and_score_as_infer_does() {
     if !ready() {
         return;
     }
@@ -303,6 +303,28 @@ fn fake_camera_finds_the_face_and_scores_as_infer_does_on_the_video() {
     if (want - fx.threshold).abs() > 0.05 {
         assert_eq!(got >= fx.threshold, want >= fx.threshold, "verdicts differ: {got} vs {want}");
     }
+
+    // a video file (WebM: every Chromium plays it; the clip six times) through the same window, to its end
+    let videos = work().join("video");
+    std::fs::create_dir_all(&videos).unwrap();
+    let webm = videos.join("live.webm");
+    let made = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-stream_loop", "5", "-i"])
+        .arg(&y4m)
+        .args(["-c:v", "libvpx", "-b:v", "2M"])
+        .arg(&webm)
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg could not write {}", webm.display());
+    let server = Server::start(&fx.checkpoint, Some(&videos));
+    let page = browse(&format!("{}?video=files/live.webm", server.url), "video", &WEBGPU);
+    assert_eq!(page["state"], "done", "{page}");
+    let r = &page["result"];
+    assert!(r["face_box"].is_array(), "no face found in the video: {r}");
+    let native = infer(&fx.checkpoint, &webm, r["conv_kernel"].as_str().unwrap());
+    let (got, want) = (f(&r["score"]), f(&native["score"]));
+    eprintln!("video: page {got:.4} over {} clips, infer on the video {want:.4}", r["clip_scores"]);
+    assert!((got - want).abs() <= 0.05, "the video scored {got}, tdfas infer {want}");
 }
 
 #[test]

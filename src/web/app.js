@@ -217,7 +217,7 @@ async function scoreRun(pics) {
     return finish('done', { no_face: noFace.no_face, clips: plan.length / 2 });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
-  showResult({ ...last, score, ms: last.ms }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
+  showResult({ ...last, score, p_live: null }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
   finish('done', { score, clip_scores: scores, threshold: last.threshold, face_box: last.face_box, conv_kernel: page.model.conv_kernel, ms: last.ms });
 }
 
@@ -305,7 +305,13 @@ async function slidingWindow(v, what) {
   const scores = [];
   let frame = 0, noFace = 0, last = null;
   page.running = true;
-  const nextFrame = () => new Promise((res) => ('requestVideoFrameCallback' in v ? v.requestVideoFrameCallback(() => res()) : requestAnimationFrame(() => res())));
+  // the next frame shown, or the video's end (or Stop): no frame callback comes after those
+  const nextFrame = () => new Promise((res) => {
+    if (v.ended || !page.running) return res();
+    for (const e of ['ended', 'pause', 'emptied']) v.addEventListener(e, res, { once: true });
+    if ('requestVideoFrameCallback' in v) v.requestVideoFrameCallback(() => res());
+    else requestAnimationFrame(() => res());
+  });
   while (page.running && !v.ended) {
     await nextFrame();
     // every `interval`-th frame the browser shows joins the window (the model's frame spacing)
@@ -345,6 +351,7 @@ async function slidingWindow(v, what) {
     return finish('done', { no_face: `no face found in the ${what}`, clips: noFace });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
+  showResult({ ...last, score, p_live: null }, `${scores.length} scored, ${noFace} without a face (the score is their mean)`);
   finish('done', { score, clip_scores: scores, no_face_clips: noFace, threshold: last.threshold, face_box: last.face_box, ms: last.ms });
 }
 
