@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::train::checkpoint;
+use crate::model::checkpoint;
 
 /// The wasm-bindgen glue and module, when this binary was built after tools/build_web.sh.
 #[cfg(tdfas_web_bundle)]

@@ -11,10 +11,12 @@ use wasm_bindgen::prelude::*;
 
 use crate::data::face;
 use crate::data::imageops::{Img, Rect};
-use crate::data::load::{clip_from_frames, FaceSource};
+use crate::data::face::FaceSettings;
+use crate::data::load::FaceSource;
+use crate::data::unlabelled;
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
-use crate::train::checkpoint::{self, Calibration, Loaded};
+use crate::model::checkpoint::{self, Calibration, Loaded};
 
 /// The networks of one checkpoint: the clip model and the single-frame one that scores photos.
 struct Models {
@@ -220,7 +222,8 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
         .chunks(4)
         .map(|b| b.iter().all(|v| v.is_finite()).then(|| Rect { x: b[0], y: b[1], w: b[2], h: b[3] }))
         .collect();
-    let (clip, source) = clip_from_frames("page", &cfg.clip_spec(), &images, &detections)?;
+    let clip = unlabelled::from_images(&cfg.clip_spec(), &FaceSettings::default(), &images, &detections, None)?;
+    let source = clip.face.clone();
     // as `tdfas infer`: a clip without a face is not scored (a verdict would be about nothing)
     let face_box = match source {
         FaceSource::Detector { box_, .. } => Some(box_),
@@ -234,7 +237,7 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
             return Ok(json!({ "no_face": format!("no face found in {n}") }).to_string());
         }
     };
-    let batch = HostBatch::from_clips(cfg, std::slice::from_ref(&clip))?;
+    let batch = HostBatch::unlabelled(cfg, &clip)?;
     let scored = model.score_async(&e.gpu, &batch).await?;
     let maps = if cfg.variant().single_only { &scored.d_single[0] } else { &scored.d_fusion[0] };
     let threshold = if photo { m.loaded.single_frame_calibration() } else { m.loaded.calibration.as_ref() };
