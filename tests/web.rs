@@ -118,7 +118,7 @@ fn fixtures() -> &'static Fixtures {
             model.params.set(&gpu, name, &scaled).unwrap();
         }
         let threshold = 0.5;
-        let c = tdfas::train::checkpoint::Calibration {
+        let c = tdfas::model::checkpoint::Calibration {
             threshold,
             method: "test".into(),
             data: "tests/web.rs".into(),
@@ -128,7 +128,7 @@ fn fixtures() -> &'static Fixtures {
             n_attack: 1,
         };
         let checkpoint = dir.join("model.safetensors");
-        let progress = tdfas::train::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true };
+        let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true };
         tdfas::train::checkpoint::save_calibrated(&gpu, &checkpoint, &model, None, &progress, Some(&c)).unwrap();
         Fixtures { checkpoint, threshold, live, print }
     })
