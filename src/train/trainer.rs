@@ -596,11 +596,11 @@ fn resume_changes(opts: &TrainOptions, ckpt: &Path, cfg: &mut Config, progress: 
             if diffs.len() > 1 { format!(", and {} more setting(s)", diffs.len() - 1) } else { String::new() }
         );
     }
-    for stage in [1u8, 2] {
-        let (have, want) = if stage == 1 {
-            (&mut cfg.stage1.steps, opts.config.stage1.steps)
-        } else {
-            (&mut cfg.stage2.steps, opts.config.stage2.steps)
+    for s in [Stage::Single, Stage::Multi] {
+        let (stage, want) = (s.number(), s.settings(&opts.config).steps);
+        let have = match s {
+            Stage::Single => &mut cfg.stage1.steps,
+            Stage::Multi => &mut cfg.stage2.steps,
         };
         if *have == want {
             continue;
