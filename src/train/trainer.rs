@@ -423,10 +423,10 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     if loaded.is_some() {
         trim_log(&run.log(), &progress)?;
     }
-    let mut log =
+    let log =
         std::fs::OpenOptions::new().create(true).append(true).open(run.log()).context("opening the training log")?;
     let mut summary = TrainSummary { checkpoint: ckpt.clone(), calibration: None, stages: vec![] };
-    let mut steps_this_process = 0usize;
+    let mut steps = Steps { gpu, opts, cfg: &cfg, ckpt: &ckpt, loaded: loaded.as_ref(), log, done: 0 };
     for &stage in &stages {
         let n = stage.number();
         if n < progress.stage || (n == progress.stage && progress.stage_done) {
@@ -441,77 +441,11 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         if stage == Stage::Multi && cfg.variant().single_only {
             continue;
         }
-        let start_step = if n == progress.stage { progress.step } else { 0 };
-        let stage_cfg = stage.settings(&cfg);
-        model.set_stage(n);
-        let mut optim = Adadelta::new(
-            gpu,
-            &mut model.params,
-            stage_cfg.lr as f32,
-            cfg.adadelta_rho as f32,
-            cfg.adadelta_eps as f32,
-        )?;
-        if let (Some(l), true) = (&loaded, n == progress.stage && start_step > 0) {
-            checkpoint::apply_optimizer(gpu, &mut optim, l)?;
-        }
-        let mut batches =
-            Batches { stage, cfg: &cfg, clips: &mut train_set, augment: opts.augment, seed: progress.seed };
-        let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {n}"));
-        bar.set_position(start_step as u64);
-        let mut first: Option<StepLosses> = None;
-        let mut last: StepLosses = vec![];
-        let mut last_good = LastGood { step: start_step, written: ckpt.exists() };
-        let started = Instant::now();
-        for step in start_step..stage_cfg.steps {
-            // An unreadable frame deep in the data stops the run as the NaN guard does: the step
-            // and the checkpoint to resume from named (a skipped clip would change the batches).
-            let batch = batches.at(step).map_err(|e| e.context(last_good.stopped(&ckpt, stage, step + 1, "")))?;
-            optim.lr = stage_cfg.lr_at(step) as f32;
-            let losses = train_step(gpu, &model, &optim, &batch, n, opts.detect_anomaly)?;
-            if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
-                let why = format!("{name} is {v}; ");
-                bail!(
-                    "{}. Try a lower learning rate, or --detect-anomaly to find the op",
-                    last_good.stopped(&ckpt, stage, step + 1, &why)
-                );
-            }
-            let line = serde_json::json!({"stage": n, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
-                "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
-            writeln!(log, "{line}").context("writing the training log")?;
-            if stage_cfg.averages_after(step) {
-                optim.average.get_or_insert_with(Default::default).add_model(gpu, &model)?;
-                if step + 1 == stage_cfg.steps {
-                    // the stage ends with the averaged weights, in its last checkpoint too
-                    optim.average.as_ref().expect("just added").apply(gpu, &mut model)?;
-                }
-            }
-            let total = losses.last().map(|l| l.1).unwrap_or(0.0);
-            bar.set_message(format!("loss {total:.4}"));
-            bar.inc(1);
-            first.get_or_insert_with(|| losses.clone());
-            last = losses;
-            progress =
-                Progress { stage: n, step: step + 1, seed: progress.seed, stage_done: step + 1 == stage_cfg.steps };
-            steps_this_process += 1;
-            let stop = opts.stop_after == Some(steps_this_process);
-            if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
-                checkpoint::save(gpu, &ckpt, &model, Some(&optim), &progress)
-                    .with_context(|| last_good.stopped(&ckpt, stage, step + 1, ""))?;
-                last_good = LastGood { step: step + 1, written: true };
-            }
-            if stop {
-                bar.abandon();
-                bail!("stopped after {steps_this_process} steps (--stop-after)");
-            }
-        }
-        if start_step >= stage_cfg.steps && !progress.stage_done {
-            progress.stage_done = true;
-        }
-        bar.finish();
+        let (first, last) = steps.stage(stage, &mut model, &mut progress, &mut train_set)?;
         if stage == Stage::Single {
             save_model1(gpu, &run.stage1(), &model, &progress, opts)?;
         }
-        summary.stages.push((n, first.unwrap_or_default(), last));
+        summary.stages.push((n, first, last));
         // The next stage starts at its step 0 with a fresh optimizer.
         if let Some(&next) = stages.iter().find(|&&s| s > stage) {
             progress = Progress { stage: next.number(), step: 0, seed: progress.seed, stage_done: false };
@@ -537,6 +471,101 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     )?;
     summary.calibration = calibration;
     Ok(summary)
+}
+
+/// What every stage of a run shares: the run's options, config and checkpoint, the checkpoint
+/// resumed from, the log, and the steps this process trained (for `--stop-after`).
+struct Steps<'a> {
+    gpu: &'a Gpu,
+    opts: &'a TrainOptions,
+    cfg: &'a Config,
+    ckpt: &'a Path,
+    loaded: Option<&'a Loaded>,
+    log: std::fs::File,
+    done: usize,
+}
+
+impl Steps<'_> {
+    /// Trains `stage` from where `progress` stands to its last step. Each step: a batch, one
+    /// training step (forward, backward, Adadelta), the NaN guard, a log line, weight averaging
+    /// over the stage's end, and a checkpoint every `checkpoint_every` steps and at the end.
+    /// Returns the first and last losses.
+    fn stage(
+        &mut self,
+        stage: Stage,
+        model: &mut FasTd,
+        progress: &mut Progress,
+        train_set: &mut ClipCache,
+    ) -> Result<(StepLosses, StepLosses)> {
+        let (gpu, opts, cfg, ckpt, n) = (self.gpu, self.opts, self.cfg, self.ckpt, stage.number());
+        let start_step = if n == progress.stage { progress.step } else { 0 };
+        let stage_cfg = stage.settings(cfg);
+        model.set_stage(n);
+        let mut optim = Adadelta::new(
+            gpu,
+            &mut model.params,
+            stage_cfg.lr as f32,
+            cfg.adadelta_rho as f32,
+            cfg.adadelta_eps as f32,
+        )?;
+        if let (Some(l), true) = (self.loaded, n == progress.stage && start_step > 0) {
+            checkpoint::apply_optimizer(gpu, &mut optim, l)?;
+        }
+        let mut batches = Batches { stage, cfg, clips: train_set, augment: opts.augment, seed: progress.seed };
+        let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {n}"));
+        bar.set_position(start_step as u64);
+        let mut first: Option<StepLosses> = None;
+        let mut last: StepLosses = vec![];
+        let mut last_good = LastGood { step: start_step, written: ckpt.exists() };
+        let started = Instant::now();
+        for step in start_step..stage_cfg.steps {
+            // An unreadable frame deep in the data stops the run as the NaN guard does: the step
+            // and the checkpoint to resume from named (a skipped clip would change the batches).
+            let batch = batches.at(step).map_err(|e| e.context(last_good.stopped(ckpt, stage, step + 1, "")))?;
+            optim.lr = stage_cfg.lr_at(step) as f32;
+            let losses = train_step(gpu, model, &optim, &batch, n, opts.detect_anomaly)?;
+            if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
+                let why = format!("{name} is {v}; ");
+                bail!(
+                    "{}. Try a lower learning rate, or --detect-anomaly to find the op",
+                    last_good.stopped(ckpt, stage, step + 1, &why)
+                );
+            }
+            let line = serde_json::json!({"stage": n, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
+        "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
+            writeln!(self.log, "{line}").context("writing the training log")?;
+            if stage_cfg.averages_after(step) {
+                optim.average.get_or_insert_with(Default::default).add_model(gpu, model)?;
+                if step + 1 == stage_cfg.steps {
+                    // the stage ends with the averaged weights, in its last checkpoint too
+                    optim.average.as_ref().expect("just added").apply(gpu, model)?;
+                }
+            }
+            let total = losses.last().map(|l| l.1).unwrap_or(0.0);
+            bar.set_message(format!("loss {total:.4}"));
+            bar.inc(1);
+            first.get_or_insert_with(|| losses.clone());
+            last = losses;
+            *progress =
+                Progress { stage: n, step: step + 1, seed: progress.seed, stage_done: step + 1 == stage_cfg.steps };
+            self.done += 1;
+            let stop = opts.stop_after == Some(self.done);
+            if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
+                checkpoint::save(gpu, ckpt, model, Some(&optim), progress)
+                    .with_context(|| last_good.stopped(ckpt, stage, step + 1, ""))?;
+                last_good = LastGood { step: step + 1, written: true };
+            }
+            if stop {
+                bar.abandon();
+                bail!("stopped after {} steps (--stop-after)", self.done);
+            }
+        }
+        if start_step >= stage_cfg.steps && !progress.stage_done {
+            progress.stage_done = true;
+        }
+        bar.finish();
+        Ok((first.unwrap_or_default(), last))
+    }
 }
 
 /// On resume: drops the log lines of steps after the checkpoint (a killed run logged them, and
