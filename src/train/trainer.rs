@@ -18,7 +18,9 @@ use super::outdir;
 use crate::data::{Clip, DataSource, Dataset, Split};
 use crate::gpu::Gpu;
 use crate::graph::Tape;
+use crate::model::checkpoint::Loaded;
 use crate::model::checkpoint::Progress;
+use crate::model::config::StageConfig;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
 
@@ -71,12 +73,15 @@ pub fn train_step(
 ) -> Result<StepLosses> {
     let mut t = Tape::new(gpu);
     t.detect_anomaly = detect_anomaly;
-    let (losses, vars) = if stage == 1 {
-        let (d, vars) = model.forward_single(&mut t, batch, true)?;
-        (model.loss_single(&mut t, d, batch)?, vars)
-    } else {
-        let (out, vars) = model.forward(&mut t, batch, true)?;
-        (model.loss_multi(&mut t, &out, batch)?, vars)
+    let (losses, vars) = match Stage::from_number(stage)? {
+        Stage::Single => {
+            let (d, vars) = model.forward_single(&mut t, batch, true)?;
+            (model.loss_single(&mut t, d, batch)?, vars)
+        }
+        Stage::Multi => {
+            let (out, vars) = model.forward(&mut t, batch, true)?;
+            (model.loss_multi(&mut t, &out, batch)?, vars)
+        }
     };
     if let Some(op) = t.anomaly() {
         bail!("--detect-anomaly: {op}");
@@ -114,17 +119,17 @@ pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) 
 fn augmented_batch(
     data: &Dataset,
     cfg: &Config,
-    stage: u8,
+    stage: Stage,
     idx: &[usize],
     seed: u64,
     step: usize,
 ) -> Result<HostBatch> {
     let rng_for = |k: usize| {
         ChaCha8Rng::seed_from_u64(
-            seed ^ 0xA5A5_0000_0000_0000 ^ ((stage as u64) << 48) ^ ((step as u64) << 8) ^ k as u64,
+            seed ^ 0xA5A5_0000_0000_0000 ^ ((stage.number() as u64) << 48) ^ ((step as u64) << 8) ^ k as u64,
         )
     };
-    if stage == 1 {
+    if stage == Stage::Single {
         let clips: Vec<Clip> = idx
             .iter()
             .enumerate()
@@ -173,6 +178,190 @@ impl ClipCache {
     }
 }
 
+/// The two stages of training (MODEL.md): the single-frame network on single frames, then the
+/// OFF blocks, the ConvGRU and the binary head on clips with the single-frame part frozen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Single,
+    Multi,
+}
+
+impl Stage {
+    pub fn from_number(n: u8) -> Result<Stage> {
+        match n {
+            1 => Ok(Stage::Single),
+            2 => Ok(Stage::Multi),
+            _ => bail!("stage {n}: the stages are 1 and 2"),
+        }
+    }
+
+    /// 1 or 2, as checkpoints, the log and messages number them.
+    pub fn number(self) -> u8 {
+        match self {
+            Stage::Single => 1,
+            Stage::Multi => 2,
+        }
+    }
+
+    /// The stage's steps, batch and learning rate.
+    pub fn settings(self, cfg: &Config) -> &StageConfig {
+        match self {
+            Stage::Single => &cfg.stage1,
+            Stage::Multi => &cfg.stage2,
+        }
+    }
+}
+
+/// A run's folder and the files training writes there (`RUN_FILES`).
+pub struct RunDir {
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    /// The latest state, optimizer included (what `--resume` continues from).
+    pub fn checkpoint(&self) -> PathBuf {
+        checkpoint_path(&self.dir)
+    }
+
+    /// The single-frame network alone, as a Model 1 checkpoint.
+    pub fn stage1(&self) -> PathBuf {
+        self.dir.join("stage1.safetensors")
+    }
+
+    /// The trained model with its thresholds.
+    pub fn model(&self) -> PathBuf {
+        self.dir.join("model.safetensors")
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("log.jsonl")
+    }
+
+    /// The model and progress to start from: the checkpoint when resuming, else a new model
+    /// (refusing to mix with an earlier run's files, or removing them with `--overwrite`).
+    fn start(&self, gpu: &Gpu, opts: &TrainOptions) -> Result<(FasTd, Progress, Option<Loaded>)> {
+        let ckpt = self.checkpoint();
+        if opts.resume && ckpt.exists() {
+            let (mut model, loaded) = crate::model::checkpoint::load_model(gpu, &ckpt)?;
+            let mut progress = loaded
+                .progress
+                .clone()
+                .with_context(|| format!("{}: no training progress in the metadata", ckpt.display()))?;
+            eprintln!("resuming from {} (stage {}, step {})", ckpt.display(), progress.stage, progress.step);
+            resume_changes(opts, &ckpt, &mut model.cfg, &mut progress)?;
+            return Ok((model, progress, Some(loaded)));
+        }
+        let existing: Vec<&str> = RUN_FILES[..3].iter().copied().filter(|f| self.dir.join(f).exists()).collect();
+        if !existing.is_empty() && opts.resume {
+            bail!(
+                "{} holds {} but no {} to resume from: --overwrite starts over, or choose another --out",
+                self.dir.display(),
+                existing.join(", "),
+                ckpt.display()
+            );
+        }
+        if !existing.is_empty() && !opts.overwrite {
+            let what = if existing.contains(&"model.safetensors") { "a finished run" } else { "an unfinished run" };
+            bail!(
+                "{} already holds {what} ({}): --resume continues it, --overwrite replaces it, or choose another --out",
+                self.dir.display(),
+                existing.join(", ")
+            );
+        }
+        if opts.resume {
+            eprintln!("no checkpoint at {}: starting a new run", ckpt.display());
+        }
+        // A new run: the files of an earlier one (kept with --overwrite) would mix with its own.
+        for f in RUN_FILES {
+            let p = self.dir.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).with_context(|| format!("removing {} (--overwrite)", p.display()))?;
+            }
+        }
+        if opts.stages[0] == 2 && !opts.config.variant().single_only {
+            bail!(
+                "--stage 2 trains on top of a stage-1 network, and {} has none: train --stage 1 first \
+                 (then --stage 2 --resume in the same --out), or use --stage both",
+                self.dir.display()
+            );
+        }
+        let model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
+        let progress = Progress { stage: opts.stages[0], step: 0, seed: opts.seed, stage_done: false };
+        Ok((model, progress, None))
+    }
+}
+
+/// The last checkpoint this run wrote, named whenever training stops.
+#[derive(Clone, Copy)]
+struct LastGood {
+    step: usize,
+    written: bool,
+}
+
+impl LastGood {
+    /// Why training stopped at `step` (1-based) of `stage`, and what is left to resume from.
+    fn stopped(&self, ckpt: &Path, stage: Stage, step: usize, why: &str) -> String {
+        let left = if self.written {
+            format!(
+                "the last good checkpoint {} (step {}) is intact; --resume continues from it",
+                ckpt.display(),
+                self.step
+            )
+        } else {
+            "no checkpoint was written yet".to_string()
+        };
+        format!("stage {}, step {step}: {why}training stopped; {left}", stage.number())
+    }
+}
+
+/// Where a stage's batches come from: the training clips read once and kept (stage 1 takes
+/// single frames of them), or with augmentation each clip (stage 1: each frame) read afresh with
+/// its own random crop, flip and photometric changes. Step s takes the items `batch_indices`
+/// gives, so a resumed run sees exactly the batches of an uninterrupted one.
+struct Batches<'a> {
+    stage: Stage,
+    cfg: &'a Config,
+    clips: &'a mut ClipCache,
+    augment: bool,
+    seed: u64,
+}
+
+impl Batches<'_> {
+    /// What a batch draws from: frames in stage 1, clips in stage 2.
+    fn items(&self) -> usize {
+        match self.stage {
+            Stage::Single => self.clips.len() * self.cfg.frames,
+            Stage::Multi => self.clips.len(),
+        }
+    }
+
+    fn at(&mut self, step: usize) -> Result<HostBatch> {
+        let (cfg, n) = (self.cfg, self.stage.number());
+        let idx = batch_indices(self.items(), self.stage.settings(cfg).batch, self.seed, n, step);
+        if self.augment {
+            return augmented_batch(&self.clips.dataset, cfg, self.stage, &idx, self.seed, step);
+        }
+        match self.stage {
+            Stage::Single => {
+                // item i is frame i % Nf of clip i / Nf
+                for &i in &idx {
+                    self.clips.get(i / cfg.frames)?;
+                }
+                let picks: Vec<(&Clip, usize)> =
+                    idx.iter().map(|&i| (self.clips.clips[i / cfg.frames].as_ref().unwrap(), i % cfg.frames)).collect();
+                Ok(HostBatch::single_frames(cfg, &picks))
+            }
+            Stage::Multi => {
+                for &i in &idx {
+                    self.clips.get(i)?;
+                }
+                let clips: Vec<Clip> = idx.iter().map(|&i| self.clips.clips[i].clone().unwrap()).collect();
+                HostBatch::from_clips(cfg, &clips)
+            }
+        }
+    }
+}
+
 pub struct TrainSummary {
     pub checkpoint: PathBuf,
     /// the final model's dev-EER threshold (None when the dev split could not give one)
@@ -196,71 +385,26 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     if opts.stages.is_empty() {
         bail!("no stage to train");
     }
+    let stages: Vec<Stage> = opts.stages.iter().map(|&n| Stage::from_number(n)).collect::<Result<_>>()?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     // One run per folder: two at once would overwrite each other's checkpoints and log.
     let _lock = outdir::lock(&opts.out)?;
     crate::util::fs::clean_stale_tmp(&opts.out, &RUN_FILES, true);
-    let ckpt = checkpoint_path(&opts.out);
-    let (mut model, mut progress, loaded) = if opts.resume && ckpt.exists() {
-        let (mut model, loaded) = crate::model::checkpoint::load_model(gpu, &ckpt)?;
-        let mut progress = loaded
-            .progress
-            .clone()
-            .with_context(|| format!("{}: no training progress in the metadata", ckpt.display()))?;
-        eprintln!("resuming from {} (stage {}, step {})", ckpt.display(), progress.stage, progress.step);
-        resume_changes(opts, &ckpt, &mut model.cfg, &mut progress)?;
-        (model, progress, Some(loaded))
-    } else {
-        let existing: Vec<&str> = RUN_FILES[..3].iter().copied().filter(|f| opts.out.join(f).exists()).collect();
-        if !existing.is_empty() && opts.resume {
-            bail!(
-                "{} holds {} but no {} to resume from: --overwrite starts over, or choose another --out",
-                opts.out.display(),
-                existing.join(", "),
-                ckpt.display()
-            );
-        }
-        if !existing.is_empty() && !opts.overwrite {
-            let what = if existing.contains(&"model.safetensors") { "a finished run" } else { "an unfinished run" };
-            bail!(
-                "{} already holds {what} ({}): --resume continues it, --overwrite replaces it, or choose another --out",
-                opts.out.display(),
-                existing.join(", ")
-            );
-        }
-        if opts.resume {
-            eprintln!("no checkpoint at {}: starting a new run", ckpt.display());
-        }
-        // A new run: the files of an earlier one (kept with --overwrite) would mix with its own.
-        for f in RUN_FILES {
-            let p = opts.out.join(f);
-            if p.exists() {
-                std::fs::remove_file(&p).with_context(|| format!("removing {} (--overwrite)", p.display()))?;
-            }
-        }
-        if opts.stages[0] == 2 && !opts.config.variant().single_only {
-            bail!(
-                "--stage 2 trains on top of a stage-1 network, and {} has none: train --stage 1 first \
-                 (then --stage 2 --resume in the same --out), or use --stage both",
-                opts.out.display()
-            );
-        }
-        let model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
-        let progress = Progress { stage: opts.stages[0], step: 0, seed: opts.seed, stage_done: false };
-        (model, progress, None)
-    };
+    let run = RunDir { dir: opts.out.clone() };
+    let ckpt = run.checkpoint();
+    let (mut model, mut progress, loaded) = run.start(gpu, opts)?;
     let cfg = model.cfg.clone();
-    if cfg.variant().single_only && !opts.stages.contains(&1) {
+    if cfg.variant().single_only && !stages.contains(&Stage::Single) {
         bail!("variant {} is the single-frame model (no stage 2): train it with --stage 1", cfg.variant);
     }
-    for &stage in &opts.stages {
-        let steps = if stage == 1 { cfg.stage1.steps } else { cfg.stage2.steps };
-        if steps == 0 && !(stage == 2 && cfg.variant().single_only) {
-            bail!("stage {stage} has 0 steps (--steps, or stage{stage}.steps in the config): nothing would be trained");
+    for &stage in &stages {
+        if stage.settings(&cfg).steps == 0 && !(stage == Stage::Multi && cfg.variant().single_only) {
+            let n = stage.number();
+            bail!("stage {n} has 0 steps (--steps, or stage{n}.steps in the config): nothing would be trained");
         }
     }
     let mut train_set = ClipCache::open(&opts.source(), Split::Train, &cfg)?;
-    if train_set.dataset.layout == crate::data::Layout::CelebaSpoof && opts.stages.contains(&2) {
+    if train_set.dataset.layout == crate::data::Layout::CelebaSpoof && stages.contains(&Stage::Multi) {
         bail!(
             "{} is CelebA-Spoof: photos, no motion for the multi-frame part; train the single-frame network with --stage 1",
             opts.data.display()
@@ -277,156 +421,48 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         );
     }
     if loaded.is_some() {
-        trim_log(&opts.out.join("log.jsonl"), &progress)?;
+        trim_log(&run.log(), &progress)?;
     }
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(opts.out.join("log.jsonl"))
-        .context("opening the training log")?;
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(run.log()).context("opening the training log")?;
     let mut summary = TrainSummary { checkpoint: ckpt.clone(), calibration: None, stages: vec![] };
-    let mut steps_this_process = 0usize;
-    for &stage in &opts.stages {
-        if stage < progress.stage || (stage == progress.stage && progress.stage_done) {
+    let mut steps = Steps { gpu, opts, cfg: &cfg, ckpt: &ckpt, loaded: loaded.as_ref(), log, done: 0 };
+    for &stage in &stages {
+        let n = stage.number();
+        if n < progress.stage || (n == progress.stage && progress.stage_done) {
             // Finished before the resume. A kill between stage 1's last checkpoint and its
             // stage1.safetensors loses that file; the single-frame part is frozen from then
             // on, so the current parameters give it back exactly.
-            let stage1 = opts.out.join("stage1.safetensors");
-            if stage == 1 && !stage1.exists() {
-                save_model1(gpu, &stage1, &model, &progress, opts)?;
+            if stage == Stage::Single && !run.stage1().exists() {
+                save_model1(gpu, &run.stage1(), &model, &progress, opts)?;
             }
             continue;
         }
-        if stage == 2 && cfg.variant().single_only {
+        if stage == Stage::Multi && cfg.variant().single_only {
             continue;
         }
-        let start_step = if stage == progress.stage { progress.step } else { 0 };
-        let stage_cfg = if stage == 1 { &cfg.stage1 } else { &cfg.stage2 };
-        model.set_stage(stage);
-        let mut optim = Adadelta::new(
-            gpu,
-            &mut model.params,
-            stage_cfg.lr as f32,
-            cfg.adadelta_rho as f32,
-            cfg.adadelta_eps as f32,
-        )?;
-        if let (Some(l), true) = (&loaded, stage == progress.stage && start_step > 0) {
-            checkpoint::apply_optimizer(gpu, &mut optim, l)?;
+        let (first, last) = steps.stage(stage, &mut model, &mut progress, &mut train_set)?;
+        if stage == Stage::Single {
+            save_model1(gpu, &run.stage1(), &model, &progress, opts)?;
         }
-        let n_items = if stage == 1 { train_set.len() * cfg.frames } else { train_set.len() };
-        let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {stage}"));
-        bar.set_position(start_step as u64);
-        let mut first: Option<StepLosses> = None;
-        let mut last: StepLosses = vec![];
-        let mut last_good = (start_step, ckpt.exists());
-        let started = Instant::now();
-        for step in start_step..stage_cfg.steps {
-            let idx = batch_indices(n_items, stage_cfg.batch, progress.seed, stage, step);
-            // An unreadable frame deep in the data stops the run as the NaN guard does: the step
-            // and the checkpoint to resume from named (a skipped clip would change the batches).
-            let load_failed = |e: anyhow::Error, last_good: (usize, bool)| {
-                e.context(format!(
-                    "stage {stage}, step {}: training stopped; {}",
-                    step + 1,
-                    good_text(&ckpt, last_good)
-                ))
-            };
-            let batch = if opts.augment {
-                augmented_batch(&train_set.dataset, &cfg, stage, &idx, progress.seed, step)
-                    .map_err(|e| load_failed(e, last_good))?
-            } else if stage == 1 {
-                let mut picks = Vec::new();
-                for &i in &idx {
-                    train_set.get(i / cfg.frames).map_err(|e| load_failed(e, last_good))?;
-                    picks.push((i / cfg.frames, i % cfg.frames));
-                }
-                let clips: Vec<&Clip> = picks.iter().map(|&(c, _)| train_set.clips[c].as_ref().unwrap()).collect();
-                let picks: Vec<(&Clip, usize)> = clips.into_iter().zip(picks.iter().map(|p| p.1)).collect();
-                HostBatch::single_frames(&cfg, &picks)
-            } else {
-                for &i in &idx {
-                    train_set.get(i).map_err(|e| load_failed(e, last_good))?;
-                }
-                let clips: Vec<Clip> = idx.iter().map(|&i| train_set.clips[i].clone().unwrap()).collect();
-                HostBatch::from_clips(&cfg, &clips)?
-            };
-            optim.lr = stage_cfg.lr_at(step) as f32;
-            let losses = train_step(gpu, &model, &optim, &batch, stage, opts.detect_anomaly)?;
-            if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
-                let good = if last_good.1 {
-                    format!(
-                        "the last good checkpoint {} (stage {stage}, step {}) is intact",
-                        ckpt.display(),
-                        last_good.0
-                    )
-                } else {
-                    "no checkpoint was written yet".into()
-                };
-                bail!("stage {stage}, step {}: {name} is {v}; training stopped, {good}. Try a lower learning rate, or --detect-anomaly to find the op", step + 1);
-            }
-            let line = serde_json::json!({"stage": stage, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
-                "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
-            writeln!(log, "{line}").context("writing the training log")?;
-            if stage_cfg.averages_after(step) {
-                optim.average.get_or_insert_with(Default::default).add_model(gpu, &model)?;
-                if step + 1 == stage_cfg.steps {
-                    // the stage ends with the averaged weights, in its last checkpoint too
-                    optim.average.as_ref().expect("just added").apply(gpu, &mut model)?;
-                }
-            }
-            let total = losses.last().map(|l| l.1).unwrap_or(0.0);
-            bar.set_message(format!("loss {total:.4}"));
-            bar.inc(1);
-            first.get_or_insert_with(|| losses.clone());
-            last = losses;
-            progress = Progress { stage, step: step + 1, seed: progress.seed, stage_done: step + 1 == stage_cfg.steps };
-            steps_this_process += 1;
-            let stop = opts.stop_after == Some(steps_this_process);
-            if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
-                checkpoint::save(gpu, &ckpt, &model, Some(&optim), &progress).with_context(|| {
-                    format!(
-                        "stage {stage}, step {}: training stopped; {}",
-                        step + 1,
-                        if last_good.1 {
-                            format!("the last good checkpoint {} (step {}) is intact", ckpt.display(), last_good.0)
-                        } else {
-                            "no checkpoint was written yet".to_string()
-                        }
-                    )
-                })?;
-                last_good = (step + 1, true);
-            }
-            if stop {
-                bar.abandon();
-                bail!("stopped after {steps_this_process} steps (--stop-after)");
-            }
-        }
-        if start_step >= stage_cfg.steps && !progress.stage_done {
-            progress.stage_done = true;
-        }
-        bar.finish();
-        if stage == 1 {
-            save_model1(gpu, &opts.out.join("stage1.safetensors"), &model, &progress, opts)?;
-        }
-        summary.stages.push((stage, first.unwrap_or_default(), last));
+        summary.stages.push((n, first, last));
         // The next stage starts at its step 0 with a fresh optimizer.
-        if let Some(&next) = opts.stages.iter().find(|&&s| s > stage) {
-            progress = Progress { stage: next, step: 0, seed: progress.seed, stage_done: false };
+        if let Some(&next) = stages.iter().find(|&&s| s > stage) {
+            progress = Progress { stage: next.number(), step: 0, seed: progress.seed, stage_done: false };
             checkpoint::save(gpu, &ckpt, &model, None, &progress)?;
         }
     }
     let calibration = calibrate(gpu, &model, opts);
     // photos are scored by the single-frame part against its own threshold (stage1.safetensors'):
     // the single-frame part is frozen in stage 2, so that threshold still holds
-    let stage1 = opts.out.join("stage1.safetensors");
-    let single = if model.cfg.variant().single_only || !stage1.is_file() {
+    let single = if model.cfg.variant().single_only || !run.stage1().is_file() {
         None
     } else {
-        crate::model::checkpoint::read(&stage1)?.calibration
+        crate::model::checkpoint::read(&run.stage1())?.calibration
     };
     checkpoint::save_with_calibrations(
         gpu,
-        &opts.out.join("model.safetensors"),
+        &run.model(),
         &model,
         None,
         &progress,
@@ -435,6 +471,101 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     )?;
     summary.calibration = calibration;
     Ok(summary)
+}
+
+/// What every stage of a run shares: the run's options, config and checkpoint, the checkpoint
+/// resumed from, the log, and the steps this process trained (for `--stop-after`).
+struct Steps<'a> {
+    gpu: &'a Gpu,
+    opts: &'a TrainOptions,
+    cfg: &'a Config,
+    ckpt: &'a Path,
+    loaded: Option<&'a Loaded>,
+    log: std::fs::File,
+    done: usize,
+}
+
+impl Steps<'_> {
+    /// Trains `stage` from where `progress` stands to its last step. Each step: a batch, one
+    /// training step (forward, backward, Adadelta), the NaN guard, a log line, weight averaging
+    /// over the stage's end, and a checkpoint every `checkpoint_every` steps and at the end.
+    /// Returns the first and last losses.
+    fn stage(
+        &mut self,
+        stage: Stage,
+        model: &mut FasTd,
+        progress: &mut Progress,
+        train_set: &mut ClipCache,
+    ) -> Result<(StepLosses, StepLosses)> {
+        let (gpu, opts, cfg, ckpt, n) = (self.gpu, self.opts, self.cfg, self.ckpt, stage.number());
+        let start_step = if n == progress.stage { progress.step } else { 0 };
+        let stage_cfg = stage.settings(cfg);
+        model.set_stage(n);
+        let mut optim = Adadelta::new(
+            gpu,
+            &mut model.params,
+            stage_cfg.lr as f32,
+            cfg.adadelta_rho as f32,
+            cfg.adadelta_eps as f32,
+        )?;
+        if let (Some(l), true) = (self.loaded, n == progress.stage && start_step > 0) {
+            checkpoint::apply_optimizer(gpu, &mut optim, l)?;
+        }
+        let mut batches = Batches { stage, cfg, clips: train_set, augment: opts.augment, seed: progress.seed };
+        let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {n}"));
+        bar.set_position(start_step as u64);
+        let mut first: Option<StepLosses> = None;
+        let mut last: StepLosses = vec![];
+        let mut last_good = LastGood { step: start_step, written: ckpt.exists() };
+        let started = Instant::now();
+        for step in start_step..stage_cfg.steps {
+            // An unreadable frame deep in the data stops the run as the NaN guard does: the step
+            // and the checkpoint to resume from named (a skipped clip would change the batches).
+            let batch = batches.at(step).map_err(|e| e.context(last_good.stopped(ckpt, stage, step + 1, "")))?;
+            optim.lr = stage_cfg.lr_at(step) as f32;
+            let losses = train_step(gpu, model, &optim, &batch, n, opts.detect_anomaly)?;
+            if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
+                let why = format!("{name} is {v}; ");
+                bail!(
+                    "{}. Try a lower learning rate, or --detect-anomaly to find the op",
+                    last_good.stopped(ckpt, stage, step + 1, &why)
+                );
+            }
+            let line = serde_json::json!({"stage": n, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
+        "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
+            writeln!(self.log, "{line}").context("writing the training log")?;
+            if stage_cfg.averages_after(step) {
+                optim.average.get_or_insert_with(Default::default).add_model(gpu, model)?;
+                if step + 1 == stage_cfg.steps {
+                    // the stage ends with the averaged weights, in its last checkpoint too
+                    optim.average.as_ref().expect("just added").apply(gpu, model)?;
+                }
+            }
+            let total = losses.last().map(|l| l.1).unwrap_or(0.0);
+            bar.set_message(format!("loss {total:.4}"));
+            bar.inc(1);
+            first.get_or_insert_with(|| losses.clone());
+            last = losses;
+            *progress =
+                Progress { stage: n, step: step + 1, seed: progress.seed, stage_done: step + 1 == stage_cfg.steps };
+            self.done += 1;
+            let stop = opts.stop_after == Some(self.done);
+            if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
+                checkpoint::save(gpu, ckpt, model, Some(&optim), progress)
+                    .with_context(|| last_good.stopped(ckpt, stage, step + 1, ""))?;
+                last_good = LastGood { step: step + 1, written: true };
+            }
+            if stop {
+                bar.abandon();
+                bail!("stopped after {} steps (--stop-after)", self.done);
+            }
+        }
+        if start_step >= stage_cfg.steps && !progress.stage_done {
+            progress.stage_done = true;
+        }
+        bar.finish();
+        Ok((first.unwrap_or_default(), last))
+    }
 }
 
 /// On resume: drops the log lines of steps after the checkpoint (a killed run logged them, and
@@ -458,18 +589,6 @@ fn trim_log(path: &Path, progress: &Progress) -> Result<()> {
         crate::util::fs::write_atomic(path, out.as_bytes())?;
     }
     Ok(())
-}
-
-fn good_text(ckpt: &Path, last_good: (usize, bool)) -> String {
-    if last_good.1 {
-        format!(
-            "the last good checkpoint {} (step {}) is intact; --resume continues from it",
-            ckpt.display(),
-            last_good.0
-        )
-    } else {
-        "no checkpoint was written yet".to_string()
-    }
 }
 
 /// What a resumed run may change: the step counts (more steps continue a finished stage).
@@ -506,11 +625,11 @@ fn resume_changes(opts: &TrainOptions, ckpt: &Path, cfg: &mut Config, progress: 
             if diffs.len() > 1 { format!(", and {} more setting(s)", diffs.len() - 1) } else { String::new() }
         );
     }
-    for stage in [1u8, 2] {
-        let (have, want) = if stage == 1 {
-            (&mut cfg.stage1.steps, opts.config.stage1.steps)
-        } else {
-            (&mut cfg.stage2.steps, opts.config.stage2.steps)
+    for s in [Stage::Single, Stage::Multi] {
+        let (stage, want) = (s.number(), s.settings(&opts.config).steps);
+        let have = match s {
+            Stage::Single => &mut cfg.stage1.steps,
+            Stage::Multi => &mut cfg.stage2.steps,
         };
         if *have == want {
             continue;
@@ -647,4 +766,34 @@ pub fn calibrate_at(
         n_live: m.n_live,
         n_attack: m.n_attack,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_are_numbered_as_checkpoints_number_them() {
+        for n in [1u8, 2] {
+            assert_eq!(Stage::from_number(n).unwrap().number(), n);
+        }
+        assert!(Stage::from_number(3).is_err() && Stage::from_number(0).is_err());
+        assert!(Stage::Single < Stage::Multi, "stage 1 runs first");
+        let cfg = Config::preset("tiny").unwrap();
+        assert_eq!(Stage::Single.settings(&cfg).batch, cfg.stage1.batch);
+        assert_eq!(Stage::Multi.settings(&cfg).lr, cfg.stage2.lr);
+    }
+
+    #[test]
+    fn a_stop_names_the_step_and_the_checkpoint_left() {
+        let ckpt = Path::new("runs/a/checkpoint.safetensors");
+        let written = LastGood { step: 50, written: true }.stopped(ckpt, Stage::Multi, 57, "l_binary is NaN; ");
+        assert_eq!(
+            written,
+            "stage 2, step 57: l_binary is NaN; training stopped; the last good checkpoint \
+             runs/a/checkpoint.safetensors (step 50) is intact; --resume continues from it"
+        );
+        let none = LastGood { step: 0, written: false }.stopped(ckpt, Stage::Single, 3, "");
+        assert_eq!(none, "stage 1, step 3: training stopped; no checkpoint was written yet");
+    }
 }
