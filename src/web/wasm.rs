@@ -10,13 +10,13 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 
 use crate::data::face;
-use crate::data::imageops::{Img, Rect};
 use crate::data::face::FaceSettings;
+use crate::data::imageops::{Img, Rect};
 use crate::data::load::FaceSource;
 use crate::data::unlabelled;
 use crate::gpu::Gpu;
-use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::checkpoint::{self, Calibration, Loaded};
+use crate::model::fastd::{FasTd, HostBatch};
 
 /// The networks of one checkpoint: the clip model and the single-frame one that scores photos.
 struct Models {
@@ -223,7 +223,7 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
         .map(|b| b.iter().all(|v| v.is_finite()).then(|| Rect { x: b[0], y: b[1], w: b[2], h: b[3] }))
         .collect();
     let clip = unlabelled::from_images(&cfg.clip_spec(), &FaceSettings::default(), &images, &detections, None)?;
-    let source = clip.face.clone();
+    let source = clip.face;
     // as `tdfas infer`: a clip without a face is not scored (a verdict would be about nothing)
     let face_box = match source {
         FaceSource::Detector { box_, .. } => Some(box_),
