@@ -7,16 +7,19 @@
 //!
 //! ```text
 //! util                       helpers with no crate dependency (atomic writes, output checks, scratch
-//!                            folders, escaped text, PNG writing, progress bar, font)
+//!                            folders, escaped text, PNG writing, progress bar, font, the table of
+//!                            TDFAS_* settings)
 //! reference                  f64 CPU versions of every op, forward and backward (for tests)
 //! gpu, tensor                the runtime (device, pipelines and kernel interfaces, buffer pool,
 //!                            recorder, profiler) and its value, a shape over a pooled buffer
 //! graph                      the tape (records, reverse walk) and the parameter store
 //! ops                        one op family per file: forward and backward dispatch, tape functions
-//! data                       datasets, protocols, clip sampling, augmentation, synthetic data
-//! model                      config presets, the FAS-TD network, the clip score (eq. 18)
+//! data                       datasets, protocols, clip sampling, augmentation, synthetic data, and
+//!                            unlabelled frames (what infer and dump read)
+//! model                      config presets, the FAS-TD network, the clip score (eq. 18), reading
+//!                            checkpoints and their calibrations
 //! eval                       metrics, per-video scores, scoring a split, reports
-//! train                      two-stage trainer, Adadelta, checkpoints, output folders
+//! train                      two-stage trainer, Adadelta, writing checkpoints, output folders
 //! bench, demo, dump, infer   the commands (main.rs parses the command line)
 //! web                        `tdfas web`'s server and the browser build's entry points
 //! ```
