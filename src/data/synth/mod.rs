@@ -379,7 +379,7 @@ fn render_video(opts: &SynthOptions, v: &VideoSpec) -> Result<Vec<Rendered>> {
     let target = Target::random(&mut rng, &cam, FACE_AREA);
     let frames = match v.class {
         0 if !opts.face_crop && rng.random_bool(still::STILL_LIVE) => {
-            still::still_frames(&base, (w, h), (target.u, target.v, target.h), opts.frames, &mut rng)
+            still::still_frames(&base, &view.light, (w, h), (target.u, target.v, target.h), opts.frames, &mut rng)
         }
         0 => live_frames(&base, &view, &target, opts.frames, &mut rng),
         1 => print_frames(&base, &v.instrument, &view, &target, opts.frames, &mut rng)?,
@@ -469,6 +469,24 @@ fn scene_picture(base: &Identity, target: &Target, rng: &mut ChaCha8Rng) -> (Img
     let photo = scene::render(&Object::Face { id: &pid, pose, body }, &plight, &pbg.image(&pcam, &plight), &pcam);
     let (mask, fuv) = (mask_img(&photo), face_uv(&photo));
     (photo.rgb, mask, fuv)
+}
+
+/// The person's own photo (the identity's texture: the whole picture with its background),
+/// its face mask (the mesh drawn in texture space) and face box (0..1).
+fn source_picture(base: &Identity) -> (Img, Img, [f32; 4]) {
+    let (w, h) = (base.tex.w, base.tex.h);
+    let mut r = crate::data::raster::Raster::new(w, h, 1, true);
+    let px: Vec<[f32; 3]> = base.uv.iter().map(|t| [t[0] * w as f32, t[1] * h as f32, 0.0]).collect();
+    for t in &crate::data::mesh::canonical().tris {
+        let [a, b, c] = t.map(|i| i as usize);
+        r.tri([px[a], px[b], px[c]], [&[0.0], &[0.0], &[0.0]], 1);
+    }
+    let mask = Img { w, h, c: 1, data: r.tag.iter().map(|&t| f32::from(t)).collect() };
+    let mut fuv = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    for t in &base.uv {
+        (fuv[0], fuv[1], fuv[2], fuv[3]) = (fuv[0].min(t[0]), fuv[1].min(t[1]), fuv[2].max(t[0]), fuv[3].max(t[1]));
+    }
+    (base.tex.clone(), mask, fuv.map(|v| v.clamp(0.0, 1.0)))
 }
 
 /// Face levels the recording camera's auto-exposure aims at, for every class (phone and webcam
@@ -568,11 +586,12 @@ fn print_frames(
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<Rendered>> {
     let pr = attack::printer(instrument, rng)?;
-    // The picture: a photo of the person in a scene, taken by the same renderer and generators
-    // as the live videos. Never the source photo itself: a live subject is always a rendering
-    // of it, so printing the untouched photo would teach "a natural photograph means attack",
-    // and every real live face is a natural photograph.
-    let (picture, mask, fuv) = scene_picture(base, target, rng);
+    // The picture: half the time the person's own photo (with its background), else a photo of
+    // the person in a scene from the same generator as the live videos. The source photo is
+    // also live (a quarter of live videos are stills of it, `still.rs`), so "a natural
+    // photograph" tells neither class.
+    let (picture, mask, fuv) =
+        if rng.random_bool(0.5) { source_picture(base) } else { scene_picture(base, target, rng) };
     let (pw, ph) = (picture.w, picture.h);
     let gain = metered_gain(&picture, &mask.data, rng, (120.0, 170.0), (0.5, 4.0));
     let tex = attack::print(&exposed(picture, gain), &pr, rng);

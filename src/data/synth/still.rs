@@ -5,7 +5,7 @@
 //! proxies; without these, a natural photograph of a face would never be live in training,
 //! and every real live face is one.
 
-use super::scene::{photo_labels, Identity, Rendered};
+use super::scene::{photo_labels, Identity, Light, Rendered};
 use crate::data::imageops::{Img, Rect};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -18,13 +18,18 @@ pub const STILL_LIVE: f64 = 0.25;
 /// photo edge is ever in view: a visible edge is a print's cue).
 pub fn still_frames(
     id: &Identity,
+    light: &Light,
     (w, h): (usize, usize),
     (u, v, face_h): (f32, f32, f32),
     frames: usize,
     rng: &mut ChaCha8Rng,
 ) -> Vec<Rendered> {
     let (tw, th) = (id.tex.w as f32, id.tex.h as f32);
-    let (depth, mask, cover) = photo_labels(id);
+    let (depth, mask, _) = photo_labels(id);
+    // The whole frame is the picture (no generated scene shows), seen in the room's light: its
+    // colour cast as on every other class (the camera's metering then sets the level).
+    let cover = vec![1.0; depth.len()];
+    let lit = light.colour.map(|c| c * (0.55 + 0.45 * light.ambient));
     // The face box in the photo's pixels.
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for t in &id.uv {
@@ -46,15 +51,12 @@ pub fn still_frames(
             let (ww, wh) = (w as f32 / s, h as f32 / s);
             let ox = (fcx - u / s + (drift[0] * k + 0.004 * wobble) * ww).clamp(0.0, tw - ww);
             let oy = (fcy - v / s + (drift[1] * k + 0.004 * wobble) * wh).clamp(0.0, th - wh);
-            window(
-                id,
-                &depth,
-                &mask,
-                &cover,
-                [ox, oy, s],
-                (w, h),
-                Rect { x: (x0 - ox) * s, y: (y0 - oy) * s, w: (x1 - x0) * s, h: (y1 - y0) * s },
-            )
+            let face = Rect { x: (x0 - ox) * s, y: (y0 - oy) * s, w: (x1 - x0) * s, h: (y1 - y0) * s };
+            let mut f = window(id, &depth, &mask, &cover, [ox, oy, s], (w, h), face);
+            for px in f.rgb.data.chunks_mut(3) {
+                px.iter_mut().zip(lit).for_each(|(v, l)| *v *= l);
+            }
+            f
         })
         .collect()
 }

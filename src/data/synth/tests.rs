@@ -448,7 +448,14 @@ fn a_still_live_video_shows_the_photo_itself_with_the_fitted_depth() {
         style.blend = None;
         let id = scene::identity(&mut ChaCha8Rng::seed_from_u64(1), &style);
         let (w, h) = (160, 120);
-        let frames = still::still_frames(&id, (w, h), (80.0, 60.0, 70.0), 3, &mut ChaCha8Rng::seed_from_u64(3));
+        let frames = still::still_frames(
+            &id,
+            &Light { dir: [0.0, 0.0, -1.0], colour: [1.0; 3], ambient: 0.5 },
+            (w, h),
+            (80.0, 60.0, 70.0),
+            3,
+            &mut ChaCha8Rng::seed_from_u64(3),
+        );
         assert_eq!(frames.len(), 3);
         for (t, f) in frames.iter().enumerate() {
             let b = f.bbox;
