@@ -88,7 +88,7 @@ impl Hand {
                 1.2 * fw,
             ));
         }
-        let lit = light.colour.map(|c| c * (0.55 + 0.45 * light.ambient));
+        let lit = light.colour.map(|c| c * light.level());
         for y in 0..h {
             for x in 0..w {
                 let i = y * w + x;

@@ -695,7 +695,7 @@ fn replay_frames(
 /// it the camera, metering on a screen of fixed brightness, would render bright rooms around
 /// replays where it renders dim ones around live faces.
 fn auto_brightness(light: &Light) -> f32 {
-    let level = (light.colour[0] + light.colour[1] + light.colour[2]) / 3.0 * (0.55 + 0.45 * light.ambient);
+    let level = (light.colour[0] + light.colour[1] + light.colour[2]) / 3.0 * light.level();
     (level / 0.72).clamp(0.5, 1.6)
 }
 

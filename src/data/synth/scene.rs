@@ -310,6 +310,12 @@ pub struct Light {
 }
 
 impl Light {
+    /// How bright the light leaves a surface facing the camera, relative to its colour (the
+    /// ambient part plus a share of the direct one): backgrounds, hands and stills use it.
+    pub fn level(&self) -> f32 {
+        0.55 + 0.45 * self.ambient
+    }
+
     /// Any direction from the front half, colour temperature from warm to cool, intensity.
     pub fn random(rng: &mut ChaCha8Rng) -> Light {
         let az: f32 = rng.random_range(-1.1..1.1);
@@ -478,7 +484,7 @@ impl Background {
     /// The background as seen by `cam` (output pixels), lit by `light`, defocused.
     pub fn image(&self, cam: &Camera, light: &Light) -> Img {
         let mut img = Img::new(cam.w, cam.h, 3);
-        let k = 0.55 + 0.45 * light.ambient;
+        let k = light.level();
         for y in 0..cam.h {
             for x in 0..cam.w {
                 let c = self.at((x as f32 + 0.5 - cam.cx) / cam.f, (y as f32 + 0.5 - cam.cy) / cam.f);
@@ -753,17 +759,10 @@ pub fn photo_labels(id: &Identity) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         r.tri(p, [&[0.0], &[0.0], &[0.0]], TAG_FACE);
     }
     let p = &id.person;
-    for j in 0..p.ny - 1 {
-        for i in 0..p.nx - 1 {
-            let q = [j * p.nx + i, j * p.nx + i + 1, (j + 1) * p.nx + i, (j + 1) * p.nx + i + 1];
-            if q.iter().all(|&k| p.alpha[k] < 0.5) {
-                continue;
-            }
-            let tag = if q.iter().all(|&k| p.part[k] == Part::Head) { TAG_HEAD } else { TAG_BODY };
-            let v = q.map(|k| at(p.uv[k][0], p.uv[k][1], p.pts[k][2]));
-            r.tri([v[0], v[1], v[2]], [&[0.0], &[0.0], &[0.0]], tag);
-            r.tri([v[1], v[3], v[2]], [&[0.0], &[0.0], &[0.0]], tag);
-        }
+    for (q, tag) in person_quads(p) {
+        let v = q.map(|k| at(p.uv[k][0], p.uv[k][1], p.pts[k][2]));
+        r.tri([v[0], v[1], v[2]], [&[0.0], &[0.0], &[0.0]], tag);
+        r.tri([v[1], v[3], v[2]], [&[0.0], &[0.0], &[0.0]], tag);
     }
     let head: Vec<u8> = r.tag.iter().map(|&t| u8::from(t == TAG_FACE || t == TAG_HEAD)).collect();
     let depth = normalise_depth(&r.z, &head).0;
@@ -786,20 +785,24 @@ fn person_tris(r: &mut Raster, p: &Person, head: &Pose, body: &Pose, c: &Camera)
             (c.project(pose.apply(p.pts[k])), [p.uv[k][0], p.uv[k][1], nn[0], nn[1], nn[2], p.alpha[k]])
         })
         .collect();
-    let nx = p.nx;
-    for j in 0..p.ny - 1 {
-        for i in 0..nx - 1 {
-            let q = [j * nx + i, j * nx + i + 1, (j + 1) * nx + i, (j + 1) * nx + i + 1];
-            if q.iter().all(|&k| p.alpha[k] < 0.5) {
-                continue;
-            }
-            let tag = if q.iter().all(|&k| p.part[k] == Part::Head) { TAG_HEAD } else { TAG_BODY };
-            for t in [[q[0], q[1], q[2]], [q[1], q[3], q[2]]] {
-                let (a, b, cc) = (&posed[t[0]], &posed[t[1]], &posed[t[2]]);
-                r.tri([a.0, b.0, cc.0], [&a.1, &b.1, &cc.1], tag);
-            }
+    for (q, tag) in person_quads(p) {
+        for t in [[q[0], q[1], q[2]], [q[1], q[3], q[2]]] {
+            let (a, b, cc) = (&posed[t[0]], &posed[t[1]], &posed[t[2]]);
+            r.tri([a.0, b.0, cc.0], [&a.1, &b.1, &cc.1], tag);
         }
     }
+}
+
+/// The person grid's cells that are there (not all transparent): the four vertex indices
+/// (top left, top right, bottom left, bottom right) and the raster tag (head or body).
+fn person_quads(p: &Person) -> impl Iterator<Item = ([usize; 4], u8)> + '_ {
+    let nx = p.nx;
+    (0..p.ny - 1)
+        .flat_map(move |j| {
+            (0..nx - 1).map(move |i| [j * nx + i, j * nx + i + 1, (j + 1) * nx + i, (j + 1) * nx + i + 1])
+        })
+        .filter(|q| !q.iter().all(|&k| p.alpha[k] < 0.5))
+        .map(|q| (q, if q.iter().all(|&k| p.part[k] == Part::Head) { TAG_HEAD } else { TAG_BODY }))
 }
 
 /// Colour of pixel i, whether it is inside the face, whether the object covers it.

@@ -29,7 +29,7 @@ pub fn still_frames(
     // The whole frame is the picture (no generated scene shows), seen in the room's light: its
     // colour cast as on every other class (the camera's metering then sets the level).
     let cover = vec![1.0; depth.len()];
-    let lit = light.colour.map(|c| c * (0.55 + 0.45 * light.ambient));
+    let lit = light.colour.map(|c| c * light.level());
     // The face box in the photo's pixels.
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for t in &id.uv {
