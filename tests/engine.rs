@@ -88,6 +88,59 @@ fn matmul_with_transposes_matches_reference() {
     gradcheck("matmul dB", &mut |x| dot(&r::matmul(&a, x, m, k, n), &gc), &b, &gb).unwrap();
 }
 
+/// `Gpu`s opened at once on several threads share one wgpu device (one per process: several
+/// devices in one test process hung on NVIDIA's driver), each with its own pool, kernels and
+/// recorder: matmuls of each thread's own data, interleaved with the others', give each its own
+/// result; a wgpu error one thread makes is reported to that thread's `Gpu` only.
+#[test]
+fn gpus_on_several_threads_share_one_device_and_keep_their_own_state() {
+    const THREADS: usize = 4;
+    let barrier = std::sync::Barrier::new(THREADS);
+    let devices: Vec<wgpu::Device> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait(); // open at once
+                    let g = gpu();
+                    let (m, k, n) = (9 + t, 23, 17);
+                    for round in 0..4 {
+                        let a = random(m * k, (100 * t + round) as u64);
+                        let b = random(k * n, (100 * t + round + 50) as u64);
+                        let c = matmul::matmul(&g, &up(&g, &a, &[m, k]), &up(&g, &b, &[k, n]), false, false).unwrap();
+                        check(&g, &format!("thread {t} round {round}"), &c, &r::matmul(&a, &b, m, k, n), k);
+                    }
+                    // a second Gpu on this thread: the same device, its own pool
+                    let g2 = gpu();
+                    assert!(g.device.shares_with(&g2.device));
+                    assert!(g.pool.usage().0 > 0 && g2.pool.usage().0 == 0);
+                    barrier.wait();
+                    if t == 0 {
+                        // MAP_READ goes with COPY_DST only: a validation error, reported on this thread
+                        let _ = g.device.raw.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("invalid on purpose"),
+                            size: 256,
+                            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::STORAGE,
+                            mapped_at_creation: false,
+                        });
+                    }
+                    barrier.wait();
+                    let checked = g.device.check();
+                    assert_eq!(checked.is_err(), t == 0, "thread {t}: {checked:?}");
+                    // reported once, and the device goes on working
+                    g.device.check().unwrap();
+                    let a = random(m * k, 7);
+                    let c = matmul::matmul(&g, &up(&g, &a, &[m, k]), &up(&g, &a, &[k, m]), false, false).unwrap();
+                    check(&g, "after the error", &c, &r::matmul(&a, &a, m, k, m), k);
+                    g.device.raw.clone()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(devices.iter().all(|d| *d == devices[0]), "one wgpu device for every Gpu of the process");
+}
+
 /// Mean of all elements -> [1, 1], as ones[1, n] @ x[n, 1] / n (the model needs no reduction op;
 /// its losses have their own kernels).
 fn t_mean(tape: &mut Tape, x: tdfas::Var) -> anyhow::Result<tdfas::Var> {

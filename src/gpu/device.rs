@@ -146,6 +146,47 @@ pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
     Ok((instance, adapter))
 }
 
+/// Opens the adapter `select_adapter_async` picks, with tdfas's features and limits, and routes
+/// wgpu's asynchronous reports into the result.
+async fn open_shared() -> Result<Shared> {
+    let (_instance, adapter) = select_adapter_async().await?;
+    let info = adapter.get_info();
+    let features = optional_features(&adapter);
+    let (limits, limits_source) = requested_limits(&adapter)?;
+    let (raw, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("tdfas"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        })
+        .await
+        .with_context(|| format!("opening {}", describe(&info)))?;
+    let shared =
+        Shared { raw, queue, info, features, limits, limits_source, errors: Arc::default(), lost: Arc::default() };
+    route_reports(&shared);
+    Ok(shared)
+}
+
+/// Errors are collected and returned from `check` (at every flush) instead of wgpu's default
+/// panic; a lost device is said at the next `check` of every `Device` on it.
+fn route_reports(shared: &Shared) {
+    let sink = shared.errors.clone();
+    shared.raw.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+        let mut errors = sink.lock().unwrap_or_else(|e| e.into_inner());
+        if errors.len() >= MAX_PENDING_ERRORS {
+            errors.remove(0);
+        }
+        errors.push((this_thread(), e.to_string()));
+    }));
+    let lost = shared.lost.clone();
+    shared.raw.set_device_lost_callback(move |reason, msg| {
+        *lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{reason:?}: {msg}"));
+    });
+}
+
 /// The optional features tdfas uses when the adapter has them; none is required.
 pub fn optional_features(adapter: &wgpu::Adapter) -> wgpu::Features {
     let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
@@ -189,8 +230,46 @@ pub fn cap_from_env(name: &str) -> Result<Option<u64>> {
     }
 }
 
-/// The opened device: the wgpu device and queue, what the adapter is and may do, and what wgpu
-/// reports asynchronously (errors, device loss), returned from `check` instead of a panic.
+/// What every `Device` opened with the same choice shares: wgpu's device and queue, what the
+/// adapter is and may do, and what wgpu reports asynchronously about the device.
+struct Shared {
+    raw: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    features: wgpu::Features,
+    limits: wgpu::Limits,
+    limits_source: &'static str,
+    /// Errors not caught elsewhere, with the thread whose wgpu call made them: wgpu reports an
+    /// error on the thread of the call that caused it (its error sink is keyed by thread), and a
+    /// `Gpu` is not `Send`, so each `Device` takes the errors of its own thread.
+    errors: Arc<Mutex<Vec<(ThreadKey, String)>>>,
+    /// The device's loss concerns every `Device` on it.
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+/// The thread a wgpu call ran on (the browser has one).
+type ThreadKey = u64;
+
+fn this_thread() -> ThreadKey {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        thread_local!(static ID: ThreadKey = NEXT.fetch_add(1, Ordering::Relaxed));
+        ID.with(|id| *id)
+    }
+    #[cfg(target_arch = "wasm32")]
+    0
+}
+
+/// Errors kept for threads that never check (a thread that ended after an error): at most this
+/// many, oldest dropped.
+const MAX_PENDING_ERRORS: usize = 256;
+
+/// The opened device as one `Gpu` sees it: the wgpu device and queue, what the adapter is and
+/// may do, and what wgpu reports asynchronously (errors, device loss), returned from `check`
+/// instead of a panic. Natively every `Device` opened with the same `TDFAS_BACKEND`,
+/// `TDFAS_ADAPTER` and `TDFAS_LIMITS` in a process shares one wgpu device (see `open`).
 pub struct Device {
     pub raw: wgpu::Device,
     pub queue: wgpu::Queue,
@@ -199,69 +278,110 @@ pub struct Device {
     pub limits: wgpu::Limits,
     /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
     pub limits_source: &'static str,
-    errors: Arc<Mutex<Vec<String>>>,
-    lost: Arc<Mutex<Option<String>>>,
+    shared: Arc<Shared>,
+    /// This `Device`'s latest submit: `wait` waits for it, not for other `Gpu`s' work.
+    last_submit: std::cell::RefCell<Option<wgpu::SubmissionIndex>>,
 }
 
+/// Devices opened so far in this process, by what chose them (see `Device::open`).
+#[cfg(not(target_arch = "wasm32"))]
+type DeviceKey = [Option<String>; 3];
+#[cfg(not(target_arch = "wasm32"))]
+static DEVICES: Mutex<Vec<(DeviceKey, Arc<Shared>)>> = Mutex::new(Vec::new());
+
 impl Device {
-    /// Opens the best adapter (see `select_adapter`) with its own limits.
+    /// Opens the best adapter (see `select_adapter`) with its own limits, or shares the device
+    /// this process already opened with the same `TDFAS_BACKEND`, `TDFAS_ADAPTER` and
+    /// `TDFAS_LIMITS` (and so the same features). One wgpu device per process, as tdfas itself
+    /// has: test binaries open one `Gpu` per test on several threads, and several devices in one
+    /// process hung on NVIDIA's driver. What is per `Gpu` stays per `Gpu`: pools, kernels, bind
+    /// groups, the profiler, op settings, errors (by thread) and what `wait` waits for. A lost
+    /// device is opened afresh.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open() -> Result<Self> {
-        super::block_on(Self::open_async())
+        let var = |name| std::env::var(name).ok();
+        let key: DeviceKey = [var("TDFAS_BACKEND"), var("TDFAS_ADAPTER"), var("TDFAS_LIMITS")];
+        // held while opening, so that threads opening at once share the first one's device
+        let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
+        devices.retain(|(_, s)| s.lost.lock().unwrap().is_none());
+        if let Some((_, shared)) = devices.iter().find(|(k, _)| *k == key) {
+            return Ok(Self::on(shared.clone()));
+        }
+        let shared = Arc::new(super::block_on(open_shared())?);
+        devices.push((key, shared.clone()));
+        Ok(Self::on(shared))
     }
 
-    /// `open`, awaited (in the browser, adapter and device come as promises).
+    /// Opens a device of its own (the browser answers adapter and device requests as promises;
+    /// there one page opens one `Gpu`).
+    // the browser's wgpu types are neither Send nor Sync: there the Arc is only shared ownership
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub async fn open_async() -> Result<Self> {
-        let (_instance, adapter) = select_adapter_async().await?;
-        let info = adapter.get_info();
-        let features = optional_features(&adapter);
-        let (limits, limits_source) = requested_limits(&adapter)?;
-        let (raw, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor {
-                label: Some("tdfas"),
-                required_features: features,
-                required_limits: limits.clone(),
-                experimental_features: wgpu::ExperimentalFeatures::disabled(),
-                memory_hints: wgpu::MemoryHints::Performance,
-                trace: wgpu::Trace::Off,
-            })
-            .await
-            .with_context(|| format!("opening {}", describe(&info)))?;
-        // Errors are collected and returned from `check` (at every flush), instead of wgpu's
-        // default panic.
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let sink = errors.clone();
-        raw.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock().unwrap().push(e.to_string());
-        }));
-        let lost = Arc::new(Mutex::new(None));
-        let lost_sink = lost.clone();
-        raw.set_device_lost_callback(move |reason, msg| {
-            *lost_sink.lock().unwrap() = Some(format!("{reason:?}: {msg}"));
-        });
-        Ok(Self { raw, queue, info, features, limits, limits_source, errors, lost })
+        Ok(Self::on(Arc::new(open_shared().await?)))
+    }
+
+    fn on(shared: Arc<Shared>) -> Self {
+        Self {
+            raw: shared.raw.clone(),
+            queue: shared.queue.clone(),
+            info: shared.info.clone(),
+            features: shared.features,
+            limits: shared.limits.clone(),
+            limits_source: shared.limits_source,
+            shared,
+            last_submit: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Whether `other` runs on the same wgpu device.
+    pub fn shares_with(&self, other: &Device) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Submits command buffers; `wait` waits for the latest of them.
+    pub fn submit(&self, commands: impl IntoIterator<Item = wgpu::CommandBuffer>) {
+        *self.last_submit.borrow_mut() = Some(self.queue.submit(commands));
     }
 
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu || self.info.name.to_lowercase().contains("llvmpipe")
     }
 
-    /// Blocks until the GPU has finished everything submitted (in the browser, which cannot
-    /// block, only the error check: work is awaited through `map_read_async`).
+    /// Blocks until the GPU has finished everything this `Device` submitted, not other `Gpu`s'
+    /// work on the shared device (in the browser, which cannot block, only the error check: work
+    /// is awaited through `map_read_async`).
     pub fn wait(&self) -> Result<()> {
         #[cfg(not(target_arch = "wasm32"))]
-        self.raw.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+        {
+            let submission_index = self.last_submit.borrow().clone();
+            // nothing submitted: a plain poll still runs callbacks (a map of an unused buffer)
+            let poll = match submission_index {
+                Some(i) => wgpu::PollType::Wait { submission_index: Some(i), timeout: None },
+                None => wgpu::PollType::Poll,
+            };
+            self.raw.poll(poll).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+        }
         self.check()
     }
 
-    /// Errors wgpu reported since the last check, or the device's loss, as an error.
+    /// Errors wgpu reported since the last check for this thread's calls (every call of a `Gpu`
+    /// runs on its own thread), or the device's loss, as an error.
     pub fn check(&self) -> Result<()> {
-        if let Some(reason) = self.lost.lock().unwrap().clone() {
+        if let Some(reason) = self.shared.lost.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             bail!("the GPU device was lost ({reason}); checkpoints on disk are intact, rerun with --resume");
         }
-        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
-        if !errors.is_empty() {
-            bail!("GPU error: {}", errors.join("; "));
+        let here = this_thread();
+        let mine: Vec<String> = {
+            let mut all = self.shared.errors.lock().unwrap_or_else(|e| e.into_inner());
+            if all.is_empty() {
+                return Ok(());
+            }
+            let (mine, others) = std::mem::take(&mut *all).into_iter().partition(|(t, _)| *t == here);
+            *all = others;
+            mine.into_iter().map(|(_, e)| e).collect()
+        };
+        if !mine.is_empty() {
+            bail!("GPU error: {}", mine.join("; "));
         }
         Ok(())
     }

@@ -74,15 +74,22 @@ impl Gpu {
     /// Opens the best adapter (see `device::select_adapter`) with its own limits. Nothing is
     /// tuned here: ops make their settings at first use (`op_settings`).
     #[cfg(not(target_arch = "wasm32"))]
+    /// Every `Gpu` of a process shares one wgpu device (see `Device::open`); what a `Gpu` holds
+    /// besides (pools, kernels, recorder, profiler, settings, test hooks) is its own.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
-        block_on(Self::new_async())
+        Self::on(Device::open()?)
     }
 
-    /// `new`, awaited: the browser's adapter and device requests are promises.
+    /// `new`, awaited, with a device of its own: the browser's adapter and device requests are
+    /// promises.
     pub async fn new_async() -> Result<Self> {
+        Self::on(Device::open_async().await?)
+    }
+
+    fn on(device: Device) -> Result<Self> {
         let binding_cap = device::cap_from_env("TDFAS_MAX_BINDING")?;
         let buffer_cap = device::cap_from_env("TDFAS_MAX_BUFFER")?;
-        let device = Device::open_async().await?;
         Ok(Self {
             recorder: Recorder::new(&device),
             device,

@@ -63,7 +63,7 @@ impl Recorder {
 
     /// Submits one command buffer now (readbacks), counted in `submit_count`.
     pub fn submit(&self, device: &Device, commands: wgpu::CommandBuffer) {
-        device.queue.submit([commands]);
+        device.submit([commands]);
         self.submits.set(self.submits.get() + 1);
     }
 
@@ -261,7 +261,7 @@ impl Recorder {
                     i += 1;
                 }
             }
-            device.queue.submit([encoder.finish()]);
+            device.submit([encoder.finish()]);
             self.submits.set(self.submits.get() + 1);
         }
         device.check()
@@ -317,7 +317,7 @@ impl Recorder {
                 }
                 if queries.is_none() {
                     let done = std::mem::replace(&mut encoder, device.raw.create_command_encoder(&Default::default()));
-                    device.queue.submit([done.finish()]);
+                    device.submit([done.finish()]);
                     device.wait()?;
                     let ns = start.elapsed().as_nanos() as f64;
                     profiler.borrow_mut().as_mut().unwrap().record(&kernel.name, ns, *cost);
@@ -335,7 +335,7 @@ impl Recorder {
                 });
                 encoder.resolve_query_set(q, 0..n as u32, &resolve, 0);
                 let read = read_buffer_via(device, &mut encoder, &resolve, 8 * n);
-                device.queue.submit([encoder.finish()]);
+                device.submit([encoder.finish()]);
                 self.submits.set(self.submits.get() + 1);
                 let bytes = device.map_read(&read)?;
                 let stamps: &[u64] = bytemuck::cast_slice(&bytes);
@@ -346,7 +346,7 @@ impl Recorder {
                     prof.as_mut().unwrap().record(&name, ns, cost);
                 }
             } else {
-                device.queue.submit([encoder.finish()]);
+                device.submit([encoder.finish()]);
                 self.submits.set(self.submits.get() + 1);
             }
         }
