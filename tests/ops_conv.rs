@@ -255,3 +255,44 @@ fn float16_tile_kernel_matches_reference_within_its_tolerance() {
         near(&format!("gx {c:?}"), &conv2d_backward_input_with(&g, ConvKernel::Gemm8F16, &tgy, &tw).unwrap(), &gx);
     }
 }
+
+/// The cooperative-matrix inference kernel (tensor cores), every tile variant, forward with
+/// bias and ReLU and the input-gradient form, within the float16 tolerance of the f64
+/// reference at odd shapes: partial tiles in channels and pixels, K not a multiple of 16, 1x1
+/// images, batch 1, k = 1. Where the adapter lacks wgpu's cooperative matrices (lavapipe) each
+/// variant is refused with the reason, never run.
+#[test]
+fn cooperative_matrix_kernel_matches_reference_within_its_tolerance() {
+    let g = gpu();
+    let cases = [
+        Case { n: 3, ci: 15, co: 131, h: 10, w: 10, k: 3 },
+        Case { n: 2, ci: 5, co: 7, h: 1, w: 1, k: 3 },
+        Case { n: 1, ci: 37, co: 20, h: 6, w: 5, k: 1 },
+    ];
+    for kernel in tdfas::ops::conv::COOP_TILES {
+        for (i, c) in cases.into_iter().enumerate() {
+            let seed = 950 + 10 * i as u64;
+            let shape = [c.n, c.ci, c.h, c.w];
+            let x = random(c.n * c.ci * c.h * c.w, seed);
+            let w = random(c.co * c.ci * c.k * c.k, seed + 1);
+            let b = random(c.co, seed + 2);
+            let (tx, tw, tb) = (up(&g, &x, &shape), up(&g, &w, &[c.co, c.ci, c.k, c.k]), up(&g, &b, &[c.co]));
+            let got = conv2d_relu_with(&g, kernel, &tx, &tw, Some(&tb));
+            if !kernel.available(&g) {
+                let err = got.err().map(|e| e.to_string()).unwrap_or_default();
+                assert!(err.contains("COOPERATIVE_MATRIX"), "{}: {err}", kernel.name());
+                continue;
+            }
+            let y: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
+            let near = |what: &str, got: &tdfas::Tensor, want: &[f64]| {
+                let err = tdfas::reference::max_rel_error(&got.download(&g).unwrap(), want);
+                assert!(err <= tdfas::ops::conv::HALF_TOLERANCE as f64, "{} {what}: {err:e}", kernel.name());
+            };
+            near(&format!("relu(y) {c:?}"), &got.unwrap(), &y);
+            let gy = random(c.n * c.co * c.h * c.w, seed + 3);
+            let tgy = up(&g, &gy, &[c.n, c.co, c.h, c.w]);
+            let (gx, _, _) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
+            near(&format!("gx {c:?}"), &conv2d_backward_input_with(&g, kernel, &tgy, &tw).unwrap(), &gx);
+        }
+    }
+}

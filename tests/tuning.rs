@@ -74,6 +74,12 @@ fn autotune_measures_caches_and_can_be_overridden() {
     if let (Some(Ok(h)), true) = (c.half.as_ref().map(|h| &h.ms), g.is_cpu()) {
         assert!(!tuning::use_half(&times, chosen, *h), "{times:?}, float16 tiles {h} ms");
     }
+    // the cooperative-matrix variants are checked where the adapter offers them (lavapipe does
+    // not), at the float16 tolerance, and inference takes one only when it is clearly faster
+    let offered = conv::coop_candidates(g.device.features, &g.device.cooperative_matrices);
+    assert_eq!(c.coop.iter().map(|t| t.kernel).collect::<Vec<_>>(), offered, "{c:?}");
+    let used = conv::settings(&g).unwrap().coop_inference.get();
+    assert!(used.is_none_or(|k| passed(&c.coop).iter().any(|t| t.0 == k)), "{used:?}: {c:?}");
     // the table `tdfas info` prints lists every candidate with its check
     let table = tuning::table(&g).unwrap();
     assert!(table.contains("gemm") && table.contains("ok") && table.contains("(chosen)"), "{table}");

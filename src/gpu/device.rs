@@ -153,19 +153,42 @@ async fn open_shared() -> Result<Shared> {
     let info = adapter.get_info();
     let features = optional_features(&adapter);
     let (limits, limits_source) = requested_limits(&adapter)?;
+    let experimental = if features.intersects(wgpu::Features::all_experimental_mask()) {
+        // SAFETY: wgpu marks its cooperative matrices experimental (bugs in them may be undefined
+        // behaviour). Only conv2d_forward_coop.wgsl uses them, and only after the autotune
+        // checked its results against the float32 reference on this adapter; `TDFAS_COOP=0`
+        // leaves the feature off.
+        unsafe { wgpu::ExperimentalFeatures::enabled() }
+    } else {
+        wgpu::ExperimentalFeatures::disabled()
+    };
+    let cooperative_matrices = if features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX) {
+        adapter.cooperative_matrix_properties()
+    } else {
+        Vec::new()
+    };
     let (raw, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor {
             label: Some("tdfas"),
             required_features: features,
             required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            experimental_features: experimental,
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         })
         .await
         .with_context(|| format!("opening {}", describe(&info)))?;
-    let shared =
-        Shared { raw, queue, info, features, limits, limits_source, errors: Arc::default(), lost: Arc::default() };
+    let shared = Shared {
+        raw,
+        queue,
+        info,
+        features,
+        limits,
+        limits_source,
+        cooperative_matrices,
+        errors: Arc::default(),
+        lost: Arc::default(),
+    };
     route_reports(&shared);
     Ok(shared)
 }
@@ -187,9 +210,14 @@ fn route_reports(shared: &Shared) {
     });
 }
 
-/// The optional features tdfas uses when the adapter has them; none is required.
+/// The optional features tdfas uses when the adapter has them; none is required. Cooperative
+/// matrices (wgpu's experimental tensor-core feature, for the inference conv
+/// conv2d_forward_coop.wgsl) unless `TDFAS_COOP=0`.
 pub fn optional_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-    let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
+    let mut wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
+    if std::env::var("TDFAS_COOP").map_or(true, |v| v.trim() != "0") {
+        wanted |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+    }
     adapter.features() & wanted
 }
 
@@ -239,6 +267,7 @@ struct Shared {
     features: wgpu::Features,
     limits: wgpu::Limits,
     limits_source: &'static str,
+    cooperative_matrices: Vec<wgpu::CooperativeMatrixProperties>,
     /// Errors not caught elsewhere, with the thread whose wgpu call made them: wgpu reports an
     /// error on the thread of the call that caused it (its error sink is keyed by thread), and a
     /// `Gpu` is not `Send`, so each `Device` takes the errors of its own thread.
@@ -278,6 +307,8 @@ pub struct Device {
     pub limits: wgpu::Limits,
     /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
     pub limits_source: &'static str,
+    /// The cooperative-matrix shapes and types the adapter offers (empty without the feature).
+    pub cooperative_matrices: Vec<wgpu::CooperativeMatrixProperties>,
     shared: Arc<Shared>,
     /// This `Device`'s latest submit: `wait` waits for it, not for other `Gpu`s' work.
     last_submit: std::cell::RefCell<Option<wgpu::SubmissionIndex>>,
@@ -285,14 +316,14 @@ pub struct Device {
 
 /// Devices opened so far in this process, by what chose them (see `Device::open`).
 #[cfg(not(target_arch = "wasm32"))]
-type DeviceKey = [Option<String>; 3];
+type DeviceKey = [Option<String>; 4];
 #[cfg(not(target_arch = "wasm32"))]
 static DEVICES: Mutex<Vec<(DeviceKey, Arc<Shared>)>> = Mutex::new(Vec::new());
 
 impl Device {
     /// Opens the best adapter (see `select_adapter`) with its own limits, or shares the device
-    /// this process already opened with the same `TDFAS_BACKEND`, `TDFAS_ADAPTER` and
-    /// `TDFAS_LIMITS` (and so the same features). One wgpu device per process, as tdfas itself
+    /// this process already opened with the same `TDFAS_BACKEND`, `TDFAS_ADAPTER`,
+    /// `TDFAS_LIMITS` and `TDFAS_COOP` (and so the same features). One wgpu device per process, as tdfas itself
     /// has: test binaries open one `Gpu` per test on several threads, and several devices in one
     /// process hung on NVIDIA's driver. What is per `Gpu` stays per `Gpu`: pools, kernels, bind
     /// groups, the profiler, op settings, errors (by thread) and what `wait` waits for. A lost
@@ -300,7 +331,7 @@ impl Device {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open() -> Result<Self> {
         let var = |name| std::env::var(name).ok();
-        let key: DeviceKey = [var("TDFAS_BACKEND"), var("TDFAS_ADAPTER"), var("TDFAS_LIMITS")];
+        let key: DeviceKey = [var("TDFAS_BACKEND"), var("TDFAS_ADAPTER"), var("TDFAS_LIMITS"), var("TDFAS_COOP")];
         // held while opening, so that threads opening at once share the first one's device
         let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
         devices.retain(|(_, s)| s.lost.lock().unwrap().is_none());
@@ -328,6 +359,7 @@ impl Device {
             features: shared.features,
             limits: shared.limits.clone(),
             limits_source: shared.limits_source,
+            cooperative_matrices: shared.cooperative_matrices.clone(),
             shared,
             last_submit: std::cell::RefCell::new(None),
         }

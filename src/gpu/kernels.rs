@@ -46,11 +46,15 @@ pub struct KernelCache {
 }
 
 impl KernelCache {
-    /// The compute pipeline for `shader`'s entry point `entry`, built once and cached.
-    pub fn get(&self, device: &Device, shader: &Shader, entry: &str) -> Result<Rc<Kernel>> {
+    /// The compute pipeline for `shader`'s entry point `entry` with its override constants set to
+    /// `constants` (the others keep their defaults), built once and cached.
+    pub fn get(&self, device: &Device, shader: &Shader, entry: &str, constants: &[(&str, f64)]) -> Result<Rc<Kernel>> {
         shader.check_entry(entry)?;
         let (source, shader) = (shader.source, shader.name);
-        let key = format!("{shader}::{entry}");
+        let mut key = format!("{shader}::{entry}");
+        for (name, value) in constants {
+            key += &format!(" {name}={value}");
+        }
         if let Some(k) = self.kernels.borrow().get(&key) {
             return Ok(k.clone());
         }
@@ -58,10 +62,17 @@ impl KernelCache {
             .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
         // A kernel that needs more than the device's limits or features is refused with the
         // reason (the autotune then skips it) instead of failing inside wgpu.
-        if source.contains("enable f16;") && !device.features.contains(wgpu::Features::SHADER_F16) {
-            bail!("shaders/{shader}.wgsl `{entry}` needs SHADER_F16, which this device lacks");
+        for (needed, feature, name) in [
+            ("enable f16;", wgpu::Features::SHADER_F16, "SHADER_F16"),
+            ("enable wgpu_cooperative_matrix;", wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX, "COOPERATIVE_MATRIX"),
+            ("@builtin(subgroup", wgpu::Features::SUBGROUP, "SUBGROUP"),
+        ] {
+            if source.contains(needed) && !device.features.contains(feature) {
+                bail!("shaders/{shader}.wgsl `{entry}` needs {name}, which this device lacks");
+            }
         }
-        if let Some((_, needs)) = shaders::workgroup_needs(&module_ir)?.into_iter().find(|(n, _)| n == entry) {
+        let needs = shaders::workgroup_needs_with(&module_ir, constants)?;
+        if let Some((_, needs)) = needs.into_iter().find(|(n, _)| n == entry) {
             if let Some(why) = needs.exceeds(&device.limits) {
                 bail!("shaders/{shader}.wgsl `{entry}`: {why} of this device ({})", device.limits_source);
             }
@@ -113,7 +124,7 @@ impl KernelCache {
             layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(entry),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
             cache: None,
         });
         let kernel = Rc::new(Kernel {

@@ -135,7 +135,7 @@ impl Gpu {
 
     /// The compute pipeline for `shader`'s entry point `entry`, built once and cached.
     pub fn kernel(&self, shader: &Shader, entry: &str) -> Result<Rc<Kernel>> {
-        self.kernels.get(&self.device, shader, entry)
+        self.kernels.get(&self.device, shader, entry, &[])
     }
 
     /// Records one dispatch. `params` fills the uniform binding (if the entry point uses one);
@@ -150,7 +150,22 @@ impl Gpu {
         groups: [u32; 3],
         cost: Cost,
     ) -> Result<()> {
-        let kernel = self.kernel(shader, entry)?;
+        self.dispatch_with(shader, entry, &[], params, args, groups, cost)
+    }
+
+    /// `dispatch` of the pipeline made with the override constants `constants` (tile sizes).
+    #[allow(clippy::too_many_arguments)]
+    pub fn dispatch_with<P: reflect::Uniform>(
+        &self,
+        shader: &Shader,
+        entry: &str,
+        constants: &[(&str, f64)],
+        params: &P,
+        args: &[Arg],
+        groups: [u32; 3],
+        cost: Cost,
+    ) -> Result<()> {
+        let kernel = self.kernels.get(&self.device, shader, entry, constants)?;
         kernel.check_interface::<P>(args)?;
         self.check_bindings(&kernel, args)?;
         let max = self.device.limits.max_compute_workgroups_per_dimension;

@@ -56,8 +56,15 @@ pub struct WorkgroupNeeds {
     pub memory: u32,
 }
 
-/// Workgroup size and memory of every entry point of a parsed shader, by entry name.
+/// Workgroup size and memory of every entry point of a parsed shader, by entry name (override
+/// constants at their defaults).
 pub fn workgroup_needs(module: &naga::Module) -> Result<Vec<(String, WorkgroupNeeds)>> {
+    workgroup_needs_with(module, &[])
+}
+
+/// `workgroup_needs` with the override constants `constants`: a workgroup size may be a plain
+/// override (`@workgroup_size(WG)`), given here or at its default.
+pub fn workgroup_needs_with(module: &naga::Module, constants: &[(&str, f64)]) -> Result<Vec<(String, WorkgroupNeeds)>> {
     let mut layouter = naga::proc::Layouter::default();
     layouter.update(module.to_ctx()).map_err(|e| anyhow!("laying out types: {e}"))?;
     let memory: u32 = module
@@ -66,11 +73,34 @@ pub fn workgroup_needs(module: &naga::Module) -> Result<Vec<(String, WorkgroupNe
         .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
         .map(|(_, v)| layouter[v.ty].size)
         .sum();
-    Ok(module
-        .entry_points
-        .iter()
-        .map(|e| (e.name.clone(), WorkgroupNeeds { size: e.workgroup_size, memory }))
-        .collect())
+    let literal = |e: naga::Handle<naga::Expression>| match module.global_expressions[e] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => Some(v as f64),
+        naga::Expression::Literal(naga::Literal::I32(v)) => Some(v as f64),
+        naga::Expression::Literal(naga::Literal::AbstractInt(v)) => Some(v as f64),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for e in &module.entry_points {
+        let mut size = e.workgroup_size;
+        let overridden = e.workgroup_size_overrides.iter().flat_map(|o| o.iter().enumerate());
+        for (i, o) in overridden {
+            let Some(o) = o else { continue };
+            let naga::Expression::Override(h) = module.global_expressions[*o] else {
+                return Err(anyhow!("{}: a workgroup size may be a plain override only", e.name));
+            };
+            let ov = &module.overrides[h];
+            let name = ov.name.as_deref().unwrap_or("");
+            let value = constants
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|&(_, v)| v)
+                .or_else(|| ov.init.and_then(literal))
+                .ok_or_else(|| anyhow!("{}: workgroup size override {name} has no value", e.name))?;
+            size[i] = value as u32;
+        }
+        out.push((e.name.clone(), WorkgroupNeeds { size, memory }));
+    }
+    Ok(out)
 }
 
 impl WorkgroupNeeds {

@@ -22,6 +22,7 @@ pub const KERNELS: OpKernels = OpKernels {
         CONV2D_FORWARD_GEMM,
         CONV2D_FORWARD_GEMM8,
         CONV2D_FORWARD_GEMM8_F16,
+        CONV2D_FORWARD_COOP,
         CONV2D_WEIGHT_GRAD,
         CONV2D_WEIGHT_GRAD_ROWS,
         CONV2D_WEIGHT_GRAD_GEMM,
@@ -37,6 +38,7 @@ const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv
 const CONV2D_FORWARD_GEMM: Shader = crate::shader!("conv2d_forward_gemm", ["conv2d_forward_gemm"]);
 const CONV2D_FORWARD_GEMM8: Shader = crate::shader!("conv2d_forward_gemm8", ["conv2d_forward_gemm8"]);
 const CONV2D_FORWARD_GEMM8_F16: Shader = crate::shader!("conv2d_forward_gemm8_f16", ["conv2d_forward_gemm8_f16"]);
+const CONV2D_FORWARD_COOP: Shader = crate::shader!("conv2d_forward_coop", ["conv2d_forward_coop"]);
 const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
 const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
 const CONV2D_WEIGHT_GRAD_GEMM: Shader = crate::shader!("conv2d_weight_grad_gemm", ["wgrad_gemm", "wgrad_finish"]);
@@ -121,6 +123,29 @@ pub enum ConvKernel {
     /// conv2d_forward_gemm8_f16.wgsl: `Gemm8` with float16 shared tiles and float32 sums
     /// (adapters with SHADER_F16; inference only, so not in `ALL`: see `ConvSettings::half_inference`).
     Gemm8F16,
+    /// conv2d_forward_coop.wgsl: cooperative 16 x 16 float16 matrices (tensor cores) with float32
+    /// sums, `wm` x `wn` warp tiles of 32 x 32 per workgroup (override constants; adapters with
+    /// wgpu's cooperative matrices; inference only, see `ConvSettings::coop_inference`).
+    Coop { wm: u8, wn: u8 },
+}
+
+/// The cooperative-matrix variants the autotune tries: 64 channels x 64 pixels per workgroup,
+/// 128 x 32 (wide layers, small images) and 32 x 128 (few channels, many pixels).
+pub const COOP_TILES: [ConvKernel; 3] =
+    [ConvKernel::Coop { wm: 2, wn: 2 }, ConvKernel::Coop { wm: 4, wn: 1 }, ConvKernel::Coop { wm: 1, wn: 4 }];
+
+/// The cooperative-matrix variants an adapter with `features` and the cooperative-matrix
+/// configurations `offered` can run: the kernel multiplies 16 x 16 x 16 float16 matrices into
+/// float32 ones at subgroup scope, and needs subgroups (its subgroup id) and float16.
+pub fn coop_candidates(features: wgpu::Features, offered: &[wgpu::CooperativeMatrixProperties]) -> Vec<ConvKernel> {
+    use wgpu::CooperativeScalarType::{F16, F32};
+    let needs = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP;
+    let shape = offered.iter().any(|c| (c.m_size, c.n_size, c.k_size, c.ab_type, c.cr_type) == (16, 16, 16, F16, F32));
+    if features.contains(needs) && shape {
+        COOP_TILES.to_vec()
+    } else {
+        Vec::new()
+    }
 }
 
 impl ConvKernel {
@@ -135,7 +160,16 @@ impl ConvKernel {
             ConvKernel::Gemm => "gemm",
             ConvKernel::Gemm8 => "gemm8",
             ConvKernel::Gemm8F16 => "gemm8h",
+            ConvKernel::Coop { wm: 2, wn: 2 } => "coop64x64",
+            ConvKernel::Coop { wm: 4, wn: 1 } => "coop128x32",
+            ConvKernel::Coop { wm: 1, wn: 4 } => "coop32x128",
+            ConvKernel::Coop { .. } => "coop",
         }
+    }
+
+    /// A cooperative-matrix variant by name (the tuning cache).
+    pub fn parse_coop(s: &str) -> Option<ConvKernel> {
+        COOP_TILES.into_iter().find(|k| k.name() == s.trim())
     }
 
     pub fn parse(s: &str) -> Option<ConvKernel> {
@@ -144,7 +178,7 @@ impl ConvKernel {
 
     /// Whether the kernel can apply the ReLU in its epilogue (`conv2d_relu`).
     fn has_relu(self) -> bool {
-        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8F16)
+        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8F16 | ConvKernel::Coop { .. })
     }
 
     /// Whether this adapter can run the kernel: the row kernel shares weights through
@@ -155,6 +189,9 @@ impl ConvKernel {
                 gpu.device.features.contains(wgpu::Features::SUBGROUP) && gpu.device.info.subgroup_min_size >= 8
             }
             ConvKernel::Gemm8F16 => gpu.device.features.contains(wgpu::Features::SHADER_F16),
+            ConvKernel::Coop { .. } => {
+                coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices).contains(&self)
+            }
             _ => true,
         }
     }
@@ -167,6 +204,7 @@ impl ConvKernel {
             ConvKernel::Gemm => &CONV2D_FORWARD_GEMM,
             ConvKernel::Gemm8 => &CONV2D_FORWARD_GEMM8,
             ConvKernel::Gemm8F16 => &CONV2D_FORWARD_GEMM8_F16,
+            ConvKernel::Coop { .. } => &CONV2D_FORWARD_COOP,
         }
     }
 
@@ -180,6 +218,9 @@ impl ConvKernel {
             ConvKernel::Gemm => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(GEMM_CHANNELS) as u32, 1],
             ConvKernel::Gemm8 | ConvKernel::Gemm8F16 => {
                 [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(2 * GEMM_CHANNELS) as u32, 1]
+            }
+            ConvKernel::Coop { wm, wn } => {
+                [pixels.div_ceil(32 * wn as usize) as u32, cout.div_ceil(32 * wm as usize) as u32, 1]
             }
             // one row per thread here (conv1); conv3's pairs of rows are counted at its dispatch
             ConvKernel::Rows => [(pixels / 4).div_ceil(ROWS_GROUP) as u32, cout.div_ceil(ROWS_CHANNELS) as u32, 1],
@@ -238,16 +279,22 @@ pub struct ConvSettings {
     /// adapter has SHADER_F16, the kernel passes its check at `HALF_TOLERANCE` and is clearly faster
     /// than the chosen kernel (`TDFAS_F16=0` keeps it off).
     pub half_inference: Cell<bool>,
+    /// Inference convs run this cooperative-matrix variant (`ConvKernel::Coop`): set by the
+    /// autotune where the adapter offers cooperative matrices, the variant passes its check at
+    /// `HALF_TOLERANCE` and is clearly faster than the chosen kernel and the float16-tile one
+    /// (`TDFAS_COOP=0` keeps it off, and the feature unrequested).
+    pub coop_inference: Cell<Option<ConvKernel>>,
 }
 
 /// This device's conv settings: at the first call, the autotune's choice (cached on disk).
 pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
     gpu.op_settings(|gpu| {
-        let (kernel, wgrad, half) = crate::ops::tuning::tune(gpu)?;
+        let (kernel, wgrad, half, coop) = crate::ops::tuning::tune(gpu)?;
         Ok(ConvSettings {
             kernel: Cell::new(kernel),
             wgrad: Cell::new(wgrad),
             half_inference: Cell::new(half && std::env::var("TDFAS_F16").map_or(true, |v| v != "0")),
+            coop_inference: Cell::new(coop.filter(|_| std::env::var("TDFAS_COOP").map_or(true, |v| v != "0"))),
             fuse_inference: Cell::new(std::env::var("TDFAS_FUSE").map_or(true, |v| v != "0")),
         })
     })
@@ -273,6 +320,8 @@ pub struct Candidates {
     pub wgrad: Vec<Candidate<WgradKernel>>,
     /// the float16-tile inference kernel, where the adapter has SHADER_F16
     pub half: Option<Candidate<ConvKernel>>,
+    /// the cooperative-matrix inference variants, where the adapter offers them (`coop_candidates`)
+    pub coop: Vec<Candidate<ConvKernel>>,
 }
 
 /// A candidate's outputs on one probe (x, w, gy).
@@ -373,6 +422,10 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
     let forward =
         ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)).map(|k| candidate(k, CHECK_TOLERANCE)).collect();
     let half = ConvKernel::Gemm8F16.available(gpu).then(|| candidate(ConvKernel::Gemm8F16, HALF_TOLERANCE));
+    let coop = coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices)
+        .into_iter()
+        .map(|k| candidate(k, HALF_TOLERANCE))
+        .collect();
     let wgrad_of = |kernel: WgradKernel| {
         move |x: &Tensor, w: &Tensor, gy: &Tensor| -> Result<Vec<Tensor>> {
             Ok(vec![conv2d_backward_weight_with(gpu, kernel, x, gy, w.dim(2))?])
@@ -389,7 +442,7 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
             }),
         })
         .collect();
-    Ok(Candidates { forward, wgrad, half })
+    Ok(Candidates { forward, wgrad, half, coop })
 }
 
 /// Register blocks: forward 64 threads x 4 pixels per workgroup, 8 output channels per thread;
@@ -523,6 +576,14 @@ fn gemm_conv_dispatch(
             let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
+        // tiles as override constants; WG = warp tiles x the largest subgroup, so that every warp
+        // tile has a subgroup whatever size the driver picks
+        ConvKernel::Coop { wm, wn } => {
+            let sg = gpu.device.info.subgroup_max_size.max(1);
+            let constants = [("WM", wm as f64), ("WN", wn as f64), ("WG", (wm as u32 * wn as u32 * sg) as f64)];
+            let args = [Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            gpu.dispatch_with(kernel.shader(), kernel.shader().name, &constants, &params, &args, groups, cost)
+        }
         // the register-blocked and tiled files' one entry point is named as the file
         _ => gpu.dispatch(
             kernel.shader(),
@@ -567,10 +628,12 @@ pub fn conv2d_relu(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Res
 
 /// The kernel of an inference conv with `cout` output channels.
 fn inference_kernel(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
-    Ok(match kernel_for(gpu, cout)? {
-        ConvKernel::RegisterBlocked => ConvKernel::RegisterBlocked,
-        _ if settings(gpu)?.half_inference.get() => ConvKernel::Gemm8F16,
-        k => k,
+    let s = settings(gpu)?;
+    Ok(match (kernel_for(gpu, cout)?, s.coop_inference.get()) {
+        (ConvKernel::RegisterBlocked, _) => ConvKernel::RegisterBlocked,
+        (_, Some(coop)) => coop,
+        _ if s.half_inference.get() => ConvKernel::Gemm8F16,
+        (k, _) => k,
     })
 }
 

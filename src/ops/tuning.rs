@@ -63,8 +63,9 @@ fn overridden<K>(var: &str, names: &[&str], parse: impl Fn(&str) -> Option<K>) -
 /// The conv kernels for `gpu` (forward / input gradient, weight gradient): the overrides
 /// (`TDFAS_CONV`, `TDFAS_WGRAD`), else the cached choice, else the autotune's (then cached). Run
 /// by `conv::settings` at the first convolution on a device.
-/// The third value: whether inference uses the float16-tile kernel (never with an override).
-pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
+/// The third value: whether inference uses the float16-tile kernel, the fourth: the
+/// cooperative-matrix variant inference uses, if one (neither with an override).
+pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
     let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
     let forced = overridden("TDFAS_CONV", &names, ConvKernel::parse)?;
     let names: Vec<&str> = WgradKernel::ALL.iter().map(|k| k.name()).collect();
@@ -72,27 +73,32 @@ pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     // an overridden forward kernel brings its own weight gradient unless that is overridden too,
     // with nothing measured (as before the weight gradient was tuned)
     if let Some(k) = forced {
-        return Ok((k, forced_wgrad.unwrap_or(default_wgrad(k, &WgradKernel::ALL.map(|w| (w, 0.0)))), false));
+        return Ok((k, forced_wgrad.unwrap_or(default_wgrad(k, &WgradKernel::ALL.map(|w| (w, 0.0)))), false, None));
     }
     // The browser cannot block on the GPU to time candidates: the adapter type's defaults.
     #[cfg(target_arch = "wasm32")]
-    let (kernel, wgrad, half) = {
+    let (kernel, wgrad, half, coop) = {
         let k = default_kernel(gpu.is_cpu(), &[]);
-        (k, default_wgrad(k, &[]), false)
+        (k, default_wgrad(k, &[]), false, None)
     };
     #[cfg(not(target_arch = "wasm32"))]
-    let (kernel, wgrad, half) = tuned(gpu)?;
-    Ok((kernel, forced_wgrad.unwrap_or(wgrad), half))
+    let (kernel, wgrad, half, coop) = tuned(gpu)?;
+    Ok((kernel, forced_wgrad.unwrap_or(wgrad), half, coop))
 }
 
 /// The cached choice for this adapter, else the autotune's (then cached).
 #[cfg(not(target_arch = "wasm32"))]
-fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
+fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
     let key = cache_key(gpu);
     let mut cache = read_cache();
     let cached = cache.get(&key).and_then(|v| {
         let k = ConvKernel::parse(v.get("kernel")?.as_str()?)?;
-        Some((k, WgradKernel::parse(v.get("wgrad")?.as_str()?)?, v.get("half")?.as_bool()?))
+        // absent or null: no cooperative-matrix kernel
+        let coop = match v.get("coop") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(c) => Some(ConvKernel::parse_coop(c.as_str()?)?),
+        };
+        Some((k, WgradKernel::parse(v.get("wgrad")?.as_str()?)?, v.get("half")?.as_bool()?, coop))
     });
     if let Some(c) = cached {
         return Ok(c);
@@ -112,7 +118,10 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     let kernel = choose(gpu.is_cpu(), &times);
     let wtimes = passed(&c.wgrad);
     let wgrad = choose_over(default_wgrad(kernel, &wtimes), &wtimes);
-    let half = c.half.as_ref().and_then(|h| h.ms.as_ref().ok()).is_some_and(|&h| use_half(&times, kernel, h));
+    let half_ms = c.half.as_ref().and_then(|h| h.ms.as_ref().ok()).copied();
+    let inference = choose_inference(&times, kernel, half_ms, &passed(&c.coop));
+    let half = inference == ConvKernel::Gemm8F16;
+    let coop = matches!(inference, ConvKernel::Coop { .. }).then_some(inference);
     // each excluded candidate is said once: here, then it is in the cache
     for (name, why) in c.forward.iter().filter_map(|c| Some((c.kernel.name(), c.ms.as_ref().err()?))) {
         eprintln!("  conv kernel {name} excluded: {why}");
@@ -123,14 +132,18 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
     if let Some(Err(why)) = c.half.as_ref().map(|h| &h.ms) {
         eprintln!("  float16-tile inference kernel excluded: {why}");
     }
+    for (name, why) in c.coop.iter().filter_map(|c| Some((c.kernel.name(), c.ms.as_ref().err()?))) {
+        eprintln!("  cooperative-matrix inference kernel {name} excluded: {why}");
+    }
     let said = |t: &[(&str, f64)]| t.iter().map(|(k, t)| format!("{k} {t:.2} ms")).collect::<Vec<_>>().join(", ");
     eprintln!(
-        "  forward {}: {} kernel; weight gradient {}: {} kernel; float16 tiles for inference: {}",
+        "  forward {}: {} kernel; weight gradient {}: {} kernel; float16 tiles for inference: {}; cooperative matrices: {}",
         said(&times.iter().map(|(k, t)| (k.name(), *t)).collect::<Vec<_>>()),
         kernel.name(),
         said(&wtimes.iter().map(|(k, t)| (k.name(), *t)).collect::<Vec<_>>()),
         wgrad.name(),
-        if half { "yes" } else { "no" }
+        if half { "yes" } else { "no" },
+        coop.map_or("no".to_string(), |k| k.name().to_string())
     );
     let ms = |t: Vec<(&str, f64)>| -> serde_json::Map<String, serde_json::Value> {
         t.into_iter().map(|(k, t)| (k.to_string(), serde_json::json!((t * 1e3).round() / 1e3))).collect()
@@ -151,6 +164,9 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
             "half": half,
             "half_ms": ms(passed(c.half.as_slice()).iter().map(|(k, t)| (k.name(), *t)).collect()),
             "half_checks": checks(c.half.iter().map(|c| (c.kernel.name(), check_of(&c.ms))).collect()),
+            "coop": coop.map(|k| k.name()),
+            "coop_ms": ms(passed(&c.coop).iter().map(|(k, t)| (k.name(), *t)).collect()),
+            "coop_checks": checks(c.coop.iter().map(|c| (c.kernel.name(), check_of(&c.ms))).collect()),
         }),
     );
     // A cache that cannot be written only means tuning again next time; said, not hidden.
@@ -158,7 +174,22 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool)> {
         Ok(path) => eprintln!("  cached in {}", path.display()),
         Err(e) => eprintln!("  not cached ({e:#}): tuned again next time"),
     }
-    Ok((kernel, wgrad, half))
+    Ok((kernel, wgrad, half, coop))
+}
+
+/// The inference conv: the chosen kernel, unless the float16-tile kernel (`half`, its probe
+/// time if it passed its check) or a cooperative-matrix variant (`coop`, those that passed) is
+/// faster by [`SWITCH_MARGIN`]; then the fastest of them.
+pub fn choose_inference(
+    times: &[(ConvKernel, f64)],
+    chosen: ConvKernel,
+    half: Option<f64>,
+    coop: &[(ConvKernel, f64)],
+) -> ConvKernel {
+    let mut all: Vec<(ConvKernel, f64)> = times.iter().filter(|t| t.0 == chosen).copied().collect();
+    all.extend(half.map(|h| (ConvKernel::Gemm8F16, h)));
+    all.extend_from_slice(coop);
+    choose_over(chosen, &all)
 }
 
 /// Whether inference takes the float16-tile kernel (probe time `half`): only when clearly faster
@@ -196,9 +227,13 @@ pub fn passed<K: Copy>(c: &[conv::Candidate<K>]) -> Vec<(K, f64)> {
 /// time and check, and the choice.
 pub fn table(gpu: &Gpu) -> Option<String> {
     let entry = read_cache().remove(&cache_key(gpu))?;
-    let mut out = String::from("family          kernel   ms        check\n");
-    let families =
-        [("forward/input", "", "kernel"), ("weight grad", "wgrad_", "wgrad"), ("inference f16", "half_", "half")];
+    let mut out = String::from("family          kernel     ms        check\n");
+    let families = [
+        ("forward/input", "", "kernel"),
+        ("weight grad", "wgrad_", "wgrad"),
+        ("inference f16", "half_", "half"),
+        ("inference coop", "coop_", "coop"),
+    ];
     for (family, prefix, chosen) in families {
         let checks = entry.get(format!("{prefix}checks"))?.as_object()?;
         for (name, check) in checks {
@@ -206,7 +241,7 @@ pub fn table(gpu: &Gpu) -> Option<String> {
             let is_chosen = entry[chosen].as_str() == Some(name) || entry[chosen].as_bool() == Some(true);
             let mark = if is_chosen { " (chosen)" } else { "" };
             out += &format!(
-                "{family:<15} {name:<8} {:<9} {}{mark}\n",
+                "{family:<15} {name:<10} {:<9} {}{mark}\n",
                 ms.map_or("-".into(), |m| format!("{m:.3}")),
                 check.as_str().unwrap_or("?")
             );
@@ -277,6 +312,55 @@ mod tests {
         // the GEMM kernel replaces the tiles on a GPU only when clearly faster
         assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm, 8.0)]), T);
         assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm, 5.0)]), ConvKernel::Gemm);
+    }
+
+    #[test]
+    fn cooperative_matrix_variants_are_offered_only_with_the_feature_and_shape() {
+        use wgpu::CooperativeScalarType::{F16, F32};
+        use wgpu::Features as F;
+        let conf = |m, n, k, ab, cr| wgpu::CooperativeMatrixProperties {
+            m_size: m,
+            n_size: n,
+            k_size: k,
+            ab_type: ab,
+            cr_type: cr,
+            saturating_accumulation: false,
+        };
+        // NVIDIA's Vulkan driver: 16 x 16 x 16 float16 into float32, among others
+        let nvidia = [conf(16, 16, 16, F16, F16), conf(16, 16, 16, F16, F32), conf(16, 8, 16, F16, F32)];
+        let all = F::EXPERIMENTAL_COOPERATIVE_MATRIX | F::SHADER_F16 | F::SUBGROUP;
+        let got = conv::coop_candidates(all, &nvidia);
+        assert_eq!(got, conv::COOP_TILES.to_vec());
+        assert!(got.len() >= 2, "several tile variants");
+        // every variant has its own name, read back from the cache
+        for k in &got {
+            assert_eq!(ConvKernel::parse_coop(k.name()), Some(*k));
+        }
+        assert!(conv::COOP_TILES.iter().map(|k| k.name()).collect::<std::collections::BTreeSet<_>>().len() == 3);
+        // without any of the features, or without the 16 x 16 x 16 f16 -> f32 configuration: none
+        for missing in [F::EXPERIMENTAL_COOPERATIVE_MATRIX, F::SHADER_F16, F::SUBGROUP] {
+            assert!(conv::coop_candidates(all - missing, &nvidia).is_empty(), "{missing:?}");
+        }
+        assert!(conv::coop_candidates(all, &[]).is_empty());
+        assert!(conv::coop_candidates(all, &[conf(8, 8, 8, F32, F32)]).is_empty(), "Apple's 8 x 8 f32");
+        assert!(conv::coop_candidates(all, &[conf(16, 16, 16, F16, F16)]).is_empty(), "f16 sums only");
+        // never a training kernel (ALL is what the forward / input-gradient family tunes)
+        assert!(ConvKernel::ALL.iter().all(|k| !matches!(k, ConvKernel::Coop { .. })));
+        assert!(got.iter().all(|k| ConvKernel::parse(k.name()).is_none()), "not a TDFAS_CONV choice");
+    }
+
+    #[test]
+    fn inference_switches_only_when_clearly_faster() {
+        let c = ConvKernel::Coop { wm: 2, wn: 2 };
+        let d = ConvKernel::Coop { wm: 4, wn: 1 };
+        let times = [(T, 10.0), (B, 30.0)];
+        assert_eq!(choose_inference(&times, T, None, &[]), T);
+        assert_eq!(choose_inference(&times, T, Some(9.0), &[(c, 8.5)]), T, "within the margin");
+        assert_eq!(choose_inference(&times, T, Some(5.0), &[]), ConvKernel::Gemm8F16);
+        assert_eq!(choose_inference(&times, T, Some(5.0), &[(c, 3.0), (d, 4.0)]), c, "the fastest");
+        assert_eq!(choose_inference(&times, T, None, &[(d, 2.0)]), d);
+        // a variant that failed its check is not among the times, so never chosen
+        assert_eq!(choose_inference(&times, T, None, &[]), T);
     }
 
     #[test]
