@@ -8,7 +8,7 @@ pub struct EnvVar {
     pub meaning: &'static str,
 }
 
-pub const ENV_VARS: [EnvVar; 12] = [
+pub const ENV_VARS: [EnvVar; 13] = [
     EnvVar { name: "TDFAS_BACKEND", meaning: "GPU backend: vulkan, gl, metal or dx12 (default: any native one)" },
     EnvVar { name: "TDFAS_ADAPTER", meaning: "use the adapter whose name contains this (case-insensitive)" },
     EnvVar { name: "TDFAS_LIMITS", meaning: "adapter (default) or default: WebGPU's default limits" },
@@ -22,6 +22,11 @@ pub const ENV_VARS: [EnvVar; 12] = [
     EnvVar { name: "TDFAS_WGRAD", meaning: "force the conv weight-gradient kernel: reduce, rows, gemm or gemm8" },
     EnvVar { name: "TDFAS_TUNING_CACHE", meaning: "the autotune cache file (default ~/.cache/tdfas/tuning.json)" },
     EnvVar { name: "TDFAS_F16", meaning: "0: no float16-tile inference kernel" },
+    EnvVar {
+        name: "TDFAS_COOP",
+        meaning:
+            "0: no cooperative-matrix (tensor-core) inference kernel, and wgpu's experimental feature not requested",
+    },
     EnvVar { name: "TDFAS_FUSE", meaning: "0: no fused inference kernels" },
     EnvVar {
         name: "TDFAS_KEEP_PNG",
