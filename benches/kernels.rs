@@ -10,6 +10,7 @@ use tdfas::{Gpu, Tensor};
 
 fn main() -> anyhow::Result<()> {
     let gpu = Gpu::new()?;
+    tdfas::ops::tune(&gpu)?;
     let opts = tdfas::bench::BenchOptions { preset: "tiny".into(), config: None, quick: false, filter: None };
     let report = tdfas::bench::run(&gpu, &opts, false)?;
     println!("{}", report.table());

@@ -19,6 +19,7 @@ fn main() -> Result<()> {
     let seed: u64 = args.get(2).map(|s| s.parse()).transpose().context("SEED must be an integer")?.unwrap_or(1);
     let cfg = Config::preset(preset)?;
     let gpu = Gpu::new()?;
+    tdfas::ops::tune(&gpu)?;
     let model = FasTd::new(&gpu, cfg.clone(), seed)?;
     let out = std::path::Path::new(out);
     let frames = out.join("frames");

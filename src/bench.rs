@@ -122,8 +122,7 @@ pub struct MemoryRow {
 /// even where the kernels would take minutes. Each starts from a trimmed pool.
 pub fn peak_memory(gpu: &Gpu, cfg: &Config) -> Result<Vec<MemoryRow>> {
     gpu.flush()?;
-    gpu.dry_run.set(true);
-    let rows = (|| {
+    let rows = gpu.dry_run(|| {
         let (b1, b2, clip) = batches(cfg);
         let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
         let mut rows = vec![];
@@ -145,8 +144,7 @@ pub fn peak_memory(gpu: &Gpu, cfg: &Config) -> Result<Vec<MemoryRow>> {
             });
         }
         Ok(rows)
-    })();
-    gpu.dry_run.set(false);
+    });
     gpu.pool.trim();
     rows
 }
@@ -513,11 +511,11 @@ fn timestamps(gpu: &Gpu) -> bool {
 }
 
 fn start_profiler(gpu: &Gpu) {
-    *gpu.profiler.borrow_mut() = Some(Profiler { gpu_timestamps: timestamps(gpu), ..Default::default() });
+    gpu.start_profiler(Profiler { gpu_timestamps: timestamps(gpu), ..Default::default() });
 }
 
 fn stop_profiler(gpu: &Gpu) -> Profiler {
-    gpu.profiler.borrow_mut().take().unwrap_or_default()
+    gpu.take_profiler().unwrap_or_default()
 }
 
 /// Times `call` (recording + one flush each): warm-up, then the declared work and, with
@@ -782,7 +780,7 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
     Ok(Report {
         peaks,
         adapter: gpu.describe(),
-        date: today(),
+        date: crate::util::time::today(),
         preset: cfg.name.clone(),
         timing: if timestamps(gpu) { "GPU timestamps" } else { "wall time over repeated submits" }.into(),
         max_binding_mib: gpu.max_binding() as f64 / 1048576.0,
@@ -860,7 +858,12 @@ pub struct Profiles {
 
 impl Profiles {
     pub fn table(&self) -> String {
-        let mut out = format!("tdfas profile, preset {}, {}\nadapter {}\n", self.preset, today(), self.adapter);
+        let mut out = format!(
+            "tdfas profile, preset {}, {}\nadapter {}\n",
+            self.preset,
+            crate::util::time::today(),
+            self.adapter
+        );
         if let Some(p) = self.peaks {
             out += &format!("measured peaks: {:.1} GFLOP/s (FMA probe), {:.1} GB/s (copy probe)\n", p.gflops, p.gbps);
         }
@@ -894,19 +897,4 @@ pub fn profile(gpu: &Gpu, cfg: &Config) -> Result<Profiles> {
     r?;
     phases.push(("clip inference (batch 1)".to_string(), p));
     Ok(Profiles { adapter: gpu.describe(), preset: cfg.name.clone(), phases, peaks })
-}
-
-/// Today's UTC date, YYYY-MM-DD (civil-from-days, no date crate needed).
-pub fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let z = (secs / 86400) as i64 + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }

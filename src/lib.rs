@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! util                       helpers with no crate dependency (atomic writes, output checks, scratch
-//!                            folders, escaped text, PNG writing, progress bar, font, the table of
-//!                            TDFAS_* settings)
+//!                            folders, escaped text, PNG writing, progress bar, font, FNV hashing,
+//!                            UTC dates, the TDFAS_* settings)
 //! reference                  f64 CPU versions of every op, forward and backward (for tests)
 //! gpu, tensor                the runtime (device, pipelines and kernel interfaces, buffer pool,
 //!                            recorder, profiler) and its value, a shape over a pooled buffer
@@ -28,8 +28,10 @@
 //! threads or a terminal: the commands, training, the synthetic benchmark, evaluation runs,
 //! progress bars and scratch folders.
 //!
-//! No exceptions: op tuning (the conv kernel choice, BatchNorm's chunking) belongs to the ops,
-//! made at first use and kept in the device's typed `Gpu::op_settings` slots.
+//! No exceptions. A command reads its `TDFAS_*` settings once (`util::settings::Settings`), opens
+//! the device with them (`Gpu::with_settings`) and tunes the ops (`ops::tune`: the conv kernel
+//! choice, BatchNorm's chunking, kept in the device's typed `Gpu::op_settings` slots) before
+//! anything is recorded; no op reads the environment or tunes in the middle of a step.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;

@@ -12,6 +12,7 @@ use tdfas::model::checkpoint::{self, Loaded};
 use tdfas::model::config::Overrides;
 use tdfas::model::Config;
 use tdfas::util::outputs;
+use tdfas::util::settings::Settings;
 use tdfas::util::text::{shown_path, shown_text};
 
 #[derive(Parser)]
@@ -342,20 +343,38 @@ fn main() {
     tdfas::util::scratch::remove_all();
 }
 
+/// Runs a command with the device and kernel settings of this environment, read and checked
+/// once here and passed down.
 fn run(cli: Cli) -> Result<()> {
+    let s = &Settings::from_env()?;
     match cli.command {
-        Command::Info => info(),
+        Command::Info => info(s),
         Command::Synth(a) => synth(a),
-        Command::Train(a) => train(a),
-        Command::Eval(a) => eval(a),
-        Command::Calibrate(a) => calibrate(a),
-        Command::Infer(a) => infer(a),
+        Command::Train(a) => train(a, s),
+        Command::Eval(a) => eval(a, s),
+        Command::Calibrate(a) => calibrate(a, s),
+        Command::Infer(a) => infer(a, s),
         Command::Web(a) => web(a),
-        Command::Dump(a) => dump(a),
-        Command::Demo(a) => demo(a),
-        Command::Bench(a) => bench(a),
-        Command::Profile(a) => profile(a),
+        Command::Dump(a) => dump(a, s),
+        Command::Demo(a) => demo(a, s),
+        Command::Bench(a) => bench(a, s),
+        Command::Profile(a) => profile(a, s),
     }
+}
+
+/// The command's GPU: opened with `settings`, its ops tuned (`ops::tune`) before anything is
+/// recorded.
+fn open_gpu(settings: &Settings) -> Result<tdfas::Gpu> {
+    let gpu = tdfas::Gpu::with_settings(settings.clone())?;
+    tdfas::ops::tune(&gpu)?;
+    Ok(gpu)
+}
+
+/// `open_gpu`, and the model of `checkpoint` on it.
+fn open_model(settings: &Settings, checkpoint: &Path) -> Result<(tdfas::Gpu, tdfas::model::fastd::FasTd, Loaded)> {
+    let gpu = open_gpu(settings)?;
+    let (model, loaded) = checkpoint::load_model(&gpu, checkpoint)?;
+    Ok((gpu, model, loaded))
 }
 
 /// `--seed`: a whole number 0 ..= 2^64 - 1 (a negative one is parsed to say so).
@@ -418,7 +437,7 @@ fn synth(a: SynthArgs) -> Result<()> {
     Ok(())
 }
 
-fn train(a: TrainArgs) -> Result<()> {
+fn train(a: TrainArgs, settings: &Settings) -> Result<()> {
     let out = &a.out;
     // the output folder is checked before the data is read or a GPU opened
     if let Ok(m) = std::fs::metadata(out) {
@@ -430,7 +449,7 @@ fn train(a: TrainArgs) -> Result<()> {
     inputs.extend(a.model.config.as_deref());
     outputs::refuse_inputs("--out", out, &inputs, true)?;
     let faces = a.faces.settings();
-    let gpu = tdfas::Gpu::new()?;
+    let gpu = open_gpu(settings)?;
     // A resumed run starts from its own config and seed; flags given are checked against them.
     let ckpt = tdfas::train::trainer::checkpoint_path(out);
     let resumed = if a.resume && ckpt.exists() { Some(checkpoint::read(&ckpt)?) } else { None };
@@ -498,7 +517,7 @@ fn threshold_from(from: &Path, checkpoint: &Path, loaded: &Loaded) -> Result<tdf
     Ok(tdfas::eval::run::FixedThreshold { value: c.threshold, source })
 }
 
-fn eval(a: EvalArgs) -> Result<()> {
+fn eval(a: EvalArgs, settings: &Settings) -> Result<()> {
     // every output is checked before the evaluation, not after it
     let mut inputs: Vec<&Path> = vec![&a.checkpoint, &a.data.data];
     inputs.extend(a.threshold_from.as_deref());
@@ -511,8 +530,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     }
     let threshold = a.threshold.map(check_threshold).transpose()?;
     let faces = a.faces.settings();
-    let gpu = tdfas::Gpu::new()?;
-    let (model, loaded) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let (gpu, model, loaded) = open_model(settings, &a.checkpoint)?;
     let fixed = match (threshold, &a.threshold_from) {
         (Some(t), _) => Some(tdfas::eval::run::FixedThreshold { value: t, source: "--threshold".into() }),
         (None, Some(from)) => Some(threshold_from(from, &a.checkpoint, &loaded)?),
@@ -556,7 +574,7 @@ fn web(a: WebArgs) -> Result<()> {
     tdfas::web::server::serve(site, a.port)
 }
 
-fn infer(a: InferArgs) -> Result<()> {
+fn infer(a: InferArgs, settings: &Settings) -> Result<()> {
     // output paths are checked before any input is read
     let mut all_inputs: Vec<&Path> = vec![&a.checkpoint];
     all_inputs.extend(a.inputs.iter().map(PathBuf::as_path));
@@ -571,8 +589,7 @@ fn infer(a: InferArgs) -> Result<()> {
     }
     let threshold = a.threshold.map(check_threshold).transpose()?;
     let faces = a.faces.settings();
-    let gpu = tdfas::Gpu::new()?;
-    let (model, loaded) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let (gpu, model, loaded) = open_model(settings, &a.checkpoint)?;
     let given = threshold.map(|t| tdfas::infer::Threshold { value: t, source: "--threshold".into() });
     let clip_threshold = given.clone().or_else(|| loaded.calibration.as_ref().map(stored));
     if clip_threshold.is_none() {
@@ -635,12 +652,11 @@ fn infer(a: InferArgs) -> Result<()> {
     Ok(())
 }
 
-fn dump(a: DumpArgs) -> Result<()> {
+fn dump(a: DumpArgs, settings: &Settings) -> Result<()> {
     let ours = |p: &Path| outputs::safetensors_format(p, "tdfas-dump");
     check_output_file("--out", &a.out, &[&a.checkpoint, &a.input], ours, a.overwrite)?;
     let faces = a.faces.settings();
-    let gpu = tdfas::Gpu::new()?;
-    let (model, _) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let (gpu, model, _) = open_model(settings, &a.checkpoint)?;
     let clip = tdfas::infer::first_clip(&model.cfg, &faces, &a.input)?;
     let batch = tdfas::model::fastd::HostBatch::unlabelled(&model.cfg, &clip)?;
     let dump = tdfas::dump::dump_clip(&gpu, &model, &batch)?;
@@ -658,7 +674,7 @@ fn dump(a: DumpArgs) -> Result<()> {
     Ok(())
 }
 
-fn calibrate(a: CalibrateArgs) -> Result<()> {
+fn calibrate(a: CalibrateArgs, settings: &Settings) -> Result<()> {
     check_output_file("--out", &a.out, &[&a.checkpoint, &a.data.data], checkpoint::is_checkpoint, a.overwrite)?;
     use tdfas::train::trainer::Operating;
     let rule = match (a.apcer, a.bpcer, a.eer) {
@@ -668,8 +684,7 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         _ => bail!("say where to put the threshold: --apcer RATE, --bpcer RATE or --eer"),
     };
     let faces = a.faces.settings();
-    let gpu = tdfas::Gpu::new()?;
-    let (model, _) = checkpoint::load_model(&gpu, &a.checkpoint)?;
+    let (gpu, model, _) = open_model(settings, &a.checkpoint)?;
     let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &a.data.source(&faces), rule, true)?;
     checkpoint::write_recalibrated(&a.checkpoint, &c, &a.out)?;
     println!("threshold {}", shown_text(&c.describe()));
@@ -678,12 +693,12 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     Ok(())
 }
 
-fn bench(a: BenchArgs) -> Result<()> {
+fn bench(a: BenchArgs, settings: &Settings) -> Result<()> {
     if let Some(j) = &a.json {
         let inputs: Vec<&Path> = a.model.config.iter().map(PathBuf::as_path).collect();
         check_output_file("--json", j, &inputs, tdfas::bench::is_bench_json, a.overwrite)?;
     }
-    let gpu = tdfas::Gpu::new()?;
+    let gpu = open_gpu(settings)?;
     if let (true, Some(p)) = (a.quick, &a.model.preset) {
         if p != "tiny" {
             eprintln!("warning: --quick benchmarks the tiny preset's shapes; --preset {p} is ignored");
@@ -700,15 +715,15 @@ fn bench(a: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn profile(a: ProfileArgs) -> Result<()> {
-    let gpu = tdfas::Gpu::new()?;
+fn profile(a: ProfileArgs, settings: &Settings) -> Result<()> {
+    let gpu = open_gpu(settings)?;
     let cfg = a.model.config(None, &gpu)?;
     println!("{}", tdfas::bench::profile(&gpu, &cfg)?.table());
     Ok(())
 }
 
-fn demo(a: DemoArgs) -> Result<()> {
-    let gpu = tdfas::Gpu::new()?;
+fn demo(a: DemoArgs, settings: &Settings) -> Result<()> {
+    let gpu = open_gpu(settings)?;
     let opts = tdfas::demo::DemoOptions {
         out: a.out,
         preset: a.model.preset,
@@ -724,8 +739,8 @@ fn demo(a: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn info() -> Result<()> {
-    let gpu = tdfas::Gpu::new()?;
+fn info(settings: &Settings) -> Result<()> {
+    let gpu = open_gpu(settings)?;
     let i = &gpu.device.info;
     println!("adapter   {}", i.name);
     println!("backend   {:?}", i.backend);
@@ -751,7 +766,7 @@ fn info() -> Result<()> {
         l.max_storage_buffers_per_shader_stage,
         l.min_storage_buffer_offset_alignment
     );
-    let cache = tdfas::ops::tuning::cache_path().map_or("not cached".into(), |p| p.display().to_string());
+    let cache = tdfas::ops::tuning::cache_path(settings).map_or("not cached".into(), |p| p.display().to_string());
     let conv = tdfas::ops::conv::settings(&gpu)?;
     println!(
         "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm|gemm8 and \

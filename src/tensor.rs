@@ -13,6 +13,7 @@ use anyhow::{bail, Result};
 
 use crate::gpu::pool::PooledBuffer;
 use crate::gpu::Gpu;
+use crate::util::gcd;
 
 /// One buffer of a tensor's storage: floats `start .. start + len` of the whole.
 struct Segment {
@@ -224,7 +225,7 @@ fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     for d in 1..=shape.len() {
         let unit: usize = shape[d..].iter().product::<usize>().max(1);
         let items = n / unit;
-        let period = align / gcd(unit, align);
+        let period = align / gcd(unit as u64, align as u64) as usize;
         // whole items up to a page; one aligned group of items when that is already larger
         let most = (max / unit / period * period).max(if unit * period <= max_buffer { period } else { 0 });
         if most == 0 {
@@ -241,12 +242,4 @@ fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
         }
     }
     max / align * align
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }

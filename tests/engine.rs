@@ -219,6 +219,49 @@ fn a_recorded_step_is_one_submit_and_reads_nothing_back() {
     assert!(gx.iter().all(|v| (v - 2.0 * 64.0 / 4096.0).abs() < 1e-6), "{}", gx[0]);
 }
 
+/// The conv autotune runs only when called (`ops::tune`, right after a device is opened): a
+/// convolution on an untuned device is refused, tuning is refused while work is recorded, in a dry
+/// run or under the profiler, and once tuned, recording a conv step tunes nothing (the settings
+/// stay the ones made, nothing is submitted before the flush, which is one submit).
+#[test]
+fn tuning_is_explicit_and_never_runs_while_recording() {
+    use tdfas::ops::conv;
+    let g = tdfas::Gpu::new().unwrap();
+    let x = Tensor::upload(&g, &vec![0.5; 2 * 4 * 8 * 8], &[2, 4, 8, 8]).unwrap();
+    let w = Tensor::upload(&g, &vec![0.1; 4 * 4 * 3 * 3], &[4, 4, 3, 3]).unwrap();
+    let Err(e) = conv::conv2d(&g, &x, &w, None) else { panic!("an untuned device has no conv kernel") };
+    let e = e.to_string();
+    assert!(e.contains("not tuned") && e.contains("tdfas::ops::tune"), "{e}");
+    assert!(conv::settings(&g).is_err());
+    // the uploads are recorded, not yet submitted: no tuning now
+    assert!(g.pending() > 0);
+    let e = tdfas::ops::tune(&g).expect_err("refused while work is recorded").to_string();
+    assert!(e.contains("before anything is recorded") && e.contains("work is recorded"), "{e}");
+    g.flush().unwrap();
+    assert!(g.dry_run(|| tdfas::ops::tune(&g)).err().unwrap().to_string().contains("dry run"));
+    g.start_profiler(Default::default());
+    assert!(tdfas::ops::tune(&g).err().unwrap().to_string().contains("profiling"));
+    g.take_profiler();
+    let tuned = conv::tune(&g).unwrap();
+    tdfas::ops::tune(&g).unwrap();
+    assert!(std::rc::Rc::ptr_eq(&tuned, &conv::tune(&g).unwrap()), "tuned once");
+
+    let before = g.submit_count();
+    let mut tape = Tape::new(&g);
+    let vx = tape.leaf(x, false);
+    let vw = tape.leaf(w, true);
+    let y = conv::t_conv2d(&mut tape, vx, vw, None).unwrap();
+    let loss = t_mean(&mut tape, y).unwrap();
+    let grads = tape.backward(loss).unwrap();
+    assert_eq!(g.submit_count(), before, "nothing submitted while recording: no tuning ran");
+    assert!(std::rc::Rc::ptr_eq(&tuned, &conv::settings(&g).unwrap()), "the settings made by tune");
+    g.flush().unwrap();
+    assert_eq!(g.submit_count(), before + 1, "one step = one submit");
+    // each weight sees 2 x 8 x 8 inputs of 0.5 (fewer at the border), each output 1 / numel
+    let gw = grads.get(vw).unwrap().download(&g).unwrap();
+    assert!(gw.iter().all(|v| *v > 0.0 && *v <= 0.5 * 128.0 / 512.0 + 1e-6), "{gw:?}");
+}
+
 #[test]
 fn pooled_buffers_are_reused_across_steps() {
     let g = gpu();

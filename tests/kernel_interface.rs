@@ -266,24 +266,25 @@ fn a_dispatch_with_the_wrong_params_or_buffers_fails_at_first_use() {
     let gpu = common::gpu();
     let elementwise = tdfas::ops::shader("elementwise").unwrap();
     // Checked before anything is recorded, so a dry run (nothing runs) catches it too.
-    gpu.dry_run.set(true);
-    let a = Tensor::zeros(&gpu, &[8]);
-    let out = Tensor::zeros(&gpu, &[8]);
-    let args = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&out)];
-    let cost = tdfas::gpu::profiler::Cost::new(0.0, 0.0);
-    let e = err(gpu.dispatch(elementwise, "add", &TooShort { n: 8, s: 1.0, _pad: 0 }, &args, [1, 1, 1], cost));
-    assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("12 bytes"), "{e}");
-    let right = Right { n: 8, s: 1.0, _pad: [0; 2] };
-    gpu.dispatch(elementwise, "add", &right, &args, [1, 1, 1], cost).unwrap();
-    let e = err(gpu.dispatch(elementwise, "add", &right, &args[1..], [1, 1, 1], cost));
-    assert!(e.contains("binding 3 `out` is used by this entry point but the dispatch gives no buffer"), "{e}");
-    let e = err(gpu.dispatch(elementwise, "no_such_entry", &right, &args, [1, 1, 1], cost));
-    assert!(e.contains("no entry point `no_such_entry`"), "{e}");
-    // `scale` reads only `a`: a buffer for `b` is refused, and `add` needs one
-    let e = err(gpu.dispatch(elementwise, "scale", &right, &args, [1, 1, 1], cost));
-    assert!(e.contains("shaders/elementwise.wgsl `scale`") && e.contains("binding 2 `b` is not used"), "{e}");
-    let unary = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::Unused, tdfas::gpu::Arg::T(&out)];
-    gpu.dispatch(elementwise, "scale", &right, &unary, [1, 1, 1], cost).unwrap();
-    let e = err(gpu.dispatch(elementwise, "add", &right, &unary, [1, 1, 1], cost));
-    assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("binding 2 `b` is used"), "{e}");
+    gpu.dry_run(|| {
+        let a = Tensor::zeros(&gpu, &[8]);
+        let out = Tensor::zeros(&gpu, &[8]);
+        let args = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&out)];
+        let cost = tdfas::gpu::profiler::Cost::new(0.0, 0.0);
+        let e = err(gpu.dispatch(elementwise, "add", &TooShort { n: 8, s: 1.0, _pad: 0 }, &args, [1, 1, 1], cost));
+        assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("12 bytes"), "{e}");
+        let right = Right { n: 8, s: 1.0, _pad: [0; 2] };
+        gpu.dispatch(elementwise, "add", &right, &args, [1, 1, 1], cost).unwrap();
+        let e = err(gpu.dispatch(elementwise, "add", &right, &args[1..], [1, 1, 1], cost));
+        assert!(e.contains("binding 3 `out` is used by this entry point but the dispatch gives no buffer"), "{e}");
+        let e = err(gpu.dispatch(elementwise, "no_such_entry", &right, &args, [1, 1, 1], cost));
+        assert!(e.contains("no entry point `no_such_entry`"), "{e}");
+        // `scale` reads only `a`: a buffer for `b` is refused, and `add` needs one
+        let e = err(gpu.dispatch(elementwise, "scale", &right, &args, [1, 1, 1], cost));
+        assert!(e.contains("shaders/elementwise.wgsl `scale`") && e.contains("binding 2 `b` is not used"), "{e}");
+        let unary = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::Unused, tdfas::gpu::Arg::T(&out)];
+        gpu.dispatch(elementwise, "scale", &right, &unary, [1, 1, 1], cost).unwrap();
+        let e = err(gpu.dispatch(elementwise, "add", &right, &unary, [1, 1, 1], cost));
+        assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("binding 2 `b` is used"), "{e}");
+    });
 }

@@ -28,13 +28,13 @@ enum Cap {
 }
 
 fn set_cap(g: &Gpu, cap: Option<Cap>) {
-    g.binding_cap.set(None);
-    g.buffer_cap.set(None);
-    g.page.set(tdfas::gpu::PAGE);
+    g.test_set_binding_cap(None);
+    g.test_set_buffer_cap(None);
+    g.test_set_page(tdfas::gpu::PAGE);
     match cap {
-        Some(Cap::Binding(c)) => g.binding_cap.set(Some(c)),
-        Some(Cap::Buffer(c)) => g.buffer_cap.set(Some(c)),
-        Some(Cap::Page(c)) => g.page.set(c),
+        Some(Cap::Binding(c)) => g.test_set_binding_cap(Some(c)),
+        Some(Cap::Buffer(c)) => g.test_set_buffer_cap(Some(c)),
+        Some(Cap::Page(c)) => g.test_set_page(c),
         None => {}
     }
 }
@@ -82,9 +82,9 @@ fn assert_near(what: &str, whole: &[Vec<f32>], split: &[Vec<f32>], tol: f32) {
 
 /// Asserts the cap really splits `items` items of `floats` each (so the tests test the split path).
 fn assert_splits(g: &Gpu, cap: u64, items: usize, floats: &[usize]) {
-    g.binding_cap.set(Some(cap));
+    g.test_set_binding_cap(Some(cap));
     let chunks = g.item_chunks("test", items, floats).unwrap();
-    g.binding_cap.set(None);
+    g.test_set_binding_cap(None);
     assert!(chunks.len() > 1, "cap {cap} does not split {items} items of {floats:?} floats");
 }
 
@@ -161,7 +161,7 @@ fn chunks_cover_the_items_with_aligned_offsets_inside_the_cap() {
     for (items, floats, cap) in
         [(10, vec![100, 37], 4096u64), (7, vec![64], 1024), (33, vec![3, 5], 1024), (1, vec![5000], 1 << 20)]
     {
-        g.binding_cap.set(Some(cap));
+        g.test_set_binding_cap(Some(cap));
         let chunks = g.item_chunks("test", items, &floats).unwrap();
         assert_eq!(chunks.first().unwrap().start, 0);
         assert_eq!(chunks.last().unwrap().end, items);
@@ -176,23 +176,23 @@ fn chunks_cover_the_items_with_aligned_offsets_inside_the_cap() {
         }
     }
     // one item larger than a binding, and a cap too small for an aligned chunk, are clear errors
-    g.binding_cap.set(Some(1024));
+    g.test_set_binding_cap(Some(1024));
     let e = g.item_chunks("conv2d", 4, &[1000]).unwrap_err().to_string();
     assert!(e.contains("conv2d") && e.contains("one storage binding"), "{e}");
     if align > 4 {
         let e = g.item_chunks("odd", 1000, &[255]).unwrap_err().to_string();
         assert!(e.contains("aligned"), "{e}");
     }
-    g.binding_cap.set(None);
+    g.test_set_binding_cap(None);
 }
 
 #[test]
 fn a_binding_over_the_cap_in_an_op_that_does_not_split_is_a_clear_error() {
     let g = gpu();
     let a = rand(&g, &[64, 64], 1);
-    g.binding_cap.set(Some(4096));
+    g.test_set_binding_cap(Some(4096));
     let e = format!("{:#}", tdfas::ops::matmul::matmul(&g, &a, &a, false, false).unwrap_err());
-    g.binding_cap.set(None);
+    g.test_set_binding_cap(None);
     assert!(e.contains("matmul") && e.contains("one storage binding") && e.contains("does not split"), "{e}");
 }
 
@@ -387,7 +387,7 @@ fn a_tensor_larger_than_a_buffer_spans_several_and_moves_like_one() {
     let shape = [10, 2, 8, 8]; // 512 bytes per item: 2 in a 1 KiB buffer
     let n = 10 * 128;
     let host: Vec<f32> = random(n, 1).iter().map(|&v| v as f32).collect();
-    g.buffer_cap.set(Some(1024));
+    g.test_set_buffer_cap(Some(1024));
     let t = Tensor::upload(&g, &host, &shape).unwrap();
     assert!(t.buffers() > 1);
     // whole items per buffer, every boundary aligned for binding
@@ -411,13 +411,13 @@ fn a_tensor_larger_than_a_buffer_spans_several_and_moves_like_one() {
     let m = t.reshape(&[n / 32, 32]);
     let e = format!("{:#}", tdfas::ops::matmul::matmul(&g, &m, &rand(&g, &[32, 2], 2), false, false).unwrap_err());
     assert!(e.contains("matmul") && e.contains("spans") && e.contains("buffers"), "{e}");
-    g.buffer_cap.set(None);
+    g.test_set_buffer_cap(None);
     // an item larger than one binding is a clear error naming the op
-    g.buffer_cap.set(Some(256));
+    g.test_set_buffer_cap(Some(256));
     let big = rand(&g, &[2, 4, 8, 8], 3);
     let e = format!("{:#}", sobel::sobel(&g, &big, SobelDir::X).unwrap_err());
     assert!(e.contains("sobel") && e.contains("one storage binding"), "{e}");
-    g.buffer_cap.set(None);
+    g.test_set_buffer_cap(None);
 }
 
 #[test]
@@ -428,7 +428,7 @@ fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
     let dir = common::tmp_dir("limits", "ckpt");
     let progress = Progress { stage: 2, step: 1, seed: 0, stage_done: false };
     // model and optimizer under a 2 KiB buffer cap: the arena and its state span buffers
-    g.buffer_cap.set(Some(2048));
+    g.test_set_buffer_cap(Some(2048));
     let mut model = FasTd::new(&g, micro(), 3).unwrap();
     model.set_stage(2);
     let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
@@ -440,7 +440,7 @@ fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
     let before: Vec<Vec<f32>> =
         model.params.names().map(|n| model.params.get(n).unwrap().download(&g).unwrap()).collect();
     // loaded without the cap (one buffer each), and saved again: the same bytes
-    g.buffer_cap.set(None);
+    g.test_set_buffer_cap(None);
     let (loaded, _) = tdfas::model::checkpoint::load_model(&g, &path).unwrap();
     let after: Vec<Vec<f32>> =
         loaded.params.names().map(|n| loaded.params.get(n).unwrap().download(&g).unwrap()).collect();

@@ -413,7 +413,7 @@ fn gather_concat_matches_reference() {
     for (hw, cap, thrice) in
         [([4, 3], None, false), ([3, 3], None, false), ([4, 3], Some(64u64), false), ([4, 3], None, true)]
     {
-        g.binding_cap.set(cap);
+        g.test_set_binding_cap(cap);
         let (shapes, mut segs, needs) = gather_concat_case(hw);
         if thrice {
             segs.push((0, 2, 3, 0, 2));
@@ -440,7 +440,7 @@ fn gather_concat_matches_reference() {
         }
         assert!(grads.get(vars[2]).is_none(), "{what}: a gradient for a source without requires_grad");
     }
-    g.binding_cap.set(None);
+    g.test_set_binding_cap(None);
     // a plain concat of 7 inputs is one dispatch too
     let shapes: Vec<Vec<usize>> = (1..=7).map(|c| vec![2, c, 2, 2]).collect();
     let data: Vec<Vec<f64>> =

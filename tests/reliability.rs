@@ -455,7 +455,7 @@ fn work_beyond_the_adapters_limits_is_a_clear_error() {
     // one frame's activation larger than one binding is the error. The buffer limit is capped at
     // 2 MiB here (as TDFAS_MAX_BUFFER does) so that a wide stem's first activation (4096 x 16 x 16
     // floats, 4 MiB a frame) exceeds it at a small size.
-    g.buffer_cap.set(Some(2 << 20));
+    g.test_set_buffer_cap(Some(2 << 20));
     let mut cfg = micro();
     cfg.stem = 4096;
     let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();
@@ -471,7 +471,7 @@ fn work_beyond_the_adapters_limits_is_a_clear_error() {
     };
     let e = format!("{:#}", train_step(&g, &model, &opt, &batch, 1, false).unwrap_err());
     assert!(e.contains("binds at most") && e.contains("MiB"), "{e}");
-    g.buffer_cap.set(None);
+    g.test_set_buffer_cap(None);
     // the GPU stays usable afterwards, and a checkpoint of a model still saves and loads
     let dir = tmp("limits");
     let small = FasTd::new(&g, micro(), 2).unwrap();

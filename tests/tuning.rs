@@ -1,4 +1,4 @@
-//! The conv autotune: it runs at a device's first convolution, checks and measures every kernel
+//! The conv autotune: it runs when called (`ops::tune`, right after a device is opened), checks and measures every kernel
 //! of both families, caches its choice per adapter, reads the cache back, and `TDFAS_CONV` /
 //! `TDFAS_WGRAD` override it (one test: it sets
 //! process-wide environment variables).
@@ -7,9 +7,9 @@ use tdfas::ops::conv::{self, autotune, ConvKernel, WgradKernel};
 use tdfas::ops::tuning::{self, passed};
 use tdfas::Gpu;
 
-/// The kernel a new device's first convolution uses.
+/// The kernel a new device's convolutions use once tuned.
 fn tuned(g: &Gpu) -> anyhow::Result<ConvKernel> {
-    Ok(conv::settings(g)?.kernel.get())
+    Ok(conv::tune(g)?.kernel.get())
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
     let g = Gpu::new().unwrap();
     assert!(!cache.exists(), "opening a device tunes nothing");
     let kernel = tuned(&g).unwrap();
-    let text = std::fs::read_to_string(&cache).expect("the first conv on an adapter writes the cache");
+    let text = std::fs::read_to_string(&cache).expect("tuning on an adapter writes the cache");
     let entries: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     let (key, entry) = entries.iter().next().unwrap();
     assert!(key.contains(&g.device.info.name), "{key}");
@@ -92,7 +92,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
         .collect();
     std::fs::write(&cache, serde_json::to_string(&flipped).unwrap()).unwrap();
     assert_eq!(tuned(&Gpu::new().unwrap()).unwrap(), other);
-    assert_eq!(conv::settings(&Gpu::new().unwrap()).unwrap().wgrad.get(), WgradKernel::Reduce);
+    assert_eq!(conv::tune(&Gpu::new().unwrap()).unwrap().wgrad.get(), WgradKernel::Reduce);
 
     // the override wins, and a bad one is an error naming the variable
     unsafe { std::env::set_var("TDFAS_CONV", kernel.name()) };
@@ -104,7 +104,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
         std::env::set_var("TDFAS_CONV", "tiled");
         std::env::set_var("TDFAS_WGRAD", "gemm");
     }
-    let s = conv::settings(&Gpu::new().unwrap()).unwrap();
+    let s = conv::tune(&Gpu::new().unwrap()).unwrap();
     assert_eq!((s.kernel.get(), s.wgrad.get()), (ConvKernel::Tiled, WgradKernel::Gemm));
     unsafe {
         std::env::remove_var("TDFAS_CONV");

@@ -46,6 +46,7 @@ fn fixed_threshold_hter_matches_a_hand_computed_example() {
 #[test]
 fn calibration_round_trips_through_a_checkpoint() {
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     let model = tdfas::model::fastd::FasTd::new(&gpu, tdfas::model::Config::preset("tiny").unwrap(), 0).unwrap();
     let dir = std::env::temp_dir().join(format!("tdfas-calib-{}", std::process::id()));
     let path = dir.join("m.safetensors");
@@ -331,6 +332,7 @@ fn model1_threshold_from_and_whole_scene_verdicts_work_end_to_end() {
 #[test]
 fn calibrate_stores_the_operating_point_counted_by_hand() {
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     let dir = std::env::temp_dir().join(format!("tdfas-calibrate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
@@ -413,6 +415,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
 #[test]
 fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     let dir = std::env::temp_dir().join(format!("tdfas-photos-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -497,6 +500,7 @@ fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
     let marked =
         [("live_sideways.jpg", [115.0, 160.0, 175.0, 200.0]), ("print_sideways.jpg", [195.0, 150.0, 190.0, 205.0])];
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     let dir = std::env::temp_dir().join(format!("tdfas-realphotos-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -556,6 +560,7 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
         return;
     }
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     let dir = std::env::temp_dir().join(format!("tdfas-streams-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -107,6 +107,7 @@ fn fixtures() -> &'static Fixtures {
         };
         let (live, print) = (copy("live"), copy("print"));
         let gpu = tdfas::Gpu::new().unwrap();
+        tdfas::ops::tune(&gpu).unwrap();
         let cfg = tdfas::model::Config::preset("tiny").unwrap();
         let mut model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
         // He-uniform weights (the init's bounds times sqrt(6)) keep the activations' scale
@@ -380,6 +381,7 @@ fn bad_inputs_give_a_clear_message_on_the_page() {
 /// The checks the page runs, natively: they pass here too, and their count is the page's.
 fn native_kernel_checks() -> Vec<tdfas::web::kernel_checks::Outcome> {
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     tdfas::gpu::block_on(tdfas::web::kernel_checks::run(&gpu))
 }
 
@@ -426,6 +428,7 @@ fn bench_view_times_every_row() {
 #[test]
 fn bench_rows_run_natively() {
     let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
     let rows = tdfas::gpu::block_on(tdfas::web::bench_rows::run(&gpu, None)).unwrap();
     for r in &rows {
         eprintln!("native bench: {} {:.2} ms {:?} GFLOP/s", r.name, r.ms, r.gflops);

@@ -20,28 +20,14 @@ pub fn ensure_frames(c: &ClipIndex) -> Result<()> {
         Some(d) => d,
         None => return Ok(()),
     };
-    // Decode into a temporary sibling and rename: a killed decode leaves no half-filled cache.
-    let tmp = dir.with_file_name(format!(
-        ".{}.tmp{}",
-        dir.file_name().and_then(|n| n.to_str()).unwrap_or("frames"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
     // partial decodes of killed runs (here, not when indexing: one listing per decode only)
     if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) {
         crate::util::fs::clean_stale_tmp(parent, &[name], false);
     }
-    let decoded = decode(video, &tmp).and_then(|()| {
-        // the folder is keyed by the video's content: one already there is an older partial decode
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
-        }
-        std::fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))
-    });
-    if decoded.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    decoded?;
+    // Decode into a temporary sibling that then replaces the folder: a killed decode leaves no
+    // half-filled cache (the folder is keyed by the video's content: one already there is an
+    // older partial decode).
+    crate::util::fs::write_dir_atomic(dir, |tmp| decode(video, tmp))?;
     if let Some(p) = c.frame_paths.iter().find(|p| !p.is_file()) {
         bail!("{}: decoded video has no frame {}", video.display(), p.display());
     }
@@ -138,12 +124,8 @@ pub fn cache_dir(root: &Path, video: &Path) -> std::path::PathBuf {
 /// first 64 KiB, as hex (cheap enough to compute for every video when a dataset is indexed).
 pub fn content_key(root: &Path, video: &Path) -> String {
     use std::io::Read;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = crate::util::hash::Fnv1a::default();
+    let mut eat = |bytes: &[u8]| h.eat(bytes);
     for p in [root, video] {
         let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
         eat(p.as_os_str().as_encoded_bytes());
@@ -159,5 +141,5 @@ pub fn content_key(root: &Path, video: &Path) -> String {
         let _ = f.take(1 << 16).read_to_end(&mut head);
         eat(&head);
     }
-    format!("{:012x}", h >> 16)
+    format!("{:012x}", h.finish() >> 16)
 }

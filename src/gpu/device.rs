@@ -5,10 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// Which backends to consider, from `TDFAS_BACKEND` (vulkan | gl | metal | dx12), else all native ones.
+use crate::util::settings::Settings;
+
+/// Which backends to consider: `TDFAS_BACKEND`'s (vulkan | gl | metal | dx12), else all native ones.
 #[cfg(not(target_arch = "wasm32"))]
-fn backends_from_env() -> Result<wgpu::Backends> {
-    let Ok(name) = std::env::var("TDFAS_BACKEND") else {
+fn backends(settings: &Settings) -> Result<wgpu::Backends> {
+    let Some(name) = settings.backend.clone() else {
         return Ok(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL);
     };
     let b = match name.to_ascii_lowercase().as_str() {
@@ -67,19 +69,19 @@ Mesa 25 from bookworm-backports is about 2x faster than Mesa 22) or `libgl1-mesa
 
 /// Picks the adapter tdfas will run on. `TDFAS_ADAPTER` selects by (case-insensitive) name substring.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn select_adapter() -> Result<(wgpu::Instance, wgpu::Adapter)> {
-    super::block_on(select_adapter_async())
+pub fn select_adapter(settings: &Settings) -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    super::block_on(select_adapter_async(settings))
 }
 
 /// `select_adapter`, awaited (the browser answers adapter requests asynchronously).
 #[cfg(not(target_arch = "wasm32"))]
-pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
-    let backends = backends_from_env()?;
+pub async fn select_adapter_async(settings: &Settings) -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    let backends = backends(settings)?;
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
     let instance = wgpu::Instance::new(desc);
     let adapters = instance.enumerate_adapters(backends).await;
-    let wanted = std::env::var("TDFAS_ADAPTER").ok().map(|s| s.to_lowercase());
+    let wanted = settings.adapter.clone();
     let found: Vec<String> = adapters.iter().map(|a| describe(&a.get_info())).collect();
     let mut candidates: Vec<wgpu::Adapter> = adapters
         .into_iter()
@@ -92,7 +94,7 @@ pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
     match candidates.into_iter().next() {
         Some(adapter) => {
             let info = adapter.get_info();
-            if info.backend == wgpu::Backend::Gl && std::env::var_os("TDFAS_BACKEND").is_none() {
+            if info.backend == wgpu::Backend::Gl && settings.backend.is_none() {
                 // Chosen only when no Vulkan driver is there; the GL path is several times slower.
                 static SAID: std::sync::Once = std::sync::Once::new();
                 SAID.call_once(|| {
@@ -125,7 +127,7 @@ pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
 
 /// The browser's WebGPU adapter, or an error that says what the browser lacks.
 #[cfg(target_arch = "wasm32")]
-pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
+pub async fn select_adapter_async(_settings: &Settings) -> Result<(wgpu::Instance, wgpu::Adapter)> {
     if !wgpu::util::is_browser_webgpu_supported().await {
         bail!(
             "this browser has no WebGPU (navigator.gpu is missing or gives no adapter): use Chrome or Edge 113+ \
@@ -148,11 +150,11 @@ pub async fn select_adapter_async() -> Result<(wgpu::Instance, wgpu::Adapter)> {
 
 /// Opens the adapter `select_adapter_async` picks, with tdfas's features and limits, and routes
 /// wgpu's asynchronous reports into the result.
-async fn open_shared() -> Result<Shared> {
-    let (_instance, adapter) = select_adapter_async().await?;
+async fn open_shared(settings: &Settings) -> Result<Shared> {
+    let (_instance, adapter) = select_adapter_async(settings).await?;
     let info = adapter.get_info();
-    let features = optional_features(&adapter);
-    let (limits, limits_source) = requested_limits(&adapter)?;
+    let features = optional_features(&adapter, settings.coop);
+    let (limits, limits_source) = limits_choice(settings.limits.as_deref(), adapter.limits())?;
     let experimental = if features.intersects(wgpu::Features::all_experimental_mask()) {
         // SAFETY: wgpu marks its cooperative matrices experimental (bugs in them may be undefined
         // behaviour). Only conv2d_forward_coop.wgsl uses them, and only after the autotune
@@ -212,23 +214,19 @@ fn route_reports(shared: &Shared) {
 
 /// The optional features tdfas uses when the adapter has them; none is required. Cooperative
 /// matrices (wgpu's experimental tensor-core feature, for the inference conv
-/// conv2d_forward_coop.wgsl) unless `TDFAS_COOP=0`.
-pub fn optional_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+/// conv2d_forward_coop.wgsl) where `coop` (unless `TDFAS_COOP=0`).
+pub fn optional_features(adapter: &wgpu::Adapter, coop: bool) -> wgpu::Features {
     let mut wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
-    if std::env::var("TDFAS_COOP").map_or(true, |v| v.trim() != "0") {
+    if coop {
         wanted |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
     }
     adapter.features() & wanted
 }
 
-/// The limits to request: the adapter's own (`TDFAS_LIMITS` unset or `adapter`), or WebGPU's
-/// defaults (`TDFAS_LIMITS=default`: 128 MiB per storage binding, 256 MiB per buffer, 16 KiB of
-/// workgroup memory, 256 invocations), to prove tdfas runs on any adapter that meets them.
-pub fn requested_limits(adapter: &wgpu::Adapter) -> Result<(wgpu::Limits, &'static str)> {
-    limits_choice(std::env::var("TDFAS_LIMITS").ok().as_deref(), adapter.limits())
-}
-
-/// `requested_limits` given the variable's value and the adapter's limits.
+/// The limits to request, given `TDFAS_LIMITS`'s value `var` and the adapter's limits: the
+/// adapter's own (unset or `adapter`), or WebGPU's defaults (`default`: 128 MiB per storage
+/// binding, 256 MiB per buffer, 16 KiB of workgroup memory, 256 invocations), to prove tdfas runs
+/// on any adapter that meets them.
 pub fn limits_choice(var: Option<&str>, adapter: wgpu::Limits) -> Result<(wgpu::Limits, &'static str)> {
     match var.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") | Some("adapter") => Ok((adapter, "adapter")),
@@ -244,17 +242,6 @@ pub fn limits_choice(var: Option<&str>, adapter: wgpu::Limits) -> Result<(wgpu::
             Ok((wanted, "default"))
         }
         Some(other) => bail!("TDFAS_LIMITS={other:?} is not one of adapter, default"),
-    }
-}
-
-/// A byte count from an environment variable (a test hook), e.g. `TDFAS_MAX_BINDING=4096`.
-pub fn cap_from_env(name: &str) -> Result<Option<u64>> {
-    match std::env::var(name) {
-        Err(_) => Ok(None),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(n) if n >= 256 && n % 4 == 0 => Ok(Some(n)),
-            _ => bail!("{name}={v:?} must be a byte count, a multiple of 4 and at least 256"),
-        },
     }
 }
 
@@ -314,31 +301,32 @@ pub struct Device {
     last_submit: std::cell::RefCell<Option<wgpu::SubmissionIndex>>,
 }
 
-/// Devices opened so far in this process, by what chose them (see `Device::open`).
+/// Devices opened so far in this process, by what chose them (see `Device::open`): the
+/// backend, adapter and limits settings, and whether cooperative matrices were requested.
 #[cfg(not(target_arch = "wasm32"))]
-type DeviceKey = [Option<String>; 4];
+type DeviceKey = (Option<String>, Option<String>, Option<String>, bool);
 #[cfg(not(target_arch = "wasm32"))]
 static DEVICES: Mutex<Vec<(DeviceKey, Arc<Shared>)>> = Mutex::new(Vec::new());
 
 impl Device {
     /// Opens the best adapter (see `select_adapter`) with its own limits, or shares the device
-    /// this process already opened with the same `TDFAS_BACKEND`, `TDFAS_ADAPTER`,
+    /// this process already opened with the same `settings` of `TDFAS_BACKEND`, `TDFAS_ADAPTER`,
     /// `TDFAS_LIMITS` and `TDFAS_COOP` (and so the same features). One wgpu device per process, as tdfas itself
     /// has: test binaries open one `Gpu` per test on several threads, and several devices in one
     /// process hung on NVIDIA's driver. What is per `Gpu` stays per `Gpu`: pools, kernels, bind
     /// groups, the profiler, op settings, errors (by thread) and what `wait` waits for. A lost
     /// device is opened afresh.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn open() -> Result<Self> {
-        let var = |name| std::env::var(name).ok();
-        let key: DeviceKey = [var("TDFAS_BACKEND"), var("TDFAS_ADAPTER"), var("TDFAS_LIMITS"), var("TDFAS_COOP")];
+    pub fn open(settings: &Settings) -> Result<Self> {
+        let s = settings;
+        let key: DeviceKey = (s.backend.clone(), s.adapter.clone(), s.limits.clone(), s.coop);
         // held while opening, so that threads opening at once share the first one's device
         let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
         devices.retain(|(_, s)| s.lost.lock().unwrap().is_none());
         if let Some((_, shared)) = devices.iter().find(|(k, _)| *k == key) {
             return Ok(Self::on(shared.clone()));
         }
-        let shared = Arc::new(super::block_on(open_shared())?);
+        let shared = Arc::new(super::block_on(open_shared(settings))?);
         devices.push((key, shared.clone()));
         Ok(Self::on(shared))
     }
@@ -347,8 +335,8 @@ impl Device {
     /// there one page opens one `Gpu`).
     // the browser's wgpu types are neither Send nor Sync: there the Arc is only shared ownership
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub async fn open_async() -> Result<Self> {
-        Ok(Self::on(Arc::new(open_shared().await?)))
+    pub async fn open_async(settings: &Settings) -> Result<Self> {
+        Ok(Self::on(Arc::new(open_shared(settings).await?)))
     }
 
     fn on(shared: Arc<Shared>) -> Self {

@@ -20,6 +20,8 @@ use std::rc::Rc;
 use anyhow::{bail, Result};
 
 use crate::tensor::Tensor;
+use crate::util::gcd;
+pub use crate::util::settings::Settings;
 use device::Device;
 use kernels::{Kernel, KernelCache};
 use pool::BufferPool;
@@ -40,27 +42,29 @@ pub enum Arg<'a> {
 }
 
 /// The runtime: the device, its kernels, a recorder of the step's work, pooled buffers, a
-/// profiler when one is on, and the ops' settings.
+/// profiler when one is on, the command's settings and the ops' settings.
 pub struct Gpu {
     pub device: Device,
     pub pool: BufferPool,
     kernels: KernelCache,
     recorder: Recorder,
-    pub profiler: RefCell<Option<Profiler>>,
+    /// On between `start_profiler` and `take_profiler` (`tdfas bench`, `tdfas profile`).
+    profiler: RefCell<Option<Profiler>>,
+    /// The command's device and kernel settings (`TDFAS_*`, read once by `Settings::from_env`).
+    settings: Settings,
     /// Op settings (the conv kernel choice, BatchNorm's chunking), one slot per type, each made
-    /// by its op on first use: the ops own their tuning, the runtime only keeps it per device.
+    /// by its op (the conv's by `ops::tune`, before anything is recorded): the ops own their
+    /// tuning, the runtime only keeps it per device.
     op_settings: RefCell<HashMap<TypeId, Rc<dyn Any>>>,
-    /// Test hook: bind at most this many bytes per storage binding (below the adapter's limit), so
-    /// small shapes take the split path (`TDFAS_MAX_BINDING`, or set by tests).
-    pub binding_cap: Cell<Option<u64>>,
-    /// Test hook: allocate at most this many bytes per buffer (`TDFAS_MAX_BUFFER`, or set by tests).
-    pub buffer_cap: Cell<Option<u64>>,
-    /// See `page_bytes` (a test hook lowers it).
-    pub page: Cell<u64>,
-    /// Memory accounting only: ops check shapes and take their buffers from the pool as usual,
-    /// but nothing is recorded or run, and downloads read zeros. Buffers are taken when ops are
-    /// recorded, so the pool's peak is exact without running the (slow on a CPU) kernels.
-    pub dry_run: Cell<bool>,
+    /// Bind at most this many bytes per storage binding (below the adapter's limit), so small
+    /// shapes take the split path: `TDFAS_MAX_BINDING`, or `test_set_binding_cap`.
+    binding_cap: Cell<Option<u64>>,
+    /// Allocate at most this many bytes per buffer: `TDFAS_MAX_BUFFER`, or `test_set_buffer_cap`.
+    buffer_cap: Cell<Option<u64>>,
+    /// See `page_bytes`: `TDFAS_PAGE`, or `test_set_page`.
+    page: Cell<u64>,
+    /// Within `dry_run`: memory accounting only.
+    dry_run: Cell<bool>,
 }
 
 /// Default `page_bytes`: large enough that splitting costs little (millions of threads a
@@ -71,53 +75,120 @@ pub struct Gpu {
 pub const PAGE: u64 = 48 << 20;
 
 impl Gpu {
-    /// Opens the best adapter (see `device::select_adapter`) with its own limits. Nothing is
-    /// tuned here: ops make their settings at first use (`op_settings`).
-    #[cfg(not(target_arch = "wasm32"))]
-    /// Every `Gpu` of a process shares one wgpu device (see `Device::open`); what a `Gpu` holds
-    /// besides (pools, kernels, recorder, profiler, settings, test hooks) is its own.
+    /// `with_settings` with the settings of this process's environment (`Settings::from_env`).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
-        Self::on(Device::open()?)
+        Self::with_settings(Settings::from_env()?)
     }
 
-    /// `new`, awaited, with a device of its own: the browser's adapter and device requests are
-    /// promises.
+    /// Opens the best adapter (see `device::select_adapter`) with its own limits, as `settings`
+    /// say (a command builds them once and passes them here). Nothing is tuned here: `ops::tune`
+    /// tunes the ops next, before anything is recorded. Every `Gpu` of a process shares one wgpu
+    /// device (see `Device::open`); what a `Gpu` holds besides (pools, kernels, recorder,
+    /// profiler, settings) is its own.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn with_settings(settings: Settings) -> Result<Self> {
+        let device = Device::open(&settings)?;
+        Ok(Self::on(device, settings))
+    }
+
+    /// `new`, awaited, with a device of its own and the default settings (the browser has no
+    /// environment): its adapter and device requests are promises.
     pub async fn new_async() -> Result<Self> {
-        Self::on(Device::open_async().await?)
+        let settings = Settings::default();
+        let device = Device::open_async(&settings).await?;
+        Ok(Self::on(device, settings))
     }
 
-    fn on(device: Device) -> Result<Self> {
-        let binding_cap = device::cap_from_env("TDFAS_MAX_BINDING")?;
-        let buffer_cap = device::cap_from_env("TDFAS_MAX_BUFFER")?;
-        Ok(Self {
+    fn on(device: Device, settings: Settings) -> Self {
+        Self {
             recorder: Recorder::new(&device),
             device,
             pool: BufferPool::new(),
             kernels: KernelCache::default(),
             profiler: RefCell::new(None),
             op_settings: RefCell::new(HashMap::new()),
-            binding_cap: Cell::new(binding_cap),
-            buffer_cap: Cell::new(buffer_cap),
-            page: Cell::new(device::cap_from_env("TDFAS_PAGE")?.unwrap_or(PAGE)),
+            binding_cap: Cell::new(settings.max_binding),
+            buffer_cap: Cell::new(settings.max_buffer),
+            page: Cell::new(settings.page.unwrap_or(PAGE)),
             dry_run: Cell::new(false),
-        })
+            settings,
+        }
     }
 
-    /// This device's settings of type `T`, made by `init` on first use (an op's tuning; `init`
-    /// may record and run work on this device). Settings hold `Cell`s where tests change them.
+    /// The settings this device was opened with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// This device's settings of type `T`, made by `init` on first use (`init` records nothing:
+    /// constant defaults, as BatchNorm's). Settings hold `Cell`s where tests change them.
     pub fn op_settings<T: Any>(&self, init: impl FnOnce(&Gpu) -> Result<T>) -> Result<Rc<T>> {
-        let id = TypeId::of::<T>();
-        let found = self.op_settings.borrow().get(&id).cloned();
-        let settings = match found {
-            Some(s) => s,
-            None => {
-                // not borrowed while `init` runs: it may use other settings
-                let s: Rc<dyn Any> = Rc::new(init(self)?);
-                self.op_settings.borrow_mut().entry(id).or_insert(s).clone()
-            }
-        };
-        Ok(settings.downcast::<T>().expect("op settings are stored under their own type"))
+        if let Some(s) = self.find_op_settings::<T>() {
+            return Ok(s);
+        }
+        let made = init(self)?;
+        Ok(self.find_op_settings::<T>().unwrap_or_else(|| self.set_op_settings(made)))
+    }
+
+    /// This device's settings of type `T`, if made.
+    pub fn find_op_settings<T: Any>(&self) -> Option<Rc<T>> {
+        let found = self.op_settings.borrow().get(&TypeId::of::<T>()).cloned()?;
+        Some(found.downcast::<T>().expect("op settings are stored under their own type"))
+    }
+
+    /// Stores this device's settings of type `T` (an op's tuning), replacing any.
+    pub fn set_op_settings<T: Any>(&self, settings: T) -> Rc<T> {
+        let s = Rc::new(settings);
+        self.op_settings.borrow_mut().insert(TypeId::of::<T>(), s.clone());
+        s
+    }
+
+    /// Runs `f` for memory accounting only: ops check shapes and take their buffers from the pool
+    /// as usual, but nothing is recorded or run, and downloads read zeros. Buffers are taken when
+    /// ops are recorded, so the pool's peak is exact without running the (slow on a CPU) kernels.
+    pub fn dry_run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let was = self.dry_run.replace(true);
+        let r = f();
+        self.dry_run.set(was);
+        r
+    }
+
+    /// Whether this is inside `dry_run`.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run.get()
+    }
+
+    /// Times every dispatch flushed from now on with `profiler`, until `take_profiler`.
+    pub fn start_profiler(&self, profiler: Profiler) {
+        *self.profiler.borrow_mut() = Some(profiler);
+    }
+
+    /// The profiler `start_profiler` started, with what it measured; off from now on.
+    pub fn take_profiler(&self) -> Option<Profiler> {
+        self.profiler.borrow_mut().take()
+    }
+
+    /// Whether a profiler is on.
+    pub fn is_profiling(&self) -> bool {
+        self.profiler.borrow().is_some()
+    }
+
+    /// Test hook: bind at most `cap` bytes per storage binding (None: the device's limit, or
+    /// `TDFAS_MAX_BINDING`'s cap no longer), so small shapes take the split paths.
+    pub fn test_set_binding_cap(&self, cap: Option<u64>) {
+        self.binding_cap.set(cap);
+    }
+
+    /// Test hook: allocate at most `cap` bytes per buffer (None: the device's limit).
+    pub fn test_set_buffer_cap(&self, cap: Option<u64>) {
+        self.buffer_cap.set(cap);
+    }
+
+    /// Test hook: store tensors over `bytes` in several buffers (see `page_bytes`; `PAGE` is the
+    /// default).
+    pub fn test_set_page(&self, bytes: u64) {
+        self.page.set(bytes);
     }
 
     pub fn is_cpu(&self) -> bool {
@@ -460,14 +531,6 @@ impl Gpu {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     pollster::block_on(f)
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// Bytes for messages: KiB below a MiB, else MiB.

@@ -72,12 +72,8 @@ pub fn checksum<'a>(
 ) -> String {
     let mut sorted: Vec<_> = tensors.collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = crate::util::hash::Fnv1a::default();
+    let mut eat = |bytes: &[u8]| h.eat(bytes);
     let entries: BTreeMap<_, _> = meta.iter().filter(|(k, _)| *k != CHECKSUM_KEY).collect();
     for (k, v) in entries {
         eat(k.as_bytes());
@@ -92,7 +88,7 @@ pub fn checksum<'a>(
         }
         eat(bytes);
     }
-    format!("{h:016x}")
+    format!("{:016x}", h.finish())
 }
 
 /// A checkpoint read and validated: tensors by name, config, progress.

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::profiler::Cost;
@@ -265,7 +265,7 @@ impl WgradKernel {
     }
 }
 
-/// A device's conv settings, made at its first convolution.
+/// A device's conv settings, made by `tune` before its first convolution.
 pub struct ConvSettings {
     /// The forward / input-gradient kernel (autotuned, see `ops::tuning`; tests may change it).
     pub kernel: Cell<ConvKernel>,
@@ -286,17 +286,46 @@ pub struct ConvSettings {
     pub coop_inference: Cell<Option<ConvKernel>>,
 }
 
-/// This device's conv settings: at the first call, the autotune's choice (cached on disk).
+/// Makes this device's conv settings: the autotune's choice (`ops::tuning`, cached on disk) or
+/// the overrides, with the inference choices the device's `Settings` allow. Once per device,
+/// before anything is recorded (`ops::tune`, at the start of every command): the autotune runs
+/// and times kernels, so it is refused while a step is being recorded, in a dry run or under the
+/// profiler. Later calls return the settings made.
+pub fn tune(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
+    if let Some(s) = gpu.find_op_settings::<ConvSettings>() {
+        return Ok(s);
+    }
+    ensure!(
+        gpu.pending() == 0 && !gpu.is_dry_run() && !gpu.is_profiling(),
+        "the conv kernels are tuned before anything is recorded (tdfas::ops::tune after opening the device), \
+         not while {}",
+        if gpu.pending() > 0 {
+            "work is recorded"
+        } else if gpu.is_dry_run() {
+            "in a dry run"
+        } else {
+            "profiling"
+        }
+    );
+    let (kernel, wgrad, half, coop) = crate::ops::tuning::tune(gpu)?;
+    let s = gpu.settings();
+    Ok(gpu.set_op_settings(ConvSettings {
+        kernel: Cell::new(kernel),
+        wgrad: Cell::new(wgrad),
+        half_inference: Cell::new(half && s.f16),
+        coop_inference: Cell::new(coop.filter(|_| s.coop)),
+        fuse_inference: Cell::new(s.fuse),
+    }))
+}
+
+/// This device's conv settings, made by `tune` (an error before it: no convolution tunes in
+/// the middle of recording a step).
 pub fn settings(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
-    gpu.op_settings(|gpu| {
-        let (kernel, wgrad, half, coop) = crate::ops::tuning::tune(gpu)?;
-        Ok(ConvSettings {
-            kernel: Cell::new(kernel),
-            wgrad: Cell::new(wgrad),
-            half_inference: Cell::new(half && std::env::var("TDFAS_F16").map_or(true, |v| v != "0")),
-            coop_inference: Cell::new(coop.filter(|_| std::env::var("TDFAS_COOP").map_or(true, |v| v != "0"))),
-            fuse_inference: Cell::new(std::env::var("TDFAS_FUSE").map_or(true, |v| v != "0")),
-        })
+    gpu.find_op_settings::<ConvSettings>().ok_or_else(|| {
+        anyhow!(
+            "the conv kernels of this device are not tuned: call tdfas::ops::tune(&gpu) after opening it, \
+             before recording"
+        )
     })
 }
 

@@ -17,7 +17,10 @@ pub mod resize;
 pub mod sobel;
 pub mod tuning;
 
+use anyhow::Result;
+
 use crate::gpu::shaders::{OpKernels, Shader};
+use crate::gpu::Gpu;
 
 /// Every op family's kernels: the one list of shaders, entry points and benchmark families.
 pub const ALL: &[&OpKernels] = &[
@@ -36,6 +39,16 @@ pub const ALL: &[&OpKernels] = &[
     &resize::KERNELS,
     &sobel::KERNELS,
 ];
+
+/// Makes every op's settings for `gpu`: the conv autotune (`conv::tune`, cached on disk) and
+/// BatchNorm's defaults. Call once after opening a device, before recording anything (each
+/// command does, right after `Gpu::with_settings`); a convolution on an untuned device is an
+/// error, so no tuning ever runs in the middle of a step.
+pub fn tune(gpu: &Gpu) -> Result<()> {
+    conv::tune(gpu)?;
+    batchnorm::settings(gpu);
+    Ok(())
+}
 
 /// Every shader of every op.
 pub fn shaders() -> impl Iterator<Item = &'static Shader> {

@@ -1,26 +1,27 @@
-//! Per-adapter kernel choices made by a small autotune at the op's first use on a device, cached
-//! on disk so it runs once per adapter, driver and shader version. Today one op has variants, in
+//! Per-adapter kernel choices made by a small autotune, run explicitly when a device is opened
+//! (`ops::tune`, before anything is recorded) and cached on disk so it measures once per
+//! adapter, driver and shader version. Today one op has variants, in
 //! two families: the forward / input-gradient convolution (rows with subgroup-shared weights,
 //! else register-blocked, for CPU adapters; shared-memory tiles or the larger double-buffered GEMM
 //! tiles for GPUs) and the weight gradient (rows; a shared-memory reduction; a split GEMM). Every
 //! candidate must agree with the reference kernel before its time counts, and replaces the
 //! adapter type's default only when clearly faster (`SWITCH_MARGIN`).
 //! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm|gemm8` override the choice;
-//! `TDFAS_TUNING_CACHE` moves the cache file.
+//! `TDFAS_TUNING_CACHE` moves the cache file (all three read into the device's `Settings`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, Settings};
 use crate::ops::conv::{self, ConvKernel, WgradKernel};
 
 /// `$TDFAS_TUNING_CACHE` (when not empty), else `$XDG_CACHE_HOME/tdfas/tuning.json`, else
 /// `~/.cache/tdfas/tuning.json` (XDG: an empty or relative `XDG_CACHE_HOME` is unset).
-pub fn cache_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TDFAS_TUNING_CACHE").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+pub fn cache_path(settings: &Settings) -> Option<PathBuf> {
+    if let Some(p) = &settings.tuning_cache {
+        return Some(p.clone());
     }
     Some(crate::util::fs::cache_home()?.join("tdfas").join("tuning.json"))
 }
@@ -34,42 +35,44 @@ fn cache_key(gpu: &Gpu) -> String {
         i.backend,
         i.driver,
         i.driver_info,
-        fnv1a64(conv::shader_sources().as_bytes())
+        crate::util::hash::fnv1a64(conv::shader_sources().as_bytes())
     )
-}
-
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Cache entries: per family the chosen kernel, every candidate's measured time and its check
 /// (`{"kernel": "rows", "ms": {"blocked": 1.2, ..}, "checks": {"blocked": "ok", "gemm": "..."},
 /// "wgrad": "rows", "wgrad_ms": {..}, "wgrad_checks": {..}}`); older entries are tuned again.
-fn read_cache() -> BTreeMap<String, serde_json::Value> {
-    cache_path()
+fn read_cache(settings: &Settings) -> BTreeMap<String, serde_json::Value> {
+    cache_path(settings)
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default()
 }
 
-/// An override from the environment variable `var`, parsed by `parse`.
-fn overridden<K>(var: &str, names: &[&str], parse: impl Fn(&str) -> Option<K>) -> Result<Option<K>> {
-    match std::env::var(var) {
-        Ok(v) => Ok(Some(parse(&v).ok_or_else(|| anyhow::anyhow!("{var}={v:?} is not one of {}", names.join(", ")))?)),
-        Err(_) => Ok(None),
+/// An override, the value `value` of the variable `var`, parsed by `parse`.
+fn overridden<K>(
+    var: &str,
+    value: Option<&str>,
+    names: &[&str],
+    parse: impl Fn(&str) -> Option<K>,
+) -> Result<Option<K>> {
+    match value {
+        Some(v) => Ok(Some(parse(v).ok_or_else(|| anyhow::anyhow!("{var}={v:?} is not one of {}", names.join(", ")))?)),
+        None => Ok(None),
     }
 }
 
 /// The conv kernels for `gpu` (forward / input gradient, weight gradient): the overrides
 /// (`TDFAS_CONV`, `TDFAS_WGRAD`), else the cached choice, else the autotune's (then cached). Run
-/// by `conv::settings` at the first convolution on a device.
+/// by `conv::tune` when a device is opened.
 /// The third value: whether inference uses the float16-tile kernel, the fourth: the
 /// cooperative-matrix variant inference uses, if one (neither with an override).
 pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
     let names: Vec<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
-    let forced = overridden("TDFAS_CONV", &names, ConvKernel::parse)?;
+    let s = gpu.settings();
+    let forced = overridden("TDFAS_CONV", s.conv.as_deref(), &names, ConvKernel::parse)?;
     let names: Vec<&str> = WgradKernel::ALL.iter().map(|k| k.name()).collect();
-    let forced_wgrad = overridden("TDFAS_WGRAD", &names, WgradKernel::parse)?;
+    let forced_wgrad = overridden("TDFAS_WGRAD", s.wgrad.as_deref(), &names, WgradKernel::parse)?;
     // an overridden forward kernel brings its own weight gradient unless that is overridden too,
     // with nothing measured (as before the weight gradient was tuned)
     if let Some(k) = forced {
@@ -90,7 +93,7 @@ pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKern
 #[cfg(not(target_arch = "wasm32"))]
 fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
     let key = cache_key(gpu);
-    let mut cache = read_cache();
+    let mut cache = read_cache(gpu.settings());
     let cached = cache.get(&key).and_then(|v| {
         let k = ConvKernel::parse(v.get("kernel")?.as_str()?)?;
         // absent or null: no cooperative-matrix kernel
@@ -105,15 +108,9 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>
     }
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
     eprintln!("tuning the conv kernels for {} (once per adapter and driver)", gpu.device.info.name);
-    // The first conv may come in the middle of recording a step: run what is recorded so far
-    // (measuring flushes anyway), then measure for real even in a dry run, and unprofiled.
-    gpu.flush()?;
-    let dry_run = gpu.dry_run.replace(false);
-    let profiler = gpu.profiler.borrow_mut().take();
-    let measured = conv::autotune(gpu);
-    *gpu.profiler.borrow_mut() = profiler;
-    gpu.dry_run.set(dry_run);
-    let c = measured?;
+    // nothing recorded, no dry run, no profiler here (`conv::tune` refuses those): the measurement
+    // is the only work on the device
+    let c = conv::autotune(gpu)?;
     let times = passed(&c.forward);
     let kernel = choose(gpu.is_cpu(), &times);
     let wtimes = passed(&c.wgrad);
@@ -170,7 +167,7 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>
         }),
     );
     // A cache that cannot be written only means tuning again next time; said, not hidden.
-    match write_cache(&cache) {
+    match write_cache(gpu.settings(), &cache) {
         Ok(path) => eprintln!("  cached in {}", path.display()),
         Err(e) => eprintln!("  not cached ({e:#}): tuned again next time"),
     }
@@ -198,24 +195,13 @@ pub fn use_half(times: &[(ConvKernel, f64)], chosen: ConvKernel, half: f64) -> b
     times.iter().find(|t| t.0 == chosen).is_some_and(|&(_, t)| t > half * SWITCH_MARGIN)
 }
 
-/// Writes the cache to a file of this thread's own, then renames it (tests open GPUs in
-/// parallel); returns where.
+/// Writes the cache whole (`util::fs::write_atomic`: tests open GPUs in parallel); returns where.
 #[cfg(not(target_arch = "wasm32"))]
-fn write_cache(cache: &BTreeMap<String, serde_json::Value>) -> Result<PathBuf> {
-    let path =
-        cache_path().ok_or_else(|| anyhow::anyhow!("no cache folder (neither XDG_CACHE_HOME nor HOME is set)"))?;
-    let text = serde_json::to_string_pretty(cache)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension(format!("tmp{}-{:?}", std::process::id(), std::thread::current().id()));
-    let written = std::fs::write(&tmp, text)
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))
-        .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display())));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map(|()| path)
+fn write_cache(settings: &Settings, cache: &BTreeMap<String, serde_json::Value>) -> Result<PathBuf> {
+    let path = cache_path(settings)
+        .ok_or_else(|| anyhow::anyhow!("no cache folder (neither XDG_CACHE_HOME nor HOME is set)"))?;
+    crate::util::fs::write_atomic(&path, serde_json::to_string_pretty(cache)?.as_bytes())?;
+    Ok(path)
 }
 
 /// The candidates that ran and passed their check, with their times.
@@ -226,7 +212,7 @@ pub fn passed<K: Copy>(c: &[conv::Candidate<K>]) -> Vec<(K, f64)> {
 /// This adapter's cached autotune entry as a table (`tdfas info`): per family every candidate's
 /// time and check, and the choice.
 pub fn table(gpu: &Gpu) -> Option<String> {
-    let entry = read_cache().remove(&cache_key(gpu))?;
+    let entry = read_cache(gpu.settings()).remove(&cache_key(gpu))?;
     let mut out = String::from("family          kernel     ms        check\n");
     let families = [
         ("forward/input", "", "kernel"),

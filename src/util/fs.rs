@@ -1,13 +1,26 @@
-//! Files written whole or not at all: `write_atomic`, and the cleanup of the temporary files
-//! that killed or failed writes leave behind.
+//! Files and folders written whole or not at all: `write_atomic` (a file), `write_dir_atomic`
+//! (a folder), both through a temporary sibling (`tmp_sibling`) renamed into place, and the
+//! cleanup of the temporary files that killed or failed writes leave behind.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename over the
-/// target, fsync the folder.
+/// The temporary sibling `.NAME.tmpPID-THREAD` of `path` that a whole write goes through: one
+/// per process and thread (tests write the same file from several threads), named so that
+/// `clean_stale_tmp` finds what a killed process left.
+pub fn tmp_sibling(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local!(static THREAD: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("tdfas");
+    let tmp = format!(".{name}.tmp{}-{}", std::process::id(), THREAD.with(|t| *t));
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(tmp)
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder (`tmp_sibling`), fsync,
+/// rename over the target, fsync the folder.
 // wasm32's File (files are unsupported there) has no Drop; the drop closes it before the rename natively
 #[cfg_attr(target_arch = "wasm32", allow(clippy::drop_non_drop))]
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -19,8 +32,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp =
-        dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ckpt"), std::process::id()));
+    let tmp = tmp_sibling(path);
     let written = (|| {
         let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
@@ -37,6 +49,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Makes the folder `dir` whole or not at all: `fill` writes it into a temporary sibling
+/// (`tmp_sibling`, removed first), which then replaces `dir` (`replace_dir`); on an error the
+/// temporary folder is removed and `dir` is as it was.
+pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = tmp_sibling(dir);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let written = fill(&tmp).and_then(|()| replace_dir(&tmp, dir));
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written
 }
 
 /// Moves the finished folder `new` to `dir`, replacing what is there: the old folder is moved
@@ -146,9 +171,11 @@ pub fn read_text(path: &Path, what: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{what} {}: not UTF-8 text ({e})", path.display()))
 }
 
-/// The pid in a temporary file's name `.NAME.tmpPID` (as `write_atomic` names them).
+/// The pid in a temporary file's name `.NAME.tmpPID-THREAD` (as `tmp_sibling` names them; older
+/// versions wrote `.NAME.tmpPID`).
 fn tmp_pid(file_name: &str, target: &str) -> Option<u32> {
-    file_name.strip_prefix('.')?.strip_prefix(target)?.strip_prefix(".tmp")?.parse().ok()
+    let rest = file_name.strip_prefix('.')?.strip_prefix(target)?.strip_prefix(".tmp")?;
+    rest.split('-').next()?.parse().ok()
 }
 
 /// Whether process `pid` is running; where that cannot be told (no /proc), assume it is.
@@ -196,6 +223,13 @@ mod tests {
     #[test]
     fn tmp_names_parse() {
         assert_eq!(tmp_pid(".checkpoint.safetensors.tmp123", "checkpoint.safetensors"), Some(123));
+        assert_eq!(tmp_pid(".checkpoint.safetensors.tmp123-4", "checkpoint.safetensors"), Some(123));
+        let t = tmp_sibling(Path::new("runs/x/model.safetensors"));
+        let name = t.file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            (t.parent(), tmp_pid(name, "model.safetensors")),
+            (Some(Path::new("runs/x")), Some(std::process::id()))
+        );
         assert_eq!(tmp_pid(".checkpoint.safetensors.tmp", "checkpoint.safetensors"), None);
         assert_eq!(tmp_pid("checkpoint.safetensors", "checkpoint.safetensors"), None);
         assert_eq!(tmp_pid(".model.safetensors.tmp9", "checkpoint.safetensors"), None);

@@ -67,6 +67,8 @@ fn start() {
 #[wasm_bindgen]
 pub async fn open_gpu() -> Result<String, JsError> {
     let gpu = Gpu::new_async().await.map_err(js)?;
+    // the browser's conv kernel is the adapter type's default (nothing is timed there)
+    crate::ops::tune(&gpu).map_err(js)?;
     let out = describe_gpu(&gpu);
     ENGINE.with(|e| *e.borrow_mut() = Some(Rc::new(Engine { gpu, models: RefCell::new(None) })));
     Ok(out.to_string())

@@ -4,8 +4,11 @@
 use tdfas::reference::{assert_close, max_rel_error, to_f32};
 use tdfas::{Gpu, Tensor};
 
+/// A GPU with its ops tuned (`tdfas::ops::tune`), as every command opens one.
 pub fn gpu() -> Gpu {
-    Gpu::new().expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)")
+    let g = Gpu::new().expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+    tdfas::ops::tune(&g).expect("tuning the conv kernels");
+    g
 }
 
 pub fn up(gpu: &Gpu, x: &[f64], shape: &[usize]) -> Tensor {

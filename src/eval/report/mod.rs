@@ -95,7 +95,11 @@ pub struct Provenance {
 impl Provenance {
     /// Version and date filled in, everything else not recorded.
     pub fn new() -> Provenance {
-        Provenance { version: format!("tdfas {}", env!("CARGO_PKG_VERSION")), date: utc_now(), ..Provenance::default() }
+        Provenance {
+            version: format!("tdfas {}", env!("CARGO_PKG_VERSION")),
+            date: crate::util::time::utc_now(),
+            ..Provenance::default()
+        }
     }
 
     /// (label, value) pairs in display order.
@@ -120,27 +124,6 @@ fn or_unrecorded(s: &str) -> &str {
     } else {
         s
     }
-}
-
-/// Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (civil-from-days, no date crate needed).
-pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format_utc(secs)
-}
-
-fn format_utc(secs: u64) -> String {
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's days-to-civil algorithm
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 #[derive(Serialize)]
@@ -203,17 +186,10 @@ pub fn write_report_with(
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     crate::util::fs::clean_stale_tmp(parent, &[&name, &format!("{name}.old")], false);
-    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let written = write_report_files(&tmp, title, models, grid, provenance)
-        .and_then(|()| {
-            write(&tmp, crate::util::outputs::OWNED_MARKER, "written by tdfas eval; tdfas may replace this folder\n")
-        })
-        .and_then(|()| crate::util::fs::replace_dir(&tmp, dir));
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    written
+    crate::util::fs::write_dir_atomic(dir, |tmp| {
+        write_report_files(tmp, title, models, grid, provenance)?;
+        write(tmp, crate::util::outputs::OWNED_MARKER, "written by tdfas eval; tdfas may replace this folder\n")
+    })
 }
 
 /// Fails, before any work, when `dir` cannot take a report: a file is there, or a folder that
@@ -797,13 +773,6 @@ mod tests {
         }
         .html();
         assert!(html.contains("<th>evaluation data</th><td>not recorded</td>"), "{html}");
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 
     #[test]
