@@ -89,6 +89,18 @@ fn run_with(
     .map(|_| ())
 }
 
+/// The final model of the resumed run in `resumed`, checked tensor by tensor against that of
+/// the uninterrupted run in `straight` (which it returns).
+fn same_model(straight: &std::path::Path, resumed: &std::path::Path) -> tdfas::model::checkpoint::Loaded {
+    let a = tdfas::model::checkpoint::read(&straight.join("model.safetensors")).unwrap();
+    let b = tdfas::model::checkpoint::read(&resumed.join("model.safetensors")).unwrap();
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (name, (_, va)) in &a.tensors {
+        assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
+    }
+    a
+}
+
 #[test]
 fn a_stopped_and_resumed_run_ends_with_the_same_parameters() {
     let tmp = std::env::temp_dir().join(format!("tdfas-resume-{}", std::process::id()));
@@ -100,12 +112,7 @@ fn a_stopped_and_resumed_run_ends_with_the_same_parameters() {
     assert!(run(&data, &out, false, Some(3)).is_err());
     assert!(run(&data, &out, true, Some(2)).is_err());
     run(&data, &out, true, None).unwrap();
-    let a = tdfas::model::checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
-    let b = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
-    assert_eq!(a.tensors.len(), b.tensors.len());
-    for (name, (_, va)) in &a.tensors {
-        assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
-    }
+    same_model(&tmp.join("straight"), &out);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -130,12 +137,7 @@ fn a_resumed_run_averages_weights_exactly_as_an_uninterrupted_one() {
     assert!(mid.tensors.contains_key("optim.average.single.conv0.weight"), "{:?}", mid.tensors.keys());
     assert!(run_with(cfg.clone(), &data, &out, true, Some(12)).is_err());
     run_with(cfg.clone(), &data, &out, true, None).unwrap();
-    let a = tdfas::model::checkpoint::read(&tmp.join("straight/model.safetensors")).unwrap();
-    let b = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
-    assert_eq!(a.tensors.len(), b.tensors.len());
-    for (name, (_, va)) in &a.tensors {
-        assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
-    }
+    let a = same_model(&tmp.join("straight"), &out);
     // without averaging (same rates) the run ends elsewhere
     let (mut plain, plain_out) = (cfg.clone(), tmp.join("plain"));
     (plain.stage1.average_from, plain.stage2.average_from) = (None, None);
@@ -220,26 +222,24 @@ fn celeba_spoof_trains_and_evaluates_the_single_frame_network() {
     std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();
     let tdfas = || std::process::Command::new(env!("CARGO_BIN_EXE_tdfas"));
     let out = root.join("run");
-    let o = tdfas()
-        .args(["train", "--stage", "both", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let train = |flags: &[&str]| {
+        let (data, out, config) = (data.as_os_str(), out.as_os_str(), config.as_os_str());
+        tdfas()
+            .arg("train")
+            .args(flags)
+            .arg("--data")
+            .arg(data)
+            .arg("--out")
+            .arg(out)
+            .arg("--config")
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    let o = train(&["--stage", "both"]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("CelebA-Spoof") && e.contains("--stage 1"), "{e}");
-    let o = tdfas()
-        .args(["train", "--stage", "1", "--overwrite", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let o = train(&["--stage", "1", "--overwrite"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = tdfas()
         .args(["eval", "--checkpoint"])

@@ -92,7 +92,8 @@ pub struct BatchNormSettings {
     pub vec4: Cell<bool>,
 }
 
-/// This device's BatchNorm settings, made at first use.
+/// This device's BatchNorm settings: constant defaults (no device work), made by `ops::tune` or at
+/// first use.
 pub fn settings(gpu: &Gpu) -> Rc<BatchNormSettings> {
     let made = gpu.op_settings(|_| Ok(BatchNormSettings { chunk: Cell::new(16384), vec4: Cell::new(true) }));
     made.expect("BatchNorm settings need no device work")
