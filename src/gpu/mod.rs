@@ -174,13 +174,14 @@ impl Gpu {
         self.profiler.borrow().is_some()
     }
 
-    /// Test hook: bind at most `cap` bytes per storage binding (None: the device's limit, or
-    /// `TDFAS_MAX_BINDING`'s cap no longer), so small shapes take the split paths.
+    /// Test hook: bind at most `cap` bytes per storage binding, so that small shapes take the
+    /// split paths (None: the device's limit; this replaces a `TDFAS_MAX_BINDING` cap).
     pub fn test_set_binding_cap(&self, cap: Option<u64>) {
         self.binding_cap.set(cap);
     }
 
-    /// Test hook: allocate at most `cap` bytes per buffer (None: the device's limit).
+    /// Test hook: allocate at most `cap` bytes per buffer (None: the device's limit; this
+    /// replaces a `TDFAS_MAX_BUFFER` cap).
     pub fn test_set_buffer_cap(&self, cap: Option<u64>) {
         self.buffer_cap.set(cap);
     }
