@@ -79,6 +79,22 @@ def score(tdfas, ckpt, items, work):
     }
 
 
+def by_source(results):
+    """Median score per (class, source) and model: where a model's scores follow the camera or
+    the collection rather than the class, the medians of one source's live and attack items sit
+    together."""
+    groups = {}
+    for i, r in enumerate(results):
+        for x in r["items"]:
+            if x["score"] is not None:
+                label, name = x["item"].split("/", 1)
+                groups.setdefault((label, name.split("_")[0]), [[] for _ in results])[i].append(x["score"])
+    print(f"{'class':<7} {'source':<12} {'n':>3}  " + "  ".join(f"{Path(r['checkpoint']).parent.name[:14]:>14}" for r in results))
+    for (label, src), per in sorted(groups.items()):
+        med = [sorted(v)[len(v) // 2] if v else float("nan") for v in per]
+        print(f"{label:<7} {src:<12} {len(per[0]):>3}  " + "  ".join(f"{m:>14.3f}" for m in med))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+")
@@ -87,11 +103,16 @@ def main():
     ap.add_argument("--photos", choices=["photo", "clip"], default="photo")
     ap.add_argument("--repeat", type=int, default=8)
     ap.add_argument("--json")
+    ap.add_argument("--by-source", action="store_true",
+                    help="also the median score per class and source (the file name up to its first '_')")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
         work = Path(w)
         items = inputs(Path(a.root), work, a.repeat, a.photos)
         results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
+    # the JSON first: a reader that stops early (`| head`) must not lose the run
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
     print(f"{'checkpoint':<48} {'live':>4} {'attack':>6} {'no face':>7} {'AUC':>6} {'BPCER %':>8} {'APCER %':>8}")
     for r in results:
         print(f"{r['checkpoint']:<48} {r['live']:>4} {r['attack']:>6} {len(r['no_face']):>7} {r['auc']:>6.3f} "
@@ -100,8 +121,8 @@ def main():
         for x in r["items"]:
             s = "no face" if x["score"] is None else f"{x['score']:.4f}"
             print(f"  {Path(r['checkpoint']).name:<20} {x['item']:<40} {s:>8} {x['verdict']}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=1))
+    if a.by_source:
+        by_source(results)
     return 0
 
 

@@ -34,16 +34,8 @@ pub struct Augment {
     pub blur: f32,
     /// Gaussian noise std in levels (0 = none).
     pub noise: f32,
-    /// Unsharp-mask amount (0 = none), as phone and webcam pipelines sharpen before
-    /// compressing: crisp detail is then no sign of a recaptured medium.
-    pub sharpen: f32,
     /// JPEG quality (None = no compression).
     pub jpeg: Option<u8>,
-    /// The picture cut down to a window around the face, as face datasets, ID photos and
-    /// cropped uploads store faces: its width and height over the face box's side. The crop
-    /// then reaches past the picture and repeats its edge pixels there, as it does for such
-    /// inputs at inference (None = the whole frame).
-    pub window: Option<[f32; 2]>,
 }
 
 impl Augment {
@@ -62,12 +54,7 @@ impl Augment {
             resample: if rng.random_bool(0.35) { rng.random_range(0.35..0.8) } else { 1.0 },
             blur: if rng.random_bool(0.3) { rng.random_range(0.3..1.2) } else { 0.0 },
             noise: if rng.random_bool(0.5) { rng.random_range(1.0..6.0) } else { 0.0 },
-            sharpen: if rng.random_bool(0.4) { rng.random_range(0.4..1.6) } else { 0.0 },
             jpeg: rng.random_bool(0.4).then(|| rng.random_range(40..90)),
-            window: rng.random_bool(0.15).then(|| {
-                let w = rng.random_range(1.0..1.5);
-                [w, w * rng.random_range(1.0..1.35)]
-            }),
         }
     }
 
@@ -77,18 +64,6 @@ impl Augment {
         let cx = r.x + r.w / 2.0 + self.shift[0] * w;
         let cy = r.y + r.h / 2.0 + self.shift[1] * h;
         Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
-    }
-
-    /// The window of `window` around a face box, in whole pixels inside a w x h frame.
-    pub fn window_rect(&self, face: Rect, w: usize, h: usize) -> Option<Rect> {
-        let [fw, fh] = self.window?;
-        let side = face.w.max(face.h);
-        let (cx, cy) = (face.x + face.w / 2.0, face.y + face.h / 2.0);
-        let x0 = (cx - fw * side / 2.0).floor().clamp(0.0, w as f32);
-        let y0 = (cy - fh * side / 2.0).floor().clamp(0.0, h as f32);
-        let x1 = (cx + fw * side / 2.0).ceil().clamp(0.0, w as f32);
-        let y1 = (cy + fh * side / 2.0).ceil().clamp(0.0, h as f32);
-        (x1 - x0 >= 8.0 && y1 - y0 >= 8.0).then_some(Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 })
     }
 
     /// Colour jitter, blur, noise and compression of one RGB crop (0..255). `rng` draws the
@@ -121,21 +96,12 @@ impl Augment {
                 *v = (*v + self.noise * normal(rng)).clamp(0.0, 255.0);
             }
         }
-        if self.sharpen > 0.0 {
-            let soft = gaussian_blur(&out, SHARPEN_SIGMA);
-            for (v, s) in out.data.iter_mut().zip(&soft.data) {
-                *v = (*v + self.sharpen * (*v - s)).clamp(0.0, 255.0);
-            }
-        }
         match self.jpeg {
             Some(q) => jpeg_roundtrip(&out, q).context("augmentation"),
             None => Ok(out),
         }
     }
 }
-
-/// Radius of the unsharp mask (crop pixels).
-const SHARPEN_SIGMA: f32 = 1.0;
 
 /// Hue rotation about the grey axis and saturation scaling around the pixel's grey.
 pub fn jitter_colour(c: [f32; 3], hue: f32, saturation: f32) -> [f32; 3] {
@@ -174,9 +140,7 @@ mod tests {
             resample: 1.0,
             blur: 0.0,
             noise: 0.0,
-            sharpen: 0.0,
             jpeg: None,
-            window: None,
         }
     }
 
@@ -247,49 +211,6 @@ mod tests {
         let low = Augment { resample: 0.45, ..id }.photometric(&img, &mut rng).unwrap();
         assert_eq!((low.w, low.h, low.c), (16, 16, 3));
         assert!(detail(&low) < 0.5 * detail(&same), "{} vs {}", detail(&low), detail(&same));
-    }
-
-    #[test]
-    fn sharpening_overshoots_at_edges_and_leaves_flat_areas() {
-        // a vertical step 80 | 160: the unsharp mask darkens its dark side and lightens its
-        // light side next to the edge, and leaves pixels far from it alone
-        let mut img = Img::new(16, 16, 3);
-        for (i, v) in img.data.iter_mut().enumerate() {
-            *v = if (i / 3) % 16 < 8 { 80.0 } else { 160.0 };
-        }
-        let out = Augment { sharpen: 1.0, ..identity() }.photometric(&img, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
-        assert!(out.at(7, 8, 0) < 70.0 && out.at(8, 8, 0) > 170.0, "{} {}", out.at(7, 8, 0), out.at(8, 8, 0));
-        assert!((out.at(1, 8, 0) - 80.0).abs() < 0.5 && (out.at(14, 8, 0) - 160.0).abs() < 0.5);
-    }
-
-    #[test]
-    fn a_face_window_cuts_the_picture_and_the_crop_repeats_its_edge() {
-        // a 40 x 40 frame, a face box 10 px wide at (15, 15): a 1.2 x 1.5 window is 12 x 15
-        // px around it, inside the frame; the crop's pixels outside the window repeat the
-        // window's edge, as a face-crop picture's do at inference
-        let mut img = Img::new(40, 40, 3);
-        for (i, v) in img.data.iter_mut().enumerate() {
-            let (x, y) = ((i / 3) % 40, (i / 3) / 40);
-            *v = (x * 5 + y) as f32;
-        }
-        let face = Rect { x: 15.0, y: 15.0, w: 10.0, h: 10.0 };
-        let a = Augment { window: Some([1.2, 1.5]), ..identity() };
-        let win = a.window_rect(face, 40, 40).unwrap();
-        assert_eq!((win.x, win.y, win.w, win.h), (14.0, 12.0, 12.0, 16.0));
-        let sub = crate::data::imageops::sub_image(&img, win);
-        assert_eq!((sub.w, sub.h), (12, 16));
-        assert_eq!(sub.at(0, 0, 1), img.at(14, 12, 1));
-        assert_eq!(sub.at(11, 15, 2), img.at(25, 27, 2));
-        // an 18 px crop centred on the 12 x 16 window reaches 3 px past its left and right
-        let crop = crop_resize(&sub, Rect { x: -3.0, y: -1.0, w: 18.0, h: 18.0 }, 18);
-        for y in 2..16 {
-            assert_eq!(crop.at(0, y, 0), crop.at(2, y, 0));
-            assert_eq!(crop.at(17, y, 0), crop.at(15, y, 0));
-        }
-        // no window: none; a window at the frame's corner stays inside it
-        assert!(identity().window_rect(face, 40, 40).is_none());
-        let corner = a.window_rect(Rect { x: 0.0, y: 0.0, w: 10.0, h: 10.0 }, 40, 40).unwrap();
-        assert!(corner.x == 0.0 && corner.y == 0.0 && corner.w <= 40.0);
     }
 
     /// Centroid (fractions of the side) of a side x side map: of the pixels above the midpoint

@@ -119,18 +119,6 @@ pub fn crop_resize(img: &Img, rect: Rect, size: usize) -> Img {
     out
 }
 
-/// The pixels of `rect` (whole pixels, inside the image) as an image of their own.
-pub fn sub_image(img: &Img, rect: Rect) -> Img {
-    let (x0, y0) = (rect.x as usize, rect.y as usize);
-    let (w, h) = (rect.w as usize, rect.h as usize);
-    let mut out = Img::new(w, h, img.c);
-    for y in 0..h {
-        let row = ((y0 + y) * img.w + x0) * img.c;
-        out.data[y * w * img.c..(y + 1) * w * img.c].copy_from_slice(&img.data[row..row + w * img.c]);
-    }
-    out
-}
-
 /// Most samples per side and output pixel in `crop_resize` (a 64-pixel input from a 4K frame).
 const MAX_TAPS: usize = 32;
 

@@ -3,7 +3,7 @@
 
 use super::depth_label::{render_depth_in, FaceAnchor};
 use super::face::{self, FaceSettings};
-use super::imageops::{area_resample, crop_resize, flip_rows, load, sub_image, Img, Rect};
+use super::imageops::{area_resample, crop_resize, flip_rows, load, Img, Rect};
 use super::{video, Clip, ClipIndex, ClipSpec};
 use anyhow::{bail, Result};
 use rand::Rng;
@@ -207,16 +207,7 @@ fn crop_frames(
         let rect = crop_rect(anchor, img.w, img.h, scale);
         // Crop jitter, then into the frame: the labels below are cut with the same rectangle.
         let rect = aug.as_ref().map_or(rect, |a| a.crop(rect)).moved_inside(img.w, img.h);
-        let window = aug.as_ref().zip(anchor).and_then(|(a, f)| a.window_rect(f.face_box(), img.w, img.h));
-        let (rect, mut crop) = match window {
-            // the crop placed in the window as inference places it in a face-crop picture
-            Some(win) => {
-                let inside = Rect { x: rect.x - win.x, y: rect.y - win.y, ..rect }.moved_inside(win.w as usize, win.h as usize);
-                let crop = crop_resize(&sub_image(img, win), inside, n);
-                (Rect { x: inside.x + win.x, y: inside.y + win.y, ..inside }, crop)
-            }
-            None => (rect, crop_resize(img, rect, n)),
-        };
+        let mut crop = crop_resize(img, rect, n);
         if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
             crop = a.photometric(&crop, rng)?;
         }
