@@ -72,7 +72,8 @@ fn autotune_measures_caches_and_can_be_overridden() {
     // the float16-tile kernel is checked where the adapter has it, and not used on a CPU adapter
     assert_eq!(c.half.is_some(), ConvKernel::Gemm8F16.available(&g), "{c:?}");
     if let (Some(Ok(h)), true) = (c.half.as_ref().map(|h| &h.ms), g.is_cpu()) {
-        assert!(!tuning::use_half(&times, chosen, *h), "{times:?}, float16 tiles {h} ms");
+        let inference = tuning::choose_inference(&times, chosen, Some(*h), &[]);
+        assert_ne!(inference, ConvKernel::Gemm8F16, "{times:?}, float16 tiles {h} ms");
     }
     // the cooperative-matrix variants are checked where the adapter offers them (lavapipe does
     // not), at the float16 tolerance, and inference takes one only when it is clearly faster

@@ -189,12 +189,6 @@ pub fn choose_inference(
     choose_over(chosen, &all)
 }
 
-/// Whether inference takes the float16-tile kernel (probe time `half`): only when clearly faster
-/// than the chosen kernel, as any candidate.
-pub fn use_half(times: &[(ConvKernel, f64)], chosen: ConvKernel, half: f64) -> bool {
-    times.iter().find(|t| t.0 == chosen).is_some_and(|&(_, t)| t > half * SWITCH_MARGIN)
-}
-
 /// Writes the cache whole (`util::fs::write_atomic`: tests open GPUs in parallel); returns where.
 #[cfg(not(target_arch = "wasm32"))]
 fn write_cache(settings: &Settings, cache: &BTreeMap<String, serde_json::Value>) -> Result<PathBuf> {
