@@ -12,7 +12,7 @@ struct Params { n: u32, lr: f32, rho: f32, eps: f32 }
 
 @compute @workgroup_size(256)
 fn adadelta(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= prm.n) { return; }
     let gi = g[i];
     let vi = prm.rho * v[i] + (1.0 - prm.rho) * gi * gi;

@@ -21,7 +21,7 @@ struct Params { n: u32, c: u32, hw: u32, training: u32, relu: u32, eps: f32, mom
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i < p.n * p.c * p.hw) {
         let c = (i / p.hw) % p.c;
         var g = gy[i];

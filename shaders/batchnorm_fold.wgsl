@@ -19,7 +19,7 @@ struct Params { cout: u32, per: u32, eps: f32, _p0: u32 }
 
 @compute @workgroup_size(256)
 fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.cout * p.per) {
         return;
     }

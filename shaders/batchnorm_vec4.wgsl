@@ -111,7 +111,7 @@ fn train4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 // y = (x - mean) * invstd * gamma + beta, then ReLU when relu != 0.
 @compute @workgroup_size(256)
 fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i0 = (gid.x + gid.y * nwg.x * 256u) * p.per;
+    let i0 = (flat_index(gid, nwg)) * p.per;
     let hw4 = p.hw / 4u;
     if (i0 >= p.n * p.c * hw4) { return; }
     let c = (i0 / hw4) % p.c;
@@ -128,7 +128,7 @@ fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // first thread of each channel does): one dispatch instead of batchnorm_stats' `eval` + apply4.
 @compute @workgroup_size(256)
 fn eval4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i0 = (gid.x + gid.y * nwg.x * 256u) * p.per;
+    let i0 = (flat_index(gid, nwg)) * p.per;
     let hw4 = p.hw / 4u;
     if (i0 >= p.n * p.c * hw4) { return; }
     let c = (i0 / hw4) % p.c;
@@ -203,7 +203,7 @@ fn train_backward4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgr
 // batch the statistics span when this dispatch covers a chunk of it); eval: gx = g * gamma * invstd.
 @compute @workgroup_size(256)
 fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i0 = (gid.x + gid.y * nwg.x * 256u) * p.per;
+    let i0 = (flat_index(gid, nwg)) * p.per;
     let hw4 = p.hw / 4u;
     if (i0 >= p.n * p.c * hw4) { return; }
     let c = (i0 / hw4) % p.c;

@@ -10,7 +10,7 @@ struct Params { blocks: u32, len: u32, src_stride: u32, src_off: u32, dst_stride
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i < p.blocks * p.len) {
         let b = i / p.len;
         let j = i - b * p.len;

@@ -36,7 +36,7 @@ fn label(r: u32) -> u32 {
 
 @compute @workgroup_size(256)
 fn softmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = gid.x + gid.y * nwg.x * 256u;
+    let r = flat_index(gid, nwg);
     if (r >= p.n) { return; }
     let m = row_max(r);
     let s = row_sum_exp(r, m);
@@ -62,7 +62,7 @@ fn ce_loss(@builtin(local_invocation_id) lid: vec3<u32>) {
 
 @compute @workgroup_size(256)
 fn ce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n * p.k) { return; }
     let r = i / p.k;
     let j = i % p.k;

@@ -31,14 +31,14 @@ fn coef() -> f32 {
 
 @compute @workgroup_size(256)
 fn abs_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     gpred[i] = coef() * m_at(i) * (pred[i] - tgt[i]);
 }
 
 @compute @workgroup_size(256)
 fn con_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let q = gid.x + gid.y * nwg.x * 256u;
+    let q = flat_index(gid, nwg);
     if (q >= p.n) { return; }
     let hw = p.h * p.w;
     let base = (q / hw) * hw;

@@ -18,7 +18,7 @@ struct Params { n: u32, k: u32, _p0: u32, _p1: u32 }
 
 @compute @workgroup_size(256)
 fn sum4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     // summed left to right, as the chain of adds it replaces
     var s = a0[i] + a1[i];

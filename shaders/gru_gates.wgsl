@@ -19,7 +19,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn gates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     u[i] = sigmoid(pre_u[i]);
     rh[i] = sigmoid(pre_r[i]) * h_prev[i];

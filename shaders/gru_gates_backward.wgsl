@@ -20,7 +20,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn rh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     let r = sigmoid(pre[i]);
     out_a[i] = g[i] * h_prev[i] * r * (1.0 - r);
@@ -29,7 +29,7 @@ fn rh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 @compute @workgroup_size(256)
 fn u_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     let u = sigmoid(pre[i]);
     out_a[i] = g[i] * u * (1.0 - u);

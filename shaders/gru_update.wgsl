@@ -18,7 +18,7 @@ fn tanh_safe(x: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     h[i] = (1.0 - u[i]) * h_prev[i] + u[i] * tanh_safe(pre_c[i]);
 }

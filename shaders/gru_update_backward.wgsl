@@ -21,7 +21,7 @@ fn tanh_safe(x: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn update_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     let hc = tanh_safe(pre_c[i]);
     g_u[i] = g[i] * (hc - h_prev[i]);

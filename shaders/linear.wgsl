@@ -12,14 +12,14 @@ struct Params { rows: u32, cols: u32, _p0: u32, _p1: u32 }
 
 @compute @workgroup_size(256)
 fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.rows * p.cols) { return; }
     out[i] = a[i] + b[i % p.cols];
 }
 
 @compute @workgroup_size(256)
 fn col_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let j = gid.x + gid.y * nwg.x * 256u;
+    let j = flat_index(gid, nwg);
     if (j >= p.cols) { return; }
     var s = 0.0;
     for (var i = 0u; i < p.rows; i = i + 1u) { s = s + a[i * p.cols + j]; }

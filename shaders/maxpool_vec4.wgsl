@@ -26,7 +26,7 @@ fn window(v0: f32, v1: f32, v2: f32, v3: f32) -> vec2<f32> {
 
 @compute @workgroup_size(256)
 fn forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     let per = p.oh * p.w4;
     if (i >= p.planes * per) { return; }
     let plane = i / per;

@@ -15,7 +15,7 @@ struct Params { planes: u32, h: u32, w4: u32, oh: u32 }
 
 @compute @workgroup_size(256)
 fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     let pairs = (p.h + 1u) / 2u;
     let per = pairs * p.w4;
     if (i >= p.planes * per) { return; }

@@ -27,7 +27,7 @@ fn out_range(i: u32, n_in: u32, n_out: u32) -> vec2<u32> {
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     let per = p.ih * p.iw;
     if (i < p.planes * per) {
         let plane = i / per;
@@ -59,7 +59,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // * gy)), so the same values. Grid as `main`.
 @compute @workgroup_size(256)
 fn down_even(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     let per = p.ih * p.iw;
     if (i >= p.planes * per) { return; }
     let plane = i / per;

@@ -18,7 +18,7 @@ fn taps(o: u32, n_in: u32, n_out: u32) -> vec3<f32> {
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     let per = p.oh * p.ow;
     if (i < p.planes * per) {
         let plane = i / per;

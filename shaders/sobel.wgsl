@@ -17,7 +17,7 @@ fn at(base: u32, row: i32, col: i32) -> f32 {
 
 @compute @workgroup_size(256)
 fn sobel(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     let hw = p.h * p.w;
     let base = (i / hw) * hw;

@@ -50,16 +50,16 @@ impl KernelCache {
     /// `constants` (the others keep their defaults), built once and cached.
     pub fn get(&self, device: &Device, shader: &Shader, entry: &str, constants: &[(&str, f64)]) -> Result<Rc<Kernel>> {
         shader.check_entry(entry)?;
-        let (source, shader) = (shader.source, shader.name);
-        let mut key = format!("{shader}::{entry}");
+        let (source, name, shader) = (shader.source, shader.name, shader.path());
+        let mut key = format!("{name}::{entry}");
         for (name, value) in constants {
             key += &format!(" {name}={value}");
         }
         if let Some(k) = self.kernels.borrow().get(&key) {
             return Ok(k.clone());
         }
-        let module_ir = naga::front::wgsl::parse_str(source)
-            .map_err(|e| anyhow!("shaders/{shader}.wgsl: {}", e.emit_to_string(source)))?;
+        let module_ir =
+            naga::front::wgsl::parse_str(source).map_err(|e| anyhow!("{shader}: {}", e.emit_to_string(source)))?;
         // A kernel that needs more than the device's limits or features is refused with the
         // reason (the autotune then skips it) instead of failing inside wgpu.
         for (needed, feature, name) in [
@@ -68,23 +68,23 @@ impl KernelCache {
             ("@builtin(subgroup", wgpu::Features::SUBGROUP, "SUBGROUP"),
         ] {
             if source.contains(needed) && !device.features.contains(feature) {
-                bail!("shaders/{shader}.wgsl `{entry}` needs {name}, which this device lacks");
+                bail!("{shader} `{entry}` needs {name}, which this device lacks");
             }
         }
         let needs = shaders::workgroup_needs_with(&module_ir, constants)?;
         if let Some((_, needs)) = needs.into_iter().find(|(n, _)| n == entry) {
             if let Some(why) = needs.exceeds(&device.limits) {
-                bail!("shaders/{shader}.wgsl `{entry}`: {why} of this device ({})", device.limits_source);
+                bail!("{shader} `{entry}`: {why} of this device ({})", device.limits_source);
             }
         }
         // The interface (uniform struct, storage buffers) comes from the WGSL itself; dispatches
         // are checked against it. The bind-group layout lists the bindings this entry point uses
         // (binding 0 = uniform params, then storage buffers), so no dispatch binds a buffer it
         // does not need.
-        let interface = reflect::interfaces(shader, &module_ir)?
+        let interface = reflect::interfaces(&shader, &module_ir)?
             .into_iter()
             .find(|i| i.entry == entry)
-            .ok_or_else(|| anyhow!("shaders/{shader}.wgsl has no entry point `{entry}`"))?;
+            .ok_or_else(|| anyhow!("{shader} has no entry point `{entry}`"))?;
         let mut bindings: Vec<(u32, bool, bool)> =
             interface.used_storage().map(|s| (s.binding, false, s.read_only)).collect();
         if let Some(u) = interface.uniform.as_ref().filter(|u| u.used) {
@@ -116,7 +116,7 @@ impl KernelCache {
             immediate_size: 0,
         });
         let module = device.raw.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(shader),
+            label: Some(name),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         let pipeline = device.raw.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {

@@ -94,6 +94,7 @@ pub struct StorageBinding {
 /// What one entry point of a shader file binds.
 #[derive(Clone, Debug)]
 pub struct Interface {
+    /// where it comes from (`Shader::path`)
     pub shader: String,
     pub entry: String,
     pub uniform: Option<UniformLayout>,
@@ -102,14 +103,14 @@ pub struct Interface {
     pub storage: Vec<StorageBinding>,
 }
 
-/// The interface of every entry point of `module` (parsed from shaders/`shader`.wgsl). Bindings
+/// The interface of every entry point of `module` (parsed from `shader`, a `Shader::path`). Bindings
 /// are the file's, each marked with whether this entry point uses it.
 pub fn interfaces(shader: &str, module: &naga::Module) -> Result<Vec<Interface>> {
     let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
         .validate(module)
-        .map_err(|e| anyhow!("shaders/{shader}.wgsl: validation: {e:?}"))?;
+        .map_err(|e| anyhow!("{shader}: validation: {e:?}"))?;
     let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).map_err(|e| anyhow!("shaders/{shader}.wgsl: laying out types: {e}"))?;
+    layouter.update(module.to_ctx()).map_err(|e| anyhow!("{shader}: laying out types: {e}"))?;
     let mut out = Vec::new();
     for (index, entry) in module.entry_points.iter().enumerate() {
         let uses = info.get_entry_point(index);
@@ -118,7 +119,7 @@ pub fn interfaces(shader: &str, module: &naga::Module) -> Result<Vec<Interface>>
         for (handle, var) in module.global_variables.iter() {
             let Some(rb) = &var.binding else { continue };
             let name = var.name.clone().unwrap_or_default();
-            let at = || format!("shaders/{shader}.wgsl `{name}` (@group({}) @binding({}))", rb.group, rb.binding);
+            let at = || format!("{shader} `{name}` (@group({}) @binding({}))", rb.group, rb.binding);
             if rb.group != 0 {
                 bail!("{}: only @group(0) is supported", at());
             }
@@ -147,7 +148,7 @@ pub fn interfaces(shader: &str, module: &naga::Module) -> Result<Vec<Interface>>
         for (i, s) in storage.iter().enumerate() {
             if s.binding != i as u32 + 1 {
                 bail!(
-                    "shaders/{shader}.wgsl `{}`: storage buffers must be at bindings 1, 2, ... in order; \
+                    "{shader} `{}`: storage buffers must be at bindings 1, 2, ... in order; \
                      `{}` is at {} where {} was expected",
                     entry.name,
                     s.name,
@@ -206,7 +207,7 @@ fn is_padding(name: &str) -> bool {
 
 impl Interface {
     fn at(&self) -> String {
-        format!("shaders/{}.wgsl `{}`", self.shader, self.entry)
+        format!("{} `{}`", self.shader, self.entry)
     }
 
     /// Checks the Rust uniform struct `P` against the WGSL one: the same size, and every named

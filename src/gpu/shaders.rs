@@ -5,11 +5,14 @@
 
 use anyhow::{anyhow, Result};
 
-/// One WGSL file of shaders/: its name (the file name without `.wgsl`), its text, and the entry
-/// points its op dispatches (tests/kernel_interface.rs checks they are the file's).
+/// One shader: its name (the file name without `.wgsl`, or a template's variant name), the
+/// file of shaders/ it is made from, its text (the file, the template's header,
+/// shaders/prelude.wgsl), and the entry points its op dispatches (tests/kernel_interface.rs
+/// checks they are the file's).
 #[derive(Debug)]
 pub struct Shader {
     pub name: &'static str,
+    pub file: &'static str,
     pub source: &'static str,
     pub entries: &'static [&'static str],
 }
@@ -21,28 +24,54 @@ pub struct OpKernels {
     pub bench: &'static [&'static str],
 }
 
-/// A `Shader` for shaders/`name`.wgsl (embedded) with its entry points:
-/// `shader!("elementwise", ["add", "sub"])`.
+/// A `Shader` for shaders/`name`.wgsl (embedded, with shaders/prelude.wgsl) with its entry
+/// points: `shader!("elementwise", ["add", "sub"])`. A template file leaves names open (an
+/// element type `T`, a width) for a header to set; each variant is named:
+/// `shader!("elementwise_vec4" from "elementwise" with "alias T = vec4<f32>;", ["add"])`.
+/// The template step is WGSL's own `alias` and `const`, so every variant is checked by naga
+/// like any shader, and the text a driver compiles is the text in the binary.
 #[macro_export]
 macro_rules! shader {
     ($name:literal, [$($entry:literal),* $(,)?]) => {
+        $crate::shader!($name from $name with "", [$($entry),*])
+    };
+    ($name:literal from $file:literal with $header:literal, [$($entry:literal),* $(,)?]) => {
         $crate::gpu::shaders::Shader {
             name: $name,
-            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")),
+            file: $file,
+            // after the file: WGSL's module-scope names are order-free, the file's `enable`
+            // directives must come first, and naga's line numbers stay the file's
+            source: concat!(
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file, ".wgsl")),
+                "\n",
+                $header,
+                "\n",
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/prelude.wgsl"))
+            ),
             entries: &[$($entry),*],
         }
     };
 }
 
 impl Shader {
+    /// Where it comes from, for messages: `shaders/elementwise.wgsl`, and a template's variant
+    /// `shaders/elementwise.wgsl (elementwise_vec4)`.
+    pub fn path(&self) -> String {
+        if self.name == self.file {
+            format!("shaders/{}.wgsl", self.file)
+        } else {
+            format!("shaders/{}.wgsl ({})", self.file, self.name)
+        }
+    }
+
     /// Checks that `entry` is one of the entry points this shader's op declares.
     pub fn check_entry(&self, entry: &str) -> Result<()> {
         if self.entries.contains(&entry) {
             return Ok(());
         }
         Err(anyhow!(
-            "shaders/{}.wgsl has no entry point `{entry}` in its op's KERNELS (it lists {})",
-            self.name,
+            "{} has no entry point `{entry}` in its op's KERNELS (it lists {})",
+            self.path(),
             self.entries.join(", ")
         ))
     }

@@ -308,7 +308,8 @@ fn sum_grads(gpu: &Gpu, mut parts: Vec<Tensor>) -> Result<Option<Tensor>> {
 
 /// elementwise.wgsl's `add`, named here because the tape is a layer below the ops
 /// (`ops::elementwise::KERNELS` declares the file; the runtime caches one pipeline for both).
-const ELEMENTWISE_ADD: crate::gpu::shaders::Shader = crate::shader!("elementwise", ["add"]);
+const ELEMENTWISE_ADD: crate::gpu::shaders::Shader =
+    crate::shader!("elementwise" from "elementwise" with "alias T = f32;", ["add"]);
 
 /// grad_sum.wgsl, the tape's own kernel (`ops::elementwise::KERNELS` declares the file too, so
 /// that the lists derived from `ops::ALL` include it).

@@ -15,7 +15,7 @@ pub const KERNELS: OpKernels = OpKernels { shaders: &[ELEMENTWISE, ELEMENTWISE_V
 /// so that every list derived from `ops::ALL` has it).
 const GRAD_SUM: Shader = crate::shader!("grad_sum", ["sum4"]);
 const ELEMENTWISE: Shader = crate::shader!(
-    "elementwise",
+    "elementwise" from "elementwise" with "alias T = f32;",
     [
         "add",
         "sub",
@@ -30,7 +30,8 @@ const ELEMENTWISE: Shader = crate::shader!(
         "tanh_backward"
     ]
 );
-const ELEMENTWISE_VEC4: Shader = crate::shader!("elementwise_vec4", ["add", "sub", "mul", "scale", "axpy"]);
+/// The binary and scaled kernels over vec4s (CPU adapters, n a multiple of 4: see the file).
+const ELEMENTWISE_VEC4: Shader = crate::shader!("elementwise_vec4" from "elementwise" with "alias T = vec4<f32>;", ["add", "sub", "mul", "scale", "axpy"]);
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -50,7 +51,7 @@ fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: Option<&Tensor>, s: f32, flops: f6
     let out = Tensor::empty(gpu, a.shape());
     let n = a.numel();
     let args = [Arg::T(a), b.map_or(Arg::Unused, Arg::T), Arg::T(&out)];
-    // CPU adapters: whole vec4s (elementwise_vec4.wgsl) when they fit one binding (and buffer).
+    // CPU adapters: whole vec4s (ELEMENTWISE_VEC4) when they fit one binding (and buffer).
     let vec4 = matches!(entry, "add" | "sub" | "mul" | "scale" | "axpy");
     let whole = [Some(a), b, Some(&out)].iter().flatten().all(|t| t.is_contiguous_buffer())
         && a.byte_len() <= gpu.max_binding();
