@@ -130,6 +130,12 @@ fn autotune_measures_caches_and_can_be_overridden() {
     if let Some(entry) = retuned_or_kept(got == wother, &text, "the weight-gradient kernel") {
         assert_eq!(WgradKernel::parse(entry["wgrad"].as_str().unwrap()), Some(got), "{entry}");
     }
+    // a choice an override replaces is not timed again
+    let text = write(serde_json::json!({ "kernel": forward.name(), "wgrad": wother.name(), "half": false }));
+    unsafe { std::env::set_var("TDFAS_WGRAD", wdefault.name()) };
+    assert_eq!(conv::tune(&Gpu::new().unwrap()).unwrap().wgrad.get(), wdefault);
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), text, "the overridden choice is not re-probed");
+    unsafe { std::env::remove_var("TDFAS_WGRAD") };
 
     // the override wins, and a bad one is an error naming the variable
     unsafe { std::env::set_var("TDFAS_CONV", kernel.name()) };

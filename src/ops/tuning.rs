@@ -88,14 +88,14 @@ pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKern
         (k, default_wgrad(k, &[]), false, None)
     };
     #[cfg(not(target_arch = "wasm32"))]
-    let (kernel, wgrad, half, coop) = tuned(gpu)?;
+    let (kernel, wgrad, half, coop) = tuned(gpu, forced_wgrad.is_some())?;
     Ok((kernel, forced_wgrad.unwrap_or(wgrad), half, coop))
 }
 
 /// The cached choice for this adapter where it still holds (`reprobe`), else the autotune's (then
 /// cached).
 #[cfg(not(target_arch = "wasm32"))]
-fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
+fn tuned(gpu: &Gpu, wgrad_forced: bool) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
     let key = cache_key(gpu);
     let mut cache = read_cache(gpu.settings());
     let cached = cache.get(&key).and_then(|v| {
@@ -110,7 +110,7 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>
     if let Some(c) = cached {
         // a choice other than the defaults is timed against them again (cheap): a choice made
         // under load, or no longer right, is not kept forever
-        match reprobe(gpu, &cache[&key], c)? {
+        match reprobe(gpu, &cache[&key], c, wgrad_forced)? {
             None => return Ok(c),
             Some(why) => eprintln!(
                 "the cached conv kernel choice for {} no longer holds ({why}): tuning again",
@@ -206,12 +206,14 @@ fn cached_times<K: Copy>(
 /// kernel against the adapter type's default, the weight gradient against its default with that
 /// forward kernel, a float16-tile or cooperative-matrix inference kernel against the forward
 /// kernel, each pair timed in `REPROBE_ROUNDS` interleaved rounds (nothing runs where every
-/// choice is the default). None: the choice stands ([`still_chosen`]); else why not.
+/// choice is the default, or a choice is not used). None: the choice stands ([`still_chosen`]);
+/// else why not.
 #[cfg(not(target_arch = "wasm32"))]
 fn reprobe(
     gpu: &Gpu,
     entry: &serde_json::Value,
     (kernel, wgrad, half, coop): (ConvKernel, WgradKernel, bool, Option<ConvKernel>),
+    wgrad_forced: bool,
 ) -> Result<Option<String>> {
     use conv::Probe::{Forward, Wgrad};
     let times = cached_times(entry, "ms", ConvKernel::parse, ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)));
@@ -222,10 +224,13 @@ fn reprobe(
         ("forward", Forward(kernel), Forward(default_kernel(gpu.is_cpu(), &times))),
         ("weight-gradient", Wgrad(wgrad), Wgrad(default_wgrad(kernel, &wtimes))),
     ];
-    if let Some(inference) = coop.or(half.then_some(ConvKernel::Gemm8F16)) {
+    // the inference kernel as `conv::tune` takes it (TDFAS_COOP=0, TDFAS_F16=0 keep them off)
+    let s = gpu.settings();
+    if let Some(inference) = coop.filter(|_| s.coop).or((half && s.f16).then_some(ConvKernel::Gemm8F16)) {
         pairs.push(("inference", Forward(inference), Forward(kernel)));
     }
-    pairs.retain(|p| p.1 != p.2);
+    // a choice not used (TDFAS_WGRAD overrides it) or the default itself: nothing to time
+    pairs.retain(|p| p.1 != p.2 && !(wgrad_forced && matches!(p.1, Wgrad(_))));
     if pairs.is_empty() {
         return Ok(None);
     }
