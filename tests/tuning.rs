@@ -1,5 +1,6 @@
 //! The conv autotune: it runs when called (`ops::tune`, right after a device is opened), checks and measures every kernel
-//! of both families, caches its choice per adapter, reads the cache back, and `TDFAS_CONV` /
+//! of both families, caches its choice per adapter, reads the cache back (re-timing a choice other
+//! than the default, tuned again where it no longer holds), and `TDFAS_CONV` /
 //! `TDFAS_WGRAD` override it (one test: it sets
 //! process-wide environment variables).
 
@@ -85,15 +86,56 @@ fn autotune_measures_caches_and_can_be_overridden() {
     let table = tuning::table(&g).unwrap();
     assert!(table.contains("gemm") && table.contains("ok") && table.contains("(chosen)"), "{table}");
 
-    // the cache is read back: flip the stored choice and a new GPU follows it
-    let other = if kernel == ConvKernel::Tiled { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
-    let flipped: std::collections::BTreeMap<&String, serde_json::Value> = entries
-        .keys()
-        .map(|k| (k, serde_json::json!({ "kernel": other.name(), "wgrad": "reduce", "half": false })))
-        .collect();
-    std::fs::write(&cache, serde_json::to_string(&flipped).unwrap()).unwrap();
-    assert_eq!(tuned(&Gpu::new().unwrap()).unwrap(), other);
-    assert_eq!(conv::tune(&Gpu::new().unwrap()).unwrap().wgrad.get(), WgradKernel::Reduce);
+    // the cache is read back: a stored choice of the adapter type's defaults (with an older
+    // entry's fields only) is taken as it is, nothing timed or written again
+    let forward = tuning::default_kernel(g.is_cpu(), &times);
+    let wdefault = tuning::default_wgrad(forward, &wtimes);
+    let write = |entry: serde_json::Value| -> String {
+        let all: std::collections::BTreeMap<&String, serde_json::Value> =
+            entries.keys().map(|k| (k, entry.clone())).collect();
+        let text = serde_json::to_string(&all).unwrap();
+        std::fs::write(&cache, &text).unwrap();
+        text
+    };
+    let text = write(serde_json::json!({ "kernel": forward.name(), "wgrad": wdefault.name(), "half": false }));
+    let s = conv::tune(&Gpu::new().unwrap()).unwrap();
+    assert_eq!((s.kernel.get(), s.wgrad.get(), s.half_inference.get()), (forward, wdefault, false));
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), text, "read back, not tuned again");
+
+    // a stored choice other than the default is timed against the default again when a device is
+    // tuned: kept (the cache as it was) where it is still clearly faster, else tuned again (the
+    // fresh choice cached with its times); which, depends on the adapter (lavapipe: tuned again)
+    let retuned_or_kept = |kept: bool, text: &str, what: &str| {
+        let now = std::fs::read_to_string(&cache).unwrap();
+        if kept {
+            assert_eq!(now, text, "{what} kept");
+            return None;
+        }
+        let fresh: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&now).unwrap();
+        let entry = fresh[key].clone();
+        assert!(entry["ms"].as_object().is_some_and(|m| !m.is_empty()), "{what} tuned again: {entry}");
+        Some(entry)
+    };
+    let other = if forward == ConvKernel::Tiled { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
+    let wother = tuning::default_wgrad(other, &wtimes);
+    let text = write(serde_json::json!({ "kernel": other.name(), "wgrad": wother.name(), "half": false }));
+    let got = tuned(&Gpu::new().unwrap()).unwrap();
+    if let Some(entry) = retuned_or_kept(got == other, &text, "the forward kernel") {
+        assert_eq!(ConvKernel::parse(entry["kernel"].as_str().unwrap()), Some(got), "{entry}");
+    }
+    // the same for the weight gradient (with the default forward kernel)
+    let wother = if wdefault == WgradKernel::Reduce { WgradKernel::Gemm } else { WgradKernel::Reduce };
+    let text = write(serde_json::json!({ "kernel": forward.name(), "wgrad": wother.name(), "half": false }));
+    let got = conv::tune(&Gpu::new().unwrap()).unwrap().wgrad.get();
+    if let Some(entry) = retuned_or_kept(got == wother, &text, "the weight-gradient kernel") {
+        assert_eq!(WgradKernel::parse(entry["wgrad"].as_str().unwrap()), Some(got), "{entry}");
+    }
+    // a choice an override replaces is not timed again
+    let text = write(serde_json::json!({ "kernel": forward.name(), "wgrad": wother.name(), "half": false }));
+    unsafe { std::env::set_var("TDFAS_WGRAD", wdefault.name()) };
+    assert_eq!(conv::tune(&Gpu::new().unwrap()).unwrap().wgrad.get(), wdefault);
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), text, "the overridden choice is not re-probed");
+    unsafe { std::env::remove_var("TDFAS_WGRAD") };
 
     // the override wins, and a bad one is an error naming the variable
     unsafe { std::env::set_var("TDFAS_CONV", kernel.name()) };

@@ -334,8 +334,9 @@ pub fn shader_sources() -> String {
     KERNELS.shaders.iter().map(|s| s.source).collect()
 }
 
-/// One candidate of the autotune: its best-of-3 time in ms, or why it was excluded (it failed to
-/// run, or its output disagreed with the reference kernel's).
+/// One candidate of the autotune: its time in ms (the fastest of `TIMING_ROUNDS` interleaved
+/// rounds, see `tuning::interleaved_times`), or why it was excluded (it failed to run, or its
+/// output disagreed with the reference kernel's).
 #[derive(Clone, Debug)]
 pub struct Candidate<K> {
     pub kernel: K,
@@ -353,6 +354,32 @@ pub struct Candidates {
     pub coop: Vec<Candidate<ConvKernel>>,
 }
 
+/// A kernel of either family, as timed on the probe: the forward conv, or the weight gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Forward(ConvKernel),
+    Wgrad(WgradKernel),
+}
+
+impl Probe {
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::Forward(k) => k.name(),
+            Probe::Wgrad(k) => k.name(),
+        }
+    }
+}
+
+/// How many interleaved rounds the autotune times every candidate that passed its check: the
+/// fastest round counts, so a busy period spoils a candidate only if it covers all of them. Four:
+/// as many probe runs as the warm-up and best of 3 back to back before (the check's runs warm each
+/// kernel up now), so tuning takes about as long (2.5 s with the device on lavapipe).
+pub const TIMING_ROUNDS: usize = 4;
+
+/// How many interleaved rounds a cached choice other than the default is timed against the
+/// default when a device is opened (`tuning::tune`).
+pub const REPROBE_ROUNDS: usize = 2;
+
 /// A candidate's outputs on one probe (x, w, gy).
 type ProbeRun<'a> = dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Vec<Tensor>> + 'a;
 
@@ -361,6 +388,50 @@ fn probe_data(gpu: &Gpu, shape: &[usize], seed: usize) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.5 - 1.0).collect();
     Tensor::upload(gpu, &v, shape)
+}
+
+/// The timing probe: a 3x3 conv of the model's kind, (x, w, gy, channels, k); 64 -> 64 channels of
+/// 32 x 32 pixels on a CPU adapter, 128 -> 128 of 8 x 64 x 64 elsewhere (about 10 GFLOP, so that
+/// submitting costs little against the kernel and 128-channel tiles are full).
+fn probe_shape(gpu: &Gpu) -> Result<(Tensor, Tensor, Tensor, usize, usize)> {
+    let (n, hw, c) = if gpu.is_cpu() { (1, 32, 64) } else { (8, 64, 128) };
+    let k = 3;
+    Ok((
+        probe_data(gpu, &[n, c, hw, hw], 1)?,
+        probe_data(gpu, &[c, c, k, k], 2)?,
+        probe_data(gpu, &[n, c, hw, hw], 3)?,
+        c,
+        k,
+    ))
+}
+
+/// Times `kernels` on the probe (x, w, gy, c, k) in `rounds` interleaved rounds
+/// (`tuning::interleaved_times`): per kernel its fastest round in ms, or why it failed.
+fn time_probes_on(
+    gpu: &Gpu,
+    (x, w, gy, c, k): (&Tensor, &Tensor, &Tensor, usize, usize),
+    kernels: &[Probe],
+    rounds: usize,
+) -> Vec<std::result::Result<f64, String>> {
+    crate::ops::tuning::interleaved_times(kernels.len(), rounds, |i| {
+        let t0 = std::time::Instant::now();
+        let y = match kernels[i] {
+            Probe::Forward(kernel) => gemm_conv_with(gpu, kernel, x, w, None, c, k, c * k * k, k * k, false, false)?,
+            Probe::Wgrad(kernel) => weight_grad_dispatch(gpu, kernel, x, gy, k)?,
+        };
+        gpu.flush()?;
+        gpu.wait()?;
+        drop(y);
+        Ok(t0.elapsed().as_secs_f64() * 1e3)
+    })
+}
+
+/// Times `kernels` on the autotune's probe in `rounds` interleaved rounds, without checking them
+/// (the re-probe of a cached choice, `tuning::tune`): per kernel its fastest round in ms, or why
+/// it failed.
+pub fn time_probes(gpu: &Gpu, kernels: &[Probe], rounds: usize) -> Result<Vec<std::result::Result<f64, String>>> {
+    let (x, w, gy, c, k) = probe_shape(gpu)?;
+    Ok(time_probes_on(gpu, (&x, &w, &gy, c, k), kernels, rounds))
 }
 
 /// Largest difference between `got` and `want`, relative to the largest value of `want`.
@@ -380,20 +451,17 @@ pub const CHECK_TOLERANCE: f32 = 1e-3;
 pub const HALF_TOLERANCE: f32 = 1e-2;
 
 /// Probes every candidate of both families on this adapter: each runs a 3x3 conv of the model's
-/// kind (64 -> 64 channels of 32 x 32 pixels on a CPU adapter; 128 -> 128 of 8 x 64 x 64 elsewhere,
-/// about 10 GFLOP, so that submitting costs little against the kernel and 128-channel tiles are
-/// full; best of 3 after a warm-up), forward and input gradient on the forward family, the weight
-/// gradient on the other,
-/// plus two small odd shapes (3x3 and 1x1, sizes not multiples of any tile). Each output must
-/// agree with the reference kernel's (register-blocked forward, reduce weight gradient) within
-/// `CHECK_TOLERANCE` before its time counts; a candidate that fails to run or to agree is
-/// excluded, with the reason.
+/// kind (`probe_shape`: 64 -> 64 channels of 32 x 32 pixels on a CPU adapter; 128 -> 128 of
+/// 8 x 64 x 64 elsewhere), forward and input gradient on the forward family, the weight gradient
+/// on the other, plus two small odd shapes (3x3 and 1x1, sizes not multiples of any tile). Each
+/// output must agree with the reference kernel's (register-blocked forward, reduce weight
+/// gradient) within `CHECK_TOLERANCE` before its time counts; a candidate that fails to run or to
+/// agree is excluded, with the reason. Then every candidate that passed, of every family (the
+/// inference kernels are compared with the forward ones), is timed on the probe in
+/// `TIMING_ROUNDS` interleaved rounds (each round runs each candidate once, in an order rotated
+/// per round; the check's runs were the warm-up), and its time is its fastest round.
 pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
-    let (n, hw, c) = if gpu.is_cpu() { (1, 32, 64) } else { (8, 64, 128) };
-    let k = 3;
-    let x = probe_data(gpu, &[n, c, hw, hw], 1)?;
-    let w = probe_data(gpu, &[c, c, k, k], 2)?;
-    let gy = probe_data(gpu, &[n, c, hw, hw], 3)?;
+    let (x, w, gy, c, k) = probe_shape(gpu)?;
     // odd shapes: (x, w, gy) with Co = 70 (a partial channel tile), 2 x 9 x 10 pixels, K = 37 * 9
     let odd: Vec<[Tensor; 3]> = [(37, 70, 3), (37, 70, 1)]
         .into_iter()
@@ -405,18 +473,6 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
             ])
         })
         .collect::<Result<_>>()?;
-    let time = |f: &dyn Fn() -> Result<Tensor>| -> Result<f64> {
-        let run = || -> Result<f64> {
-            let t0 = std::time::Instant::now();
-            let y = f()?;
-            gpu.flush()?;
-            gpu.wait()?;
-            drop(y);
-            Ok(t0.elapsed().as_secs_f64() * 1e3)
-        };
-        run()?;
-        (0..3).map(|_| run()).try_fold(f64::INFINITY, |m, t| Ok(m.min(t?)))
-    };
     // a candidate's outputs on the probe and the odd shapes, to compare with the reference's
     let outputs = |f: &ProbeRun| -> Result<Vec<Vec<f32>>> {
         let mut out = vec![];
@@ -427,13 +483,14 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
         }
         Ok(out)
     };
-    let verdict = |got: Result<Vec<Vec<f32>>>, want: &[Vec<f32>], tol: f32, ms: &dyn Fn() -> Result<f64>| {
+    // Ok(()) where the candidate passed its check (its time is measured below)
+    let verdict = |got: Result<Vec<Vec<f32>>>, want: &[Vec<f32>], tol: f32| -> std::result::Result<(), String> {
         let got = got.map_err(|e| format!("failed: {e:#}"))?;
         let worst = got.iter().zip(want).map(|(g, w)| rel_diff(g, w)).fold(0.0f32, f32::max);
         if worst.is_nan() || worst > tol {
             return Err(format!("disagrees with the reference kernel (relative difference {worst:.2e})"));
         }
-        ms().map_err(|e| format!("failed: {e:#}"))
+        Ok(())
     };
 
     let fwd = |kernel: ConvKernel| {
@@ -442,35 +499,42 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
         }
     };
     let want = outputs(&fwd(ConvKernel::RegisterBlocked))?;
-    let candidate = |kernel: ConvKernel, tol: f32| Candidate {
-        kernel,
-        ms: verdict(outputs(&fwd(kernel)), &want, tol, &|| {
-            time(&|| gemm_conv_with(gpu, kernel, &x, &w, None, c, k, c * k * k, k * k, false, false))
-        }),
-    };
-    let forward =
-        ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)).map(|k| candidate(k, CHECK_TOLERANCE)).collect();
-    let half = ConvKernel::Gemm8F16.available(gpu).then(|| candidate(ConvKernel::Gemm8F16, HALF_TOLERANCE));
-    let coop = coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices)
-        .into_iter()
-        .map(|k| candidate(k, HALF_TOLERANCE))
-        .collect();
+    let check = |kernel: ConvKernel, tol: f32| (Probe::Forward(kernel), verdict(outputs(&fwd(kernel)), &want, tol));
+    let mut checked: Vec<(Probe, std::result::Result<(), String>)> =
+        ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)).map(|k| check(k, CHECK_TOLERANCE)).collect();
+    if ConvKernel::Gemm8F16.available(gpu) {
+        checked.push(check(ConvKernel::Gemm8F16, HALF_TOLERANCE));
+    }
+    for kernel in coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices) {
+        checked.push(check(kernel, HALF_TOLERANCE));
+    }
     let wgrad_of = |kernel: WgradKernel| {
         move |x: &Tensor, w: &Tensor, gy: &Tensor| -> Result<Vec<Tensor>> {
             Ok(vec![conv2d_backward_weight_with(gpu, kernel, x, gy, w.dim(2))?])
         }
     };
     let want = outputs(&wgrad_of(WgradKernel::Reduce))?;
-    let wgrad = WgradKernel::ALL
-        .into_iter()
-        .filter(|k| k.available(gpu))
-        .map(|kernel| Candidate {
-            kernel,
-            ms: verdict(outputs(&wgrad_of(kernel)), &want, CHECK_TOLERANCE, &|| {
-                time(&|| weight_grad_dispatch(gpu, kernel, &x, &gy, k))
-            }),
-        })
-        .collect();
+    for kernel in WgradKernel::ALL.into_iter().filter(|k| k.available(gpu)) {
+        checked.push((Probe::Wgrad(kernel), verdict(outputs(&wgrad_of(kernel)), &want, CHECK_TOLERANCE)));
+    }
+
+    // every candidate that passed, timed in the same interleaved rounds
+    let timed: Vec<Probe> = checked.iter().filter(|c| c.1.is_ok()).map(|c| c.0).collect();
+    let times = time_probes_on(gpu, (&x, &w, &gy, c, k), &timed, TIMING_ROUNDS);
+    let mut times = times.into_iter();
+    let mut forward = vec![];
+    let mut wgrad = vec![];
+    let mut half = None;
+    let mut coop = vec![];
+    for (probe, check) in checked {
+        let ms = check.and_then(|()| times.next().expect("a time per candidate that passed"));
+        match probe {
+            Probe::Forward(kernel @ ConvKernel::Gemm8F16) => half = Some(Candidate { kernel, ms }),
+            Probe::Forward(kernel @ ConvKernel::Coop { .. }) => coop.push(Candidate { kernel, ms }),
+            Probe::Forward(kernel) => forward.push(Candidate { kernel, ms }),
+            Probe::Wgrad(kernel) => wgrad.push(Candidate { kernel, ms }),
+        }
+    }
     Ok(Candidates { forward, wgrad, half, coop })
 }
 

@@ -5,7 +5,10 @@
 //! else register-blocked, for CPU adapters; shared-memory tiles or the larger double-buffered GEMM
 //! tiles for GPUs) and the weight gradient (rows; a shared-memory reduction; a split GEMM). Every
 //! candidate must agree with the reference kernel before its time counts, and replaces the
-//! adapter type's default only when clearly faster (`SWITCH_MARGIN`).
+//! adapter type's default only when clearly faster (`SWITCH_MARGIN`). The candidates are timed in
+//! interleaved rounds (`interleaved_times`), and a cached choice other than the default is timed
+//! against the default again whenever a device is tuned (`still_chosen`), so a choice made under
+//! load is not kept.
 //! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm|gemm8` override the choice;
 //! `TDFAS_TUNING_CACHE` moves the cache file (all three read into the device's `Settings`).
 
@@ -85,13 +88,14 @@ pub fn tune(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKern
         (k, default_wgrad(k, &[]), false, None)
     };
     #[cfg(not(target_arch = "wasm32"))]
-    let (kernel, wgrad, half, coop) = tuned(gpu)?;
+    let (kernel, wgrad, half, coop) = tuned(gpu, forced_wgrad.is_some())?;
     Ok((kernel, forced_wgrad.unwrap_or(wgrad), half, coop))
 }
 
-/// The cached choice for this adapter, else the autotune's (then cached).
+/// The cached choice for this adapter where it still holds (`reprobe`), else the autotune's (then
+/// cached).
 #[cfg(not(target_arch = "wasm32"))]
-fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
+fn tuned(gpu: &Gpu, wgrad_forced: bool) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>)> {
     let key = cache_key(gpu);
     let mut cache = read_cache(gpu.settings());
     let cached = cache.get(&key).and_then(|v| {
@@ -104,7 +108,15 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>
         Some((k, WgradKernel::parse(v.get("wgrad")?.as_str()?)?, v.get("half")?.as_bool()?, coop))
     });
     if let Some(c) = cached {
-        return Ok(c);
+        // a choice other than the defaults is timed against them again (cheap): a choice made
+        // under load, or no longer right, is not kept forever
+        match reprobe(gpu, &cache[&key], c, wgrad_forced)? {
+            None => return Ok(c),
+            Some(why) => eprintln!(
+                "the cached conv kernel choice for {} no longer holds ({why}): tuning again",
+                gpu.device.info.name
+            ),
+        }
     }
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
     eprintln!("tuning the conv kernels for {} (once per adapter and driver)", gpu.device.info.name);
@@ -172,6 +184,108 @@ fn tuned(gpu: &Gpu) -> Result<(ConvKernel, WgradKernel, bool, Option<ConvKernel>
         Err(e) => eprintln!("  not cached ({e:#}): tuned again next time"),
     }
     Ok((kernel, wgrad, half, coop))
+}
+
+/// The times stored under `field` of a cache entry, for the kernels `parse` reads; else (an older
+/// entry without them) every kernel in `available` with no time, so that the defaults come out as
+/// where they ran.
+#[cfg(not(target_arch = "wasm32"))]
+fn cached_times<K: Copy>(
+    entry: &serde_json::Value,
+    field: &str,
+    parse: impl Fn(&str) -> Option<K>,
+    available: impl Iterator<Item = K>,
+) -> Vec<(K, f64)> {
+    match entry.get(field).and_then(|m| m.as_object()) {
+        Some(m) => m.iter().filter_map(|(k, t)| Some((parse(k)?, t.as_f64()?))).collect(),
+        None => available.map(|k| (k, 0.0)).collect(),
+    }
+}
+
+/// Re-probes a cached choice (`entry`, read as `c`) where it is not the default: the forward
+/// kernel against the adapter type's default, the weight gradient against its default with that
+/// forward kernel, a float16-tile or cooperative-matrix inference kernel against the forward
+/// kernel, each pair timed in `REPROBE_ROUNDS` interleaved rounds (nothing runs where every
+/// choice is the default, or a choice is not used). None: the choice stands ([`still_chosen`]);
+/// else why not.
+#[cfg(not(target_arch = "wasm32"))]
+fn reprobe(
+    gpu: &Gpu,
+    entry: &serde_json::Value,
+    (kernel, wgrad, half, coop): (ConvKernel, WgradKernel, bool, Option<ConvKernel>),
+    wgrad_forced: bool,
+) -> Result<Option<String>> {
+    use conv::Probe::{Forward, Wgrad};
+    let times = cached_times(entry, "ms", ConvKernel::parse, ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)));
+    let wtimes =
+        cached_times(entry, "wgrad_ms", WgradKernel::parse, WgradKernel::ALL.into_iter().filter(|k| k.available(gpu)));
+    // (family, cached choice, its default)
+    let mut pairs = vec![
+        ("forward", Forward(kernel), Forward(default_kernel(gpu.is_cpu(), &times))),
+        ("weight-gradient", Wgrad(wgrad), Wgrad(default_wgrad(kernel, &wtimes))),
+    ];
+    // the inference kernel as `conv::tune` takes it (TDFAS_COOP=0, TDFAS_F16=0 keep them off)
+    let s = gpu.settings();
+    if let Some(inference) = coop.filter(|_| s.coop).or((half && s.f16).then_some(ConvKernel::Gemm8F16)) {
+        pairs.push(("inference", Forward(inference), Forward(kernel)));
+    }
+    // a choice not used (TDFAS_WGRAD overrides it) or the default itself: nothing to time
+    pairs.retain(|p| p.1 != p.2 && !(wgrad_forced && matches!(p.1, Wgrad(_))));
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut probes: Vec<conv::Probe> = vec![];
+    for &(_, a, b) in &pairs {
+        for p in [a, b] {
+            if !probes.contains(&p) {
+                probes.push(p);
+            }
+        }
+    }
+    let measured = conv::time_probes(gpu, &probes, conv::REPROBE_ROUNDS)?;
+    let ran: Vec<(conv::Probe, f64)> =
+        probes.iter().zip(&measured).filter_map(|(p, t)| Some((*p, *t.as_ref().ok()?))).collect();
+    let said = |p: conv::Probe| match measured[probes.iter().position(|&q| q == p).expect("probed")].as_ref() {
+        Ok(t) => format!("{} {t:.2} ms", p.name()),
+        Err(e) => format!("{} {e}", p.name()),
+    };
+    Ok(pairs.into_iter().find(|&(_, cached, default)| !still_chosen(cached, default, &ran)).map(
+        |(family, cached, default)| {
+            format!("{family} {} against the default {}, not {SWITCH_MARGIN}x faster now", said(cached), said(default))
+        },
+    ))
+}
+
+/// Whether a cached choice `cached` still stands against the `default` it replaced, re-timed now
+/// (`times`: those that ran): the rule of the choice itself ([`choose_over`]), so it stands where
+/// it is faster by [`SWITCH_MARGIN`] or where the default failed to run, and not where it failed.
+/// A choice that is the default always stands.
+pub fn still_chosen<K: Copy + PartialEq>(cached: K, default: K, times: &[(K, f64)]) -> bool {
+    let pair: Vec<(K, f64)> = times.iter().filter(|t| t.0 == cached || t.0 == default).copied().collect();
+    cached == default || choose_over(default, &pair) == cached
+}
+
+/// Times `n` candidates in `rounds` interleaved rounds: round r runs each candidate once with
+/// `time(i)` (its time in ms), starting at candidate r mod n, so that no candidate always runs
+/// first or right after the same one. A candidate's time is its fastest round: load only ever
+/// adds time, so the minimum is the least disturbed run, and a busy period spoils a candidate
+/// only if it covers all its rounds (then it covers the others' as well, rounds being
+/// interleaved). A median of the best rounds would need several quiet rounds per candidate where
+/// one is enough. A candidate whose run fails is not run again: its error, "failed: ..".
+pub fn interleaved_times(
+    n: usize,
+    rounds: usize,
+    mut time: impl FnMut(usize) -> Result<f64>,
+) -> Vec<std::result::Result<f64, String>> {
+    let mut best: Vec<std::result::Result<f64, String>> = vec![Ok(f64::INFINITY); n];
+    for r in 0..rounds {
+        for i in (0..n).map(|j| (j + r) % n) {
+            if let Ok(b) = best[i] {
+                best[i] = time(i).map(|t| b.min(t)).map_err(|e| format!("failed: {e:#}"));
+            }
+        }
+    }
+    best
 }
 
 /// The inference conv: the chosen kernel, unless the float16-tile kernel (`half`, its probe
@@ -341,6 +455,83 @@ mod tests {
         assert_eq!(choose_inference(&times, T, None, &[(d, 2.0)]), d);
         // a variant that failed its check is not among the times, so never chosen
         assert_eq!(choose_inference(&times, T, None, &[]), T);
+    }
+
+    #[test]
+    fn interleaved_rounds_survive_a_slow_period_on_one_candidate() {
+        // lavapipe's forward candidates: blocked, rows (the default), tiled; rows's first 3 runs
+        // land in a busy period, 15x slower (22.5 ms: the defect's 22.4 ms), which back-to-back
+        // best-of-3 timing would have taken as its time
+        let kernels = [B, R, T];
+        let quiet = [10.7, 1.5, 27.7];
+        let mut calls = vec![];
+        let mut runs = [0; 3];
+        let rounds = conv::TIMING_ROUNDS;
+        assert!(rounds > 3, "more rounds than a busy period spoils");
+        let got = interleaved_times(3, rounds, |i| {
+            calls.push(i);
+            runs[i] += 1;
+            Ok(quiet[i] * if i == 1 && runs[i] <= 3 { 15.0 } else { 1.0 })
+        });
+        assert_eq!(got, vec![Ok(10.7), Ok(1.5), Ok(27.7)]);
+        let times: Vec<(ConvKernel, f64)> = kernels.iter().zip(&got).map(|(k, t)| (*k, *t.as_ref().unwrap())).collect();
+        assert_eq!(choose(true, &times), R, "{times:?}");
+        // each round runs each candidate once, starting one later each round
+        assert_eq!(calls.len(), 3 * rounds);
+        for (r, round) in calls.chunks(3).enumerate() {
+            assert_eq!(round, [r % 3, (r + 1) % 3, (r + 2) % 3], "{calls:?}");
+        }
+
+        // a busy period over consecutive runs (the 4th to the 9th, whatever they are) slows
+        // every candidate it covers, and each still has a quiet round
+        let mut call = 0;
+        let got = interleaved_times(3, rounds, |i| {
+            call += 1;
+            Ok(quiet[i] * if (4..=9).contains(&call) { 15.0 } else { 1.0 })
+        });
+        assert_eq!(got, vec![Ok(10.7), Ok(1.5), Ok(27.7)]);
+        // jitter within a round does not reorder candidates that differ by more than it
+        let got = interleaved_times(3, rounds, |i| Ok(quiet[i] * (1.0 + 0.1 * ((i * 7 + 3) % 5) as f64)));
+        let times: Vec<(ConvKernel, f64)> = kernels.iter().zip(&got).map(|(k, t)| (*k, *t.as_ref().unwrap())).collect();
+        assert_eq!(choose(true, &times), R, "{times:?}");
+    }
+
+    #[test]
+    fn a_candidate_that_fails_to_run_is_not_run_again() {
+        let mut runs = [0; 2];
+        let got = interleaved_times(2, 5, |i| {
+            runs[i] += 1;
+            match (i, runs[i]) {
+                (1, 2) => Err(anyhow::anyhow!("device lost")),
+                _ => Ok(2.0 + i as f64),
+            }
+        });
+        assert_eq!(got[0], Ok(2.0));
+        assert_eq!(got[1], Err("failed: device lost".to_string()));
+        assert_eq!(runs, [5, 2]);
+        assert!(interleaved_times(0, 5, |_| Ok(1.0)).is_empty());
+    }
+
+    #[test]
+    fn a_cached_choice_stands_only_while_still_clearly_faster() {
+        use WgradKernel::{Gemm, Reduce};
+        // the default itself always stands (and is not re-probed)
+        assert!(still_chosen(R, R, &[]));
+        assert!(still_chosen(R, R, &[(R, 9.0), (B, 1.0)]));
+        // blocked cached on a CPU adapter where rows is the default
+        assert!(still_chosen(B, R, &[(B, 1.0), (R, 2.0)]), "still 2x faster");
+        assert!(!still_chosen(B, R, &[(B, 1.0), (R, 1.2)]), "within the margin now");
+        assert!(!still_chosen(B, R, &[(B, 10.7), (R, 1.5)]), "chosen under load: 7x slower");
+        assert!(!still_chosen(B, R, &[(R, 1.5)]), "the cached kernel failed to run");
+        assert!(still_chosen(B, R, &[(B, 10.7)]), "the default failed to run");
+        assert!(!still_chosen(B, R, &[]), "neither ran");
+        // other kernels' times play no part
+        assert!(still_chosen(B, R, &[(T, 0.1), (B, 1.0), (R, 2.0)]));
+        // the same rule for the weight gradient and the inference kernels
+        assert!(!still_chosen(Gemm, Reduce, &[(Gemm, 8.0), (Reduce, 10.0)]));
+        assert!(still_chosen(Gemm, Reduce, &[(Gemm, 2.0), (Reduce, 10.0)]));
+        let c = ConvKernel::Coop { wm: 2, wn: 2 };
+        assert!(!still_chosen(c, T, &[(c, 9.0), (T, 10.0)]));
     }
 
     #[test]
