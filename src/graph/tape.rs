@@ -112,6 +112,7 @@ impl<'g> Tape<'g> {
         Var(Rc::new(Value { id, tensor: t }))
     }
 
+    /// The tensor of `v` (held by `v` itself: the tape holds no values).
     pub fn value<'v>(&self, v: &'v Var) -> &'v Tensor {
         &v.0.tensor
     }
