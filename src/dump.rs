@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::gpu::Gpu;
-use crate::graph::Tape;
+use crate::graph::{Tape, Var};
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::ops::cross_entropy::softmax;
 use crate::util::fs::write_atomic;
@@ -39,9 +39,9 @@ pub fn dump_clip(gpu: &Gpu, model: &FasTd, batch: &HostBatch) -> Result<Dump> {
     let mut t = Tape::new(gpu);
     t.grad_enabled = false;
     let (out, _) = model.forward(&mut t, batch, false)?;
-    let get = |v| t.value(v).download(gpu);
-    tensors.push(("out.d_single".into(), vec![1, nf, 1, s, s], get(out.d_single)?));
-    for (l, &o) in out.off.iter().enumerate() {
+    let get = |v: &Var| t.value(v).download(gpu);
+    tensors.push(("out.d_single".into(), vec![1, nf, 1, s, s], get(&out.d_single)?));
+    for (l, o) in out.off.iter().enumerate() {
         // OFF outputs are [B * (Nf-1), C, S, S], clip-major: with B = 1 that is [1, T, C, S, S]
         let shape = t.value(o).shape().to_vec();
         tensors.push((format!("out.o{}", l + 1), [&[1][..], &shape].concat(), get(o)?));
@@ -51,11 +51,11 @@ pub fn dump_clip(gpu: &Gpu, model: &FasTd, batch: &HostBatch) -> Result<Dump> {
         if vars.is_empty() {
             continue;
         }
-        let shape = t.value(vars[0]).shape().to_vec();
-        let data = vars.iter().map(|&v| get(v)).collect::<Result<Vec<_>>>()?.concat();
+        let shape = t.value(&vars[0]).shape().to_vec();
+        let data = vars.iter().map(get).collect::<Result<Vec<_>>>()?.concat();
         tensors.push((name.to_string(), [&[1, vars.len()][..], &shape[1..]].concat(), data));
     }
-    if let Some(l) = out.logits {
+    if let Some(l) = &out.logits {
         tensors.push(("out.logits".into(), vec![1, 2], get(l)?));
         let p = softmax(gpu, t.value(l))?.download(gpu)?;
         tensors.push(("out.p_live".into(), vec![1], vec![p[1]]));

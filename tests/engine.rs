@@ -144,7 +144,7 @@ fn gpus_on_several_threads_share_one_device_and_keep_their_own_state() {
 /// Mean of all elements -> [1, 1], as ones[1, n] @ x[n, 1] / n (the model needs no reduction op;
 /// its losses have their own kernels).
 fn t_mean(tape: &mut Tape, x: tdfas::Var) -> anyhow::Result<tdfas::Var> {
-    let n = tape.value(x).numel();
+    let n = tape.value(&x).numel();
     let ones = tape.leaf(Tensor::filled(tape.gpu, &[1, n], 1.0), false);
     let column = ew::t_reshape(tape, x, &[n, 1])?;
     let sum = matmul::t_matmul(tape, ones, column)?;
@@ -173,18 +173,18 @@ fn a_chain_of_ops_trains_through_the_tape_with_correct_gradients() {
         let vw = tape.leaf(up(&g, &w, &[k, m]), true);
         let vb = tape.leaf(up(&g, &bias, &[n, m]), true);
         let vc = tape.leaf(up(&g, &c, &[n, m]), false);
-        let y = matmul::t_matmul(&mut tape, vx, vw).unwrap();
-        let z = ew::t_add(&mut tape, y, vb).unwrap();
-        let z2 = ew::t_mul(&mut tape, z, z).unwrap(); // z used twice: gradients accumulate
+        let y = matmul::t_matmul(&mut tape, vx, vw.clone()).unwrap();
+        let z = ew::t_add(&mut tape, y, vb.clone()).unwrap();
+        let z2 = ew::t_mul(&mut tape, z.clone(), z).unwrap(); // z used twice: gradients accumulate
         let zc = ew::t_mul(&mut tape, z2, vc).unwrap();
         let loss = t_mean(&mut tape, zc).unwrap();
-        let loss_value = tape.value(loss).download(&g).unwrap()[0] as f64;
+        let loss_value = tape.value(&loss).download(&g).unwrap()[0] as f64;
         let want = chain_loss(&x, &w, &bias, &c, n, k, m);
         assert!((loss_value - want).abs() < 1e-5 * want.abs().max(1.0), "loss {loss_value} vs {want}");
         losses.push(loss_value);
-        let grads = tape.backward(loss).unwrap();
-        let gw = to_f64(&grads.get(vw).unwrap().download(&g).unwrap());
-        let gb = to_f64(&grads.get(vb).unwrap().download(&g).unwrap());
+        let grads = tape.backward(&loss).unwrap();
+        let gw = to_f64(&grads.get(&vw).unwrap().download(&g).unwrap());
+        let gb = to_f64(&grads.get(&vb).unwrap().download(&g).unwrap());
         if step == 0 {
             let numeric_w = tdfas::reference::numeric_grad(&mut |w| chain_loss(&x, w, &bias, &c, n, k, m), &w, 1e-6);
             let numeric_b = tdfas::reference::numeric_grad(&mut |b| chain_loss(&x, &w, b, &c, n, k, m), &bias, 1e-6);
@@ -206,16 +206,16 @@ fn a_recorded_step_is_one_submit_and_reads_nothing_back() {
     let before = g.submit_count();
     let mut tape = Tape::new(&g);
     let vx = tape.leaf(x, true);
-    let y = matmul::t_matmul(&mut tape, vx, vx).unwrap();
+    let y = matmul::t_matmul(&mut tape, vx.clone(), vx.clone()).unwrap();
     let z = ew::t_relu(&mut tape, y).unwrap();
     let loss = t_mean(&mut tape, z).unwrap();
-    let grads = tape.backward(loss).unwrap();
+    let grads = tape.backward(&loss).unwrap();
     assert!(g.pending() > 5);
     assert_eq!(g.submit_count(), before, "nothing may be submitted while recording");
     g.flush().unwrap();
     assert_eq!(g.submit_count(), before + 1, "one step = one submit");
     // 64x64 ones: y = 64 everywhere; d mean(relu(X X)) / dX = 2 * 64 / 4096 per element
-    let gx = grads.get(vx).unwrap().download(&g).unwrap();
+    let gx = grads.get(&vx).unwrap().download(&g).unwrap();
     assert!(gx.iter().all(|v| (v - 2.0 * 64.0 / 4096.0).abs() < 1e-6), "{}", gx[0]);
 }
 
@@ -250,15 +250,15 @@ fn tuning_is_explicit_and_never_runs_while_recording() {
     let mut tape = Tape::new(&g);
     let vx = tape.leaf(x, false);
     let vw = tape.leaf(w, true);
-    let y = conv::t_conv2d(&mut tape, vx, vw, None).unwrap();
+    let y = conv::t_conv2d(&mut tape, vx, vw.clone(), None).unwrap();
     let loss = t_mean(&mut tape, y).unwrap();
-    let grads = tape.backward(loss).unwrap();
+    let grads = tape.backward(&loss).unwrap();
     assert_eq!(g.submit_count(), before, "nothing submitted while recording: no tuning ran");
     assert!(std::rc::Rc::ptr_eq(&tuned, &conv::settings(&g).unwrap()), "the settings made by tune");
     g.flush().unwrap();
     assert_eq!(g.submit_count(), before + 1, "one step = one submit");
     // each weight sees 2 x 8 x 8 inputs of 0.5 (fewer at the border), each output 1 / numel
-    let gw = grads.get(vw).unwrap().download(&g).unwrap();
+    let gw = grads.get(&vw).unwrap().download(&g).unwrap();
     assert!(gw.iter().all(|v| *v > 0.0 && *v <= 0.5 * 128.0 / 512.0 + 1e-6), "{gw:?}");
 }
 
@@ -289,15 +289,15 @@ fn gradients_of_a_value_read_many_times_are_summed() {
             let vx = tape.leaf(up(&g, &x, &[n]), true);
             // y = sum_i s_i * x, so dy/dx = sum_i s_i
             let scales: Vec<f32> = (0..k).map(|i| 0.5 + i as f32 * 0.25).collect();
-            let mut y = ew::t_scale(&mut tape, vx, scales[0]).unwrap();
+            let mut y = ew::t_scale(&mut tape, vx.clone(), scales[0]).unwrap();
             for &s in &scales[1..] {
-                let ys = ew::t_scale(&mut tape, vx, s).unwrap();
+                let ys = ew::t_scale(&mut tape, vx.clone(), s).unwrap();
                 y = ew::t_add(&mut tape, y, ys).unwrap();
             }
-            let grads = tape.backward_with(y, Some(up(&g, &gy, &[n]))).unwrap();
+            let grads = tape.backward_with(&y, Some(up(&g, &gy, &[n]))).unwrap();
             let total: f64 = scales.iter().map(|&s| s as f64).sum();
             let want: Vec<f64> = gy.iter().map(|v| v * total).collect();
-            check(&g, &format!("gradient summed over {k} uses of {n} values"), grads.get(vx).unwrap(), &want, 4);
+            check(&g, &format!("gradient summed over {k} uses of {n} values"), grads.get(&vx).unwrap(), &want, 4);
         }
     }
 }

@@ -459,17 +459,17 @@ fn a_batchnorm_output_saved_for_the_backward_is_recomputed_bit_identically() {
     const { assert!(4 * 4 * 256 * 260 * 4 > bn::KEEP_OUTPUT_BYTES) };
     let (gamma, beta) = (t.leaf(rand(&g, &[4], 2), true), t.leaf(rand(&g, &[4], 3), true));
     let (rm, rv) = (Tensor::filled(&g, &[4], 0.0), Tensor::filled(&g, &[4], 1.0));
-    let y = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, true, 1e-5, 0.1).unwrap();
-    let kept = t.value(y).download(&g).unwrap();
-    let Saved::Recomputed(f) = t.save(y) else { panic!("the BatchNorm output is kept, not recomputed") };
+    let y = bn::t_batchnorm_relu(&mut t, x.clone(), gamma.clone(), beta.clone(), &rm, &rv, true, 1e-5, 0.1).unwrap();
+    let kept = t.value(&y).download(&g).unwrap();
+    let Saved::Recomputed(f) = t.save(&y) else { panic!("the BatchNorm output is kept, not recomputed") };
     let again = f(&g).unwrap().download(&g).unwrap();
     assert!(kept.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()));
     // a small output is kept, not recomputed
     let small = t.leaf(rand(&g, &[4, 4, 8, 8], 4), true);
-    let ys = bn::t_batchnorm_relu(&mut t, small, gamma, beta, &rm, &rv, true, 1e-5, 0.1).unwrap();
-    assert!(matches!(t.save(ys), Saved::Kept(_)), "a small BatchNorm output is recomputed");
+    let ys = bn::t_batchnorm_relu(&mut t, small, gamma.clone(), beta.clone(), &rm, &rv, true, 1e-5, 0.1).unwrap();
+    assert!(matches!(t.save(&ys), Saved::Kept(_)), "a small BatchNorm output is recomputed");
     // without gradients nothing is recorded, and nothing is kept for a recompute
     t.grad_enabled = false;
     let z = bn::t_batchnorm_relu(&mut t, x, gamma, beta, &rm, &rv, false, 1e-5, 0.1).unwrap();
-    assert!(matches!(t.save(z), Saved::Kept(_)));
+    assert!(matches!(t.save(&z), Saved::Kept(_)));
 }

@@ -58,7 +58,7 @@ fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
     let gamma = tape.leaf(up(g, &case.gamma, &[c]), true);
     let beta = tape.leaf(up(g, &case.beta, &[c]), true);
     let f = if relu { bn::t_batchnorm_relu } else { bn::t_batchnorm };
-    let y = f(&mut tape, x, gamma, beta, &rm, &rv, training, EPS, MOMENTUM).unwrap();
+    let y = f(&mut tape, x.clone(), gamma.clone(), beta.clone(), &rm, &rv, training, EPS, MOMENTUM).unwrap();
 
     let mut want = rbn::batchnorm(&case.x, s, &case.gamma, &case.beta, &case.rm, &case.rv, training, EPS as f64);
     let gy_eff: Vec<f64> = if relu {
@@ -68,7 +68,7 @@ fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
     } else {
         case.gy.clone()
     };
-    check(g, &format!("{what} y"), tape.value(y), &want, m);
+    check(g, &format!("{what} y"), tape.value(&y), &want, m);
     let (want_rm, want_rv) = if training {
         rbn::running_update(&case.x, s, &case.rm, &case.rv, MOMENTUM as f64)
     } else {
@@ -77,12 +77,12 @@ fn check_batchnorm(g: &Gpu, case: &BnCase, training: bool, relu: bool) {
     check(g, &format!("{what} running_mean"), &rm, &want_rm, m);
     check(g, &format!("{what} running_var"), &rv, &want_rv, m);
 
-    let grads = tape.backward_with(y, Some(up(g, &case.gy, &s))).unwrap();
+    let grads = tape.backward_with(&y, Some(up(g, &case.gy, &s))).unwrap();
     let (gx, dgamma, dbeta) =
         rbn::batchnorm_backward(&case.x, s, &case.gamma, &case.rm, &case.rv, training, EPS as f64, &gy_eff);
-    check(g, &format!("{what} gx"), grads.get(x).unwrap(), &gx, m);
-    check(g, &format!("{what} dgamma"), grads.get(gamma).unwrap(), &dgamma, m);
-    check(g, &format!("{what} dbeta"), grads.get(beta).unwrap(), &dbeta, m);
+    check(g, &format!("{what} gx"), grads.get(&x).unwrap(), &gx, m);
+    check(g, &format!("{what} dgamma"), grads.get(&gamma).unwrap(), &dgamma, m);
+    check(g, &format!("{what} dbeta"), grads.get(&beta).unwrap(), &dbeta, m);
 }
 
 #[test]
@@ -191,16 +191,16 @@ fn batchnorm_matches_pytorch_goldens() {
         let x = tape.leaf(t("x"), true);
         let w = tape.leaf(t("weight"), true);
         let b = tape.leaf(t("bias"), true);
-        let y = bn::t_batchnorm(&mut tape, x, w, b, &rm, &rv, training, EPS, MOMENTUM).unwrap();
-        f.check(&g, &format!("{file} y"), tape.value(y), "y", m);
+        let y = bn::t_batchnorm(&mut tape, x.clone(), w.clone(), b.clone(), &rm, &rv, training, EPS, MOMENTUM).unwrap();
+        f.check(&g, &format!("{file} y"), tape.value(&y), "y", m);
         if training {
             f.check(&g, &format!("{file} running_mean"), &rm, "running_mean_after", m);
             f.check(&g, &format!("{file} running_var"), &rv, "running_var_after", m);
         }
-        let grads = tape.backward_with(y, Some(t("gy"))).unwrap();
-        f.check(&g, &format!("{file} gx"), grads.get(x).unwrap(), "gx", m);
-        f.check(&g, &format!("{file} gweight"), grads.get(w).unwrap(), "gweight", m);
-        f.check(&g, &format!("{file} gbias"), grads.get(b).unwrap(), "gbias", m);
+        let grads = tape.backward_with(&y, Some(t("gy"))).unwrap();
+        f.check(&g, &format!("{file} gx"), grads.get(&x).unwrap(), "gx", m);
+        f.check(&g, &format!("{file} gweight"), grads.get(&w).unwrap(), "gweight", m);
+        f.check(&g, &format!("{file} gbias"), grads.get(&b).unwrap(), "gbias", m);
         assert_eq!(c, f.get("weight").len());
     }
 }
@@ -229,13 +229,13 @@ fn ties(n: usize, seed: u64) -> Vec<f64> {
 fn check_maxpool(g: &Gpu, x: &[f64], s: [usize; 4], seed: u64) {
     let mut tape = Tape::new(g);
     let vx = tape.leaf(up(g, x, &s), true);
-    let y = pool::t_maxpool2(&mut tape, vx).unwrap();
+    let y = pool::t_maxpool2(&mut tape, vx.clone()).unwrap();
     let os = [s[0], s[1], s[2] / 2, s[3] / 2];
-    assert_eq!(tape.value(y).shape(), os);
-    check(g, &format!("maxpool {s:?}"), tape.value(y), &rpool::maxpool2(x, s), 1);
+    assert_eq!(tape.value(&y).shape(), os);
+    check(g, &format!("maxpool {s:?}"), tape.value(&y), &rpool::maxpool2(x, s), 1);
     let gy = random(os.iter().product(), seed);
-    let grads = tape.backward_with(y, Some(up(g, &gy, &os))).unwrap();
-    check(g, &format!("maxpool {s:?} gx"), grads.get(vx).unwrap(), &rpool::maxpool2_backward(x, s, &gy), 1);
+    let grads = tape.backward_with(&y, Some(up(g, &gy, &os))).unwrap();
+    check(g, &format!("maxpool {s:?} gx"), grads.get(&vx).unwrap(), &rpool::maxpool2_backward(x, s, &gy), 1);
 }
 
 #[test]
@@ -277,10 +277,10 @@ fn maxpool_matches_pytorch_golden() {
     let f = Golden::load("op_maxpool2x2");
     let mut tape = Tape::new(&g);
     let x = tape.leaf(f.upload(&g, "x"), true);
-    let y = pool::t_maxpool2(&mut tape, x).unwrap();
-    f.check(&g, "op_maxpool2x2 y", tape.value(y), "y", 1);
-    let grads = tape.backward_with(y, Some(f.upload(&g, "gy"))).unwrap();
-    f.check(&g, "op_maxpool2x2 gx", grads.get(x).unwrap(), "gx", 1);
+    let y = pool::t_maxpool2(&mut tape, x.clone()).unwrap();
+    f.check(&g, "op_maxpool2x2 y", tape.value(&y), "y", 1);
+    let grads = tape.backward_with(&y, Some(f.upload(&g, "gy"))).unwrap();
+    f.check(&g, "op_maxpool2x2 gx", grads.get(&x).unwrap(), "gx", 1);
 }
 
 #[test]
@@ -296,14 +296,14 @@ fn check_resize(g: &Gpu, s: [usize; 4], oh: usize, ow: usize, seed: u64) {
     let x = random(s.iter().product(), seed);
     let mut tape = Tape::new(g);
     let vx = tape.leaf(up(g, &x, &s), true);
-    let y = resize::t_resize(&mut tape, vx, oh, ow).unwrap();
+    let y = resize::t_resize(&mut tape, vx.clone(), oh, ow).unwrap();
     let what = format!("resize {s:?} -> {oh}x{ow}");
-    check(g, &what, tape.value(y), &rres::resize_bilinear(&x, s, oh, ow), 4);
+    check(g, &what, tape.value(&y), &rres::resize_bilinear(&x, s, oh, ow), 4);
     let os = [s[0], s[1], oh, ow];
     let gy = random(os.iter().product(), seed + 1);
-    let grads = tape.backward_with(y, Some(up(g, &gy, &os))).unwrap();
+    let grads = tape.backward_with(&y, Some(up(g, &gy, &os))).unwrap();
     let k = (oh / s[2] + 2) * (ow / s[3] + 2) * 4;
-    check(g, &format!("{what} gx"), grads.get(vx).unwrap(), &rres::resize_bilinear_backward(s, oh, ow, &gy), k);
+    check(g, &format!("{what} gx"), grads.get(&vx).unwrap(), &rres::resize_bilinear_backward(s, oh, ow, &gy), k);
 }
 
 #[test]
@@ -346,10 +346,10 @@ fn resize_matches_pytorch_goldens() {
         let (oh, ow) = (f.shape("y")[2], f.shape("y")[3]);
         let mut tape = Tape::new(&g);
         let x = tape.leaf(f.upload(&g, "x"), true);
-        let y = resize::t_resize(&mut tape, x, oh, ow).unwrap();
-        f.check(&g, &format!("{file} y"), tape.value(y), "y", 4);
-        let grads = tape.backward_with(y, Some(f.upload(&g, "gy"))).unwrap();
-        f.check(&g, &format!("{file} gx"), grads.get(x).unwrap(), "gx", 16);
+        let y = resize::t_resize(&mut tape, x.clone(), oh, ow).unwrap();
+        f.check(&g, &format!("{file} y"), tape.value(&y), "y", 4);
+        let grads = tape.backward_with(&y, Some(f.upload(&g, "gy"))).unwrap();
+        f.check(&g, &format!("{file} gx"), grads.get(&x).unwrap(), "gx", 16);
     }
 }
 
@@ -365,28 +365,32 @@ fn concat_and_slice_round_trip_with_gradients() {
             shapes.iter().enumerate().map(|(i, s)| random(s.iter().product(), 90 + i as u64)).collect();
         let mut tape = Tape::new(&g);
         let vars: Vec<_> = data.iter().zip(&shapes).map(|(d, s)| tape.leaf(up(&g, d, s), true)).collect();
-        let y = if dim == 1 { cat::t_concat_channels(&mut tape, &vars) } else { cat::t_concat_batch(&mut tape, &vars) }
-            .unwrap();
+        let y = if dim == 1 {
+            cat::t_concat_channels(&mut tape, vars.clone())
+        } else {
+            cat::t_concat_batch(&mut tape, vars.clone())
+        }
+        .unwrap();
         let parts: Vec<(&[f64], &[usize])> =
             data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
         let want = rcat::concat(&parts, dim);
-        check(&g, &format!("concat dim {dim}"), tape.value(y), &want, 1);
-        let ys = tape.value(y).shape().to_vec();
+        check(&g, &format!("concat dim {dim}"), tape.value(&y), &want, 1);
+        let ys = tape.value(&y).shape().to_vec();
         assert_eq!(ys[dim], 7);
 
         // slice back the middle input, then differentiate slice(concat(xs))
         let sl =
             if dim == 1 { cat::t_slice_channels(&mut tape, y, 2, 1) } else { cat::t_slice_batch(&mut tape, y, 2, 1) }
                 .unwrap();
-        check(&g, &format!("slice dim {dim}"), tape.value(sl), &data[1], 1);
-        assert_eq!(tape.value(sl).shape(), shapes[1].as_slice());
+        check(&g, &format!("slice dim {dim}"), tape.value(&sl), &data[1], 1);
+        assert_eq!(tape.value(&sl).shape(), shapes[1].as_slice());
         let gy = random(data[1].len(), 95);
-        let grads = tape.backward_with(sl, Some(up(&g, &gy, &shapes[1]))).unwrap();
+        let grads = tape.backward_with(&sl, Some(up(&g, &gy, &shapes[1]))).unwrap();
         let g_cat = rcat::slice_backward(&gy, &ys, dim, 2, 1);
         let mut start = 0;
         for (i, s) in shapes.iter().enumerate() {
             let want = rcat::slice(&g_cat, &ys, dim, start, s[dim]);
-            check(&g, &format!("concat dim {dim} grad {i}"), grads.get(vars[i]).unwrap(), &want, 1);
+            check(&g, &format!("concat dim {dim} grad {i}"), grads.get(&vars[i]).unwrap(), &want, 1);
             start += s[dim];
         }
     }
@@ -426,19 +430,19 @@ fn gather_concat_matches_reference() {
         let vars: Vec<_> =
             data.iter().zip(&shapes).zip(&needs).map(|((d, s), &n)| tape.leaf(up(&g, d, s), n)).collect();
         let picks: Vec<_> = segs.iter().map(pick).collect();
-        let y = cat::t_gather_concat(&mut tape, &vars, &picks).unwrap();
+        let y = cat::t_gather_concat(&mut tape, vars.clone(), &picks).unwrap();
         let parts: Vec<(&[f64], &[usize])> =
             data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
-        check(&g, &what, tape.value(y), &rcat::gather_concat(&parts, &segs), 1);
-        assert_eq!(tape.value(y).shape(), &[4, c_out, hw[0], hw[1]]);
-        let gy = random(tape.value(y).numel(), 310);
-        let grads = tape.backward_with(y, Some(up(&g, &gy, &[4, c_out, hw[0], hw[1]]))).unwrap();
+        check(&g, &what, tape.value(&y), &rcat::gather_concat(&parts, &segs), 1);
+        assert_eq!(tape.value(&y).shape(), &[4, c_out, hw[0], hw[1]]);
+        let gy = random(tape.value(&y).numel(), 310);
+        let grads = tape.backward_with(&y, Some(up(&g, &gy, &[4, c_out, hw[0], hw[1]]))).unwrap();
         let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
         let want = rcat::gather_concat_backward(&gy, &refs, &segs);
         for k in 0..2 {
-            check(&g, &format!("{what} grad {k}"), grads.get(vars[k]).unwrap(), &want[k], 1);
+            check(&g, &format!("{what} grad {k}"), grads.get(&vars[k]).unwrap(), &want[k], 1);
         }
-        assert!(grads.get(vars[2]).is_none(), "{what}: a gradient for a source without requires_grad");
+        assert!(grads.get(&vars[2]).is_none(), "{what}: a gradient for a source without requires_grad");
     }
     g.test_set_binding_cap(None);
     // a plain concat of 7 inputs is one dispatch too
@@ -479,11 +483,11 @@ fn concat_matches_pytorch_golden() {
     let t = |k: &str| f.upload(&g, k);
     let mut tape = Tape::new(&g);
     let (a, b) = (tape.leaf(t("a"), true), tape.leaf(t("b"), true));
-    let y = cat::t_concat_channels(&mut tape, &[a, b]).unwrap();
-    f.check(&g, "op_concat y", tape.value(y), "y", 1);
-    let grads = tape.backward_with(y, Some(t("gy"))).unwrap();
-    f.check(&g, "op_concat ga", grads.get(a).unwrap(), "ga", 1);
-    f.check(&g, "op_concat gb", grads.get(b).unwrap(), "gb", 1);
+    let y = cat::t_concat_channels(&mut tape, vec![a.clone(), b.clone()]).unwrap();
+    f.check(&g, "op_concat y", tape.value(&y), "y", 1);
+    let grads = tape.backward_with(&y, Some(t("gy"))).unwrap();
+    f.check(&g, "op_concat ga", grads.get(&a).unwrap(), "ga", 1);
+    f.check(&g, "op_concat gb", grads.get(&b).unwrap(), "gb", 1);
 }
 
 #[test]
@@ -511,14 +515,14 @@ fn activations_match_pytorch_goldens() {
         let mut tape = Tape::new(&g);
         let x = tape.leaf(f.upload(&g, "x"), true);
         let y = match op {
-            "relu" => ew::t_relu(&mut tape, x),
-            "sigmoid" => ew::t_sigmoid(&mut tape, x),
-            _ => ew::t_tanh(&mut tape, x),
+            "relu" => ew::t_relu(&mut tape, x.clone()),
+            "sigmoid" => ew::t_sigmoid(&mut tape, x.clone()),
+            _ => ew::t_tanh(&mut tape, x.clone()),
         }
         .unwrap();
-        f.check(&g, &format!("{file} y"), tape.value(y), "y", 1);
-        let grads = tape.backward_with(y, Some(f.upload(&g, "gy"))).unwrap();
-        f.check(&g, &format!("{file} gx"), grads.get(x).unwrap(), "gx", 1);
+        f.check(&g, &format!("{file} y"), tape.value(&y), "y", 1);
+        let grads = tape.backward_with(&y, Some(f.upload(&g, "gy"))).unwrap();
+        f.check(&g, &format!("{file} gx"), grads.get(&x).unwrap(), "gx", 1);
     }
     // relu's golden holds exact zeros: ReLU'(0) = 0
     assert!(Golden::load("op_relu").get("x").contains(&0.0));

@@ -176,13 +176,13 @@ fn tape_conv_gradients_match_reference() {
     let vx = t.leaf(up(&g, &x, &shape), true);
     let vw = t.leaf(up(&g, &w, &[co, 3, k, k]), true);
     let vb = t.leaf(up(&g, &b, &[co]), true);
-    let y = t_conv2d(&mut t, vx, vw, Some(vb)).unwrap();
-    check(&g, "tape y", t.value(y), &r::conv2d(&x, shape, &w, co, k, Some(&b)), 3 * k * k);
-    let grads = t.backward_with(y, Some(up(&g, &gy, &[2, co, 6, 5]))).unwrap();
+    let y = t_conv2d(&mut t, vx.clone(), vw.clone(), Some(vb.clone())).unwrap();
+    check(&g, "tape y", t.value(&y), &r::conv2d(&x, shape, &w, co, k, Some(&b)), 3 * k * k);
+    let grads = t.backward_with(&y, Some(up(&g, &gy, &[2, co, 6, 5]))).unwrap();
     let (gx, gw, gb) = r::conv2d_backward(&x, shape, &w, co, k, &gy);
-    check(&g, "tape gx", grads.get(vx).unwrap(), &gx, co * k * k);
-    check(&g, "tape gw", grads.get(vw).unwrap(), &gw, 60);
-    check(&g, "tape gb", grads.get(vb).unwrap(), &gb, 60);
+    check(&g, "tape gx", grads.get(&vx).unwrap(), &gx, co * k * k);
+    check(&g, "tape gw", grads.get(&vw).unwrap(), &gw, 60);
+    check(&g, "tape gb", grads.get(&vb).unwrap(), &gb, 60);
 }
 
 #[test]
@@ -191,10 +191,10 @@ fn tape_conv_skips_gradients_not_needed() {
     let mut t = Tape::new(&g);
     let vx = t.leaf(up(&g, &random(2 * 3 * 4 * 4, 1), &[2, 3, 4, 4]), false);
     let vw = t.leaf(up(&g, &random(2 * 3 * 9, 2), &[2, 3, 3, 3]), true);
-    let y = t_conv2d(&mut t, vx, vw, None).unwrap();
-    let grads = t.backward(y).unwrap();
-    assert!(grads.get(vx).is_none(), "the input needs no gradient");
-    let gw = grads.get(vw).unwrap().download(&g).unwrap();
+    let y = t_conv2d(&mut t, vx.clone(), vw.clone(), None).unwrap();
+    let grads = t.backward(&y).unwrap();
+    assert!(grads.get(&vx).is_none(), "the input needs no gradient");
+    let gw = grads.get(&vw).unwrap().download(&g).unwrap();
     assert_eq!(gw.len(), 2 * 3 * 9);
     assert!(gw.iter().any(|v| *v != 0.0));
 }

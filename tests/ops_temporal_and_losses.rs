@@ -29,10 +29,10 @@ fn sobel_matches_reference_forward_and_backward() {
     for (dir, dx) in [(SobelDir::X, true), (SobelDir::Y, false)] {
         let mut tape = Tape::new(&g);
         let vx = tape.leaf(up(&g, &x, &[n, c, h, w]), true);
-        let y = sobel::t_sobel(&mut tape, vx, dir).unwrap();
-        check(&g, "sobel", tape.value(y), &rf::sobel::sobel(&x, n * c, h, w, dx), 9);
-        let grads = tape.backward_with(y, Some(up(&g, &gy, &[n, c, h, w]))).unwrap();
-        check(&g, "sobel backward", grads.get(vx).unwrap(), &rf::sobel::sobel_backward(&gy, n * c, h, w, dx), 9);
+        let y = sobel::t_sobel(&mut tape, vx.clone(), dir).unwrap();
+        check(&g, "sobel", tape.value(&y), &rf::sobel::sobel(&x, n * c, h, w, dx), 9);
+        let grads = tape.backward_with(&y, Some(up(&g, &gy, &[n, c, h, w]))).unwrap();
+        check(&g, "sobel backward", grads.get(&vx).unwrap(), &rf::sobel::sobel_backward(&gy, n * c, h, w, dx), 9);
     }
 }
 
@@ -46,13 +46,13 @@ fn sobel_xy_matches_reference_forward_and_backward() {
         let gy = random(2 * n * c * h * w, 6);
         let mut tape = Tape::new(&g);
         let vx = tape.leaf(up(&g, &x, &[n, c, h, w]), true);
-        let y = sobel::t_sobel_xy(&mut tape, vx).unwrap();
+        let y = sobel::t_sobel_xy(&mut tape, vx.clone()).unwrap();
         let what = format!("sobel_xy {:?}", [n, c, h, w]);
-        assert_eq!(tape.value(y).shape(), &[n, 2 * c, h, w]);
-        check(&g, &what, tape.value(y), &rf::sobel::sobel_xy(&x, n, c, h, w), 9);
-        let grads = tape.backward_with(y, Some(up(&g, &gy, &[n, 2 * c, h, w]))).unwrap();
+        assert_eq!(tape.value(&y).shape(), &[n, 2 * c, h, w]);
+        check(&g, &what, tape.value(&y), &rf::sobel::sobel_xy(&x, n, c, h, w), 9);
+        let grads = tape.backward_with(&y, Some(up(&g, &gy, &[n, 2 * c, h, w]))).unwrap();
         let want = rf::sobel::sobel_xy_backward(&gy, n, c, h, w);
-        check(&g, &format!("{what} backward"), grads.get(vx).unwrap(), &want, 9);
+        check(&g, &format!("{what} backward"), grads.get(&vx).unwrap(), &want, 9);
     }
 }
 
@@ -83,10 +83,10 @@ fn sobel_matches_pytorch_goldens() {
         let gold = Golden::load(file);
         let mut tape = Tape::new(&g);
         let vx = tape.leaf(gold.upload(&g, "x"), true);
-        let y = sobel::t_sobel(&mut tape, vx, dir).unwrap();
-        gold.check(&g, &format!("{file} y"), tape.value(y), "y", 9);
-        let grads = tape.backward_with(y, Some(gold.upload(&g, "gy"))).unwrap();
-        gold.check(&g, &format!("{file} gx"), grads.get(vx).unwrap(), "gx", 9);
+        let y = sobel::t_sobel(&mut tape, vx.clone(), dir).unwrap();
+        gold.check(&g, &format!("{file} y"), tape.value(&y), "y", 9);
+        let grads = tape.backward_with(&y, Some(gold.upload(&g, "gy"))).unwrap();
+        gold.check(&g, &format!("{file} gx"), grads.get(&vx).unwrap(), "gx", 9);
     }
 }
 
@@ -112,12 +112,12 @@ fn pair_diff_matches_reference_forward_and_backward() {
         let gy = random(clips * (nf - 1) * block, 12);
         let mut tape = Tape::new(&g);
         let vx = tape.leaf(up(&g, &x, &[clips * nf, c, h, w]), true);
-        let y = cat::t_pair_diff(&mut tape, vx, clips, nf).unwrap();
+        let y = cat::t_pair_diff(&mut tape, vx.clone(), clips, nf).unwrap();
         let what = format!("pair_diff {clips} clips of {nf} x {:?}", [c, h, w]);
-        check(&g, &what, tape.value(y), &rf::concat::pair_diff(&x, block, nf), 1);
-        let grads = tape.backward_with(y, Some(up(&g, &gy, &[clips * (nf - 1), c, h, w]))).unwrap();
+        check(&g, &what, tape.value(&y), &rf::concat::pair_diff(&x, block, nf), 1);
+        let grads = tape.backward_with(&y, Some(up(&g, &gy, &[clips * (nf - 1), c, h, w]))).unwrap();
         let want = rf::concat::pair_diff_backward(&gy, block, nf, clips * nf);
-        check(&g, &format!("{what} backward"), grads.get(vx).unwrap(), &want, 1);
+        check(&g, &format!("{what} backward"), grads.get(&vx).unwrap(), &want, 1);
     }
 }
 
@@ -137,11 +137,11 @@ fn temporal_difference_matches_pytorch_golden() {
     let mut tape = Tape::new(&g);
     let a = tape.leaf(gold.upload(&g, "a"), true);
     let b = tape.leaf(gold.upload(&g, "b"), true);
-    let y = ew::t_sub(&mut tape, b, a).unwrap(); // r_t1 - r_t
-    gold.check(&g, "temporal_diff y", tape.value(y), "y", 1);
-    let grads = tape.backward_with(y, Some(gold.upload(&g, "gy"))).unwrap();
-    check(&g, "temporal_diff ga", grads.get(a).unwrap(), gold.get("ga"), 1);
-    check(&g, "temporal_diff gb", grads.get(b).unwrap(), gold.get("gb"), 1);
+    let y = ew::t_sub(&mut tape, b.clone(), a.clone()).unwrap(); // r_t1 - r_t
+    gold.check(&g, "temporal_diff y", tape.value(&y), "y", 1);
+    let grads = tape.backward_with(&y, Some(gold.upload(&g, "gy"))).unwrap();
+    check(&g, "temporal_diff ga", grads.get(&a).unwrap(), gold.get("ga"), 1);
+    check(&g, "temporal_diff gb", grads.get(&b).unwrap(), gold.get("gb"), 1);
 }
 
 // ---- ConvGRU gates ----------------------------------------------------------------------------
@@ -164,21 +164,21 @@ fn gru_gates_and_update_match_reference_forward_and_backward() {
         tape.leaf(up(&g, &pre_u, &shape), true),
         tape.leaf(up(&g, &h_prev, &shape), true),
     );
-    let (u, rh) = gru::t_gru_gates(&mut tape, vr, vu, vh).unwrap();
+    let (u, rh) = gru::t_gru_gates(&mut tape, vr.clone(), vu.clone(), vh.clone()).unwrap();
     let (want_u, want_rh) = rf::gru::gru_gates(&pre_r, &pre_u, &h_prev);
-    check(&g, "gru u", tape.value(u), &want_u, 1);
-    check(&g, "gru rh", tape.value(rh), &want_rh, 1);
+    check(&g, "gru u", tape.value(&u), &want_u, 1);
+    check(&g, "gru rh", tape.value(&rh), &want_rh, 1);
     // combine the two outputs into one scalar-seeded output: y = u * gu + rh * grh (as a tape sum)
     let cu = tape.leaf(up(&g, &gu, &shape), false);
     let crh = tape.leaf(up(&g, &grh, &shape), false);
     let a = ew::t_mul(&mut tape, u, cu).unwrap();
     let b = ew::t_mul(&mut tape, rh, crh).unwrap();
     let y = ew::t_add(&mut tape, a, b).unwrap();
-    let grads = tape.backward_with(y, Some(Tensor::filled(&g, &shape, 1.0))).unwrap();
+    let grads = tape.backward_with(&y, Some(Tensor::filled(&g, &shape, 1.0))).unwrap();
     let [g_pre_r, g_pre_u, g_h] = rf::gru::gru_gates_backward(&pre_r, &pre_u, &h_prev, &gu, &grh);
-    check(&g, "gru g_pre_r", grads.get(vr).unwrap(), &g_pre_r, 1);
-    check(&g, "gru g_pre_u", grads.get(vu).unwrap(), &g_pre_u, 1);
-    check(&g, "gru g_h_prev", grads.get(vh).unwrap(), &g_h, 1);
+    check(&g, "gru g_pre_r", grads.get(&vr).unwrap(), &g_pre_r, 1);
+    check(&g, "gru g_pre_u", grads.get(&vu).unwrap(), &g_pre_u, 1);
+    check(&g, "gru g_h_prev", grads.get(&vh).unwrap(), &g_h, 1);
 
     // update
     let uu: Vec<f64> = want_u.clone();
@@ -188,13 +188,13 @@ fn gru_gates_and_update_match_reference_forward_and_backward() {
         tape.leaf(up(&g, &h_prev, &shape), true),
         tape.leaf(up(&g, &pre_c, &shape), true),
     );
-    let h = gru::t_gru_update(&mut tape, vu, vh, vc).unwrap();
-    check(&g, "gru h", tape.value(h), &rf::gru::gru_update(&uu, &h_prev, &pre_c), 1);
-    let grads = tape.backward_with(h, Some(up(&g, &gh, &shape))).unwrap();
+    let h = gru::t_gru_update(&mut tape, vu.clone(), vh.clone(), vc.clone()).unwrap();
+    check(&g, "gru h", tape.value(&h), &rf::gru::gru_update(&uu, &h_prev, &pre_c), 1);
+    let grads = tape.backward_with(&h, Some(up(&g, &gh, &shape))).unwrap();
     let [g_u, g_hp, g_c] = rf::gru::gru_update_backward(&uu, &h_prev, &pre_c, &gh);
-    check(&g, "gru g_u", grads.get(vu).unwrap(), &g_u, 1);
-    check(&g, "gru g_h_prev (update)", grads.get(vh).unwrap(), &g_hp, 1);
-    check(&g, "gru g_pre_c", grads.get(vc).unwrap(), &g_c, 1);
+    check(&g, "gru g_u", grads.get(&vu).unwrap(), &g_u, 1);
+    check(&g, "gru g_h_prev (update)", grads.get(&vh).unwrap(), &g_hp, 1);
+    check(&g, "gru g_pre_c", grads.get(&vc).unwrap(), &g_c, 1);
 }
 
 #[test]
@@ -451,30 +451,30 @@ fn depth_losses_match_reference_forward_and_backward() {
         // abs
         let mut tape = Tape::new(&g);
         let vp = tape.leaf(up(&g, &pred, &shape), true);
-        let l = dl::t_abs_loss(&mut tape, vp, &tt, mtr).unwrap();
-        check(&g, "abs loss", tape.value(l), &[rf::depth_loss::abs_loss(&pred, &target, m)], len);
-        let grads = tape.backward_with(l, Some(up(&g, &[seed], &[1]))).unwrap();
+        let l = dl::t_abs_loss(&mut tape, vp.clone(), &tt, mtr).unwrap();
+        check(&g, "abs loss", tape.value(&l), &[rf::depth_loss::abs_loss(&pred, &target, m)], len);
+        let grads = tape.backward_with(&l, Some(up(&g, &[seed], &[1]))).unwrap();
         check(
             &g,
             "abs loss backward",
-            grads.get(vp).unwrap(),
+            grads.get(&vp).unwrap(),
             &rf::depth_loss::abs_loss_backward(&pred, &target, m, seed),
             1,
         );
         // contrastive
         let mut tape = Tape::new(&g);
         let vp = tape.leaf(up(&g, &pred, &shape), true);
-        let l = dl::t_contrastive_loss(&mut tape, vp, &tt, mtr).unwrap();
+        let l = dl::t_contrastive_loss(&mut tape, vp.clone(), &tt, mtr).unwrap();
         check(
             &g,
             "contrastive loss",
-            tape.value(l),
+            tape.value(&l),
             &[rf::depth_loss::contrastive_loss(&pred, &target, m, n, h, w)],
             8 * len,
         );
-        let grads = tape.backward_with(l, Some(up(&g, &[seed], &[1]))).unwrap();
+        let grads = tape.backward_with(&l, Some(up(&g, &[seed], &[1]))).unwrap();
         let want = rf::depth_loss::contrastive_loss_backward(&pred, &target, m, n, h, w, seed);
-        check(&g, "contrastive loss backward", grads.get(vp).unwrap(), &want, 16);
+        check(&g, "contrastive loss backward", grads.get(&vp).unwrap(), &want, 16);
     }
 }
 
@@ -489,14 +489,14 @@ fn depth_losses_with_an_empty_mask_are_zero() {
         let mut tape = Tape::new(&g);
         let vp = tape.leaf(pred.clone(), true);
         let l = if con {
-            dl::t_contrastive_loss(&mut tape, vp, &target, Some(&mask))
+            dl::t_contrastive_loss(&mut tape, vp.clone(), &target, Some(&mask))
         } else {
-            dl::t_abs_loss(&mut tape, vp, &target, Some(&mask))
+            dl::t_abs_loss(&mut tape, vp.clone(), &target, Some(&mask))
         }
         .unwrap();
-        assert_eq!(tape.value(l).download(&g).unwrap(), vec![0.0]);
-        let grads = tape.backward(l).unwrap();
-        assert!(grads.get(vp).unwrap().download(&g).unwrap().iter().all(|&v| v == 0.0));
+        assert_eq!(tape.value(&l).download(&g).unwrap(), vec![0.0]);
+        let grads = tape.backward(&l).unwrap();
+        assert!(grads.get(&vp).unwrap().download(&g).unwrap().iter().all(|&v| v == 0.0));
     }
 }
 
@@ -541,25 +541,25 @@ fn depth_losses_match_pytorch_goldens() {
         }
         let mut tape = Tape::new(&g);
         let vp = tape.leaf(gold.upload(&g, "pred"), true);
-        let la = dl::t_abs_loss(&mut tape, vp, &target, mask.as_ref()).unwrap();
-        let lc = dl::t_contrastive_loss(&mut tape, vp, &target, mask.as_ref()).unwrap();
-        let loss = ew::t_add(&mut tape, la, lc).unwrap();
-        for (what, v, k) in [("l_abs", la, len), ("l_con", lc, 8 * len), ("loss", loss, 9 * len)] {
-            gold.check(&g, &format!("{file} {what}"), tape.value(v), what, k);
+        let la = dl::t_abs_loss(&mut tape, vp.clone(), &target, mask.as_ref()).unwrap();
+        let lc = dl::t_contrastive_loss(&mut tape, vp.clone(), &target, mask.as_ref()).unwrap();
+        let loss = ew::t_add(&mut tape, la.clone(), lc.clone()).unwrap();
+        for (what, v, k) in [("l_abs", la, len), ("l_con", lc, 8 * len), ("loss", loss.clone(), 9 * len)] {
+            gold.check(&g, &format!("{file} {what}"), tape.value(&v), what, k);
         }
-        let grads = tape.backward(loss).unwrap();
-        gold.check(&g, &format!("{file} gpred"), grads.get(vp).unwrap(), "gpred", 16);
+        let grads = tape.backward(&loss).unwrap();
+        gold.check(&g, &format!("{file} gpred"), grads.get(&vp).unwrap(), "gpred", 16);
         for (what, con) in [("gpred_abs", false), ("gpred_con", true)] {
             let mut tape = Tape::new(&g);
             let vp = tape.leaf(gold.upload(&g, "pred"), true);
             let l = if con {
-                dl::t_contrastive_loss(&mut tape, vp, &target, mask.as_ref())
+                dl::t_contrastive_loss(&mut tape, vp.clone(), &target, mask.as_ref())
             } else {
-                dl::t_abs_loss(&mut tape, vp, &target, mask.as_ref())
+                dl::t_abs_loss(&mut tape, vp.clone(), &target, mask.as_ref())
             }
             .unwrap();
-            let grads = tape.backward(l).unwrap();
-            check(&g, &format!("{file} {what}"), grads.get(vp).unwrap(), gold.get(what), 16);
+            let grads = tape.backward(&l).unwrap();
+            check(&g, &format!("{file} {what}"), grads.get(&vp).unwrap(), gold.get(what), 16);
         }
     }
 }
@@ -569,7 +569,7 @@ fn depth_losses_reject_mismatched_shapes() {
     let g = gpu();
     let mut tape = Tape::new(&g);
     let vp = tape.leaf(Tensor::zeros(&g, &[2, 1, 5, 3]), true);
-    let err = dl::t_abs_loss(&mut tape, vp, &Tensor::zeros(&g, &[2, 1, 3, 5]), None).unwrap_err().to_string();
+    let err = dl::t_abs_loss(&mut tape, vp.clone(), &Tensor::zeros(&g, &[2, 1, 3, 5]), None).unwrap_err().to_string();
     assert!(err.contains("target"), "{err}");
     let err =
         dl::t_contrastive_loss(&mut tape, vp, &Tensor::zeros(&g, &[2, 1, 5, 3]), Some(&Tensor::zeros(&g, &[2, 1, 5])))
@@ -589,13 +589,13 @@ fn linear_matches_reference_forward_and_backward() {
     let vx = tape.leaf(up(&g, &x, &[n, i]), true);
     let vw = tape.leaf(up(&g, &wt, &[o, i]), true);
     let vb = tape.leaf(up(&g, &b, &[o]), true);
-    let y = lin::t_linear(&mut tape, vx, vw, vb).unwrap();
-    check(&g, "linear", tape.value(y), &rf::linear::linear(&x, &wt, &b, n, i, o), i);
-    let grads = tape.backward_with(y, Some(up(&g, &gy, &[n, o]))).unwrap();
+    let y = lin::t_linear(&mut tape, vx.clone(), vw.clone(), vb.clone()).unwrap();
+    check(&g, "linear", tape.value(&y), &rf::linear::linear(&x, &wt, &b, n, i, o), i);
+    let grads = tape.backward_with(&y, Some(up(&g, &gy, &[n, o]))).unwrap();
     let (gx, gw, gb) = rf::linear::linear_backward(&x, &wt, &gy, n, i, o);
-    check(&g, "linear gx", grads.get(vx).unwrap(), &gx, o);
-    check(&g, "linear gW", grads.get(vw).unwrap(), &gw, n);
-    check(&g, "linear gb", grads.get(vb).unwrap(), &gb, n);
+    check(&g, "linear gx", grads.get(&vx).unwrap(), &gx, o);
+    check(&g, "linear gW", grads.get(&vw).unwrap(), &gw, n);
+    check(&g, "linear gb", grads.get(&vb).unwrap(), &gb, n);
 }
 
 #[test]
@@ -616,11 +616,11 @@ fn linear_matches_pytorch_golden() {
     let vx = tape.leaf(gold.upload(&g, "x"), true);
     let vw = tape.leaf(gold.upload(&g, "weight"), true);
     let vb = tape.leaf(gold.upload(&g, "bias"), true);
-    let y = lin::t_linear(&mut tape, vx, vw, vb).unwrap();
-    gold.check(&g, "op_linear y", tape.value(y), "y", 7);
-    let grads = tape.backward_with(y, Some(gold.upload(&g, "gy"))).unwrap();
+    let y = lin::t_linear(&mut tape, vx.clone(), vw.clone(), vb.clone()).unwrap();
+    gold.check(&g, "op_linear y", tape.value(&y), "y", 7);
+    let grads = tape.backward_with(&y, Some(gold.upload(&g, "gy"))).unwrap();
     for (what, v) in [("gx", vx), ("gweight", vw), ("gbias", vb)] {
-        gold.check(&g, &format!("op_linear {what}"), grads.get(v).unwrap(), what, 5);
+        gold.check(&g, &format!("op_linear {what}"), grads.get(&v).unwrap(), what, 5);
     }
 }
 
@@ -654,19 +654,19 @@ fn cross_entropy_matches_reference_forward_and_backward() {
         );
         let mut tape = Tape::new(&g);
         let vl = tape.leaf(up(&g, &logits, &[n, k]), true);
-        let loss = ce::t_softmax_cross_entropy(&mut tape, vl, &lt).unwrap();
+        let loss = ce::t_softmax_cross_entropy(&mut tape, vl.clone(), &lt).unwrap();
         check(
             &g,
             "cross_entropy",
-            tape.value(loss),
+            tape.value(&loss),
             &[rf::cross_entropy::cross_entropy(&logits, &labels, n, k)],
             n * k,
         );
-        let grads = tape.backward_with(loss, Some(up(&g, &[1.3], &[1]))).unwrap();
+        let grads = tape.backward_with(&loss, Some(up(&g, &[1.3], &[1]))).unwrap();
         check(
             &g,
             "cross_entropy backward",
-            grads.get(vl).unwrap(),
+            grads.get(&vl).unwrap(),
             &rf::cross_entropy::cross_entropy_backward(&logits, &labels, n, k, 1.3),
             k,
         );
@@ -706,10 +706,10 @@ fn cross_entropy_matches_pytorch_golden() {
     gold.check(&g, "op_cross_entropy probs", &probs, "probs", 2);
     let mut tape = Tape::new(&g);
     let vl = tape.leaf(logits, true);
-    let loss = ce::t_softmax_cross_entropy(&mut tape, vl, &labels).unwrap();
-    gold.check(&g, "op_cross_entropy loss", tape.value(loss), "loss", 10);
-    let grads = tape.backward(loss).unwrap();
-    gold.check(&g, "op_cross_entropy glogits", grads.get(vl).unwrap(), "glogits", 2);
+    let loss = ce::t_softmax_cross_entropy(&mut tape, vl.clone(), &labels).unwrap();
+    gold.check(&g, "op_cross_entropy loss", tape.value(&loss), "loss", 10);
+    let grads = tape.backward(&loss).unwrap();
+    gold.check(&g, "op_cross_entropy glogits", grads.get(&vl).unwrap(), "glogits", 2);
 }
 
 #[test]

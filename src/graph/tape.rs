@@ -9,9 +9,30 @@ use anyhow::{bail, Result};
 use crate::gpu::{Arg, Gpu};
 use crate::tensor::Tensor;
 
-/// A value on the tape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Var(pub usize);
+/// A value on the tape: a handle to its tensor, which returns to the pool when the last handle
+/// drops. Ops take their inputs by value, so an intermediate is freed right after its last
+/// reader (liveness by ownership, checked by the compiler); clone a Var to read it again later.
+/// What a backward reads is saved by its closure (`save`), so gradients need no handle.
+#[derive(Clone)]
+pub struct Var(Rc<Value>);
+
+struct Value {
+    id: usize,
+    tensor: Tensor,
+}
+
+impl Var {
+    /// Its index on the tape (`Grads` are indexed by it).
+    pub fn id(&self) -> usize {
+        self.0.id
+    }
+}
+
+impl std::fmt::Debug for Var {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Var({}, {:?})", self.0.id, self.0.tensor)
+    }
+}
 
 /// Gradient of one op over a list of inputs (`Tape::record_var`): given dL/d(output), returns
 /// dL/d(input) for each input (None where the input needs no gradient).
@@ -38,15 +59,14 @@ impl Saved<'_> {
 
 struct Node<'g> {
     name: &'static str,
-    inputs: Vec<Var>,
-    output: Var,
+    /// ids of the input and output values (the tape holds no tensors)
+    inputs: Vec<usize>,
+    output: usize,
     backward: BackwardFn<'g>,
 }
 
 pub struct Tape<'g> {
     pub gpu: &'g Gpu,
-    /// None once freed (`free`): the tape no longer keeps that tensor alive.
-    values: Vec<Option<Tensor>>,
     shapes: Vec<Vec<usize>>,
     requires_grad: Vec<bool>,
     nodes: Vec<Node<'g>>,
@@ -65,8 +85,8 @@ pub struct Grads {
 }
 
 impl Grads {
-    pub fn get(&self, v: Var) -> Option<&Tensor> {
-        self.grads.get(v.0).and_then(|g| g.as_ref())
+    pub fn get(&self, v: &Var) -> Option<&Tensor> {
+        self.grads.get(v.id()).and_then(|g| g.as_ref())
     }
 }
 
@@ -74,7 +94,6 @@ impl<'g> Tape<'g> {
     pub fn new(gpu: &'g Gpu) -> Self {
         Self {
             gpu,
-            values: Vec::new(),
             shapes: Vec::new(),
             requires_grad: Vec::new(),
             nodes: Vec::new(),
@@ -87,49 +106,36 @@ impl<'g> Tape<'g> {
 
     /// A leaf value: an input (requires_grad = false) or a parameter.
     pub fn leaf(&mut self, t: Tensor, requires_grad: bool) -> Var {
+        let id = self.shapes.len();
         self.shapes.push(t.shape().to_vec());
-        self.values.push(Some(t));
         self.requires_grad.push(requires_grad && self.grad_enabled);
-        Var(self.values.len() - 1)
+        Var(Rc::new(Value { id, tensor: t }))
     }
 
-    pub fn value(&self, v: Var) -> &Tensor {
-        self.values[v.0].as_ref().unwrap_or_else(|| panic!("tape value {} was freed and then used", v.0))
-    }
-
-    /// Drops the tape's reference to `v`, a value the caller will not read again, so its buffer
-    /// returns to the pool as soon as nothing else holds it. Without gradients (inference) this is
-    /// what frees the intermediates; with gradients the backward closures keep what they saved.
-    pub fn free(&mut self, v: Var) {
-        self.values[v.0] = None;
+    /// The tensor of `v` (held by `v` itself: the tape holds no values).
+    pub fn value<'v>(&self, v: &'v Var) -> &'v Tensor {
+        &v.0.tensor
     }
 
     /// Declares that `v` can be recomputed by `f` (from tensors `f` shares with the backward of the
     /// op that made `v`): ops that save `v` for their backward (`save`) then keep `f` instead.
     /// Only for a value whose op was recorded (else `f` would keep its inputs alive for nothing).
-    pub fn set_recompute(&mut self, v: Var, f: Recompute<'g>) {
-        if self.grad_enabled && self.requires_grad[v.0] {
-            self.recompute.insert(v.0, f);
+    pub fn set_recompute(&mut self, v: &Var, f: Recompute<'g>) {
+        if self.grad_enabled && self.requires_grad[v.id()] {
+            self.recompute.insert(v.id(), f);
         }
     }
 
     /// What an op's backward should hold to read `v`: its recipe when it has one, else the value.
-    pub fn save(&self, v: Var) -> Saved<'g> {
-        match self.recompute.get(&v.0) {
+    pub fn save(&self, v: &Var) -> Saved<'g> {
+        match self.recompute.get(&v.id()) {
             Some(f) => Saved::Recomputed(f.clone()),
             None => Saved::Kept(self.value(v).clone()),
         }
     }
 
-    /// `free` for several values.
-    pub fn free_all(&mut self, vs: &[Var]) {
-        for &v in vs {
-            self.free(v);
-        }
-    }
-
-    pub fn requires_grad(&self, v: Var) -> bool {
-        self.requires_grad[v.0]
+    pub fn requires_grad(&self, v: &Var) -> bool {
+        self.requires_grad[v.id()]
     }
 
     /// Records the output of an op of `N` inputs. Its gradient closure returns one gradient per
@@ -137,7 +143,7 @@ impl<'g> Tape<'g> {
     pub fn record<const N: usize>(
         &mut self,
         name: &'static str,
-        inputs: [Var; N],
+        inputs: [&Var; N],
         output: Tensor,
         backward: impl FnOnce(&Gpu, &Tensor) -> Result<[Option<Tensor>; N]> + 'g,
     ) -> Var {
@@ -146,7 +152,7 @@ impl<'g> Tape<'g> {
 
     /// `record` for an op over a list of inputs (concat; conv with an optional bias): the number
     /// of gradients is checked when the backward walk calls the closure.
-    pub fn record_var(&mut self, name: &'static str, inputs: &[Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
+    pub fn record_var(&mut self, name: &'static str, inputs: &[&Var], output: Tensor, backward: BackwardFn<'g>) -> Var {
         if self.detect_anomaly && self.anomaly.is_none() {
             match self.gpu.download(&output) {
                 Ok(values) => {
@@ -162,11 +168,12 @@ impl<'g> Tape<'g> {
                 Err(e) => self.anomaly = Some(format!("op `{name}`: {e}")),
             }
         }
-        let needs = self.grad_enabled && inputs.iter().any(|&v| self.requires_grad[v.0]);
+        let needs = self.grad_enabled && inputs.iter().any(|v| self.requires_grad(v));
         let out = self.leaf(output, false);
         if needs {
-            self.requires_grad[out.0] = true;
-            self.nodes.push(Node { name, inputs: inputs.to_vec(), output: out, backward });
+            self.requires_grad[out.id()] = true;
+            let inputs = inputs.iter().map(|v| v.id()).collect();
+            self.nodes.push(Node { name, inputs, output: out.id(), backward });
         }
         out
     }
@@ -178,17 +185,17 @@ impl<'g> Tape<'g> {
 
     /// Walks the tape backwards from `loss` (seeded with ones), accumulating gradients where a
     /// value feeds several ops. Records GPU work only; nothing is read back.
-    pub fn backward(self, loss: Var) -> Result<Grads> {
+    pub fn backward(self, loss: &Var) -> Result<Grads> {
         self.backward_with(loss, None)
     }
 
     /// Like `backward`, with an explicit upstream gradient for `output` (used by gradient tests).
-    pub fn backward_with(mut self, output: Var, seed: Option<Tensor>) -> Result<Grads> {
+    pub fn backward_with(mut self, output: &Var, seed: Option<Tensor>) -> Result<Grads> {
         let gpu = self.gpu;
         // Gradients of each value as they arrive, summed (one dispatch for up to 7) when the
         // walk reaches the op that made the value, or at the end for leaves.
-        let mut pending: Vec<Vec<Tensor>> = vec![Vec::new(); self.values.len()];
-        let shape = self.shapes[output.0].clone();
+        let mut pending: Vec<Vec<Tensor>> = vec![Vec::new(); self.shapes.len()];
+        let shape = self.shapes[output.id()].clone();
         let seed = match seed {
             Some(s) => {
                 if s.shape() != shape.as_slice() {
@@ -198,17 +205,15 @@ impl<'g> Tape<'g> {
             }
             None => Tensor::filled(gpu, &shape, 1.0),
         };
-        pending[output.0].push(seed);
-        // Each backward closure holds what it needs; the tape's own references would keep every
-        // intermediate alive to the end of the walk, so drop them: each is freed once the last
-        // closure that saved it has run.
+        pending[output.id()].push(seed);
+        // Each backward closure holds what it needs (the tape holds no values): each saved
+        // tensor is freed once the last closure that saved it has run.
         let shapes = std::mem::take(&mut self.shapes);
-        self.values.clear();
         self.recompute.clear();
         let nodes = std::mem::take(&mut self.nodes);
         for node in nodes.into_iter().rev() {
             // An op output's gradient is needed only by this node: taken, it returns to the pool.
-            let parts = std::mem::take(&mut pending[node.output.0]);
+            let parts = std::mem::take(&mut pending[node.output]);
             let Some(g_out) = sum_grads(gpu, parts)? else { continue };
             let input_grads = (node.backward)(gpu, &g_out)?;
             if input_grads.len() != node.inputs.len() {
@@ -221,18 +226,18 @@ impl<'g> Tape<'g> {
             }
             for (&input, g) in node.inputs.iter().zip(input_grads) {
                 let Some(g) = g else { continue };
-                if !self.requires_grad[input.0] {
+                if !self.requires_grad[input] {
                     continue;
                 }
-                if g.shape() != shapes[input.0].as_slice() {
+                if g.shape() != shapes[input].as_slice() {
                     bail!(
                         "backward of `{}`: gradient shape {:?} != input shape {:?}",
                         node.name,
                         g.shape(),
-                        shapes[input.0]
+                        shapes[input]
                     );
                 }
-                let parts = &mut pending[input.0];
+                let parts = &mut pending[input];
                 let big = g.byte_len() > DEFER_BYTES;
                 parts.push(g);
                 // large gradients are added as they come (memory); a full set of 7 is summed now

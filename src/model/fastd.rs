@@ -177,31 +177,26 @@ impl FasTd {
         let (clips, nf, s) = (batch.clips, cfg.frames, cfg.map_size());
         let frames = self.frames_var(t, batch)?;
         let mut m = Builder::new(t, &self.params, cfg, training);
-        let single = single_frame::forward(&mut m, frames)?;
-        let mut out = Outputs {
-            d_single: single.depth,
-            off: vec![],
-            gru1: vec![],
-            d_multi: vec![],
-            d_fusion: vec![],
-            logits: None,
-        };
+        let single_frame::SingleFrame { f, depth } = single_frame::forward(&mut m, frames)?;
+        let mut out =
+            Outputs { d_single: depth, off: vec![], gru1: vec![], d_multi: vec![], d_fusion: vec![], logits: None };
         if v.single_only {
             return Ok((out, m.param_vars()));
         }
         // Motion features per pair (t, t+1), clip-major: [B * (Nf-1), C, S, S]
         let motion = if v.off {
             let mut prev = None;
-            for l in 1..=3 {
-                // frees f_l once its reduce has read it
-                let o = off_block::forward(&mut m, l, single.f[l - 1], prev, clips)?;
-                out.off.push(o);
+            for (l, fl) in (1..).zip(f) {
+                let o = off_block::forward(&mut m, l, fl, prev, clips)?;
+                out.off.push(o.clone());
                 prev = Some(o);
             }
             prev.unwrap()
         } else {
-            // variant 3: pool(reduce(f_3)) of frames 0 .. Nf-2 feeds the GRU directly
-            let f3 = m.gather(single.f[2], clips, nf, 0, nf - 1)?;
+            // variant 3: pool(reduce(f_3)) of frames 0 .. Nf-2 feeds the GRU directly (f_1, f_2
+            // are dropped unread)
+            let f3 = f.into_iter().last().expect("three blocks");
+            let f3 = m.gather(f3, clips, nf, 0, nf - 1)?;
             let r = m.cbr("off3.reduce", f3)?;
             pool::t_maxpool2(m.t, r)?
         };
@@ -214,26 +209,27 @@ impl FasTd {
             let mut h2 = zeros(&mut m, 1)?;
             for step in 0..nf - 1 {
                 let x = Pick { groups: clips, per_group: nf - 1, start: step, len: 1 };
-                h1 = conv_gru::step(&mut m, "gru1", h1, motion, x)?;
-                h2 = conv_gru::step(&mut m, "gru2", h2, h1, Pick::all(clips))?;
-                out.gru1.push(h1);
-                out.d_multi.push(h2);
+                h1 = conv_gru::step(&mut m, "gru1", h1, motion.clone(), x)?;
+                h2 = conv_gru::step(&mut m, "gru2", h2, h1.clone(), Pick::all(clips))?;
+                out.gru1.push(h1.clone());
+                out.d_multi.push(h2.clone());
             }
         } else {
             let d = m.conv_bias("multi.out", motion)?; // variant 2
             for step in 0..nf - 1 {
-                let dm = m.gather(d, clips, nf - 1, step, 1)?;
+                let dm = m.gather(d.clone(), clips, nf - 1, step, 1)?;
                 out.d_multi.push(dm);
             }
         }
         for step in 0..nf - 1 {
-            let ds = m.gather(single.depth, clips, nf, step, 1)?;
-            let dm = t_scale(m.t, out.d_multi[step], (1.0 - cfg.alpha) as f32)?;
+            let ds = m.gather(out.d_single.clone(), clips, nf, step, 1)?;
+            let dm = t_scale(m.t, out.d_multi[step].clone(), (1.0 - cfg.alpha) as f32)?;
             out.d_fusion.push(t_axpy(m.t, cfg.alpha as f32, ds, dm)?);
         }
         if v.binary {
             // flattened t-major, then row, then column
-            let cat = if nf == 2 { out.d_fusion[0] } else { concat::t_concat_channels(m.t, &out.d_fusion)? };
+            let cat =
+                if nf == 2 { out.d_fusion[0].clone() } else { concat::t_concat_channels(m.t, out.d_fusion.clone())? };
             let flat = t_reshape(m.t, cat, &[clips, (nf - 1) * s * s])?;
             let (w1, b1) = (m.p("head.fc1.weight")?, m.p("head.fc1.bias")?);
             let hidden = t_linear(m.t, flat, w1, b1)?;
@@ -252,13 +248,13 @@ impl FasTd {
         target: &Tensor,
         parts: &mut Vec<(&'static str, Var)>,
     ) -> Result<Var> {
-        let l_abs = t_abs_loss(t, pred, target, None)?;
-        parts.push(("l_abs", l_abs));
+        let l_abs = t_abs_loss(t, pred.clone(), target, None)?;
+        parts.push(("l_abs", l_abs.clone()));
         if !self.cfg.variant().contrastive {
             return Ok(l_abs);
         }
         let l_con = t_contrastive_loss(t, pred, target, None)?;
-        parts.push(("l_con", l_con));
+        parts.push(("l_con", l_con.clone()));
         t_add(t, l_abs, l_con)
     }
 
@@ -268,7 +264,7 @@ impl FasTd {
         let depth = Tensor::upload(t.gpu, &batch.depth, &[batch.depth.len() / (s * s), 1, s, s])?;
         let mut parts = Vec::new();
         let total = self.depth_loss(t, d_single, &depth, &mut parts)?;
-        parts.push(("l_single", total));
+        parts.push(("l_single", total.clone()));
         Ok(Losses { total, parts })
     }
 
@@ -280,29 +276,29 @@ impl FasTd {
         }
         let mut parts = Vec::new();
         let mut l_depth = None;
-        for (step, &df) in out.d_fusion.iter().enumerate() {
+        for (step, df) in out.d_fusion.iter().enumerate() {
             let target = Tensor::upload(t.gpu, &batch.maps_at(&self.cfg, &batch.depth, step), &[batch.clips, 1, s, s])?;
             let mut scratch = Vec::new();
-            let l = self.depth_loss(t, df, &target, &mut scratch)?;
+            let l = self.depth_loss(t, df.clone(), &target, &mut scratch)?;
             l_depth = Some(match l_depth {
                 None => l,
                 Some(acc) => t_add(t, acc, l)?,
             });
         }
         let l_depth = l_depth.unwrap();
-        parts.push(("l_depth", l_depth));
-        let total = match out.logits {
+        parts.push(("l_depth", l_depth.clone()));
+        let total = match &out.logits {
             Some(logits) => {
                 let labels = Tensor::upload(t.gpu, &batch.labels, &[batch.clips])?;
-                let l_binary = t_softmax_cross_entropy(t, logits, &labels)?;
-                parts.push(("l_binary", l_binary));
+                let l_binary = t_softmax_cross_entropy(t, logits.clone(), &labels)?;
+                parts.push(("l_binary", l_binary.clone()));
                 let beta = self.cfg.beta as f32;
                 let depth_part = t_scale(t, l_depth, 1.0 - beta)?;
                 t_axpy(t, beta, l_binary, depth_part)?
             }
             None => l_depth,
         };
-        parts.push(("l_multi", total));
+        parts.push(("l_multi", total.clone()));
         Ok(Losses { total, parts })
     }
 
@@ -319,17 +315,17 @@ impl FasTd {
         let mut t = Tape::new(gpu);
         t.grad_enabled = false;
         let (out, _) = self.forward(&mut t, batch, false)?;
-        let d_single = t.value(out.d_single).download_async(gpu).await?;
-        let p_live = match out.logits {
+        let d_single = t.value(&out.d_single).download_async(gpu).await?;
+        let p_live = match &out.logits {
             Some(l) => Some(softmax(gpu, t.value(l))?.download_async(gpu).await?),
             None => None,
         };
         let mut fused = Vec::with_capacity(out.d_fusion.len());
-        for &v in &out.d_fusion {
+        for v in &out.d_fusion {
             fused.push(t.value(v).download_async(gpu).await?);
         }
         let mut multi = Vec::with_capacity(out.d_multi.len());
-        for &v in &out.d_multi {
+        for v in &out.d_multi {
             multi.push(t.value(v).download_async(gpu).await?);
         }
         let mut scored = Scored { scores: vec![], d_single: vec![], d_multi: vec![], d_fusion: vec![], p_live: vec![] };

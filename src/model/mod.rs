@@ -39,17 +39,17 @@ impl<'a, 'g> Builder<'a, 'g> {
 
     /// The tape variable of a parameter.
     pub fn p(&mut self, name: &str) -> Result<Var> {
-        if let Some(&v) = self.vars.get(name) {
-            return Ok(v);
+        if let Some(v) = self.vars.get(name) {
+            return Ok(v.clone());
         }
         let v = self.params.var(self.t, name)?;
-        self.vars.insert(name.to_string(), v);
+        self.vars.insert(name.to_string(), v.clone());
         Ok(v)
     }
 
     /// The (name, var) of every parameter used so far, for the optimizer.
     pub fn param_vars(&self) -> Vec<(String, Var)> {
-        self.vars.iter().map(|(n, v)| (n.clone(), *v)).collect()
+        self.vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect()
     }
 
     /// conv k x k (no bias) -> BatchNorm -> ReLU, the paper's basic block.
@@ -73,12 +73,7 @@ impl<'a, 'g> Builder<'a, 'g> {
         let rv = self.params.get(&format!("{name}.bn.running_var"))?.clone();
         debug_assert_eq!(self.params.param(&format!("{name}.bn.running_mean"))?.kind, ParamKind::RunningStat);
         let (eps, momentum) = (self.cfg.bn_eps as f32, self.cfg.bn_momentum as f32);
-        let out =
-            batchnorm::t_batchnorm_relu(self.t, y, gamma, beta, &rm, &rv, self.training && trainable, eps, momentum)?;
-        // the conv output feeds only this BatchNorm (tape values the model will not read again
-        // are freed as it goes: that is what bounds inference memory)
-        self.t.free(y);
-        Ok(out)
+        batchnorm::t_batchnorm_relu(self.t, y, gamma, beta, &rm, &rv, self.training && trainable, eps, momentum)
     }
 
     /// `cbr` for inference (no gradients, running statistics): the BatchNorm folded into the conv's
@@ -89,7 +84,7 @@ impl<'a, 'g> Builder<'a, 'g> {
         let (rm, rv) = (get("bn.running_mean")?, get("bn.running_var")?);
         let gpu = self.t.gpu;
         let (wf, bf) = batchnorm::fold_into_conv(gpu, w, gamma, beta, rm, rv, self.cfg.bn_eps as f32)?;
-        let y = conv::conv2d_relu(gpu, self.t.value(x), &wf, Some(&bf))?;
+        let y = conv::conv2d_relu(gpu, self.t.value(&x), &wf, Some(&bf))?;
         Ok(self.t.leaf(y, false))
     }
 

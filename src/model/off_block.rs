@@ -9,17 +9,16 @@ use crate::ops::pool;
 use crate::ops::sobel::t_sobel_xy;
 
 /// OFF block at level `l` on pre-pool features `f` of all B * Nf frames (clip-major).
-/// `prev` is o_{l-1} for the B * (Nf-1) pairs. `f` is freed on the tape once read. Returns o_l: [B * (Nf-1), off_out, h/2, w/2].
+/// `prev` is o_{l-1} for the B * (Nf-1) pairs. Returns o_l: [B * (Nf-1), off_out, h/2, w/2].
 pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usize) -> Result<Var> {
     let nf = m.cfg.frames;
     // reduce runs once on all frames: r of frame t+1 in pair t is r of frame t+1 in pair t+1
     let r = m.cbr(&format!("off{l}.reduce"), f)?;
-    m.t.free(f); // f_l feeds only this block's reduce
-                 // [sobel_x(r), sobel_y(r)] per frame, as the concat reads them
-    let sxy = t_sobel_xy(m.t, r)?;
+    // [sobel_x(r), sobel_y(r)] per frame, as the concat reads them
+    let sxy = t_sobel_xy(m.t, r.clone())?;
     // r_t1 - r_t straight from r; r_t, sx_t, sy_t, sx_t1, sy_t1 are gathered inside the concat's
     // one dispatch (and its backward puts the frames' gradients back in one)
-    let diff = concat::t_pair_diff(m.t, r, clips, nf)?;
+    let diff = concat::t_pair_diff(m.t, r.clone(), clips, nf)?;
     let (t0, t1) = (frames(clips, nf, 0), frames(clips, nf, 1));
     let pairs_all = Pick::all(clips * (nf - 1));
     // [r_t, sx_t, sy_t, sx_t1, sy_t1, r_t1 - r_t, o_{l-1}]
@@ -29,14 +28,9 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
         srcs.push(p);
         segs.push((3, pairs_all));
     }
-    let cat = concat::t_gather_concat(m.t, &srcs, &segs)?;
-    // r, its Sobel maps and the difference are not read again (`prev` is the caller's, freed there)
-    m.t.free_all(&[r, sxy, diff]);
+    let cat = concat::t_gather_concat(m.t, srcs, &segs)?;
     let fused = m.cbr(&format!("off{l}.fuse"), cat)?;
-    m.t.free(cat);
-    let o = pool::t_maxpool2(m.t, fused)?;
-    m.t.free(fused);
-    Ok(o)
+    pool::t_maxpool2(m.t, fused)
 }
 
 /// Frames `start .. start + nf - 1` of each of `clips` clips of `nf` frames (a pair's first or

@@ -530,13 +530,13 @@ fn record(
     momentum: f32,
     relu: bool,
 ) -> Result<Var> {
-    let (xv, gv, bv) = (t.value(x).clone(), t.value(gamma).clone(), t.value(beta).clone());
+    let (xv, gv, bv) = (t.value(&x).clone(), t.value(&gamma).clone(), t.value(&beta).clone());
     let (y, stats) = batchnorm_forward(t.gpu, &xv, &gv, &bv, running_mean, running_var, training, eps, momentum, relu)?;
     if relu && y.byte_len() <= KEEP_OUTPUT_BYTES {
         // small outputs are kept: a recompute costs a dispatch (~0.05 ms on a CPU adapter) and
         // saves memory that does not matter at these sizes
         let yv = y.clone();
-        return Ok(t.record(name, [x, gamma, beta], y, move |gpu, g| {
+        return Ok(t.record(name, [&x, &gamma, &beta], y, move |gpu, g| {
             let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
             Ok([Some(gx), Some(dgamma), Some(dbeta)])
         }));
@@ -563,7 +563,7 @@ fn record(
         })
     };
     let again = recompute.clone();
-    let out = t.record(name, [x, gamma, beta], y, move |gpu, g| {
+    let out = t.record(name, [&x, &gamma, &beta], y, move |gpu, g| {
         // without ReLU the mask is x itself: nothing to recompute
         let yv = if relu {
             let kept = memo.borrow_mut().take();
@@ -579,7 +579,7 @@ fn record(
         let (gx, dgamma, dbeta) = batchnorm_backward(gpu, &xv, &yv, g, &stats, &gv, training, relu)?;
         Ok([Some(gx), Some(dgamma), Some(dbeta)])
     });
-    t.set_recompute(out, recompute);
+    t.set_recompute(&out, recompute);
     Ok(out)
 }
 

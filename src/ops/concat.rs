@@ -226,22 +226,22 @@ pub fn slice_batch(gpu: &Gpu, x: &Tensor, start: usize, len: usize) -> Result<Te
 
 // ---- tape ops -------------------------------------------------------------------------------
 
-fn t_concat(t: &mut Tape, xs: &[Var], dim: usize) -> Result<Var> {
+fn t_concat(t: &mut Tape, xs: Vec<Var>, dim: usize) -> Result<Var> {
     if dim == 1 && xs.len() > 1 && xs.len() <= MAX_SEGS {
         let segs: Vec<(usize, Pick)> =
-            xs.iter().enumerate().map(|(i, &x)| (i, Pick::all(t.value(x).shape()[0]))).collect();
-        let shapes: Vec<&[usize]> = xs.iter().map(|&v| t.value(v).shape()).collect();
+            xs.iter().enumerate().map(|(i, x)| (i, Pick::all(t.value(x).shape()[0]))).collect();
+        let shapes: Vec<&[usize]> = xs.iter().map(|v| t.value(v).shape()).collect();
         if shapes_for_gather_concat(&shapes, &segs).is_ok() {
             return t_gather_concat(t, xs, &segs);
         }
     }
-    let values: Vec<Tensor> = xs.iter().map(|&v| t.value(v).clone()).collect();
+    let values: Vec<Tensor> = xs.iter().map(|v| t.value(v).clone()).collect();
     let refs: Vec<&Tensor> = values.iter().collect();
     let y = concat(t.gpu, &refs, dim)?;
     let sizes: Vec<usize> = values.iter().map(|v| v.shape()[dim]).collect();
     Ok(t.record_var(
         dim_name(dim),
-        xs,
+        &xs.iter().collect::<Vec<_>>(),
         y,
         Box::new(move |gpu, g| {
             let mut start = 0;
@@ -256,28 +256,28 @@ fn t_concat(t: &mut Tape, xs: &[Var], dim: usize) -> Result<Var> {
 }
 
 fn t_slice(t: &mut Tape, x: Var, dim: usize, start: usize, len: usize) -> Result<Var> {
-    let x_shape = t.value(x).shape().to_vec();
-    let y = slice(t.gpu, t.value(x), dim, start, len)?;
+    let x_shape = t.value(&x).shape().to_vec();
+    let y = slice(t.gpu, t.value(&x), dim, start, len)?;
     let name = if dim == 0 { "slice_batch" } else { "slice_channels" };
-    Ok(t.record(name, [x], y, move |gpu, g| Ok([Some(unslice(gpu, g, &x_shape, dim, start)?)])))
+    Ok(t.record(name, [&x], y, move |gpu, g| Ok([Some(unslice(gpu, g, &x_shape, dim, start)?)])))
 }
 
 /// `gather_batch` on the tape.
 pub fn t_gather_batch(t: &mut Tape, x: Var, groups: usize, per_group: usize, start: usize, len: usize) -> Result<Var> {
-    let x_shape = t.value(x).shape().to_vec();
-    let y = gather_batch(t.gpu, t.value(x), groups, per_group, start, len)?;
-    Ok(t.record("gather_batch", [x], y, move |gpu, g| {
+    let x_shape = t.value(&x).shape().to_vec();
+    let y = gather_batch(t.gpu, t.value(&x), groups, per_group, start, len)?;
+    Ok(t.record("gather_batch", [&x], y, move |gpu, g| {
         Ok([Some(scatter_batch(gpu, g, &x_shape, groups, per_group, start)?)])
     }))
 }
 
-pub fn t_concat_channels(t: &mut Tape, xs: &[Var]) -> Result<Var> {
+pub fn t_concat_channels(t: &mut Tape, xs: Vec<Var>) -> Result<Var> {
     t_concat(t, xs, 1)
 }
 pub fn t_slice_channels(t: &mut Tape, x: Var, start: usize, len: usize) -> Result<Var> {
     t_slice(t, x, 1, start, len)
 }
-pub fn t_concat_batch(t: &mut Tape, xs: &[Var]) -> Result<Var> {
+pub fn t_concat_batch(t: &mut Tape, xs: Vec<Var>) -> Result<Var> {
     t_concat(t, xs, 0)
 }
 pub fn t_slice_batch(t: &mut Tape, x: Var, start: usize, len: usize) -> Result<Var> {
@@ -537,16 +537,16 @@ pub fn gather_concat_backward(
 
 /// `gather_concat` on the tape: one gradient per source (a source read by several segments gets
 /// their sum from the one backward dispatch).
-pub fn t_gather_concat(t: &mut Tape, srcs: &[Var], segs: &[(usize, Pick)]) -> Result<Var> {
-    let values: Vec<&Tensor> = srcs.iter().map(|&v| t.value(v)).collect();
+pub fn t_gather_concat(t: &mut Tape, srcs: Vec<Var>, segs: &[(usize, Pick)]) -> Result<Var> {
+    let values: Vec<&Tensor> = srcs.iter().map(|v| t.value(v)).collect();
     let y = gather_concat(t.gpu, &values, segs)?;
-    let needs: Vec<bool> = srcs.iter().map(|&v| t.requires_grad(v)).collect();
+    let needs: Vec<bool> = srcs.iter().map(|v| t.requires_grad(v)).collect();
     // the backward needs only the sources' shapes
     let shapes: Vec<Vec<usize>> = values.iter().map(|v| v.shape().to_vec()).collect();
     let segs = segs.to_vec();
     Ok(t.record_var(
         "concat_channels",
-        srcs,
+        &srcs.iter().collect::<Vec<_>>(),
         y,
         Box::new(move |gpu, g| {
             let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
@@ -617,7 +617,7 @@ pub fn pair_diff_backward(gpu: &Gpu, gy: &Tensor, x_shape: &[usize], nf: usize) 
 
 /// `pair_diff` on the tape.
 pub fn t_pair_diff(t: &mut Tape, x: Var, clips: usize, nf: usize) -> Result<Var> {
-    let x_shape = t.value(x).shape().to_vec();
-    let y = pair_diff(t.gpu, t.value(x), clips, nf)?;
-    Ok(t.record("pair_diff", [x], y, move |gpu, g| Ok([Some(pair_diff_backward(gpu, g, &x_shape, nf)?)])))
+    let x_shape = t.value(&x).shape().to_vec();
+    let y = pair_diff(t.gpu, t.value(&x), clips, nf)?;
+    Ok(t.record("pair_diff", [&x], y, move |gpu, g| Ok([Some(pair_diff_backward(gpu, g, &x_shape, nf)?)])))
 }

@@ -932,15 +932,15 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
 /// conv2d on the tape. Gradients are computed only for the inputs that need them (the first
 /// layer's image, frozen weights).
 pub fn t_conv2d(t: &mut Tape, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
-    let wv = t.value(w).clone();
-    let y = conv2d(t.gpu, t.value(x), &wv, b.map(|b| t.value(b)))?;
+    let wv = t.value(&w).clone();
+    let y = conv2d(t.gpu, t.value(&x), &wv, b.as_ref().map(|b| t.value(b)))?;
     let k = wv.dim(2);
-    let (need_x, need_w) = (t.requires_grad(x), t.requires_grad(w));
+    let (need_x, need_w) = (t.requires_grad(&x), t.requires_grad(&w));
     // only the weight gradient reads the input (kept, or recomputed: see Tape::save)
-    let xs = need_w.then(|| t.save(x));
-    let need_b = b.is_some_and(|b| t.requires_grad(b));
-    let mut inputs = vec![x, w];
-    inputs.extend(b);
+    let xs = need_w.then(|| t.save(&x));
+    let need_b = b.as_ref().is_some_and(|b| t.requires_grad(b));
+    let mut inputs = vec![&x, &w];
+    inputs.extend(&b);
     let has_b = b.is_some();
     Ok(t.record_var(
         "conv2d",

@@ -86,10 +86,10 @@ pub fn softmax_cross_entropy_backward(gpu: &Gpu, logits: &Tensor, labels: &Tenso
 }
 
 pub fn t_softmax_cross_entropy(t: &mut Tape, logits: Var, labels: &Tensor) -> Result<Var> {
-    let lv = t.value(logits).clone();
+    let lv = t.value(&logits).clone();
     let loss = softmax_cross_entropy(t.gpu, &lv, labels)?;
     let labels = labels.clone();
-    Ok(t.record("softmax_cross_entropy", [logits], loss, move |gpu, g| {
+    Ok(t.record("softmax_cross_entropy", [&logits], loss, move |gpu, g| {
         Ok([Some(softmax_cross_entropy_backward(gpu, &lv, &labels, g)?)])
     }))
 }

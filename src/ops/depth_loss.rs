@@ -102,11 +102,11 @@ pub fn depth_loss_backward(
 }
 
 fn t_depth_loss(t: &mut Tape, kind: DepthLoss, pred: Var, target: &Tensor, mask: Option<&Tensor>) -> Result<Var> {
-    let p = t.value(pred).clone();
+    let p = t.value(&pred).clone();
     let (loss, den) = depth_loss(t.gpu, kind, &p, target, mask)?;
     let (target, mask) = (target.clone(), mask.cloned());
     let name = if kind == DepthLoss::Abs { "abs_loss" } else { "contrastive_loss" };
-    Ok(t.record(name, [pred], loss, move |gpu, g| {
+    Ok(t.record(name, [&pred], loss, move |gpu, g| {
         Ok([Some(depth_loss_backward(gpu, kind, &p, &target, mask.as_ref(), g, &den)?)])
     }))
 }

@@ -112,54 +112,54 @@ pub fn tanh_backward(gpu: &Gpu, y: &Tensor, gy: &Tensor) -> Result<Tensor> {
 // ---- tape ops -------------------------------------------------------------------------------
 
 pub fn t_add(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
-    let y = add(t.gpu, t.value(a), t.value(b))?;
-    Ok(t.record("add", [a, b], y, |_, g| Ok([Some(g.clone()), Some(g.clone())])))
+    let y = add(t.gpu, t.value(&a), t.value(&b))?;
+    Ok(t.record("add", [&a, &b], y, |_, g| Ok([Some(g.clone()), Some(g.clone())])))
 }
 
 pub fn t_sub(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
-    let y = sub(t.gpu, t.value(a), t.value(b))?;
-    Ok(t.record("sub", [a, b], y, |gpu, g| Ok([Some(g.clone()), Some(scale(gpu, g, -1.0)?)])))
+    let y = sub(t.gpu, t.value(&a), t.value(&b))?;
+    Ok(t.record("sub", [&a, &b], y, |gpu, g| Ok([Some(g.clone()), Some(scale(gpu, g, -1.0)?)])))
 }
 
 pub fn t_mul(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
-    let (av, bv) = (t.value(a).clone(), t.value(b).clone());
+    let (av, bv) = (t.value(&a).clone(), t.value(&b).clone());
     let y = mul(t.gpu, &av, &bv)?;
-    Ok(t.record("mul", [a, b], y, move |gpu, g| Ok([Some(mul(gpu, g, &bv)?), Some(mul(gpu, g, &av)?)])))
+    Ok(t.record("mul", [&a, &b], y, move |gpu, g| Ok([Some(mul(gpu, g, &bv)?), Some(mul(gpu, g, &av)?)])))
 }
 
 pub fn t_scale(t: &mut Tape, a: Var, s: f32) -> Result<Var> {
-    let y = scale(t.gpu, t.value(a), s)?;
-    Ok(t.record("scale", [a], y, move |gpu, g| Ok([Some(scale(gpu, g, s)?)])))
+    let y = scale(t.gpu, t.value(&a), s)?;
+    Ok(t.record("scale", [&a], y, move |gpu, g| Ok([Some(scale(gpu, g, s)?)])))
 }
 
 /// s * a + b
 pub fn t_axpy(t: &mut Tape, s: f32, a: Var, b: Var) -> Result<Var> {
-    let y = axpy(t.gpu, s, t.value(a), t.value(b))?;
-    Ok(t.record("axpy", [a, b], y, move |gpu, g| Ok([Some(scale(gpu, g, s)?), Some(g.clone())])))
+    let y = axpy(t.gpu, s, t.value(&a), t.value(&b))?;
+    Ok(t.record("axpy", [&a, &b], y, move |gpu, g| Ok([Some(scale(gpu, g, s)?), Some(g.clone())])))
 }
 
 pub fn t_relu(t: &mut Tape, x: Var) -> Result<Var> {
-    let xv = t.value(x).clone();
+    let xv = t.value(&x).clone();
     let y = relu(t.gpu, &xv)?;
-    Ok(t.record("relu", [x], y, move |gpu, g| Ok([Some(relu_backward(gpu, &xv, g)?)])))
+    Ok(t.record("relu", [&x], y, move |gpu, g| Ok([Some(relu_backward(gpu, &xv, g)?)])))
 }
 
 pub fn t_sigmoid(t: &mut Tape, x: Var) -> Result<Var> {
-    let y = sigmoid(t.gpu, t.value(x))?;
+    let y = sigmoid(t.gpu, t.value(&x))?;
     let yv = y.clone();
-    Ok(t.record("sigmoid", [x], y, move |gpu, g| Ok([Some(sigmoid_backward(gpu, &yv, g)?)])))
+    Ok(t.record("sigmoid", [&x], y, move |gpu, g| Ok([Some(sigmoid_backward(gpu, &yv, g)?)])))
 }
 
 pub fn t_tanh(t: &mut Tape, x: Var) -> Result<Var> {
-    let y = tanh(t.gpu, t.value(x))?;
+    let y = tanh(t.gpu, t.value(&x))?;
     let yv = y.clone();
-    Ok(t.record("tanh", [x], y, move |gpu, g| Ok([Some(tanh_backward(gpu, &yv, g)?)])))
+    Ok(t.record("tanh", [&x], y, move |gpu, g| Ok([Some(tanh_backward(gpu, &yv, g)?)])))
 }
 
 /// Same data, new shape (free: a view).
 pub fn t_reshape(t: &mut Tape, x: Var, shape: &[usize]) -> Result<Var> {
-    let xv = t.value(x).clone();
+    let xv = t.value(&x).clone();
     ensure!(shape.iter().product::<usize>() == xv.numel(), "reshape {:?} -> {:?}: sizes differ", xv.shape(), shape);
     let in_shape = xv.shape().to_vec();
-    Ok(t.record("reshape", [x], xv.reshape(shape), move |_, g| Ok([Some(g.reshape(&in_shape))])))
+    Ok(t.record("reshape", [&x], xv.reshape(shape), move |_, g| Ok([Some(g.reshape(&in_shape))])))
 }

@@ -119,10 +119,10 @@ pub fn gru_update_backward(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tenso
 /// Returns (u, rh). One forward kernel; u and rh depend on disjoint inputs, so each is recorded
 /// as its own tape node (u <- pre_u; rh <- pre_r, h_prev) with its own backward kernel.
 pub fn t_gru_gates(t: &mut Tape, pre_r: Var, pre_u: Var, h_prev: Var) -> Result<(Var, Var)> {
-    let (pr, pu, hp) = (t.value(pre_r).clone(), t.value(pre_u).clone(), t.value(h_prev).clone());
+    let (pr, pu, hp) = (t.value(&pre_r).clone(), t.value(&pre_u).clone(), t.value(&h_prev).clone());
     let (u, rh) = gru_gates(t.gpu, &pr, &pu, &hp)?;
-    let vu = t.record("gru_gate_u", [pre_u], u, move |gpu, g| Ok([Some(gru_u_backward(gpu, &pu, g)?)]));
-    let vrh = t.record("gru_gate_rh", [pre_r, h_prev], rh, move |gpu, g| {
+    let vu = t.record("gru_gate_u", [&pre_u], u, move |gpu, g| Ok([Some(gru_u_backward(gpu, &pu, g)?)]));
+    let vrh = t.record("gru_gate_rh", [&pre_r, &h_prev], rh, move |gpu, g| {
         let (g_pre, g_h) = gru_rh_backward(gpu, &pr, &hp, g)?;
         Ok([Some(g_pre), Some(g_h)])
     });
@@ -131,9 +131,9 @@ pub fn t_gru_gates(t: &mut Tape, pre_r: Var, pre_u: Var, h_prev: Var) -> Result<
 
 /// h = (1 - u) * h_prev + u * tanh(pre_c); gradients to u, h_prev and pre_c.
 pub fn t_gru_update(t: &mut Tape, u: Var, h_prev: Var, pre_c: Var) -> Result<Var> {
-    let (uv, hp, pc) = (t.value(u).clone(), t.value(h_prev).clone(), t.value(pre_c).clone());
+    let (uv, hp, pc) = (t.value(&u).clone(), t.value(&h_prev).clone(), t.value(&pre_c).clone());
     let h = gru_update(t.gpu, &uv, &hp, &pc)?;
-    Ok(t.record("gru_update", [u, h_prev, pre_c], h, move |gpu, g| {
+    Ok(t.record("gru_update", [&u, &h_prev, &pre_c], h, move |gpu, g| {
         let [gu, gh, gc] = gru_update_backward(gpu, &uv, &hp, &pc, g)?;
         Ok([Some(gu), Some(gh), Some(gc)])
     }))

@@ -73,9 +73,9 @@ pub fn col_sum(gpu: &Gpu, g: &Tensor) -> Result<Tensor> {
 
 /// y = x W^T + b; gx = gy W, gW = gy^T x, gb = column sums of gy.
 pub fn t_linear(t: &mut Tape, x: Var, w: Var, b: Var) -> Result<Var> {
-    let (xv, wv) = (t.value(x).clone(), t.value(w).clone());
-    let y = linear(t.gpu, &xv, &wv, t.value(b))?;
-    Ok(t.record("linear", [x, w, b], y, move |gpu, g| {
+    let (xv, wv) = (t.value(&x).clone(), t.value(&w).clone());
+    let y = linear(t.gpu, &xv, &wv, t.value(&b))?;
+    Ok(t.record("linear", [&x, &w, &b], y, move |gpu, g| {
         Ok([Some(matmul(gpu, g, &wv, false, false)?), Some(matmul(gpu, g, &xv, true, false)?), Some(col_sum(gpu, g)?)])
     }))
 }

@@ -53,9 +53,9 @@ pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
 
 /// C = A @ B on the tape; dA = dC @ B^T, dB = A^T @ dC.
 pub fn t_matmul(t: &mut Tape, a: Var, b: Var) -> Result<Var> {
-    let (av, bv) = (t.value(a).clone(), t.value(b).clone());
+    let (av, bv) = (t.value(&a).clone(), t.value(&b).clone());
     let y = matmul(t.gpu, &av, &bv, false, false)?;
-    Ok(t.record("matmul", [a, b], y, move |gpu, g| {
+    Ok(t.record("matmul", [&a, &b], y, move |gpu, g| {
         Ok([Some(matmul(gpu, g, &bv, false, true)?), Some(matmul(gpu, &av, g, true, false)?)])
     }))
 }

@@ -130,7 +130,7 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
 }
 
 pub fn t_maxpool2(t: &mut Tape, x: Var) -> Result<Var> {
-    let x_shape = t.value(x).shape().to_vec();
-    let (y, idx) = maxpool2(t.gpu, t.value(x))?;
-    Ok(t.record("maxpool2", [x], y, move |gpu, g| Ok([Some(maxpool2_backward(gpu, &x_shape, g, &idx)?)])))
+    let x_shape = t.value(&x).shape().to_vec();
+    let (y, idx) = maxpool2(t.gpu, t.value(&x))?;
+    Ok(t.record("maxpool2", [&x], y, move |gpu, g| Ok([Some(maxpool2_backward(gpu, &x_shape, g, &idx)?)])))
 }

@@ -101,7 +101,7 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
 }
 
 pub fn t_resize(t: &mut Tape, x: Var, oh: usize, ow: usize) -> Result<Var> {
-    let x_shape = t.value(x).shape().to_vec();
-    let y = resize_bilinear(t.gpu, t.value(x), oh, ow)?;
-    Ok(t.record("resize", [x], y, move |gpu, g| Ok([Some(resize_bilinear_backward(gpu, &x_shape, g)?)])))
+    let x_shape = t.value(&x).shape().to_vec();
+    let y = resize_bilinear(t.gpu, t.value(&x), oh, ow)?;
+    Ok(t.record("resize", [&x], y, move |gpu, g| Ok([Some(resize_bilinear_backward(gpu, &x_shape, g)?)])))
 }

@@ -70,8 +70,8 @@ pub fn sobel_backward(gpu: &Gpu, gy: &Tensor, dir: SobelDir) -> Result<Tensor> {
 }
 
 pub fn t_sobel(t: &mut Tape, x: Var, dir: SobelDir) -> Result<Var> {
-    let y = sobel(t.gpu, t.value(x), dir)?;
-    Ok(t.record("sobel", [x], y, move |gpu, g| Ok([Some(sobel_backward(gpu, g, dir)?)])))
+    let y = sobel(t.gpu, t.value(&x), dir)?;
+    Ok(t.record("sobel", [&x], y, move |gpu, g| Ok([Some(sobel_backward(gpu, g, dir)?)])))
 }
 
 // ---- both filters in one dispatch (sobel_xy.wgsl) -----------------------------------------------
@@ -136,6 +136,6 @@ pub fn sobel_xy_backward(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
 }
 
 pub fn t_sobel_xy(t: &mut Tape, x: Var) -> Result<Var> {
-    let y = sobel_xy(t.gpu, t.value(x))?;
-    Ok(t.record("sobel_xy", [x], y, move |gpu, g| Ok([Some(sobel_xy_backward(gpu, g)?)])))
+    let y = sobel_xy(t.gpu, t.value(&x))?;
+    Ok(t.record("sobel_xy", [&x], y, move |gpu, g| Ok([Some(sobel_xy_backward(gpu, g)?)])))
 }

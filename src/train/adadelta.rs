@@ -40,7 +40,7 @@ impl Adadelta {
 
     /// The gradients of the parameters put on a tape as (name, var).
     pub fn collect<'a>(grads: &'a Grads, vars: &'a [(String, Var)]) -> Vec<(&'a str, &'a Tensor)> {
-        vars.iter().filter_map(|(n, v)| grads.get(*v).map(|g| (n.as_str(), g))).collect()
+        vars.iter().filter_map(|(n, v)| grads.get(v).map(|g| (n.as_str(), g))).collect()
     }
 
     /// Gathers the gradients into the arena and updates every trainable parameter in one

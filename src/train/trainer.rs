@@ -87,8 +87,8 @@ pub fn train_step(
         bail!("--detect-anomaly: {op}");
     }
     let parts: Vec<(&'static str, crate::tensor::Tensor)> =
-        losses.parts.iter().map(|(n, v)| (*n, t.value(*v).clone())).collect();
-    let grads = t.backward(losses.total)?;
+        losses.parts.iter().map(|(n, v)| (*n, t.value(v).clone())).collect();
+    let grads = t.backward(&losses.total)?;
     optim.step(gpu, &Adadelta::collect(&grads, &vars))?;
     gpu.flush()?;
     parts.iter().map(|(n, v)| Ok((*n, v.download(gpu)?[0]))).collect()

@@ -121,7 +121,7 @@ fn batchnorm_case(g: &Gpu, c: &mut Checks) -> Result<()> {
         let vg = tape.leaf(up(g, &gamma, &[ch])?, true);
         let vb = tape.leaf(up(g, &beta, &[ch])?, true);
         let f = if relu { bn::t_batchnorm_relu } else { bn::t_batchnorm };
-        let y = f(&mut tape, vx, vg, vb, &rm, &rv, true, EPS, MOMENTUM)?;
+        let y = f(&mut tape, vx.clone(), vg.clone(), vb.clone(), &rm, &rv, true, EPS, MOMENTUM)?;
         let mut want = rf::batchnorm::batchnorm(&x, s, &gamma, &beta, &rm0, &rv0, true, EPS as f64);
         let gy_eff = if relu {
             let gy = rf::basic::relu_backward(&want, &gy);
@@ -130,15 +130,15 @@ fn batchnorm_case(g: &Gpu, c: &mut Checks) -> Result<()> {
         } else {
             gy.clone()
         };
-        c.add(what("y"), tape.value(y), want, m);
+        c.add(what("y"), tape.value(&y), want, m);
         let (want_rm, want_rv) = rf::batchnorm::running_update(&x, s, &rm0, &rv0, MOMENTUM as f64);
         c.add(what("running_mean"), &rm, want_rm, m);
         c.add(what("running_var"), &rv, want_rv, m);
-        let grads = tape.backward_with(y, Some(up(g, &gy, &s)?))?;
+        let grads = tape.backward_with(&y, Some(up(g, &gy, &s)?))?;
         let (gx, dgamma, dbeta) =
             rf::batchnorm::batchnorm_backward(&x, s, &gamma, &rm0, &rv0, true, EPS as f64, &gy_eff);
         for (t, v, want) in [("gx", vx, gx), ("dgamma", vg, dgamma), ("dbeta", vb, dbeta)] {
-            c.add(what(t), grads.get(v).expect("a leaf with a gradient"), want, m);
+            c.add(what(t), grads.get(&v).expect("a leaf with a gradient"), want, m);
         }
     }
     Ok(())
@@ -150,12 +150,12 @@ fn maxpool_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let x: Vec<f64> = random(s.iter().product(), 50).iter().map(|v| ((v + 1.0) * 1.5).floor().min(2.0)).collect();
     let mut tape = Tape::new(g);
     let vx = tape.leaf(up(g, &x, &s)?, true);
-    let y = pool::t_maxpool2(&mut tape, vx)?;
+    let y = pool::t_maxpool2(&mut tape, vx.clone())?;
     let os = [s[0], s[1], s[2] / 2, s[3] / 2];
-    c.add(format!("maxpool {s:?} y"), tape.value(y), rf::pool::maxpool2(&x, s), 1);
+    c.add(format!("maxpool {s:?} y"), tape.value(&y), rf::pool::maxpool2(&x, s), 1);
     let gy = random(os.iter().product(), 51);
-    let grads = tape.backward_with(y, Some(up(g, &gy, &os)?))?;
-    c.add(format!("maxpool {s:?} gx"), grads.get(vx).expect("gx"), rf::pool::maxpool2_backward(&x, s, &gy), 1);
+    let grads = tape.backward_with(&y, Some(up(g, &gy, &os)?))?;
+    c.add(format!("maxpool {s:?} gx"), grads.get(&vx).expect("gx"), rf::pool::maxpool2_backward(&x, s, &gy), 1);
     Ok(())
 }
 
@@ -166,10 +166,10 @@ fn sobel_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let gy = random(n * 2 * ch * h * w, 61);
     let mut tape = Tape::new(g);
     let vx = tape.leaf(up(g, &x, &[n, ch, h, w])?, true);
-    let y = sobel::t_sobel_xy(&mut tape, vx)?;
-    c.add("sobel_xy y", tape.value(y), rf::sobel::sobel_xy(&x, n, ch, h, w), 9);
-    let grads = tape.backward_with(y, Some(up(g, &gy, &[n, 2 * ch, h, w])?))?;
-    c.add("sobel_xy gx", grads.get(vx).expect("gx"), rf::sobel::sobel_xy_backward(&gy, n, ch, h, w), 9);
+    let y = sobel::t_sobel_xy(&mut tape, vx.clone())?;
+    c.add("sobel_xy y", tape.value(&y), rf::sobel::sobel_xy(&x, n, ch, h, w), 9);
+    let grads = tape.backward_with(&y, Some(up(g, &gy, &[n, 2 * ch, h, w])?))?;
+    c.add("sobel_xy gx", grads.get(&vx).expect("gx"), rf::sobel::sobel_xy_backward(&gy, n, ch, h, w), 9);
     Ok(())
 }
 
@@ -181,12 +181,12 @@ fn pair_diff_case(g: &Gpu, c: &mut Checks) -> Result<()> {
         let gy = random(clips * (nf - 1) * block, 12);
         let mut tape = Tape::new(g);
         let vx = tape.leaf(up(g, &x, &[clips * nf, ch, h, w])?, true);
-        let y = concat::t_pair_diff(&mut tape, vx, clips, nf)?;
+        let y = concat::t_pair_diff(&mut tape, vx.clone(), clips, nf)?;
         let what = format!("pair_diff {clips} clips of {nf} x {:?}", [ch, h, w]);
-        c.add(format!("{what} y"), tape.value(y), rf::concat::pair_diff(&x, block, nf), 1);
-        let grads = tape.backward_with(y, Some(up(g, &gy, &[clips * (nf - 1), ch, h, w])?))?;
+        c.add(format!("{what} y"), tape.value(&y), rf::concat::pair_diff(&x, block, nf), 1);
+        let grads = tape.backward_with(&y, Some(up(g, &gy, &[clips * (nf - 1), ch, h, w])?))?;
         let want = rf::concat::pair_diff_backward(&gy, block, nf, clips * nf);
-        c.add(format!("{what} gx"), grads.get(vx).expect("gx"), want, 1);
+        c.add(format!("{what} gx"), grads.get(&vx).expect("gx"), want, 1);
     }
     Ok(())
 }
@@ -205,32 +205,32 @@ fn gru_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let vr = tape.leaf(up(g, &pre_r, &shape)?, true);
     let vu = tape.leaf(up(g, &pre_u, &shape)?, true);
     let vh = tape.leaf(up(g, &h_prev, &shape)?, true);
-    let (u, rh) = gru::t_gru_gates(&mut tape, vr, vu, vh)?;
+    let (u, rh) = gru::t_gru_gates(&mut tape, vr.clone(), vu.clone(), vh.clone())?;
     let (want_u, want_rh) = rf::gru::gru_gates(&pre_r, &pre_u, &h_prev);
-    c.add("gru u", tape.value(u), want_u.clone(), 1);
-    c.add("gru rh", tape.value(rh), want_rh, 1);
+    c.add("gru u", tape.value(&u), want_u.clone(), 1);
+    c.add("gru rh", tape.value(&rh), want_rh, 1);
     // one output from both: y = u * gu + rh * grh
     let cu = tape.leaf(up(g, &gu, &shape)?, false);
     let crh = tape.leaf(up(g, &grh, &shape)?, false);
     let a = ew::t_mul(&mut tape, u, cu)?;
     let b = ew::t_mul(&mut tape, rh, crh)?;
     let y = ew::t_add(&mut tape, a, b)?;
-    let grads = tape.backward_with(y, Some(Tensor::filled(g, &shape, 1.0)))?;
+    let grads = tape.backward_with(&y, Some(Tensor::filled(g, &shape, 1.0)))?;
     let [g_r, g_u, g_h] = rf::gru::gru_gates_backward(&pre_r, &pre_u, &h_prev, &gu, &grh);
     for (what, v, want) in [("gru g_pre_r", vr, g_r), ("gru g_pre_u", vu, g_u), ("gru g_h_prev", vh, g_h)] {
-        c.add(what, grads.get(v).expect("a gradient"), want, 1);
+        c.add(what, grads.get(&v).expect("a gradient"), want, 1);
     }
 
     let mut tape = Tape::new(g);
     let vu = tape.leaf(up(g, &want_u, &shape)?, true);
     let vh = tape.leaf(up(g, &h_prev, &shape)?, true);
     let vc = tape.leaf(up(g, &pre_c, &shape)?, true);
-    let h = gru::t_gru_update(&mut tape, vu, vh, vc)?;
-    c.add("gru h", tape.value(h), rf::gru::gru_update(&want_u, &h_prev, &pre_c), 1);
-    let grads = tape.backward_with(h, Some(up(g, &gh, &shape)?))?;
+    let h = gru::t_gru_update(&mut tape, vu.clone(), vh.clone(), vc.clone())?;
+    c.add("gru h", tape.value(&h), rf::gru::gru_update(&want_u, &h_prev, &pre_c), 1);
+    let grads = tape.backward_with(&h, Some(up(g, &gh, &shape)?))?;
     let [g_u, g_hp, g_c] = rf::gru::gru_update_backward(&want_u, &h_prev, &pre_c, &gh);
     for (what, v, want) in [("gru g_u", vu, g_u), ("gru g_h_prev (update)", vh, g_hp), ("gru g_pre_c", vc, g_c)] {
-        c.add(what, grads.get(v).expect("a gradient"), want, 1);
+        c.add(what, grads.get(&v).expect("a gradient"), want, 1);
     }
     Ok(())
 }
@@ -249,28 +249,28 @@ fn depth_loss_case(g: &Gpu, c: &mut Checks) -> Result<()> {
 
     let mut tape = Tape::new(g);
     let vp = tape.leaf(up(g, &pred, &shape)?, true);
-    let l = dl::t_abs_loss(&mut tape, vp, &tt, Some(&mt))?;
-    c.add("abs loss", tape.value(l), vec![rf::depth_loss::abs_loss(&pred, &target, m)], len);
-    let grads = tape.backward_with(l, Some(up(g, &[seed], &[1])?))?;
+    let l = dl::t_abs_loss(&mut tape, vp.clone(), &tt, Some(&mt))?;
+    c.add("abs loss", tape.value(&l), vec![rf::depth_loss::abs_loss(&pred, &target, m)], len);
+    let grads = tape.backward_with(&l, Some(up(g, &[seed], &[1])?))?;
     c.add(
         "abs loss gpred",
-        grads.get(vp).expect("gpred"),
+        grads.get(&vp).expect("gpred"),
         rf::depth_loss::abs_loss_backward(&pred, &target, m, seed),
         1,
     );
 
     let mut tape = Tape::new(g);
     let vp = tape.leaf(up(g, &pred, &shape)?, true);
-    let l = dl::t_contrastive_loss(&mut tape, vp, &tt, Some(&mt))?;
+    let l = dl::t_contrastive_loss(&mut tape, vp.clone(), &tt, Some(&mt))?;
     c.add(
         "contrastive loss",
-        tape.value(l),
+        tape.value(&l),
         vec![rf::depth_loss::contrastive_loss(&pred, &target, m, n, h, w)],
         8 * len,
     );
-    let grads = tape.backward_with(l, Some(up(g, &[seed], &[1])?))?;
+    let grads = tape.backward_with(&l, Some(up(g, &[seed], &[1])?))?;
     let want = rf::depth_loss::contrastive_loss_backward(&pred, &target, m, n, h, w, seed);
-    c.add("contrastive loss gpred", grads.get(vp).expect("gpred"), want, 16);
+    c.add("contrastive loss gpred", grads.get(&vp).expect("gpred"), want, 16);
     Ok(())
 }
 
@@ -284,11 +284,11 @@ fn cross_entropy_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     c.add("softmax", &ce::softmax(g, &up(g, &logits, &[n, k])?)?, rf::cross_entropy::softmax(&logits, n, k), k);
     let mut tape = Tape::new(g);
     let vl = tape.leaf(up(g, &logits, &[n, k])?, true);
-    let loss = ce::t_softmax_cross_entropy(&mut tape, vl, &lt)?;
-    c.add("cross_entropy", tape.value(loss), vec![rf::cross_entropy::cross_entropy(&logits, &labels, n, k)], n * k);
-    let grads = tape.backward_with(loss, Some(up(g, &[1.3], &[1])?))?;
+    let loss = ce::t_softmax_cross_entropy(&mut tape, vl.clone(), &lt)?;
+    c.add("cross_entropy", tape.value(&loss), vec![rf::cross_entropy::cross_entropy(&logits, &labels, n, k)], n * k);
+    let grads = tape.backward_with(&loss, Some(up(g, &[1.3], &[1])?))?;
     let want = rf::cross_entropy::cross_entropy_backward(&logits, &labels, n, k, 1.3);
-    c.add("cross_entropy glogits", grads.get(vl).expect("glogits"), want, k);
+    c.add("cross_entropy glogits", grads.get(&vl).expect("glogits"), want, k);
     Ok(())
 }
 
