@@ -8,9 +8,10 @@
 //! Depth and mask images are full frames in the frame's coordinates. With `face_crop` (presets
 //! `small-crop`, `default-crop`) frames are the old square face crops (box enlarged 1.3x).
 //!
-//! Two disjoint domains: A and B have their own identities, face photos (A: the astronaut and
-//! Barack Obama; B: Grace Hopper and Joe Biden; each also mirrored, and most identities a morph
-//! of two of them), camera field of view and sensor ranges, and
+//! Two disjoint domains: A and B have their own identities, people (A: the astronaut, Barack
+//! Obama and 84 Congress portraits; B: Grace Hopper, Joe Biden and 84 others; each also
+//! mirrored, and most identities a morph of two of them), camera field of view and sensor
+//! ranges, and
 //! attack instruments (see `attack::INSTRUMENTS`). Backgrounds, lights and face sizes come from
 //! one distribution for every class and domain.
 //!
@@ -257,20 +258,30 @@ fn stream(seed: u64, parts: &[u64]) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(h)
 }
 
-/// How each domain varies its face photos: A the astronaut and Barack Obama, B Grace Hopper and
-/// Joe Biden, each also mirrored (`photos`), with different warp, tone and hue ranges. Three in
-/// four identities mix another of the domain's photos into theirs (the other person, or either
-/// mirrored), so a domain's faces form a continuum rather than variations of two; the mix is
-/// drawn from `rng`.
+/// The people of domain `d`: A the astronaut and Barack Obama, B Grace Hopper and Joe Biden,
+/// then the Congress portraits, even ones to A and odd ones to B (`photos`); no person is in both.
+pub fn domain_people(domain: usize) -> Vec<usize> {
+    let d = domain.min(1);
+    let mut people = [[0, 2], [1, 3]][d].to_vec();
+    people.extend((photos::PORTRAITS + d..photos::FACES).step_by(2));
+    people
+}
+
+/// How each domain varies its face photos: identity i is the domain's person i (cycling), its
+/// mirror image every other pair of identities, with different warp, tone and hue ranges per
+/// domain. Three in four identities mix another of the domain's people into theirs (maybe
+/// mirrored), so a face is no one photo's; the mix is drawn from `rng`.
 fn photo_style(domain: usize, identity: usize, rng: &mut ChaCha8Rng) -> scene::PhotoStyle {
-    // identities cycle through the domain's two people and their mirror images
-    let people = [[0, 2], [1, 3]][domain.min(1)];
-    let photo = people[identity % 2] + photos::FACES * ((identity / 2) % 2);
-    let others: Vec<usize> = [people[0], people[1], people[0] + photos::FACES, people[1] + photos::FACES]
-        .into_iter()
-        .filter(|&p| p != photo)
-        .collect();
-    let blend = rng.random_bool(0.75).then(|| (others[rng.random_range(0..others.len())], rng.random_range(0.2..0.8)));
+    let people = domain_people(domain);
+    let photo = people[identity % people.len()] + photos::FACES * ((identity / 2) % 2);
+    let blend = rng.random_bool(0.75).then(|| {
+        // another person of the domain, or the same one mirrored, never the photo itself
+        let mut other = photo;
+        while other == photo {
+            other = people[rng.random_range(0..people.len())] + photos::FACES * rng.random_range(0..2);
+        }
+        (other, rng.random_range(0.2..0.8))
+    });
     if domain == 0 {
         scene::PhotoStyle { photo, warp: 0.02, tone: (0.75, 1.55), hue: 0.12, blend }
     } else {
@@ -693,10 +704,12 @@ fn replay_frames(
 /// A screen's auto-brightness: it follows the room's light (the level a lit surface reaches,
 /// relative to a mid-lit room), as phone and tablet screens do with their light sensors. Without
 /// it the camera, metering on a screen of fixed brightness, would render bright rooms around
-/// replays where it renders dim ones around live faces.
+/// replays where it renders dim ones around live faces. A mid-lit room sets the screen a little
+/// above full gain (level / 0.55: with 0.72 replays' rooms were still a third brighter than live
+/// ones, `background_statistics_do_not_tell_the_class`).
 fn auto_brightness(light: &Light) -> f32 {
     let level = (light.colour[0] + light.colour[1] + light.colour[2]) / 3.0 * light.level();
-    (level / 0.72).clamp(0.5, 1.6)
+    (level / 0.55).clamp(0.65, 2.1)
 }
 
 fn write_frame(dir: &Path, t: usize, f: &Rendered) -> Result<()> {

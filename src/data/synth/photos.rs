@@ -2,7 +2,9 @@
 //! of the mesh (sources and licences in assets/README.md): 0 the astronaut (Eileen Collins,
 //! scikit-image), 1 Grace Hopper (matplotlib's sample data), 2 Barack Obama and 3 Joe Biden
 //! (official White House portraits shipped in the face_recognition package's sdist), then
-//! 4..8 their mirror images (each vertex takes the texture coordinates of its mirror vertex).
+//! 4..4 + SHEET_PEOPLE official portraits of members of the U.S. Congress (one sheet of tiles,
+//! coloured from grey by tools/congress_people.py), then the mirror images of all of them
+//! (each vertex takes the texture coordinates of its mirror vertex).
 
 use crate::data::imageops::{decode_png_bytes, Img};
 use crate::data::mesh::{self, canonical};
@@ -30,8 +32,18 @@ const EMBEDDED: [Embedded; 3] = [
     },
 ];
 
+/// The Congress portraits: one JPEG of 200 x 250 tiles, `SHEET_COLS` across, and their
+/// landmarks (per tile a line `# k FILE`, then its landmarks normalised to the tile).
+const SHEET_JPG: &[u8] = include_bytes!("../../../assets/people_sheet.jpg");
+const SHEET_LANDMARKS: &str = include_str!("../../../assets/people_landmarks.csv");
+const SHEET_TILE: (usize, usize) = (200, 250);
+const SHEET_COLS: usize = 12;
+pub const SHEET_PEOPLE: usize = 168;
+
+/// The four colour portraits (photo 0..4).
+pub const PORTRAITS: usize = 1 + EMBEDDED.len();
 /// Distinct face photos; `photo_and_uv` takes 0..PHOTOS, the upper half being mirror images.
-pub const FACES: usize = 1 + EMBEDDED.len();
+pub const FACES: usize = PORTRAITS + SHEET_PEOPLE;
 pub const PHOTOS: usize = 2 * FACES;
 
 struct Photo {
@@ -74,8 +86,12 @@ fn mirror_map() -> Vec<usize> {
         .collect()
 }
 
-fn photos() -> &'static [Photo] {
-    static P: OnceLock<Vec<Photo>> = OnceLock::new();
+type Photos = (Vec<Img>, Vec<Vec<[f32; 2]>>);
+
+/// The distinct photos (0..FACES), and the texture coordinates of all PHOTOS (a mirror image
+/// is its photo with each vertex at its mirror vertex's coordinates: no second image).
+fn photos() -> &'static Photos {
+    static P: OnceLock<Photos> = OnceLock::new();
     P.get_or_init(|| {
         let mut faces = vec![Photo { img: mesh::photo().clone(), uv: canonical().uv.clone() }];
         for (k, e) in EMBEDDED.iter().enumerate() {
@@ -84,18 +100,62 @@ fn photos() -> &'static [Photo] {
                 uv: parse_uv(e.landmarks).unwrap_or_else(|err| panic!("embedded face photo {}: {err}", k + 1)),
             });
         }
+        faces.extend(sheet_people().unwrap_or_else(|err| panic!("embedded people sheet: {err}")));
         let mirror = mirror_map();
-        let mirrored: Vec<Photo> =
-            faces.iter().map(|p| Photo { img: p.img.clone(), uv: mirror.iter().map(|&j| p.uv[j]).collect() }).collect();
-        faces.extend(mirrored);
-        faces
+        let mut uv: Vec<Vec<[f32; 2]>> = faces.iter().map(|p| p.uv.clone()).collect();
+        uv.extend(faces.iter().map(|p| mirror.iter().map(|&j| p.uv[j]).collect::<Vec<_>>()));
+        (faces.into_iter().map(|p| p.img).collect(), uv)
     })
+}
+
+/// The Congress portraits cut from their sheet, with their landmarks.
+fn sheet_people() -> Result<Vec<Photo>, String> {
+    let sheet = decode_png_bytes(SHEET_JPG).map_err(|e| e.to_string())?;
+    let (tw, th) = SHEET_TILE;
+    let mut blocks: Vec<String> = Vec::new();
+    for line in SHEET_LANDMARKS.lines() {
+        match line.strip_prefix("# ") {
+            // a new tile's block starts at its `# k FILE` line (the file's first line is a comment too)
+            Some(rest) if rest.split_whitespace().next().is_some_and(|k| k.parse::<usize>().is_ok()) => {
+                blocks.push(String::new())
+            }
+            _ => {
+                if let Some(b) = blocks.last_mut() {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+            }
+        }
+    }
+    if blocks.len() != SHEET_PEOPLE {
+        return Err(format!("{} landmark blocks, {SHEET_PEOPLE} people expected", blocks.len()));
+    }
+    let rows = SHEET_PEOPLE.div_ceil(SHEET_COLS);
+    if sheet.w != SHEET_COLS * tw || sheet.h != rows * th {
+        return Err(format!("{} x {}, expected {} x {}", sheet.w, sheet.h, SHEET_COLS * tw, rows * th));
+    }
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(k, text)| {
+            let (x0, y0) = ((k % SHEET_COLS) * tw, (k / SHEET_COLS) * th);
+            let mut img = Img::new(tw, th, 3);
+            for y in 0..th {
+                for x in 0..tw {
+                    for ch in 0..3 {
+                        img.set(x, y, ch, sheet.at(x0 + x, y0 + y, ch));
+                    }
+                }
+            }
+            Ok(Photo { img, uv: parse_uv(text).map_err(|e| format!("person {k}: {e}"))? })
+        })
+        .collect()
 }
 
 /// Photo `i` (0..PHOTOS) and the mesh's texture coordinates in it.
 pub fn photo_and_uv(i: usize) -> (&'static Img, &'static [[f32; 2]]) {
-    let p = &photos()[i % PHOTOS];
-    (&p.img, &p.uv)
+    let (imgs, uv) = photos();
+    (&imgs[i % FACES], &uv[i % PHOTOS])
 }
 
 /// Photo `from` resampled into photo `to`'s frame, mesh triangle by mesh triangle (the
@@ -147,7 +207,17 @@ mod tests {
     fn photos_parse_and_landmarks_lie_inside() {
         for i in 0..PHOTOS {
             let (img, uv) = photo_and_uv(i);
-            assert!(img.w >= 448 && img.h >= 448 && img.w.max(img.h) <= 600, "photo {i}: {} x {}", img.w, img.h);
+            let portrait = i % FACES < PORTRAITS;
+            assert!(
+                if portrait {
+                    img.w >= 448 && img.h >= 448 && img.w.max(img.h) <= 600
+                } else {
+                    (img.w, img.h) == SHEET_TILE
+                },
+                "photo {i}: {} x {}",
+                img.w,
+                img.h
+            );
             assert!(uv.iter().all(|t| t[0] > 0.0 && t[0] < 1.0 && t[1] > 0.0 && t[1] < 1.0), "photo {i}");
             // The image-left eye vertex samples the left eye of the photo, or the right one of
             // a mirrored photo.

@@ -339,13 +339,20 @@ fn presets_parse() {
 
 #[test]
 fn identities_mix_only_their_own_domains_photos() {
-    // A: the astronaut (0) and Obama (2), B: Hopper (1) and Biden (3); +4 = mirrored.
-    let domain_photos = [[0, 2, 4, 6], [1, 3, 5, 7]];
+    // A: the astronaut (0), Obama (2) and the even Congress portraits, B: Hopper (1), Biden (3)
+    // and the odd ones; + photos::FACES = mirrored.
+    let people = [domain_people(0), domain_people(1)];
+    assert!(people[0].iter().all(|p| !people[1].contains(p)), "a person in both domains");
+    assert_eq!(people[0].len() + people[1].len(), photos::FACES);
+    let domain_photos: Vec<Vec<usize>> =
+        people.iter().map(|p| p.iter().flat_map(|&i| [i, i + photos::FACES]).collect()).collect();
     for (d, own) in domain_photos.iter().enumerate() {
         let mut mixed = 0;
+        let mut persons = std::collections::BTreeSet::new();
         for i in 0..40 {
             let style = photo_style(d, i, &mut stream(1, &[6, i as u64]));
             assert!(own.contains(&style.photo), "domain {d} identity {i}: {style:?}");
+            persons.insert(style.photo % photos::FACES);
             if let Some((other, weight)) = style.blend {
                 assert!(
                     domain_photos[d].contains(&other) && other != style.photo,
@@ -356,6 +363,8 @@ fn identities_mix_only_their_own_domains_photos() {
             }
         }
         assert!((20..40).contains(&mixed), "domain {d}: {mixed} of 40 mixed");
+        // every identity of a domain is a person of its own (86 people, the demo's 84 identities)
+        assert_eq!(persons.len(), 40, "domain {d}: {} people in 40 identities", persons.len());
     }
     // Mixing changes the face and nothing else of the photo; the same draw, the same identity.
     let (obama, _) = photos::photo_and_uv(2);
@@ -381,7 +390,7 @@ fn a_live_render_is_a_whole_person_with_head_depth_around_the_face() {
     // face (ears) the person is there with depth in the label but outside the face mask;
     // below the chin (neck, clothes) the person is there without depth; far to the side of the
     // head, above the shoulders, the scene shows through.
-    for photo in [0, 1, 2, 3] {
+    for photo in [0, 1, 2, 3, 4, 5] {
         let mut style = photo_style(photo % 2, photo / 2, &mut ChaCha8Rng::seed_from_u64(2));
         style.blend = None;
         let id = scene::identity(&mut ChaCha8Rng::seed_from_u64(1), &style);
