@@ -174,6 +174,13 @@ fn the_gemm8_conv_kernels_validate_for_every_tile_variant() {
             let needs = tdfas::gpu::shaders::workgroup_needs_with(&module, &constants).unwrap();
             assert_eq!(needs[0].1.size, [invocations, 1, 1], "{what}");
             assert_eq!(needs[0].1.exceeds(&limits), None, "{what}");
+            // a device with fewer invocations refuses the tiles that need more, with the reason
+            // (`KernelCache::get`: the autotune excludes them), and runs the others
+            let narrow = wgpu::Limits { max_compute_invocations_per_workgroup: 128, ..limits.clone() };
+            match needs[0].1.exceeds(&narrow) {
+                Some(why) => assert!(invocations > 128 && why.contains("invocations"), "{what}: {why}"),
+                None => assert!(invocations <= 128, "{what}"),
+            }
             // the derived constants as the processed module has them: 2 or 4 loads per thread and
             // stage, and the two stages of 4 rows fit each shared array
             let constant = |name: &str| -> u32 {
