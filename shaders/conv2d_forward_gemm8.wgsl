@@ -1,11 +1,16 @@
 // 2-D convolution as an implicit GEMM, the variant of conv2d_forward_gemm.wgsl with 8 x 8 outputs
-// per thread: a 128-channel x 128-pixel tile per 256-thread workgroup, stages of 4 K rows
-// double-buffered, 4 vec4 shared loads per 64 multiply-adds (the 4 x 8 kernel: 3 per 32). More
-// registers per thread (64 sums), so fewer workgroups per multiprocessor: the autotune decides.
+// per thread: a BM-channel x BN-pixel tile per workgroup of BM * BN / 64 threads (128 x 128 and
+// 256 threads by default), stages of 4 K rows double-buffered, 4 vec4 shared loads per 64
+// multiply-adds (the 4 x 8 kernel: 3 per 32). More registers per thread (64 sums), so fewer
+// workgroups per multiprocessor: the autotune decides.
 // Same maths, parameters (relu: max(y, 0) in the epilogue) and bindings as conv2d_forward_gemm.wgsl.
-// Shared rows: 34 vec4s of weights (a store's 4 K rows x 8 channels land in distinct banks),
-// 32 of pixels (stored contiguously). Workgroup memory: 8,448 bytes.
-// Grid: x = ceil(N*H*W / 128), y = ceil(cout / 128).
+// Tiles are pipeline constants (override): BM, BN each 64 or 128, WG = BM * BN / 64 (the
+// autotune's variants, `ConvKernel::Gemm8Tile`); the defaults are the 128 x 128 tile, and every
+// tile sums in the same order (K ascending, 4 rows per stage).
+// Shared rows: BM / 4 + 2 vec4s of weights (a store's 4 K rows x 8 channels land in distinct
+// banks), BN / 4 of pixels (stored contiguously). The arrays hold the largest tile (the
+// default): workgroup memory 8,448 bytes for every tile.
+// Grid: x = ceil(N*H*W / BN), y = ceil(cout / BM).
 struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, relu: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -13,12 +18,20 @@ struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-const BM: u32 = 128u;
-const BN: u32 = 128u;
+// output channels and pixels per workgroup (64 or 128 each), invocations (BM * BN / 64)
+override BM: u32 = 128u;
+override BN: u32 = 128u;
+override WG: u32 = 256u;
 const BK: u32 = 4u;
-const WROW: u32 = 34u;
-const XROW: u32 = 32u;
-// ws[(stage * 4 + kr) * 34 + g]: channels 4g..4g+3 at K row kr; xs[(stage * 4 + kr) * 32 + g]: pixels 4g..
+override WROW: u32 = BM / 4u + 2u;
+override XROW: u32 = BN / 4u;
+// per stage each thread loads XL x values (K rows XSTEP apart) and WL weights (channels WSTEP
+// apart): 2 or 4 each
+override XSTEP: u32 = WG / BN;
+override XL: u32 = BK * BN / WG;
+override WSTEP: u32 = WG / BK;
+override WL: u32 = BK * BM / WG;
+// ws[(stage * 4 + kr) * WROW + g]: channels 4g..4g+3 at K row kr; xs[(stage * 4 + kr) * XROW + g]: pixels 4g..
 var<workgroup> ws: array<vec4<f32>, 272>;
 var<workgroup> xs: array<vec4<f32>, 256>;
 
@@ -50,7 +63,49 @@ fn w_at(kidx: u32, live: bool, w_off: u32) -> f32 {
     return wt[w_off + c * p.s_c + select(tap, kk - 1u - tap, p.flip == 1u)];
 }
 
-@compute @workgroup_size(256)
+// One thread's x loads of the stage at K index k0: rows xr + XSTEP j (j < XL) of its pixel.
+fn x_loads(k0: u32, xr: u32, live: bool, base: u32, ph: i32, pw: i32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    v.x = x_at(k0 + xr, live, base, ph, pw);
+    v.y = x_at(k0 + xr + XSTEP, live, base, ph, pw);
+    if (XL > 2u) {
+        v.z = x_at(k0 + xr + 2u * XSTEP, live, base, ph, pw);
+        v.w = x_at(k0 + xr + 3u * XSTEP, live, base, ph, pw);
+    }
+    return v;
+}
+
+// One thread's weight loads of the stage at K index k0: K row k0 + wr of channels wo + WSTEP j.
+fn w_loads(kidx: u32, live: vec4<bool>, off: vec4<u32>) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    v.x = w_at(kidx, live.x, off.x);
+    v.y = w_at(kidx, live.y, off.y);
+    if (WL > 2u) {
+        v.z = w_at(kidx, live.z, off.z);
+        v.w = w_at(kidx, live.w, off.w);
+    }
+    return v;
+}
+
+// Stores one thread's loads into stage `st` of the shared tiles.
+fn store_stage(st: u32, xr: u32, xq: u32, wr: u32, wo: u32, xv: vec4<f32>, wv: vec4<f32>) {
+    let xrow = (st * BK + xr) * XROW + xq / 4u;
+    xs[xrow][xq % 4u] = xv.x;
+    xs[xrow + XSTEP * XROW][xq % 4u] = xv.y;
+    if (XL > 2u) {
+        xs[xrow + 2u * XSTEP * XROW][xq % 4u] = xv.z;
+        xs[xrow + 3u * XSTEP * XROW][xq % 4u] = xv.w;
+    }
+    let wrow = (st * BK + wr) * WROW + wo / 4u;
+    ws[wrow][wo % 4u] = wv.x;
+    ws[wrow + WSTEP / 4u][wo % 4u] = wv.y;
+    if (WL > 2u) {
+        ws[wrow + 2u * WSTEP / 4u][wo % 4u] = wv.z;
+        ws[wrow + 3u * WSTEP / 4u][wo % 4u] = wv.w;
+    }
+}
+
+@compute @workgroup_size(WG)
 fn conv2d_forward_gemm8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let hw = p.h * p.w;
     let pixels = p.n * hw;
@@ -58,8 +113,8 @@ fn conv2d_forward_gemm8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_in
     let q_tile = wid.x * BN;
     let o_tile = wid.y * BM;
 
-    // x loader: pixel lid % 128 of the tile (consecutive threads, consecutive addresses), K rows
-    // lid / 128 + 2j for j < 2.
+    // x loader: pixel lid % BN of the tile (consecutive threads, consecutive addresses), K rows
+    // lid / BN + XSTEP j.
     let xq = lid % BN;
     let xr = lid / BN;
     let q = q_tile + xq;
@@ -70,27 +125,23 @@ fn conv2d_forward_gemm8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_in
     let x_base = xn * p.cin * hw;
     let ph = i32(xrem / p.w);
     let pw = i32(xrem % p.w);
-    // w loader: K row lid % 4 (consecutive K, consecutive addresses), channels lid / 4 and lid / 4 + 64.
+    // w loader: K row lid % 4 (consecutive K, consecutive addresses), channels lid / 4 + WSTEP j.
     let wr = lid % BK;
     let wo = lid / BK;
-    let wa_live = o_tile + wo < p.cout;
-    let wb_live = o_tile + wo + 64u < p.cout;
-    let wa_off = min(o_tile + wo, p.cout - 1u) * p.s_o;
-    let wb_off = min(o_tile + wo + 64u, p.cout - 1u) * p.s_o;
+    let wch = vec4<u32>(o_tile + wo) + WSTEP * vec4<u32>(0u, 1u, 2u, 3u);
+    let w_live = wch < vec4<u32>(p.cout);
+    let w_off = min(wch, vec4<u32>(p.cout - 1u)) * p.s_o;
 
     // stage 0
-    var xv = vec2<f32>(x_at(xr, x_live, x_base, ph, pw), x_at(xr + 2u, x_live, x_base, ph, pw));
-    var wv = vec2<f32>(w_at(wr, wa_live, wa_off), w_at(wr, wb_live, wb_off));
-    xs[xr * XROW + xq / 4u][xq % 4u] = xv.x;
-    xs[(xr + 2u) * XROW + xq / 4u][xq % 4u] = xv.y;
-    ws[wr * WROW + wo / 4u][wo % 4u] = wv.x;
-    ws[wr * WROW + (wo + 64u) / 4u][wo % 4u] = wv.y;
+    var xv = x_loads(0u, xr, x_live, x_base, ph, pw);
+    var wv = w_loads(wr, w_live, w_off);
+    store_stage(0u, xr, xq, wr, wo, xv, wv);
     workgroupBarrier();
 
-    let ty = lid / 16u; // channels 4 ty .. and 64 + 4 ty ..
-    let tx = lid % 16u; // pixels 4 tx .. and 64 + 4 tx ..
-    // c{i}{a,b}: channel i of the thread's 8 (i < 4: 4 ty + i, else 64 + 4 ty + i - 4), pixels of
-    // the first or second half
+    let ty = lid / (BN / 8u); // channels 4 ty .. and BM / 2 + 4 ty ..
+    let tx = lid % (BN / 8u); // pixels 4 tx .. and BN / 2 + 4 tx ..
+    // c{i}{a,b}: channel i of the thread's 8 (i < 4: 4 ty + i, else BM / 2 + 4 ty + i - 4), pixels
+    // of the first or second half
     var c0a = vec4<f32>(0.0);
     var c0b = vec4<f32>(0.0);
     var c1a = vec4<f32>(0.0);
@@ -113,16 +164,16 @@ fn conv2d_forward_gemm8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_in
         let next = s + 1u < steps;
         if (next) {
             let k1 = (s + 1u) * BK;
-            xv = vec2<f32>(x_at(k1 + xr, x_live, x_base, ph, pw), x_at(k1 + xr + 2u, x_live, x_base, ph, pw));
-            wv = vec2<f32>(w_at(k1 + wr, wa_live, wa_off), w_at(k1 + wr, wb_live, wb_off));
+            xv = x_loads(k1, xr, x_live, x_base, ph, pw);
+            wv = w_loads(k1 + wr, w_live, w_off);
         }
         let wbase = cur * BK * WROW + ty;
         let xbase = cur * BK * XROW + tx;
         for (var kr = 0u; kr < BK; kr = kr + 1u) {
             let a0 = ws[wbase + kr * WROW];
-            let a1 = ws[wbase + kr * WROW + 16u];
+            let a1 = ws[wbase + kr * WROW + BM / 8u];
             let v0 = xs[xbase + kr * XROW];
-            let v1 = xs[xbase + kr * XROW + 16u];
+            let v1 = xs[xbase + kr * XROW + BN / 8u];
             c0a = fma(vec4<f32>(a0.x), v0, c0a);
             c0b = fma(vec4<f32>(a0.x), v1, c0b);
             c1a = fma(vec4<f32>(a0.y), v0, c1a);
@@ -141,25 +192,21 @@ fn conv2d_forward_gemm8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_in
             c7b = fma(vec4<f32>(a1.w), v1, c7b);
         }
         if (next) {
-            let o = 1u - cur;
-            xs[(o * BK + xr) * XROW + xq / 4u][xq % 4u] = xv.x;
-            xs[(o * BK + xr + 2u) * XROW + xq / 4u][xq % 4u] = xv.y;
-            ws[(o * BK + wr) * WROW + wo / 4u][wo % 4u] = wv.x;
-            ws[(o * BK + wr) * WROW + (wo + 64u) / 4u][wo % 4u] = wv.y;
+            store_stage(1u - cur, xr, xq, wr, wo, xv, wv);
         }
         workgroupBarrier();
     }
 
     var acc = array<vec4<f32>, 16>(c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b);
     for (var i = 0u; i < 8u; i = i + 1u) {
-        let o = o_tile + 64u * (i / 4u) + 4u * ty + i % 4u;
+        let o = o_tile + (BM / 2u) * (i / 4u) + 4u * ty + i % 4u;
         if (o >= p.cout) {
             continue;
         }
         let bias = select(0.0, b[o], p.has_bias == 1u);
         for (var half = 0u; half < 2u; half = half + 1u) {
             for (var j = 0u; j < 4u; j = j + 1u) {
-                let qo = q_tile + 64u * half + 4u * tx + j;
+                let qo = q_tile + (BN / 2u) * half + 4u * tx + j;
                 if (qo < pixels) {
                     let n = qo / hw;
                     var v = acc[2u * i + half][j] + bias;

@@ -769,8 +769,8 @@ fn info(settings: &Settings) -> Result<()> {
     let cache = tdfas::ops::tuning::cache_path(settings).map_or("not cached".into(), |p| p.display().to_string());
     let conv = tdfas::ops::conv::settings(&gpu)?;
     println!(
-        "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm|gemm8 and \
-         TDFAS_WGRAD=reduce|rows|gemm|gemm8 override; cache {cache})",
+        "conv      {} kernel, weight gradient {} (autotuned, TDFAS_CONV=blocked|tiled|rows|gemm|gemm8|gemm8-128x64|.. \
+         and TDFAS_WGRAD=reduce|rows|gemm|gemm8|gemm8-128x64|.. override; cache {cache})",
         conv.kernel.get().name(),
         conv.wgrad.get().name()
     );

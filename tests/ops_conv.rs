@@ -296,3 +296,66 @@ fn cooperative_matrix_kernel_matches_reference_within_its_tolerance() {
         }
     }
 }
+
+/// The gemm8 tile variants (override constants, `GEMM8_TILES`): forward with bias, the ReLU
+/// epilogue, the input gradient and the weight gradient against the f64 reference at shapes that
+/// are multiples of no tile: partial 64- and 128-channel tiles (Co = 67, 130), partial pixel and
+/// column tiles, batch 1, 1x1 images, k = 1, and more than 256 pixels (the weight gradient in two
+/// slices). Every tile sums each output in the same order, so the forward and input gradient are
+/// bit-identical to the default tile's (`Gemm8`), and so is the weight gradient where the slices
+/// are the same; the default tile given as constants is the default kernel bit for bit.
+#[test]
+fn gemm8_tile_variants_match_reference_on_odd_shapes() {
+    use tdfas::ops::conv::GEMM8_TILES;
+    let g = gpu();
+    let cases = [
+        // batch 1, 9 x 7 = 63 pixels, Co = 67 (a partial second 64-channel tile), columns 5 * 9 = 45
+        Case { n: 1, ci: 5, co: 67, h: 9, w: 7, k: 3 },
+        // 1x1 images with a 3x3 kernel (the centre tap only), Co = 130 (a third 64-channel tile)
+        Case { n: 3, ci: 7, co: 130, h: 1, w: 1, k: 3 },
+        // k = 1, 2 x 11 x 13 = 286 pixels (several pixel tiles, the last partial; two weight-gradient
+        // slices), 70 columns (a partial second 64-column tile)
+        Case { n: 2, ci: 70, co: 65, h: 11, w: 13, k: 1 },
+    ];
+    let bits = |t: &tdfas::Tensor| t.download(&g).unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let tiles = GEMM8_TILES.into_iter().chain([(128, 128)]);
+    for (i, c) in cases.into_iter().enumerate() {
+        let seed = 700 + 10 * i as u64;
+        let shape = [c.n, c.ci, c.h, c.w];
+        let x = random(c.n * c.ci * c.h * c.w, seed);
+        let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1).iter().map(|v| v * 0.5).collect();
+        let b = random(c.co, seed + 2);
+        let gy = random(c.n * c.co * c.h * c.w, seed + 3);
+        let (tx, tw, tb) = (up(&g, &x, &shape), up(&g, &w, &[c.co, c.ci, c.k, c.k]), up(&g, &b, &[c.co]));
+        let tgy = up(&g, &gy, &[c.n, c.co, c.h, c.w]);
+        let kk = c.k * c.k;
+        let y = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b));
+        let relu: Vec<f64> = y.iter().map(|v| v.max(0.0)).collect();
+        let (gx, gw, _) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
+        let default_y = bits(&conv2d_with(&g, ConvKernel::Gemm8, &tx, &tw, Some(&tb)).unwrap());
+        let default_gx = bits(&conv2d_backward_input_with(&g, ConvKernel::Gemm8, &tgy, &tw).unwrap());
+        let default_gw = bits(&conv2d_backward_weight_with(&g, WgradKernel::Gemm8, &tx, &tgy, c.k).unwrap());
+        for (bm, bn) in tiles.clone() {
+            let kernel = ConvKernel::Gemm8Tile { bm, bn };
+            let what = |s: &str| format!("{s} {} {c:?}", kernel.name());
+            let ty = conv2d_with(&g, kernel, &tx, &tw, Some(&tb)).unwrap();
+            check(&g, &what("y"), &ty, &y, c.ci * kk);
+            assert_eq!(bits(&ty), default_y, "{}", what("y bit-identical to gemm8"));
+            check(&g, &what("relu(y)"), &conv2d_relu_with(&g, kernel, &tx, &tw, Some(&tb)).unwrap(), &relu, c.ci * kk);
+            let tgx = conv2d_backward_input_with(&g, kernel, &tgy, &tw).unwrap();
+            check(&g, &what("gx"), &tgx, &gx, c.co * kk);
+            assert_eq!(bits(&tgx), default_gx, "{}", what("gx bit-identical to gemm8"));
+            let wkernel = WgradKernel::Gemm8Tile { bm, bn };
+            let tgw = conv2d_backward_weight_with(&g, wkernel, &tx, &tgy, c.k).unwrap();
+            check(&g, &what("gw"), &tgw, &gw, c.n * c.h * c.w);
+            // one slice below 256 pixels whatever the tile: the same sums in the same order
+            if c.n * c.h * c.w <= 256 || (bm, bn) == (128, 128) {
+                assert_eq!(bits(&tgw), default_gw, "{}", what("gw bit-identical to gemm8"));
+            }
+        }
+    }
+    // a tile the kernels lack is refused with the reason
+    let (tx, tw) = (up(&g, &random(8, 1), &[1, 2, 2, 2]), up(&g, &random(8, 2), &[4, 2, 1, 1]));
+    let err = conv2d_with(&g, ConvKernel::Gemm8Tile { bm: 32, bn: 64 }, &tx, &tw, None).unwrap_err().to_string();
+    assert!(err.contains("64 or 128"), "{err}");
+}

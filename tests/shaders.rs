@@ -133,3 +133,85 @@ fn the_cooperative_matrix_conv_validates_for_every_tile_variant() {
         );
     }
 }
+
+/// The gemm8 conv kernels (forward / input gradient, weight gradient) validate and translate to
+/// SPIR-V, Metal and HLSL for every tile the autotune offers (override constants), each with the
+/// workgroup size its tile needs, within WebGPU's default limits, and with shared arrays that hold
+/// the tile's stages (the arrays are sized for the largest, the default 128 x 128); a tile the
+/// kernels lack is refused.
+#[test]
+fn the_gemm8_conv_kernels_validate_for_every_tile_variant() {
+    use tdfas::ops::conv::{gemm8_constants, GEMM8_TILES};
+    let limits = wgpu::Limits::default();
+    for (file, arrays) in [
+        ("conv2d_forward_gemm8", [("ws", "WROW"), ("xs", "XROW")]),
+        ("conv2d_weight_grad_gemm8", [("gs", "GROW"), ("xs", "XROW")]),
+    ] {
+        let source = tdfas::ops::shader(file).unwrap().source;
+        let module = naga::front::wgsl::parse_str(source).unwrap();
+        let info = Validator::new(ValidationFlags::all(), Capabilities::default()).validate(&module).unwrap();
+        // the defaults are today's 128 x 128 tile of 256 invocations
+        let defaults = tdfas::gpu::shaders::workgroup_needs(&module).unwrap();
+        assert_eq!(defaults[0].1.size, [256, 1, 1], "{file}");
+        for (bm, bn) in GEMM8_TILES.into_iter().chain([(128, 128)]) {
+            let what = format!("{file} {bm}x{bn}");
+            let constants = gemm8_constants(bm, bn).unwrap();
+            let pc: naga::back::PipelineConstants = constants.iter().map(|&(n, v)| (n.to_string(), v)).collect();
+            let (m, i) = naga::back::pipeline_constants::process_overrides(&module, &info, None, &pc)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let invocations = bm as u32 * bn as u32 / 64;
+            assert_eq!(m.entry_points[0].workgroup_size, [invocations, 1, 1], "{what}");
+            spv::write_vec(&m, &i, &spv::Options::default(), None).unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
+            let mut out = String::new();
+            msl::Writer::new(&mut out)
+                .write(&m, &i, &msl::Options::default(), &msl::PipelineOptions::default())
+                .unwrap_or_else(|e| panic!("{what}: MSL: {e}"));
+            let mut out = String::new();
+            hlsl::Writer::new(&mut out, &hlsl::Options::default(), &hlsl::PipelineOptions::default())
+                .write(&m, &i, None)
+                .unwrap_or_else(|e| panic!("{what}: HLSL: {e}"));
+            // runs within WebGPU's default limits (TDFAS_LIMITS=default)
+            let needs = tdfas::gpu::shaders::workgroup_needs_with(&module, &constants).unwrap();
+            assert_eq!(needs[0].1.size, [invocations, 1, 1], "{what}");
+            assert_eq!(needs[0].1.exceeds(&limits), None, "{what}");
+            // a device with fewer invocations refuses the tiles that need more, with the reason
+            // (`KernelCache::get`: the autotune excludes them), and runs the others
+            let narrow = wgpu::Limits { max_compute_invocations_per_workgroup: 128, ..limits.clone() };
+            match needs[0].1.exceeds(&narrow) {
+                Some(why) => assert!(invocations > 128 && why.contains("invocations"), "{what}: {why}"),
+                None => assert!(invocations <= 128, "{what}"),
+            }
+            // the derived constants as the processed module has them: 2 or 4 loads per thread and
+            // stage, and the two stages of 4 rows fit each shared array
+            let constant = |name: &str| -> u32 {
+                let (_, c) = m
+                    .constants
+                    .iter()
+                    .find(|(_, c)| c.name.as_deref() == Some(name))
+                    .unwrap_or_else(|| panic!("{what}: {name}"));
+                match m.global_expressions[c.init] {
+                    naga::Expression::Literal(naga::Literal::U32(v)) => v,
+                    ref e => panic!("{what}: {name} = {e:?}"),
+                }
+            };
+            for (array, row) in arrays {
+                let (_, var) = m.global_variables.iter().find(|(_, v)| v.name.as_deref() == Some(array)).unwrap();
+                let naga::TypeInner::Array { size: naga::ArraySize::Constant(len), .. } = m.types[var.ty].inner else {
+                    panic!("{what}: {array} is not a sized array");
+                };
+                assert!(
+                    2 * 4 * constant(row) <= len.get(),
+                    "{what}: {array} holds {len} vec4s, {row} = {}",
+                    constant(row)
+                );
+            }
+            let loads = if file.contains("weight") { ["GL", "XL"] } else { ["WL", "XL"] };
+            for l in loads {
+                assert!([2, 4].contains(&constant(l)), "{what}: {l} = {}", constant(l));
+            }
+        }
+    }
+    for (bm, bn) in [(32, 64), (64, 256), (0, 64), (96, 64)] {
+        assert!(gemm8_constants(bm, bn).is_err(), "{bm}x{bn}");
+    }
+}

@@ -64,11 +64,12 @@ fn autotune_measures_caches_and_can_be_overridden() {
             assert!(ms(default) <= ms(*other) * tuning::SWITCH_MARGIN, "the default kept: {times:?}");
         }
     }
-    // on a CPU adapter today's kernels stay: the GEMM kernels are GPU variants
+    // on a CPU adapter today's kernels stay: the GEMM kernels (every gemm8 tile too) are GPU variants
     if g.is_cpu() {
-        assert!(![ConvKernel::Gemm, ConvKernel::Gemm8].contains(&chosen), "{times:?}");
+        assert!(!matches!(chosen, ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8Tile { .. }), "{times:?}");
         let wchosen = tuning::choose_over(tuning::default_wgrad(chosen, &wtimes), &wtimes);
-        assert!(![WgradKernel::Gemm, WgradKernel::Gemm8].contains(&wchosen), "{wtimes:?}");
+        let gemm = matches!(wchosen, WgradKernel::Gemm | WgradKernel::Gemm8 | WgradKernel::Gemm8Tile { .. });
+        assert!(!gemm, "{wtimes:?}");
     }
     // the float16-tile kernel is checked where the adapter has it, and not used on a CPU adapter
     assert_eq!(c.half.is_some(), ConvKernel::Gemm8F16.available(&g), "{c:?}");

@@ -120,6 +120,9 @@ pub enum ConvKernel {
     Gemm,
     /// conv2d_forward_gemm8.wgsl: 128 x 128 tiles, 8 x 8 per thread (GPUs).
     Gemm8,
+    /// conv2d_forward_gemm8.wgsl with another tile: `bm` channels x `bn` pixels per workgroup of
+    /// `bm * bn / 64` threads, 8 x 8 per thread (override constants; `GEMM8_TILES`).
+    Gemm8Tile { bm: u16, bn: u16 },
     /// conv2d_forward_gemm8_f16.wgsl: `Gemm8` with float16 shared tiles and float32 sums
     /// (adapters with SHADER_F16; inference only, so not in `ALL`: see `ConvSettings::half_inference`).
     Gemm8F16,
@@ -148,9 +151,35 @@ pub fn coop_candidates(features: wgpu::Features, offered: &[wgpu::CooperativeMat
     }
 }
 
+/// The gemm8 tiles besides the default 128 x 128 (`ConvKernel::Gemm8`, `WgradKernel::Gemm8`)
+/// that the autotune tries, as (output channels, pixels) per workgroup, or (output channels,
+/// columns) of the weight gradient: 128 x 64 (wide layers at small images), 64 x 128 (64-channel
+/// layers: a 128-channel tile would be half empty) and 64 x 64 (four times the workgroups where
+/// images are small, the deep layers). Each side is 64 or 128 (the kernels load 2 or 4 values
+/// per thread and stage); every tile sums in the same order.
+pub const GEMM8_TILES: [(u16, u16); 3] = [(128, 64), (64, 128), (64, 64)];
+
+/// The override constants of a gemm8 tile (both gemm8 kernels): `bm` x `bn` outputs per
+/// workgroup of `bm * bn / 64` invocations; an error for a tile the kernels do not have.
+pub fn gemm8_constants(bm: u16, bn: u16) -> Result<[(&'static str, f64); 3]> {
+    ensure!(
+        [64, 128].contains(&bm) && [64, 128].contains(&bn),
+        "gemm8 tiles are 64 or 128 on each side, not {bm} x {bn}"
+    );
+    Ok([("BM", bm as f64), ("BN", bn as f64), ("WG", (bm as u32 * bn as u32 / 64) as f64)])
+}
+
 impl ConvKernel {
-    pub const ALL: [ConvKernel; 5] =
-        [ConvKernel::RegisterBlocked, ConvKernel::Tiled, ConvKernel::Rows, ConvKernel::Gemm, ConvKernel::Gemm8];
+    pub const ALL: [ConvKernel; 8] = [
+        ConvKernel::RegisterBlocked,
+        ConvKernel::Tiled,
+        ConvKernel::Rows,
+        ConvKernel::Gemm,
+        ConvKernel::Gemm8,
+        ConvKernel::Gemm8Tile { bm: GEMM8_TILES[0].0, bn: GEMM8_TILES[0].1 },
+        ConvKernel::Gemm8Tile { bm: GEMM8_TILES[1].0, bn: GEMM8_TILES[1].1 },
+        ConvKernel::Gemm8Tile { bm: GEMM8_TILES[2].0, bn: GEMM8_TILES[2].1 },
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -159,6 +188,7 @@ impl ConvKernel {
             ConvKernel::Rows => "rows",
             ConvKernel::Gemm => "gemm",
             ConvKernel::Gemm8 => "gemm8",
+            ConvKernel::Gemm8Tile { bm, bn } => gemm8_name(bm, bn),
             ConvKernel::Gemm8F16 => "gemm8h",
             ConvKernel::Coop { wm: 2, wn: 2 } => "coop64x64",
             ConvKernel::Coop { wm: 4, wn: 1 } => "coop128x32",
@@ -178,7 +208,14 @@ impl ConvKernel {
 
     /// Whether the kernel can apply the ReLU in its epilogue (`conv2d_relu`).
     fn has_relu(self) -> bool {
-        matches!(self, ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8F16 | ConvKernel::Coop { .. })
+        matches!(
+            self,
+            ConvKernel::Gemm
+                | ConvKernel::Gemm8
+                | ConvKernel::Gemm8Tile { .. }
+                | ConvKernel::Gemm8F16
+                | ConvKernel::Coop { .. }
+        )
     }
 
     /// Whether this adapter can run the kernel: the row kernel shares weights through
@@ -202,7 +239,7 @@ impl ConvKernel {
             ConvKernel::Tiled => &CONV2D_FORWARD_TILED,
             ConvKernel::Rows => &CONV2D_FORWARD_ROWS,
             ConvKernel::Gemm => &CONV2D_FORWARD_GEMM,
-            ConvKernel::Gemm8 => &CONV2D_FORWARD_GEMM8,
+            ConvKernel::Gemm8 | ConvKernel::Gemm8Tile { .. } => &CONV2D_FORWARD_GEMM8,
             ConvKernel::Gemm8F16 => &CONV2D_FORWARD_GEMM8_F16,
             ConvKernel::Coop { .. } => &CONV2D_FORWARD_COOP,
         }
@@ -218,6 +255,9 @@ impl ConvKernel {
             ConvKernel::Gemm => [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(GEMM_CHANNELS) as u32, 1],
             ConvKernel::Gemm8 | ConvKernel::Gemm8F16 => {
                 [pixels.div_ceil(GEMM_PIXELS) as u32, cout.div_ceil(2 * GEMM_CHANNELS) as u32, 1]
+            }
+            ConvKernel::Gemm8Tile { bm, bn } => {
+                [pixels.div_ceil(bn as usize) as u32, cout.div_ceil(bm as usize) as u32, 1]
             }
             ConvKernel::Coop { wm, wn } => {
                 [pixels.div_ceil(32 * wn as usize) as u32, cout.div_ceil(32 * wm as usize) as u32, 1]
@@ -241,10 +281,32 @@ pub enum WgradKernel {
     Gemm,
     /// conv2d_weight_grad_gemm8.wgsl: the same with 128 x 128 tiles, 8 x 8 per thread (GPUs).
     Gemm8,
+    /// conv2d_weight_grad_gemm8.wgsl with another tile: `bm` output channels x `bn` columns per
+    /// workgroup of `bm * bn / 64` threads (override constants; `GEMM8_TILES`).
+    Gemm8Tile { bm: u16, bn: u16 },
+}
+
+/// The name of a gemm8 tile variant (both families): `gemm8-128x64` (channels x pixels or columns).
+fn gemm8_name(bm: u16, bn: u16) -> &'static str {
+    match (bm, bn) {
+        (128, 64) => "gemm8-128x64",
+        (64, 128) => "gemm8-64x128",
+        (64, 64) => "gemm8-64x64",
+        (128, 128) => "gemm8-128x128",
+        _ => "gemm8-other",
+    }
 }
 
 impl WgradKernel {
-    pub const ALL: [WgradKernel; 4] = [WgradKernel::Reduce, WgradKernel::Rows, WgradKernel::Gemm, WgradKernel::Gemm8];
+    pub const ALL: [WgradKernel; 7] = [
+        WgradKernel::Reduce,
+        WgradKernel::Rows,
+        WgradKernel::Gemm,
+        WgradKernel::Gemm8,
+        WgradKernel::Gemm8Tile { bm: GEMM8_TILES[0].0, bn: GEMM8_TILES[0].1 },
+        WgradKernel::Gemm8Tile { bm: GEMM8_TILES[1].0, bn: GEMM8_TILES[1].1 },
+        WgradKernel::Gemm8Tile { bm: GEMM8_TILES[2].0, bn: GEMM8_TILES[2].1 },
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -252,6 +314,7 @@ impl WgradKernel {
             WgradKernel::Rows => "rows",
             WgradKernel::Gemm => "gemm",
             WgradKernel::Gemm8 => "gemm8",
+            WgradKernel::Gemm8Tile { bm, bn } => gemm8_name(bm, bn),
         }
     }
 
@@ -669,6 +732,12 @@ fn gemm_conv_dispatch(
             let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
+        // the tile as override constants (`Gemm8` is the file's defaults)
+        ConvKernel::Gemm8Tile { bm, bn } => {
+            let args = [Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let constants = gemm8_constants(bm, bn)?;
+            gpu.dispatch_with(kernel.shader(), kernel.shader().name, &constants, &params, &args, groups, cost)
+        }
         // tiles as override constants; WG = warp tiles x the largest subgroup, so that every warp
         // tile has a subgroup whatever size the driver picks
         ConvKernel::Coop { wm, wn } => {
@@ -698,7 +767,9 @@ pub fn conv2d(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<T
 /// most of its threads idle (the model's 1- and 8-channel convs), so those stay register-blocked.
 fn kernel_for(gpu: &Gpu, cout: usize) -> Result<ConvKernel> {
     Ok(match settings(gpu)?.kernel.get() {
-        ConvKernel::Tiled | ConvKernel::Gemm | ConvKernel::Gemm8 if cout <= 16 => ConvKernel::RegisterBlocked,
+        ConvKernel::Tiled | ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8Tile { .. } if cout <= 16 => {
+            ConvKernel::RegisterBlocked
+        }
         k => k,
     })
 }
@@ -843,14 +914,19 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
             Cost::new(flops, bytes),
         )?,
-        WgradKernel::Gemm | WgradKernel::Gemm8 => {
-            let (shader, entry, rows) = match kernel {
-                WgradKernel::Gemm => (&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", GEMM_CHANNELS),
-                _ => (&CONV2D_WEIGHT_GRAD_GEMM8, "wgrad_gemm8", 2 * GEMM_CHANNELS),
+        WgradKernel::Gemm | WgradKernel::Gemm8 | WgradKernel::Gemm8Tile { .. } => {
+            // (shader, entry, channels x columns per workgroup, override constants)
+            let (shader, entry, rows, cols, constants) = match kernel {
+                WgradKernel::Gemm => (&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_gemm", GEMM_CHANNELS, GEMM_PIXELS, vec![]),
+                WgradKernel::Gemm8Tile { bm, bn } => {
+                    let constants = gemm8_constants(bm, bn)?.to_vec();
+                    (&CONV2D_WEIGHT_GRAD_GEMM8, "wgrad_gemm8", bm as usize, bn as usize, constants)
+                }
+                _ => (&CONV2D_WEIGHT_GRAD_GEMM8, "wgrad_gemm8", 2 * GEMM_CHANNELS, GEMM_PIXELS, vec![]),
             };
             // Split the pixels so that the tiles fill the GPU, each slice's sums in one binding.
             let len = co * ci * kk;
-            let tiles = (ci * kk).div_ceil(GEMM_PIXELS) * co.div_ceil(rows);
+            let tiles = (ci * kk).div_ceil(cols) * co.div_ceil(rows);
             let most = (gpu.max_binding().min(gpu.page_bytes()) / (4 * len as u64)).max(1) as usize;
             let slices = (WGRAD_GROUPS / tiles).clamp(1, pixels.div_ceil(WGRAD_MIN_CHUNK)).min(most);
             let chunk = pixels.div_ceil(slices).next_multiple_of(8);
@@ -866,10 +942,10 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
                 slices: slices as u32,
             };
             let part = if slices == 1 { gw.clone() } else { Tensor::empty(gpu, &[slices, len]) };
-            let groups = [(ci * kk).div_ceil(GEMM_PIXELS) as u32, co.div_ceil(rows) as u32, slices as u32];
+            let groups = [(ci * kk).div_ceil(cols) as u32, co.div_ceil(rows) as u32, slices as u32];
             let cost = Cost::new(flops, bytes + 4.0 * ((slices - 1) * len) as f64);
             let args = [Arg::T(x), Arg::T(gy), Arg::T(&part)];
-            gpu.dispatch(shader, entry, &params, &args, groups, cost)?;
+            gpu.dispatch_with(shader, entry, &constants, &params, &args, groups, cost)?;
             if slices > 1 {
                 let args = [Arg::Unused, Arg::Unused, Arg::T(&part), Arg::T(&gw)];
                 let cost = Cost::new(((slices - 1) * len) as f64, 4.0 * ((slices + 1) * len) as f64);

@@ -5,11 +5,14 @@
 //! else register-blocked, for CPU adapters; shared-memory tiles or the larger double-buffered GEMM
 //! tiles for GPUs) and the weight gradient (rows; a shared-memory reduction; a split GEMM). Every
 //! candidate must agree with the reference kernel before its time counts, and replaces the
-//! adapter type's default only when clearly faster (`SWITCH_MARGIN`). The candidates are timed in
+//! adapter type's default only when clearly faster (`SWITCH_MARGIN`). The 8 x 8-per-thread GEMM
+//! kernels come in several tiles (`conv::GEMM8_TILES`: `gemm8` is 128 x 128, `gemm8-128x64`,
+//! `gemm8-64x128`, `gemm8-64x64` the others), each a candidate of its own. The candidates are timed in
 //! interleaved rounds (`interleaved_times`), and a cached choice other than the default is timed
 //! against the default again whenever a device is tuned (`still_chosen`), so a choice made under
 //! load is not kept.
-//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8` and `TDFAS_WGRAD=reduce|rows|gemm|gemm8` override the choice;
+//! `TDFAS_CONV=blocked|tiled|rows|gemm|gemm8|gemm8-128x64|..` and `TDFAS_WGRAD=reduce|rows|gemm|gemm8|gemm8-128x64|..`
+//! (every name of `ConvKernel::ALL`, `WgradKernel::ALL`) override the choice;
 //! `TDFAS_TUNING_CACHE` moves the cache file (all three read into the device's `Settings`).
 
 use std::collections::BTreeMap;
@@ -321,7 +324,7 @@ pub fn passed<K: Copy>(c: &[conv::Candidate<K>]) -> Vec<(K, f64)> {
 /// time and check, and the choice.
 pub fn table(gpu: &Gpu) -> Option<String> {
     let entry = read_cache(gpu.settings()).remove(&cache_key(gpu))?;
-    let mut out = String::from("family          kernel     ms        check\n");
+    let mut out = String::from("family          kernel        ms        check\n");
     let families = [
         ("forward/input", "", "kernel"),
         ("weight grad", "wgrad_", "wgrad"),
@@ -335,7 +338,7 @@ pub fn table(gpu: &Gpu) -> Option<String> {
             let is_chosen = entry[chosen].as_str() == Some(name) || entry[chosen].as_bool() == Some(true);
             let mark = if is_chosen { " (chosen)" } else { "" };
             out += &format!(
-                "{family:<15} {name:<10} {:<9} {}{mark}\n",
+                "{family:<15} {name:<13} {:<9} {}{mark}\n",
                 ms.map_or("-".into(), |m| format!("{m:.3}")),
                 check.as_str().unwrap_or("?")
             );
@@ -406,6 +409,48 @@ mod tests {
         // the GEMM kernel replaces the tiles on a GPU only when clearly faster
         assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm, 8.0)]), T);
         assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm, 5.0)]), ConvKernel::Gemm);
+    }
+
+    #[test]
+    fn gemm8_tile_variants_are_candidates_with_names_of_their_own() {
+        use WgradKernel::Reduce;
+        // every tile of GEMM8_TILES is a candidate of both families, after the default gemm8
+        for (bm, bn) in conv::GEMM8_TILES {
+            let (f, w) = (ConvKernel::Gemm8Tile { bm, bn }, WgradKernel::Gemm8Tile { bm, bn });
+            assert!(ConvKernel::ALL.contains(&f) && WgradKernel::ALL.contains(&w), "{bm}x{bn}");
+            assert_eq!(f.name(), format!("gemm8-{bm}x{bn}"));
+            assert_eq!(w.name(), f.name());
+            assert!(conv::gemm8_constants(bm, bn).is_ok());
+        }
+        assert!(conv::GEMM8_TILES.len() >= 2 && !conv::GEMM8_TILES.contains(&(128, 128)), "the default is gemm8");
+        // names are unique and read back (TDFAS_CONV, TDFAS_WGRAD, the cache); padding is trimmed
+        let names: std::collections::BTreeSet<&str> = ConvKernel::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ConvKernel::ALL.len());
+        let wnames: std::collections::BTreeSet<&str> = WgradKernel::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(wnames.len(), WgradKernel::ALL.len());
+        for k in ConvKernel::ALL {
+            assert_eq!(ConvKernel::parse(k.name()), Some(k));
+        }
+        for k in WgradKernel::ALL {
+            assert_eq!(WgradKernel::parse(k.name()), Some(k));
+        }
+        assert_eq!(ConvKernel::parse(" gemm8-64x128 "), Some(ConvKernel::Gemm8Tile { bm: 64, bn: 128 }));
+        assert_eq!(ConvKernel::parse("gemm8-32x64"), None);
+        assert_eq!(WgradKernel::parse("gemm8-128x128"), None, "the default tile is `gemm8`");
+        // chosen only when faster than the default by the margin: lavapipe keeps rows, a GPU its
+        // tiles, the weight gradient its reduction
+        let t = ConvKernel::Gemm8Tile { bm: 64, bn: 64 };
+        assert_eq!(choose(true, &[(B, 10.7), (R, 1.5), (T, 27.7), (t, 1.2)]), R, "within the margin");
+        assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm8, 9.0), (t, 8.0)]), T, "within the margin");
+        assert_eq!(choose(false, &[(T, 10.0), (ConvKernel::Gemm8, 6.0), (t, 5.0)]), t, "the fastest");
+        let w = WgradKernel::Gemm8Tile { bm: 128, bn: 64 };
+        assert_eq!(choose_over(Reduce, &[(Reduce, 10.0), (WgradKernel::Gemm8, 9.0), (w, 8.0)]), Reduce);
+        assert_eq!(choose_over(Reduce, &[(Reduce, 10.0), (WgradKernel::Gemm8, 5.0), (w, 4.0)]), w);
+        // a cached tile is re-timed against the default and kept only while still clearly faster
+        assert!(still_chosen(t, T, &[(t, 5.0), (T, 10.0)]));
+        assert!(!still_chosen(t, T, &[(t, 9.0), (T, 10.0)]));
+        // the inference-only kernels stay out of the training candidates
+        assert!(ConvKernel::ALL.iter().all(|k| !matches!(k, ConvKernel::Coop { .. } | ConvKernel::Gemm8F16)));
     }
 
     #[test]

@@ -24,9 +24,14 @@ pub const ENV_VARS: [EnvVar; 13] = [
     EnvVar { name: "TDFAS_PAGE", meaning: "bytes above which tensors are stored in several buffers (default 48 MiB)" },
     EnvVar {
         name: "TDFAS_CONV",
-        meaning: "force the conv kernel: blocked, tiled, rows, gemm or gemm8 (default: autotuned)",
+        meaning: "force the conv kernel: blocked, tiled, rows, gemm, gemm8, gemm8-128x64, gemm8-64x128 or gemm8-64x64 \
+                  (default: autotuned)",
     },
-    EnvVar { name: "TDFAS_WGRAD", meaning: "force the conv weight-gradient kernel: reduce, rows, gemm or gemm8" },
+    EnvVar {
+        name: "TDFAS_WGRAD",
+        meaning: "force the conv weight-gradient kernel: reduce, rows, gemm, gemm8, gemm8-128x64, gemm8-64x128 or \
+                  gemm8-64x64",
+    },
     EnvVar { name: "TDFAS_TUNING_CACHE", meaning: "the autotune cache file (default ~/.cache/tdfas/tuning.json)" },
     EnvVar { name: "TDFAS_F16", meaning: "0: no float16-tile inference kernel" },
     EnvVar {
