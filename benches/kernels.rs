@@ -1,6 +1,6 @@
-//! `cargo bench`: the tdfas benchmark (src/bench.rs) at the tiny preset, table to stdout, then
-//! measurements of engine choices that are not kernel families of the model (formerly ignored
-//! "not a test" timing loops in tests/).
+//! `cargo bench`: the tdfas benchmark (src/bench/) at the tiny preset, table to stdout, then
+//! measurements of engine choices that are not kernel families of the model (timing belongs
+//! here, never in tests/).
 //! The full-size run is `tdfas bench --preset paper --json FILE` (BENCHMARKS.md).
 
 use std::time::Instant;

@@ -1,6 +1,6 @@
 // The OFF block's temporal difference straight from the frames: for clips of nf frames
 // (clip-major, [clips * nf, C, H, W]), y[pair] = x[frame t + 1] - x[frame t] for the
-// clips * (nf - 1) pairs, in one dispatch where two batch gathers and a subtraction took three;
+// clips * (nf - 1) pairs, in one dispatch instead of two batch gathers and a subtraction;
 // the backward puts both frames' gradients back in one (gx[t] = gy[pair t - 1] - gy[pair t]).
 // binding 0: params { n: vec4s of the output (forward) / input (backward), block: vec4s of one
 //            frame, nf: frames a clip }

@@ -81,7 +81,7 @@ pub fn save(path: &Path, model: &FasTd, dump: &Dump, source: &str) -> Result<()>
     meta.insert("format".to_string(), "tdfas-dump-1".to_string());
     meta.insert("source".to_string(), source.to_string());
     let data = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serialising the dump: {e}"))?;
-    // temp files of dumps that were killed (or failed before this fix) would stay forever
+    // temp files of killed dumps would stay forever
     if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
         crate::util::fs::clean_stale_tmp(dir, &[name], false);

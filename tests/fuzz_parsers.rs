@@ -1,4 +1,4 @@
-//! Fuzzing (issue 11): tdfas::model::checkpoint::parse, Config::from_toml, the protocol-file parser and the
+//! Fuzzing: tdfas::model::checkpoint::parse, Config::from_toml, the protocol-file parser and the
 //! bbox.csv parser never panic on any input. Seeded proptest runs with fixed case counts; a
 //! failing input is saved under tests/fuzz_corpus/<target>/ and the corpus is replayed first.
 

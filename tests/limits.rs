@@ -11,7 +11,9 @@ use tdfas::gpu::shaders;
 use tdfas::model::fastd::{FasTd, HostBatch};
 use tdfas::ops::conv::{self, ConvKernel, WgradKernel};
 use tdfas::ops::sobel::SobelDir;
-use tdfas::ops::{adadelta, batchnorm as bn, concat as cat, elementwise as ew, gru, pool, resize, sobel};
+use tdfas::ops::{
+    adadelta, batchnorm as bn, concat as cat, elementwise as ew, gather, gru, pair_diff, pool, resize, sobel,
+};
 use tdfas::reference::random;
 use tdfas::train::adadelta::Adadelta;
 use tdfas::train::trainer::train_step;
@@ -294,11 +296,11 @@ fn pool_resize_sobel_and_concat_split_bit_identically() {
             let sy = sobel::sobel_backward(g, &x, SobelDir::Y).unwrap();
             let sxy = sobel::sobel_xy(g, &x).unwrap();
             let gsxy = sobel::sobel_xy_backward(g, &sxy).unwrap();
-            let pd = cat::pair_diff(g, &x, 2, 3).unwrap();
-            let gpd = cat::pair_diff_backward(g, &pd, x.shape(), 3).unwrap();
+            let pd = pair_diff::pair_diff(g, &x, 2, 3).unwrap();
+            let gpd = pair_diff::pair_diff_backward(g, &pd, x.shape(), 3).unwrap();
             let c = cat::concat_channels(g, &[&x, &sx]).unwrap();
             let sl = cat::slice_channels(g, &c, 1, 2).unwrap();
-            let gb = cat::gather_batch(g, &c, 2, 3, 1, 2).unwrap();
+            let gb = gather::gather_batch(g, &c, 2, 3, 1, 2).unwrap();
             vec![y, idx, gx, r, gr, up2, sx, sy, sxy, gsxy, pd, gpd, c, sl, gb]
         });
         assert_identical(&format!("pool, resize, sobel, concat {cap:?}"), &w, &s);

@@ -291,13 +291,13 @@ fn fused_inference_matches_the_unfused_path() {
 /// Peak pool memory of clip inference and of one training step of each stage (tiny preset,
 /// `bench::peak_memory`: dry runs from a trimmed pool, so exact and quick). Every tape value is
 /// freed after its last reader (`tdfas::Var`); one kept longer raises these peaks. The bounds
-/// are what main measured with hand-placed `Tape::free` calls (d63a5aa, with this test there):
-/// bytes held from the driver at most, and in use by live tensors at most. Freeing by liveness
-/// gives inference 2,134,016 / 1,212,416, stage 1 the same as main, stage 2 6,736,000 /
-/// 4,759,680. A tape that kept every value to the backward gave inference 4,023,936 /
-/// 4,023,936 and stage 2 9,388,160 / 8,308,864 (both fail); stage 1 then stays under its bound
-/// (10,285,184 / 6,786,944): at this size its backward saves every activation anyway, and its
-/// peak is the backward's.
+/// (bytes held from the driver at most, and in use by live tensors at most) are what freeing
+/// every value by hand (`Tape::free` after its last use) reached. Freeing by liveness gives
+/// inference 2,134,016 / 1,212,416, stage 1 its bound, stage 2 6,736,000 / 4,759,680. A tape
+/// that kept every value to the backward would give inference 4,023,936 / 4,023,936 and stage 2
+/// 9,388,160 / 8,308,864 (both fail); stage 1 would stay under its bound (10,285,184 /
+/// 6,786,944): at this size its backward saves every activation anyway, and its peak is the
+/// backward's.
 #[test]
 fn peak_memory_of_each_stage_is_bounded() {
     let g = common::gpu();

@@ -4,9 +4,9 @@
 
 mod common;
 use common::{check, gpu, up, Golden};
-use tdfas::ops::{batchnorm as bn, concat as cat, elementwise as ew, pool, resize};
+use tdfas::ops::{batchnorm as bn, concat as cat, elementwise as ew, gather, pool, resize};
 use tdfas::reference::{
-    basic, batchnorm as rbn, concat as rcat, dot, gradcheck, pool as rpool, random, resize as rres,
+    basic, batchnorm as rbn, concat as rcat, dot, gather as rgather, gradcheck, pool as rpool, random, resize as rres,
 };
 use tdfas::{Gpu, Tape, Tensor};
 
@@ -398,14 +398,14 @@ fn concat_and_slice_round_trip_with_gradients() {
 
 /// The OFF block's pattern: 2 clips of 3 frames, segments at frames t and t + 1 of each clip, a
 /// source read by two segments, and an un-gathered source (4 pairs) that needs no gradient.
-fn gather_concat_case(hw: [usize; 2]) -> (Vec<Vec<usize>>, Vec<rcat::Segment>, Vec<bool>) {
+fn gather_concat_case(hw: [usize; 2]) -> (Vec<Vec<usize>>, Vec<rgather::Segment>, Vec<bool>) {
     let shapes = vec![vec![6, 2, hw[0], hw[1]], vec![6, 3, hw[0], hw[1]], vec![4, 1, hw[0], hw[1]]];
     let segs = vec![(0, 2, 3, 0, 2), (1, 2, 3, 0, 2), (1, 2, 3, 1, 2), (2, 4, 1, 0, 1), (0, 2, 3, 1, 2)];
     (shapes, segs, vec![true, true, false])
 }
 
-fn pick(s: &rcat::Segment) -> (usize, cat::Pick) {
-    (s.0, cat::Pick { groups: s.1, per_group: s.2, start: s.3, len: s.4 })
+fn pick(s: &rgather::Segment) -> (usize, gather::Pick) {
+    (s.0, gather::Pick { groups: s.1, per_group: s.2, start: s.3, len: s.4 })
 }
 
 /// gather_concat forward and backward against the reference: one dispatch each (HW % 4 == 0), the
@@ -430,15 +430,15 @@ fn gather_concat_matches_reference() {
         let vars: Vec<_> =
             data.iter().zip(&shapes).zip(&needs).map(|((d, s), &n)| tape.leaf(up(&g, d, s), n)).collect();
         let picks: Vec<_> = segs.iter().map(pick).collect();
-        let y = cat::t_gather_concat(&mut tape, vars.clone(), &picks).unwrap();
+        let y = gather::t_gather_concat(&mut tape, vars.clone(), &picks).unwrap();
         let parts: Vec<(&[f64], &[usize])> =
             data.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
-        check(&g, &what, tape.value(&y), &rcat::gather_concat(&parts, &segs), 1);
+        check(&g, &what, tape.value(&y), &rgather::gather_concat(&parts, &segs), 1);
         assert_eq!(tape.value(&y).shape(), &[4, c_out, hw[0], hw[1]]);
         let gy = random(tape.value(&y).numel(), 310);
         let grads = tape.backward_with(&y, Some(up(&g, &gy, &[4, c_out, hw[0], hw[1]]))).unwrap();
         let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
-        let want = rcat::gather_concat_backward(&gy, &refs, &segs);
+        let want = rgather::gather_concat_backward(&gy, &refs, &segs);
         for k in 0..2 {
             check(&g, &format!("{what} grad {k}"), grads.get(&vars[k]).unwrap(), &want[k], 1);
         }
@@ -463,14 +463,14 @@ fn gather_concat_reference_backward_matches_finite_differences() {
     let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
     let n_out = 4 * 11 * 6;
     let gy = random(n_out, 340);
-    let analytic = rcat::gather_concat_backward(&gy, &refs, &segs);
+    let analytic = rgather::gather_concat_backward(&gy, &refs, &segs);
     for k in 0..shapes.len() {
         let mut f = |x: &[f64]| {
             let mut d = data.clone();
             d[k] = x.to_vec();
             let parts: Vec<(&[f64], &[usize])> =
                 d.iter().zip(&shapes).map(|(d, s)| (d.as_slice(), s.as_slice())).collect();
-            dot(&rcat::gather_concat(&parts, &segs), &gy)
+            dot(&rgather::gather_concat(&parts, &segs), &gy)
         };
         gradcheck(&format!("gather_concat source {k}"), &mut f, &data[k], &analytic[k]).unwrap();
     }

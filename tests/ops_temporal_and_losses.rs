@@ -1,4 +1,4 @@
-//! Multi-frame and training ops (issue 4): Sobel, ConvGRU gates, depth losses, linear,
+//! Multi-frame and training ops: Sobel, ConvGRU gates, depth losses, linear,
 //! cross-entropy, temporal difference. GPU vs f64 reference (forward and backward through the
 //! tape) on odd shapes, reference backward vs finite differences, and PyTorch goldens.
 
@@ -104,7 +104,7 @@ fn sobel_rejects_non_nchw_input() {
 /// vec4s) and the general path (gathers and a subtraction), forward and backward.
 #[test]
 fn pair_diff_matches_reference_forward_and_backward() {
-    use tdfas::ops::concat as cat;
+    use tdfas::ops::pair_diff::t_pair_diff;
     let g = gpu();
     for (clips, nf, c, h, w) in [(2, 3, 2, 3, 4), (1, 4, 1, 3, 3), (3, 2, 3, 2, 2)] {
         let block = c * h * w;
@@ -112,11 +112,11 @@ fn pair_diff_matches_reference_forward_and_backward() {
         let gy = random(clips * (nf - 1) * block, 12);
         let mut tape = Tape::new(&g);
         let vx = tape.leaf(up(&g, &x, &[clips * nf, c, h, w]), true);
-        let y = cat::t_pair_diff(&mut tape, vx.clone(), clips, nf).unwrap();
+        let y = t_pair_diff(&mut tape, vx.clone(), clips, nf).unwrap();
         let what = format!("pair_diff {clips} clips of {nf} x {:?}", [c, h, w]);
-        check(&g, &what, tape.value(&y), &rf::concat::pair_diff(&x, block, nf), 1);
+        check(&g, &what, tape.value(&y), &rf::pair_diff::pair_diff(&x, block, nf), 1);
         let grads = tape.backward_with(&y, Some(up(&g, &gy, &[clips * (nf - 1), c, h, w]))).unwrap();
-        let want = rf::concat::pair_diff_backward(&gy, block, nf, clips * nf);
+        let want = rf::pair_diff::pair_diff_backward(&gy, block, nf, clips * nf);
         check(&g, &format!("{what} backward"), grads.get(&vx).unwrap(), &want, 1);
     }
 }
@@ -126,8 +126,8 @@ fn pair_diff_reference_backward_matches_finite_differences() {
     let (block, nf, frames) = (5, 3, 6);
     let x = random(frames * block, 13);
     let gy = random(frames / nf * (nf - 1) * block, 14);
-    let analytic = rf::concat::pair_diff_backward(&gy, block, nf, frames);
-    gradcheck("pair_diff", &mut |x| dot(&rf::concat::pair_diff(x, block, nf), &gy), &x, &analytic).unwrap();
+    let analytic = rf::pair_diff::pair_diff_backward(&gy, block, nf, frames);
+    gradcheck("pair_diff", &mut |x| dot(&rf::pair_diff::pair_diff(x, block, nf), &gy), &x, &analytic).unwrap();
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Reliability (issue 11): a training run killed with SIGKILL resumes to the same model;
+//! Reliability: a training run killed with SIGKILL resumes to the same model;
 //! corrupt checkpoints, bad data, non-finite losses and work beyond the adapter's limits give
 //! one clear error each, never a panic.
 

@@ -1,6 +1,6 @@
-//! Reliability II (issue 20): nothing lost (tdfas deletes only what it wrote, one training run
-//! per folder, no temporary files left behind) and nothing silently wrong (resume flags,
-//! untrainable settings, one-class data, unreadable data named with the step).
+//! Reliability of outputs and inputs: nothing lost (tdfas deletes only what it wrote, one
+//! training run per folder, no temporary files left behind) and nothing silently wrong (resume
+//! flags, untrainable settings, one-class data, unreadable data named with the step).
 
 mod common;
 use common::{tdfas_cmd as tdfas, tiny_dataset};
@@ -56,7 +56,7 @@ fn setup(name: &str) -> (PathBuf, PathBuf, PathBuf) {
     (dir, data, config)
 }
 
-/// Case 1 and 16: a folder tdfas did not write is never deleted; one it wrote is cleared.
+/// A folder tdfas did not write is never deleted; one it wrote is cleared.
 #[test]
 fn demo_and_synth_delete_only_folders_tdfas_wrote() {
     let dir = tmp("owned");
@@ -85,7 +85,7 @@ fn demo_and_synth_delete_only_folders_tdfas_wrote() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 2, 3, 6, 7, 8: one training run per folder, no silent overwrite, resume flags applied or
+/// One training run per folder, no silent overwrite, resume flags applied or
 /// refused, untrainable settings refused, one-class data warned about, no temp files left.
 #[test]
 fn training_folders_runs_and_resume_flags() {
@@ -169,7 +169,7 @@ fn training_folders_runs_and_resume_flags() {
     for class in ["print", "replay"] {
         std::fs::remove_dir_all(data.join("train").join(class)).unwrap();
     }
-    // ... and a face box outside its frame (case 11): a warning, not a silent whole-frame crop
+    // ... and a face box outside its frame: a warning, not a silent whole-frame crop
     let clip = std::fs::read_dir(data.join("train/live")).unwrap().next().unwrap().unwrap().path();
     let boxes: String = (0..6).map(|i| format!("{i},500,500,10,10\n")).collect();
     std::fs::write(clip.join("bbox.csv"), format!("frame,x,y,w,h\n{boxes}")).unwrap();
@@ -192,7 +192,7 @@ fn model_bytes(out: &Path) -> (Vec<u8>, String) {
     (bytes[8 + n..].to_vec(), format!("{:?} {:?}", loaded.config, loaded.progress))
 }
 
-/// Case 3: a failed write removes its temporary file.
+/// A failed write removes its temporary file.
 #[test]
 fn a_failed_atomic_write_leaves_no_temp_file() {
     let dir = tmp("atomic");
@@ -214,7 +214,7 @@ fn a_failed_atomic_write_leaves_no_temp_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 10: an unreadable frame met during training stops it naming the step and the file.
+/// An unreadable frame met during training stops it naming the step and the file.
 #[test]
 fn an_unreadable_frame_during_training_names_the_step() {
     let (dir, data, config) = setup("unreadable");
@@ -228,7 +228,7 @@ fn an_unreadable_frame_during_training_names_the_step() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 7: bench settings that would be ignored or print an empty table.
+/// Bench settings that would be ignored or print an empty table.
 #[test]
 fn bench_filter_matching_nothing_is_an_error() {
     let o = tdfas().args(["bench", "--quick", "--preset", "paper", "--filter", "no_such_kernel"]).output().unwrap();
@@ -237,7 +237,7 @@ fn bench_filter_matching_nothing_is_an_error() {
     fails_with(&o, &["--config"]);
 }
 
-/// Case 4: the decoded-frame cache is keyed by the video's content and the dataset root.
+/// The decoded-frame cache is keyed by the video's content and the dataset root.
 #[test]
 fn the_frame_cache_is_keyed_by_content_and_root() {
     let dir = tmp("cache");
@@ -275,7 +275,7 @@ fn the_frame_cache_is_keyed_by_content_and_root() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 9 (the ffmpeg part): errors ffmpeg reports while decoding a damaged video partly are
+/// Errors ffmpeg reports while decoding a damaged video partly are
 /// a warning naming the video, not dropped.
 #[cfg(unix)]
 #[test]
@@ -326,7 +326,7 @@ fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 5: depth labels and masks of another size than their frames are scaled to the frame
+/// Depth labels and masks of another size than their frames are scaled to the frame
 /// (same aspect ratio) or rejected naming the file, never sampled in the wrong coordinates.
 #[test]
 fn labels_of_another_size_are_scaled_or_rejected() {
@@ -361,7 +361,7 @@ fn labels_of_another_size_are_scaled_or_rejected() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 11: bbox.csv lines are a header (first line only), comments, or valid boxes.
+/// bbox.csv lines are a header (first line only), comments, or valid boxes.
 #[test]
 fn bbox_csv_damage_is_named() {
     use tdfas::data::generic::parse_bbox;
@@ -380,8 +380,9 @@ fn bbox_csv_damage_is_named() {
     }
 }
 
-/// Case 13: the header is read first: an image over the pixel budget is refused before its
-/// pixels are decoded (a 818 KB PNG of 16384 x 16384 took 4.8 GB and 48 s; now 82 MB, 0.14 s).
+/// The header is read first: an image over the pixel budget is refused before its pixels are
+/// decoded (decoding a 818 KB PNG of 16384 x 16384 takes 4.8 GB and 48 s; refusing it, 82 MB
+/// and 0.14 s).
 #[test]
 fn an_image_over_the_pixel_budget_is_refused_from_its_header() {
     let dir = tmp("pixels");
@@ -399,7 +400,7 @@ fn an_image_over_the_pixel_budget_is_refused_from_its_header() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 14 and 15: the autotune says what it does and stores its times; a backend this platform
+/// The autotune says what it does and stores its times; a backend this platform
 /// lacks is named as such; the slow GL fallback says how to get the fast path.
 #[test]
 fn adapter_and_autotune_messages() {
@@ -433,7 +434,7 @@ fn adapter_and_autotune_messages() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Case 12: a clip folder whose name is not UTF-8 is read, not reported missing and dropped.
+/// A clip folder whose name is not UTF-8 is read, not reported missing and dropped.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_non_utf8_clip_folder_is_read() {

@@ -38,7 +38,7 @@ def load_config(preset, path=None):
 
 
 def conv_shapes(cfg):
-    """The distinct convs of variant 4, as src/bench.rs lists them (same layer names, same order)."""
+    """The distinct convs of variant 4, as src/bench/kernels.rs lists them (same layer names, same order)."""
     h, s, b = cfg.image_size, cfg.map_size, cfg.block
     n1 = cfg.stage1["batch"]
     clips, nf = cfg.stage2["batch"], cfg.frames

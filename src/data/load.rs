@@ -50,8 +50,8 @@ pub fn load_clip_with_face(
 
 /// Frame `frame` of a clip alone, as a one-frame clip, cropped exactly as in the whole clip (the
 /// clip's face box; detections of its other frames come from the cache, read only on a miss).
-/// Stage 1 trains on single frames: reading the clip's other frames and labels was 3/4 of its
-/// loading time.
+/// Stage 1 trains on single frames: reading the clip's other frames and labels would be 3/4 of
+/// its loading time.
 pub fn load_clip_frame(
     c: &ClipIndex,
     spec: &ClipSpec,

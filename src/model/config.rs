@@ -71,7 +71,7 @@ pub struct Config {
     pub frames: usize,
     pub interval: usize,
     /// Face crop side over the face box side at test (training draws each clip's from
-    /// `crop +- CROP_JITTER`). Checkpoints written before this field trained on 1.3.
+    /// `crop +- CROP_JITTER`). A checkpoint without this field trained on 1.3.
     #[serde(default = "legacy_crop")]
     pub crop: f64,
     pub stem: usize,

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::Builder;
 use crate::graph::Var;
-use crate::ops::concat::{t_gather_concat, Pick};
+use crate::ops::gather::{t_gather_concat, Pick};
 use crate::ops::gru::{t_gru_gates, t_gru_update};
 
 /// One step of cell `name` (e.g. "gru1"): h [B, hidden, S, S], x the items `pick` takes of `xs`

@@ -17,7 +17,7 @@ use anyhow::Result;
 
 use crate::graph::params::ParamKind;
 use crate::graph::{ParamStore, Tape, Var};
-use crate::ops::{batchnorm, concat, conv};
+use crate::ops::{batchnorm, conv, gather};
 pub use config::{Config, Variant};
 
 /// Builds the graph on a tape: puts each parameter on the tape once (so weights used at several
@@ -101,6 +101,6 @@ impl<'a, 'g> Builder<'a, 'g> {
         if clips == 1 && start == 0 && len == per_clip {
             return Ok(x);
         }
-        concat::t_gather_batch(self.t, x, clips, per_clip, start, len)
+        gather::t_gather_batch(self.t, x, clips, per_clip, start, len)
     }
 }

@@ -4,7 +4,8 @@ use anyhow::Result;
 
 use super::Builder;
 use crate::graph::Var;
-use crate::ops::concat::{self, Pick};
+use crate::ops::gather::{t_gather_concat, Pick};
+use crate::ops::pair_diff::t_pair_diff;
 use crate::ops::pool;
 use crate::ops::sobel::t_sobel_xy;
 
@@ -18,7 +19,7 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
     let sxy = t_sobel_xy(m.t, r.clone())?;
     // r_t1 - r_t straight from r; r_t, sx_t, sy_t, sx_t1, sy_t1 are gathered inside the concat's
     // one dispatch (and its backward puts the frames' gradients back in one)
-    let diff = concat::t_pair_diff(m.t, r.clone(), clips, nf)?;
+    let diff = t_pair_diff(m.t, r.clone(), clips, nf)?;
     let (t0, t1) = (frames(clips, nf, 0), frames(clips, nf, 1));
     let pairs_all = Pick::all(clips * (nf - 1));
     // [r_t, sx_t, sy_t, sx_t1, sy_t1, r_t1 - r_t, o_{l-1}]
@@ -28,7 +29,7 @@ pub fn forward(m: &mut Builder, l: usize, f: Var, prev: Option<Var>, clips: usiz
         srcs.push(p);
         segs.push((3, pairs_all));
     }
-    let cat = concat::t_gather_concat(m.t, srcs, &segs)?;
+    let cat = t_gather_concat(m.t, srcs, &segs)?;
     let fused = m.cbr(&format!("off{l}.fuse"), cat)?;
     pool::t_maxpool2(m.t, fused)
 }

@@ -118,9 +118,9 @@ pub const VEC4_BUFFERS: u32 = 11;
 fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // not NCHW: the general path reports the error
     let &[_, _, h, w] = x.shape() else { return false };
-    // Kept from when every entry point bound all 11 of the file's buffers (over WebGPU's default
-    // 8 per stage); each binds at most 8 now, but dropping the gate would change which kernels
-    // (and roundings) run under TDFAS_LIMITS=default.
+    // The file declares 11 buffers, over WebGPU's default 8 per stage, though each entry point
+    // binds at most 8: the gate stays because dropping it would change which kernels (and
+    // roundings) run under TDFAS_LIMITS=default.
     settings(gpu).vec4.get()
         && gpu.is_cpu()
         && gpu.device.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS

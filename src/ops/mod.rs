@@ -8,9 +8,11 @@ pub mod conv;
 pub mod cross_entropy;
 pub mod depth_loss;
 pub mod elementwise;
+pub mod gather;
 pub mod gru;
 pub mod linear;
 pub mod matmul;
+pub mod pair_diff;
 pub mod peak;
 pub mod pool;
 pub mod resize;
@@ -31,9 +33,11 @@ pub const ALL: &[&OpKernels] = &[
     &cross_entropy::KERNELS,
     &depth_loss::KERNELS,
     &elementwise::KERNELS,
+    &gather::KERNELS,
     &gru::KERNELS,
     &linear::KERNELS,
     &matmul::KERNELS,
+    &pair_diff::KERNELS,
     &peak::KERNELS,
     &pool::KERNELS,
     &resize::KERNELS,

@@ -9,8 +9,8 @@ use anyhow::Result;
 
 use crate::gpu::Gpu;
 use crate::graph::Tape;
-use crate::ops::{batchnorm as bn, concat, conv, cross_entropy as ce, depth_loss as dl, elementwise as ew};
-use crate::ops::{gru, pool, sobel};
+use crate::ops::{batchnorm as bn, conv, cross_entropy as ce, depth_loss as dl, elementwise as ew};
+use crate::ops::{gru, pair_diff, pool, sobel};
 use crate::reference::{self as rf, random, to_f32};
 use crate::tensor::Tensor;
 
@@ -181,11 +181,11 @@ fn pair_diff_case(g: &Gpu, c: &mut Checks) -> Result<()> {
         let gy = random(clips * (nf - 1) * block, 12);
         let mut tape = Tape::new(g);
         let vx = tape.leaf(up(g, &x, &[clips * nf, ch, h, w])?, true);
-        let y = concat::t_pair_diff(&mut tape, vx.clone(), clips, nf)?;
+        let y = pair_diff::t_pair_diff(&mut tape, vx.clone(), clips, nf)?;
         let what = format!("pair_diff {clips} clips of {nf} x {:?}", [ch, h, w]);
-        c.add(format!("{what} y"), tape.value(&y), rf::concat::pair_diff(&x, block, nf), 1);
+        c.add(format!("{what} y"), tape.value(&y), rf::pair_diff::pair_diff(&x, block, nf), 1);
         let grads = tape.backward_with(&y, Some(up(g, &gy, &[clips * (nf - 1), ch, h, w])?))?;
-        let want = rf::concat::pair_diff_backward(&gy, block, nf, clips * nf);
+        let want = rf::pair_diff::pair_diff_backward(&gy, block, nf, clips * nf);
         c.add(format!("{what} gx"), grads.get(&vx).expect("gx"), want, 1);
     }
     Ok(())

@@ -1,4 +1,4 @@
-// Backward of concat_multi.wgsl (see there for the segments): the gradient of each distinct
+// Backward of gather_concat.wgsl (see there for the segments): the gradient of each distinct
 // source in one dispatch, every element written (zeros where no segment reads it), summed over
 // the (at most 2) segments that read it, so a source read twice needs no separate gradient add.
 // binding 0: params   binding 1: gy (read)

@@ -1,5 +1,5 @@
 // Channel concat of up to 7 segments in one dispatch, each segment optionally a batch gather of
-// its source (the model's "frames t of every clip"), and its backward in one dispatch. Replaces
+// its source (the model's "frames t of every clip"), and its backward in one dispatch, instead of
 // one strided copy per input (plus one per gather) of concat.wgsl: on a CPU adapter each
 // dispatch costs ~0.05 ms before any work, and the model's concats are small.
 //
@@ -7,7 +7,7 @@
 // [items_src, c_s, inner] and fills output channels c0_s .. c0_s + c_s of y [items, c_out, inner];
 // output item n reads source item (n / g) * per_group + start + n % g (identity: g = 1,
 // per_group = 1, start = 0). Every c_s * inner is a multiple of 4: threads move vec4s.
-// The backward is concat_multi_backward.wgsl (its bindings are written, these are read).
+// The backward is gather_concat_backward.wgsl (its bindings are written, these are read).
 // binding 0: params   bindings 1-7: the sources of segments 0-6 (read)   binding 8: y (write)
 // Grid: x = vec4 within an item's part (256 a workgroup), y = output item, z = segment: no
 // division for the position, and the segment is the same for a whole workgroup.
