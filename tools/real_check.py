@@ -93,6 +93,17 @@ def by_source(results):
     for (label, src), per in sorted(groups.items()):
         med = [sorted(v)[len(v) // 2] if v else float("nan") for v in per]
         print(f"{label:<7} {src:<12} {len(per[0]):>3}  " + "  ".join(f"{m:>14.3f}" for m in med))
+    # Within-source AUC: only pairs of a live and an attack item of the same source count, so a
+    # model that ranks one camera's items above another's gains nothing from it.
+    sources = sorted({src for _, src in groups})
+    for i, r in enumerate(results):
+        wins = pairs = 0
+        for src in sources:
+            live, attack = groups.get(("live", src), [[]] * len(results))[i], groups.get(("attack", src), [[]] * len(results))[i]
+            wins += sum((l > a) + 0.5 * (l == a) for l in live for a in attack)
+            pairs += len(live) * len(attack)
+        r["auc_within_source"] = wins / pairs if pairs else float("nan")
+        print(f"{r['checkpoint']}: within-source AUC {r['auc_within_source']:.3f} ({pairs} same-source pairs)")
 
 
 def main():
@@ -104,7 +115,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=8)
     ap.add_argument("--json")
     ap.add_argument("--by-source", action="store_true",
-                    help="also the median score per class and source (the file name up to its first '_')")
+                    help="also the median score per class and source (the file name up to its first '_') "
+                         "and the within-source AUC (live and attack items of one source paired only)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
         work = Path(w)
@@ -123,6 +135,8 @@ def main():
             print(f"  {Path(r['checkpoint']).name:<20} {x['item']:<40} {s:>8} {x['verdict']}")
     if a.by_source:
         by_source(results)
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=1))
     return 0
 
 

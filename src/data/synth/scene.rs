@@ -805,6 +805,11 @@ fn person_quads(p: &Person) -> impl Iterator<Item = ([usize; 4], u8)> + '_ {
         .map(|q| (q, if q.iter().all(|&k| p.part[k] == Part::Head) { TAG_HEAD } else { TAG_BODY }))
 }
 
+/// How much of the light's direct part a person's shading follows: the photo on the mesh already
+/// holds its own shading, and the full Lambert term on top of it made rendered puppets (dark
+/// sides, a bright band where the face mesh meets the head proxy) no camera shows.
+const PERSON_RELIGHT: f32 = 0.5;
+
 /// Colour of pixel i, whether it is inside the face, whether the object covers it.
 fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray: [f32; 3]) -> ([f32; 3], f32, f32) {
     let lambert = |nn: [f32; 3]| light.ambient + (1.0 - light.ambient) * dot(normalize(nn), light.dir).max(0.0);
@@ -821,7 +826,8 @@ fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray
                 return (scene, 0.0, 0.0); // around the person: the photo's background is cut away
             }
             let c = [0, 1, 2].map(|ch| id.tex.sample_uv(a[0], a[1], ch));
-            (lit(c, lambert(nn)), if r.tag[i] == TAG_FACE { 1.0 } else { 0.0 }, 1.0)
+            let k = 1.0 - PERSON_RELIGHT * (1.0 - lambert(nn));
+            (lit(c, k), if r.tag[i] == TAG_FACE { 1.0 } else { 0.0 }, 1.0)
         }
         Object::Sheet { surface, tex, mask, medium, glare, .. } => {
             let tr = surface.tex_rect;
