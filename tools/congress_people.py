@@ -20,7 +20,6 @@ camera's, untouched.
 """
 import glob
 import os
-import random
 import sys
 
 import mediapipe as mp
@@ -168,5 +167,4 @@ def main(src, assets):
 
 
 if __name__ == "__main__":
-    random.seed(0)
     main(*sys.argv[1:3])

@@ -73,10 +73,28 @@ def score(tdfas, ckpt, items, work):
         "attack": len(attack),
         "no_face": [x["item"] for x in per if x["score"] is None],
         "auc": auc(live, attack),
+        "auc_within_source": within_source_auc(per),
         "bpcer": bpcer / len(live) if live else float("nan"),
         "apcer": apcer / len(attack) if attack else float("nan"),
         "items": per,
     }
+
+
+def source(item):
+    """The source of an item: its file name up to the first '_'."""
+    return item.split("/", 1)[1].split("_")[0]
+
+
+def within_source_auc(per):
+    """AUC over pairs of a live and an attack item of the same source only, so a model that ranks
+    one camera's items above another's gains nothing from it."""
+    wins = pairs = 0
+    for src in {source(x["item"]) for x in per}:
+        of = lambda label: [x["score"] for x in per if x["label"] == label and x["score"] is not None and source(x["item"]) == src]
+        live, attack = of("live"), of("attack")
+        wins += sum((l > a) + 0.5 * (l == a) for l in live for a in attack)
+        pairs += len(live) * len(attack)
+    return wins / pairs if pairs else float("nan")
 
 
 def by_source(results):
@@ -87,23 +105,13 @@ def by_source(results):
     for i, r in enumerate(results):
         for x in r["items"]:
             if x["score"] is not None:
-                label, name = x["item"].split("/", 1)
-                groups.setdefault((label, name.split("_")[0]), [[] for _ in results])[i].append(x["score"])
+                groups.setdefault((x["label"], source(x["item"])), [[] for _ in results])[i].append(x["score"])
     print(f"{'class':<7} {'source':<12} {'n':>3}  " + "  ".join(f"{Path(r['checkpoint']).parent.name[:14]:>14}" for r in results))
     for (label, src), per in sorted(groups.items()):
         med = [sorted(v)[len(v) // 2] if v else float("nan") for v in per]
         print(f"{label:<7} {src:<12} {len(per[0]):>3}  " + "  ".join(f"{m:>14.3f}" for m in med))
-    # Within-source AUC: only pairs of a live and an attack item of the same source count, so a
-    # model that ranks one camera's items above another's gains nothing from it.
-    sources = sorted({src for _, src in groups})
-    for i, r in enumerate(results):
-        wins = pairs = 0
-        for src in sources:
-            live, attack = groups.get(("live", src), [[]] * len(results))[i], groups.get(("attack", src), [[]] * len(results))[i]
-            wins += sum((l > a) + 0.5 * (l == a) for l in live for a in attack)
-            pairs += len(live) * len(attack)
-        r["auc_within_source"] = wins / pairs if pairs else float("nan")
-        print(f"{r['checkpoint']}: within-source AUC {r['auc_within_source']:.3f} ({pairs} same-source pairs)")
+    for r in results:
+        print(f"{r['checkpoint']}: within-source AUC {r['auc_within_source']:.3f}")
 
 
 def main():
@@ -135,8 +143,6 @@ def main():
             print(f"  {Path(r['checkpoint']).name:<20} {x['item']:<40} {s:>8} {x['verdict']}")
     if a.by_source:
         by_source(results)
-        if a.json:
-            Path(a.json).write_text(json.dumps(results, indent=1))
     return 0
 
 
