@@ -741,14 +741,14 @@ fn demo(a: DemoArgs, settings: &Settings) -> Result<()> {
 
 fn info(settings: &Settings) -> Result<()> {
     let gpu = open_gpu(settings)?;
-    let i = &gpu.device.info;
+    let i = &gpu.device.info();
     println!("adapter   {}", i.name);
     println!("backend   {:?}", i.backend);
     println!("type      {:?}", i.device_type);
     println!("driver    {} {}", i.driver, i.driver_info);
-    println!("features  {:?}", gpu.device.features);
-    let l = &gpu.device.limits;
-    let source = match gpu.device.limits_source {
+    println!("features  {:?}", gpu.device.features());
+    let l = &gpu.device.limits();
+    let source = match gpu.device.limits_source() {
         "default" => "WebGPU's defaults (TDFAS_LIMITS=default)",
         _ => "the adapter's own (TDFAS_LIMITS=default requests WebGPU's defaults)",
     };

@@ -226,7 +226,7 @@ fn conv_rejects_bad_shapes_with_clear_errors() {
 fn float16_tile_kernel_matches_reference_within_its_tolerance() {
     let g = gpu();
     if !ConvKernel::Gemm8F16.available(&g) {
-        println!("no SHADER_F16 on {}: skipped", g.device.info.name);
+        println!("no SHADER_F16 on {}: skipped", g.device.info().name);
         return;
     }
     let cases = [

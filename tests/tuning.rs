@@ -28,7 +28,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
     let text = std::fs::read_to_string(&cache).expect("tuning on an adapter writes the cache");
     let entries: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     let (key, entry) = entries.iter().next().unwrap();
-    assert!(key.contains(&g.device.info.name), "{key}");
+    assert!(key.contains(&g.device.info().name), "{key}");
     assert_eq!(ConvKernel::parse(entry["kernel"].as_str().unwrap()), Some(kernel));
     // the measured times are stored with the choice
     let ms = |k: ConvKernel| entry["ms"][k.name()].as_f64();
@@ -41,7 +41,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
     // real, positive time each: all pass here), and the choice follows the rule: the adapter
     // type's default, unless another kernel is faster by the margin
     let c = autotune(&g).unwrap();
-    println!("autotune on {}: {c:?}", g.device.info.name);
+    println!("autotune on {}: {c:?}", g.device.info().name);
     let kernels: Vec<ConvKernel> = c.forward.iter().map(|t| t.kernel).collect();
     let available: Vec<ConvKernel> = ConvKernel::ALL.into_iter().filter(|k| k.available(&g)).collect();
     assert_eq!(kernels, available, "{c:?}");
@@ -79,7 +79,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
     }
     // the cooperative-matrix variants are checked where the adapter offers them (lavapipe does
     // not), at the float16 tolerance, and inference takes one only when it is clearly faster
-    let offered = conv::coop_candidates(g.device.features, &g.device.cooperative_matrices);
+    let offered = conv::coop_candidates(g.device.features(), g.device.cooperative_matrices());
     assert_eq!(c.coop.iter().map(|t| t.kernel).collect::<Vec<_>>(), offered, "{c:?}");
     let used = conv::settings(&g).unwrap().coop_inference.get();
     assert!(used.is_none_or(|k| passed(&c.coop).iter().any(|t| t.0 == k)), "{used:?}: {c:?}");

@@ -223,11 +223,11 @@ impl ConvKernel {
     pub fn available(self, gpu: &Gpu) -> bool {
         match self {
             ConvKernel::Rows => {
-                gpu.device.features.contains(wgpu::Features::SUBGROUP) && gpu.device.info.subgroup_min_size >= 8
+                gpu.device.features().contains(wgpu::Features::SUBGROUP) && gpu.device.info().subgroup_min_size >= 8
             }
-            ConvKernel::Gemm8F16 => gpu.device.features.contains(wgpu::Features::SHADER_F16),
+            ConvKernel::Gemm8F16 => gpu.device.features().contains(wgpu::Features::SHADER_F16),
             ConvKernel::Coop { .. } => {
-                coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices).contains(&self)
+                coop_candidates(gpu.device.features(), gpu.device.cooperative_matrices()).contains(&self)
             }
             _ => true,
         }
@@ -568,7 +568,7 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
     if ConvKernel::Gemm8F16.available(gpu) {
         checked.push(check(ConvKernel::Gemm8F16, HALF_TOLERANCE));
     }
-    for kernel in coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices) {
+    for kernel in coop_candidates(gpu.device.features(), gpu.device.cooperative_matrices()) {
         checked.push(check(kernel, HALF_TOLERANCE));
     }
     let wgrad_of = |kernel: WgradKernel| {
@@ -728,22 +728,22 @@ fn gemm_conv_dispatch(
                 ("conv1", groups)
             };
             // conv1 reads only the vec4 view of the input
-            let x = if k == 3 { Arg::T(inp) } else { Arg::Unused };
-            let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let x = if k == 3 { Arg::of(inp) } else { Arg::Unused };
+            let args = [x, Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
         // the tile as override constants (`Gemm8` is the file's defaults)
         ConvKernel::Gemm8Tile { bm, bn } => {
-            let args = [Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let args = [Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)];
             let constants = gemm8_constants(bm, bn)?;
             gpu.dispatch_with(kernel.shader(), kernel.shader().name, &constants, &params, &args, groups, cost)
         }
         // tiles as override constants; WG = warp tiles x the largest subgroup, so that every warp
         // tile has a subgroup whatever size the driver picks
         ConvKernel::Coop { wm, wn } => {
-            let sg = gpu.device.info.subgroup_max_size.max(1);
+            let sg = gpu.device.info().subgroup_max_size.max(1);
             let constants = [("WM", wm as f64), ("WN", wn as f64), ("WG", (wm as u32 * wn as u32 * sg) as f64)];
-            let args = [Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let args = [Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)];
             gpu.dispatch_with(kernel.shader(), kernel.shader().name, &constants, &params, &args, groups, cost)
         }
         // the register-blocked and tiled files' one entry point is named as the file
@@ -751,7 +751,7 @@ fn gemm_conv_dispatch(
             kernel.shader(),
             kernel.shader().name,
             &params,
-            &[Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)],
+            &[Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)],
             groups,
             cost,
         ),
@@ -910,7 +910,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             &CONV2D_WEIGHT_GRAD_ROWS,
             "wgrad3",
             &params,
-            &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+            &[Arg::of(x), Arg::of(gy), Arg::of(&gw)],
             [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
             Cost::new(flops, bytes),
         )?,
@@ -944,10 +944,10 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             let part = if slices == 1 { gw.clone() } else { Tensor::empty(gpu, &[slices, len]) };
             let groups = [(ci * kk).div_ceil(cols) as u32, co.div_ceil(rows) as u32, slices as u32];
             let cost = Cost::new(flops, bytes + 4.0 * ((slices - 1) * len) as f64);
-            let args = [Arg::T(x), Arg::T(gy), Arg::T(&part)];
+            let args = [Arg::of(x), Arg::of(gy), Arg::of(&part)];
             gpu.dispatch_with(shader, entry, &constants, &params, &args, groups, cost)?;
             if slices > 1 {
-                let args = [Arg::Unused, Arg::Unused, Arg::T(&part), Arg::T(&gw)];
+                let args = [Arg::Unused, Arg::Unused, Arg::of(&part), Arg::of(&gw)];
                 let cost = Cost::new(((slices - 1) * len) as f64, 4.0 * ((slices + 1) * len) as f64);
                 gpu.dispatch(&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_finish", &params, &args, gpu.groups_1d(len), cost)?;
             }
@@ -956,7 +956,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             &CONV2D_WEIGHT_GRAD,
             "conv2d_weight_grad",
             &params,
-            &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+            &[Arg::of(x), Arg::of(gy), Arg::of(&gw)],
             [(kk * ci.div_ceil(BLOCK)) as u32, co.div_ceil(FWD_CHANNELS) as u32, 1],
             Cost::new(flops, bytes),
         )?,
@@ -991,14 +991,14 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     if gpu.is_cpu() && (h * w).is_multiple_of(4) && n * h * w <= SERIAL_BIAS_GRAD {
         let cost = Cost::elementwise(gy.numel(), 1.0, 1.0);
         let groups = [co.div_ceil(64) as u32, 1, 1];
-        gpu.dispatch(&CONV2D_BIAS_GRAD_VEC4, "bias_grad4", &params, &[Arg::T(gy), Arg::T(&gb)], groups, cost)?;
+        gpu.dispatch(&CONV2D_BIAS_GRAD_VEC4, "bias_grad4", &params, &[Arg::of(gy), Arg::of(&gb)], groups, cost)?;
         return Ok(gb);
     }
     gpu.dispatch(
         &CONV2D_BIAS_GRAD,
         "conv2d_bias_grad",
         &params,
-        &[Arg::T(gy), Arg::T(&gb)],
+        &[Arg::of(gy), Arg::of(&gb)],
         [co as u32, 1, 1],
         Cost::elementwise(gy.numel(), 1.0, 1.0),
     )?;

@@ -34,7 +34,7 @@ pub fn cache_path(settings: &Settings) -> Option<PathBuf> {
 
 /// What the cache is valid for: the adapter, its driver, and the conv shaders' text.
 fn cache_key(gpu: &Gpu) -> String {
-    let i = &gpu.device.info;
+    let i = &gpu.device.info();
     format!(
         "{} | {:?} | {} {} | shaders {:016x}",
         i.name,
@@ -117,12 +117,12 @@ fn tuned(gpu: &Gpu, wgrad_forced: bool) -> Result<(ConvKernel, WgradKernel, bool
             None => return Ok(c),
             Some(why) => eprintln!(
                 "the cached conv kernel choice for {} no longer holds ({why}): tuning again",
-                gpu.device.info.name
+                gpu.device.info().name
             ),
         }
     }
     // Slow on some adapters (about a minute on a software GL driver): say what is happening.
-    eprintln!("tuning the conv kernels for {} (once per adapter and driver)", gpu.device.info.name);
+    eprintln!("tuning the conv kernels for {} (once per adapter and driver)", gpu.device.info().name);
     // nothing recorded, no dry run, no profiler here (`conv::tune` refuses those): the measurement
     // is the only work on the device
     let c = conv::autotune(gpu)?;
