@@ -775,7 +775,7 @@ fn info(settings: &Settings) -> Result<()> {
         conv.wgrad.get().name()
     );
     // every candidate's probe time and check against the reference kernel
-    if let Some(table) = tdfas::ops::tuning::table(&gpu) {
+    if let Some(table) = tdfas::ops::conv::choice::table(&gpu) {
         print!("{table}");
     }
     println!("environment");

@@ -260,7 +260,7 @@ impl Gpu {
         Ok(())
     }
 
-    /// Every tensor bound must fit one storage binding (ops split larger work before this).
+    /// Every range bound must fit one storage binding (ops split larger work before this).
     fn check_bindings(&self, kernel: &Kernel, args: &[Arg]) -> Result<()> {
         let align = self.offset_align();
         for (i, arg) in args.iter().enumerate() {
@@ -348,7 +348,7 @@ impl Gpu {
         self.device.wait()
     }
 
-    /// Flushes pending work and reads a tensor back to the host (the only sync point).
+    /// Flushes pending work and reads a range (a tensor) back to the host (the only sync point).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn download(&self, t: impl AsRef<BufferRange>) -> Result<Vec<f32>> {
         block_on(self.download_async(t.as_ref()))
@@ -471,22 +471,22 @@ impl Gpu {
         Ok((0..items).step_by(per).map(|s| s..(s + per).min(items)).collect())
     }
 
-    /// `item_chunks` for ranges of `items` outer items each (`tensors`: tensors or buffer
-    /// ranges, floats per item = length / items), also cut where any of them passes from one
+    /// `item_chunks` for ranges of `items` outer items each (`ranges`: buffer ranges or
+    /// tensors, floats per item = length / items), also cut where any of them passes from one
     /// buffer to the next, so no chunk straddles buffers. Every chunk of every range is checked
     /// to bind at an aligned offset (a clear error otherwise).
     pub fn split_items<T: AsRef<BufferRange>>(
         &self,
         what: &str,
         items: usize,
-        tensors: &[&T],
+        ranges: &[&T],
     ) -> Result<Vec<Range<usize>>> {
-        let tensors: Vec<&BufferRange> = tensors.iter().map(|t| (*t).as_ref()).collect();
-        let floats: Vec<usize> = tensors.iter().map(|t| t.len() / items.max(1)).collect();
+        let ranges: Vec<&BufferRange> = ranges.iter().map(|t| (*t).as_ref()).collect();
+        let floats: Vec<usize> = ranges.iter().map(|t| t.len() / items.max(1)).collect();
         // one item over a binding is the error to report (it is also why a buffer cuts an item)
         self.item_chunks(what, items.min(1), &floats)?;
         let mut cuts = vec![0, items];
-        for (t, &f) in tensors.iter().zip(&floats) {
+        for (t, &f) in ranges.iter().zip(&floats) {
             for b in t.boundaries() {
                 if f == 0 || b % f != 0 {
                     bail!(
@@ -508,7 +508,7 @@ impl Gpu {
         for w in cuts.windows(2) {
             for r in self.item_chunks(what, w[1] - w[0], &floats)? {
                 let r = w[0] + r.start..w[0] + r.end;
-                for (t, &f) in tensors.iter().zip(&floats) {
+                for (t, &f) in ranges.iter().zip(&floats) {
                     let v = t.sub(r.start * f..r.end * f);
                     if v.byte_offset() % align != 0 {
                         bail!(

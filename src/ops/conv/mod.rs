@@ -1,6 +1,8 @@
 //! 2-D convolution (stride 1, zero padding k/2, odd k, cross-correlation as PyTorch's conv2d)
 //! as implicit-GEMM WGSL kernels, with hand-written input, weight and bias gradients.
 
+pub mod choice;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -330,7 +332,7 @@ impl WgradKernel {
 
 /// A device's conv settings, made by `tune` before its first convolution.
 pub struct ConvSettings {
-    /// The forward / input-gradient kernel (autotuned, see `ops::tuning`; tests may change it).
+    /// The forward / input-gradient kernel (autotuned, see `choice`; tests may change it).
     pub kernel: Cell<ConvKernel>,
     /// The weight-gradient kernel (autotuned as well).
     pub wgrad: Cell<WgradKernel>,
@@ -349,7 +351,7 @@ pub struct ConvSettings {
     pub coop_inference: Cell<Option<ConvKernel>>,
 }
 
-/// Makes this device's conv settings: the autotune's choice (`ops::tuning`, cached on disk) or
+/// Makes this device's conv settings: the autotune's choice (`choice`, cached on disk) or
 /// the overrides, with the inference choices the device's `Settings` allow. Once per device,
 /// before anything is recorded (`ops::tune`, at the start of every command): the autotune runs
 /// and times kernels, so it is refused while a step is being recorded, in a dry run or under the
@@ -370,7 +372,7 @@ pub fn tune(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
             "profiling"
         }
     );
-    let (kernel, wgrad, half, coop) = crate::ops::tuning::tune(gpu)?;
+    let (kernel, wgrad, half, coop) = choice::tune(gpu)?;
     let s = gpu.settings();
     Ok(gpu.set_op_settings(ConvSettings {
         kernel: Cell::new(kernel),
@@ -440,7 +442,7 @@ impl Probe {
 pub const TIMING_ROUNDS: usize = 4;
 
 /// How many interleaved rounds a cached choice other than the default is timed against the
-/// default when a device is opened (`tuning::tune`).
+/// default when a device is opened (`choice::tune`).
 pub const REPROBE_ROUNDS: usize = 2;
 
 /// A candidate's outputs on one probe (x, w, gy).
@@ -490,7 +492,7 @@ fn time_probes_on(
 }
 
 /// Times `kernels` on the autotune's probe in `rounds` interleaved rounds, without checking them
-/// (the re-probe of a cached choice, `tuning::tune`): per kernel its fastest round in ms, or why
+/// (the re-probe of a cached choice, `choice::tune`): per kernel its fastest round in ms, or why
 /// it failed.
 pub fn time_probes(gpu: &Gpu, kernels: &[Probe], rounds: usize) -> Result<Vec<std::result::Result<f64, String>>> {
     let (x, w, gy, c, k) = probe_shape(gpu)?;
