@@ -1,7 +1,7 @@
 //! 2-D convolution: GPU forward and all three backward kernels against the f64 reference on odd
 //! shapes, the reference backward against finite differences, PyTorch goldens, and the tape op.
 
-mod common;
+use crate::common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,

@@ -3,7 +3,7 @@
 //! names cannot drive the terminal, videos are read without scratch files, and every bad
 //! input is a clear error naming what is wrong.
 
-mod common;
+use crate::common;
 use common::{tdfas_cmd as tdfas, tiny_dataset};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! The engine foundation: elementwise ops and matmul against their f64 references, reference
 //! backwards against finite differences, and a small chain trained through the tape.
 
-mod common;
+use crate::common;
 use common::{check, gpu, up};
 use tdfas::ops::{elementwise as ew, matmul};
 use tdfas::reference::{basic as r, dot, gradcheck, random, to_f64};

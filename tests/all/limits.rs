@@ -3,7 +3,7 @@
 //! the same result when an artificially low binding cap forces the split path on small shapes,
 //! or a low buffer cap makes tensors span several buffers.
 
-mod common;
+use crate::common;
 
 use common::{gpu, micro_config as micro, up};
 use tdfas::gpu::device::limits_choice;

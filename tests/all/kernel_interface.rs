@@ -2,7 +2,7 @@
 //! conventions and is dispatched by its op, and a Rust uniform struct or buffer list that
 //! disagrees with the shader is an error naming shader, entry point and field.
 
-mod common;
+use crate::common;
 
 use bytemuck::{Pod, Zeroable};
 use tdfas::gpu::reflect::{interfaces, Interface};
