@@ -2,7 +2,7 @@
 //!
 //! # Layers
 //!
-//! Bottom up; a module uses only modules on its own line or the lines above (tests/layering.rs
+//! Bottom up; a module uses only modules on its own line or the lines above (tests/all/layering.rs
 //! checks every `crate::` path under src/ against this list):
 //!
 //! ```text

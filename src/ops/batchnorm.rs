@@ -99,7 +99,7 @@ pub fn settings(gpu: &Gpu) -> Rc<BatchNormSettings> {
     made.expect("BatchNorm settings need no device work")
 }
 
-/// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
+/// Storage buffers batchnorm_vec4.wgsl declares (tests/all/limits.rs checks the count).
 ///
 /// Training passes over at most this many values per channel run statistics and normalisation
 /// (and the backward's reduction and input gradient) in one workgroup per channel, one dispatch

@@ -686,7 +686,7 @@ fn fifos_and_devices_are_refused_not_read_forever() {
     let o = output_within(tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip), 60);
     fails_with(&o, &["0002.png", "FIFO"]);
     // a "video" that is /dev/zero is named for what it is, not "not found" (a FIFO is read as
-    // a stream: tests/verdict.rs)
+    // a stream: tests/all/verdict.rs)
     let zero = d.join("zero.mp4");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     let o = output_within(tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg(&zero), 60);

@@ -20,7 +20,7 @@ mod ops_cnn;
 mod ops_conv;
 mod ops_temporal_and_losses;
 mod optim;
-mod reliability2;
+mod outputs_and_inputs;
 mod report;
 mod shaders;
 mod training;
