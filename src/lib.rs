@@ -2,7 +2,7 @@
 //!
 //! # Layers
 //!
-//! Bottom up; a module uses only modules on its own line or the lines above (tests/layering.rs
+//! Bottom up; a module uses only modules on its own line or the lines above (tests/all/layering.rs
 //! checks every `crate::` path under src/ against this list):
 //!
 //! ```text
@@ -10,8 +10,9 @@
 //!                            folders, escaped text, PNG writing, progress bar, font, FNV hashing,
 //!                            UTC dates, the TDFAS_* settings)
 //! reference                  f64 CPU versions of every op, forward and backward (for tests)
-//! gpu, tensor                the runtime (device, pipelines and kernel interfaces, buffer pool,
-//!                            recorder, profiler) and its value, a shape over a pooled buffer
+//! gpu                        the runtime (device, pipelines and kernel interfaces, buffer pool,
+//!                            recorder, profiler) and what it binds: buffer ranges, no shapes
+//! tensor                     the runtime's value: a shape over a buffer range
 //! graph                      the tape (records, reverse walk) and the parameter store
 //! ops                        one op family per file: forward and backward dispatch, tape functions
 //! data                       datasets, protocols, clip sampling, augmentation, synthetic data, and

@@ -741,14 +741,14 @@ fn demo(a: DemoArgs, settings: &Settings) -> Result<()> {
 
 fn info(settings: &Settings) -> Result<()> {
     let gpu = open_gpu(settings)?;
-    let i = &gpu.device.info;
+    let i = &gpu.device.info();
     println!("adapter   {}", i.name);
     println!("backend   {:?}", i.backend);
     println!("type      {:?}", i.device_type);
     println!("driver    {} {}", i.driver, i.driver_info);
-    println!("features  {:?}", gpu.device.features);
-    let l = &gpu.device.limits;
-    let source = match gpu.device.limits_source {
+    println!("features  {:?}", gpu.device.features());
+    let l = &gpu.device.limits();
+    let source = match gpu.device.limits_source() {
         "default" => "WebGPU's defaults (TDFAS_LIMITS=default)",
         _ => "the adapter's own (TDFAS_LIMITS=default requests WebGPU's defaults)",
     };
@@ -775,7 +775,7 @@ fn info(settings: &Settings) -> Result<()> {
         conv.wgrad.get().name()
     );
     // every candidate's probe time and check against the reference kernel
-    if let Some(table) = tdfas::ops::tuning::table(&gpu) {
+    if let Some(table) = tdfas::ops::conv::choice::table(&gpu) {
         print!("{table}");
     }
     println!("environment");

@@ -1,42 +1,24 @@
-//! A GPU tensor: a shape and a range of pooled storage. f32, contiguous, row-major (NCHW).
+//! A GPU tensor: a shape over a `gpu::BufferRange`. f32, contiguous, row-major (NCHW).
 //!
 //! Storage is one buffer, or, for a tensor larger than a page (`Gpu::page_bytes`, at most the
 //! device's `max_buffer_size`), several buffers each holding whole outer items (or whole aligned
-//! ranges), every boundary at an offset aligned for binding. Views that stay inside one buffer bind like any tensor; ops split their
-//! work at the boundaries (`Gpu::split_items`, `Gpu::dispatch_flat`), and copies, uploads and
-//! downloads go buffer by buffer.
+//! ranges), every boundary at an offset aligned for binding: the shape decides where buffers end
+//! (`segment_floats`), the range below knows only floats. Views that stay inside one buffer bind
+//! like any tensor; ops split their work at the boundaries (`Gpu::split_items`,
+//! `Gpu::dispatch_flat`), and copies, uploads and downloads go buffer by buffer.
 
 use std::ops::Range;
-use std::rc::Rc;
 
 use anyhow::{bail, Result};
 
-use crate::gpu::pool::PooledBuffer;
-use crate::gpu::Gpu;
+use crate::gpu::{BufferRange, Gpu};
 use crate::util::gcd;
-
-/// One buffer of a tensor's storage: floats `start .. start + len` of the whole.
-struct Segment {
-    buf: Rc<PooledBuffer>,
-    start: usize,
-    len: usize,
-}
-
-/// A contiguous part of a tensor inside one buffer: `floats` values from the tensor's float
-/// `at`, stored at byte `byte_offset` of `buffer`.
-pub struct Piece<'a> {
-    pub buffer: &'a wgpu::Buffer,
-    pub byte_offset: u64,
-    pub at: usize,
-    pub floats: usize,
-}
 
 #[derive(Clone)]
 pub struct Tensor {
     shape: Vec<usize>,
-    segs: Rc<[Segment]>,
-    /// Offset into the storage in floats (views: batch chunks, a parameter arena); aligned for binding.
-    offset: usize,
+    /// Exactly the tensor's floats (views: batch chunks, a parameter arena).
+    storage: BufferRange,
 }
 
 impl std::fmt::Debug for Tensor {
@@ -57,19 +39,7 @@ impl Tensor {
     /// boundaries aligned for binding and fit one buffer.
     pub fn empty_in_buffers(gpu: &Gpu, shape: &[usize], per: usize) -> Tensor {
         let n: usize = shape.iter().product();
-        let per = per.max(1);
-        let segs: Vec<Segment> = if n <= per {
-            vec![Segment { buf: gpu.pool.take(&gpu.device.raw, 4 * n.max(1) as u64), start: 0, len: n }]
-        } else {
-            (0..n)
-                .step_by(per)
-                .map(|s| {
-                    let len = per.min(n - s);
-                    Segment { buf: gpu.pool.take(&gpu.device.raw, 4 * len as u64), start: s, len }
-                })
-                .collect()
-        };
-        Tensor { shape: shape.to_vec(), segs: segs.into(), offset: 0 }
+        Tensor { shape: shape.to_vec(), storage: gpu.alloc(n, per) }
     }
 
     pub fn zeros(gpu: &Gpu, shape: &[usize]) -> Tensor {
@@ -99,13 +69,14 @@ impl Tensor {
 
     /// `download`, awaited (the browser build's way: it cannot block).
     pub async fn download_async(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        gpu.download_async(self).await
+        gpu.download_async(&self.storage).await
     }
 
     /// A view of `shape` at float offset `offset` of another tensor's storage (no copy).
     /// The offset must respect the adapter's storage-offset alignment to be bound.
     pub fn view(&self, offset: usize, shape: &[usize]) -> Tensor {
-        Tensor { shape: shape.to_vec(), segs: self.segs.clone(), offset: self.offset + offset }
+        let n: usize = shape.iter().product();
+        Tensor { shape: shape.to_vec(), storage: self.storage.sub(offset..offset + n) }
     }
 
     /// Items `r` of the outer dimension (a batch chunk): a view, no copy.
@@ -124,7 +95,7 @@ impl Tensor {
     /// The same data with another shape of equal size.
     pub fn reshape(&self, shape: &[usize]) -> Tensor {
         assert_eq!(shape.iter().product::<usize>(), self.numel(), "reshape {:?} -> {:?}", self.shape, shape);
-        Tensor { shape: shape.to_vec(), segs: self.segs.clone(), offset: self.offset }
+        Tensor { shape: shape.to_vec(), storage: self.storage.clone() }
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -137,68 +108,26 @@ impl Tensor {
         self.shape[i]
     }
 
-    /// The segment holding storage float `at` (the last one past the end).
-    fn segment_at(&self, at: usize) -> &Segment {
-        let i = self.segs.partition_point(|s| s.start + s.len <= at);
-        &self.segs[i.min(self.segs.len() - 1)]
+    /// Its storage, as the runtime binds it.
+    pub fn range(&self) -> &BufferRange {
+        &self.storage
     }
 
-    /// The one segment holding this whole view, or None when it spans buffers.
-    fn segment(&self) -> Option<&Segment> {
-        let s = self.segment_at(self.offset);
-        (self.offset + self.numel() <= s.start + s.len || self.segs.len() == 1).then_some(s)
-    }
-
-    /// True when the view lies inside one buffer (only such a view can be bound).
+    /// True when the tensor lies inside one buffer (only such a tensor can be bound).
     pub fn is_contiguous_buffer(&self) -> bool {
-        self.segment().is_some()
-    }
-
-    fn single(&self) -> &Segment {
-        self.segment().unwrap_or_else(|| {
-            panic!("tensor {:?} spans {} buffers; ops split it before binding", self.shape, self.buffers())
-        })
-    }
-
-    pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.single().buf.buffer
-    }
-    pub fn buffer_id(&self) -> u64 {
-        self.single().buf.id
-    }
-    pub fn byte_offset(&self) -> u64 {
-        4 * (self.offset - self.single().start) as u64
+        self.storage.is_contiguous_buffer()
     }
     /// Bound size in bytes (at least 4: WGSL arrays cannot be empty).
     pub fn byte_len(&self) -> u64 {
-        4 * self.numel().max(1) as u64
+        self.storage.byte_len()
     }
-
-    /// How many buffers this view touches.
+    /// How many buffers this tensor touches.
     pub fn buffers(&self) -> usize {
-        self.pieces(0..self.numel()).len().max(1)
+        self.storage.buffers()
     }
-
-    /// Float indices of this view (strictly inside it) where one buffer ends and the next begins.
+    /// Float indices (strictly inside the tensor) where one buffer ends and the next begins.
     pub fn boundaries(&self) -> Vec<usize> {
-        self.pieces(0..self.numel()).iter().skip(1).map(|p| p.at).collect()
-    }
-
-    /// Floats `r` of this view, cut where buffers end: one piece per buffer touched.
-    pub fn pieces(&self, r: Range<usize>) -> Vec<Piece<'_>> {
-        let mut out = Vec::new();
-        let mut at = r.start;
-        while at < r.end {
-            let s = self.segment_at(self.offset + at);
-            let local = self.offset + at - s.start;
-            let left =
-                if self.segs.len() == 1 { r.end - at } else { (s.start + s.len).saturating_sub(self.offset + at) };
-            let floats = left.min(r.end - at);
-            assert!(floats > 0, "tensor {:?}: floats {r:?} outside its storage", self.shape);
-            out.push(Piece { buffer: &s.buf.buffer, byte_offset: 4 * local as u64, at, floats });
-            at += floats;
-        }
-        out
+        self.storage.boundaries()
     }
 
     /// [N, C, H, W] of a 4-D tensor.
@@ -213,6 +142,13 @@ impl Tensor {
 /// larger, within the buffer size), spread evenly over the fewest buffers (so boundaries tend to
 /// fall on clip boundaries too), a multiple of the items that keep every boundary aligned to
 /// `min_storage_buffer_offset_alignment`.
+/// The tensor's storage: a tensor is bound, copied and read back as its buffer range.
+impl AsRef<BufferRange> for Tensor {
+    fn as_ref(&self) -> &BufferRange {
+        &self.storage
+    }
+}
+
 fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     let n: usize = shape.iter().product();
     let max_buffer = (gpu.max_buffer() / 4) as usize;
@@ -221,7 +157,7 @@ fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     if n <= max {
         return n.max(1);
     }
-    let align = (gpu.device.limits.min_storage_buffer_offset_alignment.max(4) / 4) as usize;
+    let align = (gpu.offset_align() / 4) as usize;
     for d in 1..=shape.len() {
         let unit: usize = shape[d..].iter().product::<usize>().max(1);
         let items = n / unit;

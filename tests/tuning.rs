@@ -4,8 +4,9 @@
 //! `TDFAS_WGRAD` override it (one test: it sets
 //! process-wide environment variables).
 
+use tdfas::ops::conv::choice::{self, passed};
 use tdfas::ops::conv::{self, autotune, ConvKernel, WgradKernel};
-use tdfas::ops::tuning::{self, passed};
+use tdfas::ops::tuning;
 use tdfas::Gpu;
 
 /// The kernel a new device's convolutions use once tuned.
@@ -28,20 +29,20 @@ fn autotune_measures_caches_and_can_be_overridden() {
     let text = std::fs::read_to_string(&cache).expect("tuning on an adapter writes the cache");
     let entries: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     let (key, entry) = entries.iter().next().unwrap();
-    assert!(key.contains(&g.device.info.name), "{key}");
+    assert!(key.contains(&g.device.info().name), "{key}");
     assert_eq!(ConvKernel::parse(entry["kernel"].as_str().unwrap()), Some(kernel));
     // the measured times are stored with the choice
     let ms = |k: ConvKernel| entry["ms"][k.name()].as_f64();
     let stored: Vec<(ConvKernel, f64)> = ConvKernel::ALL.iter().filter_map(|&k| Some((k, ms(k)?))).collect();
     if !stored.is_empty() {
-        assert_eq!(tuning::choose(g.is_cpu(), &stored), kernel, "{entry}");
+        assert_eq!(choice::choose(g.is_cpu(), &stored), kernel, "{entry}");
     }
 
     // every kernel the adapter can run is run, checked against the reference kernel and timed (a
     // real, positive time each: all pass here), and the choice follows the rule: the adapter
     // type's default, unless another kernel is faster by the margin
     let c = autotune(&g).unwrap();
-    println!("autotune on {}: {c:?}", g.device.info.name);
+    println!("autotune on {}: {c:?}", g.device.info().name);
     let kernels: Vec<ConvKernel> = c.forward.iter().map(|t| t.kernel).collect();
     let available: Vec<ConvKernel> = ConvKernel::ALL.into_iter().filter(|k| k.available(&g)).collect();
     assert_eq!(kernels, available, "{c:?}");
@@ -55,8 +56,8 @@ fn autotune_measures_caches_and_can_be_overridden() {
     assert!(times.iter().all(|t| t.1.is_finite() && t.1 > 0.0), "{times:?}");
     assert!(wtimes.iter().all(|t| t.1.is_finite() && t.1 > 0.0), "{wtimes:?}");
     let ms = |k: ConvKernel| times.iter().find(|t| t.0 == k).unwrap().1;
-    let default = tuning::default_kernel(g.is_cpu(), &times);
-    let chosen = tuning::choose(g.is_cpu(), &times);
+    let default = choice::default_kernel(g.is_cpu(), &times);
+    let chosen = choice::choose(g.is_cpu(), &times);
     if chosen != default {
         assert!(ms(default) > ms(chosen) * tuning::SWITCH_MARGIN, "{chosen:?} chosen: {times:?}");
     } else {
@@ -67,30 +68,30 @@ fn autotune_measures_caches_and_can_be_overridden() {
     // on a CPU adapter today's kernels stay: the GEMM kernels (every gemm8 tile too) are GPU variants
     if g.is_cpu() {
         assert!(!matches!(chosen, ConvKernel::Gemm | ConvKernel::Gemm8 | ConvKernel::Gemm8Tile { .. }), "{times:?}");
-        let wchosen = tuning::choose_over(tuning::default_wgrad(chosen, &wtimes), &wtimes);
+        let wchosen = tuning::choose_over(choice::default_wgrad(chosen, &wtimes), &wtimes);
         let gemm = matches!(wchosen, WgradKernel::Gemm | WgradKernel::Gemm8 | WgradKernel::Gemm8Tile { .. });
         assert!(!gemm, "{wtimes:?}");
     }
     // the float16-tile kernel is checked where the adapter has it, and not used on a CPU adapter
     assert_eq!(c.half.is_some(), ConvKernel::Gemm8F16.available(&g), "{c:?}");
     if let (Some(Ok(h)), true) = (c.half.as_ref().map(|h| &h.ms), g.is_cpu()) {
-        let inference = tuning::choose_inference(&times, chosen, Some(*h), &[]);
+        let inference = choice::choose_inference(&times, chosen, Some(*h), &[]);
         assert_ne!(inference, ConvKernel::Gemm8F16, "{times:?}, float16 tiles {h} ms");
     }
     // the cooperative-matrix variants are checked where the adapter offers them (lavapipe does
     // not), at the float16 tolerance, and inference takes one only when it is clearly faster
-    let offered = conv::coop_candidates(g.device.features, &g.device.cooperative_matrices);
+    let offered = conv::coop_candidates(g.device.features(), g.device.cooperative_matrices());
     assert_eq!(c.coop.iter().map(|t| t.kernel).collect::<Vec<_>>(), offered, "{c:?}");
     let used = conv::settings(&g).unwrap().coop_inference.get();
     assert!(used.is_none_or(|k| passed(&c.coop).iter().any(|t| t.0 == k)), "{used:?}: {c:?}");
     // the table `tdfas info` prints lists every candidate with its check
-    let table = tuning::table(&g).unwrap();
+    let table = choice::table(&g).unwrap();
     assert!(table.contains("gemm") && table.contains("ok") && table.contains("(chosen)"), "{table}");
 
     // the cache is read back: a stored choice of the adapter type's defaults (with an older
     // entry's fields only) is taken as it is, nothing timed or written again
-    let forward = tuning::default_kernel(g.is_cpu(), &times);
-    let wdefault = tuning::default_wgrad(forward, &wtimes);
+    let forward = choice::default_kernel(g.is_cpu(), &times);
+    let wdefault = choice::default_wgrad(forward, &wtimes);
     let write = |entry: serde_json::Value| -> String {
         let all: std::collections::BTreeMap<&String, serde_json::Value> =
             entries.keys().map(|k| (k, entry.clone())).collect();
@@ -118,7 +119,7 @@ fn autotune_measures_caches_and_can_be_overridden() {
         Some(entry)
     };
     let other = if forward == ConvKernel::Tiled { ConvKernel::RegisterBlocked } else { ConvKernel::Tiled };
-    let wother = tuning::default_wgrad(other, &wtimes);
+    let wother = choice::default_wgrad(other, &wtimes);
     let text = write(serde_json::json!({ "kernel": other.name(), "wgrad": wother.name(), "half": false }));
     let got = tuned(&Gpu::new().unwrap()).unwrap();
     if let Some(entry) = retuned_or_kept(got == other, &text, "the forward kernel") {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Plants one bug at a time in a kernel and shows which test tiers catch it:
-#   tier 1 = GPU op vs f64 reference (tests/ops_*.rs, optim.rs), tier 3 = PyTorch goldens
-#   (op goldens in the same files, whole model in tests/model.rs). Tier 2 (finite differences)
+#   tier 1 = GPU op vs f64 reference (tests/all/ops_*.rs, optim.rs), tier 3 = PyTorch goldens
+#   (op goldens in the same files, whole model in tests/all/model.rs). Tier 2 (finite differences)
 #   guards the references themselves. Restores every file afterwards.
 set -u
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ assert old in s, f"{old!r} not in {p}"
 open(p, "w").write(s.replace(old, new, 1))
 PY
   echo "== $name: $file: '$old' -> '$new'"
-  cargo test --no-fail-fast --test ops_conv --test ops_temporal_and_losses --test optim --test model 2>&1 \
+  cargo test --no-fail-fast --test all -- ops_conv:: ops_temporal_and_losses:: optim:: model:: 2>&1 \
     | grep -E "^test .* FAILED$" | sed 's/^/   caught by /'
   cp /tmp/planted.bak "$file"
 }

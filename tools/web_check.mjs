@@ -5,7 +5,7 @@
 //
 //   node tools/web_check.mjs URL SCREENSHOT.png TIMEOUT_S [extra Chromium flags...]
 //
-// CHROMIUM names the browser (default /usr/bin/chromium). Used by tests/web.rs.
+// CHROMIUM names the browser (default /usr/bin/chromium). Used by tests/all/web.rs.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

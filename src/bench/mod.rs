@@ -179,7 +179,7 @@ pub fn run(gpu: &Gpu, opts: &BenchOptions, progress: bool) -> Result<Report> {
         preset: cfg.name.clone(),
         timing: if timestamps(gpu) { "GPU timestamps" } else { "wall time over repeated submits" }.into(),
         max_binding_mib: gpu.max_binding() as f64 / 1048576.0,
-        limits: gpu.device.limits_source.to_string(),
+        limits: gpu.device.limits_source().to_string(),
         rows,
         memory,
     })

@@ -10,7 +10,7 @@ use crate::gpu::profiler::Profiler;
 use crate::gpu::Gpu;
 
 pub(super) fn timestamps(gpu: &Gpu) -> bool {
-    gpu.device.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    gpu.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
 }
 
 pub(super) fn start_profiler(gpu: &Gpu) {

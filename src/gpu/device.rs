@@ -287,15 +287,6 @@ const MAX_PENDING_ERRORS: usize = 256;
 /// instead of a panic. Natively every `Device` opened with the same `TDFAS_BACKEND`,
 /// `TDFAS_ADAPTER` and `TDFAS_LIMITS` in a process shares one wgpu device (see `open`).
 pub struct Device {
-    pub raw: wgpu::Device,
-    pub queue: wgpu::Queue,
-    pub info: wgpu::AdapterInfo,
-    pub features: wgpu::Features,
-    pub limits: wgpu::Limits,
-    /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
-    pub limits_source: &'static str,
-    /// The cooperative-matrix shapes and types the adapter offers (empty without the feature).
-    pub cooperative_matrices: Vec<wgpu::CooperativeMatrixProperties>,
     shared: Arc<Shared>,
     /// This `Device`'s latest submit: `wait` waits for it, not for other `Gpu`s' work.
     last_submit: std::cell::RefCell<Option<wgpu::SubmissionIndex>>,
@@ -340,17 +331,31 @@ impl Device {
     }
 
     fn on(shared: Arc<Shared>) -> Self {
-        Self {
-            raw: shared.raw.clone(),
-            queue: shared.queue.clone(),
-            info: shared.info.clone(),
-            features: shared.features,
-            limits: shared.limits.clone(),
-            limits_source: shared.limits_source,
-            cooperative_matrices: shared.cooperative_matrices.clone(),
-            shared,
-            last_submit: std::cell::RefCell::new(None),
-        }
+        Self { shared, last_submit: std::cell::RefCell::new(None) }
+    }
+
+    pub fn raw(&self) -> &wgpu::Device {
+        &self.shared.raw
+    }
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.shared.queue
+    }
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.shared.info
+    }
+    pub fn features(&self) -> wgpu::Features {
+        self.shared.features
+    }
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.shared.limits
+    }
+    /// Where `limits` came from: "adapter" or "default" (`TDFAS_LIMITS`).
+    pub fn limits_source(&self) -> &'static str {
+        self.shared.limits_source
+    }
+    /// The cooperative-matrix shapes and types the adapter offers (empty without the feature).
+    pub fn cooperative_matrices(&self) -> &[wgpu::CooperativeMatrixProperties] {
+        &self.shared.cooperative_matrices
     }
 
     /// Whether `other` runs on the same wgpu device.
@@ -360,11 +365,12 @@ impl Device {
 
     /// Submits command buffers; `wait` waits for the latest of them.
     pub fn submit(&self, commands: impl IntoIterator<Item = wgpu::CommandBuffer>) {
-        *self.last_submit.borrow_mut() = Some(self.queue.submit(commands));
+        *self.last_submit.borrow_mut() = Some(self.shared.queue.submit(commands));
     }
 
     pub fn is_cpu(&self) -> bool {
-        self.info.device_type == wgpu::DeviceType::Cpu || self.info.name.to_lowercase().contains("llvmpipe")
+        let info = &self.shared.info;
+        info.device_type == wgpu::DeviceType::Cpu || info.name.to_lowercase().contains("llvmpipe")
     }
 
     /// Blocks until the GPU has finished everything this `Device` submitted, not other `Gpu`s'
@@ -379,7 +385,7 @@ impl Device {
                 Some(i) => wgpu::PollType::Wait { submission_index: Some(i), timeout: None },
                 None => wgpu::PollType::Poll,
             };
-            self.raw.poll(poll).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+            self.shared.raw.poll(poll).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
         }
         self.check()
     }

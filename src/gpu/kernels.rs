@@ -67,14 +67,14 @@ impl KernelCache {
             ("enable wgpu_cooperative_matrix;", wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX, "COOPERATIVE_MATRIX"),
             ("@builtin(subgroup", wgpu::Features::SUBGROUP, "SUBGROUP"),
         ] {
-            if source.contains(needed) && !device.features.contains(feature) {
+            if source.contains(needed) && !device.features().contains(feature) {
                 bail!("{shader} `{entry}` needs {name}, which this device lacks");
             }
         }
         let needs = shaders::workgroup_needs_with(&module_ir, constants)?;
         if let Some((_, needs)) = needs.into_iter().find(|(n, _)| n == entry) {
-            if let Some(why) = needs.exceeds(&device.limits) {
-                bail!("{shader} `{entry}`: {why} of this device ({})", device.limits_source);
+            if let Some(why) = needs.exceeds(device.limits()) {
+                bail!("{shader} `{entry}`: {why} of this device ({})", device.limits_source());
             }
         }
         // The interface (uniform struct, storage buffers) comes from the WGSL itself; dispatches
@@ -108,18 +108,18 @@ impl KernelCache {
             })
             .collect();
         let layout = device
-            .raw
+            .raw()
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&key), entries: &entries });
-        let pipeline_layout = device.raw.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        let pipeline_layout = device.raw().create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(&key),
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let module = device.raw.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let module = device.raw().create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
-        let pipeline = device.raw.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        let pipeline = device.raw().create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&key),
             layout: Some(&pipeline_layout),
             module: &module,

@@ -2,7 +2,9 @@
 //! bind-group layouts checked against the WGSL), a recorder (`recorder`) that batches every
 //! dispatch of a step into one command encoder and one submit, pooled buffers (`pool`) and a
 //! profiler (`profiler`). `Gpu` checks each dispatch and splits work to the device's limits.
+//! What it binds is a `BufferRange` (`buffer_range`): floats over pooled buffers, no shape.
 
+pub mod buffer_range;
 pub mod device;
 pub mod kernels;
 pub mod pool;
@@ -19,9 +21,9 @@ use std::rc::Rc;
 
 use anyhow::{bail, Result};
 
-use crate::tensor::Tensor;
 use crate::util::gcd;
 pub use crate::util::settings::Settings;
+pub use buffer_range::BufferRange;
 use device::Device;
 use kernels::{Kernel, KernelCache};
 use pool::BufferPool;
@@ -32,13 +34,20 @@ use shaders::Shader;
 /// Threads per workgroup of the 1-D elementwise kernels (they all declare @workgroup_size(256)).
 pub const WG: u32 = 256;
 
-/// What a storage binding receives: a tensor (its buffer range), a raw buffer, or nothing where
-/// the entry point does not use the binding (its layout leaves it out).
+/// What a storage binding receives: a buffer range (a tensor's storage), a raw buffer, or nothing
+/// where the entry point does not use the binding (its layout leaves it out).
 #[derive(Clone, Copy)]
 pub enum Arg<'a> {
-    T(&'a Tensor),
+    Range(&'a BufferRange),
     Buf(&'a wgpu::Buffer),
     Unused,
+}
+
+impl<'a> Arg<'a> {
+    /// The storage of `r` (a tensor, or a `BufferRange`), bound as a range.
+    pub fn of<R: AsRef<BufferRange> + ?Sized>(r: &'a R) -> Self {
+        Arg::Range(r.as_ref())
+    }
 }
 
 /// The runtime: the device, its kernels, a recorder of the step's work, pooled buffers, a
@@ -197,7 +206,7 @@ impl Gpu {
     }
 
     pub fn describe(&self) -> String {
-        device::describe(&self.device.info)
+        device::describe(self.device.info())
     }
 
     /// Number of submits so far (a training step should add exactly one).
@@ -240,7 +249,7 @@ impl Gpu {
         let kernel = self.kernels.get(&self.device, shader, entry, constants)?;
         kernel.check_interface::<P>(args)?;
         self.check_bindings(&kernel, args)?;
-        let max = self.device.limits.max_compute_workgroups_per_dimension;
+        let max = self.device.limits().max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             bail!("{}: dispatch {groups:?} exceeds the adapter's {max} workgroups per dimension", kernel.name);
         }
@@ -251,25 +260,25 @@ impl Gpu {
         Ok(())
     }
 
-    /// Every tensor bound must fit one storage binding (ops split larger work before this).
+    /// Every range bound must fit one storage binding (ops split larger work before this).
     fn check_bindings(&self, kernel: &Kernel, args: &[Arg]) -> Result<()> {
-        let align = self.device.limits.min_storage_buffer_offset_alignment.max(4) as u64;
+        let align = self.offset_align();
         for (i, arg) in args.iter().enumerate() {
-            if let Arg::T(t) = arg {
+            if let Arg::Range(t) = arg {
                 if !t.is_contiguous_buffer() {
                     bail!(
-                        "{}: storage buffer {i} ({:?}) spans {} buffers, and this op does not split it",
+                        "{}: storage buffer {i} ({} floats) spans {} buffers, and this op does not split it",
                         kernel.name,
-                        t.shape(),
+                        t.len(),
                         t.buffers()
                     );
                 }
                 if t.byte_offset() % align != 0 {
                     bail!(
-                        "{}: storage buffer {i} ({:?}) starts at byte {} of its buffer, not a multiple of the \
+                        "{}: storage buffer {i} ({} floats) starts at byte {} of its buffer, not a multiple of the \
                          adapter's {align}-byte storage offset alignment",
                         kernel.name,
-                        t.shape(),
+                        t.len(),
                         t.byte_offset()
                     );
                 }
@@ -280,7 +289,7 @@ impl Gpu {
                         kernel.name,
                         fmt_bytes(t.byte_len()),
                         fmt_bytes(self.max_binding()),
-                        self.device.limits_source
+                        self.device.limits_source()
                     );
                 }
             }
@@ -288,23 +297,37 @@ impl Gpu {
         Ok(())
     }
 
+    /// `floats` floats of new storage from the pool, in buffers of `per` floats each (the last
+    /// may be shorter); `per` must keep boundaries aligned for binding and fit one buffer.
+    pub fn alloc(&self, floats: usize, per: usize) -> BufferRange {
+        BufferRange::new(floats, per, |bytes| self.pool.take(self.device.raw(), bytes))
+    }
+
     /// Records a copy of `elems` floats (see `Recorder::copy`).
-    pub fn copy(&self, src: &Tensor, src_offset_elems: usize, dst: &Tensor, dst_offset_elems: usize, elems: usize) {
+    pub fn copy(
+        &self,
+        src: impl AsRef<BufferRange>,
+        src_offset_elems: usize,
+        dst: impl AsRef<BufferRange>,
+        dst_offset_elems: usize,
+        elems: usize,
+    ) {
         if !self.dry_run.get() {
-            self.recorder.copy(src, src_offset_elems, dst, dst_offset_elems, elems);
+            self.recorder.copy(src.as_ref(), src_offset_elems, dst.as_ref(), dst_offset_elems, elems);
         }
     }
 
     /// Records zeroing `t`.
-    pub fn clear(&self, t: &Tensor) {
+    pub fn clear(&self, t: impl AsRef<BufferRange>) {
         if !self.dry_run.get() {
-            self.recorder.clear(t);
+            self.recorder.clear(t.as_ref());
         }
     }
 
     /// Records an upload of `data` into `dst` (see `Recorder::upload`).
-    pub fn upload_into(&self, dst: &Tensor, data: &[f32]) {
-        assert_eq!(data.len(), dst.numel(), "upload size");
+    pub fn upload_into(&self, dst: impl AsRef<BufferRange>, data: &[f32]) {
+        let dst = dst.as_ref();
+        assert_eq!(data.len(), dst.len(), "upload size");
         if !self.dry_run.get() {
             self.recorder.upload(&self.device, dst, data);
         }
@@ -325,33 +348,36 @@ impl Gpu {
         self.device.wait()
     }
 
-    /// Flushes pending work and reads a tensor back to the host (the only sync point).
+    /// Flushes pending work and reads a range (a tensor) back to the host (the only sync point).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn download(&self, t: &Tensor) -> Result<Vec<f32>> {
-        block_on(self.download_async(t))
+    pub fn download(&self, t: impl AsRef<BufferRange>) -> Result<Vec<f32>> {
+        block_on(self.download_async(t.as_ref()))
     }
 
     /// The browser cannot block on the GPU: there, callers use `download_async`.
     #[cfg(target_arch = "wasm32")]
-    pub fn download(&self, t: &Tensor) -> Result<Vec<f32>> {
-        bail!("reading {:?} back would block the browser: the web build reads with download_async", t.shape())
+    pub fn download(&self, t: impl AsRef<BufferRange>) -> Result<Vec<f32>> {
+        bail!(
+            "reading {} floats back would block the browser: the web build reads with download_async",
+            t.as_ref().len()
+        )
     }
 
     /// `download`, awaited (the browser maps the readback from its event loop).
-    pub async fn download_async(&self, t: &Tensor) -> Result<Vec<f32>> {
-        if t.numel() == 0 {
+    pub async fn download_async(&self, t: &BufferRange) -> Result<Vec<f32>> {
+        if t.is_empty() {
             return Ok(Vec::new());
         }
         if self.dry_run.get() {
-            return Ok(vec![0.0; t.numel()]);
+            return Ok(vec![0.0; t.len()]);
         }
         self.flush()?;
-        // one readback per buffer the tensor lies in: none exceeds the buffer size limit
-        let mut out = Vec::with_capacity(t.numel());
-        for p in t.pieces(0..t.numel()) {
+        // one readback per buffer the range lies in: none exceeds the buffer size limit
+        let mut out = Vec::with_capacity(t.len());
+        for p in t.pieces(0..t.len()) {
             let size = 4 * p.floats as u64;
-            let mut encoder = self.device.raw.create_command_encoder(&Default::default());
-            let read = self.device.raw.create_buffer(&wgpu::BufferDescriptor {
+            let mut encoder = self.device.raw().create_command_encoder(&Default::default());
+            let read = self.device.raw().create_buffer(&wgpu::BufferDescriptor {
                 label: Some("tdfas readback"),
                 size,
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -365,9 +391,15 @@ impl Gpu {
         Ok(out)
     }
 
+    /// The alignment in bytes of a bound range's offset (the adapter's
+    /// `min_storage_buffer_offset_alignment`).
+    pub fn offset_align(&self) -> u64 {
+        self.device.limits().min_storage_buffer_offset_alignment.max(4) as u64
+    }
+
     /// The most bytes one buffer may hold: the device's limit, or the test hook's lower cap.
     pub fn max_buffer(&self) -> u64 {
-        let max = self.device.limits.max_buffer_size;
+        let max = self.device.limits().max_buffer_size;
         self.buffer_cap.get().map_or(max, |c| c.min(max))
     }
 
@@ -381,7 +413,7 @@ impl Gpu {
     /// The most bytes one storage binding may hold (a multiple of 4): the device's binding and
     /// buffer limits, or the test hook's lower cap. Ops split work larger than this.
     pub fn max_binding(&self) -> u64 {
-        let max = self.device.limits.max_storage_buffer_binding_size.min(self.max_buffer());
+        let max = self.device.limits().max_storage_buffer_binding_size.min(self.max_buffer());
         self.binding_cap.get().map_or(max, |c| c.min(max)) & !3
     }
 
@@ -394,8 +426,8 @@ impl Gpu {
                 "{what} needs {} in one storage binding but the adapter ({}, {} limits) binds at most {}; \
                  use a smaller --image-size or --preset",
                 fmt_bytes(bytes),
-                self.device.info.name,
-                self.device.limits_source,
+                self.device.info().name,
+                self.device.limits_source(),
                 fmt_bytes(max)
             );
         }
@@ -415,14 +447,14 @@ impl Gpu {
                     "{what}: one item of {} exceeds the {} one storage binding may hold on {} ({} limits)",
                     fmt_bytes(max_item),
                     fmt_bytes(limit),
-                    self.device.info.name,
-                    self.device.limits_source
+                    self.device.info().name,
+                    self.device.limits_source()
                 );
             }
             return Ok(std::iter::once(0..items).collect());
         }
         // Items per chunk must be a multiple of `period` for every chunk offset to be aligned.
-        let align = self.device.limits.min_storage_buffer_offset_alignment.max(4) as u64;
+        let align = self.offset_align();
         let period = item_floats
             .iter()
             .filter(|&&f| f > 0)
@@ -439,19 +471,29 @@ impl Gpu {
         Ok((0..items).step_by(per).map(|s| s..(s + per).min(items)).collect())
     }
 
-    /// `item_chunks` for tensors of `items` outer items each (`tensors`, floats per item =
-    /// numel / items), also cut where any of them passes from one buffer to the next, so no
-    /// chunk straddles buffers. Every chunk's view of every tensor is checked to bind at an
-    /// aligned offset (a clear error otherwise).
-    pub fn split_items(&self, what: &str, items: usize, tensors: &[&Tensor]) -> Result<Vec<Range<usize>>> {
-        let floats: Vec<usize> = tensors.iter().map(|t| t.numel() / items.max(1)).collect();
+    /// `item_chunks` for ranges of `items` outer items each (`ranges`: buffer ranges or
+    /// tensors, floats per item = length / items), also cut where any of them passes from one
+    /// buffer to the next, so no chunk straddles buffers. Every chunk of every range is checked
+    /// to bind at an aligned offset (a clear error otherwise).
+    pub fn split_items<T: AsRef<BufferRange>>(
+        &self,
+        what: &str,
+        items: usize,
+        ranges: &[&T],
+    ) -> Result<Vec<Range<usize>>> {
+        let ranges: Vec<&BufferRange> = ranges.iter().map(|t| (*t).as_ref()).collect();
+        let floats: Vec<usize> = ranges.iter().map(|t| t.len() / items.max(1)).collect();
         // one item over a binding is the error to report (it is also why a buffer cuts an item)
         self.item_chunks(what, items.min(1), &floats)?;
         let mut cuts = vec![0, items];
-        for (t, &f) in tensors.iter().zip(&floats) {
+        for (t, &f) in ranges.iter().zip(&floats) {
             for b in t.boundaries() {
                 if f == 0 || b % f != 0 {
-                    bail!("{what}: {:?} passes to its next buffer inside item {} of {items}", t.shape(), b / f.max(1));
+                    bail!(
+                        "{what}: {} floats pass to their next buffer inside item {} of {items}",
+                        t.len(),
+                        b / f.max(1)
+                    );
                 }
                 cuts.push(b / f);
             }
@@ -461,18 +503,18 @@ impl Gpu {
         if cuts.len() == 2 {
             return self.item_chunks(what, items, &floats);
         }
-        let align = self.device.limits.min_storage_buffer_offset_alignment.max(4) as u64;
+        let align = self.offset_align();
         let mut out = Vec::new();
         for w in cuts.windows(2) {
             for r in self.item_chunks(what, w[1] - w[0], &floats)? {
                 let r = w[0] + r.start..w[0] + r.end;
-                for (t, &f) in tensors.iter().zip(&floats) {
-                    let v = t.flat(r.start * f..r.end * f);
+                for (t, &f) in ranges.iter().zip(&floats) {
+                    let v = t.sub(r.start * f..r.end * f);
                     if v.byte_offset() % align != 0 {
                         bail!(
-                            "{what}: items {r:?} of {:?} start at byte {} of a buffer, not a multiple of the \
+                            "{what}: items {r:?} of {} floats start at byte {} of a buffer, not a multiple of the \
                              adapter's {align}-byte storage offset alignment",
-                            t.shape(),
+                            t.len(),
                             v.byte_offset()
                         );
                     }
@@ -496,18 +538,18 @@ impl Gpu {
         args: &[Arg],
         cost: Cost,
     ) -> Result<()> {
-        fn of_n<'a>(a: &Arg<'a>, n: usize) -> Option<&'a Tensor> {
+        fn of_n<'a>(a: &Arg<'a>, n: usize) -> Option<&'a BufferRange> {
             match *a {
-                Arg::T(t) if t.numel() == n => Some(t),
+                Arg::Range(t) if t.len() == n => Some(t),
                 _ => None,
             }
         }
-        let split: Vec<&Tensor> = args.iter().filter_map(|a| of_n(a, n)).collect();
+        let split: Vec<&BufferRange> = args.iter().filter_map(|a| of_n(a, n)).collect();
         let chunks = self.split_items(&format!("{} {entry}", shader.name), n, &split)?;
         let parts = chunks.len() as f64;
         for r in chunks {
-            let views: Vec<Option<Tensor>> = args.iter().map(|a| of_n(a, n).map(|t| t.flat(r.clone()))).collect();
-            let bound: Vec<Arg> = args.iter().zip(&views).map(|(a, v)| v.as_ref().map_or(*a, Arg::T)).collect();
+            let views: Vec<Option<BufferRange>> = args.iter().map(|a| of_n(a, n).map(|t| t.sub(r.clone()))).collect();
+            let bound: Vec<Arg> = args.iter().zip(&views).map(|(a, v)| v.as_ref().map_or(*a, Arg::Range)).collect();
             let part = Cost::new(cost.flops / parts, cost.bytes / parts);
             self.dispatch(shader, entry, &params(r.len()), &bound, self.groups_1d(r.len()), part)?;
         }
@@ -518,7 +560,7 @@ impl Gpu {
     /// Shaders recover the linear index as `gid.x + gid.y * nwg.x * 256`.
     pub fn groups_1d(&self, n: usize) -> [u32; 3] {
         let groups = (n as u64).div_ceil(WG as u64);
-        let max = self.device.limits.max_compute_workgroups_per_dimension as u64;
+        let max = self.device.limits().max_compute_workgroups_per_dimension as u64;
         if groups <= max {
             [groups as u32, 1, 1]
         } else {

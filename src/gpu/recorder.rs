@@ -11,8 +11,7 @@ use anyhow::Result;
 use super::device::Device;
 use super::kernels::Kernel;
 use super::profiler::{Cost, Profiler};
-use super::Arg;
-use crate::tensor::Tensor;
+use super::{Arg, BufferRange};
 
 /// Bytes of one dispatch's uniform parameters in the arena (the offset alignment of uniforms).
 const PARAM_SLOT: usize = 256;
@@ -96,7 +95,7 @@ impl Recorder {
             }
             // storage binding b is args[b - 1] (checked against the layout above)
             match args.get(binding as usize - 1) {
-                Some(Arg::T(t)) => {
+                Some(Arg::Range(t)) => {
                     key.extend([t.buffer_id(), t.byte_offset(), t.byte_len()]);
                     resources.push((binding, t.buffer(), t.byte_offset(), Some(t.byte_len())));
                 }
@@ -126,7 +125,7 @@ impl Recorder {
                         }),
                     })
                     .collect();
-                let bg = device.raw.create_bind_group(&wgpu::BindGroupDescriptor {
+                let bg = device.raw().create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some(&kernel.name),
                     layout: &kernel.layout,
                     entries: &entries,
@@ -160,7 +159,14 @@ impl Recorder {
 
     /// Records a copy of `elems` floats; one buffer copy per pair of source / destination buffers
     /// the range crosses (tensors in several buffers).
-    pub fn copy(&self, src: &Tensor, src_offset_elems: usize, dst: &Tensor, dst_offset_elems: usize, elems: usize) {
+    pub fn copy(
+        &self,
+        src: &BufferRange,
+        src_offset_elems: usize,
+        dst: &BufferRange,
+        dst_offset_elems: usize,
+        elems: usize,
+    ) {
         if elems == 0 {
             return;
         }
@@ -180,14 +186,14 @@ impl Recorder {
         }
     }
 
-    pub fn clear(&self, t: &Tensor) {
+    pub fn clear(&self, t: &BufferRange) {
         let mut commands = self.commands.borrow_mut();
-        if t.numel() == 0 {
-            // the 4 bytes an empty tensor is bound with
+        if t.is_empty() {
+            // the 4 bytes an empty range is bound with
             commands.push(Command::Clear { buffer: t.buffer().clone(), offset: t.byte_offset(), size: 4 });
             return;
         }
-        for p in t.pieces(0..t.numel()) {
+        for p in t.pieces(0..t.len()) {
             commands.push(Command::Clear {
                 buffer: p.buffer.clone(),
                 offset: p.byte_offset,
@@ -198,15 +204,15 @@ impl Recorder {
 
     /// Records an upload: data goes through a fresh staging buffer copied in stream order, so a
     /// pooled buffer reused within the same step never sees its new contents too early.
-    pub fn upload(&self, device: &Device, dst: &Tensor, data: &[f32]) {
+    pub fn upload(&self, device: &Device, dst: &BufferRange, data: &[f32]) {
         use wgpu::util::DeviceExt;
-        assert_eq!(data.len(), dst.numel(), "upload size");
+        assert_eq!(data.len(), dst.len(), "upload size");
         if data.is_empty() {
             return;
         }
         // one staging buffer per destination buffer: none exceeds the buffer size limit
-        for p in dst.pieces(0..dst.numel()) {
-            let staging = device.raw.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        for p in dst.pieces(0..dst.len()) {
+            let staging = device.raw().create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("tdfas upload"),
                 contents: bytemuck::cast_slice(&data[p.at..p.at + p.floats]),
                 usage: wgpu::BufferUsages::COPY_SRC,
@@ -235,16 +241,16 @@ impl Recorder {
         }
         for (old, size) in self.old_params.borrow_mut().drain(..) {
             let n = (size as usize).min(params.len());
-            device.queue.write_buffer(&old, 0, &params[..n]);
+            device.queue().write_buffer(&old, 0, &params[..n]);
         }
         if !params.is_empty() {
-            device.queue.write_buffer(&self.params_buffer.borrow().0, 0, &params);
+            device.queue().write_buffer(&self.params_buffer.borrow().0, 0, &params);
         }
         let profiling = profiler.borrow().is_some();
         if profiling {
             self.run_profiled(device, commands, profiler)?;
         } else {
-            let mut encoder = device.raw.create_command_encoder(&Default::default());
+            let mut encoder = device.raw().create_command_encoder(&Default::default());
             let mut i = 0;
             while i < commands.len() {
                 if let Command::Dispatch { .. } = &commands[i] {
@@ -285,11 +291,11 @@ impl Recorder {
         commands: Vec<Command>,
         profiler: &RefCell<Option<Profiler>>,
     ) -> Result<()> {
-        let timestamps = device.features.contains(wgpu::Features::TIMESTAMP_QUERY);
+        let timestamps = device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         for chunk in commands.chunks(1024) {
-            let mut encoder = device.raw.create_command_encoder(&Default::default());
+            let mut encoder = device.raw().create_command_encoder(&Default::default());
             let queries = timestamps.then(|| {
-                device.raw.create_query_set(&wgpu::QuerySetDescriptor {
+                device.raw().create_query_set(&wgpu::QuerySetDescriptor {
                     label: Some("tdfas profiler"),
                     ty: wgpu::QueryType::Timestamp,
                     count: 2 * chunk.len() as u32,
@@ -316,7 +322,8 @@ impl Recorder {
                     pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
                 }
                 if queries.is_none() {
-                    let done = std::mem::replace(&mut encoder, device.raw.create_command_encoder(&Default::default()));
+                    let done =
+                        std::mem::replace(&mut encoder, device.raw().create_command_encoder(&Default::default()));
                     device.submit([done.finish()]);
                     device.wait()?;
                     let ns = start.elapsed().as_nanos() as f64;
@@ -327,7 +334,7 @@ impl Recorder {
             }
             if let Some(q) = &queries {
                 let n = 2 * chunk.len() as u64;
-                let resolve = device.raw.create_buffer(&wgpu::BufferDescriptor {
+                let resolve = device.raw().create_buffer(&wgpu::BufferDescriptor {
                     label: Some("timestamps"),
                     size: 8 * n,
                     usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
@@ -339,7 +346,7 @@ impl Recorder {
                 self.submits.set(self.submits.get() + 1);
                 let bytes = device.map_read(&read)?;
                 let stamps: &[u64] = bytemuck::cast_slice(&bytes);
-                let period = device.queue.get_timestamp_period() as f64;
+                let period = device.queue().get_timestamp_period() as f64;
                 let mut prof = profiler.borrow_mut();
                 for (i, name, cost) in timed {
                     let ns = stamps[2 * i + 1].saturating_sub(stamps[2 * i]) as f64 * period;
@@ -355,7 +362,7 @@ impl Recorder {
 }
 
 fn read_buffer_via(device: &Device, encoder: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, size: u64) -> wgpu::Buffer {
-    let read = device.raw.create_buffer(&wgpu::BufferDescriptor {
+    let read = device.raw().create_buffer(&wgpu::BufferDescriptor {
         label: Some("tdfas readback"),
         size,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -366,7 +373,7 @@ fn read_buffer_via(device: &Device, encoder: &mut wgpu::CommandEncoder, src: &wg
 }
 
 fn make_params_buffer(device: &Device, size: u64) -> wgpu::Buffer {
-    device.raw.create_buffer(&wgpu::BufferDescriptor {
+    device.raw().create_buffer(&wgpu::BufferDescriptor {
         label: Some("tdfas params"),
         size,
         usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,

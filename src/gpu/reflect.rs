@@ -4,7 +4,7 @@
 //! side only, or a buffer forgotten, is an error naming shader, entry point and field instead of
 //! wrong numbers.
 //!
-//! Conventions every kernel follows (checked for every entry point by tests/kernel_interface.rs):
+//! Conventions every kernel follows (checked for every entry point by tests/all/kernel_interface.rs):
 //! `@group(0)` only; the uniform parameters, if any, at `@binding(0)`; storage buffers at bindings
 //! 1, 2, ... in the order a dispatch lists its `Arg`s. Each entry point gets its own bind-group
 //! layout of the bindings it uses (naga's per-entry-point `GlobalUse`); a dispatch gives

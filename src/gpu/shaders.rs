@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 
 /// One shader: its name (the file name without `.wgsl`, or a template's variant name), the
 /// file of shaders/ it is made from, its text (the file, the template's header,
-/// shaders/prelude.wgsl), and the entry points its op dispatches (tests/kernel_interface.rs
+/// shaders/prelude.wgsl), and the entry points its op dispatches (tests/all/kernel_interface.rs
 /// checks they are the file's).
 #[derive(Debug)]
 pub struct Shader {

@@ -294,8 +294,8 @@ fn sum_grads(gpu: &Gpu, mut parts: Vec<Tensor>) -> Result<Option<Tensor>> {
             let out = Tensor::empty(gpu, parts[0].shape());
             // slots past `take` bind the first input again (not read)
             let mut args: Vec<crate::gpu::Arg> =
-                (0..SUM_MAX).map(|i| crate::gpu::Arg::T(&parts[if i < take { i } else { 0 }])).collect();
-            args.push(crate::gpu::Arg::T(&out));
+                (0..SUM_MAX).map(|i| crate::gpu::Arg::of(&parts[if i < take { i } else { 0 }])).collect();
+            args.push(crate::gpu::Arg::of(&out));
             let p = SumParams { n: (n / 4) as u32, k: take as u32, _pad: [0; 2] };
             let cost = crate::gpu::profiler::Cost::elementwise(n, (take - 1) as f64, (take + 1) as f64);
             gpu.dispatch(&GRAD_SUM, "sum4", &p, &args, gpu.groups_1d(n / 4), cost)?;
@@ -327,6 +327,6 @@ fn accumulate(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let n = a.numel();
     let params = |n: usize| AddParams { n: n as u32, s: 0.0, _pad: [0; 2] };
     let cost = crate::gpu::profiler::Cost::elementwise(n, 1.0, 3.0);
-    gpu.dispatch_flat(&ELEMENTWISE_ADD, "add", n, params, &[a, b, &out].map(Arg::T), cost)?;
+    gpu.dispatch_flat(&ELEMENTWISE_ADD, "add", n, params, &[a, b, &out].map(Arg::of), cost)?;
     Ok(out)
 }

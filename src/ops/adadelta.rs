@@ -41,7 +41,7 @@ pub fn adadelta_step(
         "adadelta",
         n,
         |n| Params { n: n as u32, lr, rho, eps },
-        &[p, g, v, u].map(Arg::T),
+        &[p, g, v, u].map(Arg::of),
         Cost::elementwise(n, 12.0, 7.0),
     )
 }

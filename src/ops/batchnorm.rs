@@ -99,7 +99,7 @@ pub fn settings(gpu: &Gpu) -> Rc<BatchNormSettings> {
     made.expect("BatchNorm settings need no device work")
 }
 
-/// Storage buffers batchnorm_vec4.wgsl declares (tests/limits.rs checks the count).
+/// Storage buffers batchnorm_vec4.wgsl declares (tests/all/limits.rs checks the count).
 ///
 /// Training passes over at most this many values per channel run statistics and normalisation
 /// (and the backward's reduction and input gradient) in one workgroup per channel, one dispatch
@@ -123,7 +123,7 @@ fn vec4_path(gpu: &Gpu, x: &Tensor) -> bool {
     // roundings) run under TDFAS_LIMITS=default.
     settings(gpu).vec4.get()
         && gpu.is_cpu()
-        && gpu.device.limits.max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
+        && gpu.device.limits().max_storage_buffers_per_shader_stage >= VEC4_BUFFERS
         && (h * w) % 4 == 0
         && x.byte_len() <= gpu.max_binding()
         && x.is_contiguous_buffer()
@@ -165,7 +165,7 @@ fn batch_split(gpu: &Gpu, what: &str, x: &Tensor, others: &[&Tensor]) -> Result<
 /// unless `count` exceeds the device's `BatchNormSettings::chunk`.
 fn split(gpu: &Gpu, count: usize) -> Option<(usize, usize)> {
     // at most the adapter's workgroups per grid dimension
-    let max_groups = gpu.device.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    let max_groups = gpu.device.limits().max_compute_workgroups_per_dimension.max(1) as usize;
     let chunk = settings(gpu).chunk.get().max(1).max(count.div_ceil(max_groups));
     (count > chunk).then(|| (chunk, count.div_ceil(chunk)))
 }
@@ -206,8 +206,8 @@ pub fn batchnorm_stats(
     let stats = Tensor::empty(gpu, &[2, c]);
     let mut p = params(x, training, false, eps, momentum);
     if training && vec4_path(gpu, x) {
-        let (rm, rv) = (Arg::T(running_mean), Arg::T(running_var));
-        let args = [Arg::T(x), U, U, Arg::T(&stats), U, U, rm, rv];
+        let (rm, rv) = (Arg::of(running_mean), Arg::of(running_var));
+        let args = [Arg::of(x), U, U, Arg::of(&stats), U, U, rm, rv];
         let cost = Cost::elementwise(x.numel(), 4.0, 2.0);
         gpu.dispatch(&BATCHNORM_VEC4, "stats4", &p, &args, [c as u32, 1, 1], cost)?;
         return Ok(stats);
@@ -226,7 +226,7 @@ pub fn batchnorm_stats(
                 &BATCHNORM_STATS,
                 "partial",
                 &pc,
-                &[Arg::T(&xc), U, U, U, Arg::T(&partials)],
+                &[Arg::of(&xc), U, U, U, Arg::of(&partials)],
                 [c as u32, chunks as u32, 1],
                 cost,
             )?;
@@ -238,7 +238,7 @@ pub fn batchnorm_stats(
             &BATCHNORM_STATS,
             "combine",
             &pc,
-            &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
+            &[U, Arg::of(&stats), Arg::of(running_mean), Arg::of(running_var), Arg::of(&partials)],
             gpu.groups_1d(c),
             cost,
         )?;
@@ -252,7 +252,7 @@ pub fn batchnorm_stats(
             &BATCHNORM_STATS,
             "partial",
             &p,
-            &[Arg::T(x), U, U, U, Arg::T(&partials)],
+            &[Arg::of(x), U, U, U, Arg::of(&partials)],
             groups,
             Cost::elementwise(x.numel(), 4.0, 2.0),
         )?;
@@ -261,7 +261,7 @@ pub fn batchnorm_stats(
             &BATCHNORM_STATS,
             "combine",
             &p,
-            &[U, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var), Arg::T(&partials)],
+            &[U, Arg::of(&stats), Arg::of(running_mean), Arg::of(running_var), Arg::of(&partials)],
             gpu.groups_1d(c),
             cost,
         )?;
@@ -270,12 +270,12 @@ pub fn batchnorm_stats(
     // eval needs no reduction: one thread per channel instead of a workgroup per channel
     let (entry, groups) = if training { ("main", [c as u32, 1, 1]) } else { ("eval", gpu.groups_1d(c)) };
     // eval reads no x (nor a batch larger than one binding)
-    let xb = if training { Arg::T(x) } else { U };
+    let xb = if training { Arg::of(x) } else { U };
     gpu.dispatch(
         &BATCHNORM_STATS,
         entry,
         &p,
-        &[xb, Arg::T(&stats), Arg::T(running_mean), Arg::T(running_var)],
+        &[xb, Arg::of(&stats), Arg::of(running_mean), Arg::of(running_var)],
         groups,
         // training reads x twice (mean, then variance); eval only copies the running statistics
         if training { Cost::elementwise(x.numel(), 4.0, 2.0) } else { Cost::new(2.0 * c as f64, 16.0 * c as f64) },
@@ -298,7 +298,7 @@ pub fn batchnorm_apply(
     if vec4_path(gpu, x) {
         let (per, groups) = vec4_grid(gpu, x);
         let p = Params { per, ..params(x, false, relu, 0.0, 0.0) };
-        let [xa, sa, ga, ba, ya] = [x, stats, gamma, beta, &y].map(Arg::T);
+        let [xa, sa, ga, ba, ya] = [x, stats, gamma, beta, &y].map(Arg::of);
         let args = [xa, U, U, sa, ga, ba, U, U, U, U, ya];
         gpu.dispatch(&BATCHNORM_VEC4, "apply4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok(y);
@@ -310,7 +310,7 @@ pub fn batchnorm_apply(
             &BATCHNORM_FORWARD,
             "main",
             &params(&xc, false, relu, 0.0, 0.0),
-            &[Arg::T(&xc), Arg::T(stats), Arg::T(gamma), Arg::T(beta), Arg::T(&yc)],
+            &[Arg::of(&xc), Arg::of(stats), Arg::of(gamma), Arg::of(beta), Arg::of(&yc)],
             gpu.groups_1d(xc.numel()),
             Cost::elementwise(xc.numel(), 4.0, 2.0),
         )?;
@@ -339,7 +339,7 @@ pub fn batchnorm_forward(
         ensure!(n * h * w > 1, "batchnorm: training needs more than 1 value per channel, input is {:?}", x.shape());
         let (stats, y) = (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()));
         let p = params(x, true, relu, eps, momentum);
-        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::T);
+        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::of);
         let args = [xa, U, U, sa, ga, ba, rm, rv, U, U, ya];
         let cost = Cost::elementwise(x.numel(), 8.0, 3.0);
         gpu.dispatch(&BATCHNORM_VEC4, "train4", &p, &args, [c as u32, 1, 1], cost)?;
@@ -352,7 +352,7 @@ pub fn batchnorm_forward(
         let (stats, y) = (Tensor::empty(gpu, &[2, c]), Tensor::empty(gpu, x.shape()));
         let (per, groups) = vec4_grid(gpu, x);
         let p = Params { per, ..params(x, false, relu, eps, momentum) };
-        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::T);
+        let [xa, sa, ga, ba, rm, rv, ya] = [x, &stats, gamma, beta, running_mean, running_var, &y].map(Arg::of);
         let args = [xa, U, U, sa, ga, ba, rm, rv, U, U, ya];
         gpu.dispatch(&BATCHNORM_VEC4, "eval4", &p, &args, groups, Cost::elementwise(x.numel(), 4.0, 2.0))?;
         return Ok((y, stats));
@@ -421,9 +421,9 @@ pub fn batchnorm_backward(
     let reduce_cost = Cost::elementwise(x.numel(), 5.0, 3.0);
     if vec4_path(gpu, x) && gy.is_contiguous_buffer() && mask.is_contiguous_buffer() {
         let gx = Tensor::empty(gpu, x.shape());
-        let [xa, ga, ma, sa, dg, db] = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
+        let [xa, ga, ma, sa, dg, db] = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::of);
         if training && fused(x) {
-            let args = [xa, ga, ma, sa, Arg::T(gamma), U, U, U, dg, db, Arg::T(&gx)];
+            let args = [xa, ga, ma, sa, Arg::of(gamma), U, U, U, dg, db, Arg::of(&gx)];
             let cost = Cost::elementwise(x.numel(), 13.0, 7.0);
             gpu.dispatch(&BATCHNORM_VEC4, "train_backward4", &p, &args, [c as u32, 1, 1], cost)?;
             return Ok((gx, dgamma, dbeta));
@@ -432,7 +432,7 @@ pub fn batchnorm_backward(
         gpu.dispatch(&BATCHNORM_VEC4, "reduce4", &p, &args, [c as u32, 1, 1], reduce_cost)?;
         let (per, groups) = vec4_grid(gpu, x);
         let pv = Params { per, ..p };
-        let args = [xa, ga, ma, sa, Arg::T(gamma), U, U, U, dg, db, Arg::T(&gx)];
+        let args = [xa, ga, ma, sa, Arg::of(gamma), U, U, U, dg, db, Arg::of(&gx)];
         gpu.dispatch(&BATCHNORM_VEC4, "backward4", &pv, &args, groups, Cost::elementwise(x.numel(), 8.0, 4.0))?;
         return Ok((gx, dgamma, dbeta));
     }
@@ -451,7 +451,7 @@ pub fn batchnorm_backward(
                 &BATCHNORM_BACKWARD_REDUCE,
                 "partial",
                 &pc,
-                &[Arg::T(&xc), Arg::T(&gc), Arg::T(&mc), Arg::T(stats), U, U, Arg::T(&partials)],
+                &[Arg::of(&xc), Arg::of(&gc), Arg::of(&mc), Arg::of(stats), U, U, Arg::of(&partials)],
                 groups,
                 cost,
             )?;
@@ -459,7 +459,7 @@ pub fn batchnorm_backward(
         }
         let pc = Params { chunk: 1, total: total as u32, ..p };
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
+        let a = [U, U, U, U, Arg::of(&dgamma), Arg::of(&dbeta), Arg::of(&partials)];
         gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "combine", &pc, &a, gpu.groups_1d(c), cost)?;
     } else if let Some((chunk, chunks)) = split(gpu, n * h * w) {
         p.chunk = chunk as u32;
@@ -469,15 +469,15 @@ pub fn batchnorm_backward(
             &BATCHNORM_BACKWARD_REDUCE,
             "partial",
             &p,
-            &[Arg::T(x), Arg::T(gy), Arg::T(mask), Arg::T(stats), U, U, Arg::T(&partials)],
+            &[Arg::of(x), Arg::of(gy), Arg::of(mask), Arg::of(stats), U, U, Arg::of(&partials)],
             groups,
             reduce_cost,
         )?;
         let cost = Cost::new(2.0 * partials.numel() as f64, 4.0 * (partials.numel() + 2 * c) as f64);
-        let a = [U, U, U, U, Arg::T(&dgamma), Arg::T(&dbeta), Arg::T(&partials)];
+        let a = [U, U, U, U, Arg::of(&dgamma), Arg::of(&dbeta), Arg::of(&partials)];
         gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "combine", &p, &a, gpu.groups_1d(c), cost)?;
     } else {
-        let a = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::T);
+        let a = [x, gy, mask, stats, &dgamma, &dbeta].map(Arg::of);
         gpu.dispatch(&BATCHNORM_BACKWARD_REDUCE, "main", &p, &a, [c as u32, 1, 1], reduce_cost)?;
     }
     let gx = Tensor::empty(gpu, x.shape());
@@ -494,14 +494,14 @@ pub fn batchnorm_backward(
             "main",
             &pc,
             &[
-                Arg::T(&xc),
-                Arg::T(&gc),
-                Arg::T(&mc),
-                Arg::T(stats),
-                Arg::T(gamma),
-                Arg::T(&dgamma),
-                Arg::T(&dbeta),
-                Arg::T(&gxc),
+                Arg::of(&xc),
+                Arg::of(&gc),
+                Arg::of(&mc),
+                Arg::of(stats),
+                Arg::of(gamma),
+                Arg::of(&dgamma),
+                Arg::of(&dbeta),
+                Arg::of(&gxc),
             ],
             gpu.groups_1d(xc.numel()),
             Cost::elementwise(xc.numel(), 8.0, 4.0),
@@ -652,12 +652,12 @@ pub fn fold_into_conv(
     let per = w.numel() / co;
     let (w_out, b_out) = (Tensor::empty(gpu, w.shape()), Tensor::empty(gpu, &[co]));
     let params = FoldParams { cout: co as u32, per: per as u32, eps, _pad: 0 };
-    let args = [gamma, beta, running_mean, running_var].map(Arg::T);
+    let args = [gamma, beta, running_mean, running_var].map(Arg::of);
     gpu.dispatch(
         &BATCHNORM_FOLD,
         "fold",
         &params,
-        &[Arg::T(w), args[0], args[1], args[2], args[3], Arg::T(&w_out), Arg::T(&b_out)],
+        &[Arg::of(w), args[0], args[1], args[2], args[3], Arg::of(&w_out), Arg::of(&b_out)],
         gpu.groups_1d(w.numel()),
         Cost::elementwise(w.numel(), 1.0, 2.0),
     )?;

@@ -74,7 +74,7 @@ pub(super) fn strided_copy(gpu: &Gpu, src: &Tensor, dst: &Tensor, p: &Params) ->
     let n = p.blocks as usize * p.len as usize;
     if bindable(gpu, src) && bindable(gpu, dst) {
         let cost = Cost::elementwise(n, 0.0, 2.0);
-        return gpu.dispatch(&CONCAT, "main", p, &[Arg::T(src), Arg::T(dst)], gpu.groups_1d(n), cost);
+        return gpu.dispatch(&CONCAT, "main", p, &[Arg::of(src), Arg::of(dst)], gpu.groups_1d(n), cost);
     }
     for b in 0..p.blocks as usize {
         let (s, d) = (p.src_off as usize + b * p.src_stride as usize, p.dst_off as usize + b * p.dst_stride as usize);

@@ -46,7 +46,7 @@ pub fn softmax(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
         &CROSS_ENTROPY,
         "softmax",
         &p,
-        &[Arg::T(logits), Arg::Unused, Arg::Unused, Arg::T(&out)],
+        &[Arg::of(logits), Arg::Unused, Arg::Unused, Arg::of(&out)],
         gpu.groups_1d(logits.dim(0)),
         Cost::elementwise(logits.numel(), 5.0, 2.0),
     )?;
@@ -62,7 +62,7 @@ pub fn softmax_cross_entropy(gpu: &Gpu, logits: &Tensor, labels: &Tensor) -> Res
         &CROSS_ENTROPY,
         "ce_loss",
         &p,
-        &[Arg::T(logits), Arg::T(labels), Arg::Unused, Arg::T(&out)],
+        &[Arg::of(logits), Arg::of(labels), Arg::Unused, Arg::of(&out)],
         [1, 1, 1],
         Cost::elementwise(logits.numel(), 5.0, 1.0),
     )?;
@@ -78,7 +78,7 @@ pub fn softmax_cross_entropy_backward(gpu: &Gpu, logits: &Tensor, labels: &Tenso
         &CROSS_ENTROPY,
         "ce_backward",
         &p,
-        &[Arg::T(logits), Arg::T(labels), Arg::T(g), Arg::T(&out)],
+        &[Arg::of(logits), Arg::of(labels), Arg::of(g), Arg::of(&out)],
         gpu.groups_1d(logits.numel()),
         Cost::elementwise(logits.numel(), 5.0 * logits.dim(1) as f64, 2.0),
     )?;

@@ -69,7 +69,7 @@ pub fn depth_loss(
         &DEPTH_LOSS,
         entry,
         &params,
-        &[Arg::T(pred), Arg::T(target), Arg::T(mask.unwrap_or(pred)), Arg::T(&loss), Arg::T(&den)],
+        &[Arg::of(pred), Arg::of(target), Arg::of(mask.unwrap_or(pred)), Arg::of(&loss), Arg::of(&den)],
         [1, 1, 1],
         Cost::elementwise(n, flops, 3.0),
     )?;
@@ -94,7 +94,7 @@ pub fn depth_loss_backward(
         &DEPTH_LOSS_BACKWARD,
         entry,
         &params,
-        &[Arg::T(pred), Arg::T(target), Arg::T(mask.unwrap_or(pred)), Arg::T(g), Arg::T(den), Arg::T(&gpred)],
+        &[Arg::of(pred), Arg::of(target), Arg::of(mask.unwrap_or(pred)), Arg::of(g), Arg::of(den), Arg::of(&gpred)],
         gpu.groups_1d(n),
         Cost::elementwise(n, flops, 4.0),
     )?;

@@ -50,7 +50,7 @@ fn run(gpu: &Gpu, entry: &str, a: &Tensor, b: Option<&Tensor>, s: f32, flops: f6
     }
     let out = Tensor::empty(gpu, a.shape());
     let n = a.numel();
-    let args = [Arg::T(a), b.map_or(Arg::Unused, Arg::T), Arg::T(&out)];
+    let args = [Arg::of(a), b.map_or(Arg::Unused, Arg::of), Arg::of(&out)];
     // CPU adapters: whole vec4s (ELEMENTWISE_VEC4) when they fit one binding (and buffer).
     let vec4 = matches!(entry, "add" | "sub" | "mul" | "scale" | "axpy");
     let whole = [Some(a), b, Some(&out)].iter().flatten().all(|t| t.is_contiguous_buffer())

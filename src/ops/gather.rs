@@ -166,7 +166,7 @@ crate::uniform!(MultiBackParams { out_block, _p, src, rd });
 /// segment). The caller checks that every bound tensor fits one binding.
 fn multi_shapes(gpu: &Gpu, srcs: &[&[usize]], segs: &[(usize, Pick)]) -> Option<(usize, Vec<usize>)> {
     let (items, inner, cs) = shapes_for_gather_concat(srcs, segs).ok()?;
-    let max = gpu.device.limits.max_compute_workgroups_per_dimension as usize;
+    let max = gpu.device.limits().max_compute_workgroups_per_dimension as usize;
     let blocks: Vec<usize> = cs.iter().map(|c| c * inner / 4).collect();
     let src_items = srcs.iter().map(|s| s[0]).max().unwrap_or(0);
     let fits = segs.len() <= MAX_SEGS
@@ -207,8 +207,8 @@ pub fn gather_concat(gpu: &Gpu, srcs: &[&Tensor], segs: &[(usize, Pick)]) -> Res
             c0 += block;
         }
         // segment slots past the last bind segment 0's source again (not read)
-        let mut args: Vec<Arg> = (0..MAX_SEGS).map(|i| Arg::T(srcs[segs.get(i).unwrap_or(&segs[0]).0])).collect();
-        args.push(Arg::T(&y));
+        let mut args: Vec<Arg> = (0..MAX_SEGS).map(|i| Arg::of(srcs[segs.get(i).unwrap_or(&segs[0]).0])).collect();
+        args.push(Arg::of(&y));
         let groups = [blocks.iter().max().unwrap().div_ceil(WG) as u32, items as u32, segs.len() as u32];
         let cost = Cost::elementwise(y.numel(), 0.0, 2.0);
         gpu.dispatch(&GATHER_CONCAT, "forward", &p, &args, groups, cost)?;
@@ -286,9 +286,9 @@ pub fn gather_concat_backward(
     if let (Some(p), true) = (multi_back_params(gpu, srcs, segs, needs), fits) {
         // unused gradient bindings get scratch tensors (distinct: they are written bindings)
         let scratch: Vec<Tensor> = (needed.len()..MAX_SEGS).map(|_| Tensor::empty(gpu, &[4])).collect();
-        let mut args = vec![Arg::T(gy)];
-        args.extend(needed.iter().map(|t| Arg::T(t)));
-        args.extend(scratch.iter().map(Arg::T));
+        let mut args = vec![Arg::of(gy)];
+        args.extend(needed.iter().copied().map(Arg::of));
+        args.extend(scratch.iter().map(Arg::of));
         let block = p.src.iter().map(|s| s[0] as usize).max().unwrap_or(0);
         let items = p.src.iter().map(|s| s[1]).max().unwrap_or(0);
         let groups = [block.div_ceil(WG) as u32, items, needed.len() as u32];

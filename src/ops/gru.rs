@@ -50,7 +50,7 @@ pub fn gru_gates(gpu: &Gpu, pre_r: &Tensor, pre_u: &Tensor, h_prev: &Tensor) -> 
         "gates",
         n,
         params,
-        &[pre_r, pre_u, h_prev, &u, &rh].map(Arg::T),
+        &[pre_r, pre_u, h_prev, &u, &rh].map(Arg::of),
         Cost::elementwise(n, 10.0, 5.0),
     )?;
     Ok((u, rh))
@@ -66,7 +66,7 @@ pub fn gru_rh_backward(gpu: &Gpu, pre_r: &Tensor, h_prev: &Tensor, g_rh: &Tensor
         "rh_backward",
         n,
         params,
-        &[pre_r, h_prev, g_rh, &g_pre, &g_h].map(Arg::T),
+        &[pre_r, h_prev, g_rh, &g_pre, &g_h].map(Arg::of),
         Cost::elementwise(n, 8.0, 5.0),
     )?;
     Ok((g_pre, g_h))
@@ -82,7 +82,7 @@ pub fn gru_u_backward(gpu: &Gpu, pre_u: &Tensor, g_u: &Tensor) -> Result<Tensor>
         "u_backward",
         n,
         params,
-        &[Arg::T(pre_u), Arg::Unused, Arg::T(g_u), Arg::T(&g_pre)],
+        &[Arg::of(pre_u), Arg::Unused, Arg::of(g_u), Arg::of(&g_pre)],
         Cost::elementwise(n, 6.0, 3.0),
     )?;
     Ok(g_pre)
@@ -93,7 +93,7 @@ pub fn gru_update(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tensor) -> Res
     same_shapes("gru_update (u, h_prev, pre_c)", &[u, h_prev, pre_c])?;
     let n = u.numel();
     let h = Tensor::empty(gpu, u.shape());
-    let args = [u, h_prev, pre_c, &h].map(Arg::T);
+    let args = [u, h_prev, pre_c, &h].map(Arg::of);
     gpu.dispatch_flat(&GRU_UPDATE, "update", n, params, &args, Cost::elementwise(n, 10.0, 4.0))?;
     Ok(h)
 }
@@ -108,7 +108,7 @@ pub fn gru_update_backward(gpu: &Gpu, u: &Tensor, h_prev: &Tensor, pre_c: &Tenso
         "update_backward",
         n,
         params,
-        &[u, h_prev, pre_c, g, &out[0], &out[1], &out[2]].map(Arg::T),
+        &[u, h_prev, pre_c, g, &out[0], &out[1], &out[2]].map(Arg::of),
         Cost::elementwise(n, 12.0, 7.0),
     )?;
     Ok(out)

@@ -47,7 +47,7 @@ pub fn linear(gpu: &Gpu, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
         &LINEAR,
         "add_bias",
         &params,
-        &[Arg::T(&xw), Arg::T(b), Arg::T(&y)],
+        &[Arg::of(&xw), Arg::of(b), Arg::of(&y)],
         gpu.groups_1d(rows * cols),
         Cost::elementwise(rows * cols, 1.0, 3.0),
     )?;
@@ -64,7 +64,7 @@ pub fn col_sum(gpu: &Gpu, g: &Tensor) -> Result<Tensor> {
         &LINEAR,
         "col_sum",
         &params,
-        &[Arg::T(g), Arg::Unused, Arg::T(&out)],
+        &[Arg::of(g), Arg::Unused, Arg::of(&out)],
         gpu.groups_1d(cols),
         Cost::elementwise(rows * cols, 1.0, 1.0),
     )?;

@@ -44,7 +44,7 @@ pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
         &MATMUL,
         "matmul",
         &params,
-        &[Arg::T(a), Arg::T(b), Arg::T(&c)],
+        &[Arg::of(a), Arg::of(b), Arg::of(&c)],
         [(n as u32).div_ceil(16), (m as u32).div_ceil(16), 1],
         Cost::new(2.0 * (m * n * k) as f64, 4.0 * (m * k + k * n + m * n) as f64),
     )?;

@@ -53,7 +53,7 @@ pub fn pair_diff(gpu: &Gpu, x: &Tensor, clips: usize, nf: usize) -> Result<Tenso
     let n = y.numel() / 4;
     let p = Params { n: n as u32, block: (block / 4) as u32, nf: nf as u32, _p0: 0 };
     let cost = Cost::elementwise(y.numel(), 1.0, 3.0);
-    gpu.dispatch(&PAIR_DIFF, "forward", &p, &[Arg::T(x), Arg::T(&y)], gpu.groups_1d(n), cost)?;
+    gpu.dispatch(&PAIR_DIFF, "forward", &p, &[Arg::of(x), Arg::of(&y)], gpu.groups_1d(n), cost)?;
     Ok(y)
 }
 
@@ -71,7 +71,7 @@ pub fn pair_diff_backward(gpu: &Gpu, gy: &Tensor, x_shape: &[usize], nf: usize) 
     let n = gx.numel() / 4;
     let p = Params { n: n as u32, block: (block / 4) as u32, nf: nf as u32, _p0: 0 };
     let cost = Cost::elementwise(gx.numel(), 1.0, 3.0);
-    gpu.dispatch(&PAIR_DIFF, "backward", &p, &[Arg::T(gy), Arg::T(&gx)], gpu.groups_1d(n), cost)?;
+    gpu.dispatch(&PAIR_DIFF, "backward", &p, &[Arg::of(gy), Arg::of(&gx)], gpu.groups_1d(n), cost)?;
     Ok(gx)
 }
 

@@ -34,7 +34,7 @@ pub fn fma(gpu: &Gpu, groups: usize, iters: usize) -> Result<Tensor> {
     let out = Tensor::empty(gpu, &[threads, 4]);
     let params = Params { iters: iters as u32, n4: threads as u32, a: 0.999, b: 0.001 };
     let cost = Cost::new(FLOP_PER_ITER * (threads * iters) as f64, 16.0 * threads as f64);
-    let args = [Arg::Unused, Arg::T(&out)];
+    let args = [Arg::Unused, Arg::of(&out)];
     gpu.dispatch(&PEAK, "fma_peak", &params, &args, [groups as u32, 1, 1], cost)?;
     Ok(out)
 }
@@ -46,7 +46,7 @@ pub fn copy(gpu: &Gpu, src: &Tensor) -> Result<Tensor> {
     let dst = Tensor::empty(gpu, src.shape());
     let params = Params { iters: 0, n4: (n / 4) as u32, a: 0.0, b: 0.0 };
     let cost = Cost::new(0.0, 8.0 * n as f64);
-    gpu.dispatch(&PEAK, "copy_peak", &params, &[Arg::T(src), Arg::T(&dst)], gpu.groups_1d(n / 4), cost)?;
+    gpu.dispatch(&PEAK, "copy_peak", &params, &[Arg::of(src), Arg::of(&dst)], gpu.groups_1d(n / 4), cost)?;
     Ok(dst)
 }
 

@@ -76,7 +76,7 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
     for r in gpu.split_items("maxpool2", n, &[x, &y, &idx])? {
         let (xc, yc, ic) = (x.items(r.clone()), y.items(r.clone()), idx.items(r.clone()));
         let pc = Params { planes: (r.len() * c) as u32, ..p };
-        let args = [Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)];
+        let args = [Arg::of(&xc), Arg::of(&yc), Arg::of(&ic)];
         let cost = Cost::elementwise(yc.numel(), 3.0, 6.0);
         if let Some(p4) = vec4_params(gpu, &pc, r.len() * c) {
             gpu.dispatch(&MAXPOOL_VEC4, "forward4", &p4, &args, gpu.groups_1d(yc.numel() / 2), cost)?;
@@ -86,7 +86,7 @@ pub fn maxpool2(gpu: &Gpu, x: &Tensor) -> Result<(Tensor, Tensor)> {
             &MAXPOOL_FORWARD,
             "main",
             &pc,
-            &[Arg::T(&xc), Arg::T(&yc), Arg::T(&ic)],
+            &[Arg::of(&xc), Arg::of(&yc), Arg::of(&ic)],
             gpu.groups_1d(yc.numel()),
             Cost::elementwise(yc.numel(), 3.0, 6.0),
         )?;
@@ -112,7 +112,7 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
         if let Some(p4) = vec4_params(gpu, &pc, r.len() * c) {
             // one thread per 4 columns of a row pair, ceil(h / 2) pairs
             let threads = r.len() * c * (pc.h as usize).div_ceil(2) * (pc.w as usize / 4);
-            let args = [Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)];
+            let args = [Arg::of(&gyc), Arg::of(&ic), Arg::of(&gxc)];
             let cost = Cost::elementwise(gxc.numel(), 1.0, 1.5);
             gpu.dispatch(&MAXPOOL_VEC4_BACKWARD, "backward4", &p4, &args, gpu.groups_1d(threads), cost)?;
             continue;
@@ -121,7 +121,7 @@ pub fn maxpool2_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor, idx: &Tensor
             &MAXPOOL_BACKWARD,
             "main",
             &pc,
-            &[Arg::T(&gyc), Arg::T(&ic), Arg::T(&gxc)],
+            &[Arg::of(&gyc), Arg::of(&ic), Arg::of(&gxc)],
             gpu.groups_1d(gxc.numel()),
             Cost::elementwise(gxc.numel(), 1.0, 1.5),
         )?;

@@ -55,7 +55,7 @@ pub fn resize_bilinear(gpu: &Gpu, x: &Tensor, oh: usize, ow: usize) -> Result<Te
             &RESIZE_FORWARD,
             "main",
             &Params { planes: (r.len() * c) as u32, ..p },
-            &[Arg::T(&xc), Arg::T(&yc)],
+            &[Arg::of(&xc), Arg::of(&yc)],
             gpu.groups_1d(yc.numel()),
             // 4 taps per output; traffic is x read once plus y written once
             Cost::new(12.0 * yc.numel() as f64, 4.0 * (xc.numel() + yc.numel()) as f64),
@@ -87,7 +87,7 @@ pub fn resize_bilinear_backward(gpu: &Gpu, x_shape: &[usize], gy: &Tensor) -> Re
             &RESIZE_BACKWARD,
             entry,
             &Params { planes: (r.len() * c) as u32, ..p },
-            &[Arg::T(&gyc), Arg::T(&gxc)],
+            &[Arg::of(&gyc), Arg::of(&gxc)],
             gpu.groups_1d(gxc.numel()),
             // traffic: gy read once (the overlapping taps hit the cache) plus gx written once;
             // down_even evaluates no weights (2 multiplies a pixel)

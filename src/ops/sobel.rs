@@ -50,7 +50,7 @@ fn run(gpu: &Gpu, x: &Tensor, dir: SobelDir, s: f32) -> Result<Tensor> {
             &SOBEL,
             "sobel",
             &params,
-            &[Arg::T(&xc), Arg::T(&yc)],
+            &[Arg::of(&xc), Arg::of(&yc)],
             gpu.groups_1d(n),
             // 6 non-zero taps (multiply-add) and the scale; x read once and y written once (the
             // neighbour loads hit the cache), the convention of every op's Cost
@@ -94,7 +94,7 @@ fn run_xy(gpu: &Gpu, entry: &str, src: &Tensor, dst: &Tensor, [batch, c, h, w]: 
         let params = XyParams { n: n as u32, h: h as u32, w4: (w / 4) as u32, c: c as u32 };
         // per pixel: 6 taps (multiply-add) of each filter; x read once, both outputs written once
         let cost = Cost::elementwise(4 * n, 26.0, 3.0);
-        gpu.dispatch(&SOBEL_XY, entry, &params, &[Arg::T(&sc), Arg::T(&dc)], gpu.groups_1d(n), cost)?;
+        gpu.dispatch(&SOBEL_XY, entry, &params, &[Arg::of(&sc), Arg::of(&dc)], gpu.groups_1d(n), cost)?;
     }
     Ok(())
 }

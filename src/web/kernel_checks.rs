@@ -1,8 +1,8 @@
-//! The kernels' reference checks that the page runs in the browser (and tests/web.rs natively):
+//! The kernels' reference checks that the page runs in the browser (and tests/all/web.rs natively):
 //! conv forward and backward, BatchNorm (+ReLU), max pooling, the OFF block's Sobel and frame
 //! differences, the ConvGRU gates, the depth and cross-entropy losses, and Adadelta, each on the
 //! GPU against the f64 reference (`crate::reference`) with the native tests' tolerances
-//! (`assert_close`: the reduction length as the tests give it). The cases follow tests/ops_*.rs.
+//! (`assert_close`: the reduction length as the tests give it). The cases follow tests/all/ops_*.rs.
 //! A check records its tensor now and reads it back later: the browser can only await readbacks.
 
 use anyhow::Result;
@@ -75,7 +75,7 @@ pub async fn run(g: &Gpu) -> Vec<Outcome> {
     out
 }
 
-/// tests/ops_conv.rs: odd shapes, 3x3 and 1x1, forward with bias and all three gradients.
+/// tests/all/ops_conv.rs: odd shapes, 3x3 and 1x1, forward with bias and all three gradients.
 fn conv_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     for (n, ci, co, h, w, k) in [(2, 3, 5, 7, 5, 3), (2, 3, 5, 7, 5, 1)] {
         let seed = 7 * k as u64;
@@ -102,7 +102,7 @@ fn conv_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_cnn.rs: training-mode BatchNorm and BatchNorm+ReLU, outputs, running statistics and
+/// tests/all/ops_cnn.rs: training-mode BatchNorm and BatchNorm+ReLU, outputs, running statistics and
 /// gradients.
 fn batchnorm_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     const EPS: f32 = 1e-5;
@@ -144,7 +144,7 @@ fn batchnorm_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_cnn.rs: 2x2 max pooling with ties (the gradient to the first maximum), odd sizes.
+/// tests/all/ops_cnn.rs: 2x2 max pooling with ties (the gradient to the first maximum), odd sizes.
 fn maxpool_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let s = [2, 3, 7, 5];
     let x: Vec<f64> = random(s.iter().product(), 50).iter().map(|v| ((v + 1.0) * 1.5).floor().min(2.0)).collect();
@@ -159,7 +159,7 @@ fn maxpool_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_temporal_and_losses.rs: the OFF block's spatial gradients (Sobel x and y together).
+/// tests/all/ops_temporal_and_losses.rs: the OFF block's spatial gradients (Sobel x and y together).
 fn sobel_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let (n, ch, h, w) = (2, 3, 7, 5);
     let x = random(n * ch * h * w, 60);
@@ -173,7 +173,7 @@ fn sobel_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_temporal_and_losses.rs: the OFF block's temporal gradient (frame-pair differences).
+/// tests/all/ops_temporal_and_losses.rs: the OFF block's temporal gradient (frame-pair differences).
 fn pair_diff_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     for (clips, nf, ch, h, w) in [(2, 3, 2, 3, 4), (1, 4, 1, 3, 3)] {
         let block = ch * h * w;
@@ -191,7 +191,7 @@ fn pair_diff_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_temporal_and_losses.rs: the ConvGRU's gates and state update, forward and backward.
+/// tests/all/ops_temporal_and_losses.rs: the ConvGRU's gates and state update, forward and backward.
 fn gru_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let shape = [3, 5, 7, 11];
     let n: usize = shape.iter().product();
@@ -235,7 +235,7 @@ fn gru_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_temporal_and_losses.rs: the depth losses (squared and contrastive), masked.
+/// tests/all/ops_temporal_and_losses.rs: the depth losses (squared and contrastive), masked.
 fn depth_loss_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let (n, h, w) = (2, 7, 5);
     let shape = [n, 1, h, w];
@@ -274,7 +274,7 @@ fn depth_loss_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/ops_temporal_and_losses.rs: the binary head's softmax cross-entropy.
+/// tests/all/ops_temporal_and_losses.rs: the binary head's softmax cross-entropy.
 fn cross_entropy_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let (n, k) = (7, 2);
     let logits: Vec<f64> = random(n * k, 50).iter().map(|v| 3.0 * v).collect();
@@ -292,7 +292,7 @@ fn cross_entropy_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/optim.rs: three Adadelta steps of one dispatch each, parameters and both states.
+/// tests/all/optim.rs: three Adadelta steps of one dispatch each, parameters and both states.
 fn adadelta_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let n = 1000;
     let (lr, rho, eps) = (0.5, 0.95, 1e-8);

@@ -76,9 +76,9 @@ pub async fn open_gpu() -> Result<String, JsError> {
 
 fn describe_gpu(gpu: &Gpu) -> serde_json::Value {
     json!({
-        "adapter": gpu.device.info.name,
+        "adapter": gpu.device.info().name,
         "description": gpu.describe(),
-        "timestamps": gpu.device.features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        "timestamps": gpu.device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
     })
 }
 

@@ -1,7 +1,7 @@
 //! 2-D convolution: GPU forward and all three backward kernels against the f64 reference on odd
 //! shapes, the reference backward against finite differences, PyTorch goldens, and the tape op.
 
-mod common;
+use crate::common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_with, conv2d_backward_weight,
@@ -226,7 +226,7 @@ fn conv_rejects_bad_shapes_with_clear_errors() {
 fn float16_tile_kernel_matches_reference_within_its_tolerance() {
     let g = gpu();
     if !ConvKernel::Gemm8F16.available(&g) {
-        println!("no SHADER_F16 on {}: skipped", g.device.info.name);
+        println!("no SHADER_F16 on {}: skipped", g.device.info().name);
         return;
     }
     let cases = [

@@ -1,6 +1,8 @@
 //! 2-D convolution (stride 1, zero padding k/2, odd k, cross-correlation as PyTorch's conv2d)
 //! as implicit-GEMM WGSL kernels, with hand-written input, weight and bias gradients.
 
+pub mod choice;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -223,11 +225,11 @@ impl ConvKernel {
     pub fn available(self, gpu: &Gpu) -> bool {
         match self {
             ConvKernel::Rows => {
-                gpu.device.features.contains(wgpu::Features::SUBGROUP) && gpu.device.info.subgroup_min_size >= 8
+                gpu.device.features().contains(wgpu::Features::SUBGROUP) && gpu.device.info().subgroup_min_size >= 8
             }
-            ConvKernel::Gemm8F16 => gpu.device.features.contains(wgpu::Features::SHADER_F16),
+            ConvKernel::Gemm8F16 => gpu.device.features().contains(wgpu::Features::SHADER_F16),
             ConvKernel::Coop { .. } => {
-                coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices).contains(&self)
+                coop_candidates(gpu.device.features(), gpu.device.cooperative_matrices()).contains(&self)
             }
             _ => true,
         }
@@ -330,7 +332,7 @@ impl WgradKernel {
 
 /// A device's conv settings, made by `tune` before its first convolution.
 pub struct ConvSettings {
-    /// The forward / input-gradient kernel (autotuned, see `ops::tuning`; tests may change it).
+    /// The forward / input-gradient kernel (autotuned, see `choice`; tests may change it).
     pub kernel: Cell<ConvKernel>,
     /// The weight-gradient kernel (autotuned as well).
     pub wgrad: Cell<WgradKernel>,
@@ -349,7 +351,7 @@ pub struct ConvSettings {
     pub coop_inference: Cell<Option<ConvKernel>>,
 }
 
-/// Makes this device's conv settings: the autotune's choice (`ops::tuning`, cached on disk) or
+/// Makes this device's conv settings: the autotune's choice (`choice`, cached on disk) or
 /// the overrides, with the inference choices the device's `Settings` allow. Once per device,
 /// before anything is recorded (`ops::tune`, at the start of every command): the autotune runs
 /// and times kernels, so it is refused while a step is being recorded, in a dry run or under the
@@ -370,7 +372,7 @@ pub fn tune(gpu: &Gpu) -> Result<Rc<ConvSettings>> {
             "profiling"
         }
     );
-    let (kernel, wgrad, half, coop) = crate::ops::tuning::tune(gpu)?;
+    let (kernel, wgrad, half, coop) = choice::tune(gpu)?;
     let s = gpu.settings();
     Ok(gpu.set_op_settings(ConvSettings {
         kernel: Cell::new(kernel),
@@ -440,7 +442,7 @@ impl Probe {
 pub const TIMING_ROUNDS: usize = 4;
 
 /// How many interleaved rounds a cached choice other than the default is timed against the
-/// default when a device is opened (`tuning::tune`).
+/// default when a device is opened (`choice::tune`).
 pub const REPROBE_ROUNDS: usize = 2;
 
 /// A candidate's outputs on one probe (x, w, gy).
@@ -490,7 +492,7 @@ fn time_probes_on(
 }
 
 /// Times `kernels` on the autotune's probe in `rounds` interleaved rounds, without checking them
-/// (the re-probe of a cached choice, `tuning::tune`): per kernel its fastest round in ms, or why
+/// (the re-probe of a cached choice, `choice::tune`): per kernel its fastest round in ms, or why
 /// it failed.
 pub fn time_probes(gpu: &Gpu, kernels: &[Probe], rounds: usize) -> Result<Vec<std::result::Result<f64, String>>> {
     let (x, w, gy, c, k) = probe_shape(gpu)?;
@@ -568,7 +570,7 @@ pub fn autotune(gpu: &Gpu) -> Result<Candidates> {
     if ConvKernel::Gemm8F16.available(gpu) {
         checked.push(check(ConvKernel::Gemm8F16, HALF_TOLERANCE));
     }
-    for kernel in coop_candidates(gpu.device.features, &gpu.device.cooperative_matrices) {
+    for kernel in coop_candidates(gpu.device.features(), gpu.device.cooperative_matrices()) {
         checked.push(check(kernel, HALF_TOLERANCE));
     }
     let wgrad_of = |kernel: WgradKernel| {
@@ -728,22 +730,22 @@ fn gemm_conv_dispatch(
                 ("conv1", groups)
             };
             // conv1 reads only the vec4 view of the input
-            let x = if k == 3 { Arg::T(inp) } else { Arg::Unused };
-            let args = [x, Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let x = if k == 3 { Arg::of(inp) } else { Arg::Unused };
+            let args = [x, Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)];
             gpu.dispatch(kernel.shader(), entry, &params, &args, groups, cost)
         }
         // the tile as override constants (`Gemm8` is the file's defaults)
         ConvKernel::Gemm8Tile { bm, bn } => {
-            let args = [Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let args = [Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)];
             let constants = gemm8_constants(bm, bn)?;
             gpu.dispatch_with(kernel.shader(), kernel.shader().name, &constants, &params, &args, groups, cost)
         }
         // tiles as override constants; WG = warp tiles x the largest subgroup, so that every warp
         // tile has a subgroup whatever size the driver picks
         ConvKernel::Coop { wm, wn } => {
-            let sg = gpu.device.info.subgroup_max_size.max(1);
+            let sg = gpu.device.info().subgroup_max_size.max(1);
             let constants = [("WM", wm as f64), ("WN", wn as f64), ("WG", (wm as u32 * wn as u32 * sg) as f64)];
-            let args = [Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)];
+            let args = [Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)];
             gpu.dispatch_with(kernel.shader(), kernel.shader().name, &constants, &params, &args, groups, cost)
         }
         // the register-blocked and tiled files' one entry point is named as the file
@@ -751,7 +753,7 @@ fn gemm_conv_dispatch(
             kernel.shader(),
             kernel.shader().name,
             &params,
-            &[Arg::T(inp), Arg::T(w), Arg::T(b), Arg::T(out)],
+            &[Arg::of(inp), Arg::of(w), Arg::of(b), Arg::of(out)],
             groups,
             cost,
         ),
@@ -910,7 +912,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             &CONV2D_WEIGHT_GRAD_ROWS,
             "wgrad3",
             &params,
-            &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+            &[Arg::of(x), Arg::of(gy), Arg::of(&gw)],
             [co.div_ceil(8) as u32, ci.div_ceil(2) as u32, 1],
             Cost::new(flops, bytes),
         )?,
@@ -944,10 +946,10 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             let part = if slices == 1 { gw.clone() } else { Tensor::empty(gpu, &[slices, len]) };
             let groups = [(ci * kk).div_ceil(cols) as u32, co.div_ceil(rows) as u32, slices as u32];
             let cost = Cost::new(flops, bytes + 4.0 * ((slices - 1) * len) as f64);
-            let args = [Arg::T(x), Arg::T(gy), Arg::T(&part)];
+            let args = [Arg::of(x), Arg::of(gy), Arg::of(&part)];
             gpu.dispatch_with(shader, entry, &constants, &params, &args, groups, cost)?;
             if slices > 1 {
-                let args = [Arg::Unused, Arg::Unused, Arg::T(&part), Arg::T(&gw)];
+                let args = [Arg::Unused, Arg::Unused, Arg::of(&part), Arg::of(&gw)];
                 let cost = Cost::new(((slices - 1) * len) as f64, 4.0 * ((slices + 1) * len) as f64);
                 gpu.dispatch(&CONV2D_WEIGHT_GRAD_GEMM, "wgrad_finish", &params, &args, gpu.groups_1d(len), cost)?;
             }
@@ -956,7 +958,7 @@ fn weight_grad_dispatch(gpu: &Gpu, kernel: WgradKernel, x: &Tensor, gy: &Tensor,
             &CONV2D_WEIGHT_GRAD,
             "conv2d_weight_grad",
             &params,
-            &[Arg::T(x), Arg::T(gy), Arg::T(&gw)],
+            &[Arg::of(x), Arg::of(gy), Arg::of(&gw)],
             [(kk * ci.div_ceil(BLOCK)) as u32, co.div_ceil(FWD_CHANNELS) as u32, 1],
             Cost::new(flops, bytes),
         )?,
@@ -991,14 +993,14 @@ fn bias_grad_dispatch(gpu: &Gpu, gy: &Tensor) -> Result<Tensor> {
     if gpu.is_cpu() && (h * w).is_multiple_of(4) && n * h * w <= SERIAL_BIAS_GRAD {
         let cost = Cost::elementwise(gy.numel(), 1.0, 1.0);
         let groups = [co.div_ceil(64) as u32, 1, 1];
-        gpu.dispatch(&CONV2D_BIAS_GRAD_VEC4, "bias_grad4", &params, &[Arg::T(gy), Arg::T(&gb)], groups, cost)?;
+        gpu.dispatch(&CONV2D_BIAS_GRAD_VEC4, "bias_grad4", &params, &[Arg::of(gy), Arg::of(&gb)], groups, cost)?;
         return Ok(gb);
     }
     gpu.dispatch(
         &CONV2D_BIAS_GRAD,
         "conv2d_bias_grad",
         &params,
-        &[Arg::T(gy), Arg::T(&gb)],
+        &[Arg::of(gy), Arg::of(&gb)],
         [co as u32, 1, 1],
         Cost::elementwise(gy.numel(), 1.0, 1.0),
     )?;

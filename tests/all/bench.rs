@@ -1,7 +1,7 @@
 //! Smoke tests of `tdfas bench --quick` and `tdfas profile` at the tiny preset: they run and their
 //! tables name every kernel family (no timing is asserted: speed is shown by benchmarks).
 
-mod common;
+use crate::common;
 use tdfas::bench::{families, profile, run, BenchOptions};
 use tdfas::model::Config;
 

@@ -2,7 +2,7 @@
 //! GPU vs f64 reference forward and backward on odd shapes, reference backward vs finite
 //! differences, and PyTorch goldens (tests/fixtures, format in tests/fixtures/README.md).
 
-mod common;
+use crate::common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::{batchnorm as bn, concat as cat, elementwise as ew, gather, pool, resize};
 use tdfas::reference::{

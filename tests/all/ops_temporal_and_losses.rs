@@ -2,7 +2,7 @@
 //! cross-entropy, temporal difference. GPU vs f64 reference (forward and backward through the
 //! tape) on odd shapes, reference backward vs finite differences, and PyTorch goldens.
 
-mod common;
+use crate::common;
 use common::{check, gpu, up, Golden};
 use tdfas::ops::cross_entropy as ce;
 use tdfas::ops::depth_loss as dl;

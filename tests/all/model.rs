@@ -2,7 +2,7 @@
 //! outputs, losses, every parameter gradient, and parameters + Adadelta state + BatchNorm
 //! running statistics after one and three optimizer steps (llm.c's test_gpt2, for FAS-TD).
 
-mod common;
+use crate::common;
 use common::{gpu, Golden};
 use tdfas::model::fastd::{FasTd, HostBatch};
 use tdfas::model::Config;

@@ -1,7 +1,7 @@
 //! Training: a tiny batch is overfitted in both stages; a run stopped mid-way and resumed ends
 //! with exactly the parameters of an uninterrupted run; checkpoints load and reject corruption.
 
-mod common;
+use crate::common;
 use common::{gpu, micro_config as micro, tiny_dataset};
 use tdfas::data::{Dataset, Split};
 use tdfas::model::fastd::{FasTd, HostBatch};

@@ -2,7 +2,7 @@
 //! training run per folder, no temporary files left behind) and nothing silently wrong (resume
 //! flags, untrainable settings, one-class data, unreadable data named with the step).
 
-mod common;
+use crate::common;
 use common::{tdfas_cmd as tdfas, tiny_dataset};
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,6 +1,6 @@
 //! Adadelta: GPU vs reference vs torch.optim.Adadelta over three steps, one dispatch for all params.
 
-mod common;
+use crate::common;
 use common::{gpu, Golden};
 use tdfas::graph::params::ParamKind;
 use tdfas::reference::{adadelta::adadelta_step, assert_close, to_f32};

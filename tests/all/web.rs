@@ -122,7 +122,7 @@ fn fixtures() -> &'static Fixtures {
         let c = tdfas::model::checkpoint::Calibration {
             threshold,
             method: "test".into(),
-            data: "tests/web.rs".into(),
+            data: "tests/all/web.rs".into(),
             protocol: None,
             dev_eer: 0.0,
             n_live: 1,

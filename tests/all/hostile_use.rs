@@ -3,7 +3,7 @@
 //! names cannot drive the terminal, videos are read without scratch files, and every bad
 //! input is a clear error naming what is wrong.
 
-mod common;
+use crate::common;
 use common::{tdfas_cmd as tdfas, tiny_dataset};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -686,7 +686,7 @@ fn fifos_and_devices_are_refused_not_read_forever() {
     let o = output_within(tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip), 60);
     fails_with(&o, &["0002.png", "FIFO"]);
     // a "video" that is /dev/zero is named for what it is, not "not found" (a FIFO is read as
-    // a stream: tests/verdict.rs)
+    // a stream: tests/all/verdict.rs)
     let zero = d.join("zero.mp4");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     let o = output_within(tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg(&zero), 60);

@@ -2,7 +2,7 @@
 //! clip, evaluation mode), consistent with each other, and the command line writes them for a
 //! checkpoint and a folder of frames.
 
-mod common;
+use crate::common;
 use common::{gpu, Golden};
 use tdfas::model::fastd::{FasTd, HostBatch};
 use tdfas::model::Config;

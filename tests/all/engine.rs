@@ -1,7 +1,7 @@
 //! The engine foundation: elementwise ops and matmul against their f64 references, reference
 //! backwards against finite differences, and a small chain trained through the tape.
 
-mod common;
+use crate::common;
 use common::{check, gpu, up};
 use tdfas::ops::{elementwise as ew, matmul};
 use tdfas::reference::{basic as r, dot, gradcheck, random, to_f64};
@@ -117,7 +117,7 @@ fn gpus_on_several_threads_share_one_device_and_keep_their_own_state() {
                     barrier.wait();
                     if t == 0 {
                         // MAP_READ goes with COPY_DST only: a validation error, reported on this thread
-                        let _ = g.device.raw.create_buffer(&wgpu::BufferDescriptor {
+                        let _ = g.device.raw().create_buffer(&wgpu::BufferDescriptor {
                             label: Some("invalid on purpose"),
                             size: 256,
                             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::STORAGE,
@@ -132,7 +132,7 @@ fn gpus_on_several_threads_share_one_device_and_keep_their_own_state() {
                     let a = random(m * k, 7);
                     let c = matmul::matmul(&g, &up(&g, &a, &[m, k]), &up(&g, &a, &[k, m]), false, false).unwrap();
                     check(&g, "after the error", &c, &r::matmul(&a, &a, m, k, m), k);
-                    g.device.raw.clone()
+                    g.device.raw().clone()
                 })
             })
             .collect();

@@ -3,7 +3,7 @@
 //! the same result when an artificially low binding cap forces the split path on small shapes,
 //! or a low buffer cap makes tensors span several buffers.
 
-mod common;
+use crate::common;
 
 use common::{gpu, micro_config as micro, up};
 use tdfas::gpu::device::limits_choice;
@@ -159,7 +159,7 @@ fn tdfas_limits_chooses_the_adapters_or_webgpus_defaults() {
 #[test]
 fn chunks_cover_the_items_with_aligned_offsets_inside_the_cap() {
     let g = gpu();
-    let align = g.device.limits.min_storage_buffer_offset_alignment as usize;
+    let align = g.device.limits().min_storage_buffer_offset_alignment as usize;
     for (items, floats, cap) in
         [(10, vec![100, 37], 4096u64), (7, vec![64], 1024), (33, vec![3, 5], 1024), (1, vec![5000], 1 << 20)]
     {
@@ -385,7 +385,7 @@ fn a_whole_training_step_of_each_stage_matches_on_the_split_path_and_across_buff
 #[test]
 fn a_tensor_larger_than_a_buffer_spans_several_and_moves_like_one() {
     let g = gpu();
-    let align = g.device.limits.min_storage_buffer_offset_alignment.max(4) as usize;
+    let align = g.device.limits().min_storage_buffer_offset_alignment.max(4) as usize;
     let shape = [10, 2, 8, 8]; // 512 bytes per item: 2 in a 1 KiB buffer
     let n = 10 * 128;
     let host: Vec<f32> = random(n, 1).iter().map(|&v| v as f32).collect();

@@ -2,7 +2,7 @@
 //! conventions and is dispatched by its op, and a Rust uniform struct or buffer list that
 //! disagrees with the shader is an error naming shader, entry point and field.
 
-mod common;
+use crate::common;
 
 use bytemuck::{Pod, Zeroable};
 use tdfas::gpu::reflect::{interfaces, Interface};
@@ -272,7 +272,7 @@ fn a_dispatch_with_the_wrong_params_or_buffers_fails_at_first_use() {
     gpu.dry_run(|| {
         let a = Tensor::zeros(&gpu, &[8]);
         let out = Tensor::zeros(&gpu, &[8]);
-        let args = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::T(&out)];
+        let args = [tdfas::gpu::Arg::of(&a), tdfas::gpu::Arg::of(&a), tdfas::gpu::Arg::of(&out)];
         let cost = tdfas::gpu::profiler::Cost::new(0.0, 0.0);
         let e = err(gpu.dispatch(elementwise, "add", &TooShort { n: 8, s: 1.0, _pad: 0 }, &args, [1, 1, 1], cost));
         assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("12 bytes"), "{e}");
@@ -285,7 +285,7 @@ fn a_dispatch_with_the_wrong_params_or_buffers_fails_at_first_use() {
         // `scale` reads only `a`: a buffer for `b` is refused, and `add` needs one
         let e = err(gpu.dispatch(elementwise, "scale", &right, &args, [1, 1, 1], cost));
         assert!(e.contains("shaders/elementwise.wgsl `scale`") && e.contains("binding 2 `b` is not used"), "{e}");
-        let unary = [tdfas::gpu::Arg::T(&a), tdfas::gpu::Arg::Unused, tdfas::gpu::Arg::T(&out)];
+        let unary = [tdfas::gpu::Arg::of(&a), tdfas::gpu::Arg::Unused, tdfas::gpu::Arg::of(&out)];
         gpu.dispatch(elementwise, "scale", &right, &unary, [1, 1, 1], cost).unwrap();
         let e = err(gpu.dispatch(elementwise, "add", &right, &unary, [1, 1, 1], cost));
         assert!(e.contains("shaders/elementwise.wgsl `add`") && e.contains("binding 2 `b` is used"), "{e}");
