@@ -11,10 +11,15 @@ network against that network's own stored threshold, as a user's `tdfas infer se
 does. `--photos clip` makes each photo a folder repeating it `--repeat` times instead, a static
 clip for the multi-frame model (which then sees no motion at all: a still live face looks like
 a still print there). Inputs where no face is found are listed and left out of the metrics.
+Each AUC comes with a 95% bootstrap interval that resamples whole sources (rounds that draw no
+same-source live/attack pair are left out of the within-source one): two configurations whose
+intervals overlap widely are not told apart by this set. `--from-json` reports a previous run's
+JSON again (with the intervals) without scoring.
 Standard library only.
 """
 import argparse
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -74,6 +79,8 @@ def score(tdfas, ckpt, items, work):
         "no_face": [x["item"] for x in per if x["score"] is None],
         "auc": auc(live, attack),
         "auc_within_source": within_source_auc(per),
+        "auc_interval": interval(per, auc_of),
+        "auc_within_source_interval": interval(per, within_source_auc),
         "bpcer": bpcer / len(live) if live else float("nan"),
         "apcer": apcer / len(attack) if attack else float("nan"),
         "items": per,
@@ -97,6 +104,36 @@ def within_source_auc(per):
     return wins / pairs if pairs else float("nan")
 
 
+def interval(per, stat, rounds=1000, seed=0):
+    """95% bootstrap interval of stat(items), resampling whole sources with replacement: items of
+    one source share a camera and a collection, so they are not independent draws and an item
+    bootstrap would understate how much a different set could move the number."""
+    groups = {}
+    for x in per:
+        if x["score"] is not None:
+            groups.setdefault(source(x["item"]), []).append(x)
+    names = sorted(groups)
+    rng = random.Random(seed)
+    vals = []
+    for _ in range(rounds):
+        sample = []
+        for k, name in enumerate(rng.choice(names) for _ in names):
+            # a source drawn twice is two sources (within-source pairs stay within one draw)
+            sample += [dict(x, item=f"{x['label']}/{name}#{k}_{x['item']}") for x in groups[name]]
+        v = stat(sample)
+        if v == v:
+            vals.append(v)
+    vals.sort()
+    if not vals:
+        return float("nan"), float("nan")
+    return vals[int(0.025 * len(vals))], vals[min(len(vals) - 1, int(0.975 * len(vals)))]
+
+
+def auc_of(per):
+    of = lambda label: [x["score"] for x in per if x["label"] == label and x["score"] is not None]
+    return auc(of("live"), of("attack"))
+
+
 def by_source(results):
     """Median score per (class, source) and model: where a model's scores follow the camera or
     the collection rather than the class, the medians of one source's live and attack items sit
@@ -111,7 +148,8 @@ def by_source(results):
         med = [sorted(v)[len(v) // 2] if v else float("nan") for v in per]
         print(f"{label:<7} {src:<12} {len(per[0]):>3}  " + "  ".join(f"{m:>14.3f}" for m in med))
     for r in results:
-        print(f"{r['checkpoint']}: within-source AUC {r['auc_within_source']:.3f}")
+        lo, hi = r["auc_within_source_interval"]
+        print(f"{r['checkpoint']}: within-source AUC {r['auc_within_source']:.3f} (95% interval over sources {lo:.3f}-{hi:.3f})")
 
 
 def main():
@@ -122,21 +160,31 @@ def main():
     ap.add_argument("--photos", choices=["photo", "clip"], default="photo")
     ap.add_argument("--repeat", type=int, default=8)
     ap.add_argument("--json")
+    ap.add_argument("--from-json", help="report the results a previous run wrote with --json (no scoring; CHECKPOINTS ignored)")
     ap.add_argument("--by-source", action="store_true",
                     help="also the median score per class and source (the file name up to its first '_') "
                          "and the within-source AUC (live and attack items of one source paired only)")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
-        work = Path(w)
-        items = inputs(Path(a.root), work, a.repeat, a.photos)
-        results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
+    if a.from_json:
+        results = json.loads(Path(a.from_json).read_text())
+        for r in results:
+            per = r["items"]
+            r["auc_within_source"] = within_source_auc(per)
+            r["auc_interval"] = interval(per, auc_of)
+            r["auc_within_source_interval"] = interval(per, within_source_auc)
+    else:
+        with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
+            work = Path(w)
+            items = inputs(Path(a.root), work, a.repeat, a.photos)
+            results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
     # the JSON first: a reader that stops early (`| head`) must not lose the run
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
-    print(f"{'checkpoint':<48} {'live':>4} {'attack':>6} {'no face':>7} {'AUC':>6} {'BPCER %':>8} {'APCER %':>8}")
+    print(f"{'checkpoint':<48} {'live':>4} {'attack':>6} {'no face':>7} {'AUC':>6} {'95% (sources)':>13} {'BPCER %':>8} {'APCER %':>8}")
     for r in results:
+        lo, hi = r["auc_interval"]
         print(f"{r['checkpoint']:<48} {r['live']:>4} {r['attack']:>6} {len(r['no_face']):>7} {r['auc']:>6.3f} "
-              f"{100 * r['bpcer']:>8.1f} {100 * r['apcer']:>8.1f}")
+              f"{f'{lo:.3f}-{hi:.3f}':>13} {100 * r['bpcer']:>8.1f} {100 * r['apcer']:>8.1f}")
     for r in results:
         for x in r["items"]:
             s = "no face" if x["score"] is None else f"{x['score']:.4f}"
