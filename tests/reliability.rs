@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use tdfas::data::{ClipSpec, Dataset, Split};
 use tdfas::model::checkpoint::Progress;
 use tdfas::model::fastd::{FasTd, HostBatch};
-use tdfas::model::Config;
+use tdfas::model::{Config, Stage};
 use tdfas::train::adadelta::Adadelta;
 use tdfas::train::checkpoint;
 use tdfas::train::trainer::{train, train_step, TrainOptions};
@@ -434,17 +434,17 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     // --detect-anomaly names the first op that produced a non-finite value
     let g = gpu();
     let mut model = FasTd::new(&g, micro(), 1).unwrap();
-    model.set_stage(1);
+    model.set_stage(Stage::Single);
     let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
     let (h, s) = (16, 2);
     let mut frames = vec![0.1f32; 3 * 3 * h * h];
     frames[5] = f32::NAN;
     let batch =
         HostBatch { clips: 1, frames, depth: vec![0.5; 3 * s * s], mask: vec![1.0; 3 * s * s], labels: vec![1.0] };
-    let e = format!("{:#}", train_step(&g, &model, &opt, &batch, 1, true).unwrap_err());
+    let e = format!("{:#}", train_step(&g, &model, &opt, &batch, Stage::Single, true).unwrap_err());
     assert!(e.contains("--detect-anomaly: op `") && e.contains("NaN"), "{e}");
     // without the flag the NaN can vanish (a ReLU's max(NaN, 0) gives 0 on some GPUs): no error
-    train_step(&g, &model, &opt, &batch, 1, false).unwrap();
+    train_step(&g, &model, &opt, &batch, Stage::Single, false).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -459,7 +459,7 @@ fn work_beyond_the_adapters_limits_is_a_clear_error() {
     let mut cfg = micro();
     cfg.stem = 4096;
     let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();
-    model.set_stage(1);
+    model.set_stage(Stage::Single);
     let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
     let (h, s) = (cfg.image_size, cfg.map_size());
     let batch = HostBatch {
@@ -469,7 +469,7 @@ fn work_beyond_the_adapters_limits_is_a_clear_error() {
         mask: vec![1.0; 3 * s * s],
         labels: vec![0.0],
     };
-    let e = format!("{:#}", train_step(&g, &model, &opt, &batch, 1, false).unwrap_err());
+    let e = format!("{:#}", train_step(&g, &model, &opt, &batch, Stage::Single, false).unwrap_err());
     assert!(e.contains("binds at most") && e.contains("MiB"), "{e}");
     g.test_set_buffer_cap(None);
     // the GPU stays usable afterwards, and a checkpoint of a model still saves and loads

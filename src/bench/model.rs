@@ -12,7 +12,7 @@ use super::{Bound, MemoryRow, Row};
 use crate::gpu::profiler::Profiler;
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
-use crate::model::Config;
+use crate::model::{Config, Stage};
 use crate::train::adadelta::Adadelta;
 use crate::train::trainer::train_step;
 
@@ -34,9 +34,9 @@ pub fn peak_memory(gpu: &Gpu, cfg: &Config) -> Result<Vec<MemoryRow>> {
             rows.push(MemoryRow { name: name.into(), peak_bytes: peak, peak_in_use_bytes: in_use, skipped });
         };
         measure("inference (clip, batch 1)", &mut || model.score(gpu, &clip).map(drop));
-        for stage in [1u8, 2] {
+        for stage in [Stage::Single, Stage::Multi] {
             let optim = optimizer(gpu, &mut model, stage)?;
-            let batch = if stage == 1 { &b1 } else { &b2 };
+            let batch = if stage == Stage::Single { &b1 } else { &b2 };
             let m = &model;
             measure(&format!("train_step stage {stage}"), &mut || {
                 train_step(gpu, m, &optim, batch, stage, false).map(drop)
@@ -70,10 +70,10 @@ fn batches(cfg: &Config) -> (HostBatch, HostBatch, HostBatch) {
     )
 }
 
-fn optimizer(gpu: &Gpu, model: &mut FasTd, stage: u8) -> Result<Adadelta> {
+fn optimizer(gpu: &Gpu, model: &mut FasTd, stage: Stage) -> Result<Adadelta> {
     model.set_stage(stage);
     let c = model.cfg.clone();
-    let lr = if stage == 1 { c.stage1.lr } else { c.stage2.lr };
+    let lr = stage.settings(&c).lr;
     Adadelta::new(gpu, &mut model.params, lr as f32, c.adadelta_rho as f32, c.adadelta_eps as f32)
 }
 
@@ -105,8 +105,8 @@ fn end_to_end_rows(gpu: &Gpu, cfg: &Config, quick: bool, wanted: &dyn Fn(&str) -
     if wanted(&r.name) {
         rows.push(fit_or_skip(r, time_wall(gpu, quick, &mut |gpu| model.score(gpu, &clip).map(drop)))?);
     }
-    for stage in [1u8, 2] {
-        let (batch, shape) = if stage == 1 {
+    for stage in [Stage::Single, Stage::Multi] {
+        let (batch, shape) = if stage == Stage::Single {
             (&b1, format!("{} frames of 3x{h}x{h}", cfg.stage1.batch))
         } else {
             (&b2, format!("{} clips of {nf} x 3x{h}x{h}", cfg.stage2.batch))
@@ -167,7 +167,7 @@ fn time_wall(gpu: &Gpu, quick: bool, call: &mut dyn FnMut(&Gpu) -> Result<()>) -
 /// Number of stage-1 trainable values (the Adadelta arena of stage 1).
 pub(super) fn stage1_params(gpu: &Gpu, cfg: &Config) -> Result<usize> {
     let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
-    model.set_stage(1);
+    model.set_stage(Stage::Single);
     Ok(model.params.trainable().map(|p| p.value.numel()).sum())
 }
 
@@ -186,9 +186,9 @@ pub fn profile(gpu: &Gpu, cfg: &Config) -> Result<Profiles> {
     let (b1, b2, clip) = batches(cfg);
     let mut model = FasTd::new(gpu, cfg.clone(), 0)?;
     let mut phases = vec![];
-    for stage in [1u8, 2] {
+    for stage in [Stage::Single, Stage::Multi] {
         let optim = optimizer(gpu, &mut model, stage)?;
-        let batch = if stage == 1 { &b1 } else { &b2 };
+        let batch = if stage == Stage::Single { &b1 } else { &b2 };
         train_step(gpu, &model, &optim, batch, stage, false)?;
         start_profiler(gpu);
         let r = train_step(gpu, &model, &optim, batch, stage, false);

@@ -342,6 +342,47 @@ impl Config {
     }
 }
 
+/// The two stages of training (MODEL.md): the single-frame network on single frames, then the
+/// OFF blocks, the ConvGRU and the binary head on clips with the single-frame part frozen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Single,
+    Multi,
+}
+
+impl Stage {
+    pub fn from_number(n: u8) -> Result<Stage> {
+        match n {
+            1 => Ok(Stage::Single),
+            2 => Ok(Stage::Multi),
+            _ => bail!("stage {n}: the stages are 1 and 2"),
+        }
+    }
+
+    /// 1 or 2, as checkpoints, the log and messages number them.
+    pub fn number(self) -> u8 {
+        match self {
+            Stage::Single => 1,
+            Stage::Multi => 2,
+        }
+    }
+
+    /// The stage's steps, batch and learning rate.
+    pub fn settings(self, cfg: &Config) -> &StageConfig {
+        match self {
+            Stage::Single => &cfg.stage1,
+            Stage::Multi => &cfg.stage2,
+        }
+    }
+}
+
+/// Its number: "stage 1", "stage 2" in messages and tables.
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,9 +144,9 @@ impl FasTd {
         Ok(m1)
     }
 
-    /// Freezes or unfreezes the parts trained by `stage` (1: single-frame part; 2: the rest).
-    pub fn set_stage(&mut self, stage: u8) {
-        let stage1 = stage == 1;
+    /// Freezes or unfreezes the parts trained by `stage` (the single-frame part, or the rest).
+    pub fn set_stage(&mut self, stage: super::Stage) {
+        let stage1 = stage == super::Stage::Single;
         for p in &mut self.params.params {
             if p.kind == crate::graph::params::ParamKind::Weight {
                 p.trainable = p.name.starts_with("single.") == stage1;

@@ -18,7 +18,7 @@ use anyhow::Result;
 use crate::graph::params::ParamKind;
 use crate::graph::{ParamStore, Tape, Var};
 use crate::ops::{batchnorm, conv, gather};
-pub use config::{Config, Variant};
+pub use config::{Config, Stage, Variant};
 
 /// Builds the graph on a tape: puts each parameter on the tape once (so weights used at several
 /// steps accumulate their gradients) and knows whether BatchNorm runs in training mode.

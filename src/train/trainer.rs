@@ -20,9 +20,9 @@ use crate::gpu::Gpu;
 use crate::graph::Tape;
 use crate::model::checkpoint::Loaded;
 use crate::model::checkpoint::Progress;
-use crate::model::config::StageConfig;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
+pub use crate::model::Stage;
 
 pub struct TrainOptions {
     pub data: PathBuf,
@@ -68,12 +68,12 @@ pub fn train_step(
     model: &FasTd,
     optim: &Adadelta,
     batch: &HostBatch,
-    stage: u8,
+    stage: Stage,
     detect_anomaly: bool,
 ) -> Result<StepLosses> {
     let mut t = Tape::new(gpu);
     t.detect_anomaly = detect_anomaly;
-    let (losses, vars) = match Stage::from_number(stage)? {
+    let (losses, vars) = match stage {
         Stage::Single => {
             let (d, vars) = model.forward_single(&mut t, batch, true)?;
             (model.loss_single(&mut t, d, batch)?, vars)
@@ -96,7 +96,7 @@ pub fn train_step(
 
 /// Samples batches deterministically: step s takes positions s*batch .. of a stream of shuffled
 /// epochs, so a resumed run sees exactly the batches the uninterrupted run would have.
-pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) -> Vec<usize> {
+pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: Stage, step: usize) -> Vec<usize> {
     let mut perms: HashMap<usize, Vec<usize>> = HashMap::new();
     (step * batch..(step + 1) * batch)
         .map(|pos| {
@@ -104,7 +104,7 @@ pub fn batch_indices(n: usize, batch: usize, seed: u64, stage: u8, step: usize) 
             let perm = perms.entry(epoch).or_insert_with(|| {
                 let mut p: Vec<usize> = (0..n).collect();
                 p.shuffle(&mut ChaCha8Rng::seed_from_u64(
-                    seed ^ ((stage as u64) << 56) ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    seed ^ ((stage.number() as u64) << 56) ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 ));
                 p
             });
@@ -175,40 +175,6 @@ impl ClipCache {
             self.clips[i] = Some(self.dataset.load(i, None)?);
         }
         Ok(self.clips[i].as_ref().unwrap())
-    }
-}
-
-/// The two stages of training (MODEL.md): the single-frame network on single frames, then the
-/// OFF blocks, the ConvGRU and the binary head on clips with the single-frame part frozen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
-    Single,
-    Multi,
-}
-
-impl Stage {
-    pub fn from_number(n: u8) -> Result<Stage> {
-        match n {
-            1 => Ok(Stage::Single),
-            2 => Ok(Stage::Multi),
-            _ => bail!("stage {n}: the stages are 1 and 2"),
-        }
-    }
-
-    /// 1 or 2, as checkpoints, the log and messages number them.
-    pub fn number(self) -> u8 {
-        match self {
-            Stage::Single => 1,
-            Stage::Multi => 2,
-        }
-    }
-
-    /// The stage's steps, batch and learning rate.
-    pub fn settings(self, cfg: &Config) -> &StageConfig {
-        match self {
-            Stage::Single => &cfg.stage1,
-            Stage::Multi => &cfg.stage2,
-        }
     }
 }
 
@@ -336,8 +302,8 @@ impl Batches<'_> {
     }
 
     fn at(&mut self, step: usize) -> Result<HostBatch> {
-        let (cfg, n) = (self.cfg, self.stage.number());
-        let idx = batch_indices(self.items(), self.stage.settings(cfg).batch, self.seed, n, step);
+        let cfg = self.cfg;
+        let idx = batch_indices(self.items(), self.stage.settings(cfg).batch, self.seed, self.stage, step);
         if self.augment {
             return augmented_batch(&self.clips.dataset, cfg, self.stage, &idx, self.seed, step);
         }
@@ -500,7 +466,7 @@ impl Steps<'_> {
         let (gpu, opts, cfg, ckpt, n) = (self.gpu, self.opts, self.cfg, self.ckpt, stage.number());
         let start_step = if n == progress.stage { progress.step } else { 0 };
         let stage_cfg = stage.settings(cfg);
-        model.set_stage(n);
+        model.set_stage(stage);
         let mut optim = Adadelta::new(
             gpu,
             &mut model.params,
@@ -523,7 +489,7 @@ impl Steps<'_> {
             // and the checkpoint to resume from named (a skipped clip would change the batches).
             let batch = batches.at(step).map_err(|e| e.context(last_good.stopped(ckpt, stage, step + 1, "")))?;
             optim.lr = stage_cfg.lr_at(step) as f32;
-            let losses = train_step(gpu, model, &optim, &batch, n, opts.detect_anomaly)?;
+            let losses = train_step(gpu, model, &optim, &batch, stage, opts.detect_anomaly)?;
             if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
                 let why = format!("{name} is {v}; ");
                 bail!(

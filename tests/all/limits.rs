@@ -9,6 +9,7 @@ use common::{gpu, micro_config as micro, up};
 use tdfas::gpu::device::limits_choice;
 use tdfas::gpu::shaders;
 use tdfas::model::fastd::{FasTd, HostBatch};
+use tdfas::model::Stage;
 use tdfas::ops::conv::{self, ConvKernel, WgradKernel};
 use tdfas::ops::sobel::SobelDir;
 use tdfas::ops::{
@@ -344,7 +345,7 @@ fn elementwise_gru_and_adadelta_split_bit_identically() {
 
 /// Losses and every parameter after one training step of `stage` under `cap` (model, optimizer
 /// and batch made under it too).
-fn step(g: &Gpu, stage: u8, cap: Option<Cap>) -> Vec<Vec<f32>> {
+fn step(g: &Gpu, stage: Stage, cap: Option<Cap>) -> Vec<Vec<f32>> {
     set_cap(g, cap);
     let cfg = micro();
     let (h, s, nf) = (cfg.image_size, cfg.map_size(), cfg.frames);
@@ -371,7 +372,7 @@ fn a_whole_training_step_of_each_stage_matches_on_the_split_path_and_across_buff
     // splits every activation of more than 4 KiB per frame; S x S maps and weights fit whole
     let cap = 16384;
     assert_splits(&g, cap, 6, &[6 * 16 * 16]);
-    for stage in [1, 2] {
+    for stage in [Stage::Single, Stage::Multi] {
         let whole = step(&g, stage, None);
         for cap in caps(cap) {
             let split = step(&g, stage, Some(cap));
@@ -432,7 +433,7 @@ fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
     // model and optimizer under a 2 KiB buffer cap: the arena and its state span buffers
     g.test_set_buffer_cap(Some(2048));
     let mut model = FasTd::new(&g, micro(), 3).unwrap();
-    model.set_stage(2);
+    model.set_stage(Stage::Multi);
     let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
     assert!(opt.layout.arena.buffers() > 1 && opt.v.buffers() > 1);
     let v: Vec<f32> = random(opt.v.numel(), 4).iter().map(|&x| x.abs() as f32).collect();

@@ -5,7 +5,7 @@
 use crate::common;
 use common::{gpu, Golden};
 use tdfas::model::fastd::{FasTd, HostBatch};
-use tdfas::model::Config;
+use tdfas::model::{Config, Stage};
 use tdfas::reference::max_rel_error;
 use tdfas::train::adadelta::Adadelta;
 use tdfas::train::trainer::train_step;
@@ -59,8 +59,8 @@ const OUT_TOL: f64 = 2e-4;
 const GRAD_TOL: f64 = 2e-3;
 const STEP_TOL: f64 = 2e-3;
 
-fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, stage: u8, report: &mut Vec<String>) {
-    let lr = if stage == 1 { model.cfg.stage1.lr } else { model.cfg.stage2.lr };
+fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, stage: Stage, report: &mut Vec<String>) {
+    let lr = if stage == Stage::Single { model.cfg.stage1.lr } else { model.cfg.stage2.lr };
     let opt =
         Adadelta::new(g, &mut model.params, lr as f32, model.cfg.adadelta_rho as f32, model.cfg.adadelta_eps as f32)
             .unwrap();
@@ -100,7 +100,7 @@ fn stage1_matches_pytorch() {
     let g = gpu();
     let golden = Golden::load("model_stage1");
     let mut model = model_from(&g, &golden);
-    model.set_stage(1);
+    model.set_stage(Stage::Single);
     let n = golden.shape("input.frames")[0];
     let batch = HostBatch {
         clips: n,
@@ -139,8 +139,8 @@ fn stage1_matches_pytorch() {
     );
     // a fresh model: the forward above already updated the running statistics once
     let mut model = model_from(&g, &golden);
-    model.set_stage(1);
-    check_steps(&g, &golden, &mut model, &batch, 1, &mut report);
+    model.set_stage(Stage::Single);
+    check_steps(&g, &golden, &mut model, &batch, Stage::Single, &mut report);
     println!("{}", report.join("\n"));
 }
 
@@ -149,7 +149,7 @@ fn stage2_matches_pytorch() {
     let g = gpu();
     let golden = Golden::load("model_stage2");
     let mut model = model_from(&g, &golden);
-    model.set_stage(2);
+    model.set_stage(Stage::Multi);
     let batch = stage2_batch(&golden);
     let b = batch.clips;
     let mut report = Vec::new();
@@ -197,8 +197,8 @@ fn stage2_matches_pytorch() {
 
     // the running statistics updated above must be reset before the optimizer steps
     let mut model = model_from(&g, &golden);
-    model.set_stage(2);
-    check_steps(&g, &golden, &mut model, &batch, 2, &mut report);
+    model.set_stage(Stage::Multi);
+    check_steps(&g, &golden, &mut model, &batch, Stage::Multi, &mut report);
     println!("{}", report.join("\n"));
 }
 
@@ -206,7 +206,7 @@ fn variant_matches_pytorch(file: &str) {
     let g = gpu();
     let golden = Golden::load(file);
     let mut model = model_from(&g, &golden);
-    model.set_stage(2);
+    model.set_stage(Stage::Multi);
     let batch = stage2_batch(&golden);
     let mut report = Vec::new();
     let mut t = Tape::new(&g);
@@ -251,7 +251,7 @@ fn fused_inference_matches_the_unfused_path() {
     let g = gpu();
     let golden = Golden::load("model_stage2");
     let mut model = model_from(&g, &golden);
-    model.set_stage(2);
+    model.set_stage(Stage::Multi);
     let batch = stage2_batch(&golden);
     // one training forward moves the running statistics
     let mut t = Tape::new(&g);

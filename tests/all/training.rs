@@ -5,7 +5,7 @@ use crate::common;
 use common::{gpu, micro_config as micro, tiny_dataset};
 use tdfas::data::{Dataset, Split};
 use tdfas::model::fastd::{FasTd, HostBatch};
-use tdfas::model::Config;
+use tdfas::model::{Config, Stage};
 use tdfas::train::adadelta::Adadelta;
 use tdfas::train::checkpoint;
 use tdfas::train::trainer::{train, train_step, TrainOptions};
@@ -34,17 +34,17 @@ fn a_tiny_batch_is_overfitted_in_both_stages() {
     cfg.variant = "4*".into(); // stage 2 loss = L_depth alone, so "near-zero depth loss" is the target
     let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();
     let batch = clip_batch(&cfg, 2, 7);
-    model.set_stage(1);
+    model.set_stage(Stage::Single);
     let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
     let mut l1 = Vec::new();
     for _ in 0..60 {
-        l1.push(train_step(&g, &model, &opt, &batch, 1, false).unwrap().last().unwrap().1);
+        l1.push(train_step(&g, &model, &opt, &batch, Stage::Single, false).unwrap().last().unwrap().1);
     }
-    model.set_stage(2);
+    model.set_stage(Stage::Multi);
     let opt = Adadelta::new(&g, &mut model.params, 0.5, 0.95, 1e-6).unwrap();
     let mut l2 = Vec::new();
     for _ in 0..80 {
-        let losses = train_step(&g, &model, &opt, &batch, 2, false).unwrap();
+        let losses = train_step(&g, &model, &opt, &batch, Stage::Multi, false).unwrap();
         l2.push(losses.iter().find(|l| l.0 == "l_depth").unwrap().1);
     }
     println!("stage 1 {:.4} -> {:.4}; stage 2 depth {:.4} -> {:.4}", l1[0], l1[59], l2[0], l2[79]);
