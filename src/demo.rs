@@ -12,7 +12,7 @@ use crate::data::DataSource;
 use crate::eval::report::{self, ModelReport};
 use crate::eval::run::{evaluate_model, evaluate_model_with, FixedThreshold, GRID_PER_CLASS};
 use crate::gpu::Gpu;
-use crate::model::Config;
+use crate::model::{Config, Stage};
 use crate::train::checkpoint;
 use crate::train::trainer::{train, TrainOptions};
 
@@ -123,7 +123,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             data: data.clone(),
             out: run_dir.clone(),
             config: cfg.clone(),
-            stages: vec![1, 2],
+            stages: vec![Stage::Single, Stage::Multi],
             resume: false,
             seed: opts.seed,
             protocol: Some(train_protocol.into()),

@@ -10,7 +10,7 @@ use tdfas::data::face::FaceSettings;
 use tdfas::data::DataSource;
 use tdfas::model::checkpoint::{self, Loaded};
 use tdfas::model::config::Overrides;
-use tdfas::model::Config;
+use tdfas::model::{Config, Stage};
 use tdfas::util::outputs;
 use tdfas::util::settings::Settings;
 use tdfas::util::text::{shown_path, shown_text};
@@ -458,9 +458,9 @@ fn train(a: TrainArgs, settings: &Settings) -> Result<()> {
     let cfg = a.model.config(resumed.as_ref().map(|l| &l.config), &gpu)?.overridden(&overrides)?;
     let seed = a.seed.or(resumed.and_then(|l| l.progress).map(|p| p.seed)).unwrap_or(0);
     let stages = match a.stage {
-        Stages::One => vec![1],
-        Stages::Two => vec![2],
-        Stages::Both => vec![1, 2],
+        Stages::One => vec![Stage::Single],
+        Stages::Two => vec![Stage::Multi],
+        Stages::Both => vec![Stage::Single, Stage::Multi],
     };
     eprintln!("adapter: {}", gpu.describe());
     let summary = tdfas::train::trainer::train(

@@ -392,7 +392,7 @@ fn lib_train(data: &Path, out: &Path, cfg: Config, detect_anomaly: bool) -> anyh
             data: data.to_path_buf(),
             out: out.to_path_buf(),
             config: cfg,
-            stages: vec![1],
+            stages: vec![Stage::Single],
             resume: false,
             seed: 1,
             protocol: None,

@@ -28,8 +28,8 @@ pub struct TrainOptions {
     pub data: PathBuf,
     pub out: PathBuf,
     pub config: Config,
-    /// stages to run, e.g. [1, 2]
-    pub stages: Vec<u8>,
+    /// stages to run, in order
+    pub stages: Vec<Stage>,
     pub resume: bool,
     pub seed: u64,
     pub protocol: Option<String>,
@@ -244,7 +244,7 @@ impl RunDir {
                 std::fs::remove_file(&p).with_context(|| format!("removing {} (--overwrite)", p.display()))?;
             }
         }
-        if opts.stages[0] == 2 && !opts.config.variant().single_only {
+        if opts.stages[0] == Stage::Multi && !opts.config.variant().single_only {
             bail!(
                 "--stage 2 trains on top of a stage-1 network, and {} has none: train --stage 1 first \
                  (then --stage 2 --resume in the same --out), or use --stage both",
@@ -252,7 +252,7 @@ impl RunDir {
             );
         }
         let model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
-        let progress = Progress { stage: opts.stages[0], step: 0, seed: opts.seed, stage_done: false };
+        let progress = Progress { stage: opts.stages[0].number(), step: 0, seed: opts.seed, stage_done: false };
         Ok((model, progress, None))
     }
 }
@@ -333,7 +333,7 @@ pub struct TrainSummary {
     /// the final model's dev-EER threshold (None when the dev split could not give one)
     pub calibration: Option<crate::model::checkpoint::Calibration>,
     /// (stage, first-logged losses, last losses)
-    pub stages: Vec<(u8, StepLosses, StepLosses)>,
+    pub stages: Vec<(Stage, StepLosses, StepLosses)>,
 }
 
 pub fn checkpoint_path(out: &Path) -> PathBuf {
@@ -351,7 +351,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     if opts.stages.is_empty() {
         bail!("no stage to train");
     }
-    let stages: Vec<Stage> = opts.stages.iter().map(|&n| Stage::from_number(n)).collect::<Result<_>>()?;
+    let stages = opts.stages.clone();
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     // One run per folder: two at once would overwrite each other's checkpoints and log.
     let _lock = outdir::lock(&opts.out)?;
@@ -411,7 +411,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         if stage == Stage::Single {
             save_model1(gpu, &run.stage1(), &model, &progress, opts)?;
         }
-        summary.stages.push((n, first, last));
+        summary.stages.push((stage, first, last));
         // The next stage starts at its step 0 with a fresh optimizer.
         if let Some(&next) = stages.iter().find(|&&s| s > stage) {
             progress = Progress { stage: next.number(), step: 0, seed: progress.seed, stage_done: false };
@@ -618,7 +618,7 @@ fn resume_changes(opts: &TrainOptions, ckpt: &Path, cfg: &mut Config, progress: 
             progress.stage_done = false;
         }
     }
-    if progress.stage == 1 && !progress.stage_done && !opts.stages.contains(&1) {
+    if progress.stage == 1 && !progress.stage_done && !opts.stages.contains(&Stage::Single) {
         bail!(
             "--stage 2: stage 1 of the run in {} is unfinished (step {} of {}); resume it with --stage 1 or --stage both",
             opts.out.display(),
@@ -626,7 +626,7 @@ fn resume_changes(opts: &TrainOptions, ckpt: &Path, cfg: &mut Config, progress: 
             cfg.stage1.steps
         );
     }
-    let last = *opts.stages.iter().max().unwrap_or(&1);
+    let last = opts.stages.iter().max().map_or(1, |s| s.number());
     if progress.stage >= last && progress.stage_done {
         eprintln!(
             "the run in {} is finished (stage {}, {} steps): nothing to train; a larger --steps trains longer",

@@ -72,7 +72,7 @@ fn run_with(
             data: data.to_path_buf(),
             out: out.to_path_buf(),
             config: cfg,
-            stages: vec![1, 2],
+            stages: vec![Stage::Single, Stage::Multi],
             resume,
             seed: 5,
             protocol: None,
