@@ -108,11 +108,6 @@ impl Tensor {
         self.shape[i]
     }
 
-    /// Its storage, as the runtime binds it.
-    pub fn range(&self) -> &BufferRange {
-        &self.storage
-    }
-
     /// True when the tensor lies inside one buffer (only such a tensor can be bound).
     pub fn is_contiguous_buffer(&self) -> bool {
         self.storage.is_contiguous_buffer()
@@ -137,11 +132,6 @@ impl Tensor {
     }
 }
 
-/// Floats per buffer for a tensor of `shape`: all of it when it fits a page, else whole items of
-/// the outermost dimension whose items fit (up to a page, or one item group when an item is
-/// larger, within the buffer size), spread evenly over the fewest buffers (so boundaries tend to
-/// fall on clip boundaries too), a multiple of the items that keep every boundary aligned to
-/// `min_storage_buffer_offset_alignment`.
 /// The tensor's storage: a tensor is bound, copied and read back as its buffer range.
 impl AsRef<BufferRange> for Tensor {
     fn as_ref(&self) -> &BufferRange {
@@ -149,6 +139,11 @@ impl AsRef<BufferRange> for Tensor {
     }
 }
 
+/// Floats per buffer for a tensor of `shape`: all of it when it fits a page, else whole items of
+/// the outermost dimension whose items fit (up to a page, or one item group when an item is
+/// larger, within the buffer size), spread evenly over the fewest buffers (so boundaries tend to
+/// fall on clip boundaries too), a multiple of the items that keep every boundary aligned to
+/// `min_storage_buffer_offset_alignment`.
 fn segment_floats(gpu: &Gpu, shape: &[usize]) -> usize {
     let n: usize = shape.iter().product();
     let max_buffer = (gpu.max_buffer() / 4) as usize;

@@ -94,7 +94,7 @@ impl ParamStore {
     /// Packs the trainable weights into one arena buffer (each slot aligned for binding) and
     /// returns the layout; their tensors become views into it.
     pub fn pack_trainable(&mut self, gpu: &Gpu) -> Result<ArenaLayout> {
-        let align = (gpu.device.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+        let align = (gpu.offset_align() / 4) as usize;
         let mut slots = Vec::new();
         let mut total = 0usize;
         let per_buffer = (gpu.max_buffer() / 4) as usize / align * align;

@@ -351,14 +351,6 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub fn from_number(n: u8) -> Result<Stage> {
-        match n {
-            1 => Ok(Stage::Single),
-            2 => Ok(Stage::Multi),
-            _ => bail!("stage {n}: the stages are 1 and 2"),
-        }
-    }
-
     /// 1 or 2, as checkpoints, the log and messages number them.
     pub fn number(self) -> u8 {
         match self {
