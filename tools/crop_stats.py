@@ -21,6 +21,8 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from real_check import auc
+
 VIDEO = {".webm", ".mp4", ".mov", ".avi", ".mkv"}
 SIDE = 64
 
@@ -68,12 +70,6 @@ def statistics(crop, side):
         "share of pixels < 20 (blacks)": (g < 20).mean(),
         "share of pixels > 240 (highlights)": (g > 240).mean(),
     }
-
-
-def auc(pos, neg):
-    """P(live statistic > attack statistic), ties counted half."""
-    pos, neg = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
-    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
 
 
 def measure(detector, items):

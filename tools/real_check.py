@@ -78,9 +78,7 @@ def score(tdfas, ckpt, items, work):
         "attack": len(attack),
         "no_face": [x["item"] for x in per if x["score"] is None],
         "auc": auc(live, attack),
-        "auc_within_source": within_source_auc(per),
-        "auc_interval": interval(per, auc_of),
-        "auc_within_source_interval": interval(per, within_source_auc),
+        **source_metrics(per),
         "bpcer": bpcer / len(live) if live else float("nan"),
         "apcer": apcer / len(attack) if attack else float("nan"),
         "items": per,
@@ -129,6 +127,15 @@ def interval(per, stat, rounds=1000, seed=0):
     return vals[int(0.025 * len(vals))], vals[min(len(vals) - 1, int(0.975 * len(vals)))]
 
 
+def source_metrics(per):
+    """The within-source AUC and both AUCs' intervals over sources."""
+    return {
+        "auc_within_source": within_source_auc(per),
+        "auc_interval": interval(per, auc_of),
+        "auc_within_source_interval": interval(per, within_source_auc),
+    }
+
+
 def auc_of(per):
     of = lambda label: [x["score"] for x in per if x["label"] == label and x["score"] is not None]
     return auc(of("live"), of("attack"))
@@ -168,10 +175,7 @@ def main():
     if a.from_json:
         results = json.loads(Path(a.from_json).read_text())
         for r in results:
-            per = r["items"]
-            r["auc_within_source"] = within_source_auc(per)
-            r["auc_interval"] = interval(per, auc_of)
-            r["auc_within_source_interval"] = interval(per, within_source_auc)
+            r.update(source_metrics(r["items"]))
     else:
         with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
             work = Path(w)
