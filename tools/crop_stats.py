@@ -6,6 +6,12 @@ renderer and that fails on real cameras; a statistic whose real values lie outsi
 benchmark's range is a camera the benchmark does not simulate.
 
     python3 tools/crop_stats.py runs/demo/data assets/real_images [--json out.json]
+        [--scores run.json ...]
+
+`--scores` takes what `tools/real_check.py --json` wrote for the same REAL folder and prints,
+per model, the rank correlation (Spearman) of its score with each statistic within live items,
+within attacks and over all: what the score follows besides the class. A model whose score
+follows sharpness or face size within each class ranks cameras, not presentations.
 
 SYNTH is a rendered benchmark (its train split's first frames are read), REAL holds live/ and
 attack/ (photos, or videos whose first frame is read). Faces are found by MediaPipe's face
@@ -73,18 +79,60 @@ def statistics(crop, side):
 
 
 def measure(detector, items):
+    """(live, statistics, path) of every item with a face."""
     rows = []
     for path, live in items:
         img = first_frame(path)
         found = None if img is None else face_crop(detector, img)
         if found is not None:
-            rows.append((live, statistics(*found)))
+            rows.append((live, statistics(*found), path))
     return rows
 
 
+def ranks(v):
+    """Ranks 0..n-1, ties given their mean rank."""
+    v = np.asarray(v, dtype=np.float64)
+    order = np.argsort(v, kind="mergesort")
+    r = np.empty(len(v))
+    r[order] = np.arange(len(v))
+    for x in np.unique(v):
+        tied = v == x
+        r[tied] = r[tied].mean()
+    return r
+
+
+def spearman(a, b):
+    """Rank correlation; nan where either side is constant or has fewer than 3 values."""
+    if len(a) < 3:
+        return float("nan")
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def score_correlations(rows, real_root, run_json):
+    """Per model in a real_check JSON: {class: {statistic: Spearman of score with it}}."""
+    out = {}
+    for run in json.loads(Path(run_json).read_text()):
+        by_item = {it["item"]: it["score"] for it in run["items"] if it["score"] is not None}
+        per = {}
+        for cls in ("live", "attack", "all"):
+            sel = []
+            for live, stats, path in rows:
+                item = str(path.relative_to(real_root))
+                if item in by_item and cls in ("all", "live" if live else "attack"):
+                    sel.append((by_item[item], stats))
+            per[cls] = {"n": len(sel)}
+            for k in (sel[0][1] if sel else {}):
+                per[cls][k] = spearman([s for s, _ in sel], [st[k] for _, st in sel])
+        out[run["checkpoint"]] = per
+    return out
+
+
 def summary(rows):
-    live = [s for l, s in rows if l]
-    attack = [s for l, s in rows if not l]
+    live = [s for l, s, _ in rows if l]
+    attack = [s for l, s, _ in rows if not l]
     out = {"live": len(live), "attack": len(attack), "stats": {}}
     for k in (live + attack)[0]:
         out["stats"][k] = {
@@ -101,11 +149,14 @@ def main():
     ap.add_argument("synth", type=Path)
     ap.add_argument("real", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--scores", type=Path, nargs="*", default=[],
+                    help="real_check.py --json results on REAL: what each model's score follows")
     a = ap.parse_args()
     synth = [(p, p.parent.parent.name == "live") for p in sorted(a.synth.glob("train/*/*/0000.jpg"))]
     real = [(p, p.parent.name == "live") for p in sorted(a.real.glob("*/*")) if p.parent.name in ("live", "attack")]
     with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.4) as det:
-        res = {"synthetic": summary(measure(det, synth)), "real": summary(measure(det, real))}
+        real_rows = measure(det, real)
+        res = {"synthetic": summary(measure(det, synth)), "real": summary(real_rows)}
     s, r = res["synthetic"], res["real"]
     print(f"faces: synthetic {s['live']} live / {s['attack']} attack, real {r['live']} live / {r['attack']} attack")
     print(f"{'statistic':38s} {'AUC synth':>9s} {'AUC real':>9s}   synth 5-95%        real 5-95%")
@@ -113,6 +164,15 @@ def main():
         a_s, a_r = s["stats"][k], r["stats"][k]
         print(f"{k:38s} {a_s['auc_live_above_attack']:9.3f} {a_r['auc_live_above_attack']:9.3f}   "
               f"{a_s['p5_p95'][0]:7.2f}..{a_s['p5_p95'][1]:<7.2f}  {a_r['p5_p95'][0]:7.2f}..{a_r['p5_p95'][1]:<7.2f}")
+    res["score_correlations"] = {}
+    for run_json in a.scores:
+        corr = score_correlations(real_rows, a.real, run_json)
+        res["score_correlations"].update(corr)
+        for ckpt, per in corr.items():
+            print(f"\n{ckpt}: Spearman correlation of the score with each statistic (real items)")
+            print(f"{'statistic':38s} " + " ".join(f"{c + ' (' + str(per[c]['n']) + ')':>13s}" for c in per))
+            for k in s["stats"]:
+                print(f"{k:38s} " + " ".join(f"{per[c].get(k, float('nan')):13.2f}" for c in per))
     if a.json:
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=1))
