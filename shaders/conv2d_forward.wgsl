@@ -11,12 +11,7 @@
 // y held in registers (pixels lid + 64 j of the group's 256, so neighbouring threads read
 // neighbouring pixels). No shared memory and no barriers: that ran fastest on lavapipe; 8 x 4
 // ran 1.2-1.7x faster than 4 x 4 in back-to-back runs there (12 loads per 32 FMAs, not 8 per 16).
-struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, relu: u32, _p0: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Params, p and the bindings x, wt, b, y: conv_forward_params.wgsl (appended by `shader!`).
 
 // Writes the 4 output channels o0.. of pixel q (flattened n * H * W + h * W + w).
 fn store(q: u32, o0: u32, acc: vec4<f32>) {

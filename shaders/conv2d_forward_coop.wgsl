@@ -19,12 +19,7 @@
 enable f16;
 enable wgpu_cooperative_matrix;
 
-struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, relu: u32, _p0: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Params, p and the bindings x, wt, b, y: conv_forward_params.wgsl (appended by `shader!`).
 
 // warp tiles per workgroup along channels (at most 4) and pixels (at most 4), WM * WN <= 4
 override WM: u32 = 2u;

@@ -12,12 +12,7 @@
 // Shared rows are padded (17 and 33 vec4s) so the 8 K rows of a store land in distinct banks.
 // Workgroup memory: 12,800 bytes (under WebGPU's default 16 KiB).
 // Grid: x = ceil(N*H*W / 128), y = ceil(cout / 64).
-struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, relu: u32, _p0: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Params, p and the bindings x, wt, b, y: conv_forward_params.wgsl (appended by `shader!`).
 
 const BM: u32 = 64u;
 const BN: u32 = 128u;
@@ -28,33 +23,7 @@ const XROW: u32 = 33u;
 var<workgroup> ws: array<vec4<f32>, 272>;
 var<workgroup> xs: array<vec4<f32>, 528>;
 
-// x at K index `kidx` for a pixel at (ph, pw) of the image starting at `base` (0 for padding).
-fn x_at(kidx: u32, live: bool, base: u32, ph: i32, pw: i32) -> f32 {
-    let kk = p.k * p.k;
-    if (!live || kidx >= p.cin * kk) {
-        return 0.0;
-    }
-    let c = kidx / kk;
-    let tap = kidx - c * kk;
-    let pad = i32(p.k / 2u);
-    let hh = ph + i32(tap / p.k) - pad;
-    let ww = pw + i32(tap % p.k) - pad;
-    if (hh < 0 || hh >= i32(p.h) || ww < 0 || ww >= i32(p.w)) {
-        return 0.0;
-    }
-    return x[base + c * p.h * p.w + u32(hh) * p.w + u32(ww)];
-}
-
-// W(o, kidx) for an output channel offset `w_off` = o * s_o (0 past the ends).
-fn w_at(kidx: u32, live: bool, w_off: u32) -> f32 {
-    let kk = p.k * p.k;
-    if (!live || kidx >= p.cin * kk) {
-        return 0.0;
-    }
-    let c = kidx / kk;
-    let tap = kidx - c * kk;
-    return wt[w_off + c * p.s_c + select(tap, kk - 1u - tap, p.flip == 1u)];
-}
+// x_at, w_at (the implicit-im2col loaders): conv_forward_im2col.wgsl (appended by `shader!`).
 
 @compute @workgroup_size(256)
 fn conv2d_forward_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -7,12 +7,7 @@
 // 64-pixel tile of y in steps of 16 along K; each of its 256 threads holds a 4 x 4 block in
 // registers and reads its operands from shared memory as vec4s (4 channels, 4 pixels).
 // Grid: x = ceil(N*H*W / 64), y = ceil(cout / 64).
-struct Params { n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32, s_o: u32, s_c: u32, flip: u32, has_bias: u32, relu: u32, _p0: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Params, p and the bindings x, wt, b, y: conv_forward_params.wgsl (appended by `shader!`).
 
 const TILE: u32 = 64u;
 const STEP_K: u32 = 16u;

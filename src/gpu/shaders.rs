@@ -6,13 +6,14 @@
 use anyhow::{anyhow, Result};
 
 /// One shader: its name (the file name without `.wgsl`, or a template's variant name), the
-/// file of shaders/ it is made from, its text (the file, the template's header,
-/// shaders/prelude.wgsl), and the entry points its op dispatches (tests/all/kernel_interface.rs
-/// checks they are the file's).
+/// file of shaders/ it is made from, the shared files of shaders/ appended to it, its text (the
+/// file, the template's header, the shared files, shaders/prelude.wgsl), and the entry points its
+/// op dispatches (tests/all/kernel_interface.rs checks they are the file's).
 #[derive(Debug)]
 pub struct Shader {
     pub name: &'static str,
     pub file: &'static str,
+    pub shared: &'static [&'static str],
     pub source: &'static str,
     pub entries: &'static [&'static str],
 }
@@ -30,15 +31,22 @@ pub struct OpKernels {
 /// `shader!("elementwise_vec4" from "elementwise" with "alias T = vec4<f32>;", ["add"])`.
 /// The template step is WGSL's own `alias` and `const`, so every variant is checked by naga
 /// like any shader, and the text a driver compiles is the text in the binary.
+/// Helpers several files share (parameters, bindings, loaders) live once in a shared file of
+/// shaders/, appended after the file (and the header) by naming it with `+`:
+/// `shader!("conv2d_forward_gemm" + "conv_forward_params" + "conv_forward_im2col", ["conv2d_forward_gemm"])`
+/// (likewise `.. with "header" + "shared", [..]`). A shared file's header says which files
+/// include it and what it declares or needs; naga's line numbers past the file's end are the
+/// shared files'.
 #[macro_export]
 macro_rules! shader {
-    ($name:literal, [$($entry:literal),* $(,)?]) => {
-        $crate::shader!($name from $name with "", [$($entry),*])
+    ($name:literal $(+ $shared:literal)*, [$($entry:literal),* $(,)?]) => {
+        $crate::shader!($name from $name with "" $(+ $shared)*, [$($entry),*])
     };
-    ($name:literal from $file:literal with $header:literal, [$($entry:literal),* $(,)?]) => {
+    ($name:literal from $file:literal with $header:literal $(+ $shared:literal)*, [$($entry:literal),* $(,)?]) => {
         $crate::gpu::shaders::Shader {
             name: $name,
             file: $file,
+            shared: &[$($shared),*],
             // after the file: WGSL's module-scope names are order-free, the file's `enable`
             // directives must come first, and naga's line numbers stay the file's
             source: concat!(
@@ -46,6 +54,10 @@ macro_rules! shader {
                 "\n",
                 $header,
                 "\n",
+                $(
+                    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $shared, ".wgsl")),
+                    "\n",
+                )*
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/prelude.wgsl"))
             ),
             entries: &[$($entry),*],

@@ -34,17 +34,26 @@ pub const KERNELS: OpKernels = OpKernels {
     ],
     bench: &["conv2d_forward", "conv2d_forward_other", "conv2d_backward_input", "conv2d_backward_weight"],
 };
-const CONV2D_FORWARD: Shader = crate::shader!("conv2d_forward", ["conv2d_forward"]);
-const CONV2D_FORWARD_TILED: Shader = crate::shader!("conv2d_forward_tiled", ["conv2d_forward_tiled"]);
+const CONV2D_FORWARD: Shader = crate::shader!("conv2d_forward" + "conv_forward_params", ["conv2d_forward"]);
+const CONV2D_FORWARD_TILED: Shader =
+    crate::shader!("conv2d_forward_tiled" + "conv_forward_params", ["conv2d_forward_tiled"]);
 const CONV2D_FORWARD_ROWS: Shader = crate::shader!("conv2d_forward_rows", ["conv3", "conv1"]);
-const CONV2D_FORWARD_GEMM: Shader = crate::shader!("conv2d_forward_gemm", ["conv2d_forward_gemm"]);
-const CONV2D_FORWARD_GEMM8: Shader = crate::shader!("conv2d_forward_gemm8", ["conv2d_forward_gemm8"]);
-const CONV2D_FORWARD_GEMM8_F16: Shader = crate::shader!("conv2d_forward_gemm8_f16", ["conv2d_forward_gemm8_f16"]);
-const CONV2D_FORWARD_COOP: Shader = crate::shader!("conv2d_forward_coop", ["conv2d_forward_coop"]);
+const CONV2D_FORWARD_GEMM: Shader =
+    crate::shader!("conv2d_forward_gemm" + "conv_forward_params" + "conv_forward_im2col", ["conv2d_forward_gemm"]);
+const CONV2D_FORWARD_GEMM8: Shader =
+    crate::shader!("conv2d_forward_gemm8" + "conv_forward_params" + "conv_forward_im2col", ["conv2d_forward_gemm8"]);
+const CONV2D_FORWARD_GEMM8_F16: Shader = crate::shader!(
+    "conv2d_forward_gemm8_f16" + "conv_forward_params" + "conv_forward_im2col",
+    ["conv2d_forward_gemm8_f16"]
+);
+const CONV2D_FORWARD_COOP: Shader =
+    crate::shader!("conv2d_forward_coop" + "conv_forward_params", ["conv2d_forward_coop"]);
 const CONV2D_WEIGHT_GRAD: Shader = crate::shader!("conv2d_weight_grad", ["conv2d_weight_grad"]);
 const CONV2D_WEIGHT_GRAD_ROWS: Shader = crate::shader!("conv2d_weight_grad_rows", ["wgrad3"]);
-const CONV2D_WEIGHT_GRAD_GEMM: Shader = crate::shader!("conv2d_weight_grad_gemm", ["wgrad_gemm", "wgrad_finish"]);
-const CONV2D_WEIGHT_GRAD_GEMM8: Shader = crate::shader!("conv2d_weight_grad_gemm8", ["wgrad_gemm8"]);
+const CONV2D_WEIGHT_GRAD_GEMM: Shader =
+    crate::shader!("conv2d_weight_grad_gemm" + "conv_wgrad_gemm_common", ["wgrad_gemm", "wgrad_finish"]);
+const CONV2D_WEIGHT_GRAD_GEMM8: Shader =
+    crate::shader!("conv2d_weight_grad_gemm8" + "conv_wgrad_gemm_common", ["wgrad_gemm8"]);
 const CONV2D_BIAS_GRAD: Shader = crate::shader!("conv2d_bias_grad", ["conv2d_bias_grad"]);
 const CONV2D_BIAS_GRAD_VEC4: Shader = crate::shader!("conv2d_bias_grad_vec4", ["bias_grad4"]);
 
