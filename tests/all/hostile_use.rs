@@ -13,6 +13,22 @@ use tdfas::data::{DataSource, Dataset, Split};
 use tdfas::model::checkpoint::{Calibration, Progress};
 use tdfas::train::checkpoint;
 
+/// The `tdfas` command with these arguments, strings and paths alike.
+macro_rules! tdfas {
+    ($($arg:expr),* $(,)?) => {{
+        let mut c = tdfas();
+        $(c.arg($arg);)*
+        c
+    }};
+}
+
+/// `tdfas` with these arguments, run to its end.
+macro_rules! run {
+    ($($arg:expr),* $(,)?) => {
+        tdfas!($($arg),*).output().unwrap()
+    };
+}
+
 fn tmp(name: &str) -> PathBuf {
     common::tmp_dir("hostile", name)
 }
@@ -34,6 +50,26 @@ fn fails_with(o: &Output, parts: &[&str]) -> String {
         assert!(e.contains(p), "expected {p:?} in:\n{e}");
     }
     e
+}
+
+/// The command succeeded; its output, for what it printed.
+fn succeeded(o: Output) -> Output {
+    assert!(o.status.success(), "{}", err(&o));
+    o
+}
+
+/// `path` still holds what it held before tdfas ran.
+fn untouched(path: &Path, before: impl AsRef<[u8]>) {
+    assert!(file_bytes(path) == before.as_ref(), "{} was changed", path.display());
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// One JSON value per line, as `infer --json` writes them.
+fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn calibration(threshold: f64, data: &str) -> Calibration {
@@ -106,141 +142,73 @@ fn file_bytes(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
+/// `model` at `d/m.safetensors`.
+fn model_in(d: &Path) -> PathBuf {
+    let ckpt = d.join("m.safetensors");
+    model(&ckpt);
+    ckpt
+}
+
+/// Four textured 32 x 32 frames at `d/clip`.
+fn clip_in(d: &Path) -> PathBuf {
+    let clip = d.join("clip");
+    frames(&clip, 4, 32, "png", 10);
+    clip
+}
+
 #[test]
 fn an_output_that_is_one_of_the_inputs_is_refused_before_any_work() {
     let d = tmp("same");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    let clip = d.join("clip");
-    frames(&clip, 4, 32, "png", 10);
+    let (ckpt, clip) = (model_in(&d), clip_in(&d));
     let before = file_bytes(&ckpt);
     let dotted = d.join(".").join("m.safetensors");
     let link = d.join("link.safetensors");
     std::os::unix::fs::symlink(&ckpt, &link).unwrap();
     // dump --out X, infer --json X, eval --json X (X the checkpoint, by other names too)
-    let o = tdfas()
-        .args(["dump", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--input")
-        .arg(&clip)
-        .arg("--out")
-        .arg(&ckpt)
-        .output()
-        .unwrap();
-    fails_with(&o, &["--out", "inputs"]);
-    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&dotted).arg(&clip).output().unwrap();
-    fails_with(&o, &["--json", "inputs"]);
-    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&link).arg(&clip).output().unwrap();
-    fails_with(&o, &["--json", "inputs"]);
+    fails_with(&run!("dump", "--checkpoint", &ckpt, "--input", &clip, "--out", &ckpt), &["--out", "inputs"]);
+    fails_with(&run!("infer", "--checkpoint", &ckpt, "--json", &dotted, &clip), &["--json", "inputs"]);
+    fails_with(&run!("infer", "--checkpoint", &ckpt, "--json", &link, &clip), &["--json", "inputs"]);
     let data = d.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let o = tdfas()
-        .args(["eval", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--data")
-        .arg(&data)
-        .arg("--json")
-        .arg(&ckpt)
-        .output()
-        .unwrap();
-    fails_with(&o, &["--json", "inputs"]);
+    fails_with(&run!("eval", "--checkpoint", &ckpt, "--data", &data, "--json", &ckpt), &["--json", "inputs"]);
     // infer --json v.mp4 v.mp4: the video itself
     let v = d.join("v.mp4");
     std::fs::write(&v, b"a video").unwrap();
-    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&v).arg(&v).output().unwrap();
-    fails_with(&o, &["--json", "inputs"]);
-    assert_eq!(file_bytes(&v), b"a video");
+    fails_with(&run!("infer", "--checkpoint", &ckpt, "--json", &v, &v), &["--json", "inputs"]);
+    untouched(&v, b"a video");
     // a report folder that holds the checkpoint would be replaced with it
-    let o = tdfas()
-        .args(["eval", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--data")
-        .arg(&data)
-        .arg("--report")
-        .arg(&d)
-        .output()
-        .unwrap();
+    let o = run!("eval", "--checkpoint", &ckpt, "--data", &data, "--report", &d);
     fails_with(&o, &["--report", "holds the input"]);
-    assert_eq!(file_bytes(&ckpt), before, "the checkpoint was changed");
+    untouched(&ckpt, before);
 }
 
 #[test]
 fn an_existing_file_tdfas_did_not_write_is_replaced_only_with_overwrite() {
     let d = tmp("foreign");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    let clip = d.join("clip");
-    frames(&clip, 4, 32, "png", 10);
+    let (ckpt, clip) = (model_in(&d), clip_in(&d));
     let notes = d.join("notes.json");
     std::fs::write(&notes, "{\"my\": \"notes\"}").unwrap();
-    let o = tdfas()
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--json")
-        .arg(&notes)
-        .arg(&clip)
-        .output()
-        .unwrap();
+    let o = run!("infer", "--no-detect", "--checkpoint", &ckpt, "--json", &notes, &clip);
     fails_with(&o, &["notes.json", "not written by tdfas", "--overwrite"]);
-    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "{\"my\": \"notes\"}");
-    let o = tdfas()
-        .args(["infer", "--no-detect", "--overwrite", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--json")
-        .arg(&notes)
-        .arg(&clip)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
+    untouched(&notes, "{\"my\": \"notes\"}");
+    succeeded(run!("infer", "--no-detect", "--overwrite", "--checkpoint", &ckpt, "--json", &notes, &clip));
     // tdfas's own output is replaced without asking
-    let o = tdfas()
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--json")
-        .arg(&notes)
-        .arg(&clip)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
+    succeeded(run!("infer", "--no-detect", "--checkpoint", &ckpt, "--json", &notes, &clip));
     // dump --out onto a file that is not a dump
-    let o = tdfas()
-        .args(["dump", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--input")
-        .arg(&clip)
-        .arg("--out")
-        .arg(&notes)
-        .output()
-        .unwrap();
-    fails_with(&o, &["not written by tdfas"]);
+    fails_with(&run!("dump", "--checkpoint", &ckpt, "--input", &clip, "--out", &notes), &["not written by tdfas"]);
     // a depth map name taken by a picture of the user's
     let depth = d.join("depth");
     std::fs::create_dir_all(&depth).unwrap();
     let theirs = depth.join("clip_clip0_d_fusion_t0.png");
     image::RgbImage::new(2, 2).save(&theirs).unwrap();
     let mine = file_bytes(&theirs);
-    let o = tdfas()
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--depth-dir")
-        .arg(&depth)
-        .arg(&clip)
-        .output()
-        .unwrap();
+    let o = run!("infer", "--no-detect", "--checkpoint", &ckpt, "--depth-dir", &depth, &clip);
     fails_with(&o, &["clip_clip0_d_fusion_t0.png", "not written by tdfas"]);
-    assert_eq!(file_bytes(&theirs), mine);
+    untouched(&theirs, mine);
     // once tdfas wrote them, a second run replaces its own maps
     std::fs::remove_file(&theirs).unwrap();
     for _ in 0..2 {
-        let o = tdfas()
-            .args(["infer", "--no-detect", "--checkpoint"])
-            .arg(&ckpt)
-            .arg("--depth-dir")
-            .arg(&depth)
-            .arg(&clip)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", err(&o));
+        succeeded(run!("infer", "--no-detect", "--checkpoint", &ckpt, "--depth-dir", &depth, &clip));
     }
 }
 
@@ -250,22 +218,17 @@ fn a_file_named_like_an_ffmpeg_protocol_is_read_as_a_file() {
         return;
     }
     let d = tmp("protocol");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     video(&d.join("a.mp4"), 8, &[]);
     // "concat:a.mp4" as a protocol string would read a.mp4; as a file it is not a video
     std::fs::write(d.join("concat:a.mp4"), b"not a video").unwrap();
-    let o = tdfas()
+    let json = d.join("r.json");
+    let o = tdfas!("infer", "--no-detect", "--checkpoint", &ckpt, "--json", &json, "concat:a.mp4")
         .current_dir(&d)
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--json")
-        .arg(d.join("r.json"))
-        .arg("concat:a.mp4")
         .output()
         .unwrap();
     fails_with(&o, &["concat:a.mp4", "ffmpeg failed"]);
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    let r = read_json(&json);
     assert_eq!(r["verdict"], "error");
     assert!(r["score"].is_null(), "a.mp4 was scored in its place: {r}");
 }
@@ -303,16 +266,10 @@ fn protocol_lists_cannot_name_clips_outside_the_dataset() {
     let allowed = DataSource { allow_outside: true, ..DataSource::new(&data, Some("evil")) };
     assert!(Dataset::open_source(&allowed, Split::Test, &spec).is_ok());
     // the CLI says so too, naming the file and line
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     std::fs::write(proto.join("test.txt"), format!("{good}+1,/etc\n")).unwrap();
-    let o = tdfas()
-        .args(["eval", "--no-detect", "--threshold", "0.5", "--protocol", "evil", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--data")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let o =
+        run!("eval", "--no-detect", "--threshold", "0.5", "--protocol", "evil", "--checkpoint", &ckpt, "--data", &data);
     fails_with(&o, &["evil/test.txt:", "--allow-outside-data"]);
 }
 
@@ -329,8 +286,7 @@ fn a_video_is_scored_through_a_pipe_exactly_as_its_frames_in_a_folder() {
     // the temp folder is a file: anything written there fails
     let tmpdir = d.join("tmp");
     std::fs::write(&tmpdir, b"not a folder").unwrap();
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     // a face photo on a test pattern: in every frame, only in frames 14-40, and a short video
     let face = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/hopper.jpg");
     let mut videos = Vec::new();
@@ -352,18 +308,14 @@ fn a_video_is_scored_through_a_pipe_exactly_as_its_frames_in_a_folder() {
         videos.push(v);
     }
     let scores = |inputs: &[PathBuf], json: &Path| -> Vec<serde_json::Value> {
-        let o = tdfas()
-            .env("TMPDIR", &tmpdir)
-            .args(["infer", "--checkpoint"])
-            .arg(&ckpt)
-            .arg("--json")
-            .arg(json)
-            .args(inputs)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", err(&o));
-        let text = std::fs::read_to_string(json).unwrap();
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        succeeded(
+            tdfas!("infer", "--checkpoint", &ckpt, "--json", json)
+                .args(inputs)
+                .env("TMPDIR", &tmpdir)
+                .output()
+                .unwrap(),
+        );
+        read_json_lines(json)
     };
     let piped = scores(&videos, &d.join("piped.json"));
     let folders: Vec<PathBuf> = videos.iter().map(|v| d.join(v.file_stem().unwrap())).collect();
@@ -391,16 +343,14 @@ fn names_and_metadata_cannot_send_escape_sequences_to_the_terminal() {
     model_with(&ckpt, 0, common::micro_config(), Some(calibration(0.5, "data\u{1b}]0;pwned\u{7}\u{1b}[2J")));
     let clip = d.join("clip\u{1b}[31mred");
     frames(&clip, 4, 32, "png", 10);
-    let o = tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip).output().unwrap();
-    assert!(o.status.success(), "{}", err(&o));
+    let o = succeeded(run!("infer", "--no-detect", "--checkpoint", &ckpt, &clip));
     for text in [out(&o), err(&o)] {
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "raw control characters printed: {text:?}");
     }
     assert!(out(&o).contains("clip\\u{1b}[31mred"), "{}", out(&o));
     // in errors too
     let missing = d.join("gone\u{1b}[2J");
-    let o = tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg(&missing).output().unwrap();
-    let e = fails_with(&o, &["gone\\u{1b}[2J"]);
+    let e = fails_with(&run!("infer", "--checkpoint", &ckpt, &missing), &["gone\\u{1b}[2J"]);
     assert!(!e.contains('\u{1b}'), "{e:?}");
 }
 
@@ -414,11 +364,8 @@ fn stored_thresholds_outside_the_score_range_are_refused_at_load() {
         assert!(e.contains("bad.safetensors") && e.contains("range 0..1"), "{e}");
     }
     // and a threshold of the user's
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    let clip = d.join("clip");
-    frames(&clip, 4, 32, "png", 10);
-    let o = tdfas().args(["infer", "--threshold", "-1", "--checkpoint"]).arg(&ckpt).arg(&clip).output().unwrap();
+    let (ckpt, clip) = (model_in(&d), clip_in(&d));
+    let o = run!("infer", "--threshold", "-1", "--checkpoint", &ckpt, &clip);
     fails_with(&o, &["--threshold -1", "range 0..1"]);
 }
 
@@ -434,18 +381,9 @@ fn a_threshold_from_another_model_is_said() {
     cfg.variant = "1".into();
     model_with(&c, 0, cfg, Some(calibration(0.3, "other")));
     let eval = |from: &Path| {
-        tdfas()
-            .args(["eval", "--no-detect", "--protocol", "all", "--checkpoint"])
-            .arg(&a)
-            .arg("--data")
-            .arg(&data)
-            .arg("--threshold-from")
-            .arg(from)
-            .output()
-            .unwrap()
+        run!("eval", "--no-detect", "--protocol", "all", "--checkpoint", &a, "--data", &data, "--threshold-from", from)
     };
-    let o = eval(&b);
-    assert!(o.status.success(), "{}", err(&o));
+    let o = succeeded(eval(&b));
     assert!(err(&o).contains("warning: --threshold-from") && err(&o).contains("other weights"), "{}", err(&o));
     assert!(err(&o).contains("b.safetensors") && err(&o).contains("a.safetensors"), "{}", err(&o));
     assert!(out(&o).contains("other weights"), "the table's threshold source says it: {}", out(&o));
@@ -459,44 +397,32 @@ fn a_threshold_from_another_model_is_said() {
 #[test]
 fn two_files_for_one_frame_number_are_refused() {
     let d = tmp("dupes");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     let clip = d.join("mixed");
     frames(&clip, 8, 32, "jpg", 10);
     frames(&clip, 8, 32, "png", 200);
-    let o = tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip).output().unwrap();
+    let o = run!("infer", "--no-detect", "--checkpoint", &ckpt, &clip);
     fails_with(&o, &["two files for frame", ".jpg", ".png", "mixed"]);
 }
 
 #[test]
 fn inputs_too_small_or_flat_to_hold_a_face_get_no_silent_verdict() {
     let d = tmp("tiny");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     let json = d.join("r.json");
     for side in [1, 8] {
         let clip = d.join(format!("solid{side}"));
         flat_frames(&clip, 8, side);
-        let o =
-            tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg("--json").arg(&json).arg(&clip).output().unwrap();
-        assert!(o.status.success(), "{}", err(&o));
-        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        succeeded(run!("infer", "--checkpoint", &ckpt, "--json", &json, &clip));
+        let r = read_json(&json);
         assert_eq!(r["verdict"], "no face", "{r}");
         assert!(r["warnings"][0].as_str().unwrap().contains("too small to hold a face"), "{r}");
     }
     // a flat colour scored as a face crop is scored, with a warning
     let clip = d.join("flat32");
     flat_frames(&clip, 8, 32);
-    let o = tdfas()
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--json")
-        .arg(&json)
-        .arg(&clip)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    succeeded(run!("infer", "--no-detect", "--checkpoint", &ckpt, "--json", &json, &clip));
+    let r = read_json(&json);
     assert!(r["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("one flat colour")), "{r}");
 }
 
@@ -563,28 +489,18 @@ fn with_full_disk(name: &str, f: impl FnOnce(&Path)) -> Option<()> {
 #[test]
 fn a_full_disk_is_an_error_naming_the_file() {
     let d = tmp("full");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    let clip = d.join("clip");
-    frames(&clip, 4, 32, "png", 10);
+    let (ckpt, clip) = (model_in(&d), clip_in(&d));
     with_full_disk("fulldisk", |mnt| {
         let depth = mnt.join("depth");
-        let o = tdfas()
-            .args(["infer", "--no-detect", "--checkpoint"])
-            .arg(&ckpt)
-            .arg("--depth-dir")
-            .arg(&depth)
-            .arg(&clip)
-            .output()
-            .unwrap();
+        let o = run!("infer", "--no-detect", "--checkpoint", &ckpt, "--depth-dir", &depth, &clip);
         let e = fails_with(&o, &["clip_clip0_d_fusion_t0.png"]);
         assert!(e.contains("No space left on device") || e.contains("space"), "{e}");
         let zero_byte =
             std::fs::read_dir(&depth).map(|r| r.flatten().filter(|e| e.metadata().unwrap().len() == 0).count());
         assert_eq!(zero_byte.unwrap_or(0), 0, "zero-byte depth maps left behind");
         // synth into a full disk names the file it could not write
-        let o = tdfas().args(["synth", "--preset", "small", "--out"]).arg(mnt.join("data")).output().unwrap();
-        let e = fails_with(&o, &["No space left on device"]);
+        let e =
+            fails_with(&run!("synth", "--preset", "small", "--out", mnt.join("data")), &["No space left on device"]);
         assert!(e.contains(&mnt.display().to_string()), "the path is not named: {e}");
     });
 }
@@ -592,26 +508,22 @@ fn a_full_disk_is_an_error_naming_the_file() {
 #[test]
 fn the_tuning_cache_follows_the_xdg_rules_and_says_when_nothing_was_cached() {
     let d = tmp("xdg");
+    let default_cache = d.join(".cache/tdfas/tuning.json").display().to_string();
     // an empty XDG_CACHE_HOME counts as unset: ~/.cache, not the current folder
-    let o = tdfas()
-        .env("XDG_CACHE_HOME", "")
-        .env("HOME", &d)
-        .env_remove("TDFAS_TUNING_CACHE")
-        .arg("info")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(out(&o).contains(&d.join(".cache/tdfas/tuning.json").display().to_string()), "{}", out(&o));
-    let rel = tdfas().current_dir(&d).env("XDG_CACHE_HOME", "relative").env("HOME", &d).arg("info").output().unwrap();
-    assert!(out(&rel).contains(&d.join(".cache/tdfas/tuning.json").display().to_string()), "{}", out(&rel));
+    let o = succeeded(
+        tdfas!("info").env("XDG_CACHE_HOME", "").env("HOME", &d).env_remove("TDFAS_TUNING_CACHE").output().unwrap(),
+    );
+    assert!(out(&o).contains(&default_cache), "{}", out(&o));
+    let rel = tdfas!("info").current_dir(&d).env("XDG_CACHE_HOME", "relative").env("HOME", &d).output().unwrap();
+    assert!(out(&rel).contains(&default_cache), "{}", out(&rel));
     // a cache that cannot be written is said to be not cached
-    let o = tdfas()
-        .env("TDFAS_TUNING_CACHE", "/dev/null/tuning.json")
-        .env_remove("TDFAS_CONV")
-        .args(["bench", "--quick", "--filter", "conv2d_forward"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
+    let o = succeeded(
+        tdfas!("bench", "--quick", "--filter", "conv2d_forward")
+            .env("TDFAS_TUNING_CACHE", "/dev/null/tuning.json")
+            .env_remove("TDFAS_CONV")
+            .output()
+            .unwrap(),
+    );
     assert!(err(&o).contains("not cached") && !err(&o).contains("cached in"), "{}", err(&o));
 }
 
@@ -673,23 +585,20 @@ fn output_within(cmd: &mut Command, secs: u64) -> Output {
 #[test]
 fn fifos_and_devices_are_refused_not_read_forever() {
     let d = tmp("devices");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    let clip = d.join("clip");
-    frames(&clip, 4, 32, "png", 10);
+    let (ckpt, clip) = (model_in(&d), clip_in(&d));
     // a checkpoint that is /dev/zero
-    let o = output_within(tdfas().args(["infer", "--checkpoint", "/dev/zero"]).arg(&clip), 60);
+    let o = output_within(&mut tdfas!("infer", "--checkpoint", "/dev/zero", &clip), 60);
     fails_with(&o, &["/dev/zero", "character device"]);
     // a frame that is a FIFO
     std::fs::remove_file(clip.join("0002.png")).unwrap();
     assert!(Command::new("mkfifo").arg(clip.join("0002.png")).status().unwrap().success());
-    let o = output_within(tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&ckpt).arg(&clip), 60);
+    let o = output_within(&mut tdfas!("infer", "--no-detect", "--checkpoint", &ckpt, &clip), 60);
     fails_with(&o, &["0002.png", "FIFO"]);
     // a "video" that is /dev/zero is named for what it is, not "not found" (a FIFO is read as
     // a stream: tests/all/verdict.rs)
     let zero = d.join("zero.mp4");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
-    let o = output_within(tdfas().args(["infer", "--checkpoint"]).arg(&ckpt).arg(&zero), 60);
+    let o = output_within(&mut tdfas!("infer", "--checkpoint", &ckpt, &zero), 60);
     let e = fails_with(&o, &["zero.mp4", "character device"]);
     assert!(!e.contains("not found"), "{e}");
 }
@@ -710,25 +619,14 @@ fn a_config_too_large_for_memory_is_refused_with_what_fits() {
 fn an_input_name_that_is_not_utf8_is_one_bad_input_not_the_end_of_the_run() {
     use std::os::unix::ffi::OsStrExt;
     let d = tmp("utf8");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     let bad = d.join(std::ffi::OsStr::from_bytes(b"bad\xff"));
     frames(&bad, 4, 32, "png", 10);
     let good = d.join("good");
     frames(&good, 4, 32, "png", 60);
     let json = d.join("r.json");
-    let o = tdfas()
-        .args(["infer", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--json")
-        .arg(&json)
-        .arg(&bad)
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&json).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    succeeded(run!("infer", "--no-detect", "--checkpoint", &ckpt, "--json", &json, &bad, &good));
+    let lines = read_json_lines(&json);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["input"].as_str().unwrap(), format!("{}", bad.to_string_lossy()));
     assert!(lines[1]["score"].is_number());
@@ -736,11 +634,9 @@ fn an_input_name_that_is_not_utf8_is_one_bad_input_not_the_end_of_the_run() {
 
 #[test]
 fn negative_numbers_parse_and_get_their_range() {
-    let o = tdfas().args(["train", "--data", "x", "--out", "y", "--steps", "-1"]).output().unwrap();
-    fails_with(&o, &["--steps", "at least 1"]);
-    let o = tdfas().args(["synth", "--out", "y", "--seed", "-1"]).output().unwrap();
-    fails_with(&o, &["--seed", "from 0 to"]);
-    let o = tdfas().args(["eval", "--checkpoint", "x", "--data", "y", "--threshold", "-1"]).output().unwrap();
+    fails_with(&run!("train", "--data", "x", "--out", "y", "--steps", "-1"), &["--steps", "at least 1"]);
+    fails_with(&run!("synth", "--out", "y", "--seed", "-1"), &["--seed", "from 0 to"]);
+    let o = run!("eval", "--checkpoint", "x", "--data", "y", "--threshold", "-1");
     fails_with(&o, &["--threshold -1", "range 0..1"]);
 }
 
@@ -751,20 +647,11 @@ fn output_paths_that_are_files_are_refused_before_the_work() {
     std::fs::write(&file, b"x").unwrap();
     let data = d.join("data");
     tiny_dataset(&data);
-    let o = tdfas().args(["train", "--data"]).arg(&data).arg("--out").arg(&file).output().unwrap();
+    let o = run!("train", "--data", &data, "--out", &file);
     fails_with(&o, &["--out", "a regular file", "needs a folder"]);
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
+    let ckpt = model_in(&d);
     let start = Instant::now();
-    let o = tdfas()
-        .args(["eval", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--data")
-        .arg(&data)
-        .arg("--report")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = run!("eval", "--checkpoint", &ckpt, "--data", &data, "--report", &file);
     fails_with(&o, &["--report", "not a folder"]);
     assert!(!err(&o).contains("File exists"));
     eprintln!("refused in {:.1} s", start.elapsed().as_secs_f64());
@@ -787,21 +674,10 @@ fn an_unfinished_synthetic_set_is_refused() {
 #[test]
 fn dump_can_take_face_crops_without_detection() {
     let d = tmp("dump");
-    let ckpt = d.join("m.safetensors");
-    model(&ckpt);
-    let clip = d.join("clip");
-    frames(&clip, 4, 32, "png", 10);
-    let help = out(&tdfas().args(["dump", "--help"]).output().unwrap());
+    let (ckpt, clip) = (model_in(&d), clip_in(&d));
+    let help = out(&run!("dump", "--help"));
     assert!(help.contains("--no-detect") && help.contains("face crops"), "{help}");
-    let o = tdfas()
-        .args(["dump", "--no-detect", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--input")
-        .arg(&clip)
-        .arg("--out")
-        .arg(d.join("d.safetensors"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(tdfas::util::outputs::safetensors_format(&d.join("d.safetensors"), "tdfas-dump"));
+    let dump = d.join("d.safetensors");
+    succeeded(run!("dump", "--no-detect", "--checkpoint", &ckpt, "--input", &clip, "--out", &dump));
+    assert!(tdfas::util::outputs::safetensors_format(&dump, "tdfas-dump"));
 }

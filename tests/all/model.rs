@@ -4,12 +4,12 @@
 
 use crate::common;
 use common::{gpu, Golden};
-use tdfas::model::fastd::{FasTd, HostBatch};
+use tdfas::model::fastd::{FasTd, HostBatch, Losses};
 use tdfas::model::{Config, Stage};
 use tdfas::reference::max_rel_error;
 use tdfas::train::adadelta::Adadelta;
 use tdfas::train::trainer::train_step;
-use tdfas::{Gpu, Tape};
+use tdfas::{Gpu, Tape, Var};
 
 fn f32s(x: &[f64]) -> Vec<f32> {
     x.iter().map(|&v| v as f32).collect()
@@ -26,9 +26,20 @@ fn model_from(g: &Gpu, golden: &Golden) -> FasTd {
     for name in &names {
         model.params.set(g, name, &f32s(golden.get(&format!("param.{name}")))).unwrap();
     }
-    let golden_params = golden.tensors.keys().filter(|k| k.starts_with("param.")).count();
-    assert_eq!(golden_params, names.len(), "the golden and the model have different parameter sets");
+    assert_eq!(count_prefixed(golden, "param."), names.len(), "the golden and the model have different parameter sets");
     model
+}
+
+/// `model_from`, set to train `stage`.
+fn staged_model_from(g: &Gpu, golden: &Golden, stage: Stage) -> FasTd {
+    let mut model = model_from(g, golden);
+    model.set_stage(stage);
+    model
+}
+
+/// How many of the golden's tensors are named `<prefix>...`.
+fn count_prefixed(golden: &Golden, prefix: &str) -> usize {
+    golden.tensors.keys().filter(|k| k.starts_with(prefix)).count()
 }
 
 /// Compares and prints the worst error relative to the largest magnitude of the golden tensor.
@@ -59,6 +70,32 @@ const OUT_TOL: f64 = 2e-4;
 const GRAD_TOL: f64 = 2e-3;
 const STEP_TOL: f64 = 2e-3;
 
+/// Every loss part against `loss.<part>`, then the gradient of every parameter the golden holds
+/// against `grad.<name>`; returns how many gradients were compared.
+fn check_losses_and_grads(
+    g: &Gpu,
+    golden: &Golden,
+    t: Tape,
+    losses: &Losses,
+    vars: &[(String, Var)],
+    report: &mut Vec<String>,
+) -> usize {
+    for (name, v) in &losses.parts {
+        let key = format!("loss.{name}");
+        cmp(report, &key, &t.value(v).download(g).unwrap(), golden.get(&key), OUT_TOL);
+    }
+    let grads = t.backward(&losses.total).unwrap();
+    let mut checked = 0;
+    for (name, var) in vars {
+        let key = format!("grad.{name}");
+        if golden.has(&key) {
+            cmp(report, &key, &grads.get(var).unwrap().download(g).unwrap(), golden.get(&key), GRAD_TOL);
+            checked += 1;
+        }
+    }
+    checked
+}
+
 fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, stage: Stage, report: &mut Vec<String>) {
     let lr = if stage == Stage::Single { model.cfg.stage1.lr } else { model.cfg.stage2.lr };
     let opt =
@@ -76,21 +113,11 @@ fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, s
             }
         }
         for (name, _, _) in &opt.layout.slots {
-            let (v, u) = opt.state(name).unwrap();
-            cmp(
-                report,
-                &format!("step{step}.square_avg.{name}"),
-                &v.download(g).unwrap(),
-                golden.get(&format!("step{step}.square_avg.{name}")),
-                STEP_TOL,
-            );
-            cmp(
-                report,
-                &format!("step{step}.acc_delta.{name}"),
-                &u.download(g).unwrap(),
-                golden.get(&format!("step{step}.acc_delta.{name}")),
-                STEP_TOL,
-            );
+            let (square_avg, acc_delta) = opt.state(name).unwrap();
+            for (state, value) in [("square_avg", square_avg), ("acc_delta", acc_delta)] {
+                let key = format!("step{step}.{state}.{name}");
+                cmp(report, &key, &value.download(g).unwrap(), golden.get(&key), STEP_TOL);
+            }
         }
     }
 }
@@ -99,8 +126,7 @@ fn check_steps(g: &Gpu, golden: &Golden, model: &mut FasTd, batch: &HostBatch, s
 fn stage1_matches_pytorch() {
     let g = gpu();
     let golden = Golden::load("model_stage1");
-    let mut model = model_from(&g, &golden);
-    model.set_stage(Stage::Single);
+    let model = staged_model_from(&g, &golden, Stage::Single);
     let n = golden.shape("input.frames")[0];
     let batch = HostBatch {
         clips: n,
@@ -114,32 +140,10 @@ fn stage1_matches_pytorch() {
     let (d, vars) = model.forward_single(&mut t, &batch, true).unwrap();
     cmp(&mut report, "out.d_single", &t.value(&d).download(&g).unwrap(), golden.get("out.d_single"), OUT_TOL);
     let losses = model.loss_single(&mut t, d, &batch).unwrap();
-    for (name, v) in &losses.parts {
-        cmp(
-            &mut report,
-            &format!("loss.{name}"),
-            &t.value(v).download(&g).unwrap(),
-            golden.get(&format!("loss.{name}")),
-            OUT_TOL,
-        );
-    }
-    let grads = t.backward(&losses.total).unwrap();
-    let mut checked = 0;
-    for (name, var) in &vars {
-        let key = format!("grad.{name}");
-        if golden.has(&key) {
-            cmp(&mut report, &key, &grads.get(var).unwrap().download(&g).unwrap(), golden.get(&key), GRAD_TOL);
-            checked += 1;
-        }
-    }
-    assert_eq!(
-        checked,
-        golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(),
-        "every golden gradient is checked"
-    );
+    let checked = check_losses_and_grads(&g, &golden, t, &losses, &vars, &mut report);
+    assert_eq!(checked, count_prefixed(&golden, "grad."), "every golden gradient is checked");
     // a fresh model: the forward above already updated the running statistics once
-    let mut model = model_from(&g, &golden);
-    model.set_stage(Stage::Single);
+    let mut model = staged_model_from(&g, &golden, Stage::Single);
     check_steps(&g, &golden, &mut model, &batch, Stage::Single, &mut report);
     println!("{}", report.join("\n"));
 }
@@ -148,19 +152,18 @@ fn stage1_matches_pytorch() {
 fn stage2_matches_pytorch() {
     let g = gpu();
     let golden = Golden::load("model_stage2");
-    let mut model = model_from(&g, &golden);
-    model.set_stage(Stage::Multi);
+    let model = staged_model_from(&g, &golden, Stage::Multi);
     let batch = stage2_batch(&golden);
     let b = batch.clips;
     let mut report = Vec::new();
     let mut t = Tape::new(&g);
     let (out, vars) = model.forward(&mut t, &batch, true).unwrap();
-    let dl = |t: &Tape, v: &tdfas::Var| t.value(v).download(&g).unwrap();
+    let dl = |t: &Tape, v: &Var| t.value(v).download(&g).unwrap();
     cmp(&mut report, "out.d_single", &dl(&t, &out.d_single), golden.get("out.d_single"), OUT_TOL);
     for (l, o) in out.off.iter().enumerate() {
         cmp(&mut report, &format!("out.o{}", l + 1), &dl(&t, o), golden.get(&format!("out.o{}", l + 1)), OUT_TOL);
     }
-    let per_t = |vs: &[tdfas::Var]| interleave(&vs.iter().map(|v| dl(&t, v)).collect::<Vec<_>>(), b);
+    let per_t = |vs: &[Var]| interleave(&vs.iter().map(|v| dl(&t, v)).collect::<Vec<_>>(), b);
     cmp(&mut report, "out.gru1", &per_t(&out.gru1), golden.get("out.gru1"), OUT_TOL);
     cmp(&mut report, "out.d_multi", &per_t(&out.d_multi), golden.get("out.d_multi"), OUT_TOL);
     cmp(&mut report, "out.d_fusion", &per_t(&out.d_fusion), golden.get("out.d_fusion"), OUT_TOL);
@@ -172,23 +175,8 @@ fn stage2_matches_pytorch() {
         }
     }
     let losses = model.loss_multi(&mut t, &out, &batch).unwrap();
-    for (name, v) in &losses.parts {
-        cmp(&mut report, &format!("loss.{name}"), &dl(&t, v), golden.get(&format!("loss.{name}")), OUT_TOL);
-    }
-    let grads = t.backward(&losses.total).unwrap();
-    let mut checked = 0;
-    for (name, var) in &vars {
-        let key = format!("grad.{name}");
-        if golden.has(&key) {
-            cmp(&mut report, &key, &grads.get(var).unwrap().download(&g).unwrap(), golden.get(&key), GRAD_TOL);
-            checked += 1;
-        }
-    }
-    assert_eq!(
-        checked,
-        golden.tensors.keys().filter(|k| k.starts_with("grad.")).count(),
-        "every golden gradient is checked"
-    );
+    let checked = check_losses_and_grads(&g, &golden, t, &losses, &vars, &mut report);
+    assert_eq!(checked, count_prefixed(&golden, "grad."), "every golden gradient is checked");
 
     // eval-mode score (eq. 18) from a fresh model with the initial parameters
     let fresh = model_from(&g, &golden);
@@ -196,8 +184,7 @@ fn stage2_matches_pytorch() {
     cmp(&mut report, "eval.score", &f32s(&scored.scores), golden.get("eval.score"), OUT_TOL);
 
     // the running statistics updated above must be reset before the optimizer steps
-    let mut model = model_from(&g, &golden);
-    model.set_stage(Stage::Multi);
+    let mut model = staged_model_from(&g, &golden, Stage::Multi);
     check_steps(&g, &golden, &mut model, &batch, Stage::Multi, &mut report);
     println!("{}", report.join("\n"));
 }
@@ -205,8 +192,7 @@ fn stage2_matches_pytorch() {
 fn variant_matches_pytorch(file: &str) {
     let g = gpu();
     let golden = Golden::load(file);
-    let mut model = model_from(&g, &golden);
-    model.set_stage(Stage::Multi);
+    let model = staged_model_from(&g, &golden, Stage::Multi);
     let batch = stage2_batch(&golden);
     let mut report = Vec::new();
     let mut t = Tape::new(&g);
@@ -214,22 +200,7 @@ fn variant_matches_pytorch(file: &str) {
     let per_t: Vec<Vec<f32>> = out.d_multi.iter().map(|v| t.value(v).download(&g).unwrap()).collect();
     cmp(&mut report, "out.d_multi", &interleave(&per_t, batch.clips), golden.get("out.d_multi"), OUT_TOL);
     let losses = model.loss_multi(&mut t, &out, &batch).unwrap();
-    for (name, v) in &losses.parts {
-        cmp(
-            &mut report,
-            &format!("loss.{name}"),
-            &t.value(v).download(&g).unwrap(),
-            golden.get(&format!("loss.{name}")),
-            OUT_TOL,
-        );
-    }
-    let grads = t.backward(&losses.total).unwrap();
-    for (name, var) in &vars {
-        let key = format!("grad.{name}");
-        if golden.has(&key) {
-            cmp(&mut report, &key, &grads.get(var).unwrap().download(&g).unwrap(), golden.get(&key), GRAD_TOL);
-        }
-    }
+    check_losses_and_grads(&g, &golden, t, &losses, &vars, &mut report);
     println!("{}", report.join("\n"));
 }
 
@@ -250,8 +221,7 @@ fn variant3_matches_pytorch() {
 fn fused_inference_matches_the_unfused_path() {
     let g = gpu();
     let golden = Golden::load("model_stage2");
-    let mut model = model_from(&g, &golden);
-    model.set_stage(Stage::Multi);
+    let model = staged_model_from(&g, &golden, Stage::Multi);
     let batch = stage2_batch(&golden);
     // one training forward moves the running statistics
     let mut t = Tape::new(&g);

@@ -9,7 +9,7 @@ use tdfas::ops::conv::{
 };
 use tdfas::reference::conv as r;
 use tdfas::reference::{dot, gradcheck, random};
-use tdfas::{Gpu, Tape};
+use tdfas::{Gpu, Tape, Tensor};
 
 /// One test case: batch, in channels, out channels, height, width, kernel size.
 #[derive(Clone, Copy, Debug)]
@@ -22,15 +22,56 @@ struct Case {
     k: usize,
 }
 
+/// A case's random input, weights, bias and output gradient, in f64 and uploaded.
+struct Inputs {
+    c: Case,
+    shape: [usize; 4],
+    x: Vec<f64>,
+    w: Vec<f64>,
+    b: Vec<f64>,
+    gy: Vec<f64>,
+    tx: Tensor,
+    tw: Tensor,
+    tb: Tensor,
+    tgy: Tensor,
+}
+
+impl Inputs {
+    /// Drawn from `seed` to `seed + 3`; the weights scaled by `w_scale`.
+    fn new(g: &Gpu, c: Case, seed: u64, w_scale: f64) -> Inputs {
+        let shape = [c.n, c.ci, c.h, c.w];
+        let x = random(c.n * c.ci * c.h * c.w, seed);
+        let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1).iter().map(|v| v * w_scale).collect();
+        let b = random(c.co, seed + 2);
+        let gy = random(c.n * c.co * c.h * c.w, seed + 3);
+        let (tx, tw, tb) = (up(g, &x, &shape), up(g, &w, &[c.co, c.ci, c.k, c.k]), up(g, &b, &[c.co]));
+        let tgy = up(g, &gy, &[c.n, c.co, c.h, c.w]);
+        Inputs { c, shape, x, w, b, gy, tx, tw, tb, tgy }
+    }
+
+    /// The reference conv with bias, then ReLU.
+    fn relu_y(&self) -> Vec<f64> {
+        let c = self.c;
+        r::conv2d(&self.x, self.shape, &self.w, c.co, c.k, Some(&self.b)).iter().map(|v| v.max(0.0)).collect()
+    }
+
+    /// The reference input gradient.
+    fn gx(&self) -> Vec<f64> {
+        r::conv2d_backward(&self.x, self.shape, &self.w, self.c.co, self.c.k, &self.gy).0
+    }
+}
+
+/// Within the float16 kernels' tolerance of the reference, relative to its largest value.
+fn assert_within_half_tolerance(g: &Gpu, what: &str, got: &Tensor, want: &[f64]) {
+    let err = tdfas::reference::max_rel_error(&got.download(g).unwrap(), want);
+    assert!(err <= tdfas::ops::conv::HALF_TOLERANCE as f64, "{what}: {err:e} of the largest value");
+}
+
 /// Runs forward and every backward on the GPU and compares each with the reference.
 fn check_case(g: &Gpu, c: Case, seed: u64) {
-    let shape = [c.n, c.ci, c.h, c.w];
-    let x = random(c.n * c.ci * c.h * c.w, seed);
-    let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1).iter().map(|v| v * 0.5).collect();
-    let b = random(c.co, seed + 2);
-    let gy = random(c.n * c.co * c.h * c.w, seed + 3);
-    let (tx, tw, tb) = (up(g, &x, &shape), up(g, &w, &[c.co, c.ci, c.k, c.k]), up(g, &b, &[c.co]));
-    let tgy = up(g, &gy, &[c.n, c.co, c.h, c.w]);
+    let inputs = Inputs::new(g, c, seed, 0.5);
+    let relu_ref = inputs.relu_y();
+    let Inputs { shape, x, w, b, gy, tx, tw, tb, tgy, .. } = inputs;
     let kk = c.k * c.k;
     let what = |s: &str| format!("{s} {c:?}");
 
@@ -58,7 +99,6 @@ fn check_case(g: &Gpu, c: Case, seed: u64) {
         check(g, &what(&format!("gx {kernel:?}")), &gx_k, &gx, c.co * kk);
     }
     // conv + ReLU for inference (the GEMM kernel's epilogue, a separate ReLU with the others)
-    let relu_ref: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
     for kernel in ConvKernel::ALL {
         let y = conv2d_relu_with(g, kernel, &tx, &tw, Some(&tb)).unwrap();
         check(g, &what(&format!("relu(y) {kernel:?}")), &y, &relu_ref, c.ci * kk);
@@ -235,24 +275,13 @@ fn float16_tile_kernel_matches_reference_within_its_tolerance() {
         Case { n: 2, ci: 5, co: 7, h: 1, w: 1, k: 3 },
         Case { n: 1, ci: 37, co: 20, h: 6, w: 5, k: 1 },
     ];
-    let near = |what: &str, got: &tdfas::Tensor, want: &[f64]| {
-        let got = got.download(&g).unwrap();
-        let err = tdfas::reference::max_rel_error(&got, want);
-        assert!(err <= tdfas::ops::conv::HALF_TOLERANCE as f64, "{what}: {err:e} of the largest value");
-    };
+    let kernel = ConvKernel::Gemm8F16;
     for (i, c) in cases.into_iter().enumerate() {
-        let seed = 900 + 10 * i as u64;
-        let shape = [c.n, c.ci, c.h, c.w];
-        let x = random(c.n * c.ci * c.h * c.w, seed);
-        let w = random(c.co * c.ci * c.k * c.k, seed + 1);
-        let b = random(c.co, seed + 2);
-        let gy = random(c.n * c.co * c.h * c.w, seed + 3);
-        let (tx, tw, tb) = (up(&g, &x, &shape), up(&g, &w, &[c.co, c.ci, c.k, c.k]), up(&g, &b, &[c.co]));
-        let y: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
-        near(&format!("relu(y) {c:?}"), &conv2d_relu_with(&g, ConvKernel::Gemm8F16, &tx, &tw, Some(&tb)).unwrap(), &y);
-        let tgy = up(&g, &gy, &[c.n, c.co, c.h, c.w]);
-        let (gx, _, _) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
-        near(&format!("gx {c:?}"), &conv2d_backward_input_with(&g, ConvKernel::Gemm8F16, &tgy, &tw).unwrap(), &gx);
+        let a = Inputs::new(&g, c, 900 + 10 * i as u64, 1.0);
+        let y = conv2d_relu_with(&g, kernel, &a.tx, &a.tw, Some(&a.tb)).unwrap();
+        assert_within_half_tolerance(&g, &format!("relu(y) {c:?}"), &y, &a.relu_y());
+        let gx = conv2d_backward_input_with(&g, kernel, &a.tgy, &a.tw).unwrap();
+        assert_within_half_tolerance(&g, &format!("gx {c:?}"), &gx, &a.gx());
     }
 }
 
@@ -271,28 +300,17 @@ fn cooperative_matrix_kernel_matches_reference_within_its_tolerance() {
     ];
     for kernel in tdfas::ops::conv::COOP_TILES {
         for (i, c) in cases.into_iter().enumerate() {
-            let seed = 950 + 10 * i as u64;
-            let shape = [c.n, c.ci, c.h, c.w];
-            let x = random(c.n * c.ci * c.h * c.w, seed);
-            let w = random(c.co * c.ci * c.k * c.k, seed + 1);
-            let b = random(c.co, seed + 2);
-            let (tx, tw, tb) = (up(&g, &x, &shape), up(&g, &w, &[c.co, c.ci, c.k, c.k]), up(&g, &b, &[c.co]));
-            let got = conv2d_relu_with(&g, kernel, &tx, &tw, Some(&tb));
+            let a = Inputs::new(&g, c, 950 + 10 * i as u64, 1.0);
+            let y = conv2d_relu_with(&g, kernel, &a.tx, &a.tw, Some(&a.tb));
             if !kernel.available(&g) {
-                let err = got.err().map(|e| e.to_string()).unwrap_or_default();
+                let err = y.err().map(|e| e.to_string()).unwrap_or_default();
                 assert!(err.contains("COOPERATIVE_MATRIX"), "{}: {err}", kernel.name());
                 continue;
             }
-            let y: Vec<f64> = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b)).iter().map(|v| v.max(0.0)).collect();
-            let near = |what: &str, got: &tdfas::Tensor, want: &[f64]| {
-                let err = tdfas::reference::max_rel_error(&got.download(&g).unwrap(), want);
-                assert!(err <= tdfas::ops::conv::HALF_TOLERANCE as f64, "{} {what}: {err:e}", kernel.name());
-            };
-            near(&format!("relu(y) {c:?}"), &got.unwrap(), &y);
-            let gy = random(c.n * c.co * c.h * c.w, seed + 3);
-            let tgy = up(&g, &gy, &[c.n, c.co, c.h, c.w]);
-            let (gx, _, _) = r::conv2d_backward(&x, shape, &w, c.co, c.k, &gy);
-            near(&format!("gx {c:?}"), &conv2d_backward_input_with(&g, kernel, &tgy, &tw).unwrap(), &gx);
+            let what = |s: &str| format!("{} {s} {c:?}", kernel.name());
+            assert_within_half_tolerance(&g, &what("relu(y)"), &y.unwrap(), &a.relu_y());
+            let gx = conv2d_backward_input_with(&g, kernel, &a.tgy, &a.tw).unwrap();
+            assert_within_half_tolerance(&g, &what("gx"), &gx, &a.gx());
         }
     }
 }
@@ -320,14 +338,7 @@ fn gemm8_tile_variants_match_reference_on_odd_shapes() {
     let bits = |t: &tdfas::Tensor| t.download(&g).unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     let tiles = GEMM8_TILES.into_iter().chain([(128, 128)]);
     for (i, c) in cases.into_iter().enumerate() {
-        let seed = 700 + 10 * i as u64;
-        let shape = [c.n, c.ci, c.h, c.w];
-        let x = random(c.n * c.ci * c.h * c.w, seed);
-        let w: Vec<f64> = random(c.co * c.ci * c.k * c.k, seed + 1).iter().map(|v| v * 0.5).collect();
-        let b = random(c.co, seed + 2);
-        let gy = random(c.n * c.co * c.h * c.w, seed + 3);
-        let (tx, tw, tb) = (up(&g, &x, &shape), up(&g, &w, &[c.co, c.ci, c.k, c.k]), up(&g, &b, &[c.co]));
-        let tgy = up(&g, &gy, &[c.n, c.co, c.h, c.w]);
+        let Inputs { shape, x, w, b, gy, tx, tw, tb, tgy, .. } = Inputs::new(&g, c, 700 + 10 * i as u64, 0.5);
         let kk = c.k * c.k;
         let y = r::conv2d(&x, shape, &w, c.co, c.k, Some(&b));
         let relu: Vec<f64> = y.iter().map(|v| v.max(0.0)).collect();

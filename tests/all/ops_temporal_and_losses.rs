@@ -255,20 +255,30 @@ fn cat(a: &[f64], b: &[f64], batch: usize, c1: usize, c2: usize, hw: usize) -> V
     out
 }
 
+/// The stored 3-step ConvGRU golden and its sizes: steps, batch, input channels, hidden
+/// channels, height, width.
+fn convgru_golden() -> (Golden, [usize; 6]) {
+    let gold = Golden::load("op_convgru");
+    let (xs, ch) = (gold.shape("x"), gold.shape("h")[2]);
+    let sizes = [xs[0], xs[1], xs[2], ch, xs[3], xs[4]];
+    (gold, sizes)
+}
+
+/// The golden's `name` convolution (reset, update or cand) on the CPU in f64.
+fn convgru_conv(gold: &Golden, [_, b, cx, ch, h, w]: [usize; 6], name: &str, input: &[f64]) -> Vec<f64> {
+    conv3x3(input, gold.get(&format!("{name}.weight")), gold.get(&format!("{name}.bias")), b, ch + cx, ch, h, w)
+}
+
 /// The stored 3-step ConvGRU with the convolutions on the CPU (f64) and the fused gate and update
 /// kernels on the GPU: u, r * h_prev and h at every step against the PyTorch golden.
 #[test]
 fn gru_fused_gates_match_pytorch_convgru_golden() {
     let g = gpu();
-    let gold = Golden::load("op_convgru");
-    let xs = &gold.shape("x");
-    let (steps, b, cx, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
-    let ch = gold.shape("h")[2];
+    let (gold, sizes) = convgru_golden();
+    let [steps, b, cx, ch, h, w] = sizes;
     let (hw, step_x, step_h) = (h * w, b * cx * h * w, b * ch * h * w);
     let shape = [b, ch, h, w];
-    let conv = |name: &str, input: &[f64]| {
-        conv3x3(input, gold.get(&format!("{name}.weight")), gold.get(&format!("{name}.bias")), b, ch + cx, ch, h, w)
-    };
+    let conv = |name: &str, input: &[f64]| convgru_conv(&gold, sizes, name, input);
     let mut h_prev = vec![0.0; step_h];
     let mut worst = 0.0f64;
     for t in 0..steps {
@@ -348,17 +358,13 @@ fn add_into(acc: &mut [f64], v: &[f64]) {
 #[test]
 fn gru_fused_backwards_match_pytorch_convgru_golden_gradients() {
     let g = gpu();
-    let gold = Golden::load("op_convgru");
-    let xs = &gold.shape("x");
-    let (steps, b, cx, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
-    let ch = gold.shape("h")[2];
+    let (gold, sizes) = convgru_golden();
+    let [steps, b, cx, ch, h, w] = sizes;
     let (hw, step_x, step_h) = (h * w, b * cx * h * w, b * ch * h * w);
     let shape = [b, ch, h, w];
     let dims = [b, ch + cx, ch, h, w];
     let weight = |name: &str| gold.get(&format!("{name}.weight")).to_vec();
-    let conv = |name: &str, input: &[f64]| {
-        conv3x3(input, &weight(name), gold.get(&format!("{name}.bias")), b, ch + cx, ch, h, w)
-    };
+    let conv = |name: &str, input: &[f64]| convgru_conv(&gold, sizes, name, input);
     // forward in f64, keeping what the backward needs
     let mut saved = Vec::new();
     let mut h_prev = vec![0.0; step_h];
