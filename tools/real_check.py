@@ -67,7 +67,9 @@ def score(tdfas, ckpt, items, work):
     per = []
     for label, name, p in items:
         r = rows.get(str(p), {})
-        per.append({"label": label, "item": name, "score": r.get("score"), "verdict": r.get("verdict", "error")})
+        threshold = (r.get("threshold") or {}).get("value")
+        per.append({"label": label, "item": name, "score": r.get("score"), "verdict": r.get("verdict", "error"),
+                    "threshold": threshold})
     live = [x["score"] for x in per if x["label"] == "live" and x["score"] is not None]
     attack = [x["score"] for x in per if x["label"] == "attack" and x["score"] is not None]
     bpcer = sum(x["verdict"] != "live" for x in per if x["label"] == "live" and x["score"] is not None)
@@ -159,6 +161,52 @@ def by_source(results):
         print(f"{r['checkpoint']}: within-source AUC {r['auc_within_source']:.3f} (95% interval over sources {lo:.3f}-{hi:.3f})")
 
 
+def plot(results, path):
+    """Every item's score per source, live (green) left of attacks (red) in each source's column,
+    one panel per model: where a source's live and attack points sit together and sources sit
+    at different heights, the model ranks cameras rather than presentations. With each item's
+    threshold known (runs since it is kept) the y axis is score minus threshold, so the line at 0
+    is the decision for photos (single-frame threshold) and videos (the whole model's) alike."""
+    from PIL import Image, ImageDraw  # only for the picture
+
+    sources = sorted({source(x["item"]) for r in results for x in r["items"]})
+    col, left, top, panel_h, bottom = 44, 60, 28, 260, 70
+    width = left + col * len(sources) + 20
+    img = Image.new("RGB", (width, top + len(results) * (panel_h + bottom)), "white")
+    d = ImageDraw.Draw(img)
+    for k, r in enumerate(results):
+        y0 = top + k * (panel_h + bottom)
+        scored = [x for x in r["items"] if x["score"] is not None]
+        margin = all(x.get("threshold") is not None for x in scored)
+        lo, hi = (-0.6, 0.6) if margin else (0.0, 1.0)
+        to_y = lambda v: y0 + panel_h * (1 - (min(max(v, lo), hi) - lo) / (hi - lo))
+        d.rectangle([left, y0, width - 20, y0 + panel_h], outline="black")
+        for v in ([lo, lo / 2, 0.0, hi / 2, hi] if margin else [0.0, 0.25, 0.5, 0.75, 1.0]):
+            d.line([left - 4, to_y(v), left, to_y(v)], fill="black")
+            d.text((4, to_y(v) - 6), f"{v:+.2f}" if margin else f"{v:.2f}", fill="black")
+        if margin:
+            d.line([left, to_y(0.0), width - 20, to_y(0.0)], fill=(90, 90, 90))
+        for i, src in enumerate(sources):
+            cx = left + col * i + col // 2
+            d.line([left + col * (i + 1), y0, left + col * (i + 1), y0 + panel_h], fill=(225, 225, 225))
+            d.text((cx - col // 2 + 2, y0 + panel_h + 4 + 12 * (i % 2)), src[:7], fill="black")
+            for label, dx, colour in (("live", -8, (0, 150, 60)), ("attack", 8, (210, 40, 40))):
+                pts = [x for x in scored if x["label"] == label and source(x["item"]) == src]
+                for j, x in enumerate(pts):
+                    v = x["score"] - x["threshold"] if margin else x["score"]
+                    jx = cx + dx + ((j * 7) % 9) - 4  # a fixed spread, so points do not hide each other
+                    d.ellipse([jx - 2, to_y(v) - 2, jx + 2, to_y(v) + 2], fill=colour)
+        lo_i, hi_i = r["auc_interval"]
+        title = (f"{'/'.join(Path(r['checkpoint']).parts[-3:])}: AUC {r['auc']:.3f} "
+                 f"({lo_i:.2f}-{hi_i:.2f}), within-source {r['auc_within_source']:.3f}, "
+                 f"BPCER {100 * r['bpcer']:.1f}%, APCER {100 * r['apcer']:.1f}%   "
+                 + ("y: score - threshold" if margin else "y: score") + "   green live, red attack")
+        d.text((left, y0 - 18), title, fill="black")
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    img.save(tmp, format="PNG")
+    tmp.replace(path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+")
@@ -171,6 +219,7 @@ def main():
     ap.add_argument("--by-source", action="store_true",
                     help="also the median score per class and source (the file name up to its first '_') "
                          "and the within-source AUC (live and attack items of one source paired only)")
+    ap.add_argument("--plot", help="write a PNG of every item's score per source and class, one panel per model (needs Pillow)")
     a = ap.parse_args()
     if a.from_json:
         results = json.loads(Path(a.from_json).read_text())
@@ -195,6 +244,8 @@ def main():
             print(f"  {Path(r['checkpoint']).name:<20} {x['item']:<40} {s:>8} {x['verdict']}")
     if a.by_source:
         by_source(results)
+    if a.plot:
+        plot(results, a.plot)
     return 0
 
 
