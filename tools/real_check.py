@@ -220,7 +220,11 @@ def main():
                     help="also the median score per class and source (the file name up to its first '_') "
                          "and the within-source AUC (live and attack items of one source paired only)")
     ap.add_argument("--plot", help="write a PNG of every item's score per source and class, one panel per model (needs Pillow)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     a = ap.parse_args()
+    for out in (a.json, a.plot):
+        if out and Path(out).exists() and not a.overwrite:
+            ap.error(f"{out} exists: not replaced without --overwrite")
     if a.from_json:
         results = json.loads(Path(a.from_json).read_text())
         for r in results:
