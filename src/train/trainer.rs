@@ -351,7 +351,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     if opts.stages.is_empty() {
         bail!("no stage to train");
     }
-    let stages = opts.stages.clone();
+    let stages = &opts.stages;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     // One run per folder: two at once would overwrite each other's checkpoints and log.
     let _lock = outdir::lock(&opts.out)?;
@@ -363,7 +363,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     if cfg.variant().single_only && !stages.contains(&Stage::Single) {
         bail!("variant {} is the single-frame model (no stage 2): train it with --stage 1", cfg.variant);
     }
-    for &stage in &stages {
+    for &stage in stages {
         if stage.settings(&cfg).steps == 0 && !(stage == Stage::Multi && cfg.variant().single_only) {
             let n = stage.number();
             bail!("stage {n} has 0 steps (--steps, or stage{n}.steps in the config): nothing would be trained");
@@ -393,7 +393,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         std::fs::OpenOptions::new().create(true).append(true).open(run.log()).context("opening the training log")?;
     let mut summary = TrainSummary { checkpoint: ckpt.clone(), calibration: None, stages: vec![] };
     let mut steps = Steps { gpu, opts, cfg: &cfg, ckpt: &ckpt, loaded: loaded.as_ref(), log, done: 0 };
-    for &stage in &stages {
+    for &stage in stages {
         let n = stage.number();
         if n < progress.stage || (n == progress.stage && progress.stage_done) {
             // Finished before the resume. A kill between stage 1's last checkpoint and its
