@@ -136,6 +136,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
             overwrite: true,
             allow_outside_data: false,
             faces: faces.clone(),
+            init: None,
         },
     )?;
     let (model4, loaded4) = crate::model::checkpoint::load_model(gpu, &run_dir.join("model.safetensors"))?;

@@ -151,6 +151,11 @@ struct TrainArgs {
     /// continue the run in --out from its checkpoint (more --steps train a finished run longer)
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// start a new run from this checkpoint's weights and running statistics instead of a
+    /// random initialisation (fine-tuning: for example the demo's model, trained on the synthetic
+    /// benchmark, on your own camera's videos); its config, a fresh optimizer
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["resume", "preset", "config"])]
+    init: Option<PathBuf>,
     /// replace a run already in --out (only the files training writes are removed)
     #[arg(long)]
     overwrite: bool,
@@ -447,7 +452,10 @@ fn train(a: TrainArgs, settings: &Settings) -> Result<()> {
     }
     let mut inputs: Vec<&Path> = vec![&a.data.data];
     inputs.extend(a.model.config.as_deref());
+    inputs.extend(a.init.as_deref());
     outputs::refuse_inputs("--out", out, &inputs, true)?;
+    // the starting weights are read (and checked) before a GPU is opened
+    let init = a.init.as_deref().map(checkpoint::read).transpose()?;
     let faces = a.faces.settings();
     let gpu = open_gpu(settings)?;
     // A resumed run starts from its own config and seed; flags given are checked against them.
@@ -455,7 +463,8 @@ fn train(a: TrainArgs, settings: &Settings) -> Result<()> {
     let resumed = if a.resume && ckpt.exists() { Some(checkpoint::read(&ckpt)?) } else { None };
     let overrides =
         Overrides { variant: a.variant, steps: a.steps, lr1: a.lr1, lr2: a.lr2, batch1: a.batch1, batch2: a.batch2 };
-    let cfg = a.model.config(resumed.as_ref().map(|l| &l.config), &gpu)?.overridden(&overrides)?;
+    let base = resumed.as_ref().or(init.as_ref()).map(|l| &l.config);
+    let cfg = a.model.config(base, &gpu)?.overridden(&overrides)?;
     let seed = a.seed.or(resumed.and_then(|l| l.progress).map(|p| p.seed)).unwrap_or(0);
     let stages = match a.stage {
         Stages::One => vec![Stage::Single],
@@ -481,6 +490,7 @@ fn train(a: TrainArgs, settings: &Settings) -> Result<()> {
             overwrite: a.overwrite,
             allow_outside_data: a.data.allow_outside_data,
             faces: faces.clone(),
+            init: a.init.clone().zip(init),
         },
     )?;
     for (stage, first, last) in &summary.stages {

@@ -404,6 +404,7 @@ fn lib_train(data: &Path, out: &Path, cfg: Config, detect_anomaly: bool) -> anyh
             overwrite: false,
             allow_outside_data: false,
             faces: Default::default(),
+            init: None,
         },
     )
     .map(|_| ())

@@ -29,12 +29,15 @@ from pathlib import Path
 PHOTO = {".jpg", ".jpeg", ".png"}
 
 
-def inputs(root, work, repeat, photos):
-    """(label, name, path tdfas reads) for every item under root/live and root/attack."""
+def inputs(root, work, repeat, photos, sources=None):
+    """(label, name, path tdfas reads) for every item under root/live and root/attack (of the
+    given sources only, when `sources` is a set)."""
     out = []
     for label in ("live", "attack"):
         for p in sorted((root / label).iterdir()):
             if p.name.startswith(".") or p.suffix.lower() in {".md", ".txt"}:
+                continue
+            if sources is not None and p.name.split("_")[0] not in sources:
                 continue
             if p.is_file() and p.suffix.lower() in PHOTO and photos == "clip":
                 clip = work / label / p.stem
@@ -219,6 +222,8 @@ def main():
     ap.add_argument("--by-source", action="store_true",
                     help="also the median score per class and source (the file name up to its first '_') "
                          "and the within-source AUC (live and attack items of one source paired only)")
+    ap.add_argument("--sources", help="score only the items of these comma-separated sources (a held-out part, "
+                                      "e.g. the test sources of tools/photos_to_dataset.py)")
     ap.add_argument("--plot", help="write a PNG of every item's score per source and class, one panel per model (needs Pillow)")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     a = ap.parse_args()
@@ -232,7 +237,10 @@ def main():
     else:
         with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
             work = Path(w)
-            items = inputs(Path(a.root), work, a.repeat, a.photos)
+            sources = set(a.sources.split(",")) if a.sources else None
+            items = inputs(Path(a.root), work, a.repeat, a.photos, sources)
+            if not items:
+                ap.error(f"no item of the sources {a.sources} under {a.root}")
             results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
     # the JSON first: a reader that stops early (`| head`) must not lose the run
     if a.json:

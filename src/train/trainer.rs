@@ -45,6 +45,9 @@ pub struct TrainOptions {
     pub allow_outside_data: bool,
     /// how faces are found in frames without boxes
     pub faces: crate::data::face::FaceSettings,
+    /// a new run starts from this checkpoint's parameters (its path, for messages, and its
+    /// contents) instead of a random initialisation: fine-tuning
+    pub init: Option<(PathBuf, Loaded)>,
 }
 
 impl TrainOptions {
@@ -244,14 +247,20 @@ impl RunDir {
                 std::fs::remove_file(&p).with_context(|| format!("removing {} (--overwrite)", p.display()))?;
             }
         }
-        if opts.stages[0] == Stage::Multi && !opts.config.variant().single_only {
+        if opts.stages[0] == Stage::Multi && !opts.config.variant().single_only && opts.init.is_none() {
             bail!(
                 "--stage 2 trains on top of a stage-1 network, and {} has none: train --stage 1 first \
                  (then --stage 2 --resume in the same --out), or use --stage both",
                 self.dir.display()
             );
         }
-        let model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
+        let mut model = FasTd::new(gpu, opts.config.clone(), opts.seed)?;
+        if let Some((path, loaded)) = &opts.init {
+            crate::model::checkpoint::apply(gpu, &mut model, loaded).with_context(|| {
+                format!("--init {}: its parameters do not fit the model trained here", path.display())
+            })?;
+            eprintln!("starting from the parameters of {}", path.display());
+        }
         let progress = Progress { stage: opts.stages[0].number(), step: 0, seed: opts.seed, stage_done: false };
         Ok((model, progress, None))
     }

@@ -179,7 +179,14 @@ fn an_output_that_is_one_of_the_inputs_is_refused_before_any_work() {
     // a report folder that holds the checkpoint would be replaced with it
     let o = run!("eval", "--checkpoint", &ckpt, "--data", &data, "--report", &d);
     fails_with(&o, &["--report", "holds the input"]);
+    // a training folder that holds the starting model (--overwrite would clear it)
+    let o = run!("train", "--data", &data, "--init", &ckpt, "--out", &d, "--overwrite");
+    fails_with(&o, &["--out", "holds the input"]);
     untouched(&ckpt, before);
+    // a starting model that is no checkpoint is named before any work
+    let o = run!("train", "--data", &data, "--init", &clip.join("0001.png"), "--out", d.join("run"));
+    fails_with(&o, &["0001.png", "not usable"]);
+    assert!(!d.join("run").exists());
 }
 
 #[test]

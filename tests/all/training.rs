@@ -66,13 +66,26 @@ fn run_with(
     resume: bool,
     stop_after: Option<usize>,
 ) -> anyhow::Result<()> {
+    run_stages(cfg, vec![Stage::Single, Stage::Multi], None, data, out, resume, stop_after)
+}
+
+fn run_stages(
+    cfg: Config,
+    stages: Vec<Stage>,
+    init: Option<&std::path::Path>,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> anyhow::Result<()> {
+    let init = init.map(|p| (p.to_path_buf(), tdfas::model::checkpoint::read(p).unwrap()));
     train(
         &gpu(),
         &TrainOptions {
             data: data.to_path_buf(),
             out: out.to_path_buf(),
             config: cfg,
-            stages: vec![Stage::Single, Stage::Multi],
+            stages,
             resume,
             seed: 5,
             protocol: None,
@@ -84,6 +97,7 @@ fn run_with(
             overwrite: false,
             allow_outside_data: false,
             faces: Default::default(),
+            init,
         },
     )
     .map(|_| ())
@@ -99,6 +113,45 @@ fn same_model(straight: &std::path::Path, resumed: &std::path::Path) -> tdfas::m
         assert_eq!(va, &b.tensors[name].1, "{name} differs after resuming");
     }
     a
+}
+
+/// Fine-tuning (`train --init`): a stage-2 run started from a trained model keeps that model's
+/// single-frame part exactly (stage 2 freezes it) and trains the rest from the model's values,
+/// where the same run without `--init` is refused (no stage-1 network to build on); a model of
+/// other widths is refused naming the starting file.
+#[test]
+fn a_run_started_from_a_checkpoint_fine_tunes_its_parameters() {
+    let tmp = std::env::temp_dir().join(format!("tdfas-init-{}", std::process::id()));
+    let data = tmp.join("data");
+    tiny_dataset(&data);
+    run(&data, &tmp.join("base"), false, None).unwrap();
+    let base_path = tmp.join("base").join("model.safetensors");
+    let mut cfg = micro();
+    cfg.stage2.steps = 3;
+    let stage2 = vec![Stage::Multi];
+    let e = run_stages(cfg.clone(), stage2.clone(), None, &data, &tmp.join("none"), false, None).unwrap_err();
+    assert!(format!("{e:#}").contains("train --stage 1 first"), "{e:#}");
+    run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &tmp.join("tuned"), false, None).unwrap();
+    let base = tdfas::model::checkpoint::read(&base_path).unwrap();
+    let tuned = tdfas::model::checkpoint::read(&tmp.join("tuned").join("model.safetensors")).unwrap();
+    let mut changed = 0;
+    for (name, (_, v)) in &base.tensors {
+        if name.starts_with("single.") {
+            assert_eq!(v, &tuned.tensors[name].1, "{name}: the frozen part changed");
+        } else if v != &tuned.tensors[name].1 {
+            changed += 1;
+            // started from the base model's values: a few steps move them a little
+            let far = v.iter().zip(&tuned.tensors[name].1).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(far < 0.5, "{name} moved by {far}: not started from the checkpoint?");
+        }
+    }
+    assert!(changed > 0, "stage 2 trained nothing");
+    let mut wider = micro();
+    wider.stem += 2;
+    let e = run_stages(wider, stage2, Some(&base_path), &data, &tmp.join("wider"), false, None).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("--init") && e.contains(&base_path.display().to_string()) && e.contains("shape"), "{e}");
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
