@@ -153,8 +153,9 @@ struct TrainArgs {
     resume: bool,
     /// start a new run from this checkpoint's weights and running statistics instead of a
     /// random initialisation (fine-tuning: for example the demo's model, trained on the synthetic
-    /// benchmark, on your own camera's videos); its config, a fresh optimizer
-    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["resume", "preset", "config"])]
+    /// benchmark, on your own camera's videos); its config, a fresh optimizer. With --resume, a
+    /// checkpoint in --out is continued and this only used when there is none yet
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["preset", "config"])]
     init: Option<PathBuf>,
     /// replace a run already in --out (only the files training writes are removed)
     #[arg(long)]

@@ -117,8 +117,9 @@ fn same_model(straight: &std::path::Path, resumed: &std::path::Path) -> tdfas::m
 
 /// Fine-tuning (`train --init`): a stage-2 run started from a trained model keeps that model's
 /// single-frame part exactly (stage 2 freezes it) and trains the rest from the model's values,
-/// where the same run without `--init` is refused (no stage-1 network to build on); a model of
-/// other widths is refused naming the starting file.
+/// where the same run without `--init` is refused (no stage-1 network to build on); stopped and
+/// resumed it ends as the uninterrupted run; a model of other widths is refused naming the
+/// starting file.
 #[test]
 fn a_run_started_from_a_checkpoint_fine_tunes_its_parameters() {
     let tmp = std::env::temp_dir().join(format!("tdfas-init-{}", std::process::id()));
@@ -146,6 +147,11 @@ fn a_run_started_from_a_checkpoint_fine_tunes_its_parameters() {
         }
     }
     assert!(changed > 0, "stage 2 trained nothing");
+    // stopped and resumed (--init --resume), it ends exactly as the uninterrupted run
+    let out = tmp.join("stopped");
+    assert!(run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &out, false, Some(2)).is_err());
+    run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &out, true, None).unwrap();
+    same_model(&tmp.join("tuned"), &out);
     let mut wider = micro();
     wider.stem += 2;
     let e = run_stages(wider, stage2, Some(&base_path), &data, &tmp.join("wider"), false, None).unwrap_err();
