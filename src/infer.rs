@@ -180,7 +180,7 @@ pub struct Scorers<'a> {
 }
 
 /// Image files tdfas reads as photos.
-const PHOTO_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+const PHOTO_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
 
 fn is_image_name(p: &Path) -> bool {
     p.extension().is_some_and(|e| PHOTO_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))

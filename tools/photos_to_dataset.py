@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-PHOTO = {".jpg", ".jpeg", ".png"}
+PHOTO = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def source_of(name):

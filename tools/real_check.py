@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PHOTO = {".jpg", ".jpeg", ".png"}
+PHOTO = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def inputs(root, work, repeat, photos, sources=None):

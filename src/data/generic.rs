@@ -122,7 +122,7 @@ pub fn frame_files(dir: &Path) -> Result<BTreeMap<u32, PathBuf>> {
             continue;
         };
         let ext = ext.to_string_lossy().to_lowercase();
-        if !matches!(ext.as_str(), "png" | "jpg" | "jpeg") {
+        if !matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "webp") {
             continue;
         }
         if let Ok(n) = stem.to_string_lossy().parse::<u32>() {

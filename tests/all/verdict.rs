@@ -409,7 +409,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Photos (an image file, or a folder of images not named NNNN) are scored one by one by the
+/// Photos (an image file, or a folder of images not named NNNN; JPEG, PNG or WebP) are scored one by one by the
 /// single-frame network against its own stored threshold and say so; a numbered folder stays a
 /// video, and the JSON says which frames each clip used and how many were left.
 #[test]
@@ -443,6 +443,8 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
     std::fs::create_dir_all(&photos).unwrap();
     picture(&photos.join("beach.jpg"), 10);
     picture(&photos.join("me.png"), 200);
+    // a WebP (as photos from the web often are; lossless here, so the same pixels as me.png)
+    picture(&photos.join("me.webp"), 200);
     let video = dir.join("video");
     std::fs::create_dir_all(&video).unwrap();
     for k in 1..=6 {
@@ -459,15 +461,16 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
         .arg(&video));
     let rows: Vec<serde_json::Value> =
         std::fs::read_to_string(&json).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 4, "two photos of the folder, one photo, one video: {out}");
-    for r in &rows[..3] {
+    assert_eq!(rows.len(), 5, "three photos of the folder, one photo, one video: {out}");
+    for r in &rows[..4] {
         assert_eq!(r["network"], "single-frame", "{r}");
         assert_eq!(r["threshold"]["value"], 0.75, "{r}");
         assert_eq!(r["clip_frames"].as_array().unwrap().len(), 1);
     }
     assert!(rows[0]["input"].as_str().unwrap().ends_with("beach.jpg"));
-    assert_eq!(rows[1]["score"], rows[2]["score"], "me.png scores the same in a folder and alone");
-    let v = &rows[3];
+    assert_eq!(rows[1]["score"], rows[3]["score"], "me.png scores the same in a folder and alone");
+    assert_eq!(rows[2]["score"], rows[1]["score"], "me.webp holds the pixels of me.png");
+    let v = &rows[4];
     assert_eq!(v["network"], "multi-frame");
     assert_eq!(v["threshold"]["value"], 0.25);
     // 6 frames, clips of 3 frames every 2: one clip (0001, 0003, 0005)... frames are counted
