@@ -319,3 +319,84 @@ fn celeba_spoof_trains_and_evaluates_the_single_frame_network() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("multi-frame model"), "{e}");
 }
+
+/// `tools/photos_to_dataset.py`: labelled photos become a generic dataset split by source (the
+/// test sources' photos only in `test/`, every other item of the rest in `dev/`, each photo a clip
+/// of identical frames, videos skipped and counted), an existing output is refused untouched, and
+/// `tdfas train --init` fine-tunes on what it wrote.
+#[test]
+fn labelled_photos_become_a_dataset_split_by_source_that_training_reads() {
+    let tmp = common::tmp_dir("training", "photos");
+    let src = tmp.join("photos");
+    for (cls, names) in
+        [("live", ["camA_1.png", "camA_2.png", "camB_1.png"]), ("attack", ["camA_3.png", "camA_4.png", "camB_2.png"])]
+    {
+        std::fs::create_dir_all(src.join(cls)).unwrap();
+        for (k, name) in names.iter().enumerate() {
+            let shade = if cls == "live" { 60 } else { 160 } + 20 * k as u8;
+            image::RgbImage::from_fn(48, 48, |x, y| image::Rgb([shade, (x * 5 + y * 3) as u8, 90]))
+                .save(src.join(cls).join(name))
+                .unwrap();
+        }
+    }
+    std::fs::write(src.join("live").join("camA_video.mp4"), b"not a photo").unwrap();
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/photos_to_dataset.py");
+    let ds = tmp.join("ds");
+    let py = |extra: &[&str]| {
+        std::process::Command::new("python3")
+            .arg(&tool)
+            .arg(&src)
+            .arg(&ds)
+            .args(["--test-sources", "camB", "--dev-every", "2"])
+            .args(extra)
+            .output()
+            .expect("python3 runs tools/photos_to_dataset.py")
+    };
+    let o = py(&[]);
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{said}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(said.contains("1 files skipped"), "{said}");
+    let clips = |split: &str, cls: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(ds.join(split).join(cls))
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(clips("test", "live"), ["camB_1"]);
+    assert_eq!(clips("test", "attack"), ["camB_2"]);
+    assert_eq!(
+        (clips("train", "live"), clips("dev", "live")),
+        (vec!["camA_1".to_string()], vec!["camA_2".to_string()])
+    );
+    assert_eq!(
+        (clips("train", "attack"), clips("dev", "attack")),
+        (vec!["camA_3".to_string()], vec!["camA_4".to_string()])
+    );
+    let photo = std::fs::read(src.join("live/camA_1.png")).unwrap();
+    for k in 0..7 {
+        assert_eq!(std::fs::read(ds.join(format!("train/live/camA_1/{k:04}.png"))).unwrap(), photo, "frame {k}");
+    }
+    // a second run into the same folder is refused and changes nothing
+    let marker = ds.join("train/live/camA_1/0000.png");
+    let o = py(&[]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("exists"));
+    assert_eq!(std::fs::read(&marker).unwrap(), photo);
+    // a model trained elsewhere, fine-tuned on these photos (faces not searched: synthetic frames)
+    let base = tmp.join("base");
+    let data = tmp.join("data");
+    tiny_dataset(&data);
+    run(&data, &base, false, None).unwrap();
+    let o = common::tdfas_cmd()
+        .args(["train", "--no-detect", "--stage", "1", "--steps", "2", "--data"])
+        .arg(&ds)
+        .arg("--init")
+        .arg(base.join("model.safetensors"))
+        .arg("--out")
+        .arg(tmp.join("tuned"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(tmp.join("tuned/model.safetensors").exists());
+    let _ = std::fs::remove_dir_all(&tmp);
+}
