@@ -173,7 +173,7 @@ def plot(results, path):
     from PIL import Image, ImageDraw  # only for the picture
 
     sources = sorted({source(x["item"]) for r in results for x in r["items"]})
-    col, left, top, panel_h, bottom = 44, 60, 28, 260, 70
+    col, left, top, panel_h, bottom = 44, 60, 42, 260, 84
     width = left + col * len(sources) + 20
     img = Image.new("RGB", (width, top + len(results) * (panel_h + bottom)), "white")
     d = ImageDraw.Draw(img)
@@ -200,11 +200,12 @@ def plot(results, path):
                     jx = cx + dx + ((j * 7) % 9) - 4  # a fixed spread, so points do not hide each other
                     d.ellipse([jx - 2, to_y(v) - 2, jx + 2, to_y(v) + 2], fill=colour)
         lo_i, hi_i = r["auc_interval"]
-        title = (f"{'/'.join(Path(r['checkpoint']).parts[-3:])}: AUC {r['auc']:.3f} "
-                 f"({lo_i:.2f}-{hi_i:.2f}), within-source {r['auc_within_source']:.3f}, "
-                 f"BPCER {100 * r['bpcer']:.1f}%, APCER {100 * r['apcer']:.1f}%   "
-                 + ("y: score - threshold" if margin else "y: score") + "   green live, red attack")
-        d.text((left, y0 - 18), title, fill="black")
+        # two lines, so a narrow panel (few sources) still shows every number
+        d.text((left, y0 - 32), f"{'/'.join(Path(r['checkpoint']).parts[-3:])}", fill="black")
+        d.text((left, y0 - 18), f"AUC {r['auc']:.3f} ({lo_i:.2f}-{hi_i:.2f}), within-source {r['auc_within_source']:.3f}, "
+                                f"BPCER {100 * r['bpcer']:.1f}%, APCER {100 * r['apcer']:.1f}%", fill="black")
+        d.text((left, y0 + panel_h + 30), ("y: score - threshold" if margin else "y: score")
+               + "   green live, red attack", fill=(90, 90, 90))
     tmp = Path(path).with_name(Path(path).name + ".tmp")
     img.save(tmp, format="PNG")
     tmp.replace(path)
