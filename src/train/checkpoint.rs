@@ -151,9 +151,6 @@ pub fn apply_optimizer(gpu: &Gpu, optim: &mut Adadelta, loaded: &Loaded) -> Resu
 /// What a checkpoint says about itself for a report: its file, config, training progress and
 /// the data its threshold was fixed on (the training dataset's dev split); version and date.
 /// The caller adds the evaluation data, protocol, threshold source and adapter.
-/// What a checkpoint says about itself for a report: its file, config, training progress and
-/// the data its threshold was fixed on (the training dataset's dev split); version and date.
-/// The caller adds the evaluation data, protocol, threshold source and adapter.
 pub fn provenance(loaded: &Loaded, path: &Path) -> crate::eval::report::Provenance {
     let c = &loaded.config;
     let trained = loaded
