@@ -37,7 +37,7 @@ def inputs(root, work, repeat, photos, sources=None):
         for p in sorted((root / label).iterdir()):
             if p.name.startswith(".") or p.suffix.lower() in {".md", ".txt"}:
                 continue
-            if sources is not None and p.name.split("_")[0] not in sources:
+            if sources is not None and source(f"{label}/{p.name}") not in sources:
                 continue
             if p.is_file() and p.suffix.lower() in PHOTO and photos == "clip":
                 clip = work / label / p.stem
