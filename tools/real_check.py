@@ -15,7 +15,7 @@ Each AUC comes with a 95% bootstrap interval that resamples whole sources (round
 same-source live/attack pair are left out of the within-source one): two configurations whose
 intervals overlap widely are not told apart by this set. `--from-json` reports a previous run's
 JSON again (with the intervals) without scoring.
-Standard library only.
+Standard library only (`--reference` needs what tools/reference_model.py needs: torch, OpenCV 4).
 """
 import argparse
 import json
@@ -73,12 +73,31 @@ def score(tdfas, ckpt, items, work):
         threshold = (r.get("threshold") or {}).get("value")
         per.append({"label": label, "item": name, "score": r.get("score"), "verdict": r.get("verdict", "error"),
                     "threshold": threshold})
+    return summarise(str(ckpt), per)
+
+
+def score_reference(sfas, items):
+    """The items through tools/reference_model.py's scorer (a model trained on real faces; its
+    verdict is its own argmax). Photos in a `--photos clip` folder are scored as the photo."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from reference_model import score_files
+
+    got = score_files(sfas, [str(p if p.is_file() else sorted(p.iterdir())[0]) for _, _, p in items])
+    per = []
+    for (label, name, p), r in zip(items, got.values()):
+        per.append({"label": label, "item": name, "score": None if r is None else r[0],
+                    "verdict": "error" if r is None else r[1], "threshold": None})
+    return summarise("reference: MiniFASNet (Silent-Face-Anti-Spoofing)", per)
+
+
+def summarise(name, per):
+    """AUC, BPCER and APCER (at each item's verdict) of one model's scored items."""
     live = [x["score"] for x in per if x["label"] == "live" and x["score"] is not None]
     attack = [x["score"] for x in per if x["label"] == "attack" and x["score"] is not None]
     bpcer = sum(x["verdict"] != "live" for x in per if x["label"] == "live" and x["score"] is not None)
     apcer = sum(x["verdict"] == "live" for x in per if x["label"] == "attack" and x["score"] is not None)
     return {
-        "checkpoint": str(ckpt),
+        "checkpoint": name,
         "live": len(live),
         "attack": len(attack),
         "no_face": [x["item"] for x in per if x["score"] is None],
@@ -213,7 +232,7 @@ def plot(results, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("checkpoints", nargs="*")
     ap.add_argument("--root", default="assets/real_images")
     ap.add_argument("--tdfas", default="target/release/tdfas")
     ap.add_argument("--photos", choices=["photo", "clip"], default="photo")
@@ -226,8 +245,13 @@ def main():
     ap.add_argument("--sources", help="score only the items of these comma-separated sources (a held-out part, "
                                       "e.g. the test sources of tools/photos_to_dataset.py)")
     ap.add_argument("--plot", help="write a PNG of every item's score per source and class, one panel per model (needs Pillow)")
+    ap.add_argument("--reference", metavar="SFAS",
+                    help="also score the reference model trained on real faces (tools/reference_model.py; "
+                         "SFAS is a checkout of minivision-ai/Silent-Face-Anti-Spoofing; needs torch and OpenCV 4)")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     a = ap.parse_args()
+    if not a.checkpoints and not a.reference and not a.from_json:
+        ap.error("give a checkpoint, --reference or --from-json")
     for out in (a.json, a.plot):
         if out and Path(out).exists() and not a.overwrite:
             ap.error(f"{out} exists: not replaced without --overwrite")
@@ -243,6 +267,8 @@ def main():
             if not items:
                 ap.error(f"no item of the sources {a.sources} under {a.root}")
             results = [score(a.tdfas, c, items, work) for c in a.checkpoints]
+            if a.reference:
+                results.append(score_reference(a.reference, items))
     # the JSON first: a reader that stops early (`| head`) must not lose the run
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))

@@ -464,3 +464,91 @@ fn a_non_utf8_clip_folder_is_read() {
     ds.load(i, None).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// tools/real_set.py (the real check set's downloader) from a local mirror: files checked by
+/// SHA-256, a bad or unreachable file left out and counted, an existing folder refused, a list
+/// with a path that leaves the set refused before anything is written.
+#[test]
+fn the_real_set_downloader_checks_every_file_and_writes_only_a_new_folder() {
+    let dir = tmp("real_set");
+    let mirror = dir.join("mirror");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let put = |repo: &str, path: &str, bytes: &[u8]| {
+        let p = mirror.join(repo).join(commit).join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    put("a/faces", "img/real one.jpg", b"live bytes");
+    put("a/faces", "img/fake.jpg", b"attack bytes");
+    put("b/more", "x.png", b"changed since listed");
+    let sha = |b: &[u8]| {
+        let o = std::process::Command::new("python3")
+            .args(["-c", "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b)?;
+                c.wait_with_output()
+            })
+            .expect("python3 runs");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let row = |file: &str, class: &str, repo: &str, path: &str, bytes: &[u8]| {
+        format!("{file},{class},{repo},{commit},{path},none,test,{}\n", sha(bytes))
+    };
+    let header = "file,class,repo,commit,path,licence,kind,sha256\n";
+    let manifest = dir.join("set.csv");
+    std::fs::write(
+        &manifest,
+        [
+            header.to_string(),
+            row("live/a_one.jpg", "live", "a/faces", "img/real one.jpg", b"live bytes"),
+            row("attack/a_two.jpg", "attack", "a/faces", "img/fake.jpg", b"attack bytes"),
+            row("attack/b_three.png", "attack", "b/more", "x.png", b"as listed"),
+            row("live/b_gone.png", "live", "b/more", "gone.png", b"anything"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/real_set.py");
+    let base = format!("file://{}", mirror.display());
+    let run = |manifest: &Path, out: &Path| {
+        std::process::Command::new("python3")
+            .arg(&tool)
+            .arg("--manifest")
+            .arg(manifest)
+            .args(["--base", &base])
+            .arg(out)
+            .output()
+            .expect("python3 runs tools/real_set.py")
+    };
+    let out = dir.join("set");
+    let o = run(&manifest, &out);
+    let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), err(&o));
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("2 of 4 files") && said.contains("2 left out"), "{said}");
+    assert!(said.contains("b_three.png") && said.contains("SHA-256 differs"), "{said}");
+    assert_eq!(std::fs::read(out.join("live/a_one.jpg")).unwrap(), b"live bytes");
+    assert_eq!(std::fs::read(out.join("attack/a_two.jpg")).unwrap(), b"attack bytes");
+    assert!(!out.join("attack/b_three.png").exists() && !out.join("live/b_gone.png").exists());
+    let missing = std::fs::read_to_string(out.join("MISSING.txt")).unwrap();
+    assert_eq!(missing.lines().count(), 2, "{missing}");
+    assert!(!dir.join("set.partial").exists());
+    // a second run into the same folder is refused and changes nothing
+    let o = run(&manifest, &out);
+    assert!(!o.status.success() && err(&o).contains("exists"), "{}", err(&o));
+    assert_eq!(std::fs::read(out.join("live/a_one.jpg")).unwrap(), b"live bytes");
+    // a listed file that would land outside live/ or attack/ is refused before anything is made
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        [header.to_string(), row("live/../../x.jpg", "live", "a/faces", "img/fake.jpg", b"attack bytes")].concat(),
+    )
+    .unwrap();
+    let out2 = dir.join("set2");
+    let o = run(&bad, &out2);
+    assert!(!o.status.success() && err(&o).contains("bad.csv: line 2"), "{}", err(&o));
+    assert!(!out2.exists() && !dir.join("set2.partial").exists());
+}
