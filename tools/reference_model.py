@@ -93,8 +93,12 @@ class Reference:
         """n frames spread over a video, decoded by ffmpeg (which applies rotation metadata)."""
         cv2 = self.cv2
         with tempfile.TemporaryDirectory(prefix="tdfas_ref_") as w:
-            probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
-                                   capture_output=True, text=True)
+            try:
+                probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                        path], capture_output=True, text=True)
+            except FileNotFoundError:
+                print(f"warning: {path}: videos need ffmpeg's ffprobe, not found: left out", file=sys.stderr)
+                return []
             try:
                 dur = float(probe.stdout.strip())
             except ValueError:
