@@ -84,7 +84,7 @@ def score_reference(sfas, items):
 
     got = score_files(sfas, [str(p if p.is_file() else sorted(p.iterdir())[0]) for _, _, p in items])
     per = []
-    for (label, name, p), r in zip(items, got.values()):
+    for (label, name, p), r in zip(items, got):
         per.append({"label": label, "item": name, "score": None if r is None else r[0],
                     "verdict": "error" if r is None else r[1], "threshold": None})
     return summarise("reference: MiniFASNet (Silent-Face-Anti-Spoofing)", per)

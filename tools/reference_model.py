@@ -38,6 +38,8 @@ class Reference:
         import torch
         import torch.nn.functional as F
 
+        if not os.path.isfile(os.path.join(sfas, "src", "model_lib", "MiniFASNet.py")):
+            sys.exit(f"{sfas}: not a checkout of minivision-ai/Silent-Face-Anti-Spoofing (no src/model_lib/MiniFASNet.py)")
         sys.path.insert(0, sfas)
         from src.generate_patches import CropImage
         from src.model_lib.MiniFASNet import MiniFASNetV1SE, MiniFASNetV2
@@ -115,9 +117,9 @@ class Reference:
 
 
 def score_files(sfas, paths):
-    """{path: (live score, verdict) or None (no face, unreadable)} for photos and videos."""
+    """[(live score, verdict) or None (no face, unreadable)], one per path, for photos and videos."""
     ref = Reference(sfas)
-    res = {}
+    res = []
     for p in paths:
         if os.path.splitext(p)[1].lower() in PHOTO:
             imgs = [ref.cv2.imread(p)]
@@ -126,10 +128,10 @@ def score_files(sfas, paths):
         probs = [ref.score_image(i) for i in imgs if i is not None]
         probs = [q for q in probs if q is not None]
         if not probs:
-            res[p] = None
+            res.append(None)
             continue
         mean = sum(probs) / len(probs)
-        res[p] = (float(mean[1]), "live" if int(mean.argmax()) == 1 else "attack")
+        res.append((float(mean[1]), "live" if int(mean.argmax()) == 1 else "attack"))
     return res
 
 
@@ -191,7 +193,7 @@ def main():
                 json.dump(rows, out, indent=0)
         report(rows)
     else:
-        for p, r in score_files(a.sfas, a.paths).items():
+        for p, r in zip(a.paths, score_files(a.sfas, a.paths)):
             print(json.dumps({"input": p, "score": None if r is None else r[0], "verdict": None if r is None else r[1]}))
     return 0
 
