@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 
+from real_check import auc  # the same AUC as the real check's (this folder is on sys.path)
+
 PHOTO = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
@@ -133,12 +135,6 @@ def score_files(sfas, paths):
         mean = sum(probs) / len(probs)
         res.append((float(mean[1]), "live" if int(mean.argmax()) == 1 else "attack"))
     return res
-
-
-def auc(live, attack):
-    if not live or not attack:
-        return float("nan")
-    return sum((l > a) + 0.5 * (l == a) for l in live for a in attack) / (len(live) * len(attack))
 
 
 def synth(sfas, data, frame):
