@@ -24,7 +24,7 @@ fn main() -> Result<()> {
     let out = std::path::Path::new(out);
     let frames = out.join("frames");
     std::fs::create_dir_all(&frames).with_context(|| format!("creating {}", frames.display()))?;
-    let progress = Progress { stage: 2, step: 0, seed, stage_done: true };
+    let progress = Progress { stage: 2, step: 0, seed, stage_done: true, init: None };
     checkpoint::save(&gpu, &out.join("model.safetensors"), &model, None, &progress)?;
     let h = cfg.image_size as u32;
     for i in 0..(cfg.frames - 1) * cfg.interval + 1 {

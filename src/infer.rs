@@ -179,18 +179,11 @@ pub struct Scorers<'a> {
     pub photo_threshold: Option<Threshold>,
 }
 
-/// Image files tdfas reads as photos.
-const PHOTO_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
-
-fn is_image_name(p: &Path) -> bool {
-    p.extension().is_some_and(|e| PHOTO_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
-}
-
 /// The photos an input stands for: an image file, or a folder of images that are not a numbered
 /// frame sequence (a numbered sequence is a video); None for videos and frame sequences.
 pub fn photos_of(input: &Path) -> Result<Option<Vec<PathBuf>>> {
     if input.is_file() {
-        return Ok(is_image_name(input).then(|| vec![input.to_path_buf()]));
+        return Ok(crate::data::imageops::is_image_file(input).then(|| vec![input.to_path_buf()]));
     }
     if !input.is_dir() || !generic::frame_files(input)?.is_empty() {
         return Ok(None);
@@ -198,7 +191,7 @@ pub fn photos_of(input: &Path) -> Result<Option<Vec<PathBuf>>> {
     let mut photos: Vec<PathBuf> = std::fs::read_dir(input)
         .with_context(|| format!("listing {}", input.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_image_name(p))
+        .filter(|p| p.is_file() && crate::data::imageops::is_image_file(p))
         .collect();
     photos.sort();
     Ok((!photos.is_empty()).then_some(photos))

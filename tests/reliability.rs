@@ -150,7 +150,8 @@ fn corrupt_checkpoints_give_one_clear_error_each() {
     let dir = tmp("corrupt");
     let model = FasTd::new(&g, micro(), 3).unwrap();
     let good = dir.join("good.safetensors");
-    checkpoint::save(&g, &good, &model, None, &Progress { stage: 1, step: 0, seed: 0, stage_done: false }).unwrap();
+    checkpoint::save(&g, &good, &model, None, &Progress { stage: 1, step: 0, seed: 0, stage_done: false, init: None })
+        .unwrap();
     let v = valid(&good);
     let hlen = u64::from_le_bytes(v.bytes[..8].try_into().unwrap()) as usize;
     let f32s = |n: usize, x: f32| x.to_le_bytes().repeat(n);
@@ -477,7 +478,8 @@ fn work_beyond_the_adapters_limits_is_a_clear_error() {
     let dir = tmp("limits");
     let small = FasTd::new(&g, micro(), 2).unwrap();
     let p = dir.join("m.safetensors");
-    checkpoint::save(&g, &p, &small, None, &Progress { stage: 1, step: 0, seed: 0, stage_done: false }).unwrap();
+    checkpoint::save(&g, &p, &small, None, &Progress { stage: 1, step: 0, seed: 0, stage_done: false, init: None })
+        .unwrap();
     tdfas::model::checkpoint::load_model(&g, &p).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-PHOTO = {".jpg", ".jpeg", ".png", ".webp"}
+PHOTO = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}  # what tdfas reads (src/data/imageops.rs)
 
 
 def source_of(name):

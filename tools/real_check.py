@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PHOTO = {".jpg", ".jpeg", ".png", ".webp"}
+PHOTO = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}  # what tdfas reads (src/data/imageops.rs)
 
 
 def inputs(root, work, repeat, photos, sources=None):

@@ -30,7 +30,7 @@ import tempfile
 
 from real_check import auc  # the same AUC as the real check's (this folder is on sys.path)
 
-PHOTO = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+PHOTO = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}  # what tdfas reads (src/data/imageops.rs)
 
 
 class Reference:
@@ -179,14 +179,19 @@ def main():
     s.add_argument("data")
     s.add_argument("--frame", type=int, default=3)
     s.add_argument("--json", help="write every video's score here")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     f = sub.add_parser("files", help="score photos and videos, one JSON line each")
     f.add_argument("paths", nargs="+")
     a = ap.parse_args()
     if a.cmd == "synth":
+        if a.json and os.path.exists(a.json) and not a.overwrite:
+            ap.error(f"{a.json} exists: not replaced without --overwrite")
         rows = synth(a.sfas, a.data, a.frame)
         if a.json:
-            with open(a.json, "w") as out:
+            tmp = a.json + ".tmp"
+            with open(tmp, "w") as out:
                 json.dump(rows, out, indent=0)
+            os.replace(tmp, a.json)
         report(rows)
     else:
         for p, r in zip(a.paths, score_files(a.sfas, a.paths)):

@@ -36,11 +36,35 @@ pub struct Augment {
     pub noise: f32,
     /// JPEG quality (None = no compression).
     pub jpeg: Option<u8>,
+    /// The frame cut close around the face before the crop, as the photos of many real sets are
+    /// (None = the whole frame): the crop then reaches past the picture's edges and is sampled
+    /// as inference samples such a photo.
+    pub close_cut: Option<CloseCut>,
+}
+
+/// A picture cut close around the face: its size in face-box widths, height over width, and
+/// its centre's offset from the face box's centre in face-box widths.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CloseCut {
+    pub width: f32,
+    pub aspect: f32,
+    pub shift: [f32; 2],
+}
+
+impl CloseCut {
+    /// The cut around face box `face`, in frame pixels.
+    pub fn rect(&self, face: Rect) -> Rect {
+        let w = self.width * face.w;
+        let h = w * self.aspect;
+        let cx = face.x + face.w / 2.0 + self.shift[0] * face.w;
+        let cy = face.y + face.h / 2.0 + self.shift[1] * face.w;
+        Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
+    }
 }
 
 impl Augment {
-    /// Draws one clip's parameters.
-    pub fn random(rng: &mut ChaCha8Rng) -> Augment {
+    /// Draws one clip's parameters; `close_cut` is the share of clips cut close around the face.
+    pub fn random(rng: &mut ChaCha8Rng, close_cut: f64) -> Augment {
         Augment {
             scale: rng.random_range(0.9..1.12),
             shift: [rng.random_range(-0.06..0.06), rng.random_range(-0.06..0.06)],
@@ -55,6 +79,14 @@ impl Augment {
             blur: if rng.random_bool(0.3) { rng.random_range(0.3..1.2) } else { 0.0 },
             noise: if rng.random_bool(0.5) { rng.random_range(1.0..6.0) } else { 0.0 },
             jpeg: rng.random_bool(0.4).then(|| rng.random_range(40..90)),
+            // drawn last: without it every other draw stays as it was
+            close_cut: {
+                (close_cut > 0.0 && rng.random_bool(close_cut.min(1.0))).then(|| CloseCut {
+                    width: rng.random_range(0.7..1.5),
+                    aspect: rng.random_range(1.0..1.4),
+                    shift: [rng.random_range(-0.12..0.12), rng.random_range(-0.05..0.2)],
+                })
+            },
         }
     }
 
@@ -138,6 +170,7 @@ mod tests {
             saturation: 1.0,
             hue: 0.0,
             resample: 1.0,
+            close_cut: None,
             blur: 0.0,
             noise: 0.0,
             jpeg: None,
@@ -156,7 +189,7 @@ mod tests {
     fn same_seed_same_augmentation_other_seed_differs() {
         let run = |seed: u64| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let a = Augment::random(&mut rng);
+            let a = Augment::random(&mut rng, 0.0);
             let img = a.photometric(&test_img(), &mut rng).unwrap();
             (a, img.data)
         };
@@ -256,7 +289,7 @@ mod tests {
             c.mask_paths.push(Some(m));
             c.anchors.push(None);
         }
-        let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3 };
+        let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3, close_cut: 0.0 };
         let plain = load_clip(&c, &spec, &Default::default(), None).unwrap();
         let luma = |clip: &crate::data::Clip, k: usize| -> Vec<f32> {
             let n = 32 * 32;
@@ -290,5 +323,45 @@ mod tests {
         }
         assert!(flipped && moved, "flip seen {flipped}, crop jitter seen {moved}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A training frame cut close around the face (`close_cut`) reaches the network exactly as a
+    /// photo that is that cut reaches it at inference: the same place, the same pixels (edges
+    /// replicated past the picture), and no face depth outside the picture.
+    #[test]
+    fn a_close_cut_frame_is_cropped_as_inference_crops_such_a_photo() {
+        use crate::data::depth_label::FaceAnchor;
+        use crate::data::load::{blank_outside, crop_rect, place_and_crop};
+        let mut frame = Img::new(120, 90, 3);
+        for (i, v) in frame.data.iter_mut().enumerate() {
+            *v = ((i * 37) % 251) as f32;
+        }
+        let face = Rect { x: 50.0, y: 30.0, w: 24.0, h: 28.0 };
+        let cut = CloseCut { width: 0.9, aspect: 1.2, shift: [0.05, 0.1] }.rect(face).pixels_inside(120, 90).unwrap();
+        // training: the crop around the face box in the whole frame, placed in the cut
+        let rect = crop_rect(Some(FaceAnchor::Box(face)), 120, 90, 1.8);
+        let (placed, train) = place_and_crop(&frame, rect, Some(cut), 32);
+        // inference: the cut saved as a photo, the same face box in its pixels
+        let photo = frame.window(cut);
+        assert_eq!((photo.w, photo.h), (cut.w as usize, cut.h as usize));
+        let face_in_photo = Rect { x: face.x - cut.x, y: face.y - cut.y, ..face };
+        let r = crop_rect(Some(FaceAnchor::Box(face_in_photo)), photo.w, photo.h, 1.8).moved_inside(photo.w, photo.h);
+        assert_eq!(train.data, crop_resize(&photo, r, 32).data);
+        let near = |a: f32, b: f32| (a - b).abs() < 1e-4;
+        assert!(near(placed.x - cut.x, r.x) && near(placed.y - cut.y, r.y) && placed.w == r.w, "{placed:?} {r:?}");
+        // the crop reaches past the picture on every side (what a close real photo gives)...
+        assert!(placed.x < cut.x && placed.y < cut.y);
+        assert!(placed.x + placed.w > cut.x + cut.w && placed.y + placed.h > cut.y + cut.h);
+        // ...and without the cut stays in the frame's pixels
+        let (whole, _) = place_and_crop(&frame, rect, None, 32);
+        assert!(whole.x >= 0.0 && whole.y >= 0.0 && whole.x + whole.w <= 120.0 && whole.y + whole.h <= 90.0);
+        // labels: the cells of the picture kept, the rest no face
+        let (mut depth, mut mask) = (vec![1.0; 64], vec![0.5; 64]);
+        blank_outside(cut, placed, 8, &mut depth, &mut mask);
+        assert_eq!((depth[0], mask[0], depth[63], mask[63]), (0.0, 0.0, 0.0, 0.0), "corners outside");
+        assert_eq!((depth[27], mask[27], depth[36], mask[36]), (1.0, 0.5, 1.0, 0.5), "centre inside");
+        let kept = depth.iter().filter(|&&d| d == 1.0).count() as f32;
+        let share = cut.w * cut.h / (placed.w * placed.h);
+        assert!((kept / 64.0 - share).abs() < 0.15, "kept {kept} of 64, the picture's share {share}");
     }
 }

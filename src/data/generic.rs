@@ -113,16 +113,15 @@ pub fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// Frame files of a clip folder by frame number: `NNNN.png|jpg|jpeg`.
+/// Frame files of a clip folder by frame number: `NNNN.png|jpg|jpeg|webp|bmp`.
 pub fn frame_files(dir: &Path) -> Result<BTreeMap<u32, PathBuf>> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let p = e?.path();
-        let (Some(stem), Some(ext)) = (p.file_stem(), p.extension()) else {
+        let Some(stem) = p.file_stem() else {
             continue;
         };
-        let ext = ext.to_string_lossy().to_lowercase();
-        if !matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "webp") {
+        if !super::imageops::is_image_file(&p) {
             continue;
         }
         if let Ok(n) = stem.to_string_lossy().parse::<u32>() {

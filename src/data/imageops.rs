@@ -43,6 +43,21 @@ impl Rect {
         Rect { x: fit(self.x, self.w, w as f32), y: fit(self.y, self.h, h as f32), ..*self }
     }
 
+    /// The whole-pixel part of this rectangle inside a w x h image (outward to whole pixels);
+    /// None when that is under 2 pixels on a side.
+    pub fn pixels_inside(&self, w: usize, h: usize) -> Option<Rect> {
+        let x0 = self.x.floor().max(0.0);
+        let y0 = self.y.floor().max(0.0);
+        let x1 = (self.x + self.w).ceil().min(w as f32);
+        let y1 = (self.y + self.h).ceil().min(h as f32);
+        (x1 - x0 >= 2.0 && y1 - y0 >= 2.0).then_some(Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 })
+    }
+
+    /// True when the point lies inside the rectangle.
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        x >= self.x && x < self.x + self.w && y >= self.y && y < self.y + self.h
+    }
+
     /// True when the rectangle has positive size and overlaps a w x h image.
     pub fn overlaps(&self, w: usize, h: usize) -> bool {
         self.w > 0.0
@@ -57,6 +72,17 @@ impl Rect {
 impl Img {
     pub fn new(w: usize, h: usize, c: usize) -> Img {
         Img { w, h, c, data: vec![0.0; w * h * c] }
+    }
+
+    /// The pixels under `r` (whole pixels inside the image, as `Rect::pixels_inside` gives).
+    pub fn window(&self, r: Rect) -> Img {
+        let (x0, y0, w, h) = (r.x as usize, r.y as usize, r.w as usize, r.h as usize);
+        let mut out = Img::new(w, h, self.c);
+        for y in 0..h {
+            let src = ((y0 + y) * self.w + x0) * self.c;
+            out.data[y * w * self.c..(y + 1) * w * self.c].copy_from_slice(&self.data[src..src + w * self.c]);
+        }
+        out
     }
 
     pub fn at(&self, x: usize, y: usize, ch: usize) -> f32 {
@@ -169,6 +195,14 @@ pub fn flip_rows(data: &mut [f32], w: usize) {
 
 /// Largest image file read (bytes): a frame beyond it is refused before it is opened.
 pub const MAX_IMAGE_FILE: u64 = 256 << 20;
+
+/// Extensions of the image files tdfas reads as photos and frames (lower case).
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
+
+/// Whether a file name's extension is one of `IMAGE_EXTENSIONS` (any case).
+pub fn is_image_file(p: &Path) -> bool {
+    p.extension().is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
+}
 
 pub fn load(path: &Path, gray: bool) -> Result<Img> {
     // a FIFO would block the open forever and /dev/zero would never end

@@ -193,7 +193,7 @@ fn crop_frames(
         }
         None => (spec.crop, false),
     };
-    let aug = augment.as_deref_mut().map(super::augment::Augment::random);
+    let aug = augment.as_deref_mut().map(|rng| super::augment::Augment::random(rng, spec.close_cut));
     let mut clip = Clip {
         video_id: c.video_id.clone(),
         instrument: c.instrument.clone(),
@@ -205,16 +205,25 @@ fn crop_frames(
     for (i, img) in images.iter().enumerate() {
         let (k, anchor) = (wanted[i], anchors.get(i).copied().flatten());
         let rect = crop_rect(anchor, img.w, img.h, scale);
-        // Crop jitter, then into the frame: the labels below are cut with the same rectangle.
-        let rect = aug.as_ref().map_or(rect, |a| a.crop(rect)).moved_inside(img.w, img.h);
-        let mut crop = crop_resize(img, rect, n);
+        // Crop jitter, then into the picture: the labels below are cut with the same rectangle.
+        let rect = aug.as_ref().map_or(rect, |a| a.crop(rect));
+        // a picture cut close around the face: the crop is placed and sampled in the cut alone
+        let cut = aug
+            .as_ref()
+            .and_then(|a| a.close_cut)
+            .zip(anchor)
+            .and_then(|(cut, a)| cut.rect(a.face_box()).pixels_inside(img.w, img.h));
+        let (rect, mut crop) = place_and_crop(img, rect, cut, n);
         if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
             crop = a.photometric(&crop, rng)?;
         }
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }
-        let (depth, mask) = labels(c, k, anchor, rect, img.w, img.h, s)?;
+        let (mut depth, mut mask) = labels(c, k, anchor, rect, img.w, img.h, s)?;
+        if let Some(w) = cut {
+            blank_outside(w, rect, s, &mut depth, &mut mask);
+        }
         clip.depth.extend(depth);
         clip.mask.extend(mask);
     }
@@ -224,6 +233,36 @@ fn crop_frames(
         flip_rows(&mut clip.mask, s);
     }
     Ok((clip, source))
+}
+
+/// One frame's crop: `rect` (frame pixels) moved into the picture and sampled at n x n, and
+/// where it ended up. With `cut` (whole frame pixels: a picture cut close around the face,
+/// `Augment::close_cut`) the crop is placed and sampled in the cut alone, exactly as inference
+/// places and samples it in a photo that is that cut.
+pub(crate) fn place_and_crop(img: &Img, rect: Rect, cut: Option<Rect>, n: usize) -> (Rect, Img) {
+    match cut {
+        Some(w) => {
+            let local = Rect { x: rect.x - w.x, y: rect.y - w.y, ..rect }.moved_inside(w.w as usize, w.h as usize);
+            let crop = crop_resize(&img.window(w), local, n);
+            (Rect { x: local.x + w.x, y: local.y + w.y, ..local }, crop)
+        }
+        None => {
+            let rect = rect.moved_inside(img.w, img.h);
+            (rect, crop_resize(img, rect, n))
+        }
+    }
+}
+
+/// Zeroes the s x s depth and mask cells of crop `rect` whose centres lie outside `cut`: nothing
+/// of the scene is seen there, so no face depth either.
+pub(crate) fn blank_outside(cut: Rect, rect: Rect, s: usize, depth: &mut [f32], mask: &mut [f32]) {
+    for (p, (d, m)) in depth.iter_mut().zip(mask.iter_mut()).enumerate() {
+        let x = rect.x + ((p % s) as f32 + 0.5) * rect.w / s as f32;
+        let y = rect.y + ((p / s) as f32 + 0.5) * rect.h / s as f32;
+        if !cut.contains(x, y) {
+            (*d, *m) = (0.0, 0.0);
+        }
+    }
 }
 
 /// The crop: the anchor's face box enlarged by `scale` as a square, or the whole frame when

@@ -36,6 +36,8 @@ pub struct ClipSpec {
     pub map: usize,
     /// Face crop side over the face box side at test (`Config::crop`).
     pub crop: f32,
+    /// Share of augmented clips cut close around the face (`Config::close_cut`).
+    pub close_cut: f64,
 }
 
 impl ClipSpec {

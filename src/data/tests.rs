@@ -37,7 +37,7 @@ fn label(w: usize, h: usize, v: f32, path: &Path) {
 }
 
 fn spec() -> ClipSpec {
-    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3 }
+    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0 }
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn oulu_reader_on_fixture() {
     assert!(super::sub_protocols(&root, "1,,2").is_err());
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
-    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4, crop: 1.3 };
+    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0 };
     let ds = Dataset::open(&root, Split::Train, Some("1"), &s1).unwrap();
     assert!(ds.skipped().iter().any(|s| s.contains("frame 5")), "{:?}", ds.skipped());
     std::fs::remove_dir_all(root).ok();
@@ -330,7 +330,7 @@ fn oulu_video_decodes_with_ffmpeg() {
 #[test]
 fn short_videos_get_overlapping_clips_long_ones_disjoint() {
     // span 7 (4 frames every 2nd)
-    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4, crop: 1.3 };
+    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0 };
     assert_eq!(MIN_CLIPS_PER_VIDEO, 4);
     assert_eq!(clip_starts(6, &s), Vec::<usize>::new());
     assert_eq!(clip_starts(7, &s), vec![0]);

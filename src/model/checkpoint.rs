@@ -22,6 +22,10 @@ pub struct Progress {
     pub seed: u64,
     /// stage finished (the next resume starts the next stage)
     pub stage_done: bool,
+    /// The checkpoint the run started from (`train --init`: its path and checksum); None for a
+    /// random start. Kept through resumes, so a fine-tuned model says what it was tuned from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
 }
 
 /// The operating threshold stored with a model: fixed at the EER of the training side's dev
@@ -99,6 +103,8 @@ pub struct Loaded {
     /// the single-frame network's own threshold (multi-frame checkpoints)
     pub calibration_single: Option<Calibration>,
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// The stored checksum (checked on reading), which names these exact contents.
+    pub checksum: Option<String>,
 }
 
 impl Loaded {
@@ -218,7 +224,8 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         }
         tensors.insert(name, (view.shape().to_vec(), values));
     }
-    Ok(Loaded { config, progress, calibration, calibration_single, tensors })
+    let checksum = metadata.get(CHECKSUM_KEY).cloned();
+    Ok(Loaded { config, progress, calibration, calibration_single, tensors, checksum })
 }
 
 /// A calibration in the metadata under `key`, checked: a threshold inside the score's range,

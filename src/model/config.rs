@@ -74,6 +74,11 @@ pub struct Config {
     /// `crop +- CROP_JITTER`). A checkpoint without this field trained on 1.3.
     #[serde(default = "legacy_crop")]
     pub crop: f64,
+    /// Share of training clips whose frames are first cut close around the face, as the photos
+    /// of many real sets and apps are (the crop then reaches past the picture; see
+    /// `data::augment::CloseCut`). 0 (the default of older checkpoints) for none.
+    #[serde(default)]
+    pub close_cut: f64,
     pub stem: usize,
     pub block: [usize; 3],
     pub head: [usize; 2],
@@ -238,6 +243,12 @@ impl Config {
         if !(1.0..=4.0).contains(&self.crop) {
             bail!("crop (face crop side over the face box side) must be in [1, 4], got {}", self.crop);
         }
+        if !(0.0..=1.0).contains(&self.close_cut) {
+            bail!(
+                "close_cut (share of training clips cut close around the face) must be in [0, 1], got {}",
+                self.close_cut
+            );
+        }
         let widths = [
             self.stem,
             self.block[0],
@@ -338,6 +349,7 @@ impl Config {
             size: self.image_size,
             map: self.map_size(),
             crop: self.crop as f32,
+            close_cut: self.close_cut,
         }
     }
 }

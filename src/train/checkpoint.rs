@@ -157,12 +157,15 @@ pub fn provenance(loaded: &Loaded, path: &Path) -> crate::eval::report::Provenan
         .progress
         .as_ref()
         .map(|p| {
+            // (the starting checkpoint's name comes from the file: shown, never obeyed, by a terminal)
+            let init = p.init.as_deref().map(|i| format!(", fine-tuned from {}", crate::util::text::shown(i)));
             format!(
-                ", stage {} {} after {} steps, seed {}",
+                ", stage {} {} after {} steps, seed {}{}",
                 p.stage,
                 if p.stage_done { "done" } else { "stopped" },
                 p.step,
-                p.seed
+                p.seed,
+                init.unwrap_or_default()
             )
         })
         .unwrap_or_default();
@@ -208,6 +211,7 @@ mod provenance_tests {
                 n_attack: 6,
             }),
             tensors: Default::default(),
+            checksum: None,
         };
         let p = provenance(&loaded, Path::new("runs/a/model.safetensors"));
         assert_eq!(p.checkpoint, "runs/a/model.safetensors");

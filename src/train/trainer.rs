@@ -19,7 +19,7 @@ use crate::data::{Clip, DataSource, Dataset, Split};
 use crate::gpu::Gpu;
 use crate::graph::Tape;
 use crate::model::checkpoint::Loaded;
-use crate::model::checkpoint::Progress;
+use crate::model::checkpoint::{Progress, CHECKSUM_KEY};
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
 pub use crate::model::Stage;
@@ -261,7 +261,10 @@ impl RunDir {
             })?;
             eprintln!("starting from the parameters of {}", path.display());
         }
-        let progress = Progress { stage: opts.stages[0].number(), step: 0, seed: opts.seed, stage_done: false };
+        let init = opts.init.as_ref().map(|(path, loaded)| {
+            format!("{} ({CHECKSUM_KEY} {})", path.display(), loaded.checksum.as_deref().unwrap_or("none"))
+        });
+        let progress = Progress { stage: opts.stages[0].number(), step: 0, seed: opts.seed, stage_done: false, init };
         Ok((model, progress, None))
     }
 }
@@ -423,9 +426,22 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
         summary.stages.push((stage, first, last));
         // The next stage starts at its step 0 with a fresh optimizer.
         if let Some(&next) = stages.iter().find(|&&s| s > stage) {
-            progress = Progress { stage: next.number(), step: 0, seed: progress.seed, stage_done: false };
+            progress = Progress { stage: next.number(), step: 0, stage_done: false, ..progress.clone() };
             checkpoint::save(gpu, &ckpt, &model, None, &progress)?;
         }
+    }
+    if !stages.contains(&Stage::Multi) && !model.cfg.variant().single_only {
+        // Stage 1 alone: the multi-frame part is untrained, so the model users score with is the
+        // single-frame network (what stage1.safetensors holds); checkpoint.safetensors keeps the
+        // whole model for `--stage 2 --resume`.
+        let stage1 = std::fs::read(run.stage1()).with_context(|| format!("reading {}", run.stage1().display()))?;
+        crate::util::fs::write_atomic(&run.model(), &stage1)?;
+        eprintln!(
+            "stage 1 only: {} is the single-frame network (Model 1); --stage 2 --resume trains the multi-frame part",
+            run.model().display()
+        );
+        summary.calibration = crate::model::checkpoint::read(&run.model())?.calibration;
+        return Ok(summary);
     }
     let calibration = calibrate(gpu, &model, opts);
     // photos are scored by the single-frame part against its own threshold (stage1.safetensors'):
@@ -522,7 +538,7 @@ impl Steps<'_> {
             first.get_or_insert_with(|| losses.clone());
             last = losses;
             *progress =
-                Progress { stage: n, step: step + 1, seed: progress.seed, stage_done: step + 1 == stage_cfg.steps };
+                Progress { stage: n, step: step + 1, stage_done: step + 1 == stage_cfg.steps, ..progress.clone() };
             self.done += 1;
             let stop = opts.stop_after == Some(self.done);
             if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {

@@ -94,7 +94,7 @@ fn dump_command_writes_a_safetensors_file_and_rejects_bad_input() {
     cfg.image_size = 24;
     let model = FasTd::new(&g, cfg.clone(), 3).unwrap();
     let ckpt = dir.join("model.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true, init: None };
     tdfas::train::checkpoint::save(&g, &ckpt, &model, None, &progress).unwrap();
     for i in 0..(cfg.frames - 1) * cfg.interval + 1 {
         let img = image::RgbImage::from_fn(40, 40, |x, y| image::Rgb([(x * 6) as u8, (y * 6) as u8, (i * 20) as u8]));

@@ -88,7 +88,7 @@ fn calibration(threshold: f64, data: &str) -> Calibration {
 fn model_with(path: &Path, seed: u64, cfg: tdfas::model::Config, c: Option<Calibration>) {
     let gpu = common::gpu();
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, seed).unwrap();
-    let progress = Progress { stage: 2, step: 1, seed, stage_done: true };
+    let progress = Progress { stage: 2, step: 1, seed, stage_done: true, init: None };
     checkpoint::save_calibrated(&gpu, path, &model, None, &progress, c.as_ref()).unwrap();
 }
 

@@ -429,7 +429,7 @@ fn a_checkpoint_of_a_model_spanning_buffers_saves_and_loads_exactly() {
     use tdfas::train::checkpoint;
     let g = gpu();
     let dir = common::tmp_dir("limits", "ckpt");
-    let progress = Progress { stage: 2, step: 1, seed: 0, stage_done: false };
+    let progress = Progress { stage: 2, step: 1, seed: 0, stage_done: false, init: None };
     // model and optimizer under a 2 KiB buffer cap: the arena and its state span buffers
     g.test_set_buffer_cap(Some(2048));
     let mut model = FasTd::new(&g, micro(), 3).unwrap();

@@ -305,7 +305,7 @@ fn ffmpeg_errors_on_a_partly_decoded_video_are_a_warning() {
     let gpu = common::gpu();
     let model = tdfas::model::fastd::FasTd::new(&gpu, micro(), 0).unwrap();
     let ckpt = dir.join("m.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 2, seed: 0, stage_done: true, init: None };
     checkpoint::save(&gpu, &ckpt, &model, None, &progress).unwrap();
     let video = dir.join("cut.mp4");
     std::fs::write(&video, b"truncated").unwrap();
@@ -334,7 +334,7 @@ fn labels_of_another_size_are_scaled_or_rejected() {
     let dir = tmp("labels");
     let data = dir.join("data");
     tiny_dataset(&data);
-    let spec = ClipSpec { frames: 3, interval: 1, size: 32, map: 8, crop: 1.3 };
+    let spec = ClipSpec { frames: 3, interval: 1, size: 32, map: 8, crop: 1.3, close_cut: 0.0 };
     let live = |data: &Path| {
         let ds = Dataset::open(data, Split::Train, None, &spec).unwrap();
         let i = (0..ds.len()).find(|&i| ds.index(i).label == 1).unwrap();

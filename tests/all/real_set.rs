@@ -171,3 +171,33 @@ with open(out, "w") as f:
     assert_eq!(r["no_face"], serde_json::json!(["live/c_none.png"]));
     assert!(said.contains("within-source AUC 0.500"), "{said}");
 }
+
+/// The research tools never replace a file they are told to write without `--overwrite`: the
+/// existing file is left as it was and the message names it (checked before any model loads, so
+/// no torch is needed here).
+#[test]
+fn the_reference_and_real_check_tools_refuse_to_replace_an_existing_output() {
+    let dir = tmp("refuse");
+    let mine = dir.join("mine.json");
+    std::fs::write(&mine, "my notes").unwrap();
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+    let runs: [Vec<std::ffi::OsString>; 2] = [
+        vec![
+            tools.join("reference_model.py").into(),
+            "--sfas".into(),
+            dir.join("no_sfas").into(),
+            "synth".into(),
+            dir.join("no_data").into(),
+            "--json".into(),
+            mine.clone().into(),
+        ],
+        vec![tools.join("real_check.py").into(), "--json".into(), mine.clone().into(), "m.safetensors".into()],
+    ];
+    for args in runs {
+        let o = std::process::Command::new("python3").args(&args).output().expect("python3 runs");
+        assert!(!o.status.success(), "{args:?} replaced an existing file");
+        assert!(err(&o).contains("mine.json exists"), "{}", err(&o));
+        assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my notes");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -212,7 +212,7 @@ fn checkpoints_round_trip_and_report_mismatches() {
     let tmp = std::env::temp_dir().join(format!("tdfas-ckpt-{}", std::process::id()));
     let model = FasTd::new(&g, micro(), 3).unwrap();
     let path = tmp.join("m.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 0, seed: 0, stage_done: false };
+    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 0, seed: 0, stage_done: false, init: None };
     checkpoint::save(&g, &path, &model, None, &progress).unwrap();
     let (back, loaded) = tdfas::model::checkpoint::load_model(&g, &path).unwrap();
     assert_eq!(back.cfg, model.cfg);
@@ -238,7 +238,7 @@ fn checkpoints_round_trip_and_report_mismatches() {
 fn celeba_spoof_reads_labels_spoof_types_boxes_and_its_dev_split() {
     let root = common::tmp_dir("training", "celeba_spoof");
     common::celeba_spoof_tree(&root);
-    let spec = tdfas::data::ClipSpec { frames: 3, interval: 1, size: 32, map: 4, crop: 1.3 };
+    let spec = tdfas::data::ClipSpec { frames: 3, interval: 1, size: 32, map: 4, crop: 1.3, close_cut: 0.0 };
     let train = Dataset::open(&root, Split::Train, None, &spec).unwrap();
     assert_eq!(train.layout, tdfas::data::Layout::CelebaSpoof);
     assert_eq!(train.len(), 6, "subjects 11 and 12, three images each");
@@ -309,15 +309,17 @@ fn celeba_spoof_trains_and_evaluates_the_single_frame_network() {
         .unwrap();
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && table.contains("Model 1"), "{table}{}", String::from_utf8_lossy(&o.stderr));
-    let o = tdfas()
-        .args(["eval", "--checkpoint"])
-        .arg(out.join("model.safetensors"))
-        .arg("--data")
-        .arg(&data)
-        .output()
-        .unwrap();
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && e.contains("multi-frame model"), "{e}");
+    // stage 1 alone: the model to score with is the single-frame network (no untrained
+    // multi-frame part scoring videos), the same file as stage1.safetensors
+    assert_eq!(
+        std::fs::read(out.join("model.safetensors")).unwrap(),
+        std::fs::read(out.join("stage1.safetensors")).unwrap()
+    );
+    let loaded = tdfas::model::checkpoint::read(&out.join("model.safetensors")).unwrap();
+    assert!(loaded.config.variant().single_only, "variant {}", loaded.config.variant);
+    // the whole model stays in checkpoint.safetensors for --stage 2 --resume
+    let ckpt = tdfas::model::checkpoint::read(&out.join("checkpoint.safetensors")).unwrap();
+    assert!(!ckpt.config.variant().single_only);
 }
 
 /// `tools/photos_to_dataset.py`: labelled photos become a generic dataset split by source (the
@@ -397,6 +399,11 @@ fn labelled_photos_become_a_dataset_split_by_source_that_training_reads() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(tmp.join("tuned/model.safetensors").exists());
+    // the fine-tuned model names what it was tuned from, by path and checksum
+    let base_model = tdfas::model::checkpoint::read(&base.join("model.safetensors")).unwrap();
+    let tuned = tdfas::model::checkpoint::read(&tmp.join("tuned/model.safetensors")).unwrap();
+    let init = tuned.progress.and_then(|p| p.init).expect("the starting checkpoint is recorded");
+    assert!(init.contains("base/model.safetensors"), "{init}");
+    assert!(init.contains(base_model.checksum.as_deref().unwrap()), "{init}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -59,7 +59,7 @@ fn calibration_round_trips_through_a_checkpoint() {
         n_live: 24,
         n_attack: 48,
     };
-    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 3, seed: 0, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 3, seed: 0, stage_done: true, init: None };
     tdfas::train::checkpoint::save_calibrated(&gpu, &path, &model, None, &progress, Some(&c)).unwrap();
     let loaded = tdfas::model::checkpoint::read(&path).unwrap();
     assert_eq!(loaded.calibration.as_ref(), Some(&c));
@@ -344,7 +344,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 1);
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
     let m = dir.join("m.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true, init: None };
     tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
 
     // the dev scores, and the thresholds by hand: APCER <= 25% lets floor(0.25 x attacks) attacks
@@ -432,7 +432,7 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
         n_attack: 1,
     };
     let m = dir.join("m.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true, init: None };
     let (multi, single) = (calib(0.25, "multi EER"), calib(0.75, "single EER"));
     tdfas::train::checkpoint::save_with_calibrations(&gpu, &m, &model, None, &progress, Some(&multi), Some(&single))
         .unwrap();
@@ -445,6 +445,8 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
     picture(&photos.join("me.png"), 200);
     // a WebP (as photos from the web often are; lossless here, so the same pixels as me.png)
     picture(&photos.join("me.webp"), 200);
+    // and a BMP (as webcam capture tools and some datasets store frames)
+    picture(&photos.join("me2.bmp"), 200);
     let video = dir.join("video");
     std::fs::create_dir_all(&video).unwrap();
     for k in 1..=6 {
@@ -461,16 +463,19 @@ fn photos_are_scored_single_frame_and_videos_say_which_frames_they_used() {
         .arg(&video));
     let rows: Vec<serde_json::Value> =
         std::fs::read_to_string(&json).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 5, "three photos of the folder, one photo, one video: {out}");
-    for r in &rows[..4] {
+    assert_eq!(rows.len(), 6, "four photos of the folder, one photo, one video: {out}");
+    for r in &rows[..5] {
         assert_eq!(r["network"], "single-frame", "{r}");
         assert_eq!(r["threshold"]["value"], 0.75, "{r}");
         assert_eq!(r["clip_frames"].as_array().unwrap().len(), 1);
     }
     assert!(rows[0]["input"].as_str().unwrap().ends_with("beach.jpg"));
-    assert_eq!(rows[1]["score"], rows[3]["score"], "me.png scores the same in a folder and alone");
+    assert!(rows[1]["input"].as_str().unwrap().ends_with("me.png"));
+    assert_eq!(rows[1]["score"], rows[4]["score"], "me.png scores the same in a folder and alone");
     assert_eq!(rows[2]["score"], rows[1]["score"], "me.webp holds the pixels of me.png");
-    let v = &rows[4];
+    assert!(rows[3]["input"].as_str().unwrap().ends_with("me2.bmp"));
+    assert_eq!(rows[3]["score"], rows[1]["score"], "me2.bmp holds the pixels of me.png");
+    let v = &rows[5];
     assert_eq!(v["network"], "multi-frame");
     assert_eq!(v["threshold"]["value"], 0.25);
     // 6 frames, clips of 3 frames every 2: one clip (0001, 0003, 0005)... frames are counted
@@ -511,7 +516,7 @@ fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
     cfg.variant = "1".into();
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
     let m = dir.join("m1.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 1, seed: 3, stage_done: true, init: None };
     tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
     for (name, hand) in marked {
         let path = fixtures.join(name);
@@ -571,7 +576,7 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
     (cfg.image_size, cfg.frames, cfg.interval) = (16, 3, 2);
     let model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
     let m = dir.join("m.safetensors");
-    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true };
+    let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 1, seed: 3, stage_done: true, init: None };
     tdfas::train::checkpoint::save(&gpu, &m, &model, None, &progress).unwrap();
     // 30 frames, clips of 3 frames every 2 (span 5): six clips, the same whether read as a file or a stream
     // nut: a container FFmpeg reads from a pipe as it reads it from a file

@@ -129,7 +129,7 @@ fn fixtures() -> &'static Fixtures {
             n_attack: 1,
         };
         let checkpoint = dir.join("model.safetensors");
-        let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true };
+        let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true, init: None };
         tdfas::train::checkpoint::save_calibrated(&gpu, &checkpoint, &model, None, &progress, Some(&c)).unwrap();
         Fixtures { checkpoint, threshold, live, print }
     })
