@@ -58,9 +58,46 @@ def auc(live, attack):
     return wins / (len(live) * len(attack))
 
 
+CLOSE_CUT = 0.6  # a photo covering less of the face crop than this was cut close around the face
+
+
+def checkpoint_crop(ckpt):
+    """The face crop's side over the face box's that a checkpoint was trained with (its config in
+    the safetensors header; 1.3 for a checkpoint written before the key existed)."""
+    try:
+        with open(ckpt, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= 100_000_000:
+                return None
+            meta = json.loads(f.read(n)).get("__metadata__") or {}
+        return json.loads(meta.get("config", "{}")).get("crop", 1.3)
+    except (OSError, ValueError, AttributeError):
+        return None  # not a checkpoint this tool can read: no framing split
+
+
+def picture_share(path, box, crop):
+    """The share of the face crop (a square `crop` times the face box's longer side, centred on
+    the picture along an axis it is longer than, as tdfas places it) that the picture covers; None
+    for anything but a photo with a face, or without Pillow. Under CLOSE_CUT the photo was cut
+    close around the face (as many real sets' photos are) and the crop reaches past its edges."""
+    if not box or crop is None or Path(path).suffix.lower() not in PHOTO:
+        return None
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            w, h = im.size
+            if (im.getexif() or {}).get(0x0112) in (5, 6, 7, 8):  # stored sideways: read upright
+                w, h = h, w
+    except Exception:
+        return None
+    side = crop * max(box[2], box[3])
+    return min(1.0, w / side) * min(1.0, h / side)
+
+
 def score(tdfas, ckpt, items, work):
     out = work / (Path(ckpt).parent.name + "_" + Path(ckpt).stem + ".jsonl")
     cmd = [tdfas, "infer", "--checkpoint", str(ckpt), "--json", str(out)] + [str(p) for _, _, p in items]
+    crop = checkpoint_crop(ckpt)
     # tdfas exits 1 when an input has no face; the JSON still holds every input
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = {}
@@ -71,8 +108,9 @@ def score(tdfas, ckpt, items, work):
     for label, name, p in items:
         r = rows.get(str(p), {})
         threshold = (r.get("threshold") or {}).get("value")
+        box = (r.get("face") or {}).get("face_box")
         per.append({"label": label, "item": name, "score": r.get("score"), "verdict": r.get("verdict", "error"),
-                    "threshold": threshold})
+                    "threshold": threshold, "picture_share": picture_share(p, box, crop)})
     return summarise(str(ckpt), per)
 
 
@@ -105,8 +143,31 @@ def summarise(name, per):
         **source_metrics(per),
         "bpcer": bpcer / len(live) if live else float("nan"),
         "apcer": apcer / len(attack) if attack else float("nan"),
+        "framing": framing(per),
         "items": per,
     }
+
+
+def framing(per):
+    """AUC, within-source AUC, BPCER and APCER of the photos cut close around the face (the crop
+    mostly past the picture) and of the other photos, apart: a model can be at chance on one
+    kind and not the other. Empty without picture shares (no Pillow, the reference)."""
+    out = {}
+    for kind, keep in (("close_cut", lambda v: v < CLOSE_CUT), ("framed", lambda v: v >= CLOSE_CUT)):
+        sel = [x for x in per if x["score"] is not None and x.get("picture_share") is not None and keep(x["picture_share"])]
+        live = [x for x in sel if x["label"] == "live"]
+        attack = [x for x in sel if x["label"] == "attack"]
+        if not live or not attack:
+            continue
+        out[kind] = {
+            "live": len(live),
+            "attack": len(attack),
+            "auc": auc([x["score"] for x in live], [x["score"] for x in attack]),
+            "auc_within_source": within_source_auc(sel),
+            "bpcer": sum(x["verdict"] != "live" for x in live) / len(live),
+            "apcer": sum(x["verdict"] == "live" for x in attack) / len(attack),
+        }
+    return out
 
 
 def source(item):
@@ -258,7 +319,7 @@ def main():
     if a.from_json:
         results = json.loads(Path(a.from_json).read_text())
         for r in results:
-            r.update(source_metrics(r["items"]))
+            r.update(source_metrics(r["items"]), framing=framing(r["items"]))
     else:
         with tempfile.TemporaryDirectory(prefix="tdfas_real_") as w:
             work = Path(w)
@@ -277,6 +338,11 @@ def main():
         lo, hi = r["auc_interval"]
         print(f"{r['checkpoint']:<48} {r['live']:>4} {r['attack']:>6} {len(r['no_face']):>7} {r['auc']:>6.3f} "
               f"{f'{lo:.3f}-{hi:.3f}':>13} {100 * r['bpcer']:>8.1f} {100 * r['apcer']:>8.1f}")
+    for r in results:
+        for kind, m in r.get("framing", {}).items():
+            what = f"photos cut close (crop < {CLOSE_CUT:.0%} picture)" if kind == "close_cut" else "other photos"
+            print(f"  {what}: {m['live']} live, {m['attack']} attacks: AUC {m['auc']:.3f}, within-source "
+                  f"{m['auc_within_source']:.3f}, BPCER {100 * m['bpcer']:.1f}%, APCER {100 * m['apcer']:.1f}%")
     for r in results:
         for x in r["items"]:
             s = "no face" if x["score"] is None else f"{x['score']:.4f}"

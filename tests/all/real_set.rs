@@ -115,9 +115,17 @@ fn the_real_check_counts_auc_within_source_auc_and_error_rates_as_defined() {
     ] {
         std::fs::create_dir_all(root.join(class)).unwrap();
         for n in names {
-            std::fs::write(root.join(class).join(n), b"not read by the stand-in").unwrap();
+            // a's photos frame the face (the crop inside the picture), b's are cut close to it
+            let side = if n.starts_with('a') { 100 } else { 40 };
+            image::RgbImage::new(side, side).save(root.join(class).join(n)).unwrap();
         }
     }
+    // a checkpoint's header: the crop it was trained with (2x the face box) is all the tool reads
+    let ckpt = dir.join("model.safetensors");
+    let header = r#"{"__metadata__":{"config":"{\"crop\": 2.0}"}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header.as_bytes());
+    std::fs::write(&ckpt, bytes).unwrap();
     let fake = dir.join("fake_tdfas.py");
     std::fs::write(
         &fake,
@@ -130,7 +138,9 @@ with open(out, "w") as f:
         s = pathlib.Path(p).stem.split("_")[1]
         score = None if s == "none" else float(s)
         v = None if score is None else ("live" if score >= 0.5 else "attack")
-        f.write(json.dumps({"input": p, "score": score, "verdict": v, "threshold": {"value": 0.5}}) + "\n")
+        box = [25, 25, 50, 50] if pathlib.Path(p).name.startswith("a") else [0, 0, 40, 40]
+        f.write(json.dumps({"input": p, "score": score, "verdict": v, "threshold": {"value": 0.5},
+                            "face": {"face_box": box}}) + "\n")
 "#,
     )
     .unwrap();
@@ -150,7 +160,8 @@ with open(out, "w") as f:
         .arg(&tdfas)
         .arg("--json")
         .arg(&json)
-        .args(["--by-source", "model.safetensors"])
+        .arg("--by-source")
+        .arg(&ckpt)
         .output()
         .expect("python3 runs tools/real_check.py");
     let said = String::from_utf8_lossy(&o.stdout).to_string();
@@ -170,6 +181,14 @@ with open(out, "w") as f:
     assert_eq!((r["live"].as_u64(), r["attack"].as_u64()), (Some(3), Some(3)));
     assert_eq!(r["no_face"], serde_json::json!(["live/c_none.png"]));
     assert!(said.contains("within-source AUC 0.500"), "{said}");
+    // apart: a's photos (a 2x crop of a 50-pixel box in a 100-pixel picture: all picture) rank
+    // right, b's (an 80-pixel crop around a 40-pixel picture: a quarter picture) wrong
+    let f = &r["framing"];
+    assert_eq!((f["framed"]["live"].as_u64(), f["framed"]["attack"].as_u64()), (Some(2), Some(1)), "{f}");
+    assert_eq!((f["close_cut"]["live"].as_u64(), f["close_cut"]["attack"].as_u64()), (Some(1), Some(2)), "{f}");
+    assert_eq!((f["framed"]["auc"].as_f64(), f["close_cut"]["auc"].as_f64()), (Some(1.0), Some(0.0)), "{f}");
+    assert_eq!(f["close_cut"]["bpcer"].as_f64(), Some(1.0), "{f}");
+    assert!(said.contains("photos cut close (crop < 60% picture): 1 live, 2 attacks: AUC 0.000"), "{said}");
 }
 
 /// The research tools never replace a file they are told to write without `--overwrite`: the
