@@ -82,9 +82,11 @@ impl Augment {
             // drawn last: without it every other draw stays as it was
             close_cut: {
                 (close_cut > 0.0 && rng.random_bool(close_cut.min(1.0))).then(|| CloseCut {
-                    width: rng.random_range(0.7..1.5),
-                    aspect: rng.random_range(1.0..1.4),
-                    shift: [rng.random_range(-0.12..0.12), rng.random_range(-0.05..0.2)],
+                    // as the close face photos of real sets are cut (against the detector's
+                    // box: 0.55-1.15 box widths wide, 0.9-1.8 times as tall, the face low in it)
+                    width: rng.random_range(0.55..1.2),
+                    aspect: rng.random_range(0.95..1.8),
+                    shift: [rng.random_range(-0.15..0.1), rng.random_range(-0.3..0.0)],
                 })
             },
         }
