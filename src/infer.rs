@@ -42,7 +42,16 @@ pub struct FaceReport {
     /// the frames' short side when they are too small to hold a face
     #[serde(skip_serializing_if = "Option::is_none")]
     pub too_small: Option<usize>,
+    /// the least share of a scored clip's face crop that is picture (below `CLOSE_CUT` the
+    /// picture was cut close around the face: a warning)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crop_in_picture: Option<f32>,
 }
+
+/// A face crop less than this share picture comes from a picture cut close around the face:
+/// neither the demo's model nor a model trained on real faces judges those reliably
+/// (docs/EXPERIMENTS.md, ninth stop), so the verdict says so.
+pub const CLOSE_CUT: f32 = 0.6;
 
 /// Whether every colour plane of a clip's frames (planes of `plane` values) is flat: no pixel
 /// differs from the plane's first by one step of 255.
@@ -588,6 +597,7 @@ impl<'a> ClipScorer<'a> {
     /// Clip `ci` of the input: its face counted into `r`, scored unless it has no face.
     fn add(&mut self, ci: usize, (clip, frames): InputClip, r: &mut InputScore) -> Result<()> {
         let cfg = &self.model.cfg;
+        let least = r.face.crop_in_picture.map_or(clip.crop_in_picture, |c| c.min(clip.crop_in_picture));
         match clip.face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.source = "detector".into();
@@ -622,6 +632,7 @@ impl<'a> ClipScorer<'a> {
         if is_flat(&clip.frames, cfg.image_size * cfg.image_size) {
             self.flat_clips += 1;
         }
+        r.face.crop_in_picture = Some(least);
         let batch = HostBatch::unlabelled(cfg, &clip)?;
         let scored = self.model.score(self.gpu, &batch)?;
         if let Some((out, name)) = self.depth {
@@ -677,6 +688,13 @@ impl<'a> ClipScorer<'a> {
         }
         if r.face.clips_without_face > 0 {
             r.warnings.push(format!("{} clip(s) without a face left out", r.face.clips_without_face));
+        }
+        if let Some(share) = r.face.crop_in_picture.filter(|&s| s < CLOSE_CUT) {
+            r.warnings.push(format!(
+                "the picture is cut close around the face: {:.0}% of the face crop is picture (its edges repeat over \
+                 the rest); verdicts on such pictures are unreliable: give one with room around the face",
+                100.0 * share
+            ));
         }
         let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
         r.score = Some(score);

@@ -53,6 +53,13 @@ impl Rect {
         (x1 - x0 >= 2.0 && y1 - y0 >= 2.0).then_some(Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 })
     }
 
+    /// The share of the rectangle's area that lies inside a w x h image.
+    pub fn share_inside(&self, w: usize, h: usize) -> f32 {
+        let across = (self.x + self.w).min(w as f32) - self.x.max(0.0);
+        let down = (self.y + self.h).min(h as f32) - self.y.max(0.0);
+        (across.max(0.0) * down.max(0.0) / (self.w * self.h)).clamp(0.0, 1.0)
+    }
+
     /// True when the point lies inside the rectangle.
     pub fn contains(&self, x: f32, y: f32) -> bool {
         x >= self.x && x < self.x + self.w && y >= self.y && y < self.y + self.h

@@ -22,6 +22,9 @@ pub struct FaceClip {
     pub mask: Vec<f32>,
     /// where the crop's face box came from
     pub face: FaceSource,
+    /// the least share of a frame's face crop that is picture (1 when the crop lies inside the
+    /// frame; low for a photo cut close around the face, whose edges then fill the rest)
+    pub crop_in_picture: f32,
 }
 
 /// A clip of frame files (a folder's NNNN.png|jpg, or Nf copies of one photo) of the input
@@ -64,9 +67,11 @@ fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: F
         frames: Vec::with_capacity(images.len() * 3 * n * n),
         mask: Vec::with_capacity(images.len() * s * s),
         face,
+        crop_in_picture: 1.0,
     };
     for (img, anchor) in images.iter().zip(anchors) {
         let rect = crop_rect(*anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
+        clip.crop_in_picture = clip.crop_in_picture.min(rect.share_inside(img.w, img.h));
         let crop = crop_resize(img, rect, n);
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));

@@ -500,7 +500,8 @@ fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
 }
 
 /// Real camera photos stored sideways (EXIF orientation 6): read upright, the face found where a
-/// person marked it by hand, the photo scored without error. The pipeline, not accuracy.
+/// person marked it by hand, the photo scored without error; cut to the face, the same photo is
+/// scored with a warning that the picture is cut too close. The pipeline, not accuracy.
 #[test]
 fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real");
@@ -538,6 +539,27 @@ fn real_photos_stored_sideways_are_read_upright_and_their_faces_found() {
         let fb: Vec<f32> =
             r["face"]["face_box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
         assert!(iou([fb[0], fb[1], fb[2], fb[3]], hand) > 0.3, "{name}: scored on {fb:?}");
+        // the face crop lies in the picture: no close-cut warning
+        assert_eq!(r["face"]["crop_in_picture"].as_f64(), Some(1.0), "{r}");
+        assert!(!r["warnings"].to_string().contains("cut close"), "{r}");
+        // the same photo cut to the marked face (as many real sets' photos are): the crop reaches
+        // far past the picture, which the verdict says
+        let [x, y, w, h] = hand.map(|v| v as usize);
+        let mut cut = tdfas::data::imageops::Img::new(w, h, 3);
+        for j in 0..h {
+            for i in 0..w {
+                (0..3).for_each(|c| cut.set(i, j, c, img.at(x + i, y + j, c)));
+            }
+        }
+        let close = dir.join(format!("close_{name}.png"));
+        tdfas::data::imageops::save(&cut, &close).unwrap();
+        let json = dir.join(format!("close_{name}.json"));
+        run(tdfas().args(["infer", "--threshold", "0.5", "--checkpoint"]).arg(&m).arg("--json").arg(&json).arg(&close));
+        let r = json_lines_first(&json);
+        assert_eq!(r["face"]["source"], "detector", "{r}");
+        let share = r["face"]["crop_in_picture"].as_f64().unwrap();
+        assert!(share < 0.3, "{name} cut to the face: {share} of the crop is picture");
+        assert!(r["warnings"].to_string().contains("cut close around the face"), "{r}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
