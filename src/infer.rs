@@ -53,6 +53,18 @@ pub struct FaceReport {
 /// (docs/EXPERIMENTS.md, ninth stop), so the verdict says so.
 pub const CLOSE_CUT: f32 = 0.6;
 
+/// The warning for a picture cut close around the face (`FaceReport::crop_in_picture` under
+/// `CLOSE_CUT`), if it is one.
+fn close_cut_warning(face: &FaceReport) -> Option<String> {
+    face.crop_in_picture.filter(|&s| s < CLOSE_CUT).map(|share| {
+        format!(
+            "the picture is cut close around the face: {:.0}% of the face crop is picture (its edges repeat over \
+             the rest); verdicts on such pictures are unreliable: give one with room around the face",
+            100.0 * share
+        )
+    })
+}
+
 /// Whether every colour plane of a clip's frames (planes of `plane` values) is flat: no pixel
 /// differs from the plane's first by one step of 255.
 fn is_flat(frames: &[f32], plane: usize) -> bool {
@@ -689,13 +701,7 @@ impl<'a> ClipScorer<'a> {
         if r.face.clips_without_face > 0 {
             r.warnings.push(format!("{} clip(s) without a face left out", r.face.clips_without_face));
         }
-        if let Some(share) = r.face.crop_in_picture.filter(|&s| s < CLOSE_CUT) {
-            r.warnings.push(format!(
-                "the picture is cut close around the face: {:.0}% of the face crop is picture (its edges repeat over \
-                 the rest); verdicts on such pictures are unreliable: give one with room around the face",
-                100.0 * share
-            ));
-        }
+        r.warnings.extend(close_cut_warning(&r.face));
         let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
         r.score = Some(score);
         r.verdict = Verdict::of(score, r.threshold.as_ref());
@@ -847,6 +853,8 @@ fn stream_clips(
             FaceSource::Dataset => true,
         };
         if scored {
+            let least = r.face.crop_in_picture.map_or(clip.crop_in_picture, |c| c.min(clip.crop_in_picture));
+            r.face.crop_in_picture = Some(least);
             let batch = HostBatch::unlabelled(cfg, &clip)?;
             let score = model.score(gpu, &batch)?.scores[0];
             r.clip_scores.push(score);
@@ -880,6 +888,7 @@ fn stream_clips(
         ));
         return Ok(());
     }
+    r.warnings.extend(close_cut_warning(&r.face));
     let score = r.clip_scores.iter().sum::<f64>() / r.clip_scores.len() as f64;
     r.score = Some(score);
     r.verdict = Verdict::of(score, r.threshold.as_ref());

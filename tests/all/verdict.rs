@@ -626,6 +626,9 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
     let summary = &streamed[6];
     assert_eq!(summary["clip_scores"], file[0]["clip_scores"], "a stream scores as the file does");
     assert_eq!(summary["frames_total"], 30);
+    // whole frames (--no-detect): every crop all picture, reported alike by both readers
+    assert_eq!(summary["face"]["crop_in_picture"].as_f64(), Some(1.0), "{summary}");
+    assert_eq!(summary["face"]["crop_in_picture"], file[0]["face"]["crop_in_picture"]);
     // standard input
     let mut child = tdfas()
         .args(["infer", "--no-detect", "--threshold", "0.5", "--checkpoint"])
