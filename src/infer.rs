@@ -48,6 +48,13 @@ pub struct FaceReport {
     pub crop_in_picture: Option<f32>,
 }
 
+impl FaceReport {
+    /// Counts a scored clip's `crop_in_picture` into the least so far.
+    fn note_crop_in_picture(&mut self, share: f32) {
+        self.crop_in_picture = Some(self.crop_in_picture.map_or(share, |c| c.min(share)));
+    }
+}
+
 /// A face crop less than this share picture comes from a picture cut close around the face:
 /// neither the demo's model nor a model trained on real faces judges those reliably
 /// (docs/EXPERIMENTS.md, ninth stop), so the verdict says so.
@@ -609,7 +616,6 @@ impl<'a> ClipScorer<'a> {
     /// Clip `ci` of the input: its face counted into `r`, scored unless it has no face.
     fn add(&mut self, ci: usize, (clip, frames): InputClip, r: &mut InputScore) -> Result<()> {
         let cfg = &self.model.cfg;
-        let least = r.face.crop_in_picture.map_or(clip.crop_in_picture, |c| c.min(clip.crop_in_picture));
         match clip.face {
             FaceSource::Detector { box_, missed, frames } => {
                 r.face.source = "detector".into();
@@ -644,7 +650,7 @@ impl<'a> ClipScorer<'a> {
         if is_flat(&clip.frames, cfg.image_size * cfg.image_size) {
             self.flat_clips += 1;
         }
-        r.face.crop_in_picture = Some(least);
+        r.face.note_crop_in_picture(clip.crop_in_picture);
         let batch = HostBatch::unlabelled(cfg, &clip)?;
         let scored = self.model.score(self.gpu, &batch)?;
         if let Some((out, name)) = self.depth {
@@ -853,8 +859,7 @@ fn stream_clips(
             FaceSource::Dataset => true,
         };
         if scored {
-            let least = r.face.crop_in_picture.map_or(clip.crop_in_picture, |c| c.min(clip.crop_in_picture));
-            r.face.crop_in_picture = Some(least);
+            r.face.note_crop_in_picture(clip.crop_in_picture);
             let batch = HostBatch::unlabelled(cfg, &clip)?;
             let score = model.score(gpu, &batch)?.scores[0];
             r.clip_scores.push(score);

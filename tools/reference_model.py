@@ -28,9 +28,8 @@ import subprocess
 import sys
 import tempfile
 
-from real_check import auc  # the same AUC as the real check's (this folder is on sys.path)
-
-PHOTO = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}  # what tdfas reads (src/data/imageops.rs)
+# the real check's AUC and photo extensions (what tdfas reads); this folder is on sys.path
+from real_check import PHOTO, auc
 
 
 class Reference:

@@ -440,7 +440,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             "stage 1 only: {} is the single-frame network (Model 1); --stage 2 --resume trains the multi-frame part",
             run.model().display()
         );
-        summary.calibration = crate::model::checkpoint::read(&run.model())?.calibration;
+        summary.calibration = crate::model::checkpoint::parse(&stage1)?.calibration;
         return Ok(summary);
     }
     let calibration = calibrate(gpu, &model, opts);
