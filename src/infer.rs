@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use crate::data::face::FaceSettings;
 use crate::data::imageops::{Img, Rect};
 use crate::data::load::FaceSource;
-use crate::data::unlabelled::{self, FaceClip};
+use crate::data::unlabelled::{self, close_cut_warning_for, FaceClip};
 use crate::data::{generic, video, ClipSpec};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
@@ -55,21 +55,10 @@ impl FaceReport {
     }
 }
 
-/// A face crop less than this share picture comes from a picture cut close around the face:
-/// neither the demo's model nor a model trained on real faces judges those reliably
-/// (docs/EXPERIMENTS.md, ninth stop), so the verdict says so.
-pub const CLOSE_CUT: f32 = 0.6;
-
 /// The warning for a picture cut close around the face (`FaceReport::crop_in_picture` under
 /// `CLOSE_CUT`), if it is one.
 fn close_cut_warning(face: &FaceReport) -> Option<String> {
-    face.crop_in_picture.filter(|&s| s < CLOSE_CUT).map(|share| {
-        format!(
-            "the picture is cut close around the face: {:.0}% of the face crop is picture (its edges repeat over \
-             the rest); verdicts on such pictures are unreliable: give one with room around the face",
-            100.0 * share
-        )
-    })
+    face.crop_in_picture.and_then(close_cut_warning_for)
 }
 
 /// Whether every colour plane of a clip's frames (planes of `plane` values) is flat: no pixel

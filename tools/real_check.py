@@ -58,46 +58,22 @@ def auc(live, attack):
     return wins / (len(live) * len(attack))
 
 
-CLOSE_CUT = 0.6  # a photo covering less of the face crop than this was cut close around the face
+CLOSE_CUT = 0.6  # a face crop less than this share picture: the photo was cut close around the face
 
 
-def checkpoint_crop(ckpt):
-    """The face crop's side over the face box's that a checkpoint was trained with (its config in
-    the safetensors header; 1.3 for a checkpoint written before the key existed)."""
-    try:
-        with open(ckpt, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 0 < n <= 100_000_000:
-                return None
-            meta = json.loads(f.read(n)).get("__metadata__") or {}
-        return json.loads(meta.get("config", "{}")).get("crop", 1.3)
-    except (OSError, ValueError, AttributeError):
-        return None  # not a checkpoint this tool can read: no framing split
-
-
-def picture_share(path, box, crop):
-    """The share of the face crop (a square `crop` times the face box's longer side, centred on
-    the picture along an axis it is longer than, as tdfas places it) that the picture covers; None
-    for anything but a photo with a face, or without Pillow. Under CLOSE_CUT the photo was cut
-    close around the face (as many real sets' photos are) and the crop reaches past its edges."""
-    if not box or crop is None or Path(path).suffix.lower() not in PHOTO:
+def picture_share(path, row):
+    """The share of the face crop that is picture, as `tdfas infer` reports it
+    (`face.crop_in_picture`, the crop tdfas scored); None for anything but a photo with a face.
+    Under CLOSE_CUT the photo was cut close around the face (as many real sets' photos are) and
+    the crop reaches past its edges (infer warns)."""
+    if Path(path).suffix.lower() not in PHOTO:
         return None
-    try:
-        from PIL import Image
-        with Image.open(path) as im:
-            w, h = im.size
-            if (im.getexif() or {}).get(0x0112) in (5, 6, 7, 8):  # stored sideways: read upright
-                w, h = h, w
-    except Exception:
-        return None
-    side = crop * max(box[2], box[3])
-    return min(1.0, w / side) * min(1.0, h / side)
+    return (row.get("face") or {}).get("crop_in_picture")
 
 
 def score(tdfas, ckpt, items, work):
     out = work / (Path(ckpt).parent.name + "_" + Path(ckpt).stem + ".jsonl")
     cmd = [tdfas, "infer", "--checkpoint", str(ckpt), "--json", str(out)] + [str(p) for _, _, p in items]
-    crop = checkpoint_crop(ckpt)
     # tdfas exits 1 when an input has no face; the JSON still holds every input
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = {}
@@ -108,9 +84,8 @@ def score(tdfas, ckpt, items, work):
     for label, name, p in items:
         r = rows.get(str(p), {})
         threshold = (r.get("threshold") or {}).get("value")
-        box = (r.get("face") or {}).get("face_box")
         per.append({"label": label, "item": name, "score": r.get("score"), "verdict": r.get("verdict", "error"),
-                    "threshold": threshold, "picture_share": picture_share(p, box, crop)})
+                    "threshold": threshold, "picture_share": picture_share(p, r)})
     return summarise(str(ckpt), per)
 
 
@@ -132,8 +107,6 @@ def summarise(name, per):
     """AUC, BPCER and APCER (at each item's verdict) of one model's scored items."""
     live = [x["score"] for x in per if x["label"] == "live" and x["score"] is not None]
     attack = [x["score"] for x in per if x["label"] == "attack" and x["score"] is not None]
-    bpcer = sum(x["verdict"] != "live" for x in per if x["label"] == "live" and x["score"] is not None)
-    apcer = sum(x["verdict"] == "live" for x in per if x["label"] == "attack" and x["score"] is not None)
     return {
         "checkpoint": name,
         "live": len(live),
@@ -141,17 +114,27 @@ def summarise(name, per):
         "no_face": [x["item"] for x in per if x["score"] is None],
         "auc": auc(live, attack),
         **source_metrics(per),
-        "bpcer": bpcer / len(live) if live else float("nan"),
-        "apcer": apcer / len(attack) if attack else float("nan"),
+        **error_rates(per),
         "framing": framing(per),
         "items": per,
+    }
+
+
+def error_rates(per):
+    """BPCER (live items whose verdict is not live) and APCER (attacks called live) over the
+    scored items."""
+    live = [x for x in per if x["label"] == "live" and x["score"] is not None]
+    attack = [x for x in per if x["label"] == "attack" and x["score"] is not None]
+    return {
+        "bpcer": sum(x["verdict"] != "live" for x in live) / len(live) if live else float("nan"),
+        "apcer": sum(x["verdict"] == "live" for x in attack) / len(attack) if attack else float("nan"),
     }
 
 
 def framing(per):
     """AUC, within-source AUC, BPCER and APCER of the photos cut close around the face (the crop
     mostly past the picture) and of the other photos, apart: a model can be at chance on one
-    kind and not the other. Empty without picture shares (no Pillow, the reference)."""
+    kind and not the other. Empty without picture shares (the reference)."""
     out = {}
     for kind, keep in (("close_cut", lambda v: v < CLOSE_CUT), ("framed", lambda v: v >= CLOSE_CUT)):
         sel = [x for x in per if x["score"] is not None and x.get("picture_share") is not None and keep(x["picture_share"])]
@@ -164,8 +147,7 @@ def framing(per):
             "attack": len(attack),
             "auc": auc([x["score"] for x in live], [x["score"] for x in attack]),
             "auc_within_source": within_source_auc(sel),
-            "bpcer": sum(x["verdict"] != "live" for x in live) / len(live),
-            "apcer": sum(x["verdict"] == "live" for x in attack) / len(attack),
+            **error_rates(sel),
         }
     return out
 

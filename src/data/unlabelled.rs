@@ -80,3 +80,20 @@ fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: F
     }
     clip
 }
+
+/// A face crop less than this share picture comes from a picture cut close around the face:
+/// neither the demo's model nor a model trained on real faces judges those reliably
+/// (docs/EXPERIMENTS.md, ninth stop), so the verdict says so.
+pub const CLOSE_CUT: f32 = 0.6;
+
+/// The warning for a face crop of which only `share` is picture, if that is under `CLOSE_CUT`
+/// (`tdfas infer` and the browser page say the same).
+pub fn close_cut_warning_for(share: f32) -> Option<String> {
+    (share < CLOSE_CUT).then(|| {
+        format!(
+            "the picture is cut close around the face: {:.0}% of the face crop is picture (its edges repeat over \
+             the rest); verdicts on such pictures are unreliable: give one with room around the face",
+            100.0 * share
+        )
+    })
+}

@@ -58,7 +58,9 @@ function showResult(r, clipsText) {
     $('network').textContent = r.network;
     $('facebox').textContent = r.face_box ? r.face_box.map((x) => Math.round(x)).join(', ') + ` (${r.face_source})` : r.face_source;
     if (r.depth) drawDepth(r.depth, r.map_size);
-    if ($('message').className === 'info') showMessage('');
+    // as `tdfas infer`: a picture cut close around the face gets a warning with its verdict
+    if (r.warning) showMessage(r.warning, 'warn');
+    else if (['info', 'warn'].includes($('message').className)) showMessage('');
   }
   if (r.ms != null) $('time').textContent = `${r.ms.toFixed(1)} ms`;
   if (clipsText) $('clips').textContent = clipsText;
@@ -200,7 +202,7 @@ async function scoreRun(pics) {
   const boxes = new Map();
   const rgba = pics.map((p) => p.rgba());
   const scores = [];
-  let last = null, noFace = null;
+  let last = null, noFace = null, closest = null;
   for (let c = 0; c < plan.length; c += 2) {
     const idx = [...Array(page.model.frames).keys()].map((k) => plan[c] + k * plan[c + 1]);
     for (const i of idx) if (!boxes.has(i)) boxes.set(i, tdfas.detect_face(rgba[i], w, h));
@@ -209,6 +211,7 @@ async function scoreRun(pics) {
     if (r.no_face) { noFace = r; continue; }
     scores.push(r.score);
     last = r;
+    closest = leastCropShare(closest, r);
     showResult(r, `${scores.length} of ${plan.length / 2}`);
     drawBox(r.face_box, w, h);
   }
@@ -217,8 +220,9 @@ async function scoreRun(pics) {
     return finish('done', { no_face: noFace.no_face, clips: plan.length / 2 });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
-  showResult({ ...last, score, p_live: null }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
-  finish('done', { score, clip_scores: scores, threshold: last.threshold, face_box: last.face_box, conv_kernel: page.model.conv_kernel, ms: last.ms });
+  const framing = { crop_in_picture: closest.crop_in_picture, warning: closest.warning };
+  showResult({ ...last, ...framing, score, p_live: null }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
+  finish('done', { score, clip_scores: scores, threshold: last.threshold, face_box: last.face_box, ...framing, conv_kernel: page.model.conv_kernel, ms: last.ms });
 }
 
 async function scorePhotos(pics, names) {
@@ -236,6 +240,12 @@ async function scorePhotos(pics, names) {
     drawBox(r.face_box, p.width, p.height);
   }
   finish('done', { photos: results.map(({ depth, ...r }) => r), conv_kernel: page.model.conv_kernel });
+}
+
+// Of two scored clips, the one whose face crop is least picture (as `tdfas infer` reports a
+// run's least share, and warns by it).
+function leastCropShare(a, b) {
+  return a == null || b.crop_in_picture < a.crop_in_picture ? b : a;
 }
 
 // Scores one window of frames ({rgba, box}); adds the time it took.
@@ -303,7 +313,7 @@ async function slidingWindow(v, what) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const window_ = [];
   const scores = [];
-  let frame = 0, noFace = 0, last = null;
+  let frame = 0, noFace = 0, last = null, closest = null;
   page.running = true;
   // the next frame shown, or the video's end (or Stop): no frame callback comes after those
   const nextFrame = () => new Promise((res) => {
@@ -329,7 +339,7 @@ async function slidingWindow(v, what) {
     page.busy = true;
     try {
       const r = await scoreWindow(window_, w, h, false);
-      if (r.no_face) noFace++; else { scores.push(r.score); last = r; }
+      if (r.no_face) noFace++; else { scores.push(r.score); last = r; closest = leastCropShare(closest, r); }
       showResult(r, `${scores.length} scored, ${noFace} without a face`);
     } catch (e) {
       page.busy = false;
@@ -351,8 +361,9 @@ async function slidingWindow(v, what) {
     return finish('done', { no_face: `no face found in the ${what}`, clips: noFace });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
-  showResult({ ...last, score, p_live: null }, `${scores.length} scored, ${noFace} without a face (the score is their mean)`);
-  finish('done', { score, clip_scores: scores, no_face_clips: noFace, threshold: last.threshold, face_box: last.face_box, ms: last.ms });
+  const framing = { crop_in_picture: closest.crop_in_picture, warning: closest.warning };
+  showResult({ ...last, ...framing, score, p_live: null }, `${scores.length} scored, ${noFace} without a face (the score is their mean)`);
+  finish('done', { score, clip_scores: scores, no_face_clips: noFace, threshold: last.threshold, face_box: last.face_box, ...framing, ms: last.ms });
 }
 
 // ---- kernel tests and bench (in the engine) ----

@@ -191,7 +191,8 @@ pub fn clip_plan(n: u32) -> Result<Vec<u32>, JsError> {
 /// Scores one clip: `frames` RGBA frames of `width` x `height` one after another, `boxes` four
 /// values per frame (NaN where the detector found none). `photo`: one photo given Nf times,
 /// scored by the single-frame network. JSON: the score, p_live, the clip's face box and source,
-/// the last D_fusion map, or `no_face` with the reason.
+/// the last D_fusion map, the share of the face crop that is picture (`crop_in_picture`) and
+/// `tdfas infer`'s warning when that is small, or `no_face` with the reason.
 #[wasm_bindgen]
 pub async fn score_clip(
     frames: Vec<u8>,
@@ -250,6 +251,8 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
         "threshold": calibration_json(threshold),
         "face_box": face_box.map(|b| [b.x, b.y, b.w, b.h]),
         "face_source": if face_box.is_some() { "detector" } else { "frames taken as face crops (too small to search)" },
+        "crop_in_picture": clip.crop_in_picture,
+        "warning": unlabelled::close_cut_warning_for(clip.crop_in_picture),
         "depth": maps.last(),
         "map_size": cfg.map_size(),
     })

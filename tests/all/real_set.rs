@@ -115,17 +115,11 @@ fn the_real_check_counts_auc_within_source_auc_and_error_rates_as_defined() {
     ] {
         std::fs::create_dir_all(root.join(class)).unwrap();
         for n in names {
-            // a's photos frame the face (the crop inside the picture), b's are cut close to it
-            let side = if n.starts_with('a') { 100 } else { 40 };
-            image::RgbImage::new(side, side).save(root.join(class).join(n)).unwrap();
+            image::RgbImage::new(8, 8).save(root.join(class).join(n)).unwrap();
         }
     }
-    // a checkpoint's header: the crop it was trained with (2x the face box) is all the tool reads
     let ckpt = dir.join("model.safetensors");
-    let header = r#"{"__metadata__":{"config":"{\"crop\": 2.0}"}}"#;
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(header.as_bytes());
-    std::fs::write(&ckpt, bytes).unwrap();
+    std::fs::write(&ckpt, b"the fake tdfas below does not read it").unwrap();
     let fake = dir.join("fake_tdfas.py");
     std::fs::write(
         &fake,
@@ -138,9 +132,10 @@ with open(out, "w") as f:
         s = pathlib.Path(p).stem.split("_")[1]
         score = None if s == "none" else float(s)
         v = None if score is None else ("live" if score >= 0.5 else "attack")
-        box = [25, 25, 50, 50] if pathlib.Path(p).name.startswith("a") else [0, 0, 40, 40]
+        # a's photos frame the face (the whole crop is picture), b's are cut close to it
+        share = 1.0 if pathlib.Path(p).name.startswith("a") else 0.25
         f.write(json.dumps({"input": p, "score": score, "verdict": v, "threshold": {"value": 0.5},
-                            "face": {"face_box": box}}) + "\n")
+                            "face": {"face_box": [0, 0, 4, 4], "crop_in_picture": share}}) + "\n")
 "#,
     )
     .unwrap();
@@ -181,8 +176,8 @@ with open(out, "w") as f:
     assert_eq!((r["live"].as_u64(), r["attack"].as_u64()), (Some(3), Some(3)));
     assert_eq!(r["no_face"], serde_json::json!(["live/c_none.png"]));
     assert!(said.contains("within-source AUC 0.500"), "{said}");
-    // apart: a's photos (a 2x crop of a 50-pixel box in a 100-pixel picture: all picture) rank
-    // right, b's (an 80-pixel crop around a 40-pixel picture: a quarter picture) wrong
+    // apart, by the crop share infer reports: a's photos (all picture) rank right, b's (a
+    // quarter picture) wrong
     let f = &r["framing"];
     assert_eq!((f["framed"]["live"].as_u64(), f["framed"]["attack"].as_u64()), (Some(2), Some(1)), "{f}");
     assert_eq!((f["close_cut"]["live"].as_u64(), f["close_cut"]["attack"].as_u64()), (Some(1), Some(2)), "{f}");

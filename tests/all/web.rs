@@ -255,16 +255,33 @@ fn page_scores_frames_and_photos_as_infer_does() {
     std::fs::create_dir_all(&photo_dir).unwrap();
     let photo = photo_dir.join("selfie.jpg");
     std::fs::copy(&frame_files(&fx.live)[0], &photo).unwrap();
+    // a real photo cut to the face (its box marked by hand, as in tests/all/verdict.rs), as many
+    // real sets' photos are: the crop reaches far past the picture, and the page warns as infer
+    // does
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/live_sideways.jpg");
+    let img = tdfas::data::imageops::load(&real, false).unwrap();
+    let marked = tdfas::data::imageops::Rect { x: 115.0, y: 160.0, w: 175.0, h: 200.0 };
+    let close = photo_dir.join("zz_close.png");
+    tdfas::data::imageops::save(&img.window(marked), &close).unwrap();
     let server = Server::start(&fx.checkpoint, Some(&photo_dir));
     let page = browse(&format!("{}?frames=files", server.url), "photo", &WEBGPU);
     assert_eq!(page["state"], "done", "{page}");
-    let r = &page["result"]["photos"][0];
-    let native = infer(&fx.checkpoint, &photo, page["result"]["conv_kernel"].as_str().unwrap());
-    assert_eq!(native["network"], "single-frame");
-    assert_eq!(r["network"], "single-frame");
-    let (got, want) = (f(&r["score"]), f(&native["score"]));
-    eprintln!("photo: page {got:.6}, infer {want:.6}, difference {:.2e}", (got - want).abs());
-    assert!((got - want).abs() <= 1e-4, "photo: the page scored {got}, tdfas infer {want}");
+    let kernel = page["result"]["conv_kernel"].as_str().unwrap();
+    // the page scores photos in name order, selfie.jpg, then zz_close.png (whose warning the
+    // screenshot shows)
+    for (r, path) in page["result"]["photos"].as_array().unwrap().iter().zip([&photo, &close]) {
+        let native = infer(&fx.checkpoint, path, kernel);
+        assert_eq!(native["network"], "single-frame");
+        assert_eq!(r["network"], "single-frame");
+        let (got, want) = (f(&r["score"]), f(&native["score"]));
+        eprintln!("{}: page {got:.6}, infer {want:.6}, difference {:.2e}", path.display(), (got - want).abs());
+        assert!((got - want).abs() <= 1e-4, "{}: the page scored {got}, tdfas infer {want}", path.display());
+        let (share, native_share) = (f(&r["crop_in_picture"]), f(&native["face"]["crop_in_picture"]));
+        assert!((share - native_share).abs() <= 1e-6, "crop share: page {share}, infer {native_share}");
+        let warned = native["warnings"].to_string().contains("cut close around the face");
+        assert_eq!(warned, path == &close, "{native}");
+        assert_eq!(r["warning"].as_str().is_some_and(|w| w.contains("cut close around the face")), warned, "{r}");
+    }
 }
 
 fn ffmpeg_y4m(frames: &Path, out: &Path) -> bool {
