@@ -75,7 +75,11 @@ def score(tdfas, ckpt, items, work):
     out = work / (Path(ckpt).parent.name + "_" + Path(ckpt).stem + ".jsonl")
     cmd = [tdfas, "infer", "--checkpoint", str(ckpt), "--json", str(out)] + [str(p) for _, _, p in items]
     # tdfas exits 1 when an input has no face; the JSON still holds every input
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if not out.is_file():
+        # nothing scored: the checkpoint (or tdfas) is unusable; say what tdfas said
+        said = run.stderr.strip().splitlines()
+        sys.exit(f"{ckpt}: tdfas infer scored nothing (exit {run.returncode}): {said[-1] if said else 'no message'}")
     rows = {}
     for line in out.read_text().splitlines():
         r = json.loads(line)

@@ -215,3 +215,32 @@ fn the_reference_and_real_check_tools_refuse_to_replace_an_existing_output() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A checkpoint tdfas cannot use scores nothing: the real check says which checkpoint and what
+/// tdfas said, and exits non-zero (not a Python traceback about a missing file).
+#[test]
+fn the_real_check_names_a_checkpoint_tdfas_cannot_use() {
+    let dir = tmp("unusable");
+    let root = dir.join("set");
+    for class in ["live", "attack"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        image::RgbImage::new(64, 64).save(root.join(class).join("a_1.png")).unwrap();
+    }
+    let ckpt = dir.join("broken.safetensors");
+    std::fs::write(&ckpt, b"x").unwrap();
+    let o = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/real_check.py"))
+        .arg("--root")
+        .arg(&root)
+        .arg("--tdfas")
+        .arg(env!("CARGO_BIN_EXE_tdfas"))
+        .arg(&ckpt)
+        .output()
+        .expect("python3 runs tools/real_check.py");
+    let said = err(&o);
+    assert!(!o.status.success(), "{said}");
+    assert!(said.contains("broken.safetensors: tdfas infer scored nothing"), "{said}");
+    assert!(said.contains("too short for a safetensors header"), "{said}");
+    assert!(!said.contains("Traceback"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
