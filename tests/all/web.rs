@@ -245,6 +245,10 @@ fn page_scores_frames_and_photos_as_infer_does() {
         let iou = iou(&b(&r["face_box"]), &b(&native["face"]["face_box"]));
         assert!(iou > 0.5, "face boxes {} and {} (IoU {iou:.2})", r["face_box"], native["face"]["face_box"]);
         assert_eq!(f(&r["threshold"]["value"]), fx.threshold);
+        // the run's least crop share, as infer reports it (whole scenes: no warning)
+        let (share, native_share) = (f(&r["crop_in_picture"]), f(&native["face"]["crop_in_picture"]));
+        assert!((share - native_share).abs() <= 1e-6, "crop share: page {share}, infer {native_share}");
+        assert!(r["warning"].is_null(), "{r}");
         scores.push(got);
     }
     // the comparison tells inputs apart: the two clips score differently
