@@ -150,7 +150,7 @@ async function autoRun() {
   if (params.get('test') === 'kernels') return runKernelTests();
   if (params.get('bench')) return runBench();
   if (params.get('frames') === 'files') {
-    const names = (page.site.files || []).filter((n) => /\.(png|jpe?g)$/i.test(n));
+    const names = (page.site.files || []).filter((n) => IMAGE_NAME.test(n));
     const files = [];
     for (const n of names) files.push({ name: n, bytes: new Uint8Array(await (await fetch('files/' + n)).arrayBuffer()) });
     return scoreImages(files);
@@ -160,13 +160,16 @@ async function autoRun() {
 }
 
 // ---- photos and frame runs: exactly `tdfas infer`'s clips, faces and scores ----
+// the image files `tdfas infer` reads (imageops::IMAGE_EXTENSIONS), and its frame names
+const IMAGE_NAME = /\.(png|jpe?g|webp|bmp)$/i;
+const FRAME_NAME = /^\d+\.(png|jpe?g|webp|bmp)$/i;
 async function scoreImages(files) {
   stopVideo();
-  if (!files.length) return fail('No image files given (PNG or JPEG).');
+  if (!files.length) return fail('No image files given (PNG, JPEG, WebP or BMP).');
   setState('scoring');
   files.sort((a, b) => (a.name < b.name ? -1 : 1));
-  // as `tdfas infer`: files named NNNN.png|jpg are a video's frames, other images are photos
-  const numbered = files.length > 1 && files.every((f) => /^\d+\.(png|jpe?g)$/i.test(f.name));
+  // as `tdfas infer`: files named NNNN.png|jpg|... are a video's frames, other images are photos
+  const numbered = files.length > 1 && files.every((f) => FRAME_NAME.test(f.name));
   const pics = [];
   for (const f of files) {
     try {

@@ -96,6 +96,8 @@ fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
         Some("png") => "image/png",
         Some("jpg") | Some("jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        Some("bmp") => "image/bmp",
         Some("mp4") => "video/mp4",
         Some("webm") => "video/webm",
         Some("json") => "application/json",

@@ -144,7 +144,7 @@ impl Picture {
     }
 }
 
-/// Decodes a PNG or JPEG file with the decoder `tdfas infer` uses (EXIF orientation applied), so
+/// Decodes a PNG, JPEG, WebP or BMP file with the decoder `tdfas infer` uses (EXIF orientation applied), so
 /// the page scores the same pixels as the command line.
 #[wasm_bindgen]
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<Picture, JsError> {

@@ -259,6 +259,12 @@ fn page_scores_frames_and_photos_as_infer_does() {
     std::fs::create_dir_all(&photo_dir).unwrap();
     let photo = photo_dir.join("selfie.jpg");
     std::fs::copy(&frame_files(&fx.live)[0], &photo).unwrap();
+    // WebP and BMP, which infer reads too (a print's first frame, the live clip's last)
+    let webp = photo_dir.join("print.webp");
+    let frame = |path: &Path| tdfas::data::imageops::load(path, false).unwrap();
+    tdfas::data::imageops::save(&frame(&frame_files(&fx.print)[0]), &webp).unwrap();
+    let bmp = photo_dir.join("room.bmp");
+    tdfas::data::imageops::save(&frame(frame_files(&fx.live).last().unwrap()), &bmp).unwrap();
     // a real photo cut to the face (its box marked by hand, as in tests/all/verdict.rs), as many
     // real sets' photos are: the crop reaches far past the picture, and the page warns as infer
     // does
@@ -271,9 +277,11 @@ fn page_scores_frames_and_photos_as_infer_does() {
     let page = browse(&format!("{}?frames=files", server.url), "photo", &WEBGPU);
     assert_eq!(page["state"], "done", "{page}");
     let kernel = page["result"]["conv_kernel"].as_str().unwrap();
-    // the page scores photos in name order, selfie.jpg, then zz_close.png (whose warning the
-    // screenshot shows)
-    for (r, path) in page["result"]["photos"].as_array().unwrap().iter().zip([&photo, &close]) {
+    // the page scores photos in name order, zz_close.png last (whose warning the screenshot
+    // shows)
+    let photos = page["result"]["photos"].as_array().unwrap();
+    assert_eq!(photos.len(), 4, "{}", page["result"]);
+    for (r, path) in photos.iter().zip([&webp, &bmp, &photo, &close]) {
         let native = infer(&fx.checkpoint, path, kernel);
         assert_eq!(native["network"], "single-frame");
         assert_eq!(r["network"], "single-frame");
