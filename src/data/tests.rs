@@ -440,6 +440,37 @@ fn shrinking_a_crop_averages_instead_of_aliasing() {
 }
 
 #[test]
+fn an_rgb_crop_is_each_channel_cropped_alone_to_the_bit() {
+    use super::imageops::{crop_resize, Rect};
+    // The three-channel path samples the channels together (the hot loop of rendering and of
+    // every training crop); it must give the one-channel path's values exactly, shrinking or
+    // not, so rendered benchmarks and trained models do not change with it.
+    let (w, h) = (97, 83);
+    let mut rgb = Img::new(w, h, 3);
+    let mut planes = [Img::new(w, h, 1), Img::new(w, h, 1), Img::new(w, h, 1)];
+    for y in 0..h {
+        for x in 0..w {
+            for (ch, plane) in planes.iter_mut().enumerate() {
+                let v = ((x * 37 + y * 11 + ch * 101) % 256) as f32 + 0.25 * ch as f32;
+                rgb.set(x, y, ch, v);
+                plane.set(x, y, 0, v);
+            }
+        }
+    }
+    for (rect, size) in
+        [(Rect { x: -7.3, y: 4.1, w: 80.5, h: 61.2 }, 16), (Rect { x: 10.2, y: 9.9, w: 20.0, h: 20.0 }, 64)]
+    {
+        let together = crop_resize(&rgb, rect, size);
+        for (ch, plane) in planes.iter().enumerate() {
+            let alone = crop_resize(plane, rect, size);
+            let same = (0..size * size).all(|i| together.data[i * 3 + ch].to_bits() == alone.data[i].to_bits());
+            assert!(same, "channel {ch}, {size} px");
+        }
+        assert_eq!(rgb.bilinear_rgb(3.3, 7.8), [0, 1, 2].map(|ch| rgb.bilinear(3.3, 7.8, ch)));
+    }
+}
+
+#[test]
 fn a_face_crop_with_no_room_around_the_face_is_still_found() {
     use super::face;
     use super::imageops::{crop_resize, load, Rect};

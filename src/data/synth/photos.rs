@@ -189,9 +189,8 @@ pub fn warped_into(from: usize, to: usize) -> (Img, Vec<bool>) {
                 }
                 let u = l0 * src_uv[a][0] + l1 * src_uv[b][0] + l2 * src_uv[c][0];
                 let v = l0 * src_uv[a][1] + l1 * src_uv[b][1] + l2 * src_uv[c][1];
-                for ch in 0..3 {
-                    out.set(x, y, ch, src.sample_uv(u, v, ch));
-                }
+                let c = src.sample_uv_rgb(u, v);
+                (0..3).for_each(|ch| out.set(x, y, ch, c[ch]));
                 on_face[y * w + x] = true;
             }
         }

@@ -191,7 +191,7 @@ fn face_texture(photo: &Img, uv: &[[f32; 2]], style: &PhotoStyle, rng: &mut ChaC
                 su += bl[3] * k;
                 sv += bl[4] * k;
             }
-            let c = [0, 1, 2].map(|ch| photo.sample_uv(su, sv, ch));
+            let c = photo.sample_uv_rgb(su, sv);
             let c = colour_transform(c, hue, sat, contrast);
             for ch in 0..3 {
                 tex.set(x, y, ch, c[ch] * tone[ch]);
@@ -443,7 +443,7 @@ impl Background {
             let x = if flip { -x } else { x };
             let (u, v) = (off[0] + x * scale, off[1] + y * scale * img.w as f32 / img.h as f32);
             let (u, v) = (super::places::mirror_wrap(u), super::places::mirror_wrap(v));
-            return [0, 1, 2].map(|ch| (img.sample_uv(u, v, ch) * gain).clamp(0.0, 255.0));
+            return img.sample_uv_rgb(u, v).map(|c| (c * gain).clamp(0.0, 255.0));
         }
         let t = (0.5 + 0.6 * (x * self.grad_dir[0] + y * self.grad_dir[1])).clamp(0.0, 1.0);
         let mut c = [0, 1, 2].map(|i| self.grad[0][i] + (self.grad[1][i] - self.grad[0][i]) * t);
@@ -825,7 +825,7 @@ fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray
             if a[5] < 0.5 {
                 return (scene, 0.0, 0.0); // around the person: the photo's background is cut away
             }
-            let c = [0, 1, 2].map(|ch| id.tex.sample_uv(a[0], a[1], ch));
+            let c = id.tex.sample_uv_rgb(a[0], a[1]);
             let k = 1.0 - PERSON_RELIGHT * (1.0 - lambert(nn));
             (lit(c, k), if r.tag[i] == TAG_FACE { 1.0 } else { 0.0 }, 1.0)
         }
@@ -847,7 +847,7 @@ fn shade(obj: &Object, light: &Light, scene: [f32; 3], r: &Raster, i: usize, ray
                             return (scene, 0.0, 0.0);
                         }
                     }
-                    let base = if in_tex { [0, 1, 2].map(|ch| tex.sample_uv(tu, tv, ch)) } else { *margin_colour };
+                    let base = if in_tex { tex.sample_uv_rgb(tu, tv) } else { *margin_colour };
                     lit(base, lambert(nn))
                 }
                 Medium::Screen { pixels, layout, contrast, gamma, gain, cast, black, bezel } => {
@@ -883,7 +883,8 @@ fn screen_emission(
     let (ix, iy) = (px.floor(), py.floor());
     let (fx, fy) = (px - ix, py - iy);
     let (cu, cv) = ((ix + 0.5) / pixels[0], (iy + 0.5) / pixels[1]);
-    let c = [0, 1, 2].map(|ch| 255.0 * (tex.sample_uv(cu, cv, ch) / 255.0).clamp(0.0, 1.0).powf(gamma) * cast[ch]);
+    let t = tex.sample_uv_rgb(cu, cv);
+    let c = [0, 1, 2].map(|ch| 255.0 * (t[ch] / 255.0).clamp(0.0, 1.0).powf(gamma) * cast[ch]);
     // Black matrix between rows; subpixels weighted so a uniform area keeps its mean; the
     // optics blend the pattern with its mean.
     let pattern = if fy > 0.85 { [0.0; 3] } else { subpixel(layout, fx, ix, iy, c) };

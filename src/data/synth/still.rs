@@ -86,8 +86,8 @@ fn window(
                 for a in 0..k {
                     let px = ox + (x as f32 + (a as f32 + 0.5) / k as f32) / s;
                     let py = oy + (y as f32 + (b as f32 + 0.5) / k as f32) / s;
-                    for (ch, a) in acc[..3].iter_mut().enumerate() {
-                        *a += tex.bilinear(px, py, ch);
+                    for (a, c) in acc[..3].iter_mut().zip(tex.bilinear_rgb(px, py)) {
+                        *a += c;
                     }
                     acc[3] += dp.bilinear(px, py, 0);
                     acc[4] += mp.bilinear(px, py, 0);
