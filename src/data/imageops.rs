@@ -104,14 +104,20 @@ impl Img {
     /// the edge: a crop larger than the frame repeats its border pixels rather than padding
     /// with black, which no camera shows.
     pub fn bilinear(&self, x: f32, y: f32, ch: usize) -> f32 {
+        let ([x0, y0, x1, y1], ax, ay) = self.bilinear_taps(x, y);
+        let top = self.at(x0, y0, ch) * (1.0 - ax) + self.at(x1, y0, ch) * ax;
+        let bot = self.at(x0, y1, ch) * (1.0 - ax) + self.at(x1, y1, ch) * ax;
+        top * (1.0 - ay) + bot * ay
+    }
+
+    /// The four texels (x0, y0, x1, y1) around (x, y), clamped to the edge, and the weights
+    /// of x1 and y1.
+    fn bilinear_taps(&self, x: f32, y: f32) -> ([usize; 4], f32, f32) {
         let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f32);
         let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
         let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
-        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-        let top = self.at(x0, y0, ch) * (1.0 - ax) + self.at(x1, y0, ch) * ax;
-        let bot = self.at(x0, y1, ch) * (1.0 - ax) + self.at(x1, y1, ch) * ax;
-        top * (1.0 - ay) + bot * ay
+        ([x0, y0, x1, y1], fx - x0 as f32, fy - y0 as f32)
     }
 
     /// `bilinear` of the three channels of an RGB image at once: the weights and texels are
@@ -119,11 +125,7 @@ impl Img {
     /// `bilinear` computes it.
     pub fn bilinear_rgb(&self, x: f32, y: f32) -> [f32; 3] {
         debug_assert_eq!(self.c, 3);
-        let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f32);
-        let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f32);
-        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
-        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+        let ([x0, y0, x1, y1], ax, ay) = self.bilinear_taps(x, y);
         let texel = |x: usize, y: usize| {
             let i = (y * self.w + x) * 3;
             [self.data[i], self.data[i + 1], self.data[i + 2]]
