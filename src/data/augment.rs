@@ -291,7 +291,8 @@ mod tests {
             c.mask_paths.push(Some(m));
             c.anchors.push(None);
         }
-        let spec = ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3, close_cut: 0.0 };
+        let spec =
+            ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3, close_cut: 0.0, local_contrast: false };
         let plain = load_clip(&c, &spec, &Default::default(), None).unwrap();
         let luma = |clip: &crate::data::Clip, k: usize| -> Vec<f32> {
             let n = 32 * 32;

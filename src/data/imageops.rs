@@ -391,3 +391,27 @@ pub fn gaussian_blur(img: &Img, sigma: f32) -> Img {
     };
     pass(&pass(img, true), false)
 }
+
+/// The crop's brightness divided by its local mean (a Gaussian 8% of the side wide; colours
+/// scaled alike, so hue and saturation stay): the light on the face, the exposure and the tone
+/// of the camera that took it do not reach the network, its texture and colours do. Brightness
+/// is Rec. 601 luma; the local mean maps to 128 (a small offset keeps dark corners from
+/// blowing up).
+pub fn local_contrast(img: &Img) -> Img {
+    debug_assert_eq!(img.c, 3);
+    let mut luma = Img::new(img.w, img.h, 1);
+    for (l, p) in luma.data.iter_mut().zip(img.data.chunks(3)) {
+        *l = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    }
+    let local = gaussian_blur(&luma, LOCAL_CONTRAST_SIGMA * img.w as f32);
+    let mut out = img.clone();
+    for (p, m) in out.data.chunks_mut(3).zip(&local.data) {
+        let gain = 128.0 / (m + LOCAL_CONTRAST_OFFSET);
+        p.iter_mut().for_each(|v| *v = (*v * gain).clamp(0.0, 255.0));
+    }
+    out
+}
+
+/// `local_contrast`'s Gaussian sigma over the crop side, and the levels added to the local mean.
+pub const LOCAL_CONTRAST_SIGMA: f32 = 0.08;
+const LOCAL_CONTRAST_OFFSET: f32 = 8.0;

@@ -217,6 +217,9 @@ fn crop_frames(
         if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
             crop = a.photometric(&crop, rng)?;
         }
+        if spec.local_contrast {
+            crop = super::imageops::local_contrast(&crop);
+        }
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }

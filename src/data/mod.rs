@@ -38,6 +38,8 @@ pub struct ClipSpec {
     pub crop: f32,
     /// Share of augmented clips cut close around the face (`Config::close_cut`).
     pub close_cut: f64,
+    /// Crops divided by their local brightness (`Config::local_contrast`).
+    pub local_contrast: bool,
 }
 
 impl ClipSpec {

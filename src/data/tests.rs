@@ -37,7 +37,7 @@ fn label(w: usize, h: usize, v: f32, path: &Path) {
 }
 
 fn spec() -> ClipSpec {
-    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0 }
+    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false }
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn oulu_reader_on_fixture() {
     assert!(super::sub_protocols(&root, "1,,2").is_err());
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
-    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0 };
+    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false };
     let ds = Dataset::open(&root, Split::Train, Some("1"), &s1).unwrap();
     assert!(ds.skipped().iter().any(|s| s.contains("frame 5")), "{:?}", ds.skipped());
     std::fs::remove_dir_all(root).ok();
@@ -330,7 +330,7 @@ fn oulu_video_decodes_with_ffmpeg() {
 #[test]
 fn short_videos_get_overlapping_clips_long_ones_disjoint() {
     // span 7 (4 frames every 2nd)
-    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0 };
+    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false };
     assert_eq!(MIN_CLIPS_PER_VIDEO, 4);
     assert_eq!(clip_starts(6, &s), Vec::<usize>::new());
     assert_eq!(clip_starts(7, &s), vec![0]);
@@ -488,4 +488,73 @@ fn a_face_crop_with_no_room_around_the_face_is_still_found() {
     let (cx, cy) = (found.x + found.w / 2.0, found.y + found.h / 2.0);
     assert!((cx - 80.0).abs() < 30.0 && (cy - 80.0).abs() < 30.0, "{found:?} (face box side {side})");
     assert!(found.w > 140.0 && found.w < 280.0, "{found:?}");
+}
+
+#[test]
+fn local_contrast_takes_the_light_away_in_training_and_at_inference() {
+    use super::depth_label::FaceAnchor;
+    use super::imageops::{local_contrast, Rect};
+    // A textured face-sized patch in a frame, and the same frame under dimmer light falling off
+    // from left to right: with `local_contrast` both paths (a training clip, an inference clip)
+    // give the network nearly the same input; without it they do not.
+    let (w, h) = (96, 72);
+    let lit = |gain: fn(usize) -> f32| {
+        let mut img = Img::new(w, h, 3);
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..3 {
+                    let texture = 90.0 + 60.0 * (((x * 7 + y * 13 + ch * 5) % 17) as f32 / 16.0);
+                    img.set(x, y, ch, texture * gain(x));
+                }
+            }
+        }
+        img
+    };
+    let bright = lit(|_| 1.0);
+    let dim = lit(|x| 0.75 - 0.3 * x as f32 / 96.0);
+    let face = Rect { x: 30.0, y: 20.0, w: 30.0, h: 34.0 };
+    let dir = tmp("local_contrast");
+    let mean_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+    let mut off = (0.0, 0.0);
+    for on in [false, true] {
+        let spec = ClipSpec { frames: 1, interval: 1, size: 32, map: 4, crop: 1.8, close_cut: 0.0, local_contrast: on };
+        let mut inputs = Vec::new();
+        for (k, img) in [&bright, &dim].into_iter().enumerate() {
+            let path = dir.join(format!("{on}_{k}/0000.png"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            save(img, &path).unwrap();
+            let c = ClipIndex {
+                video_id: format!("{k}"),
+                instrument: "live".into(),
+                label: 1,
+                frame_paths: vec![path],
+                depth_paths: vec![None],
+                mask_paths: vec![None],
+                anchors: vec![Some(FaceAnchor::Box(face))],
+                video: None,
+            };
+            let train = load::load_clip(&c, &spec, &Default::default(), None).unwrap().frames;
+            let infer =
+                unlabelled::from_images(&spec, &Default::default(), std::slice::from_ref(img), &[Some(face)], None)
+                    .unwrap()
+                    .frames;
+            inputs.push((train, infer));
+        }
+        let (train, infer) = (mean_diff(&inputs[0].0, &inputs[1].0), mean_diff(&inputs[0].1, &inputs[1].1));
+        if on {
+            // what is left is the offset that keeps dark corners from blowing up
+            assert!(
+                train < 0.2 * off.0 && infer < 0.2 * off.1,
+                "the light still reaches the network: {train} {infer}, {off:?} without"
+            );
+        } else {
+            assert!(train > 0.15 && infer > 0.15, "the two lights differ too little to test: {train} {infer}");
+            off = (train, infer);
+        }
+    }
+    // colours are scaled alike: a pixel's channel ratios stay
+    let out = local_contrast(&bright);
+    let (p, q) = (&bright.data[300..303], &out.data[300..303]);
+    assert!(((p[0] / p[2]) - (q[0] / q[2])).abs() < 1e-4, "{p:?} -> {q:?}");
+    std::fs::remove_dir_all(dir).ok();
 }

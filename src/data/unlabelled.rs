@@ -72,7 +72,10 @@ fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: F
     for (img, anchor) in images.iter().zip(anchors) {
         let rect = crop_rect(*anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
         clip.crop_in_picture = clip.crop_in_picture.min(rect.share_inside(img.w, img.h));
-        let crop = crop_resize(img, rect, n);
+        let mut crop = crop_resize(img, rect, n);
+        if spec.local_contrast {
+            crop = crate::data::imageops::local_contrast(&crop);
+        }
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }

@@ -79,6 +79,11 @@ pub struct Config {
     /// `data::augment::CloseCut`). 0 (the default of older checkpoints) for none.
     #[serde(default)]
     pub close_cut: f64,
+    /// Each face crop's brightness divided by its local mean before the network sees it
+    /// (`data::imageops::local_contrast`), in training and at inference alike. False (the
+    /// default of older checkpoints): the crop as it is.
+    #[serde(default)]
+    pub local_contrast: bool,
     pub stem: usize,
     pub block: [usize; 3],
     pub head: [usize; 2],
@@ -350,6 +355,7 @@ impl Config {
             map: self.map_size(),
             crop: self.crop as f32,
             close_cut: self.close_cut,
+            local_contrast: self.local_contrast,
         }
     }
 }
@@ -413,6 +419,11 @@ mod tests {
         assert_eq!(Config::from_json(&json).unwrap(), Config::preset("tiny").unwrap());
         let e = Config::from_toml(&text.replace("crop = 1.8", "crop = 0.5"), "x.toml").unwrap_err();
         assert!(format!("{e:#}").contains("crop"), "{e:#}");
+        // local_contrast: off unless a config says so, and then carried to the clip reader and
+        // through a checkpoint's JSON
+        assert!(!Config::preset("cpu").unwrap().clip_spec().local_contrast);
+        let on = Config::from_toml(&text.replace("crop = 1.8", "crop = 1.8\nlocal_contrast = true"), "x.toml").unwrap();
+        assert!(on.clip_spec().local_contrast && Config::from_json(&on.to_json()).unwrap().local_contrast);
     }
 
     #[test]

@@ -238,7 +238,15 @@ fn checkpoints_round_trip_and_report_mismatches() {
 fn celeba_spoof_reads_labels_spoof_types_boxes_and_its_dev_split() {
     let root = common::tmp_dir("training", "celeba_spoof");
     common::celeba_spoof_tree(&root);
-    let spec = tdfas::data::ClipSpec { frames: 3, interval: 1, size: 32, map: 4, crop: 1.3, close_cut: 0.0 };
+    let spec = tdfas::data::ClipSpec {
+        frames: 3,
+        interval: 1,
+        size: 32,
+        map: 4,
+        crop: 1.3,
+        close_cut: 0.0,
+        local_contrast: false,
+    };
     let train = Dataset::open(&root, Split::Train, None, &spec).unwrap();
     assert_eq!(train.layout, tdfas::data::Layout::CelebaSpoof);
     assert_eq!(train.len(), 6, "subjects 11 and 12, three images each");

@@ -102,7 +102,7 @@ fn mask_box(m: &crate::data::imageops::Img) -> Option<[f32; 4]> {
 fn benchmark_reads_back_with_protocols_truth_boxes_and_preview() {
     let root = tmp("read");
     generate(&root, &tiny(3), false).unwrap();
-    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0 };
+    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false };
     let all = Dataset::open(&root, Split::Train, Some("domain_A"), &spec).unwrap();
     assert_eq!(all.len(), 3, "1 identity x 3 videos x 1 clip: {:?}", all.skipped());
     let clip = all.load(0, None).unwrap();
@@ -175,7 +175,7 @@ fn benchmark_reads_back_with_protocols_truth_boxes_and_preview() {
 fn a_frame_read_alone_is_that_frame_of_its_clip() {
     let root = tmp("one_frame");
     generate(&root, &tiny(4), false).unwrap();
-    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.8, close_cut: 0.0 };
+    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.8, close_cut: 0.0, local_contrast: false };
     let ds = Dataset::open(&root, Split::Train, Some("domain_A"), &spec).unwrap();
     let (fsz, s2) = (3 * 16 * 16, 4 * 4);
     for i in 0..ds.len() {
@@ -200,7 +200,7 @@ fn face_crop_mode_writes_square_face_crops() {
     let mut o = tiny(4);
     (o.face_crop, o.width, o.cross_videos_per_class) = (true, 32, 0);
     generate(&root, &o, false).unwrap();
-    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0 };
+    let spec = ClipSpec { frames: 2, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false };
     let d = Dataset::open(&root, Split::Test, Some("domain_A"), &spec).unwrap();
     assert_eq!(d.len(), 3);
     let f = crate::data::imageops::load(&d.index(0).frame_paths[0], false).unwrap();
