@@ -413,5 +413,5 @@ pub fn local_contrast(img: &Img) -> Img {
 }
 
 /// `local_contrast`'s Gaussian sigma over the crop side, and the levels added to the local mean.
-pub const LOCAL_CONTRAST_SIGMA: f32 = 0.08;
+const LOCAL_CONTRAST_SIGMA: f32 = 0.08;
 const LOCAL_CONTRAST_OFFSET: f32 = 8.0;
