@@ -292,33 +292,47 @@ impl LastGood {
     }
 }
 
-/// Where a stage's batches come from: the training clips read once and kept (stage 1 takes
-/// single frames of them), or with augmentation each clip (stage 1: each frame) read afresh with
-/// its own random crop, flip and photometric changes. Step s takes the items `batch_indices`
-/// gives, so a resumed run sees exactly the batches of an uninterrupted one.
+/// What a stage's batches draw from: frames in stage 1, clips in stage 2.
+fn batch_items(stage: Stage, cfg: &Config, clips: usize) -> usize {
+    match stage {
+        Stage::Single => clips * cfg.frames,
+        Stage::Multi => clips,
+    }
+}
+
+/// Batches of the training clips read once and kept (stage 1 takes single frames of them). Step
+/// s takes the items `batch_indices` gives, so a resumed run sees exactly the batches of an
+/// uninterrupted one.
 struct Batches<'a> {
     stage: Stage,
     cfg: &'a Config,
     clips: &'a mut ClipCache,
-    augment: bool,
     seed: u64,
 }
 
-impl Batches<'_> {
-    /// What a batch draws from: frames in stage 1, clips in stage 2.
-    fn items(&self) -> usize {
-        match self.stage {
-            Stage::Single => self.clips.len() * self.cfg.frames,
-            Stage::Multi => self.clips.len(),
-        }
-    }
+/// Batches with augmentation: each clip (stage 1: each frame) read afresh with its own random
+/// crop, flip and photometric changes. A batch is a function of its step alone, so another
+/// thread can read the next one while this one trains.
+struct Fresh<'a> {
+    stage: Stage,
+    cfg: &'a Config,
+    dataset: &'a Dataset,
+    items: usize,
+    seed: u64,
+}
 
+impl Fresh<'_> {
+    fn at(&self, step: usize) -> Result<HostBatch> {
+        let idx = batch_indices(self.items, self.stage.settings(self.cfg).batch, self.seed, self.stage, step);
+        augmented_batch(self.dataset, self.cfg, self.stage, &idx, self.seed, step)
+    }
+}
+
+impl Batches<'_> {
     fn at(&mut self, step: usize) -> Result<HostBatch> {
         let cfg = self.cfg;
-        let idx = batch_indices(self.items(), self.stage.settings(cfg).batch, self.seed, self.stage, step);
-        if self.augment {
-            return augmented_batch(&self.clips.dataset, cfg, self.stage, &idx, self.seed, step);
-        }
+        let items = batch_items(self.stage, cfg, self.clips.len());
+        let idx = batch_indices(items, self.stage.settings(cfg).batch, self.seed, self.stage, step);
         match self.stage {
             Stage::Single => {
                 // item i is frame i % Nf of clip i / Nf
@@ -502,55 +516,83 @@ impl Steps<'_> {
         if let (Some(l), true) = (self.loaded, n == progress.stage && start_step > 0) {
             checkpoint::apply_optimizer(gpu, &mut optim, l)?;
         }
-        let mut batches = Batches { stage, cfg, clips: train_set, augment: opts.augment, seed: progress.seed };
+        let seed = progress.seed;
+        let (mut kept, fresh) = if opts.augment {
+            let items = batch_items(stage, cfg, train_set.len());
+            (None, Some(Fresh { stage, cfg, dataset: &train_set.dataset, items, seed }))
+        } else {
+            (Some(Batches { stage, cfg, clips: train_set, seed }), None)
+        };
         let bar = crate::util::progress::progress_bar(opts.progress, stage_cfg.steps as u64, &format!("stage {n}"));
         bar.set_position(start_step as u64);
         let mut first: Option<StepLosses> = None;
         let mut last: StepLosses = vec![];
         let mut last_good = LastGood { step: start_step, written: ckpt.exists() };
         let started = Instant::now();
-        for step in start_step..stage_cfg.steps {
-            // An unreadable frame deep in the data stops the run as the NaN guard does: the step
-            // and the checkpoint to resume from named (a skipped clip would change the batches).
-            let batch = batches.at(step).map_err(|e| e.context(last_good.stopped(ckpt, stage, step + 1, "")))?;
-            optim.lr = stage_cfg.lr_at(step) as f32;
-            let losses = train_step(gpu, model, &optim, &batch, stage, opts.detect_anomaly)?;
-            if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
-                let why = format!("{name} is {v}; ");
-                bail!(
-                    "{}. Try a lower learning rate, or --detect-anomaly to find the op",
-                    last_good.stopped(ckpt, stage, step + 1, &why)
-                );
-            }
-            let line = serde_json::json!({"stage": n, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
+        std::thread::scope(|scope| -> Result<()> {
+            // Augmented batches: the next one is read on another thread while this one trains (the
+            // same batches; the decoding, cropping and augmenting overlap the GPU's work).
+            let fresh = fresh.as_ref();
+            let mut pending: Option<std::thread::ScopedJoinHandle<'_, Result<HostBatch>>> = None;
+            for step in start_step..stage_cfg.steps {
+                let batch = match (fresh, kept.as_mut()) {
+                    (Some(fresh), _) => {
+                        let batch = match pending.take() {
+                            Some(h) => h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the batch reader panicked"))),
+                            None => fresh.at(step),
+                        };
+                        // (wasm32 has no threads: there each batch is read in turn)
+                        if step + 1 < stage_cfg.steps && cfg!(not(target_arch = "wasm32")) {
+                            pending = Some(scope.spawn(move || fresh.at(step + 1)));
+                        }
+                        batch
+                    }
+                    (None, Some(kept)) => kept.at(step),
+                    (None, None) => unreachable!("a stage has kept or fresh batches"),
+                };
+                // An unreadable frame deep in the data stops the run as the NaN guard does: the step
+                // and the checkpoint to resume from named (a skipped clip would change the batches).
+                let batch = batch.map_err(|e| e.context(last_good.stopped(ckpt, stage, step + 1, "")))?;
+                optim.lr = stage_cfg.lr_at(step) as f32;
+                let losses = train_step(gpu, model, &optim, &batch, stage, opts.detect_anomaly)?;
+                if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
+                    let why = format!("{name} is {v}; ");
+                    bail!(
+                        "{}. Try a lower learning rate, or --detect-anomaly to find the op",
+                        last_good.stopped(ckpt, stage, step + 1, &why)
+                    );
+                }
+                let line = serde_json::json!({"stage": n, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
         "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});
-            writeln!(self.log, "{line}").context("writing the training log")?;
-            if stage_cfg.averages_after(step) {
-                optim.average.get_or_insert_with(Default::default).add_model(gpu, model)?;
-                if step + 1 == stage_cfg.steps {
-                    // the stage ends with the averaged weights, in its last checkpoint too
-                    optim.average.as_ref().expect("just added").apply(gpu, model)?;
+                writeln!(self.log, "{line}").context("writing the training log")?;
+                if stage_cfg.averages_after(step) {
+                    optim.average.get_or_insert_with(Default::default).add_model(gpu, model)?;
+                    if step + 1 == stage_cfg.steps {
+                        // the stage ends with the averaged weights, in its last checkpoint too
+                        optim.average.as_ref().expect("just added").apply(gpu, model)?;
+                    }
+                }
+                let total = losses.last().map(|l| l.1).unwrap_or(0.0);
+                bar.set_message(format!("loss {total:.4}"));
+                bar.inc(1);
+                first.get_or_insert_with(|| losses.clone());
+                last = losses;
+                *progress =
+                    Progress { stage: n, step: step + 1, stage_done: step + 1 == stage_cfg.steps, ..progress.clone() };
+                self.done += 1;
+                let stop = opts.stop_after == Some(self.done);
+                if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
+                    checkpoint::save(gpu, ckpt, model, Some(&optim), progress)
+                        .with_context(|| last_good.stopped(ckpt, stage, step + 1, ""))?;
+                    last_good = LastGood { step: step + 1, written: true };
+                }
+                if stop {
+                    bar.abandon();
+                    bail!("stopped after {} steps (--stop-after)", self.done);
                 }
             }
-            let total = losses.last().map(|l| l.1).unwrap_or(0.0);
-            bar.set_message(format!("loss {total:.4}"));
-            bar.inc(1);
-            first.get_or_insert_with(|| losses.clone());
-            last = losses;
-            *progress =
-                Progress { stage: n, step: step + 1, stage_done: step + 1 == stage_cfg.steps, ..progress.clone() };
-            self.done += 1;
-            let stop = opts.stop_after == Some(self.done);
-            if (step + 1) % opts.checkpoint_every.max(1) == 0 || progress.stage_done || stop {
-                checkpoint::save(gpu, ckpt, model, Some(&optim), progress)
-                    .with_context(|| last_good.stopped(ckpt, stage, step + 1, ""))?;
-                last_good = LastGood { step: step + 1, written: true };
-            }
-            if stop {
-                bar.abandon();
-                bail!("stopped after {} steps (--stop-after)", self.done);
-            }
-        }
+            Ok(())
+        })?;
         if start_step >= stage_cfg.steps && !progress.stage_done {
             progress.stage_done = true;
         }

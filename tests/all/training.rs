@@ -78,6 +78,21 @@ fn run_stages(
     resume: bool,
     stop_after: Option<usize>,
 ) -> anyhow::Result<()> {
+    train_run(cfg, stages, init, data, out, resume, stop_after, false)
+}
+
+/// `run_stages` with the training augmentation on or off.
+#[allow(clippy::too_many_arguments)]
+fn train_run(
+    cfg: Config,
+    stages: Vec<Stage>,
+    init: Option<&std::path::Path>,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    resume: bool,
+    stop_after: Option<usize>,
+    augment: bool,
+) -> anyhow::Result<()> {
     let init = init.map(|p| (p.to_path_buf(), tdfas::model::checkpoint::read(p).unwrap()));
     train(
         &gpu(),
@@ -92,7 +107,7 @@ fn run_stages(
             checkpoint_every: 1,
             progress: false,
             detect_anomaly: false,
-            augment: false,
+            augment,
             stop_after,
             overwrite: false,
             allow_outside_data: false,
@@ -172,6 +187,38 @@ fn a_stopped_and_resumed_run_ends_with_the_same_parameters() {
     assert!(run(&data, &out, true, Some(2)).is_err());
     run(&data, &out, true, None).unwrap();
     same_model(&tmp.join("straight"), &out);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// With augmentation each step's batch is read on another thread while the step before trains:
+/// two uninterrupted runs and a run stopped (with a batch being read) and resumed end with the
+/// same parameters, in both stages.
+#[test]
+fn augmented_batches_read_ahead_give_the_same_run_every_time() {
+    let tmp = std::env::temp_dir().join(format!("tdfas-readahead-{}", std::process::id()));
+    let data = tmp.join("data");
+    tiny_dataset(&data);
+    let mut cfg = micro();
+    cfg.stage1.steps = 5;
+    cfg.stage2.steps = 3;
+    let both = || vec![Stage::Single, Stage::Multi];
+    let go = |out: &str, resume: bool, stop: Option<usize>| {
+        train_run(cfg.clone(), both(), None, &data, &tmp.join(out), resume, stop, true)
+    };
+    go("first", false, None).unwrap();
+    go("second", false, None).unwrap();
+    same_model(&tmp.join("first"), &tmp.join("second"));
+    assert!(go("resumed", false, Some(2)).is_err());
+    assert!(go("resumed", true, Some(4)).is_err());
+    go("resumed", true, None).unwrap();
+    same_model(&tmp.join("first"), &tmp.join("resumed"));
+    // and augmentation does change the run (the test compares something that moves)
+    train_run(cfg.clone(), both(), None, &data, &tmp.join("plain"), false, None, false).unwrap();
+    let (a, b) = (
+        tdfas::model::checkpoint::read(&tmp.join("first").join("model.safetensors")).unwrap(),
+        tdfas::model::checkpoint::read(&tmp.join("plain").join("model.safetensors")).unwrap(),
+    );
+    assert!(a.tensors.iter().any(|(name, (_, v))| v != &b.tensors[name].1), "augmented and plain runs agree");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
