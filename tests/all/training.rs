@@ -66,24 +66,13 @@ fn run_with(
     resume: bool,
     stop_after: Option<usize>,
 ) -> anyhow::Result<()> {
-    run_stages(cfg, vec![Stage::Single, Stage::Multi], None, data, out, resume, stop_after)
+    run_stages(cfg, vec![Stage::Single, Stage::Multi], None, data, out, resume, stop_after, false)
 }
 
-fn run_stages(
-    cfg: Config,
-    stages: Vec<Stage>,
-    init: Option<&std::path::Path>,
-    data: &std::path::Path,
-    out: &std::path::Path,
-    resume: bool,
-    stop_after: Option<usize>,
-) -> anyhow::Result<()> {
-    train_run(cfg, stages, init, data, out, resume, stop_after, false)
-}
-
-/// `run_stages` with the training augmentation on or off.
+/// A training run of `stages` with the test settings (seed 5, a checkpoint every step), the
+/// augmentation on or off.
 #[allow(clippy::too_many_arguments)]
-fn train_run(
+fn run_stages(
     cfg: Config,
     stages: Vec<Stage>,
     init: Option<&std::path::Path>,
@@ -145,9 +134,9 @@ fn a_run_started_from_a_checkpoint_fine_tunes_its_parameters() {
     let mut cfg = micro();
     cfg.stage2.steps = 3;
     let stage2 = vec![Stage::Multi];
-    let e = run_stages(cfg.clone(), stage2.clone(), None, &data, &tmp.join("none"), false, None).unwrap_err();
+    let e = run_stages(cfg.clone(), stage2.clone(), None, &data, &tmp.join("none"), false, None, false).unwrap_err();
     assert!(format!("{e:#}").contains("train --stage 1 first"), "{e:#}");
-    run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &tmp.join("tuned"), false, None).unwrap();
+    run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &tmp.join("tuned"), false, None, false).unwrap();
     let base = tdfas::model::checkpoint::read(&base_path).unwrap();
     let tuned = tdfas::model::checkpoint::read(&tmp.join("tuned").join("model.safetensors")).unwrap();
     let mut changed = 0;
@@ -164,12 +153,12 @@ fn a_run_started_from_a_checkpoint_fine_tunes_its_parameters() {
     assert!(changed > 0, "stage 2 trained nothing");
     // stopped and resumed (--init --resume), it ends exactly as the uninterrupted run
     let out = tmp.join("stopped");
-    assert!(run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &out, false, Some(2)).is_err());
-    run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &out, true, None).unwrap();
+    assert!(run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &out, false, Some(2), false).is_err());
+    run_stages(cfg.clone(), stage2.clone(), Some(&base_path), &data, &out, true, None, false).unwrap();
     same_model(&tmp.join("tuned"), &out);
     let mut wider = micro();
     wider.stem += 2;
-    let e = run_stages(wider, stage2, Some(&base_path), &data, &tmp.join("wider"), false, None).unwrap_err();
+    let e = run_stages(wider, stage2, Some(&base_path), &data, &tmp.join("wider"), false, None, false).unwrap_err();
     let e = format!("{e:#}");
     assert!(e.contains("--init") && e.contains(&base_path.display().to_string()) && e.contains("shape"), "{e}");
     let _ = std::fs::remove_dir_all(&tmp);
@@ -203,7 +192,7 @@ fn augmented_batches_read_ahead_give_the_same_run_every_time() {
     cfg.stage2.steps = 3;
     let both = || vec![Stage::Single, Stage::Multi];
     let go = |out: &str, resume: bool, stop: Option<usize>| {
-        train_run(cfg.clone(), both(), None, &data, &tmp.join(out), resume, stop, true)
+        run_stages(cfg.clone(), both(), None, &data, &tmp.join(out), resume, stop, true)
     };
     go("first", false, None).unwrap();
     go("second", false, None).unwrap();
@@ -213,7 +202,7 @@ fn augmented_batches_read_ahead_give_the_same_run_every_time() {
     go("resumed", true, None).unwrap();
     same_model(&tmp.join("first"), &tmp.join("resumed"));
     // and augmentation does change the run (the test compares something that moves)
-    train_run(cfg.clone(), both(), None, &data, &tmp.join("plain"), false, None, false).unwrap();
+    run_stages(cfg.clone(), both(), None, &data, &tmp.join("plain"), false, None, false).unwrap();
     let (a, b) = (
         tdfas::model::checkpoint::read(&tmp.join("first").join("model.safetensors")).unwrap(),
         tdfas::model::checkpoint::read(&tmp.join("plain").join("model.safetensors")).unwrap(),
