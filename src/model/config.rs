@@ -419,9 +419,12 @@ mod tests {
         assert_eq!(Config::from_json(&json).unwrap(), Config::preset("tiny").unwrap());
         let e = Config::from_toml(&text.replace("crop = 1.8", "crop = 0.5"), "x.toml").unwrap_err();
         assert!(format!("{e:#}").contains("crop"), "{e:#}");
-        // local_contrast: off unless a config says so, and then carried to the clip reader and
-        // through a checkpoint's JSON
-        assert!(!Config::preset("cpu").unwrap().clip_spec().local_contrast);
+        // local_contrast: off unless a config says so (the cpu preset does), and then carried to
+        // the clip reader and through a checkpoint's JSON
+        assert!(!Config::preset("tiny").unwrap().clip_spec().local_contrast);
+        let cpu = Config::preset("cpu").unwrap();
+        assert!(cpu.clip_spec().local_contrast && cpu.stage1.average_from == Some(0.5));
+        assert_eq!(cpu.stage2.average_from, None);
         let on = Config::from_toml(&text.replace("crop = 1.8", "crop = 1.8\nlocal_contrast = true"), "x.toml").unwrap();
         assert!(on.clip_spec().local_contrast && Config::from_json(&on.to_json()).unwrap().local_contrast);
     }
