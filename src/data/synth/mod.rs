@@ -9,8 +9,8 @@
 //! `small-crop`, `default-crop`) frames are the old square face crops (box enlarged 1.3x).
 //!
 //! Two disjoint domains: A and B have their own identities, people (A: the astronaut, Barack
-//! Obama and 84 Congress portraits; B: Grace Hopper, Joe Biden and 84 others; each also
-//! mirrored, and most identities a morph of two of them), camera field of view and sensor
+//! Obama and 121 colour photos of people; B: Grace Hopper, Joe Biden and 120 others; each
+//! also mirrored, and most identities a morph of two of them), camera field of view and sensor
 //! ranges, and
 //! attack instruments (see `attack::INSTRUMENTS`). Backgrounds, lights and face sizes come from
 //! one distribution for every class and domain.
@@ -259,7 +259,7 @@ fn stream(seed: u64, parts: &[u64]) -> ChaCha8Rng {
 }
 
 /// The people of domain `d`: A the astronaut and Barack Obama, B Grace Hopper and Joe Biden,
-/// then the Congress portraits, even ones to A and odd ones to B (`photos`); no person is in both.
+/// then the sheet's colour people, even ones to A and odd ones to B (`photos`); no person is in both.
 pub fn domain_people(domain: usize) -> Vec<usize> {
     let d = domain.min(1);
     let mut people = [[0, 2], [1, 3]][d].to_vec();

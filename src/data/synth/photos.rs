@@ -2,9 +2,10 @@
 //! of the mesh (sources and licences in assets/README.md): 0 the astronaut (Eileen Collins,
 //! scikit-image), 1 Grace Hopper (matplotlib's sample data), 2 Barack Obama and 3 Joe Biden
 //! (official White House portraits shipped in the face_recognition package's sdist), then
-//! 4..4 + SHEET_PEOPLE official portraits of members of the U.S. Congress (one sheet of tiles,
-//! coloured from grey by tools/congress_people.py), then the mirror images of all of them
-//! (each vertex takes the texture coordinates of its mirror vertex).
+//! 4..4 + SHEET_PEOPLE colour photos of real people (one sheet of head-and-shoulders tiles made
+//! by tools/colour_people.py: everyday photos of the inter-faces set, the Face Research Lab
+//! London set and official U.S. Congress portraits, taken in turn), then the mirror images of
+//! all of them (each vertex takes the texture coordinates of its mirror vertex).
 
 use crate::data::imageops::{decode_png_bytes, Img};
 use crate::data::mesh::{self, canonical};
@@ -32,13 +33,13 @@ const EMBEDDED: [Embedded; 3] = [
     },
 ];
 
-/// The Congress portraits: one JPEG of 200 x 250 tiles, `SHEET_COLS` across, and their
+/// The colour people: one JPEG of 200 x 250 tiles, `SHEET_COLS` across, and their
 /// landmarks (per tile a line `# k FILE`, then its landmarks normalised to the tile).
 const SHEET_JPG: &[u8] = include_bytes!("../../../assets/people_sheet.jpg");
 const SHEET_LANDMARKS: &str = include_str!("../../../assets/people_landmarks.csv");
 const SHEET_TILE: (usize, usize) = (200, 250);
 const SHEET_COLS: usize = 12;
-pub const SHEET_PEOPLE: usize = 168;
+pub const SHEET_PEOPLE: usize = 241;
 
 /// The four colour portraits (photo 0..4).
 pub const PORTRAITS: usize = 1 + EMBEDDED.len();
@@ -108,7 +109,7 @@ fn photos() -> &'static Photos {
     })
 }
 
-/// The Congress portraits cut from their sheet, with their landmarks.
+/// The colour people cut from their sheet, with their landmarks.
 fn sheet_people() -> Result<Vec<Photo>, String> {
     let sheet = decode_png_bytes(SHEET_JPG).map_err(|e| e.to_string())?;
     let (tw, th) = SHEET_TILE;

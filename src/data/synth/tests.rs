@@ -339,7 +339,7 @@ fn presets_parse() {
 
 #[test]
 fn identities_mix_only_their_own_domains_photos() {
-    // A: the astronaut (0), Obama (2) and the even Congress portraits, B: Hopper (1), Biden (3)
+    // A: the astronaut (0), Obama (2) and the sheet's even people, B: Hopper (1), Biden (3)
     // and the odd ones; + photos::FACES = mirrored.
     let people = [domain_people(0), domain_people(1)];
     assert!(people[0].iter().all(|p| !people[1].contains(p)), "a person in both domains");
