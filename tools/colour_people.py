@@ -14,8 +14,9 @@ get people of every set. Skipped, with the reason printed: photos in grey, witho
 face, turned far from the camera (the nose more than 0.18 face widths off the face's middle: the 95th percentile of the Congress portraits), or whose framing would reach far past the picture
 (a tile may extend a picture by repeating its edge rows, as the renderer does below it).
 
-Unlike tools/congress_people.py (grey portraits coloured by hand), nothing is painted: the
-photo's own colour, light, backdrop and camera are kept.
+Nothing is painted (the sheet before it held grey Congress portraits with painted colour): the
+photo's own colour, light, backdrop and camera are kept. The sheet is compiled into the binary:
+set `SHEET_PEOPLE` in src/data/synth/photos.rs to the count this prints (the loader checks it).
 """
 import os
 import sys
