@@ -11,8 +11,8 @@ SOURCE names a set of photos (its files are listed in the CSV as SOURCE/FILE); a
 gives each set's repository, commit and licence. The sets are taken in turn (one photo of each,
 then the next of each), so both domains (even and odd tiles) and the first identities of each
 get people of every set. Skipped, with the reason printed: photos in grey, without one whole
-face, turned far from the camera (the nose more than 0.18 face widths off the face's middle: the 95th percentile of the Congress portraits), or whose framing would reach far past the picture
-(a tile may extend a picture by repeating its edge rows, as the renderer does below it).
+face, turned far from the camera (`MAX_TURN`), or whose framing would reach far past the
+picture (a tile may extend a picture by repeating its edge rows, as the renderer does below it).
 
 Nothing is painted (the sheet before it held grey Congress portraits with painted colour): the
 photo's own colour, light, backdrop and camera are kept. The sheet is compiled into the binary:
@@ -33,6 +33,9 @@ FACE_W = 0.48
 FACE_TOP = 0.27
 # how much of a tile's side may lie past the picture (filled by repeating its edge)
 MAX_PAD = 0.22
+# the nose tip's largest offset from the face's middle, in face widths (`turned`): the 95th
+# percentile of the Congress portraits the sheet held before
+MAX_TURN = 0.18
 
 
 def landmarks(fm, img):
@@ -72,8 +75,9 @@ def tile_of(fm, img):
     lm = landmarks(fm, small)
     if lm is None:
         return None, "no face found"
-    if turned(lm) > 0.18:
-        return None, f"turned (nose {turned(lm):.2f} face widths off centre)"
+    turn = turned(lm)
+    if turn > MAX_TURN:
+        return None, f"turned (nose {turn:.2f} face widths off centre)"
     w, h = img.size
     fx0, fx1 = lm[:, 0].min() * w, lm[:, 0].max() * w
     fy0 = lm[:, 1].min() * h
