@@ -291,8 +291,16 @@ mod tests {
             c.mask_paths.push(Some(m));
             c.anchors.push(None);
         }
-        let spec =
-            ClipSpec { frames: 2, interval: 1, size: 32, map: 8, crop: 1.3, close_cut: 0.0, local_contrast: false };
+        let spec = ClipSpec {
+            frames: 2,
+            interval: 1,
+            size: 32,
+            map: 8,
+            crop: 1.3,
+            close_cut: 0.0,
+            zoom: 0.0,
+            local_contrast: false,
+        };
         let plain = load_clip(&c, &spec, &Default::default(), None).unwrap();
         let luma = |clip: &crate::data::Clip, k: usize| -> Vec<f32> {
             let n = 32 * 32;
@@ -343,7 +351,7 @@ mod tests {
         let cut = CloseCut { width: 0.9, aspect: 1.2, shift: [0.05, 0.1] }.rect(face).pixels_inside(120, 90).unwrap();
         // training: the crop around the face box in the whole frame, placed in the cut
         let rect = crop_rect(Some(FaceAnchor::Box(face)), 120, 90, 1.8);
-        let (placed, train) = place_and_crop(&frame, rect, Some(cut), 32);
+        let (placed, train) = place_and_crop(&frame, rect, Some(cut), None, 32);
         // inference: the cut saved as a photo, the same face box in its pixels
         let photo = frame.window(cut);
         assert_eq!((photo.w, photo.h), (cut.w as usize, cut.h as usize));
@@ -352,11 +360,21 @@ mod tests {
         assert_eq!(train.data, crop_resize(&photo, r, 32).data);
         let near = |a: f32, b: f32| (a - b).abs() < 1e-4;
         assert!(near(placed.x - cut.x, r.x) && near(placed.y - cut.y, r.y) && placed.w == r.w, "{placed:?} {r:?}");
+        // a model that zooms into close photos (`ClipSpec::zoom`) is shown the cut as inference
+        // zooms into that photo
+        let m = crate::data::load::ZOOM_RANGE.0 * face.w.max(face.h);
+        let (zoomed, ztrain) = place_and_crop(&frame, rect, Some(cut), Some(m), 32);
+        let zr = r.shrunk_to_fit(photo.w, photo.h, m).moved_inside(photo.w, photo.h);
+        assert_eq!(ztrain.data, crop_resize(&photo, zr, 32).data);
+        assert!(
+            zoomed.w < placed.w && near(zoomed.x - cut.x, zr.x) && near(zoomed.y - cut.y, zr.y),
+            "{zoomed:?} {zr:?}"
+        );
         // the crop reaches past the picture on every side (what a close real photo gives)...
         assert!(placed.x < cut.x && placed.y < cut.y);
         assert!(placed.x + placed.w > cut.x + cut.w && placed.y + placed.h > cut.y + cut.h);
         // ...and without the cut stays in the frame's pixels
-        let (whole, _) = place_and_crop(&frame, rect, None, 32);
+        let (whole, _) = place_and_crop(&frame, rect, None, None, 32);
         assert!(whole.x >= 0.0 && whole.y >= 0.0 && whole.x + whole.w <= 120.0 && whole.y + whole.h <= 90.0);
         // labels: the cells of the picture kept, the rest no face
         let (mut depth, mut mask) = (vec![1.0; 64], vec![0.5; 64]);

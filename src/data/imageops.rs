@@ -34,6 +34,15 @@ impl Rect {
         Rect { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side }
     }
 
+    /// The square crop shrunk about its centre to fit a w x h image, but not below `min_side`:
+    /// a photo cut close around the face is then looked at as closely as the photo allows
+    /// instead of through its repeated edges.
+    pub fn shrunk_to_fit(&self, w: usize, h: usize, min_side: f32) -> Rect {
+        let side = self.w.min(w as f32).min(h as f32).max(min_side).min(self.w);
+        let (cx, cy) = (self.x + self.w / 2.0, self.y + self.h / 2.0);
+        Rect { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side }
+    }
+
     /// The same rectangle moved into a w x h image along each axis it fits in, and centred on
     /// the image along an axis it is longer than. A face near the frame's edge then keeps its
     /// surroundings in the crop instead of a border that is not in the scene.

@@ -10,6 +10,10 @@ use rand::Rng;
 
 /// Training draws each clip's crop scale from `spec.crop +- CROP_JITTER`.
 pub const CROP_JITTER: f32 = 0.25;
+
+/// The crop scales of the clips `ClipSpec::zoom` crops closer: those at which `infer` looks at
+/// a photo cut close around the face (its crop shrunk to fit the picture, `Rect::shrunk_to_fit`).
+pub const ZOOM_RANGE: (f32, f32) = (1.05, 1.5);
 /// A frame without any box is taken as a face crop made the usual way (the face box enlarged
 /// 1.3x, as face-cropped datasets ship them) when its labels are rendered.
 pub const FACE_CROP_INPUT_SCALE: f32 = 1.3;
@@ -189,7 +193,13 @@ fn crop_frames(
             } else {
                 spec.crop
             };
-            (s, rng.random_bool(0.5))
+            let flip = rng.random_bool(0.5);
+            let s = if has_box && spec.zoom > 0.0 && rng.random_bool(spec.zoom) {
+                rng.random_range(ZOOM_RANGE.0..ZOOM_RANGE.1)
+            } else {
+                s
+            };
+            (s, flip)
         }
         None => (spec.crop, false),
     };
@@ -213,7 +223,9 @@ fn crop_frames(
             .and_then(|a| a.close_cut)
             .zip(anchor)
             .and_then(|(cut, a)| cut.rect(a.face_box()).pixels_inside(img.w, img.h));
-        let (rect, mut crop) = place_and_crop(img, rect, cut, n);
+        // a model that zooms into close photos at inference is shown its cuts the same way
+        let zoom_to = anchor.filter(|_| spec.zoom > 0.0).map(|a| ZOOM_RANGE.0 * a.face_box().w.max(a.face_box().h));
+        let (rect, mut crop) = place_and_crop(img, rect, cut, zoom_to, n);
         if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
             crop = a.photometric(&crop, rng)?;
         }
@@ -241,11 +253,14 @@ fn crop_frames(
 /// One frame's crop: `rect` (frame pixels) moved into the picture and sampled at n x n, and
 /// where it ended up. With `cut` (whole frame pixels: a picture cut close around the face,
 /// `Augment::close_cut`) the crop is placed and sampled in the cut alone, exactly as inference
-/// places and samples it in a photo that is that cut.
-pub(crate) fn place_and_crop(img: &Img, rect: Rect, cut: Option<Rect>, n: usize) -> (Rect, Img) {
+/// places and samples it in a photo that is that cut: with `zoom_to` (the least side, for a
+/// model with `ClipSpec::zoom`), shrunk to fit the cut first.
+pub(crate) fn place_and_crop(img: &Img, rect: Rect, cut: Option<Rect>, zoom_to: Option<f32>, n: usize) -> (Rect, Img) {
     match cut {
         Some(w) => {
-            let local = Rect { x: rect.x - w.x, y: rect.y - w.y, ..rect }.moved_inside(w.w as usize, w.h as usize);
+            let (cw, ch) = (w.w as usize, w.h as usize);
+            let local = Rect { x: rect.x - w.x, y: rect.y - w.y, ..rect }.moved_inside(cw, ch);
+            let local = zoom_to.map_or(local, |m| local.shrunk_to_fit(cw, ch, m).moved_inside(cw, ch));
             let crop = crop_resize(&img.window(w), local, n);
             (Rect { x: local.x + w.x, y: local.y + w.y, ..local }, crop)
         }

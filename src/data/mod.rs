@@ -38,6 +38,9 @@ pub struct ClipSpec {
     pub crop: f32,
     /// Share of augmented clips cut close around the face (`Config::close_cut`).
     pub close_cut: f64,
+    /// Share of augmented clips cropped closer; above 0, pictures smaller than the crop are
+    /// zoomed into at inference (`Config::zoom`).
+    pub zoom: f64,
     /// Crops divided by their local brightness (`Config::local_contrast`).
     pub local_contrast: bool,
 }

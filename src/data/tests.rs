@@ -37,7 +37,7 @@ fn label(w: usize, h: usize, v: f32, path: &Path) {
 }
 
 fn spec() -> ClipSpec {
-    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false }
+    ClipSpec { frames: 2, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0, zoom: 0.0, local_contrast: false }
 }
 
 #[test]
@@ -241,7 +241,16 @@ fn oulu_reader_on_fixture() {
     assert!(super::sub_protocols(&root, "1,,2").is_err());
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
-    let s1 = ClipSpec { frames: 3, interval: 1, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false };
+    let s1 = ClipSpec {
+        frames: 3,
+        interval: 1,
+        size: 16,
+        map: 4,
+        crop: 1.3,
+        close_cut: 0.0,
+        zoom: 0.0,
+        local_contrast: false,
+    };
     let ds = Dataset::open(&root, Split::Train, Some("1"), &s1).unwrap();
     assert!(ds.skipped().iter().any(|s| s.contains("frame 5")), "{:?}", ds.skipped());
     std::fs::remove_dir_all(root).ok();
@@ -330,7 +339,16 @@ fn oulu_video_decodes_with_ffmpeg() {
 #[test]
 fn short_videos_get_overlapping_clips_long_ones_disjoint() {
     // span 7 (4 frames every 2nd)
-    let s = ClipSpec { frames: 4, interval: 2, size: 16, map: 4, crop: 1.3, close_cut: 0.0, local_contrast: false };
+    let s = ClipSpec {
+        frames: 4,
+        interval: 2,
+        size: 16,
+        map: 4,
+        crop: 1.3,
+        close_cut: 0.0,
+        zoom: 0.0,
+        local_contrast: false,
+    };
     assert_eq!(MIN_CLIPS_PER_VIDEO, 4);
     assert_eq!(clip_starts(6, &s), Vec::<usize>::new());
     assert_eq!(clip_starts(7, &s), vec![0]);
@@ -517,7 +535,16 @@ fn local_contrast_takes_the_light_away_in_training_and_at_inference() {
     let mean_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
     let mut off = (0.0, 0.0);
     for on in [false, true] {
-        let spec = ClipSpec { frames: 1, interval: 1, size: 32, map: 4, crop: 1.8, close_cut: 0.0, local_contrast: on };
+        let spec = ClipSpec {
+            frames: 1,
+            interval: 1,
+            size: 32,
+            map: 4,
+            crop: 1.8,
+            close_cut: 0.0,
+            zoom: 0.0,
+            local_contrast: on,
+        };
         let mut inputs = Vec::new();
         for (k, img) in [&bright, &dim].into_iter().enumerate() {
             let path = dir.join(format!("{on}_{k}/0000.png"));
@@ -556,5 +583,88 @@ fn local_contrast_takes_the_light_away_in_training_and_at_inference() {
     let out = local_contrast(&bright);
     let (p, q) = (&bright.data[300..303], &out.data[300..303]);
     assert!(((p[0] / p[2]) - (q[0] / q[2])).abs() < 1e-4, "{p:?} -> {q:?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_picture_smaller_than_the_crop_is_zoomed_into_when_the_model_trained_so() {
+    use super::imageops::Rect;
+    // the helper: shrunk about its centre to the picture's short side, never below min_side
+    let r = Rect { x: -4.0, y: 10.0, w: 108.0, h: 108.0 };
+    assert_eq!(r.shrunk_to_fit(100, 130, 63.0), Rect { x: 0.0, y: 14.0, w: 100.0, h: 100.0 });
+    assert_eq!(r.shrunk_to_fit(50, 130, 63.0).w, 63.0);
+    assert_eq!(r.shrunk_to_fit(200, 200, 63.0), r);
+    // a 70 x 130 photo cut close around a 60-pixel face (1.8x crop: 108 px), columns x = value
+    let mut img = Img::new(70, 130, 3);
+    for (i, v) in img.data.iter_mut().enumerate() {
+        *v = ((i / 3) % 70) as f32 * 3.0;
+    }
+    let face = Rect { x: 5.0, y: 30.0, w: 60.0, h: 60.0 };
+    let crop = |zoom: f64| {
+        let spec = ClipSpec {
+            frames: 1,
+            interval: 1,
+            size: 16,
+            map: 4,
+            crop: 1.8,
+            close_cut: 0.0,
+            zoom,
+            local_contrast: false,
+        };
+        let clip = unlabelled::from_images(&spec, &Default::default(), std::slice::from_ref(&img), &[Some(face)], None)
+            .unwrap();
+        let row: Vec<f32> = clip.frames[8 * 16..9 * 16].to_vec(); // red channel, row 8
+        (row, clip.mask.iter().sum::<f32>(), clip.crop_in_picture)
+    };
+    let (plain, plain_mask, plain_share) = crop(0.0);
+    let (zoomed, zoomed_mask, zoomed_share) = crop(0.25);
+    // without zoom the crop reaches past the picture and repeats its edge...
+    assert_eq!(plain[0], plain[1], "{plain:?}");
+    // ...zoomed in, every column is picture, and the face covers more of the crop
+    assert!(zoomed.windows(2).all(|p| p[1] > p[0]), "{zoomed:?}");
+    assert!(zoomed_mask > plain_mask, "{zoomed_mask} vs {plain_mask}");
+    // the close-cut warning still reads the picture's share of the full crop
+    assert!(plain_share < 1.0 && zoomed_share == plain_share);
+}
+
+#[test]
+fn training_crops_a_zoom_share_of_clips_closer() {
+    use super::depth_label::FaceAnchor;
+    // a 200 x 200 frame with a 40-pixel face: the face mask's share of the 4 x 4 label map
+    // grows when every clip is cropped at 1.05-1.5 face boxes instead of 1.55-2.05
+    let dir = tmp("zoom_train");
+    let path = dir.join("0000.png");
+    std::fs::create_dir_all(&dir).unwrap();
+    save(&Img { w: 200, h: 200, c: 3, data: vec![128.0; 200 * 200 * 3] }, &path).unwrap();
+    let face = super::imageops::Rect { x: 80.0, y: 80.0, w: 40.0, h: 40.0 };
+    let c = ClipIndex {
+        video_id: "z".into(),
+        instrument: "live".into(),
+        label: 1,
+        frame_paths: vec![path],
+        depth_paths: vec![None],
+        mask_paths: vec![None],
+        anchors: vec![Some(FaceAnchor::Box(face))],
+        video: None,
+    };
+    let mask_share = |zoom: f64| {
+        let spec = ClipSpec {
+            frames: 1,
+            interval: 1,
+            size: 16,
+            map: 4,
+            crop: 1.8,
+            close_cut: 0.0,
+            zoom,
+            local_contrast: false,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        (0..20)
+            .map(|_| load::load_clip(&c, &spec, &Default::default(), Some(&mut rng)).unwrap().mask.iter().sum::<f32>())
+            .sum::<f32>()
+            / (20.0 * 16.0)
+    };
+    let (plain, zoomed) = (mask_share(0.0), mask_share(1.0));
+    assert!(zoomed > 1.3 * plain, "face share of the map: {zoomed} zoomed, {plain} not");
     std::fs::remove_dir_all(dir).ok();
 }

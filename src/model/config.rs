@@ -79,6 +79,12 @@ pub struct Config {
     /// `data::augment::CloseCut`). 0 (the default of older checkpoints) for none.
     #[serde(default)]
     pub close_cut: f64,
+    /// Share of training clips (with a face box) cropped closer, at 1.05-1.5 face boxes
+    /// (`data::load::ZOOM_RANGE`); above 0, `infer` looks at a picture smaller than the crop
+    /// zoomed in as far as its face allows instead of through its repeated edges
+    /// (`data::unlabelled`). 0 (the default of older checkpoints) for neither.
+    #[serde(default)]
+    pub zoom: f64,
     /// Each face crop's brightness divided by its local mean before the network sees it
     /// (`data::imageops::local_contrast`), in training and at inference alike. False (the
     /// default of older checkpoints): the crop as it is.
@@ -254,6 +260,9 @@ impl Config {
                 self.close_cut
             );
         }
+        if !(0.0..=1.0).contains(&self.zoom) {
+            bail!("zoom (share of training clips cropped closer around the face) must be in [0, 1], got {}", self.zoom);
+        }
         let widths = [
             self.stem,
             self.block[0],
@@ -355,6 +364,7 @@ impl Config {
             map: self.map_size(),
             crop: self.crop as f32,
             close_cut: self.close_cut,
+            zoom: self.zoom,
             local_contrast: self.local_contrast,
         }
     }

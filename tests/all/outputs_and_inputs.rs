@@ -334,7 +334,16 @@ fn labels_of_another_size_are_scaled_or_rejected() {
     let dir = tmp("labels");
     let data = dir.join("data");
     tiny_dataset(&data);
-    let spec = ClipSpec { frames: 3, interval: 1, size: 32, map: 8, crop: 1.3, close_cut: 0.0, local_contrast: false };
+    let spec = ClipSpec {
+        frames: 3,
+        interval: 1,
+        size: 32,
+        map: 8,
+        crop: 1.3,
+        close_cut: 0.0,
+        zoom: 0.0,
+        local_contrast: false,
+    };
     let live = |data: &Path| {
         let ds = Dataset::open(data, Split::Train, None, &spec).unwrap();
         let i = (0..ds.len()).find(|&i| ds.index(i).label == 1).unwrap();

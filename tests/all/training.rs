@@ -281,6 +281,7 @@ fn celeba_spoof_reads_labels_spoof_types_boxes_and_its_dev_split() {
         map: 4,
         crop: 1.3,
         close_cut: 0.0,
+        zoom: 0.0,
         local_contrast: false,
     };
     let train = Dataset::open(&root, Split::Train, None, &spec).unwrap();

@@ -39,7 +39,7 @@ mod still;
 
 pub use preview::preview;
 
-use crate::data::imageops::{save, Img};
+use crate::data::imageops::{save, Img, Rect};
 use crate::data::protocol::format_line;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -588,6 +588,34 @@ fn place_sheet(
     (surface, t0)
 }
 
+/// Share of prints (not the cut-outs) that are small: the picture cut to the head and shoulders.
+const SMALL_PRINT: f64 = 0.4;
+
+/// A small print's picture: `picture` (with its face `mask` and face box `fuv`, 0..1) cut to
+/// 1.3-2 face widths around the face, from above the hair to the shoulders, as ID photos and
+/// the small prints of real hand-held attacks are (NUAA's). The sheet's edge, its margin and the
+/// hands holding it then lie inside the face crop, as they do in real print attacks; a whole
+/// picture puts them outside it.
+fn cut_to_head(picture: Img, mask: Img, fuv: [f32; 4], rng: &mut ChaCha8Rng) -> (Img, Img, [f32; 4]) {
+    let (w, h) = (picture.w as f32, picture.h as f32);
+    let (fw, fh) = ((fuv[2] - fuv[0]) * w, (fuv[3] - fuv[1]) * h);
+    let width = fw * rng.random_range(1.3..2.0);
+    let cx = (fuv[0] + fuv[2]) / 2.0 * w + fw * rng.random_range(-0.1..0.1);
+    let top = fuv[1] * h - fh * rng.random_range(0.4..0.8);
+    let bottom = fuv[3] * h + fh * rng.random_range(0.3..1.0);
+    let wanted = Rect { x: cx - width / 2.0, y: top, w: width, h: bottom - top };
+    let Some(r) = wanted.pixels_inside(picture.w, picture.h) else {
+        return (picture, mask, fuv);
+    };
+    let fuv = [
+        ((fuv[0] * w - r.x) / r.w).clamp(0.0, 1.0),
+        ((fuv[1] * h - r.y) / r.h).clamp(0.0, 1.0),
+        ((fuv[2] * w - r.x) / r.w).clamp(0.0, 1.0),
+        ((fuv[3] * h - r.y) / r.h).clamp(0.0, 1.0),
+    ];
+    (picture.window(r), mask.window(r), fuv)
+}
+
 fn print_frames(
     base: &Identity,
     instrument: &str,
@@ -603,10 +631,19 @@ fn print_frames(
     // photograph" tells neither class.
     let (picture, mask, fuv) =
         if rng.random_bool(0.5) { source_picture(base) } else { scene_picture(base, target, rng) };
+    // The sheet's width as if it held the whole picture (the face's size on paper follows it).
+    let mut tex_w = rng.random_range(0.1..0.3);
+    let (picture, mask, fuv) = if !pr.cutout && rng.random_bool(SMALL_PRINT) {
+        let full_w = picture.w as f32;
+        let cut = cut_to_head(picture, mask, fuv, rng);
+        tex_w *= cut.0.w as f32 / full_w;
+        cut
+    } else {
+        (picture, mask, fuv)
+    };
     let (pw, ph) = (picture.w, picture.h);
     let gain = metered_gain(&picture, &mask.data, rng, (120.0, 170.0), (0.5, 4.0));
     let tex = attack::print(&exposed(picture, gain), &pr, rng);
-    let tex_w = rng.random_range(0.1..0.3);
     let tex_h = tex_w * ph as f32 / pw as f32;
     let (surface, t0) = place_sheet(&view.cam, target, tex_w, tex_h, pr.margin, pr.bend, fuv);
     let cutout = pr.cutout.then(|| {
