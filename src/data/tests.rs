@@ -510,7 +510,6 @@ fn a_face_crop_with_no_room_around_the_face_is_still_found() {
 
 #[test]
 fn local_contrast_takes_the_light_away_in_training_and_at_inference() {
-    use super::depth_label::FaceAnchor;
     use super::imageops::{local_contrast, Rect};
     // A textured face-sized patch in a frame, and the same frame under dimmer light falling off
     // from left to right: with `local_contrast` both paths (a training clip, an inference clip)
@@ -535,31 +534,13 @@ fn local_contrast_takes_the_light_away_in_training_and_at_inference() {
     let mean_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
     let mut off = (0.0, 0.0);
     for on in [false, true] {
-        let spec = ClipSpec {
-            frames: 1,
-            interval: 1,
-            size: 32,
-            map: 4,
-            crop: 1.8,
-            close_cut: 0.0,
-            zoom: 0.0,
-            local_contrast: on,
-        };
+        let spec = one_frame_spec(32, 0.0, on);
         let mut inputs = Vec::new();
         for (k, img) in [&bright, &dim].into_iter().enumerate() {
             let path = dir.join(format!("{on}_{k}/0000.png"));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             save(img, &path).unwrap();
-            let c = ClipIndex {
-                video_id: format!("{k}"),
-                instrument: "live".into(),
-                label: 1,
-                frame_paths: vec![path],
-                depth_paths: vec![None],
-                mask_paths: vec![None],
-                anchors: vec![Some(FaceAnchor::Box(face))],
-                video: None,
-            };
+            let c = live_frame_with_box(&format!("{k}"), path, face);
             let train = load::load_clip(&c, &spec, &Default::default(), None).unwrap().frames;
             let infer =
                 unlabelled::from_images(&spec, &Default::default(), std::slice::from_ref(img), &[Some(face)], None)
@@ -601,16 +582,7 @@ fn a_picture_smaller_than_the_crop_is_zoomed_into_when_the_model_trained_so() {
     }
     let face = Rect { x: 5.0, y: 30.0, w: 60.0, h: 60.0 };
     let crop = |zoom: f64| {
-        let spec = ClipSpec {
-            frames: 1,
-            interval: 1,
-            size: 16,
-            map: 4,
-            crop: 1.8,
-            close_cut: 0.0,
-            zoom,
-            local_contrast: false,
-        };
+        let spec = one_frame_spec(16, zoom, false);
         let clip = unlabelled::from_images(&spec, &Default::default(), std::slice::from_ref(&img), &[Some(face)], None)
             .unwrap();
         let row: Vec<f32> = clip.frames[8 * 16..9 * 16].to_vec(); // red channel, row 8
@@ -629,7 +601,6 @@ fn a_picture_smaller_than_the_crop_is_zoomed_into_when_the_model_trained_so() {
 
 #[test]
 fn training_crops_a_zoom_share_of_clips_closer() {
-    use super::depth_label::FaceAnchor;
     // a 200 x 200 frame with a 40-pixel face: the face mask's share of the 4 x 4 label map
     // grows when every clip is cropped at 1.05-1.5 face boxes instead of 1.55-2.05
     let dir = tmp("zoom_train");
@@ -637,27 +608,9 @@ fn training_crops_a_zoom_share_of_clips_closer() {
     std::fs::create_dir_all(&dir).unwrap();
     save(&Img { w: 200, h: 200, c: 3, data: vec![128.0; 200 * 200 * 3] }, &path).unwrap();
     let face = super::imageops::Rect { x: 80.0, y: 80.0, w: 40.0, h: 40.0 };
-    let c = ClipIndex {
-        video_id: "z".into(),
-        instrument: "live".into(),
-        label: 1,
-        frame_paths: vec![path],
-        depth_paths: vec![None],
-        mask_paths: vec![None],
-        anchors: vec![Some(FaceAnchor::Box(face))],
-        video: None,
-    };
+    let c = live_frame_with_box("z", path, face);
     let mask_share = |zoom: f64| {
-        let spec = ClipSpec {
-            frames: 1,
-            interval: 1,
-            size: 16,
-            map: 4,
-            crop: 1.8,
-            close_cut: 0.0,
-            zoom,
-            local_contrast: false,
-        };
+        let spec = one_frame_spec(16, zoom, false);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
         (0..20)
             .map(|_| load::load_clip(&c, &spec, &Default::default(), Some(&mut rng)).unwrap().mask.iter().sum::<f32>())
@@ -667,4 +620,23 @@ fn training_crops_a_zoom_share_of_clips_closer() {
     let (plain, zoomed) = (mask_share(0.0), mask_share(1.0));
     assert!(zoomed > 1.3 * plain, "face share of the map: {zoomed} zoomed, {plain} not");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Single frames at `size` (4 x 4 maps), the 1.8x crop, no close cuts.
+fn one_frame_spec(size: usize, zoom: f64, local_contrast: bool) -> ClipSpec {
+    ClipSpec { frames: 1, interval: 1, size, map: 4, crop: 1.8, close_cut: 0.0, zoom, local_contrast }
+}
+
+/// A live clip of the one frame at `path`, its face box given.
+fn live_frame_with_box(id: &str, path: PathBuf, face: super::imageops::Rect) -> ClipIndex {
+    ClipIndex {
+        video_id: id.into(),
+        instrument: "live".into(),
+        label: 1,
+        frame_paths: vec![path],
+        depth_paths: vec![None],
+        mask_paths: vec![None],
+        anchors: vec![Some(super::depth_label::FaceAnchor::Box(face))],
+        video: None,
+    }
 }
