@@ -14,6 +14,13 @@ pub const CROP_JITTER: f32 = 0.25;
 /// The crop scales of the clips `ClipSpec::zoom` crops closer: those at which `infer` looks at
 /// a photo cut close around the face (its crop shrunk to fit the picture, `Rect::shrunk_to_fit`).
 pub const ZOOM_RANGE: (f32, f32) = (1.05, 1.5);
+
+/// The least side a crop zoomed into a close picture keeps around the face (`ZOOM_RANGE`'s low
+/// end), in training and at inference alike.
+pub(crate) fn zoom_floor(anchor: FaceAnchor) -> f32 {
+    let b = anchor.face_box();
+    ZOOM_RANGE.0 * b.w.max(b.h)
+}
 /// A frame without any box is taken as a face crop made the usual way (the face box enlarged
 /// 1.3x, as face-cropped datasets ship them) when its labels are rendered.
 pub const FACE_CROP_INPUT_SCALE: f32 = 1.3;
@@ -224,7 +231,7 @@ fn crop_frames(
             .zip(anchor)
             .and_then(|(cut, a)| cut.rect(a.face_box()).pixels_inside(img.w, img.h));
         // a model that zooms into close photos at inference is shown its cuts the same way
-        let zoom_to = anchor.filter(|_| spec.zoom > 0.0).map(|a| ZOOM_RANGE.0 * a.face_box().w.max(a.face_box().h));
+        let zoom_to = anchor.filter(|_| spec.zoom > 0.0).map(zoom_floor);
         let (rect, mut crop) = place_and_crop(img, rect, cut, zoom_to, n);
         if let (Some(a), Some(rng)) = (&aug, augment.as_deref_mut()) {
             crop = a.photometric(&crop, rng)?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 use super::depth_label::{render_mask_in, FaceAnchor};
 use super::face::{self, FaceSettings};
 use super::imageops::{crop_resize, Img, Rect};
-use super::load::{anchors_from, crop_rect, detected_face, label_anchor, read_frames, FaceSource, ZOOM_RANGE};
+use super::load::{anchors_from, crop_rect, detected_face, label_anchor, read_frames, zoom_floor, FaceSource};
 use super::ClipSpec;
 
 /// One clip of unlabelled frames, ready for the model.
@@ -75,10 +75,7 @@ fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: F
         // a picture smaller than the crop: zoomed in as far as the face allows, for a model
         // that saw such crops in training (`ClipSpec::zoom`)
         let rect = match anchor.filter(|_| spec.zoom > 0.0) {
-            Some(a) => {
-                let min_side = ZOOM_RANGE.0 * a.face_box().w.max(a.face_box().h);
-                rect.shrunk_to_fit(img.w, img.h, min_side).moved_inside(img.w, img.h)
-            }
+            Some(a) => rect.shrunk_to_fit(img.w, img.h, zoom_floor(a)).moved_inside(img.w, img.h),
             None => rect,
         };
         let mut crop = crop_resize(img, rect, n);
