@@ -260,8 +260,9 @@ fn crop_frames(
 /// One frame's crop: `rect` (frame pixels) moved into the picture and sampled at n x n, and
 /// where it ended up. With `cut` (whole frame pixels: a picture cut close around the face,
 /// `Augment::close_cut`) the crop is placed and sampled in the cut alone, exactly as inference
-/// places and samples it in a photo that is that cut: with `zoom_to` (the least side, for a
-/// model with `ClipSpec::zoom`), shrunk to fit the cut first.
+/// places and samples it in a photo that is that cut. With `zoom_to` (the least side, for a
+/// model with `ClipSpec::zoom`) the crop is first shrunk to fit the cut, or the whole frame
+/// when there is no cut, as inference zooms into a picture smaller than its crop.
 pub(crate) fn place_and_crop(img: &Img, rect: Rect, cut: Option<Rect>, zoom_to: Option<f32>, n: usize) -> (Rect, Img) {
     match cut {
         Some(w) => {
@@ -273,6 +274,7 @@ pub(crate) fn place_and_crop(img: &Img, rect: Rect, cut: Option<Rect>, zoom_to: 
         }
         None => {
             let rect = rect.moved_inside(img.w, img.h);
+            let rect = zoom_to.map_or(rect, |m| rect.shrunk_to_fit(img.w, img.h, m).moved_inside(img.w, img.h));
             (rect, crop_resize(img, rect, n))
         }
     }

@@ -600,6 +600,34 @@ fn a_picture_smaller_than_the_crop_is_zoomed_into_when_the_model_trained_so() {
 }
 
 #[test]
+fn a_frame_smaller_than_its_crop_is_cropped_for_training_as_inference_crops_it() {
+    // the 70 x 130 close picture of the test above, as a dataset's frame: with zoom, evaluation
+    // (no augmentation) samples exactly the crop `infer` samples, not the edge-repeated one
+    let dir = tmp("zoom_frame");
+    let path = dir.join("0000.png");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut img = Img::new(70, 130, 3);
+    for (i, v) in img.data.iter_mut().enumerate() {
+        *v = ((i / 3) % 70) as f32 * 3.0;
+    }
+    save(&img, &path).unwrap();
+    let face = super::imageops::Rect { x: 5.0, y: 30.0, w: 60.0, h: 60.0 };
+    let c = live_frame_with_box("zf", path, face);
+    for zoom in [0.0, 0.25] {
+        let spec = one_frame_spec(16, zoom, false);
+        let trained = load::load_clip(&c, &spec, &Default::default(), None).unwrap();
+        let inferred =
+            unlabelled::from_images(&spec, &Default::default(), std::slice::from_ref(&img), &[Some(face)], None)
+                .unwrap();
+        assert_eq!(trained.frames, inferred.frames, "zoom {zoom}");
+        assert_eq!(trained.mask, inferred.mask, "zoom {zoom}");
+        let row = &trained.frames[8 * 16..9 * 16];
+        assert_eq!(row[0] == row[1], zoom == 0.0, "edge repeated only without zoom: {row:?}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn training_crops_a_zoom_share_of_clips_closer() {
     // a 200 x 200 frame with a 40-pixel face: the face mask's share of the 4 x 4 label map
     // grows when every clip is cropped at 1.05-1.5 face boxes instead of 1.55-2.05
