@@ -506,15 +506,21 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
             let mut r = InputScore::new(&photo, scorers.photos, scorers.photo_threshold.clone());
             r.network = SINGLE_FRAME;
             let photo_name = depth_names(std::slice::from_ref(&photo)).remove(0);
-            // the single-frame network scores each frame alone: Nf copies of the photo score it once
-            let copies = vec![photo.clone(); scorers.photos.cfg.frames];
+            // the single-frame network scores each frame alone: the clip's Nf frames are views of
+            // the photo (`unlabelled::PHOTO_VIEWS`) and its score their mean
+            let cfg = &scorers.photos.cfg;
             let mut scorer =
                 ClipScorer::new(gpu, scorers.photos, scorers.faces, depth.map(|d| (d, photo_name.as_str())));
-            let scored =
-                unlabelled::read(&scorers.photos.cfg.clip_spec(), scorers.faces, &photo.display().to_string(), &copies)
-                    .and_then(|clip| scorer.add(0, (clip, vec![file_name(&photo)]), &mut r))
-                    .map(|()| scorer.finish(1, &mut r));
-            // the copies are one frame
+            let scored = unlabelled::read_photo(
+                &cfg.clip_spec(),
+                scorers.faces,
+                &photo.display().to_string(),
+                &photo,
+                cfg.frames,
+            )
+            .and_then(|clip| scorer.add(0, (clip, vec![file_name(&photo)]), &mut r))
+            .map(|()| scorer.finish(1, &mut r));
+            // the views are of one frame
             r.face.frames = r.face.frames.min(1);
             r.face.frames_without_face = r.face.frames_without_face.min(1);
             if let Err(e) = scored {

@@ -255,6 +255,16 @@ pub fn flip_rows(data: &mut [f32], w: usize) {
     }
 }
 
+/// The image mirrored left to right (each pixel's channels kept together).
+pub fn mirrored(img: &Img) -> Img {
+    let c = img.c;
+    let mut data = Vec::with_capacity(img.data.len());
+    for row in img.data.chunks(img.w * c) {
+        data.extend(row.chunks(c).rev().flatten());
+    }
+    Img { data, ..*img }
+}
+
 /// Largest image file read (bytes): a frame beyond it is refused before it is opened.
 pub const MAX_IMAGE_FILE: u64 = 256 << 20;
 

@@ -628,6 +628,45 @@ fn a_frame_smaller_than_its_crop_is_cropped_for_training_as_inference_crops_it()
 }
 
 #[test]
+fn a_photo_is_scored_through_mirrored_closer_and_wider_views() {
+    use super::imageops::{mirrored, Rect};
+    // a 200 x 200 photo, columns x = value, a 40-pixel face off centre
+    let mut img = Img::new(200, 200, 3);
+    for (i, v) in img.data.iter_mut().enumerate() {
+        *v = ((i / 3) % 200) as f32;
+    }
+    let face = Rect { x: 60.0, y: 70.0, w: 40.0, h: 40.0 };
+    // 8 x 8 maps: fine enough to tell the face's share of a closer crop
+    let spec = ClipSpec { map: 8, ..one_frame_spec(16, 0.0, false) };
+    let clip = unlabelled::photo_from_image(&spec, &Default::default(), &img, Some(face), 4);
+    let (plane, map) = (16 * 16, 8 * 8);
+    let frame = |k: usize| &clip.frames[k * 3 * plane..(k + 1) * 3 * plane];
+    let mask = |k: usize| &clip.mask[k * map..(k + 1) * map];
+    // the first view is the plain crop, as a clip of the photo gives it
+    let plain =
+        unlabelled::from_images(&spec, &Default::default(), std::slice::from_ref(&img), &[Some(face)], None).unwrap();
+    assert_eq!(frame(0), &plain.frames[..]);
+    assert_eq!(mask(0), &plain.mask[..]);
+    assert_eq!(clip.crop_in_picture, plain.crop_in_picture);
+    // the second, the same crop mirrored (image and face mask)
+    let rows =
+        |f: &[f32], w: usize| f.chunks(w).map(|r| r.iter().rev().copied().collect::<Vec<_>>()).collect::<Vec<_>>();
+    assert_eq!(rows(frame(1), 16).concat(), frame(0));
+    assert_eq!(rows(mask(1), 8).concat(), mask(0));
+    // the third closer (the face fills more of the map), the fourth wider and mirrored
+    let sum = |m: &[f32]| m.iter().sum::<f32>();
+    assert!(sum(mask(2)) > sum(mask(0)) && sum(mask(0)) > sum(mask(3)), "{:?}", clip.mask);
+    assert!(frame(3)[15] < frame(3)[0], "mirrored: values fall along a row");
+    // frames beyond the views' count take them in turn
+    let six = unlabelled::photo_from_image(&spec, &Default::default(), &img, Some(face), 6);
+    assert_eq!(&six.frames[4 * 3 * plane..5 * 3 * plane], frame(0));
+    assert_eq!(six.frames[5 * 3 * plane..6 * 3 * plane], *frame(1));
+    // the pixels' channels stay together when mirrored
+    let rgb = Img { w: 2, h: 1, c: 3, data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0] };
+    assert_eq!(mirrored(&rgb).data, vec![4.0, 5.0, 6.0, 1.0, 2.0, 3.0]);
+}
+
+#[test]
 fn training_crops_a_zoom_share_of_clips_closer() {
     // a 200 x 200 frame with a 40-pixel face: the face mask's share of the 4 x 4 label map
     // grows when every clip is cropped at 1.05-1.5 face boxes instead of 1.55-2.05

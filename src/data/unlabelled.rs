@@ -3,7 +3,7 @@
 //! frames are cropped and normalised exactly as training crops them, with the face mask the clip
 //! score (eq. 18) averages over; there is no label, instrument or depth map.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
@@ -36,6 +36,56 @@ pub fn read(spec: &ClipSpec, faces: &FaceSettings, input: &str, paths: &[PathBuf
     Ok(crop(spec, &images, &anchors, face))
 }
 
+/// How a photo is looked at in one frame of its clip: the crop's side over the face box's, as
+/// an offset from the model's `ClipSpec::crop`, and whether it is mirrored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PhotoView {
+    pub crop_offset: f32,
+    pub mirrored: bool,
+}
+
+/// The views a photo is scored through, one per frame of the single-frame network's clip (in
+/// turn when the clip has more frames). That network scores each frame alone and the clip's
+/// score is their mean, so the photo's score averages these views (test-time augmentation) at
+/// the cost of the one clip it was given before: the crop mirrored and 0.2 face boxes closer
+/// and wider, as training's flips and crop jitter (`load::CROP_JITTER`) show faces.
+pub const PHOTO_VIEWS: [PhotoView; 4] = [
+    PhotoView { crop_offset: 0.0, mirrored: false },
+    PhotoView { crop_offset: 0.0, mirrored: true },
+    PhotoView { crop_offset: -0.2, mirrored: false },
+    PhotoView { crop_offset: 0.2, mirrored: true },
+];
+
+/// The clip a single-frame network scores a photo with: `frames` views of it (`PHOTO_VIEWS`),
+/// the face found once. `input` names the photo in errors.
+pub fn read_photo(spec: &ClipSpec, faces: &FaceSettings, input: &str, path: &Path, frames: usize) -> Result<FaceClip> {
+    let paths = [path.to_path_buf()];
+    let images = read_frames(&paths, &[0], input)?;
+    let (anchors, face) = detected_face(&paths, &[0], &images, faces)?;
+    Ok(photo_views(spec, &images[0], anchors[0], face, frames))
+}
+
+/// `read_photo` for a photo held in memory, with the face the detector found in it (None where
+/// none was found or detection is off).
+pub fn photo_from_image(
+    spec: &ClipSpec,
+    faces: &FaceSettings,
+    image: &Img,
+    detection: Option<Rect>,
+    frames: usize,
+) -> FaceClip {
+    let small = image.w.min(image.h) < face::MIN_SIDE;
+    let found = face::median_box(&[detection]);
+    let (anchors, face) = anchors_from(&found, small, std::slice::from_ref(image), faces);
+    photo_views(spec, image, anchors[0], face, frames)
+}
+
+fn photo_views(spec: &ClipSpec, image: &Img, anchor: Option<FaceAnchor>, face: FaceSource, frames: usize) -> FaceClip {
+    let images = vec![image.clone(); frames];
+    let views: Vec<PhotoView> = PHOTO_VIEWS.iter().copied().cycle().take(frames).collect();
+    crop_views(spec, &images, &vec![anchor; frames], face, &views)
+}
+
 /// A clip of frames held in memory (a stream or a video read through a pipe), with the face the
 /// detector found in each (`detections`, one per frame; None where none was found or detection
 /// is off), and the box to use when no frame shows one (the video's, as `face::video_box` gives
@@ -62,6 +112,17 @@ pub fn from_images(
 /// Crops, resizes and normalises each frame at its anchor (the whole frame without one), and
 /// renders the face mask in each crop.
 fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: FaceSource) -> FaceClip {
+    crop_views(spec, images, anchors, face, &[])
+}
+
+/// `crop`, frame k seen through `views[k]` (the plain view where `views` has none).
+fn crop_views(
+    spec: &ClipSpec,
+    images: &[Img],
+    anchors: &[Option<FaceAnchor>],
+    face: FaceSource,
+    views: &[PhotoView],
+) -> FaceClip {
     let (n, s) = (spec.size, spec.map);
     let mut clip = FaceClip {
         frames: Vec::with_capacity(images.len() * 3 * n * n),
@@ -69,9 +130,12 @@ fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: F
         face,
         crop_in_picture: 1.0,
     };
-    for (img, anchor) in images.iter().zip(anchors) {
-        let rect = crop_rect(*anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
-        clip.crop_in_picture = clip.crop_in_picture.min(rect.share_inside(img.w, img.h));
+    for (k, (img, anchor)) in images.iter().zip(anchors).enumerate() {
+        let view = views.get(k).copied().unwrap_or(PHOTO_VIEWS[0]);
+        // the close-cut warning reads the model's own crop, whatever the view
+        let plain = crop_rect(*anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
+        clip.crop_in_picture = clip.crop_in_picture.min(plain.share_inside(img.w, img.h));
+        let rect = crop_rect(*anchor, img.w, img.h, spec.crop + view.crop_offset).moved_inside(img.w, img.h);
         // a picture smaller than the crop: zoomed in as far as the face allows, for a model
         // that saw such crops in training (`ClipSpec::zoom`)
         let rect = match anchor.filter(|_| spec.zoom > 0.0) {
@@ -82,10 +146,17 @@ fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: F
         if spec.local_contrast {
             crop = crate::data::imageops::local_contrast(&crop);
         }
+        if view.mirrored {
+            crop = crate::data::imageops::mirrored(&crop);
+        }
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }
-        clip.mask.extend(render_mask_in(&label_anchor(*anchor, img.w, img.h), rect, s));
+        let mut mask = render_mask_in(&label_anchor(*anchor, img.w, img.h), rect, s);
+        if view.mirrored {
+            crate::data::imageops::flip_rows(&mut mask, s);
+        }
+        clip.mask.extend(mask);
     }
     clip
 }

@@ -225,7 +225,12 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
         .chunks(4)
         .map(|b| b.iter().all(|v| v.is_finite()).then(|| Rect { x: b[0], y: b[1], w: b[2], h: b[3] }))
         .collect();
-    let clip = unlabelled::from_images(&cfg.clip_spec(), &FaceSettings::default(), &images, &detections, None)?;
+    let clip = if photo {
+        // as `tdfas infer` scores a photo: the clip's frames are views of it
+        unlabelled::photo_from_image(&cfg.clip_spec(), &FaceSettings::default(), &images[0], detections[0], cfg.frames)
+    } else {
+        unlabelled::from_images(&cfg.clip_spec(), &FaceSettings::default(), &images, &detections, None)?
+    };
     let source = clip.face;
     // as `tdfas infer`: a clip without a face is not scored (a verdict would be about nothing)
     let face_box = match source {
