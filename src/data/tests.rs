@@ -576,10 +576,7 @@ fn a_picture_smaller_than_the_crop_is_zoomed_into_when_the_model_trained_so() {
     assert_eq!(r.shrunk_to_fit(50, 130, 63.0).w, 63.0);
     assert_eq!(r.shrunk_to_fit(200, 200, 63.0), r);
     // a 70 x 130 photo cut close around a 60-pixel face (1.8x crop: 108 px), columns x = value
-    let mut img = Img::new(70, 130, 3);
-    for (i, v) in img.data.iter_mut().enumerate() {
-        *v = ((i / 3) % 70) as f32 * 3.0;
-    }
+    let img = columns(70, 130, 3.0);
     let face = Rect { x: 5.0, y: 30.0, w: 60.0, h: 60.0 };
     let crop = |zoom: f64| {
         let spec = one_frame_spec(16, zoom, false);
@@ -606,10 +603,7 @@ fn a_frame_smaller_than_its_crop_is_cropped_for_training_as_inference_crops_it()
     let dir = tmp("zoom_frame");
     let path = dir.join("0000.png");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut img = Img::new(70, 130, 3);
-    for (i, v) in img.data.iter_mut().enumerate() {
-        *v = ((i / 3) % 70) as f32 * 3.0;
-    }
+    let img = columns(70, 130, 3.0);
     save(&img, &path).unwrap();
     let face = super::imageops::Rect { x: 5.0, y: 30.0, w: 60.0, h: 60.0 };
     let c = live_frame_with_box("zf", path, face);
@@ -631,10 +625,7 @@ fn a_frame_smaller_than_its_crop_is_cropped_for_training_as_inference_crops_it()
 fn a_photo_is_scored_through_mirrored_closer_and_wider_views() {
     use super::imageops::{mirrored, Rect};
     // a 200 x 200 photo, columns x = value, a 40-pixel face off centre
-    let mut img = Img::new(200, 200, 3);
-    for (i, v) in img.data.iter_mut().enumerate() {
-        *v = ((i / 3) % 200) as f32;
-    }
+    let img = columns(200, 200, 1.0);
     let face = Rect { x: 60.0, y: 70.0, w: 40.0, h: 40.0 };
     // 8 x 8 maps: fine enough to tell the face's share of a closer crop
     let spec = ClipSpec { map: 8, ..one_frame_spec(16, 0.0, false) };
@@ -687,6 +678,15 @@ fn training_crops_a_zoom_share_of_clips_closer() {
     let (plain, zoomed) = (mask_share(0.0), mask_share(1.0));
     assert!(zoomed > 1.3 * plain, "face share of the map: {zoomed} zoomed, {plain} not");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// A w x h RGB picture whose every pixel says its column: x * step.
+fn columns(w: usize, h: usize, step: f32) -> Img {
+    let mut img = Img::new(w, h, 3);
+    for (i, v) in img.data.iter_mut().enumerate() {
+        *v = ((i / 3) % w) as f32 * step;
+    }
+    img
 }
 
 /// Single frames at `size` (4 x 4 maps), the 1.8x crop, no close cuts.
