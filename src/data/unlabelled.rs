@@ -81,9 +81,8 @@ pub fn photo_from_image(
 }
 
 fn photo_views(spec: &ClipSpec, image: &Img, anchor: Option<FaceAnchor>, face: FaceSource, frames: usize) -> FaceClip {
-    let images = vec![image.clone(); frames];
-    let views: Vec<PhotoView> = PHOTO_VIEWS.iter().copied().cycle().take(frames).collect();
-    crop_views(spec, &images, &vec![anchor; frames], face, &views)
+    let views = PHOTO_VIEWS.iter().cycle().take(frames).map(|&view| (image, anchor, view));
+    crop_views(spec, views, frames, face)
 }
 
 /// A clip of frames held in memory (a stream or a video read through a pipe), with the face the
@@ -112,30 +111,29 @@ pub fn from_images(
 /// Crops, resizes and normalises each frame at its anchor (the whole frame without one), and
 /// renders the face mask in each crop.
 fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: FaceSource) -> FaceClip {
-    crop_views(spec, images, anchors, face, &[])
+    let plain = images.iter().zip(anchors).map(|(img, &anchor)| (img, anchor, PHOTO_VIEWS[0]));
+    crop_views(spec, plain, images.len(), face)
 }
 
-/// `crop`, frame k seen through `views[k]` (the plain view where `views` has none).
-fn crop_views(
+/// `crop` of `count` frames, each an image, its anchor and the view it is seen through.
+fn crop_views<'a>(
     spec: &ClipSpec,
-    images: &[Img],
-    anchors: &[Option<FaceAnchor>],
+    frames: impl Iterator<Item = (&'a Img, Option<FaceAnchor>, PhotoView)>,
+    count: usize,
     face: FaceSource,
-    views: &[PhotoView],
 ) -> FaceClip {
     let (n, s) = (spec.size, spec.map);
     let mut clip = FaceClip {
-        frames: Vec::with_capacity(images.len() * 3 * n * n),
-        mask: Vec::with_capacity(images.len() * s * s),
+        frames: Vec::with_capacity(count * 3 * n * n),
+        mask: Vec::with_capacity(count * s * s),
         face,
         crop_in_picture: 1.0,
     };
-    for (k, (img, anchor)) in images.iter().zip(anchors).enumerate() {
-        let view = views.get(k).copied().unwrap_or(PHOTO_VIEWS[0]);
+    for (img, anchor, view) in frames {
         // the close-cut warning reads the model's own crop, whatever the view
-        let plain = crop_rect(*anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
+        let plain = crop_rect(anchor, img.w, img.h, spec.crop).moved_inside(img.w, img.h);
         clip.crop_in_picture = clip.crop_in_picture.min(plain.share_inside(img.w, img.h));
-        let rect = crop_rect(*anchor, img.w, img.h, spec.crop + view.crop_offset).moved_inside(img.w, img.h);
+        let rect = crop_rect(anchor, img.w, img.h, spec.crop + view.crop_offset).moved_inside(img.w, img.h);
         // a picture smaller than the crop: zoomed in as far as the face allows, for a model
         // that saw such crops in training (`ClipSpec::zoom`)
         let rect = match anchor.filter(|_| spec.zoom > 0.0) {
@@ -152,7 +150,7 @@ fn crop_views(
         for ch in 0..3 {
             clip.frames.extend((0..n * n).map(|p| (crop.data[p * 3 + ch] - 127.5) / 128.0));
         }
-        let mut mask = render_mask_in(&label_anchor(*anchor, img.w, img.h), rect, s);
+        let mut mask = render_mask_in(&label_anchor(anchor, img.w, img.h), rect, s);
         if view.mirrored {
             crate::data::imageops::flip_rows(&mut mask, s);
         }
