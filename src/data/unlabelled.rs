@@ -82,7 +82,7 @@ pub fn photo_from_image(
 
 fn photo_views(spec: &ClipSpec, image: &Img, anchor: Option<FaceAnchor>, face: FaceSource, frames: usize) -> FaceClip {
     let views = PHOTO_VIEWS.iter().cycle().take(frames).map(|&view| (image, anchor, view));
-    crop_views(spec, views, frames, face)
+    crop_views(spec, views, face)
 }
 
 /// A clip of frames held in memory (a stream or a video read through a pipe), with the face the
@@ -112,17 +112,18 @@ pub fn from_images(
 /// renders the face mask in each crop.
 fn crop(spec: &ClipSpec, images: &[Img], anchors: &[Option<FaceAnchor>], face: FaceSource) -> FaceClip {
     let plain = images.iter().zip(anchors).map(|(img, &anchor)| (img, anchor, PHOTO_VIEWS[0]));
-    crop_views(spec, plain, images.len(), face)
+    crop_views(spec, plain, face)
 }
 
-/// `crop` of `count` frames, each an image, its anchor and the view it is seen through.
+/// `crop` of frames, each an image, its anchor and the view it is seen through.
 fn crop_views<'a>(
     spec: &ClipSpec,
     frames: impl Iterator<Item = (&'a Img, Option<FaceAnchor>, PhotoView)>,
-    count: usize,
     face: FaceSource,
 ) -> FaceClip {
     let (n, s) = (spec.size, spec.map);
+    // both callers' iterators know their length (a zip of slices, a `take`)
+    let count = frames.size_hint().0;
     let mut clip = FaceClip {
         frames: Vec::with_capacity(count * 3 * n * n),
         mask: Vec::with_capacity(count * s * s),
