@@ -63,7 +63,7 @@ pub fn ensure_benchmark(dir: &Path, opts: &SynthOptions, progress: bool) -> Resu
 
 pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
     let started = Instant::now();
-    // On a CPU adapter: `cpu` (48 px) for the demo, `tiny` (32 px) for its quick smoke setting.
+    // On a CPU adapter: `cpu` (64 px) for the demo, `tiny` (32 px) for its quick smoke setting.
     let preset = opts.preset.clone().unwrap_or_else(|| match (gpu.is_cpu(), opts.quick) {
         (true, true) => "tiny".into(),
         (true, false) => "cpu".into(),
