@@ -42,8 +42,12 @@ class Config:
     bn_momentum: float = 0.1
     adadelta_rho: float = 0.95
     adadelta_eps: float = 1e-8
-    # the face crop's side over the face box's: data loading only, not the network
+    # how tdfas cuts and prepares the face crop (docs/MODEL.md, "Face crop and labels", Input):
+    # data loading only, not the network, so carried here and not used
     crop: float = 1.8
+    close_cut: float = 0.0
+    zoom: float = 0.0
+    local_contrast: bool = False
     stage1: dict = field(default_factory=lambda: {"lr": 3e-3, "batch": 10})
     stage2: dict = field(default_factory=lambda: {"lr": 1e-2, "batch": 2})
 

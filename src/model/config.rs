@@ -472,6 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn the_pytorch_reference_reads_every_key_a_checkpoint_config_holds() {
+        // tools/torch_reference.py's Config refuses unknown keys: a key tdfas writes and it
+        // lacks makes every checkpoint with it unloadable there (MODEL.md, Checkpoint format)
+        let py = include_str!("../../tools/torch_reference.py");
+        let class = py.split("class Config:").nth(1).expect("torch_reference.py has class Config");
+        let body = class.split("@staticmethod").next().unwrap();
+        let fields: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("    ")?.split(':').next())
+            .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .collect();
+        assert!(fields.contains(&"image_size") && fields.contains(&"stage1"), "{fields:?}");
+        for preset in ["paper", "tiny", "cpu"] {
+            let v: serde_json::Value = serde_json::from_str(&Config::preset(preset).unwrap().to_json()).unwrap();
+            for key in v.as_object().unwrap().keys() {
+                assert!(fields.contains(&key.as_str()), "{preset}: key {key} is not in torch_reference.py's Config");
+            }
+        }
+    }
+
+    #[test]
     fn checkpoints_from_before_the_crop_field_keep_their_crop() {
         // a config stored without `crop` trained on 1.3x crops; the presets use 1.8
         let tiny = Config::preset("tiny").unwrap();
