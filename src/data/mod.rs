@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod celeba_spoof;
+pub mod cutmix;
 pub mod depth_label;
 pub mod face;
 pub mod generic;
@@ -72,7 +73,7 @@ impl Split {
 }
 
 /// One loaded clip, ready for the model.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Clip {
     /// Clips of one video share it (scores are averaged per video).
     pub video_id: String,

@@ -21,6 +21,11 @@ pub struct StageConfig {
     /// from this fraction of its steps on (None: the last step's weights, as the paper).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average_from: Option<f64>,
+    /// CutMix with the depth labels (src/data/cutmix.rs): the share of augmented training
+    /// frames given a rectangle of another frame of the batch, labels alike (None: none, as the
+    /// paper). Stage 1 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutmix: Option<f64>,
 }
 
 /// Steps between two weight sets folded into a stage's weight average (`average_from`).
@@ -304,11 +309,19 @@ impl Config {
                     bail!("{what}.average_from (fraction of the steps) must be in [0, 1), got {from}");
                 }
             }
+            if let Some(share) = stage.cutmix {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("{what}.cutmix (share of training frames) must be in [0, 1], got {share}");
+                }
+            }
             if let Some(end) = stage.lr_end {
                 if !(end >= 0.0 && end <= stage.lr) {
                     bail!("{what}.lr_end must be in [0, {what}.lr = {}], got {end}", stage.lr);
                 }
             }
+        }
+        if self.stage2.cutmix.is_some() {
+            bail!("stage2.cutmix: CutMix is for stage 1's depth maps; a mixed clip's live/attack label (stage 2) is undefined");
         }
         if self.stage1.batch == 0 || self.stage2.batch == 0 {
             bail!("batch sizes must be at least 1");
@@ -441,7 +454,7 @@ mod tests {
 
     #[test]
     fn lr_schedule_is_cosine_from_lr_to_lr_end() {
-        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 101, lr_end: None, average_from: None };
+        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 101, lr_end: None, average_from: None, cutmix: None };
         assert!((0..101).all(|k| st.lr_at(k) == 1.0), "without lr_end the rate is constant");
         st.lr_end = Some(0.1);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
@@ -458,7 +471,7 @@ mod tests {
 
     #[test]
     fn weights_are_averaged_every_ten_steps_from_average_from_and_at_the_end() {
-        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 95, lr_end: None, average_from: None };
+        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 95, lr_end: None, average_from: None, cutmix: None };
         assert!((0..95).all(|k| !st.averages_after(k)));
         st.average_from = Some(0.5);
         let steps: Vec<usize> = (0..95).filter(|&k| st.averages_after(k)).map(|k| k + 1).collect();
@@ -489,6 +502,24 @@ mod tests {
             for key in v.as_object().unwrap().keys() {
                 assert!(fields.contains(&key.as_str()), "{preset}: key {key} is not in torch_reference.py's Config");
             }
+        }
+    }
+
+    #[test]
+    fn cutmix_is_a_share_of_stage_1_frames_kept_in_the_checkpoint_config() {
+        let text = include_str!("presets/tiny.toml");
+        assert_eq!(Config::from_toml(text, "x.toml").unwrap().stage1.cutmix, None);
+        let on = Config::from_toml(&text.replace("[stage1]\n", "[stage1]\ncutmix = 0.5\n"), "x.toml").unwrap();
+        assert_eq!((on.stage1.cutmix, Config::from_json(&on.to_json()).unwrap().stage1.cutmix), (Some(0.5), Some(0.5)));
+        for (bad, says) in [
+            (
+                text.replace("[stage1]\n", "[stage1]\ncutmix = 1.5\n"),
+                "stage1.cutmix (share of training frames) must be in [0, 1]",
+            ),
+            (text.replace("[stage2]\n", "[stage2]\ncutmix = 0.5\n"), "stage2.cutmix: CutMix is for stage 1"),
+        ] {
+            let e = Config::from_toml(&bad, "x.toml").unwrap_err();
+            assert!(format!("{e:#}").contains(says), "{e:#}");
         }
     }
 

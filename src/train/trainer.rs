@@ -133,11 +133,15 @@ fn augmented_batch(
         )
     };
     if stage == Stage::Single {
-        let clips: Vec<Clip> = idx
+        let mut clips: Vec<Clip> = idx
             .iter()
             .enumerate()
             .map(|(k, &i)| data.load_frame(i / cfg.frames, i % cfg.frames, Some(&mut rng_for(k))))
             .collect::<Result<_>>()?;
+        if let Some(share) = cfg.stage1.cutmix {
+            // its own stream, after every frame's: the frames are what they were without it
+            crate::data::cutmix::cutmix(&mut clips, share, cfg.image_size, cfg.map_size(), &mut rng_for(usize::MAX));
+        }
         // each loaded clip is the one frame drawn
         let picks: Vec<(&Clip, usize)> = clips.iter().map(|c| (c, 0)).collect();
         Ok(HostBatch::single_frames(cfg, &picks))
