@@ -603,6 +603,15 @@ fn infer(a: InferArgs, settings: &Settings) -> Result<()> {
     let (gpu, model, loaded) = open_model(settings, &a.checkpoint)?;
     let given = threshold.map(|t| tdfas::infer::Threshold { value: t, source: "--threshold".into() });
     let clip_threshold = given.clone().or_else(|| loaded.calibration.as_ref().map(stored));
+    // a stored threshold of a network that separated nothing on its dev split: said, not hidden
+    if threshold.is_none() {
+        let single = if model.cfg.variant().single_only { None } else { loaded.single_frame_calibration() };
+        for (c, what) in [(loaded.calibration.as_ref(), "its network"), (single, "its single-frame network (photos)")] {
+            if let Some(c) = c.filter(|c| c.is_chance()) {
+                eprintln!("warning: {}: {}", shown_path(&a.checkpoint), c.chance_warning(what));
+            }
+        }
+    }
     if clip_threshold.is_none() {
         eprintln!(
             "warning: {} stores no threshold (trained before tdfas stored one): scores without a verdict; pass --threshold",

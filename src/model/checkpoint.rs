@@ -57,6 +57,24 @@ impl Calibration {
     pub fn describe(&self) -> String {
         format!("{:.4} ({})", self.threshold, self.source())
     }
+
+    /// The network told live from attack no better than chance on the dev split this threshold
+    /// was fixed on (EER 50% or worse). A depth network that never left its all-zero start (a
+    /// known end of stage 1 at some seeds: every depth map 0) scores every video 0, and its EER
+    /// threshold 0 then calls every face live.
+    pub fn is_chance(&self) -> bool {
+        self.dev_eer >= 0.5
+    }
+
+    /// The warning for a chance-level calibration, naming the network (`what`).
+    pub fn chance_warning(&self, what: &str) -> String {
+        let all_live = if self.threshold <= 0.0 { "; at threshold 0 it calls every face live" } else { "" };
+        format!(
+            "{what} tells live from attack no better than chance on its dev split (EER {:.1}% at threshold {}){all_live}: its verdicts mean nothing",
+            100.0 * self.dev_eer,
+            self.describe()
+        )
+    }
 }
 
 /// Metadata key of the calibration (JSON).

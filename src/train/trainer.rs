@@ -746,6 +746,10 @@ fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<crate::mod
             if opts.progress {
                 eprintln!("variant {}: threshold {}", model.cfg.variant, c.describe());
             }
+            if c.is_chance() {
+                let what = format!("the trained variant-{} network", model.cfg.variant);
+                eprintln!("warning: {}; train longer (--steps) or with another --seed", c.chance_warning(&what));
+            }
             Some(c)
         }
         Err(e) => {

@@ -706,3 +706,50 @@ fn streams_from_a_pipe_a_fifo_and_a_gap_are_scored_clip_by_clip() {
     assert!(last.starts_with("-\t") && last.contains("score"), "no summary after Ctrl-C: {stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A single-frame network that never left its all-zero start (every depth map 0: how stage 1
+/// ends at some seeds) scores every dev video 0; its EER threshold is 0, which calls every face
+/// live. The calibration says so (chance), and `infer` warns with the stored threshold, not with
+/// a user's `--threshold`.
+#[test]
+fn a_network_at_chance_on_its_dev_split_is_said_to_be_at_chance() {
+    let gpu = tdfas::Gpu::new().unwrap();
+    tdfas::ops::tune(&gpu).unwrap();
+    let dir = crate::common::tmp_dir("chance", "dev");
+    let data = dir.join("data");
+    crate::common::tiny_dataset(&data);
+    let mut cfg = tdfas::model::Config::preset("tiny").unwrap();
+    (cfg.variant, cfg.frames, cfg.interval) = ("1".into(), 2, 1);
+    let mut model = tdfas::model::fastd::FasTd::new(&gpu, cfg, 3).unwrap();
+    // the last depth conv's bias far below zero: the ReLU after it gives 0 everywhere
+    model.params.set(&gpu, "single.head.out.bias", &[-100.0]).unwrap();
+    let source = tdfas::data::DataSource::new(&data, None);
+    let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, tdfas::train::trainer::Operating::Eer, false)
+        .unwrap();
+    assert_eq!((c.threshold, c.dev_eer), (0.0, 0.5), "{c:?}");
+    assert!(c.is_chance());
+    let m = dir.join("m.safetensors");
+    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 1, seed: 3, stage_done: true, init: None };
+    tdfas::train::checkpoint::save_calibrated(&gpu, &m, &model, None, &progress, Some(&c)).unwrap();
+    let photo = dir.join("me.png");
+    image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([120, (x * 7 + y * 3) as u8, 90])).save(&photo).unwrap();
+    let infer = |extra: &[&str]| {
+        let out =
+            tdfas().args(["infer", "--no-detect", "--checkpoint"]).arg(&m).args(extra).arg(&photo).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (stdout, stderr) = infer(&[]);
+    assert!(stdout.contains("live"), "{stdout}");
+    assert!(
+        stderr.contains("its network tells live from attack no better than chance on its dev split (EER 50.0%")
+            && stderr.contains("at threshold 0 it calls every face live"),
+        "{stderr}"
+    );
+    let (_, stderr) = infer(&["--threshold", "0.3"]);
+    assert!(!stderr.contains("chance"), "{stderr}");
+    // a network that separates its dev split is not warned about
+    let fine = tdfas::model::checkpoint::Calibration { dev_eer: 0.2, threshold: 0.3, ..c };
+    assert!(!fine.is_chance() && !fine.chance_warning("x").contains("every face live"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
