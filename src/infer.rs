@@ -26,6 +26,9 @@ pub struct Threshold {
     pub value: f64,
     /// e.g. "dev EER of runs/demo/data, protocol all" or "--threshold"
     pub source: String,
+    /// set when the threshold is a stored one whose network told its dev split's live from
+    /// attack no better than chance: the warning, which goes with every verdict it gives
+    pub at_chance: Option<String>,
 }
 
 /// How the face was found in one input.
@@ -901,7 +904,7 @@ mod tests {
 
     #[test]
     fn verdicts_read_as_before_in_json_and_lines() {
-        let t = Threshold { value: 0.5, source: "x".into() };
+        let t = Threshold { value: 0.5, source: "x".into(), at_chance: None };
         assert_eq!(Verdict::of(0.5, Some(&t)), Verdict::Live);
         assert_eq!(Verdict::of(0.49, Some(&t)), Verdict::Attack);
         assert_eq!(Verdict::of(0.9, None), Verdict::NoThreshold);

@@ -414,8 +414,10 @@ fn check_output_file(
 }
 
 /// A stored calibration as the threshold a verdict is given against.
-fn stored(c: &checkpoint::Calibration) -> tdfas::infer::Threshold {
-    tdfas::infer::Threshold { value: c.threshold, source: c.source() }
+/// A stored threshold; `what` names its network in the warning it carries if at chance.
+fn stored(c: &checkpoint::Calibration, what: &str) -> tdfas::infer::Threshold {
+    let at_chance = c.is_chance().then(|| c.chance_warning(what));
+    tdfas::infer::Threshold { value: c.threshold, source: c.source(), at_chance }
 }
 
 fn synth(a: SynthArgs) -> Result<()> {
@@ -515,6 +517,9 @@ fn threshold_from(from: &Path, checkpoint: &Path, loaded: &Loaded) -> Result<tdf
         anyhow::anyhow!("{}: no threshold stored (trained before tdfas stored one?); use --threshold", from.display())
     })?;
     let mut source = format!("{}, stored in {}", c.source(), from.display());
+    if c.is_chance() {
+        eprintln!("warning: --threshold-from {}: {}", shown_path(from), c.chance_warning("its network"));
+    }
     // a threshold is a point on one model's score scale: another model's is a guess
     if let Some(why) = checkpoint::other_model(loaded, &other) {
         eprintln!(
@@ -601,15 +606,17 @@ fn infer(a: InferArgs, settings: &Settings) -> Result<()> {
     let threshold = a.threshold.map(check_threshold).transpose()?;
     let faces = a.faces.settings();
     let (gpu, model, loaded) = open_model(settings, &a.checkpoint)?;
-    let given = threshold.map(|t| tdfas::infer::Threshold { value: t, source: "--threshold".into() });
-    let clip_threshold = given.clone().or_else(|| loaded.calibration.as_ref().map(stored));
-    // a stored threshold of a network that separated nothing on its dev split: said, not hidden
-    if threshold.is_none() {
-        let single = if model.cfg.variant().single_only { None } else { loaded.single_frame_calibration() };
-        for (c, what) in [(loaded.calibration.as_ref(), "its network"), (single, "its single-frame network (photos)")] {
-            if let Some(c) = c.filter(|c| c.is_chance()) {
-                eprintln!("warning: {}: {}", shown_path(&a.checkpoint), c.chance_warning(what));
-            }
+    let given = threshold.map(|t| tdfas::infer::Threshold { value: t, source: "--threshold".into(), at_chance: None });
+    let clip_threshold = given.clone().or_else(|| loaded.calibration.as_ref().map(|c| stored(c, "its network")));
+    let single_only = model.cfg.variant().single_only;
+    let photos_are = if single_only { "its network" } else { "its single-frame network (photos)" };
+    let photo_threshold = given.or_else(|| loaded.single_frame_calibration().map(|c| stored(c, photos_are)));
+    // a stored threshold of a network that separated nothing on its dev split: said once here,
+    // and in the JSON's `threshold.at_chance` of every verdict it gives
+    let photos_own = if single_only { None } else { photo_threshold.as_ref() };
+    for t in [clip_threshold.as_ref(), photos_own].into_iter().flatten() {
+        if let Some(w) = &t.at_chance {
+            eprintln!("warning: {}: {w}", shown_path(&a.checkpoint));
         }
     }
     if clip_threshold.is_none() {
@@ -625,7 +632,7 @@ fn infer(a: InferArgs, settings: &Settings) -> Result<()> {
         clips: &model,
         clip_threshold,
         photos: photo_model.as_ref().unwrap_or(&model),
-        photo_threshold: given.or_else(|| loaded.single_frame_calibration().map(stored)),
+        photo_threshold,
     };
     let depth = a.depth_dir.as_deref().map(|dir| tdfas::infer::DepthOutput { dir, overwrite: a.overwrite });
     // streams: `-`, FIFOs, a camera, and every input with --stream

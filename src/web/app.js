@@ -36,7 +36,9 @@ function fail(text) {
 const fmt = (x) => (x == null ? '-' : x.toFixed(4));
 
 function showThreshold(t) {
-  $('threshold').textContent = t ? `${t.value.toFixed(4)} (${t.source})` : 'none stored: score only, no verdict';
+  $('threshold').textContent = t
+    ? `${t.value.toFixed(4)} (${t.source})` + (t.at_chance ? ': AT CHANCE on its dev split, verdicts mean nothing' : '')
+    : 'none stored: score only, no verdict';
 }
 
 // One clip's (or a whole input's) result on the page.
@@ -58,8 +60,10 @@ function showResult(r, clipsText) {
     $('network').textContent = r.network;
     $('facebox').textContent = r.face_box ? r.face_box.map((x) => Math.round(x)).join(', ') + ` (${r.face_source})` : r.face_source;
     if (r.depth) drawDepth(r.depth, r.map_size);
-    // as `tdfas infer`: a picture cut close around the face gets a warning with its verdict
-    if (r.warning) showMessage(r.warning, 'warn');
+    // as `tdfas infer`: a picture cut close around the face gets a warning with its verdict, and
+    // so does a verdict against the threshold of a network that was at chance on its dev split
+    const warnings = [r.threshold && r.threshold.at_chance, r.warning].filter((w) => w);
+    if (warnings.length) showMessage(warnings.join('. '), 'warn');
     else if (['info', 'warn'].includes($('message').className)) showMessage('');
   }
   if (r.ms != null) $('time').textContent = `${r.ms.toFixed(1)} ms`;

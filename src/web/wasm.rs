@@ -82,10 +82,25 @@ fn describe_gpu(gpu: &Gpu) -> serde_json::Value {
     })
 }
 
-fn calibration_json(c: Option<&Calibration>) -> serde_json::Value {
+/// A stored threshold, with `tdfas infer`'s warning when its network was at chance on its dev
+/// split (`what` names the network).
+fn calibration_json(c: Option<&Calibration>, what: &str) -> serde_json::Value {
     match c {
-        Some(c) => json!({ "value": c.threshold, "source": c.source() }),
+        Some(c) => json!({
+            "value": c.threshold,
+            "source": c.source(),
+            "at_chance": c.is_chance().then(|| c.chance_warning(what)),
+        }),
         None => serde_json::Value::Null,
+    }
+}
+
+/// Which network scores photos, as `tdfas infer`'s warnings name it.
+fn photos_are(cfg: &crate::model::Config) -> &'static str {
+    if cfg.variant().single_only {
+        "its network"
+    } else {
+        "its single-frame network (photos)"
     }
 }
 
@@ -121,8 +136,8 @@ fn load(bytes: &[u8]) -> Result<String> {
         "interval": cfg.interval,
         "image_size": cfg.image_size,
         "map_size": cfg.map_size(),
-        "threshold": calibration_json(loaded.calibration.as_ref()),
-        "photo_threshold": calibration_json(loaded.single_frame_calibration()),
+        "threshold": calibration_json(loaded.calibration.as_ref(), "its network"),
+        "photo_threshold": calibration_json(loaded.single_frame_calibration(), photos_are(cfg)),
         "conv_kernel": crate::ops::conv::settings(&e.gpu)?.kernel.get().name(),
     });
     *e.models.borrow_mut() = Some(Rc::new(Models { clips, photos, loaded }));
@@ -248,12 +263,16 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
     let batch = HostBatch::unlabelled(cfg, &clip)?;
     let scored = model.score_async(&e.gpu, &batch).await?;
     let maps = if cfg.variant().single_only { &scored.d_single[0] } else { &scored.d_fusion[0] };
-    let threshold = if photo { m.loaded.single_frame_calibration() } else { m.loaded.calibration.as_ref() };
+    let threshold = if photo {
+        calibration_json(m.loaded.single_frame_calibration(), photos_are(&m.clips.cfg))
+    } else {
+        calibration_json(m.loaded.calibration.as_ref(), "its network")
+    };
     Ok(json!({
         "score": scored.scores[0],
         "p_live": scored.p_live[0],
         "network": if photo { "single-frame" } else { "multi-frame" },
-        "threshold": calibration_json(threshold),
+        "threshold": threshold,
         "face_box": face_box.map(|b| [b.x, b.y, b.w, b.h]),
         "face_source": if face_box.is_some() { "detector" } else { "frames taken as face crops (too small to search)" },
         "crop_in_picture": clip.crop_in_picture,

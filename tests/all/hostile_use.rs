@@ -540,7 +540,7 @@ fn score_and_threshold_are_printed_with_the_digits_that_tell_them_apart() {
         input: "v".into(),
         verdict: tdfas::infer::Verdict::Attack,
         score: Some(0.496_21),
-        threshold: Some(tdfas::infer::Threshold { value: 0.496_24, source: "x".into() }),
+        threshold: Some(tdfas::infer::Threshold { value: 0.496_24, source: "x".into(), at_chance: None }),
         clip_scores: vec![],
         network: tdfas::infer::MULTI_FRAME,
         clip_frames: vec![],
@@ -554,7 +554,7 @@ fn score_and_threshold_are_printed_with_the_digits_that_tell_them_apart() {
     assert!(line.contains("score 0.49621") && line.contains("threshold 0.49624"), "{line}");
     let at = tdfas::infer::InputScore {
         score: Some(0.5),
-        threshold: Some(tdfas::infer::Threshold { value: 0.5, source: "x".into() }),
+        threshold: Some(tdfas::infer::Threshold { value: 0.5, source: "x".into(), at_chance: None }),
         ..r
     };
     assert!(at.line().contains("at the threshold"), "{}", at.line());

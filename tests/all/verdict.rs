@@ -739,15 +739,21 @@ fn a_network_at_chance_on_its_dev_split_is_said_to_be_at_chance() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
     };
-    let (stdout, stderr) = infer(&[]);
+    let json = dir.join("scores.json");
+    let (stdout, stderr) = infer(&["--json", json.to_str().unwrap()]);
     assert!(stdout.contains("live"), "{stdout}");
+    // and the JSON's verdict carries it with its threshold
+    let r: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    assert!(r["threshold"]["at_chance"].as_str().is_some_and(|w| w.contains("no better than chance")), "{r}");
     assert!(
         stderr.contains("its network tells live from attack no better than chance on its dev split (EER 50.0%")
             && stderr.contains("at threshold 0 it calls every face live"),
         "{stderr}"
     );
-    let (_, stderr) = infer(&["--threshold", "0.3"]);
+    let (_, stderr) = infer(&["--threshold", "0.3", "--json", json.to_str().unwrap(), "--overwrite"]);
     assert!(!stderr.contains("chance"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    assert!(r["threshold"]["at_chance"].is_null(), "{r}");
     // a network that separates its dev split is not warned about
     let fine = tdfas::model::checkpoint::Calibration { dev_eer: 0.2, threshold: 0.3, ..c };
     assert!(!fine.is_chance() && !fine.chance_warning("x").contains("every face live"));

@@ -82,6 +82,8 @@ fn frame_files(dir: &Path) -> Vec<PathBuf> {
 /// alone in folders as a phone's frames would be.
 struct Fixtures {
     checkpoint: PathBuf,
+    /// `checkpoint`'s network with a stored calibration at chance (dev EER 50%, threshold 0)
+    at_chance: PathBuf,
     threshold: f64,
     live: PathBuf,
     print: PathBuf,
@@ -131,7 +133,11 @@ fn fixtures() -> &'static Fixtures {
         let checkpoint = dir.join("model.safetensors");
         let progress = tdfas::model::checkpoint::Progress { stage: 2, step: 0, seed: 3, stage_done: true, init: None };
         tdfas::train::checkpoint::save_calibrated(&gpu, &checkpoint, &model, None, &progress, Some(&c)).unwrap();
-        Fixtures { checkpoint, threshold, live, print }
+        // the same network as if it had told its dev split's live from attack at chance
+        let at_chance = dir.join("chance.safetensors");
+        let chance = tdfas::model::checkpoint::Calibration { threshold: 0.0, dev_eer: 0.5, ..c };
+        tdfas::train::checkpoint::save_calibrated(&gpu, &at_chance, &model, None, &progress, Some(&chance)).unwrap();
+        Fixtures { checkpoint, at_chance, threshold, live, print }
     })
 }
 
@@ -380,8 +386,10 @@ fn bad_inputs_give_a_clear_message_on_the_page() {
     }
     let server = Server::start(&fx.checkpoint, Some(&dir));
     let server_frames = Server::start(&fx.checkpoint, Some(&frames));
+    // a face scored against the threshold of a network at chance: a verdict, and infer's warning
+    let server_chance = Server::start(&fx.at_chance, Some(&fx.live));
     let with = |extra: &[&'static str]| -> Vec<&'static str> { WEBGPU.iter().chain(extra).copied().collect() };
-    let cases: [(&str, String, Vec<&str>, &str, &str); 4] = [
+    let cases: [(&str, String, Vec<&str>, &str, &str); 5] = [
         ("no-webgpu", server.url.clone(), vec!["--disable-blink-features=WebGPU"], "error", "has no WebGPU"),
         (
             "wrong-checkpoint",
@@ -398,6 +406,13 @@ fn bad_inputs_give_a_clear_message_on_the_page() {
             "camera was refused",
         ),
         ("no-face", format!("{}?frames=files", server_frames.url), with(&[]), "done", "no face found"),
+        (
+            "at-chance",
+            format!("{}?frames=files", server_chance.url),
+            with(&[]),
+            "done",
+            "its network tells live from attack no better than chance on its dev split (EER 50.0%",
+        ),
     ];
     for (shot, url, flags, state, says) in cases {
         let page = browse(&url, shot, &flags);
