@@ -58,6 +58,15 @@ fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     if (i < p.n) { out[i] = select(T(0.0), b[i], a[i] > T(0.0)); }
 }
 
+// As relu_backward, but where the ReLU held x at 0 a gradient that would raise x passes
+// (b < 0: descent moves x up): a one-sided straight-through gradient that lets a dead output
+// come back (stage1.revive, MODEL.md).
+@compute @workgroup_size(256)
+fn relu_revive_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < p.n) { out[i] = select(min(b[i], T(0.0)), b[i], a[i] > T(0.0)); }
+}
+
 @compute @workgroup_size(256)
 fn sigmoid(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);

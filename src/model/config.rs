@@ -26,6 +26,12 @@ pub struct StageConfig {
     /// paper). Stage 1 only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cutmix: Option<f64>,
+    /// D_single's last ReLU passes back the gradient that would raise an output it holds at 0
+    /// (a one-sided straight-through gradient; `ops::elementwise::relu_revive_backward`), so
+    /// stage 1 cannot stay at the all-zero start (false: ReLU's own gradient, as the paper).
+    /// Stage 1 only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revive: bool,
 }
 
 /// Steps between two weight sets folded into a stage's weight average (`average_from`).
@@ -320,6 +326,9 @@ impl Config {
                 }
             }
         }
+        if self.stage2.revive {
+            bail!("stage2.revive: D_single's ReLU is trained in stage 1 only (stage 2 freezes it)");
+        }
         if self.stage2.cutmix.is_some() {
             bail!("stage2.cutmix: CutMix is for stage 1's depth maps; a mixed clip's live/attack label (stage 2) is undefined");
         }
@@ -454,7 +463,15 @@ mod tests {
 
     #[test]
     fn lr_schedule_is_cosine_from_lr_to_lr_end() {
-        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 101, lr_end: None, average_from: None, cutmix: None };
+        let mut st = StageConfig {
+            lr: 1.0,
+            batch: 2,
+            steps: 101,
+            lr_end: None,
+            average_from: None,
+            cutmix: None,
+            revive: false,
+        };
         assert!((0..101).all(|k| st.lr_at(k) == 1.0), "without lr_end the rate is constant");
         st.lr_end = Some(0.1);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
@@ -471,7 +488,8 @@ mod tests {
 
     #[test]
     fn weights_are_averaged_every_ten_steps_from_average_from_and_at_the_end() {
-        let mut st = StageConfig { lr: 1.0, batch: 2, steps: 95, lr_end: None, average_from: None, cutmix: None };
+        let mut st =
+            StageConfig { lr: 1.0, batch: 2, steps: 95, lr_end: None, average_from: None, cutmix: None, revive: false };
         assert!((0..95).all(|k| !st.averages_after(k)));
         st.average_from = Some(0.5);
         let steps: Vec<usize> = (0..95).filter(|&k| st.averages_after(k)).map(|k| k + 1).collect();
@@ -521,6 +539,17 @@ mod tests {
             let e = Config::from_toml(&bad, "x.toml").unwrap_err();
             assert!(format!("{e:#}").contains(says), "{e:#}");
         }
+    }
+
+    #[test]
+    fn revive_is_a_stage_1_switch_kept_in_the_checkpoint_config() {
+        let text = include_str!("presets/tiny.toml");
+        let off = Config::from_toml(text, "x.toml").unwrap();
+        assert!(!off.stage1.revive && !off.to_json().contains("revive"));
+        let on = Config::from_toml(&text.replace("[stage1]\n", "[stage1]\nrevive = true\n"), "x.toml").unwrap();
+        assert!(on.stage1.revive && Config::from_json(&on.to_json()).unwrap().stage1.revive);
+        let e = Config::from_toml(&text.replace("[stage2]\n", "[stage2]\nrevive = true\n"), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("stage2.revive: D_single's ReLU is trained in stage 1 only"), "{e:#}");
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub fn forward(m: &mut Builder, frames: Var) -> Result<SingleFrame> {
     let h1 = m.cbr("single.head.conv1", cat)?;
     let h2 = m.cbr("single.head.conv2", h1)?;
     let d = m.conv_bias("single.head.out", h2)?;
-    let depth = elementwise::t_relu(m.t, d)?;
+    // stage1.revive: a dead output gets the gradient that would raise it back (MODEL.md)
+    let depth = if m.training && m.cfg.stage1.revive {
+        elementwise::t_relu_revive(m.t, d)?
+    } else {
+        elementwise::t_relu(m.t, d)?
+    };
     Ok(SingleFrame { f: f.try_into().expect("three blocks"), depth })
 }

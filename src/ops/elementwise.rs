@@ -24,6 +24,7 @@ const ELEMENTWISE: Shader = crate::shader!(
         "axpy",
         "relu",
         "relu_backward",
+        "relu_revive_backward",
         "sigmoid",
         "sigmoid_backward",
         "tanh_forward",
@@ -94,6 +95,11 @@ pub fn relu(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
 pub fn relu_backward(gpu: &Gpu, x: &Tensor, gy: &Tensor) -> Result<Tensor> {
     run(gpu, "relu_backward", x, Some(gy), 0.0, 1.0)
 }
+/// ReLU's gradient, except that where x <= 0 a negative upstream gradient (one that would raise
+/// x) passes: a dead output can come back (`stage1.revive`)
+pub fn relu_revive_backward(gpu: &Gpu, x: &Tensor, gy: &Tensor) -> Result<Tensor> {
+    run(gpu, "relu_revive_backward", x, Some(gy), 0.0, 2.0)
+}
 pub fn sigmoid(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
     run(gpu, "sigmoid", x, None, 0.0, 4.0)
 }
@@ -142,6 +148,13 @@ pub fn t_relu(t: &mut Tape, x: Var) -> Result<Var> {
     let xv = t.value(&x).clone();
     let y = relu(t.gpu, &xv)?;
     Ok(t.record("relu", [&x], y, move |gpu, g| Ok([Some(relu_backward(gpu, &xv, g)?)])))
+}
+
+/// ReLU whose backward is `relu_revive_backward`.
+pub fn t_relu_revive(t: &mut Tape, x: Var) -> Result<Var> {
+    let xv = t.value(&x).clone();
+    let y = relu(t.gpu, &xv)?;
+    Ok(t.record("relu_revive", [&x], y, move |gpu, g| Ok([Some(relu_revive_backward(gpu, &xv, g)?)])))
 }
 
 pub fn t_sigmoid(t: &mut Tape, x: Var) -> Result<Var> {

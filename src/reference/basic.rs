@@ -6,6 +6,10 @@ pub fn relu(x: &[f64]) -> Vec<f64> {
 pub fn relu_backward(x: &[f64], gy: &[f64]) -> Vec<f64> {
     x.iter().zip(gy).map(|(&v, &g)| if v > 0.0 { g } else { 0.0 }).collect()
 }
+/// `ops::elementwise::relu_revive_backward`: where x <= 0 the upstream gradient's negative part.
+pub fn relu_revive_backward(x: &[f64], gy: &[f64]) -> Vec<f64> {
+    x.iter().zip(gy).map(|(&v, &g)| if v > 0.0 { g } else { g.min(0.0) }).collect()
+}
 pub fn sigmoid(x: &[f64]) -> Vec<f64> {
     x.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect()
 }

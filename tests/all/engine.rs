@@ -34,6 +34,12 @@ fn elementwise_case(n: usize) {
     );
     check(&g, "relu", &ew::relu(&g, &ta).unwrap(), &r::relu(&a), 1);
     check(&g, "relu'", &ew::relu_backward(&g, &ta, &tb).unwrap(), &r::relu_backward(&a, &b), 1);
+    let revived = r::relu_revive_backward(&a, &b);
+    check(&g, "relu' (revive)", &ew::relu_revive_backward(&g, &ta, &tb).unwrap(), &revived, 1);
+    // the reference: ReLU's own gradient where x > 0 or the gradient would push x down
+    for ((&x, &gy), &v) in a.iter().zip(&b).zip(&revived) {
+        assert_eq!(v, if x > 0.0 || gy >= 0.0 { r::relu_backward(&[x], &[gy])[0] } else { gy }, "x {x}, gy {gy}");
+    }
     let s = r::sigmoid(&a);
     check(&g, "sigmoid", &ew::sigmoid(&g, &ta).unwrap(), &s, 1);
     check(&g, "sigmoid'", &ew::sigmoid_backward(&g, &up(&g, &s, &[n]), &tb).unwrap(), &r::sigmoid_backward(&s, &b), 1);

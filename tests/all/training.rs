@@ -52,6 +52,35 @@ fn a_tiny_batch_is_overfitted_in_both_stages() {
     assert!(l2[79] < 0.2 * l2[0] && l2[79] < 0.01, "stage 2 did not overfit: {l2:?}");
 }
 
+/// A stage-1 network whose depth maps are 0 everywhere (the last conv's bias far below zero:
+/// the all-zero start some seeds stay at) gets no gradient through ReLU and never moves; with
+/// `stage1.revive` the gradient that would raise its outputs passes, and it learns.
+#[test]
+fn stage_1_leaves_the_all_zero_start_only_with_revive() {
+    let g = gpu();
+    let run = |revive: bool| {
+        let mut cfg = micro();
+        cfg.stage1.revive = revive;
+        let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();
+        model.params.set(&g, "single.head.out.bias", &[-5.0]).unwrap();
+        model.set_stage(Stage::Single);
+        let batch = clip_batch(&cfg, 2, 7);
+        let before = model.params.get("single.head.out.weight").unwrap().download(&g).unwrap();
+        let opt = Adadelta::new(&g, &mut model.params, 1.0, 0.95, 1e-6).unwrap();
+        let losses: Vec<f32> = (0..60)
+            .map(|_| train_step(&g, &model, &opt, &batch, Stage::Single, false).unwrap().last().unwrap().1)
+            .collect();
+        let after = model.params.get("single.head.out.weight").unwrap().download(&g).unwrap();
+        (losses, before == after)
+    };
+    let (dead, unchanged) = run(false);
+    assert!(unchanged && dead.iter().all(|&l| l == dead[0]), "without revive the start moved: {dead:?}");
+    let (revived, unchanged) = run(true);
+    assert!(!unchanged, "with revive the last conv did not move");
+    let late = revived[50..].iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    assert!(late < 0.3 * revived[0], "with revive stage 1 did not learn: {revived:?}");
+}
+
 fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: Option<usize>) -> anyhow::Result<()> {
     let mut cfg = micro();
     cfg.stage1.steps = 4;
