@@ -413,8 +413,8 @@ fn check_output_file(
     tdfas::train::checkpoint::check_writable(out)
 }
 
-/// A stored calibration as the threshold a verdict is given against.
-/// A stored threshold; `what` names its network in the warning it carries if at chance.
+/// A stored calibration as the threshold a verdict is given against; `what` names its network
+/// in the warning the threshold carries when that network was at chance on its dev split.
 fn stored(c: &checkpoint::Calibration, what: &str) -> tdfas::infer::Threshold {
     let at_chance = c.is_chance().then(|| c.chance_warning(what));
     tdfas::infer::Threshold { value: c.threshold, source: c.source(), at_chance }
