@@ -364,6 +364,8 @@ pub struct TrainSummary {
     pub calibration: Option<crate::model::checkpoint::Calibration>,
     /// (stage, first-logged losses, last losses)
     pub stages: Vec<(Stage, StepLosses, StepLosses)>,
+    /// what the run warned of while training (also printed when it happened)
+    pub warnings: Vec<String>,
 }
 
 pub fn checkpoint_path(out: &Path) -> PathBuf {
@@ -421,8 +423,9 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     }
     let log =
         std::fs::OpenOptions::new().create(true).append(true).open(run.log()).context("opening the training log")?;
-    let mut summary = TrainSummary { checkpoint: ckpt.clone(), calibration: None, stages: vec![] };
-    let mut steps = Steps { gpu, opts, cfg: &cfg, ckpt: &ckpt, loaded: loaded.as_ref(), log, done: 0 };
+    let mut summary = TrainSummary { checkpoint: ckpt.clone(), calibration: None, stages: vec![], warnings: vec![] };
+    let mut steps =
+        Steps { gpu, opts, cfg: &cfg, ckpt: &ckpt, loaded: loaded.as_ref(), log, done: 0, warnings: vec![] };
     for &stage in stages {
         let n = stage.number();
         if n < progress.stage || (n == progress.stage && progress.stage_done) {
@@ -442,6 +445,7 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
             save_model1(gpu, &run.stage1(), &model, &progress, opts)?;
         }
         summary.stages.push((stage, first, last));
+        summary.warnings.append(&mut steps.warnings);
         // The next stage starts at its step 0 with a fresh optimizer.
         if let Some(&next) = stages.iter().find(|&&s| s > stage) {
             progress = Progress { stage: next.number(), step: 0, stage_done: false, ..progress.clone() };
@@ -492,6 +496,46 @@ struct Steps<'a> {
     loaded: Option<&'a Loaded>,
     log: std::fs::File,
     done: usize,
+    warnings: Vec<String>,
+}
+
+/// Stage 1's all-zero start (docs/MODEL.md, `revive`), seen from the losses: while D_single is 0
+/// everywhere, l_abs is the mean square of the batch's labels. Counts the steps in a row whose
+/// l_abs is within 1% of that (a network next to the start, a few cells above 0, learns as
+/// slowly; one that learns strays by 10-50%: measured on the demo's benchmark at seeds 0 and 2),
+/// batches without a depth label above 0 neither counting nor breaking the run, and warns once
+/// when a quarter of the stage (at most 100 steps) has passed there.
+struct ZeroStart {
+    limit: usize,
+    run: usize,
+    warned: bool,
+}
+
+impl ZeroStart {
+    fn new(steps: usize) -> Self {
+        ZeroStart { limit: (steps / 4).clamp(1, 100), run: 0, warned: false }
+    }
+
+    /// The warning, the first time the run of steps at the start reaches the limit at `step`
+    /// (1-based).
+    fn step(&mut self, batch: &HostBatch, losses: &StepLosses, step: usize) -> Option<String> {
+        let zero =
+            batch.depth.iter().map(|&d| f64::from(d) * f64::from(d)).sum::<f64>() / batch.depth.len().max(1) as f64;
+        let l_abs = losses.iter().find(|(n, _)| *n == "l_abs")?.1 as f64;
+        if zero > 0.0 {
+            self.run = if (l_abs - zero).abs() <= 0.01 * zero { self.run + 1 } else { 0 };
+        }
+        if self.run < self.limit || self.warned {
+            return None;
+        }
+        self.warned = true;
+        Some(format!(
+            "stage 1: D_single has been (next to) 0 everywhere for {} steps in a row (to step {step}): the all-zero \
+             start, where little or no gradient reaches the network; it may leave late or never. Try another --seed, or `revive = true` under \
+             [stage1] (docs/MODEL.md, Training)",
+            self.run
+        ))
+    }
 }
 
 impl Steps<'_> {
@@ -533,6 +577,7 @@ impl Steps<'_> {
         let mut last: StepLosses = vec![];
         let mut last_good = LastGood { step: start_step, written: ckpt.exists() };
         let started = Instant::now();
+        let mut zero_start = (stage == Stage::Single && !stage_cfg.revive).then(|| ZeroStart::new(stage_cfg.steps));
         std::thread::scope(|scope| -> Result<()> {
             // Augmented batches: the next one is read on another thread while this one trains (the
             // same batches; the decoding, cropping and augmenting overlap the GPU's work).
@@ -565,6 +610,10 @@ impl Steps<'_> {
                         "{}. Try a lower learning rate, or --detect-anomaly to find the op",
                         last_good.stopped(ckpt, stage, step + 1, &why)
                     );
+                }
+                if let Some(w) = zero_start.as_mut().and_then(|z| z.step(&batch, &losses, step + 1)) {
+                    bar.suspend(|| eprintln!("warning: {w}"));
+                    self.warnings.push(w);
                 }
                 let line = serde_json::json!({"stage": n, "step": step + 1, "seconds": started.elapsed().as_secs_f64(), "lr": optim.lr,
         "losses": losses.iter().map(|(n, v)| (n.to_string(), serde_json::json!(*v as f64))).collect::<serde_json::Map<String, serde_json::Value>>()});

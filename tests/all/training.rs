@@ -81,6 +81,42 @@ fn stage_1_leaves_the_all_zero_start_only_with_revive() {
     assert!(late < 0.3 * revived[0], "with revive stage 1 did not learn: {revived:?}");
 }
 
+/// A run that stays at the all-zero start is told so while it trains (once, with what to try);
+/// with `revive` it leaves the start and nothing is said.
+#[test]
+fn training_at_the_all_zero_start_is_warned_of() {
+    let g = gpu();
+    let tmp = common::tmp_dir("zero-start", "run");
+    let data = tmp.join("data");
+    tiny_dataset(&data);
+    let mut cfg = micro();
+    cfg.stage1.steps = 12;
+    let mut model = FasTd::new(&g, cfg.clone(), 1).unwrap();
+    model.params.set(&g, "single.head.out.bias", &[-5.0]).unwrap();
+    let dead = tmp.join("dead.safetensors");
+    let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 0, seed: 1, stage_done: false, init: None };
+    checkpoint::save(&g, &dead, &model, None, &progress).unwrap();
+    let stage1 = vec![Stage::Single];
+    let s = run_summary(cfg.clone(), stage1.clone(), Some(&dead), &data, &tmp.join("a"), false, None, false).unwrap();
+    // a quarter of the 12 steps at the start (batches without a live frame do not count): once
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("(next to) 0 everywhere for 3 steps in a row (to step ")
+            && s.warnings[0].contains("revive = true"),
+        "{}",
+        s.warnings[0]
+    );
+    cfg.stage1.revive = true;
+    let s = run_summary(cfg, stage1, Some(&dead), &data, &tmp.join("b"), false, None, false).unwrap();
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // a network that is not at the start is not warned of
+    let mut fine = micro();
+    fine.stage1.steps = 12;
+    let s = run_summary(fine, vec![Stage::Single], None, &data, &tmp.join("c"), false, None, false).unwrap();
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 fn run(data: &std::path::Path, out: &std::path::Path, resume: bool, stop_after: Option<usize>) -> anyhow::Result<()> {
     let mut cfg = micro();
     cfg.stage1.steps = 4;
@@ -111,6 +147,21 @@ fn run_stages(
     stop_after: Option<usize>,
     augment: bool,
 ) -> anyhow::Result<()> {
+    run_summary(cfg, stages, init, data, out, resume, stop_after, augment).map(|_| ())
+}
+
+/// `run_stages`, returning the run's summary.
+#[allow(clippy::too_many_arguments)]
+fn run_summary(
+    cfg: Config,
+    stages: Vec<Stage>,
+    init: Option<&std::path::Path>,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    resume: bool,
+    stop_after: Option<usize>,
+    augment: bool,
+) -> anyhow::Result<tdfas::train::trainer::TrainSummary> {
     let init = init.map(|p| (p.to_path_buf(), tdfas::model::checkpoint::read(p).unwrap()));
     train(
         &gpu(),
@@ -133,7 +184,6 @@ fn run_stages(
             init,
         },
     )
-    .map(|_| ())
 }
 
 /// The final model of the resumed run in `resumed`, checked tensor by tensor against that of
