@@ -502,7 +502,7 @@ struct Steps<'a> {
 /// Stage 1's all-zero start (docs/MODEL.md, `revive`), seen from the losses: while D_single is 0
 /// everywhere, l_abs is the mean square of the batch's labels. Counts the steps in a row whose
 /// l_abs is within 1% of that (a network next to the start, a few cells above 0, learns as
-/// slowly; one that learns strays by 10-50%: measured on the demo's benchmark at seeds 0 and 2),
+/// slowly; on the demo's benchmark one that learns strayed to 0.52-1.70 times it at seed 0),
 /// batches without a depth label above 0 neither counting nor breaking the run, and warns once
 /// when a quarter of the stage (at most 100 steps) has passed there.
 struct ZeroStart {
@@ -530,9 +530,9 @@ impl ZeroStart {
         }
         self.warned = true;
         Some(format!(
-            "stage 1: D_single has been (next to) 0 everywhere for {} steps in a row (to step {step}): the all-zero \
-             start, where little or no gradient reaches the network; it may leave late or never. Try another --seed, or `revive = true` under \
-             [stage1] (docs/MODEL.md, Training)",
+            "stage 1: D_single has been (next to) 0 everywhere for {} steps in a row (to step {step}): the \
+             all-zero start, where little or no gradient reaches the network; it may leave late or never. Try \
+             another --seed, or `revive = true` under [stage1] (docs/MODEL.md, Training)",
             self.run
         ))
     }
