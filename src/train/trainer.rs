@@ -358,6 +358,7 @@ impl Batches<'_> {
     }
 }
 
+#[derive(Debug)]
 pub struct TrainSummary {
     pub checkpoint: PathBuf,
     /// the final model's dev-EER threshold (None when the dev split could not give one)

@@ -97,7 +97,7 @@ fn training_at_the_all_zero_start_is_warned_of() {
     let progress = tdfas::model::checkpoint::Progress { stage: 1, step: 0, seed: 1, stage_done: false, init: None };
     checkpoint::save(&g, &dead, &model, None, &progress).unwrap();
     let stage1 = vec![Stage::Single];
-    let s = run_summary(cfg.clone(), stage1.clone(), Some(&dead), &data, &tmp.join("a"), false, None, false).unwrap();
+    let s = run_stages(cfg.clone(), stage1.clone(), Some(&dead), &data, &tmp.join("a"), false, None, false).unwrap();
     // a quarter of the 12 steps at the start (batches without a live frame do not count): once
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
     assert!(
@@ -107,12 +107,12 @@ fn training_at_the_all_zero_start_is_warned_of() {
         s.warnings[0]
     );
     cfg.stage1.revive = true;
-    let s = run_summary(cfg, stage1, Some(&dead), &data, &tmp.join("b"), false, None, false).unwrap();
+    let s = run_stages(cfg, stage1, Some(&dead), &data, &tmp.join("b"), false, None, false).unwrap();
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     // a network that is not at the start is not warned of
     let mut fine = micro();
     fine.stage1.steps = 12;
-    let s = run_summary(fine, vec![Stage::Single], None, &data, &tmp.join("c"), false, None, false).unwrap();
+    let s = run_stages(fine, vec![Stage::Single], None, &data, &tmp.join("c"), false, None, false).unwrap();
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -131,28 +131,13 @@ fn run_with(
     resume: bool,
     stop_after: Option<usize>,
 ) -> anyhow::Result<()> {
-    run_stages(cfg, vec![Stage::Single, Stage::Multi], None, data, out, resume, stop_after, false)
+    run_stages(cfg, vec![Stage::Single, Stage::Multi], None, data, out, resume, stop_after, false).map(|_| ())
 }
 
 /// A training run of `stages` with the test settings (seed 5, a checkpoint every step), the
-/// augmentation on or off.
+/// augmentation on or off; its summary.
 #[allow(clippy::too_many_arguments)]
 fn run_stages(
-    cfg: Config,
-    stages: Vec<Stage>,
-    init: Option<&std::path::Path>,
-    data: &std::path::Path,
-    out: &std::path::Path,
-    resume: bool,
-    stop_after: Option<usize>,
-    augment: bool,
-) -> anyhow::Result<()> {
-    run_summary(cfg, stages, init, data, out, resume, stop_after, augment).map(|_| ())
-}
-
-/// `run_stages`, returning the run's summary.
-#[allow(clippy::too_many_arguments)]
-fn run_summary(
     cfg: Config,
     stages: Vec<Stage>,
     init: Option<&std::path::Path>,
