@@ -416,8 +416,7 @@ fn check_output_file(
 /// A stored calibration as the threshold a verdict is given against; `what` names its network
 /// in the warning the threshold carries when that network was at chance on its dev split.
 fn stored(c: &checkpoint::Calibration, what: &str) -> tdfas::infer::Threshold {
-    let at_chance = c.is_chance().then(|| c.chance_warning(what));
-    tdfas::infer::Threshold { value: c.threshold, source: c.source(), at_chance }
+    tdfas::infer::Threshold { value: c.threshold, source: c.source(), at_chance: c.at_chance(what) }
 }
 
 fn synth(a: SynthArgs) -> Result<()> {
@@ -517,8 +516,8 @@ fn threshold_from(from: &Path, checkpoint: &Path, loaded: &Loaded) -> Result<tdf
         anyhow::anyhow!("{}: no threshold stored (trained before tdfas stored one?); use --threshold", from.display())
     })?;
     let mut source = format!("{}, stored in {}", c.source(), from.display());
-    if c.is_chance() {
-        eprintln!("warning: --threshold-from {}: {}", shown_path(from), c.chance_warning("its network"));
+    if let Some(w) = c.at_chance("its network") {
+        eprintln!("warning: --threshold-from {}: {w}", shown_path(from));
     }
     // a threshold is a point on one model's score scale: another model's is a guess
     if let Some(why) = checkpoint::other_model(loaded, &other) {
@@ -608,12 +607,12 @@ fn infer(a: InferArgs, settings: &Settings) -> Result<()> {
     let (gpu, model, loaded) = open_model(settings, &a.checkpoint)?;
     let given = threshold.map(|t| tdfas::infer::Threshold { value: t, source: "--threshold".into(), at_chance: None });
     let clip_threshold = given.clone().or_else(|| loaded.calibration.as_ref().map(|c| stored(c, "its network")));
-    let single_only = model.cfg.variant().single_only;
-    let photos_are = if single_only { "its network" } else { "its single-frame network (photos)" };
+    let photos_are = checkpoint::photo_network(&model.cfg);
     let photo_threshold = given.or_else(|| loaded.single_frame_calibration().map(|c| stored(c, photos_are)));
     // a stored threshold of a network that separated nothing on its dev split: said once here,
-    // and in the JSON's `threshold.at_chance` of every verdict it gives
-    let photos_own = if single_only { None } else { photo_threshold.as_ref() };
+    // and in the JSON's `threshold.at_chance` of every verdict it gives (a single-frame model's
+    // photo threshold is its clip threshold)
+    let photos_own = if model.cfg.variant().single_only { None } else { photo_threshold.as_ref() };
     for t in [clip_threshold.as_ref(), photos_own].into_iter().flatten() {
         if let Some(w) = &t.at_chance {
             eprintln!("warning: {}: {w}", shown_path(&a.checkpoint));

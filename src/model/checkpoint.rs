@@ -75,6 +75,22 @@ impl Calibration {
             self.describe()
         )
     }
+
+    /// `chance_warning` when the calibration is at chance (`is_chance`), else None: what every
+    /// verdict against this threshold carries.
+    pub fn at_chance(&self, what: &str) -> Option<String> {
+        self.is_chance().then(|| self.chance_warning(what))
+    }
+}
+
+/// How warnings name the network that scores photos: the single-frame part of a multi-frame
+/// model, or a single-frame model itself.
+pub fn photo_network(config: &Config) -> &'static str {
+    if config.variant().single_only {
+        "its network"
+    } else {
+        "its single-frame network (photos)"
+    }
 }
 
 /// Metadata key of the calibration (JSON).

@@ -89,18 +89,9 @@ fn calibration_json(c: Option<&Calibration>, what: &str) -> serde_json::Value {
         Some(c) => json!({
             "value": c.threshold,
             "source": c.source(),
-            "at_chance": c.is_chance().then(|| c.chance_warning(what)),
+            "at_chance": c.at_chance(what),
         }),
         None => serde_json::Value::Null,
-    }
-}
-
-/// Which network scores photos, as `tdfas infer`'s warnings name it.
-fn photos_are(cfg: &crate::model::Config) -> &'static str {
-    if cfg.variant().single_only {
-        "its network"
-    } else {
-        "its single-frame network (photos)"
     }
 }
 
@@ -137,7 +128,7 @@ fn load(bytes: &[u8]) -> Result<String> {
         "image_size": cfg.image_size,
         "map_size": cfg.map_size(),
         "threshold": calibration_json(loaded.calibration.as_ref(), "its network"),
-        "photo_threshold": calibration_json(loaded.single_frame_calibration(), photos_are(cfg)),
+        "photo_threshold": calibration_json(loaded.single_frame_calibration(), checkpoint::photo_network(cfg)),
         "conv_kernel": crate::ops::conv::settings(&e.gpu)?.kernel.get().name(),
     });
     *e.models.borrow_mut() = Some(Rc::new(Models { clips, photos, loaded }));
@@ -264,7 +255,7 @@ async fn score(frames: Vec<u8>, w: usize, h: usize, boxes: Vec<f32>, photo: bool
     let scored = model.score_async(&e.gpu, &batch).await?;
     let maps = if cfg.variant().single_only { &scored.d_single[0] } else { &scored.d_fusion[0] };
     let threshold = if photo {
-        calibration_json(m.loaded.single_frame_calibration(), photos_are(&m.clips.cfg))
+        calibration_json(m.loaded.single_frame_calibration(), checkpoint::photo_network(&m.clips.cfg))
     } else {
         calibration_json(m.loaded.calibration.as_ref(), "its network")
     };
