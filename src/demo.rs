@@ -84,18 +84,7 @@ pub fn run(gpu: &Gpu, opts: &DemoOptions) -> Result<DemoResult> {
         cfg.image_size,
         cfg.frames
     );
-    let mut synth_opts = SynthOptions::preset(if preset == "paper" { "default" } else { "small" }, opts.seed)?;
-    if preset != "paper" {
-        // More domain-A identities than the small preset: with 18 training identities Model 4's
-        // cross-domain HTER was 18.8-20.8% (AUC 0.86-0.87), with 42 7.3% (0.978), with 66
-        // 7.3% (0.965) and the best in-domain result; 90 training identities were no better on
-        // fixed test videos over two seeds (README.md, "What was tried").
-        synth_opts.identities = 84;
-        synth_opts.split = [66, 9, 9];
-        synth_opts.videos_per_class = 3;
-        // 72 cross-domain test videos instead of 24: one video moved HTER by 6 points
-        synth_opts.domain_b_split = [4, 4, 12];
-    }
+    let mut synth_opts = SynthOptions::preset(if preset == "paper" { "default" } else { "demo" }, opts.seed)?;
     if opts.quick {
         synth_opts.identities = 6;
         synth_opts.split = [2, 2, 2];

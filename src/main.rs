@@ -115,11 +115,17 @@ impl FaceArgs {
 struct SynthArgs {
     #[arg(long)]
     out: PathBuf,
-    /// small (the CPU demo's) or default
+    /// small, demo (what `tdfas demo` renders on the CPU) or default
     #[arg(long, default_value = "small")]
     preset: String,
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
     seed: u64,
+    /// domain A's identities in train, dev and test, as TRAIN,DEV,TEST (default: the preset's)
+    #[arg(long, value_parser = parse_split)]
+    split: Option<[usize; 3]>,
+    /// videos per class (live, print, replay) of each domain-A identity (default: the preset's)
+    #[arg(long, value_parser = parse_videos)]
+    videos_per_class: Option<usize>,
     /// also write a contact sheet PNG of every class (frames, depth labels, masks)
     #[arg(long)]
     preview: Option<PathBuf>,
@@ -388,6 +394,24 @@ fn parse_seed(s: &str) -> Result<u64, String> {
     s.parse::<u64>().map_err(|_| format!("{s:?} is not a seed: use a whole number from 0 to {}", u64::MAX))
 }
 
+/// `--split`: three whole numbers, at least one training identity.
+fn parse_split(s: &str) -> Result<[usize; 3], String> {
+    let bad = || format!("{s:?} is not a split: use TRAIN,DEV,TEST identities, e.g. 66,9,9, with TRAIN at least 1");
+    let n: Vec<usize> = s.split(',').map(|x| x.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    match n[..] {
+        [train, dev, test] if train >= 1 => Ok([train, dev, test]),
+        _ => Err(bad()),
+    }
+}
+
+/// `--videos-per-class`: a whole number of at least 1.
+fn parse_videos(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a number of videos: use a whole number of at least 1")),
+    }
+}
+
 /// `--steps`: a whole number (0 parses, and training says why it is refused).
 fn parse_steps(s: &str) -> Result<usize, String> {
     s.parse::<usize>().map_err(|_| format!("{s:?} is not a step count: use a whole number of at least 1"))
@@ -424,7 +448,13 @@ fn synth(a: SynthArgs) -> Result<()> {
         outputs::refuse_foreign("--preview", p, outputs::png_by_tdfas, false)?;
         tdfas::train::checkpoint::check_writable(p)?;
     }
-    let opts = tdfas::data::synth::SynthOptions::preset(&a.preset, a.seed)?;
+    let mut opts = tdfas::data::synth::SynthOptions::preset(&a.preset, a.seed)?;
+    if let Some(split) = a.split {
+        (opts.split, opts.identities) = (split, split.iter().sum());
+    }
+    if let Some(n) = a.videos_per_class {
+        opts.videos_per_class = n;
+    }
     // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
     tdfas::train::outdir::fresh_owned_dir(&a.out, "tdfas synth", &["synth.json"])?;
     let s = tdfas::data::synth::generate(&a.out, &opts, true)?;

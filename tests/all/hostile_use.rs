@@ -643,6 +643,10 @@ fn an_input_name_that_is_not_utf8_is_one_bad_input_not_the_end_of_the_run() {
 fn negative_numbers_parse_and_get_their_range() {
     fails_with(&run!("train", "--data", "x", "--out", "y", "--steps", "-1"), &["--steps", "at least 1"]);
     fails_with(&run!("synth", "--out", "y", "--seed", "-1"), &["--seed", "from 0 to"]);
+    for split in ["0,1,1", "5,1", "5,1,x", "5,1,-1"] {
+        fails_with(&run!("synth", "--out", "y", "--split", split), &["--split", "TRAIN,DEV,TEST"]);
+    }
+    fails_with(&run!("synth", "--out", "y", "--videos-per-class", "0"), &["--videos-per-class", "at least 1"]);
     let o = run!("eval", "--checkpoint", "x", "--data", "y", "--threshold", "-1");
     fails_with(&o, &["--threshold -1", "range 0..1"]);
 }

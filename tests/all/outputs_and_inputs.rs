@@ -71,6 +71,18 @@ fn demo_and_synth_delete_only_folders_tdfas_wrote() {
     fails_with(&o, &["not written by tdfas"]);
     assert!(kept.exists());
 
+    // a split and videos of the user's own: domain A's 3 identities x 3 classes x 2 videos,
+    // and small's domain B (12 identities x 3 classes x 2 videos)
+    let own = dir.join("own");
+    let mut synth = tdfas();
+    synth.args(["synth", "--preset", "small-crop", "--split", "1,0,2", "--videos-per-class", "2", "--out"]).arg(&own);
+    let o = synth.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("90 videos"), "{}", String::from_utf8_lossy(&o.stdout));
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(own.join("synth.json")).unwrap()).unwrap();
+    assert_eq!((meta["identities"].as_u64(), meta["videos_per_class"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(meta["split"], serde_json::json!([1, 0, 2]));
+
     // marked: cleared, so no stale clip of an earlier render stays in the dataset
     let owned = dir.join("owned");
     outdir::fresh_owned_dir(&owned, "test", &[]).unwrap();

@@ -358,6 +358,12 @@ fn presets_parse() {
     assert_eq!((s.identities, s.split, s.frame_size(), s.face_crop), (24, [12, 6, 6], (224, 168), false));
     let c = SynthOptions::preset("small-crop", 1).unwrap();
     assert_eq!((c.frame_size(), c.face_crop), ((64, 64), true));
+    // the demo's: small's frames with more domain-A identities and videos
+    let d = SynthOptions::preset("demo", 1).unwrap();
+    assert_eq!(
+        (d.identities, d.split, d.videos_per_class, d.domain_b_split, d.frame_size(), d.frames),
+        (84, [66, 9, 9], 3, [4, 4, 12], (224, 168), s.frames)
+    );
     assert!(SynthOptions::preset("huge", 1).is_err());
     let mut bad = tiny(1);
     bad.split = [1, 1, 2];
