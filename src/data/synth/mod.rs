@@ -91,7 +91,7 @@ impl SynthOptions {
             // cross-domain HTER was 18.8-20.8% (AUC 0.86-0.87), with 42 7.3% (0.978), with 66
             // 7.3% (0.965) and the best in-domain result; 90 were no better on fixed test videos
             // over two seeds. 72 cross-domain test videos instead of 24: one video moved HTER by
-            // 6 points (README.md, "What was tried").
+            // 6 points (docs/EXPERIMENTS.md, "What was tried").
             "demo" => (84, [66, 9, 9], 3, [4, 4, 12], 13, (224, 168), 64),
             "default" => (48, [24, 12, 12], 4, [8, 8, 8], 26, (320, 240), 112),
             _ => bail!("unknown synth preset {name:?} (expected small, demo or default, each maybe with -crop)"),
