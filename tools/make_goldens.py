@@ -258,13 +258,13 @@ def op_convgru():
                                loss="sum_t sum(gy[t] * h[t])", seed=117))
 
 
-def op_adadelta():
+def op_adadelta(weight_decay=0.0, name="op_adadelta"):
     torch.manual_seed(118)
     lr, rho, eps = 0.5, 0.95, 1e-8
     pa, pb = rnd(3, 4), rnd(5)
     ga, gb = rnd(3, 3, 4), rnd(3, 5, scale=0.01)
     a, b = pa.clone().requires_grad_(True), pb.clone().requires_grad_(True)
-    opt = torch.optim.Adadelta([a, b], lr=lr, rho=rho, eps=eps)
+    opt = torch.optim.Adadelta([a, b], lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
     t = dict(param_a=pa, param_b=pb, grad_a=ga, grad_b=gb)
     hist = {k: [] for k in ("param_a_after", "square_avg_a", "acc_delta_a",
                             "param_b_after", "square_avg_b", "acc_delta_b")}
@@ -279,13 +279,17 @@ def op_adadelta():
     # the MODEL.md formula, step by step, must give the same numbers
     p, v, u = pa.clone(), torch.zeros_like(pa), torch.zeros_like(pa)
     for s in range(3):
-        v = rho * v + (1 - rho) * ga[s] ** 2
-        delta = torch.sqrt(u + eps) / torch.sqrt(v + eps) * ga[s]
+        g = ga[s] + weight_decay * p
+        v = rho * v + (1 - rho) * g ** 2
+        delta = torch.sqrt(u + eps) / torch.sqrt(v + eps) * g
         u = rho * u + (1 - rho) * delta ** 2
         p = p - lr * delta
     assert torch.allclose(p, hist["param_a_after"][-1], rtol=1e-12, atol=1e-15)
     t.update({k: torch.stack(v) for k, v in hist.items()})
-    save("op_adadelta", t, dict(op="adadelta", lr=lr, rho=rho, eps=eps, steps=3, seed=118))
+    meta = dict(op="adadelta", lr=lr, rho=rho, eps=eps, steps=3, seed=118)
+    if weight_decay:
+        meta["weight_decay"] = weight_decay
+    save(name, t, meta)
 
 
 def op_score():
@@ -317,6 +321,7 @@ def write_ops():
     op_linear_ce()
     op_convgru()
     op_adadelta()
+    op_adadelta(weight_decay=0.3, name="op_adadelta_wd")
     op_score()
 
 

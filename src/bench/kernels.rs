@@ -275,7 +275,7 @@ pub(super) fn other_benches(cfg: &Config, params: usize) -> Vec<KernelBench> {
             },
         ),
         mem_bench("adadelta (stage-1 parameters)", "adadelta", vec![("p", vec![params]); 4], |gpu, t| {
-            adadelta::adadelta_step(gpu, &t[0], &t[1], &t[2], &t[3], 1.0, 0.95, 1e-8)
+            adadelta::adadelta_step(gpu, &t[0], &t[1], &t[2], &t[3], 1.0, 0.95, 1e-8, 0.0)
         }),
     ];
     let mut lin = mem_bench(

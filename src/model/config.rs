@@ -32,6 +32,10 @@ pub struct StageConfig {
     /// Stage 1 only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub revive: bool,
+    /// Adadelta's weight decay (PyTorch's coupled L2 term: this times each trainable parameter
+    /// added to its gradient). None: none, as the paper trains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
 }
 
 /// Steps between two weight sets folded into a stage's weight average (`average_from`).
@@ -320,6 +324,11 @@ impl Config {
                     bail!("{what}.cutmix (share of training frames) must be in [0, 1], got {share}");
                 }
             }
+            if let Some(wd) = stage.weight_decay {
+                if !(0.0..=1.0).contains(&wd) {
+                    bail!("{what}.weight_decay must be in [0, 1], got {wd}");
+                }
+            }
             if let Some(end) = stage.lr_end {
                 if !(end >= 0.0 && end <= stage.lr) {
                     bail!("{what}.lr_end must be in [0, {what}.lr = {}], got {end}", stage.lr);
@@ -471,6 +480,7 @@ mod tests {
             average_from: None,
             cutmix: None,
             revive: false,
+            weight_decay: None,
         };
         assert!((0..101).all(|k| st.lr_at(k) == 1.0), "without lr_end the rate is constant");
         st.lr_end = Some(0.1);
@@ -488,8 +498,16 @@ mod tests {
 
     #[test]
     fn weights_are_averaged_every_ten_steps_from_average_from_and_at_the_end() {
-        let mut st =
-            StageConfig { lr: 1.0, batch: 2, steps: 95, lr_end: None, average_from: None, cutmix: None, revive: false };
+        let mut st = StageConfig {
+            lr: 1.0,
+            batch: 2,
+            steps: 95,
+            lr_end: None,
+            average_from: None,
+            cutmix: None,
+            revive: false,
+            weight_decay: None,
+        };
         assert!((0..95).all(|k| !st.averages_after(k)));
         st.average_from = Some(0.5);
         let steps: Vec<usize> = (0..95).filter(|&k| st.averages_after(k)).map(|k| k + 1).collect();
@@ -550,6 +568,20 @@ mod tests {
         assert!(on.stage1.revive && Config::from_json(&on.to_json()).unwrap().stage1.revive);
         let e = Config::from_toml(&text.replace("[stage2]\n", "[stage2]\nrevive = true\n"), "x.toml").unwrap_err();
         assert!(format!("{e:#}").contains("stage2.revive: D_single's ReLU is trained in stage 1 only"), "{e:#}");
+    }
+
+    #[test]
+    fn weight_decay_is_kept_in_the_checkpoint_config_and_checked() {
+        let text = include_str!("presets/tiny.toml");
+        let off = Config::from_toml(text, "x.toml").unwrap();
+        assert!(off.stage1.weight_decay.is_none() && !off.to_json().contains("weight_decay"));
+        let on = Config::from_toml(&text.replace("[stage2]\n", "[stage2]\nweight_decay = 0.01\n"), "x.toml").unwrap();
+        assert_eq!(Config::from_json(&on.to_json()).unwrap().stage2.weight_decay, Some(0.01));
+        for bad in ["-0.1", "2.0", "nan"] {
+            let e =
+                Config::from_toml(&text.replace("[stage1]\n", &format!("[stage1]\nweight_decay = {bad}\n")), "x.toml");
+            assert!(format!("{:#}", e.unwrap_err()).contains("stage1.weight_decay must be in [0, 1]"), "{bad}");
+        }
     }
 
     #[test]

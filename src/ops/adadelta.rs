@@ -19,10 +19,13 @@ struct Params {
     lr: f32,
     rho: f32,
     eps: f32,
+    weight_decay: f32,
+    _pad: [u32; 3],
 }
-crate::uniform!(Params { n, lr, rho, eps });
+crate::uniform!(Params { n, lr, rho, eps, weight_decay, _pad });
 
-/// In place: p, v (square_avg), u (acc_delta) updated from g. All four have the same length.
+/// In place: p, v (square_avg), u (acc_delta) updated from g, with `weight_decay` times p added
+/// to the gradient first (PyTorch's coupled L2 term; 0 = none). All four have the same length.
 #[allow(clippy::too_many_arguments)]
 pub fn adadelta_step(
     gpu: &Gpu,
@@ -33,6 +36,7 @@ pub fn adadelta_step(
     lr: f32,
     rho: f32,
     eps: f32,
+    weight_decay: f32,
 ) -> Result<()> {
     let n = p.numel();
     ensure!(g.numel() == n && v.numel() == n && u.numel() == n, "adadelta: parameter, gradient and state sizes differ");
@@ -40,8 +44,8 @@ pub fn adadelta_step(
         &ADADELTA,
         "adadelta",
         n,
-        |n| Params { n: n as u32, lr, rho, eps },
+        |n| Params { n: n as u32, lr, rho, eps, weight_decay, _pad: [0; 3] },
         &[p, g, v, u].map(Arg::of),
-        Cost::elementwise(n, 12.0, 7.0),
+        Cost::elementwise(n, 14.0, 7.0),
     )
 }

@@ -12,6 +12,9 @@ pub struct Adadelta {
     pub lr: f32,
     pub rho: f32,
     pub eps: f32,
+    /// PyTorch's `weight_decay`: this times each parameter is added to its gradient (0 = none,
+    /// as the paper trains; `StageConfig::weight_decay`).
+    pub weight_decay: f32,
     pub layout: ArenaLayout,
     grads: Tensor,
     /// square_avg (v) and acc_delta (u) in arena layout
@@ -30,6 +33,7 @@ impl Adadelta {
             lr,
             rho,
             eps,
+            weight_decay: 0.0,
             grads: Tensor::zeros(gpu, &[n]),
             v: Tensor::zeros(gpu, &[n]),
             u: Tensor::zeros(gpu, &[n]),
@@ -63,6 +67,7 @@ impl Adadelta {
             self.lr,
             self.rho,
             self.eps,
+            self.weight_decay,
         )
     }
 

@@ -562,6 +562,7 @@ impl Steps<'_> {
             cfg.adadelta_rho as f32,
             cfg.adadelta_eps as f32,
         )?;
+        optim.weight_decay = stage_cfg.weight_decay.unwrap_or(0.0) as f32;
         if let (Some(l), true) = (self.loaded, n == progress.stage && start_step > 0) {
             checkpoint::apply_optimizer(gpu, &mut optim, l)?;
         }

@@ -292,17 +292,28 @@ fn cross_entropy_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-/// tests/all/optim.rs: three Adadelta steps of one dispatch each, parameters and both states.
+/// tests/all/optim.rs: three Adadelta steps of one dispatch each, parameters and both states,
+/// with weight decay.
 fn adadelta_case(g: &Gpu, c: &mut Checks) -> Result<()> {
     let n = 1000;
-    let (lr, rho, eps) = (0.5, 0.95, 1e-8);
+    let (lr, rho, eps, wd) = (0.5, 0.95, 1e-8, 0.1);
     let mut p = random(n, 70);
     let (mut v, mut u) = (vec![0.0; n], vec![0.0; n]);
     let (tp, tv, tu) = (up(g, &p, &[n])?, up(g, &v, &[n])?, up(g, &u, &[n])?);
     for step in 0..3 {
         let grad = random(n, 71 + step);
-        rf::adadelta::adadelta_step(&mut p, &grad, &mut v, &mut u, lr, rho, eps);
-        crate::ops::adadelta::adadelta_step(g, &tp, &up(g, &grad, &[n])?, &tv, &tu, lr as f32, rho as f32, eps as f32)?;
+        rf::adadelta::adadelta_step(&mut p, &grad, &mut v, &mut u, lr, rho, eps, wd);
+        crate::ops::adadelta::adadelta_step(
+            g,
+            &tp,
+            &up(g, &grad, &[n])?,
+            &tv,
+            &tu,
+            lr as f32,
+            rho as f32,
+            eps as f32,
+            wd as f32,
+        )?;
     }
     for (what, t, want) in [("adadelta p", &tp, p), ("adadelta square_avg", &tv, v), ("adadelta acc_delta", &tu, u)] {
         c.add(format!("{what} after 3 steps"), t, want, 1);

@@ -1,4 +1,5 @@
-//! Adadelta: GPU vs reference vs torch.optim.Adadelta over three steps, one dispatch for all params.
+//! Adadelta: GPU vs reference vs torch.optim.Adadelta over three steps, one dispatch for all params,
+//! without and with weight decay.
 
 use crate::common;
 use common::{gpu, Golden};
@@ -9,8 +10,19 @@ use tdfas::{ParamStore, Tensor};
 
 #[test]
 fn adadelta_matches_reference_and_pytorch_over_three_steps() {
+    three_steps("op_adadelta", 0.0);
+}
+
+#[test]
+fn adadelta_with_weight_decay_matches_reference_and_pytorch() {
+    three_steps("op_adadelta_wd", 0.3);
+}
+
+fn three_steps(fixture: &str, weight_decay: f64) {
     let g = gpu();
-    let golden = Golden::load("op_adadelta");
+    let golden = Golden::load(fixture);
+    let stored = golden.metadata.get("weight_decay").map_or(0.0, |w| w.parse::<f64>().unwrap());
+    assert_eq!(stored, weight_decay, "{fixture}'s weight decay");
     let mut store = ParamStore::new();
     let mut reference = Vec::new();
     for name in ["a", "b"] {
@@ -21,7 +33,8 @@ fn adadelta_matches_reference_and_pytorch_over_three_steps() {
     // a frozen parameter must not move
     store.add(&g, "frozen", &[3], &[1.0, 2.0, 3.0], ParamKind::Weight).unwrap();
     store.set_trainable("frozen", false);
-    let opt = Adadelta::new(&g, &mut store, 0.5, 0.95, 1e-8).unwrap();
+    let mut opt = Adadelta::new(&g, &mut store, 0.5, 0.95, 1e-8).unwrap();
+    opt.weight_decay = weight_decay as f32;
     for step in 0..3 {
         let mut grads = Vec::new();
         for (i, name) in ["a", "b"].iter().enumerate() {
@@ -29,7 +42,7 @@ fn adadelta_matches_reference_and_pytorch_over_three_steps() {
             let n = all.len() / 3;
             let gs = &all[step * n..(step + 1) * n];
             let (p, v, u) = &mut reference[i];
-            adadelta_step(p, gs, v, u, 0.5, 0.95, 1e-8);
+            adadelta_step(p, gs, v, u, 0.5, 0.95, 1e-8, weight_decay);
             grads.push((name.to_string(), Tensor::upload(&g, &to_f32(gs), &[n]).unwrap()));
         }
         let before = g.submit_count();
