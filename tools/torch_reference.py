@@ -475,5 +475,6 @@ def load_params(model, tensors, where="tensors"):
 
 
 def adadelta(params, cfg, stage):
-    lr = (cfg.stage1 if stage == 1 else cfg.stage2)["lr"]
-    return torch.optim.Adadelta(params, lr=lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)
+    st = cfg.stage1 if stage == 1 else cfg.stage2
+    return torch.optim.Adadelta(params, lr=st["lr"], rho=cfg.adadelta_rho, eps=cfg.adadelta_eps,
+                                weight_decay=st.get("weight_decay") or 0.0)
