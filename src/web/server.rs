@@ -71,6 +71,10 @@ impl Site {
                     return None;
                 }
                 let file = self.files.as_deref()?.join(name);
+                // a link in the folder may lead anywhere on the machine: only the folder's own files
+                if !std::fs::symlink_metadata(&file).ok()?.file_type().is_file() {
+                    return None;
+                }
                 let body = crate::util::fs::read_regular(&file, "file", 1 << 30).ok()?;
                 (content_type(name), body)
             }
@@ -114,6 +118,13 @@ pub fn serve(site: Site, port: u16) -> Result<()> {
     use std::io::Write;
     std::io::stdout().flush()?;
     for request in server.incoming_requests() {
+        let host = request.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str());
+        if !host_is_this_server(host, addr.port()) {
+            let answer =
+                tiny_http::Response::from_data(b"wrong Host: open this page as 127.0.0.1 or localhost".to_vec());
+            let _ = request.respond(answer.with_status_code(421));
+            continue;
+        }
         let found = match request.method() {
             tiny_http::Method::Get | tiny_http::Method::Head => site.get(request.url()),
             _ => None,
@@ -130,6 +141,36 @@ pub fn serve(site: Site, port: u16) -> Result<()> {
     Ok(())
 }
 
+/// Whether a request's Host header names this server: 127.0.0.1, localhost or [::1] at its port.
+/// A page of another site whose name it re-points at 127.0.0.1 (DNS rebinding) sends that name,
+/// and is answered nothing: the checkpoint and the files folder are for this machine's browser.
+pub fn host_is_this_server(host: Option<&str>, port: u16) -> bool {
+    let Some(host) = host else { return false };
+    let (name, host_port) = match host.rsplit_once(':') {
+        Some((name, p)) if !p.contains(']') => (name, p.parse::<u16>().ok()),
+        _ => (host, Some(80)),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "[::1]") && host_port == Some(port)
+}
+
 fn header(name: &str, value: &str) -> tiny_http::Header {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_is_this_server;
+
+    #[test]
+    fn only_requests_addressed_to_this_machine_are_answered() {
+        for host in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080", "[::1]:8080"] {
+            assert!(host_is_this_server(Some(host), 8080), "{host}");
+        }
+        assert!(host_is_this_server(Some("127.0.0.1"), 80));
+        // another site re-pointed at 127.0.0.1, another port, no Host, lookalikes
+        for host in ["evil.example:8080", "127.0.0.1:8081", "127.0.0.1", "127.0.0.1.evil.example:8080", "", "[::1]"] {
+            assert!(!host_is_this_server(Some(host), 8080), "{host}");
+        }
+        assert!(!host_is_this_server(None, 8080));
+    }
 }

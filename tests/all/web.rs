@@ -480,3 +480,48 @@ fn bench_rows_run_natively() {
     assert_eq!(rows.len(), 7);
     assert!(rows.iter().all(|r| r.ms > 0.0 && r.ms.is_finite()), "{rows:?}");
 }
+
+/// One raw HTTP GET of `path` with `host` as the Host header: the status code and the body.
+fn raw_get(url: &str, path: &str, host: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer");
+    let status = String::from_utf8_lossy(&answer[..split]).split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, answer[split + 4..].to_vec())
+}
+
+#[test]
+fn the_server_answers_only_this_machine_and_only_files_of_its_folder() {
+    if !ready() {
+        return;
+    }
+    let fx = fixtures();
+    let dir = work().join("served");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("photo.jpg"), b"a photo").unwrap();
+    let secret = work().join("secret.txt");
+    std::fs::write(&secret, b"not for the page").unwrap();
+    let link = dir.join("link.jpg");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let server = Server::start(&fx.checkpoint, Some(&dir));
+    let here = server.url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let port = here.rsplit_once(':').unwrap().1;
+    assert_eq!(raw_get(&server.url, "/files/photo.jpg", &here), (200, b"a photo".to_vec()));
+    assert_eq!(raw_get(&server.url, "/files/photo.jpg", &format!("localhost:{port}")).0, 200);
+    // a link out of the folder is neither listed nor served
+    assert_eq!(raw_get(&server.url, "/files/link.jpg", &here).0, 404);
+    let (_, site) = raw_get(&server.url, "/site.json", &here);
+    let listed = String::from_utf8_lossy(&site).to_string();
+    assert!(listed.contains("photo.jpg") && !listed.contains("link.jpg"), "{listed}");
+    // another site's name re-pointed at 127.0.0.1 (DNS rebinding) gets neither model nor files
+    for path in ["/checkpoint.safetensors", "/files/photo.jpg", "/site.json", "/"] {
+        let (status, body) = raw_get(&server.url, path, &format!("attacker.example:{port}"));
+        assert_eq!(status, 421, "{path}");
+        assert!(!body.windows(7).any(|w| w == b"a photo"), "{path}");
+    }
+}
