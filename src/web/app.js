@@ -156,7 +156,11 @@ async function autoRun() {
   if (params.get('frames') === 'files') {
     const names = (page.site.files || []).filter((n) => IMAGE_NAME.test(n));
     const files = [];
-    for (const n of names) files.push({ name: n, bytes: new Uint8Array(await (await fetch('files/' + n)).arrayBuffer()) });
+    for (const n of names) {
+      const resp = await fetch('files/' + encodeURIComponent(n));
+      if (!resp.ok) return fail(`files/${n}: HTTP ${resp.status}`);
+      files.push({ name: n, bytes: new Uint8Array(await resp.arrayBuffer()) });
+    }
     return scoreImages(files);
   }
   if (params.get('video')) return runVideo(params.get('video'));

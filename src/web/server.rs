@@ -65,21 +65,37 @@ impl Site {
                 ("application/json", site.to_string().into_bytes())
             }
             _ => {
-                let name = path.strip_prefix("/files/")?;
-                // one plain file name of the folder: nothing above it, nothing hidden
-                if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') || name.contains('%') {
-                    return None;
-                }
-                let file = self.files.as_deref()?.join(name);
+                let name = folder_file_name(path.strip_prefix("/files/")?)?;
+                let file = self.files.as_deref()?.join(&name);
                 // a link in the folder may lead anywhere on the machine: only the folder's own files
                 if !std::fs::symlink_metadata(&file).ok()?.file_type().is_file() {
                     return None;
                 }
                 let body = crate::util::fs::read_regular(&file, "file", 1 << 30).ok()?;
-                (content_type(name), body)
+                (content_type(&name), body)
             }
         })
     }
+}
+
+/// The file name a `/files/` URL asks for, percent-decoded (browsers send a space as `%20`): one
+/// plain name of the folder, nothing above it, nothing hidden; None for anything else.
+fn folder_file_name(url_name: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(url_name.len());
+    let mut rest = url_name.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    let name = String::from_utf8(bytes).ok()?;
+    let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0']);
+    plain.then_some(name)
 }
 
 /// The folder's plain files, sorted (the page takes a run of frames in name order).
@@ -159,7 +175,30 @@ fn header(name: &str, value: &str) -> tiny_http::Header {
 
 #[cfg(test)]
 mod tests {
-    use super::host_is_this_server;
+    use super::{folder_file_name, host_is_this_server};
+
+    #[test]
+    fn a_files_url_names_one_plain_file_of_the_folder() {
+        assert_eq!(folder_file_name("0001.jpg").as_deref(), Some("0001.jpg"));
+        assert_eq!(folder_file_name("my%20photo%20%232.jpg").as_deref(), Some("my photo #2.jpg"));
+        assert_eq!(folder_file_name("caf%C3%A9.png").as_deref(), Some("café.png"));
+        for bad in [
+            "",
+            "..",
+            "%2e%2e",
+            ".hidden",
+            "a/b.jpg",
+            "a%2Fb.jpg",
+            "..%2F..%2Fetc%2Fpasswd",
+            "a%5Cb",
+            "a%00.jpg",
+            "a%2",
+            "a%zz",
+            "%FF.jpg",
+        ] {
+            assert_eq!(folder_file_name(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_requests_addressed_to_this_machine_are_answered() {

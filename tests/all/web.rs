@@ -263,7 +263,8 @@ fn page_scores_frames_and_photos_as_infer_does() {
     // a photo: the single-frame network, against its own threshold
     let photo_dir = work().join("photo");
     std::fs::create_dir_all(&photo_dir).unwrap();
-    let photo = photo_dir.join("selfie.jpg");
+    // a name a browser has to escape in the URL (space, '#')
+    let photo = photo_dir.join("selfie #1.jpg");
     std::fs::copy(&frame_files(&fx.live)[0], &photo).unwrap();
     // WebP and BMP, which infer reads too (a print's first frame, the live clip's last)
     let webp = photo_dir.join("print.webp");
@@ -503,6 +504,7 @@ fn the_server_answers_only_this_machine_and_only_files_of_its_folder() {
     let dir = work().join("served");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("photo.jpg"), b"a photo").unwrap();
+    std::fs::write(dir.join("my photo #2.jpg"), b"another photo").unwrap();
     let secret = work().join("secret.txt");
     std::fs::write(&secret, b"not for the page").unwrap();
     let link = dir.join("link.jpg");
@@ -513,6 +515,9 @@ fn the_server_answers_only_this_machine_and_only_files_of_its_folder() {
     let port = here.rsplit_once(':').unwrap().1;
     assert_eq!(raw_get(&server.url, "/files/photo.jpg", &here), (200, b"a photo".to_vec()));
     assert_eq!(raw_get(&server.url, "/files/photo.jpg", &format!("localhost:{port}")).0, 200);
+    // names as browsers escape them
+    assert_eq!(raw_get(&server.url, "/files/my%20photo%20%232.jpg", &here), (200, b"another photo".to_vec()));
+    assert_eq!(raw_get(&server.url, "/files/..%2Fsecret.txt", &here).0, 404);
     // a link out of the folder is neither listed nor served
     assert_eq!(raw_get(&server.url, "/files/link.jpg", &here).0, 404);
     let (_, site) = raw_get(&server.url, "/site.json", &here);
