@@ -46,7 +46,8 @@ pub fn ensure_benchmark(dir: &Path, opts: &SynthOptions, progress: bool) -> Resu
         return Ok(());
     }
     // Only a folder tdfas wrote is cleared; one holding the user's files is refused.
-    crate::train::outdir::fresh_owned_dir(dir, "tdfas demo", &[".complete.json"])?;
+    let writes: Vec<&str> = synth::WRITES.iter().copied().chain([".complete.json"]).collect();
+    crate::train::outdir::fresh_owned_dir(dir, "tdfas demo", &writes)?;
     eprintln!("rendering the synthetic benchmark into {}", dir.display());
     let s = synth::generate(dir, opts, progress)?;
     eprintln!(

@@ -456,7 +456,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         opts.videos_per_class = n;
     }
     // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
-    tdfas::train::outdir::fresh_owned_dir(&a.out, "tdfas synth", &["synth.json"])?;
+    tdfas::train::outdir::fresh_owned_dir(&a.out, "tdfas synth", &tdfas::data::synth::WRITES)?;
     let s = tdfas::data::synth::generate(&a.out, &opts, true)?;
     println!(
         "{} videos, {} frames, {:.1} MB in {:.1} s ({:.2} ms/frame) -> {}",

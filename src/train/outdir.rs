@@ -11,24 +11,61 @@ use anyhow::{bail, Context, Result};
 /// The file that marks a folder as written (and so deletable) by tdfas.
 pub const MARKER: &str = crate::util::outputs::OWNED_MARKER;
 
-/// Makes `dir` an empty folder marked as tdfas's: creates it, or clears it when it is empty or
-/// marked (by [`MARKER`] or one of `also_owned`, files only tdfas writes). A non-empty folder
-/// without a marker is the user's: refused, nothing deleted.
-pub fn fresh_owned_dir(dir: &Path, writer: &str, also_owned: &[&str]) -> Result<()> {
+/// Makes `dir` a folder marked as `writer`'s, without what an earlier run left: creates it, takes
+/// it over when empty, or clears it when it carries tdfas's [`MARKER`] and holds nothing but
+/// what such a run writes (`writes`: its top-level names; PNGs tdfas wrote, such as a preview,
+/// are kept). A folder without the marker, or with anything else in it, is the user's: refused,
+/// naming what is in the way, and nothing is deleted.
+pub fn fresh_owned_dir(dir: &Path, writer: &str, writes: &[&str]) -> Result<()> {
     if dir.exists() || dir.is_symlink() {
-        if !dir.is_dir() {
+        if !dir.is_dir() || dir.is_symlink() {
             bail!("{} exists and is not a folder; {writer} needs a folder there", dir.display());
         }
-        let empty = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.next().is_none();
-        if !empty {
-            if !is_owned(dir, also_owned) {
+        let mut foreign = Vec::new();
+        let mut ours = Vec::new();
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name == MARKER
+                || (path.extension().is_some_and(|e| e == "png") && crate::util::outputs::png_by_tdfas(&path))
+            {
+                continue;
+            }
+            // what a run writes, and the temporary files of a killed write of it
+            let written = writes.iter().any(|w| name == *w || name.starts_with(&format!(".{w}.tmp")));
+            if written {
+                ours.push(path)
+            } else {
+                foreign.push(name)
+            }
+        }
+        if !(ours.is_empty() && foreign.is_empty()) {
+            if !is_owned(dir) {
                 bail!(
                     "{} is not empty and was not written by tdfas (no {MARKER} file in it); not deleting it: \
                      choose another --out, or move its contents away",
                     dir.display()
                 );
             }
-            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+            if !foreign.is_empty() {
+                foreign.sort();
+                let shown: Vec<String> = foreign.iter().take(5).map(|n| crate::util::text::shown(n)).collect();
+                bail!(
+                    "{} holds {} entr{} that {writer} does not write ({}{}); not clearing it: choose another \
+                     --out, or move them away",
+                    dir.display(),
+                    foreign.len(),
+                    if foreign.len() == 1 { "y" } else { "ies" },
+                    shown.join(", "),
+                    if foreign.len() > 5 { ", ..." } else { "" }
+                );
+            }
+            for path in ours {
+                let link_or_file = std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir());
+                let removed = if link_or_file { std::fs::remove_file(&path) } else { std::fs::remove_dir_all(&path) };
+                removed.with_context(|| format!("clearing {}", path.display()))?;
+            }
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -36,9 +73,10 @@ pub fn fresh_owned_dir(dir: &Path, writer: &str, also_owned: &[&str]) -> Result<
         .with_context(|| format!("writing {}", dir.join(MARKER).display()))
 }
 
-/// Whether `dir` carries tdfas's marker (or one of `also_owned`).
-pub fn is_owned(dir: &Path, also_owned: &[&str]) -> bool {
-    std::iter::once(MARKER).chain(also_owned.iter().copied()).any(|m| dir.join(m).is_file())
+/// Whether `dir` carries tdfas's marker, as tdfas writes it.
+pub fn is_owned(dir: &Path) -> bool {
+    let marker = dir.join(MARKER);
+    marker.is_file() && crate::util::outputs::head(&marker, 64).starts_with(b"written by tdfas")
 }
 
 /// An exclusive lock on an output folder, held until dropped (the OS releases it when the

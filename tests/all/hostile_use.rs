@@ -692,3 +692,44 @@ fn dump_can_take_face_crops_without_detection() {
     succeeded(run!("dump", "--no-detect", "--checkpoint", &ckpt, "--input", &clip, "--out", &dump));
     assert!(tdfas::util::outputs::safetensors_format(&dump, "tdfas-dump"));
 }
+
+/// `synth` (and the demo's benchmark folder) clear only a folder tdfas marked and that holds
+/// nothing but what a render writes: a user's `synth.json` is no proof of ownership, and a copy
+/// of a rendered set to which the user added files is not cleared either.
+#[test]
+fn synth_clears_only_its_own_output_never_a_folder_holding_the_users_files() {
+    let dir = tmp("synth_owned");
+    let synth = |out: &Path| run!("synth", "--out", out, "--split", "1,0,0", "--videos-per-class", "1");
+    // a project folder that happens to hold a file named synth.json
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("synth.json"), "{\"my\": \"settings\"}").unwrap();
+    std::fs::write(project.join("thesis.tex"), "my thesis").unwrap();
+    fails_with(&synth(&project), &["project", "not written by tdfas", "not deleting"]);
+    assert_eq!(std::fs::read_to_string(project.join("thesis.tex")).unwrap(), "my thesis");
+    assert!(project.join("synth.json").is_file());
+    // a rendered set (marked), with the user's notes added beside it
+    let set = dir.join("set");
+    succeeded(synth(&set));
+    let preview = set.join("preview.png");
+    succeeded(run!(
+        "synth",
+        "--out",
+        dir.join("other"),
+        "--split",
+        "1,0,0",
+        "--videos-per-class",
+        "1",
+        "--preview",
+        &preview
+    ));
+    std::fs::write(set.join("notes.txt"), "which seed was this?").unwrap();
+    fails_with(&synth(&set), &["notes.txt", "does not write", "not clearing"]);
+    assert!(set.join("notes.txt").is_file() && set.join("train").is_dir());
+    // without them it is cleared and rendered again; tdfas's own preview stays
+    std::fs::remove_file(set.join("notes.txt")).unwrap();
+    std::fs::create_dir_all(set.join("test/live/stale_clip")).unwrap();
+    succeeded(synth(&set));
+    assert!(!set.join("test/live/stale_clip").exists() && set.join("synth.json").is_file() && preview.is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

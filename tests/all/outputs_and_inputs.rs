@@ -85,14 +85,14 @@ fn demo_and_synth_delete_only_folders_tdfas_wrote() {
 
     // marked: cleared, so no stale clip of an earlier render stays in the dataset
     let owned = dir.join("owned");
-    outdir::fresh_owned_dir(&owned, "test", &[]).unwrap();
+    outdir::fresh_owned_dir(&owned, "tdfas test", &["train"]).unwrap();
     std::fs::create_dir_all(owned.join("train/live/stale")).unwrap();
-    outdir::fresh_owned_dir(&owned, "test", &[]).unwrap();
+    outdir::fresh_owned_dir(&owned, "tdfas test", &["train"]).unwrap();
     assert!(!owned.join("train").exists() && owned.join(outdir::MARKER).exists());
     // an empty folder is taken over; a file in its place is refused
     std::fs::create_dir_all(dir.join("empty")).unwrap();
-    outdir::fresh_owned_dir(&dir.join("empty"), "test", &[]).unwrap();
-    let e = format!("{:#}", outdir::fresh_owned_dir(&kept, "test", &[]).unwrap_err());
+    outdir::fresh_owned_dir(&dir.join("empty"), "tdfas test", &["train"]).unwrap();
+    let e = format!("{:#}", outdir::fresh_owned_dir(&kept, "tdfas test", &["train"]).unwrap_err());
     assert!(e.contains("not a folder"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -771,6 +771,9 @@ fn write_frame(dir: &Path, t: usize, f: &Rendered) -> Result<()> {
 /// The file a finished `tdfas synth` writes last.
 pub const FINISHED_MARK: &str = "synth.json";
 
+/// What `generate` writes at the top of its folder (a later render clears these, and nothing else).
+pub const WRITES: [&str; 6] = ["train", "dev", "test", "protocols", "clips.csv", FINISHED_MARK];
+
 /// Whether `root` was started by `tdfas synth` (its ownership marker says so) but not finished.
 pub fn is_unfinished(root: &Path) -> bool {
     let marker = std::fs::read_to_string(root.join(crate::util::outputs::OWNED_MARKER)).unwrap_or_default();
