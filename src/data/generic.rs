@@ -5,7 +5,7 @@
 
 use super::depth_label::FaceAnchor;
 use super::imageops::Rect;
-use super::{clip_starts, protocol, ClipIndex, ClipSpec, Split};
+use super::{clip_starts, protocol, ClipIndex, ClipSpec, Fence, Split};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -15,18 +15,20 @@ pub fn index(
     split: Split,
     protocol_name: Option<&str>,
     spec: &ClipSpec,
-    allow_outside: bool,
+    fence: &Fence,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
-    let instruments = read_clips_csv(root)?;
+    let instruments = read_clips_csv(root, fence)?;
     let mut skipped = Vec::new();
     let videos: Vec<(PathBuf, u32)> = match protocol_name {
         Some(name) => {
+            protocol::check_name(name)?;
             let path = root.join("protocols").join(name).join(format!("{}.txt", split.name()));
             if !path.is_file() {
                 bail!("protocol {name:?}: file {} not found", path.display());
             }
+            fence.check(&path, "protocol file")?;
             let entries = protocol::read(&path)?;
-            if !allow_outside {
+            if fence.confined() {
                 for e in &entries {
                     inside_root(root, &e.name).with_context(|| format!("{}:{}", path.display(), e.line))?;
                 }
@@ -52,7 +54,7 @@ pub fn index(
                 class.unwrap_or_else(|| "spoof".to_string())
             }
         });
-        match video_clips(&dir, &rel, &instrument, label, spec, &mut skipped) {
+        match video_clips(&dir, &rel, &instrument, label, spec, fence, &mut skipped) {
             Ok(v) => clips.extend(v),
             Err(e) => skipped.push(format!("{rel}: {e:#}, skipped")),
         }
@@ -147,13 +149,16 @@ fn video_clips(
     instrument: &str,
     label: u32,
     spec: &ClipSpec,
+    fence: &Fence,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<ClipIndex>> {
     let frames = frame_files(dir)?;
     let (Some(&first), Some(&last)) = (frames.keys().next(), frames.keys().last()) else {
         bail!("no frames (NNNN.png|jpg)");
     };
-    let boxes = read_bbox(&dir.join("bbox.csv"))?;
+    let bbox = dir.join("bbox.csv");
+    fence.check(&bbox, "face boxes")?;
+    let boxes = read_bbox(&bbox)?;
     let n = (last - first + 1) as usize;
     if n < spec.span() {
         bail!("{n} frames, fewer than one clip needs ({})", spec.span());
@@ -219,9 +224,9 @@ pub fn parse_bbox(text: &str, file: &str) -> Result<HashMap<u32, Rect>> {
 
 /// Largest coordinate a face box may have (pixels; twice the largest image side accepted):
 /// larger values are corrupt, and would make the label resampling loop for ages.
-const MAX_BOX_COORD: f32 = 2.0 * super::imageops::MAX_IMAGE_SIDE as f32;
+pub(crate) const MAX_BOX_COORD: f32 = 2.0 * super::imageops::MAX_IMAGE_SIDE as f32;
 /// Smallest face box side (pixels): a smaller box is a unit mix-up (e.g. normalised coordinates).
-const MIN_BOX_SIDE: f32 = 2.0;
+pub(crate) const MIN_BOX_SIDE: f32 = 2.0;
 
 /// One `frame,x,y,w,h` line: an integer frame number and a finite box of positive size.
 pub fn parse_bbox_line(line: &str) -> Result<(u32, Rect)> {
@@ -251,13 +256,13 @@ pub fn parse_bbox_line(line: &str) -> Result<(u32, Rect)> {
 }
 
 /// `root/clips.csv`: header then `clip,instrument,...` -> instrument per clip path.
-fn read_clips_csv(root: &Path) -> Result<HashMap<String, String>> {
+fn read_clips_csv(root: &Path, fence: &Fence) -> Result<HashMap<String, String>> {
     let path = root.join("clips.csv");
     let mut out = HashMap::new();
     if !path.is_file() {
         return Ok(out);
     }
-    let text = crate::util::fs::read_text(&path, "clip list")?;
+    let text = fence.read_text(&path, "clip list")?;
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if line.trim().is_empty() {

@@ -140,6 +140,56 @@ impl<'a> DataSource<'a> {
     }
 }
 
+/// Where a dataset's readers may read: inside its folder, links resolved, or anywhere when the
+/// user allowed it (`--allow-outside-data`). Every box, label and list file is checked before it
+/// is read, and every frame before a clip is kept, so a link or a `..` planted in a dataset cannot
+/// make tdfas read (and print in a warning) a file elsewhere on the machine.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    root: PathBuf,
+    /// The folder, resolved; None when reading outside it is allowed.
+    inside: Option<PathBuf>,
+}
+
+impl Fence {
+    pub fn new(root: &Path, allow_outside: bool) -> Result<Fence> {
+        let inside = match allow_outside {
+            true => None,
+            false => Some(root.canonicalize().with_context(|| format!("resolving {}", root.display()))?),
+        };
+        Ok(Fence { root: root.to_path_buf(), inside })
+    }
+
+    /// Fails when `path` resolves outside the dataset folder (a missing file passes: its reader
+    /// says it is missing).
+    pub fn check(&self, path: &Path, what: &str) -> Result<()> {
+        let (Some(inside), Ok(resolved)) = (&self.inside, path.canonicalize()) else {
+            return Ok(());
+        };
+        if !resolved.starts_with(inside) {
+            bail!(
+                "{what} {} lies outside the dataset folder {} (it resolves to {}): refusing to read it \
+                 (pass --allow-outside-data if that is intended)",
+                crate::util::text::shown_path(path),
+                self.root.display(),
+                crate::util::text::shown_path(&resolved)
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether reads are kept inside the folder.
+    pub fn confined(&self) -> bool {
+        self.inside.is_some()
+    }
+
+    /// A text file of the dataset (boxes, labels, lists), once `check` passed.
+    pub fn read_text(&self, path: &Path, what: &str) -> Result<String> {
+        self.check(path, what)?;
+        crate::util::fs::read_text(path, what)
+    }
+}
+
 /// The clips of one split.
 pub struct Dataset {
     pub root: PathBuf,
@@ -167,16 +217,18 @@ impl Dataset {
             bail!("dataset root {} is not a folder", root.display());
         }
         let layout = detect_layout(root)?;
+        let fence = Fence::new(root, source.allow_outside)?;
         let (clips, skipped) = match layout {
-            Layout::Generic => generic::index(root, split, protocol, spec, source.allow_outside)?,
-            Layout::Oulu => oulu::index(root, split, protocol, spec)?,
-            Layout::Siw => siw::index(root, split, protocol, spec)?,
-            Layout::Sgtd => sgtd::index(root, split, protocol, spec)?,
-            Layout::CelebaSpoof => celeba_spoof::index(root, split, protocol, spec)?,
+            Layout::Generic => generic::index(root, split, protocol, spec, &fence)?,
+            Layout::Oulu => oulu::index(root, split, protocol, spec, &fence)?,
+            Layout::Siw => siw::index(root, split, protocol, spec, &fence)?,
+            Layout::Sgtd => sgtd::index(root, split, protocol, spec, &fence)?,
+            Layout::CelebaSpoof => celeba_spoof::index(root, split, protocol, spec, &fence)?,
         };
         if !source.allow_outside {
             unfinished_synthetic_set(root)?;
             outside_root(root, &clips)?;
+            every_file_inside(&fence, &clips)?;
         }
         Ok(Dataset {
             root: root.to_path_buf(),
@@ -248,6 +300,21 @@ fn outside_root(root: &Path, clips: &[ClipIndex]) -> Result<()> {
                 named.display(),
                 resolved.display()
             );
+        }
+    }
+    Ok(())
+}
+
+/// The first frame, depth or mask file of `clips` that resolves outside the fence (a frame linked
+/// out of a clip folder that is itself inside), as an error naming it.
+fn every_file_inside(fence: &Fence, clips: &[ClipIndex]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for c in clips {
+        let sides = c.depth_paths.iter().chain(&c.mask_paths).flatten();
+        for p in c.frame_paths.iter().chain(sides) {
+            if seen.insert(p) {
+                fence.check(p, &format!("clip {}: file", crate::util::text::shown(&c.video_id)))?;
+            }
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 //! video is decoded with ffmpeg on first load into `<root>/.tdfas_frames/<name>/`.
 
 use super::depth_label::FaceAnchor;
-use super::{clip_starts, protocol, video, ClipIndex, ClipSpec, Split};
+use super::{clip_starts, protocol, video, ClipIndex, ClipSpec, Fence, Split};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -36,6 +36,7 @@ pub fn index(
     split: Split,
     protocol_name: Option<&str>,
     spec: &ClipSpec,
+    fence: &Fence,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     let dir = root.join(format!("{}_files", split_dir(split)));
     let mut skipped = Vec::new();
@@ -46,7 +47,9 @@ pub fn index(
                 Some(k) => format!("{}_{k}.txt", split_dir(split)),
                 None => format!("{}.txt", split_dir(split)),
             };
+            protocol::check_name(p)?;
             let path = root.join("Protocols").join(format!("Protocol_{n}")).join(file);
+            fence.check(&path, "protocol file")?;
             protocol::read(&path)?.into_iter().map(|e| (e.name, Some(e.label))).collect()
         }
         None => {
@@ -67,7 +70,7 @@ pub fn index(
             continue;
         };
         let label = plabel.unwrap_or(label);
-        match video_clips(root, &dir, &name, label, &instrument, spec) {
+        match video_clips(root, &dir, &name, label, &instrument, spec, fence) {
             Ok((c, warn)) => {
                 clips.extend(c);
                 skipped.extend(warn);
@@ -107,8 +110,11 @@ fn video_clips(
     label: u32,
     instrument: &str,
     spec: &ClipSpec,
+    fence: &Fence,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
-    let eyes = read_eyes(&dir.join(format!("{name}.txt")))?;
+    let eyes_file = dir.join(format!("{name}.txt"));
+    fence.check(&eyes_file, "eye positions")?;
+    let eyes = read_eyes(&eyes_file)?;
     let (frame_dir, video): (PathBuf, Option<PathBuf>) = if dir.join(name).is_dir() {
         (dir.join(name), None)
     } else {

@@ -12,6 +12,18 @@ pub struct Entry {
     pub line: usize,
 }
 
+/// A protocol's name is a name of the dataset's protocols folder, not a path: `../x` or `/x`
+/// would read list files elsewhere.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+        bail!(
+            "protocol {:?}: a protocol is named by one plain name (no `/`, `..` or leading `.`)",
+            crate::util::text::shown(name)
+        );
+    }
+    Ok(())
+}
+
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
     let text = crate::util::fs::read_text(path, "protocol file")?;
     parse(&text, &path.display().to_string())
@@ -19,6 +31,8 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
 
 pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
+    // a byte-order mark, as some Windows editors write, is not part of the first line
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -32,7 +46,11 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>> {
             "-1" | "0" => 0,
             other => bail!("{file}:{}: label must be +1 or -1, got {other:?}", n + 1),
         };
-        let name = name.trim();
+        // `./train/live/x` is `train/live/x`
+        let mut name = name.trim();
+        while let Some(rest) = name.strip_prefix("./") {
+            name = rest;
+        }
         if name.is_empty() || name.contains(',') {
             bail!("{file}:{}: bad name {name:?}", n + 1);
         }

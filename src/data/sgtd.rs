@@ -66,6 +66,7 @@ pub fn index(
     split: Split,
     protocol: Option<&str>,
     spec: &ClipSpec,
+    fence: &super::Fence,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     if let Some(p) = protocol {
         bail!("FAS-SGTD protocol {p:?}: not supported; split the files into train/dev/test folders");
@@ -101,7 +102,7 @@ pub fn index(
             let mut bad = None;
             for (_, p) in &sel {
                 let dat = PathBuf::from(p.to_string_lossy().replace("_scene.jpg", "_scene.dat"));
-                match read_dat(&dat) {
+                match fence.check(&dat, "face box").and_then(|()| read_dat(&dat)) {
                     Ok(r) => anchors.push(Some(FaceAnchor::Box(r))),
                     Err(e) => bad = Some(e),
                 }

@@ -47,6 +47,7 @@ pub fn index(
     split: Split,
     protocol: Option<&str>,
     spec: &ClipSpec,
+    fence: &super::Fence,
 ) -> Result<(Vec<ClipIndex>, Vec<String>)> {
     if let Some(p) = protocol {
         bail!("SiW protocol {p:?}: not supported; list the videos in a generic-layout protocol instead");
@@ -80,6 +81,7 @@ pub fn index(
             continue;
         }
         let result = (|| -> Result<(Vec<ClipIndex>, Vec<String>)> {
+            fence.check(&face, "face boxes")?;
             let anchors = read_face(&face)?;
             let pre = face.with_extension("");
             let (dir, vid) = if pre.is_dir() {

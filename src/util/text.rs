@@ -14,6 +14,14 @@ pub fn shown_text(s: &str) -> String {
     escape(s, true)
 }
 
+/// At most `max` characters of `s`, escaped, with "..." where it was cut: a file's content in a
+/// message shows what was wrong with it, never the whole file.
+pub fn excerpt(s: &str, max: usize) -> String {
+    let cut: String = s.chars().take(max).collect();
+    let more = if cut.len() < s.len() { "..." } else { "" };
+    format!("{}{more}", shown(&cut))
+}
+
 /// A path, lossily decoded and escaped.
 pub fn shown_path(p: &Path) -> String {
     shown(&p.to_string_lossy())

@@ -733,3 +733,73 @@ fn synth_clears_only_its_own_output_never_a_folder_holding_the_users_files() {
     assert!(!set.join("test/live/stale_clip").exists() && set.join("synth.json").is_file() && preview.is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Box, label and frame files planted in a dataset as links out of it, or named with `..`, are
+/// not read, nor is their content printed; in the generic layout and in CelebA-Spoof's. Label
+/// files that list an image twice with different labels, or boxes far off the picture, are
+/// skipped with a warning rather than used.
+#[test]
+fn files_of_a_dataset_that_lead_out_of_it_are_not_read() {
+    let d = tmp("fence");
+    let secret = d.join("secret.txt");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(&secret, "root:x:0:0:secret-line\nsecond-secret-line\n").unwrap();
+    let spec = common::micro_config().clip_spec();
+    let shows_no_secret = |text: &str| assert!(!text.contains("secret-line"), "{text}");
+
+    // generic layout: a bbox.csv that is a link out of the clip's folder
+    let data = d.join("data");
+    tiny_dataset(&data);
+    let list = std::fs::read_to_string(data.join("protocols/all/test.txt")).unwrap();
+    let clip = data.join(list.lines().next().unwrap().split(',').nth(1).unwrap());
+    std::os::unix::fs::symlink(&secret, clip.join("bbox.csv")).unwrap();
+    let set = Dataset::open(&data, Split::Test, None, &spec).unwrap();
+    let warned = set.skipped().join("\n");
+    assert!(warned.contains("bbox.csv") && warned.contains("lies outside the dataset folder"), "{warned}");
+    shows_no_secret(&warned);
+    std::fs::remove_file(clip.join("bbox.csv")).unwrap();
+    // a frame linked out of a clip folder that is itself inside
+    let frame = tdfas::data::generic::frame_files(&clip).unwrap().into_values().next().unwrap();
+    let moved = d.join("frame.jpg");
+    std::fs::rename(&frame, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &frame).unwrap();
+    let e = format!("{:#}", Dataset::open(&data, Split::Test, None, &spec).err().expect("refused"));
+    assert!(e.contains("lies outside the dataset folder") && e.contains("--allow-outside-data"), "{e}");
+    let allowed = DataSource { allow_outside: true, ..DataSource::new(&data, None) };
+    assert!(Dataset::open_source(&allowed, Split::Test, &spec).is_ok());
+    // a protocol named as a path
+    let e = format!("{:#}", Dataset::open(&data, Split::Test, Some("../protocols/all"), &spec).err().expect("refused"));
+    assert!(e.contains("one plain name"), "{e}");
+
+    // CelebA-Spoof: a box file linked out, a label key with `..`, an image listed twice with
+    // different labels, a box far off the picture
+    let cs = d.join("celeba");
+    common::celeba_spoof_tree(&cs);
+    let test_dir = cs.join("Data/test/5001");
+    std::fs::remove_file(test_dir.join("live/000001_BB.txt")).unwrap();
+    std::os::unix::fs::symlink(&secret, test_dir.join("live/000001_BB.txt")).unwrap();
+    std::fs::write(test_dir.join("spoof/494406_BB.txt"), "-1e20 -1e20 3e20 3e20 0.9\n").unwrap();
+    std::fs::create_dir_all(d.join("elsewhere/x/10")).unwrap();
+    std::fs::copy(test_dir.join("spoof/494405.png"), d.join("elsewhere/x/10/outside.png")).unwrap();
+    let labels_path = cs.join("metas/intra_test/test_label.json");
+    let labels = std::fs::read_to_string(&labels_path).unwrap();
+    let attrs = |spoof: u32, label: u32| {
+        let mut a = vec!["0".to_string(); 44];
+        (a[40], a[43]) = (spoof.to_string(), label.to_string());
+        format!("[{}]", a.join(","))
+    };
+    let extra = format!(
+        r#""Data/test/5001/../../../../elsewhere/x/10/outside.png": {}, "Data/test/5001/spoof/494405.png": {}, "#,
+        attrs(0, 0),
+        attrs(0, 0)
+    );
+    std::fs::write(&labels_path, labels.replacen('{', &format!("{{{extra}"), 1)).unwrap();
+    let set = Dataset::open(&cs, Split::Test, Some("intra_test"), &spec).unwrap();
+    let warned = set.skipped().join("\n");
+    for says in ["lies outside the dataset folder", "is not a path inside", "listed 2 times", "is not a face box"] {
+        assert!(warned.contains(says), "expected {says:?} in:\n{warned}");
+    }
+    shows_no_secret(&warned);
+    assert_eq!(set.len(), 0, "every test image of the tree was planted on");
+    let _ = std::fs::remove_dir_all(&d);
+}
