@@ -79,4 +79,15 @@ mod tests {
         assert!(e.contains("x.txt:1"), "{e}");
         assert_eq!(parse(&format_line(0, "v"), "f").unwrap()[0].label, 0);
     }
+
+    #[test]
+    fn a_byte_order_mark_and_leading_dot_slashes_are_not_part_of_the_names() {
+        let ok = parse("\u{feff}+1,./train/live/a\n-1,././train/print/b\n", "p.txt").unwrap();
+        assert_eq!((ok[0].label, ok[0].name.as_str()), (1, "train/live/a"));
+        assert_eq!(ok[1].name, "train/print/b");
+        for bad in ["../x", "/abs", "a/b", ".hidden", ""] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        check_name("Protocol_1").unwrap();
+    }
 }
