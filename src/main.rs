@@ -450,11 +450,12 @@ fn synth(a: SynthArgs) -> Result<()> {
     }
     let mut opts = tdfas::data::synth::SynthOptions::preset(&a.preset, a.seed)?;
     if let Some(split) = a.split {
-        (opts.split, opts.identities) = (split, split.iter().sum());
+        (opts.split, opts.identities) = (split, split.iter().fold(0usize, |a, &n| a.saturating_add(n)));
     }
     if let Some(n) = a.videos_per_class {
         opts.videos_per_class = n;
     }
+    opts.check()?;
     // clears only an earlier `tdfas synth` output: stale clips would stay in the dataset
     tdfas::train::outdir::fresh_owned_dir(&a.out, "tdfas synth", &tdfas::data::synth::WRITES)?;
     let s = tdfas::data::synth::generate(&a.out, &opts, true)?;

@@ -647,6 +647,14 @@ fn negative_numbers_parse_and_get_their_range() {
         fails_with(&run!("synth", "--out", "y", "--split", split), &["--split", "TRAIN,DEV,TEST"]);
     }
     fails_with(&run!("synth", "--out", "y", "--videos-per-class", "0"), &["--videos-per-class", "at least 1"]);
+    // a count that would fill any disk is refused before any folder is made or memory taken
+    let d = tmp("counts");
+    std::fs::create_dir_all(&d).unwrap();
+    for (flag, value) in [("--videos-per-class", "100000000000"), ("--split", "99999999999999,0,0")] {
+        let o = tdfas!("synth", "--out", "y", flag, value).current_dir(&d).output().unwrap();
+        fails_with(&o, &["videos planned", "more than the 200000 one render makes", "GB"]);
+        assert!(!d.join("y").exists(), "{flag} {value}: the folder was made");
+    }
     let o = run!("eval", "--checkpoint", "x", "--data", "y", "--threshold", "-1");
     fails_with(&o, &["--threshold -1", "range 0..1"]);
 }

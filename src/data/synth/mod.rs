@@ -119,7 +119,44 @@ impl SynthOptions {
             (self.width, self.height)
         }
     }
+
+    /// The number of videos a render of these options makes (3 classes per identity).
+    pub fn planned_videos(&self) -> u128 {
+        let per_domain =
+            |split: [usize; 3], per: usize| split.iter().map(|&n| n as u128).sum::<u128>() * 3 * per as u128;
+        per_domain(self.split, self.videos_per_class) + per_domain(self.domain_b_split, self.cross_videos_per_class)
+    }
+
+    /// Fails on options that cannot be rendered, or would fill a disk: checked before any folder
+    /// is touched.
+    pub fn check(&self) -> Result<()> {
+        let (w, h) = self.frame_size();
+        let videos = self.planned_videos();
+        if videos > MAX_VIDEOS {
+            // about 10 KB a 224 x 168 frame with its depth and mask (the demo's benchmark)
+            let gb = videos as f64 * self.frames as f64 * (w * h) as f64 * 10e3 / (224.0 * 168.0) / 1e9;
+            bail!(
+                "synth: {videos} videos planned (identities x 3 classes x videos per class), more than the \
+                 {MAX_VIDEOS} one render makes (that many would take about {gb:.3e} GB): lower --split or \
+                 --videos-per-class"
+            );
+        }
+        if self.split.iter().map(|&n| n as u128).sum::<u128>() != self.identities as u128
+            || self.frames == 0
+            || w < 8
+            || h < 8
+            || !w.is_multiple_of(2)
+            || !h.is_multiple_of(2)
+        {
+            bail!("synth options {self:?}: split must sum to identities, frames > 0, width and height even and >= 8");
+        }
+        Ok(())
+    }
 }
+
+/// The most videos one render makes: 200,000 videos of 13 frames at 224 x 168 are about 26 GB
+/// (the demo's benchmark has 876).
+pub const MAX_VIDEOS: u128 = 200_000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SynthSummary {
@@ -160,16 +197,7 @@ impl VideoSpec {
 
 /// Renders the benchmark into `out`.
 pub fn generate(out: &Path, opts: &SynthOptions, progress: bool) -> Result<SynthSummary> {
-    let (w, h) = opts.frame_size();
-    if opts.split.iter().sum::<usize>() != opts.identities
-        || opts.frames == 0
-        || w < 8
-        || h < 8
-        || !w.is_multiple_of(2)
-        || !h.is_multiple_of(2)
-    {
-        bail!("synth options {opts:?}: split must sum to identities, frames > 0, width and height even and >= 8");
-    }
+    opts.check()?;
     let start = std::time::Instant::now();
     let videos = plan(opts);
     let bar =
