@@ -230,10 +230,10 @@ struct CalibrateArgs {
     #[command(flatten)]
     data: DataArgs,
     /// the lowest threshold with APCER at most this rate on dev (e.g. 0.05)
-    #[arg(long, group = "rule")]
+    #[arg(long, group = "rule", allow_negative_numbers = true, value_parser = parse_rate)]
     apcer: Option<f64>,
     /// the highest threshold with BPCER at most this rate on dev (e.g. 0.01)
-    #[arg(long, group = "rule")]
+    #[arg(long, group = "rule", allow_negative_numbers = true, value_parser = parse_rate)]
     bpcer: Option<f64>,
     /// the EER threshold of the dev split (what training stores)
     #[arg(long, group = "rule")]
@@ -387,6 +387,14 @@ fn open_model(settings: &Settings, checkpoint: &Path) -> Result<(tdfas::Gpu, tdf
     let gpu = open_gpu(settings)?;
     let (model, loaded) = checkpoint::load_model(&gpu, checkpoint)?;
     Ok((gpu, model, loaded))
+}
+
+/// `--apcer`, `--bpcer`: an error rate from 0 to 1 (checked before any scoring).
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?} is not an error rate: use a number from 0 to 1 (0.05 is 5%)")),
+    }
 }
 
 /// `--seed`: a whole number 0 ..= 2^64 - 1 (a negative one is parsed to say so).
@@ -742,9 +750,27 @@ fn calibrate(a: CalibrateArgs, settings: &Settings) -> Result<()> {
     };
     let faces = a.faces.settings();
     let (gpu, model, _) = open_model(settings, &a.checkpoint)?;
-    let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &a.data.source(&faces), rule, true)?;
-    checkpoint::write_recalibrated(&a.checkpoint, &c, &a.out)?;
-    println!("threshold {}", shown_text(&c.describe()));
+    let source = a.data.source(&faces);
+    let (c, at) = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, rule, true)?;
+    // a multi-frame model scores photos with its single-frame network, against a threshold of
+    // its own: set at the same operating point on the same dev split
+    let single = match model.cfg.variant().single_only {
+        true => None,
+        false => Some(tdfas::train::trainer::calibrate_at(&gpu, &model.single_frame(&gpu)?, &source, rule, true)?),
+    };
+    checkpoint::write_recalibrated(&a.checkpoint, &c, single.as_ref().map(|s| &s.0), &a.out)?;
+    let rates = |m: &tdfas::eval::metrics::Metrics| {
+        format!("dev APCER {:.2}% (worst instrument), BPCER {:.2}%", 100.0 * m.apcer, 100.0 * m.bpcer)
+    };
+    println!("threshold {}; at it {}", shown_text(&c.describe()), rates(&at));
+    if let Some((s, at)) = &single {
+        println!(
+            "photos ({}): threshold {}; at it {}",
+            checkpoint::photo_network(&model.cfg),
+            shown_text(&s.describe()),
+            rates(at)
+        );
+    }
     println!("dev split: {} live / {} attack videos", c.n_live, c.n_attack);
     println!("model: {}", shown_path(&a.out));
     Ok(())

@@ -153,16 +153,27 @@ impl Loaded {
     }
 }
 
-/// Writes to `out` a copy of the checkpoint `path` whose stored threshold is `calibration`
-/// (tensors, config and progress unchanged; the checksum recomputed).
-pub fn write_recalibrated(path: &Path, calibration: &Calibration, out: &Path) -> Result<()> {
-    check_threshold(calibration.threshold).with_context(|| format!("threshold {}", calibration.threshold))?;
+/// Writes to `out` a copy of the checkpoint `path` whose stored threshold is `calibration`, and
+/// its single-frame network's (photos) `single` where given (tensors, config and progress
+/// unchanged; the checksum recomputed).
+pub fn write_recalibrated(
+    path: &Path,
+    calibration: &Calibration,
+    single: Option<&Calibration>,
+    out: &Path,
+) -> Result<()> {
+    for c in std::iter::once(calibration).chain(single) {
+        check_threshold(c.threshold).with_context(|| format!("threshold {}", c.threshold))?;
+    }
     let bytes = crate::util::fs::read_regular(path, "checkpoint", MAX_CHECKPOINT_BYTES)?;
     parse(&bytes).with_context(|| format!("checkpoint {} is not usable", path.display()))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut metadata = meta.metadata().clone().unwrap_or_default();
     metadata.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(calibration)?);
+    if let Some(s) = single {
+        metadata.insert(SINGLE_CALIBRATION_KEY.to_string(), serde_json::to_string(s)?);
+    }
     let views = st.tensors();
     let sum = checksum(views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())), &metadata);
     metadata.insert(CHECKSUM_KEY.to_string(), sum);

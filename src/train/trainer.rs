@@ -815,7 +815,7 @@ fn calibrate(gpu: &Gpu, model: &FasTd, opts: &TrainOptions) -> Option<crate::mod
 
 /// Scores the dev split and fixes the threshold at its EER (`metrics::dev_threshold`).
 pub fn dev_calibration(gpu: &Gpu, model: &FasTd, source: &DataSource) -> Result<crate::model::checkpoint::Calibration> {
-    calibrate_at(gpu, model, source, Operating::Eer, false)
+    Ok(calibrate_at(gpu, model, source, Operating::Eer, false)?.0)
 }
 
 /// Where `calibrate` puts a threshold on the dev split's scores.
@@ -829,27 +829,29 @@ pub enum Operating {
     Eer,
 }
 
-/// Scores the dev split of `source` and fixes a threshold there by `rule`.
+/// Scores the dev split of `source` and fixes a threshold there by `rule`; the calibration and
+/// the dev split's metrics at it.
 pub fn calibrate_at(
     gpu: &Gpu,
     model: &FasTd,
     source: &DataSource,
     rule: Operating,
     progress: bool,
-) -> Result<crate::model::checkpoint::Calibration> {
+) -> Result<(crate::model::checkpoint::Calibration, crate::eval::metrics::Metrics)> {
     let dev =
         crate::eval::run::score_split(gpu, model, source, Split::Dev, 0, progress).context("scoring the dev split")?;
-    let videos = crate::eval::per_video(&dev.clips)?;
+    let in_dev = || format!("the dev split of {}", source.root.display());
+    let videos = crate::eval::per_video(&dev.clips).with_context(in_dev)?;
     use crate::eval::metrics;
     let (threshold, method) = match rule {
-        Operating::Apcer(x) => (metrics::threshold_at_apcer(&videos, x)?, format!("dev APCER <= {}%", 100.0 * x)),
-        Operating::Bpcer(x) => (metrics::threshold_at_bpcer(&videos, x)?, format!("dev BPCER <= {}%", 100.0 * x)),
-        Operating::Eer => (metrics::dev_threshold(&videos)?, "dev EER".to_string()),
+        Operating::Apcer(x) => (metrics::threshold_at_apcer(&videos, x), format!("dev APCER <= {}%", 100.0 * x)),
+        Operating::Bpcer(x) => (metrics::threshold_at_bpcer(&videos, x), format!("dev BPCER <= {}%", 100.0 * x)),
+        Operating::Eer => (metrics::dev_threshold(&videos), "dev EER".to_string()),
     };
     // scores may reach a little past 1 (the depth maps end in a ReLU): keep the threshold a rate
-    let threshold = threshold.clamp(0.0, 1.0);
-    let m = metrics::at_threshold(&videos, threshold)?;
-    Ok(crate::model::checkpoint::Calibration {
+    let threshold = threshold.with_context(in_dev)?.clamp(0.0, 1.0);
+    let m = metrics::at_threshold(&videos, threshold).with_context(in_dev)?;
+    let calibration = crate::model::checkpoint::Calibration {
         threshold,
         method,
         data: source.root.display().to_string(),
@@ -857,7 +859,8 @@ pub fn calibrate_at(
         dev_eer: m.eer,
         n_live: m.n_live,
         n_attack: m.n_attack,
-    })
+    };
+    Ok((calibration, m))
 }
 
 #[cfg(test)]

@@ -381,6 +381,28 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     // every tensor kept
     let (a, b) = (tdfas::model::checkpoint::read(&m).unwrap(), tdfas::model::checkpoint::read(&out).unwrap());
     assert_eq!(a.tensors, b.tensors);
+    // the single-frame network (which scores photos) at the same operating point, by hand too
+    let single = model.single_frame(&gpu).unwrap();
+    let dev1 = tdfas::eval::run::score_split(&gpu, &single, &source, tdfas::data::Split::Dev, 0, false).unwrap();
+    let mut attacks1: Vec<f64> =
+        tdfas::eval::per_video(&dev1.clips).unwrap().iter().filter(|v| v.label == 0).map(|v| v.score).collect();
+    attacks1.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    let c1 = b.calibration_single.expect("the photos' threshold recalibrated too");
+    assert!(c1.method.contains("APCER <= 25%"), "{c1:?}");
+    assert!(c1.threshold > attacks1[k] && c1.threshold - attacks1[k] < 1e-12, "{} vs {}", c1.threshold, attacks1[k]);
+    assert!(printed.contains("photos (") && printed.contains("BPCER"), "{printed}");
+    // a rate outside 0..1 is refused before anything is scored, naming the flag
+    for (flag, rate) in [("--apcer", "2"), ("--apcer", "NaN"), ("--bpcer", "-0.1")] {
+        let o = tdfas()
+            .args(["calibrate", flag, rate, "--checkpoint"])
+            .arg(&m)
+            .args(["--data", "/nonexistent", "--out"])
+            .arg(dir.join("x.safetensors"))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains(flag) && e.contains("from 0 to 1"), "{e}");
+    }
 
     let out_b = dir.join("m-bpcer.safetensors");
     run(tdfas()
@@ -724,8 +746,9 @@ fn a_network_at_chance_on_its_dev_split_is_said_to_be_at_chance() {
     // the last depth conv's bias far below zero: the ReLU after it gives 0 everywhere
     model.params.set(&gpu, "single.head.out.bias", &[-100.0]).unwrap();
     let source = tdfas::data::DataSource::new(&data, None);
-    let c = tdfas::train::trainer::calibrate_at(&gpu, &model, &source, tdfas::train::trainer::Operating::Eer, false)
-        .unwrap();
+    let (c, _) =
+        tdfas::train::trainer::calibrate_at(&gpu, &model, &source, tdfas::train::trainer::Operating::Eer, false)
+            .unwrap();
     assert_eq!((c.threshold, c.dev_eer), (0.0, 0.5), "{c:?}");
     assert!(c.is_chance());
     let m = dir.join("m.safetensors");
