@@ -79,6 +79,9 @@ pub fn is_owned(dir: &Path) -> bool {
     marker.is_file() && crate::util::outputs::head(&marker, 64).starts_with(b"written by tdfas")
 }
 
+/// The lock file of a training run's folder.
+pub const LOCK_FILE: &str = ".tdfas-train.lock";
+
 /// An exclusive lock on an output folder, held until dropped (the OS releases it when the
 /// process dies, so a killed run leaves no stale lock).
 pub struct OutLock {
@@ -88,7 +91,7 @@ pub struct OutLock {
 
 /// Locks `dir` for one training run; a second run fails at once naming the holder's pid.
 pub fn lock(dir: &Path) -> Result<OutLock> {
-    let path = dir.join(".tdfas-train.lock");
+    let path = dir.join(LOCK_FILE);
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

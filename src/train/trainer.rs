@@ -384,8 +384,25 @@ pub fn train(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
     if opts.stages.is_empty() {
         bail!("no stage to train");
     }
-    let stages = &opts.stages;
+    let created = !opts.out.exists();
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    let result = train_in_folder(gpu, opts);
+    if result.is_err() && created {
+        // a run that failed before writing anything leaves no folder behind (only its lock file)
+        let lock = opts.out.join(outdir::LOCK_FILE);
+        let names: Vec<_> =
+            std::fs::read_dir(&opts.out).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+        if names.iter().all(|n| n == outdir::LOCK_FILE) {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_dir(&opts.out);
+        }
+    }
+    result
+}
+
+/// `train` in its (existing) output folder.
+fn train_in_folder(gpu: &Gpu, opts: &TrainOptions) -> Result<TrainSummary> {
+    let stages = &opts.stages;
     // One run per folder: two at once would overwrite each other's checkpoints and log.
     let _lock = outdir::lock(&opts.out)?;
     crate::util::fs::clean_stale_tmp(&opts.out, &RUN_FILES, true);

@@ -118,6 +118,12 @@ fn training_folders_runs_and_resume_flags() {
     let o = train(&data, &out, &config, &[]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(!stale.exists(), "stale temp file kept");
+    // a run that fails before writing anything leaves no folder of its own behind
+    let not_data = dir.join("not_a_dataset");
+    std::fs::create_dir_all(&not_data).unwrap();
+    let failed = dir.join("failed_run");
+    fails_with(&train(&not_data, &failed, &config, &[]), &["unknown dataset layout"]);
+    assert!(!failed.exists(), "a folder holding only the lock file was left");
     let (model, _) = model_bytes(&out);
 
     // into a finished run: refused without --resume, replaced with --overwrite (user files kept)
