@@ -5,6 +5,7 @@
 //! dev EER) or given by the user. Videos are read through an FFmpeg pipe (`data::stream`): no
 //! frame is written to disk, and memory holds the frames of the clips being gathered.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -13,7 +14,7 @@ use crate::data::face::FaceSettings;
 use crate::data::imageops::{Img, Rect};
 use crate::data::load::FaceSource;
 use crate::data::unlabelled::{self, close_cut_warning_for, FaceClip};
-use crate::data::{generic, video, ClipSpec};
+use crate::data::{imageops, video, ClipSpec};
 use crate::gpu::Gpu;
 use crate::model::fastd::{FasTd, HostBatch};
 use crate::model::Config;
@@ -199,22 +200,68 @@ pub struct Scorers<'a> {
     pub photo_threshold: Option<Threshold>,
 }
 
-/// The photos an input stands for: an image file, or a folder of images that are not a numbered
-/// frame sequence (a numbered sequence is a video); None for videos and frame sequences.
+/// The photos an input stands for: an image file, or a folder of images none of which is named
+/// as a frame (a folder with frames is a video); None for videos and frame folders.
 pub fn photos_of(input: &Path) -> Result<Option<Vec<PathBuf>>> {
     if input.is_file() {
-        return Ok(crate::data::imageops::is_image_file(input).then(|| vec![input.to_path_buf()]));
+        return Ok(imageops::is_image_file(input).then(|| vec![input.to_path_buf()]));
     }
-    if !input.is_dir() || !generic::frame_files(input)?.is_empty() {
+    if !input.is_dir() {
         return Ok(None);
     }
-    let mut photos: Vec<PathBuf> = std::fs::read_dir(input)
-        .with_context(|| format!("listing {}", input.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && crate::data::imageops::is_image_file(p))
-        .collect();
-    photos.sort();
-    Ok((!photos.is_empty()).then_some(photos))
+    let (frames, others) = folder_images(input)?;
+    Ok((frames.is_empty() && !others.is_empty()).then_some(others))
+}
+
+/// A folder's image files: the frames by number (`imageops::frame_number`) and the other
+/// pictures, sorted by name.
+fn folder_images(dir: &Path) -> Result<(BTreeMap<u32, PathBuf>, Vec<PathBuf>)> {
+    let (mut frames, mut others) = (BTreeMap::new(), Vec::new());
+    for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let p = e.with_context(|| format!("listing {}", dir.display()))?.path();
+        // a frame that is not a regular file (a FIFO, a folder) is refused by name when read
+        let Some(n) = imageops::frame_number(&p) else {
+            if p.is_file() && imageops::is_image_file(&p) {
+                others.push(p);
+            }
+            continue;
+        };
+        // 0001.jpg beside 0001.png are two frames for one place: often two videos in one
+        // folder, which must not be scored as one
+        if let Some(other) = frames.insert(n, p.clone()) {
+            let (a, b) = if other < p { (other, p) } else { (p, other) };
+            bail!(
+                "{}: two files for frame {n} ({} and {}): one frame per number, please (two videos in one folder?)",
+                dir.display(),
+                shown_path(Path::new(a.file_name().unwrap_or_default())),
+                shown_path(Path::new(b.file_name().unwrap_or_default()))
+            );
+        }
+    }
+    others.sort();
+    Ok((frames, others))
+}
+
+/// The warning for the pictures of a frame folder that are not frames (and so not scored),
+/// leaving out a dataset's labels beside its frames (`0001_depth.png`, `0001_mask.png`).
+fn pictures_left_out(dir: &Path) -> Option<String> {
+    let (frames, others) = folder_images(dir).ok()?;
+    let is_label = |p: &PathBuf| {
+        let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+        ["_depth", "_mask"].iter().any(|l| stem.strip_suffix(l).is_some_and(|n| n.bytes().all(|c| c.is_ascii_digit())))
+    };
+    let names: Vec<String> =
+        others.iter().filter(|p| !is_label(p)).map(|p| shown_path(Path::new(&file_name(p)))).collect();
+    if frames.is_empty() || names.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 5;
+    let more = if names.len() > SHOWN { format!(" and {} more", names.len() - SHOWN) } else { String::new() };
+    Some(format!(
+        "{} picture(s) not named as frames (0001.png ...) left out: {}{more} (give them as files to score them as photos)",
+        names.len(),
+        names[..names.len().min(SHOWN)].join(", ")
+    ))
 }
 
 /// Whether `path` holds `infer --json` output (JSON lines with an input and a verdict).
@@ -233,9 +280,9 @@ pub struct DepthOutput<'a> {
 /// The frames of a folder in frame-number order, as runs of consecutive numbers (a clip never
 /// spans a gap, as in training).
 fn frame_runs(input: &Path) -> Result<Vec<Vec<PathBuf>>> {
-    let frames = generic::frame_files(input).with_context(|| format!("{}: listing frames", input.display()))?;
+    let (frames, _) = folder_images(input)?;
     if frames.is_empty() {
-        bail!("{}: no frames named NNNN.png or NNNN.jpg in this folder", input.display());
+        bail!("{}: no frames named by their number (0001.png, 0002.png, ...) in this folder", input.display());
     }
     let mut runs: Vec<Vec<PathBuf>> = Vec::new();
     let mut last = None;
@@ -287,10 +334,29 @@ pub fn read_input_clips(
     video_clips(cfg, faces, input, limit, each)
 }
 
+/// A frame folder whose longest run of consecutive frame numbers is shorter than a clip.
 fn too_few_frames(cfg: &Config, input: &Path, longest: usize) -> anyhow::Error {
     anyhow::anyhow!(
-        "{}: at most {longest} consecutive frames, the model needs at least {} (Nf); a photo is scored by \
-         the single-frame network (give the image file, or a folder of images not named NNNN)",
+        "{}: at most {longest} consecutive frames, the model needs at least {} in a row (Nf); photos are \
+         scored one by one by the single-frame network (give the image files, or a folder of images not named \
+         as frames 0001.png ...)",
+        input.display(),
+        cfg.frames
+    )
+}
+
+/// A video file of fewer frames than a clip.
+fn too_few_video_frames(cfg: &Config, input: &Path, n: usize) -> anyhow::Error {
+    let gif = input.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    let hint = if gif {
+        " (a GIF is read as a video: to score a still picture as a photo, convert it to PNG or JPEG first)"
+    } else if n == 1 {
+        " (a still picture is scored as a photo from a PNG, JPEG, WebP or BMP file)"
+    } else {
+        ""
+    };
+    anyhow::anyhow!(
+        "{}: a video of {n} frame(s), the model needs at least {} (Nf) for a clip{hint}",
         input.display(),
         cfg.frames
     )
@@ -356,7 +422,7 @@ fn video_clips(
     let mut plan: Vec<PlannedClip> =
         run_clips(n, &spec).into_iter().enumerate().map(|(ci, (s0, step))| (ci, s0, step)).collect();
     if plan.is_empty() {
-        return Err(too_few_frames(cfg, input, n));
+        return Err(too_few_video_frames(cfg, input, n));
     }
     plan.truncate(limit.unwrap_or(usize::MAX));
     let detect = faces.detect;
@@ -468,6 +534,14 @@ fn video_pass(
 
 /// The first clip of an input (what `tdfas dump` writes).
 pub fn first_clip(cfg: &Config, faces: &FaceSettings, input: &Path) -> Result<FaceClip> {
+    if input.is_file() && imageops::is_image_file(input) {
+        bail!(
+            "{}: a photo; dump writes the intermediates of a clip of {} frames: give a folder of frames \
+             (0001.png, 0002.png, ...) or a video file (`tdfas infer` scores photos)",
+            input.display(),
+            cfg.frames
+        );
+    }
     let mut first = None;
     read_input_clips(cfg, faces, input, Some(1), &mut |_, (clip, _)| {
         first = Some(clip);
@@ -480,6 +554,17 @@ pub fn first_clip(cfg: &Config, faces: &FaceSettings, input: &Path) -> Result<Fa
 /// scored. A photo (or each photo of a folder of photos) gets its own result.
 pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<DepthOutput>) -> Vec<InputScore> {
     let names = depth_names(inputs);
+    // one run never writes two items' maps under one name
+    let mut used = std::collections::HashSet::new();
+    let mut unique = |name: String| {
+        let mut k = 1;
+        let mut candidate = name.clone();
+        while !used.insert(candidate.clone()) {
+            k += 1;
+            candidate = format!("{name}-{k}");
+        }
+        candidate
+    };
     let mut results = Vec::new();
     for (input, name) in inputs.iter().zip(&names) {
         let photos = match photos_of(input) {
@@ -493,6 +578,7 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
         };
         let Some(photos) = photos else {
             let mut r = InputScore::new(input, scorers.clips, scorers.clip_threshold.clone());
+            let name = unique(name.clone());
             let mut scorer = ClipScorer::new(gpu, scorers.clips, scorers.faces, depth.map(|d| (d, name.as_str())));
             let scored = read_input_clips(&scorers.clips.cfg, scorers.faces, input, None, &mut |ci, clip| {
                 scorer.add(ci, clip, &mut r)
@@ -502,13 +588,18 @@ pub fn infer(gpu: &Gpu, scorers: &Scorers, inputs: &[PathBuf], depth: Option<Dep
                 r.error = Some(format!("{e:#}"));
                 r.verdict = Verdict::Error;
             }
+            if input.is_dir() {
+                r.warnings.extend(pictures_left_out(input));
+            }
             results.push(r);
             continue;
         };
         for photo in photos {
             let mut r = InputScore::new(&photo, scorers.photos, scorers.photo_threshold.clone());
             r.network = SINGLE_FRAME;
-            let photo_name = depth_names(std::slice::from_ref(&photo)).remove(0);
+            // a folder's photo is named after the folder too: d1/face.jpg and d2/face.jpg are two
+            let photo_name =
+                unique(if input.is_dir() { format!("{name}_{}", file_name(&photo)) } else { name.clone() });
             // the single-frame network scores each frame alone: the clip's Nf frames are views of
             // the photo (`unlabelled::PHOTO_VIEWS`) and its score their mean
             let cfg = &scorers.photos.cfg;

@@ -276,6 +276,20 @@ pub fn is_image_file(p: &Path) -> bool {
     p.extension().is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
 }
 
+/// The frame number of an image named by its number alone, zero-padded to at least three digits
+/// (`0001.png`, `001.jpg`, `12345.webp`: as `ffmpeg -i clip.mp4 %04d.png` writes frames); None
+/// for any other name. Shorter or signed numbers (`1.jpg`, `+2.png`) name photos as often as
+/// frames. The browser page's `FRAME_NAME` (src/web/app.js) is the same rule.
+pub fn frame_number(p: &Path) -> Option<u32> {
+    let stem = p.file_stem()?.to_str()?;
+    let digits = stem.len() >= 3 && stem.bytes().all(|c| c.is_ascii_digit());
+    if digits && is_image_file(p) {
+        stem.parse().ok()
+    } else {
+        None
+    }
+}
+
 pub fn load(path: &Path, gray: bool) -> Result<Img> {
     // a FIFO would block the open forever and /dev/zero would never end
     crate::util::fs::check_regular(path, "image", MAX_IMAGE_FILE)?;
@@ -290,27 +304,46 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<Img> {
 
 fn decode_as(bytes: &[u8], name: &str, gray: bool) -> Result<Img> {
     // Trust the bytes, not the extension (frames saved as .jpg are sometimes PNG).
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .with_context(|| format!("cannot open image {name}"))?;
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| read_error(name, e))?;
+    let format = reader.format();
+    // A JPEG cut short (an interrupted copy or download) decodes without an error, its missing
+    // part grey, and would be scored as if complete.
+    if format == Some(image::ImageFormat::Jpeg) && !jpeg_reaches_its_end(bytes) {
+        bail!(
+            "cannot read image {name}: the JPEG is truncated or damaged (its data ends before the end-of-image marker)"
+        );
+    }
+    if format == Some(image::ImageFormat::WebP)
+        && image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes)).is_ok_and(|d| d.has_animation())
+    {
+        bail!(
+            "cannot read image {name}: an animated WebP; tdfas reads still pictures only (save the frame to score \
+             as PNG or JPEG, or the animation as a video)"
+        );
+    }
     reader.limits(decode_limits());
-    let mut decoder = reader.into_decoder().with_context(|| format!("cannot read image {name}"))?;
+    let mut decoder = reader.into_decoder().map_err(|e| read_error(name, e))?;
     // Phones store photos sideways with an EXIF orientation tag: read them upright, as shown.
     let orientation =
         image::ImageDecoder::orientation(&mut decoder).unwrap_or(image::metadata::Orientation::NoTransforms);
     // The header first: a frame's f32 copy takes 12 bytes per pixel, so a small file claiming a
     // huge image must be refused before anything is decoded.
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
-    let len = bytes.len() as u64;
-    let budget = pixel_budget(len);
-    if w as u64 * h as u64 > budget {
+    let pixels = w as u64 * h as u64;
+    if pixels > MAX_IMAGE_PIXELS {
         bail!(
-            "cannot read image {name}: {w}x{h} pixels is more than tdfas decodes from a {len}-byte file \
-             ({budget} pixels at most; frames larger than {MAX_IMAGE_PIXELS} pixels must be downscaled first)"
+            "cannot read image {name}: {w}x{h} pixels is more than tdfas reads ({MAX_IMAGE_PIXELS} pixels at most): \
+             downscale it first"
         );
     }
-    let mut dyn_img =
-        image::DynamicImage::from_decoder(decoder).with_context(|| format!("cannot read image {name}"))?;
+    let len = bytes.len() as u64;
+    if pixels > pixel_budget(len.saturating_mul(png_pixels_per_byte(bytes, format))) {
+        bail!(
+            "cannot read image {name}: {w}x{h} pixels is more than a {len}-byte file can hold (a damaged or forged header)"
+        );
+    }
+    let mut dyn_img = image::DynamicImage::from_decoder(decoder).map_err(|e| read_error(name, e))?;
     dyn_img.apply_orientation(orientation);
     Ok(if gray {
         let g = dyn_img.to_luma8();
@@ -323,6 +356,72 @@ fn decode_as(bytes: &[u8], name: &str, gray: bool) -> Result<Img> {
     })
 }
 
+/// A decoder's error as one line: its text already includes its cause (a chain would say it
+/// twice), and some causes end in a newline.
+fn read_error(name: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    anyhow::anyhow!("cannot read image {name}: {text}")
+}
+
+/// Whether a JPEG's segments run to its end-of-image marker (trailing bytes after it, as some
+/// cameras write, are fine). Segments are skipped by their lengths, so the EXIF thumbnail's own
+/// end marker does not count; entropy-coded data is scanned for the next marker.
+fn jpeg_reaches_its_end(b: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    while i < b.len() {
+        if b[i] != 0xFF {
+            i += 1; // stray bytes between segments: decoders skip them too
+            continue;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1; // fill bytes
+        }
+        let Some(&code) = b.get(i) else { return false };
+        i += 1;
+        match code {
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD8 => {} // no length
+            _ => {
+                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else {
+                    return false;
+                };
+                i += len;
+                if code == 0xDA {
+                    // a scan: its data runs to the next marker (an FF that is not a stuffed 00, a
+                    // restart marker or fill)
+                    let is_marker = |j: usize| b[j] == 0xFF && !matches!(b[j + 1], 0x00 | 0xD0..=0xD7 | 0xFF);
+                    while i + 1 < b.len() && !is_marker(i) {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Pixels one byte of a PNG's uncompressed data holds: 8 / bits per pixel for black-and-white
+/// and palette images of 1, 2 or 4 bits, else 1 (and for other formats).
+fn png_pixels_per_byte(bytes: &[u8], format: Option<image::ImageFormat>) -> u64 {
+    // IHDR comes first: bit depth at byte 24, colour type at 25
+    if format != Some(image::ImageFormat::Png) || bytes.len() < 26 || &bytes[12..16] != b"IHDR" {
+        return 1;
+    }
+    let channels = match bytes[25] {
+        0 | 3 => 1,
+        4 => 2,
+        2 => 3,
+        6 => 4,
+        _ => return 1,
+    };
+    let bits = u64::from(bytes[24]) * channels;
+    if (1..8).contains(&bits) {
+        8 / bits
+    } else {
+        1
+    }
+}
+
 /// Largest image side and decoder allocation accepted: a corrupt or hostile header claiming
 /// e.g. 100000 x 100000 pixels is an error instead of a 30 GB allocation.
 pub const MAX_IMAGE_SIDE: u32 = 16384;
@@ -331,8 +430,9 @@ pub const MAX_IMAGE_ALLOC: u64 = 1 << 30;
 /// Most pixels one image may have (8K UHD is 33.2 million): 40 million pixels are 480 MB as f32.
 pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
 
-/// Pixels an image file of `bytes` bytes may decode to: deflate expands at most about 1032:1,
-/// so more pixels than that claim data the file cannot hold; never more than MAX_IMAGE_PIXELS.
+/// Pixels an image file of `bytes` bytes may decode to, at one pixel per uncompressed byte
+/// (scaled up by the caller for PNGs of fewer bits): deflate expands at most about 1032:1, so
+/// more pixels than that claim data the file cannot hold; never more than MAX_IMAGE_PIXELS.
 pub fn pixel_budget(bytes: u64) -> u64 {
     bytes.saturating_mul(1100).saturating_add(1 << 16).min(MAX_IMAGE_PIXELS)
 }

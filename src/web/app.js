@@ -169,14 +169,16 @@ async function autoRun() {
 
 // ---- photos and frame runs: exactly `tdfas infer`'s clips, faces and scores ----
 // the image files `tdfas infer` reads (imageops::IMAGE_EXTENSIONS), and its frame names
+// (imageops::frame_number): the number alone, zero-padded to at least 3 digits (0001.png);
+// 1.jpg, 2.jpg... are photos
 const IMAGE_NAME = /\.(png|jpe?g|webp|bmp)$/i;
-const FRAME_NAME = /^\d+\.(png|jpe?g|webp|bmp)$/i;
+const FRAME_NAME = /^\d{3,}\.(png|jpe?g|webp|bmp)$/i;
 async function scoreImages(files) {
   stopVideo();
   if (!files.length) return fail('No image files given (PNG, JPEG, WebP or BMP).');
   setState('scoring');
   files.sort((a, b) => (a.name < b.name ? -1 : 1));
-  // as `tdfas infer`: files named NNNN.png|jpg|... are a video's frames, other images are photos
+  // as `tdfas infer`: files named 0001.png|jpg|... are a video's frames, other images are photos
   const numbered = files.length > 1 && files.every((f) => FRAME_NAME.test(f.name));
   const pics = [];
   for (const f of files) {

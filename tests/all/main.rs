@@ -21,6 +21,7 @@ mod ops_conv;
 mod ops_temporal_and_losses;
 mod optim;
 mod outputs_and_inputs;
+mod picture_inputs;
 mod real_set;
 mod report;
 mod shaders;
