@@ -422,7 +422,13 @@ fn parse_videos(s: &str) -> Result<usize, String> {
 
 /// `--steps`: a whole number (0 parses, and training says why it is refused).
 fn parse_steps(s: &str) -> Result<usize, String> {
-    s.parse::<usize>().map_err(|_| format!("{s:?} is not a step count: use a whole number of at least 1"))
+    match s.parse::<usize>() {
+        Ok(n) => Ok(n),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            Err(format!("{s} steps is more than tdfas counts (at most {})", usize::MAX))
+        }
+        Err(_) => Err(format!("{s:?} is not a step count: use a whole number of at least 1")),
+    }
 }
 
 /// A user's threshold: finite and inside the score's range.
@@ -782,10 +788,17 @@ fn bench(a: BenchArgs, settings: &Settings) -> Result<()> {
         check_output_file("--json", j, &inputs, tdfas::bench::is_bench_json, a.overwrite)?;
     }
     let gpu = open_gpu(settings)?;
+    // --quick is the tiny preset's shapes: another model asked for beside it would not be benchmarked
     if let (true, Some(p)) = (a.quick, &a.model.preset) {
         if p != "tiny" {
-            eprintln!("warning: --quick benchmarks the tiny preset's shapes; --preset {p} is ignored");
+            bail!(
+                "--quick benchmarks the tiny preset's shapes: drop --preset {} or --quick",
+                tdfas::util::text::shown(p)
+            );
         }
+    }
+    if let (true, Some(c)) = (a.quick, &a.model.config) {
+        bail!("--quick benchmarks the tiny preset's shapes: drop --config {} or --quick", shown_path(c));
     }
     let preset = a.model.preset.unwrap_or_else(|| Config::default_preset(gpu.is_cpu()).into());
     let opts = tdfas::bench::BenchOptions { preset, config: a.model.config, quick: a.quick, filter: a.filter };

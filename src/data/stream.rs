@@ -97,7 +97,7 @@ impl FrameStream {
     pub fn finish(mut self) -> Result<()> {
         let status = self.child.wait().context("waiting for ffmpeg")?;
         if !status.success() && self.frames == 0 {
-            bail!("{}: ffmpeg could not decode it (exit {status})", self.name);
+            bail!("{}: ffmpeg could not decode it ({status})", self.name);
         }
         Ok(())
     }

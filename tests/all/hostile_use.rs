@@ -657,6 +657,11 @@ fn negative_numbers_parse_and_get_their_range() {
     }
     let o = run!("eval", "--checkpoint", "x", "--data", "y", "--threshold", "-1");
     fails_with(&o, &["--threshold -1", "range 0..1"]);
+    let o = run!("train", "--data", "x", "--out", "y", "--steps", "99999999999999999999");
+    fails_with(&o, &["--steps", "more than tdfas counts"]);
+    // flags --quick would not use are refused, not ignored
+    fails_with(&run!("bench", "--quick", "--preset", "nope"), &["--quick", "--preset nope"]);
+    fails_with(&run!("bench", "--quick", "--config", "mine.toml"), &["--quick", "--config mine.toml"]);
 }
 
 #[test]
