@@ -377,6 +377,10 @@ pub fn sub_protocols(root: &Path, protocol: &str) -> Result<Vec<String>> {
         if list.iter().any(|p| p.is_empty()) {
             bail!("protocol list {protocol:?} has an empty entry");
         }
+        // one protocol twice would count twice in the mean and narrow the spread
+        if let Some(twice) = list.iter().enumerate().find_map(|(i, p)| list[..i].contains(p).then_some(p)) {
+            bail!("protocol list {protocol:?} names {twice:?} twice");
+        }
         return Ok(list);
     }
     let numbered = |exists: &dyn Fn(usize) -> bool| -> Vec<String> {

@@ -239,6 +239,8 @@ fn oulu_reader_on_fixture() {
     assert_eq!(super::sub_protocols(&root, "3_2").unwrap(), vec!["3_2"]);
     assert_eq!(super::sub_protocols(&root, "1, 3_2").unwrap(), vec!["1", "3_2"]);
     assert!(super::sub_protocols(&root, "1,,2").is_err());
+    let twice = super::sub_protocols(&root, "1, 3_2,1").unwrap_err().to_string();
+    assert!(twice.contains("names \"1\" twice"), "{twice}");
     assert!((0..p3.len()).all(|i| p3.index(i).label == 0) && !p3.is_empty());
     // A failed detection inside a clip skips it.
     let s1 = ClipSpec {
