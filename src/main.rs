@@ -771,7 +771,7 @@ fn calibrate(a: CalibrateArgs, settings: &Settings) -> Result<()> {
     println!("threshold {}; at it {}", shown_text(&c.describe()), rates(&at));
     if let Some((s, at)) = &single {
         println!(
-            "photos ({}): threshold {}; at it {}",
+            "{}: threshold {}; at it {}",
             checkpoint::photo_network(&model.cfg),
             shown_text(&s.describe()),
             rates(at)

@@ -861,7 +861,9 @@ pub fn calibrate_at(
     let videos = crate::eval::per_video(&dev.clips).with_context(in_dev)?;
     use crate::eval::metrics;
     let (threshold, method) = match rule {
-        Operating::Apcer(x) => (metrics::threshold_at_apcer(&videos, x), format!("dev APCER <= {}%", 100.0 * x)),
+        Operating::Apcer(x) => {
+            (metrics::threshold_at_apcer(&videos, x), format!("dev APCER <= {}% over all attacks", 100.0 * x))
+        }
         Operating::Bpcer(x) => (metrics::threshold_at_bpcer(&videos, x), format!("dev BPCER <= {}%", 100.0 * x)),
         Operating::Eer => (metrics::dev_threshold(&videos), "dev EER".to_string()),
     };

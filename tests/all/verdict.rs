@@ -390,7 +390,7 @@ fn calibrate_stores_the_operating_point_counted_by_hand() {
     let c1 = b.calibration_single.expect("the photos' threshold recalibrated too");
     assert!(c1.method.contains("APCER <= 25%"), "{c1:?}");
     assert!(c1.threshold > attacks1[k] && c1.threshold - attacks1[k] < 1e-12, "{} vs {}", c1.threshold, attacks1[k]);
-    assert!(printed.contains("photos (") && printed.contains("BPCER"), "{printed}");
+    assert!(printed.contains("single-frame network (photos): threshold") && printed.contains("BPCER"), "{printed}");
     // a rate outside 0..1 is refused before anything is scored, naming the flag
     for (flag, rate) in [("--apcer", "2"), ("--apcer", "NaN"), ("--bpcer", "-0.1")] {
         let o = tdfas()
