@@ -266,7 +266,10 @@ fn pictures_left_out(dir: &Path) -> Option<String> {
 
 /// Whether `path` holds `infer --json` output (JSON lines with an input and a verdict).
 pub fn is_infer_json(path: &Path) -> bool {
-    crate::util::outputs::json_with_keys(path, &["input", "verdict"])
+    // every key a line of tdfas's has: a file of the user's with an `input` and a `verdict` (a
+    // labelling, say) is not taken for one
+    let keys = ["input", "verdict", "score", "threshold", "clip_scores", "network", "face", "warnings", "error"];
+    crate::util::outputs::json_with_keys(path, &keys)
 }
 
 /// Where and how depth maps are written.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tdfas::data::face::FaceSettings;
 use tdfas::data::DataSource;
@@ -447,6 +447,18 @@ fn check_output_file(
     overwrite: bool,
 ) -> Result<()> {
     outputs::refuse_inputs(flag, out, inputs, false)?;
+    // inside an input folder only tdfas's own files are replaced, --overwrite or not: the others
+    // are the data (a frame of a clip, a split of a dataset)
+    if let Some(dir) = outputs::inside_input(out, inputs) {
+        if out.exists() && !ours(out) {
+            bail!(
+                "{flag} {}: it lies inside the input {} and tdfas did not write it: not replacing it, even with \
+                 --overwrite (choose another path)",
+                shown_path(out),
+                shown_path(dir)
+            );
+        }
+    }
     outputs::refuse_foreign(flag, out, ours, overwrite)?;
     tdfas::train::checkpoint::check_writable(out)
 }
@@ -586,7 +598,16 @@ fn eval(a: EvalArgs, settings: &Settings) -> Result<()> {
     }
     if let Some(dir) = &a.report {
         outputs::refuse_inputs("--report", dir, &inputs, true)?;
-        tdfas::eval::report::check_report_dir(dir, a.overwrite)?;
+        // inside the data folder only a report of tdfas's is replaced, --overwrite or not
+        match outputs::inside_input(dir, &inputs) {
+            Some(input) => tdfas::eval::report::check_report_dir(dir, false).with_context(|| {
+                format!(
+                    "it lies inside the input {}, where --overwrite replaces only a report of tdfas's",
+                    shown_path(input)
+                )
+            })?,
+            None => tdfas::eval::report::check_report_dir(dir, a.overwrite)?,
+        }
     }
     let threshold = a.threshold.map(check_threshold).transpose()?;
     let faces = a.faces.settings();

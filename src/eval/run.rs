@@ -168,7 +168,9 @@ pub fn evaluate_model_with(
 /// Whether `path` holds `eval --json` output (one protocol's metrics, or several summarised).
 pub fn is_eval_json(path: &Path) -> bool {
     use crate::util::outputs::json_with_keys;
-    json_with_keys(path, &["threshold_source", "videos"]) || json_with_keys(path, &["sub_protocols", "mean_std"])
+    // every key of tdfas's metrics: a file of the user's that shares two of them is not taken for one
+    let metrics = ["threshold_source", "videos", "apcer", "bpcer", "acer", "hter", "eer", "auc", "n_live", "n_attack"];
+    json_with_keys(path, &metrics) || json_with_keys(path, &["sub_protocols", "mean_std"])
 }
 
 /// `tdfas eval` over a protocol: one evaluation per sub-protocol (see

@@ -61,6 +61,16 @@ pub fn refuse_inputs(flag: &str, out: &Path, inputs: &[&Path], cleared: bool) ->
     Ok(())
 }
 
+/// The input folder among `inputs` that `out` lies inside (links resolved), if any: what is
+/// there is data the command reads, which `--overwrite` does not hand over.
+pub fn inside_input<'a>(out: &Path, inputs: &[&'a Path]) -> Option<&'a Path> {
+    let out_abs = resolved(out);
+    inputs.iter().copied().find(|input| {
+        let dir = resolved(input);
+        input.is_dir() && out_abs != dir && out_abs.starts_with(&dir)
+    })
+}
+
 /// Fails when `out` exists and is not a regular file, or is a file that `ours` does not
 /// recognise as tdfas's own output and `overwrite` was not given.
 pub fn refuse_foreign(flag: &str, out: &Path, ours: impl Fn(&Path) -> bool, overwrite: bool) -> Result<()> {

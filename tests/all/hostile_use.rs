@@ -816,3 +816,65 @@ fn files_of_a_dataset_that_lead_out_of_it_are_not_read() {
     assert_eq!(set.len(), 0, "every test image of the tree was planted on");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// What replaces an existing output is only what tdfas wrote: a report folder of the user's, or
+/// a tdfas report the user added files to, is not replaced without --overwrite; a JSON file of
+/// the user's sharing two keys with tdfas's is not taken for one; inside an input folder
+/// --overwrite replaces nothing of the data. A clip name as long as a file name may be still
+/// gets its report.
+#[test]
+fn outputs_replace_only_what_tdfas_wrote_even_inside_the_data() {
+    let d = tmp("replace");
+    let data = d.join("data");
+    tiny_dataset(&data);
+    let ckpt = model_in(&d);
+    let eval_into = |report: &Path, extra: &[&str]| {
+        tdfas!("eval", "--no-detect", "--threshold", "0.5", "--checkpoint", &ckpt, "--data", &data, "--report", report)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // a site of the user's that happens to hold an index.html and a metrics.json
+    let site = d.join("site");
+    std::fs::create_dir_all(site.join("papers")).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>mine</h1>").unwrap();
+    std::fs::write(site.join("metrics.json"), "{}").unwrap();
+    std::fs::write(site.join("papers/thesis.tex"), "my thesis").unwrap();
+    fails_with(&eval_into(&site, &[]), &["did not write", "not replacing"]);
+    assert_eq!(std::fs::read_to_string(site.join("papers/thesis.tex")).unwrap(), "my thesis");
+    // a tdfas report with the user's notes added
+    let report = d.join("report");
+    succeeded(eval_into(&report, &[]));
+    std::fs::write(report.join("mynotes.txt"), "run 3 looked odd").unwrap();
+    fails_with(&eval_into(&report, &[]), &["mynotes.txt", "besides a report"]);
+    assert!(report.join("mynotes.txt").is_file());
+    // a labelling of the user's with `input` and `verdict` keys
+    let labels = d.join("labels.jsonl");
+    let mine = "{\"input\":\"clip1\",\"verdict\":\"live\",\"annotator\":\"alice\"}\n";
+    std::fs::write(&labels, mine).unwrap();
+    let list = std::fs::read_to_string(data.join("protocols/all/test.txt")).unwrap();
+    let clip = data.join(list.lines().next().unwrap().split(',').nth(1).unwrap());
+    let o = run!("infer", "--no-detect", "--threshold", "0.5", "--checkpoint", &ckpt, "--json", &labels, &clip);
+    fails_with(&o, &["was not written by tdfas"]);
+    assert_eq!(std::fs::read_to_string(&labels).unwrap(), mine);
+    // inside an input folder --overwrite hands nothing of the data over
+    let split = data.join("test");
+    fails_with(&eval_into(&split, &["--overwrite"]), &["lies inside the input", "report of tdfas's"]);
+    assert!(clip.is_dir());
+    let frame = tdfas::data::generic::frame_files(&clip).unwrap().into_values().next().unwrap();
+    let before = std::fs::read(&frame).unwrap();
+    let o = run!("dump", "--no-detect", "--checkpoint", &ckpt, "--input", &clip, "--out", &frame, "--overwrite");
+    fails_with(&o, &["lies inside the input", "even with --overwrite"]);
+    assert_eq!(std::fs::read(&frame).unwrap(), before);
+    // a clip named as long as a file name may be
+    let long = clip.with_file_name("x".repeat(250));
+    std::fs::rename(&clip, &long).unwrap();
+    let o = tdfas!("eval", "--no-detect", "--threshold", "0.5", "--checkpoint", &ckpt, "--data", &data)
+        .arg("--report")
+        .arg(d.join("long"))
+        .output()
+        .unwrap();
+    succeeded(o);
+    assert!(d.join("long/index.html").is_file());
+    let _ = std::fs::remove_dir_all(&d);
+}

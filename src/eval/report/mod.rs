@@ -152,20 +152,52 @@ pub fn write_report_with(
     })
 }
 
+/// Whether `name` is one of the entries a report folder holds (see `write_report`; `cross` is
+/// the demo's cross-domain report inside its report).
+fn report_entry(name: &str) -> bool {
+    const FIXED: [&str; 8] =
+        ["index.html", "metrics.json", "table.md", "roc.svg", "det.svg", "depth_grid.png", "videos", "cross"];
+    name == crate::util::outputs::OWNED_MARKER
+        || FIXED.contains(&name)
+        || (name.starts_with("hist_") && name.ends_with(".svg"))
+}
+
 /// Fails, before any work, when `dir` cannot take a report: a file is there, or a folder that
-/// tdfas did not write (unless `overwrite`).
+/// is not a tdfas report (no marker, or files of the user's beside the report's, which replacing
+/// the folder would delete), unless `overwrite`.
 pub fn check_report_dir(dir: &Path, overwrite: bool) -> Result<()> {
-    let Ok(m) = std::fs::metadata(dir) else { return Ok(()) };
+    let Ok(m) = std::fs::symlink_metadata(dir) else { return Ok(()) };
     if !m.is_dir() {
         anyhow::bail!("--report {}: {} is there, not a folder", dir.display(), crate::util::fs::kind(&m));
     }
+    let mut foreign = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let name = entry.with_context(|| format!("reading {}", dir.display()))?.file_name();
+        let name = name.to_string_lossy();
+        if !report_entry(&name) {
+            foreign.push(crate::util::text::shown(&name));
+        }
+    }
     let empty = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.next().is_none();
-    let owned = dir.join(crate::util::outputs::OWNED_MARKER).is_file()
-        || (dir.join("index.html").is_file() && dir.join("metrics.json").is_file());
-    if !empty && !owned && !overwrite {
+    let owned = crate::train::outdir::is_owned(dir);
+    if overwrite || empty {
+        return Ok(());
+    }
+    if !owned {
         anyhow::bail!(
             "--report {} is a folder that tdfas did not write: not replacing it (choose another path, or pass --overwrite)",
             dir.display()
+        );
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        anyhow::bail!(
+            "--report {} holds {} besides a report ({}{}): replacing the folder would delete them; choose another \
+             path, move them away, or pass --overwrite",
+            dir.display(),
+            if foreign.len() == 1 { "an entry".to_string() } else { format!("{} entries", foreign.len()) },
+            foreign.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if foreign.len() > 5 { ", ..." } else { "" }
         );
     }
     Ok(())
@@ -222,7 +254,8 @@ fn write_report_files(
         let vdir = dir.join("videos");
         std::fs::create_dir_all(&vdir).with_context(|| format!("creating {}", vdir.display()))?;
         for (i, r) in grid.iter().enumerate() {
-            let name = format!("videos/{i:04}_{}.png", slug(&r.video));
+            // a file name stays under the file system's 255 bytes whatever the clip's name
+            let name = format!("videos/{i:04}_{}.png", slug(&r.video).chars().take(120).collect::<String>());
             write_depth_grid(&dir.join(&name), &[resolved(r)])?;
             pictures.insert(r.video.clone(), name);
         }
