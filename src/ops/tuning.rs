@@ -38,12 +38,17 @@ pub fn cache_key(gpu: &Gpu, shaders: &str) -> String {
 /// Cache entries: per family the chosen kernel, every candidate's measured time and its check
 /// (`{"kernel": "rows", "ms": {"blocked": 1.2, ..}, "checks": {"blocked": "ok", "gemm": "..."},
 /// "wgrad": "rows", "wgrad_ms": {..}, "wgrad_checks": {..}}`); older entries are tuned again.
+/// A cache that is not a regular file (a FIFO would block, `/dev/zero` never end) or is larger
+/// than any real one (`MAX_CACHE_BYTES`) is no cache: every family is tuned again.
 pub fn read_cache(settings: &Settings) -> BTreeMap<String, serde_json::Value> {
     cache_path(settings)
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|s| serde_json::from_str(&s).ok())
+        .and_then(|p| crate::util::fs::read_regular(&p, "tuning cache", MAX_CACHE_BYTES).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
+
+/// Largest tuning cache read: one entry per device and shader version is a few KB.
+const MAX_CACHE_BYTES: u64 = 16 << 20;
 
 /// An override, the value `value` of the variable `var`, parsed by `parse`.
 pub fn overridden<K>(

@@ -114,8 +114,15 @@ impl Settings {
                 },
             }
         };
-        // on unless set to 0
-        let on = |name: &str| var(name).is_none_or(|v| v.trim() != "0");
+        // on unless set to 0 (or another way of saying off); anything else unclear is an error
+        let on = |name: &str| -> Result<bool> {
+            match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Ok(true),
+                Some(v) if ["1", "on", "true", "yes"].contains(&v.as_str()) => Ok(true),
+                Some(v) if ["0", "off", "false", "no"].contains(&v.as_str()) => Ok(false),
+                Some(v) => bail!("{name}={v:?}: use 0 (off) or 1 (on)"),
+            }
+        };
         Ok(Self {
             backend: var("TDFAS_BACKEND"),
             adapter: var("TDFAS_ADAPTER").map(|s| s.to_lowercase()),
@@ -126,9 +133,9 @@ impl Settings {
             conv: var("TDFAS_CONV"),
             wgrad: var("TDFAS_WGRAD"),
             tuning_cache: var("TDFAS_TUNING_CACHE").filter(|p| !p.is_empty()).map(PathBuf::from),
-            f16: on("TDFAS_F16"),
-            coop: on("TDFAS_COOP"),
-            fuse: on("TDFAS_FUSE"),
+            f16: on("TDFAS_F16")?,
+            coop: on("TDFAS_COOP")?,
+            fuse: on("TDFAS_FUSE")?,
         })
     }
 }
@@ -166,6 +173,13 @@ mod tests {
             let e = Settings::from_vars(|n| (n == "TDFAS_MAX_BUFFER").then(|| bad.to_string())).unwrap_err();
             assert!(e.to_string().contains("TDFAS_MAX_BUFFER"), "{e}");
         }
+        // off said in words is off, not on; a value that says neither is an error
+        for off in ["false", "off", "No"] {
+            assert!(!Settings::from_vars(|n| (n == "TDFAS_F16").then(|| off.to_string())).unwrap().f16, "{off}");
+        }
+        assert!(Settings::from_vars(|n| (n == "TDFAS_FUSE").then(|| "true".to_string())).unwrap().fuse);
+        let e = Settings::from_vars(|n| (n == "TDFAS_FUSE").then(|| "maybe".to_string())).unwrap_err();
+        assert!(e.to_string().contains("TDFAS_FUSE") && e.to_string().contains("0 (off) or 1 (on)"), "{e}");
     }
 
     /// Every `"TDFAS_..."` name in the sources is in the table, and every name in the table is read.

@@ -608,6 +608,13 @@ fn fifos_and_devices_are_refused_not_read_forever() {
     let o = output_within(&mut tdfas!("infer", "--checkpoint", &ckpt, &zero), 60);
     let e = fails_with(&o, &["zero.mp4", "character device"]);
     assert!(!e.contains("not found"), "{e}");
+    // a tuning cache that is a FIFO or /dev/zero is no cache, not a read that never ends
+    let fifo = d.join("cache.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for cache in [fifo.as_path(), Path::new("/dev/zero")] {
+        let o = output_within(tdfas!("info").env("TDFAS_TUNING_CACHE", cache), 60);
+        assert!(o.status.success(), "{}", err(&o));
+    }
 }
 
 #[test]
