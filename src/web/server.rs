@@ -125,6 +125,9 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// Most answers being sent at once (each holds its body: the wasm is about 5 MB).
+const MAX_SENDING: usize = 64;
+
 /// Serves `site` on 127.0.0.1:`port` (0: any free port) until the process ends; prints the address.
 pub fn serve(site: Site, port: u16) -> Result<()> {
     let server = tiny_http::Server::http(("127.0.0.1", port))
@@ -133,26 +136,41 @@ pub fn serve(site: Site, port: u16) -> Result<()> {
     println!("tdfas web: http://{addr}/  (checkpoint {}; Ctrl-C stops)", site.checkpoint_name);
     use std::io::Write;
     std::io::stdout().flush()?;
+    // each answer is sent from a thread of its own: a browser that stops reading a large body
+    // (the wasm, a video) must not stall everyone else; at most MAX_SENDING at once
+    let sending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for request in server.incoming_requests() {
-        let host = request.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str());
-        if !host_is_this_server(host, addr.port()) {
-            let answer =
-                tiny_http::Response::from_data(b"wrong Host: open this page as 127.0.0.1 or localhost".to_vec());
-            let _ = request.respond(answer.with_status_code(421));
-            continue;
-        }
-        let found = match request.method() {
-            tiny_http::Method::Get | tiny_http::Method::Head => site.get(request.url()),
+        // one Host header, or none taken
+        let mut hosts = request.headers().iter().filter(|h| h.field.equiv("Host")).map(|h| h.value.as_str());
+        let host = match (hosts.next(), hosts.next()) {
+            (Some(h), None) => Some(h),
             _ => None,
         };
-        let response = match found {
-            Some((kind, body)) => tiny_http::Response::from_data(body)
-                .with_header(header("Content-Type", kind))
-                .with_header(header("Cache-Control", "no-store")),
-            None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+        let response = if !host_is_this_server(host, addr.port()) {
+            let answer =
+                tiny_http::Response::from_data(b"wrong Host: open this page as 127.0.0.1 or localhost".to_vec());
+            answer.with_status_code(421)
+        } else if sending.load(std::sync::atomic::Ordering::Relaxed) >= MAX_SENDING {
+            tiny_http::Response::from_data(b"busy".to_vec()).with_status_code(503)
+        } else {
+            let found = match request.method() {
+                tiny_http::Method::Get | tiny_http::Method::Head => site.get(request.url()),
+                _ => None,
+            };
+            match found {
+                Some((kind, body)) => tiny_http::Response::from_data(body)
+                    .with_header(header("Content-Type", kind))
+                    .with_header(header("Cache-Control", "no-store")),
+                None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+            }
         };
-        // a browser that went away mid-answer is not the server's error
-        let _ = request.respond(response);
+        let sending = sending.clone();
+        sending.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::thread::spawn(move || {
+            // a browser that went away mid-answer is not the server's error
+            let _ = request.respond(response);
+            sending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        });
     }
     Ok(())
 }
@@ -163,7 +181,9 @@ pub fn serve(site: Site, port: u16) -> Result<()> {
 pub fn host_is_this_server(host: Option<&str>, port: u16) -> bool {
     let Some(host) = host else { return false };
     let (name, host_port) = match host.rsplit_once(':') {
-        Some((name, p)) if !p.contains(']') => (name, p.parse::<u16>().ok()),
+        Some((name, p)) if !p.contains(']') => {
+            (name, p.bytes().all(|b| b.is_ascii_digit()).then(|| p.parse().ok()).flatten())
+        }
         _ => (host, Some(80)),
     };
     matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "[::1]") && host_port == Some(port)
@@ -207,7 +227,15 @@ mod tests {
         }
         assert!(host_is_this_server(Some("127.0.0.1"), 80));
         // another site re-pointed at 127.0.0.1, another port, no Host, lookalikes
-        for host in ["evil.example:8080", "127.0.0.1:8081", "127.0.0.1", "127.0.0.1.evil.example:8080", "", "[::1]"] {
+        for host in [
+            "evil.example:8080",
+            "127.0.0.1:8081",
+            "127.0.0.1",
+            "127.0.0.1.evil.example:8080",
+            "",
+            "[::1]",
+            "127.0.0.1:+8080",
+        ] {
             assert!(!host_is_this_server(Some(host), 8080), "{host}");
         }
         assert!(!host_is_this_server(None, 8080));

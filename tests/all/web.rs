@@ -523,6 +523,19 @@ fn the_server_answers_only_this_machine_and_only_files_of_its_folder() {
     let (_, site) = raw_get(&server.url, "/site.json", &here);
     let listed = String::from_utf8_lossy(&site).to_string();
     assert!(listed.contains("photo.jpg") && !listed.contains("link.jpg"), "{listed}");
+    // a client that asks for the wasm again and again and never reads does not stall the others
+    let mut stalled = std::net::TcpStream::connect(&here).unwrap();
+    for _ in 0..20 {
+        use std::io::Write;
+        write!(stalled, "GET /tdfas_web_bg.wasm HTTP/1.1\r\nHost: {here}\r\n\r\n").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (url, host) = (server.url.clone(), here.clone());
+    std::thread::spawn(move || tx.send(raw_get(&url, "/site.json", &host).0));
+    let status = rx.recv_timeout(std::time::Duration::from_secs(20));
+    assert_eq!(status, Ok(200), "another client was not answered while one stalled");
+    drop(stalled);
     // another site's name re-pointed at 127.0.0.1 (DNS rebinding) gets neither model nor files
     for path in ["/checkpoint.safetensors", "/files/photo.jpg", "/site.json", "/"] {
         let (status, body) = raw_get(&server.url, path, &format!("attacker.example:{port}"));
