@@ -178,8 +178,20 @@ async function scoreImages(files) {
   if (!files.length) return fail('No image files given (PNG, JPEG, WebP or BMP).');
   setState('scoring');
   files.sort((a, b) => (a.name < b.name ? -1 : 1));
-  // as `tdfas infer`: files named 0001.png|jpg|... are a video's frames, other images are photos
-  const numbered = files.length > 1 && files.every((f) => FRAME_NAME.test(f.name));
+  // as `tdfas infer`: files named 0001.png|jpg|... are a video's frames, and the other pictures
+  // beside them are left out with a warning naming them (a dataset's NNNN_depth/_mask labels
+  // unnamed); without frames every image is a photo
+  const frames = files.filter((f) => FRAME_NAME.test(f.name));
+  const numbered = frames.length > 1;
+  let leftOut = null;
+  if (numbered) {
+    const others = files.filter((f) => !FRAME_NAME.test(f.name) && !/^\d+_(depth|mask)\./i.test(f.name)).map((f) => f.name);
+    if (others.length) {
+      const shown = others.slice(0, 5).join(', ') + (others.length > 5 ? ` and ${others.length - 5} more` : '');
+      leftOut = `${others.length} picture(s) not named as frames (0001.png ...) left out: ${shown} (give them alone to score them as photos)`;
+    }
+    files = frames;
+  }
   const pics = [];
   for (const f of files) {
     try {
@@ -189,7 +201,7 @@ async function scoreImages(files) {
     }
   }
   try {
-    return numbered ? await scoreRun(pics) : await scorePhotos(pics, files.map((f) => f.name));
+    return numbered ? await scoreRun(pics, leftOut) : await scorePhotos(pics, files.map((f) => f.name));
   } catch (e) {
     return fail(e.message || String(e));
   }
@@ -207,7 +219,7 @@ function showPixels(rgba, w, h) {
   $('video').hidden = true;
 }
 
-async function scoreRun(pics) {
+async function scoreRun(pics, leftOut) {
   const { width: w, height: h } = pics[0];
   if (pics.some((p) => p.width !== w || p.height !== h)) throw new Error('the frames differ in size (mixed frame sizes)');
   const plan = tdfas.clip_plan(pics.length);
@@ -233,7 +245,8 @@ async function scoreRun(pics) {
     return finish('done', { no_face: noFace.no_face, clips: plan.length / 2 });
   }
   const score = scores.reduce((a, b) => a + b, 0) / scores.length;
-  const framing = { crop_in_picture: closest.crop_in_picture, warning: closest.warning };
+  const warning = [closest.warning, leftOut].filter((w) => w).join('. ') || null;
+  const framing = { crop_in_picture: closest.crop_in_picture, warning };
   showResult({ ...last, ...framing, score, p_live: null }, `${scores.length} of ${plan.length / 2} (the score is their mean)`);
   finish('done', { score, clip_scores: scores, threshold: last.threshold, face_box: last.face_box, ...framing, conv_kernel: page.model.conv_kernel, ms: last.ms });
 }

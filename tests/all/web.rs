@@ -259,6 +259,21 @@ fn page_scores_frames_and_photos_as_infer_does() {
     }
     // the comparison tells inputs apart: the two clips score differently
     assert!((scores[0] - scores[1]).abs() > 1e-3, "live and print both scored {scores:?}");
+    // frames with a picture of another name beside them: the frames are the video, as infer
+    // scores such a folder, and the picture is named in a warning
+    let mix = work().join("mix");
+    std::fs::create_dir_all(&mix).unwrap();
+    for f in frame_files(&fx.live) {
+        std::fs::copy(&f, mix.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(&frame_files(&fx.print)[0], mix.join("cover.jpg")).unwrap();
+    let server = Server::start(&fx.checkpoint, Some(&mix));
+    let page = browse(&format!("{}?frames=files", server.url), "frames-mix", &WEBGPU);
+    assert_eq!(page["state"], "done", "{page}");
+    let r = &page["result"];
+    assert!((f(&r["score"]) - scores[0]).abs() <= 1e-4, "the page scored {}, the frames alone {}", r["score"], scores[0]);
+    let warning = r["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("not named as frames") && warning.contains("cover.jpg"), "{r}");
 
     // a photo: the single-frame network, against its own threshold
     let photo_dir = work().join("photo");
