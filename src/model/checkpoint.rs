@@ -245,7 +245,14 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
         metadata.get("config").ok_or_else(|| anyhow!("no model config in the metadata (not a tdfas checkpoint?)"))?;
     let config = Config::from_json(config_json).context("the config in the metadata")?;
     let progress = match metadata.get("progress") {
-        Some(p) => Some(serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?),
+        Some(p) => {
+            let progress: Progress = serde_json::from_str(p).map_err(|e| anyhow!("progress metadata: {e}"))?;
+            // a stage the trainer does not have would resume as "finished"
+            if !(1..=2).contains(&progress.stage) {
+                bail!("progress metadata: stage {} (training has stages 1 and 2)", progress.stage);
+            }
+            Some(progress)
+        }
         None => None,
     };
     let calibration = read_calibration(&metadata, CALIBRATION_KEY)?;

@@ -885,3 +885,21 @@ fn outputs_replace_only_what_tdfas_wrote_even_inside_the_data() {
     assert!(d.join("long/index.html").is_file());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A checkpoint whose (checksummed) progress names a stage training does not have is refused at
+/// load, not resumed as finished.
+#[test]
+fn a_checkpoint_at_a_stage_training_does_not_have_is_refused() {
+    let d = tmp("stage");
+    std::fs::create_dir_all(&d).unwrap();
+    let gpu = common::gpu();
+    let model = tdfas::model::fastd::FasTd::new(&gpu, common::micro_config(), 0).unwrap();
+    for stage in [0, 7] {
+        let path = d.join(format!("stage{stage}.safetensors"));
+        let progress = Progress { stage, step: 1, seed: 0, stage_done: true, init: None };
+        checkpoint::save(&gpu, &path, &model, None, &progress).unwrap();
+        let e = format!("{:#}", tdfas::model::checkpoint::read(&path).err().expect("refused"));
+        assert!(e.contains(&format!("stage {stage}")) && e.contains("stages 1 and 2"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

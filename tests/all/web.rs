@@ -271,7 +271,12 @@ fn page_scores_frames_and_photos_as_infer_does() {
     let page = browse(&format!("{}?frames=files", server.url), "frames-mix", &WEBGPU);
     assert_eq!(page["state"], "done", "{page}");
     let r = &page["result"];
-    assert!((f(&r["score"]) - scores[0]).abs() <= 1e-4, "the page scored {}, the frames alone {}", r["score"], scores[0]);
+    assert!(
+        (f(&r["score"]) - scores[0]).abs() <= 1e-4,
+        "the page scored {}, the frames alone {}",
+        r["score"],
+        scores[0]
+    );
     let warning = r["warning"].as_str().unwrap_or_default();
     assert!(warning.contains("not named as frames") && warning.contains("cover.jpg"), "{r}");
 
