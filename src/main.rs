@@ -513,6 +513,14 @@ fn train(a: TrainArgs, settings: &Settings) -> Result<()> {
     inputs.extend(a.model.config.as_deref());
     inputs.extend(a.init.as_deref());
     outputs::refuse_inputs("--out", out, &inputs, true)?;
+    // a run's files (and --overwrite's removal of them) do not belong among the data's
+    if outputs::inside_input(out, &[&a.data.data]).is_some() {
+        bail!(
+            "--out {} lies inside the dataset {}: a run is written beside the data, not into it",
+            shown_path(out),
+            shown_path(&a.data.data)
+        );
+    }
     // the starting weights are read (and checked) before a GPU is opened
     let init = a.init.as_deref().map(checkpoint::read).transpose()?;
     let faces = a.faces.settings();
@@ -667,6 +675,9 @@ fn infer(a: InferArgs, settings: &Settings) -> Result<()> {
     }
     if let Some(j) = &a.json {
         check_output_file("--json", j, &all_inputs, tdfas::infer::is_infer_json, a.overwrite)?;
+    }
+    if a.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        bail!("`-` (standard input) is given more than once: it can be read once");
     }
     let threshold = a.threshold.map(check_threshold).transpose()?;
     let faces = a.faces.settings();

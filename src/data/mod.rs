@@ -306,12 +306,15 @@ fn outside_root(root: &Path, clips: &[ClipIndex]) -> Result<()> {
 }
 
 /// The first frame, depth or mask file of `clips` that resolves outside the fence (a frame linked
-/// out of a clip folder that is itself inside), as an error naming it.
+/// out of a clip folder that is itself inside), as an error naming it. A video's frames are
+/// decoded into the frame cache, which may be elsewhere: there the video is what `outside_root`
+/// checked.
 fn every_file_inside(fence: &Fence, clips: &[ClipIndex]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for c in clips {
+        let frames = if c.video.is_some() { &[][..] } else { &c.frame_paths[..] };
         let sides = c.depth_paths.iter().chain(&c.mask_paths).flatten();
-        for p in c.frame_paths.iter().chain(sides) {
+        for p in frames.iter().chain(sides) {
             if seen.insert(p) {
                 fence.check(p, &format!("clip {}: file", crate::util::text::shown(&c.video_id)))?;
             }

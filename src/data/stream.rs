@@ -52,6 +52,12 @@ impl FrameStream {
         if !super::video::ffmpeg_available() {
             bail!("cannot read {}: the `ffmpeg` program is not installed", source.name().display());
         }
+        // a missing file or camera is said as such, not as a video ffmpeg could not decode
+        if let Source::File(p) | Source::Camera(p) = source {
+            if std::fs::metadata(p).is_err() {
+                bail!("{}: not found", crate::util::text::shown_path(p));
+            }
+        }
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-v", "error"]);
         match source {

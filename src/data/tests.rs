@@ -709,3 +709,32 @@ fn live_frame_with_box(id: &str, path: PathBuf, face: super::imageops::Rect) -> 
         video: None,
     }
 }
+
+/// Frames are checked against the data folder, except a video's: those are decoded into the
+/// frame cache, which may lie elsewhere (`$XDG_CACHE_HOME` when the dataset is read-only).
+#[test]
+fn frames_outside_the_data_are_refused_unless_decoded_from_its_video() {
+    let dir = std::env::temp_dir().join(format!("tdfas-fence-{}", std::process::id()));
+    let (root, cache) = (dir.join("data"), dir.join("cache"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    let (video, frame) = (root.join("v.avi"), cache.join("0001.png"));
+    std::fs::write(&video, b"video").unwrap();
+    std::fs::write(&frame, b"frame").unwrap();
+    let clip = |video: Option<PathBuf>| ClipIndex {
+        video_id: "v".into(),
+        instrument: "live".into(),
+        label: 1,
+        frame_paths: vec![frame.clone()],
+        depth_paths: vec![None],
+        mask_paths: vec![None],
+        anchors: vec![None],
+        video,
+    };
+    let fence = Fence::new(&root, false).unwrap();
+    super::every_file_inside(&fence, &[clip(Some(video.clone()))]).unwrap();
+    let e = super::every_file_inside(&fence, &[clip(None)]).unwrap_err().to_string();
+    assert!(e.contains("0001.png") && e.contains("lies outside the dataset folder"), "{e}");
+    super::every_file_inside(&Fence::new(&root, true).unwrap(), &[clip(None)]).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

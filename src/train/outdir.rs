@@ -18,7 +18,7 @@ pub const MARKER: &str = crate::util::outputs::OWNED_MARKER;
 /// naming what is in the way, and nothing is deleted.
 pub fn fresh_owned_dir(dir: &Path, writer: &str, writes: &[&str]) -> Result<()> {
     if dir.exists() || dir.is_symlink() {
-        if !dir.is_dir() || dir.is_symlink() {
+        if !dir.is_dir() {
             bail!("{} exists and is not a folder; {writer} needs a folder there", dir.display());
         }
         let mut foreign = Vec::new();

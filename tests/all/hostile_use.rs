@@ -903,3 +903,29 @@ fn a_checkpoint_at_a_stage_training_does_not_have_is_refused() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Standard input named twice is refused before anything is read (the second read found it
+/// empty), and a stream from a file or camera that is not there says so.
+#[test]
+fn streams_that_cannot_be_read_say_why() {
+    let d = tmp("streams");
+    let ckpt = model_in(&d);
+    fails_with(&run!("infer", "--checkpoint", &ckpt, "-", "-"), &["standard input", "more than once"]);
+    let o = run!("infer", "--checkpoint", &ckpt, "--stream", d.join("nonexistent.mp4"));
+    let e = fails_with(&o, &["nonexistent.mp4", "not found"]);
+    assert!(!e.contains("could not decode"), "{e}");
+    let o = run!("infer", "--checkpoint", &ckpt, "--camera", d.join("video9"));
+    fails_with(&o, &["video9", "not found"]);
+}
+
+/// A training run is not written into its dataset (`--overwrite` there would remove files of
+/// the data's that share a run file's name).
+#[test]
+fn a_run_is_not_written_into_its_dataset() {
+    let d = tmp("run_in_data");
+    let data = d.join("data");
+    tiny_dataset(&data);
+    let o = run!("train", "--data", &data, "--out", data.join("test/run"), "--steps", "1");
+    fails_with(&o, &["lies inside the dataset", "beside the data"]);
+    assert!(!data.join("test/run").exists());
+}
