@@ -41,7 +41,7 @@ pub fn fresh_owned_dir(dir: &Path, writer: &str, writes: &[&str]) -> Result<()> 
             }
         }
         if !(ours.is_empty() && foreign.is_empty()) {
-            if !is_owned(dir) {
+            if !crate::util::outputs::is_owned(dir) {
                 bail!(
                     "{} is not empty and was not written by tdfas (no {MARKER} file in it); not deleting it: \
                      choose another --out, or move its contents away",
@@ -73,11 +73,6 @@ pub fn fresh_owned_dir(dir: &Path, writer: &str, writes: &[&str]) -> Result<()> 
         .with_context(|| format!("writing {}", dir.join(MARKER).display()))
 }
 
-/// Whether `dir` carries tdfas's marker, as tdfas writes it.
-pub fn is_owned(dir: &Path) -> bool {
-    let marker = dir.join(MARKER);
-    marker.is_file() && crate::util::outputs::head(&marker, 64).starts_with(b"written by tdfas")
-}
 
 /// The lock file of a training run's folder.
 pub const LOCK_FILE: &str = ".tdfas-train.lock";

@@ -87,6 +87,12 @@ pub fn refuse_foreign(flag: &str, out: &Path, ours: impl Fn(&Path) -> bool, over
     Ok(())
 }
 
+/// Whether `dir` carries tdfas's marker ([`OWNED_MARKER`]), as tdfas writes it.
+pub fn is_owned(dir: &Path) -> bool {
+    let marker = dir.join(OWNED_MARKER);
+    marker.is_file() && head(&marker, 64).starts_with(b"written by tdfas")
+}
+
 /// The first `max` bytes of a file (enough to recognise what wrote it).
 pub fn head(p: &Path, max: u64) -> Vec<u8> {
     use std::io::Read;

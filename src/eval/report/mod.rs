@@ -179,7 +179,7 @@ pub fn check_report_dir(dir: &Path, overwrite: bool) -> Result<()> {
         }
     }
     let empty = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.next().is_none();
-    let owned = crate::train::outdir::is_owned(dir);
+    let owned = crate::util::outputs::is_owned(dir);
     if overwrite || empty {
         return Ok(());
     }
