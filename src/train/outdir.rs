@@ -73,7 +73,6 @@ pub fn fresh_owned_dir(dir: &Path, writer: &str, writes: &[&str]) -> Result<()> 
         .with_context(|| format!("writing {}", dir.join(MARKER).display()))
 }
 
-
 /// The lock file of a training run's folder.
 pub const LOCK_FILE: &str = ".tdfas-train.lock";
 
