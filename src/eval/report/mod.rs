@@ -170,15 +170,15 @@ pub fn check_report_dir(dir: &Path, overwrite: bool) -> Result<()> {
     if !m.is_dir() {
         anyhow::bail!("--report {}: {} is there, not a folder", dir.display(), crate::util::fs::kind(&m));
     }
-    let mut foreign = Vec::new();
+    let (mut foreign, mut empty) = (Vec::new(), true);
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let name = entry.with_context(|| format!("reading {}", dir.display()))?.file_name();
         let name = name.to_string_lossy();
+        empty = false;
         if !report_entry(&name) {
             foreign.push(crate::util::text::shown(&name));
         }
     }
-    let empty = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.next().is_none();
     let owned = crate::util::outputs::is_owned(dir);
     if overwrite || empty {
         return Ok(());
